@@ -1,0 +1,102 @@
+import type { Logger } from 'pino';
+import { daemonPaths } from '../config/paths.js';
+import type { Config } from '../config/schema.js';
+import { openDatabase } from '../store/db.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { killAllChildren } from '../util/child.js';
+import { newId } from '../util/ids.js';
+import type { AppContext } from './context.js';
+import { EventBus } from './events.js';
+import { ModelsCheck } from './models-check.js';
+import type { Service } from './service.js';
+import { StoreService } from './store-service.js';
+import { SystemdNotifier } from './systemd.js';
+import { daemonVersion } from './version.js';
+
+const STOP_TIMEOUT_MS = 4000;
+
+/**
+ * The composition root: the only place that knows every service. Builds them from the config,
+ * starts them in order and stops them in reverse.
+ */
+export class Daemon {
+  readonly ctx: AppContext;
+  private readonly services: Service[];
+  private readonly systemd: SystemdNotifier;
+  private readonly started: Service[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(config: Config, options: { log: Logger; clock?: Clock; env?: NodeJS.ProcessEnv }) {
+    const paths = daemonPaths(config);
+    // Open (and migrate) the database first: a corrupt file must stop start-up before anything runs.
+    const db = openDatabase(paths.database);
+    this.ctx = {
+      config,
+      paths,
+      log: options.log,
+      clock: options.clock ?? systemClock,
+      bus: new EventBus(),
+      db,
+      bootId: newId(),
+      version: daemonVersion(),
+    };
+    this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env);
+    this.services = [new StoreService(this.ctx), new ModelsCheck(this.ctx), this.systemd];
+  }
+
+  service<T extends Service>(name: string): T | undefined {
+    return this.services.find((s) => s.name === name) as T | undefined;
+  }
+
+  async start(): Promise<void> {
+    const { log } = this.ctx;
+    log.info({ version: this.ctx.version, bootId: this.ctx.bootId, device: this.ctx.config.device.id }, 'hindsight starting');
+    for (const service of this.services) {
+      try {
+        await service.start();
+      } catch (err) {
+        log.error({ service: service.name, err }, 'service failed to start; stopping the others');
+        await this.stop('start-up failure');
+        throw err;
+      }
+      this.started.push(service);
+      log.info({ service: service.name }, 'service started');
+    }
+    await this.systemd.ready();
+    this.ctx.bus.emit('daemon.started', { bootId: this.ctx.bootId });
+    log.info({ services: this.started.map((s) => s.name) }, 'hindsight running');
+  }
+
+  /** Stop every started service in reverse order; each gets a bounded time. Idempotent. */
+  stop(reason = 'requested'): Promise<void> {
+    this.stopping ??= this.doStop(reason);
+    return this.stopping;
+  }
+
+  private async doStop(reason: string): Promise<void> {
+    const { log } = this.ctx;
+    log.info({ reason }, 'hindsight stopping');
+    this.ctx.bus.emit('daemon.stopping', { reason });
+    for (const service of [...this.started].reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          Promise.resolve(service.stop()),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`did not stop within ${STOP_TIMEOUT_MS} ms`)), STOP_TIMEOUT_MS);
+          }),
+        ]);
+        log.info({ service: service.name }, 'service stopped');
+      } catch (err) {
+        log.error({ service: service.name, err }, 'service did not stop cleanly');
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    this.started.length = 0;
+    if (this.ctx.db.open) this.ctx.db.close();
+    const leftovers = killAllChildren();
+    if (leftovers.length) log.warn({ pids: leftovers }, 'child processes were still running at stop; killed them');
+    log.info('hindsight stopped');
+  }
+}

@@ -1,0 +1,33 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * Events between services. Each capability adds its events here. Events are for reacting quickly
+ * (wake a worker, refresh a status); durable work is always driven from SQLite state so a crash at
+ * any point resumes from the database, not from a lost event.
+ */
+export interface EventMap {
+  'daemon.started': { bootId: string };
+  'daemon.stopping': { reason: string };
+}
+
+export class EventBus {
+  private readonly emitter = new EventEmitter({ captureRejections: false });
+
+  constructor() {
+    this.emitter.setMaxListeners(100);
+  }
+
+  emit<K extends keyof EventMap>(event: K, payload: EventMap[K]): void {
+    this.emitter.emit(event, payload);
+  }
+
+  /** Subscribe; returns the function that unsubscribes (call it in the service's stop()). */
+  on<K extends keyof EventMap>(event: K, listener: (payload: EventMap[K]) => void): () => void {
+    this.emitter.on(event, listener);
+    return () => this.emitter.off(event, listener);
+  }
+
+  listenerCount(event: keyof EventMap): number {
+    return this.emitter.listenerCount(event);
+  }
+}

@@ -1,0 +1,30 @@
+import { BootsRepo } from '../store/repos/boots.js';
+import type { AppContext } from './context.js';
+import type { Service } from './service.js';
+
+/** Records each boot, notices an unclean previous stop, and closes the database last. */
+export class StoreService implements Service {
+  readonly name = 'store';
+  private readonly boots: BootsRepo;
+
+  constructor(private readonly ctx: AppContext) {
+    this.boots = new BootsRepo(ctx.db);
+  }
+
+  start(): void {
+    const { log, clock, bootId, version } = this.ctx;
+    const previous = this.boots.previous(bootId);
+    this.boots.start(bootId, clock.now(), version);
+    if (previous && !previous.cleanStop) {
+      log.warn({ service: this.name, previousBoot: previous.id }, 'the previous run did not stop cleanly; resuming unfinished work');
+    }
+  }
+
+  stop(): void {
+    const { db, clock, bootId } = this.ctx;
+    if (!db.open) return;
+    this.boots.stop(bootId, clock.now());
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+  }
+}

@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { Daemon } from '../../app/daemon.js';
+import { createLogger } from '../../log/logger.js';
+import { loadCliConfig } from '../config-file.js';
+import { EXIT_FAILURE, EXIT_OK, reportError } from '../output.js';
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('start the daemon with all its services; stops cleanly on SIGINT/SIGTERM')
+    .option('-c, --config <file>', 'config file (default: $HINDSIGHT_CONFIG or /etc/hindsight/config.yaml)')
+    .action(async (opts: { config?: string }) => {
+      const config = loadCliConfig(opts.config);
+      const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
+      const daemon = new Daemon(config, { log });
+      let exitCode = EXIT_OK;
+      const shutdown = (reason: string, code: number): void => {
+        exitCode = Math.max(exitCode, code);
+        void daemon.stop(reason).then(() => process.exit(exitCode));
+      };
+      let signals = 0;
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+        process.on(sig, () => {
+          signals += 1;
+          if (signals > 1) {
+            log.warn({ signal: sig }, 'second signal: exiting now');
+            process.exit(EXIT_FAILURE);
+          }
+          shutdown(sig, EXIT_OK);
+        });
+      }
+      process.on('uncaughtException', (err) => {
+        log.fatal({ err }, 'uncaught exception; stopping');
+        shutdown('uncaught exception', EXIT_FAILURE);
+      });
+      process.on('unhandledRejection', (err) => {
+        log.fatal({ err }, 'unhandled promise rejection; stopping');
+        shutdown('unhandled rejection', EXIT_FAILURE);
+      });
+      try {
+        await daemon.start();
+      } catch (err) {
+        process.exitCode = reportError(err);
+        await daemon.stop('start-up failure');
+        process.exit(process.exitCode);
+      }
+      // Keep the event loop alive until a signal arrives, whatever the services hold open.
+      setInterval(() => undefined, 1 << 30);
+      await new Promise<never>(() => undefined);
+    });
+}

@@ -1,0 +1,28 @@
+import { existsSync } from 'node:fs';
+import { buildConfig, loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { UsageError } from '../util/errors.js';
+
+export const DEFAULT_CONFIG_FILE = '/etc/hindsight/config.yaml';
+
+/** --config FILE, else $HINDSIGHT_CONFIG, else /etc/hindsight/config.yaml. */
+export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return option ?? env.HINDSIGHT_CONFIG ?? DEFAULT_CONFIG_FILE;
+}
+
+export function loadCliConfig(option: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = configPath(option, env);
+  if (!option && !env.HINDSIGHT_CONFIG && !existsSync(file)) {
+    throw new UsageError(`no configuration: ${file} does not exist`, {
+      hint: 'pass --config FILE or set HINDSIGHT_CONFIG (config/hindsight.example.yaml is a starting point)',
+    });
+  }
+  return loadConfigFile(file, env);
+}
+
+/** For commands that work without a config (doctor): the file if there is one, else the defaults. */
+export function loadConfigOrDefaults(option: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = configPath(option, env);
+  if (option || env.HINDSIGHT_CONFIG || existsSync(file)) return loadConfigFile(file, env);
+  return buildConfig({ device: { id: 'unenrolled' } }, { env });
+}

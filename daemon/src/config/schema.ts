@@ -1,0 +1,25 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { DeviceSection, LogSection, ModelsSection, PathsSection, SystemdSection, ToolsSection } from './sections/core.js';
+
+/**
+ * The single source of truth for configuration: types, defaults, descriptions and validation all come
+ * from this schema. `hindsight config schema` prints it; config/hindsight.schema.json is generated from it.
+ * Each capability owns a section file in ./sections.
+ */
+export const ConfigSchema = Type.Object(
+  {
+    device: DeviceSection,
+    paths: PathsSection,
+    log: LogSection,
+    models: ModelsSection,
+    tools: ToolsSection,
+    systemd: SystemdSection,
+  },
+  {
+    $id: 'https://hindsight.invalid/schema/config.json',
+    title: 'Hindsight daemon configuration',
+    additionalProperties: false,
+  },
+);
+
+export type Config = Static<typeof ConfigSchema>;

@@ -1,0 +1,82 @@
+import path from 'node:path';
+import { INSTALL_ROOT } from '../config/paths.js';
+import { ManagedProcess } from './process.js';
+
+const SCRIPT = path.join(INSTALL_ROOT, 'scripts', 'rtsp-test-camera.py');
+
+export interface CameraOptions {
+  mode?: 'live' | 'file';
+  file?: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+  bitrateKbps?: number;
+  gop?: number;
+  pattern?: string;
+  user?: string;
+  password?: string;
+  /** Reuse a port (bring a camera back after an outage). 0 or undefined picks a free one. */
+  port?: number;
+}
+
+/**
+ * A GStreamer RTSP test camera on 127.0.0.1 (demo, tests, benchmarks). `kill9()` drops it, `pause()`/`resume()` stall it
+ * silently, `restart()` brings it back on the same port.
+ */
+export class RtspTestCamera {
+  private proc: ManagedProcess | undefined;
+  port = 0;
+
+  constructor(private readonly options: CameraOptions = {}) {}
+
+  get url(): string {
+    return `rtsp://127.0.0.1:${this.port}/stream`;
+  }
+
+  get pid(): number {
+    return this.proc?.pid ?? -1;
+  }
+
+  async start(): Promise<this> {
+    const o = this.options;
+    const args = [SCRIPT, '--port', String(this.port || o.port || 0), '--mode', o.mode ?? 'live'];
+    if (o.file) args.push('--file', o.file);
+    if (o.width) args.push('--width', String(o.width));
+    if (o.height) args.push('--height', String(o.height));
+    if (o.fps) args.push('--fps', String(o.fps));
+    if (o.bitrateKbps) args.push('--bitrate', String(o.bitrateKbps));
+    if (o.gop) args.push('--gop', String(o.gop));
+    if (o.pattern) args.push('--pattern', o.pattern);
+    if (o.user) args.push('--user', o.user, '--password', o.password ?? '');
+    // /usr/bin/python3: a python3 earlier on PATH may not see the gi bindings
+    this.proc = new ManagedProcess('/usr/bin/python3', args);
+    const m = await this.proc.waitForLine(/^READY (\d+)/, 20_000);
+    this.port = Number(m[1]);
+    return this;
+  }
+
+  async kill9(): Promise<void> {
+    await this.proc?.kill9();
+  }
+
+  pause(): void {
+    this.proc?.pause();
+  }
+
+  resume(): void {
+    this.proc?.resume();
+  }
+
+  async restart(): Promise<void> {
+    await this.proc?.kill9();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.proc?.stop();
+  }
+}
+
+export async function startCamera(options: CameraOptions = {}): Promise<RtspTestCamera> {
+  return new RtspTestCamera(options).start();
+}

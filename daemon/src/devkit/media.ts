@@ -1,0 +1,82 @@
+/**
+ * Tools for the demo, the tests and the benchmarks: RTSP test cameras, a private Mosquitto, media
+ * fixtures. Never used by the daemon itself.
+ */
+import path from 'node:path';
+import { runCommand } from '../util/child.js';
+
+export interface VideoOptions {
+  seconds: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** Keyframe interval in frames. */
+  gop?: number;
+  bitrateKbps?: number;
+  /** ffmpeg lavfi source; default testsrc2 (moving pattern with a frame counter). */
+  source?: string;
+}
+
+/** Encode a synthetic H.264 MPEG-TS (or .mp4 by extension) fixture with ffmpeg. */
+export async function makeTestVideo(out: string, o: VideoOptions): Promise<string> {
+  const w = o.width ?? 640;
+  const h = o.height ?? 360;
+  const fps = o.fps ?? 10;
+  const src = o.source ?? `testsrc2=size=${w}x${h}:rate=${fps}`;
+  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', src, '-t', String(o.seconds)];
+  args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String(o.gop ?? fps), '-keyint_min', String(o.gop ?? fps));
+  if (o.bitrateKbps) args.push('-b:v', `${o.bitrateKbps}k`, '-maxrate', `${o.bitrateKbps}k`, '-bufsize', `${o.bitrateKbps * 2}k`);
+  if (path.extname(out) === '.ts') args.push('-bsf:v', 'h264_mp4toannexb', '-f', 'mpegts');
+  args.push(out);
+  const r = await runCommand('ffmpeg', args, { timeoutMs: 10 * 60_000 });
+  if (r.code !== 0) throw new Error(`ffmpeg could not make ${out}: ${r.stderr}`);
+  return out;
+}
+
+/**
+ * Repeat an H.264 TS file by stream copy (no re-encode, continuous timestamps) until it lasts
+ * `seconds`: long camera replays cost one short encode.
+ */
+export async function lengthenVideo(input: string, out: string, seconds: number): Promise<string> {
+  const info = await probe(input);
+  const loops = Math.max(0, Math.ceil(seconds / info.durationS) - 1);
+  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', String(loops), '-i', input, '-t', String(seconds), '-c', 'copy', '-f', 'mpegts', out];
+  const r = await runCommand('ffmpeg', args, { timeoutMs: 10 * 60_000 });
+  if (r.code !== 0) throw new Error(`ffmpeg could not lengthen ${input}: ${r.stderr}`);
+  return out;
+}
+
+export interface ProbeInfo {
+  durationS: number;
+  codec: string | undefined;
+  width: number | undefined;
+  height: number | undefined;
+  frames: number | undefined;
+}
+
+/** ffprobe a media file; throws when it is not decodable media. */
+export async function probe(file: string, countFrames = false): Promise<ProbeInfo> {
+  const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'format=duration:stream=codec_name,width,height,nb_read_frames', '-of', 'json'];
+  if (countFrames) args.push('-count_frames');
+  args.push(file);
+  const r = await runCommand('ffprobe', args, { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`ffprobe ${file}: ${r.stderr.trim()}`);
+  const j = JSON.parse(r.stdout.toString('utf8')) as {
+    format?: { duration?: string };
+    streams?: { codec_name?: string; width?: number; height?: number; nb_read_frames?: string }[];
+  };
+  const s = j.streams?.[0];
+  return {
+    durationS: Number(j.format?.duration ?? NaN),
+    codec: s?.codec_name,
+    width: s?.width,
+    height: s?.height,
+    frames: s?.nb_read_frames === undefined ? undefined : Number(s.nb_read_frames),
+  };
+}
+
+/** Decode every frame of a file; resolves to the error text ('' when it decodes cleanly). */
+export async function decodeErrors(file: string): Promise<string> {
+  const r = await runCommand('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { timeoutMs: 120_000 });
+  return r.code === 0 ? r.stderr.trim() : `exit ${r.code}: ${r.stderr.trim()}`;
+}

@@ -1,0 +1,87 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { HindsightError } from '../util/errors.js';
+import { MIGRATIONS, type Migration } from './migrations/index.js';
+
+export type Db = Database.Database;
+
+export class DatabaseError extends HindsightError {}
+
+export interface OpenOptions {
+  readonly?: boolean;
+  /** For tests: apply migrations only up to this version. */
+  migrateTo?: number;
+  migrations?: readonly Migration[];
+}
+
+/**
+ * Open the daemon's SQLite database: WAL, busy timeout, foreign keys, integrity check, then the numbered
+ * migrations. A file that is not a readable Hindsight database stops start-up with its name: it is
+ * never silently re-created (it may hold the only record of evidence and the audit chain).
+ */
+export function openDatabase(file: string, options: OpenOptions = {}): Db {
+  const fresh = !existsSync(file);
+  if (fresh && !options.readonly) mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 });
+  let db: Db;
+  try {
+    db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  } catch (err) {
+    throw unreadable(file, err);
+  }
+  try {
+    db.pragma('busy_timeout = 5000');
+    if (!options.readonly) db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    if (!fresh) {
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
+    }
+    if (!options.readonly) migrate(db, options.migrations ?? MIGRATIONS, options.migrateTo);
+  } catch (err) {
+    db.close();
+    if (err instanceof HindsightError) throw err;
+    throw unreadable(file, err);
+  }
+  return db;
+}
+
+function unreadable(file: string, err: unknown): DatabaseError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new DatabaseError(`database ${file} is not readable: ${detail}`, {
+    code: 'database_corrupt',
+    hint:
+      'the daemon will not start on a damaged database (it holds evidence records and the audit chain). ' +
+      'Stop the daemon, keep a copy of the file for investigation, and restore it from backup; ' +
+      'only move it aside if losing its records is acceptable.',
+    cause: err,
+  });
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Apply every migration above the current `user_version`, each in its own transaction. */
+export function migrate(db: Db, migrations: readonly Migration[], upTo?: number): number {
+  const current = schemaVersion(db);
+  const known = migrations.length ? migrations[migrations.length - 1]!.version : 0;
+  if (current > known) {
+    throw new DatabaseError(`database schema version ${current} is newer than this build knows (${known})`, {
+      code: 'database_too_new',
+      hint: 'run the newer Hindsight version that wrote this database, or restore a backup',
+    });
+  }
+  let applied = current;
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    if (upTo !== undefined && m.version > upTo) break;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+    applied = m.version;
+  }
+  return applied;
+}

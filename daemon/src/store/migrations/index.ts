@@ -1,0 +1,13 @@
+/**
+ * Numbered schema migrations. Append only: never edit a migration that has shipped; add the next number.
+ * Every table is STRICT. Each migration runs in one transaction together with the user_version bump.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+import { m001 } from './001_init.js';
+
+export const MIGRATIONS: readonly Migration[] = [m001];

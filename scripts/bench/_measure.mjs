@@ -1,0 +1,72 @@
+// Shared measuring tools for benchmarks: CPU and RSS of a process tree from /proc.
+import { readFileSync, readdirSync } from 'node:fs';
+
+const CLK_TCK = 100; // Linux USER_HZ
+const PAGE = 4096;
+
+/** utime+stime (seconds) and RSS (bytes) of one pid, or undefined when it is gone. */
+export function procStat(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), cpuS: (Number(f[11]) + Number(f[12])) / CLK_TCK, rssBytes: Number(f[21]) * PAGE, comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) };
+  } catch {
+    return undefined;
+  }
+}
+
+export function allPids() {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number);
+}
+
+/** Descendants of pid (not including it). */
+export function treePids(pid) {
+  const byParent = new Map();
+  for (const p of allPids()) {
+    const s = procStat(p);
+    if (!s) continue;
+    if (!byParent.has(s.ppid)) byParent.set(s.ppid, []);
+    byParent.get(s.ppid).push(p);
+  }
+  const out = [];
+  const walk = (p) => {
+    for (const c of byParent.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/**
+ * Sample CPU and RSS of the given pids over `seconds`; returns CPU as % of one core and mean/peak RSS.
+ */
+export async function sampleUsage(pids, seconds, intervalMs = 500) {
+  const start = new Map(pids.map((p) => [p, procStat(p)]));
+  const t0 = performance.now();
+  const rss = new Map(pids.map((p) => [p, []]));
+  while (performance.now() - t0 < seconds * 1000) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    for (const p of pids) {
+      const s = procStat(p);
+      if (s) rss.get(p).push(s.rssBytes);
+    }
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const out = {};
+  for (const p of pids) {
+    const a = start.get(p);
+    const b = procStat(p);
+    const samples = rss.get(p);
+    out[p] = {
+      comm: b?.comm ?? a?.comm,
+      cpu_pct_of_core: a && b ? ((b.cpuS - a.cpuS) / wall) * 100 : null,
+      rss_mb_mean: samples.length ? samples.reduce((x, y) => x + y, 0) / samples.length / 2 ** 20 : null,
+      rss_mb_peak: samples.length ? Math.max(...samples) / 2 ** 20 : null,
+    };
+  }
+  return { wall_s: wall, per_pid: out };
+}
+
+export const round = (x, d = 2) => (x === null || x === undefined ? x : Math.round(x * 10 ** d) / 10 ** d);

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// `npm run demo`: everything on one machine with an embedded default configuration — an RTSP test
+// camera, a private Mosquitto with TLS, and the Hindsight daemon. State lives in .state/demo/
+// (delete it to start over). Stops everything on Ctrl-C. `--seconds N` stops after N seconds.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => path.join(ROOT, 'daemon', 'dist', p);
+const { startCamera } = await import(dist('devkit/camera.js'));
+const { startBroker } = await import(dist('devkit/broker.js'));
+const { ManagedProcess, stopAllManaged } = await import(dist('devkit/process.js'));
+
+const argv = process.argv.slice(2);
+const secondsArg = argv.indexOf('--seconds');
+const seconds = secondsArg >= 0 ? Number(argv[secondsArg + 1]) : 0;
+
+const stateRoot = path.join(ROOT, '.state', 'demo');
+mkdirSync(stateRoot, { recursive: true });
+const say = (m) => process.stdout.write(`demo: ${m}\n`);
+
+say('starting the RTSP test camera (1280x720, 10 fps, live test pattern)');
+const camera = await startCamera({ width: 1280, height: 720, fps: 10, bitrateKbps: 1500, gop: 20 });
+say(`camera at ${camera.url}`);
+
+say('starting a private Mosquitto with TLS');
+const broker = await startBroker({ dir: path.join(stateRoot, 'broker'), users: [{ username: 'demo-box', password: 'demo-box-password' }] });
+say(`broker at ${broker.url}`);
+
+const configFile = path.join(stateRoot, 'config.yaml');
+writeFileSync(
+  configFile,
+  [
+    '# written by scripts/demo.mjs',
+    'device: {id: demo-box, store: "Demo Store"}',
+    `paths: {state_dir: ${JSON.stringify(path.join(stateRoot, 'box'))}}`,
+    'log: {level: info, pretty: true}',
+    '',
+  ].join('\n'),
+);
+say(`starting the daemon with ${path.relative(ROOT, configFile)}`);
+const daemon = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'run', '--config', configFile]);
+daemon.child.proc.stdout.on('data', (d) => process.stdout.write(d));
+daemon.child.proc.stderr.on('data', (d) => process.stderr.write(d));
+await daemon.waitForLine(/hindsight running/, 60_000);
+say('running. Press Ctrl-C to stop.');
+
+let stopping = false;
+async function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  say('stopping');
+  await daemon.stop(5000);
+  await stopAllManaged();
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+void daemon.child.exited.then((e) => {
+  if (!stopping) {
+    say(`the daemon exited (${e.code ?? e.signal}); see the log above`);
+    void stop(1);
+  }
+});
+if (seconds > 0) setTimeout(() => void stop(0), seconds * 1000);
+void broker;
+void camera;

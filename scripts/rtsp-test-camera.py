@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""RTSP test camera for Hindsight's tests, demo and benchmarks (GStreamer RTSP server).
+
+Serves one H.264 stream at rtsp://127.0.0.1:PORT/PATH, either a live test pattern encoded on the fly
+or a replay of a pre-encoded H.264 MPEG-TS file (no re-encode, paced in real time, not looped:
+make the file as long as the camera must run; test/helpers/media.ts can lengthen one by stream copy). Prints "READY <port>" once
+bound. Restart it with the same --port to bring a camera back after an outage.
+"""
+import argparse
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--path", default="/stream")
+    p.add_argument("--mode", choices=["live", "file"], default="live")
+    p.add_argument("--file", help="H.264 MPEG-TS file for --mode file")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=360)
+    p.add_argument("--fps", type=int, default=10)
+    p.add_argument("--bitrate", type=int, default=500, help="kbit/s (live mode)")
+    p.add_argument("--gop", type=int, default=10, help="frames between keyframes (live mode)")
+    p.add_argument("--pattern", default="smpte", help="videotestsrc pattern (live mode)")
+    p.add_argument("--user", help="require RTSP basic auth with this user")
+    p.add_argument("--password", default="")
+    a = p.parse_args()
+
+    Gst.init(None)
+    if a.mode == "live":
+        launch = (
+            f"( videotestsrc is-live=true pattern={a.pattern} ! "
+            f"video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1 ! "
+            "clockoverlay time-format=%H:%M:%S ! "
+            f"x264enc tune=zerolatency speed-preset=ultrafast bitrate={a.bitrate} key-int-max={a.gop} ! "
+            "h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
+        )
+    else:
+        if not a.file:
+            print("--mode file needs --file", file=sys.stderr)
+            return 2
+        launch = f"( filesrc location={a.file} ! tsdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
+
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(a.port))
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(launch)
+    factory.set_shared(True)
+    factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP)
+    if a.user:
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(a.user, a.password), token)
+        server.set_auth(auth)
+        perms = GstRtspServer.RTSPPermissions()
+        perms.add_permission_for_role("user", GstRtspServer.RTSP_PERM_MEDIA_FACTORY_ACCESS, True)
+        perms.add_permission_for_role("user", GstRtspServer.RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, True)
+        factory.set_permissions(perms)
+    server.get_mount_points().add_factory(a.path, factory)
+    if server.attach(None) == 0:
+        print(f"cannot bind port {a.port}", file=sys.stderr)
+        return 1
+    print(f"READY {server.get_bound_port()}", flush=True)
+
+    loop = GLib.MainLoop()
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, loop.quit)
+    loop.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { runCommand } from '../../daemon/src/util/child.js';
+import { CLI } from './paths.js';
+import { TestProcess } from './process.js';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the built `hindsight` CLI to completion. */
+export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+  const r = await runCommand(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...options.env },
+    timeoutMs: options.timeoutMs ?? 120_000,
+    input: options.input,
+  });
+  return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
+}
+
+/** Write a daemon config for tests (JSON lines logging, state under `dir`) and return its path. */
+export function writeConfig(dir: string, overrides: Record<string, unknown> = {}, name = 'config.yaml'): string {
+  const base: Record<string, unknown> = {
+    device: { id: 'test-box', store: 'Test Store' },
+    paths: { state_dir: path.join(dir, 'state') },
+    log: { level: 'debug', pretty: false },
+  };
+  const merged = deepMerge(base, overrides);
+  const file = path.join(dir, name);
+  writeFileSync(file, stringify(merged));
+  return file;
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
+        ? deepMerge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+/** Start `hindsight run` as a child process; its JSON log lines are in `.lines`. */
+export function startDaemon(configFile: string, env: NodeJS.ProcessEnv = {}): TestProcess {
+  return new TestProcess(process.execPath, [CLI, 'run', '--config', configFile], { env: { ...process.env, ...env } });
+}
+
+/** Parse the JSON log lines a daemon printed (other lines are skipped). */
+export function jsonLines(lines: string[]): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const l of lines) {
+    if (!l.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      /* partial line */
+    }
+  }
+  return out;
+}

@@ -1,0 +1,1 @@
+export { makeTestVideo, lengthenVideo, probe, decodeErrors, type VideoOptions, type ProbeInfo } from '../../daemon/src/devkit/media.js';

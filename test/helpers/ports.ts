@@ -1,0 +1,1 @@
+export { freePort, waitForPort } from '../../daemon/src/devkit/net.js';

@@ -1,0 +1,1 @@
+export { RtspTestCamera, startCamera, type CameraOptions } from '../../daemon/src/devkit/camera.js';
