@@ -15,7 +15,7 @@ function copyModels(dir: string): string {
 
 describe('hindsight CLI', () => {
   it('has --help on every command and exits 2 on usage errors', async () => {
-    for (const cmd of [[], ['run'], ['config'], ['config', 'check'], ['config', 'schema'], ['doctor'], ['models'], ['models', 'fetch'], ['version']]) {
+    for (const cmd of [[], ['run'], ['config'], ['config', 'check'], ['config', 'schema'], ['doctor'], ['models'], ['models', 'fetch'], ['models', 'verify'], ['audit'], ['audit', 'verify'], ['audit', 'export'], ['version']]) {
       const r = await runCli([...cmd, '--help']);
       expect(r.code, `hindsight ${cmd.join(' ')} --help`).toBe(0);
       expect(r.stdout).toMatch(/Usage: hindsight/);

@@ -1,10 +1,13 @@
 import type { Logger } from 'pino';
+import { AuditLog } from '../audit/log.js';
 import { daemonPaths } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
 import { openDatabase } from '../store/db.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { killAllChildren } from '../util/child.js';
+import { ClockSyncMonitor } from '../util/clock-sync.js';
 import { newId } from '../util/ids.js';
+import { ClockService } from './clock-service.js';
 import type { AppContext } from './context.js';
 import { EventBus } from './events.js';
 import { ModelsCheck } from './models-check.js';
@@ -30,18 +33,22 @@ export class Daemon {
     const paths = daemonPaths(config);
     // Open (and migrate) the database first: a corrupt file must stop start-up before anything runs.
     const db = openDatabase(paths.database);
+    const clock = options.clock ?? systemClock;
+    const clockSync = new ClockSyncMonitor();
     this.ctx = {
       config,
       paths,
       log: options.log,
-      clock: options.clock ?? systemClock,
+      clock,
       bus: new EventBus(),
       db,
+      audit: new AuditLog(db, clock, () => clockSync.current()),
+      clockSync,
       bootId: newId(),
       version: daemonVersion(),
     };
     this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env);
-    this.services = [new StoreService(this.ctx), new ModelsCheck(this.ctx), this.systemd];
+    this.services = [new StoreService(this.ctx), new ClockService(clockSync, options.log), new ModelsCheck(this.ctx), this.systemd];
   }
 
   service<T extends Service>(name: string): T | undefined {

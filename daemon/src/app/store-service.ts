@@ -15,6 +15,7 @@ export class StoreService implements Service {
     const { log, clock, bootId, version } = this.ctx;
     const previous = this.boots.previous(bootId);
     this.boots.start(bootId, clock.now(), version);
+    this.ctx.audit.append({ actor: { type: 'system', id: 'daemon' }, action: 'daemon.started', objectIds: [bootId], detail: { version, previousCleanStop: previous?.cleanStop ?? null } });
     if (previous && !previous.cleanStop) {
       log.warn({ service: this.name, previousBoot: previous.id }, 'the previous run did not stop cleanly; resuming unfinished work');
     }
@@ -24,6 +25,7 @@ export class StoreService implements Service {
     const { db, clock, bootId } = this.ctx;
     if (!db.open) return;
     this.boots.stop(bootId, clock.now());
+    this.ctx.audit.append({ actor: { type: 'system', id: 'daemon' }, action: 'daemon.stopped', objectIds: [bootId] });
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.close();
   }

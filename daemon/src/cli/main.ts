@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { daemonVersion } from '../app/version.js';
+import { registerAudit } from './commands/audit.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerModels } from './commands/models.js';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerDoctor(program);
   registerModels(program);
+  registerAudit(program);
   program
     .command('version')
     .description('print the version of Hindsight and of the runtime')

@@ -9,5 +9,6 @@ export interface Migration {
 }
 
 import { m001 } from './001_init.js';
+import { m002 } from './002_audit.js';
 
-export const MIGRATIONS: readonly Migration[] = [m001];
+export const MIGRATIONS: readonly Migration[] = [m001, m002];

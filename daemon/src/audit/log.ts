@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import type { Db } from '../store/db.js';
+import { canonicalJson } from '../util/canonical.js';
+import type { Clock } from '../util/clock.js';
+import { UNKNOWN_CLOCK, type ClockState } from '../util/clock-sync.js';
+import { newId } from '../util/ids.js';
+
+/**
+ * The audit log (DPA 2018 s.62 style): every collection, consultation, disclosure, combination,
+ * alteration, erasure, login and command is one row. Rows are append-only (SQLite triggers) and
+ * hash-chained: each row's hash covers its content and the previous row's hash, so editing or
+ * removing a row breaks the chain from that row on. The signed head (count + head hash) is sent to
+ * the force regularly so truncation of the tail is detectable too.
+ */
+
+export type ActorType = 'system' | 'user' | 'button' | 'cli' | 'force' | 'device';
+
+export interface AuditActor {
+  type: ActorType;
+  id: string;
+  role?: string;
+}
+
+export interface AuditRecord {
+  actor: AuditActor;
+  /** Dotted verb, e.g. `incident.logged`, `buffer.deleted`, `evidence.sent`, `camera.added`. */
+  action: string;
+  objectIds?: string[];
+  sha256s?: string[];
+  justification?: string;
+  recipient?: string;
+  result?: 'ok' | 'error' | 'denied';
+  /** Extra facts (counts, periods, reasons). Never secrets or face data. */
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditRow {
+  seq: number;
+  id: string;
+  ts_utc: number;
+  clock: { synced: boolean; offset_ms: number | null };
+  actor: AuditActor;
+  action: string;
+  object_ids: string[];
+  sha256s: string[];
+  justification: string | null;
+  recipient: string | null;
+  result: 'ok' | 'error' | 'denied';
+  detail: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditHead {
+  count: number;
+  head_hash: string;
+  ts: number;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  count: number;
+  headHash: string;
+  firstBad?: { seq: number; id: string; reason: string };
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+interface DbRow {
+  seq: number;
+  id: string;
+  ts_utc: number;
+  clock_synced: number;
+  clock_offset_ms: number | null;
+  actor_type: string;
+  actor_id: string;
+  actor_role: string | null;
+  action: string;
+  object_ids: string;
+  sha256s: string;
+  justification: string | null;
+  recipient: string | null;
+  result: string;
+  detail: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The hash of a row: SHA-256 over the canonical JSON of everything but the hash itself. */
+export function rowHash(row: Omit<AuditRow, 'hash'>): string {
+  const { seq, id, ts_utc, clock, actor, action, object_ids, sha256s, justification, recipient, result, detail, prev_hash } = row;
+  const body = { seq, id, ts_utc, clock, actor, action, object_ids, sha256s, justification, recipient, result, detail, prev_hash };
+  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+}
+
+function fromDb(r: DbRow): AuditRow {
+  return {
+    seq: r.seq,
+    id: r.id,
+    ts_utc: r.ts_utc,
+    clock: { synced: r.clock_synced === 1, offset_ms: r.clock_offset_ms },
+    actor: r.actor_role === null ? { type: r.actor_type as ActorType, id: r.actor_id } : { type: r.actor_type as ActorType, id: r.actor_id, role: r.actor_role },
+    action: r.action,
+    object_ids: JSON.parse(r.object_ids) as string[],
+    sha256s: JSON.parse(r.sha256s) as string[],
+    justification: r.justification,
+    recipient: r.recipient,
+    result: r.result as AuditRow['result'],
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+    prev_hash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+export class AuditLog {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly clockState: () => ClockState = () => UNKNOWN_CLOCK,
+  ) {}
+
+  /**
+   * Append one row. Synchronous: call it inside the same `db.transaction` as the change it records,
+   * so the change and its audit row commit together or not at all.
+   */
+  append(record: AuditRecord): AuditRow {
+    const write = (): AuditRow => {
+      const last = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+      const cs = this.clockState();
+      const row: Omit<AuditRow, 'hash'> = {
+        seq: (last?.seq ?? 0) + 1,
+        id: newId(),
+        ts_utc: this.clock.now(),
+        clock: { synced: cs.synced, offset_ms: cs.offset_ms },
+        actor: record.actor.role === undefined ? { type: record.actor.type, id: record.actor.id } : { ...record.actor },
+        action: record.action,
+        object_ids: record.objectIds ?? [],
+        sha256s: record.sha256s ?? [],
+        justification: record.justification ?? null,
+        recipient: record.recipient ?? null,
+        result: record.result ?? 'ok',
+        detail: record.detail ?? {},
+        prev_hash: last?.hash ?? GENESIS_HASH,
+      };
+      const full: AuditRow = { ...row, hash: rowHash(row) };
+      this.db
+        .prepare(
+          `INSERT INTO audit (seq, id, ts_utc, clock_synced, clock_offset_ms, actor_type, actor_id, actor_role, action,
+             object_ids, sha256s, justification, recipient, result, detail, prev_hash, hash)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          full.seq,
+          full.id,
+          full.ts_utc,
+          full.clock.synced ? 1 : 0,
+          full.clock.offset_ms,
+          full.actor.type,
+          full.actor.id,
+          full.actor.role ?? null,
+          full.action,
+          JSON.stringify(full.object_ids),
+          JSON.stringify(full.sha256s),
+          full.justification,
+          full.recipient,
+          full.result,
+          JSON.stringify(full.detail),
+          full.prev_hash,
+          full.hash,
+        );
+      return full;
+    };
+    // Outside a transaction, take the write lock first so two processes cannot pick the same seq.
+    return this.db.inTransaction ? write() : this.db.transaction(write).immediate();
+  }
+
+  head(): AuditHead {
+    const last = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+    return { count: last?.seq ?? 0, head_hash: last?.hash ?? GENESIS_HASH, ts: this.clock.now() };
+  }
+
+  /** Rows in order, from `fromSeq` (inclusive). */
+  *rows(fromSeq = 1): IterableIterator<AuditRow> {
+    const stmt = this.db.prepare('SELECT * FROM audit WHERE seq >= ? ORDER BY seq');
+    for (const r of stmt.iterate(fromSeq) as IterableIterator<DbRow>) yield fromDb(r);
+  }
+
+  find(filter: { action?: string; objectId?: string }): AuditRow[] {
+    const out: AuditRow[] = [];
+    for (const row of this.rows()) {
+      if (filter.action && row.action !== filter.action) continue;
+      if (filter.objectId && !row.object_ids.includes(filter.objectId)) continue;
+      out.push(row);
+    }
+    return out;
+  }
+
+  /** Walk the chain; report the first row whose sequence, link or content does not check out. */
+  verify(): VerifyResult {
+    let prev = GENESIS_HASH;
+    let expectedSeq = 1;
+    let count = 0;
+    const stmt = this.db.prepare('SELECT * FROM audit ORDER BY seq');
+    for (const raw of stmt.iterate() as IterableIterator<DbRow>) {
+      const bad = (reason: string): VerifyResult => ({ ok: false, count, headHash: prev, firstBad: { seq: raw.seq, id: raw.id, reason } });
+      if (raw.seq !== expectedSeq) return bad(`sequence jumps from ${expectedSeq - 1} to ${raw.seq} (rows removed)`);
+      if (raw.prev_hash !== prev) return bad('its link to the previous row does not match (a row before it was changed or removed)');
+      let row: AuditRow;
+      try {
+        row = fromDb(raw);
+      } catch {
+        return bad('the row is unreadable (its JSON fields were changed)');
+      }
+      if (rowHash(row) !== row.hash) return bad('its content does not match its hash (the row was changed)');
+      prev = row.hash;
+      expectedSeq += 1;
+      count += 1;
+    }
+    return { ok: true, count, headHash: prev };
+  }
+}
