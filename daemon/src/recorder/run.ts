@@ -36,6 +36,8 @@ export interface RunOptions {
   /** Segments whose list lines appeared, with the wall time they were seen. */
   onSegments: (entries: SegmentListEntry[], observedWallMs: number) => void;
   onFirstFrame: () => void;
+  /** The recorder is ending the run because it stalled: called at once, before ffmpeg has exited. */
+  onStall: (cause: RunEndCause) => void;
 }
 
 /**
@@ -76,10 +78,16 @@ export class RecorderRun {
     return this.child.pid;
   }
 
-  /** End the run: `q` (ffmpeg closes the segment and the list), then SIGTERM, then SIGKILL. */
+  /**
+   * End the run: `q` (ffmpeg closes the segment and the list), then SIGTERM, then SIGKILL. A stalled ffmpeg is
+   * blocked reading the network and does not read `q`, so it gets SIGTERM at once (it still closes its files).
+   */
   async stop(cause: RunEndCause = 'stopped'): Promise<void> {
+    const first = this.cause === undefined;
     this.cause ??= cause;
-    await this.child.stop({ quitInput: 'q', graceMs: 1500 });
+    const stalled = cause !== 'stopped';
+    if (stalled && first) this.o.onStall(cause);
+    await this.child.stop({ quitInput: stalled ? undefined : 'q', graceMs: 1500 });
   }
 
   /** ffmpeg's CPU use since the previous call, in % of one core (from /proc). */

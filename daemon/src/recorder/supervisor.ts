@@ -173,6 +173,9 @@ export class CameraRecorder {
         this.frameMark = { frames: 0, at: performance.now() };
         this.setState('recording', null);
       },
+      onStall: (cause) => {
+        if (this.state === 'recording') this.setState('reconnecting', cause === 'no_frames' ? 'the camera stopped sending video' : 'the recording stalled');
+      },
     });
     this.run = run;
     this.spawns += 1;
