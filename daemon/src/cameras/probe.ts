@@ -1,6 +1,7 @@
 import { runCommand } from '../util/child.js';
-import { explainFfmpegFailure, type CameraProblem } from './ffmpeg-errors.js';
+import { cameraProblem, explainFfmpegFailure, type CameraProblem } from './ffmpeg-errors.js';
 import { rtspInputArgs } from './ffmpeg-input.js';
+import { rtspPreflight } from './rtsp-preflight.js';
 import type { CameraTarget } from './service.js';
 
 export interface StreamReport {
@@ -24,10 +25,17 @@ interface FfprobeJson {
   packets?: { stream_index: number; pts_time?: string; dts_time?: string; size?: string; flags?: string }[];
 }
 
+/** It answers RTSP, yet no usable stream came before the deadline (e.g. it sends garbage after the handshake). */
+function noStream(timeoutS: number): CameraProblem {
+  return { ...cameraProblem('not_rtsp', timeoutS), message: 'the camera answers RTSP but no usable video arrived in time' };
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Read a few seconds of the camera's stream and report codec, resolution, fps, keyframe interval and bitrate. */
 export async function probeCamera(target: CameraTarget, options: { ffprobe: string; timeoutS: number; seconds: number }): Promise<ProbeResult> {
+  const unanswered = await rtspPreflight(target, options.timeoutS * 1000);
+  if (unanswered) return { ok: false, problem: unanswered };
   const args = [
     '-v', 'error',
     ...rtspInputArgs(target, options.timeoutS),
@@ -35,8 +43,8 @@ export async function probeCamera(target: CameraTarget, options: { ffprobe: stri
     '-show_entries', 'stream=index,codec_type,codec_name,profile,width,height:packet=stream_index,pts_time,dts_time,size,flags',
     '-of', 'json',
   ];
-  const r = await runCommand(options.ffprobe, args, { timeoutMs: (options.timeoutS * 3 + options.seconds + 5) * 1000, maxStdoutBytes: 8 * 1024 * 1024 });
-  if (r.timedOut) return { ok: false, problem: explainFfmpegFailure('timed out', options.timeoutS) };
+  const r = await runCommand(options.ffprobe, args, { timeoutMs: (options.timeoutS * 2 + options.seconds + 5) * 1000, maxStdoutBytes: 8 * 1024 * 1024 });
+  if (r.timedOut) return { ok: false, problem: noStream(options.timeoutS) };
   let json: FfprobeJson = {};
   try {
     json = JSON.parse(r.stdout.toString('utf8') || '{}') as FfprobeJson;
@@ -68,9 +76,11 @@ function report(video: NonNullable<FfprobeJson['streams']>[number], packets: Non
 
 /** Grab one decoded frame as a JPEG (consultation of footage: the caller audits it). */
 export async function snapshotCamera(target: CameraTarget, out: string, options: { ffmpeg: string; timeoutS: number }): Promise<{ ok: true } | { ok: false; problem: CameraProblem }> {
+  const unanswered = await rtspPreflight(target, options.timeoutS * 1000);
+  if (unanswered) return { ok: false, problem: unanswered };
   const args = ['-hide_banner', '-loglevel', 'error', '-y', ...rtspInputArgs(target, options.timeoutS, { videoOnly: true }), '-map', '0:v:0', '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-update', '1', out];
-  const r = await runCommand(options.ffmpeg, args, { timeoutMs: (options.timeoutS * 3 + 10) * 1000 });
-  if (r.timedOut) return { ok: false, problem: explainFfmpegFailure('timed out', options.timeoutS) };
+  const r = await runCommand(options.ffmpeg, args, { timeoutMs: (options.timeoutS * 2 + 10) * 1000 });
+  if (r.timedOut) return { ok: false, problem: noStream(options.timeoutS) };
   if (r.code !== 0) return { ok: false, problem: explainFfmpegFailure(r.stderr, options.timeoutS, target.secrets) };
   return { ok: true };
 }

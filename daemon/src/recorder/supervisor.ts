@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { explainFfmpegFailure, type CameraProblem } from '../cameras/ffmpeg-errors.js';
+import { rtspPreflight } from '../cameras/rtsp-preflight.js';
 import type { CameraTarget } from '../cameras/service.js';
 import type { CameraStatus, RecorderState } from '../store/repos/camera-status.js';
 import type { Segment } from '../store/repos/segments.js';
@@ -10,7 +11,6 @@ import { newId } from '../util/ids.js';
 import { Backoff } from './backoff.js';
 import { RunCursor, type CameraIndex } from './camera-index.js';
 import { recordArgs } from './ffmpeg-args.js';
-import { acceptsTcp } from './reachability.js';
 import { finishRun } from './run-files.js';
 import { RecorderRun, type RunEnd } from './run.js';
 import type { RecorderSettings } from './settings.js';
@@ -30,18 +30,20 @@ export interface CameraRecorderDeps {
   onStatus: (status: RecorderStatus, changed: boolean) => void;
 }
 
+const CONNECTING = 'connecting to the camera';
+
 /** Not recording for this many rtsp timeouts turns `reconnecting` into `failed`: a person should look. */
 const FAILED_AFTER_TIMEOUTS = 3;
 
 /**
  * Keeps one camera recording: start ffmpeg, watch it, restart it on ANY exit with capped exponential backoff
- * and jitter, and never start ffmpeg against a camera that does not even accept TCP (a cheap connect is
- * polled instead, so a camera back from an outage is recording again within about a second, without a
+ * and jitter, and never start ffmpeg against a camera that does not answer RTSP at all (a cheap OPTIONS request
+ * is polled instead, so a camera back from an outage is recording again within about a second, without a
  * restart storm while it is away). Gaps are opened when recording stops and closed by the next segment.
  */
 export class CameraRecorder {
   private state: RecorderState = 'reconnecting';
-  private reason: string | null = 'connecting to the camera';
+  private reason: string | null = CONNECTING;
   private sinceUtcMs: number;
   private notRecordingSince: number;
   private spawns = 0;
@@ -129,6 +131,7 @@ export class CameraRecorder {
           continue;
         }
         const target = await this.deps.target();
+        if (!(await this.waitUntilAnswering(target))) continue;
         const end = await this.record(target);
         if (this.stopping || this.haltReason) continue;
         const problem = this.explain(end, target);
@@ -136,7 +139,6 @@ export class CameraRecorder {
         this.setState(problem.transient && this.state !== 'failed' ? 'reconnecting' : 'failed', problem.message);
         this.deps.log.warn({ camera: this.cameraId, problem: problem.code, reason: problem.message, frames: end.frames, exit: end.exit }, `camera ${this.cameraId}: ${problem.message}; reconnecting`);
         await this.sleep(this.backoff.next());
-        await this.waitUntilReachable(target);
       } catch (err) {
         const message = err instanceof HindsightError ? err.message : `recorder error: ${errorMessage(err)}`;
         this.deps.log.error({ camera: this.cameraId, err }, `camera ${this.cameraId}: ${message}`);
@@ -214,13 +216,22 @@ export class CameraRecorder {
     }
   }
 
-  /** Wait while the camera does not accept TCP (it is off or restarting): polling is cheaper than ffmpeg. */
-  private async waitUntilReachable(target: CameraTarget): Promise<void> {
-    const poll = this.deps.settings.reachabilityPollMs;
-    const host = target.resolved.addresses[0]!;
-    while (!this.stopping && !this.haltReason && !(await acceptsTcp(host, target.resolved.port, poll))) {
-      this.setState(this.state, 'the camera does not accept connections (off, restarting or unplugged)');
-      await this.sleep(poll);
+  /**
+   * Wait while no RTSP server answers (camera off, rebooting, frozen, or not a camera): one OPTIONS request per
+   * poll is far cheaper than an ffmpeg start, and the first answer after an outage starts ffmpeg at once.
+   * Returns false when the recorder is stopping or halted instead.
+   */
+  private async waitUntilAnswering(target: CameraTarget): Promise<boolean> {
+    const s = this.deps.settings;
+    for (;;) {
+      if (this.stopping || this.haltReason) return false;
+      const problem = await rtspPreflight(target, s.rtspTimeoutS * 1000);
+      if (!problem) return true;
+      if (this.stopping || this.haltReason) return false;
+      this.notRecording(problem.message);
+      if (problem.message !== this.reason) this.deps.log.warn({ camera: this.cameraId, problem: problem.code }, `camera ${this.cameraId}: ${problem.message}`);
+      this.setState(this.state === 'failed' ? 'failed' : 'reconnecting', problem.message);
+      await this.sleep(s.reachabilityPollMs);
     }
   }
 
@@ -254,8 +265,9 @@ export class CameraRecorder {
         void run.stop('cpu');
       }
     }
-    if (this.state === 'reconnecting' && performance.now() - this.notRecordingSince > FAILED_AFTER_TIMEOUTS * this.deps.settings.rtspTimeoutS * 1000) {
-      this.setState('failed', this.reason);
+    const waitedMs = performance.now() - this.notRecordingSince;
+    if (this.state === 'reconnecting' && waitedMs > FAILED_AFTER_TIMEOUTS * this.deps.settings.rtspTimeoutS * 1000) {
+      this.setState('failed', this.reason === CONNECTING ? `no video from the camera for ${Math.round(waitedMs / 1000)} s (still trying)` : this.reason);
       return;
     }
     this.publish(false);

@@ -46,7 +46,7 @@ export const RecorderSection = section('The rolling recorder: one ffmpeg per ena
   restart_initial_s: Type.Number({ description: 'First delay before restarting ffmpeg after it exits; doubles on each failed attempt.', default: 1, minimum: 0.1, maximum: 60 }),
   restart_max_s: Type.Number({ description: 'Cap of the restart delay (a jitter of +-20 % is added so cameras do not restart in step).', default: 30, minimum: 1, maximum: 3600 }),
   reachability_poll_s: Type.Number({
-    description: 'While a camera refuses connections, how often a plain TCP connect checks whether it is back (cheaper than starting ffmpeg).',
+    description: 'While no RTSP server answers at a camera\'s address, how often one RTSP OPTIONS request checks whether it is back (much cheaper than starting ffmpeg).',
     default: 1,
     minimum: 0.2,
     maximum: 60,
