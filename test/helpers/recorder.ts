@@ -4,6 +4,7 @@ import type { AppContext } from '../../daemon/src/app/context.js';
 import { Daemon } from '../../daemon/src/app/daemon.js';
 import { buildConfig } from '../../daemon/src/config/load.js';
 import { createLogger } from '../../daemon/src/log/logger.js';
+import type { RetentionService } from '../../daemon/src/recorder/retention-service.js';
 import type { RecorderService } from '../../daemon/src/recorder/service.js';
 import { systemClock, type Clock } from '../../daemon/src/util/clock.js';
 
@@ -21,6 +22,7 @@ export function recorderConfigOverrides(extra: Record<string, unknown> = {}): Re
 export interface InProcessRecorder {
   ctx: AppContext;
   recorder: RecorderService;
+  retention: RetentionService;
   /** Log lines (JSON) written so far. */
   lines: string[];
 }
@@ -39,5 +41,5 @@ export function inProcessDaemon(dir: string, overrides: Record<string, unknown> 
     },
   });
   const daemon = new Daemon(config, { log: createLogger({ level: 'debug', pretty: false, destination }), clock });
-  return { ctx: daemon.ctx, recorder: daemon.service<RecorderService>('recorder')!, lines };
+  return { ctx: daemon.ctx, recorder: daemon.service<RecorderService>('recorder')!, retention: daemon.service<RetentionService>('retention')!, lines };
 }
