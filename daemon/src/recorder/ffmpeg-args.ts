@@ -20,8 +20,9 @@ export function recordArgs(target: CameraTarget, files: RunFiles, o: { segmentSe
     '-hide_banner',
     // Errors only on stderr (kept as the reason of the next failure); no per-frame status line.
     '-loglevel', 'error', '-nostats',
-    // key=value progress on stdout once a second: the frame counter is the recorder's activity signal and fps.
-    '-progress', 'pipe:1', '-stats_period', '1',
+    // key=value progress on stdout: the frame counter is the recorder's activity signal and fps. A quarter of the
+    // stall timeout (0.5-2 s) is often enough to notice a stall in time, and rare enough to cost nothing.
+    '-progress', 'pipe:1', '-stats_period', String(Math.min(2, Math.max(0.5, o.timeoutS / 4))),
     ...rtspInputArgs(target, o.timeoutS, { videoOnly: true }),
     // First video stream, bit for bit: no decode, no re-encode (about 1 % of a core per camera).
     '-map', '0:v:0', '-c', 'copy',

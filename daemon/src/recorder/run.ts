@@ -136,6 +136,7 @@ export class RecorderRun {
    * segment closes; until then, and as a safety net, it is polled.
    */
   private watchList(): void {
+    let ticks = 0;
     const poll = setInterval(() => {
       if (!this.watcher && existsSync(this.tail.file)) {
         try {
@@ -144,7 +145,8 @@ export class RecorderRun {
           /* retried on the next poll */
         }
       }
-      this.readList();
+      // once inotify delivers, reading every fifth second is only a safety net
+      if (!this.watcher || ++ticks % 5 === 0) this.readList();
     }, 1000);
     poll.unref();
     this.timers.push(poll);
