@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import type { AppContext } from '../app/context.js';
+import type { Service } from '../app/service.js';
+import { readKeyFile } from '../crypto/keys.js';
+import { MqttConnection } from '../protocol/mqtt.js';
+import { DeviceTopics, DEFAULT_PREFIX } from '../protocol/topics.js';
+import type { StateMessage } from '../protocol/schemas.js';
+import { MetaRepo } from '../store/repos/meta.js';
+import { isEnrolled, KeySetStore, loadEnrollment, uplinkFiles } from './enrollment.js';
+import { Outbox } from './outbox.js';
+import { deleteDeliveredWorkingFiles, ReceiptHandler } from './receipts.js';
+import { EvidenceSealer } from './sealer.js';
+import { EnvelopeSender, type SenderSettings } from './sender.js';
+
+/** The outbox and sealer a box has whether or not its link is up (the incident code uses these). */
+export function createOutbox(ctx: Pick<AppContext, 'config' | 'db' | 'audit' | 'clock'>): Outbox {
+  const u = ctx.config.uplink;
+  return new Outbox(ctx.db, ctx.audit, ctx.clock, { maxBytes: u.outbox_max_bytes, maxAgeMs: u.outbox_max_age_days * 86_400_000 });
+}
+
+export function createSealer(ctx: Pick<AppContext, 'config' | 'paths' | 'db' | 'clock' | 'clockSync'>, outbox: Outbox): EvidenceSealer | undefined {
+  if (!isEnrolled(ctx.paths.stateDir)) return undefined;
+  const key = readKeyFile(uplinkFiles(ctx.paths.stateDir).deviceKey, 'ed25519');
+  return new EvidenceSealer(ctx.config.device.id, key, new KeySetStore(ctx.db), outbox, ctx.clock, () => ctx.clockSync.current(), ctx.config.uplink.chunk_bytes);
+}
+
+/**
+ * The uplink service: MQTT to the force, sending the outbox and taking receipts. A box that is not
+ * enrolled keeps recording and sealing nothing; it says so once at start.
+ */
+export class UplinkService implements Service {
+  readonly name = 'uplink';
+  readonly outbox: Outbox;
+  sealer: EvidenceSealer | undefined;
+  private link: MqttConnection | undefined;
+  private sender: EnvelopeSender | undefined;
+  private unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly testing: Pick<SenderSettings, 'dropChunk'> = {},
+  ) {
+    this.outbox = createOutbox(ctx);
+  }
+
+  start(): void {
+    const { config, log, paths } = this.ctx;
+    const u = config.uplink;
+    if (!isEnrolled(paths.stateDir)) {
+      log.warn({ service: this.name }, 'this box is not enrolled with a force: evidence cannot be sealed or sent until `hindsight enroll BUNDLE` is run; recording continues');
+      return;
+    }
+    this.sealer = createSealer(this.ctx, this.outbox);
+    deleteDeliveredWorkingFiles(this.outbox, log);
+    if (!u.enabled) {
+      log.warn({ service: this.name }, 'uplink.enabled is false: evidence is sealed and queued but not sent');
+      return;
+    }
+    const bundle = loadEnrollment(paths.stateDir);
+    const deviceId = config.device.id;
+    const topics = new DeviceTopics(u.prefix || bundle.mqtt.prefix || DEFAULT_PREFIX, deviceId);
+    const meta = new MetaRepo(this.ctx.db);
+    const bdSeq = Number(meta.get('uplink.bd_seq') ?? 0) + 1;
+    meta.set('uplink.bd_seq', String(bdSeq));
+    const state = (s: StateMessage['state']): string => JSON.stringify({ state: s, version: this.ctx.version, boot_id: this.ctx.bootId, bd_seq: bdSeq } satisfies StateMessage);
+    const link = new MqttConnection({
+      url: u.broker_url || bundle.mqtt.url,
+      ca: u.ca_file ? readFileSync(u.ca_file) : bundle.mqtt.ca_pem,
+      username: u.username || bundle.mqtt.username || deviceId,
+      password: u.password || bundle.mqtt.password,
+      clientId: u.username || bundle.mqtt.username || deviceId,
+      clean: false,
+      sessionExpiryS: u.session_expiry_s,
+      keepaliveS: u.keepalive_s,
+      reconnectMs: u.reconnect_ms,
+      will: { topic: topics.state(), payload: state('offline'), retain: true },
+      subscriptions: [{ topic: topics.receipt(), qos: 1 }],
+      log: log.child({ service: this.name }),
+    });
+    const receipts = new ReceiptHandler(this.ctx.db, this.outbox, new KeySetStore(this.ctx.db), deviceId, this.ctx.clock, this.ctx.audit, log.child({ service: this.name }));
+    const sender = new EnvelopeSender(
+      this.outbox,
+      link,
+      topics,
+      this.ctx.clock,
+      {
+        publishTimeoutMs: u.publish_timeout_ms,
+        receiptTimeoutMs: u.receipt_timeout_s * 1000,
+        retryMinMs: u.retry_min_ms,
+        retryMaxMs: u.retry_max_ms,
+        inflight: u.inflight,
+        ...this.testing,
+      },
+      log.child({ service: this.name }),
+    );
+    // Retained state is published again after every reconnect (a broker restart may have lost it).
+    link.onConnect(async () => {
+      await link.publish(topics.state(), state('online'), u.publish_timeout_ms, { retain: true });
+      sender.wake();
+    });
+    link.onMessage((topic, payload) => {
+      if (topic !== topics.receipt()) return;
+      const r = receipts.handle(payload);
+      if (r.delivered) {
+        this.ctx.bus.emit('envelope.delivered', { envelopeId: r.delivered.envelopeId, incidentId: r.delivered.incidentId });
+        deleteDeliveredWorkingFiles(this.outbox, log);
+      }
+      if (r.outcome === 'resend') sender.wake();
+    });
+    this.unsubscribe.push(this.ctx.bus.on('envelope.queued', () => sender.wake()));
+    this.link = link;
+    this.sender = sender;
+    link.start();
+    sender.start();
+    log.info({ service: this.name, broker: u.broker_url || bundle.mqtt.url, device: deviceId, outbox: this.outbox.stats() }, 'uplink started');
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.unsubscribe.splice(0)) off();
+    await this.sender?.stop();
+    await this.link?.stop();
+    this.sender = undefined;
+    this.link = undefined;
+  }
+}
