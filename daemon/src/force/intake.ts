@@ -1,0 +1,297 @@
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/log.js';
+import { decodeChunkMessage, EnvelopeError, expectedChunkLength, openEnvelope, verifyManifest, type EnvelopeManifest } from '../crypto/envelope.js';
+import type { KeyPairFile } from '../crypto/keys.js';
+import { decodePackage, PackageError, type DecodedPackage } from '../evidence/package.js';
+import { EnvelopeManifestSchema, parsePayload } from '../protocol/schemas.js';
+import { parseUpTopic } from '../protocol/topics.js';
+import type { Db } from '../store/db.js';
+import type { Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import type { ForceConfig } from './config.js';
+import { signReceipt } from './receipts.js';
+import { DeviceRegistry, type Device } from './registry.js';
+
+export type IntakeOutcome =
+  | { kind: 'accepted' | 'chunk' | 'duplicate' | 'ignored' }
+  | { kind: 'stored'; envelopeId: string }
+  | { kind: 'rejected'; reason: string; message: string };
+
+export interface IntakeOptions {
+  db: Db;
+  audit: AuditLog;
+  storeDir: string;
+  prefix: string;
+  caps: ForceConfig['caps'];
+  recipientKeys: KeyPairFile[];
+  receiptKey: KeyPairFile;
+  clock: Clock;
+  log: Logger;
+  /** Publish a signed receipt to the device's receipt topic. */
+  sendReceipt: (deviceId: string, payload: string) => Promise<void>;
+}
+
+class Rejection extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly deviceId?: string,
+    readonly envelopeId?: string,
+  ) {
+    super(message);
+  }
+}
+
+interface EnvelopeRow {
+  envelope_id: string;
+  device_id: string;
+  incident_id: string;
+  msg_seq: number;
+  state: 'receiving' | 'opening' | 'stored' | 'rejected';
+  manifest: string;
+  n_chunks: number;
+  first_seen_utc: number;
+  last_activity_utc: number;
+}
+
+/**
+ * The force's intake of evidence, independent of MQTT: manifests and chunks in, verified packages and
+ * signed receipts out. Order of checks: registry and caps, the device signature (from the manifest alone),
+ * then reassembly, the signed body hash, decryption, the inner signed manifest and every file hash.
+ * State lives in the force database, so several receivers (a shared subscription) and restarts work.
+ */
+export class EnvelopeIntake {
+  private readonly registry: DeviceRegistry;
+
+  constructor(private readonly o: IntakeOptions) {
+    this.registry = new DeviceRegistry(o.db);
+  }
+
+  async handle(topic: string, payload: Buffer): Promise<IntakeOutcome> {
+    const parsed = parseUpTopic(this.o.prefix, topic);
+    try {
+      if (!parsed) throw new Rejection('bad_topic', `not an evidence topic: ${topic.slice(0, 200)}`);
+      if (parsed.kind === 'envelopeManifest') return await this.manifest(parsed.device, parsed.envelopeId, payload);
+      if (parsed.kind === 'envelopeChunk') return await this.chunk(parsed.device, parsed.envelopeId, parsed.index, payload);
+      return { kind: 'ignored' };
+    } catch (err) {
+      if (err instanceof Rejection) return this.reject(err, topic);
+      throw err;
+    }
+  }
+
+  private device(id: string): Device & { signingPk: string } {
+    const d = this.registry.get(id);
+    if (!d) throw new Rejection('unknown_device', `device ${id} is not enrolled`, id);
+    if (d.revoked) throw new Rejection('revoked_device', `device ${id} is revoked`, id);
+    if (!d.signingPk) throw new Rejection('unregistered_key', `device ${id} has no registered signing key (hindsight force register)`, id);
+    return d as Device & { signingPk: string };
+  }
+
+  private row(envelopeId: string): EnvelopeRow | undefined {
+    return this.o.db.prepare('SELECT * FROM envelopes WHERE envelope_id = ?').get(envelopeId) as EnvelopeRow | undefined;
+  }
+
+  private async manifest(deviceId: string, envelopeId: string, payload: Buffer): Promise<IntakeOutcome> {
+    const device = this.device(deviceId);
+    let m: EnvelopeManifest;
+    try {
+      m = parsePayload(EnvelopeManifestSchema, payload) as EnvelopeManifest;
+    } catch (err) {
+      throw new Rejection('bad_schema', errorMessage(err), deviceId, envelopeId);
+    }
+    if (m.header.device_id !== deviceId || m.header.envelope_id !== envelopeId) {
+      throw new Rejection('topic_mismatch', 'the manifest names another device or envelope than its topic', deviceId, envelopeId);
+    }
+    try {
+      verifyManifest(m, device.signingPk, { maxChunks: this.o.caps.max_chunks, maxBytes: this.o.caps.max_envelope_bytes });
+    } catch (err) {
+      if (err instanceof EnvelopeError) throw new Rejection(err.reason, err.message, deviceId, envelopeId);
+      throw err;
+    }
+    const now = this.o.clock.now();
+    const existing = this.row(envelopeId);
+    if (existing?.state === 'stored') {
+      await this.sendComplete(existing.device_id, envelopeId, m.body_sha256);
+      return { kind: 'duplicate' };
+    }
+    if (existing && existing.state !== 'rejected') {
+      this.o.db.prepare('UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, envelopeId);
+      return { kind: 'duplicate' };
+    }
+    const result = this.o.db
+      .transaction((): IntakeOutcome => {
+        if (existing) this.o.db.prepare('DELETE FROM envelopes WHERE envelope_id = ?').run(envelopeId);
+        const sameSeq = this.o.db.prepare('SELECT envelope_id FROM envelopes WHERE device_id = ? AND msg_seq = ?').get(deviceId, m.header.msg_seq) as { envelope_id: string } | undefined;
+        if (sameSeq) throw new Rejection('replay', `msg_seq ${m.header.msg_seq} was already used by envelope ${sameSeq.envelope_id}`, deviceId, envelopeId);
+        const pending = (this.o.db.prepare("SELECT COUNT(*) AS n FROM envelopes WHERE device_id = ? AND state IN ('receiving', 'opening')").get(deviceId) as { n: number }).n;
+        if (pending >= this.o.caps.max_pending_per_device) {
+          throw new Rejection('too_many_pending', `device ${deviceId} already has ${pending} envelopes in reassembly (cap ${this.o.caps.max_pending_per_device})`, deviceId, envelopeId);
+        }
+        this.o.db
+          .prepare("INSERT INTO envelopes (envelope_id, device_id, incident_id, msg_seq, state, manifest, n_chunks, first_seen_utc, last_activity_utc) VALUES (?, ?, ?, ?, 'receiving', ?, ?, ?, ?)")
+          .run(envelopeId, deviceId, m.header.incident_id, m.header.msg_seq, JSON.stringify(m), m.n_chunks, now, now);
+        return { kind: 'accepted' };
+      })
+      .immediate();
+    return result;
+  }
+
+  private async chunk(deviceId: string, envelopeId: string, index: number, payload: Buffer): Promise<IntakeOutcome> {
+    this.device(deviceId);
+    let msg: ReturnType<typeof decodeChunkMessage>;
+    try {
+      msg = decodeChunkMessage(payload);
+    } catch (err) {
+      throw new Rejection(err instanceof EnvelopeError ? err.reason : 'chunk', errorMessage(err), deviceId, envelopeId);
+    }
+    if (msg.envelopeId !== envelopeId || msg.index !== index) throw new Rejection('chunk_prefix', 'the chunk prefix names another envelope or index than its topic', deviceId, envelopeId);
+    const row = this.row(envelopeId);
+    // A chunk before its manifest (or after the envelope is done) is dropped: a `missing` receipt gets it again.
+    if (!row || row.state !== 'receiving') return { kind: 'ignored' };
+    if (row.device_id !== deviceId) throw new Rejection('topic_mismatch', 'chunk for an envelope of another device', deviceId, envelopeId);
+    if (msg.total !== row.n_chunks) throw new Rejection('wrong_total', `chunk says ${msg.total} chunks, the manifest ${row.n_chunks}`, deviceId, envelopeId);
+    if (index >= row.n_chunks) throw new Rejection('wrong_total', `chunk index ${index} is beyond ${row.n_chunks} chunks`, deviceId, envelopeId);
+    const m = JSON.parse(row.manifest) as EnvelopeManifest;
+    const want = expectedChunkLength(m.header, index, row.n_chunks);
+    if (msg.ct.length !== want) throw new Rejection('chunk_size', `chunk ${index} has ${msg.ct.length} bytes, expected ${want}`, deviceId, envelopeId);
+    const now = this.o.clock.now();
+    // Idempotent on (envelope, index): QoS 1 duplicates and resends change nothing.
+    this.o.db.prepare('INSERT OR IGNORE INTO chunks (envelope_id, idx, data) VALUES (?, ?, ?)').run(envelopeId, index, msg.ct);
+    this.o.db.prepare('UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, envelopeId);
+    const have = (this.o.db.prepare('SELECT COUNT(*) AS n FROM chunks WHERE envelope_id = ?').get(envelopeId) as { n: number }).n;
+    if (have < row.n_chunks) return { kind: 'chunk' };
+    return this.finalize(envelopeId);
+  }
+
+  /** All chunks are here: claim the envelope (one receiver wins), open, verify, store, receipt. */
+  private async finalize(envelopeId: string): Promise<IntakeOutcome> {
+    const claimed = this.o.db.prepare("UPDATE envelopes SET state = 'opening', last_activity_utc = ? WHERE envelope_id = ? AND state = 'receiving'").run(this.o.clock.now(), envelopeId).changes === 1;
+    if (!claimed) return { kind: 'chunk' };
+    const row = this.row(envelopeId)!;
+    const m = JSON.parse(row.manifest) as EnvelopeManifest;
+    const chunks = (this.o.db.prepare('SELECT data FROM chunks WHERE envelope_id = ? ORDER BY idx').all(envelopeId) as { data: Buffer }[]).map((c) => c.data);
+    let pkg: DecodedPackage;
+    try {
+      const device = this.device(row.device_id);
+      const pt = await openEnvelope(m, chunks, this.o.recipientKeys);
+      pkg = decodePackage(pt, device.signingPk, { deviceId: row.device_id, incidentId: row.incident_id });
+    } catch (err) {
+      const reason = err instanceof EnvelopeError || err instanceof PackageError ? err.reason : err instanceof Rejection ? err.reason : 'open_failed';
+      if (reason === 'body_hash') {
+        // Some chunk was corrupted or forged in transit: forget them all and ask the box again.
+        this.o.db.transaction(() => {
+          this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(envelopeId);
+          this.o.db.prepare("UPDATE envelopes SET state = 'receiving', last_activity_utc = ? WHERE envelope_id = ?").run(this.o.clock.now(), envelopeId);
+        })();
+        await this.sendMissing(row.device_id, envelopeId, m.body_sha256, Array.from({ length: row.n_chunks }, (_, i) => i));
+      } else {
+        this.o.db.transaction(() => {
+          this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(envelopeId);
+          this.o.db.prepare("UPDATE envelopes SET state = 'rejected', reason = ? WHERE envelope_id = ?").run(reason, envelopeId);
+        })();
+      }
+      return this.reject(new Rejection(reason, errorMessage(err), row.device_id, envelopeId), `${this.o.prefix}/${row.device_id}/ev/${envelopeId}`);
+    }
+    const dir = this.writeFiles(row, m, chunks, pkg);
+    const now = this.o.clock.now();
+    const pm = pkg.signed.manifest;
+    this.o.db.transaction(() => {
+      const verified = JSON.stringify({ envelope_signature: 'ok', body_sha256: 'ok', package_signature: 'ok', files: pkg.files.size });
+      this.o.db
+        .prepare('INSERT INTO incidents (envelope_id, incident_id, device_id, store, window_start, window_end, received_utc, dir, manifest, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(envelopeId, row.incident_id, row.device_id, pm.store, pm.window.start, pm.window.end, now, dir, JSON.stringify(pkg.signed), verified);
+      const insFile = this.o.db.prepare('INSERT INTO files (envelope_id, name, kind, sha256, bytes, path) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const f of pm.files) insFile.run(envelopeId, f.name, f.kind, f.sha256, f.bytes, path.join(dir, 'files', f.name));
+      const emb = pm.embeddings ? pkg.files.get(pm.embeddings.file) : undefined;
+      const insSubject = this.o.db.prepare('INSERT INTO subjects (envelope_id, subject_id, cameras, crops, first_seen, model, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      for (const s of pm.subjects) {
+        const dim = pm.embeddings?.dim ?? 0;
+        const vec = emb && s.embedding_row !== undefined && dim ? emb.subarray(s.embedding_row * dim * 4, (s.embedding_row + 1) * dim * 4) : null;
+        insSubject.run(envelopeId, s.id, JSON.stringify(s.cameras), JSON.stringify(s.crops), s.first_seen ?? pm.window.start, pm.embeddings?.model ?? null, vec && vec.length === dim * 4 ? Buffer.from(vec) : null);
+      }
+      this.o.db.prepare("UPDATE envelopes SET state = 'stored', stored_utc = ? WHERE envelope_id = ?").run(now, envelopeId);
+      this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(envelopeId);
+      this.o.audit.append({
+        actor: { type: 'device', id: row.device_id },
+        action: 'evidence.received',
+        objectIds: [row.incident_id, envelopeId],
+        sha256s: [m.body_sha256, ...pm.files.map((f) => f.sha256)],
+        detail: { store: pm.store, subjects: pm.subjects.length, files: pm.files.length, msg_seq: row.msg_seq },
+      });
+    })();
+    this.o.log.info({ device: row.device_id, incident: row.incident_id, envelope: envelopeId, subjects: pm.subjects.length, files: pm.files.length }, 'evidence verified and stored');
+    await this.sendComplete(row.device_id, envelopeId, m.body_sha256);
+    return { kind: 'stored', envelopeId };
+  }
+
+  /** Files go to <store>/<device>/<incident>/<envelope>/ (via a temporary folder, renamed when complete). */
+  private writeFiles(row: EnvelopeRow, m: EnvelopeManifest, chunks: Buffer[], pkg: DecodedPackage): string {
+    const dir = path.join(this.o.storeDir, row.device_id, row.incident_id, row.envelope_id);
+    const tmp = `${dir}.part`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(path.join(tmp, 'envelope'), { recursive: true });
+    mkdirSync(path.join(tmp, 'files'), { recursive: true });
+    writeFileSync(path.join(tmp, 'envelope', 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
+    writeFileSync(path.join(tmp, 'envelope', 'body.bin'), Buffer.concat(chunks));
+    writeFileSync(path.join(tmp, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
+    for (const [name, data] of pkg.files) writeFileSync(path.join(tmp, 'files', name), data);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+    return dir;
+  }
+
+  private async sendComplete(deviceId: string, envelopeId: string, bodySha256: string): Promise<void> {
+    const r = signReceipt(this.o.receiptKey, { envelope: envelopeId, device_id: deviceId, body_sha256: bodySha256, status: 'complete', missing: [], ts: this.o.clock.now() });
+    await this.o.sendReceipt(deviceId, JSON.stringify(r)).catch((err) => this.o.log.warn({ err: errorMessage(err), envelope: envelopeId }, 'cannot send the complete receipt now; the box will resend and get it then'));
+  }
+
+  private async sendMissing(deviceId: string, envelopeId: string, bodySha256: string, missing: number[]): Promise<void> {
+    const r = signReceipt(this.o.receiptKey, { envelope: envelopeId, device_id: deviceId, body_sha256: bodySha256, status: 'missing', missing: missing.slice(0, 100_000), ts: this.o.clock.now() });
+    await this.o.sendReceipt(deviceId, JSON.stringify(r)).catch((err) => this.o.log.warn({ err: errorMessage(err), envelope: envelopeId }, 'cannot send a missing receipt now'));
+  }
+
+  private reject(r: Rejection, topic: string): IntakeOutcome {
+    this.o.db.transaction(() => {
+      this.o.db.prepare('INSERT INTO rejections (ts_utc, device_id, envelope_id, topic, reason, detail) VALUES (?, ?, ?, ?, ?, ?)').run(this.o.clock.now(), r.deviceId ?? null, r.envelopeId ?? null, topic.slice(0, 300), r.reason, r.message.slice(0, 1000));
+      this.o.audit.append({ actor: { type: 'device', id: r.deviceId ?? 'unknown' }, action: 'evidence.rejected', objectIds: r.envelopeId ? [r.envelopeId] : [], result: 'denied', detail: { reason: r.reason, message: r.message.slice(0, 300) } });
+    })();
+    this.o.log.warn({ reason: r.reason, device: r.deviceId, envelope: r.envelopeId, message: r.message }, 'evidence message rejected');
+    return { kind: 'rejected', reason: r.reason, message: r.message };
+  }
+
+  /**
+   * Periodic: ask for the chunks of quiet incomplete envelopes, retry an interrupted opening, and drop
+   * partial envelopes past the reassembly time (the box sends them again whole).
+   */
+  async sweep(): Promise<void> {
+    const now = this.o.clock.now();
+    const quiet = now - this.o.caps.missing_after_s * 1000;
+    const expired = now - this.o.caps.reassembly_timeout_s * 1000;
+    const rows = this.o.db.prepare("SELECT * FROM envelopes WHERE state IN ('receiving', 'opening') AND last_activity_utc <= ?").all(quiet) as EnvelopeRow[];
+    for (const row of rows) {
+      if (row.first_seen_utc <= expired) {
+        this.o.db.transaction(() => {
+          this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(row.envelope_id);
+          this.o.db.prepare("UPDATE envelopes SET state = 'rejected', reason = 'reassembly_timeout' WHERE envelope_id = ?").run(row.envelope_id);
+        })();
+        this.reject(new Rejection('reassembly_timeout', `envelope incomplete after ${this.o.caps.reassembly_timeout_s} s`, row.device_id, row.envelope_id), `${this.o.prefix}/${row.device_id}/ev/${row.envelope_id}`);
+        continue;
+      }
+      const have = new Set((this.o.db.prepare('SELECT idx FROM chunks WHERE envelope_id = ?').all(row.envelope_id) as { idx: number }[]).map((r) => r.idx));
+      const m = JSON.parse(row.manifest) as EnvelopeManifest;
+      if (have.size === row.n_chunks) {
+        // Everything is here but opening never finished (a receiver stopped mid-way): do it now.
+        this.o.db.prepare("UPDATE envelopes SET state = 'receiving' WHERE envelope_id = ?").run(row.envelope_id);
+        await this.finalize(row.envelope_id);
+        continue;
+      }
+      const missing = Array.from({ length: row.n_chunks }, (_, i) => i).filter((i) => !have.has(i));
+      this.o.db.prepare('UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, row.envelope_id);
+      this.o.log.info({ device: row.device_id, envelope: row.envelope_id, missing: missing.length }, 'asking the box for missing chunks');
+      await this.sendMissing(row.device_id, row.envelope_id, m.body_sha256, missing);
+    }
+  }
+}
