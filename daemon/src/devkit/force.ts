@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { AuditLog } from '../audit/log.js';
 import { loadConfigFile } from '../config/load.js';
 import { daemonPaths } from '../config/paths.js';
-import { writeBrokerKit } from '../force/broker-kit.js';
+import { mosquittoPasswordLine, upsertPasswdLine, writeBrokerKit } from '../force/broker-kit.js';
 import { openForceDb } from '../force/db.js';
 import { enrollDevice } from '../force/enroll.js';
 import { forceKeygen } from '../force/keys.js';
@@ -30,11 +30,21 @@ export interface ForceKit {
   enroll(deviceId: string, store: string): string;
 }
 
-export async function startForceKit(dir: string, options: { devices?: { id: string; store: string }[]; prefix?: string; caps?: Record<string, number> } = {}): Promise<ForceKit> {
+export interface ForceKitOptions {
+  devices?: { id: string; store: string }[];
+  prefix?: string;
+  caps?: Record<string, number>;
+  /** Extra force-side broker users (same rights as the force service), e.g. an observer in tests. */
+  forceUsers?: { username: string; password: string }[];
+}
+
+export async function startForceKit(dir: string, options: ForceKitOptions = {}): Promise<ForceKit> {
   const prefix = options.prefix ?? 'hindsight/v1';
   const forceDir = path.join(dir, 'force');
   forceKeygen(forceDir, { now: systemClock.now(), validityDays: 30, prefix });
-  const kit = writeBrokerKit(forceDir, { prefix, forceUsers: ['force'] });
+  const extra = options.forceUsers ?? [];
+  const kit = writeBrokerKit(forceDir, { prefix, forceUsers: ['force', ...extra.map((u) => u.username)] });
+  for (const u of extra) upsertPasswdLine(kit.passwd, mosquittoPasswordLine(u.username, u.password));
   const broker = new TestBroker({
     dir: path.join(dir, 'broker'),
     users: [],

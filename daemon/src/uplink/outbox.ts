@@ -231,6 +231,11 @@ export class Outbox {
     this.db.prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_utc = ?, last_error = ? WHERE envelope_id = ? AND state = 'pending'").run(nextAttemptUtc, error.slice(0, 500), envelopeId);
   }
 
+  /** After a reconnect, envelopes whose last attempt failed are due at once (not after their backoff). */
+  retryFailedNow(now: number): void {
+    this.db.prepare("UPDATE outbox SET next_attempt_utc = ? WHERE state = 'pending' AND last_error IS NOT NULL AND next_attempt_utc > ?").run(now, now);
+  }
+
   /** A `missing` receipt: resend just these chunks, now. */
   requestResend(envelopeId: string, indices: number[], now: number): void {
     this.db.prepare("UPDATE outbox SET resend = ?, next_attempt_utc = ? WHERE envelope_id = ? AND state = 'pending'").run(JSON.stringify(indices), now, envelopeId);

@@ -96,6 +96,7 @@ export class UplinkService implements Service {
     // Retained state is published again after every reconnect (a broker restart may have lost it).
     link.onConnect(async () => {
       await link.publish(topics.state(), state('online'), u.publish_timeout_ms, { retain: true });
+      this.outbox.retryFailedNow(this.ctx.clock.now());
       sender.wake();
     });
     link.onMessage((topic, payload) => {
