@@ -23,7 +23,14 @@ export interface ConnectionOptions {
   will?: { topic: string; payload: string; retain: boolean };
   subscriptions: { topic: string; qos: 0 | 1 }[];
   log: Logger;
+  /**
+   * Larger payloads are refused here: the broker would drop the connection for them (message_size_limit),
+   * and mqtt.js would send the same packet again after every reconnect, wedging the link.
+   */
+  maxPayloadBytes?: number;
 }
+
+export const DEFAULT_MAX_PAYLOAD = 256 * 1024 - 512;
 
 export class PublishTimeoutError extends HindsightError {
   constructor(topic: string, ms: number) {
@@ -119,6 +126,9 @@ export class MqttConnection {
   async publish(topic: string, payload: Buffer | string, timeoutMs: number, options: IClientPublishOptions = {}): Promise<void> {
     const client = this.client;
     if (!client || !client.connected) throw new HindsightError('not connected to the broker', { code: 'not_connected' });
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    const max = this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
+    if (size > max) throw new HindsightError(`payload of ${size} bytes for ${topic} exceeds the ${max}-byte limit`, { code: 'payload_too_large' });
     await withTimeout(client.publishAsync(topic, payload, { qos: 1, ...options }), timeoutMs, `publish to ${topic}`);
   }
 
