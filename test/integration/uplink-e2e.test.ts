@@ -89,4 +89,26 @@ describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS
     const logs = JSON.stringify(jsonLines(daemon.lines)) + receiver.output;
     expect(logs).not.toMatch(/"sk":|BEGIN PRIVATE|password":"[^[]/);
   });
+
+  it('key rotation: the box installs the newer root-signed set (an old one is refused) and seals to both keys during the overlap', async () => {
+    const rot = await runCli(['force', 'rotate', '--dir', kit.forceDir, '--overlap-days', '7']);
+    expect(rot.code, rot.stderr).toBe(0);
+    const keysetFile = path.join(kit.forceDir, 'keyset.json');
+    const inst = await runCli(['uplink', 'install-keyset', keysetFile, '--config', boxConfig]);
+    expect(inst.code, inst.stderr).toBe(0);
+    expect(inst.stdout).toMatch(/installed force key set seq 2: recipients [0-9a-f]{16}, [0-9a-f]{16}/);
+    const old = await runCli(['uplink', 'install-keyset', keysetFile, '--config', boxConfig]);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toMatch(/seq 2 is not newer than the installed seq 2/);
+
+    const pkg = await makePackageFolder(path.join(dir, 'pkg2'), { subjects: 1, crops: 1 });
+    const sealed = await runCli(['evidence', 'seal', '--from', pkg.dir, '--incident', 'inc-e2e-2', '--config', boxConfig]);
+    expect(sealed.code, sealed.stderr).toBe(0);
+    expect(sealed.stdout).toMatch(/to force keys [0-9a-f]{16}, [0-9a-f]{16}; queued/);
+    const envelopeId = /as envelope ([0-9a-f]{32})/.exec(sealed.stdout)![1]!;
+    const boxDb = path.join(dir, 'state', 'hindsight.db');
+    await waitFor(() => query<{ state: string }>(boxDb, 'SELECT state FROM outbox WHERE envelope_id = ?', envelopeId)[0]?.state === 'delivered', { timeoutMs: 60_000, what: 'delivered after rotation' });
+    const status = await runCli(['uplink', 'status', '--config', boxConfig, '--json']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ enrolled: true, keyset_seq: 2, outbox: { pending: 0 } });
+  });
 });

@@ -119,3 +119,15 @@ describe('evidence envelope', () => {
     await rejects(t, 'body_hash');
   });
 });
+
+describe('key material in logs', () => {
+  it('a key pair object logged by mistake loses its private half', async () => {
+    const { Writable } = await import('node:stream');
+    const { createLogger } = await import('../../daemon/src/log/logger.js');
+    let text = '';
+    const log = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, cb) => ((text += c.toString()), cb()) }) });
+    log.info({ device }, 'device key');
+    expect(text).toContain(device.kid);
+    expect(text).not.toContain(device.sk);
+  });
+});

@@ -38,7 +38,7 @@ describe('force intake: every envelope bad input is rejected with a reason and n
       storeDir: path.join(dir, 'force', 'store'),
       prefix: P,
       caps: { ...defaultCaps, ...caps },
-      recipientKeys: loadRecipientKeys(path.join(dir, 'force')),
+      recipientKeys: () => loadRecipientKeys(path.join(dir, 'force')),
       receiptKey: loadReceiptKey(path.join(dir, 'force')),
       clock,
       log: silentLogger,

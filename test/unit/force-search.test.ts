@@ -32,7 +32,7 @@ describe('force search: ranking stored subjects across incidents by cosine simil
     const forceDir = path.join(dir, 'force');
     forceKeygen(forceDir, { now: systemClock.now(), validityDays: 30 });
     const fdb = openForceDb(forceDir);
-    const intake = new EnvelopeIntake({ db: fdb.db, audit: fdb.audit, storeDir: path.join(forceDir, 'store'), prefix: 'hindsight/v1', caps: { max_envelope_bytes: 1e8, max_chunks: 1e4, reassembly_timeout_s: 600, max_pending_per_device: 8, missing_after_s: 5 }, recipientKeys: loadRecipientKeys(forceDir), receiptKey: loadReceiptKey(forceDir), clock: systemClock, log: silentLogger, sendReceipt: async () => undefined });
+    const intake = new EnvelopeIntake({ db: fdb.db, audit: fdb.audit, storeDir: path.join(forceDir, 'store'), prefix: 'hindsight/v1', caps: { max_envelope_bytes: 1e8, max_chunks: 1e4, reassembly_timeout_s: 600, max_pending_per_device: 8, missing_after_s: 5 }, recipientKeys: () => loadRecipientKeys(forceDir), receiptKey: loadReceiptKey(forceDir), clock: systemClock, log: silentLogger, sendReceipt: async () => undefined });
     const registry = new DeviceRegistry(fdb.db);
     // Five incidents in five stores; in each, the same person (noisy embedding) and two strangers.
     for (let i = 0; i < 5; i++) {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { AuditLog } from '../audit/log.js';
@@ -41,7 +41,8 @@ export interface ForceKitOptions {
 export async function startForceKit(dir: string, options: ForceKitOptions = {}): Promise<ForceKit> {
   const prefix = options.prefix ?? 'hindsight/v1';
   const forceDir = path.join(dir, 'force');
-  forceKeygen(forceDir, { now: systemClock.now(), validityDays: 30, prefix });
+  // An existing installation is kept (the demo restarts on the same state).
+  if (!existsSync(forcePaths(forceDir).rootKey)) forceKeygen(forceDir, { now: systemClock.now(), validityDays: 30, prefix });
   const extra = options.forceUsers ?? [];
   const kit = writeBrokerKit(forceDir, { prefix, forceUsers: ['force', ...extra.map((u) => u.username)] });
   for (const u of extra) upsertPasswdLine(kit.passwd, mosquittoPasswordLine(u.username, u.password));

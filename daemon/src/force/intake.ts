@@ -25,7 +25,8 @@ export interface IntakeOptions {
   storeDir: string;
   prefix: string;
   caps: ForceConfig['caps'];
-  recipientKeys: KeyPairFile[];
+  /** The force's recipient private keys; called per envelope so a rotation needs no restart. */
+  recipientKeys: () => KeyPairFile[];
   receiptKey: KeyPairFile;
   clock: Clock;
   log: Logger;
@@ -176,7 +177,7 @@ export class EnvelopeIntake {
     let pkg: DecodedPackage;
     try {
       const device = this.device(row.device_id);
-      const pt = await openEnvelope(m, chunks, this.o.recipientKeys);
+      const pt = await openEnvelope(m, chunks, this.o.recipientKeys());
       pkg = decodePackage(pt, device.signingPk, { deviceId: row.device_id, incidentId: row.incident_id });
     } catch (err) {
       const reason = err instanceof EnvelopeError || err instanceof PackageError ? err.reason : err instanceof Rejection ? err.reason : 'open_failed';

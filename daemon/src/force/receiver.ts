@@ -56,7 +56,7 @@ export class ForceReceiver {
       storeDir: path.join(forcePaths(c.force.dir).store),
       prefix: c.force.prefix,
       caps: c.caps,
-      recipientKeys,
+      recipientKeys: () => loadRecipientKeys(c.force.dir),
       receiptKey: loadReceiptKey(c.force.dir),
       clock: this.clock,
       log: this.log,
@@ -64,6 +64,7 @@ export class ForceReceiver {
     });
     // One message at a time in this process; the database arbitrates between processes.
     link.onMessage((topic, payload) => {
+      this.log.debug({ topic, bytes: payload.length }, 'evidence message');
       this.queue = this.queue.then(() => this.intake?.handle(topic, payload)).catch((err) => this.log.error({ err, topic }, 'intake failed'));
     });
     link.onConnect(() => this.log.info({ group: c.force.share_group }, 'receiving evidence'));

@@ -5,7 +5,8 @@ import type { Config } from '../../config/schema.js';
 import { daemonVersion } from '../../app/version.js';
 import { packageInputFromFolder } from '../../evidence/builder.js';
 import { openDatabase, type Db } from '../../store/db.js';
-import { installBundle, readBundle, shredBundle, isEnrolled, KeySetStore } from '../../uplink/enrollment.js';
+import { readFileSync } from 'node:fs';
+import { installBundle, readBundle, shredBundle, isEnrolled, KeySetStore, loadEnrollment } from '../../uplink/enrollment.js';
 import { createOutbox, createSealer } from '../../uplink/service.js';
 import { systemClock } from '../../util/clock.js';
 import { ClockSyncMonitor } from '../../util/clock-sync.js';
@@ -96,6 +97,28 @@ export function registerUplink(program: Command): void {
     });
 
   const uplink = program.command('uplink').description('the link to the force');
+  uplink
+    .command('install-keyset')
+    .description("install a newer force key set (keyset.json from the force); accepted only when signed by the pinned root key and with a higher seq")
+    .argument('<file>', 'signed key set file')
+    .option(...CONFIG_OPT)
+    .action((file: string, opts: { config?: string }) => {
+      const box = openBox(opts.config);
+      try {
+        if (!isEnrolled(box.stateDir)) throw new HindsightError('this box is not enrolled', { code: 'not_enrolled', hint: 'run: hindsight enroll BUNDLE' });
+        const root = loadEnrollment(box.stateDir).force_root.pk;
+        let signed: unknown;
+        try {
+          signed = JSON.parse(readFileSync(file, 'utf8'));
+        } catch (err) {
+          throw new HindsightError(`cannot read key set ${file}: ${(err as Error).message}`, { code: 'keyset_unreadable' });
+        }
+        const ks = new KeySetStore(box.db).install(signed, root, systemClock.now(), box.audit, 'uplink');
+        process.stdout.write(`installed force key set seq ${ks.keyset.seq}: recipients ${ks.keyset.recipients.map((r) => r.kid).join(', ')}\n`);
+      } finally {
+        box.db.close();
+      }
+    });
   uplink
     .command('status')
     .description('enrollment, force key set and outbox (pending envelopes, bytes, oldest age)')
