@@ -9,7 +9,8 @@ import { enrollBox, makePackageFolder, query, startForceKit, type ForceKit } fro
 import { tempDir } from '../helpers/paths.js';
 import { connectAs, sealFolder } from '../helpers/uplink.js';
 import { waitFor } from '../helpers/wait.js';
-import { generateKeyPair } from '../../daemon/src/crypto/keys.js';
+import { generateKeyPair, readKeyFile } from '../../daemon/src/crypto/keys.js';
+import { verifyAuditHead, type SignedAuditHead } from '../../daemon/src/uplink/audit-head.js';
 import { signReceipt } from '../../daemon/src/force/receipts.js';
 
 /** The broker refuses what the protocol forbids. Checked by delivery, not SUBACK (Mosquitto grants, then drops). */
@@ -29,7 +30,7 @@ describe('uplink over the broker: generated ACL, credentials, retained state, fo
     kit = await startForceKit(dir, { devices: [{ id: 'box-a', store: 'A' }, { id: 'box-b', store: 'B' }], forceUsers: [OBSERVER] });
     observer = await connectAs(kit.broker, OBSERVER.username, OBSERVER.password);
     observer.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString(), retain: packet.retain }));
-    await observer.subscribeAsync(['hindsight/v1/+/ev/+/+', 'hindsight/v1/+/state'], { qos: 1 });
+    await observer.subscribeAsync(['hindsight/v1/+/ev/+/+', 'hindsight/v1/+/state', 'hindsight/v1/+/audit/head'], { qos: 1 });
   });
   afterAll(async () => {
     observer?.end(true);
@@ -98,6 +99,14 @@ describe('uplink over the broker: generated ACL, credentials, retained state, fo
     let daemon = startDaemon(config);
     await waitFor(() => state()?.state === 'online', { timeoutMs: 30_000, what: 'online' });
     const first = state()!.bd_seq;
+    // The signed audit head is published after connecting; it verifies with the device key.
+    const head = await waitFor(() => seen.find((m) => m.topic === 'hindsight/v1/box-a/audit/head'), { timeoutMs: 15_000, what: 'audit head' });
+    const signedHead = JSON.parse(head.payload) as SignedAuditHead;
+    const deviceKey = readKeyFile(path.join(dir, 'box-a', 'state', 'keys', 'device.key'));
+    expect(signedHead.head.count).toBeGreaterThan(0);
+    expect(head.retain).toBe(false); // delivered live; it is also retained for later subscribers
+    expect(verifyAuditHead(signedHead, deviceKey.pk)).toBe(true);
+    expect(verifyAuditHead({ ...signedHead, head: { ...signedHead.head, count: signedHead.head.count - 1 } }, deviceKey.pk)).toBe(false);
     daemon.child.signal('SIGKILL');
     await waitFor(() => state()?.state === 'offline', { timeoutMs: 30_000, what: 'LWT offline' });
     daemon = startDaemon(config);

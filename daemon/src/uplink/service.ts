@@ -11,6 +11,11 @@ import { Outbox } from './outbox.js';
 import { deleteDeliveredWorkingFiles, ReceiptHandler } from './receipts.js';
 import { EvidenceSealer } from './sealer.js';
 import { EnvelopeSender, type SenderSettings } from './sender.js';
+import { signAuditHead } from './audit-head.js';
+import { errorMessage } from '../util/errors.js';
+
+/** PROTOCOL.md: the signed audit head goes up every 15 minutes and at shutdown (and after each connect). */
+const AUDIT_HEAD_EVERY_MS = 15 * 60_000;
 
 /** The outbox and sealer a box has whether or not its link is up (the incident code uses these). */
 export function createOutbox(ctx: Pick<AppContext, 'config' | 'db' | 'audit' | 'clock'>): Outbox {
@@ -31,9 +36,11 @@ export function createSealer(ctx: Pick<AppContext, 'config' | 'paths' | 'db' | '
 export class UplinkService implements Service {
   readonly name = 'uplink';
   readonly outbox: Outbox;
-  sealer: EvidenceSealer | undefined;
+  private sealerInstance: EvidenceSealer | undefined;
+  private auditTimer: NodeJS.Timeout | undefined;
   private link: MqttConnection | undefined;
   private sender: EnvelopeSender | undefined;
+  private topics: DeviceTopics | undefined;
   private unsubscribe: (() => void)[] = [];
 
   constructor(
@@ -50,7 +57,6 @@ export class UplinkService implements Service {
       log.warn({ service: this.name }, 'this box is not enrolled with a force: evidence cannot be sealed or sent until `hindsight enroll BUNDLE` is run; recording continues');
       return;
     }
-    this.sealer = createSealer(this.ctx, this.outbox);
     deleteDeliveredWorkingFiles(this.outbox, log);
     if (!u.enabled) {
       log.warn({ service: this.name }, 'uplink.enabled is false: evidence is sealed and queued but not sent');
@@ -98,7 +104,11 @@ export class UplinkService implements Service {
       await link.publish(topics.state(), state('online'), u.publish_timeout_ms, { retain: true });
       this.outbox.retryFailedNow(this.ctx.clock.now());
       sender.wake();
+      await this.publishAuditHead(link, topics);
     });
+    this.auditTimer = setInterval(() => {
+      if (link.connected) this.publishAuditHead(link, topics).catch((err) => log.warn({ err: errorMessage(err) }, 'cannot publish the audit head now'));
+    }, AUDIT_HEAD_EVERY_MS);
     link.onMessage((topic, payload) => {
       if (topic !== topics.receipt()) return;
       const r = receipts.handle(payload);
@@ -110,13 +120,31 @@ export class UplinkService implements Service {
     });
     this.unsubscribe.push(this.ctx.bus.on('envelope.queued', () => sender.wake()));
     this.link = link;
+    this.topics = topics;
     this.sender = sender;
     link.start();
     sender.start();
     log.info({ service: this.name, broker: u.broker_url || bundle.mqtt.url, device: deviceId, outbox: this.outbox.stats() }, 'uplink started');
   }
 
+  /**
+   * Seals evidence for the force; undefined while the box is not enrolled (the incident code then keeps
+   * the incident waiting and says why). Created on first use, so an enrollment made while running counts.
+   */
+  get sealer(): EvidenceSealer | undefined {
+    this.sealerInstance ??= createSealer(this.ctx, this.outbox);
+    return this.sealerInstance;
+  }
+
+  /** Publish the signed audit head (count + head hash) so the force can detect a truncated or rewritten log. */
+  private async publishAuditHead(link: MqttConnection, topics: DeviceTopics): Promise<void> {
+    const key = readKeyFile(uplinkFiles(this.ctx.paths.stateDir).deviceKey, 'ed25519');
+    await link.publish(topics.auditHead(), JSON.stringify(signAuditHead(this.ctx.audit.head(), key)), this.ctx.config.uplink.publish_timeout_ms, { retain: true });
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.auditTimer);
+    if (this.link?.connected && this.topics) await this.publishAuditHead(this.link, this.topics).catch(() => undefined);
     for (const off of this.unsubscribe.splice(0)) off();
     await this.sender?.stop();
     await this.link?.stop();
