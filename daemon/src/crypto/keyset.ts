@@ -37,6 +37,8 @@ export interface KeySetBody {
   root_kid: string;
   recipients: RecipientKey[];
   signers: SignerKey[];
+  /** Key ids the force has withdrawn (e.g. a lost command-issuer key); refused even if listed above. */
+  revoked?: string[];
 }
 
 export interface SignedKeySet {
@@ -106,5 +108,6 @@ export function validRecipients(body: KeySetBody, now: number): RecipientKey[] {
 
 /** The signer with this kid and role, valid now, or undefined. */
 export function trustedSigner(body: KeySetBody, kid: string, role: SignerRole, now: number): SignerKey | undefined {
+  if (body.revoked?.includes(kid)) return undefined;
   return body.signers.find((k) => k.kid === kid && k.role === role && k.not_before <= now && now < k.not_after);
 }
