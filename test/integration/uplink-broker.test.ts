@@ -131,6 +131,8 @@ describe('uplink over the broker: generated ACL, credentials, retained state, fo
     await observer.publishAsync('hindsight/v1/box-a/receipt', JSON.stringify(forged), { qos: 1 });
     await waitFor(() => query(boxDb, "SELECT 1 FROM audit WHERE action = 'receipt.rejected' AND result = 'denied'").length > 0, { timeoutMs: 15_000, what: 'forged receipt audited' });
     expect(query<{ state: string }>(boxDb, 'SELECT state FROM outbox WHERE envelope_id = ?', envelope)[0]!.state).toBe('pending');
+    // A clean stop says `offline` itself (the will only fires on a lost connection).
     await daemon.stop();
+    await waitFor(() => state()?.state === 'offline', { timeoutMs: 15_000, what: 'offline after a clean stop' });
   });
 });

@@ -118,7 +118,9 @@ export class MqttConnection {
       }
       for (const hook of this.connectHooks) await hook();
     } catch (err) {
-      this.options.log.warn({ err: (err as Error).message }, 'mqtt post-connect work failed; will retry on the next connect');
+      // Subscriptions or retained state are missing on this connection: drop it so the next connect redoes them.
+      this.options.log.warn({ err: (err as Error).message }, 'mqtt post-connect work failed; reconnecting to redo it');
+      if (!this.stopped) client.stream?.destroy();
     }
   }
 

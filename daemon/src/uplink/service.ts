@@ -41,6 +41,7 @@ export class UplinkService implements Service {
   private link: MqttConnection | undefined;
   private sender: EnvelopeSender | undefined;
   private topics: DeviceTopics | undefined;
+  private offlineState: string | undefined;
   private unsubscribe: (() => void)[] = [];
 
   constructor(
@@ -121,6 +122,7 @@ export class UplinkService implements Service {
     this.unsubscribe.push(this.ctx.bus.on('envelope.queued', () => sender.wake()));
     this.link = link;
     this.topics = topics;
+    this.offlineState = state('offline');
     this.sender = sender;
     link.start();
     sender.start();
@@ -147,7 +149,8 @@ export class UplinkService implements Service {
     if (this.link?.connected && this.topics) await this.publishAuditHead(this.link, this.topics).catch(() => undefined);
     for (const off of this.unsubscribe.splice(0)) off();
     await this.sender?.stop();
-    await this.link?.stop();
+    // A clean disconnect does not fire the will: say `offline` ourselves.
+    await this.link?.stop(this.topics && this.offlineState ? { topic: this.topics.state(), payload: this.offlineState, retain: true } : undefined);
     this.sender = undefined;
     this.link = undefined;
   }
