@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines, runCli, startDaemon, writeConfig } from '../helpers/cli.js';
@@ -85,6 +85,18 @@ describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS
     expect(opened.code, opened.stderr).toBe(0);
     expect(opened.stdout).toMatch(/^VERIFIED: envelope [0-9a-f]{32} from box-1 \(High Street\), incident inc-e2e-1/m);
     expect(fileSha256(path.join(dir, 'opened', crops[0]!.name))).toBe(crops[0]!.sha256);
+
+    const verified = await runCli(['force', 'incidents', '--verify', '--config', kit.forceConfig]);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/inc-e2e-1\s+[0-9a-f]{32}\s+2\s+\d+\s+ok$/m);
+    const crop = readFileSync(crops[1]!.path);
+    crop[100]! ^= 1;
+    writeFileSync(crops[1]!.path, crop);
+    const altered = await runCli(['force', 'incidents', '--verify', '--config', kit.forceConfig]);
+    expect(altered.code).toBe(1);
+    expect(altered.stdout).toContain(`FAILED: stored file ${crops[1]!.name} is missing or altered`);
+    crop[100]! ^= 1;
+    writeFileSync(crops[1]!.path, crop);
 
     const logs = JSON.stringify(jsonLines(daemon.lines)) + receiver.output;
     expect(logs).not.toMatch(/"sk":|BEGIN PRIVATE|password":"[^[]/);

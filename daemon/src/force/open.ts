@@ -1,4 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Db } from '../store/db.js';
+import { sha256Hex } from '../crypto/encoding.js';
+import { errorMessage } from '../util/errors.js';
 import path from 'node:path';
 import { EnvelopeError, expectedChunkLength, openEnvelope, verifyManifest, type EnvelopeManifest } from '../crypto/envelope.js';
 import type { KeyPairFile } from '../crypto/keys.js';
@@ -49,4 +52,42 @@ export function extractPackage(pkg: DecodedPackage, out: string): string[] {
     written.push(file);
   }
   return written;
+}
+
+export interface IncidentRow {
+  received_utc: number;
+  device_id: string;
+  store: string;
+  incident_id: string;
+  envelope_id: string;
+  verified: string;
+  dir: string;
+  subjects: number;
+  files: number;
+}
+
+export function listIncidents(db: Db): IncidentRow[] {
+  return db
+    .prepare(
+      `SELECT i.received_utc, i.device_id, i.store, i.incident_id, i.envelope_id, i.verified, i.dir,
+         (SELECT COUNT(*) FROM subjects s WHERE s.envelope_id = i.envelope_id) AS subjects,
+         (SELECT COUNT(*) FROM files f WHERE f.envelope_id = i.envelope_id) AS files
+       FROM incidents i ORDER BY i.received_utc`,
+    )
+    .all() as IncidentRow[];
+}
+
+/** Verify a stored incident again: the envelope offline, then each stored file against its recorded hash. */
+export async function reverify(db: Db, row: IncidentRow, recipientKeys: KeyPairFile[]): Promise<string> {
+  const device = db.prepare('SELECT signing_pk FROM devices WHERE id = ?').get(row.device_id) as { signing_pk: string | null } | undefined;
+  if (!device?.signing_pk) return 'FAILED: device key unknown';
+  try {
+    await openEnvelopeDir(row.dir, device.signing_pk, recipientKeys);
+  } catch (err) {
+    return `FAILED: ${errorMessage(err)}`;
+  }
+  for (const f of db.prepare('SELECT name, sha256, path FROM files WHERE envelope_id = ?').all(row.envelope_id) as { name: string; sha256: string; path: string }[]) {
+    if (!existsSync(f.path) || sha256Hex(readFileSync(f.path)) !== f.sha256) return `FAILED: stored file ${f.name} is missing or altered`;
+  }
+  return 'ok';
 }

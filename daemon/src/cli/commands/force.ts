@@ -5,7 +5,7 @@ import { forceConfigLoader, type ForceConfig } from '../../force/config.js';
 import { openForceDb } from '../../force/db.js';
 import { enrollDevice } from '../../force/enroll.js';
 import { forceKeygen, loadRecipientKeys, rotateRecipientKey } from '../../force/keys.js';
-import { extractPackage, openEnvelopeDir } from '../../force/open.js';
+import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../../force/open.js';
 import { forcePaths } from '../../force/paths.js';
 import { ForceReceiver } from '../../force/receiver.js';
 import { DeviceRegistry } from '../../force/registry.js';
@@ -169,27 +169,27 @@ export function registerForce(program: Command): void {
 
   force
     .command('incidents')
-    .description('list the evidence received, with its verification status')
+    .description('list the evidence received, with its verification status (--verify checks the stored envelopes and files again)')
     .option(...CONFIG_OPT)
+    .option('--verify', 'verify each stored envelope again offline and hash the stored files')
     .option('--json', 'machine-readable output')
-    .action((opts: { config?: string; json?: boolean }) => {
+    .action(async (opts: { config?: string; verify?: boolean; json?: boolean }) => {
       const config = loadForceConfig(opts.config);
       const fdb = openForceDb(config.force.dir);
       try {
-        const rows = fdb.db
-          .prepare(
-            `SELECT i.received_utc, i.device_id, i.store, i.incident_id, i.envelope_id, i.verified, i.dir,
-               (SELECT COUNT(*) FROM subjects s WHERE s.envelope_id = i.envelope_id) AS subjects,
-               (SELECT COUNT(*) FROM files f WHERE f.envelope_id = i.envelope_id) AS files
-             FROM incidents i ORDER BY i.received_utc`,
-          )
-          .all() as { received_utc: number; device_id: string; store: string; incident_id: string; envelope_id: string; verified: string; dir: string; subjects: number; files: number }[];
+        const rows = listIncidents(fdb.db);
+        const status = new Map<string, string>();
+        for (const r of rows) {
+          status.set(r.envelope_id, Object.values(JSON.parse(r.verified) as Record<string, unknown>).every((v) => v === 'ok' || typeof v === 'number') ? 'ok' : 'FAILED');
+          if (opts.verify) status.set(r.envelope_id, await reverify(fdb.db, r, loadRecipientKeys(config.force.dir)));
+        }
         const pending = fdb.db.prepare("SELECT envelope_id, device_id, state, reason FROM envelopes WHERE state != 'stored'").all();
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ incidents: rows.map((r) => ({ ...r, verified: JSON.parse(r.verified) as unknown })), not_stored: pending }, null, 2) + '\n');
-          return;
+          process.stdout.write(JSON.stringify({ incidents: rows.map((r) => ({ ...r, verified: JSON.parse(r.verified) as unknown, status: status.get(r.envelope_id) })), not_stored: pending }, null, 2) + '\n');
+        } else {
+          process.stdout.write(table(['received', 'device', 'store', 'incident', 'envelope', 'subjects', 'files', 'verified'], rows.map((r) => [new Date(r.received_utc).toISOString(), r.device_id, r.store, r.incident_id, r.envelope_id, String(r.subjects), String(r.files), status.get(r.envelope_id)!])));
         }
-        process.stdout.write(table(['received', 'device', 'store', 'incident', 'envelope', 'subjects', 'files', 'verified'], rows.map((r) => [new Date(r.received_utc).toISOString(), r.device_id, r.store, r.incident_id, r.envelope_id, String(r.subjects), String(r.files), Object.values(JSON.parse(r.verified) as Record<string, unknown>).every((v) => v === 'ok' || typeof v === 'number') ? 'ok' : 'FAILED'])));
+        if ([...status.values()].some((s) => s !== 'ok')) process.exitCode = 1;
       } finally {
         fdb.close();
       }
