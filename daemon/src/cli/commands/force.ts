@@ -9,7 +9,8 @@ import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../../
 import { forcePaths } from '../../force/paths.js';
 import { ForceReceiver } from '../../force/receiver.js';
 import { DeviceRegistry } from '../../force/registry.js';
-import { searchSubjects, toFloat32, type ProbeEmbedder } from '../../force/search.js';
+import { searchSubjects, toFloat32 } from '../../force/search.js';
+import { loadProbeEmbedder } from '../../force/embedder.js';
 import { writeBrokerKit } from '../../force/broker-kit.js';
 import { createLogger } from '../../log/logger.js';
 import { systemClock } from '../../util/clock.js';
@@ -27,14 +28,6 @@ function positiveInt(value: string, what: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a positive integer, not ${JSON.stringify(value)}`);
   return n;
-}
-
-/**
- * The face embedder for probe photos comes from the vision pipeline. Until it is part of this build,
- * `--image` says so; `--embedding FILE.f32` takes a probe embedding made elsewhere.
- */
-async function probeEmbedder(): Promise<ProbeEmbedder | undefined> {
-  return undefined;
 }
 
 export function registerForce(program: Command): void {
@@ -210,7 +203,7 @@ export function registerForce(program: Command): void {
       let probe: Float32Array;
       let model: string | undefined;
       if (opts.image) {
-        const embedder = await probeEmbedder();
+        const embedder = await loadProbeEmbedder();
         if (!embedder) throw new HindsightError('the face embedder is not available in this build', { code: 'no_embedder', hint: 'use --embedding FILE.f32 with a probe embedding made by the same model' });
         probe = await embedder.embedProbe(opts.image);
         model = embedder.model;
