@@ -174,6 +174,23 @@ describe('force intake: every envelope bad input is rejected with a reason and n
     expect(await intake().handle(`${P}/box-1/ev/${'ab'.repeat(16)}/m`, Buffer.from(JSON.stringify(e.manifest)))).toMatchObject({ kind: 'rejected', reason: 'topic_mismatch' });
   });
 
+  it('an envelope left half-opened by a stopped receiver is finished by the sweep after a long quiet', async () => {
+    const i = intake();
+    const e = await seal();
+    const id = e.manifest.header.envelope_id;
+    const all = e.chunks.map((ct, idx) => ({ idx, ct }));
+    await deliver(i, e, all.slice(0, -1));
+    fdb.db.prepare('INSERT INTO chunks (envelope_id, idx, data) VALUES (?, ?, ?)').run(id, all.length - 1, all.at(-1)!.ct);
+    fdb.db.prepare("UPDATE envelopes SET state = 'opening' WHERE envelope_id = ?").run(id);
+    clock.advance(30_000);
+    await i.sweep();
+    expect(stored(e)).toBe(false);
+    clock.advance(31_000);
+    await i.sweep();
+    expect(stored(e)).toBe(true);
+    clock.set(T0);
+  });
+
   it('replay protection: a new envelope reusing a stored msg_seq is refused', async () => {
     const first = await seal({ msgSeq: 5000 });
     await deliver(intake(), first);

@@ -271,7 +271,12 @@ export class EnvelopeIntake {
     const now = this.o.clock.now();
     const quiet = now - this.o.caps.missing_after_s * 1000;
     const expired = now - this.o.caps.reassembly_timeout_s * 1000;
-    const rows = this.o.db.prepare("SELECT * FROM envelopes WHERE state IN ('receiving', 'opening') AND last_activity_utc <= ?").all(quiet) as EnvelopeRow[];
+    // An envelope left `opening` (a receiver stopped mid-way) is taken over only after a long quiet, so a
+    // slow but live receiver is never raced.
+    const stuck = now - Math.max(60_000, 6 * this.o.caps.missing_after_s * 1000);
+    const rows = this.o.db
+      .prepare("SELECT * FROM envelopes WHERE (state = 'receiving' AND last_activity_utc <= ?) OR (state = 'opening' AND last_activity_utc <= ?)")
+      .all(quiet, stuck) as EnvelopeRow[];
     for (const row of rows) {
       if (row.first_seen_utc <= expired) {
         this.o.db.transaction(() => {

@@ -104,12 +104,16 @@ export class EnvelopeSender {
           const i = indices[next++]!;
           if (this.settings.dropChunk?.(id, i, row.attempts)) continue;
           const data = this.outbox.chunk(id, i);
-          if (!data) throw new Error(`chunk ${i} of ${id} is missing from the outbox`);
+          if (!data) {
+            // A receipt made it delivered meanwhile (its ciphertext is gone): nothing left to send.
+            if (this.outbox.get(id)?.state === 'delivered') return;
+            throw new Error(`chunk ${i} of ${id} is missing from the outbox`);
+          }
           await this.link.publish(this.topics.envelopeChunk(id, i), encodeChunkMessage(id, i, row.nChunks, data), timeout);
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.settings.inflight, indices.length) }, worker));
-      if (this.stopped) return;
+      if (this.stopped || this.outbox.get(id)?.state !== 'pending') return;
       const now = this.clock.now();
       const due = now + this.settings.receiptTimeoutMs * 2 ** Math.min(row.attempts, 3);
       this.outbox.markSent(id, now, due, indices.length);
