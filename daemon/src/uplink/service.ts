@@ -38,6 +38,7 @@ export class UplinkService implements Service {
   readonly outbox: Outbox;
   private sealerInstance: EvidenceSealer | undefined;
   private auditTimer: NodeJS.Timeout | undefined;
+  private fullTimer: NodeJS.Timeout | undefined;
   private link: MqttConnection | undefined;
   private sender: EnvelopeSender | undefined;
   private topics: DeviceTopics | undefined;
@@ -110,6 +111,8 @@ export class UplinkService implements Service {
     this.auditTimer = setInterval(() => {
       if (link.connected) this.publishAuditHead(link, topics).catch((err) => log.warn({ err: errorMessage(err) }, 'cannot publish the audit head now'));
     }, AUDIT_HEAD_EVERY_MS);
+    this.fullTimer = setInterval(() => this.warnIfFull(), 60_000);
+    this.warnIfFull();
     link.onMessage((topic, payload) => {
       if (topic !== topics.receipt()) return;
       const r = receipts.handle(payload);
@@ -144,8 +147,18 @@ export class UplinkService implements Service {
     await link.publish(topics.auditHead(), JSON.stringify(signAuditHead(this.ctx.audit.head(), key)), this.ctx.config.uplink.publish_timeout_ms, { retain: true });
   }
 
+  /** Said every minute while it lasts: a full outbox means new incidents are being refused. */
+  private warnIfFull(): void {
+    try {
+      this.outbox.checkCapacity(0);
+    } catch (err) {
+      this.ctx.log.error({ service: this.name, outbox: this.outbox.stats(), err: errorMessage(err) }, 'OUTBOX FULL: new incidents are refused until queued evidence reaches the force; nothing queued is dropped');
+    }
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.auditTimer);
+    clearInterval(this.fullTimer);
     if (this.link?.connected && this.topics) await this.publishAuditHead(this.link, this.topics).catch(() => undefined);
     for (const off of this.unsubscribe.splice(0)) off();
     await this.sender?.stop();
