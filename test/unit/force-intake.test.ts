@@ -39,6 +39,7 @@ describe('force intake: every envelope bad input is rejected with a reason and n
       prefix: P,
       caps: { ...defaultCaps, ...caps },
       recipientKeys: () => loadRecipientKeys(path.join(dir, 'force')),
+      keyset: () => loadKeySet(path.join(dir, 'force')),
       receiptKey: loadReceiptKey(path.join(dir, 'force')),
       clock,
       log: silentLogger,
@@ -207,10 +208,17 @@ describe('force intake: every envelope bad input is rejected with a reason and n
     expectRejected([await i.handle(topic(b, 'm'), Buffer.from(JSON.stringify(b.manifest)))], 'too_many_pending', b);
   });
 
-  it('sealed to a key this force does not hold, or with a small-order X25519 enc: rejected, nothing stored', async () => {
+  it('sealed to a key this force does not hold, to an expired key, or with a small-order X25519 enc: rejected, nothing stored', async () => {
     const other = generateKeyPair('x25519');
     const e = await seal({ to: [{ kid: other.kid, pk: other.pk }] });
     expectRejected(await deliver(intake(), e), 'no_recipient_key', e);
+    expect((fdb.db.prepare('SELECT COUNT(*) AS n FROM chunks WHERE envelope_id = ?').get(e.manifest.header.envelope_id) as { n: number }).n).toBe(0);
+
+    // Sealed (by a box with a wrong clock or an old key set) after the force key had expired.
+    clock.advance(31 * 86_400_000);
+    const late = await seal();
+    clock.set(T0);
+    expectRejected(await deliver(intake(), late), 'expired_key', late);
 
     // A device-signed envelope whose HPKE enc is a small-order point (e.g. a broken or hostile box).
     const s = await seal();

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/log.js';
 import { decodeChunkMessage, EnvelopeError, expectedChunkLength, openEnvelope, verifyManifest, type EnvelopeManifest } from '../crypto/envelope.js';
 import type { KeyPairFile } from '../crypto/keys.js';
+import type { SignedKeySet } from '../crypto/keyset.js';
 import { decodePackage, PackageError, type DecodedPackage } from '../evidence/package.js';
 import { EnvelopeManifestSchema, parsePayload } from '../protocol/schemas.js';
 import { parseUpTopic } from '../protocol/topics.js';
@@ -27,6 +28,8 @@ export interface IntakeOptions {
   caps: ForceConfig['caps'];
   /** The force's recipient private keys; called per envelope so a rotation needs no restart. */
   recipientKeys: () => KeyPairFile[];
+  /** The force's current key set (validity windows of the recipient keys). */
+  keyset?: () => SignedKeySet | undefined;
   receiptKey: KeyPairFile;
   clock: Clock;
   log: Logger;
@@ -112,6 +115,7 @@ export class EnvelopeIntake {
       if (err instanceof EnvelopeError) throw new Rejection(err.reason, err.message, deviceId, envelopeId);
       throw err;
     }
+    this.checkRecipients(m, deviceId);
     const now = this.o.clock.now();
     const existing = this.row(envelopeId);
     if (existing?.state === 'stored') {
@@ -138,6 +142,25 @@ export class EnvelopeIntake {
       })
       .immediate();
     return result;
+  }
+
+  /**
+   * Before keeping anything: this force must hold a private key for one of the recipients, and that key
+   * must have been valid when the box sealed (a key rotated out of the set entirely is still accepted:
+   * a box that was offline for weeks sealed to what it had).
+   */
+  private checkRecipients(m: EnvelopeManifest, deviceId: string): void {
+    const held = new Set(this.o.recipientKeys().map((k) => k.kid));
+    const usable = m.header.recipients.filter((kid) => held.has(kid));
+    const envelopeId = m.header.envelope_id;
+    if (!usable.length) throw new Rejection('no_recipient_key', `sealed to ${m.header.recipients.join(', ')}; this force holds none of these keys`, deviceId, envelopeId);
+    const windows = this.o.keyset?.()?.keyset.recipients ?? [];
+    const t = m.header.created_at;
+    const valid = usable.filter((kid) => {
+      const w = windows.find((r) => r.kid === kid);
+      return !w || (w.not_before <= t && t < w.not_after);
+    });
+    if (!valid.length) throw new Rejection('expired_key', `sealed at ${new Date(t).toISOString()} to keys that were not valid then (${usable.join(', ')})`, deviceId, envelopeId);
   }
 
   private async chunk(deviceId: string, envelopeId: string, index: number, payload: Buffer): Promise<IntakeOutcome> {

@@ -8,7 +8,7 @@ import { HindsightError } from '../util/errors.js';
 import type { ForceConfig } from './config.js';
 import { openForceDb, type ForceDb } from './db.js';
 import { EnvelopeIntake } from './intake.js';
-import { loadReceiptKey, loadRecipientKeys } from './keys.js';
+import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
 import { forcePaths } from './paths.js';
 
 /**
@@ -57,6 +57,7 @@ export class ForceReceiver {
       prefix: c.force.prefix,
       caps: c.caps,
       recipientKeys: () => loadRecipientKeys(c.force.dir),
+      keyset: () => loadKeySet(c.force.dir),
       receiptKey: loadReceiptKey(c.force.dir),
       clock: this.clock,
       log: this.log,
