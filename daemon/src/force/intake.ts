@@ -1,5 +1,3 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/log.js';
 import { decodeChunkMessage, EnvelopeError, expectedChunkLength, openEnvelope, verifyManifest, type EnvelopeManifest } from '../crypto/envelope.js';
@@ -13,6 +11,7 @@ import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import type { ForceConfig } from './config.js';
 import { signReceipt } from './receipts.js';
+import { storeVerifiedPackage } from './evidence-store.js';
 import { DeviceRegistry, type Device } from './registry.js';
 
 export type IntakeOutcome =
@@ -219,52 +218,11 @@ export class EnvelopeIntake {
       }
       return this.reject(new Rejection(reason, errorMessage(err), row.device_id, envelopeId), `${this.o.prefix}/${row.device_id}/ev/${envelopeId}`);
     }
-    const dir = this.writeFiles(row, m, chunks, pkg);
-    const now = this.o.clock.now();
     const pm = pkg.signed.manifest;
-    this.o.db.transaction(() => {
-      const verified = JSON.stringify({ envelope_signature: 'ok', body_sha256: 'ok', package_signature: 'ok', files: pkg.files.size });
-      this.o.db
-        .prepare('INSERT INTO incidents (envelope_id, incident_id, device_id, store, window_start, window_end, received_utc, dir, manifest, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(envelopeId, row.incident_id, row.device_id, pm.store, pm.window.start, pm.window.end, now, dir, JSON.stringify(pkg.signed), verified);
-      const insFile = this.o.db.prepare('INSERT INTO files (envelope_id, name, kind, sha256, bytes, path) VALUES (?, ?, ?, ?, ?, ?)');
-      for (const f of pm.files) insFile.run(envelopeId, f.name, f.kind, f.sha256, f.bytes, path.join(dir, 'files', f.name));
-      const emb = pm.embeddings ? pkg.files.get(pm.embeddings.file) : undefined;
-      const insSubject = this.o.db.prepare('INSERT INTO subjects (envelope_id, subject_id, cameras, crops, first_seen, model, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)');
-      for (const s of pm.subjects) {
-        const dim = pm.embeddings?.dim ?? 0;
-        const vec = emb && s.embedding_row !== undefined && dim ? emb.subarray(s.embedding_row * dim * 4, (s.embedding_row + 1) * dim * 4) : null;
-        insSubject.run(envelopeId, s.id, JSON.stringify(s.cameras), JSON.stringify(s.crops), s.first_seen ?? pm.window.start, pm.embeddings?.model ?? null, vec && vec.length === dim * 4 ? Buffer.from(vec) : null);
-      }
-      this.o.db.prepare("UPDATE envelopes SET state = 'stored', stored_utc = ? WHERE envelope_id = ?").run(now, envelopeId);
-      this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(envelopeId);
-      this.o.audit.append({
-        actor: { type: 'device', id: row.device_id },
-        action: 'evidence.received',
-        objectIds: [row.incident_id, envelopeId],
-        sha256s: [m.body_sha256, ...pm.files.map((f) => f.sha256)],
-        detail: { store: pm.store, subjects: pm.subjects.length, files: pm.files.length, msg_seq: row.msg_seq },
-      });
-    })();
+    storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, { envelopeId, deviceId: row.device_id, incidentId: row.incident_id, msgSeq: row.msg_seq }, m, chunks, pkg);
     this.o.log.info({ device: row.device_id, incident: row.incident_id, envelope: envelopeId, subjects: pm.subjects.length, files: pm.files.length }, 'evidence verified and stored');
     await this.sendComplete(row.device_id, envelopeId, m.body_sha256);
     return { kind: 'stored', envelopeId };
-  }
-
-  /** Files go to <store>/<device>/<incident>/<envelope>/ (via a temporary folder, renamed when complete). */
-  private writeFiles(row: EnvelopeRow, m: EnvelopeManifest, chunks: Buffer[], pkg: DecodedPackage): string {
-    const dir = path.join(this.o.storeDir, row.device_id, row.incident_id, row.envelope_id);
-    const tmp = `${dir}.part`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(path.join(tmp, 'envelope'), { recursive: true });
-    mkdirSync(path.join(tmp, 'files'), { recursive: true });
-    writeFileSync(path.join(tmp, 'envelope', 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
-    writeFileSync(path.join(tmp, 'envelope', 'body.bin'), Buffer.concat(chunks));
-    writeFileSync(path.join(tmp, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
-    for (const [name, data] of pkg.files) writeFileSync(path.join(tmp, 'files', name), data);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
-    return dir;
   }
 
   private async sendComplete(deviceId: string, envelopeId: string, bodySha256: string): Promise<void> {
