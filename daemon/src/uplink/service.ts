@@ -66,6 +66,10 @@ export class UplinkService implements Service {
     }
     const bundle = loadEnrollment(paths.stateDir);
     const deviceId = config.device.id;
+    if (bundle.device_id !== deviceId) {
+      log.error({ service: this.name, enrolledAs: bundle.device_id, configured: deviceId }, 'device.id differs from the enrolled device id; the uplink stays off (fix device.id or enroll again)');
+      return;
+    }
     const topics = new DeviceTopics(u.prefix || bundle.mqtt.prefix || DEFAULT_PREFIX, deviceId);
     const meta = new MetaRepo(this.ctx.db);
     const bdSeq = Number(meta.get('uplink.bd_seq') ?? 0) + 1;

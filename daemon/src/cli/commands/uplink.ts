@@ -47,6 +47,7 @@ export function registerUplink(program: Command): void {
             '',
             'next: give the force this line to register the box:',
             `  hindsight force register --device ${r.deviceId} --key ${r.devicePublicKey}`,
+            'then restart the daemon (systemctl restart hindsight) so the uplink connects.',
             '',
           ].join('\n'),
         );
