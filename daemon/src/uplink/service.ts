@@ -7,6 +7,7 @@ import { DeviceTopics, DEFAULT_PREFIX } from '../protocol/topics.js';
 import type { StateMessage } from '../protocol/schemas.js';
 import { MetaRepo } from '../store/repos/meta.js';
 import { isEnrolled, KeySetStore, loadEnrollment, uplinkFiles } from './enrollment.js';
+import type { EnrollmentBundle } from '../protocol/enrollment.js';
 import { Outbox } from './outbox.js';
 import { deleteDeliveredWorkingFiles, ReceiptHandler } from './receipts.js';
 import { EvidenceSealer } from './sealer.js';
@@ -42,6 +43,7 @@ export class UplinkService implements Service {
   private link: MqttConnection | undefined;
   private sender: EnvelopeSender | undefined;
   private topics: DeviceTopics | undefined;
+  private onlineState: string | undefined;
   private offlineState: string | undefined;
   private unsubscribe: (() => void)[] = [];
 
@@ -71,52 +73,67 @@ export class UplinkService implements Service {
       return;
     }
     const topics = new DeviceTopics(u.prefix || bundle.mqtt.prefix || DEFAULT_PREFIX, deviceId);
+    const link = this.connect(bundle, topics);
+    const sender = this.createSender(link, topics);
+    this.wire(link, sender, topics);
+    this.link = link;
+    this.topics = topics;
+    this.sender = sender;
+    link.start();
+    sender.start();
+    log.info({ service: this.name, broker: u.broker_url || bundle.mqtt.url, device: deviceId, outbox: this.outbox.stats() }, 'uplink started');
+  }
+
+  /** MQTT 5 over TLS with the device's credentials, a persistent session and `offline` as the will. */
+  private connect(bundle: EnrollmentBundle, topics: DeviceTopics): MqttConnection {
+    const u = this.ctx.config.uplink;
     const meta = new MetaRepo(this.ctx.db);
     const bdSeq = Number(meta.get('uplink.bd_seq') ?? 0) + 1;
     meta.set('uplink.bd_seq', String(bdSeq));
     const state = (s: StateMessage['state']): string => JSON.stringify({ state: s, version: this.ctx.version, boot_id: this.ctx.bootId, bd_seq: bdSeq } satisfies StateMessage);
-    const link = new MqttConnection({
+    this.onlineState = state('online');
+    this.offlineState = state('offline');
+    const username = u.username || bundle.mqtt.username || topics.device;
+    return new MqttConnection({
       url: u.broker_url || bundle.mqtt.url,
       ca: u.ca_file ? readFileSync(u.ca_file) : bundle.mqtt.ca_pem,
-      username: u.username || bundle.mqtt.username || deviceId,
+      username,
       password: u.password || bundle.mqtt.password,
-      clientId: u.username || bundle.mqtt.username || deviceId,
+      clientId: username,
       clean: false,
       sessionExpiryS: u.session_expiry_s,
       keepaliveS: u.keepalive_s,
       reconnectMs: u.reconnect_ms,
-      will: { topic: topics.state(), payload: state('offline'), retain: true },
+      will: { topic: topics.state(), payload: this.offlineState, retain: true },
       subscriptions: [{ topic: topics.receipt(), qos: 1 }],
-      log: log.child({ service: this.name }),
+      log: this.ctx.log.child({ service: this.name }),
     });
-    const receipts = new ReceiptHandler(this.ctx.db, this.outbox, new KeySetStore(this.ctx.db), deviceId, this.ctx.clock, this.ctx.audit, log.child({ service: this.name }));
-    const sender = new EnvelopeSender(
-      this.outbox,
-      link,
-      topics,
-      this.ctx.clock,
-      {
-        publishTimeoutMs: u.publish_timeout_ms,
-        receiptTimeoutMs: u.receipt_timeout_s * 1000,
-        retryMinMs: u.retry_min_ms,
-        retryMaxMs: u.retry_max_ms,
-        inflight: u.inflight,
-        ...this.testing,
-      },
-      log.child({ service: this.name }),
-    );
+  }
+
+  private createSender(link: MqttConnection, topics: DeviceTopics): EnvelopeSender {
+    const u = this.ctx.config.uplink;
+    const settings: SenderSettings = {
+      publishTimeoutMs: u.publish_timeout_ms,
+      receiptTimeoutMs: u.receipt_timeout_s * 1000,
+      retryMinMs: u.retry_min_ms,
+      retryMaxMs: u.retry_max_ms,
+      inflight: u.inflight,
+      ...this.testing,
+    };
+    return new EnvelopeSender(this.outbox, link, topics, this.ctx.clock, settings, this.ctx.log.child({ service: this.name }));
+  }
+
+  /** What happens on connect, on a receipt, on new evidence, and on the timers. */
+  private wire(link: MqttConnection, sender: EnvelopeSender, topics: DeviceTopics): void {
+    const { log, config } = this.ctx;
+    const receipts = new ReceiptHandler(this.ctx.db, this.outbox, new KeySetStore(this.ctx.db), topics.device, this.ctx.clock, this.ctx.audit, log.child({ service: this.name }));
     // Retained state is published again after every reconnect (a broker restart may have lost it).
     link.onConnect(async () => {
-      await link.publish(topics.state(), state('online'), u.publish_timeout_ms, { retain: true });
+      await link.publish(topics.state(), this.onlineState!, config.uplink.publish_timeout_ms, { retain: true });
       this.outbox.retryFailedNow(this.ctx.clock.now());
       sender.wake();
       await this.publishAuditHead(link, topics);
     });
-    this.auditTimer = setInterval(() => {
-      if (link.connected) this.publishAuditHead(link, topics).catch((err) => log.warn({ err: errorMessage(err) }, 'cannot publish the audit head now'));
-    }, AUDIT_HEAD_EVERY_MS);
-    this.fullTimer = setInterval(() => this.warnIfFull(), 60_000);
-    this.warnIfFull();
     link.onMessage((topic, payload) => {
       if (topic !== topics.receipt()) return;
       const r = receipts.handle(payload);
@@ -127,13 +144,11 @@ export class UplinkService implements Service {
       if (r.outcome === 'resend') sender.wake();
     });
     this.unsubscribe.push(this.ctx.bus.on('envelope.queued', () => sender.wake()));
-    this.link = link;
-    this.topics = topics;
-    this.offlineState = state('offline');
-    this.sender = sender;
-    link.start();
-    sender.start();
-    log.info({ service: this.name, broker: u.broker_url || bundle.mqtt.url, device: deviceId, outbox: this.outbox.stats() }, 'uplink started');
+    this.auditTimer = setInterval(() => {
+      if (link.connected) this.publishAuditHead(link, topics).catch((err) => log.warn({ err: errorMessage(err) }, 'cannot publish the audit head now'));
+    }, AUDIT_HEAD_EVERY_MS);
+    this.fullTimer = setInterval(() => this.warnIfFull(), 60_000);
+    this.warnIfFull();
   }
 
   /**
