@@ -39,6 +39,8 @@ describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS
     expect(reg.code, reg.stderr).toBe(0);
     const again = await runCli(['enroll', kit.bundle('box-1'), '--config', boxConfig]);
     expect(again.code).toBe(1); // the bundle is gone
+    const doctor = await runCli(['doctor', '--config', boxConfig]);
+    expect(doctor.stdout).toMatch(/^uplink\s+ok\s+device box-1 key [0-9a-f]{16}, broker mqtts:\/\/127\.0\.0\.1:\d+, key set seq 1 \(1 recipient keys valid\)/m);
   });
 
   it('delivers: stored crops are byte-identical, the box is delivered and its working files are gone, audit on both sides', async () => {
