@@ -6,6 +6,7 @@ import { fileSha256, makePackageFolder, query, startForceKit, type ForceKit } fr
 import { tempDir } from '../helpers/paths.js';
 import { TestProcess } from '../helpers/process.js';
 import { CLI } from '../helpers/paths.js';
+import { openForceDb } from '../../daemon/src/force/db.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS + generated ACL) -> force receiver -> receipt', () => {
@@ -73,7 +74,10 @@ describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS
     const boxAudit = query<{ action: string }>(boxDb, 'SELECT action FROM audit ORDER BY seq').map((r) => r.action);
     expect(boxAudit).toEqual(expect.arrayContaining(['uplink.enrolled', 'keyset.installed', 'evidence.sealed', 'evidence.sent', 'evidence.delivered', 'evidence.working_files_deleted']));
     const forceAudit = query<{ action: string }>(forceDb, 'SELECT action FROM audit ORDER BY seq').map((r) => r.action);
-    expect(forceAudit).toEqual(expect.arrayContaining(['device.enrolled', 'evidence.received']));
+    expect(forceAudit).toEqual(expect.arrayContaining(['device.enrolled', 'device.key_registered', 'evidence.received']));
+    const fdb = openForceDb(kit.forceDir);
+    expect(fdb.audit.verify().ok).toBe(true);
+    fdb.close();
     expect((await runCli(['audit', 'verify', '--config', boxConfig])).code).toBe(0);
 
     const listed = await runCli(['force', 'incidents', '--config', kit.forceConfig, '--json']);
