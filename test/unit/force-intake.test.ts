@@ -192,6 +192,16 @@ describe('force intake: every envelope bad input is rejected with a reason and n
     clock.set(T0);
   });
 
+  it('a revoked box is refused', async () => {
+    const reg = new DeviceRegistry(fdb.db);
+    reg.enroll('box-lost', 'Shop', T0);
+    reg.register('box-lost', device.pk, T0);
+    expect(reg.revoke('box-lost')).toBe(true);
+    const e = await seal();
+    const out = await intake().handle(`${P}/box-lost/ev/${e.manifest.header.envelope_id}/m`, Buffer.from(JSON.stringify(e.manifest)));
+    expect(out).toMatchObject({ kind: 'rejected', reason: 'revoked_device' });
+  });
+
   it('replay protection: a new envelope reusing a stored msg_seq is refused', async () => {
     const first = await seal({ msgSeq: 5000 });
     await deliver(intake(), first);

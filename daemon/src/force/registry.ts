@@ -31,6 +31,11 @@ export class DeviceRegistry {
     return kid;
   }
 
+  /** A lost or stolen box: its evidence is refused from now on (what was stored stays). */
+  revoke(id: string): boolean {
+    return this.db.prepare('UPDATE devices SET revoked = 1 WHERE id = ?').run(id).changes === 1;
+  }
+
   get(id: string): Device | undefined {
     const r = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as
       | { id: string; store: string; signing_pk: string | null; signing_kid: string | null; enrolled_utc: number; revoked: number }

@@ -87,6 +87,25 @@ export function registerForce(program: Command): void {
     });
 
   force
+    .command('revoke')
+    .description('revoke a box (lost or stolen): its evidence is refused from now on; remove its line from broker/passwd and SIGHUP the broker too')
+    .requiredOption('--dir <dir>', 'force installation folder')
+    .requiredOption('--device <id>', 'device id')
+    .requiredOption('--reason <text>', 'why (audited)')
+    .action((opts: { dir: string; device: string; reason: string }) => {
+      const fdb = openForceDb(opts.dir);
+      try {
+        fdb.db.transaction(() => {
+          if (!new DeviceRegistry(fdb.db).revoke(opts.device)) throw new UsageError(`device ${opts.device} is not enrolled here`);
+          fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'device.revoked', objectIds: [opts.device], justification: opts.reason });
+        })();
+        process.stdout.write(`device ${opts.device} revoked\n`);
+      } finally {
+        fdb.close();
+      }
+    });
+
+  force
     .command('broker-config')
     .description('write the Mosquitto kit into DIR/broker: ACL generated from the protocol topic table, password file, config snippet')
     .requiredOption('--dir <dir>', 'force installation folder')
