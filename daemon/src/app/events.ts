@@ -8,6 +8,10 @@ import { EventEmitter } from 'node:events';
 export interface EventMap {
   'daemon.started': { bootId: string };
   'daemon.stopping': { reason: string };
+  /** A sealed envelope was committed to the outbox (wakes the sender). */
+  'envelope.queued': { envelopeId: string; incidentId: string };
+  /** The force's signed `complete` receipt arrived; the envelope is delivered. */
+  'envelope.delivered': { envelopeId: string; incidentId: string };
 }
 
 export class EventBus {
