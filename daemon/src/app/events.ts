@@ -14,6 +14,10 @@ export interface EventMap {
   'segment.closed': { cameraId: string; segment: Segment };
   /** Recorder: a camera's recording state changed. */
   'camera.state': { cameraId: string; state: RecorderState; reason: string | null };
+  /** A sealed envelope was committed to the outbox (wakes the sender). */
+  'envelope.queued': { envelopeId: string; incidentId: string };
+  /** The force's signed `complete` receipt arrived; the envelope is delivered. */
+  'envelope.delivered': { envelopeId: string; incidentId: string };
 }
 
 export class EventBus {

@@ -8,6 +8,8 @@ import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerModels } from './commands/models.js';
 import { registerRun } from './commands/run.js';
+import { registerForce } from './commands/force.js';
+import { registerUplink } from './commands/uplink.js';
 import { EXIT_USAGE, reportError } from './output.js';
 
 export function buildProgram(): Command {
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerCamera(program);
   registerBuffer(program);
+  registerUplink(program);
+  registerForce(program);
   program
     .command('version')
     .description('print the version of Hindsight and of the runtime')

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DeviceSection, LogSection, ModelsSection, PathsSection, SystemdSection, ToolsSection } from './sections/core.js';
 import { BufferSection, CamerasSection, RecorderSection } from './sections/recorder.js';
+import { UplinkSection } from './sections/uplink.js';
 
 /**
  * The single source of truth for configuration: types, defaults, descriptions and validation all come
@@ -18,6 +19,7 @@ export const ConfigSchema = Type.Object(
     cameras: CamerasSection,
     recorder: RecorderSection,
     buffer: BufferSection,
+    uplink: UplinkSection,
   },
   {
     $id: 'https://hindsight.invalid/schema/config.json',
