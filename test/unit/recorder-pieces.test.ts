@@ -39,6 +39,22 @@ describe('wall-clock anchor of a run', () => {
     expect(a.toWallMs(10)).toBe(T0 + 12 + 10_000);
   });
 
+  it('is not settled while ffmpeg catches up after probing (segments close in a burst), then settles', () => {
+    const a = new WallAnchor();
+    // ffmpeg probed for 3 s, then muxed the buffered 0-3 s at once: segments ending at 1, 2, 3 s close at T0+3.1 s
+    for (const end of [1, 2, 3]) {
+      a.observe(T0 + 3100 + end * 10, end);
+      expect(a.settled, `after the segment ending at ${end} s`).toBe(false);
+    }
+    a.observe(T0 + 4000 + 30, 4); // real time from here on: the estimate stops falling
+    expect(a.settled).toBe(true);
+    expect(a.offsetMs).toBe(T0 + 30);
+    // a camera that never gives a steady answer is trusted after five observations
+    const b = new WallAnchor();
+    for (let i = 1; i <= 5; i++) b.observe(T0 + 10_000 - i * 500, i);
+    expect(b.settled).toBe(true);
+  });
+
   it('follows a camera clock that runs slow (the window forgets old observations)', () => {
     const a = new WallAnchor(8);
     // the camera's clock loses 1 ms per segment against the box

@@ -24,6 +24,8 @@ export class RunCursor {
   lastEndS: number | undefined;
   segments = 0;
   readonly files = new Set<string>();
+  /** Listed segments waiting for the anchor to settle. */
+  readonly pending: SegmentListEntry[] = [];
 
   constructor(readonly runId: string) {}
 }
@@ -61,15 +63,35 @@ export class CameraIndex {
   }
 
   /**
-   * Index a segment from the run's list. `observedWallMs` is when its line appeared (live) and feeds the wall
-   * anchor; recovery primes the anchor itself and passes undefined.
+   * Index a segment from the run's list; returns the segments indexed now. `observedWallMs` is when its line
+   * appeared (live) and feeds the wall anchor: until the anchor has settled (ffmpeg's start-up burst is over)
+   * segments are held back, so early segments are not placed late. Recovery primes the anchor itself and
+   * passes undefined.
    */
-  indexListed(run: RunCursor, entry: SegmentListEntry, observedWallMs: number | undefined): Segment | undefined {
+  indexListed(run: RunCursor, entry: SegmentListEntry, observedWallMs: number | undefined): Segment[] {
     if (run.files.has(entry.file) || this.segments.byPath(this.relPath(entry.file))) {
       run.files.add(entry.file);
-      return undefined;
+      return [];
     }
-    if (observedWallMs !== undefined) run.anchor.observe(observedWallMs, entry.endS);
+    run.pending.push(entry);
+    if (observedWallMs !== undefined) {
+      run.anchor.observe(observedWallMs, entry.endS);
+      if (!run.anchor.settled) return [];
+    }
+    return this.flush(run);
+  }
+
+  /** Index the segments held back while the anchor settled (at once when the run ends). */
+  flush(run: RunCursor): Segment[] {
+    const out: Segment[] = [];
+    for (const entry of run.pending.splice(0)) {
+      const segment = this.indexEntry(run, entry);
+      if (segment) out.push(segment);
+    }
+    return out;
+  }
+
+  private indexEntry(run: RunCursor, entry: SegmentListEntry): Segment | undefined {
     let startUtcMs: number;
     let endUtcMs: number;
     if (run.anchor.offsetMs === undefined) {

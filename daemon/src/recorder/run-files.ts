@@ -12,6 +12,7 @@ import { SegmentListTail } from './segment-list.js';
  */
 export async function finishRun(index: CameraIndex, run: RunCursor, tail: SegmentListTail, observedWallMs: number | undefined): Promise<void> {
   for (const entry of tail.read()) index.indexListed(run, entry, observedWallMs);
+  index.flush(run);
   for (const file of runSegmentFiles(index.cameraDir, run.runId)) await index.salvage(run, file);
   rmSync(tail.file, { force: true });
 }

@@ -169,7 +169,7 @@ export class CameraRecorder {
       segmentTimeoutMs: s.stallTimeoutS * 1000,
       memoryMb: s.memoryMb,
       onSegments: (entries, wall) => {
-        for (const e of entries) this.onSegment(index.indexListed(cursor, e, wall));
+        for (const e of entries) for (const segment of index.indexListed(cursor, e, wall)) this.onSegment(segment);
       },
       onFirstFrame: () => {
         this.frameMark = { frames: 0, at: performance.now() };
@@ -191,8 +191,7 @@ export class CameraRecorder {
     return end;
   }
 
-  private onSegment(segment: Segment | undefined): void {
-    if (!segment) return;
+  private onSegment(segment: Segment): void {
     this.lastSegmentEnd = segment.endUtcMs;
     const seconds = (segment.endUtcMs - segment.startUtcMs) / 1000;
     if (seconds > 0.2) this.bitrateKbps = (segment.bytes * 8) / seconds / 1000;

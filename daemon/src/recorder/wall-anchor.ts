@@ -9,9 +9,19 @@
  * A jump larger than `jumpMs` (the box's clock was set, or the camera's timestamps jumped) resets the window
  * when it persists for several observations, so the index follows the new clock instead of drifting apart.
  */
+const SETTLE_MS = 100;
+const MAX_UNSETTLED = 5;
+
 export class WallAnchor {
   private readonly samples: number[] = [];
   private farSamples = 0;
+  private observations = 0;
+  /**
+   * False while the estimate is still falling fast: ffmpeg probes the stream for a few seconds before it writes
+   * anything, then catches up in a burst, so the first segments close late on the wall clock. Settled once an
+   * observation no longer lowers the estimate by more than SETTLE_MS (or after MAX_UNSETTLED observations).
+   */
+  settled = false;
 
   constructor(
     private readonly window = 32,
@@ -28,8 +38,11 @@ export class WallAnchor {
       this.samples.length = 0;
     }
     this.farSamples = 0;
+    const before = this.offsetMs;
     this.samples.push(sample);
     if (this.samples.length > this.window) this.samples.shift();
+    this.observations += 1;
+    if ((before !== undefined && sample >= before - SETTLE_MS) || this.observations >= MAX_UNSETTLED) this.settled = true;
     return this.offsetMs!;
   }
 
