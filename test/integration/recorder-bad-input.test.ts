@@ -28,10 +28,11 @@ function ffmpegFor(daemonPid: number, port: number): number | undefined {
 describe('recorder: bad input', () => {
   it('SSRF URLs, a garbage camera and a 401 camera get clear states and messages; the daemon and the other cameras carry on; no credential is ever logged', async () => {
     const dir = tempDir();
-    const [good, locked, later] = await Promise.all([
+    const [good, locked, later, mute] = await Promise.all([
       startCamera({ width: 320, height: 240, fps: 10, gop: 10 }),
       startCamera({ width: 320, height: 240, fps: 10, gop: 10, user: 'alice', password: RIGHT }),
       startCamera({ width: 320, height: 240, fps: 10, gop: 10 }),
+      startCamera({ mode: 'audio' }),
     ]);
     const garbage = net.createServer((s) => {
       const t = setInterval(() => s.write(randomBytes(1024)), 50);
@@ -47,6 +48,7 @@ describe('recorder: bad input', () => {
     expect((await cli(['camera', 'add', '--id', 'good', '--name', 'Good', '--url', good.url])).code).toBe(0);
     expect((await cli(['camera', 'add', '--id', 'auth', '--name', 'Auth', '--url', locked.url, '--username', 'alice', '--password-stdin'], `${WRONG}\n`)).code).toBe(0);
     expect((await cli(['camera', 'add', '--id', 'junk', '--name', 'Junk', '--url', `rtsp://127.0.0.1:${garbagePort}/stream`])).code).toBe(0);
+    expect((await cli(['camera', 'add', '--id', 'mute', '--name', 'Audio only', '--url', mute.url])).code).toBe(0);
     const daemon: TestProcess = startDaemon(config);
     afterAll(async () => {
       await daemon.stop();
@@ -63,6 +65,11 @@ describe('recorder: bad input', () => {
       return c?.state === 'failed' && /not a working RTSP camera stream/.test(c.reason ?? '') ? c : undefined;
     }, { timeoutMs: 40_000, what: 'the garbage camera to fail with a reason' });
     expect(junk.spawns, 'no ffmpeg is started against something that does not speak RTSP').toBe(0);
+    const muted = await waitFor(async () => ((await cam('mute'))?.state === 'failed' ? cam('mute') : undefined), { timeoutMs: 30_000, what: 'the audio-only camera to fail' });
+    expect(muted.reason).toBe('the stream has no video track');
+    const muteTest = await cli(['camera', 'test', 'mute']);
+    expect(muteTest.code).toBe(1);
+    expect(muteTest.stdout).toMatch(/camera mute: the stream has no video track\n {2}what to do: choose the camera's video stream path/);
     const tested = await cli(['camera', 'test', 'auth']);
     expect(tested.code).toBe(1);
     expect(tested.stdout).toMatch(/camera auth: the camera refused the username or password \(RTSP 401\)\n {2}what to do: check the credentials/);
@@ -98,7 +105,7 @@ describe('recorder: bad input', () => {
     // fixing the password restarts only that camera; adding and removing cameras touch only those
     expect((await cli(['camera', 'update', 'auth', '--username', 'alice', '--password-stdin'], RIGHT)).code).toBe(0);
     await daemon.waitForLine(/camera auth: recording/, 30_000);
-    expect((await cli(['camera', 'add', '--id', 'later', '--name', 'Later', '--url', later.url])).code).toBe(0);
+    expect((await cli(['camera', 'add', '--id', 'later', '--name', 'Later', '--url', later.url, '--transport', 'udp'])).code).toBe(0);
     await daemon.waitForLine(/camera later: recording/, 30_000);
     expect((await cli(['camera', 'remove', 'junk'])).code).toBe(0);
     await daemon.waitForLine(/camera junk: stopping its recorder \(camera removed\)/, 10_000);

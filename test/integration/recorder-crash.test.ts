@@ -53,6 +53,8 @@ describe('recorder: daemon killed while recording', () => {
     await new Promise((r) => setTimeout(r, 900));
     const ffmpegs = descendants(daemon.pid).filter((p) => comm(p) === 'ffmpeg');
     expect(ffmpegs).toHaveLength(1);
+    // its address space is capped (recorder.ffmpeg_memory_mb, default 1024 MB)
+    expect(readFileSync(`/proc/${ffmpegs[0]}/limits`, 'utf8')).toMatch(/^Max address space\s+1073741824\s+1073741824\s+bytes/m);
     daemon.child.signal('SIGKILL');
     await daemon.child.exited;
 

@@ -93,6 +93,7 @@ describe('ffmpeg failures in plain words', () => {
     ['[rtsp @ 0x5] method DESCRIBE failed: 404 Not Found\nrtsp://127.0.0.1:38483/nope: Server returned 404 Not Found', 'not_found', /no stream at this path/],
     ['[rtsp @ 0x5] CSeq 1 expected, 0 received.\nrtsp://127.0.0.1:45123/stream: Invalid data found when processing input', 'not_rtsp', /not a working RTSP camera stream/],
     ['rtsp://127.0.0.1:35929/stream: Connection timed out', 'timeout', /did not answer within 7 s/],
+    ['[rtsp @ 0x5] method PLAY failed: 454 Session Not Found\nrtsp://127.0.0.1:45373/stream: Server returned 4XX Client Error, but not one of 40{0,1,3,4}', 'no_video', /no video track/],
   ];
   it.each(samples)('%#: %s', (stderr, code, message) => {
     const p = explainFfmpegFailure(stderr, 7, ['wrong']);

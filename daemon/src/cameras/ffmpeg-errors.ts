@@ -52,6 +52,8 @@ export function cameraProblem(code: Known, timeoutS: number): CameraProblem {
 const RULES: [RegExp, Known][] = [
   [/401 Unauthorized|authorization failed/i, 'unauthorized'],
   [/403 Forbidden/i, 'forbidden'],
+  // with only video SETUP, a PLAY without a session means the stream had no video track to set up
+  [/method PLAY failed: 454/i, 'no_video'],
   [/404 Not Found|454 Session Not Found/i, 'not_found'],
   [/Connection refused/i, 'refused'],
   [/timed out|Timeout/i, 'timeout'],

@@ -11,7 +11,7 @@ const MAX_REPLY = 4096;
  * (answers something else) in milliseconds, where ffmpeg would wait for its timeout or read garbage for
  * minutes. Any RTSP status line counts as an answer: a 401 here is for ffmpeg, with credentials, to settle.
  */
-export function rtspPreflight(target: CameraTarget, timeoutMs: number): Promise<CameraProblem | undefined> {
+export function rtspPreflight(target: CameraTarget, timeoutMs: number, signal?: AbortSignal): Promise<CameraProblem | undefined> {
   const { resolved } = target;
   const host = resolved.addresses[0]!;
   const timeoutS = Math.round(timeoutMs / 100) / 10;
@@ -24,10 +24,15 @@ export function rtspPreflight(target: CameraTarget, timeoutMs: number): Promise<
         : net.connect({ host, port: resolved.port }, () => send());
     const finish = (problem: CameraProblem | undefined): void => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve(problem);
     };
     const timer = setTimeout(() => finish(cameraProblem(connected ? 'silent' : 'timeout', timeoutS)), timeoutMs);
+    // the caller is stopping: give up at once (the answer no longer matters)
+    const onAbort = (): void => finish(cameraProblem('timeout', timeoutS));
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     function send(): void {
       connected = true;
       // the stored URL (no credentials) with the checked address, exactly as ffmpeg will ask

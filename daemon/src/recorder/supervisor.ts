@@ -224,7 +224,7 @@ export class CameraRecorder {
     const s = this.deps.settings;
     for (;;) {
       if (this.stopping || this.haltReason) return false;
-      const problem = await rtspPreflight(target, s.rtspTimeoutS * 1000);
+      const problem = await rtspPreflight(target, s.rtspTimeoutS * 1000, this.wake.signal);
       if (!problem) return true;
       if (this.stopping || this.haltReason) return false;
       this.notRecording(problem.message);
