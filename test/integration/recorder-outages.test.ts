@@ -42,10 +42,12 @@ async function hangUpServer(): Promise<{ port: number; close: () => void }> {
 describe('recorder: outages', () => {
   it('resumes after a camera is killed and comes back, notices a silent stall, and backs off from cameras that never work', async () => {
     const dir = tempDir();
-    const [dropping, stalling, locked] = await Promise.all([
+    const [dropping, stalling, locked, slowKeys] = await Promise.all([
       startCamera({ width: 320, height: 240, fps: 10, gop: 10 }),
       startCamera({ width: 320, height: 240, fps: 10, gop: 10 }),
       startCamera({ width: 320, height: 240, fps: 10, gop: 10, user: 'alice', password: 'right' }),
+      // a keyframe every 15 s: frames flow but no segment can close within the 10 s stall bound
+      startCamera({ width: 320, height: 240, fps: 10, gop: 150 }),
     ]);
     const garbage = await garbageServer();
     const hangUp = await hangUpServer();
@@ -61,6 +63,7 @@ describe('recorder: outages', () => {
       await recorder.cameras.add({ id, name: id, url }, ACTOR);
     }
     await recorder.cameras.add({ id: 'auth', name: 'auth', url: locked.url, credentials: { username: 'alice', password: 'wrong' } }, ACTOR);
+    await recorder.cameras.add({ id: 'slowkeys', name: 'slowkeys', url: slowKeys.url }, ACTOR);
     const states: { camera: string; state: RecorderState; at: number }[] = [];
     ctx.bus.on('camera.state', (s) => states.push({ camera: s.cameraId, state: s.state, at: Date.now() }));
     const segments = new SegmentsRepo(ctx.db);
@@ -122,6 +125,9 @@ describe('recorder: outages', () => {
     expect(intervals[0]).toBeGreaterThanOrEqual(400);
     expect(Math.max(...intervals)).toBeGreaterThanOrEqual(3200);
     expect(Math.max(...intervals)).toBeLessThanOrEqual(4800 + 1000);
+    // frames that never make a segment are a stall too, with a reason that says why
+    await waitFor(() => jsonLines(lines).some((l) => l.camera === 'slowkeys' && /no segment closed for 10 s \(the camera's keyframe interval may be longer/.test(String(l.reason))), { timeoutMs: 20_000, what: 'the segment stall of the long-GOP camera' });
+
     // stopping is prompt even while a camera is frozen (its RTSP check and its ffmpeg are cut short)
     stalling.pause();
     await new Promise((r) => setTimeout(r, 3000));

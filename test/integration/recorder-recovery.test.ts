@@ -49,11 +49,13 @@ describe('recorder: recovery of runs a dead daemon left behind', () => {
     for (const e of listB.slice(0, 2)) index.indexListed(live, e, b.startedAt + 600 + e.endS * 1000);
     // junk that only looks like a segment of run B
     writeFileSync(path.join(camDir, `${b.runId}_000099.ts`), randomBytes(5000));
+    writeFileSync(path.join(camDir, `${b.runId}_000098.ts`), '');
 
     await recoverCameraDir(index, segments.pathsOfCamera('till1'));
 
     expect(readdirSync(camDir).filter((f) => f.endsWith('.csv'))).toEqual([]);
     expect(existsSync(path.join(camDir, `${b.runId}_000099.ts`)), 'unreadable file removed').toBe(false);
+    expect(existsSync(path.join(camDir, `${b.runId}_000098.ts`)), 'empty file removed').toBe(false);
     for (const run of [a, b]) {
       const rows = segments.forCamera('till1').filter((s) => s.runId === run.runId);
       const files = readdirSync(camDir).filter((f) => f.startsWith(run.runId)).map((f) => `till1/${f}`);

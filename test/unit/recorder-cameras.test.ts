@@ -82,9 +82,13 @@ describe('camera registry', () => {
     expect(JSON.stringify(denied)).not.toContain('pw@');
     expect(audit.verify().ok).toBe(true);
 
+    const injection = `Robert'); DROP TABLE cameras; --`;
+    await cameras.update('door', { name: injection }, ACTOR);
+    expect(cameras.get('door')!.name, 'stored verbatim').toBe(injection);
+    await cameras.update('door', { name: 'Front door' }, ACTOR);
     const updated = await cameras.update('door', { enabled: false, zone: 'front' }, ACTOR);
     expect(updated).toMatchObject({ enabled: false, zone: 'front', name: 'Front door' });
-    expect(meta.get(CAMERAS_REVISION_KEY)).toBe('2');
+    expect(meta.get(CAMERAS_REVISION_KEY)).toBe('4');
     expect([...audit.rows()].pop()!.detail).toMatchObject({ changed: ['zone', 'enabled'], credentials: 'unchanged' });
     await cameras.update('door', { credentials: { username: 'u', password: 'p' } }, ACTOR);
     expect(new CamerasRepo(db).get('door')!.hasCredentials).toBe(true);
@@ -93,6 +97,6 @@ describe('camera registry', () => {
     cameras.remove('door', ACTOR);
     expect(cameras.list()).toEqual([]);
     expect(() => cameras.remove('door', ACTOR)).toThrow(/there is no camera door/);
-    expect([...audit.rows()].filter((r) => r.result === 'ok').map((r) => r.action)).toEqual(['camera.added', 'camera.updated', 'camera.updated', 'camera.updated', 'camera.removed']);
+    expect([...audit.rows()].filter((r) => r.result === 'ok').map((r) => r.action)).toEqual(['camera.added', ...Array(5).fill('camera.updated'), 'camera.removed']);
   });
 });
