@@ -5,6 +5,8 @@ import { explainFfmpegFailure, scrubSecrets } from '../../daemon/src/cameras/ffm
 import { parseTimeArg } from '../../daemon/src/cli/time-arg.js';
 import { Backoff } from '../../daemon/src/recorder/backoff.js';
 import { recordArgs } from '../../daemon/src/recorder/ffmpeg-args.js';
+import { explainRunEnd } from '../../daemon/src/recorder/run-outcome.js';
+import type { RecorderSettings } from '../../daemon/src/recorder/settings.js';
 import { SegmentListTail } from '../../daemon/src/recorder/segment-list.js';
 import { WallAnchor } from '../../daemon/src/recorder/wall-anchor.js';
 import { tempDir } from '../helpers/paths.js';
@@ -108,6 +110,20 @@ describe('ffmpeg failures in plain words', () => {
     expect(p.code).toBe('unknown');
     expect(p.message).not.toContain('hunter22');
     expect(scrubSecrets('pass p%40ss and p@ss', ['p@ss', 'p%40ss'])).toBe('pass *** and ***');
+  });
+});
+
+describe('why a run ended', () => {
+  const settings = { rtspTimeoutS: 10, stallTimeoutS: 30, cpuPercent: 50 } as RecorderSettings;
+  const exit = { code: 0, signal: null };
+  it('tells a stall, a camera that hung up, ffmpeg\'s own words, a segment stall and a CPU runaway apart', () => {
+    expect(explainRunEnd({ exit, cause: 'no_frames', stderr: '', frames: 300 }, settings, []).message).toBe('the camera stopped sending video (nothing for 10 s)');
+    expect(explainRunEnd({ exit, cause: 'no_frames', stderr: '', frames: 0 }, settings, []).message).toBe('the camera sent no video within 25 s');
+    expect(explainRunEnd({ exit, cause: 'exited', stderr: '', frames: 300 }, settings, []).code).toBe('closed');
+    expect(explainRunEnd({ exit, cause: 'exited', stderr: 'x: Server returned 401 Unauthorized (authorization failed)', frames: 0 }, settings, []).code).toBe('unauthorized');
+    expect(explainRunEnd({ exit, cause: 'no_segments', stderr: '', frames: 900 }, settings, []).message).toMatch(/no segment closed for 30 s/);
+    expect(explainRunEnd({ exit, cause: 'cpu', stderr: '', frames: 900 }, settings, []).message).toMatch(/more than 50 % of a core/);
+    expect(explainRunEnd({ exit, cause: 'exited', stderr: 'rtsp://u:s3cret@10.0.0.5/x: weird new failure s3cret', frames: 0 }, settings, ['s3cret']).message).not.toContain('s3cret');
   });
 });
 

@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { explainFfmpegFailure, type CameraProblem } from '../cameras/ffmpeg-errors.js';
 import { rtspPreflight } from '../cameras/rtsp-preflight.js';
 import type { CameraTarget } from '../cameras/service.js';
 import type { CameraStatus, RecorderState } from '../store/repos/camera-status.js';
@@ -12,6 +11,7 @@ import { Backoff } from './backoff.js';
 import { RunCursor, type CameraIndex } from './camera-index.js';
 import { recordArgs } from './ffmpeg-args.js';
 import { finishRun } from './run-files.js';
+import { explainRunEnd } from './run-outcome.js';
 import { RecorderRun, type RunEnd } from './run.js';
 import type { RecorderSettings } from './settings.js';
 
@@ -104,10 +104,6 @@ export class CameraRecorder {
     this.poke();
   }
 
-  get halted(): boolean {
-    return this.haltReason !== undefined;
-  }
-
   status(): RecorderStatus {
     return {
       cameraId: this.cameraId,
@@ -134,7 +130,7 @@ export class CameraRecorder {
         if (!(await this.waitUntilAnswering(target))) continue;
         const end = await this.record(target);
         if (this.stopping || this.haltReason) continue;
-        const problem = this.explain(end, target);
+        const problem = explainRunEnd(end, this.deps.settings, target.secrets);
         this.notRecording(problem.message);
         this.setState(problem.transient && this.state !== 'failed' ? 'reconnecting' : 'failed', problem.message);
         this.deps.log.warn({ camera: this.cameraId, problem: problem.code, reason: problem.message, frames: end.frames, exit: end.exit }, `camera ${this.cameraId}: ${problem.message}; reconnecting`);
@@ -195,24 +191,6 @@ export class CameraRecorder {
     this.lastSegmentEnd = segment.endUtcMs;
     const seconds = (segment.endUtcMs - segment.startUtcMs) / 1000;
     if (seconds > 0.2) this.bitrateKbps = (segment.bytes * 8) / seconds / 1000;
-  }
-
-  private explain(end: RunEnd, target: CameraTarget): CameraProblem {
-    const s = this.deps.settings;
-    const said = end.stderr.trim() ? explainFfmpegFailure(end.stderr, s.rtspTimeoutS, target.secrets) : undefined;
-    switch (end.cause) {
-      case 'no_frames':
-        if (end.frames > 0) return { code: 'timeout', transient: true, message: `the camera stopped sending video (nothing for ${s.rtspTimeoutS} s)`, hint: 'the recorder reconnects by itself' };
-        return said ?? { code: 'timeout', transient: true, message: `the camera sent no video within ${2 * s.rtspTimeoutS + 5} s`, hint: 'check the camera with `hindsight camera test ID`' };
-      case 'no_segments':
-        return { code: 'unknown', transient: true, message: `no segment closed for ${s.stallTimeoutS} s (the camera's keyframe interval may be longer than recorder.stall_timeout_s)`, hint: 'set the camera\'s I-frame interval to 1-2 s' };
-      case 'cpu':
-        return { code: 'unknown', transient: true, message: `ffmpeg used more than ${s.cpuPercent} % of a core and was restarted`, hint: 'check the camera stream with `hindsight camera test ID`' };
-      default:
-        if (said) return said;
-        if (end.frames > 0) return { code: 'closed', transient: true, message: 'the camera closed the connection', hint: 'the recorder reconnects by itself' };
-        return explainFfmpegFailure('', s.rtspTimeoutS);
-    }
   }
 
   /**
