@@ -46,7 +46,11 @@ export interface CameraBufferSummary {
   newestEndUtcMs: number;
 }
 
-/** The segment index. Incident extraction reads it; only the recorder and retention write it. */
+/**
+ * The segment index. Incident extraction reads it (`overlapping`, `newestEnd`); only the recorder and retention
+ * write it. A camera's segments from one ffmpeg run are contiguous (each starts where the previous ended);
+ * between runs there is a gap row (see GapsRepo).
+ */
 export class SegmentsRepo {
   constructor(private readonly db: Db) {}
 
@@ -71,7 +75,11 @@ export class SegmentsRepo {
     return r && segmentFromRow(r);
   }
 
-  /** End time of the newest closed segment of a camera, or undefined when it has none. */
+  /**
+   * End time of the newest indexed segment of a camera, or undefined when it has none. An incident whose window
+   * ends later waits until this passes its end (or a gap covers the rest). Segments are indexed as they close,
+   * except the first few of each ffmpeg run, held back (at most 5) until the run's wall-clock anchor settles.
+   */
   newestEnd(cameraId: string): number | undefined {
     return this.newest(cameraId)?.endUtcMs;
   }
