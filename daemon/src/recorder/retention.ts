@@ -10,6 +10,7 @@ import { GapsRepo } from '../store/repos/gaps.js';
 import { MetaRepo } from '../store/repos/meta.js';
 import type { SegmentRow } from '../store/repos/segments.js';
 import type { Clock } from '../util/clock.js';
+import { statement } from '../store/statements.js';
 
 const GB = 1024 ** 3;
 const BATCH = 500;
@@ -100,7 +101,7 @@ export class Retention {
    * the next run), never files without rows (which recovery would index again).
    */
   private deleteOldest(reason: DeletionReason, needBytes: number, endedBy: number, out: RetentionOutcome): void {
-    const select = this.deps.db.prepare(
+    const select = statement(this.deps.db, 
       `SELECT s.id, s.camera_id, s.path, s.start_utc_ms, s.end_utc_ms, s.bytes FROM segments s
        WHERE s.end_utc_ms <= ? AND NOT ${SEGMENT_IS_LOCKED} ORDER BY s.start_utc_ms, s.id LIMIT ?`,
     );
@@ -149,7 +150,7 @@ export class Retention {
     }
     const bytes = removed.reduce((n, c) => n + c.bytes, 0);
     const row = this.deps.db.transaction(() => {
-      const del = this.deps.db.prepare('DELETE FROM segments WHERE id = ?');
+      const del = statement(this.deps.db, 'DELETE FROM segments WHERE id = ?');
       for (const c of removed) del.run(c.id);
       return this.deps.audit.append({
         actor: { type: 'system', id: 'retention' },
@@ -170,7 +171,7 @@ export class Retention {
   }
 
   private totalBytes(): number {
-    return this.deps.db.prepare('SELECT COALESCE(SUM(bytes), 0) FROM segments').pluck().get() as number;
+    return statement(this.deps.db, 'SELECT COALESCE(SUM(bytes), 0) FROM segments').pluck().get() as number;
   }
 
   private freeBytes(): number | undefined {

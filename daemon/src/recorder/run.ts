@@ -145,9 +145,9 @@ export class RecorderRun {
           /* retried on the next poll */
         }
       }
-      // once inotify delivers, reading every fifth second is only a safety net
-      if (!this.watcher || ++ticks % 5 === 0) this.readList();
-    }, 1000);
+      // once inotify delivers, reading every few seconds is only a safety net
+      if (!this.watcher || ++ticks % 3 === 0) this.readList();
+    }, 2000);
     poll.unref();
     this.timers.push(poll);
   }

@@ -32,7 +32,7 @@ export class SegmentListTail {
     }
     const chunks: Buffer[] = [];
     try {
-      const buf = Buffer.alloc(16 * 1024);
+      const buf = Buffer.allocUnsafe(4096);
       for (;;) {
         const n = readSync(fd, buf, 0, buf.length, this.offset);
         if (n <= 0) break;

@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import { statement } from '../statements.js';
 
 export type RecorderState = 'recording' | 'reconnecting' | 'failed' | 'disabled';
 
@@ -60,15 +61,15 @@ export class CameraStatusRepo {
   }
 
   get(cameraId: string): CameraStatus | undefined {
-    const r = this.db.prepare('SELECT * FROM camera_status WHERE camera_id = ?').get(cameraId) as Row | undefined;
+    const r = statement(this.db, 'SELECT * FROM camera_status WHERE camera_id = ?').get(cameraId) as Row | undefined;
     return r && fromRow(r);
   }
 
   all(): CameraStatus[] {
-    return (this.db.prepare('SELECT * FROM camera_status ORDER BY camera_id').all() as Row[]).map(fromRow);
+    return (statement(this.db, 'SELECT * FROM camera_status ORDER BY camera_id').all() as Row[]).map(fromRow);
   }
 
   remove(cameraId: string): void {
-    this.db.prepare('DELETE FROM camera_status WHERE camera_id = ?').run(cameraId);
+    statement(this.db, 'DELETE FROM camera_status WHERE camera_id = ?').run(cameraId);
   }
 }

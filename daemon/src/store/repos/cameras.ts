@@ -1,6 +1,7 @@
 import type { SealedCredentials } from '../../cameras/credentials.js';
 import type { Db } from '../db.js';
 import { MetaRepo } from './meta.js';
+import { statement } from '../statements.js';
 
 export type Transport = 'tcp' | 'udp';
 
@@ -57,16 +58,16 @@ export class CamerasRepo {
   }
 
   list(): Camera[] {
-    return (this.db.prepare('SELECT * FROM cameras ORDER BY id').all() as Row[]).map(fromRow);
+    return (statement(this.db, 'SELECT * FROM cameras ORDER BY id').all() as Row[]).map(fromRow);
   }
 
   get(id: string): Camera | undefined {
-    const r = this.db.prepare('SELECT * FROM cameras WHERE id = ?').get(id) as Row | undefined;
+    const r = statement(this.db, 'SELECT * FROM cameras WHERE id = ?').get(id) as Row | undefined;
     return r && fromRow(r);
   }
 
   sealedCredentials(id: string): SealedCredentials | undefined {
-    const r = this.db.prepare('SELECT credentials_key_id, credentials_nonce, credentials_ciphertext FROM cameras WHERE id = ?').get(id) as Row | undefined;
+    const r = statement(this.db, 'SELECT credentials_key_id, credentials_nonce, credentials_ciphertext FROM cameras WHERE id = ?').get(id) as Row | undefined;
     if (!r?.credentials_ciphertext || !r.credentials_nonce) return undefined;
     return { keyId: r.credentials_key_id ?? '', nonce: r.credentials_nonce, ciphertext: r.credentials_ciphertext };
   }
@@ -95,7 +96,7 @@ export class CamerasRepo {
   }
 
   remove(id: string): void {
-    this.db.prepare('DELETE FROM cameras WHERE id = ?').run(id);
+    statement(this.db, 'DELETE FROM cameras WHERE id = ?').run(id);
     this.bumpRevision();
   }
 

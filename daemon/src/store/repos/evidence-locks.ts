@@ -2,6 +2,7 @@ import type { Clock } from '../../util/clock.js';
 import { HindsightError } from '../../util/errors.js';
 import { assertSafeId, newId } from '../../util/ids.js';
 import type { Db } from '../db.js';
+import { statement } from '../statements.js';
 
 /**
  * An evidence lock: a time range of one camera that retention and quota must not delete. It is a range, not a
@@ -69,17 +70,17 @@ export class EvidenceLocks {
 
   /** Release every lock of a holder; returns the locks released. */
   releaseAll(holder: string): EvidenceLock[] {
-    const held = this.db.prepare(`SELECT ${COLUMNS} FROM evidence_locks WHERE holder = ? AND released_utc_ms IS NULL`).all(holder) as Row[];
+    const held = statement(this.db, `SELECT ${COLUMNS} FROM evidence_locks WHERE holder = ? AND released_utc_ms IS NULL`).all(holder) as Row[];
     const now = this.clock.now();
-    this.db.prepare('UPDATE evidence_locks SET released_utc_ms = ? WHERE holder = ? AND released_utc_ms IS NULL').run(now, holder);
+    statement(this.db, 'UPDATE evidence_locks SET released_utc_ms = ? WHERE holder = ? AND released_utc_ms IS NULL').run(now, holder);
     return held.map((r) => ({ ...fromRow(r), releasedUtcMs: now }));
   }
 
   /** Locks still held, optionally of one camera. */
   held(cameraId?: string): EvidenceLock[] {
     const rows = cameraId
-      ? this.db.prepare(`SELECT ${COLUMNS} FROM evidence_locks WHERE released_utc_ms IS NULL AND camera_id = ? ORDER BY from_utc_ms`).all(cameraId)
-      : this.db.prepare(`SELECT ${COLUMNS} FROM evidence_locks WHERE released_utc_ms IS NULL ORDER BY camera_id, from_utc_ms`).all();
+      ? statement(this.db, `SELECT ${COLUMNS} FROM evidence_locks WHERE released_utc_ms IS NULL AND camera_id = ? ORDER BY from_utc_ms`).all(cameraId)
+      : statement(this.db, `SELECT ${COLUMNS} FROM evidence_locks WHERE released_utc_ms IS NULL ORDER BY camera_id, from_utc_ms`).all();
     return (rows as Row[]).map(fromRow);
   }
 

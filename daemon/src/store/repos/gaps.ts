@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import { statement } from '../statements.js';
 
 /** A period in which a camera was not recorded. `endUtcMs` is null while it is still going on. */
 export interface Gap {
@@ -25,7 +26,7 @@ export class GapsRepo {
 
   /** The camera's gap that is still open, if any (there is at most one). */
   openGap(cameraId: string): Gap | undefined {
-    const r = this.db.prepare(`SELECT ${COLUMNS} FROM gaps WHERE camera_id = ? AND end_utc_ms IS NULL`).get(cameraId) as Row | undefined;
+    const r = statement(this.db, `SELECT ${COLUMNS} FROM gaps WHERE camera_id = ? AND end_utc_ms IS NULL`).get(cameraId) as Row | undefined;
     return r && fromRow(r);
   }
 
@@ -33,7 +34,7 @@ export class GapsRepo {
   open(cameraId: string, startUtcMs: number, reason: string): Gap {
     const existing = this.openGap(cameraId);
     if (existing) return existing;
-    const r = this.db.prepare('INSERT INTO gaps (camera_id, start_utc_ms, reason) VALUES (?, ?, ?)').run(cameraId, Math.round(startUtcMs), reason);
+    const r = statement(this.db, 'INSERT INTO gaps (camera_id, start_utc_ms, reason) VALUES (?, ?, ?)').run(cameraId, Math.round(startUtcMs), reason);
     return { id: Number(r.lastInsertRowid), cameraId, startUtcMs: Math.round(startUtcMs), endUtcMs: null, reason };
   }
 
@@ -42,12 +43,12 @@ export class GapsRepo {
     const open = this.openGap(cameraId);
     if (!open) return undefined;
     const end = Math.max(open.startUtcMs, Math.round(endUtcMs));
-    this.db.prepare('UPDATE gaps SET end_utc_ms = ? WHERE id = ?').run(end, open.id);
+    statement(this.db, 'UPDATE gaps SET end_utc_ms = ? WHERE id = ?').run(end, open.id);
     return { ...open, endUtcMs: end };
   }
 
   insertClosed(cameraId: string, startUtcMs: number, endUtcMs: number, reason: string): Gap {
-    const r = this.db.prepare('INSERT INTO gaps (camera_id, start_utc_ms, end_utc_ms, reason) VALUES (?, ?, ?, ?)').run(cameraId, Math.round(startUtcMs), Math.round(endUtcMs), reason);
+    const r = statement(this.db, 'INSERT INTO gaps (camera_id, start_utc_ms, end_utc_ms, reason) VALUES (?, ?, ?, ?)').run(cameraId, Math.round(startUtcMs), Math.round(endUtcMs), reason);
     return { id: Number(r.lastInsertRowid), cameraId, startUtcMs: Math.round(startUtcMs), endUtcMs: Math.round(endUtcMs), reason };
   }
 
@@ -60,11 +61,11 @@ export class GapsRepo {
   }
 
   forCamera(cameraId: string): Gap[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM gaps WHERE camera_id = ? ORDER BY start_utc_ms`).all(cameraId) as Row[]).map(fromRow);
+    return (statement(this.db, `SELECT ${COLUMNS} FROM gaps WHERE camera_id = ? ORDER BY start_utc_ms`).all(cameraId) as Row[]).map(fromRow);
   }
 
   /** Closed gaps that ended before `cutoffUtcMs` describe footage that no longer exists. */
   deleteEndedBefore(cutoffUtcMs: number): number {
-    return this.db.prepare('DELETE FROM gaps WHERE end_utc_ms IS NOT NULL AND end_utc_ms < ?').run(cutoffUtcMs).changes;
+    return statement(this.db, 'DELETE FROM gaps WHERE end_utc_ms IS NOT NULL AND end_utc_ms < ?').run(cutoffUtcMs).changes;
   }
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import { statement } from '../statements.js';
 
 /**
  * One closed piece of a camera's rolling buffer: an MPEG-TS file that starts on a keyframe.
@@ -71,7 +72,7 @@ export class SegmentsRepo {
 
   /** The newest closed segment of a camera (an incident whose window ends later waits until this passes it). */
   newest(cameraId: string): Segment | undefined {
-    const r = this.db.prepare(`SELECT ${COLUMNS} FROM segments WHERE camera_id = ? ORDER BY end_utc_ms DESC LIMIT 1`).get(cameraId) as SegmentRow | undefined;
+    const r = statement(this.db, `SELECT ${COLUMNS} FROM segments WHERE camera_id = ? ORDER BY end_utc_ms DESC LIMIT 1`).get(cameraId) as SegmentRow | undefined;
     return r && segmentFromRow(r);
   }
 
@@ -86,27 +87,27 @@ export class SegmentsRepo {
 
   /** The same for every camera at once. */
   newestEndByCamera(): Map<string, number> {
-    const rows = this.db.prepare('SELECT camera_id, MAX(end_utc_ms) AS e FROM segments GROUP BY camera_id').all() as { camera_id: string; e: number }[];
+    const rows = statement(this.db, 'SELECT camera_id, MAX(end_utc_ms) AS e FROM segments GROUP BY camera_id').all() as { camera_id: string; e: number }[];
     return new Map(rows.map((r) => [r.camera_id, r.e]));
   }
 
   newestOfRun(runId: string): Segment | undefined {
-    const r = this.db.prepare(`SELECT ${COLUMNS} FROM segments WHERE run_id = ? ORDER BY end_utc_ms DESC LIMIT 1`).get(runId) as SegmentRow | undefined;
+    const r = statement(this.db, `SELECT ${COLUMNS} FROM segments WHERE run_id = ? ORDER BY end_utc_ms DESC LIMIT 1`).get(runId) as SegmentRow | undefined;
     return r && segmentFromRow(r);
   }
 
   byPath(path: string): Segment | undefined {
-    const r = this.db.prepare(`SELECT ${COLUMNS} FROM segments WHERE path = ?`).get(path) as SegmentRow | undefined;
+    const r = statement(this.db, `SELECT ${COLUMNS} FROM segments WHERE path = ?`).get(path) as SegmentRow | undefined;
     return r && segmentFromRow(r);
   }
 
   pathsOfCamera(cameraId: string): Set<string> {
-    const rows = this.db.prepare('SELECT path FROM segments WHERE camera_id = ?').pluck().all(cameraId) as string[];
+    const rows = statement(this.db, 'SELECT path FROM segments WHERE camera_id = ?').pluck().all(cameraId) as string[];
     return new Set(rows);
   }
 
   forCamera(cameraId: string): Segment[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM segments WHERE camera_id = ? ORDER BY start_utc_ms`).all(cameraId) as SegmentRow[]).map(segmentFromRow);
+    return (statement(this.db, `SELECT ${COLUMNS} FROM segments WHERE camera_id = ? ORDER BY start_utc_ms`).all(cameraId) as SegmentRow[]).map(segmentFromRow);
   }
 
   summary(): CameraBufferSummary[] {
@@ -121,11 +122,11 @@ export class SegmentsRepo {
   }
 
   totalBytes(): number {
-    return (this.db.prepare('SELECT COALESCE(SUM(bytes), 0) FROM segments').pluck().get() as number) ?? 0;
+    return (statement(this.db, 'SELECT COALESCE(SUM(bytes), 0) FROM segments').pluck().get() as number) ?? 0;
   }
 
   deleteIds(ids: readonly number[]): void {
-    const stmt = this.db.prepare('DELETE FROM segments WHERE id = ?');
+    const stmt = statement(this.db, 'DELETE FROM segments WHERE id = ?');
     for (const id of ids) stmt.run(id);
   }
 }
