@@ -57,6 +57,7 @@ export async function run({ root, log }) {
 
     daemon = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'run', '--config', config]);
     await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
+    await new Promise((r) => setTimeout(r, 5000)); // let start-up work (module loading, JIT) finish
     log(`daemon up; sampling its idle usage (no cameras) for ${IDLE_S} s`);
     const idle = (await sampleUsage([daemon.pid], IDLE_S)).per_pid[daemon.pid];
 

@@ -29,6 +29,13 @@ describe('recorder: continuous recording', () => {
     await recorder.start();
     await waitFor(() => recordingAt, { timeoutMs: 30_000, what: 'recording state' });
     await new Promise((r) => setTimeout(r, 30_000 - (Date.now() - startedAt)));
+    const live = recorder.statuses()[0]!;
+    expect(live).toMatchObject({ cameraId: 'till1', state: 'recording', reason: null, spawns: 1 });
+    expect(live.fps, 'the camera sends 10 fps').toBeGreaterThan(9);
+    expect(live.fps).toBeLessThan(11);
+    expect(live.bitrateKbps, 'the camera sends about 500 kbit/s').toBeGreaterThan(250);
+    expect(live.bitrateKbps).toBeLessThan(1000);
+    expect(Date.now() - live.lastSegmentEndUtcMs!).toBeLessThan(15_000);
     const stoppedAt = Date.now();
     await recorder.stop();
 

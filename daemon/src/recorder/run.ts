@@ -50,6 +50,8 @@ export class RecorderRun {
   readonly tail: SegmentListTail;
   readonly done: Promise<RunEnd>;
   frames = 0;
+  /** When the frame counter last grew (monotonic ms): fps is measured between progress reports, not timer ticks. */
+  framesAt = 0;
   private cause: RunEndCause | undefined;
   private stderr = '';
   private progress = '';
@@ -119,6 +121,7 @@ export class RecorderRun {
       if (!(frames > this.frames)) continue;
       if (this.frames === 0) this.onFirstFrame();
       this.frames = frames;
+      this.framesAt = performance.now();
       this.frameWatch.touch();
     }
   }

@@ -168,7 +168,7 @@ export class CameraRecorder {
         for (const e of entries) for (const segment of index.indexListed(cursor, e, wall)) this.onSegment(segment);
       },
       onFirstFrame: () => {
-        this.frameMark = { frames: 0, at: performance.now() };
+        this.frameMark = { frames: 0, at: 0 };
         this.setState('recording', null);
       },
       onStall: (cause) => {
@@ -232,10 +232,9 @@ export class CameraRecorder {
   private tick(): void {
     const run = this.run;
     if (run && this.state === 'recording') {
-      const now = performance.now();
-      const dt = (now - this.frameMark.at) / 1000;
+      const dt = (run.framesAt - this.frameMark.at) / 1000;
       if (dt > 0 && this.frameMark.at > 0) this.fps = Math.round(((run.frames - this.frameMark.frames) / dt) * 100) / 100;
-      this.frameMark = { frames: run.frames, at: now };
+      if (dt > 0 || this.frameMark.at === 0) this.frameMark = { frames: run.frames, at: run.framesAt };
       const cpu = run.cpuPercent();
       if (cpu !== undefined && cpu > this.deps.settings.cpuPercent) {
         this.deps.log.warn({ camera: this.cameraId, cpuPercent: Math.round(cpu) }, `camera ${this.cameraId}: ffmpeg uses too much CPU; restarting it`);
