@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DeviceSection, LogSection, ModelsSection, PathsSection, SystemdSection, ToolsSection } from './sections/core.js';
+import { BufferSection, CamerasSection, RecorderSection } from './sections/recorder.js';
 import { UplinkSection } from './sections/uplink.js';
 
 /**
@@ -15,6 +16,9 @@ export const ConfigSchema = Type.Object(
     models: ModelsSection,
     tools: ToolsSection,
     systemd: SystemdSection,
+    cameras: CamerasSection,
+    recorder: RecorderSection,
+    buffer: BufferSection,
     uplink: UplinkSection,
   },
   {
