@@ -8,6 +8,8 @@ import { EventEmitter } from 'node:events';
 export interface EventMap {
   'daemon.started': { bootId: string };
   'daemon.stopping': { reason: string };
+  'incident.logged': { incidentId: string };
+  'incident.changed': { incidentId: string; state: string };
 }
 
 export class EventBus {

@@ -4,6 +4,7 @@ import { daemonVersion } from '../app/version.js';
 import { registerAudit } from './commands/audit.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerIncident } from './commands/incident.js';
 import { registerModels } from './commands/models.js';
 import { registerRun } from './commands/run.js';
 import { EXIT_USAGE, reportError } from './output.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerModels(program);
   registerAudit(program);
+  registerIncident(program);
   program
     .command('version')
     .description('print the version of Hindsight and of the runtime')

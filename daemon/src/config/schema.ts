@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { IncidentsSection } from './sections/incidents.js';
 import { DeviceSection, LogSection, ModelsSection, PathsSection, SystemdSection, ToolsSection } from './sections/core.js';
 
 /**
@@ -14,6 +15,7 @@ export const ConfigSchema = Type.Object(
     models: ModelsSection,
     tools: ToolsSection,
     systemd: SystemdSection,
+    incidents: IncidentsSection,
   },
   {
     $id: 'https://hindsight.invalid/schema/config.json',
