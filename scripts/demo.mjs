@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run demo`: everything on one machine with an embedded default configuration — an RTSP test
-// camera, a private Mosquitto with TLS, and the Hindsight daemon. State lives in .state/demo/
+// camera, a private Mosquitto with TLS and the generated ACL, a force receiver, and the Hindsight daemon
+// enrolled with that force. State lives in .state/demo/
 // (delete it to start over). Stops everything on Ctrl-C. `--seconds N` stops after N seconds.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => path.join(ROOT, 'daemon', 'dist', p);
 const { startCamera } = await import(dist('devkit/camera.js'));
-const { startBroker } = await import(dist('devkit/broker.js'));
+const { startForceKit, enrollBox } = await import(dist('devkit/force.js'));
 const { ManagedProcess, stopAllManaged } = await import(dist('devkit/process.js'));
 
 const argv = process.argv.slice(2);
@@ -24,9 +25,13 @@ say('starting the RTSP test camera (1280x720, 10 fps, live test pattern)');
 const camera = await startCamera({ width: 1280, height: 720, fps: 10, bitrateKbps: 1500, gop: 20 });
 say(`camera at ${camera.url}`);
 
-say('starting a private Mosquitto with TLS');
-const broker = await startBroker({ dir: path.join(stateRoot, 'broker'), users: [{ username: 'demo-box', password: 'demo-box-password' }] });
-say(`broker at ${broker.url}`);
+say('starting a private Mosquitto with TLS and the ACL generated from the protocol, and a force installation');
+const kit = await startForceKit(path.join(stateRoot), { devices: [{ id: 'demo-box', store: 'Demo Store' }] });
+const broker = kit.broker;
+say(`broker at ${broker.url}; force installation in ${path.relative(ROOT, kit.forceDir)}`);
+const receiver = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'force', 'receive', '--config', kit.forceConfig]);
+receiver.child.proc.stdout.on('data', (d) => process.stdout.write(`[force] ${d}`));
+await receiver.waitForLine(/receiving evidence/, 60_000);
 
 const configFile = path.join(stateRoot, 'config.yaml');
 writeFileSync(
@@ -39,12 +44,16 @@ writeFileSync(
     '',
   ].join('\n'),
 );
+enrollBox(configFile, kit.bundle('demo-box'), kit.forceDir);
+say('the demo box is enrolled with the force (device key created, registered)');
 say(`starting the daemon with ${path.relative(ROOT, configFile)}`);
 const daemon = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'run', '--config', configFile]);
 daemon.child.proc.stdout.on('data', (d) => process.stdout.write(d));
 daemon.child.proc.stderr.on('data', (d) => process.stderr.write(d));
 await daemon.waitForLine(/hindsight running/, 60_000);
 say('running. Press Ctrl-C to stop.');
+say(`send a sample evidence package: node daemon/dist/cli/main.js evidence seal --from <folder with crops/<subject>/*.jpg> --config ${path.relative(ROOT, configFile)}`);
+say(`what the force received: node daemon/dist/cli/main.js force incidents --config ${path.relative(ROOT, kit.forceConfig)}`);
 
 let stopping = false;
 async function stop(code) {
@@ -65,4 +74,5 @@ void daemon.child.exited.then((e) => {
 });
 if (seconds > 0) setTimeout(() => void stop(0), seconds * 1000);
 void broker;
+void receiver;
 void camera;

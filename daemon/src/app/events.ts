@@ -10,6 +10,10 @@ export interface EventMap {
   'daemon.stopping': { reason: string };
   'incident.logged': { incidentId: string };
   'incident.changed': { incidentId: string; state: string };
+  /** A sealed envelope was committed to the outbox (wakes the sender). */
+  'envelope.queued': { envelopeId: string; incidentId: string };
+  /** The force's signed `complete` receipt arrived; the envelope is delivered. */
+  'envelope.delivered': { envelopeId: string; incidentId: string };
 }
 
 export class EventBus {

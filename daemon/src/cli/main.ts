@@ -7,6 +7,8 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerIncident } from './commands/incident.js';
 import { registerModels } from './commands/models.js';
 import { registerRun } from './commands/run.js';
+import { registerForce } from './commands/force.js';
+import { registerUplink } from './commands/uplink.js';
 import { EXIT_USAGE, reportError } from './output.js';
 
 export function buildProgram(): Command {
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
   registerModels(program);
   registerAudit(program);
   registerIncident(program);
+  registerUplink(program);
+  registerForce(program);
   program
     .command('version')
     .description('print the version of Hindsight and of the runtime')

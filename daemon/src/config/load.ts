@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
+import type { TSchema } from '@sinclair/typebox';
 import { ConfigSchema, type Config } from './schema.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 
@@ -35,21 +36,10 @@ export type SchemaNode = { type?: string; properties?: Record<string, SchemaNode
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
 ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'path', schemaType: 'boolean' });
-const validate = ajv.compile<Config>(ConfigSchema);
 
 /** Read, override from the environment, resolve `*_file` secrets, apply defaults and validate. */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, {
-      code: 'config_unreadable',
-      hint: 'pass an existing file with --config FILE (config/hindsight.example.yaml is a starting point)',
-    });
-  }
-  return parseConfig(text, { source: file, baseDir: path.dirname(path.resolve(file)), env });
+  return daemonConfigLoader.loadFile(file, env);
 }
 
 export interface ParseOptions {
@@ -60,30 +50,69 @@ export interface ParseOptions {
 }
 
 export function parseConfig(text: string, options: ParseOptions = {}): Config {
-  const source = options.source ?? 'config';
-  const issues: ConfigIssue[] = [];
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  for (const e of doc.errors) issues.push({ path: '', message: `not valid YAML/JSON: ${e.message.split('\n')[0]}` });
-  if (issues.length) throw new ConfigError(source, issues);
-  const raw: unknown = doc.toJS() ?? {};
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ConfigError(source, [{ path: '', message: 'the file must hold a mapping of sections (device:, paths:, ...)' }]);
-  }
-  return buildConfig(raw as JsonObject, { ...options, source });
+  return daemonConfigLoader.parse(text, options);
 }
 
 /** Validate an already-parsed object (for the API and remote desired-config later). */
 export function buildConfig(raw: JsonObject, options: ParseOptions = {}): Config {
-  const source = options.source ?? 'config';
-  const baseDir = options.baseDir ?? process.cwd();
-  const issues: ConfigIssue[] = [];
-  const data = structuredClone(raw);
-  applyEnvOverrides(data, options.env ?? {}, issues);
-  resolveSecretFiles(data, ConfigSchema as unknown as SchemaNode, '', baseDir, issues);
-  if (!validate(data)) issues.push(...collapseUnions(validate.errors ?? []).map(toIssue));
-  if (issues.length) throw new ConfigError(source, dedupe(issues));
-  resolvePaths(data, ConfigSchema as unknown as SchemaNode, baseDir);
-  return data as unknown as Config;
+  return daemonConfigLoader.build(raw, options);
+}
+
+/**
+ * The one config loader, for any TypeBox schema: the daemon's, and the force receiver's own file.
+ * `envPrefix` names the environment overrides (<PREFIX><SECTION>__<KEY>).
+ */
+export class ConfigLoader<T> {
+  private readonly validate;
+  private readonly node: SchemaNode;
+
+  constructor(
+    schema: TSchema,
+    private readonly envPrefix: string,
+  ) {
+    this.validate = ajv.compile<T>(schema);
+    this.node = schema as unknown as SchemaNode;
+  }
+
+  loadFile(file: string, env: NodeJS.ProcessEnv = process.env): T {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UsageError(`cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, {
+        code: 'config_unreadable',
+        hint: 'pass an existing file with --config FILE (config/hindsight.example.yaml is a starting point)',
+      });
+    }
+    return this.parse(text, { source: file, baseDir: path.dirname(path.resolve(file)), env });
+  }
+
+  parse(text: string, options: ParseOptions = {}): T {
+    const source = options.source ?? 'config';
+    const issues: ConfigIssue[] = [];
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    for (const e of doc.errors) issues.push({ path: '', message: `not valid YAML/JSON: ${e.message.split('\n')[0]}` });
+    if (issues.length) throw new ConfigError(source, issues);
+    const raw: unknown = doc.toJS() ?? {};
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new ConfigError(source, [{ path: '', message: 'the file must hold a mapping of sections (device:, paths:, ...)' }]);
+    }
+    return this.build(raw as JsonObject, { ...options, source });
+  }
+
+  build(raw: JsonObject, options: ParseOptions = {}): T {
+    const source = options.source ?? 'config';
+    const baseDir = options.baseDir ?? process.cwd();
+    const issues: ConfigIssue[] = [];
+    const data = structuredClone(raw);
+    applyEnvOverrides(data, options.env ?? {}, issues, this.node, this.envPrefix);
+    resolveSecretFiles(data, this.node, '', baseDir, issues);
+    if (!this.validate(data)) issues.push(...collapseUnions(this.validate.errors ?? []).map(toIssue));
+    if (issues.length) throw new ConfigError(source, dedupe(issues));
+    resolvePaths(data, this.node, baseDir);
+    return data as unknown as T;
+  }
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
@@ -151,13 +180,13 @@ function scalarType(node: SchemaNode): string | undefined {
  * HINDSIGHT_<SECTION>__<KEY>[__<KEY>...]=value overrides a key (double underscore between levels).
  * Other HINDSIGHT_* variables (HINDSIGHT_CONFIG...) are not config keys and are ignored.
  */
-function applyEnvOverrides(data: JsonObject, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): void {
+function applyEnvOverrides(data: JsonObject, env: NodeJS.ProcessEnv, issues: ConfigIssue[], schema: SchemaNode, prefix: string): void {
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || !name.includes('__') || value === undefined) continue;
-    const keys = name.slice(ENV_PREFIX.length).toLowerCase().split('__');
+    if (!name.startsWith(prefix) || !name.includes('__') || value === undefined) continue;
+    const keys = name.slice(prefix.length).toLowerCase().split('__');
     const fileKey = keys[keys.length - 1]?.endsWith('_file');
     const lookup = fileKey ? [...keys.slice(0, -1), keys[keys.length - 1]!.slice(0, -5)] : keys;
-    const node = nodeAt(ConfigSchema as unknown as SchemaNode, lookup);
+    const node = nodeAt(schema, lookup);
     if (!node || (fileKey && !node.secret)) {
       issues.push({ path: keys.join('.'), message: `unknown key (from environment variable ${name})` });
       continue;
@@ -224,3 +253,5 @@ function resolvePaths(data: JsonObject, schema: SchemaNode, baseDir: string): vo
 export function configJsonSchema(): object {
   return { $schema: 'http://json-schema.org/draft-07/schema#', ...(JSON.parse(JSON.stringify(ConfigSchema)) as object) };
 }
+
+const daemonConfigLoader = new ConfigLoader<Config>(ConfigSchema, ENV_PREFIX);

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { IncidentsSection } from './sections/incidents.js';
 import { DeviceSection, LogSection, ModelsSection, PathsSection, SystemdSection, ToolsSection } from './sections/core.js';
+import { UplinkSection } from './sections/uplink.js';
 
 /**
  * The single source of truth for configuration: types, defaults, descriptions and validation all come
@@ -16,6 +17,7 @@ export const ConfigSchema = Type.Object(
     tools: ToolsSection,
     systemd: SystemdSection,
     incidents: IncidentsSection,
+    uplink: UplinkSection,
   },
   {
     $id: 'https://hindsight.invalid/schema/config.json',

@@ -18,6 +18,11 @@ export interface BrokerOptions {
   acl?: string;
   /** Extra mosquitto.conf lines (e.g. message_size_limit). */
   extraConfig?: string[];
+  /**
+   * Use this Mosquitto password file (e.g. the force's generated broker kit) instead of one made from
+   * `users`; `reload()` makes the broker read it again after enrollments.
+   */
+  passwordFile?: string;
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
@@ -73,8 +78,8 @@ export class TestBroker {
     const pki = await makeTestPki(path.join(dir, 'pki'));
     this.ca = pki.ca;
     this.port = await freePort();
-    const passwd = path.join(dir, 'passwd');
-    writeFileSync(passwd, '');
+    const passwd = this.options.passwordFile ?? path.join(dir, 'passwd');
+    if (!this.options.passwordFile) writeFileSync(passwd, '');
     for (const u of this.options.users) {
       const r = await runCommand('mosquitto_passwd', ['-b', passwd, u.username, u.password], { timeoutMs: 10_000 });
       if (r.code !== 0) throw new Error(`mosquitto_passwd: ${r.stderr}`);
@@ -111,6 +116,11 @@ export class TestBroker {
         '',
       ].join('\n'),
     );
+  }
+
+  /** SIGHUP: Mosquitto reads its password and ACL files again (new enrollments). */
+  reload(): void {
+    this.proc?.child.signal('SIGHUP');
   }
 
   async kill9(): Promise<void> {

@@ -6,6 +6,7 @@ import { sha256 } from '../util/hash.js';
 import { checkModels, FETCH_HINT, loadVerifiedModel } from '../models/verify.js';
 import { openDatabase } from '../store/db.js';
 import { runCommand } from '../util/child.js';
+import { checkUplink } from '../uplink/doctor.js';
 
 export type CheckState = 'ok' | 'missing' | 'warn';
 
@@ -31,6 +32,7 @@ export async function runChecks(config: Config, paths: DaemonPaths): Promise<Che
   results.push(checkStateDir(paths.stateDir));
   results.push(checkDisk(paths.stateDir));
   results.push(checkDatabase(paths.database));
+  results.push(checkUplink(paths.stateDir, paths.database, Date.now()));
   results.push(await checkTool('mosquitto', 'mosquitto', false, 'apt-get install mosquitto (only for the demo and tests)', ['-h']));
   results.push(await checkGstRtsp());
   return results;

@@ -7,7 +7,7 @@
 export const REDACTED = '[redacted]';
 
 const SECRET_KEY =
-  /(pass(word|wd|phrase)?|secret|token|credential|authori[sz]ation|cookie|private[_-]?key|signing[_-]?key|api[_-]?key|session[_-]?id|^key$|_key$|^pin$)/i;
+  /(pass(word|wd|phrase)?|secret|token|credential|authori[sz]ation|cookie|private[_-]?key|signing[_-]?key|api[_-]?key|session[_-]?id|^key$|_key$|^pin$|^sk$|^cek$)/i;
 
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"<>]+@/gi;
 const KV_SECRET = /\b(pass(?:word|wd)?|secret|token|api[_-]?key|pin)=([^&\s'"]+)/gi;

@@ -1,0 +1,134 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { forceConfigLoader, type ForceConfig } from '../../force/config.js';
+import { openForceDb } from '../../force/db.js';
+import { loadProbeEmbedder } from '../../force/embedder.js';
+import { loadRecipientKeys } from '../../force/keys.js';
+import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../../force/open.js';
+import { ForceReceiver } from '../../force/receiver.js';
+import { DeviceRegistry } from '../../force/registry.js';
+import { searchSubjects, toFloat32 } from '../../force/search.js';
+import { createLogger } from '../../log/logger.js';
+import { HindsightError, UsageError } from '../../util/errors.js';
+import { table } from '../output.js';
+import { positiveInt } from '../args.js';
+
+const CONFIG_OPT = ['-c, --config <file>', 'force config file (default: $HINDSIGHT_FORCE_CONFIG, else ./force.yaml)'] as const;
+
+function loadForceConfig(option: string | undefined): ForceConfig {
+  const file = option ?? process.env.HINDSIGHT_FORCE_CONFIG ?? 'force.yaml';
+  return forceConfigLoader.loadFile(file, process.env);
+}
+
+/** The force's evidence commands: receive, open offline, list, search. */
+export function registerForceEvidence(force: Command): void {
+  force
+    .command('receive')
+    .description('run the receiver: verify, reassemble, decrypt, store and acknowledge evidence from every box (stops on SIGINT/SIGTERM)')
+    .option(...CONFIG_OPT)
+    .action(async (opts: { config?: string }) => {
+      const config = loadForceConfig(opts.config);
+      const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
+      const receiver = new ForceReceiver(config, log);
+      receiver.start();
+      log.info({ dir: config.force.dir, broker: config.mqtt.url }, 'force receiver running');
+      await new Promise<void>((resolve) => {
+        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+      });
+      await receiver.stop();
+      log.info('force receiver stopped');
+    });
+
+  force
+    .command('open')
+    .description('verify an envelope folder offline (device signature, body hash, decryption, signed package manifest, file hashes); --out extracts the files')
+    .argument('<envelope-dir>', 'folder with manifest.json and body.bin (a stored envelope folder works too)')
+    .option(...CONFIG_OPT)
+    .option('--device-key <pk>', "the device's public key (default: from the force registry)")
+    .option('-o, --out <dir>', 'write the package files here')
+    .action(async (dir: string, opts: { config?: string; deviceKey?: string; out?: string }) => {
+      const config = loadForceConfig(opts.config);
+      const manifestFile = existsSync(path.join(dir, 'envelope', 'manifest.json')) ? path.join(dir, 'envelope', 'manifest.json') : path.join(dir, 'manifest.json');
+      let devicePk = opts.deviceKey;
+      if (!devicePk) {
+        const deviceId = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { header?: { device_id?: string } }).header?.device_id ?? '';
+        const fdb = openForceDb(config.force.dir);
+        devicePk = new DeviceRegistry(fdb.db).get(deviceId)?.signingPk ?? undefined;
+        fdb.close();
+        if (!devicePk) throw new HindsightError(`device ${deviceId} has no registered key here`, { code: 'unknown_device', hint: 'pass --device-key' });
+      }
+      const r = await openEnvelopeDir(dir, devicePk, loadRecipientKeys(config.force.dir));
+      const pm = r.pkg.signed.manifest;
+      process.stdout.write(
+        `VERIFIED: envelope ${r.manifest.header.envelope_id} from ${pm.device_id} (${pm.store}), incident ${pm.incident_id}\n` +
+          `  device signature ok, body sha256 ${r.manifest.body_sha256} ok, package signature ok, ${r.pkg.files.size} files match their SHA-256\n` +
+          `  window ${new Date(pm.window.start).toISOString()} .. ${new Date(pm.window.end).toISOString()}, ${pm.subjects.length} subjects, ${pm.clips.length} clip hashes, clock synced: ${pm.clock.synced}\n`,
+      );
+      if (opts.out) process.stdout.write(`extracted ${extractPackage(r.pkg, opts.out).length} files to ${opts.out}\n`);
+    });
+
+  force
+    .command('incidents')
+    .description('list the evidence received, with its verification status (--verify checks the stored envelopes and files again)')
+    .option(...CONFIG_OPT)
+    .option('--verify', 'verify each stored envelope again offline and hash the stored files')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { config?: string; verify?: boolean; json?: boolean }) => {
+      const config = loadForceConfig(opts.config);
+      const fdb = openForceDb(config.force.dir);
+      try {
+        const rows = listIncidents(fdb.db);
+        const status = new Map<string, string>();
+        for (const r of rows) {
+          status.set(r.envelope_id, Object.values(JSON.parse(r.verified) as Record<string, unknown>).every((v) => v === 'ok' || typeof v === 'number') ? 'ok' : 'FAILED');
+          if (opts.verify) status.set(r.envelope_id, await reverify(fdb.db, r, loadRecipientKeys(config.force.dir)));
+        }
+        const pending = fdb.db.prepare("SELECT envelope_id, device_id, state, reason FROM envelopes WHERE state != 'stored'").all();
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ incidents: rows.map((r) => ({ ...r, verified: JSON.parse(r.verified) as unknown, status: status.get(r.envelope_id) })), not_stored: pending }, null, 2) + '\n');
+        } else {
+          process.stdout.write(table(['received', 'device', 'store', 'incident', 'envelope', 'subjects', 'files', 'verified'], rows.map((r) => [new Date(r.received_utc).toISOString(), r.device_id, r.store, r.incident_id, r.envelope_id, String(r.subjects), String(r.files), status.get(r.envelope_id)!])));
+        }
+        if ([...status.values()].some((s) => s !== 'ok')) process.exitCode = 1;
+      } finally {
+        fdb.close();
+      }
+    });
+
+  force
+    .command('search')
+    .description('rank the stored subjects of every incident by similarity to a probe photo: incident, store, camera, time, score, crop')
+    .option(...CONFIG_OPT)
+    .option('--image <file>', 'probe photo (embedded with the same face pipeline as the boxes)')
+    .option('--embedding <file>', 'probe embedding (float32 little-endian) instead of a photo')
+    .option('--top <n>', 'how many results', '10')
+    .option('--reason <text>', 'why this search is made (audited)', '')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { config?: string; image?: string; embedding?: string; top: string; reason: string; json?: boolean }) => {
+      const config = loadForceConfig(opts.config);
+      if (!opts.image === !opts.embedding) throw new UsageError('give exactly one of --image FILE or --embedding FILE');
+      let probe: Float32Array;
+      let model: string | undefined;
+      if (opts.image) {
+        const embedder = await loadProbeEmbedder();
+        if (!embedder) throw new HindsightError('the face embedder is not available in this build', { code: 'no_embedder', hint: 'use --embedding FILE.f32 with a probe embedding made by the same model' });
+        probe = await embedder.embedProbe(opts.image);
+        model = embedder.model;
+      } else {
+        probe = toFloat32(readFileSync(opts.embedding!));
+      }
+      const fdb = openForceDb(config.force.dir);
+      try {
+        const hits = searchSubjects(fdb.db, probe, { top: positiveInt(opts.top, '--top'), model });
+        fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'evidence.searched', objectIds: hits.map((h) => h.envelopeId), justification: opts.reason || undefined, detail: { results: hits.length, probe: opts.image ? 'image' : 'embedding' } });
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(hits, null, 2) + '\n');
+          return;
+        }
+        process.stdout.write(table(['score', 'incident', 'store', 'camera', 'time', 'subject', 'crop'], hits.map((h) => [h.score.toFixed(3), h.incidentId, h.store, h.cameras.join(',') || '-', new Date(h.time).toISOString(), h.subjectId, h.crop ?? '-'])));
+      } finally {
+        fdb.close();
+      }
+    });
+}

@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { registerForceEvidence } from './force-evidence.js';
+import { positiveInt } from '../args.js';
+import { openForceDb } from '../../force/db.js';
+import { enrollDevice } from '../../force/enroll.js';
+import { forceKeygen, rotateRecipientKey } from '../../force/keys.js';
+import { forcePaths } from '../../force/paths.js';
+import { DeviceRegistry } from '../../force/registry.js';
+import { writeBrokerKit } from '../../force/broker-kit.js';
+import { systemClock } from '../../util/clock.js';
+import { UsageError } from '../../util/errors.js';
+
+export function registerForce(program: Command): void {
+  const force = program.command('force').description('the force side: keys, enrollment of boxes, broker kit, receiver, offline verification, search');
+
+  force
+    .command('keygen')
+    .description('create a force installation in DIR: root key, HPKE recipient key, receipt and command keys, signed key set, MQTT password, force.yaml')
+    .requiredOption('--dir <dir>', 'folder for the force installation')
+    .option('--broker-url <url>', 'broker URL written into force.yaml (mqtts://host:port)')
+    .option('--ca <file>', 'broker CA certificate (PEM) written into force.yaml')
+    .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
+    .option('--validity-days <n>', 'how long the keys are valid', '365')
+    .action((opts: { dir: string; brokerUrl?: string; ca?: string; prefix: string; validityDays: string }) => {
+      const r = forceKeygen(opts.dir, { now: systemClock.now(), validityDays: positiveInt(opts.validityDays, '--validity-days'), brokerUrl: opts.brokerUrl, caFile: opts.ca && path.resolve(opts.ca), prefix: opts.prefix });
+      const fdb = openForceDb(opts.dir);
+      fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.issued', objectIds: [String(r.keyset.keyset.seq)], detail: { root_kid: r.root.kid, recipients: r.keyset.keyset.recipients.map((k) => k.kid) } });
+      fdb.close();
+      process.stdout.write(`force keys in ${forcePaths(opts.dir).keysDir} (0600); root key ${r.root.kid}; key set seq 1 to ${r.keyset.keyset.recipients.map((k) => k.kid).join(', ')}\nconfig: ${r.config}\nkeep keys/root.key offline once the boxes are enrolled.\n`);
+    });
+
+  force
+    .command('rotate')
+    .description('add a new recipient key (key set seq + 1); the old key stays valid for the overlap so boxes keep sealing while they update')
+    .requiredOption('--dir <dir>', 'force installation folder')
+    .option('--overlap-days <n>', 'how long the old recipient key stays valid', '30')
+    .option('--validity-days <n>', 'validity of the new key', '365')
+    .action((opts: { dir: string; overlapDays: string; validityDays: string }) => {
+      const s = rotateRecipientKey(opts.dir, { now: systemClock.now(), overlapDays: positiveInt(opts.overlapDays, '--overlap-days'), validityDays: positiveInt(opts.validityDays, '--validity-days') });
+      const fdb = openForceDb(opts.dir);
+      fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.issued', objectIds: [String(s.keyset.seq)], detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
+      fdb.close();
+      process.stdout.write(`key set seq ${s.keyset.seq}: recipients ${s.keyset.recipients.map((k) => k.kid).join(', ')}\n`);
+    });
+
+  force
+    .command('enroll')
+    .description('enroll a box: writes its bundle (broker URL, CA, MQTT credentials, root-signed key set, pinned root key), 0600, and its broker password hash')
+    .requiredOption('--dir <dir>', 'force installation folder')
+    .requiredOption('--device <id>', 'device id of the box')
+    .requiredOption('--broker-url <url>', 'broker URL the box connects to (mqtts://host:port)')
+    .requiredOption('--ca <file>', 'CA certificate (PEM) of the broker')
+    .option('--store <name>', 'shop name', '')
+    .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
+    .option('-o, --out <file>', 'bundle file (default: DIR/bundles/<device>.bundle.json)')
+    .action((opts: { dir: string; device: string; brokerUrl: string; ca: string; store: string; prefix: string; out?: string }) => {
+      if (!/^mqtts:\/\//.test(opts.brokerUrl)) throw new UsageError('--broker-url must be mqtts://host:port (TLS only)');
+      const fdb = openForceDb(opts.dir);
+      try {
+        const r = enrollDevice({ dir: opts.dir, deviceId: opts.device, store: opts.store, brokerUrl: opts.brokerUrl, caPem: readFileSync(opts.ca, 'utf8'), prefix: opts.prefix, now: systemClock.now(), db: fdb.db, audit: fdb.audit, out: opts.out });
+        process.stdout.write(`bundle for ${opts.device}: ${r.file} (0600; it holds the box's MQTT password)\nbroker password file updated: ${forcePaths(opts.dir).brokerPasswd}\nnext: on the box run \`hindsight enroll ${path.basename(r.file)}\`, then \`hindsight force register\` with the key it prints\n`);
+      } finally {
+        fdb.close();
+      }
+    });
+
+  force
+    .command('register')
+    .description("pin a box's signing public key (printed by `hindsight enroll` on the box); evidence is accepted only when signed by it")
+    .requiredOption('--dir <dir>', 'force installation folder')
+    .requiredOption('--device <id>', 'device id')
+    .requiredOption('--key <pk>', 'the device public key (base64url)')
+    .action((opts: { dir: string; device: string; key: string }) => {
+      const fdb = openForceDb(opts.dir);
+      try {
+        const kid = fdb.db.transaction(() => {
+          const k = new DeviceRegistry(fdb.db).register(opts.device, opts.key, systemClock.now());
+          fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'device.key_registered', objectIds: [opts.device], detail: { kid: k } });
+          return k;
+        })();
+        process.stdout.write(`device ${opts.device}: signing key ${kid} registered\n`);
+      } finally {
+        fdb.close();
+      }
+    });
+
+  force
+    .command('revoke')
+    .description('revoke a box (lost or stolen): its evidence is refused from now on; remove its line from broker/passwd and SIGHUP the broker too')
+    .requiredOption('--dir <dir>', 'force installation folder')
+    .requiredOption('--device <id>', 'device id')
+    .requiredOption('--reason <text>', 'why (audited)')
+    .action((opts: { dir: string; device: string; reason: string }) => {
+      const fdb = openForceDb(opts.dir);
+      try {
+        fdb.db.transaction(() => {
+          if (!new DeviceRegistry(fdb.db).revoke(opts.device)) throw new UsageError(`device ${opts.device} is not enrolled here`);
+          fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'device.revoked', objectIds: [opts.device], justification: opts.reason });
+        })();
+        process.stdout.write(`device ${opts.device} revoked\n`);
+      } finally {
+        fdb.close();
+      }
+    });
+
+  force
+    .command('broker-config')
+    .description('write the Mosquitto kit into DIR/broker: ACL generated from the protocol topic table, password file, config snippet')
+    .requiredOption('--dir <dir>', 'force installation folder')
+    .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
+    .option('--port <port>', 'TLS listener port', '8883')
+    .action((opts: { dir: string; prefix: string; port: string }) => {
+      const kit = writeBrokerKit(opts.dir, { prefix: opts.prefix, forceUsers: ['force'], port: positiveInt(opts.port, '--port') });
+      process.stdout.write(`acl: ${kit.acl}\npassword file: ${kit.passwd}\nconfig snippet: ${kit.conf} (set the certificate paths, then include it from mosquitto.conf)\n`);
+    });
+
+  registerForceEvidence(force);
+}

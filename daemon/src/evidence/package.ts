@@ -1,0 +1,126 @@
+import { canonicalBytes } from '../util/canonical.js';
+import { HindsightError } from '../util/errors.js';
+import { sha256Hex, u32be } from '../crypto/encoding.js';
+import { SIG_CONTEXT, signWith, verifyWith, type KeyPairFile } from '../crypto/keys.js';
+
+/**
+ * The evidence package: the plaintext inside an envelope. A manifest signed by the device (so the
+ * provenance holds even after the envelope is opened and stored), then the files it lists, in order:
+ *
+ *   u32be(length of signed manifest JSON) || signed manifest (canonical JSON) || file 1 || file 2 ...
+ *
+ * Master clips stay on the box (they are the native evidence); the package carries their SHA-256.
+ */
+
+export type PackageFileKind = 'crop' | 'context' | 'embeddings';
+
+export interface PackageFile {
+  /** A plain file name: letters, digits, '.', '_' and '-' only (never a path). */
+  name: string;
+  kind: PackageFileKind;
+  media_type: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface ClipRecord {
+  camera: string;
+  sha256: string;
+  bytes: number;
+  name: string;
+}
+
+export interface SubjectRecord {
+  id: string;
+  cameras: string[];
+  crops: string[];
+  /** Row of the embeddings file holding this subject's embedding (absent in crops-only mode). */
+  embedding_row?: number;
+  first_seen?: number;
+  last_seen?: number;
+}
+
+export interface PackageManifest {
+  v: 1;
+  schema: 'hindsight-package/1';
+  incident_id: string;
+  device_id: string;
+  store: string;
+  created_at: number;
+  clock: { synced: boolean; offset_ms: number | null; source: string };
+  window: { start: number; end: number };
+  cameras: { id: string; coverage: number | null; gaps: { start: number; end: number }[] }[];
+  clips: ClipRecord[];
+  files: PackageFile[];
+  subjects: SubjectRecord[];
+  embeddings: { file: string; dim: number; dtype: 'float32le'; model: string } | null;
+  models: { name: string; sha256: string }[];
+  tools: Record<string, string>;
+}
+
+export interface SignedPackageManifest {
+  manifest: PackageManifest;
+  signer_kid: string;
+  sig: string;
+}
+
+export class PackageError extends HindsightError {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message, { code: `package_${reason}` });
+  }
+}
+
+const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const MAX_MANIFEST = 4 * 1024 * 1024;
+
+export function isSafeFileName(name: unknown): name is string {
+  return typeof name === 'string' && FILE_NAME.test(name) && !name.includes('..');
+}
+
+export function encodePackage(manifest: PackageManifest, files: Map<string, Buffer>, device: KeyPairFile): Buffer {
+  for (const f of manifest.files) {
+    const data = files.get(f.name);
+    if (!data) throw new PackageError('missing_file', `file ${f.name} is listed but not given`);
+    if (data.length !== f.bytes || sha256Hex(data) !== f.sha256) throw new PackageError('file_hash', `file ${f.name} changed while packaging`);
+  }
+  const signed: SignedPackageManifest = { manifest, signer_kid: device.kid, sig: signWith(device, SIG_CONTEXT.package, canonicalBytes(manifest)) };
+  const head = canonicalBytes(signed);
+  return Buffer.concat([u32be(head.length), head, ...manifest.files.map((f) => files.get(f.name)!)]);
+}
+
+export interface DecodedPackage {
+  signed: SignedPackageManifest;
+  files: Map<string, Buffer>;
+}
+
+/** Parse and verify a package: the device signature on the manifest, then each file's size and hash. */
+export function decodePackage(pt: Buffer, devicePk: string, expect: { deviceId: string; incidentId: string }): DecodedPackage {
+  if (pt.length < 4) throw new PackageError('truncated', 'package is shorter than its header');
+  const len = pt.readUInt32BE(0);
+  if (len > MAX_MANIFEST || 4 + len > pt.length) throw new PackageError('truncated', 'package manifest length is out of range');
+  let signed: SignedPackageManifest;
+  try {
+    signed = JSON.parse(pt.subarray(4, 4 + len).toString('utf8')) as SignedPackageManifest;
+  } catch {
+    throw new PackageError('manifest', 'package manifest is not JSON');
+  }
+  const m = signed?.manifest;
+  if (!m || m.v !== 1 || m.schema !== 'hindsight-package/1' || !Array.isArray(m.files)) throw new PackageError('manifest', 'unknown package manifest version');
+  if (!verifyWith(devicePk, SIG_CONTEXT.package, signed.sig, canonicalBytes(m))) throw new PackageError('bad_signature', 'the package manifest signature does not verify');
+  if (m.device_id !== expect.deviceId || m.incident_id !== expect.incidentId) throw new PackageError('mismatch', 'package manifest names another device or incident than its envelope');
+  const files = new Map<string, Buffer>();
+  let at = 4 + len;
+  for (const f of m.files) {
+    if (!isSafeFileName(f.name) || files.has(f.name)) throw new PackageError('file_name', `unsafe or duplicate file name ${JSON.stringify(f.name).slice(0, 80)}`);
+    if (!Number.isSafeInteger(f.bytes) || f.bytes < 0 || at + f.bytes > pt.length) throw new PackageError('truncated', `file ${f.name} runs past the end of the package`);
+    const data = pt.subarray(at, at + f.bytes);
+    if (sha256Hex(data) !== f.sha256) throw new PackageError('file_hash', `file ${f.name} does not match its SHA-256`);
+    files.set(f.name, data);
+    at += f.bytes;
+  }
+  if (at !== pt.length) throw new PackageError('trailing', `${pt.length - at} bytes after the last file`);
+  return { signed, files };
+}

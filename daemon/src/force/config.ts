@@ -1,0 +1,39 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ConfigLoader } from '../config/load.js';
+import { pathString, secret, section } from '../config/schema-helpers.js';
+import { LogSection } from '../config/sections/core.js';
+
+/**
+ * The force side's own configuration file (receiver, open, incidents, search), separate from any box's.
+ * Environment overrides use HSFORCE_<SECTION>__<KEY> so they never collide with a box's HINDSIGHT_*.
+ */
+export const ForceConfigSchema = Type.Object(
+  {
+    force: section('The force installation.', {
+      dir: pathString('Folder with keys/, keyset.json, the force database and the evidence store.', '.'),
+      prefix: Type.String({ description: 'MQTT topic prefix shared with the boxes.', default: 'hindsight/v1', maxLength: 100 }),
+      share_group: Type.String({ description: 'MQTT 5 shared-subscription group: receivers in one group share the load.', default: 'hindsight-receivers', pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+      client_id: Type.String({ description: 'MQTT client id of this receiver (stable, so its persistent session survives restarts).', default: 'force-receiver-1', maxLength: 64 }),
+    }),
+    mqtt: section('Broker connection of the force service.', {
+      url: Type.String({ description: 'Broker URL (mqtts://host:port).', default: '', maxLength: 1024 }),
+      ca_file: pathString('CA certificate (PEM) of the broker.', ''),
+      username: Type.String({ description: 'MQTT username of the force service.', default: 'force', maxLength: 64 }),
+      password: secret('MQTT password of the force service; may be given as password_file.', { default: '' }),
+      publish_timeout_ms: Type.Integer({ description: 'Deadline of one publish (receipts).', default: 10_000, minimum: 500 }),
+    }),
+    caps: section('Limits on what one box can make the receiver hold.', {
+      max_envelope_bytes: Type.Integer({ description: 'Largest evidence package accepted (plaintext bytes).', default: 256 * 1024 * 1024, minimum: 1024 }),
+      max_chunks: Type.Integer({ description: 'Most chunks per envelope.', default: 8192, minimum: 1 }),
+      reassembly_timeout_s: Type.Number({ description: 'A partial envelope is dropped after this long (the box sends it again).', default: 3600, minimum: 1 }),
+      max_pending_per_device: Type.Integer({ description: 'Envelopes one box may have in reassembly at once.', default: 8, minimum: 1 }),
+      missing_after_s: Type.Number({ description: 'Ask the box for missing chunks when an incomplete envelope has been quiet this long.', default: 10, minimum: 0.2 }),
+    }),
+    log: LogSection,
+  },
+  { additionalProperties: false, title: 'Hindsight force receiver configuration' },
+);
+
+export type ForceConfig = Static<typeof ForceConfigSchema>;
+
+export const forceConfigLoader = new ConfigLoader<ForceConfig>(ForceConfigSchema, 'HSFORCE_');

@@ -1,0 +1,17 @@
+import { AuditLog } from '../audit/log.js';
+import { openDatabase, type Db } from '../store/db.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { forcePaths } from './paths.js';
+import { FORCE_MIGRATIONS } from './store/migrations.js';
+
+export interface ForceDb {
+  db: Db;
+  audit: AuditLog;
+  close(): void;
+}
+
+/** The force database (its own file and migrations) with its own audit log. */
+export function openForceDb(dir: string, clock: Clock = systemClock): ForceDb {
+  const db = openDatabase(forcePaths(dir).db, { migrations: FORCE_MIGRATIONS });
+  return { db, audit: new AuditLog(db, clock), close: () => db.open && db.close() };
+}

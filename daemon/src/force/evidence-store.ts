@@ -1,0 +1,71 @@
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AuditLog } from '../audit/log.js';
+import type { EnvelopeManifest } from '../crypto/envelope.js';
+import type { DecodedPackage } from '../evidence/package.js';
+import type { Db } from '../store/db.js';
+
+export interface StoreContext {
+  db: Db;
+  audit: AuditLog;
+  storeDir: string;
+  now: number;
+}
+
+export interface StoredEnvelope {
+  envelopeId: string;
+  deviceId: string;
+  incidentId: string;
+  msgSeq: number;
+}
+
+/**
+ * Persist a fully verified package: files under <store>/<device>/<incident>/<envelope>/ (with the
+ * envelope itself, for offline verification), then in one transaction the incident, file and subject
+ * rows (embeddings as float32 blobs), the envelope's `stored` state and the audit row. Returns the folder.
+ */
+export function storeVerifiedPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, chunks: Buffer[], pkg: DecodedPackage): string {
+  const dir = writeFiles(c.storeDir, e, m, chunks, pkg);
+  const pm = pkg.signed.manifest;
+  c.db.transaction(() => {
+    const verified = JSON.stringify({ envelope_signature: 'ok', body_sha256: 'ok', package_signature: 'ok', files: pkg.files.size });
+    c.db
+      .prepare('INSERT INTO incidents (envelope_id, incident_id, device_id, store, window_start, window_end, received_utc, dir, manifest, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(e.envelopeId, e.incidentId, e.deviceId, pm.store, pm.window.start, pm.window.end, c.now, dir, JSON.stringify(pkg.signed), verified);
+    const insFile = c.db.prepare('INSERT INTO files (envelope_id, name, kind, sha256, bytes, path) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const f of pm.files) insFile.run(e.envelopeId, f.name, f.kind, f.sha256, f.bytes, path.join(dir, 'files', f.name));
+    const emb = pm.embeddings ? pkg.files.get(pm.embeddings.file) : undefined;
+    const dim = pm.embeddings?.dim ?? 0;
+    const insSubject = c.db.prepare('INSERT INTO subjects (envelope_id, subject_id, cameras, crops, first_seen, model, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    for (const s of pm.subjects) {
+      const vec = emb && s.embedding_row !== undefined && dim ? emb.subarray(s.embedding_row * dim * 4, (s.embedding_row + 1) * dim * 4) : null;
+      insSubject.run(e.envelopeId, s.id, JSON.stringify(s.cameras), JSON.stringify(s.crops), s.first_seen ?? pm.window.start, pm.embeddings?.model ?? null, vec && vec.length === dim * 4 ? Buffer.from(vec) : null);
+    }
+    c.db.prepare("UPDATE envelopes SET state = 'stored', stored_utc = ? WHERE envelope_id = ?").run(c.now, e.envelopeId);
+    c.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(e.envelopeId);
+    c.audit.append({
+      actor: { type: 'device', id: e.deviceId },
+      action: 'evidence.received',
+      objectIds: [e.incidentId, e.envelopeId],
+      sha256s: [m.body_sha256, ...pm.files.map((f) => f.sha256)],
+      detail: { store: pm.store, subjects: pm.subjects.length, files: pm.files.length, msg_seq: e.msgSeq },
+    });
+  })();
+  return dir;
+}
+
+/** Written to a temporary folder and renamed when complete, so a half-written folder is never taken as stored. */
+function writeFiles(storeDir: string, e: StoredEnvelope, m: EnvelopeManifest, chunks: Buffer[], pkg: DecodedPackage): string {
+  const dir = path.join(storeDir, e.deviceId, e.incidentId, e.envelopeId);
+  const tmp = `${dir}.part`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(path.join(tmp, 'envelope'), { recursive: true });
+  mkdirSync(path.join(tmp, 'files'), { recursive: true });
+  writeFileSync(path.join(tmp, 'envelope', 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
+  writeFileSync(path.join(tmp, 'envelope', 'body.bin'), Buffer.concat(chunks));
+  writeFileSync(path.join(tmp, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
+  for (const [name, data] of pkg.files) writeFileSync(path.join(tmp, 'files', name), data);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return dir;
+}

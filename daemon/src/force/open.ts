@@ -1,0 +1,93 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Db } from '../store/db.js';
+import { sha256Hex } from '../crypto/encoding.js';
+import { errorMessage } from '../util/errors.js';
+import path from 'node:path';
+import { EnvelopeError, expectedChunkLength, openEnvelope, verifyManifest, type EnvelopeManifest } from '../crypto/envelope.js';
+import type { KeyPairFile } from '../crypto/keys.js';
+import { decodePackage, type DecodedPackage } from '../evidence/package.js';
+import { EnvelopeManifestSchema, parsePayload } from '../protocol/schemas.js';
+import { HindsightError } from '../util/errors.js';
+
+/**
+ * Offline verification of a stored (or exported) envelope folder: `manifest.json` + `body.bin` (the
+ * chunk ciphertexts in order). Checks the device signature, the body hash, decrypts with the force's
+ * recipient keys, then checks the inner signed manifest and every file hash. Nothing needs the broker.
+ */
+export interface OpenedEnvelope {
+  manifest: EnvelopeManifest;
+  pkg: DecodedPackage;
+}
+
+export async function openEnvelopeDir(dir: string, devicePk: string, recipientKeys: KeyPairFile[]): Promise<OpenedEnvelope> {
+  const base = existsSync(path.join(dir, 'envelope', 'manifest.json')) ? path.join(dir, 'envelope') : dir;
+  const mFile = path.join(base, 'manifest.json');
+  const bFile = path.join(base, 'body.bin');
+  if (!existsSync(mFile) || !existsSync(bFile)) {
+    throw new HindsightError(`${dir} is not an envelope folder (needs manifest.json and body.bin)`, { code: 'not_envelope' });
+  }
+  const manifest = parsePayload(EnvelopeManifestSchema, readFileSync(mFile), 1024 * 1024) as EnvelopeManifest;
+  verifyManifest(manifest, devicePk, { maxChunks: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
+  const body = readFileSync(bFile);
+  const chunks: Buffer[] = [];
+  let at = 0;
+  for (let i = 0; i < manifest.n_chunks; i++) {
+    const len = expectedChunkLength(manifest.header, i, manifest.n_chunks);
+    chunks.push(body.subarray(at, at + len));
+    at += len;
+  }
+  if (at !== body.length) throw new EnvelopeError('wrong_total', `body.bin has ${body.length} bytes, the manifest implies ${at}`);
+  const pt = await openEnvelope(manifest, chunks, recipientKeys);
+  const pkg = decodePackage(pt, devicePk, { deviceId: manifest.header.device_id, incidentId: manifest.header.incident_id });
+  return { manifest, pkg };
+}
+
+export function extractPackage(pkg: DecodedPackage, out: string): string[] {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
+  const written: string[] = [];
+  for (const [name, data] of pkg.files) {
+    const file = path.join(out, name);
+    writeFileSync(file, data);
+    written.push(file);
+  }
+  return written;
+}
+
+export interface IncidentRow {
+  received_utc: number;
+  device_id: string;
+  store: string;
+  incident_id: string;
+  envelope_id: string;
+  verified: string;
+  dir: string;
+  subjects: number;
+  files: number;
+}
+
+export function listIncidents(db: Db): IncidentRow[] {
+  return db
+    .prepare(
+      `SELECT i.received_utc, i.device_id, i.store, i.incident_id, i.envelope_id, i.verified, i.dir,
+         (SELECT COUNT(*) FROM subjects s WHERE s.envelope_id = i.envelope_id) AS subjects,
+         (SELECT COUNT(*) FROM files f WHERE f.envelope_id = i.envelope_id) AS files
+       FROM incidents i ORDER BY i.received_utc`,
+    )
+    .all() as IncidentRow[];
+}
+
+/** Verify a stored incident again: the envelope offline, then each stored file against its recorded hash. */
+export async function reverify(db: Db, row: IncidentRow, recipientKeys: KeyPairFile[]): Promise<string> {
+  const device = db.prepare('SELECT signing_pk FROM devices WHERE id = ?').get(row.device_id) as { signing_pk: string | null } | undefined;
+  if (!device?.signing_pk) return 'FAILED: device key unknown';
+  try {
+    await openEnvelopeDir(row.dir, device.signing_pk, recipientKeys);
+  } catch (err) {
+    return `FAILED: ${errorMessage(err)}`;
+  }
+  for (const f of db.prepare('SELECT name, sha256, path FROM files WHERE envelope_id = ?').all(row.envelope_id) as { name: string; sha256: string; path: string }[]) {
+    if (!existsSync(f.path) || sha256Hex(readFileSync(f.path)) !== f.sha256) return `FAILED: stored file ${f.name} is missing or altered`;
+  }
+  return 'ok';
+}

@@ -1,0 +1,37 @@
+import path from 'node:path';
+
+/** Where a force installation keeps its keys, key set, database, broker kit and evidence store. */
+export interface ForcePaths {
+  dir: string;
+  config: string;
+  keysDir: string;
+  rootKey: string;
+  receiptKey: string;
+  commandKey: string;
+  keyset: string;
+  db: string;
+  store: string;
+  mqttPassword: string;
+  brokerDir: string;
+  brokerPasswd: string;
+  bundlesDir: string;
+}
+
+export function forcePaths(dir: string): ForcePaths {
+  const d = path.resolve(dir);
+  return {
+    dir: d,
+    config: path.join(d, 'force.yaml'),
+    keysDir: path.join(d, 'keys'),
+    rootKey: path.join(d, 'keys', 'root.key'),
+    receiptKey: path.join(d, 'keys', 'receipt.key'),
+    commandKey: path.join(d, 'keys', 'command-admin.key'),
+    keyset: path.join(d, 'keyset.json'),
+    db: path.join(d, 'force.db'),
+    store: path.join(d, 'store'),
+    mqttPassword: path.join(d, 'mqtt', 'force.password'),
+    brokerDir: path.join(d, 'broker'),
+    brokerPasswd: path.join(d, 'broker', 'passwd'),
+    bundlesDir: path.join(d, 'bundles'),
+  };
+}

@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { MqttConnection } from '../protocol/mqtt.js';
+import { DeviceTopics, forceSubscriptions } from '../protocol/topics.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { HindsightError } from '../util/errors.js';
+import type { ForceConfig } from './config.js';
+import { openForceDb, type ForceDb } from './db.js';
+import { EnvelopeIntake } from './intake.js';
+import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
+import { forcePaths } from './paths.js';
+
+/**
+ * `hindsight force receive`: the intake on the broker. A persistent session on an MQTT 5 shared
+ * subscription (`$share/<group>/...`), so several receivers split the load and messages queue at the
+ * broker while all of them are down.
+ */
+export class ForceReceiver {
+  private link: MqttConnection | undefined;
+  private fdb: ForceDb | undefined;
+  private intake: EnvelopeIntake | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+
+  constructor(
+    private readonly config: ForceConfig,
+    private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  start(): void {
+    const c = this.config;
+    if (!c.mqtt.url) throw new HindsightError('mqtt.url is not set in the force config', { code: 'config', hint: 'set mqtt.url (mqtts://host:port)' });
+    if (!c.mqtt.password) throw new HindsightError('mqtt.password is not set in the force config', { code: 'config', hint: 'set mqtt.password_file (written by `hindsight force keygen`)' });
+    const recipientKeys = loadRecipientKeys(c.force.dir);
+    if (!recipientKeys.length) throw new HindsightError(`no recipient keys in ${forcePaths(c.force.dir).keysDir}`, { code: 'force_no_keys', hint: 'run `hindsight force keygen`' });
+    this.fdb = openForceDb(c.force.dir, this.clock);
+    const link = new MqttConnection({
+      url: c.mqtt.url,
+      ca: readFileSync(c.mqtt.ca_file),
+      username: c.mqtt.username,
+      password: c.mqtt.password,
+      clientId: c.force.client_id,
+      clean: false,
+      sessionExpiryS: 7 * 86_400,
+      keepaliveS: 30,
+      reconnectMs: 2000,
+      subscriptions: [{ topic: `$share/${c.force.share_group}/${forceSubscriptions(c.force.prefix).evidence}`, qos: 1 }],
+      log: this.log,
+    });
+    this.intake = new EnvelopeIntake({
+      db: this.fdb.db,
+      audit: this.fdb.audit,
+      storeDir: path.join(forcePaths(c.force.dir).store),
+      prefix: c.force.prefix,
+      caps: c.caps,
+      recipientKeys: () => loadRecipientKeys(c.force.dir),
+      keyset: () => loadKeySet(c.force.dir),
+      receiptKey: loadReceiptKey(c.force.dir),
+      clock: this.clock,
+      log: this.log,
+      sendReceipt: (device, payload) => link.publish(new DeviceTopics(c.force.prefix, device).receipt(), payload, c.mqtt.publish_timeout_ms),
+    });
+    // One message at a time in this process; the database arbitrates between processes.
+    link.onMessage((topic, payload) => {
+      this.log.debug({ topic, bytes: payload.length }, 'evidence message');
+      this.queue = this.queue.then(() => this.intake?.handle(topic, payload)).catch((err) => this.log.error({ err, topic }, 'intake failed'));
+    });
+    link.onConnect(() => this.log.info({ group: c.force.share_group }, 'receiving evidence'));
+    this.link = link;
+    link.start();
+    this.timer = setInterval(() => void this.sweep(), Math.min(1000, c.caps.missing_after_s * 500));
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.sweeping || !this.link?.connected) return;
+    this.sweeping = true;
+    try {
+      this.queue = this.queue.then(() => this.intake?.sweep());
+      await this.queue;
+    } catch (err) {
+      this.log.error({ err }, 'sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.link?.stop();
+    await this.queue.catch(() => undefined);
+    this.fdb?.close();
+  }
+}

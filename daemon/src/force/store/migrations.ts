@@ -1,0 +1,101 @@
+import { m002 } from '../../store/migrations/002_audit.js';
+import type { Migration } from '../../store/migrations/index.js';
+
+/**
+ * The force database's own migrations (not the box's). The audit table is the same append-only,
+ * hash-chained one the box uses, so the same AuditLog code verifies both.
+ */
+const f001: Migration = {
+  version: 1,
+  name: 'force-init',
+  sql: `
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+  `,
+};
+
+const f003: Migration = {
+  version: 3,
+  name: 'force-evidence',
+  sql: `
+    CREATE TABLE devices (
+      id             TEXT PRIMARY KEY,
+      store          TEXT NOT NULL,
+      signing_pk     TEXT,
+      signing_kid    TEXT,
+      enrolled_utc   INTEGER NOT NULL,
+      registered_utc INTEGER,
+      revoked        INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))
+    ) STRICT;
+
+    CREATE TABLE envelopes (
+      envelope_id       TEXT PRIMARY KEY,
+      device_id         TEXT NOT NULL,
+      incident_id       TEXT NOT NULL,
+      msg_seq           INTEGER NOT NULL,
+      state             TEXT NOT NULL CHECK (state IN ('receiving', 'opening', 'stored', 'rejected')),
+      manifest          TEXT NOT NULL,
+      n_chunks          INTEGER NOT NULL,
+      first_seen_utc    INTEGER NOT NULL,
+      last_activity_utc INTEGER NOT NULL,
+      stored_utc        INTEGER,
+      reason            TEXT
+    ) STRICT;
+    -- Replay protection: one msg_seq of a device belongs to one envelope, for ever.
+    CREATE UNIQUE INDEX envelopes_device_seq ON envelopes (device_id, msg_seq);
+    CREATE INDEX envelopes_state ON envelopes (state, last_activity_utc);
+
+    CREATE TABLE chunks (
+      envelope_id TEXT NOT NULL,
+      idx         INTEGER NOT NULL,
+      data        BLOB NOT NULL,
+      PRIMARY KEY (envelope_id, idx)
+    ) STRICT;
+
+    CREATE TABLE incidents (
+      envelope_id  TEXT PRIMARY KEY,
+      incident_id  TEXT NOT NULL,
+      device_id    TEXT NOT NULL,
+      store        TEXT NOT NULL,
+      window_start INTEGER NOT NULL,
+      window_end   INTEGER NOT NULL,
+      received_utc INTEGER NOT NULL,
+      dir          TEXT NOT NULL,
+      manifest     TEXT NOT NULL,
+      verified     TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX incidents_incident ON incidents (device_id, incident_id);
+
+    CREATE TABLE files (
+      envelope_id TEXT NOT NULL,
+      name        TEXT NOT NULL,
+      kind        TEXT NOT NULL,
+      sha256      TEXT NOT NULL,
+      bytes       INTEGER NOT NULL,
+      path        TEXT NOT NULL,
+      PRIMARY KEY (envelope_id, name)
+    ) STRICT;
+
+    CREATE TABLE subjects (
+      envelope_id TEXT NOT NULL,
+      subject_id  TEXT NOT NULL,
+      cameras     TEXT NOT NULL,
+      crops       TEXT NOT NULL,
+      first_seen  INTEGER,
+      model       TEXT,
+      embedding   BLOB,
+      PRIMARY KEY (envelope_id, subject_id)
+    ) STRICT;
+
+    CREATE TABLE rejections (
+      id          INTEGER PRIMARY KEY,
+      ts_utc      INTEGER NOT NULL,
+      device_id   TEXT,
+      envelope_id TEXT,
+      topic       TEXT,
+      reason      TEXT NOT NULL,
+      detail      TEXT NOT NULL
+    ) STRICT;
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003];

@@ -1,0 +1,153 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { HindsightError } from '../util/errors.js';
+
+/**
+ * The MQTT contract's payloads, written once as JSON Schemas (TypeBox) and used by the device and the
+ * force side alike. Every object is closed (additionalProperties: false) with length limits: a message
+ * that does not match is refused whole, with the schema's reason.
+ */
+
+const Id = Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$' });
+const Kid = Type.String({ pattern: '^[0-9a-f]{16}$' });
+const B64 = (max: number): TSchema => Type.String({ pattern: '^[A-Za-z0-9_-]*$', maxLength: max });
+const Hex64 = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const EnvelopeId = Type.String({ pattern: '^[0-9a-f]{32}$' });
+const Ms = Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 });
+const closed = { additionalProperties: false } as const;
+
+export const StatePayload = Type.Object(
+  { state: Type.Union([Type.Literal('online'), Type.Literal('offline')]), version: Type.String({ maxLength: 64 }), boot_id: Type.String({ maxLength: 64 }), bd_seq: Type.Integer({ minimum: 0 }) },
+  closed,
+);
+
+export const EnvelopeHeaderSchema = Type.Object(
+  {
+    v: Type.Literal(1),
+    schema: Type.Literal('hindsight-evidence/1'),
+    suite: Type.String({ maxLength: 80 }),
+    device_id: Id,
+    signer_kid: Kid,
+    incident_id: Id,
+    envelope_id: EnvelopeId,
+    msg_seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    created_at: Ms,
+    clock: Type.Object({ synced: Type.Boolean(), offset_ms: Type.Union([Type.Number(), Type.Null()]) }, closed),
+    pt_len: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    chunk: Type.Integer({ minimum: 17, maximum: 65536 }),
+    recipients: Type.Array(Kid, { minItems: 1, maxItems: 8 }),
+  },
+  closed,
+);
+
+export const EnvelopeManifestSchema = Type.Object(
+  {
+    header: EnvelopeHeaderSchema,
+    recipients: Type.Array(Type.Object({ kid: Kid, enc: B64(64), wrapped: B64(128) }, closed), { minItems: 1, maxItems: 8 }),
+    sig: B64(128),
+    n_chunks: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+    body_sha256: Hex64,
+  },
+  closed,
+);
+
+export const ReceiptBody = Type.Object(
+  {
+    v: Type.Literal(1),
+    envelope: EnvelopeId,
+    device_id: Id,
+    body_sha256: Type.Union([Hex64, Type.Literal('')]),
+    status: Type.Union([Type.Literal('complete'), Type.Literal('missing')]),
+    missing: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 100_000 }),
+    ts: Ms,
+    kid: Kid,
+  },
+  closed,
+);
+
+export const ReceiptPayload = Type.Object({ receipt: ReceiptBody, sig: B64(128) }, closed);
+
+export const AuditHeadPayload = Type.Object({ head: Type.Object({ count: Type.Integer({ minimum: 0 }), head_hash: Hex64, ts: Ms }, closed), kid: Kid, sig: B64(128) }, closed);
+
+export const HealthPayload = Type.Object(
+  {
+    ts: Ms,
+    uptime_s: Type.Number({ minimum: 0 }),
+    version: Type.String({ maxLength: 64 }),
+    clock: Type.Object({ synced: Type.Boolean(), offset_ms: Type.Union([Type.Number(), Type.Null()]), source: Type.String({ maxLength: 32 }) }, closed),
+    outbox: Type.Object({ pending: Type.Integer({ minimum: 0 }), bytes: Type.Integer({ minimum: 0 }), oldest_age_s: Type.Union([Type.Number(), Type.Null()]) }, closed),
+  },
+  // Other services (cpu, disk, cameras, incidents, models) add their own keys to the health document.
+  { additionalProperties: true },
+);
+
+export const CommandBody = Type.Object(
+  {
+    v: Type.Literal(1),
+    cmd_id: Id,
+    device_id: Id,
+    issuer_kid: Kid,
+    op: Type.String({ maxLength: 40, pattern: '^[a-z_]+$' }),
+    args: Type.Record(Type.String({ maxLength: 64 }), Type.Unknown()),
+    seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    iat: Ms,
+    exp: Ms,
+  },
+  closed,
+);
+
+export const CommandPayload = Type.Object({ kid: Kid, cmd: CommandBody, sig: B64(128) }, closed);
+
+export const CommandResultPayload = Type.Object(
+  { cmd_id: Id, status: Type.Union([Type.Literal('ok'), Type.Literal('error')]), error: Type.Optional(Type.String({ maxLength: 2000 })), data: Type.Optional(Type.Unknown()) },
+  closed,
+);
+
+export const DesiredConfigPayload = Type.Object(
+  { doc: Type.Object({ version: Type.Integer({ minimum: 1 }), config: Type.Record(Type.String(), Type.Unknown()), iat: Ms }, closed), kid: Kid, sig: B64(128) },
+  closed,
+);
+
+export const ReportedConfigPayload = Type.Object(
+  { applied_version: Type.Integer({ minimum: 0 }), sha256: Hex64, restart_required: Type.Boolean(), errors: Type.Optional(Type.Array(Type.String({ maxLength: 500 }), { maxItems: 100 })) },
+  closed,
+);
+
+export type StateMessage = Static<typeof StatePayload>;
+export type ReceiptMessage = Static<typeof ReceiptPayload>;
+export type ReceiptBodyT = Static<typeof ReceiptBody>;
+
+const ajv = new Ajv({ allErrors: false, strict: true, coerceTypes: false, removeAdditional: false, useDefaults: false });
+const cache = new WeakMap<TSchema, ValidateFunction>();
+
+export class PayloadError extends HindsightError {
+  constructor(message: string) {
+    super(message, { code: 'bad_payload' });
+  }
+}
+
+/** Parse a JSON payload and check it against its schema; throws PayloadError naming the first problem. */
+export function parsePayload<T extends TSchema>(schema: T, payload: Buffer | string, maxBytes = 256 * 1024): Static<T> {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  if (size > maxBytes) throw new PayloadError(`payload of ${size} bytes exceeds ${maxBytes}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString());
+  } catch {
+    throw new PayloadError('payload is not JSON');
+  }
+  return checkPayload(schema, value);
+}
+
+export function checkPayload<T extends TSchema>(schema: T, value: unknown): Static<T> {
+  let validate = cache.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    cache.set(schema, validate);
+  }
+  if (!validate(value)) {
+    const e = validate.errors?.[0];
+    throw new PayloadError(`payload does not match the schema: ${e ? `${e.instancePath || '/'} ${e.message ?? e.keyword}` : 'invalid'}`);
+  }
+  return value as Static<T>;
+}

@@ -1,0 +1,135 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AuditLog } from '../audit/log.js';
+import { generateKeyPair, keyId, readKeyFile, writeKeyFile, writeSecretFile, type KeyPairFile } from '../crypto/keys.js';
+import { fromB64u } from '../crypto/encoding.js';
+import { verifyKeySet, type SignedKeySet } from '../crypto/keyset.js';
+import { EnrollmentBundleSchema, type EnrollmentBundle } from '../protocol/enrollment.js';
+import { parsePayload } from '../protocol/schemas.js';
+import type { Db } from '../store/db.js';
+import type { Clock } from '../util/clock.js';
+import { HindsightError } from '../util/errors.js';
+
+/**
+ * The box side of enrollment: install a bundle from the force, create the device signing key (once),
+ * and keep the force key set (only ever replaced by a newer one signed by the pinned root).
+ * Files under <state_dir>: keys/device.key (0600), uplink/enrollment.json (0600), uplink/ca.pem.
+ */
+
+export interface UplinkFiles {
+  deviceKey: string;
+  enrollment: string;
+  ca: string;
+}
+
+export function uplinkFiles(stateDir: string): UplinkFiles {
+  return {
+    deviceKey: path.join(stateDir, 'keys', 'device.key'),
+    enrollment: path.join(stateDir, 'uplink', 'enrollment.json'),
+    ca: path.join(stateDir, 'uplink', 'ca.pem'),
+  };
+}
+
+export function isEnrolled(stateDir: string): boolean {
+  const f = uplinkFiles(stateDir);
+  return existsSync(f.enrollment) && existsSync(f.deviceKey);
+}
+
+export function readBundle(file: string): EnrollmentBundle {
+  let text: Buffer;
+  try {
+    text = readFileSync(file);
+  } catch (err) {
+    throw new HindsightError(`cannot read enrollment bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { code: 'bundle_unreadable' });
+  }
+  try {
+    return parsePayload(EnrollmentBundleSchema, text, 1024 * 1024);
+  } catch (err) {
+    throw new HindsightError(`${file} is not a valid enrollment bundle: ${(err as Error).message}`, { code: 'bundle_invalid', hint: 'ask the force for a new bundle (`hindsight force enroll`)' });
+  }
+}
+
+/** The device's Ed25519 key: created on first use, never overwritten, never logged. */
+export function ensureDeviceKey(stateDir: string): { key: KeyPairFile; created: boolean } {
+  const file = uplinkFiles(stateDir).deviceKey;
+  if (existsSync(file)) return { key: readKeyFile(file, 'ed25519'), created: false };
+  const key = generateKeyPair('ed25519');
+  writeKeyFile(file, key);
+  return { key, created: true };
+}
+
+export class KeySetStore {
+  constructor(private readonly db: Db) {}
+
+  current(): SignedKeySet | undefined {
+    const r = this.db.prepare('SELECT signed FROM key_sets ORDER BY seq DESC LIMIT 1').get() as { signed: string } | undefined;
+    return r ? (JSON.parse(r.signed) as SignedKeySet) : undefined;
+  }
+
+  /** Verify against the pinned root and install; audited. Throws KeySetError (old seq, bad signature...). */
+  install(signed: unknown, rootPk: string, now: number, audit: AuditLog, actor: string): SignedKeySet {
+    return this.db
+      .transaction(() => {
+        const installed = this.current();
+        const ok = verifyKeySet(signed, { rootPk, installedSeq: installed?.keyset.seq, now });
+        this.db.prepare('INSERT INTO key_sets (seq, root_kid, signed, installed_utc) VALUES (?, ?, ?, ?)').run(ok.keyset.seq, ok.keyset.root_kid, JSON.stringify(ok), now);
+        audit.append({
+          actor: { type: 'cli', id: actor },
+          action: 'keyset.installed',
+          objectIds: [String(ok.keyset.seq)],
+          detail: { seq: ok.keyset.seq, previous_seq: installed?.keyset.seq ?? null, recipients: ok.keyset.recipients.map((r) => r.kid), signers: ok.keyset.signers.map((s) => s.kid) },
+        });
+        return ok;
+      })
+      .immediate();
+  }
+}
+
+export interface InstallResult {
+  deviceId: string;
+  deviceKid: string;
+  devicePublicKey: string;
+  keyCreated: boolean;
+  keysetSeq: number;
+}
+
+export function installBundle(bundle: EnrollmentBundle, options: { stateDir: string; deviceId: string; db: Db; audit: AuditLog; clock: Clock }): InstallResult {
+  if (bundle.device_id !== options.deviceId) {
+    throw new HindsightError(`the bundle is for device ${bundle.device_id}, but this box is configured as ${options.deviceId}`, {
+      code: 'bundle_wrong_device',
+      hint: `set device.id: ${bundle.device_id} in the config, or ask the force for this box's bundle`,
+    });
+  }
+  const rootRaw = fromB64u(bundle.force_root.pk, 'force root key', 32);
+  if (keyId(rootRaw) !== bundle.force_root.kid) throw new HindsightError('the bundle root key does not match its kid', { code: 'bundle_invalid' });
+  const existing = existsSync(uplinkFiles(options.stateDir).enrollment) ? (JSON.parse(readFileSync(uplinkFiles(options.stateDir).enrollment, 'utf8')) as EnrollmentBundle) : undefined;
+  if (existing && existing.force_root.pk !== bundle.force_root.pk) {
+    throw new HindsightError('this box is already enrolled with another force root key', { code: 'bundle_root_changed', hint: 'a root key change needs a wipe and re-enrollment by the force' });
+  }
+  const files = uplinkFiles(options.stateDir);
+  const store = new KeySetStore(options.db);
+  const installedSeq = store.current()?.keyset.seq;
+  // Re-installing the same bundle (same key set) is fine; anything else must be newer.
+  if (installedSeq === undefined || installedSeq !== (bundle.keyset.keyset as { seq?: number }).seq) {
+    store.install(bundle.keyset, bundle.force_root.pk, options.clock.now(), options.audit, 'enroll');
+  }
+  const { key, created } = ensureDeviceKey(options.stateDir);
+  writeSecretFile(files.enrollment, JSON.stringify(bundle, null, 2) + '\n');
+  writeFileSync(files.ca, bundle.mqtt.ca_pem, { mode: 0o644 });
+  options.audit.append({
+    actor: { type: 'cli', id: 'enroll' },
+    action: 'uplink.enrolled',
+    objectIds: [bundle.device_id],
+    detail: { broker: bundle.mqtt.url, root_kid: bundle.force_root.kid, device_kid: key.kid, key_created: created },
+  });
+  return { deviceId: bundle.device_id, deviceKid: key.kid, devicePublicKey: key.pk, keyCreated: created, keysetSeq: store.current()!.keyset.seq };
+}
+
+export function loadEnrollment(stateDir: string): EnrollmentBundle {
+  return readBundle(uplinkFiles(stateDir).enrollment);
+}
+
+/** Remove the bundle copy the installer brought (it holds the MQTT password). */
+export function shredBundle(file: string): void {
+  rmSync(file, { force: true });
+}

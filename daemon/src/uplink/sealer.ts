@@ -1,0 +1,57 @@
+import { sealEnvelope, type SealedEnvelope } from '../crypto/envelope.js';
+import type { KeyPairFile } from '../crypto/keys.js';
+import { validRecipients } from '../crypto/keyset.js';
+import { buildPackage, type BuiltPackage, type PackageInput } from '../evidence/builder.js';
+import type { Clock } from '../util/clock.js';
+import type { ClockState } from '../util/clock-sync.js';
+import { HindsightError } from '../util/errors.js';
+import type { KeySetStore } from './enrollment.js';
+import type { Outbox } from './outbox.js';
+
+export interface SealedPackage extends BuiltPackage {
+  sealed: SealedEnvelope;
+}
+
+/**
+ * Seals evidence for the force: package -> envelope to every currently valid recipient key. The result
+ * goes into the outbox with `outbox.enqueue(sealed, {workingFiles})` inside the caller's transaction.
+ */
+export class EvidenceSealer {
+  constructor(
+    private readonly deviceId: string,
+    private readonly deviceKey: KeyPairFile,
+    private readonly keysets: KeySetStore,
+    private readonly outbox: Outbox,
+    private readonly clock: Clock,
+    private readonly clockState: () => ClockState,
+    private readonly chunkBytes: number,
+  ) {}
+
+  async seal(plaintext: Uint8Array, incidentId: string): Promise<SealedEnvelope> {
+    const keyset = this.keysets.current();
+    if (!keyset) throw new HindsightError('no force key set is installed', { code: 'not_enrolled', hint: 'enroll the box: hindsight enroll BUNDLE' });
+    const now = this.clock.now();
+    const recipients = validRecipients(keyset.keyset, now);
+    if (!recipients.length) {
+      throw new HindsightError(`every force key of key set ${keyset.keyset.seq} has expired`, { code: 'keyset_expired', hint: 'the force must publish a new key set' });
+    }
+    this.outbox.checkCapacity(plaintext.length);
+    const cs = this.clockState();
+    return sealEnvelope({
+      plaintext,
+      device: this.deviceKey,
+      deviceId: this.deviceId,
+      incidentId,
+      msgSeq: this.outbox.reserveMsgSeq(),
+      recipients,
+      clock: { synced: cs.synced, offset_ms: cs.offset_ms },
+      now,
+      chunkBytes: this.chunkBytes,
+    });
+  }
+
+  async sealPackage(input: PackageInput): Promise<SealedPackage> {
+    const built = buildPackage(input, this.deviceKey);
+    return { ...built, sealed: await this.seal(built.plaintext, input.incidentId) };
+  }
+}

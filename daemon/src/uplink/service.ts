@@ -1,0 +1,189 @@
+import { readFileSync } from 'node:fs';
+import type { AppContext } from '../app/context.js';
+import type { Service } from '../app/service.js';
+import { readKeyFile } from '../crypto/keys.js';
+import { MqttConnection } from '../protocol/mqtt.js';
+import { DeviceTopics, DEFAULT_PREFIX } from '../protocol/topics.js';
+import type { StateMessage } from '../protocol/schemas.js';
+import { MetaRepo } from '../store/repos/meta.js';
+import { isEnrolled, KeySetStore, loadEnrollment, uplinkFiles } from './enrollment.js';
+import type { EnrollmentBundle } from '../protocol/enrollment.js';
+import { Outbox } from './outbox.js';
+import { deleteDeliveredWorkingFiles, ReceiptHandler } from './receipts.js';
+import { EvidenceSealer } from './sealer.js';
+import { EnvelopeSender, type SenderSettings } from './sender.js';
+import { signAuditHead } from './audit-head.js';
+import { errorMessage } from '../util/errors.js';
+
+/** PROTOCOL.md: the signed audit head goes up every 15 minutes and at shutdown (and after each connect). */
+const AUDIT_HEAD_EVERY_MS = 15 * 60_000;
+
+/** The outbox and sealer a box has whether or not its link is up (the incident code uses these). */
+export function createOutbox(ctx: Pick<AppContext, 'config' | 'db' | 'audit' | 'clock'>): Outbox {
+  const u = ctx.config.uplink;
+  return new Outbox(ctx.db, ctx.audit, ctx.clock, { maxBytes: u.outbox_max_bytes, maxAgeMs: u.outbox_max_age_days * 86_400_000 });
+}
+
+export function createSealer(ctx: Pick<AppContext, 'config' | 'paths' | 'db' | 'clock' | 'clockSync'>, outbox: Outbox): EvidenceSealer | undefined {
+  if (!isEnrolled(ctx.paths.stateDir)) return undefined;
+  const key = readKeyFile(uplinkFiles(ctx.paths.stateDir).deviceKey, 'ed25519');
+  return new EvidenceSealer(ctx.config.device.id, key, new KeySetStore(ctx.db), outbox, ctx.clock, () => ctx.clockSync.current(), ctx.config.uplink.chunk_bytes);
+}
+
+/**
+ * The uplink service: MQTT to the force, sending the outbox and taking receipts. A box that is not
+ * enrolled keeps recording and sealing nothing; it says so once at start.
+ */
+export class UplinkService implements Service {
+  readonly name = 'uplink';
+  readonly outbox: Outbox;
+  private sealerInstance: EvidenceSealer | undefined;
+  private auditTimer: NodeJS.Timeout | undefined;
+  private fullTimer: NodeJS.Timeout | undefined;
+  private link: MqttConnection | undefined;
+  private sender: EnvelopeSender | undefined;
+  private topics: DeviceTopics | undefined;
+  private onlineState: string | undefined;
+  private offlineState: string | undefined;
+  private unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly testing: Pick<SenderSettings, 'dropChunk'> = {},
+  ) {
+    this.outbox = createOutbox(ctx);
+  }
+
+  start(): void {
+    const { config, log, paths } = this.ctx;
+    const u = config.uplink;
+    if (!isEnrolled(paths.stateDir)) {
+      log.warn({ service: this.name }, 'this box is not enrolled with a force: evidence cannot be sealed or sent until `hindsight enroll BUNDLE` is run; recording continues');
+      return;
+    }
+    deleteDeliveredWorkingFiles(this.outbox, log);
+    if (!u.enabled) {
+      log.warn({ service: this.name }, 'uplink.enabled is false: evidence is sealed and queued but not sent');
+      return;
+    }
+    const bundle = loadEnrollment(paths.stateDir);
+    const deviceId = config.device.id;
+    if (bundle.device_id !== deviceId) {
+      log.error({ service: this.name, enrolledAs: bundle.device_id, configured: deviceId }, 'device.id differs from the enrolled device id; the uplink stays off (fix device.id or enroll again)');
+      return;
+    }
+    const topics = new DeviceTopics(u.prefix || bundle.mqtt.prefix || DEFAULT_PREFIX, deviceId);
+    const link = this.connect(bundle, topics);
+    const sender = this.createSender(link, topics);
+    this.wire(link, sender, topics);
+    this.link = link;
+    this.topics = topics;
+    this.sender = sender;
+    link.start();
+    sender.start();
+    log.info({ service: this.name, broker: u.broker_url || bundle.mqtt.url, device: deviceId, outbox: this.outbox.stats() }, 'uplink started');
+  }
+
+  /** MQTT 5 over TLS with the device's credentials, a persistent session and `offline` as the will. */
+  private connect(bundle: EnrollmentBundle, topics: DeviceTopics): MqttConnection {
+    const u = this.ctx.config.uplink;
+    const meta = new MetaRepo(this.ctx.db);
+    const bdSeq = Number(meta.get('uplink.bd_seq') ?? 0) + 1;
+    meta.set('uplink.bd_seq', String(bdSeq));
+    const state = (s: StateMessage['state']): string => JSON.stringify({ state: s, version: this.ctx.version, boot_id: this.ctx.bootId, bd_seq: bdSeq } satisfies StateMessage);
+    this.onlineState = state('online');
+    this.offlineState = state('offline');
+    const username = u.username || bundle.mqtt.username || topics.device;
+    return new MqttConnection({
+      url: u.broker_url || bundle.mqtt.url,
+      ca: u.ca_file ? readFileSync(u.ca_file) : bundle.mqtt.ca_pem,
+      username,
+      password: u.password || bundle.mqtt.password,
+      clientId: username,
+      clean: false,
+      sessionExpiryS: u.session_expiry_s,
+      keepaliveS: u.keepalive_s,
+      reconnectMs: u.reconnect_ms,
+      will: { topic: topics.state(), payload: this.offlineState, retain: true },
+      subscriptions: [{ topic: topics.receipt(), qos: 1 }],
+      log: this.ctx.log.child({ service: this.name }),
+    });
+  }
+
+  private createSender(link: MqttConnection, topics: DeviceTopics): EnvelopeSender {
+    const u = this.ctx.config.uplink;
+    const settings: SenderSettings = {
+      publishTimeoutMs: u.publish_timeout_ms,
+      receiptTimeoutMs: u.receipt_timeout_s * 1000,
+      retryMinMs: u.retry_min_ms,
+      retryMaxMs: u.retry_max_ms,
+      inflight: u.inflight,
+      ...this.testing,
+    };
+    return new EnvelopeSender(this.outbox, link, topics, this.ctx.clock, settings, this.ctx.log.child({ service: this.name }));
+  }
+
+  /** What happens on connect, on a receipt, on new evidence, and on the timers. */
+  private wire(link: MqttConnection, sender: EnvelopeSender, topics: DeviceTopics): void {
+    const { log, config } = this.ctx;
+    const receipts = new ReceiptHandler(this.ctx.db, this.outbox, new KeySetStore(this.ctx.db), topics.device, this.ctx.clock, this.ctx.audit, log.child({ service: this.name }));
+    // Retained state is published again after every reconnect (a broker restart may have lost it).
+    link.onConnect(async () => {
+      await link.publish(topics.state(), this.onlineState!, config.uplink.publish_timeout_ms, { retain: true });
+      this.outbox.retryFailedNow(this.ctx.clock.now());
+      sender.wake();
+      await this.publishAuditHead(link, topics);
+    });
+    link.onMessage((topic, payload) => {
+      if (topic !== topics.receipt()) return;
+      const r = receipts.handle(payload);
+      if (r.delivered) {
+        this.ctx.bus.emit('envelope.delivered', { envelopeId: r.delivered.envelopeId, incidentId: r.delivered.incidentId });
+        deleteDeliveredWorkingFiles(this.outbox, log);
+      }
+      if (r.outcome === 'resend') sender.wake();
+    });
+    this.unsubscribe.push(this.ctx.bus.on('envelope.queued', () => sender.wake()));
+    this.auditTimer = setInterval(() => {
+      if (link.connected) this.publishAuditHead(link, topics).catch((err) => log.warn({ err: errorMessage(err) }, 'cannot publish the audit head now'));
+    }, AUDIT_HEAD_EVERY_MS);
+    this.fullTimer = setInterval(() => this.warnIfFull(), 60_000);
+    this.warnIfFull();
+  }
+
+  /**
+   * Seals evidence for the force; undefined while the box is not enrolled (the incident code then keeps
+   * the incident waiting and says why). Created on first use, so an enrollment made while running counts.
+   */
+  get sealer(): EvidenceSealer | undefined {
+    this.sealerInstance ??= createSealer(this.ctx, this.outbox);
+    return this.sealerInstance;
+  }
+
+  /** Publish the signed audit head (count + head hash) so the force can detect a truncated or rewritten log. */
+  private async publishAuditHead(link: MqttConnection, topics: DeviceTopics): Promise<void> {
+    const key = readKeyFile(uplinkFiles(this.ctx.paths.stateDir).deviceKey, 'ed25519');
+    await link.publish(topics.auditHead(), JSON.stringify(signAuditHead(this.ctx.audit.head(), key)), this.ctx.config.uplink.publish_timeout_ms, { retain: true });
+  }
+
+  /** Said every minute while it lasts: a full outbox means new incidents are being refused. */
+  private warnIfFull(): void {
+    try {
+      this.outbox.checkCapacity(0);
+    } catch (err) {
+      this.ctx.log.error({ service: this.name, outbox: this.outbox.stats(), err: errorMessage(err) }, 'OUTBOX FULL: new incidents are refused until queued evidence reaches the force; nothing queued is dropped');
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.auditTimer);
+    clearInterval(this.fullTimer);
+    if (this.link?.connected && this.topics) await this.publishAuditHead(this.link, this.topics).catch(() => undefined);
+    for (const off of this.unsubscribe.splice(0)) off();
+    await this.sender?.stop();
+    // A clean disconnect does not fire the will: say `offline` ourselves.
+    await this.link?.stop(this.topics && this.offlineState ? { topic: this.topics.state(), payload: this.offlineState, retain: true } : undefined);
+    this.sender = undefined;
+    this.link = undefined;
+  }
+}

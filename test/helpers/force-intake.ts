@@ -1,0 +1,71 @@
+import { mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { encodeChunkMessage, sealEnvelope } from '../../daemon/src/crypto/envelope.js';
+import { generateKeyPair } from '../../daemon/src/crypto/keys.js';
+import { validRecipients } from '../../daemon/src/crypto/keyset.js';
+import { buildPackage, packageInputFromFolder } from '../../daemon/src/evidence/builder.js';
+import { openForceDb, type ForceDb } from '../../daemon/src/force/db.js';
+import { EnvelopeIntake } from '../../daemon/src/force/intake.js';
+import { forceKeygen, loadKeySet, loadReceiptKey, loadRecipientKeys } from '../../daemon/src/force/keys.js';
+import { DeviceRegistry } from '../../daemon/src/force/registry.js';
+import { silentLogger } from '../../daemon/src/log/logger.js';
+import { systemClock } from '../../daemon/src/util/clock.js';
+
+/**
+ * A force store filled without a broker: each incident is packaged, signed and sealed exactly as a box
+ * does, and fed to the real intake (verify, decrypt, store). For search tests.
+ */
+export class ForceStoreBuilder {
+  readonly forceDir: string;
+  readonly fdb: ForceDb;
+  private readonly intake: EnvelopeIntake;
+
+  constructor(readonly dir: string) {
+    this.forceDir = path.join(dir, 'force');
+    forceKeygen(this.forceDir, { now: systemClock.now(), validityDays: 30 });
+    this.fdb = openForceDb(this.forceDir);
+    this.intake = new EnvelopeIntake({
+      db: this.fdb.db,
+      audit: this.fdb.audit,
+      storeDir: path.join(this.forceDir, 'store'),
+      prefix: 'hindsight/v1',
+      caps: { max_envelope_bytes: 1e8, max_chunks: 1e4, reassembly_timeout_s: 600, max_pending_per_device: 8, missing_after_s: 5 },
+      recipientKeys: () => loadRecipientKeys(this.forceDir),
+      receiptKey: loadReceiptKey(this.forceDir),
+      clock: systemClock,
+      log: silentLogger,
+      sendReceipt: async () => undefined,
+    });
+    writeFileSync(path.join(this.forceDir, 'force.yaml'), 'force: {dir: .}\nlog: {level: warn, pretty: false}\n');
+  }
+
+  /** One incident from one store's box; each subject has crop files (copied) and an embedding. */
+  async addIncident(deviceId: string, store: string, incidentId: string, subjects: { crops: string[]; embedding: Float32Array }[]): Promise<void> {
+    const key = generateKeyPair('ed25519');
+    const registry = new DeviceRegistry(this.fdb.db);
+    registry.enroll(deviceId, store, systemClock.now());
+    registry.register(deviceId, key.pk, systemClock.now());
+    const folder = path.join(this.dir, 'packages', incidentId);
+    subjects.forEach((s, i) => {
+      mkdirSync(path.join(folder, 'crops', `s${i}`), { recursive: true });
+      mkdirSync(path.join(folder, 'embeddings'), { recursive: true });
+      s.crops.forEach((c, k) => copyFileSync(c, path.join(folder, 'crops', `s${i}`, `${k}.jpg`)));
+      writeFileSync(path.join(folder, 'embeddings', `s${i}.f32`), Buffer.from(s.embedding.buffer, s.embedding.byteOffset, s.embedding.byteLength));
+    });
+    const now = systemClock.now();
+    const pt = buildPackage(
+      packageInputFromFolder(folder, { incidentId, deviceId, store, window: { start: now - 90_000, end: now }, embeddingModel: 'test-model', models: [], tools: {}, clock: { synced: true, offset_ms: 0, source: 'unknown' }, now }),
+      key,
+    ).plaintext;
+    const e = await sealEnvelope({ plaintext: pt, device: key, deviceId, incidentId, msgSeq: 1, recipients: validRecipients(loadKeySet(this.forceDir).keyset, now), clock: { synced: true, offset_ms: 0 }, now });
+    const base = `hindsight/v1/${deviceId}/ev/${e.manifest.header.envelope_id}`;
+    await this.intake.handle(`${base}/m`, Buffer.from(JSON.stringify(e.manifest)));
+    const outcomes = [];
+    for (const [idx, c] of e.chunks.entries()) outcomes.push(await this.intake.handle(`${base}/${idx}`, encodeChunkMessage(e.manifest.header.envelope_id, idx, e.chunks.length, c)));
+    if (!outcomes.some((o) => o.kind === 'stored')) throw new Error(`incident ${incidentId} was not stored: ${JSON.stringify(outcomes)}`);
+  }
+
+  close(): void {
+    this.fdb.close();
+  }
+}
