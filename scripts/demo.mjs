@@ -12,6 +12,7 @@ const dist = (p) => path.join(ROOT, 'daemon', 'dist', p);
 const { startCamera } = await import(dist('devkit/camera.js'));
 const { startForceKit, enrollBox } = await import(dist('devkit/force.js'));
 const { ManagedProcess, stopAllManaged } = await import(dist('devkit/process.js'));
+const { runCommand } = await import(dist('util/child.js'));
 
 const argv = process.argv.slice(2);
 const secondsArg = argv.indexOf('--seconds');
@@ -41,17 +42,28 @@ writeFileSync(
     'device: {id: demo-box, store: "Demo Store"}',
     `paths: {state_dir: ${JSON.stringify(path.join(stateRoot, 'box'))}}`,
     'log: {level: info, pretty: true}',
+    '# the test camera runs on this machine, so loopback is a camera network here',
+    'cameras: {networks: [127.0.0.0/8]}',
     '',
   ].join('\n'),
 );
 enrollBox(configFile, kit.bundle('demo-box'), kit.forceDir);
 say('the demo box is enrolled with the force (device key created, registered)');
+// Register the test camera the way an installer would (its port changes each run, so update it when known).
+const hindsight = (...args) => runCommand(process.execPath, [dist('cli/main.js'), ...args, '--config', configFile], { timeoutMs: 60_000 });
+const known = JSON.parse((await hindsight('camera', 'list', '--json')).stdout.toString() || '[]').some((c) => c.id === 'demo-cam');
+const registered = known
+  ? await hindsight('camera', 'update', 'demo-cam', '--url', camera.url)
+  : await hindsight('camera', 'add', '--id', 'demo-cam', '--name', 'Demo camera', '--url', camera.url, '--zone', 'shop floor');
+if (registered.code !== 0) throw new Error(`could not register the demo camera: ${registered.stderr}`);
+say(`camera registered as demo-cam; \`node daemon/dist/cli/main.js buffer status --config ${path.relative(ROOT, configFile)}\` shows the buffer`);
 say(`starting the daemon with ${path.relative(ROOT, configFile)}`);
 const daemon = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'run', '--config', configFile]);
 daemon.child.proc.stdout.on('data', (d) => process.stdout.write(d));
 daemon.child.proc.stderr.on('data', (d) => process.stderr.write(d));
 await daemon.waitForLine(/hindsight running/, 60_000);
-say('running. Press Ctrl-C to stop.');
+await daemon.waitForLine(/camera demo-cam: recording/, 60_000);
+say('running and recording the test camera. Press Ctrl-C to stop.');
 say(`send a sample evidence package: node daemon/dist/cli/main.js evidence seal --from <folder with crops/<subject>/*.jpg> --config ${path.relative(ROOT, configFile)}`);
 say(`what the force received: node daemon/dist/cli/main.js force incidents --config ${path.relative(ROOT, kit.forceConfig)}`);
 

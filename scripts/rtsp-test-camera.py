@@ -22,7 +22,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--path", default="/stream")
-    p.add_argument("--mode", choices=["live", "file"], default="live")
+    p.add_argument("--mode", choices=["live", "file", "audio"], default="live", help="audio: an audio-only stream (a camera URL with no video track)")
     p.add_argument("--file", help="H.264 MPEG-TS file for --mode file")
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=360)
@@ -42,6 +42,11 @@ def main() -> int:
             "clockoverlay time-format=%H:%M:%S ! "
             f"x264enc tune=zerolatency speed-preset=ultrafast bitrate={a.bitrate} key-int-max={a.gop} ! "
             "h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
+        )
+    elif a.mode == "audio":
+        launch = (
+            "( audiotestsrc is-live=true ! audioconvert ! audioresample ! audio/x-raw,rate=8000,channels=1 ! "
+            "mulawenc ! rtppcmupay name=pay0 pt=0 )"
         )
     else:
         if not a.file:

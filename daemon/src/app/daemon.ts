@@ -15,6 +15,8 @@ import type { Service } from './service.js';
 import { StoreService } from './store-service.js';
 import { SystemdNotifier } from './systemd.js';
 import { daemonVersion } from './version.js';
+import { RecorderService } from '../recorder/service.js';
+import { RetentionService } from '../recorder/retention-service.js';
 import { UplinkService } from '../uplink/service.js';
 
 const STOP_TIMEOUT_MS = 4000;
@@ -49,7 +51,7 @@ export class Daemon {
       version: daemonVersion(),
     };
     this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env);
-    this.services = [new StoreService(this.ctx), new ClockService(clockSync, options.log), new ModelsCheck(this.ctx), new UplinkService(this.ctx), this.systemd];
+    this.services = [new StoreService(this.ctx), new ClockService(clockSync, options.log), new ModelsCheck(this.ctx), new RetentionService(this.ctx), new RecorderService(this.ctx), new UplinkService(this.ctx), this.systemd];
   }
 
   service<T extends Service>(name: string): T | undefined {

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import type { RecorderState } from '../store/repos/camera-status.js';
+import type { Segment } from '../store/repos/segments.js';
 
 /**
  * Events between services. Each capability adds its events here. Events are for reacting quickly
@@ -8,6 +10,10 @@ import { EventEmitter } from 'node:events';
 export interface EventMap {
   'daemon.started': { bootId: string };
   'daemon.stopping': { reason: string };
+  /** Recorder: a segment was closed and committed to the index (a wake-up: re-read the index, the source of truth). */
+  'segment.closed': { cameraId: string; segment: Segment };
+  /** Recorder: a camera's recording state changed. */
+  'camera.state': { cameraId: string; state: RecorderState; reason: string | null };
   'incident.logged': { incidentId: string };
   'incident.changed': { incidentId: string; state: string };
   /** A sealed envelope was committed to the outbox (wakes the sender). */

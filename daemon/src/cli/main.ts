@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { daemonVersion } from '../app/version.js';
 import { registerAudit } from './commands/audit.js';
+import { registerBuffer } from './commands/buffer.js';
+import { registerCamera } from './commands/camera.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerIncident } from './commands/incident.js';
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerModels(program);
   registerAudit(program);
+  registerCamera(program);
+  registerBuffer(program);
   registerIncident(program);
   registerUplink(program);
   registerForce(program);

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { IncidentsSection } from './sections/incidents.js';
 import { DeviceSection, LogSection, ModelsSection, PathsSection, SystemdSection, ToolsSection } from './sections/core.js';
+import { BufferSection, CamerasSection, RecorderSection } from './sections/recorder.js';
 import { UplinkSection } from './sections/uplink.js';
 
 /**
@@ -16,6 +17,9 @@ export const ConfigSchema = Type.Object(
     models: ModelsSection,
     tools: ToolsSection,
     systemd: SystemdSection,
+    cameras: CamerasSection,
+    recorder: RecorderSection,
+    buffer: BufferSection,
     incidents: IncidentsSection,
     uplink: UplinkSection,
   },

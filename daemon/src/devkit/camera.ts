@@ -5,7 +5,8 @@ import { ManagedProcess } from './process.js';
 const SCRIPT = path.join(INSTALL_ROOT, 'scripts', 'rtsp-test-camera.py');
 
 export interface CameraOptions {
-  mode?: 'live' | 'file';
+  /** audio: an audio-only stream, i.e. a camera URL without a video track. */
+  mode?: 'live' | 'file' | 'audio';
   file?: string;
   width?: number;
   height?: number;

@@ -1,0 +1,44 @@
+import path from 'node:path';
+import { rtspInputArgs } from '../cameras/ffmpeg-input.js';
+import type { CameraTarget } from '../cameras/service.js';
+
+export interface RunFiles {
+  /** The camera's folder in the buffer. */
+  dir: string;
+  runId: string;
+}
+
+/** `<run>_%06d.ts`: the run id keeps names unique across restarts (strftime names only have 1 s resolution). */
+export const segmentPattern = (runId: string): string => `${runId}_%06d.ts`;
+export const segmentListName = (runId: string): string => `${runId}.csv`;
+/** Matches the files a run writes; group 1 is the run id. */
+export const RUN_FILE = /^([0-9A-Z]{26})(?:_(\d{6,})\.ts|\.csv)$/;
+
+/** Everything one recording ffmpeg is told. One function so each flag is documented once. */
+export function recordArgs(target: CameraTarget, files: RunFiles, o: { segmentSeconds: number; timeoutS: number }): string[] {
+  return [
+    '-hide_banner',
+    // Errors only on stderr (kept as the reason of the next failure); no per-frame status line.
+    '-loglevel', 'error', '-nostats',
+    // key=value progress on stdout: the frame counter is the recorder's activity signal and fps. A quarter of the
+    // stall timeout (0.5-2 s) is often enough to notice a stall in time, and rare enough to cost nothing.
+    '-progress', 'pipe:1', '-stats_period', String(Math.min(2, Math.max(0.5, o.timeoutS / 4))),
+    ...rtspInputArgs(target, o.timeoutS, { videoOnly: true }),
+    // First video stream, bit for bit: no decode, no re-encode (about 1 % of a core per camera).
+    '-map', '0:v:0', '-c', 'copy',
+    '-f', 'segment',
+    // Segments cut at the first keyframe after this many seconds; real durations come from the list.
+    '-segment_time', String(o.segmentSeconds),
+    // MPEG-TS survives kill -9 (a partial MP4 is unreadable).
+    '-segment_format', 'mpegts',
+    // Write each packet as it comes so a killed ffmpeg loses at most a frame...
+    '-segment_format_options', 'flush_packets=1',
+    // ...and do not hold packets back for muxer interleaving.
+    '-muxdelay', '0', '-muxpreload', '0',
+    // The live CSV list: one "file,start,end" line as each segment closes (times on the stream's clock).
+    '-segment_list', path.join(files.dir, segmentListName(files.runId)),
+    '-segment_list_type', 'csv',
+    '-segment_list_flags', '+live',
+    path.join(files.dir, segmentPattern(files.runId)),
+  ];
+}

@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync } from 'node:fs';
+import type { AppContext } from '../app/context.js';
+import type { Service } from '../app/service.js';
+import { CameraService } from '../cameras/service.js';
+import { AlarmsRepo } from '../store/repos/alarms.js';
+import { CameraStatusRepo } from '../store/repos/camera-status.js';
+import { CamerasRepo, type Camera } from '../store/repos/cameras.js';
+import { SegmentsRepo } from '../store/repos/segments.js';
+import { isSafeId } from '../util/ids.js';
+import { CameraIndex } from './camera-index.js';
+import { LOCKED_OVER_QUOTA } from './retention.js';
+import { recoverCameraDir } from './run-files.js';
+import { recorderSettings, type RecorderSettings } from './settings.js';
+import { CameraRecorder, type RecorderStatus } from './supervisor.js';
+
+/**
+ * One CameraRecorder per enabled camera. Camera changes made by the CLI or the web UI (in the database, from
+ * another process) are picked up by polling the cameras revision, and only the cameras that changed are
+ * started, stopped or restarted. Halting for locked footage over quota is read from the alarms table too, so
+ * all coordination goes through SQLite.
+ */
+export class RecorderService implements Service {
+  readonly name = 'recorder';
+  readonly cameras: CameraService;
+  private readonly settings: RecorderSettings;
+  private readonly recorders = new Map<string, { recorder: CameraRecorder; fingerprint: string }>();
+  private readonly statusRepo: CameraStatusRepo;
+  private timer: NodeJS.Timeout | undefined;
+  private revision = -1;
+  private reconciling: Promise<void> = Promise.resolve();
+
+  constructor(private readonly ctx: AppContext) {
+    this.settings = recorderSettings(ctx.config);
+    this.cameras = CameraService.fromConfig(ctx.config, ctx.paths.stateDir, ctx);
+    this.statusRepo = new CameraStatusRepo(ctx.db);
+  }
+
+  private get log(): AppContext['log'] {
+    return this.ctx.log;
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.ctx.paths.bufferDir, { recursive: true, mode: 0o750 });
+    await this.recover();
+    await this.reconcile();
+    this.timer = setInterval(() => {
+      this.reconciling = this.reconciling.then(() => this.reconcile()).catch((err: unknown) => this.log.error({ service: this.name, err }, 'camera reload failed'));
+    }, this.settings.reloadPollMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.reconciling;
+    const all = [...this.recorders.values()].map((r) => r.recorder);
+    this.recorders.clear();
+    await Promise.all(all.map((r) => r.stop('the daemon stopped')));
+  }
+
+  /** Live status of every recording camera (for health and the UI in this process). */
+  statuses(): RecorderStatus[] {
+    return [...this.recorders.values()].map((r) => r.recorder.status());
+  }
+
+  /** Finish the runs a previous daemon left behind (kill -9, power cut) before anything new is written. */
+  private async recover(): Promise<void> {
+    const segments = new SegmentsRepo(this.ctx.db);
+    let dirs: string[] = [];
+    try {
+      dirs = readdirSync(this.ctx.paths.bufferDir).filter(isSafeId);
+    } catch {
+      return;
+    }
+    for (const cameraId of dirs) {
+      const { runs } = await recoverCameraDir(this.index(cameraId), segments.pathsOfCamera(cameraId));
+      if (runs) this.log.info({ service: this.name, camera: cameraId, runs }, 'finished recording runs left by the previous daemon');
+    }
+  }
+
+  private index(cameraId: string): CameraIndex {
+    return new CameraIndex(cameraId, { db: this.ctx.db, bus: this.ctx.bus, log: this.log, bufferDir: this.ctx.paths.bufferDir, ffprobe: this.settings.ffprobe });
+  }
+
+  /** Bring running recorders in line with the registry and the alarms. Cheap when nothing changed. */
+  private async reconcile(): Promise<void> {
+    const revision = this.cameras.revision();
+    if (revision !== this.revision) {
+      this.revision = revision;
+      await this.applyCameras(this.cameras.list());
+    }
+    const halted = new Map(new AlarmsRepo(this.ctx.db, this.ctx.clock).active(LOCKED_OVER_QUOTA).map((a) => [a.subject, a.message]));
+    for (const [id, { recorder }] of this.recorders) {
+      const reason = halted.get(id);
+      if (reason) recorder.halt(reason);
+      else recorder.resume();
+    }
+  }
+
+  private async applyCameras(cameras: Camera[]): Promise<void> {
+    const repo = new CamerasRepo(this.ctx.db);
+    const wanted = new Map(cameras.filter((c) => c.enabled).map((c) => [c.id, c]));
+    const stops: Promise<void>[] = [];
+    for (const [id, running] of this.recorders) {
+      const camera = cameras.find((c) => c.id === id);
+      const why = !camera ? 'camera removed' : !camera.enabled ? 'camera disabled' : running.fingerprint !== fingerprint(camera, repo) ? 'camera settings changed' : undefined;
+      if (!why) continue;
+      this.recorders.delete(id);
+      this.log.info({ service: this.name, camera: id, why }, `camera ${id}: stopping its recorder (${why})`);
+      stops.push(running.recorder.stop(why).then(() => this.afterStop(id, camera)));
+    }
+    await Promise.all(stops);
+    for (const camera of cameras) if (!camera.enabled) this.putStatus({ cameraId: camera.id, state: 'disabled', reason: 'disabled in the camera registry', sinceUtcMs: this.ctx.clock.now(), fps: null, bitrateKbps: null, lastSegmentEndUtcMs: null, spawns: 0 }, false);
+    for (const [id, camera] of wanted) {
+      if (this.recorders.has(id)) continue;
+      const recorder = new CameraRecorder({
+        cameraId: id,
+        settings: this.settings,
+        index: this.index(id),
+        target: () => this.cameras.target(id),
+        clock: this.ctx.clock,
+        log: this.log.child({ service: this.name }),
+        onStatus: (s, changed) => this.putStatus(s, changed),
+      });
+      this.recorders.set(id, { recorder, fingerprint: fingerprint(camera, repo) });
+      this.log.info({ service: this.name, camera: id }, `camera ${id}: starting its recorder`);
+      recorder.start();
+    }
+  }
+
+  private afterStop(id: string, camera: Camera | undefined): void {
+    if (!camera) this.statusRepo.remove(id);
+  }
+
+  private putStatus(s: RecorderStatus, changed: boolean): void {
+    try {
+      const previous = changed ? this.statusRepo.get(s.cameraId) : undefined;
+      this.statusRepo.put({ ...s, bootId: this.ctx.bootId, updatedUtcMs: this.ctx.clock.now() });
+      if (changed && (previous?.state !== s.state || previous.reason !== s.reason)) this.ctx.bus.emit('camera.state', { cameraId: s.cameraId, state: s.state, reason: s.reason });
+    } catch (err) {
+      this.log.warn({ service: this.name, camera: s.cameraId, err }, 'could not store the camera status');
+    }
+  }
+}
+
+/** What requires restarting a camera's ffmpeg when it changes (not its name or zone). */
+function fingerprint(camera: Camera, repo: CamerasRepo): string {
+  const sealed = repo.sealedCredentials(camera.id);
+  return createHash('sha256')
+    .update(JSON.stringify([camera.url, camera.transport, sealed?.ciphertext.toString('base64') ?? '']))
+    .digest('hex');
+}

@@ -1,0 +1,96 @@
+import type { Config } from '../config/schema.js';
+import type { Db } from '../store/db.js';
+import { AlarmsRepo, type Alarm } from '../store/repos/alarms.js';
+import { CameraStatusRepo, type RecorderState } from '../store/repos/camera-status.js';
+import { CamerasRepo } from '../store/repos/cameras.js';
+import { EvidenceLocks, type EvidenceLock } from '../store/repos/evidence-locks.js';
+import { GapsRepo, type Gap } from '../store/repos/gaps.js';
+import { SegmentsRepo } from '../store/repos/segments.js';
+import type { Clock } from '../util/clock.js';
+import { bufferPolicy } from './retention.js';
+
+export interface CameraBufferStatus {
+  cameraId: string;
+  /** null when the camera was removed but footage of it is still buffered. */
+  name: string | null;
+  enabled: boolean;
+  /** What the running daemon last said; `unknown` when no daemon reports. */
+  state: RecorderState | 'unknown';
+  reason: string | null;
+  hoursBuffered: number;
+  bytes: number;
+  segments: number;
+  oldestUtcMs: number | null;
+  newestEndUtcMs: number | null;
+  lastSegmentAgeS: number | null;
+  fps: number | null;
+  bitrateKbps: number | null;
+  spawns: number;
+  /** Gaps inside the buffered period (closed ones) and the one still open, if any. */
+  gaps: number;
+  openGap: Gap | null;
+  heldLocks: number;
+}
+
+export interface BufferStatus {
+  daemonReporting: boolean;
+  policy: { hours: number; quotaBytes: number; minFreeBytes: number };
+  totalBytes: number;
+  cameras: CameraBufferStatus[];
+  locks: EvidenceLock[];
+  alarms: Alarm[];
+  /** Deletion receipts (audit rows `buffer.deleted`) written so far. */
+  deletionReceipts: number;
+}
+
+/** Per-camera buffer health for `hindsight buffer status` and the UI, read from the database only. */
+export function bufferStatus(db: Db, config: Config, clock: Clock): BufferStatus {
+  const now = clock.now();
+  const policy = bufferPolicy(config, db);
+  const cameras = new CamerasRepo(db).list();
+  const statuses = new Map(new CameraStatusRepo(db).all().map((s) => [s.cameraId, s]));
+  const summaries = new Map(new SegmentsRepo(db).summary().map((s) => [s.cameraId, s]));
+  const locks = new EvidenceLocks(db, clock).held();
+  const gapsRepo = new GapsRepo(db);
+  const freshMs = Math.max(15_000, 3 * config.recorder.status_interval_s * 1000);
+  const latestBoot = db.prepare('SELECT stopped_utc FROM boots ORDER BY started_utc DESC, id DESC LIMIT 1').get() as { stopped_utc: number | null } | undefined;
+  const reporting = latestBoot !== undefined && latestBoot.stopped_utc === null && [...statuses.values()].some((s) => now - s.updatedUtcMs < freshMs);
+  const ids = [...new Set([...cameras.map((c) => c.id), ...summaries.keys()])].sort();
+  const rows = ids.map((id): CameraBufferStatus => {
+    const cam = cameras.find((c) => c.id === id);
+    const st = statuses.get(id);
+    const sum = summaries.get(id);
+    const live = reporting && st !== undefined && now - st.updatedUtcMs < freshMs;
+    const gaps = sum ? gapsRepo.overlapping(id, sum.oldestStartUtcMs, Number.MAX_SAFE_INTEGER) : gapsRepo.overlapping(id, 0, Number.MAX_SAFE_INTEGER);
+    const openGap = gaps.find((g) => g.endUtcMs === null) ?? null;
+    return {
+      cameraId: id,
+      name: cam?.name ?? null,
+      enabled: cam?.enabled ?? false,
+      state: cam && !cam.enabled ? 'disabled' : live ? st!.state : 'unknown',
+      reason: cam && !cam.enabled ? 'disabled in the camera registry' : live ? st!.reason : !cam ? 'camera removed; its footage stays until retention deletes it' : 'no daemon is reporting (is `hindsight run` running?)',
+      hoursBuffered: sum ? sum.recordedMs / 3_600_000 : 0,
+      bytes: sum?.bytes ?? 0,
+      segments: sum?.segments ?? 0,
+      oldestUtcMs: sum?.oldestStartUtcMs ?? null,
+      newestEndUtcMs: sum?.newestEndUtcMs ?? null,
+      lastSegmentAgeS: sum ? Math.max(0, (now - sum.newestEndUtcMs) / 1000) : null,
+      fps: live ? st!.fps : null,
+      bitrateKbps: live ? st!.bitrateKbps : null,
+      spawns: st?.spawns ?? 0,
+      gaps: gaps.length,
+      openGap,
+      heldLocks: locks.filter((l) => l.cameraId === id).length,
+    };
+  });
+  const deletionReceipts = db.prepare("SELECT COUNT(*) FROM audit WHERE action = 'buffer.deleted'").pluck().get() as number;
+  return {
+    daemonReporting: reporting,
+    policy: { hours: policy.retentionMs / 3_600_000, quotaBytes: policy.quotaBytes, minFreeBytes: policy.minFreeBytes },
+    totalBytes: rows.reduce((n, r) => n + r.bytes, 0),
+    cameras: rows,
+    locks,
+    alarms: new AlarmsRepo(db, clock).active(),
+    deletionReceipts,
+  };
+}

@@ -1,0 +1,276 @@
+import { mkdirSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { rtspPreflight } from '../cameras/rtsp-preflight.js';
+import type { CameraTarget } from '../cameras/service.js';
+import type { CameraStatus, RecorderState } from '../store/repos/camera-status.js';
+import type { Segment } from '../store/repos/segments.js';
+import type { Clock } from '../util/clock.js';
+import { errorMessage, HindsightError } from '../util/errors.js';
+import { newId } from '../util/ids.js';
+import { Backoff } from './backoff.js';
+import { RunCursor, type CameraIndex } from './camera-index.js';
+import { recordArgs } from './ffmpeg-args.js';
+import { finishRun } from './run-files.js';
+import { explainRunEnd } from './run-outcome.js';
+import { RecorderRun, type RunEnd } from './run.js';
+import type { RecorderSettings } from './settings.js';
+
+/** The live status of one camera's recorder (stored as a camera_status row with the boot id and time). */
+export type RecorderStatus = Omit<CameraStatus, 'bootId' | 'updatedUtcMs'>;
+
+export interface CameraRecorderDeps {
+  cameraId: string;
+  settings: RecorderSettings;
+  index: CameraIndex;
+  /** Resolves and checks the camera's URL again before every start. */
+  target: () => Promise<CameraTarget>;
+  clock: Clock;
+  log: Logger;
+  /** Called on every state change (`changed`) and every status period. */
+  onStatus: (status: RecorderStatus, changed: boolean) => void;
+}
+
+const CONNECTING = 'connecting to the camera';
+
+/** Not recording for this many rtsp timeouts turns `reconnecting` into `failed`: a person should look. */
+const FAILED_AFTER_TIMEOUTS = 3;
+
+/**
+ * Keeps one camera recording: start ffmpeg, watch it, restart it on ANY exit with capped exponential backoff
+ * and jitter, and never start ffmpeg against a camera that does not answer RTSP at all (a cheap OPTIONS request
+ * is polled instead, so a camera back from an outage is recording again within about a second, without a
+ * restart storm while it is away). Gaps are opened when recording stops and closed by the next segment.
+ */
+export class CameraRecorder {
+  private state: RecorderState = 'reconnecting';
+  private reason: string | null = CONNECTING;
+  private sinceUtcMs: number;
+  private notRecordingSince: number;
+  private spawns = 0;
+  private fps: number | null = null;
+  private bitrateKbps: number | null = null;
+  private run: RecorderRun | undefined;
+  private stopping: string | undefined;
+  private haltReason: string | undefined;
+  private wake = new AbortController();
+  private loopDone: Promise<void> | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private frameMark = { frames: 0, at: 0 };
+  private readonly backoff: Backoff;
+  private readonly startedUtcMs: number;
+  private lastSegmentEnd: number | undefined;
+
+  constructor(private readonly deps: CameraRecorderDeps) {
+    const s = deps.settings;
+    this.backoff = new Backoff(s.restartInitialMs, s.restartMaxMs);
+    this.startedUtcMs = deps.clock.now();
+    this.sinceUtcMs = this.startedUtcMs;
+    this.notRecordingSince = performance.now();
+  }
+
+  get cameraId(): string {
+    return this.deps.cameraId;
+  }
+
+  start(): void {
+    this.publish(true);
+    this.statusTimer = setInterval(() => this.tick(), this.deps.settings.statusIntervalMs);
+    this.statusTimer.unref();
+    this.loopDone = this.loop();
+  }
+
+  /** Stop recording for good; the gap opened now carries `reason` (daemon stopped, camera disabled...). */
+  async stop(reason: string): Promise<void> {
+    this.stopping = reason;
+    clearInterval(this.statusTimer);
+    this.poke();
+    await this.run?.stop();
+    await this.loopDone;
+  }
+
+  /** Stop recording until `resume()` (retention: locked footage fills the quota). State: failed with the reason. */
+  halt(reason: string): void {
+    if (this.haltReason === reason) return;
+    this.haltReason = reason;
+    this.setState('failed', reason);
+    void this.run?.stop();
+    this.poke();
+  }
+
+  resume(): void {
+    if (this.haltReason === undefined) return;
+    this.haltReason = undefined;
+    this.setState('reconnecting', 'resuming after the alarm cleared');
+    this.poke();
+  }
+
+  status(): RecorderStatus {
+    return {
+      cameraId: this.cameraId,
+      state: this.state,
+      reason: this.reason,
+      sinceUtcMs: this.sinceUtcMs,
+      fps: this.state === 'recording' ? this.fps : null,
+      bitrateKbps: this.state === 'recording' ? this.bitrateKbps : null,
+      lastSegmentEndUtcMs: this.lastSegmentEnd ?? null,
+      spawns: this.spawns,
+    };
+  }
+
+  private async loop(): Promise<void> {
+    this.lastSegmentEnd = this.deps.index.newest()?.endUtcMs;
+    while (!this.stopping) {
+      try {
+        if (this.haltReason) {
+          this.notRecording(this.haltReason);
+          await this.sleep(Number.POSITIVE_INFINITY);
+          continue;
+        }
+        const target = await this.deps.target();
+        if (!(await this.waitUntilAnswering(target))) continue;
+        const end = await this.record(target);
+        if (this.stopping || this.haltReason) continue;
+        const problem = explainRunEnd(end, this.deps.settings, target.secrets);
+        this.notRecording(problem.message);
+        this.setState(problem.transient && this.state !== 'failed' ? 'reconnecting' : 'failed', problem.message);
+        this.deps.log.warn({ camera: this.cameraId, problem: problem.code, reason: problem.message, frames: end.frames, exit: end.exit }, `camera ${this.cameraId}: ${problem.message}; reconnecting`);
+        await this.sleep(this.backoff.next());
+      } catch (err) {
+        const message = err instanceof HindsightError ? err.message : `recorder error: ${errorMessage(err)}`;
+        this.deps.log.error({ camera: this.cameraId, err }, `camera ${this.cameraId}: ${message}`);
+        try {
+          this.notRecording(message);
+        } catch {
+          /* the database is busy or full: the gap is opened on the next attempt */
+        }
+        this.setState('failed', message);
+        await this.sleep(this.backoff.next());
+      }
+    }
+    this.notRecording(this.stopping);
+  }
+
+  private async record(target: CameraTarget): Promise<RunEnd> {
+    const { index, settings: s, clock } = this.deps;
+    mkdirSync(index.cameraDir, { recursive: true, mode: 0o750 });
+    const cursor = new RunCursor(newId());
+    const run = new RecorderRun({
+      ffmpeg: s.ffmpeg,
+      args: recordArgs(target, { dir: index.cameraDir, runId: cursor.runId }, { segmentSeconds: s.segmentSeconds, timeoutS: s.rtspTimeoutS }),
+      dir: index.cameraDir,
+      runId: cursor.runId,
+      clock,
+      frameTimeoutMs: s.rtspTimeoutS * 1000,
+      startupTimeoutMs: (2 * s.rtspTimeoutS + 5) * 1000,
+      segmentTimeoutMs: s.stallTimeoutS * 1000,
+      memoryMb: s.memoryMb,
+      onSegments: (entries, wall) => {
+        for (const e of entries) for (const segment of index.indexListed(cursor, e, wall)) this.onSegment(segment);
+      },
+      onFirstFrame: () => {
+        this.frameMark = { frames: 0, at: 0 };
+        this.setState('recording', null);
+      },
+      onStall: (cause) => {
+        if (this.state === 'recording') this.setState('reconnecting', cause === 'no_frames' ? 'the camera stopped sending video' : 'the recording stalled');
+      },
+    });
+    this.run = run;
+    this.spawns += 1;
+    this.deps.log.debug({ camera: this.cameraId, run: cursor.runId, pid: run.pid }, 'ffmpeg started');
+    if (this.stopping || this.haltReason) void run.stop();
+    const end = await run.done;
+    this.run = undefined;
+    await finishRun(index, cursor, run.tail, clock.now());
+    this.lastSegmentEnd = index.newest()?.endUtcMs ?? this.lastSegmentEnd;
+    if (cursor.segments > 0) this.backoff.reset();
+    return end;
+  }
+
+  private onSegment(segment: Segment): void {
+    this.lastSegmentEnd = segment.endUtcMs;
+    const seconds = (segment.endUtcMs - segment.startUtcMs) / 1000;
+    if (seconds > 0.2) this.bitrateKbps = (segment.bytes * 8) / seconds / 1000;
+  }
+
+  /**
+   * Wait while no RTSP server answers (camera off, rebooting, frozen, or not a camera): one OPTIONS request per
+   * poll is far cheaper than an ffmpeg start, and the first answer after an outage starts ffmpeg at once.
+   * Returns false when the recorder is stopping or halted instead.
+   */
+  private async waitUntilAnswering(target: CameraTarget): Promise<boolean> {
+    const s = this.deps.settings;
+    for (;;) {
+      if (this.stopping || this.haltReason) return false;
+      const problem = await rtspPreflight(target, s.rtspTimeoutS * 1000, this.wake.signal);
+      if (!problem) return true;
+      if (this.stopping || this.haltReason) return false;
+      this.notRecording(problem.message);
+      if (problem.message !== this.reason) this.deps.log.warn({ camera: this.cameraId, problem: problem.code }, `camera ${this.cameraId}: ${problem.message}`);
+      this.setState(this.state === 'failed' ? 'failed' : 'reconnecting', problem.message);
+      await this.sleep(s.reachabilityPollMs);
+    }
+  }
+
+  private notRecording(reason: string): void {
+    this.deps.index.openGap(reason, this.startedUtcMs);
+  }
+
+  private setState(state: RecorderState, reason: string | null): void {
+    const changed = state !== this.state || reason !== this.reason;
+    if (!changed) return;
+    if (state !== this.state) {
+      this.sinceUtcMs = this.deps.clock.now();
+      if (this.state === 'recording') this.notRecordingSince = performance.now();
+      if (state === 'recording') this.deps.log.info({ camera: this.cameraId }, `camera ${this.cameraId}: recording`);
+    }
+    this.state = state;
+    this.reason = reason;
+    this.publish(true);
+  }
+
+  private tick(): void {
+    const run = this.run;
+    if (run && this.state === 'recording') {
+      const dt = (run.framesAt - this.frameMark.at) / 1000;
+      if (dt > 0 && this.frameMark.at > 0) this.fps = Math.round(((run.frames - this.frameMark.frames) / dt) * 100) / 100;
+      if (dt > 0 || this.frameMark.at === 0) this.frameMark = { frames: run.frames, at: run.framesAt };
+      const cpu = run.cpuPercent();
+      if (cpu !== undefined && cpu > this.deps.settings.cpuPercent) {
+        this.deps.log.warn({ camera: this.cameraId, cpuPercent: Math.round(cpu) }, `camera ${this.cameraId}: ffmpeg uses too much CPU; restarting it`);
+        void run.stop('cpu');
+      }
+    }
+    const waitedMs = performance.now() - this.notRecordingSince;
+    if (this.state === 'reconnecting' && waitedMs > FAILED_AFTER_TIMEOUTS * this.deps.settings.rtspTimeoutS * 1000) {
+      this.setState('failed', this.reason === CONNECTING ? `no video from the camera for ${Math.round(waitedMs / 1000)} s (still trying)` : this.reason);
+      return;
+    }
+    this.publish(false);
+  }
+
+  private publish(changed: boolean): void {
+    this.deps.onStatus(this.status(), changed);
+  }
+
+  /** Wait `ms` or until poked (stop, halt, resume). */
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    const signal = this.wake.signal;
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      const timer = Number.isFinite(ms) ? setTimeout(finish, ms) : undefined;
+      signal.addEventListener('abort', finish, { once: true });
+    });
+  }
+
+  private poke(): void {
+    const old = this.wake;
+    this.wake = new AbortController();
+    old.abort();
+  }
+}

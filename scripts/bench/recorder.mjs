@@ -1,0 +1,107 @@
+// Recorder cost: CPU (% of one core) and memory per recorded camera with 8 cameras replaying 1080p at 4 Mbit/s,
+// and the daemon's own CPU while idle. The 1080p file is encoded once (cached in .state/bench/) and lengthened
+// by stream copy, because the test camera replays a file without looping.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { procStat, round, sampleUsage, treePids } from './_measure.mjs';
+
+const CAMERAS = 8;
+const IDLE_S = 20;
+const WARMUP_S = 15;
+const SAMPLE_S = 60;
+const FILE_S = 240;
+
+/** Proportional and private memory (MB) from smaps_rollup: RSS counts ffmpeg's shared libraries once per process. */
+function smaps(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+    return { pss: kb('Pss') / 1024, anon: kb('Anonymous') / 1024 };
+  } catch {
+    return { pss: NaN, anon: NaN };
+  }
+}
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+export async function run({ root, log }) {
+  const dist = (p) => path.join(root, 'daemon', 'dist', p);
+  const { ManagedProcess } = await import(dist('devkit/process.js'));
+  const { startCamera } = await import(dist('devkit/camera.js'));
+  const { makeTestVideo, lengthenVideo, probe } = await import(dist('devkit/media.js'));
+  const { runCommand } = await import(dist('util/child.js'));
+
+  const cache = path.join(root, '.state', 'bench');
+  mkdirSync(cache, { recursive: true });
+  const video = path.join(cache, `replay-1080p-4mbit-${FILE_S}s.ts`);
+  if (!existsSync(video)) {
+    log('encoding the 1080p 4 Mbit/s replay once (cached in .state/bench/)');
+    const short = path.join(cache, 'replay-1080p-4mbit-20s.ts');
+    await makeTestVideo(short, { seconds: 20, width: 1920, height: 1080, fps: 25, gop: 50, bitrateKbps: 4000 });
+    await lengthenVideo(short, video, FILE_S);
+  }
+  const info = await probe(video);
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-bench-recorder-'));
+  const cameras = [];
+  let daemon;
+  try {
+    const config = path.join(dir, 'config.yaml');
+    writeFileSync(config, [`device: {id: bench-box}`, `paths: {state_dir: ${dir}/state}`, 'log: {level: info, pretty: false}', 'cameras: {networks: [127.0.0.0/8]}', 'buffer: {min_free_gb: 0}', ''].join('\n'));
+    const cli = async (...args) => {
+      const r = await runCommand(process.execPath, [dist('cli/main.js'), ...args, '--config', config], { timeoutMs: 60_000 });
+      if (r.code !== 0) throw new Error(`hindsight ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout.toString('utf8');
+    };
+
+    daemon = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'run', '--config', config]);
+    await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
+    await new Promise((r) => setTimeout(r, 5000)); // let start-up work (module loading, JIT) finish
+    log(`daemon up; sampling its idle usage (no cameras) for ${IDLE_S} s`);
+    const idle = (await sampleUsage([daemon.pid], IDLE_S)).per_pid[daemon.pid];
+
+    log(`starting ${CAMERAS} replay cameras and adding them to the running daemon`);
+    for (let i = 0; i < CAMERAS; i++) cameras.push(await startCamera({ mode: 'file', file: video }));
+    for (let i = 0; i < CAMERAS; i++) await cli('camera', 'add', '--id', `cam${i + 1}`, '--name', `Camera ${i + 1}`, '--url', cameras[i].url);
+    for (let i = 0; i < CAMERAS; i++) await daemon.waitForLine(new RegExp(`camera cam${i + 1}: recording`), 60_000);
+    log(`all recording; warming up ${WARMUP_S} s, then sampling ${SAMPLE_S} s`);
+    await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
+    const ffmpegs = treePids(daemon.pid).filter((p) => procStat(p)?.comm === 'ffmpeg');
+    if (ffmpegs.length !== CAMERAS) throw new Error(`expected ${CAMERAS} ffmpeg processes, found ${ffmpegs.length}`);
+    const memory = ffmpegs.map(smaps);
+    const usage = await sampleUsage([daemon.pid, ...ffmpegs], SAMPLE_S);
+    const ff = ffmpegs.map((p) => usage.per_pid[p]);
+    const d = usage.per_pid[daemon.pid];
+    const status = JSON.parse(await cli('buffer', 'status', '--json'));
+
+    const ffCpu = mean(ff.map((u) => u.cpu_pct_of_core));
+    const perCameraCpu = ffCpu + d.cpu_pct_of_core / CAMERAS;
+    const summary = {
+      cameras: CAMERAS,
+      per_camera_cpu_pct_of_core: round(perCameraCpu),
+      per_camera_rss_mb: round(mean(ff.map((u) => u.rss_mb_mean)), 1),
+      per_camera_pss_mb: round(mean(memory.map((m) => m.pss)), 1),
+      per_camera_private_mb: round(mean(memory.map((m) => m.anon)), 1),
+      daemon_idle_cpu_pct_of_core: round(idle.cpu_pct_of_core),
+      daemon_recording_cpu_pct_of_core: round(d.cpu_pct_of_core),
+      daemon_rss_mb: round(d.rss_mb_mean, 1),
+    };
+    return {
+      summary,
+      targets: { per_camera_cpu_pct_of_core: '<= 1', per_camera_memory_mb: '<= 20', daemon_idle_cpu_pct_of_core: '<= 1' },
+      stream: { width: info.width, height: info.height, codec: info.codec, bitrate_kbps: 4000, fps: 25, keyframe_s: 2 },
+      ffmpeg: ffmpegs.map((p, i) => ({ cpu_pct_of_core: round(ff[i].cpu_pct_of_core), rss_mb: round(ff[i].rss_mb_mean, 1), pss_mb: round(memory[i].pss, 1), private_mb: round(memory[i].anon, 1) })),
+      daemon: { idle_rss_mb: round(idle.rss_mb_mean, 1), recording_rss_mb: round(d.rss_mb_mean, 1) },
+      buffer: status.cameras.map((c) => ({ camera: c.cameraId, state: c.state, segments: c.segments, gaps: c.gaps, fps: c.fps, bitrate_kbps: c.bitrateKbps === null ? null : round(c.bitrateKbps, 0) })),
+      notes:
+        'per_camera_cpu = mean ffmpeg CPU + the daemon\'s CPU / 8. Memory: RSS counts the pages of ffmpeg\'s shared libraries ' +
+        '(libavcodec & co., ~35 MB) in every process; PSS shares them out between the 8 processes; private is the anonymous ' +
+        'memory each camera really adds.',
+    };
+  } finally {
+    if (daemon) await daemon.stop(5000);
+    await Promise.all(cameras.map((c) => c.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

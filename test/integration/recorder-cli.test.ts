@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { BufferStatus } from '../../daemon/src/recorder/status.js';
+import { runCli, writeConfig } from '../helpers/cli.js';
+import { tempDir } from '../helpers/paths.js';
+import { recorderConfigOverrides } from '../helpers/recorder.js';
+import { startCamera } from '../helpers/rtsp-camera.js';
+
+describe('camera and buffer commands', () => {
+  it('have --help and exit 2 on usage errors', async () => {
+    for (const cmd of [['camera'], ['camera', 'add'], ['camera', 'list'], ['camera', 'update'], ['camera', 'remove'], ['camera', 'test'], ['camera', 'snapshot'], ['buffer'], ['buffer', 'status'], ['buffer', 'lock'], ['buffer', 'unlock']]) {
+      const r = await runCli([...cmd, '--help']);
+      expect(r.code, cmd.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: hindsight/);
+    }
+    const dir = tempDir();
+    const config = writeConfig(dir, recorderConfigOverrides());
+    expect((await runCli(['camera', 'add', '--config', config, '--id', 'x', '--name', 'X'])).code).toBe(2); // no --url
+    expect((await runCli(['camera', 'add', '--config', config, '--id', 'x', '--name', 'X', '--url', 'rtsp://127.0.0.1/x', '--password-stdin'], { input: 'p' })).code).toBe(2);
+    expect((await runCli(['camera', 'test', '--config', config])).code).toBe(2);
+    expect((await runCli(['buffer', 'lock', '--config', config, '--camera', 'x', '--from', 'yesterday', '--to', 'now', '--holder', 'h'])).code).toBe(2);
+    expect((await runCli(['buffer', 'lock', '--config', config, '--camera', 'x', '--from', 'now', '--to', 'now-1m', '--holder', 'h'])).code).toBe(2);
+  });
+
+  it('test, snapshot, lock, unlock and status against a real camera', async () => {
+    const dir = tempDir();
+    const camera = await startCamera({ width: 320, height: 240, fps: 10, gop: 10 });
+    const config = writeConfig(dir, recorderConfigOverrides());
+    const cli = (...args: string[]) => runCli([...args, '--config', config]);
+    expect((await cli('camera', 'add', '--id', 'till1', '--name', 'Till 1', '--url', camera.url, '--zone', 'tills')).code).toBe(0);
+    const list = JSON.parse((await cli('camera', 'list', '--json')).stdout) as { id: string; zone: string }[];
+    expect(list).toEqual([expect.objectContaining({ id: 'till1', zone: 'tills', url: camera.url, hasCredentials: false })]);
+
+    const tested = await cli('camera', 'test', 'till1', '--seconds', '3');
+    expect(tested.code, tested.stderr).toBe(0);
+    expect(tested.stdout).toMatch(/camera till1: ok\n {2}codec {7}h264/);
+    expect(tested.stdout).toMatch(/resolution {2}320x240/);
+    expect(tested.stdout).toMatch(/fps {9}(9\.\d|10\.\d)/);
+    expect(tested.stdout).toMatch(/keyframes {3}every 1\.0 s/);
+    const adhoc = await cli('camera', 'test', '--url', 'rtsp://127.0.0.1:1/none');
+    expect(adhoc.code).toBe(1);
+    expect(adhoc.stdout).toMatch(/refused the connection/);
+
+    const jpeg = path.join(dir, 'view.jpg');
+    const snap = await cli('camera', 'snapshot', 'till1', '--out', jpeg, '--reason', 'check the view after moving the camera');
+    expect(snap.code, snap.stderr).toBe(0);
+    expect(readFileSync(jpeg).subarray(0, 2).toString('hex')).toBe('ffd8');
+
+    expect((await cli('buffer', 'lock', '--camera', 'till1', '--from', 'now-10m', '--to', 'now+5m', '--holder', 'INC-42', '--reason', 'test lock')).code).toBe(0);
+    const status = JSON.parse((await cli('buffer', 'status', '--json')).stdout) as BufferStatus;
+    expect(status.daemonReporting).toBe(false);
+    expect(status.locks).toEqual([expect.objectContaining({ holder: 'INC-42', cameraId: 'till1' })]);
+    expect(status.locks[0]!.toUtcMs - status.locks[0]!.fromUtcMs).toBe(15 * 60_000);
+    expect(status.cameras).toEqual([expect.objectContaining({ cameraId: 'till1', state: 'unknown', heldLocks: 1, segments: 0 })]);
+    const text = await cli('buffer', 'status');
+    expect(text.stdout).toMatch(/no daemon is reporting/);
+    expect(text.stdout).toMatch(/lock \w+: till1 .* held by INC-42/);
+    expect((await cli('buffer', 'unlock', '--holder', 'INC-42')).stdout).toMatch(/released 1 lock/);
+    expect((await cli('buffer', 'unlock', '--holder', 'INC-42')).code).toBe(1);
+
+    const audit = (await runCli(['audit', 'export', '--config', config])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; justification: string | null; result: string });
+    expect(audit.map((a) => `${a.action}:${a.result}`)).toEqual(['camera.added:ok', 'camera.tested:ok', 'camera.tested:error', 'camera.snapshot:ok', 'buffer.locked:ok', 'buffer.unlocked:ok']);
+    expect(audit.find((a) => a.action === 'camera.snapshot')!.justification).toBe('check the view after moving the camera');
+  });
+});
