@@ -69,7 +69,10 @@ export async function extractClip(req: ExtractRequest): Promise<ClipResult | nul
   await mkdir(path.dirname(req.outFile), { recursive: true });
   const listFile = `${req.outFile}.ffconcat`;
   const partial = `${req.outFile}.partial`;
-  const list = ['ffconcat version 1.0', ...segs.flatMap((s) => [`file ${quoteConcat(s.file)}`, `duration ${((s.endMs - s.startMs) / 1000).toFixed(3)}`])];
+  // No `duration` lines: the demuxer measures each file from its packets. The index's durations can be a
+  // frame short for a segment salvaged after a crash, and a short duration overlaps the next run's first
+  // frame (non-monotonic timestamps in the clip).
+  const list = ['ffconcat version 1.0', ...segs.map((s) => `file ${quoteConcat(s.file)}`)];
   await writeFile(listFile, list.join('\n') + '\n');
   try {
     const args = [

@@ -187,7 +187,9 @@ export class IncidentService {
   }
 
   get(id: string): Incident {
-    if (!isSafeId(id)) throw new IncidentRefused(`${JSON.stringify(String(id).slice(0, 80))} is not an incident id`, 400, { code: 'bad_id' });
+    if (!isSafeId(id)) {
+      throw new IncidentRefused(`${JSON.stringify(String(id).slice(0, 80))} is not an incident id`, 400, { code: 'bad_id', hint: '`hindsight incident list` shows the incident ids' });
+    }
     const incident = this.d.repo.get(id);
     if (!incident) throw new IncidentRefused(`no incident ${id}`, 404, { code: 'not_found', hint: '`hindsight incident list` shows the incidents' });
     return incident;
@@ -277,7 +279,9 @@ export class IncidentService {
       if (!Array.isArray(req.cameras) || req.cameras.length === 0) throw new IncidentRefused('the camera list is empty', 400, { code: 'bad_cameras' });
       const known = new Set(this.d.cameras.allCameraIds());
       for (const c of req.cameras) {
-        if (!isSafeId(c)) throw new IncidentRefused(`${JSON.stringify(String(c).slice(0, 80))} is not a camera id`, 400, { code: 'bad_camera_id' });
+        if (!isSafeId(c)) {
+          throw new IncidentRefused(`${JSON.stringify(String(c).slice(0, 80))} is not a camera id`, 400, { code: 'bad_camera_id', hint: 'camera ids use letters, digits, "-" and "_"; `hindsight camera list` shows them' });
+        }
         if (!known.has(c)) throw new IncidentRefused(`unknown camera ${c}`, 400, { code: 'unknown_camera', hint: '`hindsight camera list` shows the cameras' });
       }
       ids = [...new Set(req.cameras)];

@@ -16,6 +16,9 @@ const UNITS: Record<string, number> = {
   hrs: 3_600_000,
   hour: 3_600_000,
   hours: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+  days: 86_400_000,
 };
 
 /**

@@ -63,7 +63,7 @@ export class IncidentWorker implements Service {
     const r = await runCommand(this.ctx.config.tools.ffmpeg, ['-version'], { timeoutMs: 10_000 }).catch(() => undefined);
     this.ffmpegVersion = r?.stdout.toString('utf8').split('\n')[0]?.trim() || 'unknown';
     const wake = (): void => void this.tick();
-    this.unsubscribe = [this.ctx.bus.on('incident.logged', wake), this.ctx.bus.on('incident.changed', wake)];
+    this.unsubscribe = [this.ctx.bus.on('incident.logged', wake), this.ctx.bus.on('incident.changed', wake), this.ctx.bus.on('segment.closed', wake)];
     this.timer = setInterval(wake, TICK_MS);
     const open = this.repo.countInStates(['logged', 'waiting', 'extracting', 'analysing']);
     if (open) this.ctx.log.info({ service: this.name, open }, 'resuming unfinished incidents');
