@@ -7,7 +7,7 @@ import path from 'node:path';
 import { procStat, round, sampleUsage, treePids } from './_measure.mjs';
 
 const CAMERAS = 8;
-const IDLE_S = 20;
+const IDLE_S = 30;
 const WARMUP_S = 15;
 const SAMPLE_S = 60;
 const FILE_S = 240;
@@ -57,7 +57,7 @@ export async function run({ root, log }) {
 
     daemon = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'run', '--config', config]);
     await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
-    await new Promise((r) => setTimeout(r, 5000)); // let start-up work (module loading, JIT) finish
+    await new Promise((r) => setTimeout(r, 15_000)); // start-up work (lazy module init, JIT, GC) lasts about 10 s
     log(`daemon up; sampling its idle usage (no cameras) for ${IDLE_S} s`);
     const idle = (await sampleUsage([daemon.pid], IDLE_S)).per_pid[daemon.pid];
 

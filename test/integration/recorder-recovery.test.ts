@@ -47,6 +47,8 @@ describe('recorder: recovery of runs a dead daemon left behind', () => {
     const listB = readFileSync(path.join(camDir, `${b.runId}.csv`), 'utf8').split('\n').map(parseSegmentListLine).filter((e) => e !== undefined);
     const live = new RunCursor(b.runId);
     for (const e of listB.slice(0, 2)) index.indexListed(live, e, b.startedAt + 600 + e.endS * 1000);
+    // a tampered list line pointing outside the camera folder is ignored
+    writeFileSync(path.join(camDir, `${b.runId}.csv`), `../../etc/passwd,0.0,1.0\n${a.runId}_000000.ts,0.0,1.0\n`, { flag: 'a' });
     // junk that only looks like a segment of run B
     writeFileSync(path.join(camDir, `${b.runId}_000099.ts`), randomBytes(5000));
     writeFileSync(path.join(camDir, `${b.runId}_000098.ts`), '');
@@ -54,6 +56,7 @@ describe('recorder: recovery of runs a dead daemon left behind', () => {
     await recoverCameraDir(index, segments.pathsOfCamera('till1'));
 
     expect(readdirSync(camDir).filter((f) => f.endsWith('.csv'))).toEqual([]);
+    expect(segments.forCamera('till1').every((s) => /^till1\/[0-9A-Z]{26}_\d{6}\.ts$/.test(s.path))).toBe(true);
     expect(existsSync(path.join(camDir, `${b.runId}_000099.ts`)), 'unreadable file removed').toBe(false);
     expect(existsSync(path.join(camDir, `${b.runId}_000098.ts`)), 'empty file removed').toBe(false);
     for (const run of [a, b]) {

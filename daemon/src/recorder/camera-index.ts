@@ -5,6 +5,7 @@ import type { EventBus } from '../app/events.js';
 import type { Db } from '../store/db.js';
 import { GapsRepo, type Gap } from '../store/repos/gaps.js';
 import { SegmentsRepo, type NewSegment, type Segment } from '../store/repos/segments.js';
+import { RUN_FILE } from './ffmpeg-args.js';
 import { readableDurationS } from './salvage.js';
 import type { SegmentListEntry } from './segment-list.js';
 import { WallAnchor } from './wall-anchor.js';
@@ -69,6 +70,11 @@ export class CameraIndex {
    * passes undefined.
    */
   indexListed(run: RunCursor, entry: SegmentListEntry, observedWallMs: number | undefined): Segment[] {
+    if (RUN_FILE.exec(entry.file)?.[1] !== run.runId || entry.file.endsWith('.csv')) {
+      // only names this run's ffmpeg was told to write: an altered list cannot point the index elsewhere
+      this.deps.log.warn({ camera: this.cameraId, run: run.runId, file: entry.file.slice(0, 100) }, 'ignored a segment list line that names no segment of its run');
+      return [];
+    }
     if (run.files.has(entry.file) || this.segments.byPath(this.relPath(entry.file))) {
       run.files.add(entry.file);
       return [];
