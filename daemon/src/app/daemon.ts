@@ -18,6 +18,9 @@ import { daemonVersion } from './version.js';
 import { RecorderService } from '../recorder/service.js';
 import { RetentionService } from '../recorder/retention-service.js';
 import { UplinkService } from '../uplink/service.js';
+import { ControlServer } from '../control/server.js';
+import { createIncidents } from '../incidents/compose.js';
+import { incidentRoutes } from '../incidents/routes.js';
 
 const STOP_TIMEOUT_MS = 4000;
 
@@ -51,7 +54,21 @@ export class Daemon {
       version: daemonVersion(),
     };
     this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env);
-    this.services = [new StoreService(this.ctx), new ClockService(clockSync, options.log), new ModelsCheck(this.ctx), new RetentionService(this.ctx), new RecorderService(this.ctx), new UplinkService(this.ctx), this.systemd];
+    const incidents = createIncidents(this.ctx);
+    // The local control API (CLI -> daemon) opens last, once everything it fronts is running.
+    const control = new ControlServer(paths.stateDir, options.log);
+    control.register(incidentRoutes(incidents.service));
+    this.services = [
+      new StoreService(this.ctx),
+      new ClockService(clockSync, options.log),
+      new ModelsCheck(this.ctx),
+      new RetentionService(this.ctx),
+      new RecorderService(this.ctx),
+      incidents.worker,
+      new UplinkService(this.ctx),
+      control,
+      this.systemd,
+    ];
   }
 
   service<T extends Service>(name: string): T | undefined {

@@ -14,6 +14,8 @@ export interface EventMap {
   'segment.closed': { cameraId: string; segment: Segment };
   /** Recorder: a camera's recording state changed. */
   'camera.state': { cameraId: string; state: RecorderState; reason: string | null };
+  'incident.logged': { incidentId: string };
+  'incident.changed': { incidentId: string; state: string };
   /** A sealed envelope was committed to the outbox (wakes the sender). */
   'envelope.queued': { envelopeId: string; incidentId: string };
   /** The force's signed `complete` receipt arrived; the envelope is delivered. */

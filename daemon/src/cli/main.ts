@@ -6,6 +6,7 @@ import { registerBuffer } from './commands/buffer.js';
 import { registerCamera } from './commands/camera.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerIncident } from './commands/incident.js';
 import { registerModels } from './commands/models.js';
 import { registerRun } from './commands/run.js';
 import { registerForce } from './commands/force.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerCamera(program);
   registerBuffer(program);
+  registerIncident(program);
   registerUplink(program);
   registerForce(program);
   program

@@ -16,7 +16,9 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream = proces
   if (err instanceof HindsightError) {
     stderr.write(`error: ${redactString(err.message)}\n`);
     if (err.hint) stderr.write(`  what to do: ${redactString(err.hint)}\n`);
-    return err instanceof UsageError || err instanceof ConfigError ? EXIT_USAGE : EXIT_FAILURE;
+    // a request the daemon refused as invalid (HTTP 400) is a usage error too
+    const refusedAsInvalid = (err as { status?: number }).status === 400;
+    return err instanceof UsageError || err instanceof ConfigError || refusedAsInvalid ? EXIT_USAGE : EXIT_FAILURE;
   }
   const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
   stderr.write(`error: ${redactString(message)}\n`);

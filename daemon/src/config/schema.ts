@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { IncidentsSection } from './sections/incidents.js';
 import { DeviceSection, LogSection, ModelsSection, PathsSection, SystemdSection, ToolsSection } from './sections/core.js';
 import { BufferSection, CamerasSection, RecorderSection } from './sections/recorder.js';
 import { UplinkSection } from './sections/uplink.js';
@@ -19,6 +20,7 @@ export const ConfigSchema = Type.Object(
     cameras: CamerasSection,
     recorder: RecorderSection,
     buffer: BufferSection,
+    incidents: IncidentsSection,
     uplink: UplinkSection,
   },
   {

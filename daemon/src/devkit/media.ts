@@ -75,8 +75,12 @@ export async function probe(file: string, countFrames = false): Promise<ProbeInf
   };
 }
 
-/** Decode every frame of a file; resolves to the error text ('' when it decodes cleanly). */
+/**
+ * Decode every frame of a file; resolves to the error text ('' when it decodes cleanly). ffprobe decodes
+ * without muxing: `ffmpeg -f null` would also report its own frame-timing complaints (a camera's first
+ * frames after an RTSP (re)connect can sit one tick apart), which are not faults of the file.
+ */
 export async function decodeErrors(file: string): Promise<string> {
-  const r = await runCommand('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { timeoutMs: 120_000 });
+  const r = await runCommand('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], { timeoutMs: 120_000 });
   return r.code === 0 ? r.stderr.trim() : `exit ${r.code}: ${r.stderr.trim()}`;
 }

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, mkdirSync, statfsSync } from 'node:f
 import path from 'node:path';
 import type { DaemonPaths } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
-import { sha256 } from '../models/manifest.js';
+import { sha256 } from '../util/hash.js';
 import { checkModels, FETCH_HINT, loadVerifiedModel } from '../models/verify.js';
 import { openDatabase } from '../store/db.js';
 import { runCommand } from '../util/child.js';

@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { runCommand } from '../util/child.js';
 import { HindsightError } from '../util/errors.js';
-import { readManifest, sha256File } from './manifest.js';
+import { sha256File } from '../util/hash.js';
+import { readManifest } from './manifest.js';
 import { checkModels, type ModelStatus } from './verify.js';
 
 export interface FetchResult {

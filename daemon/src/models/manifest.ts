@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { HindsightError } from '../util/errors.js';
 
@@ -53,12 +52,3 @@ export function readManifest(modelsDir: string): ModelManifest {
   return parsed;
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-export function sha256(data: Buffer | Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}

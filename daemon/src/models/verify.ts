@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { HindsightError } from '../util/errors.js';
-import { readManifest, sha256, sha256File, type ModelEntry } from './manifest.js';
+import { sha256, sha256File } from '../util/hash.js';
+import { readManifest, type ModelEntry } from './manifest.js';
 
 export type ModelState = 'ok' | 'missing' | 'tampered';
 

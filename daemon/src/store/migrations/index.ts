@@ -11,6 +11,7 @@ export interface Migration {
 import { m001 } from './001_init.js';
 import { m002 } from './002_audit.js';
 import { m003 } from './003_recorder.js';
+import { m004 } from './004_incidents.js';
 import { m005 } from './005_uplink.js';
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m005];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005];

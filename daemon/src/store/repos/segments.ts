@@ -85,6 +85,11 @@ export class SegmentsRepo {
     return this.newest(cameraId)?.endUtcMs;
   }
 
+  /** Start of the oldest segment a camera still has in the buffer, or undefined when it has none. */
+  oldestStart(cameraId: string): number | undefined {
+    return (statement(this.db, 'SELECT MIN(start_utc_ms) FROM segments WHERE camera_id = ?').pluck().get(cameraId) as number | null) ?? undefined;
+  }
+
   /** The same for every camera at once. */
   newestEndByCamera(): Map<string, number> {
     const rows = statement(this.db, 'SELECT camera_id, MAX(end_utc_ms) AS e FROM segments GROUP BY camera_id').all() as { camera_id: string; e: number }[];

@@ -1,0 +1,145 @@
+import os from 'node:os';
+import type { Command } from 'commander';
+import { daemonPaths } from '../../config/paths.js';
+import { controlRequest } from '../../control/client.js';
+import { REASON_CODES, REASON_LABELS } from '../../incidents/model.js';
+import type { IncidentView } from '../../incidents/service.js';
+import { sleep } from '../../util/clock.js';
+import { UsageError } from '../../util/errors.js';
+import { loadCliConfig } from '../config-file.js';
+import { table } from '../output.js';
+
+interface Common {
+  config?: string;
+  json?: boolean;
+}
+
+function stateDir(opts: Common): string {
+  return daemonPaths(loadCliConfig(opts.config)).stateDir;
+}
+
+/** The person at the terminal, as an id the daemon accepts. */
+function cliActor(by?: string): { type: 'cli'; id: string } {
+  const id = (by ?? os.userInfo().username).replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'operator';
+  return { type: 'cli', id };
+}
+
+const time = (ms: number | null | undefined): string => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
+
+function describe(i: IncidentView): string {
+  const lines = [
+    `incident ${i.id}`,
+    `  state        ${i.state}${i.failure ? ` (${i.failure})` : ''}${i.queuePosition ? `, number ${i.queuePosition} in the queue` : ''}`,
+    `  reason       ${REASON_LABELS[i.reason] ?? i.reason}: ${i.justification}`,
+    `  logged       ${time(i.loggedAtMs)} UTC by ${i.loggedBy.type} ${i.loggedBy.id}`,
+    `  window       ${time(i.windowFromMs)} .. ${time(i.windowToMs)} UTC (incident at ${time(i.incidentAtMs)})`,
+  ];
+  for (const c of i.cameras) {
+    const cov = c.coverage === null ? '' : `, coverage ${(c.coverage * 100).toFixed(1)} %`;
+    lines.push(`  camera ${c.cameraId.padEnd(10)} clip ${c.clipState}${cov}${c.clipSha256 ? `, sha256 ${c.clipSha256}` : ''}${c.error ? ` (${c.error})` : ''}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function registerIncident(program: Command): void {
+  const incident = program.command('incident').description('log, list, show, cancel or retry incidents (talks to the running daemon)');
+  const withCommon = (cmd: Command): Command =>
+    cmd.option('-c, --config <file>', 'config file (default: $HINDSIGHT_CONFIG or /etc/hindsight/config.yaml)').option('--json', 'print JSON');
+
+  withCommon(
+    incident
+      .command('log')
+      .description('log an incident: lock its window of footage at once and cut master clips')
+      .option('--at <when>', 'when it happened: "now", "20 minutes ago", "-90s" or an ISO time with a zone', 'now')
+      .option('--before <seconds>', 'window start, seconds before the incident time (default from config)')
+      .option('--after <seconds>', 'window end, seconds after the incident time (default from config)')
+      .option('--camera <id...>', 'camera id(s) that saw it')
+      .option('--zone <zone>', 'every camera in this zone (e.g. till-2)')
+      .option('--all', 'every recording camera')
+      .requiredOption('--reason <code>', `one of: ${REASON_CODES.join(', ')}`)
+      .requiredOption('--justification <text>', 'what happened, at least 10 characters')
+      .option('--by <id>', 'who is logging it (default: your user name)')
+      .option('--wait', 'wait until the master clips are cut, showing progress'),
+  ).action(async (opts: Common & { at: string; before?: string; after?: string; camera?: string[]; zone?: string; all?: boolean; reason: string; justification: string; by?: string; wait?: boolean }) => {
+    const seconds = (v: string | undefined, name: string): number | undefined => {
+      if (v === undefined) return undefined;
+      if (!/^\d{1,5}$/.test(v)) throw new UsageError(`--${name} must be a whole number of seconds, not ${JSON.stringify(v)}`);
+      return Number(v);
+    };
+    const body = {
+      at: opts.at,
+      before_s: seconds(opts.before, 'before'),
+      after_s: seconds(opts.after, 'after'),
+      cameras: opts.camera,
+      zone: opts.zone,
+      all: opts.all ? true : undefined,
+      reason: opts.reason,
+      justification: opts.justification,
+      by: cliActor(opts.by),
+    };
+    const dir = stateDir(opts);
+    const { incident: created } = await controlRequest<{ incident: IncidentView }>(dir, 'POST', '/v1/incidents', body);
+    let view = created;
+    if (opts.wait) {
+      let last = '';
+      while (['logged', 'waiting', 'extracting'].includes(view.state)) {
+        const status = `${view.state}${view.queuePosition ? ` (queue ${view.queuePosition})` : ''}`;
+        if (status !== last && !opts.json) process.stderr.write(`  ${status}...\n`);
+        last = status;
+        await sleep(500);
+        view = (await controlRequest<{ incident: IncidentView }>(dir, 'GET', `/v1/incidents/${view.id}`)).incident;
+      }
+    }
+    process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
+    if (view.state === 'failed') process.exitCode = 1;
+  });
+
+  withCommon(
+    incident
+      .command('list')
+      .description('list incidents, newest first, with their state and queue position')
+      .option('--state <states>', 'only these states, comma separated')
+      .option('--limit <n>', 'at most this many', '50'),
+  ).action(async (opts: Common & { state?: string; limit: string }) => {
+    if (!/^\d{1,4}$/.test(opts.limit)) throw new UsageError('--limit must be a number');
+    const q = new URLSearchParams({ limit: opts.limit, ...(opts.state ? { state: opts.state } : {}) });
+    const { incidents } = await controlRequest<{ incidents: IncidentView[] }>(stateDir(opts), 'GET', `/v1/incidents?${q.toString()}`);
+    if (opts.json) return void process.stdout.write(JSON.stringify(incidents) + '\n');
+    if (incidents.length === 0) return void process.stdout.write('no incidents\n');
+    process.stdout.write(
+      table(
+        ['ID', 'STATE', 'LOGGED (UTC)', 'REASON', 'CAMERAS', 'QUEUE'],
+        incidents.map((i) => [i.id, i.state, time(i.loggedAtMs), i.reason, i.cameras.map((c) => c.cameraId).join(','), i.queuePosition ? String(i.queuePosition) : '']),
+      ),
+    );
+  });
+
+  withCommon(incident.command('show').description('show one incident: window, cameras, clips, coverage').argument('<id>', 'incident id')).action(
+    async (id: string, opts: Common) => {
+      const { incident: view } = await controlRequest<{ incident: IncidentView }>(stateDir(opts), 'GET', `/v1/incidents/${encodeURIComponent(id)}`);
+      process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
+    },
+  );
+
+  withCommon(
+    incident
+      .command('cancel')
+      .description('cancel an incident before its evidence is sent; its clips are deleted')
+      .argument('<id>', 'incident id')
+      .requiredOption('--justification <text>', 'why it is cancelled, at least 10 characters')
+      .option('--by <id>', 'who is cancelling it (default: your user name)'),
+  ).action(async (id: string, opts: Common & { justification: string; by?: string }) => {
+    const { incident: view } = await controlRequest<{ incident: IncidentView }>(stateDir(opts), 'POST', `/v1/incidents/${encodeURIComponent(id)}/cancel`, {
+      by: cliActor(opts.by),
+      justification: opts.justification,
+    });
+    process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
+  });
+
+  withCommon(incident.command('retry').description('retry a failed incident now, from the step that failed').argument('<id>', 'incident id')).action(
+    async (id: string, opts: Common) => {
+      const { incident: view } = await controlRequest<{ incident: IncidentView }>(stateDir(opts), 'POST', `/v1/incidents/${encodeURIComponent(id)}/retry`, { by: cliActor() });
+      process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
+    },
+  );
+}

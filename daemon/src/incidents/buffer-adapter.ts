@@ -1,0 +1,77 @@
+import path from 'node:path';
+import type { Db } from '../store/db.js';
+import { CamerasRepo } from '../store/repos/cameras.js';
+import { EvidenceLocks } from '../store/repos/evidence-locks.js';
+import { GapsRepo } from '../store/repos/gaps.js';
+import { SegmentsRepo } from '../store/repos/segments.js';
+import type { Clock } from '../util/clock.js';
+import type { BufferIndex, CameraDirectory, EvidenceLocker, GapRef, SegmentRef } from './buffer-port.js';
+
+/** The ring buffer as incidents see it: the recorder's segment index, gaps, cameras and locks. */
+export class RecorderBuffer implements BufferIndex, CameraDirectory, EvidenceLocker {
+  private readonly segments: SegmentsRepo;
+  private readonly gaps: GapsRepo;
+  private readonly cameras: CamerasRepo;
+  private readonly locks: EvidenceLocks;
+
+  constructor(
+    db: Db,
+    clock: Clock,
+    private readonly bufferDir: string,
+  ) {
+    this.segments = new SegmentsRepo(db);
+    this.gaps = new GapsRepo(db);
+    this.cameras = new CamerasRepo(db);
+    this.locks = new EvidenceLocks(db, clock);
+  }
+
+  segmentsOverlapping(cameraId: string, fromMs: number, toMs: number): SegmentRef[] {
+    return this.segments.overlapping(cameraId, fromMs, toMs).map((s) => ({
+      id: s.id,
+      cameraId: s.cameraId,
+      file: path.join(this.bufferDir, s.path),
+      startMs: s.startUtcMs,
+      endMs: s.endUtcMs,
+      bytes: s.bytes,
+      runId: s.runId,
+    }));
+  }
+
+  gapsOverlapping(cameraId: string, fromMs: number, toMs: number): GapRef[] {
+    return this.gaps.overlapping(cameraId, fromMs, toMs).map((g) => ({ cameraId: g.cameraId, startMs: g.startUtcMs, endMs: g.endUtcMs, reason: g.reason }));
+  }
+
+  newestSegmentEnd(cameraId: string): number | null {
+    return this.segments.newestEnd(cameraId) ?? null;
+  }
+
+  oldestSegmentStart(cameraId: string): number | null {
+    return this.segments.oldestStart(cameraId) ?? null;
+  }
+
+  allCameraIds(): string[] {
+    return this.cameras.list().map((c) => c.id);
+  }
+
+  enabledCameraIds(): string[] {
+    return this.cameras
+      .list()
+      .filter((c) => c.enabled)
+      .map((c) => c.id);
+  }
+
+  camerasInZone(zone: string): string[] {
+    return this.cameras
+      .list()
+      .filter((c) => c.zone === zone)
+      .map((c) => c.id);
+  }
+
+  acquire(holder: string, cameraId: string, fromMs: number, toMs: number): void {
+    this.locks.acquire(holder, cameraId, fromMs, toMs);
+  }
+
+  releaseAll(holder: string): void {
+    this.locks.releaseAll(holder);
+  }
+}
