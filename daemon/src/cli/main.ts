@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { daemonVersion } from '../app/version.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerFaces } from './commands/faces.js';
 import { registerModels } from './commands/models.js';
 import { registerRun } from './commands/run.js';
 import { EXIT_USAGE, reportError } from './output.js';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerDoctor(program);
   registerModels(program);
+  registerFaces(program);
   program
     .command('version')
     .description('print the version of Hindsight and of the runtime')

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DeviceSection, LogSection, ModelsSection, PathsSection, SystemdSection, ToolsSection } from './sections/core.js';
+import { VisionSection } from './sections/vision.js';
 
 /**
  * The single source of truth for configuration: types, defaults, descriptions and validation all come
@@ -14,6 +15,7 @@ export const ConfigSchema = Type.Object(
     models: ModelsSection,
     tools: ToolsSection,
     systemd: SystemdSection,
+    vision: VisionSection,
   },
   {
     $id: 'https://hindsight.invalid/schema/config.json',
