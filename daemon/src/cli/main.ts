@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { daemonVersion } from '../app/version.js';
+import { registerAnalyse } from './commands/analyse.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerFaces } from './commands/faces.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerModels(program);
   registerFaces(program);
+  registerAnalyse(program);
   program
     .command('version')
     .description('print the version of Hindsight and of the runtime')

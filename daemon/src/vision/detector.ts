@@ -91,13 +91,18 @@ export async function detectRegion(session: ort.InferenceSession, pyramid: Pyram
   return nms(found.slice(0, options.topK), options.nmsIou);
 }
 
-/** Whole frame plus every tile pass, merged by NMS: faces from ~12 px to full-frame eye distance. */
-export async function detectFaces(session: ort.InferenceSession, pyramid: Pyramid, options: DetectorOptions, extraRegions: Region[] = []): Promise<Detection[]> {
+/**
+ * Whole frame plus every tile pass (`fullScan`), plus any extra windows, merged by NMS: faces from ~12 px
+ * to full-frame eye distance.
+ */
+export async function detectFaces(session: ort.InferenceSession, pyramid: Pyramid, options: DetectorOptions, extraRegions: Region[] = [], fullScan = true): Promise<Detection[]> {
   const all: Detection[] = [];
-  const whole = { x: 0, y: 0, width: pyramid.width, height: pyramid.height };
-  all.push(...(await detectRegion(session, pyramid, whole, options, 'frame')));
-  for (const scale of options.tileScales) {
-    for (const r of tileRegions(pyramid.width, pyramid.height, scale, options.tileOverlap)) all.push(...(await detectRegion(session, pyramid, r, options, `tile${scale}`)));
+  if (fullScan) {
+    const whole = { x: 0, y: 0, width: pyramid.width, height: pyramid.height };
+    all.push(...(await detectRegion(session, pyramid, whole, options, 'frame')));
+    for (const scale of options.tileScales) {
+      for (const r of tileRegions(pyramid.width, pyramid.height, scale, options.tileOverlap)) all.push(...(await detectRegion(session, pyramid, r, options, `tile${scale}`)));
+    }
   }
   for (const r of extraRegions) all.push(...(await detectRegion(session, pyramid, r, options, 'track')));
   return nms(all, options.nmsIou);

@@ -7,6 +7,7 @@ import type { Pyramid, Region, RgbImage } from './image.js';
 import { landmarks68 } from './landmarks.js';
 import type { FaceModels } from './models.js';
 import { measureQuality, type FaceQuality } from './quality.js';
+import { timed, type StageTimings } from './timings.js';
 
 /** One face found in one image or frame, before any tracking. */
 export interface FaceRecord extends GateVerdict {
@@ -30,16 +31,37 @@ export interface FaceFinderOptions {
  * landmarks, alignment, quality and the gate. Embeddings are added by the caller (`embedRecord`) because
  * the video pipeline only embeds the faces it needs. This is the one code path for photos and video.
  */
-export async function findFaces(models: FaceModels, pyramid: Pyramid, options: FaceFinderOptions, searchWindows: Region[] = [], tiles = true): Promise<FaceRecord[]> {
-  const detOptions = tiles ? options.detector : { ...options.detector, tileScales: [] };
-  const detections = await detectFaces(models.detector, pyramid, detOptions, searchWindows);
+export interface FindOptions {
+  /** Extra detector windows (around tracked faces). */
+  searchWindows?: Region[];
+  /**
+   * Run the whole-frame and tile passes (default true). Between full scans video looks only in the search
+   * windows around tracked faces: a new face is found at the next full scan, a tracked one every frame.
+   */
+  fullScan?: boolean;
+  /**
+   * Measure the landmark jitter now (default true). Video leaves it to `verifyRecord`, called only for the
+   * faces worth keeping: it costs 4 extra landmark runs per face.
+   */
+  jitter?: boolean;
+  timings?: StageTimings;
+}
+
+export async function findFaces(models: FaceModels, pyramid: Pyramid, options: FaceFinderOptions, find: FindOptions = {}): Promise<FaceRecord[]> {
+  const { timings } = find;
+  const detections = await timed(timings, 'detect_ms', () => detectFaces(models.detector, pyramid, options.detector, find.searchWindows, find.fullScan ?? true));
   const faces: FaceRecord[] = [];
   for (const d of detections) {
-    const landmarks5 = fivePoints(await landmarks68(models.landmarks, pyramid, d.box));
-    const jitter = await landmarkJitter(models, pyramid, d.box, landmarks5);
-    const aligned = alignFace(pyramid, landmarks5);
-    const quality = measureQuality(d.score, d.box, landmarks5, aligned, pyramid.width, pyramid.height, jitter);
-    faces.push({ box: d.box, score: d.score, landmarks5, quality, aligned, ...gateFace(quality, options.gate) });
+    const [landmarks5, jitter] = await timed(timings, 'landmarks_ms', async () => {
+      const points = fivePoints(await landmarks68(models.landmarks, pyramid, d.box));
+      return [points, find.jitter === false ? undefined : await landmarkJitter(models, pyramid, d.box, points)] as const;
+    });
+    const face = await timed(timings, 'align_quality_ms', () => {
+      const aligned = alignFace(pyramid, landmarks5);
+      const quality = measureQuality(d.score, d.box, landmarks5, aligned, pyramid.width, pyramid.height, jitter);
+      return { box: d.box, score: d.score, landmarks5, quality, aligned, ...gateFace(quality, options.gate) };
+    });
+    faces.push(face);
   }
   return faces.sort((a, b) => b.score - a.score);
 }
@@ -66,14 +88,24 @@ async function landmarkJitter(models: FaceModels, pyramid: Pyramid, box: Box, po
   return sum / JITTERS.length;
 }
 
+/** Measure the landmark jitter of a face found with `jitter: false` and re-run the gate (same frame's pyramid). */
+export async function verifyRecord(models: FaceModels, pyramid: Pyramid, face: FaceRecord, gate: GateOptions, timings?: StageTimings): Promise<boolean> {
+  if (face.quality.landmark_jitter === undefined) {
+    face.quality.landmark_jitter = await timed(timings, 'landmarks_ms', () => landmarkJitter(models, pyramid, face.box, face.landmarks5));
+    Object.assign(face, gateFace(face.quality, gate));
+  }
+  return face.accepted;
+}
+
 /**
  * Embed a face (once) and re-run the gate with the feature norm, which can only be known now.
  * Returns undefined in crops-only mode (no embedder loaded).
  */
-export async function embedRecord(models: FaceModels, face: FaceRecord, gate: GateOptions): Promise<Float32Array | undefined> {
-  if (!models.embedder) return undefined;
+export async function embedRecord(models: FaceModels, face: FaceRecord, gate: GateOptions, timings?: StageTimings): Promise<Float32Array | undefined> {
+  const embedder = models.embedder;
+  if (!embedder) return undefined;
   if (!face.embedding) {
-    const { embedding, norm } = await embedFace(models.embedder, face.aligned);
+    const { embedding, norm } = await timed(timings, 'embed_ms', () => embedFace(embedder, face.aligned));
     face.embedding = embedding;
     face.quality.feature_norm = norm;
     Object.assign(face, gateFace(face.quality, gate));

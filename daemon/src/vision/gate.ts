@@ -9,7 +9,7 @@ export interface GateOptions {
   maxPitch: number;
   maxShapeError: number;
   maxLandmarkJitter: number;
-  /** Only checked for faces that were embedded. */
+  /** Only checked for faces that were embedded (like the jitter, only for faces where it was measured). */
   minFeatureNorm: number;
   minBrightness: number;
   maxBrightness: number;
@@ -32,7 +32,7 @@ export interface GateVerdict {
 export function gateFace(q: FaceQuality, o: GateOptions): GateVerdict {
   const checks: [boolean, RejectReason][] = [
     [q.score < o.minScore, 'low_score'],
-    [q.landmark_jitter > o.maxLandmarkJitter, 'not_a_face'],
+    [q.landmark_jitter !== undefined && q.landmark_jitter > o.maxLandmarkJitter, 'not_a_face'],
     [q.feature_norm !== undefined && q.feature_norm < o.minFeatureNorm, 'not_a_face'],
     [q.shape_error > o.maxShapeError, 'not_a_face'],
     [q.eye_distance < o.minEyeDistance, 'too_small'],

@@ -28,7 +28,7 @@ export interface FaceQuality {
    * How far the 5 points move (mean, in eye distances) when the landmark model is run again on the box
    * shifted by 10 % and enlarged by 15 %. A face pins the landmarks; on fur or texture they drift.
    */
-  landmark_jitter: number;
+  landmark_jitter?: number;
   /**
    * Length of the embedder's output before L2 normalisation (only when the face was embedded). Like
    * MagFace's magnitude it falls for inputs unlike the faces the model was trained on.
@@ -36,7 +36,7 @@ export interface FaceQuality {
   feature_norm?: number;
 }
 
-export function measureQuality(score: number, box: Box, points: readonly Point[], aligned: RgbImage, width: number, height: number, jitter: number): FaceQuality {
+export function measureQuality(score: number, box: Box, points: readonly Point[], aligned: RgbImage, width: number, height: number, jitter?: number): FaceQuality {
   const [le, re] = points as [Point, Point];
   // pose in the aligned frame: rotation and scale removed, so the numbers do not depend on face size
   const t = umeyama(points, ARCFACE_TEMPLATE);
@@ -61,7 +61,7 @@ export function measureQuality(score: number, box: Box, points: readonly Point[]
     brightness: mean,
     contrast: std,
     clipped: bw > 0 && bh > 0 ? 1 - inside / (bw * bh) : 1,
-    landmark_jitter: jitter,
+    ...(jitter === undefined ? {} : { landmark_jitter: jitter }),
   };
 }
 
@@ -93,4 +93,17 @@ export function laplacianVariance(g: Float32Array, w: number, h: number): number
   }
   const mean = s / n;
   return s2 / n - mean * mean;
+}
+
+/**
+ * One number to rank the faces of a person: bigger, sharper, more frontal and more certain is better.
+ * Size counts linearly up to 100 px between the eyes (the JPEG crop for human review keeps the frame's
+ * resolution, so bigger keeps helping well past the 35 px of the aligned face); sharpness saturates around
+ * the photo median (Laplacian variance ~130), so a large blurred face loses to a slightly smaller sharp one.
+ */
+export function qualityRank(q: FaceQuality): number {
+  const size = Math.min(1, q.eye_distance / 100);
+  const sharp = q.sharpness / (q.sharpness + 130);
+  const frontal = Math.max(0, 1 - Math.abs(q.yaw)) * Math.max(0, 1 - Math.abs(q.pitch));
+  return q.score * size * sharp * (0.5 + 0.5 * frontal);
 }

@@ -1,0 +1,211 @@
+import { cosine } from './embedder.js';
+import type { FaceRecord } from './faces.js';
+import { iou, type Box } from './geometry.js';
+import { cropImage, type RgbImage } from './image.js';
+import type { CropOptions, TrackerOptions } from './options.js';
+import { qualityRank } from './quality.js';
+
+/** A face kept as one of the best of its track, with the pixels needed to write its crop files later. */
+export interface CropCandidate {
+  frameIndex: number;
+  timeMs: number;
+  face: FaceRecord;
+  rank: number;
+  /** The face with a margin, at full resolution. */
+  crop: RgbImage;
+  /** The whole frame; kept only while this is its track's best face. */
+  frame?: RgbImage;
+}
+
+/** One face followed across the frames of one camera. */
+export class Track {
+  lastBox: Box;
+  private velocity: [number, number] = [0, 0];
+  lastFrame: number;
+  lastTimeMs: number;
+  faces = 1;
+  accepted = 0;
+  /** Sum of the embeddings of its accepted faces (their normalised mean is the track's identity). */
+  embeddingSum: Float32Array | undefined;
+  lastEmbeddedFrame = -Infinity;
+  /** Largest eye distance and sharpness among its accepted faces (to show the kept crops are the best). */
+  maxEyeDistance = 0;
+  readonly sharpness: number[] = [];
+  readonly candidates: CropCandidate[] = [];
+
+  constructor(
+    readonly id: number,
+    readonly firstFrame: number,
+    readonly firstTimeMs: number,
+    box: Box,
+  ) {
+    this.lastBox = box;
+    this.lastFrame = firstFrame;
+    this.lastTimeMs = firstTimeMs;
+  }
+
+  /** Where the face should be at `frame`, moving at its last speed. */
+  predict(frame: number): Box {
+    const dt = frame - this.lastFrame;
+    const [vx, vy] = this.velocity;
+    const b = this.lastBox;
+    return [b[0] + vx * dt, b[1] + vy * dt, b[2] + vx * dt, b[3] + vy * dt];
+  }
+
+  identity(): Float32Array | undefined {
+    if (!this.embeddingSum) return undefined;
+    let n = 0;
+    for (const x of this.embeddingSum) n += x * x;
+    n = Math.sqrt(n) || 1;
+    return this.embeddingSum.map((x) => x / n);
+  }
+
+  addEmbedding(e: Float32Array, frame: number): void {
+    if (!this.embeddingSum) this.embeddingSum = new Float32Array(e.length);
+    for (let i = 0; i < e.length; i++) this.embeddingSum[i]! += e[i]!;
+    this.lastEmbeddedFrame = frame;
+  }
+
+  moveTo(box: Box, frame: number, timeMs: number): void {
+    const dt = Math.max(1, frame - this.lastFrame);
+    const c0 = [(this.lastBox[0] + this.lastBox[2]) / 2, (this.lastBox[1] + this.lastBox[3]) / 2];
+    const c1 = [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2];
+    // smoothed constant-velocity model: enough to follow walking people at 5 fps
+    this.velocity = [0.5 * this.velocity[0] + (0.5 * (c1[0]! - c0[0]!)) / dt, 0.5 * this.velocity[1] + (0.5 * (c1[1]! - c0[1]!)) / dt];
+    this.lastBox = box;
+    this.lastFrame = frame;
+    this.lastTimeMs = timeMs;
+    this.faces++;
+  }
+}
+
+/** Embeds a face on demand (undefined in crops-only mode); may change the face's gate verdict. */
+export type Embedder = (face: FaceRecord) => Promise<Float32Array | undefined>;
+/** Completes the gate's checks of a face of the current frame; false when it turns out not to pass. */
+export type Verifier = (face: FaceRecord) => Promise<boolean>;
+
+/**
+ * Links the faces of one camera's frames into tracks by overlap with each track's predicted box, and by
+ * embedding where overlap is ambiguous (people crossing) and every `embedEveryFrames` to catch an identity
+ * switch. A track takes at most one face per frame, so two faces of one frame are never merged.
+ * Only faces that pass the gate are embedded or kept as crops.
+ */
+export class CameraTracker {
+  private live: Track[] = [];
+  private nextId = 1;
+
+  constructor(
+    private readonly options: TrackerOptions,
+    private readonly crops: CropOptions,
+    private readonly embed: Embedder,
+  ) {}
+
+  liveTracks(): readonly Track[] {
+    return this.live;
+  }
+
+  /** Add one frame's faces; returns the tracks that ended (unseen for too long). */
+  async update(frame: number, timeMs: number, faces: FaceRecord[], image: RgbImage, verify: Verifier): Promise<Track[]> {
+    const pairs = this.candidatePairs(frame, faces);
+    await this.embedAmbiguous(pairs);
+    const linked = new Set<FaceRecord>();
+    const used = new Set<Track>();
+    for (const p of pairs.sort((a, b) => b.score - a.score)) {
+      if (linked.has(p.face) || used.has(p.track) || p.score < 0) continue;
+      if (!(await this.sameIdentity(p.track, p.face, frame))) continue;
+      linked.add(p.face);
+      used.add(p.track);
+      p.track.moveTo(p.face.box, frame, timeMs);
+      await this.consider(p.track, p.face, frame, timeMs, image, verify);
+    }
+    for (const face of faces) {
+      if (linked.has(face)) continue;
+      const track = new Track(this.nextId++, frame, timeMs, face.box);
+      this.live.push(track);
+      await this.consider(track, face, frame, timeMs, image, verify);
+    }
+    const ended = this.live.filter((t) => frame - t.lastFrame > this.options.maxMissedFrames);
+    this.live = this.live.filter((t) => !ended.includes(t));
+    return ended;
+  }
+
+  /** End every live track (end of the clip). */
+  finishAll(): Track[] {
+    const all = this.live;
+    this.live = [];
+    return all;
+  }
+
+  private candidatePairs(frame: number, faces: FaceRecord[]): Pair[] {
+    const pairs: Pair[] = [];
+    for (const track of this.live) {
+      const predicted = track.predict(frame);
+      for (const face of faces) {
+        const overlap = Math.max(iou(predicted, face.box), iou(track.lastBox, face.box));
+        if (overlap >= this.options.iouMin) pairs.push({ track, face, overlap, score: overlap });
+      }
+    }
+    return pairs;
+  }
+
+  /** Where a face could belong to two tracks (or a track take two faces), let the embeddings decide. */
+  private async embedAmbiguous(pairs: Pair[]): Promise<void> {
+    const perFace = new Map<FaceRecord, number>();
+    const perTrack = new Map<Track, number>();
+    for (const p of pairs) {
+      perFace.set(p.face, (perFace.get(p.face) ?? 0) + 1);
+      perTrack.set(p.track, (perTrack.get(p.track) ?? 0) + 1);
+    }
+    for (const p of pairs) {
+      if ((perFace.get(p.face) ?? 0) < 2 && (perTrack.get(p.track) ?? 0) < 2) continue;
+      const id = p.track.identity();
+      const e = p.face.accepted ? await this.embed(p.face) : undefined;
+      if (id && e) p.score = p.overlap + cosine(id, e) - (cosine(id, e) < this.options.linkMinSimilarity ? 10 : 0);
+    }
+  }
+
+  /** Check a linked face against its track's identity now and then; a different person starts a new track. */
+  private async sameIdentity(track: Track, face: FaceRecord, frame: number): Promise<boolean> {
+    if (!face.accepted) return true;
+    const id = track.identity();
+    const due = !id || frame - track.lastEmbeddedFrame >= this.options.embedEveryFrames;
+    if (!due && !face.embedding) return true;
+    const e = await this.embed(face);
+    if (!e || !face.accepted) return true;
+    if (id && cosine(id, e) < this.options.linkMinSimilarity) return false;
+    return true;
+  }
+
+  /** Count the face and keep it if it is among the track's best K. */
+  private async consider(track: Track, face: FaceRecord, frame: number, timeMs: number, image: RgbImage, verify: Verifier): Promise<void> {
+    if (!face.accepted) return;
+    // the full gate runs on a track's first face and on every face good enough to be kept
+    const rank = qualityRank(face.quality);
+    const k = this.crops.bestK;
+    const keep = track.candidates.length < k || rank > track.candidates[k - 1]!.rank;
+    if ((keep || track.accepted === 0) && !(await verify(face))) return;
+    track.accepted++;
+    track.maxEyeDistance = Math.max(track.maxEyeDistance, face.quality.eye_distance);
+    track.sharpness.push(face.quality.sharpness);
+    if (face.embedding) track.addEmbedding(face.embedding, frame);
+    if (!keep) return;
+    const [x1, y1, x2, y2] = face.box;
+    const mx = (x2 - x1) * this.crops.margin;
+    const my = (y2 - y1) * this.crops.margin;
+    const crop = cropImage(image, { x: x1 - mx, y: y1 - my, width: x2 - x1 + 2 * mx, height: y2 - y1 + 2 * my });
+    const candidate: CropCandidate = { frameIndex: frame, timeMs, face, rank, crop };
+    track.candidates.push(candidate);
+    track.candidates.sort((a, b) => b.rank - a.rank);
+    track.candidates.length = Math.min(track.candidates.length, k);
+    // keep the whole frame only for the best face: one frame per live track at most
+    for (const c of track.candidates) if (c !== track.candidates[0]) delete c.frame;
+    if (this.crops.contextFrame && track.candidates[0] === candidate) candidate.frame = image;
+  }
+}
+
+interface Pair {
+  track: Track;
+  face: FaceRecord;
+  overlap: number;
+  score: number;
+}
