@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisResult, Subject } from '../../daemon/src/vision/result.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, writeConfig } from '../helpers/cli.js';
 import { FACES_DIR, HAVE_FACES, NO_FACES_MESSAGE, PUBLIC_FACE } from '../helpers/faces.js';
 import { makeCctvVideo } from '../helpers/media.js';
 import { tempDir } from '../helpers/paths.js';
@@ -86,6 +86,20 @@ describe('hindsight analyse on CCTV-like video (fresh clone: public-domain face)
     checkBestCrops(s, 3);
     expect(s.crops[0]!.embedding).toHaveLength(512);
     expect(s.context).toMatchObject({ camera_id: 'cam1', path: 'subjects/s001/context.jpg' });
+    checkFiles(out, result);
+  });
+
+  it('a clip cut into segments for parallel workers still gives one subject: the cut track is joined again', async () => {
+    const out = path.join(dir, 'segmented');
+    const config = writeConfig(dir, { vision: { segment_seconds: 5, workers: 2 } }, 'segmented.yaml');
+    const r = await runCli(['analyse', video, '--out', out, '--start', START, '--config', config]);
+    expect(r.code, r.stderr).toBe(0);
+    const result = readResult(out);
+    expect(result.clips[0]!.segments).toBe(2);
+    expect(result.clips[0]!.frames_analysed).toBe(40);
+    expect(result.subjects).toHaveLength(1);
+    expect(result.subjects[0]!.tracks.length).toBeGreaterThanOrEqual(2);
+    expect(walkerOf(result.subjects[0]!, [hopper], Date.parse(START))?.name).toBe('hopper');
     checkFiles(out, result);
   });
 

@@ -34,6 +34,8 @@ export interface CctvOptions {
   noise?: number;
   /** x264 constant rate factor: 23 good, 28 typical CCTV, 35 poor. */
   crf?: number;
+  /** Constant bit rate instead of crf, like a camera's main stream (1080p: 2-6 Mbit/s). */
+  bitrateKbps?: number;
   gop?: number;
 }
 
@@ -76,7 +78,9 @@ export async function makeCctvVideo(out: string, o: CctvOptions): Promise<string
   });
   chains.push(`[${last}]noise=alls=${o.noise ?? 8}:allf=t,format=yuv420p[v]`);
   args.push('-filter_complex', chains.join(';'), '-map', '[v]', '-t', String(o.seconds));
-  args.push('-c:v', 'libx264', '-preset', 'veryfast', '-crf', String(o.crf ?? 28), '-g', String(o.gop ?? fps * 2));
+  args.push('-c:v', 'libx264', '-preset', 'veryfast', '-g', String(o.gop ?? fps * 2));
+  if (o.bitrateKbps) args.push('-b:v', `${o.bitrateKbps}k`, '-maxrate', `${o.bitrateKbps}k`, '-bufsize', `${2 * o.bitrateKbps}k`);
+  else args.push('-crf', String(o.crf ?? 28));
   if (out.endsWith('.ts')) args.push('-f', 'mpegts');
   args.push(out);
   const r = await runCommand('ffmpeg', args, { timeoutMs: 20 * 60_000 });

@@ -3,12 +3,12 @@ import path from 'node:path';
 import { sha256 } from '../models/manifest.js';
 import { searchRegion } from './detector.js';
 import { embedRecord, findFaces, verifyRecord } from './faces.js';
-import { decodeFrames, probeVideo, type DecodeOutcome } from './frame-source.js';
+import { decodeFrames, type DecodeOutcome, type VideoInfo } from './frame-source.js';
 import { Pyramid } from './image.js';
 import { encodeJpeg, encodePng } from './image-file.js';
 import type { FaceModels } from './models.js';
 import type { VisionOptions } from './options.js';
-import type { ClipInput, ClipSummary, FaceCrop, HashedFile } from './result.js';
+import type { ClipInput, FaceCrop, HashedFile } from './result.js';
 import { emptyTimings, roundTimings, timed, type StageTimings } from './timings.js';
 import { CameraTracker, type CropCandidate, type Track } from './tracker.js';
 import type { FaceRecord } from './faces.js';
@@ -21,7 +21,8 @@ export interface TrackOut {
   camera_id: string;
   clip_file: string;
   clip_start_utc_ms: number;
-  track_id: number;
+  /** "<segment>.<track>", unique within the clip. */
+  track_id: string;
   first_ms: number;
   last_ms: number;
   faces: number;
@@ -33,8 +34,26 @@ export interface TrackOut {
   candidates: CandidateOut[];
 }
 
-export interface ClipOutcome {
-  summary: ClipSummary;
+/** A stretch of one camera's clip analysed as one job (long clips are cut so the cores share them). */
+export interface Segment {
+  clip: ClipInput;
+  clipIndex: number;
+  index: number;
+  info: VideoInfo;
+  startS: number;
+  /** Seconds analysed; undefined = to the end of the clip. */
+  durationS: number | undefined;
+}
+
+/** What one segment gives: counts for the clip's summary and its finished tracks. */
+export interface SegmentOutcome {
+  frames: number;
+  detected: number;
+  accepted: number;
+  rejected: Record<string, number>;
+  warnings: string[];
+  timings: StageTimings;
+  wallMs: number;
   tracks: TrackOut[];
 }
 
@@ -45,83 +64,60 @@ export interface ClipProgress {
 }
 
 /**
- * Analyse one camera's clip: decode at `fps`, find faces (full tile scan every `fullScanEvery` frames,
- * else whole frame + a window around each tracked face), track them, keep each track's best K crops and
- * write their files into `workDir` (names are server-made: camera index, track id, rank).
+ * Analyse one segment of a camera's clip: decode at `fps`, find faces (whole frame + tiles every
+ * `fullScanEvery` frames, else only a window around each tracked face), track them, keep each track's
+ * best K crops and write their files into `workDir` (names are server-made: clip, segment, track, rank).
+ * `onProgress` gets the frames done in this segment.
  */
-export async function analyseClip(
-  models: FaceModels,
-  clip: ClipInput,
-  clipIndex: number,
-  options: VisionOptions,
-  workDir: string,
-  onProgress: (p: ClipProgress) => void,
-  signal?: AbortSignal,
-): Promise<ClipOutcome> {
+export async function analyseSegment(models: FaceModels, seg: Segment, options: VisionOptions, workDir: string, onProgress: (framesDone: number) => void, signal?: AbortSignal): Promise<SegmentOutcome> {
   const t0 = performance.now();
   const timings = emptyTimings();
-  const info = await probeVideo(options.ffprobe, clip.file, options.fps);
-  const outcome: DecodeOutcome = { warnings: [] };
+  const { info } = seg;
+  const decode: DecodeOutcome = { warnings: [] };
   const finder = { detector: options.detector, gate: options.gate };
   const tracker = new CameraTracker(options.tracker, options.crops, (face) => embedRecord(models, face, options.gate, timings));
-  const tracks: TrackOut[] = [];
-  const rejected: Record<string, number> = {};
-  let framesDone = 0;
-  let detected = 0;
-  let accepted = 0;
+  const out: SegmentOutcome = { frames: 0, detected: 0, accepted: 0, rejected: {}, warnings: decode.warnings, timings, wallMs: 0, tracks: [] };
   mkdirSync(workDir, { recursive: true });
   const finish = async (ended: Track[]): Promise<void> => {
     for (const t of ended) {
-      const out = await finishTrack(t, clip, clipIndex, models, options, workDir, timings);
-      if (out) tracks.push(out);
+      const track = await finishTrack(t, seg, models, options, workDir, timings);
+      if (track) out.tracks.push(track);
     }
   };
-
-  const frames = decodeFrames(options.ffmpeg, clip.file, info, options.fps, outcome, signal);
+  // frame numbers count from the start of the clip, so full scans keep their rhythm across segments
+  const first = Math.round(seg.startS * options.fps);
+  const frames = decodeFrames(options.ffmpeg, seg.clip.file, info, options.fps, decode, { startS: seg.startS, durationS: seg.durationS }, signal);
   for (;;) {
     const next = await timed(timings, 'decode_wait_ms', () => frames.next());
     if (next.done) break;
-    const frame = next.value;
-    const pyramid = new Pyramid(frame.image);
-    const full = frame.index % options.fullScanEvery === 0;
-    const searchWindows = full ? [] : tracker.liveTracks().map((t) => searchRegion(t.predict(frame.index), info.width, info.height));
+    const index = first + next.value.index;
+    const timeMs = (index * 1000) / options.fps;
+    const image = next.value.image;
+    const pyramid = new Pyramid(image);
+    const full = index % options.fullScanEvery === 0 || next.value.index === 0;
+    const searchWindows = full ? [] : tracker.liveTracks().map((t) => searchRegion(t.predict(index), info.width, info.height));
     const faces = await findFaces(models, pyramid, finder, { searchWindows, fullScan: full, jitter: false, timings });
-    detected += faces.length;
+    out.detected += faces.length;
     for (const f of faces) {
-      if (f.accepted) accepted++;
-      else rejected[f.reason] = (rejected[f.reason] ?? 0) + 1;
+      if (f.accepted) out.accepted++;
+      else out.rejected[f.reason] = (out.rejected[f.reason] ?? 0) + 1;
     }
     const verify = (face: FaceRecord): Promise<boolean> => verifyRecord(models, pyramid, face, options.gate, timings);
-    const ended = await timed(timings, 'track_ms', () => tracker.update(frame.index, frame.timeMs, faces, frame.image, verify));
-    await finish(ended);
-    framesDone++;
-    onProgress({ cameraId: clip.cameraId, framesDone, framesTotal: Math.max(framesDone, info.expectedFrames) });
+    await finish(await timed(timings, 'track_ms', () => tracker.update(index, timeMs, faces, image, verify)));
+    onProgress(++out.frames);
   }
   await finish(tracker.finishAll());
-  const summary: ClipSummary = {
-    camera_id: clip.cameraId,
-    file: clip.file,
-    clip_start_utc: new Date(clip.clipStartUtcMs).toISOString(),
-    width: info.width,
-    height: info.height,
-    duration_s: info.durationS,
-    frames_analysed: framesDone,
-    faces_detected: detected,
-    faces_accepted: accepted,
-    rejected,
-    tracks: tracks.length,
-    warnings: outcome.warnings,
-    timings: roundTimings(timings),
-    wall_ms: Math.round(performance.now() - t0),
-  };
-  return { summary, tracks };
+  out.timings = roundTimings(timings);
+  out.wallMs = Math.round(performance.now() - t0);
+  return out;
 }
 
 /**
  * Close a track: embed its kept faces (re-gating them on the feature norm), drop it when too few
  * accepted faces remain, and write the crop files of what is kept.
  */
-async function finishTrack(t: Track, clip: ClipInput, clipIndex: number, models: FaceModels, options: VisionOptions, workDir: string, timings: StageTimings): Promise<TrackOut | undefined> {
+async function finishTrack(t: Track, seg: Segment, models: FaceModels, options: VisionOptions, workDir: string, timings: StageTimings): Promise<TrackOut | undefined> {
+  const { clip } = seg;
   const kept: CropCandidate[] = [];
   for (const c of t.candidates) {
     const wasEmbedded = c.face.embedding !== undefined;
@@ -134,7 +130,7 @@ async function finishTrack(t: Track, clip: ClipInput, clipIndex: number, models:
   const identity = t.identity();
   const candidates: CandidateOut[] = [];
   for (const [k, c] of kept.entries()) {
-    const base = `c${clipIndex}-t${t.id}-${k + 1}`;
+    const base = `c${seg.clipIndex}-s${seg.index}-t${t.id}-${k + 1}`;
     const f = c.face;
     const files = await timed(timings, 'write_ms', async () => ({
       crop: writeHashed(workDir, `${base}-crop.jpg`, await encodeJpeg(c.crop, options.crops.jpegQuality)),
@@ -156,7 +152,7 @@ async function finishTrack(t: Track, clip: ClipInput, clipIndex: number, models:
     camera_id: clip.cameraId,
     clip_file: clip.file,
     clip_start_utc_ms: clip.clipStartUtcMs,
-    track_id: t.id,
+    track_id: `${seg.index + 1}.${t.id}`,
     first_ms: Math.round(t.firstTimeMs),
     last_ms: Math.round(t.lastTimeMs),
     faces: t.faces,

@@ -13,7 +13,7 @@ export interface VideoInfo {
 export interface VideoFrame {
   /** 0-based index of the analysed frame. */
   index: number;
-  /** Time since the start of the clip, ms (frames come at exact multiples of 1/fps). */
+  /** Time since the start of the decoded range, ms (frames come at exact multiples of 1/fps). */
   timeMs: number;
   image: RgbImage;
 }
@@ -24,6 +24,9 @@ export interface VideoFrame {
  * Two frames let decoding overlap analysis at a bounded cost (2 x 6 MB at 1080p).
  */
 const PREFETCH_FRAMES = 2;
+
+/** Longer than any camera's keyframe interval (1-4 s); costs that much extra decoding per segment. */
+const SEEK_PREROLL_S = 5;
 
 /** Largest frame accepted (8K); beyond that a file is more likely hostile than a camera. */
 const MAX_PIXELS = 7680 * 4320;
@@ -62,9 +65,24 @@ export interface DecodeOutcome {
  * clip's length. ffmpeg still decodes every frame (H.264 needs them) but
  * converts and copies only the ones the fps filter keeps.
  */
-export async function* decodeFrames(ffmpeg: string, file: string, info: VideoInfo, fps: number, outcome: DecodeOutcome, signal?: AbortSignal): AsyncGenerator<VideoFrame> {
+export async function* decodeFrames(
+  ffmpeg: string,
+  file: string,
+  info: VideoInfo,
+  fps: number,
+  outcome: DecodeOutcome,
+  range: { startS: number; durationS: number | undefined } = { startS: 0, durationS: undefined },
+  signal?: AbortSignal,
+): AsyncGenerator<VideoFrame> {
+  // Seeking in MPEG-TS can land up to a keyframe interval after the asked time, losing frames. So seek
+  // SEEK_PREROLL_S early (output time 0 is then exactly the asked point) and drop the pre-roll on the
+  // output side: frames come out on the same 1/fps grid, identical to a decode from the start.
+  const preSeek = Math.max(0, range.startS - SEEK_PREROLL_S);
+  const seek = preSeek > 0 ? ['-ss', preSeek.toFixed(3)] : [];
+  const skip = range.startS > preSeek ? ['-ss', (range.startS - preSeek).toFixed(3)] : [];
+  const length = range.durationS !== undefined ? ['-t', range.durationS.toFixed(3)] : [];
   // warnings too: a damaged stretch of a TS file shows only as 'Packet corrupt' warnings
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-i', file, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', `fps=${fps}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'warning', ...seek, '-i', file, ...skip, ...length, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', `fps=${fps}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
   const child = spawnChild(ffmpeg, args);
   let stderr = '';
   child.proc.stderr?.on('data', (c: Buffer) => {

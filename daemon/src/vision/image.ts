@@ -100,6 +100,11 @@ export function warpToImage(src: RgbImage, m: readonly number[], outW: number, o
   const out = new Uint8Array(outW * outH * 3);
   const { width: w, height: h, data: d } = src;
   const [a = 0, b = 0, c = 0, dd = 0, e = 0, f = 0] = m;
+  if (a === 1 && b === 0 && dd === 0 && e === 1 && Number.isInteger(c) && Number.isInteger(f) && c >= 0 && f >= 0 && c + outW <= w && f + outH <= h) {
+    // a tile at an exact pyramid level: plain row copies (the common case for the 2x tiles)
+    for (let y = 0; y < outH; y++) out.set(d.subarray(((f + y) * w + c) * 3, ((f + y) * w + c + outW) * 3), y * outW * 3);
+    return { width: outW, height: outH, data: out };
+  }
   let o = 0;
   for (let oy = 0; oy < outH; oy++) {
     for (let ox = 0; ox < outW; ox++, o += 3) {

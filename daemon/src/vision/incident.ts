@@ -6,10 +6,11 @@ import { readManifest } from '../models/manifest.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
 import { assertSafeId } from '../util/ids.js';
-import type { ClipOutcome, ClipProgress, TrackOut } from './clip.js';
+import type { ClipProgress, Segment, SegmentOutcome, TrackOut } from './clip.js';
+import { probeVideo, type VideoInfo } from './frame-source.js';
 import type { ModelId, ModelRole } from './models.js';
 import type { VisionOptions } from './options.js';
-import { runClips } from './pool.js';
+import { runSegments, type SegmentFailure } from './pool.js';
 import type { AnalysisResult, ClipInput, ClipSummary, FaceCrop, HashedFile, Subject } from './result.js';
 import { clusterTracks } from './subjects.js';
 import { addTimings, emptyTimings, roundTimings } from './timings.js';
@@ -51,29 +52,20 @@ export async function analyseIncident(req: AnalyseRequest): Promise<AnalysisResu
   const t0 = performance.now();
   const workRoot = path.join(outDir, '.work');
   mkdirSync(workRoot, { recursive: true });
-  const progress: ClipProgress[] = clips.map((c) => ({ cameraId: c.cameraId, framesDone: 0, framesTotal: 0 }));
-  let lastLogged = 0;
-  const report = (index: number, p: ClipProgress): void => {
-    progress[index] = p;
-    const done = progress.reduce((s, x) => s + x.framesDone, 0);
-    const total = progress.reduce((s, x) => s + x.framesTotal, 0);
-    req.onProgress?.({ framesDone: done, framesTotal: total, clips: progress.map((x) => ({ ...x })) });
-    if (performance.now() - lastLogged > 5000) {
-      lastLogged = performance.now();
-      log.info({ framesDone: done, framesTotal: total }, 'face analysis progress');
-    }
-  };
   log.info({ clips: clips.length, mode: options.embeddings ? 'embeddings' : 'crops_only' }, 'face analysis started');
   try {
-    const { outcomes, failures } = await runClips(clips, (i) => path.join(workRoot, String(i)), options, report, req.signal);
+    const probed = await Promise.all(clips.map((c) => probeVideo(options.ffprobe, c.file, options.fps).catch((err: unknown) => err as Error)));
+    const segments = planSegments(clips, probed, options);
+    const progress = new ProgressReport(clips, probed, segments, req.onProgress, log);
+    const { outcomes, failures } = await runSegments(segments, (i) => path.join(workRoot, String(i)), options, (i, done) => progress.update(i, done), req.signal);
     if (outcomes.size === 0) {
-      const f = failures[0];
-      throw new HindsightError(`no clip could be analysed: ${f?.message ?? 'unknown error'}`, { code: f?.code ?? 'analysis_failed', hint: f?.hint });
+      const e = (probed.find((p): p is Error => p instanceof Error) ?? failures[0]) as { message?: string; code?: string; hint?: string } | undefined;
+      throw new HindsightError(`no clip could be analysed: ${e?.message ?? 'unknown error'}`, { code: e?.code ?? 'analysis_failed', hint: e?.hint });
     }
-    const summaries = clips.map((c, i) => outcomes.get(i)?.summary ?? failedSummary(c, failures.find((f) => f.index === i)?.message));
-    const subjects = buildSubjects([...outcomes.values()], outDir, options);
+    const summaries = clips.map((c, i) => summariseClip(c, probed[i]!, segments, outcomes, failures, i));
+    const subjects = buildSubjects([...outcomes.values()].flatMap((o) => o.tracks), outDir, options);
     const timings = emptyTimings();
-    for (const o of outcomes.values()) addTimings(timings, o.summary.timings);
+    for (const o of outcomes.values()) addTimings(timings, o.timings);
     const result: AnalysisResult = {
       format: 'hindsight-analysis/1',
       created_utc: new Date(started).toISOString(),
@@ -86,7 +78,7 @@ export async function analyseIncident(req: AnalyseRequest): Promise<AnalysisResu
       wall_ms: Math.round(performance.now() - t0),
     };
     writeFileSync(path.join(outDir, 'result.json'), JSON.stringify(result, null, 1) + '\n', { mode: 0o600 });
-    log.info({ subjects: subjects.length, wall_ms: result.wall_ms, failed_clips: failures.length }, 'face analysis finished');
+    log.info({ subjects: subjects.length, wall_ms: result.wall_ms, failed_clips: summaries.filter((c) => c.error).length }, 'face analysis finished');
     return result;
   } finally {
     // crops that were not chosen are biometric working data: never leave them behind
@@ -94,24 +86,81 @@ export async function analyseIncident(req: AnalyseRequest): Promise<AnalysisResu
   }
 }
 
-function failedSummary(c: ClipInput, error = 'not analysed'): ClipSummary {
+/**
+ * Cut each readable clip into segments of about `segmentSeconds` so the workers share a long clip. A
+ * person crossing a cut becomes two tracks that the subject clustering joins again; without embeddings
+ * nothing could join them, so crops-only mode keeps every clip whole.
+ */
+function planSegments(clips: ClipInput[], probed: (VideoInfo | Error)[], options: VisionOptions): Segment[] {
+  const segments: Segment[] = [];
+  const step = Math.max(1, Math.round(options.segmentSeconds * options.fps)) / options.fps;
+  clips.forEach((clip, clipIndex) => {
+    const info = probed[clipIndex];
+    if (!info || info instanceof Error) return;
+    const n = options.embeddings && info.durationS > 0 ? Math.max(1, Math.round(info.durationS / step)) : 1;
+    for (let k = 0; k < n; k++) segments.push({ clip, clipIndex, index: k, info, startS: k * step, durationS: k < n - 1 ? step : undefined });
+  });
+  return segments;
+}
+
+function summariseClip(c: ClipInput, info: VideoInfo | Error, segments: Segment[], outcomes: Map<number, SegmentOutcome>, failures: SegmentFailure[], clipIndex: number): ClipSummary {
+  const mine = segments.map((s, i) => ({ s, i })).filter(({ s }) => s.clipIndex === clipIndex);
+  const done = mine.map(({ i }) => outcomes.get(i)).filter((o): o is SegmentOutcome => o !== undefined);
+  const failed = mine.map(({ i }) => failures.find((f) => f.index === i)).filter((f): f is SegmentFailure => f !== undefined);
+  const timings = emptyTimings();
+  for (const o of done) addTimings(timings, o.timings);
+  const rejected: Record<string, number> = {};
+  for (const o of done) for (const [k, v] of Object.entries(o.rejected)) rejected[k] = (rejected[k] ?? 0) + v;
+  const error = info instanceof Error ? info.message : done.length === 0 ? (failed[0]?.message ?? 'not analysed') : undefined;
   return {
     camera_id: c.cameraId,
     file: c.file,
     clip_start_utc: new Date(c.clipStartUtcMs).toISOString(),
-    width: 0,
-    height: 0,
-    duration_s: 0,
-    frames_analysed: 0,
-    faces_detected: 0,
-    faces_accepted: 0,
-    rejected: {},
-    tracks: 0,
-    warnings: [],
-    timings: emptyTimings(),
-    wall_ms: 0,
-    error,
+    width: info instanceof Error ? 0 : info.width,
+    height: info instanceof Error ? 0 : info.height,
+    duration_s: info instanceof Error ? 0 : info.durationS,
+    segments: mine.length,
+    frames_analysed: done.reduce((n, o) => n + o.frames, 0),
+    faces_detected: done.reduce((n, o) => n + o.detected, 0),
+    faces_accepted: done.reduce((n, o) => n + o.accepted, 0),
+    rejected,
+    tracks: done.reduce((n, o) => n + o.tracks.length, 0),
+    warnings: [...done.flatMap((o) => o.warnings), ...(done.length ? failed.map((f) => `segment not analysed: ${f.message}`) : [])],
+    timings: roundTimings(timings),
+    wall_ms: Math.max(0, ...done.map((o) => o.wallMs)),
+    ...(error ? { error } : {}),
   };
+}
+
+/** Frames done / total per clip and overall, to the caller and (every 5 s) to the log. */
+class ProgressReport {
+  private readonly done: number[];
+  private lastLogged = 0;
+
+  constructor(
+    private readonly clips: ClipInput[],
+    private readonly probed: (VideoInfo | Error)[],
+    private readonly segments: Segment[],
+    private readonly onProgress: ((p: AnalysisProgress) => void) | undefined,
+    private readonly log: Logger,
+  ) {
+    this.done = segments.map(() => 0);
+  }
+
+  update(segment: number, framesDone: number): void {
+    this.done[segment] = framesDone;
+    const clips = this.clips.map((c, i) => {
+      const info = this.probed[i];
+      const done = this.segments.reduce((n, s, k) => n + (s.clipIndex === i ? this.done[k]! : 0), 0);
+      return { cameraId: c.cameraId, framesDone: done, framesTotal: info instanceof Error || !info ? 0 : Math.max(done, info.expectedFrames) };
+    });
+    const p = { framesDone: clips.reduce((n, c) => n + c.framesDone, 0), framesTotal: clips.reduce((n, c) => n + c.framesTotal, 0), clips };
+    this.onProgress?.(p);
+    if (performance.now() - this.lastLogged > 5000) {
+      this.lastLogged = performance.now();
+      this.log.info({ framesDone: p.framesDone, framesTotal: p.framesTotal }, 'face analysis progress');
+    }
+  }
 }
 
 function modelIds(options: VisionOptions): ModelId[] {
@@ -124,8 +173,7 @@ function modelIds(options: VisionOptions): ModelId[] {
 }
 
 /** Cluster the tracks, pick each subject's best K crops and move their files into subjects/<id>/. */
-function buildSubjects(outcomes: ClipOutcome[], outDir: string, options: VisionOptions): Subject[] {
-  const tracks = outcomes.flatMap((o) => o.tracks);
+function buildSubjects(tracks: TrackOut[], outDir: string, options: VisionOptions): Subject[] {
   const utc = (t: TrackOut, ms: number): number => t.clip_start_utc_ms + ms;
   const clusters = clusterTracks(tracks, options.mergeSimilarity).sort((a, b) => Math.min(...a.map((t) => utc(t, t.first_ms))) - Math.min(...b.map((t) => utc(t, t.first_ms))));
   return clusters.map((members, n) => {

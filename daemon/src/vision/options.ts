@@ -27,6 +27,7 @@ export interface VisionOptions {
   embeddings: boolean;
   intraOpThreads: number;
   workers: number;
+  segmentSeconds: number;
   maxImagePixels: number;
   detector: DetectorOptions;
   fullScanEvery: number;
@@ -46,6 +47,7 @@ export function visionOptions(config: Config, modelsDir: string): VisionOptions 
     embeddings: v.embeddings,
     intraOpThreads: v.intra_op_threads,
     workers: v.workers,
+    segmentSeconds: v.segment_seconds,
     maxImagePixels: v.max_image_pixels,
     detector: {
       scoreThreshold: v.detector.score_threshold,

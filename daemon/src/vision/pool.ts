@@ -1,11 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import type { ClipOutcome, ClipProgress } from './clip.js';
+import type { Segment, SegmentOutcome } from './clip.js';
 import type { VisionOptions } from './options.js';
-import type { ClipInput } from './result.js';
 import { HindsightError } from '../util/errors.js';
 
-/** A clip that could not be analysed, with the reason (the others still are). */
-export interface ClipFailure {
+/** A segment that could not be analysed, with the reason (the others still are). */
+export interface SegmentFailure {
   index: number;
   message: string;
   code: string;
@@ -14,26 +13,26 @@ export interface ClipFailure {
 
 type WorkerOut =
   | { type: 'ready' }
-  | ({ type: 'progress'; index: number } & ClipProgress)
-  | { type: 'done'; index: number; outcome: ClipOutcome }
+  | { type: 'progress'; index: number; framesDone: number }
+  | { type: 'done'; index: number; outcome: SegmentOutcome }
   | { type: 'error'; index?: number; message: string; code: string; hint?: string };
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 /**
- * Analyse clips in at most `options.workers` worker threads (each loads the models once). Each clip's
- * result or failure is reported separately; an abort stops every worker and its ffmpeg.
+ * Analyse segments in at most `options.workers` worker threads (each loads the models once). Each
+ * segment's result or failure is reported separately; an abort stops every worker and its ffmpeg.
  */
-export async function runClips(
-  clips: readonly ClipInput[],
+export async function runSegments(
+  segments: readonly Segment[],
   workDir: (index: number) => string,
   options: VisionOptions,
-  onProgress: (index: number, p: ClipProgress) => void,
+  onProgress: (index: number, framesDone: number) => void,
   signal?: AbortSignal,
-): Promise<{ outcomes: Map<number, ClipOutcome>; failures: ClipFailure[] }> {
-  const outcomes = new Map<number, ClipOutcome>();
-  const failures: ClipFailure[] = [];
-  const queue = clips.map((clip, index) => ({ clip, index }));
+): Promise<{ outcomes: Map<number, SegmentOutcome>; failures: SegmentFailure[] }> {
+  const outcomes = new Map<number, SegmentOutcome>();
+  const failures: SegmentFailure[] = [];
+  const queue = segments.map((segment, index) => ({ segment, index }));
   const workers: Worker[] = [];
   const runOne = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
@@ -48,11 +47,11 @@ export async function runClips(
           return;
         }
         current = job.index;
-        worker.postMessage({ type: 'clip', index: job.index, clip: job.clip, workDir: workDir(job.index) });
+        worker.postMessage({ type: 'segment', index: job.index, segment: job.segment, workDir: workDir(job.index) });
       };
       worker.on('message', (m: WorkerOut) => {
         if (m.type === 'ready') next();
-        else if (m.type === 'progress') onProgress(m.index, m);
+        else if (m.type === 'progress') onProgress(m.index, m.framesDone);
         else if (m.type === 'done') {
           outcomes.set(m.index, m.outcome);
           next();
@@ -75,7 +74,7 @@ export async function runClips(
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const n = Math.max(1, Math.min(options.workers, clips.length));
+    const n = Math.max(1, Math.min(options.workers, segments.length));
     await Promise.all(Array.from({ length: n }, runOne));
   } catch (err) {
     await Promise.all(workers.map((w) => w.terminate()));

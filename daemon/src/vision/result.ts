@@ -40,7 +40,7 @@ export interface FaceCrop {
 /** A face followed through one camera's clip. */
 export interface TrackSummary {
   camera_id: string;
-  track_id: number;
+  track_id: string;
   first_utc: string;
   last_utc: string;
   faces: number;
@@ -68,6 +68,8 @@ export interface ClipSummary {
   width: number;
   height: number;
   duration_s: number;
+  /** Stretches analysed in parallel (their tracks are joined again by the subject clustering). */
+  segments: number;
   frames_analysed: number;
   faces_detected: number;
   faces_accepted: number;

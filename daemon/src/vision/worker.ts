@@ -1,16 +1,16 @@
 /**
  * Worker thread for the face pipeline: loads the models once (one session per model, reused for every
- * clip it is given) and analyses clips off the daemon's event loop. Protocol (plain messages):
- *   in:  {type: 'clip', index, clip, workDir} | {type: 'abort'}
- *   out: {type: 'ready'} | {type: 'progress', ...} | {type: 'done', index, outcome} | {type: 'error', index?, message, code, hint}
+ * segment it is given) and analyses clip segments off the daemon's event loop. Protocol (plain messages):
+ *   in:  {type: 'segment', index, segment, workDir} | {type: 'abort'}
+ *   out: {type: 'ready'} | {type: 'progress', index, framesDone} | {type: 'done', index, outcome}
+ *        | {type: 'error', index?, message, code, hint}
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { analyseClip } from './clip.js';
+import { analyseSegment, type Segment } from './clip.js';
 import { FaceModels } from './models.js';
 import type { VisionOptions } from './options.js';
-import type { ClipInput } from './result.js';
 
-export type WorkerIn = { type: 'clip'; index: number; clip: ClipInput; workDir: string } | { type: 'abort' };
+export type WorkerIn = { type: 'segment'; index: number; segment: Segment; workDir: string } | { type: 'abort' };
 
 const port = parentPort!;
 const options = (workerData as { options: VisionOptions }).options;
@@ -29,7 +29,7 @@ try {
   port.postMessage(errorMessage(err));
 }
 
-// clips arrive one at a time (the pool sends the next after 'done'), so a simple chain keeps them in order
+// segments arrive one at a time (the pool sends the next after 'done'), so a simple chain keeps them in order
 let chain = Promise.resolve();
 port.on('message', (msg: WorkerIn) => {
   if (msg.type === 'abort') {
@@ -39,7 +39,7 @@ port.on('message', (msg: WorkerIn) => {
   chain = chain.then(async () => {
     if (!models) return;
     try {
-      const outcome = await analyseClip(models, msg.clip, msg.index, options, msg.workDir, (p) => port.postMessage({ type: 'progress', index: msg.index, ...p }), abort.signal);
+      const outcome = await analyseSegment(models, msg.segment, options, msg.workDir, (framesDone) => port.postMessage({ type: 'progress', index: msg.index, framesDone }), abort.signal);
       port.postMessage({ type: 'done', index: msg.index, outcome });
     } catch (err) {
       port.postMessage(errorMessage(err, msg.index));

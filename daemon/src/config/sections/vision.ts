@@ -17,7 +17,8 @@ export const VisionSection = section('Face pipeline: decode, detect, gate, track
     default: true,
   }),
   intra_op_threads: int('Threads per onnxruntime session. 1 is as fast as 2 for these small models on 2 cores and has a better tail.', 1, 1, 8),
-  workers: int('Clips analysed in parallel, each in its own worker thread with its own sessions (plus one ffmpeg decoder each).', 1, 1, 8),
+  workers: int('Worker threads analysing clip segments in parallel, each with its own model sessions and ffmpeg decoder. 2 suits a 2-core box.', 2, 1, 8),
+  segment_seconds: num('Clips are cut into segments of about this length so the workers share a long clip (not in crops-only mode).', 30, 5, 3600),
   max_image_pixels: int('Largest still image decoded (width x height); larger files are refused before decoding.', 50_000_000, 1, 1_000_000_000),
   detector: section('Face detector (Ultra-Light RFB-320, 320x240 input).', {
     score_threshold: num('Lowest detector score kept. 0.8 gave no false detections on the non-face photos and lost no true faces; 0.5 gave 4.', 0.8, 0.05, 1),
