@@ -81,6 +81,18 @@ describe('pixels', () => {
     expect(Math.abs(down.data[3 * 5]! - (5 * 4 + 1.5))).toBeLessThanOrEqual(1);
   });
 
+  it('a small region at 2x+ downscale gives the same pixels without computing the whole frame\'s pyramid', () => {
+    const img = { width: 640, height: 480, data: gradient(640, 480) };
+    const region = { x: 100.5, y: 60.25, width: 160, height: 120 };
+    const local = sampleRegion(new Pyramid(img), region, 40, 30); // 4x: halves just the region twice
+    const whole = new Pyramid(img);
+    whole.level(2);
+    const viaFrame = sampleRegion(whole, region, 40, 30);
+    let maxDiff = 0;
+    for (let i = 0; i < local.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(local.data[i]! - viaFrame.data[i]!));
+    expect(maxDiff).toBeLessThanOrEqual(2);
+  });
+
   it('aligning a face whose points already sit on the template is the identity warp', () => {
     const img = { width: 112, height: 112, data: gradient(112, 112) };
     const aligned = alignFace(new Pyramid(img), ARCFACE_TEMPLATE);

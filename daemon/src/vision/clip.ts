@@ -5,13 +5,13 @@ import { searchRegion } from './detector.js';
 import { embedRecord, findFaces, verifyRecord } from './faces.js';
 import { decodeFrames, type DecodeOutcome, type VideoInfo } from './frame-source.js';
 import { Pyramid } from './image.js';
+import { MotionGate } from './motion.js';
 import { encodeJpeg, encodePng } from './image-file.js';
 import type { FaceModels } from './models.js';
 import type { VisionOptions } from './options.js';
 import type { ClipInput, FaceCrop, HashedFile } from './result.js';
 import { emptyTimings, roundTimings, timed, type StageTimings } from './timings.js';
 import { CameraTracker, type CropCandidate, type Track } from './tracker.js';
-import type { FaceRecord } from './faces.js';
 
 /** A kept face of a finished track, its files already written (in the working folder). */
 export type CandidateOut = Omit<FaceCrop, 'camera_id' | 'clip_file' | 'time_utc'> & { context?: HashedFile };
@@ -76,6 +76,7 @@ export async function analyseSegment(models: FaceModels, seg: Segment, options: 
   const decode: DecodeOutcome = { warnings: [] };
   const finder = { detector: options.detector, gate: options.gate };
   const tracker = new CameraTracker(options.tracker, options.crops, (face) => embedRecord(models, face, options.gate, timings));
+  const motion = new MotionGate(options.motionThreshold, options.rescanEvery);
   const out: SegmentOutcome = { frames: 0, detected: 0, accepted: 0, rejected: {}, warnings: decode.warnings, timings, wallMs: 0, tracks: [] };
   mkdirSync(workDir, { recursive: true });
   const finish = async (ended: Track[]): Promise<void> => {
@@ -95,15 +96,16 @@ export async function analyseSegment(models: FaceModels, seg: Segment, options: 
     const image = next.value.image;
     const pyramid = new Pyramid(image);
     const full = index % options.fullScanEvery === 0 || next.value.index === 0;
-    const searchWindows = full ? [] : tracker.liveTracks().map((t) => searchRegion(t.predict(index), info.width, info.height));
-    const faces = await findFaces(models, pyramid, finder, { searchWindows, fullScan: full, jitter: false, timings });
+    const predicted = tracker.liveTracks().map((t) => t.predict(index));
+    const searchWindows = full ? [] : predicted.map((b) => searchRegion(b, info.width, info.height));
+    const tileFilter = full ? motion.tileFilter(pyramid, predicted) : undefined;
+    const faces = await findFaces(models, pyramid, finder, { searchWindows, fullScan: full, tileFilter, jitter: false, timings });
     out.detected += faces.length;
     for (const f of faces) {
       if (f.accepted) out.accepted++;
       else out.rejected[f.reason] = (out.rejected[f.reason] ?? 0) + 1;
     }
-    const verify = (face: FaceRecord): Promise<boolean> => verifyRecord(models, pyramid, face, options.gate, timings);
-    await finish(await timed(timings, 'track_ms', () => tracker.update(index, timeMs, faces, image, verify)));
+    await finish(await timed(timings, 'track_ms', () => tracker.update(index, timeMs, faces, image)));
     onProgress(++out.frames);
   }
   await finish(tracker.finishAll());
@@ -120,6 +122,8 @@ async function finishTrack(t: Track, seg: Segment, models: FaceModels, options: 
   const { clip } = seg;
   const kept: CropCandidate[] = [];
   for (const c of t.candidates) {
+    if (kept.length === options.crops.bestK) break;
+    if (!(await verifyRecord(models, c.crop, c.cropOrigin, c.face, options.gate, timings))) continue;
     const wasEmbedded = c.face.embedding !== undefined;
     const e = await embedRecord(models, c.face, options.gate, timings);
     if (!c.face.accepted) continue; // the feature norm says it is not a face after all

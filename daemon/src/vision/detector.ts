@@ -92,16 +92,23 @@ export async function detectRegion(session: ort.InferenceSession, pyramid: Pyram
 }
 
 /**
- * Whole frame plus every tile pass (`fullScan`), plus any extra windows, merged by NMS: faces from ~12 px
- * to full-frame eye distance.
+ * Whole frame plus every tile pass (`fullScan`; `tileFilter` may skip tiles where nothing moved), plus
+ * any extra windows, merged by NMS: faces from ~12 px to full-frame eye distance.
  */
-export async function detectFaces(session: ort.InferenceSession, pyramid: Pyramid, options: DetectorOptions, extraRegions: Region[] = [], fullScan = true): Promise<Detection[]> {
+export async function detectFaces(
+  session: ort.InferenceSession,
+  pyramid: Pyramid,
+  options: DetectorOptions,
+  extraRegions: Region[] = [],
+  fullScan = true,
+  tileFilter: (r: Region) => boolean = () => true,
+): Promise<Detection[]> {
   const all: Detection[] = [];
   if (fullScan) {
     const whole = { x: 0, y: 0, width: pyramid.width, height: pyramid.height };
     all.push(...(await detectRegion(session, pyramid, whole, options, 'frame')));
     for (const scale of options.tileScales) {
-      for (const r of tileRegions(pyramid.width, pyramid.height, scale, options.tileOverlap)) all.push(...(await detectRegion(session, pyramid, r, options, `tile${scale}`)));
+      for (const r of tileRegions(pyramid.width, pyramid.height, scale, options.tileOverlap).filter(tileFilter)) all.push(...(await detectRegion(session, pyramid, r, options, `tile${scale}`)));
     }
   }
   for (const r of extraRegions) all.push(...(await detectRegion(session, pyramid, r, options, 'track')));

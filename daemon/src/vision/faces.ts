@@ -3,7 +3,7 @@ import { detectFaces, type DetectorOptions } from './detector.js';
 import { embedFace } from './embedder.js';
 import { gateFace, type GateOptions, type GateVerdict } from './gate.js';
 import { distance, fivePoints, type Box, type Point } from './geometry.js';
-import type { Pyramid, Region, RgbImage } from './image.js';
+import { Pyramid, type Region, type RgbImage } from './image.js';
 import { landmarks68 } from './landmarks.js';
 import type { FaceModels } from './models.js';
 import { measureQuality, type FaceQuality } from './quality.js';
@@ -39,9 +39,11 @@ export interface FindOptions {
    * windows around tracked faces: a new face is found at the next full scan, a tracked one every frame.
    */
   fullScan?: boolean;
+  /** Tiles of the full scan to run (default all); video skips still parts of the scene. */
+  tileFilter?: (r: Region) => boolean;
   /**
    * Measure the landmark jitter now (default true). Video leaves it to `verifyRecord`, called only for the
-   * faces worth keeping: it costs 4 extra landmark runs per face.
+   * faces finally kept: it costs 4 extra landmark runs per face.
    */
   jitter?: boolean;
   timings?: StageTimings;
@@ -49,7 +51,7 @@ export interface FindOptions {
 
 export async function findFaces(models: FaceModels, pyramid: Pyramid, options: FaceFinderOptions, find: FindOptions = {}): Promise<FaceRecord[]> {
   const { timings } = find;
-  const detections = await timed(timings, 'detect_ms', () => detectFaces(models.detector, pyramid, options.detector, find.searchWindows, find.fullScan ?? true));
+  const detections = await timed(timings, 'detect_ms', () => detectFaces(models.detector, pyramid, options.detector, find.searchWindows, find.fullScan ?? true, find.tileFilter));
   const faces: FaceRecord[] = [];
   for (const d of detections) {
     const [landmarks5, jitter] = await timed(timings, 'landmarks_ms', async () => {
@@ -88,10 +90,17 @@ async function landmarkJitter(models: FaceModels, pyramid: Pyramid, box: Box, po
   return sum / JITTERS.length;
 }
 
-/** Measure the landmark jitter of a face found with `jitter: false` and re-run the gate (same frame's pyramid). */
-export async function verifyRecord(models: FaceModels, pyramid: Pyramid, face: FaceRecord, gate: GateOptions, timings?: StageTimings): Promise<boolean> {
+/**
+ * Measure the landmark jitter of a face found with `jitter: false` and re-run the gate. `image` is the
+ * frame, or a crop of it around the face whose top-left corner was at `origin` in the frame (the jitter
+ * only looks 15 % around the box, well inside a crop with margin).
+ */
+export async function verifyRecord(models: FaceModels, image: RgbImage, origin: [number, number], face: FaceRecord, gate: GateOptions, timings?: StageTimings): Promise<boolean> {
   if (face.quality.landmark_jitter === undefined) {
-    face.quality.landmark_jitter = await timed(timings, 'landmarks_ms', () => landmarkJitter(models, pyramid, face.box, face.landmarks5));
+    const [ox, oy] = origin;
+    const box: Box = [face.box[0] - ox, face.box[1] - oy, face.box[2] - ox, face.box[3] - oy];
+    const points = face.landmarks5.map(([x, y]): Point => [x - ox, y - oy]);
+    face.quality.landmark_jitter = await timed(timings, 'landmarks_ms', () => landmarkJitter(models, new Pyramid(image), box, points));
     Object.assign(face, gateFace(face.quality, gate));
   }
   return face.accepted;

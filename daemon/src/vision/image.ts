@@ -69,6 +69,11 @@ export class Pyramid {
     return this.levels[Math.min(k, this.levels.length - 1)]!;
   }
 
+  /** Whether level k was already computed (sampling a small region need not compute it for the frame). */
+  has(k: number): boolean {
+    return k < this.levels.length;
+  }
+
   /** The coarsest level that still has at least one source pixel per output pixel for `scale`. */
   levelFor(scale: number): { image: RgbImage; factor: number } {
     const k = scale >= 2 ? Math.floor(Math.log2(scale)) : 0;
@@ -83,6 +88,10 @@ export class Pyramid {
  */
 export function sampleRegion(pyramid: Pyramid, region: Region, outW: number, outH: number): RgbImage {
   const scale = Math.min(region.width / outW, region.height / outH);
+  const k = scale >= 2 ? Math.floor(Math.log2(scale)) : 0;
+  if (k > 0 && !pyramid.has(k) && 4 * region.width * region.height < pyramid.width * pyramid.height) {
+    return sampleSmallRegion(pyramid.base, region, k, outW, outH);
+  }
   const { image, factor } = pyramid.levelFor(scale);
   const sx = region.width / factor / outW;
   const sy = region.height / factor / outH;
@@ -90,6 +99,26 @@ export function sampleRegion(pyramid: Pyramid, region: Region, outW: number, out
   const y0 = region.y / factor;
   // the same affine form as warpAffine: dest (ox, oy) -> source (a*ox + b*oy + c, d*ox + e*oy + f)
   return warpToImage(image, [sx, 0, x0 + 0.5 * sx - 0.5, 0, sy, y0 + 0.5 * sy - 0.5], outW, outH);
+}
+
+/**
+ * The same as sampleRegion for a region much smaller than the frame (a search window around a tracked
+ * face): halve just that region k times instead of computing the frame's pyramid level.
+ */
+function sampleSmallRegion(base: RgbImage, region: Region, k: number, outW: number, outH: number): RgbImage {
+  const factor = 2 ** k;
+  // one coarse pixel of padding all round, so the bilinear taps at the region's edges have neighbours
+  const padded = { x: region.x - factor, y: region.y - factor, width: region.width + 2 * factor, height: region.height + 2 * factor };
+  const ox = Math.max(0, Math.floor(padded.x));
+  const oy = Math.max(0, Math.floor(padded.y));
+  let local = cropImage(base, padded);
+  for (let i = 0; i < k; i++) local = halve(local);
+  const sx = region.width / factor / outW;
+  const sy = region.height / factor / outH;
+  // local level pixel j covers base [ox + j*factor, ox + (j+1)*factor): continuous coordinate (X - ox) / factor
+  const x0 = (region.x - ox) / factor;
+  const y0 = (region.y - oy) / factor;
+  return warpToImage(local, [sx, 0, x0 + 0.5 * sx - 0.5, 0, sy, y0 + 0.5 * sy - 0.5], outW, outH);
 }
 
 /**

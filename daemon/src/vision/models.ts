@@ -40,6 +40,9 @@ export class FaceModels {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'extended',
+        // the arena keeps each session's high-water mark for good; these models are small enough to
+        // allocate per run (measured: ~30 MB less per worker, no slower)
+        enableCpuMemArena: false,
       });
     };
     const detector = await open('detector');

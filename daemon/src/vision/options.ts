@@ -31,6 +31,8 @@ export interface VisionOptions {
   maxImagePixels: number;
   detector: DetectorOptions;
   fullScanEvery: number;
+  motionThreshold: number;
+  rescanEvery: number;
   gate: GateOptions;
   tracker: TrackerOptions;
   mergeSimilarity: number;
@@ -57,6 +59,8 @@ export function visionOptions(config: Config, modelsDir: string): VisionOptions 
       tileOverlap: v.detector.tile_overlap,
     },
     fullScanEvery: v.detector.full_scan_every,
+    motionThreshold: v.detector.motion_threshold,
+    rescanEvery: v.detector.rescan_every,
     gate: {
       minScore: v.detector.score_threshold,
       minEyeDistance: v.gate.min_eye_distance,

@@ -11,8 +11,9 @@ export interface CropCandidate {
   timeMs: number;
   face: FaceRecord;
   rank: number;
-  /** The face with a margin, at full resolution. */
+  /** The face with a margin, at full resolution, and where its top-left corner was in the frame. */
   crop: RgbImage;
+  cropOrigin: [number, number];
   /** The whole frame; kept only while this is its track's best face. */
   frame?: RgbImage;
 }
@@ -81,8 +82,12 @@ export class Track {
 
 /** Embeds a face on demand (undefined in crops-only mode); may change the face's gate verdict. */
 export type Embedder = (face: FaceRecord) => Promise<Float32Array | undefined>;
-/** Completes the gate's checks of a face of the current frame; false when it turns out not to pass. */
-export type Verifier = (face: FaceRecord) => Promise<boolean>;
+
+/**
+ * Faces kept per track beyond the K best: the gate's last checks (landmark jitter, feature norm) run only
+ * when the track ends, on the kept faces, and a few spares replace the ones that fail.
+ */
+export const SPARE_CANDIDATES = 2;
 
 /**
  * Links the faces of one camera's frames into tracks by overlap with each track's predicted box, and by
@@ -105,7 +110,7 @@ export class CameraTracker {
   }
 
   /** Add one frame's faces; returns the tracks that ended (unseen for too long). */
-  async update(frame: number, timeMs: number, faces: FaceRecord[], image: RgbImage, verify: Verifier): Promise<Track[]> {
+  async update(frame: number, timeMs: number, faces: FaceRecord[], image: RgbImage): Promise<Track[]> {
     const pairs = this.candidatePairs(frame, faces);
     await this.embedAmbiguous(pairs);
     const linked = new Set<FaceRecord>();
@@ -116,13 +121,13 @@ export class CameraTracker {
       linked.add(p.face);
       used.add(p.track);
       p.track.moveTo(p.face.box, frame, timeMs);
-      await this.consider(p.track, p.face, frame, timeMs, image, verify);
+      this.consider(p.track, p.face, frame, timeMs, image);
     }
     for (const face of faces) {
       if (linked.has(face)) continue;
       const track = new Track(this.nextId++, frame, timeMs, face.box);
       this.live.push(track);
-      await this.consider(track, face, frame, timeMs, image, verify);
+      this.consider(track, face, frame, timeMs, image);
     }
     const ended = this.live.filter((t) => frame - t.lastFrame > this.options.maxMissedFrames);
     this.live = this.live.filter((t) => !ended.includes(t));
@@ -176,27 +181,25 @@ export class CameraTracker {
     return true;
   }
 
-  /** Count the face and keep it if it is among the track's best K. */
-  private async consider(track: Track, face: FaceRecord, frame: number, timeMs: number, image: RgbImage, verify: Verifier): Promise<void> {
+  /** Count the face and keep it if it is among the track's best K (plus spares). */
+  private consider(track: Track, face: FaceRecord, frame: number, timeMs: number, image: RgbImage): void {
     if (!face.accepted) return;
-    // the full gate runs on a track's first face and on every face good enough to be kept
-    const rank = qualityRank(face.quality);
-    const k = this.crops.bestK;
-    const keep = track.candidates.length < k || rank > track.candidates[k - 1]!.rank;
-    if ((keep || track.accepted === 0) && !(await verify(face))) return;
     track.accepted++;
     track.maxEyeDistance = Math.max(track.maxEyeDistance, face.quality.eye_distance);
     track.sharpness.push(face.quality.sharpness);
     if (face.embedding) track.addEmbedding(face.embedding, frame);
-    if (!keep) return;
+    const rank = qualityRank(face.quality);
+    const keep = this.crops.bestK + SPARE_CANDIDATES;
+    if (track.candidates.length >= keep && rank <= track.candidates[keep - 1]!.rank) return;
     const [x1, y1, x2, y2] = face.box;
     const mx = (x2 - x1) * this.crops.margin;
     const my = (y2 - y1) * this.crops.margin;
-    const crop = cropImage(image, { x: x1 - mx, y: y1 - my, width: x2 - x1 + 2 * mx, height: y2 - y1 + 2 * my });
-    const candidate: CropCandidate = { frameIndex: frame, timeMs, face, rank, crop };
+    const region = { x: x1 - mx, y: y1 - my, width: x2 - x1 + 2 * mx, height: y2 - y1 + 2 * my };
+    const crop = cropImage(image, region);
+    const candidate: CropCandidate = { frameIndex: frame, timeMs, face, rank, crop, cropOrigin: [Math.max(0, Math.floor(region.x)), Math.max(0, Math.floor(region.y))] };
     track.candidates.push(candidate);
     track.candidates.sort((a, b) => b.rank - a.rank);
-    track.candidates.length = Math.min(track.candidates.length, k);
+    track.candidates.length = Math.min(track.candidates.length, keep);
     // keep the whole frame only for the best face: one frame per live track at most
     for (const c of track.candidates) if (c !== track.candidates[0]) delete c.frame;
     if (this.crops.contextFrame && track.candidates[0] === candidate) candidate.frame = image;

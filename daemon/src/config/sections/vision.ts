@@ -30,6 +30,8 @@ export const VisionSection = section('Face pipeline: decode, detect, gate, track
       maxItems: 4,
     }),
     tile_overlap: num('Fraction by which neighbouring tiles overlap (a face cut by one tile is whole in the next).', 0.25, 0, 0.75),
+    motion_threshold: num('In video, a full scan runs its tiles only where the 1/8-size grey frame changed by more than this since the last full scan, or where a face is tracked (sensor noise there is ~1.3 grey levels). 0 = every tile every full scan.', 10, 0, 255),
+    rescan_every: int('Every N-th full scan runs every tile whatever moved (finds a person who stood still while not tracked).', 10, 1, 1000),
     full_scan_every: int('In video, run the tile passes every N analysed frames; in between only the whole frame and a window around each tracked face. 1 = tiles on every frame.', 5, 1, 100),
   }),
   gate: section('Quality gate: a face failing any limit is kept out of the evidence, with the reason.', {
@@ -48,7 +50,7 @@ export const VisionSection = section('Face pipeline: decode, detect, gate, track
   tracker: section('Linking faces across frames of one camera.', {
     iou_min: num('Smallest IoU between a track\'s predicted box and a face to link them.', 0.2, 0, 1),
     max_missed_frames: int('Analysed frames a track may go unseen before it ends.', 10, 0, 1000),
-    embed_every_frames: int('Re-embed a tracked face at least every N analysed frames to check the identity has not switched.', 5, 1, 1000),
+    embed_every_frames: int('Re-embed a tracked face at least every N analysed frames to check the identity has not switched (people crossing are checked whenever their boxes overlap).', 10, 1, 1000),
     link_min_similarity: num('Smallest cosine between a face and its track\'s embedding to link them (below: a new track). Same person across a video ~0.5-0.9; FAR 1e-2 at 0.25.', 0.25, -1, 1),
     min_faces: int('Accepted faces a track needs to count (shorter tracks are dropped as spurious).', 2, 1, 1000),
   }),
