@@ -5,6 +5,7 @@
 //  2. A 90 s x 4-camera incident analysed with the default config.
 // Faces come from the dev photo set when present (4 identities), else the public-domain photo repeated.
 // Figures depend on what else the machine runs at the time: the 2 cores may be shared.
+// HINDSIGHT_BENCH_KEEP=1 keeps the videos and results for inspection.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -100,6 +101,7 @@ export async function run({ root, log }) {
       load_average_at_end: os.loadavg().map((x) => round(x)),
     };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.HINDSIGHT_BENCH_KEEP) log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }

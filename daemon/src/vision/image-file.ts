@@ -16,7 +16,7 @@ export async function readImageFile(file: string, maxPixels: number): Promise<Rg
       .autoOrient()
       .removeAlpha()
       .toColourspace('srgb')
-      .raw()
+      .raw({ depth: 'uchar' }) // 16-bit PNG/TIFF come out as 8-bit like everything else
       .toBuffer({ resolveWithObject: true });
     return { width: info.width, height: info.height, data: toRgb(new Uint8Array(data.buffer, data.byteOffset, data.length), info.channels) };
   } catch (err) {

@@ -48,6 +48,7 @@ export async function analyseIncident(req: AnalyseRequest): Promise<AnalysisResu
   const clock = req.clock ?? systemClock;
   if (clips.length === 0) throw new HindsightError('no clips to analyse', { code: 'no_clips' });
   clips.forEach((c) => assertSafeId(c.cameraId, 'camera id'));
+  if (req.signal?.aborted) throw new HindsightError('analysis cancelled', { code: 'aborted' });
   const started = clock.now();
   const t0 = performance.now();
   const workRoot = path.join(outDir, '.work');

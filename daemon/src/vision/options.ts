@@ -4,6 +4,7 @@ import type { GateOptions } from './gate.js';
 
 export interface TrackerOptions {
   iouMin: number;
+  maxJump: number;
   maxMissedFrames: number;
   embedEveryFrames: number;
   linkMinSimilarity: number;
@@ -77,6 +78,7 @@ export function visionOptions(config: Config, modelsDir: string): VisionOptions 
     },
     tracker: {
       iouMin: v.tracker.iou_min,
+      maxJump: v.tracker.max_jump,
       maxMissedFrames: v.tracker.max_missed_frames,
       embedEveryFrames: v.tracker.embed_every_frames,
       linkMinSimilarity: v.tracker.link_min_similarity,

@@ -38,6 +38,7 @@ export async function runSegments(
     new Promise<void>((resolve, reject) => {
       const worker = new Worker(WORKER_URL, { workerData: { options } });
       workers.push(worker);
+      if (signal?.aborted) worker.postMessage({ type: 'abort' });
       let current: number | undefined;
       const next = (): void => {
         const job = queue.shift();

@@ -1,6 +1,6 @@
 import { cosine } from './embedder.js';
 import type { FaceRecord } from './faces.js';
-import { iou, type Box } from './geometry.js';
+import { centre, iou, type Box } from './geometry.js';
 import { cropImage, type RgbImage } from './image.js';
 import type { CropOptions, TrackerOptions } from './options.js';
 import { qualityRank } from './quality.js';
@@ -89,6 +89,9 @@ export type Embedder = (face: FaceRecord) => Promise<Float32Array | undefined>;
  */
 export const SPARE_CANDIDATES = 2;
 
+/** Below this IoU with the predicted box a link is checked by embedding (a walking face keeps ~0.6+ at 5 fps). */
+const SURE_OVERLAP = 0.5;
+
 /**
  * Links the faces of one camera's frames into tracks by overlap with each track's predicted box, and by
  * embedding where overlap is ambiguous (people crossing) and every `embedEveryFrames` to catch an identity
@@ -117,7 +120,11 @@ export class CameraTracker {
     const used = new Set<Track>();
     for (const p of pairs.sort((a, b) => b.score - a.score)) {
       if (linked.has(p.face) || used.has(p.track) || p.score < 0) continue;
-      if (!(await this.sameIdentity(p.track, p.face, frame))) continue;
+      if (!(await this.sameIdentity(p.track, p.face, p.overlap, frame))) {
+        // someone else is where this track's person should be: the track takes no face this frame
+        used.add(p.track);
+        continue;
+      }
       linked.add(p.face);
       used.add(p.track);
       p.track.moveTo(p.face.box, frame, timeMs);
@@ -141,13 +148,24 @@ export class CameraTracker {
     return all;
   }
 
+  /**
+   * Possible links: the face overlaps the track's predicted (or last) box, or lies within `maxJump` face
+   * widths of it at a similar size. At 5 fps a person walking across the view moves 1-2 face widths per
+   * frame, so overlap alone would cut every such track; those links are checked by embedding.
+   */
   private candidatePairs(frame: number, faces: FaceRecord[]): Pair[] {
     const pairs: Pair[] = [];
     for (const track of this.live) {
       const predicted = track.predict(frame);
+      const size = predicted[2] - predicted[0];
+      const [pcx, pcy] = centre(predicted);
       for (const face of faces) {
         const overlap = Math.max(iou(predicted, face.box), iou(track.lastBox, face.box));
-        if (overlap >= this.options.iouMin) pairs.push({ track, face, overlap, score: overlap });
+        const [fcx, fcy] = centre(face.box);
+        const jump = Math.hypot(fcx - pcx, fcy - pcy) / Math.max(1, size);
+        const ratio = (face.box[2] - face.box[0]) / Math.max(1, size);
+        const near = jump <= this.options.maxJump && ratio > 2 / 3 && ratio < 3 / 2;
+        if (overlap >= this.options.iouMin || near) pairs.push({ track, face, overlap, score: overlap + Math.max(0, 1 - jump / this.options.maxJump) });
       }
     }
     return pairs;
@@ -165,15 +183,16 @@ export class CameraTracker {
       if ((perFace.get(p.face) ?? 0) < 2 && (perTrack.get(p.track) ?? 0) < 2) continue;
       const id = p.track.identity();
       const e = p.face.accepted ? await this.embed(p.face) : undefined;
-      if (id && e) p.score = p.overlap + cosine(id, e) - (cosine(id, e) < this.options.linkMinSimilarity ? 10 : 0);
+      if (id && e) p.score += cosine(id, e) - (cosine(id, e) < this.options.linkMinSimilarity ? 10 : 0);
     }
   }
 
   /** Check a linked face against its track's identity now and then; a different person starts a new track. */
-  private async sameIdentity(track: Track, face: FaceRecord, frame: number): Promise<boolean> {
+  private async sameIdentity(track: Track, face: FaceRecord, overlap: number, frame: number): Promise<boolean> {
     if (!face.accepted) return true;
     const id = track.identity();
-    const due = !id || frame - track.lastEmbeddedFrame >= this.options.embedEveryFrames;
+    // a weak overlap is how one person leaving and another arriving at the same spot looks: check it
+    const due = !id || overlap < SURE_OVERLAP || frame - track.lastEmbeddedFrame >= this.options.embedEveryFrames;
     if (!due && !face.embedding) return true;
     const e = await this.embed(face);
     if (!e || !face.accepted) return true;

@@ -39,6 +39,7 @@ port.on('message', (msg: WorkerIn) => {
   chain = chain.then(async () => {
     if (!models) return;
     try {
+      abort.signal.throwIfAborted();
       const outcome = await analyseSegment(models, msg.segment, options, msg.workDir, (framesDone) => port.postMessage({ type: 'progress', index: msg.index, framesDone }), abort.signal);
       port.postMessage({ type: 'done', index: msg.index, outcome });
     } catch (err) {
