@@ -37,6 +37,7 @@ describe.skipIf(!HAVE_FACES)('face pipeline on the dev photos (acceptance check 
     expect(lines.size).toBe([...ids.values()].flat().length + nonface.length);
 
     let photos = 0;
+    let accepted = 0;
     const missed: string[] = [];
     const embeddings: { id: string; e: number[] }[] = [];
     for (const [id, files] of ids) {
@@ -52,6 +53,7 @@ describe.skipIf(!HAVE_FACES)('face pipeline on the dev photos (acceptance check 
           continue;
         }
         expect(face.embedding).toHaveLength(512);
+        if (face.accepted) accepted++;
         if (used++ < 10) embeddings.push({ id, e: face.embedding });
       }
     }
@@ -60,6 +62,8 @@ describe.skipIf(!HAVE_FACES)('face pipeline on the dev photos (acceptance check 
     const figures = {
       photos,
       detection_pct: +(100 * detection).toFixed(2),
+      // of the detected identity faces, how many the default gate lets through (profiles, blur... are not)
+      accepted_pct: +((100 * accepted) / (photos - missed.length)).toFixed(2),
       missed,
       genuine_pairs: v.genuine,
       impostor_pairs: v.impostor,
