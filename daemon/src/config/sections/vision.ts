@@ -51,7 +51,7 @@ export const VisionSection = section('Face pipeline: decode, detect, gate, track
     iou_min: num('Smallest IoU between a track\'s predicted box and a face to link them.', 0.2, 0, 1),
     max_jump: num('Farthest a face may move between analysed frames and still be linked without overlap, in face widths (the link is then checked by embedding). At 5 fps a person walking across the view moves 1-2.', 2.5, 0, 20),
     max_missed_frames: int('Analysed frames a track may go unseen before it ends.', 10, 0, 1000),
-    embed_every_frames: int('Re-embed a tracked face at least every N analysed frames to check the identity has not switched (links with a weak overlap and people crossing are checked every time).', 5, 1, 1000),
+    embed_every_frames: int('Re-embed a tracked face at least every N analysed frames to check the identity has not switched (links with a weak overlap and people crossing are checked every time).', 10, 1, 1000),
     link_min_similarity: num('Smallest cosine between a face and its track\'s embedding to link them (below: a new track). Same person across a video ~0.5-0.9; FAR 1e-2 at 0.25.', 0.25, -1, 1),
     min_faces: int('Accepted faces a track needs to count (shorter tracks are dropped as spurious).', 2, 1, 1000),
   }),
