@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { sha256 } from '../models/manifest.js';
 import { searchRegion } from './detector.js';
@@ -87,7 +88,9 @@ export async function analyseSegment(models: FaceModels, seg: Segment, options: 
   };
   // frame numbers count from the start of the clip, so full scans keep their rhythm across segments
   const first = Math.round(seg.startS * options.fps);
-  const frames = decodeFrames(options.ffmpeg, seg.clip.file, info, options.fps, decode, { startS: seg.startS, durationS: seg.durationS }, signal);
+  // the cores are shared between the workers' decoders and models: one decoder thread per spare core
+  const threads = Math.max(1, Math.floor(availableParallelism() / options.workers));
+  const frames = decodeFrames(options.ffmpeg, seg.clip.file, info, options.fps, decode, { startS: seg.startS, durationS: seg.durationS }, signal, threads);
   for (;;) {
     const next = await timed(timings, 'decode_wait_ms', () => frames.next());
     if (next.done) break;

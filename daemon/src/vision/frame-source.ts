@@ -73,6 +73,7 @@ export async function* decodeFrames(
   outcome: DecodeOutcome,
   range: { startS: number; durationS: number | undefined } = { startS: 0, durationS: undefined },
   signal?: AbortSignal,
+  threads = 0,
 ): AsyncGenerator<VideoFrame> {
   // Seeking in MPEG-TS can land up to a keyframe interval after the asked time, losing frames. So seek
   // SEEK_PREROLL_S early (output time 0 is then exactly the asked point) and drop the pre-roll on the
@@ -82,7 +83,8 @@ export async function* decodeFrames(
   const skip = range.startS > preSeek ? ['-ss', (range.startS - preSeek).toFixed(3)] : [];
   const length = range.durationS !== undefined ? ['-t', range.durationS.toFixed(3)] : [];
   // warnings too: a damaged stretch of a TS file shows only as 'Packet corrupt' warnings
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'warning', ...seek, '-i', file, ...skip, ...length, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', `fps=${fps}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  // threads 0 = ffmpeg's choice; with several decoders at once one thread each avoids oversubscription
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-threads', String(threads), ...seek, '-i', file, ...skip, ...length, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', `fps=${fps}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
   const child = spawnChild(ffmpeg, args);
   let stderr = '';
   child.proc.stderr?.on('data', (c: Buffer) => {

@@ -93,10 +93,11 @@ export const SPARE_CANDIDATES = 2;
 const SURE_OVERLAP = 0.5;
 
 /**
- * Links the faces of one camera's frames into tracks by overlap with each track's predicted box, and by
- * embedding where overlap is ambiguous (people crossing) and every `embedEveryFrames` to catch an identity
- * switch. A track takes at most one face per frame, so two faces of one frame are never merged.
- * Only faces that pass the gate are embedded or kept as crops.
+ * Links the faces of one camera's frames into tracks by overlap with (or a short jump from) each track's
+ * predicted box, and by embedding where that is ambiguous (people crossing) or weak (someone else stepping
+ * into the spot), and every `embedEveryFrames` to catch an identity switch. A track takes at most one face
+ * per frame, so two faces of one frame are never merged. Only faces that pass the gate are embedded or
+ * kept as crops; a track of rejected faces ends without crops and is dropped.
  */
 export class CameraTracker {
   private live: Track[] = [];
