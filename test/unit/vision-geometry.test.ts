@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { alignFace, applySimilarity, ARCFACE_TEMPLATE, templateResidual, umeyama } from '../../daemon/src/vision/align.js';
 import { searchRegion, tileRegions } from '../../daemon/src/vision/detector.js';
-import { fivePoints, iou, nms, type Box, type Point } from '../../daemon/src/vision/geometry.js';
+import { fivePoints, iou, nms, suppressContained, type Box, type Point } from '../../daemon/src/vision/geometry.js';
 import { Pyramid, halve, sampleRegion } from '../../daemon/src/vision/image.js';
 import { laplacianVariance } from '../../daemon/src/vision/quality.js';
 
@@ -32,6 +32,14 @@ describe('face geometry', () => {
     const kept = nms(boxes, 0.4);
     expect(kept.map((b) => b.score)).toEqual([0.95, 0.9, 0.8]);
     expect(iou([0, 0, 10, 10], [5, 0, 15, 10])).toBeCloseTo(1 / 3, 6);
+  });
+
+  it('half a face found by a tile inside the whole face is dropped; a neighbouring face is kept', () => {
+    const whole = { box: [100, 100, 300, 320] as Box, score: 0.99 };
+    const half = { box: [200, 110, 300, 260] as Box, score: 0.95 };
+    const neighbour = { box: [290, 120, 420, 300] as Box, score: 0.9 };
+    expect(nms([whole, half, neighbour], 0.4)).toHaveLength(3); // IoU alone keeps the half face
+    expect(suppressContained([whole, half, neighbour], 0.6)).toEqual([whole, neighbour]);
   });
 
   it('tiles overlap and cover a 1080p frame: 12 tiles at 2x, 4 at 4x, none when the tile is the frame', () => {

@@ -37,6 +37,8 @@ export interface CctvOptions {
   /** Constant bit rate instead of crf, like a camera's main stream (1080p: 2-6 Mbit/s). */
   bitrateKbps?: number;
   gop?: number;
+  /** Seed of the background's random gradient (the video is the same for the same options). */
+  seed?: number;
 }
 
 /** Where a walker's sprite is at time t (undefined when not visible). */
@@ -61,7 +63,7 @@ export async function makeCctvVideo(out: string, o: CctvOptions): Promise<string
   const width = o.width ?? 1920;
   const height = o.height ?? 1080;
   const fps = o.fps ?? 25;
-  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `gradients=s=${width}x${height}:r=${fps}:d=${o.seconds}:c0=0x4a5560:c1=0x8c8878:speed=0.002`];
+  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `gradients=s=${width}x${height}:r=${fps}:d=${o.seconds}:c0=0x4a5560:c1=0x8c8878:speed=0.002:seed=${o.seed ?? 1}`];
   for (const w of o.walkers) args.push('-loop', '1', '-framerate', String(fps), '-t', String(o.seconds), '-i', w.photo);
   const chains: string[] = [];
   let last = '0:v';

@@ -1,5 +1,5 @@
 import type ort from 'onnxruntime-node';
-import { nms, type Box, type ScoredBox } from './geometry.js';
+import { nms, suppressContained, type Box, type ScoredBox } from './geometry.js';
 import { sampleRegion, type Pyramid, type Region } from './image.js';
 import { tensor } from './models.js';
 
@@ -22,6 +22,9 @@ export interface Detection extends ScoredBox {
   /** Which pass found it: whole frame, a tile at scale s, or a search window around a track. */
   pass: string;
 }
+
+/** A box with more than this share of its area inside a better box is part of that face, not another. */
+const CONTAINED = 0.6;
 
 /** The regions of one tile pass at downscale `scale`, overlapping, covering the whole frame. */
 export function tileRegions(width: number, height: number, scale: number, overlap: number): Region[] {
@@ -112,7 +115,7 @@ export async function detectFaces(
     }
   }
   for (const r of extraRegions) all.push(...(await detectRegion(session, pyramid, r, options, 'track')));
-  return nms(all, options.nmsIou);
+  return suppressContained(nms(all, options.nmsIou), CONTAINED);
 }
 
 /**
