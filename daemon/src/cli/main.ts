@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { daemonVersion } from '../app/version.js';
+import { registerAnalyse } from './commands/analyse.js';
 import { registerAudit } from './commands/audit.js';
 import { registerBuffer } from './commands/buffer.js';
 import { registerCamera } from './commands/camera.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerFaces } from './commands/faces.js';
 import { registerIncident } from './commands/incident.js';
 import { registerModels } from './commands/models.js';
 import { registerRun } from './commands/run.js';
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
   registerIncident(program);
   registerUplink(program);
   registerForce(program);
+  registerFaces(program);
+  registerAnalyse(program);
   program
     .command('version')
     .description('print the version of Hindsight and of the runtime')

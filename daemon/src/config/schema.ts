@@ -3,6 +3,7 @@ import { IncidentsSection } from './sections/incidents.js';
 import { DeviceSection, LogSection, ModelsSection, PathsSection, SystemdSection, ToolsSection } from './sections/core.js';
 import { BufferSection, CamerasSection, RecorderSection } from './sections/recorder.js';
 import { UplinkSection } from './sections/uplink.js';
+import { VisionSection } from './sections/vision.js';
 
 /**
  * The single source of truth for configuration: types, defaults, descriptions and validation all come
@@ -21,6 +22,7 @@ export const ConfigSchema = Type.Object(
     recorder: RecorderSection,
     buffer: BufferSection,
     incidents: IncidentsSection,
+    vision: VisionSection,
     uplink: UplinkSection,
   },
   {

@@ -1,0 +1,184 @@
+import { runCommand, spawnChild } from '../util/child.js';
+import { HindsightError } from '../util/errors.js';
+import type { RgbImage } from './image.js';
+
+export interface VideoInfo {
+  width: number;
+  height: number;
+  durationS: number;
+  /** Frames the decoder will give at the analysis rate (an estimate from the duration, for progress). */
+  expectedFrames: number;
+}
+
+export interface VideoFrame {
+  /** 0-based index of the analysed frame. */
+  index: number;
+  /** Time since the start of the decoded range, ms (frames come at exact multiples of 1/fps). */
+  timeMs: number;
+  image: RgbImage;
+}
+
+/**
+ * Frames decoded ahead of the analysis. A pipe holds only 64 KiB (1 % of a 1080p frame), so without a
+ * read-ahead ffmpeg would sit idle while a frame is analysed and the analysis would then wait for it.
+ * Two frames let decoding overlap analysis at a bounded cost (2 x 6 MB at 1080p).
+ */
+const PREFETCH_FRAMES = 2;
+
+/** Longer than any camera's keyframe interval (1-4 s); costs that much extra decoding per segment. */
+const SEEK_PREROLL_S = 5;
+
+/** Largest frame accepted (8K); beyond that a file is more likely hostile than a camera. */
+const MAX_PIXELS = 7680 * 4320;
+
+/** Width, height and duration of the first video stream; a clear error when the file is not a video. */
+export async function probeVideo(ffprobe: string, file: string, fps: number): Promise<VideoInfo> {
+  const r = await runCommand(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height:format=duration', '-of', 'json', file], { timeoutMs: 60_000 });
+  const fail = (why: string): HindsightError =>
+    new HindsightError(`${file}: ${why}`, { code: 'video_unreadable', hint: 'give a video file a camera recorded (MPEG-TS, MP4, MKV with H.264/H.265)' });
+  if (r.code !== 0) throw fail(`not a readable video (${lastLine(r.stderr) || `ffprobe exit ${r.code}`})`);
+  let j: { streams?: { width?: number; height?: number }[]; format?: { duration?: string } };
+  try {
+    j = JSON.parse(r.stdout.toString('utf8'));
+  } catch {
+    throw fail('not a readable video (ffprobe gave no information)');
+  }
+  const s = j.streams?.[0];
+  if (!s?.width || !s.height) throw fail('has no video stream');
+  if (s.width * s.height > MAX_PIXELS) throw fail(`frame size ${s.width}x${s.height} is larger than 8K`);
+  const durationS = Number(j.format?.duration ?? NaN);
+  return { width: s.width, height: s.height, durationS: Number.isFinite(durationS) ? durationS : 0, expectedFrames: Number.isFinite(durationS) ? Math.max(1, Math.round(durationS * fps)) : 0 };
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop()?.trim() ?? '';
+}
+
+export interface DecodeOutcome {
+  /** ffmpeg's error lines (a damaged stretch of the clip), empty when it decoded cleanly. */
+  warnings: string[];
+}
+
+/**
+ * Decode a clip to raw RGB frames at `fps` through a pipe with back-pressure: the stream is paused while
+ * `PREFETCH_FRAMES` frames wait for the analysis, so ffmpeg blocks and memory stays bounded whatever the
+ * clip's length. ffmpeg still decodes every frame (H.264 needs them) but
+ * converts and copies only the ones the fps filter keeps.
+ */
+export async function* decodeFrames(
+  ffmpeg: string,
+  file: string,
+  info: VideoInfo,
+  fps: number,
+  outcome: DecodeOutcome,
+  range: { startS: number; durationS: number | undefined } = { startS: 0, durationS: undefined },
+  signal?: AbortSignal,
+  threads = 0,
+): AsyncGenerator<VideoFrame> {
+  // Seeking in MPEG-TS can land up to a keyframe interval after the asked time, losing frames. So seek
+  // SEEK_PREROLL_S early (output time 0 is then exactly the asked point) and drop the pre-roll on the
+  // output side: frames come out on the same 1/fps grid, identical to a decode from the start.
+  const preSeek = Math.max(0, range.startS - SEEK_PREROLL_S);
+  const seek = preSeek > 0 ? ['-ss', preSeek.toFixed(3)] : [];
+  const skip = range.startS > preSeek ? ['-ss', (range.startS - preSeek).toFixed(3)] : [];
+  const length = range.durationS !== undefined ? ['-t', range.durationS.toFixed(3)] : [];
+  // warnings too: a damaged stretch of a TS file shows only as 'Packet corrupt' warnings
+  // threads 0 = ffmpeg's choice; with several decoders at once one thread each avoids oversubscription
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-threads', String(threads), ...seek, '-i', file, ...skip, ...length, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', `fps=${fps}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  const child = spawnChild(ffmpeg, args);
+  let stderr = '';
+  child.proc.stderr?.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString('utf8')).slice(-8192);
+  });
+  const onAbort = (): void => void child.stop({ graceMs: 500 });
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const frames = new FrameQueue(child.proc.stdout!, info.width * info.height * 3, PREFETCH_FRAMES);
+  let index = 0;
+  try {
+    for (;;) {
+      const data = await frames.next();
+      if (!data) break;
+      yield { index, timeMs: (index * 1000) / fps, image: { width: info.width, height: info.height, data } };
+      index++;
+    }
+    const exit = await child.exited;
+    signal?.throwIfAborted();
+    const errors = stderr.trim().split('\n').filter((l) => l.trim());
+    if (index === 0 && (exit.code !== 0 || errors.length)) {
+      throw new HindsightError(`${file}: no frame could be decoded (${errors.pop() ?? `ffmpeg exit ${exit.code}`})`, { code: 'video_undecodable', hint: 'the clip is damaged; check it plays, or extract it again' });
+    }
+    outcome.warnings.push(...[...new Set(errors.map((l) => l.replace(/ @ 0x[0-9a-f]+/, '')))].slice(-20));
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    if (child.running) await child.stop({ graceMs: 500 });
+  }
+}
+
+/** Cuts a byte stream into fixed-size frames, pausing the stream while `ahead` frames are waiting. */
+class FrameQueue {
+  private readonly ready: Uint8Array[] = [];
+  private current: Uint8Array;
+  private filled = 0;
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly stream: NodeJS.ReadableStream,
+    private readonly frameBytes: number,
+    private readonly ahead: number,
+  ) {
+    this.current = new Uint8Array(frameBytes);
+    stream.on('data', (chunk: Buffer) => this.push(chunk));
+    stream.on('end', () => this.finish());
+    stream.on('close', () => this.finish());
+    stream.on('error', (err: Error) => {
+      this.failure = err;
+      this.finish();
+    });
+  }
+
+  private push(chunk: Buffer): void {
+    let off = 0;
+    while (off < chunk.length) {
+      const n = Math.min(this.frameBytes - this.filled, chunk.length - off);
+      this.current.set(chunk.subarray(off, off + n), this.filled);
+      this.filled += n;
+      off += n;
+      if (this.filled === this.frameBytes) {
+        this.ready.push(this.current);
+        this.current = new Uint8Array(this.frameBytes);
+        this.filled = 0;
+      }
+    }
+    if (this.ready.length >= this.ahead) this.stream.pause();
+    this.signal();
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.signal();
+  }
+
+  private signal(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** The next whole frame, or undefined at the end of the stream (a trailing partial frame is dropped). */
+  async next(): Promise<Uint8Array | undefined> {
+    for (;;) {
+      const frame = this.ready.shift();
+      if (frame) {
+        if (this.ready.length < this.ahead) this.stream.resume();
+        return frame;
+      }
+      if (this.failure) throw this.failure;
+      if (this.ended) return undefined;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+}

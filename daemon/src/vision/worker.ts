@@ -1,0 +1,49 @@
+/**
+ * Worker thread for the face pipeline: loads the models once (one session per model, reused for every
+ * segment it is given) and analyses clip segments off the daemon's event loop. Protocol (plain messages):
+ *   in:  {type: 'segment', index, segment, workDir} | {type: 'abort'}
+ *   out: {type: 'ready'} | {type: 'progress', index, framesDone} | {type: 'done', index, outcome}
+ *        | {type: 'error', index?, message, code, hint}
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { analyseSegment, type Segment } from './clip.js';
+import { FaceModels } from './models.js';
+import type { VisionOptions } from './options.js';
+
+export type WorkerIn = { type: 'segment'; index: number; segment: Segment; workDir: string } | { type: 'abort' };
+
+const port = parentPort!;
+const options = (workerData as { options: VisionOptions }).options;
+const abort = new AbortController();
+
+function errorMessage(err: unknown, index?: number): Record<string, unknown> {
+  const e = err as Error & { code?: string; hint?: string };
+  return { type: 'error', index, message: e?.message ?? String(err), code: abort.signal.aborted ? 'aborted' : (e?.code ?? 'error'), hint: e?.hint };
+}
+
+let models: FaceModels | undefined;
+try {
+  models = await FaceModels.load(options.modelsDir, { intraOpThreads: options.intraOpThreads, withEmbedder: options.embeddings });
+  port.postMessage({ type: 'ready' });
+} catch (err) {
+  port.postMessage(errorMessage(err));
+}
+
+// segments arrive one at a time (the pool sends the next after 'done'), so a simple chain keeps them in order
+let chain = Promise.resolve();
+port.on('message', (msg: WorkerIn) => {
+  if (msg.type === 'abort') {
+    abort.abort(new Error('analysis cancelled'));
+    return;
+  }
+  chain = chain.then(async () => {
+    if (!models) return;
+    try {
+      abort.signal.throwIfAborted();
+      const outcome = await analyseSegment(models, msg.segment, options, msg.workDir, (framesDone) => port.postMessage({ type: 'progress', index: msg.index, framesDone }), abort.signal);
+      port.postMessage({ type: 'done', index: msg.index, outcome });
+    } catch (err) {
+      port.postMessage(errorMessage(err, msg.index));
+    }
+  });
+});
