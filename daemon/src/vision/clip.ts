@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { sha256 } from '../models/manifest.js';
+import { sha256 } from '../util/hash.js';
 import { searchRegion } from './detector.js';
 import { embedRecord, findFaces, verifyRecord } from './faces.js';
 import { decodeFrames, type DecodeOutcome, type VideoInfo } from './frame-source.js';
