@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// `npm run demo`: everything on one machine with an embedded default configuration — an RTSP test
-// camera, a private Mosquitto with TLS and the generated ACL, a force receiver, and the Hindsight daemon
-// enrolled with that force. State lives in .state/demo/
-// (delete it to start over). Stops everything on Ctrl-C. `--seconds N` stops after N seconds.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// `npm run demo`: the whole product on one machine with an embedded default configuration:
+//   - an RTSP test camera showing a shop scene where a person walks past (synthetic, public-domain face),
+//   - a private Mosquitto with TLS and the ACL generated from the protocol, and a force receiver,
+//   - the Hindsight daemon, enrolled with that force, recording the camera.
+// After 45 s, staff "press the button" for something that happened 25 s ago: the demo logs an incident,
+// and you see it cut, analysed, sealed, sent and confirmed by the force, which then lists the crops.
+// State lives in .state/demo/ (delete it to start over). Ctrl-C stops everything; `--seconds N` stops
+// after N seconds; `--no-incident` only records.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,28 +16,41 @@ const dist = (p) => path.join(ROOT, 'daemon', 'dist', p);
 const { startCamera } = await import(dist('devkit/camera.js'));
 const { startForceKit, enrollBox } = await import(dist('devkit/force.js'));
 const { ManagedProcess, stopAllManaged } = await import(dist('devkit/process.js'));
+const { makeCctvVideo } = await import(dist('devkit/cctv.js'));
+const { walker, PUBLIC_DOMAIN_FACE } = await import(dist('devkit/walkers.js'));
 const { runCommand } = await import(dist('util/child.js'));
 
 const argv = process.argv.slice(2);
 const secondsArg = argv.indexOf('--seconds');
 const seconds = secondsArg >= 0 ? Number(argv[secondsArg + 1]) : 0;
+const withIncident = !argv.includes('--no-incident');
 
 const stateRoot = path.join(ROOT, '.state', 'demo');
 mkdirSync(stateRoot, { recursive: true });
-const say = (m) => process.stdout.write(`demo: ${m}\n`);
+const say = (m) => process.stdout.write(`\x1b[1mdemo:\x1b[0m ${m}\n`);
+const rel = (p) => path.relative(process.cwd(), p) || '.';
 
-say('starting the RTSP test camera (1280x720, 10 fps, live test pattern)');
-const camera = await startCamera({ width: 1280, height: 720, fps: 10, bitrateKbps: 1500, gop: 20 });
-say(`camera at ${camera.url}`);
+// 1. The camera: a shop scene, a person walks past between seconds 10 and 50 (made once, then reused).
+const video = path.join(stateRoot, 'media', 'shop-v1.ts');
+if (!existsSync(video)) {
+  say('making the camera footage: a shop scene with a person walking past (once, about a minute)');
+  mkdirSync(path.dirname(video), { recursive: true });
+  const person = await walker('visitor', PUBLIC_DOMAIN_FACE, { t: 10, x: 60, y: 260, width: 170 }, { t: 50, x: 1000, y: 180, width: 260 });
+  await makeCctvVideo(`${video}.partial.ts`, { seconds: 120, walkers: [person], width: 1280, height: 720, fps: 10, gop: 10, noise: 4, crf: 26, seed: 7 });
+  (await import('node:fs')).renameSync(`${video}.partial.ts`, video);
+}
+const camera = await startCamera({ mode: 'file', file: video });
+say(`test camera at ${camera.url}`);
 
+// 2. The force: broker (TLS + generated ACL), keys, receiver.
 say('starting a private Mosquitto with TLS and the ACL generated from the protocol, and a force installation');
-const kit = await startForceKit(path.join(stateRoot), { devices: [{ id: 'demo-box', store: 'Demo Store' }] });
-const broker = kit.broker;
-say(`broker at ${broker.url}; force installation in ${path.relative(ROOT, kit.forceDir)}`);
+const kit = await startForceKit(stateRoot, { devices: [{ id: 'demo-box', store: 'Demo Store' }] });
+say(`broker at ${kit.broker.url}; force installation in ${rel(kit.forceDir)}`);
 const receiver = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'force', 'receive', '--config', kit.forceConfig]);
 receiver.child.proc.stdout.on('data', (d) => process.stdout.write(`[force] ${d}`));
 await receiver.waitForLine(/receiving evidence/, 60_000);
 
+// 3. The box.
 const configFile = path.join(stateRoot, 'config.yaml');
 writeFileSync(
   configFile,
@@ -44,28 +61,31 @@ writeFileSync(
     'log: {level: info, pretty: true}',
     '# the test camera runs on this machine, so loopback is a camera network here',
     'cameras: {networks: [127.0.0.0/8]}',
+    'recorder: {segment_seconds: 2}',
+    'incidents: {wait_for_footage_s: 15}',
     '',
   ].join('\n'),
 );
-enrollBox(configFile, kit.bundle('demo-box'), kit.forceDir);
-say('the demo box is enrolled with the force (device key created, registered)');
-// Register the test camera the way an installer would (its port changes each run, so update it when known).
-const hindsight = (...args) => runCommand(process.execPath, [dist('cli/main.js'), ...args, '--config', configFile], { timeoutMs: 60_000 });
-const known = JSON.parse((await hindsight('camera', 'list', '--json')).stdout.toString() || '[]').some((c) => c.id === 'demo-cam');
+const boxState = path.join(stateRoot, 'box');
+if (!existsSync(path.join(boxState, 'uplink', 'enrollment.json'))) {
+  enrollBox(configFile, kit.bundle('demo-box'), kit.forceDir);
+  say('the demo box is enrolled with the force (device key created and registered)');
+}
+const hindsight = (...args) => runCommand(process.execPath, [dist('cli/main.js'), ...args, '--config', configFile], { timeoutMs: 120_000 });
+const known = JSON.parse((await hindsight('camera', 'list', '--json')).stdout.toString() || '[]').some((c) => c.id === 'till2');
 const registered = known
-  ? await hindsight('camera', 'update', 'demo-cam', '--url', camera.url)
-  : await hindsight('camera', 'add', '--id', 'demo-cam', '--name', 'Demo camera', '--url', camera.url, '--zone', 'shop floor');
+  ? await hindsight('camera', 'update', 'till2', '--url', camera.url)
+  : await hindsight('camera', 'add', '--id', 'till2', '--name', 'Till 2', '--url', camera.url, '--zone', 'tills');
 if (registered.code !== 0) throw new Error(`could not register the demo camera: ${registered.stderr}`);
-say(`camera registered as demo-cam; \`node daemon/dist/cli/main.js buffer status --config ${path.relative(ROOT, configFile)}\` shows the buffer`);
-say(`starting the daemon with ${path.relative(ROOT, configFile)}`);
+say(`starting the daemon with ${rel(configFile)}`);
 const daemon = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'run', '--config', configFile]);
 daemon.child.proc.stdout.on('data', (d) => process.stdout.write(d));
 daemon.child.proc.stderr.on('data', (d) => process.stderr.write(d));
 await daemon.waitForLine(/hindsight running/, 60_000);
-await daemon.waitForLine(/camera demo-cam: recording/, 60_000);
-say('running and recording the test camera. Press Ctrl-C to stop.');
-say(`send a sample evidence package: node daemon/dist/cli/main.js evidence seal --from <folder with crops/<subject>/*.jpg> --config ${path.relative(ROOT, configFile)}`);
-say(`what the force received: node daemon/dist/cli/main.js force incidents --config ${path.relative(ROOT, kit.forceConfig)}`);
+await daemon.waitForLine(/camera till2: recording/, 60_000);
+say('recording camera till2. Press Ctrl-C to stop.');
+const cli = `node daemon/dist/cli/main.js`;
+say(`try: ${cli} buffer status --config ${rel(configFile)}`);
 
 let stopping = false;
 async function stop(code) {
@@ -85,6 +105,30 @@ void daemon.child.exited.then((e) => {
   }
 });
 if (seconds > 0) setTimeout(() => void stop(0), seconds * 1000);
-void broker;
-void receiver;
-void camera;
+
+// 4. The incident: "someone took something at till 2, 25 seconds ago".
+if (withIncident) {
+  say('in 45 s a member of staff will log an incident at till 2 (it happened 25 s before)');
+  await new Promise((r) => setTimeout(r, 45_000));
+  if (stopping) await new Promise(() => undefined);
+  const logged = await hindsight('incident', 'log', '--at', '25 seconds ago', '--before', '15', '--after', '10', '--zone', 'tills', '--reason', 'theft', '--justification', 'customer took two bottles of gin at till 2 without paying', '--by', 'staff-anna', '--json');
+  if (logged.code !== 0) {
+    say(`could not log the incident: ${logged.stderr}`);
+  } else {
+    const incident = JSON.parse(logged.stdout.toString());
+    say(`incident ${incident.id} logged: window locked; cutting, finding faces, sealing and sending to the force...`);
+    let last = '';
+    for (;;) {
+      const shown = await hindsight('incident', 'show', incident.id, '--json');
+      const view = JSON.parse(shown.stdout.toString() || '{}');
+      if (view.state && view.state !== last) say(`incident ${incident.id}: ${view.state}${view.failure ? ` (${view.failure})` : ''}`);
+      last = view.state ?? last;
+      if (['delivered', 'closed', 'failed', 'cancelled'].includes(last) || stopping) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const arrived = await runCommand(process.execPath, [dist('cli/main.js'), 'force', 'incidents', '--verify', '--config', kit.forceConfig], { timeoutMs: 60_000 });
+    process.stdout.write(arrived.stdout.toString());
+    say(`the force holds the crops under ${rel(path.join(kit.forceDir, 'evidence'))}; search them with: ${cli} force search --image PHOTO.jpg --config ${rel(kit.forceConfig)}`);
+    say(`the box's audit log: ${cli} audit export --config ${rel(configFile)} | tail`);
+  }
+}

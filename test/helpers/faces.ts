@@ -31,7 +31,7 @@ export function photosIn(sub: string): string[] {
  * Public-domain face photos shipped by Debian packages (installed by scripts/setup.mjs), for tests that
  * must run on a fresh clone: Grace Hopper (US Navy photo) from python-matplotlib-data.
  */
-export const PUBLIC_FACE = '/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg';
+export { PUBLIC_DOMAIN_FACE as PUBLIC_FACE } from '../../daemon/src/devkit/walkers.js';
 
 export interface Verification {
   genuine: number;

@@ -31,10 +31,6 @@ describe('force search with the face embedder', () => {
       return ctx.skip();
     }
     const embedder = await loadProbeEmbedder();
-    if (!embedder) {
-      console.warn('skipped: the face embedder is not part of this build yet (force/embedder.ts loadProbeEmbedder)');
-      return ctx.skip();
-    }
     const person = all.find((i) => i.photos.length >= 6)!;
     const others = all.filter((i) => i.id !== person.id && i.photos.length >= 1).slice(0, 10);
     force = new ForceStoreBuilder(tempDir('hs-faces-search-'));

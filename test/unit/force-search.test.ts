@@ -54,7 +54,7 @@ describe('force search: ranking stored subjects across incidents by cosine simil
     expect(lines.slice(1).every((l) => /\ss1\s/.test(l))).toBe(true);
     const img = await runCli(['force', 'search', '--image', file, '--config', config]);
     expect(img.code).toBe(1);
-    expect(img.stderr).toMatch(/embedder is not available/);
+    expect(img.stderr).toMatch(/cannot read the probe photo/); // not an image: a clear error, no crash
     const fdb = openForceDb(force.forceDir);
     expect(fdb.audit.find({ action: 'evidence.searched' })[0]?.justification).toBe('linking shop thefts, ref 42');
     fdb.close();

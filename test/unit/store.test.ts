@@ -81,3 +81,28 @@ describe('database', () => {
     db.close();
   });
 });
+
+describe('transactions between processes', () => {
+  it('a write transaction that reads first waits for another process\'s commit instead of failing busy', async () => {
+    const { spawnChild } = await import('../../daemon/src/util/child.js');
+    const file = path.join(tempDir(), 'h.db');
+    const db = openDatabase(file);
+    db.prepare("INSERT INTO meta (key, value) VALUES ('n', '0')").run();
+    // another process holds the write lock for 700 ms, then commits
+    const other = spawnChild(process.execPath, ['-e', `
+      const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+      const o = new D(${JSON.stringify(file)}); o.pragma('busy_timeout = 5000');
+      o.exec('BEGIN IMMEDIATE'); o.prepare("UPDATE meta SET value = 'other' WHERE key = 'n'").run();
+      console.log('LOCKED'); setTimeout(() => { o.exec('COMMIT'); o.close(); }, 700);`]);
+    await new Promise<void>((resolve) => other.proc.stdout?.on('data', (d: Buffer) => d.toString().includes('LOCKED') && resolve()));
+    // read, then write, in one transaction: with a deferred BEGIN this fails at once with SQLITE_BUSY
+    const result = db.transaction(() => {
+      const before = db.prepare("SELECT value FROM meta WHERE key = 'n'").pluck().get();
+      db.prepare("UPDATE meta SET value = 'mine' WHERE key = 'n'").run();
+      return before;
+    })();
+    expect(result).toBe('other');
+    await other.exited;
+    db.close();
+  });
+});

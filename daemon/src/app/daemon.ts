@@ -21,6 +21,7 @@ import { UplinkService } from '../uplink/service.js';
 import { ControlServer } from '../control/server.js';
 import { createIncidents } from '../incidents/compose.js';
 import { incidentRoutes } from '../incidents/routes.js';
+import { EvidenceStage } from '../evidence/incident-stage.js';
 
 const STOP_TIMEOUT_MS = 4000;
 
@@ -55,17 +56,25 @@ export class Daemon {
     };
     this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env);
     const incidents = createIncidents(this.ctx);
+    const models = new ModelsCheck(this.ctx);
+    const uplink = new UplinkService(this.ctx);
+    // analysing -> sealed: faces, package, seal, queue; then the uplink's receipts make it delivered.
+    incidents.worker.setAnalysisStage(
+      new EvidenceStage({ ctx: this.ctx, repo: incidents.repo, machine: incidents.machine, outbox: uplink.outbox, sealer: () => uplink.sealer, capability: () => models.capability }),
+    );
+    incidents.worker.setDeliveryTracker({ isSending: (id) => uplink.outbox.byIncident(id).some((e) => e.attempts > 0 || e.state === 'delivered') });
+    uplink.outbox.onDelivered((info) => incidents.worker.delivered(info.incidentId, info.envelopeId));
     // The local control API (CLI -> daemon) opens last, once everything it fronts is running.
     const control = new ControlServer(paths.stateDir, options.log);
     control.register(incidentRoutes(incidents.service));
     this.services = [
       new StoreService(this.ctx),
       new ClockService(clockSync, options.log),
-      new ModelsCheck(this.ctx),
+      models,
       new RetentionService(this.ctx),
       new RecorderService(this.ctx),
       incidents.worker,
-      new UplinkService(this.ctx),
+      uplink,
       control,
       this.systemd,
     ];

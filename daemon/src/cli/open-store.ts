@@ -14,6 +14,8 @@ export interface CliStore {
   db: Db;
   audit: AuditLog;
   clock: Clock;
+  /** The clock's NTP state, read once when the store was opened. */
+  clockSync: ClockSyncMonitor;
   /** Who is acting: the operator's login name. */
   actor: AuditActor;
   close(): void;
@@ -31,6 +33,7 @@ export async function openCliStore(configOption: string | undefined): Promise<Cl
     db,
     audit: new AuditLog(db, systemClock, () => sync.current()),
     clock: systemClock,
+    clockSync: sync,
     actor: { type: 'cli', id: os.userInfo().username },
     close: () => db.close(),
   };

@@ -80,7 +80,9 @@ export async function makeCctvVideo(out: string, o: CctvOptions): Promise<string
   });
   chains.push(`[${last}]noise=alls=${o.noise ?? 8}:allf=t,format=yuv420p[v]`);
   args.push('-filter_complex', chains.join(';'), '-map', '[v]', '-t', String(o.seconds));
-  args.push('-c:v', 'libx264', '-preset', 'veryfast', '-g', String(o.gop ?? fps * 2));
+  // No B-frames, like IP cameras' streams: RTP carries no decode timestamps, so B-frames could not be replayed
+  // by the RTSP test camera.
+  args.push('-c:v', 'libx264', '-preset', 'veryfast', '-bf', '0', '-g', String(o.gop ?? fps * 2));
   if (o.bitrateKbps) args.push('-b:v', `${o.bitrateKbps}k`, '-maxrate', `${o.bitrateKbps}k`, '-bufsize', `${2 * o.bitrateKbps}k`);
   else args.push('-crf', String(o.crf ?? 28));
   if (out.endsWith('.ts')) args.push('-f', 'mpegts');

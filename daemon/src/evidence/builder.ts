@@ -39,6 +39,8 @@ export interface PackageInput {
   clips: { camera: string; path: string }[];
   subjects: SubjectInput[];
   contextFrames?: string[];
+  /** JSON records that travel with the evidence (extraction manifest, face analysis): plain file names. */
+  documents?: { name: string; path: string; mediaType: string; working: boolean }[];
   /** Embedding model name; required when any subject has an embedding. */
   embeddingModel?: string;
   models: { name: string; sha256: string }[];
@@ -102,6 +104,10 @@ export function buildPackage(input: PackageInput, device: KeyPairFile): BuiltPac
     embeddings = { file: 'embeddings.f32', dim, dtype: 'float32le', model: input.embeddingModel };
   }
   (input.contextFrames ?? []).forEach((p, i) => add(`context_${i}.jpg`, 'context', 'image/jpeg', readRegular(p), p));
+  for (const d of input.documents ?? []) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(d.name)) throw new PackageError('bad_name', `document name ${JSON.stringify(d.name)} is not a plain file name`);
+    add(d.name, 'document', d.mediaType, readRegular(d.path), d.working ? d.path : undefined);
+  }
   const clips = input.clips.map((c) => {
     assertSafeId(c.camera, 'camera id');
     const bytes = readRegular(c.path);

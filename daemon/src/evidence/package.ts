@@ -12,7 +12,8 @@ import { SIG_CONTEXT, signWith, verifyWith, type KeyPairFile } from '../crypto/k
  * Master clips stay on the box (they are the native evidence); the package carries their SHA-256.
  */
 
-export type PackageFileKind = 'crop' | 'context' | 'embeddings';
+/** `document`: the extraction manifest and the face analysis record (JSON), for the force's provenance. */
+export type PackageFileKind = 'crop' | 'context' | 'embeddings' | 'document';
 
 export interface PackageFile {
   /** A plain file name: letters, digits, '.', '_' and '-' only (never a path). */

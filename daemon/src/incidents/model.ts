@@ -5,21 +5,21 @@
  *
  *   logged -> waiting -> extracting -> analysing -> sealed -> sending -> delivered -> closed
  *   any non-terminal state -> failed(reason) -> (retry) back to the state that failed
- *   logged | waiting | extracting | analysing | sealed -> cancelled (a manager, before sending)
+ *   logged | waiting | extracting | analysing -> cancelled (a manager, before it is sealed and queued)
  */
 export const INCIDENT_STATES = ['logged', 'waiting', 'extracting', 'analysing', 'sealed', 'sending', 'delivered', 'closed', 'failed', 'cancelled'] as const;
 export type IncidentState = (typeof INCIDENT_STATES)[number];
 
 export const TERMINAL_STATES: readonly IncidentState[] = ['closed', 'cancelled'];
-/** States from which a manager may still cancel: nothing has left the box yet. */
-export const CANCELLABLE_STATES: readonly IncidentState[] = ['logged', 'waiting', 'extracting', 'analysing', 'sealed', 'failed'];
+/** States from which a manager may still cancel: nothing is sealed for the force yet. */
+export const CANCELLABLE_STATES: readonly IncidentState[] = ['logged', 'waiting', 'extracting', 'analysing', 'failed'];
 
 const NEXT: Record<IncidentState, readonly IncidentState[]> = {
   logged: ['waiting', 'extracting', 'failed', 'cancelled'],
   waiting: ['extracting', 'failed', 'cancelled'],
   extracting: ['analysing', 'failed', 'cancelled'],
   analysing: ['sealed', 'failed', 'cancelled'],
-  sealed: ['sending', 'failed', 'cancelled'],
+  sealed: ['sending', 'failed'],
   sending: ['delivered', 'failed'],
   delivered: ['closed'],
   closed: [],

@@ -30,6 +30,11 @@ export interface AnalysisStage {
   analyse(incident: Incident, evidenceDir: string, signal: AbortSignal): Promise<void>;
 }
 
+/** Tells whether the uplink has started sending an incident's sealed envelope. */
+export interface DeliveryTracker {
+  isSending(incidentId: string): boolean;
+}
+
 /**
  * Drives incidents through their states from what SQLite says, so that a restart at any point resumes:
  * logged -> waiting (window still open) -> extracting (bounded parallelism) -> analysing (stage), failed
@@ -44,6 +49,7 @@ export class IncidentWorker implements Service {
   private ticking = false;
   private ffmpegVersion = 'unknown';
   private stage: AnalysisStage | undefined;
+  private delivery: DeliveryTracker | undefined;
   private warnedNoStage = false;
 
   constructor(
@@ -57,6 +63,26 @@ export class IncidentWorker implements Service {
   /** Connect the face pipeline (and sealing) as the `analysing` step. */
   setAnalysisStage(stage: AnalysisStage): void {
     this.stage = stage;
+  }
+
+  /** Connect the uplink, so sealed incidents show `sending` once their envelope is on its way. */
+  setDeliveryTracker(tracker: DeliveryTracker): void {
+    this.delivery = tracker;
+  }
+
+  /**
+   * The force confirmed an incident's evidence (called inside the uplink's delivery transaction).
+   * Never throws: a receipt must not be rolled back because of the incident's bookkeeping.
+   */
+  delivered(incidentId: string, envelopeId: string): void {
+    try {
+      const i = this.repo.get(incidentId);
+      if (!i || !['sealed', 'sending'].includes(i.state)) return;
+      if (i.state === 'sealed') this.machine.transition(incidentId, 'sending', { actor: SYSTEM, detail: { envelope: envelopeId } });
+      this.machine.transition(incidentId, 'delivered', { actor: SYSTEM, detail: { envelope: envelopeId } });
+    } catch (err) {
+      this.ctx.log.error({ service: this.name, incident: incidentId, err }, 'cannot record the delivery on the incident');
+    }
   }
 
   async start(): Promise<void> {
@@ -99,6 +125,9 @@ export class IncidentWorker implements Service {
       } else if (!this.warnedNoStage && this.repo.countInStates(['analysing']) > 0) {
         this.warnedNoStage = true;
         this.ctx.log.warn({ service: this.name }, 'the face pipeline is not connected: incidents wait in `analysing` with their master clips kept');
+      }
+      if (this.delivery) {
+        for (const i of this.repo.due(['sealed'], now)) if (this.delivery.isSending(i.id)) this.machine.transition(i.id, 'sending', { actor: SYSTEM });
       }
       const retentionMs = this.ctx.config.incidents.master_retention_days * DAY_MS;
       for (const i of this.repo.due(['delivered'], now)) if (now - i.updatedAtMs >= retentionMs) await this.close(i);

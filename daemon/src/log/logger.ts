@@ -40,7 +40,7 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   };
   const wantPretty = settings.pretty === 'auto' || settings.pretty === undefined ? Boolean(process.stdout.isTTY) : settings.pretty;
   if (settings.destination) return pino(options, settings.destination);
-  if (wantPretty) return pino(options, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  if (wantPretty) return pino(options, pretty({ colorize: true, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   return pino(options, pino.destination({ fd: 1, sync: true }));
 }
 

@@ -79,6 +79,7 @@ export class CameraIndex {
       run.files.add(entry.file);
       return [];
     }
+    if (run.pending.some((p) => p.file === entry.file)) return []; // already held back (a retried batch)
     run.pending.push(entry);
     if (observedWallMs !== undefined) {
       run.anchor.observe(observedWallMs, entry.endS);
@@ -90,8 +91,10 @@ export class CameraIndex {
   /** Index the segments held back while the anchor settled (at once when the run ends). */
   flush(run: RunCursor): Segment[] {
     const out: Segment[] = [];
-    for (const entry of run.pending.splice(0)) {
-      const segment = this.indexEntry(run, entry);
+    // one at a time, so an entry that fails (database busy) stays held back for the next try
+    while (run.pending.length) {
+      const segment = this.indexEntry(run, run.pending[0]!);
+      run.pending.shift();
       if (segment) out.push(segment);
     }
     return out;

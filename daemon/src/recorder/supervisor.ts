@@ -1,3 +1,4 @@
+import type { SegmentListEntry } from './segment-list.js';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { rtspPreflight } from '../cameras/rtsp-preflight.js';
@@ -154,6 +155,7 @@ export class CameraRecorder {
     const { index, settings: s, clock } = this.deps;
     mkdirSync(index.cameraDir, { recursive: true, mode: 0o750 });
     const cursor = new RunCursor(newId());
+    let unindexed: SegmentListEntry[] = [];
     const run = new RecorderRun({
       ffmpeg: s.ffmpeg,
       args: recordArgs(target, { dir: index.cameraDir, runId: cursor.runId }, { segmentSeconds: s.segmentSeconds, timeoutS: s.rtspTimeoutS }),
@@ -165,7 +167,16 @@ export class CameraRecorder {
       segmentTimeoutMs: s.stallTimeoutS * 1000,
       memoryMb: s.memoryMb,
       onSegments: (entries, wall) => {
-        for (const e of entries) for (const segment of index.indexListed(cursor, e, wall)) this.onSegment(segment);
+        // A database error (e.g. a long lock by another process) must not lose listed segments or crash the
+        // daemon: keep them and try again with the next list change; indexing the same line twice is a no-op.
+        const batch = [...unindexed, ...entries];
+        unindexed = [];
+        try {
+          for (const e of batch) for (const segment of index.indexListed(cursor, e, wall)) this.onSegment(segment);
+        } catch (err) {
+          unindexed = batch;
+          this.deps.log.error({ camera: this.cameraId, run: cursor.runId, err, waiting: batch.length }, 'cannot index segments now; will try again');
+        }
       },
       onFirstFrame: () => {
         this.frameMark = { frames: 0, at: 0 };

@@ -38,13 +38,31 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
       const check = db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
     }
-    if (!options.readonly) migrate(db, options.migrations ?? MIGRATIONS, options.migrateTo);
+    if (!options.readonly) {
+      writeTransactionsByDefault(db);
+      migrate(db, options.migrations ?? MIGRATIONS, options.migrateTo);
+    }
   } catch (err) {
     db.close();
     if (err instanceof HindsightError) throw err;
     throw unreadable(file, err);
   }
   return db;
+}
+
+/**
+ * Make `db.transaction(fn)()` begin IMMEDIATE instead of DEFERRED. The daemon and CLI commands write the
+ * same file: a deferred transaction that reads first and then writes cannot upgrade its WAL snapshot once
+ * another process has committed, and SQLite answers SQLITE_BUSY at once, without waiting busy_timeout.
+ * Taking the write lock at BEGIN makes every writer wait its turn instead. (`.deferred()` stays available.)
+ */
+function writeTransactionsByDefault(db: Db): void {
+  const transaction = db.transaction.bind(db);
+  db.transaction = ((fn: (...args: unknown[]) => unknown) => {
+    const t = transaction(fn);
+    const immediate = ((...args: unknown[]) => t.immediate(...args)) as unknown as typeof t;
+    return Object.assign(immediate, { default: t.immediate, deferred: t.deferred, immediate: t.immediate, exclusive: t.exclusive });
+  }) as Db['transaction'];
 }
 
 function unreadable(file: string, err: unknown): DatabaseError {

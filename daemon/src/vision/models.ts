@@ -10,6 +10,15 @@ export interface ModelId {
   sha256: string;
 }
 
+/**
+ * The name packages give the embedding model (`embeddings.model`) and the force's search matches on:
+ * file plus the start of its SHA-256, so embeddings of different model builds are never compared.
+ */
+export function embeddingModelName(ids: readonly ModelId[]): string | undefined {
+  const e = ids.find((m) => m.role === 'embedder');
+  return e && `${e.file}#${e.sha256.slice(0, 16)}`;
+}
+
 export interface SessionOptions {
   /** Intra-op threads per session. One is as fast as two for these small models and has a better tail. */
   intraOpThreads: number;

@@ -112,7 +112,6 @@ export function registerForceEvidence(force: Command): void {
       let model: string | undefined;
       if (opts.image) {
         const embedder = await loadProbeEmbedder();
-        if (!embedder) throw new HindsightError('the face embedder is not available in this build', { code: 'no_embedder', hint: 'use --embedding FILE.f32 with a probe embedding made by the same model' });
         probe = await embedder.embedProbe(opts.image);
         model = embedder.model;
       } else {

@@ -1,29 +1,17 @@
 import type { Command } from 'commander';
-import { AuditLog } from '../../audit/log.js';
 import { daemonPaths } from '../../config/paths.js';
-import type { Config } from '../../config/schema.js';
 import { daemonVersion } from '../../app/version.js';
 import { packageInputFromFolder } from '../../evidence/builder.js';
-import { openDatabase, type Db } from '../../store/db.js';
 import { readFileSync } from 'node:fs';
 import { installBundle, readBundle, shredBundle, isEnrolled, KeySetStore, loadEnrollment } from '../../uplink/enrollment.js';
 import { createOutbox, createSealer } from '../../uplink/service.js';
 import { systemClock } from '../../util/clock.js';
-import { ClockSyncMonitor } from '../../util/clock-sync.js';
 import { HindsightError } from '../../util/errors.js';
 import { assertSafeId, newId } from '../../util/ids.js';
-import { loadCliConfig } from '../config-file.js';
+import { openCliStore } from '../open-store.js';
 import { table } from '../output.js';
 
 const CONFIG_OPT = ['-c, --config <file>', 'config file (default: $HINDSIGHT_CONFIG or /etc/hindsight/config.yaml)'] as const;
-
-function openBox(configOption: string | undefined): { config: Config; db: Db; audit: AuditLog; clockSync: ClockSyncMonitor; stateDir: string } {
-  const config = loadCliConfig(configOption);
-  const paths = daemonPaths(config);
-  const db = openDatabase(paths.database);
-  const clockSync = new ClockSyncMonitor();
-  return { config, db, audit: new AuditLog(db, systemClock, () => clockSync.current()), clockSync, stateDir: paths.stateDir };
-}
 
 export function registerUplink(program: Command): void {
   program
@@ -32,11 +20,11 @@ export function registerUplink(program: Command): void {
     .argument('<bundle>', 'enrollment bundle file from `hindsight force enroll`')
     .option(...CONFIG_OPT)
     .option('--keep-bundle', 'do not delete the bundle file after installing it (it holds the MQTT password)')
-    .action((bundleFile: string, opts: { config?: string; keepBundle?: boolean }) => {
-      const box = openBox(opts.config);
+    .action(async (bundleFile: string, opts: { config?: string; keepBundle?: boolean }) => {
+      const box = await openCliStore(opts.config);
       try {
         const bundle = readBundle(bundleFile);
-        const r = installBundle(bundle, { stateDir: box.stateDir, deviceId: box.config.device.id, db: box.db, audit: box.audit, clock: systemClock });
+        const r = installBundle(bundle, { stateDir: box.paths.stateDir, deviceId: box.config.device.id, db: box.db, audit: box.audit, clock: systemClock });
         if (!opts.keepBundle) shredBundle(bundleFile);
         process.stdout.write(
           [
@@ -52,7 +40,7 @@ export function registerUplink(program: Command): void {
           ].join('\n'),
         );
       } finally {
-        box.db.close();
+        box.close();
       }
     });
 
@@ -66,10 +54,9 @@ export function registerUplink(program: Command): void {
     .option('--embedding-model <name>', 'name of the model that made the embeddings', 'unknown')
     .option(...CONFIG_OPT)
     .action(async (opts: { from: string; incident?: string; window?: string; embeddingModel: string; config?: string }) => {
-      const box = openBox(opts.config);
+      const box = await openCliStore(opts.config);
       try {
-        if (!isEnrolled(box.stateDir)) throw new HindsightError('this box is not enrolled', { code: 'not_enrolled', hint: 'run: hindsight enroll BUNDLE' });
-        await box.clockSync.refresh();
+        if (!isEnrolled(box.paths.stateDir)) throw new HindsightError('this box is not enrolled', { code: 'not_enrolled', hint: 'run: hindsight enroll BUNDLE' });
         const ctx = { config: box.config, paths: daemonPaths(box.config), db: box.db, audit: box.audit, clock: systemClock, clockSync: box.clockSync };
         const outbox = createOutbox(ctx);
         const sealer = createSealer(ctx, outbox)!;
@@ -93,7 +80,7 @@ export function registerUplink(program: Command): void {
         const m = sealed.sealed.manifest;
         process.stdout.write(`sealed incident ${incidentId} as envelope ${m.header.envelope_id}: ${m.header.pt_len} bytes, ${m.n_chunks} chunks, to force keys ${m.header.recipients.join(', ')}; queued\n`);
       } finally {
-        box.db.close();
+        box.close();
       }
     });
 
@@ -103,11 +90,11 @@ export function registerUplink(program: Command): void {
     .description("install a newer force key set (keyset.json from the force); accepted only when signed by the pinned root key and with a higher seq")
     .argument('<file>', 'signed key set file')
     .option(...CONFIG_OPT)
-    .action((file: string, opts: { config?: string }) => {
-      const box = openBox(opts.config);
+    .action(async (file: string, opts: { config?: string }) => {
+      const box = await openCliStore(opts.config);
       try {
-        if (!isEnrolled(box.stateDir)) throw new HindsightError('this box is not enrolled', { code: 'not_enrolled', hint: 'run: hindsight enroll BUNDLE' });
-        const root = loadEnrollment(box.stateDir).force_root.pk;
+        if (!isEnrolled(box.paths.stateDir)) throw new HindsightError('this box is not enrolled', { code: 'not_enrolled', hint: 'run: hindsight enroll BUNDLE' });
+        const root = loadEnrollment(box.paths.stateDir).force_root.pk;
         let signed: unknown;
         try {
           signed = JSON.parse(readFileSync(file, 'utf8'));
@@ -117,7 +104,7 @@ export function registerUplink(program: Command): void {
         const ks = new KeySetStore(box.db).install(signed, root, systemClock.now(), box.audit, 'uplink');
         process.stdout.write(`installed force key set seq ${ks.keyset.seq}: recipients ${ks.keyset.recipients.map((r) => r.kid).join(', ')}\n`);
       } finally {
-        box.db.close();
+        box.close();
       }
     });
   uplink
@@ -125,13 +112,13 @@ export function registerUplink(program: Command): void {
     .description('enrollment, force key set and outbox (pending envelopes, bytes, oldest age)')
     .option(...CONFIG_OPT)
     .option('--json', 'machine-readable output')
-    .action((opts: { config?: string; json?: boolean }) => {
-      const box = openBox(opts.config);
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const box = await openCliStore(opts.config);
       try {
         const outbox = createOutbox({ config: box.config, db: box.db, audit: box.audit, clock: systemClock });
         const keyset = new KeySetStore(box.db).current();
         const rows = box.db.prepare('SELECT envelope_id, incident_id, state, n_chunks, bytes, attempts, last_error FROM outbox ORDER BY msg_seq DESC LIMIT 20').all() as Record<string, unknown>[];
-        const status = { enrolled: isEnrolled(box.stateDir), keyset_seq: keyset?.keyset.seq ?? null, outbox: outbox.stats(), recent: rows };
+        const status = { enrolled: isEnrolled(box.paths.stateDir), keyset_seq: keyset?.keyset.seq ?? null, outbox: outbox.stats(), recent: rows };
         if (opts.json) {
           process.stdout.write(JSON.stringify(status, null, 2) + '\n');
           return;
@@ -140,7 +127,7 @@ export function registerUplink(program: Command): void {
         process.stdout.write(`outbox: ${status.outbox.pending} pending, ${status.outbox.bytes} bytes, oldest ${status.outbox.oldest_age_s === null ? '-' : `${Math.round(status.outbox.oldest_age_s)} s`}\n`);
         if (rows.length) process.stdout.write(table(['envelope', 'incident', 'state', 'chunks', 'bytes', 'attempts', 'last error'], rows.map((r) => [String(r.envelope_id), String(r.incident_id), String(r.state), String(r.n_chunks), String(r.bytes), String(r.attempts), String(r.last_error ?? '')])));
       } finally {
-        box.db.close();
+        box.close();
       }
     });
 }
