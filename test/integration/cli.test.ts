@@ -3,7 +3,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsonLines, runCli, startDaemon, writeConfig } from '../helpers/cli.js';
 import { MODELS_DIR, tempDir } from '../helpers/paths.js';
+import { addCamera } from '../helpers/incidents.js';
 import { descendants, isAlive } from '../helpers/process.js';
+import { startCamera } from '../helpers/rtsp-camera.js';
 
 /** A private copy of the models folder, so a test may break it without touching the checkout. */
 function copyModels(dir: string): string {
@@ -83,15 +85,21 @@ describe('hindsight CLI', () => {
 
   it('run starts, logs one JSON line per service, and exits 0 on SIGTERM within 5 s leaving no child behind', async () => {
     const dir = tempDir();
-    const daemon = startDaemon(writeConfig(dir));
+    // a recording camera, so the daemon has ffmpeg children to stop
+    const camera = await startCamera({ width: 320, height: 240, fps: 10, gop: 10 });
+    const config = writeConfig(dir, { cameras: { networks: ['127.0.0.0/8'] } });
+    await addCamera(config, 'cam1', camera.url);
+    const daemon = startDaemon(config);
     await daemon.waitForLine(/"msg":"hindsight running"/, 30_000);
     const lines = jsonLines(daemon.lines);
     const started = lines.filter((l) => l.msg === 'service started').map((l) => l.service);
-    expect(started).toEqual(expect.arrayContaining(['store', 'models']));
+    expect(started).toEqual(expect.arrayContaining(['store', 'models', 'recorder', 'incidents', 'uplink', 'control']));
     expect(new Set(started).size).toBe(started.length);
     const running = lines.find((l) => l.msg === 'hindsight running') as { services: string[] };
     expect(running.services).toEqual(started);
+    await daemon.waitForLine(/camera cam1: recording/, 30_000);
     const children = descendants(daemon.pid);
+    expect(children.length).toBeGreaterThan(0);
 
     const t0 = Date.now();
     daemon.child.signal('SIGTERM');
