@@ -5,6 +5,9 @@ import { UsageError } from '../util/errors.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/hindsight/config.yaml';
 
+/** The `--config FILE` option of every box command. */
+export const CONFIG_OPTION = ['-c, --config <file>', 'config file (default: $HINDSIGHT_CONFIG or /etc/hindsight/config.yaml)'] as const;
+
 /** --config FILE, else $HINDSIGHT_CONFIG, else /etc/hindsight/config.yaml. */
 export function configPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return option ?? env.HINDSIGHT_CONFIG ?? DEFAULT_CONFIG_FILE;

@@ -7,7 +7,7 @@ import { daemonPaths } from '../../config/paths.js';
 import { openDatabase } from '../../store/db.js';
 import { systemClock } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
-import { loadCliConfig } from '../config-file.js';
+import { CONFIG_OPTION, loadCliConfig } from '../config-file.js';
 
 function openAudit(configOption: string | undefined): { audit: AuditLog; close: () => void } {
   const db = openDatabase(daemonPaths(loadCliConfig(configOption)).database, { readonly: true });
@@ -20,7 +20,7 @@ export function registerAudit(program: Command): void {
   audit
     .command('verify')
     .description('check the hash chain of the audit log; names the first bad row; exit 1 if the log was altered')
-    .option('-c, --config <file>', 'config file (default: $HINDSIGHT_CONFIG or /etc/hindsight/config.yaml)')
+    .option(...CONFIG_OPTION)
     .action((opts: { config?: string }) => {
       const { audit: log, close } = openAudit(opts.config);
       try {
@@ -41,7 +41,7 @@ export function registerAudit(program: Command): void {
   audit
     .command('export')
     .description('write the audit log as JSON lines (one row per line, with its hashes)')
-    .option('-c, --config <file>', 'config file (default: $HINDSIGHT_CONFIG or /etc/hindsight/config.yaml)')
+    .option(...CONFIG_OPTION)
     .option('--from <seq>', 'first row number', '1')
     .option('-o, --out <file>', 'write to a file instead of stdout')
     .action(async (opts: { config?: string; from: string; out?: string }) => {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { CONFIG_OPTION } from '../config-file.js';
 import { bufferStatus } from '../../recorder/status.js';
 import { EvidenceLocks } from '../../store/repos/evidence-locks.js';
 import { isoUtc } from '../../util/clock.js';
@@ -7,7 +8,6 @@ import { withCliStore } from '../open-store.js';
 import { table } from '../output.js';
 import { parseTimeArg } from '../time-arg.js';
 
-const CONFIG_OPTION = ['-c, --config <file>', 'config file (default: $HINDSIGHT_CONFIG or /etc/hindsight/config.yaml)'] as const;
 
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 

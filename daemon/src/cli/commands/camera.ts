@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { CONFIG_OPTION } from '../config-file.js';
 import type { CameraCredentials } from '../../cameras/credentials.js';
 import { probeCamera, snapshotCamera } from '../../cameras/probe.js';
 import { CameraService, type CameraPatch } from '../../cameras/service.js';
@@ -8,7 +9,6 @@ import { HindsightError, UsageError } from '../../util/errors.js';
 import { withCliStore, type CliStore } from '../open-store.js';
 import { table } from '../output.js';
 
-const CONFIG_OPTION = ['-c, --config <file>', 'config file (default: $HINDSIGHT_CONFIG or /etc/hindsight/config.yaml)'] as const;
 
 interface CredentialOptions {
   username?: string;

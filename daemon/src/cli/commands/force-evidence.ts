@@ -14,7 +14,7 @@ import { HindsightError, UsageError } from '../../util/errors.js';
 import { table } from '../output.js';
 import { positiveInt } from '../args.js';
 
-const CONFIG_OPT = ['-c, --config <file>', 'force config file (default: $HINDSIGHT_FORCE_CONFIG, else ./force.yaml)'] as const;
+const FORCE_CONFIG_OPTION = ['-c, --config <file>', 'force config file (default: $HINDSIGHT_FORCE_CONFIG, else ./force.yaml)'] as const;
 
 function loadForceConfig(option: string | undefined): ForceConfig {
   const file = option ?? process.env.HINDSIGHT_FORCE_CONFIG ?? 'force.yaml';
@@ -26,7 +26,7 @@ export function registerForceEvidence(force: Command): void {
   force
     .command('receive')
     .description('run the receiver: verify, reassemble, decrypt, store and acknowledge evidence from every box (stops on SIGINT/SIGTERM)')
-    .option(...CONFIG_OPT)
+    .option(...FORCE_CONFIG_OPTION)
     .action(async (opts: { config?: string }) => {
       const config = loadForceConfig(opts.config);
       const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
@@ -44,7 +44,7 @@ export function registerForceEvidence(force: Command): void {
     .command('open')
     .description('verify an envelope folder offline (device signature, body hash, decryption, signed package manifest, file hashes); --out extracts the files')
     .argument('<envelope-dir>', 'folder with manifest.json and body.bin (a stored envelope folder works too)')
-    .option(...CONFIG_OPT)
+    .option(...FORCE_CONFIG_OPTION)
     .option('--device-key <pk>', "the device's public key (default: from the force registry)")
     .option('-o, --out <dir>', 'write the package files here')
     .action(async (dir: string, opts: { config?: string; deviceKey?: string; out?: string }) => {
@@ -71,7 +71,7 @@ export function registerForceEvidence(force: Command): void {
   force
     .command('incidents')
     .description('list the evidence received, with its verification status (--verify checks the stored envelopes and files again)')
-    .option(...CONFIG_OPT)
+    .option(...FORCE_CONFIG_OPTION)
     .option('--verify', 'verify each stored envelope again offline and hash the stored files')
     .option('--json', 'machine-readable output')
     .action(async (opts: { config?: string; verify?: boolean; json?: boolean }) => {
@@ -99,7 +99,7 @@ export function registerForceEvidence(force: Command): void {
   force
     .command('search')
     .description('rank the stored subjects of every incident by similarity to a probe photo: incident, store, camera, time, score, crop')
-    .option(...CONFIG_OPT)
+    .option(...FORCE_CONFIG_OPTION)
     .option('--image <file>', 'probe photo (embedded with the same face pipeline as the boxes)')
     .option('--embedding <file>', 'probe embedding (float32 little-endian) instead of a photo')
     .option('--top <n>', 'how many results', '10')

@@ -6,7 +6,7 @@ import { REASON_CODES, REASON_LABELS } from '../../incidents/model.js';
 import type { IncidentView } from '../../incidents/service.js';
 import { sleep } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
-import { loadCliConfig } from '../config-file.js';
+import { CONFIG_OPTION, loadCliConfig } from '../config-file.js';
 import { table } from '../output.js';
 
 interface Common {
@@ -44,7 +44,7 @@ function describe(i: IncidentView): string {
 export function registerIncident(program: Command): void {
   const incident = program.command('incident').description('log, list, show, cancel or retry incidents (talks to the running daemon)');
   const withCommon = (cmd: Command): Command =>
-    cmd.option('-c, --config <file>', 'config file (default: $HINDSIGHT_CONFIG or /etc/hindsight/config.yaml)').option('--json', 'print JSON');
+    cmd.option(...CONFIG_OPTION).option('--json', 'print JSON');
 
   withCommon(
     incident

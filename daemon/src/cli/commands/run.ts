@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
 import { Daemon } from '../../app/daemon.js';
 import { createLogger } from '../../log/logger.js';
-import { loadCliConfig } from '../config-file.js';
+import { CONFIG_OPTION, loadCliConfig } from '../config-file.js';
 import { EXIT_FAILURE, EXIT_OK, reportError } from '../output.js';
 
 export function registerRun(program: Command): void {
   program
     .command('run')
     .description('start the daemon with all its services; stops cleanly on SIGINT/SIGTERM')
-    .option('-c, --config <file>', 'config file (default: $HINDSIGHT_CONFIG or /etc/hindsight/config.yaml)')
+    .option(...CONFIG_OPTION)
     .action(async (opts: { config?: string }) => {
       const config = loadCliConfig(opts.config);
       const log = createLogger({ level: config.log.level, pretty: config.log.pretty });

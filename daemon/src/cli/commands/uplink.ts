@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { CONFIG_OPTION } from '../config-file.js';
 import { daemonPaths } from '../../config/paths.js';
 import { daemonVersion } from '../../app/version.js';
 import { packageInputFromFolder } from '../../evidence/builder.js';
@@ -11,14 +12,13 @@ import { assertSafeId, newId } from '../../util/ids.js';
 import { openCliStore } from '../open-store.js';
 import { table } from '../output.js';
 
-const CONFIG_OPT = ['-c, --config <file>', 'config file (default: $HINDSIGHT_CONFIG or /etc/hindsight/config.yaml)'] as const;
 
 export function registerUplink(program: Command): void {
   program
     .command('enroll')
     .description("install the force's enrollment bundle on this box; creates the device signing key (0600) if absent and prints its public key for the force to register")
     .argument('<bundle>', 'enrollment bundle file from `hindsight force enroll`')
-    .option(...CONFIG_OPT)
+    .option(...CONFIG_OPTION)
     .option('--keep-bundle', 'do not delete the bundle file after installing it (it holds the MQTT password)')
     .action(async (bundleFile: string, opts: { config?: string; keepBundle?: boolean }) => {
       const box = await openCliStore(opts.config);
@@ -52,7 +52,7 @@ export function registerUplink(program: Command): void {
     .option('--incident <id>', 'incident id (default: a new id)')
     .option('--window <start,end>', 'incident window as two ISO times or epoch ms (default: the last 90 s)')
     .option('--embedding-model <name>', 'name of the model that made the embeddings', 'unknown')
-    .option(...CONFIG_OPT)
+    .option(...CONFIG_OPTION)
     .action(async (opts: { from: string; incident?: string; window?: string; embeddingModel: string; config?: string }) => {
       const box = await openCliStore(opts.config);
       try {
@@ -89,7 +89,7 @@ export function registerUplink(program: Command): void {
     .command('install-keyset')
     .description("install a newer force key set (keyset.json from the force); accepted only when signed by the pinned root key and with a higher seq")
     .argument('<file>', 'signed key set file')
-    .option(...CONFIG_OPT)
+    .option(...CONFIG_OPTION)
     .action(async (file: string, opts: { config?: string }) => {
       const box = await openCliStore(opts.config);
       try {
@@ -110,7 +110,7 @@ export function registerUplink(program: Command): void {
   uplink
     .command('status')
     .description('enrollment, force key set and outbox (pending envelopes, bytes, oldest age)')
-    .option(...CONFIG_OPT)
+    .option(...CONFIG_OPTION)
     .option('--json', 'machine-readable output')
     .action(async (opts: { config?: string; json?: boolean }) => {
       const box = await openCliStore(opts.config);
