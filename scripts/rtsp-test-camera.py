@@ -54,6 +54,14 @@ def main() -> int:
             return 2
         launch = f"( filesrc location={a.file} ! tsdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
 
+    # the server would start and answer every client 503; say which plugin is missing instead
+    packages = {"clockoverlay": "gstreamer1.0-x", "x264enc": "gstreamer1.0-plugins-ugly", "h264parse": "gstreamer1.0-plugins-bad",
+                "tsdemux": "gstreamer1.0-plugins-bad", "rtph264pay": "gstreamer1.0-plugins-good", "mulawenc": "gstreamer1.0-plugins-good"}
+    missing = [e for e in packages if f"{e} " in launch and Gst.ElementFactory.find(e) is None]
+    if missing:
+        print(f"missing GStreamer elements {', '.join(missing)}: install {' '.join(sorted({packages[e] for e in missing}))}", file=sys.stderr)
+        return 2
+
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(a.port))

@@ -28,6 +28,7 @@ export const DEBIAN_PACKAGES = [
   'gstreamer1.0-plugins-good',
   'gstreamer1.0-plugins-bad',
   'gstreamer1.0-plugins-ugly',
+  'gstreamer1.0-x', // the test camera's clock overlay (GStreamer's Pango plugin)
   'python-matplotlib-data', // a public-domain face photo (grace_hopper.jpg) for face pipeline tests on a fresh clone
 ];
 
