@@ -1,38 +1,39 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { daemonVersion } from '../app/version.js';
-import { registerAnalyse } from './commands/analyse.js';
-import { registerAudit } from './commands/audit.js';
-import { registerBuffer } from './commands/buffer.js';
-import { registerCamera } from './commands/camera.js';
-import { registerConfig } from './commands/config.js';
-import { registerDoctor } from './commands/doctor.js';
-import { registerFaces } from './commands/faces.js';
-import { registerIncident } from './commands/incident.js';
-import { registerModels } from './commands/models.js';
-import { registerRun } from './commands/run.js';
-import { registerForce } from './commands/force.js';
-import { registerUplink } from './commands/uplink.js';
 import { EXIT_USAGE, reportError } from './output.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * The commands, in help order, each with the top-level names it registers and its module, imported only
+ * when needed: `hindsight analyse` does not load the daemon's, the uplink's or the force's modules, which
+ * halves its start-up.
+ */
+const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
+  [['run'], async () => (await import('./commands/run.js')).registerRun],
+  [['config'], async () => (await import('./commands/config.js')).registerConfig],
+  [['doctor'], async () => (await import('./commands/doctor.js')).registerDoctor],
+  [['models'], async () => (await import('./commands/models.js')).registerModels],
+  [['audit'], async () => (await import('./commands/audit.js')).registerAudit],
+  [['camera'], async () => (await import('./commands/camera.js')).registerCamera],
+  [['buffer'], async () => (await import('./commands/buffer.js')).registerBuffer],
+  [['incident'], async () => (await import('./commands/incident.js')).registerIncident],
+  [['enroll', 'evidence', 'uplink'], async () => (await import('./commands/uplink.js')).registerUplink],
+  [['force'], async () => (await import('./commands/force.js')).registerForce],
+  [['faces'], async () => (await import('./commands/faces.js')).registerFaces],
+  [['analyse'], async () => (await import('./commands/analyse.js')).registerAnalyse],
+];
+
+/** The program with every command, or only the one named `only` when that is a known command. */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('hindsight')
     .description('Hindsight: incident-driven face evidence from shop CCTV, sealed to the police force')
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError(true);
 
-  registerRun(program);
-  registerConfig(program);
-  registerDoctor(program);
-  registerModels(program);
-  registerAudit(program);
-  registerCamera(program);
-  registerBuffer(program);
-  registerIncident(program);
-  registerUplink(program);
-  registerForce(program);
-  registerFaces(program);
-  registerAnalyse(program);
+  const known = only === 'version' || (only !== undefined && COMMANDS.some(([names]) => names.includes(only)));
+  for (const [names, load] of COMMANDS) if (!known || names.includes(only)) (await load())(program);
   program
     .command('version')
     .description('print the version of Hindsight and of the runtime')
@@ -50,7 +51,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv[2]);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
