@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { alignFace, applySimilarity, ARCFACE_TEMPLATE, templateResidual, umeyama } from '../../daemon/src/vision/align.js';
 import { searchRegion, tileRegions } from '../../daemon/src/vision/detector.js';
 import { fivePoints, iou, nms, suppressContained, type Box, type Point } from '../../daemon/src/vision/geometry.js';
-import { Pyramid, halve, sampleRegion } from '../../daemon/src/vision/image.js';
+import { Pyramid, halve, sampleRegion, warpToImage } from '../../daemon/src/vision/image.js';
 import { laplacianVariance } from '../../daemon/src/vision/quality.js';
 
 describe('face geometry', () => {
@@ -99,6 +99,40 @@ describe('pixels', () => {
     let maxDiff = 0;
     for (let i = 0; i < local.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(local.data[i]! - viaFrame.data[i]!));
     expect(maxDiff).toBeLessThanOrEqual(2);
+  });
+
+  it('every path of the warp (row copy, axis-aligned, rotated, at and beyond the border) is plain bilinear', () => {
+    const w = 97;
+    const h = 61;
+    const data = new Uint8Array(w * h * 3);
+    let seed = 7;
+    for (let i = 0; i < data.length; i++) data[i] = (seed = (seed * 1103515245 + 12345) % 2 ** 31) >> 23;
+    const src = { width: w, height: h, data };
+    // the textbook form, pixel by pixel: taps outside the image count as black
+    const at = (x: number, y: number, ch: number): number => (x >= 0 && y >= 0 && x < w && y < h ? data[(y * w + x) * 3 + ch]! : 0);
+    const reference = (m: number[], ox: number, oy: number, ch: number): number => {
+      const fx = m[0]! * ox + m[1]! * oy + m[2]!;
+      const fy = m[3]! * ox + m[4]! * oy + m[5]!;
+      const x = Math.floor(fx);
+      const y = Math.floor(fy);
+      if (x < -1 || y < -1 || x >= w || y >= h) return 0;
+      const ax = fx - x;
+      const ay = fy - y;
+      return at(x, y, ch) * (1 - ax) * (1 - ay) + at(x + 1, y, ch) * ax * (1 - ay) + at(x, y + 1, ch) * (1 - ax) * ay + at(x + 1, y + 1, ch) * ax * ay;
+    };
+    const maps = [
+      [1, 0, 3, 0, 1, 2], // row copy
+      [1.7, 0, 2.3, 0, 1.3, 1.1], // axis-aligned, inside
+      [0.9, 0.3, 10.5, -0.3, 0.9, 20.2], // rotated, inside
+      [1.2, 0.4, -8, -0.4, 1.2, 30], // rotated, crossing the border
+      [2.5, 0, -20, 0, 2.5, -10], // axis-aligned, partly outside
+    ];
+    for (const m of maps) {
+      const out = warpToImage(src, m, 40, 30);
+      let maxDiff = 0;
+      for (let oy = 0; oy < 30; oy++) for (let ox = 0; ox < 40; ox++) for (let ch = 0; ch < 3; ch++) maxDiff = Math.max(maxDiff, Math.abs(out.data[(oy * 40 + ox) * 3 + ch]! - Math.floor(reference(m, ox, oy, ch) + 0.5)));
+      expect(maxDiff, `map ${m.join(',')}`).toBeLessThanOrEqual(1);
+    }
   });
 
   it('aligning a face whose points already sit on the template is the identity warp', () => {

@@ -29,7 +29,7 @@ function face(box: Box, who: number): FaceRecord {
 }
 
 const frame = { width: 2000, height: 1000, data: new Uint8Array(2000 * 1000 * 3) };
-const options = { iouMin: 0.2, maxJump: 2.5, maxMissedFrames: 3, embedEveryFrames: 5, linkMinSimilarity: 0.25, minFaces: 1 };
+const options = { iouMin: 0.2, maxJump: 2.5, maxMissedFrames: 3, embedEveryFrames: 5, linkMinSimilarity: 0.25, minFaces: 1, follow: true, followMaxDrift: 0.08 };
 const crops = { bestK: 3, margin: 0.5, jpegQuality: 90, contextFrame: false };
 function tracker(): { t: CameraTracker; embeds: () => number } {
   let n = 0;
@@ -75,6 +75,38 @@ describe('tracker', () => {
     expect(first!.lastFrame).toBe(5);
     expect(second!.firstFrame).toBe(6);
     expect(embeds()).toBeGreaterThan(0);
+  });
+
+  it('people side by side, each clearly on its own track, are linked by overlap without embedding every frame', async () => {
+    const { t, embeds } = tracker();
+    const ended = [];
+    // two faces 150 px apart (within the jump distance of each other's track), walking slowly together
+    for (let f = 0; f < 20; f++) {
+      const x = 300 + 10 * f;
+      ended.push(...(await t.update(f, f * 200, [face([x, 400, x + 100, 520], 0), face([x + 150, 400, x + 250, 520], 1)], frame)));
+    }
+    ended.push(...t.finishAll());
+    expect(ended).toHaveLength(2);
+    for (const track of ended) expect(new Set(track.candidates.map((c) => (c.face as FaceRecord & { who: number }).who)).size).toBe(1);
+    // each track's first identity plus the periodic re-check (every 5 frames), not 2 embeddings a frame
+    expect(embeds()).toBeLessThanOrEqual(10);
+  });
+
+  it('a face found by following a track joins that track directly, even where another track is closer', async () => {
+    const { t, embeds } = tracker();
+    await t.update(0, 0, [face([500, 300, 600, 420], 0), face([800, 300, 900, 420], 1)], frame);
+    const [a, b] = [...t.liveTracks()].sort((x, y) => x.lastBox[0] - y.lastBox[0]);
+    // a follow of track a that lands nearer to where b was (a contrived case: following is not tried near
+    // another track; the link follows what was followed, not the geometry)
+    const followed = { ...face([760, 300, 860, 420], 0), followed: true };
+    const other = face([900, 300, 1000, 420], 1);
+    await t.update(1, 200, [followed, other], frame, new Map([[followed, a!]]));
+    expect(a!.lastBox).toEqual(followed.box);
+    expect(b!.lastBox).toEqual(other.box);
+    expect(followed.embedding, 'a followed face is not embedded to be linked').toBeUndefined();
+    expect(embeds()).toBe(1); // the detected face, for its track's first identity
+    // its box shape stays the one of the last detected face: a followed face does not redefine it
+    expect(a!.lastDetection).toBeUndefined(); // hand-made faces have no landmarks, so no shape was ever noted
   });
 
   it('subjects: tracks of one person at different times merge, tracks seen together never do', () => {

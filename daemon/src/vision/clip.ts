@@ -3,9 +3,11 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { sha256 } from '../util/hash.js';
 import { searchRegion } from './detector.js';
-import { embedRecord, findFaces, verifyRecord } from './faces.js';
-import { decodeFrames, type DecodeOutcome, type VideoInfo } from './frame-source.js';
-import { Pyramid } from './image.js';
+import { embedRecord, findFaces, verifyRecord, type FaceRecord } from './faces.js';
+import { followFace, type FollowTarget } from './follow.js';
+import { decodeFrames, segmentSeekS, type DecodeOutcome, type VideoFrame, type VideoInfo } from './frame-source.js';
+import { centre, iou, type Box } from './geometry.js';
+import { Pyramid, type Region } from './image.js';
 import { MotionGate } from './motion.js';
 import { encodeJpeg, encodePng } from './image-file.js';
 import type { FaceModels } from './models.js';
@@ -66,15 +68,39 @@ export interface ClipProgress {
 
 /**
  * Analyse one segment of a camera's clip: decode at `fps`, find faces (whole frame + tiles every
- * `fullScanEvery` frames, else only a window around each tracked face), track them, keep each track's
+ * `fullScanEvery` frames, else the whole frame and each tracked face followed by its landmarks or looked
+ * for in a window around it), track them, keep each track's
  * best K crops and write their files into `workDir` (names are server-made: clip, segment, track, rank).
  * `onProgress` gets the frames done in this segment.
  */
-export async function analyseSegment(models: FaceModels, seg: Segment, options: VisionOptions, workDir: string, onProgress: (framesDone: number) => void, signal?: AbortSignal): Promise<SegmentOutcome> {
+export async function analyseSegment(
+  loading: FaceModels | Promise<FaceModels>,
+  seg: Segment,
+  options: VisionOptions,
+  workDir: string,
+  onProgress: (framesDone: number) => void,
+  signal?: AbortSignal,
+): Promise<SegmentOutcome> {
   const t0 = performance.now();
   const timings = emptyTimings();
   const { info } = seg;
   const decode: DecodeOutcome = { warnings: [] };
+  // frame numbers count from the start of the clip, so full scans keep their rhythm across segments
+  const first = Math.round(seg.startS * options.fps);
+  // the cores are shared between the workers' decoders and models: one decoder thread per spare core
+  const threads = Math.max(1, Math.floor(availableParallelism() / options.workers));
+  const seekS = await segmentSeekS(options.ffprobe, seg.clip.file, seg.startS);
+  const frames = decodeFrames(options.ffmpeg, seg.clip.file, info, options.fps, decode, { startS: seg.startS, durationS: seg.durationS, seekS }, signal, threads);
+  // the decoder starts now, while the models may still be loading (a worker's first segment)
+  let pending: Promise<IteratorResult<VideoFrame>> | undefined = frames.next();
+  let models: FaceModels;
+  try {
+    models = await loading;
+  } catch (err) {
+    await pending.catch(() => undefined);
+    await frames.return(undefined);
+    throw err;
+  }
   const finder = { detector: options.detector, gate: options.gate };
   const tracker = new CameraTracker(options.tracker, options.crops, (face) => embedRecord(models, face, options.gate, timings));
   const motion = new MotionGate(options.motionThreshold, options.rescanEvery);
@@ -86,35 +112,69 @@ export async function analyseSegment(models: FaceModels, seg: Segment, options: 
       if (track) out.tracks.push(track);
     }
   };
-  // frame numbers count from the start of the clip, so full scans keep their rhythm across segments
-  const first = Math.round(seg.startS * options.fps);
-  // the cores are shared between the workers' decoders and models: one decoder thread per spare core
-  const threads = Math.max(1, Math.floor(availableParallelism() / options.workers));
-  const frames = decodeFrames(options.ffmpeg, seg.clip.file, info, options.fps, decode, { startS: seg.startS, durationS: seg.durationS }, signal, threads);
   for (;;) {
-    const next = await timed(timings, 'decode_wait_ms', () => frames.next());
+    const next = await timed(timings, 'decode_wait_ms', () => pending ?? frames.next());
+    pending = undefined;
     if (next.done) break;
     const index = first + next.value.index;
     const timeMs = (index * 1000) / options.fps;
     const image = next.value.image;
     const pyramid = new Pyramid(image);
     const full = index % options.fullScanEvery === 0 || next.value.index === 0;
-    const predicted = tracker.liveTracks().map((t) => t.predict(index));
-    const searchWindows = full ? [] : predicted.map((b) => searchRegion(b, info.width, info.height));
+    const live = tracker.liveTracks();
+    const predicted = live.map((t) => t.predict(index));
+    // between full scans each tracked face is followed by its landmarks, or else looked for in a window
+    const follows = new Map<FaceRecord, Track>();
+    const searchWindows: Region[] = [];
+    if (!full) {
+      for (const [i, track] of live.entries()) {
+        const target = options.tracker.follow ? followTarget(track, i, index, predicted) : undefined;
+        const face = target && (await followFace(models, pyramid, target, options.gate, options.tracker.followMaxDrift, timings));
+        if (face) follows.set(face, track);
+        else searchWindows.push(searchRegion(predicted[i]!, info.width, info.height));
+      }
+    }
     const tileFilter = full ? motion.tileFilter(pyramid, predicted) : undefined;
-    const faces = await findFaces(models, pyramid, finder, { searchWindows, fullScan: full, tileFilter, jitter: false, timings });
+    const found = await findFaces(models, pyramid, finder, { searchWindows, fullScan: full, tileFilter, jitter: false, timings });
+    // a window around another track may see a followed face again: the detected one is the better reference
+    for (const g of follows.keys()) if (found.some((f) => iou(f.box, g.box) > options.detector.nmsIou)) follows.delete(g);
+    const faces = [...found, ...follows.keys()];
     out.detected += faces.length;
     for (const f of faces) {
       if (f.accepted) out.accepted++;
       else out.rejected[f.reason] = (out.rejected[f.reason] ?? 0) + 1;
     }
-    await finish(await timed(timings, 'track_ms', () => tracker.update(index, timeMs, faces, image)));
+    await finish(await timed(timings, 'track_ms', () => tracker.update(index, timeMs, faces, image, follows)));
+    if (!tracker.holdsFrame(image)) next.value.release();
     onProgress(++out.frames);
   }
   await finish(tracker.finishAll());
   out.timings = roundTimings(timings);
   out.wallMs = Math.round(performance.now() - t0);
   return out;
+}
+
+/**
+ * Centres of two tracked faces closer than this many face widths are too close to follow either: the
+ * landmark model could slip onto the other face (the detector window and the tracker's checks sort them).
+ */
+const FOLLOW_CLEARANCE = 1.5;
+
+/**
+ * A track worth following at `frame`: seen on the previous analysed frame, with a detected box shape, and
+ * no other track near enough for the landmarks to slip onto the other face.
+ */
+function followTarget(track: Track, i: number, frame: number, predicted: readonly Box[]): FollowTarget | undefined {
+  if (!track.lastDetection || track.lastFrame !== frame - 1) return undefined;
+  const p = predicted[i]!;
+  const [cx, cy] = centre(p);
+  for (const [j, q] of predicted.entries()) {
+    if (j === i) continue;
+    const [qx, qy] = centre(q);
+    const size = Math.max(p[2] - p[0], p[3] - p[1], q[2] - q[0], q[3] - q[1]);
+    if (Math.hypot(qx - cx, qy - cy) < FOLLOW_CLEARANCE * size) return undefined;
+  }
+  return { predicted: p, shape: track.lastDetection.shape, score: track.lastDetection.score };
 }
 
 /**

@@ -34,21 +34,29 @@ export function tileRegions(width: number, height: number, scale: number, overla
   if (tw >= width && th >= height) return [];
   const w = Math.min(tw, width);
   const h = Math.min(th, height);
+  // positions on the grid of the pyramid level the tile is sampled from, so sampling is a plain copy
+  const grid = scale >= 2 ? 2 ** Math.floor(Math.log2(scale)) : 1;
   const positions = (size: number, tile: number): number[] => {
     if (tile >= size) return [0];
     const n = Math.ceil((size - tile) / (tile * (1 - overlap))) + 1;
-    return Array.from({ length: n }, (_, i) => Math.round(((size - tile) * i) / (n - 1)));
+    return Array.from({ length: n }, (_, i) => Math.min(size - tile, Math.round(((size - tile) * i) / (n - 1) / grid) * grid));
   };
   const out: Region[] = [];
   for (const y of positions(height, h)) for (const x of positions(width, w)) out.push({ x, y, width: w, height: h });
   return out;
 }
 
+/**
+ * Input buffers given back after their run (a run takes ~1 MB; a full scan makes 17 runs): reused instead
+ * of left to the garbage collector. A buffer is taken per call, so concurrent calls never share one.
+ */
+const spareInputs: Float32Array[] = [];
+
 /** Detector input tensor for a region of the frame (resampled to 320x240). */
 function inputFor(pyramid: Pyramid, region: Region): Float32Array {
   const img = sampleRegion(pyramid, region, DET_W, DET_H);
   const plane = DET_W * DET_H;
-  const out = new Float32Array(3 * plane);
+  const out = spareInputs.pop() ?? new Float32Array(3 * plane);
   const d = img.data;
   for (let i = 0, p = 0; i < plane; i++, p += 3) {
     out[i] = (d[p]! - 127) / 128;
@@ -64,7 +72,10 @@ function inputFor(pyramid: Pyramid, region: Region): Float32Array {
  * tile: it is dropped, because the overlapping neighbour tile or the whole-frame pass sees it whole.
  */
 export async function detectRegion(session: ort.InferenceSession, pyramid: Pyramid, region: Region, options: DetectorOptions, pass: string): Promise<Detection[]> {
-  const out = await session.run({ [session.inputNames[0]!]: tensor(inputFor(pyramid, region), [1, 3, DET_H, DET_W]) });
+  const input = inputFor(pyramid, region);
+  const out = await session.run({ [session.inputNames[0]!]: tensor(input, [1, 3, DET_H, DET_W]) }).finally(() => {
+    if (spareInputs.length < 4) spareInputs.push(input);
+  });
   const scores = out.scores!.data as Float32Array;
   const boxes = out.boxes!.data as Float32Array;
   const n = scores.length / 2;

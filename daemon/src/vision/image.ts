@@ -134,8 +134,29 @@ export function warpToImage(src: RgbImage, m: readonly number[], outW: number, o
     for (let y = 0; y < outH; y++) out.set(d.subarray(((f + y) * w + c) * 3, ((f + y) * w + c + outW) * 3), y * outW * 3);
     return { width: outW, height: outH, data: out };
   }
+  if (b === 0 && dd === 0 && a > 0 && e > 0 && c >= 0 && f >= 0 && a * (outW - 1) + c + 1 < w && e * (outH - 1) + f + 1 < h) {
+    scaleInside(src, a, c, e, f, out, outW, outH);
+    return { width: outW, height: outH, data: out };
+  }
   let o = 0;
   for (let oy = 0; oy < outH; oy++) {
+    // a row whose two ends read inside the source reads inside all along (the map is affine)
+    const xs = b * oy + c;
+    const ys = e * oy + f;
+    const xe = a * (outW - 1) + xs;
+    const ye = dd * (outW - 1) + ys;
+    if (Math.min(xs, xe) >= 0 && Math.min(ys, ye) >= 0 && Math.max(xs, xe) + 1 < w && Math.max(ys, ye) + 1 < h) {
+      for (let ox = 0; ox < outW; ox++, o += 3) {
+        const fx = a * ox + xs;
+        const fy = dd * ox + ys;
+        const x = fx | 0; // fx >= 0: truncation is floor
+        const y = fy | 0;
+        const ax = fx - x;
+        const ay = fy - y;
+        bilinear(d, (y * w + x) * 3, w * 3, ax, ay, out, o);
+      }
+      continue;
+    }
     for (let ox = 0; ox < outW; ox++, o += 3) {
       const fx = a * ox + b * oy + c;
       const fy = dd * ox + e * oy + f;
@@ -144,21 +165,52 @@ export function warpToImage(src: RgbImage, m: readonly number[], outW: number, o
       const ax = fx - x;
       const ay = fy - y;
       if (x >= 0 && y >= 0 && x + 1 < w && y + 1 < h) {
-        const p = (y * w + x) * 3;
-        const q = p + w * 3;
-        const w00 = (1 - ax) * (1 - ay);
-        const w10 = ax * (1 - ay);
-        const w01 = (1 - ax) * ay;
-        const w11 = ax * ay;
-        out[o] = d[p]! * w00 + d[p + 3]! * w10 + d[q]! * w01 + d[q + 3]! * w11 + 0.5;
-        out[o + 1] = d[p + 1]! * w00 + d[p + 4]! * w10 + d[q + 1]! * w01 + d[q + 4]! * w11 + 0.5;
-        out[o + 2] = d[p + 2]! * w00 + d[p + 5]! * w10 + d[q + 2]! * w01 + d[q + 5]! * w11 + 0.5;
+        bilinear(d, (y * w + x) * 3, w * 3, ax, ay, out, o);
       } else if (x >= -1 && y >= -1 && x < w && y < h) {
         edgePixel(src, x, y, ax, ay, out, o);
       }
     }
   }
   return { width: outW, height: outH, data: out };
+}
+
+/** One RGB output pixel from the 2x2 source pixels at byte `p` (row stride `stride`), weights ax, ay. */
+function bilinear(d: Uint8Array, p: number, stride: number, ax: number, ay: number, out: Uint8Array, o: number): void {
+  const q = p + stride;
+  const w00 = (1 - ax) * (1 - ay);
+  const w10 = ax * (1 - ay);
+  const w01 = (1 - ax) * ay;
+  const w11 = ax * ay;
+  out[o] = d[p]! * w00 + d[p + 3]! * w10 + d[q]! * w01 + d[q + 3]! * w11 + 0.5;
+  out[o + 1] = d[p + 1]! * w00 + d[p + 4]! * w10 + d[q + 1]! * w01 + d[q + 4]! * w11 + 0.5;
+  out[o + 2] = d[p + 2]! * w00 + d[p + 5]! * w10 + d[q + 2]! * w01 + d[q + 5]! * w11 + 0.5;
+}
+
+/**
+ * The warp for a pure scale + shift whose taps all fall inside the source (detector and landmark inputs):
+ * the same bilinear result, with each column's taps and weights computed once instead of per pixel.
+ */
+function scaleInside(src: RgbImage, a: number, c: number, e: number, f: number, out: Uint8Array, outW: number, outH: number): void {
+  const { width: w, data: d } = src;
+  const colOffset = new Int32Array(outW);
+  const colWeight = new Float64Array(outW);
+  for (let ox = 0; ox < outW; ox++) {
+    const fx = a * ox + c;
+    const x = Math.floor(fx);
+    colOffset[ox] = x * 3;
+    colWeight[ox] = fx - x;
+  }
+  const stride = w * 3;
+  let o = 0;
+  for (let oy = 0; oy < outH; oy++) {
+    const fy = e * oy + f;
+    const y = Math.floor(fy);
+    const ay = fy - y;
+    const row = y * stride;
+    for (let ox = 0; ox < outW; ox++, o += 3) {
+      bilinear(d, row + colOffset[ox]!, stride, colWeight[ox]!, ay, out, o);
+    }
+  }
 }
 
 /** The slow path of the warp at the image border: neighbours outside count as black. */

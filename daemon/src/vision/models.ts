@@ -26,12 +26,19 @@ export interface SessionOptions {
   withEmbedder: boolean;
 }
 
+type Optimisation = 'extended' | 'all';
+
 /**
  * Graph optimisation per model, measured with one thread (ms per call, disabled / extended / all): the
  * detector 8.4 / 9.9 / 3.0 and the landmarks 1.5 / 1.5 / 0.5 gain 3x from the NCHWc layout transforms of
- * 'all', while the embedder loses 3x with them (24 / 24 / 69).
+ * 'all' on every CPU measured. The embedder depends on the CPU: 'all' was 3x slower on one (24 / 24 / 69)
+ * and 1.4x faster on another (11.8 / 8.3), so both are tried when it is loaded and the faster is kept
+ * (their outputs agree to 1e-6).
  */
-const OPTIMISATION: Record<ModelRole, 'extended' | 'all'> = { detector: 'all', landmarks: 'all', embedder: 'extended' };
+const OPTIMISATION: Record<ModelRole, Optimisation[]> = { detector: ['all'], landmarks: ['all'], embedder: ['extended', 'all'] };
+
+/** Timed runs per candidate session when choosing (after one warm-up run). */
+const TRIAL_RUNS = 2;
 
 /** One onnxruntime session per model, created once from hash-verified bytes and reused for every call. */
 export class FaceModels {
@@ -47,15 +54,28 @@ export class FaceModels {
     const open = async (role: ModelRole): Promise<ort.InferenceSession> => {
       const { entry, bytes } = loadVerifiedModel(modelsDir, role);
       ids.push({ role, file: entry.file, sha256: entry.sha256 });
-      return ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: options.intraOpThreads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: OPTIMISATION[role],
-        // the arena keeps each session's high-water mark for good; these models are small enough to
-        // allocate per run (measured: ~30 MB less per worker, no slower)
-        enableCpuMemArena: false,
-      });
+      const create = (level: Optimisation): Promise<ort.InferenceSession> =>
+        ort.InferenceSession.create(bytes, {
+          intraOpNumThreads: options.intraOpThreads,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: level,
+          // the arena keeps each session's high-water mark for good; these models are small enough to
+          // allocate per run (measured: ~30 MB less per worker, no slower)
+          enableCpuMemArena: false,
+        });
+      const levels = OPTIMISATION[role];
+      if (levels.length === 1) return create(levels[0]!);
+      let best: { session: ort.InferenceSession; ms: number } | undefined;
+      for (const level of levels) {
+        const session = await create(level);
+        const ms = await trialMs(session);
+        if (!best || ms < best.ms) {
+          await best?.session.release();
+          best = { session, ms };
+        } else await session.release();
+      }
+      return best!.session;
     };
     const detector = await open('detector');
     const landmarks = await open('landmarks');
@@ -66,6 +86,21 @@ export class FaceModels {
   async release(): Promise<void> {
     await Promise.all([this.detector.release(), this.landmarks.release(), this.embedder?.release()]);
   }
+}
+
+/** Fastest of a few runs on a blank input of the session's shape (after a warm-up run). */
+async function trialMs(session: ort.InferenceSession): Promise<number> {
+  const meta = session.inputMetadata[0];
+  const shape = meta && 'shape' in meta ? meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)) : [1, 3, 112, 112];
+  const input = tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+  await runSingle(session, input);
+  let best = Infinity;
+  for (let i = 0; i < TRIAL_RUNS; i++) {
+    const t0 = performance.now();
+    await runSingle(session, input);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
 }
 
 export function tensor(data: Float32Array, dims: number[]): ort.Tensor {

@@ -9,6 +9,8 @@ export interface TrackerOptions {
   embedEveryFrames: number;
   linkMinSimilarity: number;
   minFaces: number;
+  follow: boolean;
+  followMaxDrift: number;
 }
 
 export interface CropOptions {
@@ -83,6 +85,8 @@ export function visionOptions(config: Config, modelsDir: string): VisionOptions 
       embedEveryFrames: v.tracker.embed_every_frames,
       linkMinSimilarity: v.tracker.link_min_similarity,
       minFaces: v.tracker.min_faces,
+      follow: v.tracker.follow,
+      followMaxDrift: v.tracker.follow_max_drift,
     },
     mergeSimilarity: v.subjects.merge_similarity,
     crops: {

@@ -51,8 +51,8 @@ export async function runSegments(
         worker.postMessage({ type: 'segment', index: job.index, segment: job.segment, workDir: workDir(job.index) });
       };
       worker.on('message', (m: WorkerOut) => {
-        if (m.type === 'ready') next();
-        else if (m.type === 'progress') onProgress(m.index, m.framesDone);
+        if (m.type === 'ready') return;
+        if (m.type === 'progress') onProgress(m.index, m.framesDone);
         else if (m.type === 'done') {
           outcomes.set(m.index, m.outcome);
           next();
@@ -65,6 +65,8 @@ export async function runSegments(
           next();
         }
       });
+      // the first segment goes at once: the worker starts decoding it while its models load
+      next();
       worker.on('error', (err) => reject(new HindsightError(`face analysis worker failed: ${err.message}`, { code: 'worker_failed', cause: err })));
       worker.on('exit', () => {
         if (current !== undefined) reject(new HindsightError('face analysis worker exited unexpectedly', { code: 'worker_failed' }));

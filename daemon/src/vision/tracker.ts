@@ -1,5 +1,6 @@
 import { cosine } from './embedder.js';
 import type { FaceRecord } from './faces.js';
+import { boxShape, type BoxShape } from './follow.js';
 import { centre, iou, type Box } from './geometry.js';
 import { cropImage, type RgbImage } from './image.js';
 import type { CropOptions, TrackerOptions } from './options.js';
@@ -33,6 +34,8 @@ export class Track {
   maxEyeDistance = 0;
   readonly sharpness: number[] = [];
   readonly candidates: CropCandidate[] = [];
+  /** Its last detector box's shape around the 5 points, and score: what following it needs. */
+  lastDetection: { shape: BoxShape; score: number } | undefined;
 
   constructor(
     readonly id: number,
@@ -67,6 +70,13 @@ export class Track {
     this.lastEmbeddedFrame = frame;
   }
 
+  /** Remember a detector-found face's box shape (followed faces keep the shape they were given). */
+  noteDetection(face: FaceRecord): void {
+    if (face.followed) return;
+    const shape = boxShape(face.box, face.landmarks5);
+    if (shape) this.lastDetection = { shape, score: face.score };
+  }
+
   moveTo(box: Box, frame: number, timeMs: number): void {
     const dt = Math.max(1, frame - this.lastFrame);
     const c0 = [(this.lastBox[0] + this.lastBox[2]) / 2, (this.lastBox[1] + this.lastBox[3]) / 2];
@@ -92,6 +102,9 @@ export const SPARE_CANDIDATES = 2;
 /** Below this IoU with the predicted box a link is checked by embedding (a walking face keeps ~0.6+ at 5 fps). */
 const SURE_OVERLAP = 0.5;
 
+/** A rival link overlapping less than this cannot compete with a sure one (centres a face width apart). */
+const CLEAR_OVERLAP = 0.1;
+
 /**
  * Links the faces of one camera's frames into tracks by overlap with (or a short jump from) each track's
  * predicted box, and by embedding where that is ambiguous (people crossing) or weak (someone else stepping
@@ -113,12 +126,28 @@ export class CameraTracker {
     return this.live;
   }
 
-  /** Add one frame's faces; returns the tracks that ended (unseen for too long). */
-  async update(frame: number, timeMs: number, faces: FaceRecord[], image: RgbImage): Promise<Track[]> {
-    const pairs = this.candidatePairs(frame, faces);
-    await this.embedAmbiguous(pairs);
+  /**
+   * Add one frame's faces; returns the tracks that ended (unseen for too long). `follows` links faces found
+   * by following a track (see follow.ts) to that track directly: following is only tried where no other
+   * track is near, so there is nothing to disambiguate, and the identity check waits for the next
+   * detector-found face of the track.
+   */
+  async update(frame: number, timeMs: number, faces: FaceRecord[], image: RgbImage, follows: ReadonlyMap<FaceRecord, Track> = new Map()): Promise<Track[]> {
     const linked = new Set<FaceRecord>();
     const used = new Set<Track>();
+    for (const face of faces) {
+      const track = follows.get(face);
+      if (!track || used.has(track) || !this.live.includes(track)) continue;
+      linked.add(face);
+      used.add(track);
+      track.moveTo(face.box, frame, timeMs);
+      this.consider(track, face, frame, timeMs, image);
+    }
+    const pairs = this.candidatePairs(
+      frame,
+      faces.filter((f) => !linked.has(f)),
+    ).filter((p) => !used.has(p.track));
+    await this.embedAmbiguous(pairs);
     for (const p of pairs.sort((a, b) => b.score - a.score)) {
       if (linked.has(p.face) || used.has(p.track) || p.score < 0) continue;
       if (!(await this.sameIdentity(p.track, p.face, p.overlap, frame))) {
@@ -129,17 +158,24 @@ export class CameraTracker {
       linked.add(p.face);
       used.add(p.track);
       p.track.moveTo(p.face.box, frame, timeMs);
+      p.track.noteDetection(p.face);
       this.consider(p.track, p.face, frame, timeMs, image);
     }
     for (const face of faces) {
       if (linked.has(face)) continue;
       const track = new Track(this.nextId++, frame, timeMs, face.box);
+      track.noteDetection(face);
       this.live.push(track);
       this.consider(track, face, frame, timeMs, image);
     }
     const ended = this.live.filter((t) => frame - t.lastFrame > this.options.maxMissedFrames);
     this.live = this.live.filter((t) => !ended.includes(t));
     return ended;
+  }
+
+  /** Whether a live track keeps this frame (as its best face's context frame). */
+  holdsFrame(image: RgbImage): boolean {
+    return this.live.some((t) => t.candidates.some((c) => c.frame === image));
   }
 
   /** End every live track (end of the clip). */
@@ -180,8 +216,14 @@ export class CameraTracker {
       perFace.set(p.face, (perFace.get(p.face) ?? 0) + 1);
       perTrack.set(p.track, (perTrack.get(p.track) ?? 0) + 1);
     }
+    // a clear link (strong overlap, and every rival link of its face and of its track barely overlapping)
+    // settles its face and its track: overlap decides them, no embedding needed
+    const clear = pairs.filter((p) => p.overlap >= SURE_OVERLAP && pairs.every((q) => q === p || (q.face !== p.face && q.track !== p.track) || q.overlap < CLEAR_OVERLAP));
+    const settledFaces = new Set(clear.map((p) => p.face));
+    const settledTracks = new Set(clear.map((p) => p.track));
     for (const p of pairs) {
       if ((perFace.get(p.face) ?? 0) < 2 && (perTrack.get(p.track) ?? 0) < 2) continue;
+      if (settledFaces.has(p.face) || settledTracks.has(p.track)) continue;
       const id = p.track.identity();
       const e = p.face.accepted ? await this.embed(p.face) : undefined;
       if (id && e) p.score += cosine(id, e) - (cosine(id, e) < this.options.linkMinSimilarity ? 10 : 0);

@@ -21,13 +21,21 @@ function errorMessage(err: unknown, index?: number): Record<string, unknown> {
   return { type: 'error', index, message: e?.message ?? String(err), code: abort.signal.aborted ? 'aborted' : (e?.code ?? 'error'), hint: e?.hint };
 }
 
-let models: FaceModels | undefined;
-try {
-  models = await FaceModels.load(options.modelsDir, { intraOpThreads: options.intraOpThreads, withEmbedder: options.embeddings });
-  port.postMessage({ type: 'ready' });
-} catch (err) {
-  port.postMessage(errorMessage(err));
-}
+// The models load while the first segment's decoder starts (analyseSegment waits for them after starting
+// ffmpeg). 'ready' tells the pool they loaded; a failure is reported once, without a segment index.
+let loadFailed = false;
+const models = FaceModels.load(options.modelsDir, { intraOpThreads: options.intraOpThreads, withEmbedder: options.embeddings }).then(
+  (m) => {
+    port.postMessage({ type: 'ready' });
+    return m;
+  },
+  (err: unknown) => {
+    loadFailed = true;
+    port.postMessage(errorMessage(err));
+    throw err;
+  },
+);
+models.catch(() => undefined);
 
 // segments arrive one at a time (the pool sends the next after 'done'), so a simple chain keeps them in order
 let chain = Promise.resolve();
@@ -37,13 +45,13 @@ port.on('message', (msg: WorkerIn) => {
     return;
   }
   chain = chain.then(async () => {
-    if (!models) return;
+    if (loadFailed) return;
     try {
       abort.signal.throwIfAborted();
       const outcome = await analyseSegment(models, msg.segment, options, msg.workDir, (framesDone) => port.postMessage({ type: 'progress', index: msg.index, framesDone }), abort.signal);
       port.postMessage({ type: 'done', index: msg.index, outcome });
     } catch (err) {
-      port.postMessage(errorMessage(err, msg.index));
+      if (!loadFailed) port.postMessage(errorMessage(err, msg.index));
     }
   });
 });
