@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisResult, Subject } from '../../daemon/src/vision/result.js';
@@ -142,6 +142,25 @@ describe('hindsight analyse on CCTV-like video (fresh clone: public-domain face)
     await expect(cancelled).rejects.toMatchObject({ code: 'aborted' });
     expect(descendants(process.pid).length).toBe(0);
     expect(existsSync(path.join(dir, 'cancelled', '.work'))).toBe(false);
+  });
+
+  it('models that fail their hash check in the workers fail the analysis clearly, leaving no ffmpeg behind', async () => {
+    // the workers may start decoding before their models have loaded: a load failure leaves no decoder
+    const models = path.join(dir, 'bad-models');
+    mkdirSync(models);
+    const options = defaultVisionOptions();
+    for (const f of readdirSync(options.modelsDir)) copyFileSync(path.join(options.modelsDir, f), path.join(models, f));
+    const detector = path.join(models, 'fr_detect.onnx');
+    const bytes = readFileSync(detector);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(detector, bytes);
+    const failed = analyseIncident({
+      clips: [{ cameraId: 'till-2', file: video, clipStartUtcMs: 0 }],
+      outDir: path.join(dir, 'bad-models-out'),
+      options: { ...options, modelsDir: models },
+    });
+    await expect(failed).rejects.toThrow(/fr_detect\.onnx/);
+    expect(descendants(process.pid).length).toBe(0);
   });
 
   it('bad input: empty file, garbage, a damaged clip and a video with no face', async () => {
