@@ -78,6 +78,11 @@ describe('camera to force, end to end', () => {
     expect(analysisFile).toBeDefined();
     const analysis = JSON.parse(readFileSync(analysisFile!.path, 'utf8')) as AnalysisResult;
     expect(analysis.subjects.length).toBe(1);
+    // every crop is dated inside the incident's window (clip times map to UTC through the clip's pieces)
+    for (const c of analysis.subjects.flatMap((s) => s.crops)) {
+      expect(Date.parse(c.time_utc)).toBeGreaterThanOrEqual(Date.parse(at) - 10_000 - 2_000); // a GOP before
+      expect(Date.parse(c.time_utc)).toBeLessThanOrEqual(Date.parse(at) + 10_000);
+    }
     const boxHashes = analysis.subjects.flatMap((s) => s.crops.map((c) => c.crop.sha256)).sort();
     const crops = files.filter((f) => f.kind === 'crop');
     expect(crops.length).toBe(boxHashes.length);

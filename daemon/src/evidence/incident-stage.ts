@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { AuditActor } from '../audit/log.js';
 import type { AppContext } from '../app/context.js';
 import type { FacePipelineCapability } from '../app/models-check.js';
-import type { ExtractionManifest } from '../incidents/manifest.js';
+import type { ClipDetail, ExtractionManifest } from '../incidents/manifest.js';
 import type { Incident } from '../incidents/model.js';
 import type { IncidentStateMachine } from '../incidents/state.js';
 import type { AnalysisStage } from '../incidents/worker.js';
@@ -76,7 +76,12 @@ export class EvidenceStage implements AnalysisStage {
     const clips = repo
       .cameras(incident.id)
       .filter((c) => c.clipState === 'done' && c.clipPath && c.clipStartMs !== null)
-      .map((c) => ({ cameraId: c.cameraId, file: path.join(incidentDir, c.clipPath!), clipStartUtcMs: c.clipStartMs! }));
+      .map((c) => {
+        // a clip cut across a recording gap jumps in time: faces after the gap are dated through its pieces
+        const detail = repo.clipDetail(incident.id, c.cameraId) as ClipDetail | null;
+        const pieces = detail?.pieces.map((p) => ({ clipOffsetMs: p.clipOffsetMs, utcStartMs: p.utcStartMs }));
+        return { cameraId: c.cameraId, file: path.join(incidentDir, c.clipPath!), clipStartUtcMs: c.clipStartMs!, ...(pieces?.length ? { pieces } : {}) };
+      });
     rmSync(facesDir, { recursive: true, force: true }); // an analysis cut short is started again from scratch
     let last = 0;
     const result = await analyseIncident({

@@ -12,7 +12,7 @@ import { MotionGate } from './motion.js';
 import { encodeJpeg, encodePng } from './image-file.js';
 import type { FaceModels } from './models.js';
 import type { VisionOptions } from './options.js';
-import type { ClipInput, FaceCrop, HashedFile } from './result.js';
+import type { ClipInput, ClipPiece, FaceCrop, HashedFile } from './result.js';
 import { emptyTimings, roundTimings, timed, type StageTimings } from './timings.js';
 import { CameraTracker, type CropCandidate, type Track } from './tracker.js';
 
@@ -24,6 +24,8 @@ export interface TrackOut {
   camera_id: string;
   clip_file: string;
   clip_start_utc_ms: number;
+  /** The clip's stretches (see ClipInput): times map to UTC through them. */
+  clip_pieces?: ClipPiece[];
   /** "<segment>.<track>", unique within the clip. */
   track_id: string;
   first_ms: number;
@@ -219,6 +221,7 @@ async function finishTrack(t: Track, seg: Segment, models: FaceModels, options: 
     camera_id: clip.cameraId,
     clip_file: clip.file,
     clip_start_utc_ms: clip.clipStartUtcMs,
+    clip_pieces: clip.pieces,
     track_id: `${seg.index + 1}.${t.id}`,
     first_ms: Math.round(t.firstTimeMs),
     last_ms: Math.round(t.lastTimeMs),

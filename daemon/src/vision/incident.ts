@@ -11,7 +11,7 @@ import { probeVideo, type VideoInfo } from './frame-source.js';
 import type { ModelId, ModelRole } from './models.js';
 import type { VisionOptions } from './options.js';
 import { runSegments, type SegmentFailure } from './pool.js';
-import type { AnalysisResult, ClipInput, ClipSummary, FaceCrop, HashedFile, Subject } from './result.js';
+import { clipTimeUtc, type AnalysisResult, type ClipInput, type ClipSummary, type FaceCrop, type HashedFile, type Subject } from './result.js';
 import { clusterTracks } from './subjects.js';
 import { addTimings, emptyTimings, roundTimings } from './timings.js';
 
@@ -175,7 +175,7 @@ function modelIds(options: VisionOptions): ModelId[] {
 
 /** Cluster the tracks, pick each subject's best K crops and move their files into subjects/<id>/. */
 function buildSubjects(tracks: TrackOut[], outDir: string, options: VisionOptions): Subject[] {
-  const utc = (t: TrackOut, ms: number): number => t.clip_start_utc_ms + ms;
+  const utc = (t: TrackOut, ms: number): number => clipTimeUtc(t.clip_start_utc_ms, t.clip_pieces, ms);
   const clusters = clusterTracks(tracks, options.mergeSimilarity).sort((a, b) => Math.min(...a.map((t) => utc(t, t.first_ms))) - Math.min(...b.map((t) => utc(t, t.first_ms))));
   return clusters.map((members, n) => {
     const id = `s${String(n + 1).padStart(3, '0')}`;

@@ -2,11 +2,29 @@ import type { ModelId } from './models.js';
 import type { FaceQuality } from './quality.js';
 import type { StageTimings } from './timings.js';
 
+/** A stretch of a clip and the UTC time it starts at: a clip cut across a recording gap jumps in time there. */
+export interface ClipPiece {
+  clipOffsetMs: number;
+  utcStartMs: number;
+}
+
 /** One master clip to analyse: which camera, the file, and the UTC time of its first frame. */
 export interface ClipInput {
   cameraId: string;
   file: string;
   clipStartUtcMs: number;
+  /** The clip's stretches in order (from its extraction); absent: one stretch from `clipStartUtcMs`. */
+  pieces?: ClipPiece[];
+}
+
+/** The UTC time of the moment `offsetMs` into a clip, counted in the stretch it falls in. */
+export function clipTimeUtc(clipStartUtcMs: number, pieces: readonly ClipPiece[] | undefined, offsetMs: number): number {
+  let at: ClipPiece = { clipOffsetMs: 0, utcStartMs: clipStartUtcMs };
+  for (const p of pieces ?? []) {
+    if (p.clipOffsetMs > offsetMs) break;
+    at = p;
+  }
+  return at.utcStartMs + offsetMs - at.clipOffsetMs;
 }
 
 /** A file written by the analysis: path relative to the output folder, SHA-256 of its bytes. */
