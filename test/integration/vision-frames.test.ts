@@ -28,15 +28,16 @@ describe('frame source (ffmpeg -> raw RGB at N fps)', () => {
     const c = await frameHashes(file, { startS: 10, durationS: undefined });
     expect([...a, ...b, ...c]).toEqual(whole);
     // the same when seeking just before the segment's last keyframe (found from the packet headers)
-    const seekB = await segmentSeekS('ffprobe', file, 6);
-    const seekC = await segmentSeekS('ffprobe', file, 10.2);
+    const info = await probeVideo('ffprobe', file, 5);
+    const seekB = await segmentSeekS('ffprobe', file, info, 6);
+    const seekC = await segmentSeekS('ffprobe', file, info, 10.2);
     expect(seekB).toBeCloseTo(6, 1); // keyframes at 0, 3, 6, 9, 12 s
     expect(seekC).toBeCloseTo(9, 1);
     const b2 = await frameHashes(file, { startS: 6, durationS: 4, seekS: seekB });
     const c2 = await frameHashes(file, { startS: 10.2, durationS: undefined, seekS: seekC });
     expect(b2).toEqual(b);
     expect(c2).toEqual(whole.slice(51));
-    expect(await segmentSeekS('ffprobe', file, 0)).toBeUndefined();
+    expect(await segmentSeekS('ffprobe', file, info, 0)).toBeUndefined();
   });
 
   it('a seek to a keyframe off the analysis grid still gives the frames of a decode from the start', async () => {
@@ -45,7 +46,7 @@ describe('frame source (ffmpeg -> raw RGB at N fps)', () => {
     const file = await makeTestVideo(path.join(dir, 'clip.ts'), { seconds: 10, width: 320, height: 240, fps: 25, gop: 38 });
     const whole = await frameHashes(file);
     expect(whole).toHaveLength(50);
-    const seekS = await segmentSeekS('ffprobe', file, 5);
+    const seekS = await segmentSeekS('ffprobe', file, await probeVideo('ffprobe', file, 5), 5);
     expect(seekS).toBeCloseTo(4.56, 2);
     expect(await frameHashes(file, { startS: 5, durationS: 3, seekS })).toEqual(whole.slice(25, 40));
     expect(await frameHashes(file, { startS: 5, durationS: undefined, seekS })).toEqual(whole.slice(25));

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { runCommand } from '../util/child.js';
 import { HindsightError } from '../util/errors.js';
 import { sha256File } from '../util/hash.js';
+import { lastKeyframeAtOrBefore } from '../util/keyframes.js';
 import type { SegmentRef } from './buffer-port.js';
 import { coverageOf, gapsIn, type Interval } from './coverage.js';
 
@@ -63,7 +64,9 @@ export async function extractClip(req: ExtractRequest): Promise<ClipResult | nul
   const first = segs[0]!;
   const lastIdx = segs.length - 1;
   const last = segs[lastIdx]!;
-  const keyframeMs = await keyframeAtOrBefore(req.ffprobe, first.file, Math.max(0, req.fromMs - first.startMs));
+  // the cut starts at the segment's last keyframe at or before the window's start (0: its first frame)
+  const keyframeS = await lastKeyframeAtOrBefore(req.ffprobe, first.file, Math.max(0, req.fromMs - first.startMs) / 1000);
+  const keyframeMs = Math.floor((keyframeS ?? 0) * 1000 + 1e-6);
   const toMs = offsets[lastIdx]! + (Math.min(req.toMs, last.endMs) - last.startMs);
 
   await mkdir(path.dirname(req.outFile), { recursive: true });
@@ -142,32 +145,6 @@ function piecesOf(segs: readonly SegmentRef[], clipStartMs: number, toMs: number
     clipOffset += end - start;
   }
   return pieces;
-}
-
-/** Offset (ms from the segment's first frame) of the last keyframe at or before `offsetMs`. */
-async function keyframeAtOrBefore(ffprobe: string, file: string, offsetMs: number): Promise<number> {
-  const r = await runCommand(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-skip_frame', 'nokey', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', file], {
-    timeoutMs: 60_000,
-  });
-  const times = r.stdout
-    .toString('utf8')
-    .split('\n')
-    .map((l) => Number(l.trim().split(',')[0]))
-    .filter((n) => Number.isFinite(n));
-  if (r.code !== 0 || times.length === 0) return 0;
-  const base = await firstPts(ffprobe, file);
-  let best = 0;
-  for (const t of times) {
-    const rel = Math.floor((t - base) * 1000 + 1e-6);
-    if (rel <= offsetMs) best = Math.max(best, rel);
-  }
-  return best;
-}
-
-async function firstPts(ffprobe: string, file: string): Promise<number> {
-  const r = await runCommand(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-read_intervals', '%+#1', '-of', 'csv=p=0', file], { timeoutMs: 30_000 });
-  const v = Number(r.stdout.toString('utf8').trim().split('\n')[0]?.split(',')[0]);
-  return Number.isFinite(v) ? v : 0;
 }
 
 function quoteConcat(file: string): string {

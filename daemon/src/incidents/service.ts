@@ -47,6 +47,8 @@ export interface IncidentView extends Incident {
 export const OPEN_STATES: readonly IncidentState[] = ['logged', 'waiting', 'extracting', 'analysing', 'sealed', 'sending', 'failed'];
 export const MIN_JUSTIFICATION = 10;
 const MAX_JUSTIFICATION = 2000;
+/** States of an incident waiting its turn with the extraction worker (it shows its place in the queue). */
+const QUEUED_STATES: readonly IncidentState[] = ['logged', 'waiting', 'extracting'];
 const HOUR_MS = 3_600_000;
 // Control characters other than tab/newline have no place in a justification (log and UI injection).
 // eslint-disable-next-line no-control-regex
@@ -197,18 +199,22 @@ export class IncidentService {
 
   view(id: string): IncidentView {
     const incident = this.get(id);
-    return { ...incident, cameras: this.d.repo.cameras(id), queuePosition: this.queuePosition(incident), progress: this.d.repo.progress(id) };
+    return this.withDetails(incident, QUEUED_STATES.includes(incident.state) ? this.queue() : []);
   }
 
   list(options: { states?: IncidentState[]; limit?: number } = {}): IncidentView[] {
-    return this.d.repo.list(options).map((i) => ({ ...i, cameras: this.d.repo.cameras(i.id), queuePosition: this.queuePosition(i), progress: this.d.repo.progress(i.id) }));
+    const queue = this.queue(); // read once for the whole list
+    return this.d.repo.list(options).map((i) => this.withDetails(i, queue));
   }
 
-  private queuePosition(incident: Incident): number | null {
-    if (!['logged', 'waiting', 'extracting'].includes(incident.state)) return null;
-    const queue = this.d.repo.due(['logged', 'waiting', 'extracting'], Number.MAX_SAFE_INTEGER);
-    const idx = queue.findIndex((q) => q.id === incident.id);
-    return idx < 0 ? null : idx + 1;
+  /** Ids of the incidents waiting for extraction, in the order they will be served. */
+  private queue(): string[] {
+    return this.d.repo.due(QUEUED_STATES, Number.MAX_SAFE_INTEGER).map((q) => q.id);
+  }
+
+  private withDetails(incident: Incident, queue: readonly string[]): IncidentView {
+    const idx = QUEUED_STATES.includes(incident.state) ? queue.indexOf(incident.id) : -1;
+    return { ...incident, cameras: this.d.repo.cameras(incident.id), queuePosition: idx < 0 ? null : idx + 1, progress: this.d.repo.progress(incident.id) };
   }
 
   private checkLimits(by: IncidentActor, now: number): void {

@@ -70,9 +70,9 @@ export interface ClipProgress {
 
 /**
  * Analyse one segment of a camera's clip: decode at `fps`, find faces (whole frame + tiles every
- * `fullScanEvery` frames, else the whole frame and each tracked face followed by its landmarks or looked
- * for in a window around it), track them, keep each track's
- * best K crops and write their files into `workDir` (names are server-made: clip, segment, track, rank).
+ * `fullScanEvery` frames, else each tracked face followed by its landmarks or looked for in a window
+ * around it), track them, keep each track's best K crops and write their files into `workDir` (names
+ * are server-made: clip, segment, track, rank).
  * `onProgress` gets the frames done in this segment.
  */
 export async function analyseSegment(
@@ -91,7 +91,7 @@ export async function analyseSegment(
   const first = Math.round(seg.startS * options.fps);
   // the cores are shared between the workers' decoders and models: one decoder thread per spare core
   const threads = Math.max(1, Math.floor(availableParallelism() / options.workers));
-  const seekS = await segmentSeekS(options.ffprobe, seg.clip.file, seg.startS);
+  const seekS = await segmentSeekS(options.ffprobe, seg.clip.file, info, seg.startS);
   const frames = decodeFrames(options.ffmpeg, seg.clip.file, info, options.fps, decode, { startS: seg.startS, durationS: seg.durationS, seekS }, signal, threads);
   // the decoder starts now, while the models may still be loading (a worker's first segment)
   let pending: Promise<IteratorResult<VideoFrame>> | undefined = frames.next();

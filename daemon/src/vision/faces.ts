@@ -19,8 +19,6 @@ export interface FaceRecord extends GateVerdict {
   aligned: RgbImage;
   /** L2-normalised, when computed. */
   embedding?: Float32Array;
-  /** Found by following a tracked face with the landmark model, not by the detector (see follow.ts). */
-  followed?: boolean;
 }
 
 export interface FaceFinderOptions {

@@ -86,7 +86,7 @@ export async function followFace(models: FaceModels, pyramid: Pyramid, target: F
   return timed(timings, 'align_quality_ms', () => {
     const aligned = alignFace(pyramid, found.points);
     const quality = measureQuality(target.score, found.box, found.points, aligned, width, height);
-    return { box: found.box, score: target.score, landmarks5: found.points, quality, aligned, followed: true, ...gateFace(quality, gate) };
+    return { box: found.box, score: target.score, landmarks5: found.points, quality, aligned, ...gateFace(quality, gate) };
   });
 }
 

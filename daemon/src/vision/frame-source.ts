@@ -1,5 +1,6 @@
 import { runCommand, spawnChild } from '../util/child.js';
 import { HindsightError } from '../util/errors.js';
+import { lastKeyframeAtOrBefore } from '../util/keyframes.js';
 import type { RgbImage } from './image.js';
 
 export interface VideoInfo {
@@ -8,6 +9,8 @@ export interface VideoInfo {
   durationS: number;
   /** Frames the decoder will give at the analysis rate (an estimate from the duration, for progress). */
   expectedFrames: number;
+  /** The stream's first timestamp, s: packet times count from it, ffmpeg's -ss from 0. */
+  startTimeS: number;
 }
 
 export interface VideoFrame {
@@ -41,11 +44,11 @@ const MAX_PIXELS = 7680 * 4320;
 
 /** Width, height and duration of the first video stream; a clear error when the file is not a video. */
 export async function probeVideo(ffprobe: string, file: string, fps: number): Promise<VideoInfo> {
-  const r = await runCommand(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height:format=duration', '-of', 'json', file], { timeoutMs: 60_000 });
+  const r = await runCommand(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,start_time:format=duration', '-of', 'json', file], { timeoutMs: 60_000 });
   const fail = (why: string): HindsightError =>
     new HindsightError(`${file}: ${why}`, { code: 'video_unreadable', hint: 'give a video file a camera recorded (MPEG-TS, MP4, MKV with H.264/H.265)' });
   if (r.code !== 0) throw fail(`not a readable video (${lastLine(r.stderr) || `ffprobe exit ${r.code}`})`);
-  let j: { streams?: { width?: number; height?: number }[]; format?: { duration?: string } };
+  let j: { streams?: { width?: number; height?: number; start_time?: string }[]; format?: { duration?: string } };
   try {
     j = JSON.parse(r.stdout.toString('utf8'));
   } catch {
@@ -55,7 +58,14 @@ export async function probeVideo(ffprobe: string, file: string, fps: number): Pr
   if (!s?.width || !s.height) throw fail('has no video stream');
   if (s.width * s.height > MAX_PIXELS) throw fail(`frame size ${s.width}x${s.height} is larger than 8K`);
   const durationS = Number(j.format?.duration ?? NaN);
-  return { width: s.width, height: s.height, durationS: Number.isFinite(durationS) ? durationS : 0, expectedFrames: Number.isFinite(durationS) ? Math.max(1, Math.round(durationS * fps)) : 0 };
+  const startTimeS = Number(s.start_time ?? 0);
+  return {
+    width: s.width,
+    height: s.height,
+    durationS: Number.isFinite(durationS) ? durationS : 0,
+    expectedFrames: Number.isFinite(durationS) ? Math.max(1, Math.round(durationS * fps)) : 0,
+    startTimeS: Number.isFinite(startTimeS) ? startTimeS : 0,
+  };
 }
 
 function lastLine(text: string): string {
@@ -63,29 +73,15 @@ function lastLine(text: string): string {
 }
 
 /**
- * Where to seek the input to decode a segment starting at `startS` (seconds from the clip's start): just
- * before the last keyframe at or before it, so the decoder starts at that keyframe (or at the one before)
- * and decodes at most one keyframe interval it does not need, instead of the blind SEEK_PREROLL_S.
+ * Where to seek the input to decode a segment starting at `startS` (seconds from the clip's start): the
+ * last keyframe at or before it, so the decoder decodes at most one keyframe interval it does not need,
+ * instead of the blind SEEK_PREROLL_S.
  * Undefined (use the blind pre-roll) when no keyframe is found in the SEEK_PREROLL_S before `startS`.
  * Reads only the packet headers of that stretch: one short ffprobe.
  */
-export async function segmentSeekS(ffprobe: string, file: string, startS: number): Promise<number | undefined> {
+export async function segmentSeekS(ffprobe: string, file: string, info: VideoInfo, startS: number): Promise<number | undefined> {
   if (startS <= 0) return undefined;
-  // packet times are the stream's own (a TS clip starts at some offset): the first packet gives the base
-  const probe = async (intervals: string): Promise<string[][]> => {
-    const r = await runCommand(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-read_intervals', intervals, '-of', 'csv=p=0', file], { timeoutMs: 30_000 });
-    return r.code === 0 ? r.stdout.toString('utf8').trim().split('\n').map((l) => l.split(',')) : [];
-  };
-  const base = Number((await probe('%+#1'))[0]?.[0]);
-  if (!Number.isFinite(base)) return undefined;
-  const from = base + Math.max(0, startS - SEEK_PREROLL_S);
-  // the interval's end is not inclusive: read a little past the start, keep keyframes up to it
-  const keyframes = (await probe(`${from.toFixed(3)}%${(base + startS + 0.5).toFixed(3)}`))
-    .filter(([t, flags]) => flags?.includes('K') && Number.isFinite(Number(t)))
-    .map(([t]) => Number(t) - base)
-    .filter((t) => t <= startS + 1e-3);
-  if (keyframes.length === 0) return undefined;
-  return Math.max(0, Math.max(...keyframes));
+  return lastKeyframeAtOrBefore(ffprobe, file, startS, { startTimeS: info.startTimeS, lookBackS: SEEK_PREROLL_S });
 }
 
 export interface DecodeOutcome {

@@ -70,9 +70,8 @@ export class Track {
     this.lastEmbeddedFrame = frame;
   }
 
-  /** Remember a detector-found face's box shape (followed faces keep the shape they were given). */
+  /** Remember a detector-found face's box shape (followed faces link through `follows` and keep theirs). */
   noteDetection(face: FaceRecord): void {
-    if (face.followed) return;
     const shape = boxShape(face.box, face.landmarks5);
     if (shape) this.lastDetection = { shape, score: face.score };
   }

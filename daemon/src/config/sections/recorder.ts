@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { pathString, section } from '../schema-helpers.js';
+import { integer, number, pathString, section } from '../schema-helpers.js';
 
 /** Private (RFC 1918) and unique-local IPv6 networks: where shop cameras normally live. */
 export const DEFAULT_CAMERA_NETWORKS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'];
@@ -19,16 +19,11 @@ export const CamerasSection = section('The camera registry: which addresses came
       '(created on first use).',
     '',
   ),
-  probe_timeout_s: Type.Integer({ description: 'How long `camera test` and `camera snapshot` wait for a camera to answer.', default: 10, minimum: 1, maximum: 120 }),
+  probe_timeout_s: integer('How long `camera test` and `camera snapshot` wait for a camera to answer.', 10, 1, 120),
 });
 
 export const RecorderSection = section('The rolling recorder: one ffmpeg per enabled camera, stream copy into MPEG-TS segments.', {
-  segment_seconds: Type.Integer({
-    description: 'Target segment length. Segments cut on keyframes, so a segment lasts at least one keyframe interval of the camera.',
-    default: 4,
-    minimum: 1,
-    maximum: 60,
-  }),
+  segment_seconds: integer('Target segment length. Segments cut on keyframes, so a segment lasts at least one keyframe interval of the camera.', 4, 1, 60),
   rtsp_timeout_s: Type.Integer({
     description:
       'A camera that sends no video for this long is treated as stalled: ffmpeg gets it as its socket timeout and the ' +
@@ -37,34 +32,19 @@ export const RecorderSection = section('The rolling recorder: one ffmpeg per ena
     minimum: 1,
     maximum: 120,
   }),
-  stall_timeout_s: Type.Integer({
-    description: 'Restart a run that has closed no segment for this long (frames may flow while the segmenter is stuck). Keep it above the longest keyframe interval.',
-    default: 30,
-    minimum: 2,
-    maximum: 600,
-  }),
-  restart_initial_s: Type.Number({ description: 'First delay before restarting ffmpeg after it exits; doubles on each failed attempt.', default: 1, minimum: 0.1, maximum: 60 }),
-  restart_max_s: Type.Number({ description: 'Cap of the restart delay (a jitter of +-20 % is added so cameras do not restart in step).', default: 30, minimum: 1, maximum: 3600 }),
-  reachability_poll_s: Type.Number({
-    description: 'While no RTSP server answers at a camera\'s address, how often one RTSP OPTIONS request checks whether it is back (much cheaper than starting ffmpeg).',
-    default: 1,
-    minimum: 0.2,
-    maximum: 60,
-  }),
-  ffmpeg_memory_mb: Type.Integer({ description: 'Address-space limit (virtual memory, shared libraries included: about 450 MB at rest) of each recording ffmpeg; a runaway process fails its allocations, exits and is restarted.', default: 1024, minimum: 600, maximum: 8192 }),
-  ffmpeg_cpu_percent: Type.Integer({
-    description: 'Restart a recording ffmpeg that uses more than this share of one core over a status period (stream copy needs about 1 %).',
-    default: 50,
-    minimum: 5,
-    maximum: 400,
-  }),
-  status_interval_s: Type.Integer({ description: 'How often per-camera fps, bitrate and segment age are refreshed in the database (for `buffer status` and the UI).', default: 5, minimum: 1, maximum: 300 }),
-  reload_poll_s: Type.Number({ description: 'How often the daemon checks the database for camera changes made by the CLI or the web UI.', default: 2, minimum: 0.2, maximum: 60 }),
+  stall_timeout_s: integer('Restart a run that has closed no segment for this long (frames may flow while the segmenter is stuck). Keep it above the longest keyframe interval.', 30, 2, 600),
+  restart_initial_s: number('First delay before restarting ffmpeg after it exits; doubles on each failed attempt.', 1, 0.1, 60),
+  restart_max_s: number('Cap of the restart delay (a jitter of +-20 % is added so cameras do not restart in step).', 30, 1, 3600),
+  reachability_poll_s: number('While no RTSP server answers at a camera\'s address, how often one RTSP OPTIONS request checks whether it is back (much cheaper than starting ffmpeg).', 1, 0.2, 60),
+  ffmpeg_memory_mb: integer('Address-space limit (virtual memory, shared libraries included: about 450 MB at rest) of each recording ffmpeg; a runaway process fails its allocations, exits and is restarted.', 1024, 600, 8192),
+  ffmpeg_cpu_percent: integer('Restart a recording ffmpeg that uses more than this share of one core over a status period (stream copy needs about 1 %).', 50, 5, 400),
+  status_interval_s: integer('How often per-camera fps, bitrate and segment age are refreshed in the database (for `buffer status` and the UI).', 5, 1, 300),
+  reload_poll_s: number('How often the daemon checks the database for camera changes made by the CLI or the web UI.', 2, 0.2, 60),
 });
 
 export const BufferSection = section('The rolling buffer on disk: how much footage is kept and when it is deleted.', {
-  hours: Type.Number({ description: 'Keep footage this long (by segment time), per camera; the force may set a lower maximum.', default: 24, minimum: 0.01, maximum: 720 }),
+  hours: number('Keep footage this long (by segment time), per camera; the force may set a lower maximum.', 24, 0.01, 720),
   quota_gb: Type.Number({ description: 'Disk quota of the whole buffer; oldest unlocked footage is deleted first when it is exceeded. 0 means no quota (only hours and min_free_gb).', default: 0, minimum: 0 }),
   min_free_gb: Type.Number({ description: 'Delete oldest unlocked footage while the disk holding the buffer has less free space than this.', default: 2, minimum: 0 }),
-  retention_interval_s: Type.Integer({ description: 'How often retention and quota are enforced.', default: 30, minimum: 1, maximum: 3600 }),
+  retention_interval_s: integer('How often retention and quota are enforced.', 30, 1, 3600),
 });

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { pathString, secret, section } from '../schema-helpers.js';
+import { integer, pathString, secret, section } from '../schema-helpers.js';
 
 /**
  * The MQTT uplink to the force. Connection details normally come from the enrollment bundle installed
@@ -12,15 +12,15 @@ export const UplinkSection = section('MQTT uplink to the force (sealed evidence,
   username: Type.String({ description: 'MQTT username (also the client id); empty means the device id.', default: '', maxLength: 64 }),
   password: secret('MQTT password; empty means the one from the enrollment bundle. May be given as password_file.', { default: '' }),
   prefix: Type.String({ description: 'Topic prefix; empty means the one from the enrollment bundle (hindsight/v1).', default: '', maxLength: 100 }),
-  chunk_bytes: Type.Integer({ description: 'Ciphertext bytes per MQTT chunk message (at most 65536).', default: 65536, minimum: 1024, maximum: 65536 }),
+  chunk_bytes: integer('Ciphertext bytes per MQTT chunk message (at most 65536).', 65536, 1024, 65536),
   outbox_max_bytes: Type.Integer({ description: 'Undelivered evidence kept at most (bytes); beyond it new incidents are refused, never dropped.', default: 2 * 1024 ** 3, minimum: 1024 * 1024 }),
   outbox_max_age_days: Type.Number({ description: 'When the oldest undelivered envelope is older than this, new incidents are refused.', default: 30, minimum: 0.001 }),
   publish_timeout_ms: Type.Integer({ description: 'Give up on one publish (and retry later) after this long.', default: 15_000, minimum: 500 }),
   receipt_timeout_s: Type.Number({ description: 'Send an envelope again when no receipt came this long after it was sent (doubling, up to 8x).', default: 60, minimum: 0.5 }),
   retry_min_ms: Type.Integer({ description: 'First retry delay after a failed send (doubles with jitter).', default: 1000, minimum: 50 }),
   retry_max_ms: Type.Integer({ description: 'Longest retry delay after failed sends.', default: 300_000, minimum: 100 }),
-  inflight: Type.Integer({ description: 'Chunk publishes awaiting PUBACK at once.', default: 16, minimum: 1, maximum: 256 }),
-  keepalive_s: Type.Integer({ description: 'MQTT keepalive.', default: 30, minimum: 5, maximum: 3600 }),
+  inflight: integer('Chunk publishes awaiting PUBACK at once.', 16, 1, 256),
+  keepalive_s: integer('MQTT keepalive.', 30, 5, 3600),
   session_expiry_s: Type.Integer({ description: 'Persistent session kept by the broker while the box is offline (receipts queue there).', default: 7 * 86_400, minimum: 86_400 }),
   reconnect_ms: Type.Integer({ description: 'Delay between reconnection attempts.', default: 2000, minimum: 100 }),
 });
