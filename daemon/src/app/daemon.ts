@@ -59,14 +59,17 @@ export class Daemon {
     const models = new ModelsCheck(this.ctx);
     const uplink = new UplinkService(this.ctx);
     // analysing -> sealed: faces, package, seal, queue; then the uplink's receipts make it delivered.
-    incidents.worker.setAnalysisStage(
+    incidents.worker.setStep(
+      'analysing',
       new EvidenceStage({ ctx: this.ctx, repo: incidents.repo, machine: incidents.machine, outbox: uplink.outbox, sealer: () => uplink.sealer, capability: () => models.capability }),
     );
+    // A failed incident waiting for enrollment or outbox space resumes when one comes (no attempt used).
+    incidents.worker.setReadiness({ ready: (event) => (event === 'enrolled' ? uplink.canSeal() : uplink.outbox.hasCapacity()) });
     incidents.worker.setDeliveryTracker({ isSending: (id) => uplink.outbox.byIncident(id).some((e) => e.attempts > 0 || e.state === 'delivered') });
     uplink.outbox.onDelivered((info) => incidents.worker.delivered(info.incidentId, info.envelopeId));
     // The local control API (CLI -> daemon) opens last, once everything it fronts is running.
     const control = new ControlServer(paths.stateDir, options.log);
-    control.register(incidentRoutes(incidents.service));
+    control.register(incidentRoutes(incidents.service, incidents.worker));
     this.services = [
       new StoreService(this.ctx),
       new ClockService(clockSync, options.log),

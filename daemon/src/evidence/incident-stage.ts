@@ -6,7 +6,8 @@ import type { FacePipelineCapability } from '../app/models-check.js';
 import type { ClipDetail, ExtractionManifest } from '../incidents/manifest.js';
 import type { Incident } from '../incidents/model.js';
 import type { IncidentStateMachine } from '../incidents/state.js';
-import type { AnalysisStage } from '../incidents/worker.js';
+import type { IncidentStep } from '../incidents/extracting.js';
+import { incidentDir as incidentFolder } from '../incidents/paths.js';
 import type { IncidentsRepo } from '../store/repos/incidents.js';
 import type { Outbox } from '../uplink/outbox.js';
 import type { EvidenceSealer } from '../uplink/sealer.js';
@@ -37,11 +38,12 @@ export interface EvidenceStageDeps {
  * together. The face analysis is kept on disk, so a crash or a failed seal (box not enrolled yet) does not
  * redo it. Plaintext crops and embeddings are working files, deleted once the force confirms receipt.
  */
-export class EvidenceStage implements AnalysisStage {
+export class EvidenceStage implements IncidentStep {
   constructor(private readonly d: EvidenceStageDeps) {}
 
-  async analyse(incident: Incident, incidentDir: string, signal: AbortSignal): Promise<void> {
+  async run(incident: Incident, signal: AbortSignal): Promise<void> {
     const { ctx } = this.d;
+    const incidentDir = incidentFolder(ctx.paths.evidenceDir, incident.id);
     const facesDir = path.join(incidentDir, 'faces');
     const result = readFinishedAnalysis(facesDir) ?? (await this.findFaces(incident, incidentDir, facesDir, signal));
     if (signal.aborted || this.d.repo.get(incident.id)?.state !== 'analysing') return;
@@ -50,7 +52,7 @@ export class EvidenceStage implements AnalysisStage {
     if (!sealer) {
       throw new HindsightError('cannot seal the evidence: this box is not enrolled with the force', {
         code: 'not_enrolled',
-        hint: 'enroll it (`hindsight enroll BUNDLE`); the incident is retried, its faces are kept',
+        hint: 'enroll it (`hindsight enroll BUNDLE`); the incident resumes by itself once enrolled, its faces are kept',
       });
     }
     const sealed = await sealer.sealPackage(this.packageInput(incident, incidentDir, facesDir, result));

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Db } from '../store/db.js';
+import { CameraStatusRepo } from '../store/repos/camera-status.js';
 import { CamerasRepo } from '../store/repos/cameras.js';
 import { EvidenceLocks } from '../store/repos/evidence-locks.js';
 import { GapsRepo } from '../store/repos/gaps.js';
@@ -13,6 +14,7 @@ export class RecorderBuffer implements BufferIndex, CameraDirectory, EvidenceLoc
   private readonly gaps: GapsRepo;
   private readonly cameras: CamerasRepo;
   private readonly locks: EvidenceLocks;
+  private readonly status: CameraStatusRepo;
 
   constructor(
     db: Db,
@@ -23,6 +25,7 @@ export class RecorderBuffer implements BufferIndex, CameraDirectory, EvidenceLoc
     this.gaps = new GapsRepo(db);
     this.cameras = new CamerasRepo(db);
     this.locks = new EvidenceLocks(db, clock);
+    this.status = new CameraStatusRepo(db);
   }
 
   segmentsOverlapping(cameraId: string, fromMs: number, toMs: number): SegmentRef[] {
@@ -47,6 +50,19 @@ export class RecorderBuffer implements BufferIndex, CameraDirectory, EvidenceLoc
 
   oldestSegmentStart(cameraId: string): number | null {
     return this.segments.oldestStart(cameraId) ?? null;
+  }
+
+  whyNoFootage(cameraId: string, fromMs: number, toMs: number): string {
+    const outage = this.gaps.overlapping(cameraId, fromMs, toMs)[0];
+    if (outage) return `camera ${cameraId} recorded nothing in that window: it was failing: ${outage.reason}`;
+    const oldest = this.segments.oldestStart(cameraId);
+    const now = this.status.get(cameraId);
+    if (oldest === undefined) {
+      const state = now ? `; it is ${now.state}${now.reason ? `: ${now.reason}` : ''}` : '';
+      return `camera ${cameraId} has not recorded any footage yet${state}`;
+    }
+    if (toMs <= oldest) return `camera ${cameraId}'s footage of that window is no longer in the rolling buffer (its oldest footage starts ${new Date(oldest).toISOString()})`;
+    return `camera ${cameraId} recorded nothing in that window`;
   }
 
   allCameraIds(): string[] {

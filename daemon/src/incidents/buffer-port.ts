@@ -31,6 +31,11 @@ export interface BufferIndex {
   newestSegmentEnd(cameraId: string): number | null;
   /** Start of the oldest segment still in the buffer, or null when it has none. */
   oldestSegmentStart(cameraId: string): number | null;
+  /**
+   * Why a camera has no footage in [fromMs, toMs), in plain words for the person who must act: the
+   * recorded outage and its reason, a camera that never recorded, or footage already deleted.
+   */
+  whyNoFootage(cameraId: string, fromMs: number, toMs: number): string;
 }
 
 export interface CameraDirectory {

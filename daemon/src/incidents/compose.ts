@@ -1,6 +1,8 @@
 import type { AppContext } from '../app/context.js';
+import { AlarmsRepo } from '../store/repos/alarms.js';
 import { IncidentsRepo } from '../store/repos/incidents.js';
 import { RecorderBuffer } from './buffer-adapter.js';
+import { ExtractionStep } from './extracting.js';
 import { IncidentService } from './service.js';
 import { IncidentStateMachine } from './state.js';
 import { IncidentWorker } from './worker.js';
@@ -15,18 +17,18 @@ export interface Incidents {
 /** Build the incident parts on top of the recorder's buffer (called by the composition root). */
 export function createIncidents(ctx: AppContext): Incidents {
   const repo = new IncidentsRepo(ctx.db);
-  const machine = new IncidentStateMachine(ctx.db, repo, ctx.audit, ctx.clock, {
-    firstDelayMs: ctx.config.incidents.retry_after_s * 1000,
-    maxAttempts: ctx.config.incidents.max_attempts,
-  });
-  const buffer = new RecorderBuffer(ctx.db, ctx.clock, ctx.paths.bufferDir);
-  const service = new IncidentService({
-    db: ctx.db,
+  const machine = new IncidentStateMachine(
+    ctx.db,
     repo,
-    machine,
-    audit: ctx.audit,
-    clock: ctx.clock,
-    config: ctx.config,
+    ctx.audit,
+    ctx.clock,
+    { firstDelayMs: ctx.config.incidents.retry_after_s * 1000, maxAttempts: ctx.config.incidents.max_attempts },
+    new AlarmsRepo(ctx.db, ctx.clock),
+  );
+  const buffer = new RecorderBuffer(ctx.db, ctx.clock, ctx.paths.bufferDir);
+  const core = { db: ctx.db, repo, machine, audit: ctx.audit, clock: ctx.clock, config: ctx.config };
+  const service = new IncidentService({
+    ...core,
     buffer,
     cameras: buffer,
     locks: buffer,
@@ -34,5 +36,15 @@ export function createIncidents(ctx: AppContext): Incidents {
     evidenceDir: ctx.paths.evidenceDir,
   });
   const worker = new IncidentWorker(ctx, repo, machine, buffer, buffer);
+  worker.setStep(
+    'extracting',
+    new ExtractionStep({
+      ...core,
+      buffer,
+      evidenceDir: ctx.paths.evidenceDir,
+      version: ctx.version,
+      clockState: () => ctx.clockSync.current(),
+    }),
+  );
   return { repo, machine, service, worker };
 }

@@ -52,9 +52,13 @@ export interface IncidentActor {
 export interface Incident {
   id: string;
   state: IncidentState;
-  /** When it failed, the state it failed in (a retry goes back there) and why. */
+  /** When it failed, the state it failed in (a retry goes back there) and why, in plain words. */
   failedState: IncidentState | null;
   failure: string | null;
+  /** A short code for the failure (e.g. `no_footage`, `not_enrolled`), for the UI and tests. */
+  failureCode: string | null;
+  /** While failed: what it waits for. Null in every other state. */
+  wait: FailureWait | null;
   loggedAtMs: number;
   incidentAtMs: number;
   windowFromMs: number;
@@ -64,9 +68,25 @@ export interface Incident {
   loggedBy: IncidentActor;
   /** How the cameras were chosen, as the person asked: explicit list, a zone, or all. */
   cameraSelector: { kind: 'cameras'; ids: string[] } | { kind: 'zone'; zone: string } | { kind: 'all' };
+  /** Failed attempts of the current step (reset when the incident moves on). */
   attempts: number;
   updatedAtMs: number;
 }
+
+/** Events a failed incident can wait for; they resume it without using an attempt. */
+export const WAIT_EVENTS = ['enrolled', 'outbox_space'] as const;
+export type WaitEvent = (typeof WAIT_EVENTS)[number];
+
+export const WAIT_EVENT_LABELS: Record<WaitEvent, string> = {
+  enrolled: 'the box to be enrolled with the force (with a force key set that has not expired)',
+  outbox_space: 'room in the outbox (evidence already queued must reach the force first)',
+};
+
+/**
+ * What a failed incident waits for. Never "due now in a loop": either its next automatic attempt at a
+ * stated time, an event that resumes it (no attempt used), or a person (`incident retry` / `cancel`).
+ */
+export type FailureWait = { kind: 'retry'; atMs: number } | { kind: 'event'; event: WaitEvent } | { kind: 'person' };
 
 export type ClipState = 'pending' | 'done' | 'empty' | 'failed';
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { INCIDENT_STATES, REASON_CODES, type IncidentState } from './model.js';
 import type { IncidentService, LogIncidentRequest } from './service.js';
+import type { WorkerStats } from './worker.js';
 
 const id = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const actor = {
@@ -15,8 +16,11 @@ const justification = { type: 'string', maxLength: 4000 } as const;
  * Incident routes of the control API. Schemas are strict (unknown fields and wrong types are refused);
  * the service applies the business rules and the audit.
  */
-export function incidentRoutes(service: IncidentService): FastifyPluginAsync {
+export function incidentRoutes(service: IncidentService, worker: { stats(): WorkerStats }): FastifyPluginAsync {
   return async (app) => {
+    // How hard the incident worker works: passes and time inside them (a spinning worker shows here).
+    app.get('/v1/incidents-worker', async () => ({ worker: worker.stats() }));
+
     app.post<{ Body: LogIncidentRequest }>(
       '/v1/incidents',
       {

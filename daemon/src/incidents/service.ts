@@ -1,15 +1,11 @@
 import { rmSync } from 'node:fs';
-import type { AuditActor, AuditLog } from '../audit/log.js';
+import type { AuditActor } from '../audit/log.js';
 import type { EventBus } from '../app/events.js';
-import type { Config } from '../config/schema.js';
-import type { Db } from '../store/db.js';
-import type { IncidentsRepo } from '../store/repos/incidents.js';
-import type { Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
 import { isSafeId, newId } from '../util/ids.js';
 import type { BufferIndex, CameraDirectory, EvidenceLocker } from './buffer-port.js';
 import { CANCELLABLE_STATES, REASON_CODES, type Incident, type IncidentActor, type IncidentCamera, type IncidentState, type ReasonCode } from './model.js';
-import type { IncidentStateMachine } from './state.js';
+import type { IncidentCore } from './state.js';
 import { parseWhen } from './when.js';
 import { incidentDir } from './paths.js';
 
@@ -42,25 +38,21 @@ export interface IncidentView extends Incident {
   /** Place in the extraction queue (1 = next) while waiting for its turn. */
   queuePosition: number | null;
   progress: unknown;
+  /** Failed attempts of a step after which it waits for a person (the box's policy). */
+  maxAttempts: number;
 }
 
 export const OPEN_STATES: readonly IncidentState[] = ['logged', 'waiting', 'extracting', 'analysing', 'sealed', 'sending', 'failed'];
 export const MIN_JUSTIFICATION = 10;
 const MAX_JUSTIFICATION = 2000;
 /** States of an incident waiting its turn with the extraction worker (it shows its place in the queue). */
-const QUEUED_STATES: readonly IncidentState[] = ['logged', 'waiting', 'extracting'];
+const QUEUED_STATES: readonly Exclude<IncidentState, 'failed'>[] = ['logged', 'waiting', 'extracting'];
 const HOUR_MS = 3_600_000;
 // Control characters other than tab/newline have no place in a justification (log and UI injection).
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
-export interface IncidentServiceDeps {
-  db: Db;
-  repo: IncidentsRepo;
-  machine: IncidentStateMachine;
-  audit: AuditLog;
-  clock: Clock;
-  config: Config;
+export interface IncidentServiceDeps extends IncidentCore {
   buffer: BufferIndex;
   cameras: CameraDirectory;
   locks: EvidenceLocker;
@@ -122,6 +114,8 @@ export class IncidentService {
       state: 'logged',
       failedState: null,
       failure: null,
+      failureCode: null,
+      wait: null,
       loggedAtMs: now,
       incidentAtMs: at,
       windowFromMs: windowFrom,
@@ -183,7 +177,7 @@ export class IncidentService {
     if (incident.state !== 'failed' || !incident.failedState) {
       throw new IncidentRefused(`incident ${id} is ${incident.state}, not failed`, 409, { code: 'not_failed' });
     }
-    const updated = this.d.machine.transition(id, incident.failedState, { actor: by, reason: 'retry requested' });
+    const updated = this.d.machine.transition(id, incident.failedState as Exclude<IncidentState, 'failed'>, { actor: by, reason: 'retry requested by a person' });
     this.d.bus.emit('incident.changed', { incidentId: id, state: updated.state });
     return updated;
   }
@@ -199,7 +193,7 @@ export class IncidentService {
 
   view(id: string): IncidentView {
     const incident = this.get(id);
-    return this.withDetails(incident, QUEUED_STATES.includes(incident.state) ? this.queue() : []);
+    return this.withDetails(incident, (QUEUED_STATES as readonly IncidentState[]).includes(incident.state) ? this.queue() : []);
   }
 
   list(options: { states?: IncidentState[]; limit?: number } = {}): IncidentView[] {
@@ -209,12 +203,12 @@ export class IncidentService {
 
   /** Ids of the incidents waiting for extraction, in the order they will be served. */
   private queue(): string[] {
-    return this.d.repo.due(QUEUED_STATES, Number.MAX_SAFE_INTEGER).map((q) => q.id);
+    return this.d.repo.inStates(QUEUED_STATES).map((q) => q.id);
   }
 
   private withDetails(incident: Incident, queue: readonly string[]): IncidentView {
-    const idx = QUEUED_STATES.includes(incident.state) ? queue.indexOf(incident.id) : -1;
-    return { ...incident, cameras: this.d.repo.cameras(incident.id), queuePosition: idx < 0 ? null : idx + 1, progress: this.d.repo.progress(incident.id) };
+    const idx = (QUEUED_STATES as readonly IncidentState[]).includes(incident.state) ? queue.indexOf(incident.id) : -1;
+    return { ...incident, cameras: this.d.repo.cameras(incident.id), queuePosition: idx < 0 ? null : idx + 1, progress: this.d.repo.progress(incident.id), maxAttempts: this.d.config.incidents.max_attempts };
   }
 
   private checkLimits(by: IncidentActor, now: number): void {
@@ -279,6 +273,13 @@ export class IncidentService {
   private selectCameras(req: LogIncidentRequest): { selector: Incident['cameraSelector']; cameraIds: string[] } {
     const ways = [req.cameras !== undefined, req.zone !== undefined, req.all === true].filter(Boolean).length;
     if (ways > 1) throw new IncidentRefused('choose cameras one way: a list, a zone, or all', 400, { code: 'bad_cameras' });
+    // Never every camera by default: staff in a hurry must not take the whole shop by accident.
+    if (ways === 0) {
+      throw new IncidentRefused('say which cameras saw it', 400, {
+        code: 'cameras_missing',
+        hint: 'name them (--camera till2), give their zone (--zone tills), or take every recording camera on purpose (--all); `hindsight camera list` shows cameras and zones',
+      });
+    }
     let selector: Incident['cameraSelector'];
     let ids: string[];
     if (req.cameras !== undefined) {

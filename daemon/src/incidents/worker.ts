@@ -1,33 +1,28 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { AuditActor } from '../audit/log.js';
 import type { AppContext } from '../app/context.js';
 import type { Service } from '../app/service.js';
 import type { IncidentsRepo } from '../store/repos/incidents.js';
-import { canonicalJson } from '../util/canonical.js';
-import { runCommand } from '../util/child.js';
-import { errorMessage } from '../util/errors.js';
-import { sha256 } from '../util/hash.js';
-import { assertSafeId } from '../util/ids.js';
+import type { EvidenceLocker, BufferIndex } from './buffer-port.js';
+import type { IncidentStep } from './extracting.js';
+import { classifyFailure, IncidentStepError } from './failure.js';
+import { WAIT_EVENTS, type Incident, type WaitEvent } from './model.js';
 import { incidentDir } from './paths.js';
-import type { BufferIndex, EvidenceLocker } from './buffer-port.js';
-import { extractClip } from './extract.js';
-import { buildManifest, type ClipDetail } from './manifest.js';
-import type { Incident } from './model.js';
-import type { IncidentStateMachine } from './state.js';
+import { describeWait, type IncidentStateMachine } from './state.js';
 
 const SYSTEM: AuditActor = { type: 'system', id: 'incident-worker' };
+/** The worker looks at the database every second, and sooner when woken, but never more often than this. */
 const TICK_MS = 1000;
+const MIN_TICK_GAP_MS = 100;
+/** The same error of a whole pass is logged at most this often. */
+const PASS_ERROR_LOG_MS = 60_000;
 const DAY_MS = 86_400_000;
 
-/**
- * The next step after `extracting`: the face pipeline plugs in here. It receives an incident in
- * `analysing` whose master clips and manifest are on disk, and must move it on (to `sealed`) through
- * the state machine, or throw (the worker then marks it failed, and it is retried).
- */
-export interface AnalysisStage {
-  analyse(incident: Incident, evidenceDir: string, signal: AbortSignal): Promise<void>;
+export type StepName = 'extracting' | 'analysing';
+
+/** Tells whether what a failed incident waits for has come (checked only after a matching event). */
+export interface WaitReadiness {
+  ready(event: WaitEvent): boolean;
 }
 
 /** Tells whether the uplink has started sending an incident's sealed envelope. */
@@ -35,39 +30,71 @@ export interface DeliveryTracker {
   isSending(incidentId: string): boolean;
 }
 
+export interface WorkerStats {
+  /** Passes over the database since start. */
+  ticks: number;
+  /** Time spent inside passes (not in the steps' child processes), ms. */
+  busyMs: number;
+  startedAtMs: number;
+}
+
 /**
- * Drives incidents through their states from what SQLite says, so that a restart at any point resumes:
- * logged -> waiting (window still open) -> extracting (bounded parallelism) -> analysing (stage), failed
- * retries when due, delivered -> closed when the masters' retention ends. Wakes every second and on events.
+ * Schedules incidents from what SQLite says, so a restart at any point resumes: logged -> waiting (window
+ * still open) -> extracting -> analysing (the steps do the work) -> sealed -> sending -> delivered ->
+ * closed when the masters' retention ends. A failed incident is never simply due: it waits for its next
+ * attempt at a stated time, for an event (enrollment, outbox space: resumed when one comes, no attempt
+ * used), or for a person. Wakes every second and on events, at most every 100 ms.
  */
 export class IncidentWorker implements Service {
   readonly name = 'incidents';
   private timer: NodeJS.Timeout | undefined;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private lastTickAt = 0;
   private readonly running = new Map<string, Promise<void>>();
   private readonly abort = new AbortController();
   private unsubscribe: (() => void)[] = [];
   private ticking = false;
-  private ffmpegVersion = 'unknown';
-  private stage: AnalysisStage | undefined;
+  private readonly steps = new Map<StepName, IncidentStep>();
   private delivery: DeliveryTracker | undefined;
+  private readiness: WaitReadiness | undefined;
+  /** Events seen since the last pass: the waits they may end are checked once each. */
+  private readonly events = new Set<WaitEvent>(WAIT_EVENTS);
   private warnedNoStage = false;
+  private lastPassError = { message: '', at: -Infinity };
+  private readonly counters: WorkerStats = { ticks: 0, busyMs: 0, startedAtMs: 0 };
 
   constructor(
-    private readonly ctx: AppContext,
+    private readonly ctx: Pick<AppContext, 'config' | 'paths' | 'log' | 'clock' | 'bus' | 'audit'>,
     private readonly repo: IncidentsRepo,
     private readonly machine: IncidentStateMachine,
     private readonly buffer: BufferIndex,
     private readonly locks: EvidenceLocker,
   ) {}
 
-  /** Connect the face pipeline (and sealing) as the `analysing` step. */
-  setAnalysisStage(stage: AnalysisStage): void {
-    this.stage = stage;
+  /** Connect (or with undefined, disconnect) the step that does the work of `state`. */
+  setStep(state: StepName, step: IncidentStep | undefined): void {
+    if (step) this.steps.set(state, step);
+    else this.steps.delete(state);
   }
 
   /** Connect the uplink, so sealed incidents show `sending` once their envelope is on its way. */
   setDeliveryTracker(tracker: DeliveryTracker): void {
     this.delivery = tracker;
+  }
+
+  /** Connect what tells whether an awaited event (enrollment, outbox space) has come. */
+  setReadiness(readiness: WaitReadiness): void {
+    this.readiness = readiness;
+  }
+
+  /** Something an incident may wait for has happened: check those incidents at the next pass. */
+  notify(event: WaitEvent): void {
+    this.events.add(event);
+    this.wake();
+  }
+
+  stats(): WorkerStats {
+    return { ...this.counters };
   }
 
   /**
@@ -86,81 +113,164 @@ export class IncidentWorker implements Service {
   }
 
   async start(): Promise<void> {
-    const r = await runCommand(this.ctx.config.tools.ffmpeg, ['-version'], { timeoutMs: 10_000 }).catch(() => undefined);
-    this.ffmpegVersion = r?.stdout.toString('utf8').split('\n')[0]?.trim() || 'unknown';
-    const wake = (): void => void this.tick();
-    this.unsubscribe = [this.ctx.bus.on('incident.logged', wake), this.ctx.bus.on('incident.changed', wake), this.ctx.bus.on('segment.closed', wake)];
-    this.timer = setInterval(wake, TICK_MS);
+    this.counters.startedAtMs = this.ctx.clock.now();
+    const wake = (): void => this.wake();
+    this.unsubscribe = [
+      this.ctx.bus.on('incident.logged', wake),
+      this.ctx.bus.on('incident.changed', wake),
+      this.ctx.bus.on('segment.closed', wake),
+      this.ctx.bus.on('envelope.delivered', () => this.notify('outbox_space')),
+    ];
+    this.timer = setInterval(() => void this.tick(), TICK_MS);
     const open = this.repo.countInStates(['logged', 'waiting', 'extracting', 'analysing']);
     if (open) this.ctx.log.info({ service: this.name, open }, 'resuming unfinished incidents');
+    const failed = this.repo.list({ states: ['failed'], limit: 1000 });
+    for (const i of failed) this.ctx.log.warn({ service: this.name, incident: i.id, step: i.failedState, reason: i.failure, waits_for: i.wait && describeWait(i.wait) }, `incident ${i.id} is failed: ${i.failure}`);
     void this.tick();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.wakeTimer);
     this.unsubscribe.forEach((u) => u());
     this.abort.abort(new Error('daemon stopping'));
-    await Promise.allSettled(this.running.values());
+    await this.idle();
+  }
+
+  /** Resolves when every step started so far has finished (for tests and stop). */
+  async idle(): Promise<void> {
+    while (this.running.size) await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** Run a pass soon, but never sooner than MIN_TICK_GAP_MS after the last one: no tight loop is possible. */
+  private wake(): void {
+    if (this.wakeTimer || this.abort.signal.aborted) return;
+    const wait = Math.max(0, this.lastTickAt + MIN_TICK_GAP_MS - performance.now());
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      void this.tick();
+    }, wait);
+    this.wakeTimer.unref();
   }
 
   /** One pass over every incident that has something to do. */
   async tick(): Promise<void> {
     if (this.ticking || this.abort.signal.aborted) return;
     this.ticking = true;
+    const t0 = performance.now();
+    this.lastTickAt = t0;
+    this.counters.ticks += 1;
     try {
       const now = this.ctx.clock.now();
-      for (const i of this.repo.due(['failed'], now)) if (i.failedState && i.attempts > 0) this.retryFailed(i);
-      for (const i of this.repo.due(['logged', 'waiting'], now)) this.decideWaiting(i, now);
-      const parallel = this.ctx.config.incidents.parallel_extractions;
-      for (const i of this.repo.due(['extracting'], now)) {
-        if ([...this.running.keys()].filter((k) => k.startsWith('x:')).length >= parallel) break;
-        this.launch(`x:${i.id}`, () => this.extract(i));
-      }
-      if (this.stage) {
-        for (const i of this.repo.due(['analysing'], now)) {
-          if ([...this.running.keys()].some((k) => k.startsWith('a:'))) break;
-          const stage = this.stage;
-          this.launch(`a:${i.id}`, () => stage.analyse(i, incidentDir(this.ctx.paths.evidenceDir, i.id), this.abort.signal));
-        }
-      } else if (!this.warnedNoStage && this.repo.countInStates(['analysing']) > 0) {
-        this.warnedNoStage = true;
-        this.ctx.log.warn({ service: this.name }, 'the face pipeline is not connected: incidents wait in `analysing` with their master clips kept');
-      }
+      for (const i of this.repo.dueRetries(now)) this.resume(i, `automatic retry after attempt ${i.attempts}`);
+      this.resumeAfterEvents();
+      for (const i of this.repo.inStates(['logged', 'waiting'])) this.decideWaiting(i, now);
+      this.launchSteps();
       if (this.delivery) {
-        for (const i of this.repo.due(['sealed'], now)) if (this.delivery.isSending(i.id)) this.machine.transition(i.id, 'sending', { actor: SYSTEM });
+        for (const i of this.repo.inStates(['sealed'])) if (this.delivery.isSending(i.id)) this.machine.transition(i.id, 'sending', { actor: SYSTEM });
       }
       const retentionMs = this.ctx.config.incidents.master_retention_days * DAY_MS;
-      for (const i of this.repo.due(['delivered'], now)) if (now - i.updatedAtMs >= retentionMs) await this.close(i);
+      for (const i of this.repo.inStates(['delivered'])) if (now - i.updatedAtMs >= retentionMs) await this.close(i);
     } catch (err) {
-      this.ctx.log.error({ service: this.name, err }, 'incident pass failed; will try again');
+      const message = err instanceof Error ? err.message : String(err);
+      if (message !== this.lastPassError.message || performance.now() - this.lastPassError.at > PASS_ERROR_LOG_MS) {
+        this.lastPassError = { message, at: performance.now() };
+        this.ctx.log.error({ service: this.name, err }, 'incident pass failed; trying again in a second');
+      }
     } finally {
       this.ticking = false;
+      this.counters.busyMs += performance.now() - t0;
     }
   }
 
-  private launch(key: string, work: () => Promise<void>): void {
+  private resume(i: Incident, reason: string): void {
+    this.machine.transition(i.id, i.failedState as Exclude<typeof i.state, 'failed'>, { actor: SYSTEM, reason });
+    this.ctx.log.info({ service: this.name, incident: i.id, step: i.failedState }, `incident ${i.id}: ${reason}`);
+  }
+
+  private resumeAfterEvents(): void {
+    if (!this.readiness || this.events.size === 0) return;
+    const seen = [...this.events];
+    this.events.clear();
+    for (const event of seen) {
+      const waiting = this.repo.waitingFor(event);
+      if (waiting.length && this.readiness.ready(event)) for (const i of waiting) this.resume(i, `resumed: ${event}`);
+    }
+  }
+
+  private launchSteps(): void {
+    const parallel = this.ctx.config.incidents.parallel_extractions;
+    const extracting = this.steps.get('extracting');
+    if (extracting) {
+      for (const i of this.repo.inStates(['extracting'])) {
+        if (this.runningCount('extracting') >= parallel) break;
+        this.launch('extracting', i, extracting);
+      }
+    }
+    const analysing = this.steps.get('analysing');
+    if (analysing) {
+      for (const i of this.repo.inStates(['analysing'])) {
+        if (this.runningCount('analysing') >= 1) break;
+        this.launch('analysing', i, analysing);
+      }
+    } else if (!this.warnedNoStage && this.repo.countInStates(['analysing']) > 0) {
+      this.warnedNoStage = true;
+      this.ctx.log.warn({ service: this.name }, 'the face pipeline is not connected: incidents wait in `analysing` with their master clips kept');
+    }
+  }
+
+  private runningCount(step: StepName): number {
+    let n = 0;
+    for (const k of this.running.keys()) if (k.startsWith(`${step}:`)) n += 1;
+    return n;
+  }
+
+  private launch(step: StepName, i: Incident, work: IncidentStep): void {
+    const key = `${step}:${i.id}`;
     if (this.running.has(key)) return;
-    const id = key.slice(2);
-    const p = work()
+    // Starts of this step that never finished were crashes (a clean stop takes its start back).
+    const crashes = this.repo.countStepRun(i.id) - 1;
+    const run = async (): Promise<void> => {
+      if (crashes >= Math.max(1, this.machine.policy.maxAttempts)) {
+        throw new IncidentStepError(`the ${step} step was started ${crashes} times without finishing: the daemon stopped or crashed during it each time`, 'person', {
+          code: 'step_crashed',
+          hint: "check the daemon's log and memory (`journalctl -u hindsight`), then `hindsight incident retry ID`",
+        });
+      }
+      await work.run(i, this.abort.signal);
+      if (!this.abort.signal.aborted && this.repo.get(i.id)?.state === step) {
+        throw new IncidentStepError(`the ${step} step ended without moving the incident on`, 'retry', { code: 'step_incomplete' });
+      }
+    };
+    const p = run()
       .catch((err: unknown) => {
-        if (this.abort.signal.aborted) return; // stopping: resume at next start
-        if (this.repo.get(id)?.state === 'cancelled') return; // cancelled while working
-        this.ctx.log.error({ service: this.name, incident: id, err }, 'incident step failed');
-        try {
-          this.machine.transition(id, 'failed', { actor: SYSTEM, reason: errorMessage(err) });
-        } catch (e) {
-          this.ctx.log.error({ service: this.name, incident: id, err: e }, 'cannot mark incident failed');
+        if (this.abort.signal.aborted) {
+          this.repo.uncountStepRun(i.id); // stopping: resume at next start, not a crash
+          return;
         }
+        if (this.repo.get(i.id)?.state !== step) return; // cancelled (or moved on) while working
+        this.fail(i.id, step, err);
       })
       .finally(() => {
         this.running.delete(key);
-        if (!this.abort.signal.aborted) setImmediate(() => void this.tick());
+        this.wake();
       });
     this.running.set(key, p);
   }
 
-  private retryFailed(i: Incident): void {
-    this.machine.transition(i.id, i.failedState!, { actor: SYSTEM, reason: `automatic retry ${i.attempts}` });
+  /** Record a failed step: the incident, the step and the reason at warn, and what it now waits for. */
+  private fail(id: string, step: StepName, err: unknown): void {
+    const failure = classifyFailure(err);
+    try {
+      const updated = this.machine.fail(id, failure, { actor: SYSTEM });
+      const waits = describeWait(updated.wait!);
+      this.ctx.log.warn(
+        { service: this.name, incident: id, step, reason: failure.reason, code: failure.code, attempt: updated.attempts, waits_for: waits },
+        `incident ${id} failed while ${step}: ${failure.reason}; waiting for ${waits}`,
+      );
+    } catch (e) {
+      this.ctx.log.error({ service: this.name, incident: id, step, reason: failure.reason, err: e }, 'cannot mark the incident failed');
+    }
   }
 
   /** Extract now if every camera has footage up to the window end, or once we have waited long enough. */
@@ -173,89 +283,6 @@ export class IncidentWorker implements Service {
     } else if (i.state === 'logged') {
       this.machine.transition(i.id, 'waiting', { actor: SYSTEM, detail: { until: new Date(i.windowToMs).toISOString() } });
     }
-  }
-
-  private async extract(i: Incident): Promise<void> {
-    const { config, paths } = this.ctx;
-    const dir = incidentDir(paths.evidenceDir, i.id);
-    const masterDir = path.join(dir, 'master');
-    await mkdir(masterDir, { recursive: true, mode: 0o750 });
-    // A crash mid-cut leaves .partial/.ffconcat files beside the clips: remove them, cut again.
-    for (const f of await readdir(masterDir)) if (f.endsWith('.partial') || f.endsWith('.ffconcat')) await rm(path.join(masterDir, f), { force: true });
-
-    const stillExtracting = (): boolean => !this.abort.signal.aborted && this.repo.get(i.id)?.state === 'extracting';
-    for (const cam of this.repo.cameras(i.id)) {
-      if (!stillExtracting()) return; // stopping, or cancelled meanwhile
-      if (cam.clipState === 'done' && cam.clipPath && existsSync(path.join(dir, cam.clipPath))) continue;
-      if (cam.clipState === 'empty') continue;
-      const file = `${assertSafeId(cam.cameraId, 'camera id')}.ts`;
-      const segments = this.buffer.segmentsOverlapping(cam.cameraId, i.windowFromMs, i.windowToMs);
-      const clip = await extractClip({
-        segments,
-        fromMs: i.windowFromMs,
-        toMs: i.windowToMs,
-        outFile: path.join(masterDir, file),
-        ffmpeg: config.tools.ffmpeg,
-        ffprobe: config.tools.ffprobe,
-        signal: this.abort.signal,
-      });
-      this.ctx.db
-        .transaction(() => {
-          if (!clip) {
-            this.repo.updateClip(i.id, cam.cameraId, { clipState: 'empty', coverage: 0 });
-            return;
-          }
-          const detail: ClipDetail = { gaps: clip.gaps, pieces: clip.pieces };
-          this.repo.updateClip(i.id, cam.cameraId, {
-            clipState: 'done',
-            clipPath: `master/${file}`,
-            clipSha256: clip.sha256,
-            clipBytes: clip.bytes,
-            clipStartMs: clip.clipStartMs,
-            clipEndMs: clip.clipEndMs,
-            coverage: clip.coverage,
-            detail,
-          });
-          this.ctx.audit.append({
-            actor: SYSTEM,
-            action: 'evidence.clip_extracted',
-            objectIds: [i.id, cam.cameraId],
-            sha256s: [clip.sha256],
-            detail: { bytes: clip.bytes, coverage: Number(clip.coverage.toFixed(4)), gaps: clip.gaps.length },
-          });
-        })
-        .immediate();
-    }
-    if (!stillExtracting()) return;
-
-    const cameras = this.repo.cameras(i.id);
-    if (cameras.every((c) => c.clipState === 'empty')) {
-      this.machine.transition(i.id, 'failed', {
-        actor: SYSTEM,
-        reason: 'no footage: the window is wholly outside the buffer of every chosen camera',
-        permanent: true,
-      });
-      return;
-    }
-    const manifest = buildManifest({
-      incident: i,
-      cameras: cameras.map((row) => ({ row, detail: this.repo.clipDetail(i.id, row.cameraId) as ClipDetail | null })),
-      device: config.device.id,
-      store: config.device.store,
-      ffmpegVersion: this.ffmpegVersion,
-      version: this.ctx.version,
-      clock: this.ctx.clockSync.current(),
-      nowMs: this.ctx.clock.now(),
-    });
-    const text = canonicalJson(manifest);
-    await writeFile(path.join(dir, 'manifest.json'), text + '\n');
-    const manifestSha = sha256(text + '\n');
-    this.machine.transition(i.id, 'analysing', {
-      actor: SYSTEM,
-      sha256s: [...cameras.flatMap((c) => (c.clipSha256 ? [c.clipSha256] : [])), manifestSha],
-      detail: { cameras: cameras.length, coverage: cameras.map((c) => Number((c.coverage ?? 0).toFixed(4))) },
-      alsoInTransaction: () => this.repo.setManifest(i.id, manifest),
-    });
   }
 
   /** Masters have been kept as long as policy says after delivery: delete them, release the locks. */

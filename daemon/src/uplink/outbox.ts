@@ -141,6 +141,16 @@ export class Outbox {
    * Throw OutboxFullError if `bytes` more would break a bound. The incident code calls this before it
    * starts sealing (so staff are told at once), and `enqueue` checks again.
    */
+  /** Whether new evidence would be accepted now (below the byte and age bounds). */
+  hasCapacity(): boolean {
+    try {
+      this.checkCapacity(0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   checkCapacity(bytes: number): void {
     const s = this.stats();
     if (s.bytes + bytes > this.bounds.maxBytes) {

@@ -14,6 +14,7 @@ import { EvidenceSealer } from './sealer.js';
 import { EnvelopeSender, type SenderSettings } from './sender.js';
 import { signAuditHead } from './audit-head.js';
 import { errorMessage } from '../util/errors.js';
+import { validRecipients } from '../crypto/keyset.js';
 
 /** PROTOCOL.md: the signed audit head goes up every 15 minutes and at shutdown (and after each connect). */
 const AUDIT_HEAD_EVERY_MS = 15 * 60_000;
@@ -158,6 +159,12 @@ export class UplinkService implements Service {
   get sealer(): EvidenceSealer | undefined {
     this.sealerInstance ??= createSealer(this.ctx, this.outbox);
     return this.sealerInstance;
+  }
+
+  /** Whether evidence can be sealed now: enrolled, with a force key set that has an unexpired recipient. */
+  canSeal(): boolean {
+    const keyset = this.sealer ? new KeySetStore(this.ctx.db).current() : undefined;
+    return keyset !== undefined && validRecipients(keyset.keyset, this.ctx.clock.now()).length > 0;
   }
 
   /** Publish the signed audit head (count + head hash) so the force can detect a truncated or rewritten log. */

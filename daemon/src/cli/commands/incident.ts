@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { daemonPaths } from '../../config/paths.js';
 import { controlRequest } from '../../control/client.js';
-import { REASON_CODES, REASON_LABELS } from '../../incidents/model.js';
+import { REASON_CODES, REASON_LABELS, WAIT_EVENT_LABELS } from '../../incidents/model.js';
 import type { IncidentView } from '../../incidents/service.js';
 import { sleep } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
@@ -26,19 +26,53 @@ function cliActor(by?: string): { type: 'cli'; id: string } {
 
 const time = (ms: number | null | undefined): string => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
+/** "in 4 min", "in 40 s": how long until a time, for people. */
+function until(ms: number, now = Date.now()): string {
+  const s = Math.max(0, Math.round((ms - now) / 1000));
+  if (s < 90) return `in ${s} s`;
+  if (s < 5400) return `in ${Math.round(s / 60)} min`;
+  return `in ${(s / 3600).toFixed(1)} h`;
+}
+
+/** What a failed incident waits for and what to do, in one line. */
+export function waitLine(i: IncidentView): string {
+  const of = i.maxAttempts ? ` of ${i.maxAttempts}` : '';
+  if (!i.wait) return '';
+  if (i.wait.kind === 'retry') return `attempt ${i.attempts}${of} failed; next attempt at ${time(i.wait.atMs)} UTC (${until(i.wait.atMs)})`;
+  if (i.wait.kind === 'event') return `waiting for ${WAIT_EVENT_LABELS[i.wait.event]}; it resumes by itself (no attempt used)`;
+  return `waiting for a person: \`hindsight incident retry ${i.id}\` once the cause is fixed, or \`hindsight incident cancel ${i.id} --justification TEXT\``;
+}
+
 function describe(i: IncidentView): string {
   const lines = [
     `incident ${i.id}`,
-    `  state        ${i.state}${i.failure ? ` (${i.failure})` : ''}${i.queuePosition ? `, number ${i.queuePosition} in the queue` : ''}`,
+    `  state        ${i.state}${i.state === 'failed' && i.failedState ? ` while ${i.failedState}` : ''}${i.queuePosition ? `, number ${i.queuePosition} in the queue` : ''}`,
+  ];
+  if (i.state === 'failed') {
+    lines.push(`  why          ${i.failure ?? 'unknown'}`);
+    lines.push(`  next         ${waitLine(i)}`);
+    lines.push(`  attempts     ${i.attempts} (a person is asked after ${i.maxAttempts})`);
+  }
+  lines.push(
     `  reason       ${REASON_LABELS[i.reason] ?? i.reason}: ${i.justification}`,
     `  logged       ${time(i.loggedAtMs)} UTC by ${i.loggedBy.type} ${i.loggedBy.id}`,
     `  window       ${time(i.windowFromMs)} .. ${time(i.windowToMs)} UTC (incident at ${time(i.incidentAtMs)})`,
-  ];
+  );
   for (const c of i.cameras) {
     const cov = c.coverage === null ? '' : `, coverage ${(c.coverage * 100).toFixed(1)} %`;
     lines.push(`  camera ${c.cameraId.padEnd(10)} clip ${c.clipState}${cov}${c.clipSha256 ? `, sha256 ${c.clipSha256}` : ''}${c.error ? ` (${c.error})` : ''}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** The list's last column: queue place, or for a failed incident why and what it waits for. */
+function note(i: IncidentView): string {
+  if (i.state === 'failed') {
+    const w = i.wait;
+    const next = !w ? '' : w.kind === 'retry' ? `retry ${until(w.atMs)}` : w.kind === 'event' ? `waits for ${w.event === 'enrolled' ? 'enrollment' : 'outbox space'}` : 'a person must act';
+    return `${next} (attempts ${i.attempts}): ${i.failure ?? ''}`;
+  }
+  return i.queuePosition ? `queue ${i.queuePosition}` : '';
 }
 
 export function registerIncident(program: Command): void {
@@ -66,6 +100,11 @@ export function registerIncident(program: Command): void {
       if (!/^\d{1,5}$/.test(v)) throw new UsageError(`--${name} must be a whole number of seconds, not ${JSON.stringify(v)}`);
       return Number(v);
     };
+    if (!opts.camera && opts.zone === undefined && !opts.all) {
+      throw new UsageError('say which cameras saw it', {
+        hint: 'name them (--camera till2), give their zone (--zone tills), or take every recording camera on purpose (--all); `hindsight camera list` shows cameras and zones',
+      });
+    }
     const body = {
       at: opts.at,
       before_s: seconds(opts.before, 'before'),
@@ -108,8 +147,8 @@ export function registerIncident(program: Command): void {
     if (incidents.length === 0) return void process.stdout.write('no incidents\n');
     process.stdout.write(
       table(
-        ['ID', 'STATE', 'LOGGED (UTC)', 'REASON', 'CAMERAS', 'QUEUE'],
-        incidents.map((i) => [i.id, i.state, time(i.loggedAtMs), i.reason, i.cameras.map((c) => c.cameraId).join(','), i.queuePosition ? String(i.queuePosition) : '']),
+        ['ID', 'STATE', 'LOGGED (UTC)', 'REASON', 'CAMERAS', 'QUEUE / NEXT'],
+        incidents.map((i) => [i.id, i.state, time(i.loggedAtMs), i.reason, i.cameras.map((c) => c.cameraId).join(','), note(i)]),
       ),
     );
   });

@@ -16,5 +16,5 @@ export const IncidentsSection = section('Incidents: windows, limits and how long
   parallel_extractions: integer('Master clips cut at the same time.', 1, 1, 8),
   master_retention_days: number('Days master clips are kept after the force confirmed delivery.', 7, 0, 365),
   retry_after_s: seconds('First retry delay of a failed step (doubles each time, up to an hour).', 30, 1, 3600),
-  max_attempts: integer('Automatic retries of a failed step before it waits for a person.', 5, 0, 100),
+  max_attempts: integer('Failed attempts of a step (the first included) after which the incident waits for a person (`hindsight incident retry` or `cancel`); 0 or 1: never retried automatically.', 5, 0, 100),
 });

@@ -13,5 +13,6 @@ import { m002 } from './002_audit.js';
 import { m003 } from './003_recorder.js';
 import { m004 } from './004_incidents.js';
 import { m005 } from './005_uplink.js';
+import { m006 } from './006_incident_waits.js';
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006];

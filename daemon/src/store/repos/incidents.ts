@@ -1,5 +1,5 @@
 import type { Db } from '../db.js';
-import type { ClipState, Incident, IncidentActor, IncidentCamera, IncidentState, ReasonCode } from '../../incidents/model.js';
+import type { ClipState, FailureWait, Incident, IncidentActor, IncidentCamera, IncidentState, ReasonCode, WaitEvent } from '../../incidents/model.js';
 
 interface IncidentRow {
   id: string;
@@ -17,6 +17,11 @@ interface IncidentRow {
   logged_by_role: string | null;
   camera_selector: string;
   attempts: number;
+  next_attempt_ms: number | null;
+  failure_code: string | null;
+  wait_kind: 'retry' | 'event' | 'person' | null;
+  wait_event: string | null;
+  step_runs: number;
   updated_at_ms: number;
 }
 
@@ -33,6 +38,13 @@ interface CameraRow {
   error: string | null;
 }
 
+function waitOf(r: IncidentRow): FailureWait | null {
+  if (r.state !== 'failed') return null;
+  if (r.wait_kind === 'retry' && r.next_attempt_ms !== null) return { kind: 'retry', atMs: r.next_attempt_ms };
+  if (r.wait_kind === 'event' && r.wait_event) return { kind: 'event', event: r.wait_event as WaitEvent };
+  return { kind: 'person' }; // a failure that does not say otherwise waits for a person, never "due now"
+}
+
 function toIncident(r: IncidentRow): Incident {
   const loggedBy: IncidentActor = { type: r.logged_by_type as IncidentActor['type'], id: r.logged_by_id };
   if (r.logged_by_role !== null) loggedBy.role = r.logged_by_role;
@@ -41,6 +53,8 @@ function toIncident(r: IncidentRow): Incident {
     state: r.state as IncidentState,
     failedState: r.failed_state as IncidentState | null,
     failure: r.failure,
+    failureCode: r.failure_code,
+    wait: waitOf(r),
     loggedAtMs: r.logged_at_ms,
     incidentAtMs: r.incident_at_ms,
     windowFromMs: r.window_from_ms,
@@ -125,14 +139,45 @@ export class IncidentsRepo {
     return (this.db.prepare('SELECT * FROM incidents ORDER BY logged_at_ms DESC, id DESC LIMIT ?').all(limit) as IncidentRow[]).map(toIncident);
   }
 
-  /** Incidents in `states` whose retry time (if any) has come, oldest first. */
-  due(states: readonly IncidentState[], nowMs: number): Incident[] {
+  /**
+   * Incidents in `states`, oldest first. Not for `failed`: a failed incident is never simply due, it waits
+   * for a time (`dueRetries`), an event (`waitingFor`) or a person.
+   */
+  inStates(states: readonly Exclude<IncidentState, 'failed'>[]): Incident[] {
     const marks = states.map(() => '?').join(',');
+    return (this.db.prepare(`SELECT * FROM incidents WHERE state IN (${marks}) ORDER BY logged_at_ms, id`).all(...states) as IncidentRow[]).map(toIncident);
+  }
+
+  /** Failed incidents whose next automatic attempt has come. */
+  dueRetries(nowMs: number): Incident[] {
     return (
-      this.db
-        .prepare(`SELECT * FROM incidents WHERE state IN (${marks}) AND (next_attempt_ms IS NULL OR next_attempt_ms <= ?) ORDER BY logged_at_ms, id`)
-        .all(...states, nowMs) as IncidentRow[]
+      this.db.prepare(`SELECT * FROM incidents WHERE state = 'failed' AND wait_kind = 'retry' AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id`).all(nowMs) as IncidentRow[]
     ).map(toIncident);
+  }
+
+  /** Failed incidents waiting for `event`. */
+  waitingFor(event: WaitEvent): Incident[] {
+    return (this.db.prepare(`SELECT * FROM incidents WHERE state = 'failed' AND wait_kind = 'event' AND wait_event = ? ORDER BY logged_at_ms, id`).all(event) as IncidentRow[]).map(toIncident);
+  }
+
+  /** The earliest automatic retry still to come, if any (the worker need not look before then). */
+  nextRetryMs(): number | null {
+    const r = this.db.prepare(`SELECT min(next_attempt_ms) AS t FROM incidents WHERE state = 'failed' AND wait_kind = 'retry'`).get() as { t: number | null };
+    return r.t;
+  }
+
+  /**
+   * Count a start of the incident's current step; returns how many starts have not finished. Reset by
+   * every state change. A step that kills the daemon every time shows here as a growing count.
+   */
+  countStepRun(id: string): number {
+    const r = this.db.prepare('UPDATE incidents SET step_runs = step_runs + 1 WHERE id = ? RETURNING step_runs').get(id) as { step_runs: number } | undefined;
+    return r?.step_runs ?? 0;
+  }
+
+  /** A step stopped cleanly (the daemon is stopping): that start does not count as a crash. */
+  uncountStepRun(id: string): void {
+    this.db.prepare('UPDATE incidents SET step_runs = max(0, step_runs - 1) WHERE id = ?').run(id);
   }
 
   cameras(incidentId: string): IncidentCamera[] {
@@ -152,13 +197,30 @@ export class IncidentsRepo {
     return (this.db.prepare(`SELECT count(*) AS n FROM incidents WHERE state IN (${marks})`).get(...states) as { n: number }).n;
   }
 
-  setState(id: string, fields: { state: IncidentState; failedState: IncidentState | null; failure: string | null; attempts: number; nextAttemptMs: number | null; nowMs: number; closed: boolean }): void {
+  setState(
+    id: string,
+    fields: { state: IncidentState; failedState: IncidentState | null; failure: string | null; failureCode: string | null; wait: FailureWait | null; attempts: number; nowMs: number; closed: boolean },
+  ): void {
+    const w = fields.wait;
     this.db
       .prepare(
-        `UPDATE incidents SET state = ?, failed_state = ?, failure = ?, attempts = ?, next_attempt_ms = ?, updated_at_ms = ?,
-           closed_at_ms = CASE WHEN ? THEN ? ELSE closed_at_ms END WHERE id = ?`,
+        `UPDATE incidents SET state = ?, failed_state = ?, failure = ?, failure_code = ?, wait_kind = ?, wait_event = ?, next_attempt_ms = ?, attempts = ?,
+           step_runs = 0, updated_at_ms = ?, closed_at_ms = CASE WHEN ? THEN ? ELSE closed_at_ms END WHERE id = ?`,
       )
-      .run(fields.state, fields.failedState, fields.failure, fields.attempts, fields.nextAttemptMs, fields.nowMs, fields.closed ? 1 : 0, fields.nowMs, id);
+      .run(
+        fields.state,
+        fields.failedState,
+        fields.failure,
+        fields.failureCode,
+        w?.kind ?? null,
+        w?.kind === 'event' ? w.event : null,
+        w?.kind === 'retry' ? w.atMs : null,
+        fields.attempts,
+        fields.nowMs,
+        fields.closed ? 1 : 0,
+        fields.nowMs,
+        id,
+      );
   }
 
   updateClip(incidentId: string, cameraId: string, u: ClipUpdate): void {
