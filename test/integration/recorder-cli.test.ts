@@ -19,8 +19,25 @@ describe('camera and buffer commands', () => {
     expect((await runCli(['camera', 'add', '--config', config, '--id', 'x', '--name', 'X'])).code).toBe(2); // no --url
     expect((await runCli(['camera', 'add', '--config', config, '--id', 'x', '--name', 'X', '--url', 'rtsp://127.0.0.1/x', '--password-stdin'], { input: 'p' })).code).toBe(2);
     expect((await runCli(['camera', 'test', '--config', config])).code).toBe(2);
-    expect((await runCli(['buffer', 'lock', '--config', config, '--camera', 'x', '--from', 'yesterday', '--to', 'now', '--holder', 'h'])).code).toBe(2);
-    expect((await runCli(['buffer', 'lock', '--config', config, '--camera', 'x', '--from', 'now', '--to', 'now-1m', '--holder', 'h'])).code).toBe(2);
+    const lock = (...args: string[]) => runCli(['buffer', 'lock', '--config', config, '--holder', 'h', ...args]);
+    const reason = ['--reason', 'police asked for the door view'];
+    expect((await lock('--camera', 'x', '--from', 'yesterday', '--to', 'now', ...reason)).code).toBe(2);
+    expect((await lock('--camera', 'x', '--from', 'now', '--to', 'now-1m', ...reason)).code).toBe(2);
+    // a lock needs a reason, a registered camera and a bounded range (buffer.max_lock_days)
+    expect((await lock('--camera', 'x', '--from', 'now-1m', '--to', 'now')).code).toBe(2);
+    const short = await lock('--camera', 'x', '--from', 'now-1m', '--to', 'now', '--reason', 'because');
+    expect([short.code, short.stderr]).toEqual([2, expect.stringMatching(/a lock needs a reason of at least 10 characters/)]);
+    const unknown = await lock('--camera', 'x', '--from', 'now-1m', '--to', 'now', ...reason);
+    expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringMatching(/there is no camera x\n {2}what to do: `hindsight camera list`/)]);
+    const long = await lock('--camera', 'x', '--from', 'now-40d', '--to', 'now', ...reason);
+    expect([long.code, long.stderr]).toEqual([2, expect.stringMatching(/at most 31 days \(buffer.max_lock_days\)/)]);
+    const ahead = await lock('--camera', 'x', '--from', 'now', '--to', 'now+40d', ...reason);
+    expect([ahead.code, ahead.stderr]).toEqual([2, expect.stringMatching(/at most 31 days/)]);
+    // a camera user without a password is refused, not stored with an empty one
+    const noPass = await runCli(['camera', 'add', '--config', config, '--id', 'x', '--name', 'X', '--url', 'rtsp://127.0.0.1/x', '--username', 'admin']);
+    expect([noPass.code, noPass.stderr]).toEqual([2, expect.stringMatching(/--username admin needs a password/)]);
+    const emptyPass = await runCli(['camera', 'add', '--config', config, '--id', 'x', '--name', 'X', '--url', 'rtsp://127.0.0.1/x', '--username', 'admin', '--password-stdin'], { input: '\n' });
+    expect([emptyPass.code, emptyPass.stderr]).toEqual([2, expect.stringMatching(/the password for admin is empty/)]);
   });
 
   it('test, snapshot, lock, unlock and status against a real camera', async () => {
@@ -28,7 +45,14 @@ describe('camera and buffer commands', () => {
     const camera = await startCamera({ width: 320, height: 240, fps: 10, gop: 10 });
     const config = writeConfig(dir, recorderConfigOverrides());
     const cli = (...args: string[]) => runCli([...args, '--config', config]);
-    expect((await cli('camera', 'add', '--id', 'till1', '--name', 'Till 1', '--url', camera.url, '--zone', 'tills')).code).toBe(0);
+    const added = await cli('camera', 'add', '--id', 'till1', '--name', 'Till 1', '--url', camera.url, '--zone', 'tills');
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toMatch(/the daemon is not running: the camera is stored and will be recorded once the daemon runs/);
+    const auditRows = async () => (await runCli(['audit', 'export', '--config', config])).stdout.trim().split('\n').length;
+    const before = await auditRows();
+    const same = await cli('camera', 'update', 'till1', '--name', 'Till 1');
+    expect([same.code, same.stderr]).toEqual([2, expect.stringMatching(/nothing to change: camera till1 already has these settings/)]);
+    expect(await auditRows()).toBe(before);
     const list = JSON.parse((await cli('camera', 'list', '--json')).stdout) as { id: string; zone: string }[];
     expect(list).toEqual([expect.objectContaining({ id: 'till1', zone: 'tills', url: camera.url, hasCredentials: false })]);
 
@@ -47,7 +71,7 @@ describe('camera and buffer commands', () => {
     expect(snap.code, snap.stderr).toBe(0);
     expect(readFileSync(jpeg).subarray(0, 2).toString('hex')).toBe('ffd8');
 
-    expect((await cli('buffer', 'lock', '--camera', 'till1', '--from', 'now-10m', '--to', 'now+5m', '--holder', 'INC-42', '--reason', 'test lock')).code).toBe(0);
+    expect((await cli('buffer', 'lock', '--camera', 'till1', '--from', 'now-10m', '--to', 'now+5m', '--holder', 'INC-42', '--reason', 'police asked to keep the till view')).code).toBe(0);
     const status = JSON.parse((await cli('buffer', 'status', '--json')).stdout) as BufferStatus;
     expect(status.daemonReporting).toBe(false);
     expect(status.locks).toEqual([expect.objectContaining({ holder: 'INC-42', cameraId: 'till1' })]);

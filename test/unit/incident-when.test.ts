@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseWhen } from '../../daemon/src/incidents/when.js';
+import { parseWhen } from '../../daemon/src/util/when.js';
 
 const NOW = Date.UTC(2026, 10, 29, 14, 0, 0);
 
@@ -19,7 +19,24 @@ describe('incident time in staff words', () => {
     expect(parseWhen(text, NOW)).toBe(want);
   });
 
-  it.each(['yesterday-ish', '20 parsecs ago', '2026-11-29T13:05:00', '2026-13-45T99:00:00Z', '../../etc/passwd', '20 minutes'])('refuses %j with a hint', (text) => {
+  it.each(['yesterday-ish', '20 parsecs ago', '2026-13-45T99:00:00Z', '../../etc/passwd', '20 minutes'])('refuses %j with a hint', (text) => {
     expect(() => parseWhen(text, NOW)).toThrow(/cannot understand the time/);
+  });
+
+  it('the same grammar for every command: ahead of now and "in ..." too', () => {
+    expect(parseWhen('now-10m', NOW)).toBe(NOW - 600_000);
+    expect(parseWhen('now+5m', NOW)).toBe(NOW + 300_000);
+    expect(parseWhen('+30s', NOW)).toBe(NOW + 30_000);
+    expect(parseWhen('in 5 minutes', NOW)).toBe(NOW + 300_000);
+    expect(() => parseWhen('in 5 minutes ago', NOW)).toThrow(/cannot understand the time/);
+  });
+
+  it('a time without a zone says to add one', () => {
+    expect(() => parseWhen('2026-11-29T13:05:00', NOW)).toThrow(/has no time zone/);
+    try {
+      parseWhen('2026-11-29 13:05', NOW);
+    } catch (err) {
+      expect((err as { hint: string }).hint).toMatch(/add Z .*2026-11-29T13:05Z or 2026-11-29T13:05\+01:00/);
+    }
   });
 });

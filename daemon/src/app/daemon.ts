@@ -19,6 +19,9 @@ import { RecorderService } from '../recorder/service.js';
 import { RetentionService } from '../recorder/retention-service.js';
 import { UplinkService } from '../uplink/service.js';
 import { ControlServer } from '../control/server.js';
+import { operationRoutes } from '../control/operations.js';
+import { CAMERA_OPERATIONS } from '../cameras/operations.js';
+import { LOCK_OPERATIONS } from '../recorder/lock-operations.js';
 import { createIncidents } from '../incidents/compose.js';
 import { incidentRoutes } from '../incidents/routes.js';
 import { EvidenceStage } from '../evidence/incident-stage.js';
@@ -70,6 +73,15 @@ export class Daemon {
     // The local control API (CLI -> daemon) opens last, once everything it fronts is running.
     const control = new ControlServer(paths.stateDir, options.log);
     control.register(incidentRoutes(incidents.service, incidents.worker));
+    // Changes the CLI asks for (cameras, evidence locks...) run here: the daemon is the single writer.
+    control.register(
+      operationRoutes([...CAMERA_OPERATIONS, ...LOCK_OPERATIONS], (actor) => ({
+        ...this.ctx,
+        actor,
+        inDaemon: true,
+        notify: (event) => incidents.worker.notify(event),
+      })),
+    );
     this.services = [
       new StoreService(this.ctx),
       new ClockService(clockSync, options.log),

@@ -63,6 +63,9 @@ function checkCredentials(c: CameraCredentials): CameraCredentials {
   if (c.username.length === 0 || c.username.length > 128 || !PRINTABLE.test(c.username)) {
     throw new UsageError('the camera username must be 1-128 characters without control characters', { hint: 'check the username' });
   }
+  if (c.password.length === 0) {
+    throw new UsageError(`no password was given for camera user ${c.username}`, { hint: 'pipe it in with --password-stdin (or type it when asked), or name a file with --password-file' });
+  }
   if (c.password.length > 256 || !PRINTABLE.test(c.password)) {
     throw new UsageError('the camera password must be at most 256 characters without control characters or line breaks', { hint: 'check the password' });
   }
@@ -161,6 +164,7 @@ export class CameraService {
       else if (patch.credentials) sealed = this.deps.vault.seal(id, checkCredentials(patch.credentials));
       const changed = (Object.keys(fields) as (keyof CameraFields)[]).filter((k) => fields[k] !== current[k]);
       if (sealed !== undefined) changed.push('credentials' as keyof CameraFields);
+      if (changed.length === 0) throw new NothingToChange(id);
       return this.deps.db.transaction(() => {
         this.repo.update(fields, sealed, this.deps.clock.now());
         this.deps.audit.append({
@@ -208,7 +212,7 @@ export class CameraService {
     try {
       return await change();
     } catch (err) {
-      if (err instanceof HindsightError) {
+      if (err instanceof HindsightError && !(err instanceof NothingToChange)) {
         this.deps.audit.append({
           actor,
           action,
@@ -219,6 +223,16 @@ export class CameraService {
       }
       throw err;
     }
+  }
+}
+
+/** An update that changes nothing: refused, and not audited (nothing happened to any record). */
+class NothingToChange extends UsageError {
+  constructor(id: string) {
+    super(`nothing to change: camera ${id} already has these settings`, {
+      code: 'no_change',
+      hint: 'give what should change, e.g. --name, --url, --zone, --enable or --disable (`hindsight camera update --help` lists all)',
+    });
   }
 }
 

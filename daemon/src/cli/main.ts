@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { daemonVersion } from '../app/version.js';
-import { EXIT_USAGE, reportError } from './output.js';
+import { EXIT_USAGE, quietOnClosedPipe, reportError } from './output.js';
 
 type Register = (program: Command) => void;
 
@@ -30,7 +30,8 @@ export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('hindsight')
     .description('Hindsight: incident-driven face evidence from shop CCTV, sealed to the police force')
     .showHelpAfterError('(add --help for usage)')
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    .version(`hindsight ${daemonVersion()} (node ${process.versions.node})`, '-V, --version', 'print the version');
 
   const known = only === 'version' || (only !== undefined && COMMANDS.some(([names]) => names.includes(only)));
   for (const [names, load] of COMMANDS) if (!known || names.includes(only)) (await load())(program);
@@ -63,5 +64,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+quietOnClosedPipe();
 const code = await main(process.argv);
 process.exitCode = code;

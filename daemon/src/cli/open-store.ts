@@ -1,30 +1,44 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { AuditLog, type AuditActor } from '../audit/log.js';
-import { daemonPaths, type DaemonPaths } from '../config/paths.js';
-import type { Config } from '../config/schema.js';
-import { openDatabase, type Db } from '../store/db.js';
-import { systemClock, type Clock } from '../util/clock.js';
+import { daemonPaths } from '../config/paths.js';
+import type { BoxStore } from '../control/operations.js';
+import { openDatabase } from '../store/db.js';
+import { systemClock } from '../util/clock.js';
 import { ClockSyncMonitor } from '../util/clock-sync.js';
+import { HindsightError } from '../util/errors.js';
 import { loadCliConfig } from './config-file.js';
 
+/** Who acts when a person runs a command: their login name. */
+export function cliActor(): AuditActor {
+  return { type: 'cli', id: os.userInfo().username };
+}
+
 /** The database as a CLI command uses it (also while the daemon runs: WAL and a busy timeout make that safe). */
-export interface CliStore {
-  config: Config;
-  paths: DaemonPaths;
-  db: Db;
-  audit: AuditLog;
-  clock: Clock;
-  /** The clock's NTP state, read once when the store was opened. */
-  clockSync: ClockSyncMonitor;
+export interface CliStore extends BoxStore {
   /** Who is acting: the operator's login name. */
   actor: AuditActor;
   close(): void;
 }
 
-export async function openCliStore(configOption: string | undefined): Promise<CliStore> {
+export interface CliStoreOptions {
+  /**
+   * Open without writing or migrating: for commands that only read (status, lists, audit export). They may
+   * run beside the daemon, which stays the only writer.
+   */
+  readonly?: boolean;
+}
+
+export async function openCliStore(configOption: string | undefined, options: CliStoreOptions = {}): Promise<CliStore> {
   const config = loadCliConfig(configOption);
   const paths = daemonPaths(config);
-  const db = openDatabase(paths.database);
+  if (options.readonly && !existsSync(paths.database)) {
+    throw new HindsightError(`there is no database yet at ${paths.database}`, {
+      code: 'no_database',
+      hint: 'the daemon creates it when it first runs: start it (`systemctl start hindsight`, or `hindsight run --config FILE`)',
+    });
+  }
+  const db = openDatabase(paths.database, { readonly: options.readonly });
   const sync = new ClockSyncMonitor();
   await sync.refresh();
   return {
@@ -34,14 +48,14 @@ export async function openCliStore(configOption: string | undefined): Promise<Cl
     audit: new AuditLog(db, systemClock, () => sync.current()),
     clock: systemClock,
     clockSync: sync,
-    actor: { type: 'cli', id: os.userInfo().username },
+    actor: cliActor(),
     close: () => db.close(),
   };
 }
 
 /** Run `fn` with the store open, closing it whatever happens. */
-export async function withCliStore<T>(configOption: string | undefined, fn: (store: CliStore) => Promise<T> | T): Promise<T> {
-  const store = await openCliStore(configOption);
+export async function withCliStore<T>(configOption: string | undefined, fn: (store: CliStore) => Promise<T> | T, options: CliStoreOptions = {}): Promise<T> {
+  const store = await openCliStore(configOption, options);
   try {
     return await fn(store);
   } finally {

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { redactString } from '../log/redact.js';
@@ -34,4 +35,41 @@ export function table(header: string[], rows: string[][]): string {
       .join('  ')
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** A file the user named could not be opened or written: say which and why, in words, instead of a stack. */
+export function fileProblem(err: unknown, file: string, what = 'write'): HindsightError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason: Record<string, [string, string]> = {
+    ENOENT: ['its folder does not exist', 'create the folder first, or give a path in an existing folder'],
+    ENOTDIR: ['a part of its path is not a folder', 'check the path'],
+    EACCES: ['permission denied', 'choose a place you may write to, or run the command as a user who may'],
+    EPERM: ['permission denied', 'choose a place you may write to, or run the command as a user who may'],
+    EISDIR: ['it is a folder', 'give a file name, not a folder'],
+    EEXIST: ['it already exists', 'give a new name, or remove the old one first'],
+    ENOSPC: ['the disk is full', 'free some space or choose another disk'],
+    EROFS: ['the file system is read-only', 'choose a writable place'],
+  };
+  const [why, hint] = (code && reason[code]) || [(err as Error).message ?? String(err), 'check the path'];
+  return new HindsightError(`cannot ${what} ${file}: ${why}`, { code: 'file_error', hint });
+}
+
+/** Write a whole output file, turning file-system errors into plain messages. */
+export function writeOutputFile(file: string, data: Buffer | string): void {
+  try {
+    writeFileSync(file, data);
+  } catch (err) {
+    throw fileProblem(err, file);
+  }
+}
+
+/**
+ * `hindsight audit export | head`: the reader went away. That is the reader's choice, not an error: stop
+ * quietly (exit 0) instead of printing EPIPE's stack.
+ */
+export function quietOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT_OK);
+    throw err;
+  });
 }

@@ -3,7 +3,7 @@ import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Service } from '../app/service.js';
-import { HindsightError } from '../util/errors.js';
+import { HindsightError, UsageError } from '../util/errors.js';
 import { controlPaths } from './paths.js';
 
 /**
@@ -48,11 +48,12 @@ export class ControlServer implements Service {
     });
     app.setErrorHandler((err, _req, reply) => {
       if (err instanceof HindsightError) {
-        const status = (err as HindsightError & { status?: number }).status ?? 400;
+        // bad input is 400 (the CLI exits 2); a refusal of a valid request is 409 (exit 1)
+        const status = (err as HindsightError & { status?: number }).status ?? (err instanceof UsageError ? 400 : 409);
         return reply.code(status).send({ error: err.code, message: err.message, hint: err.hint });
       }
       const e = err as { validation?: unknown; statusCode?: number; message: string };
-      if (e.validation) return reply.code(400).send({ error: 'bad_request', message: e.message });
+      if (e.validation) return reply.code(400).send({ error: 'bad_request', message: describeValidation(e.validation as ValidationIssue[]) });
       if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: 'bad_request', message: e.message });
       this.log.error({ service: this.name, err }, 'control request failed');
       return reply.code(500).send({ error: 'internal', message: 'the daemon could not do that; see its log' });
@@ -71,4 +72,49 @@ export class ControlServer implements Service {
     rmSync(socket, { force: true });
     rmSync(token, { force: true });
   }
+}
+
+interface ValidationIssue {
+  instancePath?: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/**
+ * Ajv's findings in words a person can act on: the field by its name (not "body/..."), and what it may be
+ * ("reason must be one of: theft, violence...", "before_s must be at most 600").
+ */
+export function describeValidation(issues: ValidationIssue[]): string {
+  const words = issues.slice(0, 5).map((i) => {
+    const field = (i.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.') || String(i.params.missingProperty ?? i.params.additionalProperty ?? 'the request');
+    const p = i.params;
+    switch (i.keyword) {
+      case 'enum':
+        return `${field} must be one of: ${(p.allowedValues as unknown[]).join(', ')}`;
+      case 'maximum':
+        return `${field} must be at most ${String(p.limit)}`;
+      case 'minimum':
+        return `${field} must be at least ${String(p.limit)}`;
+      case 'maxLength':
+        return `${field} is longer than ${String(p.limit)} characters`;
+      case 'minLength':
+        return `${field} must not be empty`;
+      case 'maxItems':
+        return `${field} has more than ${String(p.limit)} entries`;
+      case 'minItems':
+        return `${field} needs at least ${String(p.limit)} entr${p.limit === 1 ? 'y' : 'ies'}`;
+      case 'required':
+        return `${String(p.missingProperty)} is missing`;
+      case 'additionalProperties':
+        return `${String(p.additionalProperty)} is not a known field`;
+      case 'type':
+        return `${field} must be ${p.type === 'integer' ? 'a whole number' : p.type === 'string' ? 'text' : `a${/^[aeiou]/.test(String(p.type)) ? 'n' : ''} ${String(p.type)}`}`;
+      case 'pattern':
+        return `${field} has characters or a form that is not allowed`;
+      default:
+        return `${field} ${i.message ?? 'is not valid'}`;
+    }
+  });
+  return [...new Set(words)].join('; ');
 }

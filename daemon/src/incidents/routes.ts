@@ -31,8 +31,9 @@ export function incidentRoutes(service: IncidentService, worker: { stats(): Work
             required: ['reason', 'justification', 'by'],
             properties: {
               at: { type: 'string', maxLength: 64 },
-              before_s: { type: 'integer', minimum: 0, maximum: 3600 },
-              after_s: { type: 'integer', minimum: 0, maximum: 3600 },
+              // 600 s is the longest window there is; the service applies the configured (lower) cap
+              before_s: { type: 'integer', minimum: 0, maximum: 600 },
+              after_s: { type: 'integer', minimum: 0, maximum: 600 },
               cameras: { type: 'array', minItems: 1, maxItems: 64, items: id },
               zone: { type: 'string', minLength: 1, maxLength: 64 },
               all: { type: 'boolean' },

@@ -6,7 +6,7 @@ import { isSafeId, newId } from '../util/ids.js';
 import type { BufferIndex, CameraDirectory, EvidenceLocker } from './buffer-port.js';
 import { CANCELLABLE_STATES, REASON_CODES, type Incident, type IncidentActor, type IncidentCamera, type IncidentState, type ReasonCode } from './model.js';
 import type { IncidentCore } from './state.js';
-import { parseWhen } from './when.js';
+import { parseWhen } from '../util/when.js';
 import { incidentDir } from './paths.js';
 
 /** A refusal the caller can act on; `status` is the HTTP status the control API answers with. */

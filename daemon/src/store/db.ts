@@ -95,7 +95,10 @@ export function migrate(db: Db, migrations: readonly Migration[], upTo?: number)
   for (const m of migrations) {
     if (m.version <= current) continue;
     if (upTo !== undefined && m.version > upTo) break;
+    // Re-read the version under the write lock: another process (a daemon starting while a CLI command
+    // runs on the stopped daemon's database) may have applied it in the meantime.
     db.transaction(() => {
+      if (schemaVersion(db) >= m.version) return;
       db.exec(m.sql);
       db.pragma(`user_version = ${m.version}`);
     })();

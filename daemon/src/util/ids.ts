@@ -1,5 +1,5 @@
 import { monotonicFactory } from 'ulid';
-import { HindsightError } from './errors.js';
+import { UsageError } from './errors.js';
 
 const nextUlid = monotonicFactory();
 
@@ -20,7 +20,7 @@ export function isSafeId(value: unknown): value is string {
 
 export function assertSafeId(value: unknown, what: string): string {
   if (!isSafeId(value)) {
-    throw new HindsightError(
+    throw new UsageError(
       `${what} ${JSON.stringify(String(value)).slice(0, 80)} is not a valid id`,
       { code: 'bad_id', hint: 'ids use only letters, digits, "-" and "_" (at most 64 characters)' },
     );

@@ -9,6 +9,7 @@ import { visionOptions } from '../../vision/options.js';
 import type { ClipInput } from '../../vision/result.js';
 import { loadConfigOrDefaults } from '../config-file.js';
 import { EXIT_FAILURE } from '../output.js';
+import { parseTimeArg } from '../time-arg.js';
 
 interface AnalyseOptions {
   out: string;
@@ -27,9 +28,18 @@ function parseStart(value: string | undefined, file: string): number {
       return 0; // the analysis reports the missing file itself
     }
   }
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new UsageError(`--start ${JSON.stringify(value)} is not a date`, { hint: 'give an ISO 8601 UTC time, e.g. 2026-01-31T14:05:00Z' });
-  return ms;
+  return parseTimeArg(value, Date.now(), '--start');
+}
+
+/** --out names a folder (created if absent); an existing file there is refused before any work starts. */
+function checkOutputFolder(out: string, given: string): void {
+  let st;
+  try {
+    st = statSync(out);
+  } catch {
+    return; // absent: the analysis creates it
+  }
+  if (!st.isDirectory()) throw new UsageError(`--out ${given} is a file, not a folder`, { hint: 'give a folder for result.json and the crops (it is created if missing)' });
 }
 
 export function registerAnalyse(program: Command): void {
@@ -39,7 +49,7 @@ export function registerAnalyse(program: Command): void {
     .argument('<videos...>', 'video files, one per camera (cameras are named cam1, cam2... in the order given)')
     .requiredOption('--out <dir>', 'output folder: result.json and subjects/<id>/ crops')
     .option('--fps <n>', 'frames analysed per second (default: vision.fps from the config, 5)')
-    .option('--start <utc>', 'UTC time of the first frame (ISO 8601) for every clip; default: each file\'s modification time')
+    .option('--start <time>', 'time of the first frame of every clip: ISO 8601 with a zone (2026-01-31T14:05:00Z), or e.g. "20 minutes ago"; default: each file\'s modification time')
     .option('--crops-only', 'crops-only mode: no embeddings computed or stored')
     .option('-c, --config <file>', 'config file, for the vision settings and models.dir')
     .option('--models-dir <dir>', 'models folder (holds manifest.json)')
@@ -54,6 +64,7 @@ export function registerAnalyse(program: Command): void {
       if (opts.cropsOnly) options.embeddings = false;
       const clips: ClipInput[] = videos.map((file, i) => ({ cameraId: `cam${i + 1}`, file: path.resolve(file), clipStartUtcMs: parseStart(opts.start, file) }));
       const out = path.resolve(opts.out);
+      checkOutputFolder(out, opts.out);
       const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
       let lastPct = -10;
       const result = await analyseIncident({

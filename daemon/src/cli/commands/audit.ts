@@ -1,17 +1,17 @@
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { AuditLog } from '../../audit/log.js';
-import { daemonPaths } from '../../config/paths.js';
-import { openDatabase } from '../../store/db.js';
-import { systemClock } from '../../util/clock.js';
-import { UsageError } from '../../util/errors.js';
-import { CONFIG_OPTION, loadCliConfig } from '../config-file.js';
+import { CONFIG_OPTION } from '../config-file.js';
+import { openCliStore } from '../open-store.js';
+import { fileProblem } from '../output.js';
+import { intOption } from '../args.js';
 
-function openAudit(configOption: string | undefined): { audit: AuditLog; close: () => void } {
-  const db = openDatabase(daemonPaths(loadCliConfig(configOption)).database, { readonly: true });
-  return { audit: new AuditLog(db, systemClock), close: () => db.close() };
+/** Read-only: verifying or exporting never writes or migrates (the daemon may be running). */
+async function openAudit(configOption: string | undefined): Promise<{ audit: AuditLog; close: () => void }> {
+  const store = await openCliStore(configOption, { readonly: true });
+  return { audit: store.audit, close: () => store.close() };
 }
 
 export function registerAudit(program: Command): void {
@@ -21,8 +21,8 @@ export function registerAudit(program: Command): void {
     .command('verify')
     .description('check the hash chain of the audit log; names the first bad row; exit 1 if the log was altered')
     .option(...CONFIG_OPTION)
-    .action((opts: { config?: string }) => {
-      const { audit: log, close } = openAudit(opts.config);
+    .action(async (opts: { config?: string }) => {
+      const { audit: log, close } = await openAudit(opts.config);
       try {
         const r = log.verify();
         if (r.ok) {
@@ -42,13 +42,22 @@ export function registerAudit(program: Command): void {
     .command('export')
     .description('write the audit log as JSON lines (one row per line, with its hashes)')
     .option(...CONFIG_OPTION)
-    .option('--from <seq>', 'first row number', '1')
+    .option('--from <seq>', 'first row number', intOption('--from', 1, Number.MAX_SAFE_INTEGER), 1)
     .option('-o, --out <file>', 'write to a file instead of stdout')
-    .action(async (opts: { config?: string; from: string; out?: string }) => {
-      const from = Number(opts.from);
-      if (!Number.isInteger(from) || from < 1) throw new UsageError(`--from must be a row number >= 1, not ${JSON.stringify(opts.from)}`);
-      const { audit: log, close } = openAudit(opts.config);
-      const out: Writable = opts.out ? createWriteStream(opts.out) : process.stdout;
+    .action(async (opts: { config?: string; from: number; out?: string }) => {
+      const from = opts.from;
+      const { audit: log, close } = await openAudit(opts.config);
+      let out: Writable = process.stdout;
+      if (opts.out) {
+        let fd: number;
+        try {
+          fd = openSync(opts.out, 'w', 0o600);
+        } catch (err) {
+          close();
+          throw fileProblem(err, opts.out);
+        }
+        out = createWriteStream('', { fd });
+      }
       try {
         for (const row of log.rows(from)) {
           if (!out.write(JSON.stringify(row) + '\n')) await once(out, 'drain');

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { CONFIG_OPTION } from '../config-file.js';
 import { bufferStatus } from '../../recorder/status.js';
-import { EvidenceLocks } from '../../store/repos/evidence-locks.js';
+import { bufferLock, bufferUnlock } from '../../recorder/lock-operations.js';
 import { isoUtc } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 import { withCliStore } from '../open-store.js';
+import { operate } from '../operate.js';
 import { table } from '../output.js';
 import { parseTimeArg } from '../time-arg.js';
 
@@ -48,49 +49,37 @@ export function registerBuffer(program: Command): void {
         } else process.stdout.write('no cameras\n');
         for (const l of s.locks) process.stdout.write(`lock ${l.id}: ${l.cameraId} ${isoUtc(l.fromUtcMs)} .. ${isoUtc(l.toUtcMs)} held by ${l.holder}\n`);
         for (const a of s.alarms) process.stdout.write(`ALARM ${a.kind} (${a.subject}) since ${isoUtc(a.raisedUtcMs)}: ${a.message}\n`);
-      });
+      }, { readonly: true });
     });
 
   buffer
     .command('lock')
     .description('keep a camera\'s footage in a time range from deletion (retention and quota skip it); the range may end in the future')
     .requiredOption('--camera <id>', 'camera id')
-    .requiredOption('--from <time>', 'start: ISO 8601 with zone, or now, now-10m ...')
-    .requiredOption('--to <time>', 'end: ISO 8601 with zone, or now+5m ...')
-    .requiredOption('--holder <name>', 'who holds it (e.g. an incident id); `buffer unlock --holder` releases it')
-    .option('--reason <text>', 'why (kept in the audit log)')
+    .requiredOption('--from <time>', 'start: "20 minutes ago", now-10m, or ISO 8601 with a zone')
+    .requiredOption('--to <time>', 'end: now, now+5m, or ISO 8601 with a zone')
+    .requiredOption('--holder <name>', 'a name for the lock (not an incident id); `buffer unlock --holder` releases it')
+    .requiredOption('--reason <text>', 'why the footage must be kept (at least 10 characters; kept in the audit log)')
     .option(...CONFIG_OPTION)
-    .action(async (o: { camera: string; from: string; to: string; holder: string; reason?: string; config?: string }) => {
-      await withCliStore(o.config, (store) => {
-        const now = store.clock.now();
-        const from = parseTimeArg(o.from, now, '--from');
-        const to = parseTimeArg(o.to, now, '--to');
-        if (to <= from) throw new UsageError('--to must be after --from');
-        const lock = store.db.transaction(() => {
-          const l = new EvidenceLocks(store.db, store.clock).acquire(o.holder, o.camera, from, to);
-          store.audit.append({ actor: store.actor, action: 'buffer.locked', objectIds: [l.id, o.camera], justification: o.reason, detail: { holder: o.holder, from_utc_ms: l.fromUtcMs, to_utc_ms: l.toUtcMs } });
-          return l;
-        })();
-        process.stdout.write(`locked ${lock.cameraId} ${isoUtc(lock.fromUtcMs)} .. ${isoUtc(lock.toUtcMs)} for ${lock.holder} (lock ${lock.id})\n`);
-      });
+    .action(async (o: { camera: string; from: string; to: string; holder: string; reason: string; config?: string }) => {
+      const now = Date.now();
+      const from = parseTimeArg(o.from, now, '--from');
+      const to = parseTimeArg(o.to, now, '--to');
+      if (to <= from) throw new UsageError('--to must be after --from');
+      const { result: lock } = await operate(o.config, bufferLock, { camera: o.camera, fromUtcMs: from, toUtcMs: to, holder: o.holder, reason: o.reason });
+      process.stdout.write(`locked ${lock.cameraId} ${isoUtc(lock.fromUtcMs)} .. ${isoUtc(lock.toUtcMs)} for ${lock.holder} (lock ${lock.id})\n`);
     });
 
   buffer
     .command('unlock')
-    .description('release every lock of a holder; the footage is then deleted by normal retention')
+    .description('release every lock of a holder; the footage is then deleted by normal retention (an incident\'s locks are released by the incident)')
     .requiredOption('--holder <name>', 'the holder given to `buffer lock`')
     .option(...CONFIG_OPTION)
     .action(async (o: { holder: string; config?: string }) => {
-      await withCliStore(o.config, (store) => {
-        const released = store.db.transaction(() => {
-          const r = new EvidenceLocks(store.db, store.clock).releaseAll(o.holder);
-          if (r.length) store.audit.append({ actor: store.actor, action: 'buffer.unlocked', objectIds: r.map((l) => l.id), detail: { holder: o.holder, locks: r.length } });
-          return r;
-        })();
-        if (released.length === 0) {
-          process.stdout.write(`no locks held by ${o.holder}\n`);
-          process.exitCode = 1;
-        } else process.stdout.write(`released ${released.length} lock(s) of ${o.holder}\n`);
-      });
+      const { result: released } = await operate(o.config, bufferUnlock, { holder: o.holder });
+      if (released.length === 0) {
+        process.stdout.write(`no locks held by ${o.holder}\n`);
+        process.exitCode = 1;
+      } else process.stdout.write(`released ${released.length} lock(s) of ${o.holder}\n`);
     });
 }

@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CONFIG_OPTION } from '../config-file.js';
 import type { CameraCredentials } from '../../cameras/credentials.js';
-import { probeCamera, snapshotCamera } from '../../cameras/probe.js';
-import { CameraService, type CameraPatch } from '../../cameras/service.js';
-import type { Camera, Transport } from '../../store/repos/cameras.js';
-import { HindsightError, UsageError } from '../../util/errors.js';
-import { withCliStore, type CliStore } from '../open-store.js';
-import { table } from '../output.js';
+import { cameraAdd, cameraRemove, cameraSnapshot, cameraTest, cameraUpdate } from '../../cameras/operations.js';
+import type { CameraPatch } from '../../cameras/service.js';
+import { CamerasRepo, type Camera, type Transport } from '../../store/repos/cameras.js';
+import { UsageError } from '../../util/errors.js';
+import { withCliStore } from '../open-store.js';
+import { operate } from '../operate.js';
+import { table, writeOutputFile } from '../output.js';
+import { intOption } from '../args.js';
 
 
 interface CredentialOptions {
@@ -17,24 +19,55 @@ interface CredentialOptions {
 }
 
 /** Passwords never come from the command line itself (it is visible to every user in the process list). */
-function readCredentials(o: CredentialOptions): CameraCredentials | undefined {
+async function readCredentials(o: CredentialOptions): Promise<CameraCredentials | undefined> {
   if (o.passwordStdin && o.passwordFile) throw new UsageError('give --password-stdin or --password-file, not both');
   if (!o.username) {
     if (o.passwordStdin || o.passwordFile) throw new UsageError('a password needs --username');
     return undefined;
   }
-  let password = '';
+  if (!o.passwordStdin && !o.passwordFile) {
+    throw new UsageError(`--username ${o.username} needs a password`, { hint: 'add --password-stdin (pipe it in, or type it when asked) or --password-file FILE' });
+  }
+  let password: string;
   try {
-    if (o.passwordStdin) password = readFileSync(0, 'utf8');
-    else if (o.passwordFile) password = readFileSync(o.passwordFile, 'utf8');
+    if (o.passwordFile) password = readFileSync(o.passwordFile, 'utf8');
+    else password = process.stdin.isTTY ? await promptHidden(`password for ${o.username}: `) : readFileSync(0, 'utf8');
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read the password: ${(err as Error).message}`, { hint: 'pipe it in with --password-stdin or name a readable file with --password-file' });
   }
-  return { username: o.username, password: password.replace(/\r?\n$/, '') };
+  password = password.replace(/\r?\n$/, '');
+  if (password.length === 0) throw new UsageError(`the password for ${o.username} is empty`, { hint: 'give the camera user\'s password (cameras with an empty password: omit --username)' });
+  return { username: o.username, password };
 }
 
-function service(store: CliStore): CameraService {
-  return CameraService.fromConfig(store.config, store.paths.stateDir, store);
+/** Ask on the terminal without echoing what is typed. */
+function promptHidden(question: string): Promise<string> {
+  const stdin = process.stdin;
+  return new Promise((resolve, reject) => {
+    process.stderr.write(question);
+    let typed = '';
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.setEncoding('utf8');
+    const done = (err?: Error): void => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(typed);
+    };
+    const onData = (chunk: string): void => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003') return done(new UsageError('cancelled'));
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+        else typed += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
 }
 
 function transportOf(value: string | undefined): Transport | undefined {
@@ -65,15 +98,15 @@ export function registerCamera(program: Command): void {
       .requiredOption('--name <name>', 'name shown to staff, e.g. "Till 2"')
       .requiredOption('--url <url>', 'RTSP URL without credentials, e.g. rtsp://192.168.1.20:554/stream1')
       .option('--transport <tcp|udp>', 'RTP transport', 'tcp')
-      .option('--zone <zone>', 'where it looks, e.g. "shop floor"', '')
+      .option('--zone <zone>', 'where it looks, e.g. "shop floor" (default: none)')
       .option('--disabled', 'register it without recording yet')
       .option(...CONFIG_OPTION),
   ).action(async (o: { id: string; name: string; url: string; transport: string; zone: string; disabled?: boolean; config?: string } & CredentialOptions) => {
-    const credentials = readCredentials(o);
-    await withCliStore(o.config, async (store) => {
-      const c = await service(store).add({ id: o.id, name: o.name, url: o.url, transport: transportOf(o.transport), zone: o.zone, enabled: !o.disabled, credentials }, store.actor);
-      process.stdout.write(`added ${show(c)}\n`);
-    });
+    const credentials = await readCredentials(o);
+    const { result } = await operate(o.config, cameraAdd, { id: o.id, name: o.name, url: o.url, transport: transportOf(o.transport), zone: o.zone ?? '', enabled: !o.disabled, credentials });
+    process.stdout.write(`added ${show(result.camera)}\n`);
+    if (!result.camera.enabled) process.stdout.write('it is disabled: enable it with `hindsight camera update ID --enable` to record it\n');
+    else if (!result.recording) process.stdout.write('the daemon is not running: the camera is stored and will be recorded once the daemon runs (`systemctl start hindsight`)\n');
   });
 
   camera
@@ -83,7 +116,7 @@ export function registerCamera(program: Command): void {
     .option(...CONFIG_OPTION)
     .action(async (o: { json?: boolean; config?: string }) => {
       await withCliStore(o.config, (store) => {
-        const cameras = service(store).list();
+        const cameras = new CamerasRepo(store.db).list();
         if (o.json) process.stdout.write(JSON.stringify(cameras, null, 2) + '\n');
         else if (cameras.length === 0) process.stdout.write('no cameras registered; add one with `hindsight camera add`\n');
         else
@@ -93,7 +126,7 @@ export function registerCamera(program: Command): void {
               cameras.map((c) => [c.id, c.name, c.url, c.transport, c.zone, c.enabled ? 'yes' : 'no', c.hasCredentials ? 'stored' : 'none']),
             ),
           );
-      });
+      }, { readonly: true });
     });
 
   addCredentialOptions(
@@ -111,15 +144,13 @@ export function registerCamera(program: Command): void {
       .option(...CONFIG_OPTION),
   ).action(async (id: string, o: { name?: string; url?: string; transport?: string; zone?: string; enable?: boolean; disable?: boolean; clearCredentials?: boolean; config?: string } & CredentialOptions) => {
     if (o.enable && o.disable) throw new UsageError('give --enable or --disable, not both');
-    const credentials = readCredentials(o);
+    const credentials = await readCredentials(o);
     if (credentials && o.clearCredentials) throw new UsageError('give new credentials or --clear-credentials, not both');
     const patch: CameraPatch = { name: o.name, url: o.url, transport: transportOf(o.transport), zone: o.zone, enabled: o.enable ? true : o.disable ? false : undefined };
     if (credentials) patch.credentials = credentials;
     if (o.clearCredentials) patch.credentials = null;
-    await withCliStore(o.config, async (store) => {
-      const c = await service(store).update(id, patch, store.actor);
-      process.stdout.write(`updated ${show(c)}\n`);
-    });
+    const { result } = await operate(o.config, cameraUpdate, { id, patch });
+    process.stdout.write(`updated ${show(result)}\n`);
   });
 
   camera
@@ -128,10 +159,8 @@ export function registerCamera(program: Command): void {
     .argument('<id>', 'camera id')
     .option(...CONFIG_OPTION)
     .action(async (id: string, o: { config?: string }) => {
-      await withCliStore(o.config, (store) => {
-        const c = service(store).remove(id, store.actor);
-        process.stdout.write(`removed camera ${c.id} (${c.name})\n`);
-      });
+      const { result } = await operate(o.config, cameraRemove, { id });
+      process.stdout.write(`removed camera ${result.id} (${result.name})\n`);
     });
 
   addCredentialOptions(
@@ -141,41 +170,33 @@ export function registerCamera(program: Command): void {
       .argument('[id]', 'a registered camera')
       .option('--url <url>', 'test this URL instead of a registered camera')
       .option('--transport <tcp|udp>', 'RTP transport (with --url)', 'tcp')
-      .option('--seconds <n>', 'how long to watch the stream', '5')
+      .option('--seconds <n>', 'how long to watch the stream', intOption('--seconds', 1, 60, 's'), 5)
       .option('--json', 'print JSON')
       .option(...CONFIG_OPTION),
-  ).action(async (id: string | undefined, o: { url?: string; transport: string; seconds: string; json?: boolean; config?: string } & CredentialOptions) => {
+  ).action(async (id: string | undefined, o: { url?: string; transport: string; seconds: number; json?: boolean; config?: string } & CredentialOptions) => {
     if (!id === !o.url) throw new UsageError('give a camera id or --url (one of them)');
-    const seconds = Number(o.seconds);
-    if (!(seconds >= 1 && seconds <= 60)) throw new UsageError('--seconds must be between 1 and 60');
-    const credentials = readCredentials(o);
-    await withCliStore(o.config, async (store) => {
-      const svc = service(store);
-      const target = id
-        ? await svc.target(id)
-        : await svc.targetFor({ id: 'adhoc', name: 'ad hoc', url: o.url!, transport: transportOf(o.transport)!, zone: '', enabled: false, hasCredentials: Boolean(credentials), createdUtcMs: 0, updatedUtcMs: 0 }, o.url!, credentials);
-      const result = await probeCamera(target, { ffprobe: store.config.tools.ffprobe, timeoutS: store.config.cameras.probe_timeout_s, seconds });
-      store.audit.append({ actor: store.actor, action: 'camera.tested', objectIds: id ? [id] : [], result: result.ok ? 'ok' : 'error', detail: { url: target.resolved.url, ...(result.ok ? {} : { problem: result.problem.code }) } });
-      const label = `camera ${id ?? target.resolved.url}`;
-      if (o.json) process.stdout.write(JSON.stringify({ camera: id ?? null, url: target.resolved.url, ...result }, null, 2) + '\n');
-      if (!result.ok) {
-        if (!o.json) process.stdout.write(`${label}: ${result.problem.message}\n  what to do: ${result.problem.hint}\n`);
-        process.exitCode = 1;
-        return;
-      }
-      if (o.json) return;
-      const s = result.stream;
-      const lines = [
-        `${label}: ok`,
-        `  codec       ${s.codec}${s.profile ? ` (${s.profile})` : ''}`,
-        `  resolution  ${s.width}x${s.height}`,
-        `  fps         ${s.fps === null ? 'unknown' : s.fps.toFixed(1)}`,
-        `  keyframes   ${s.keyframeIntervalS === null ? `fewer than two in ${seconds} s` : `every ${s.keyframeIntervalS.toFixed(1)} s`}`,
-        `  bitrate     ${s.bitrateKbps === null ? 'unknown' : `${Math.round(s.bitrateKbps)} kbit/s`}`,
-        ...s.advice.map((a) => `  advice: ${a}`),
-      ];
-      process.stdout.write(lines.join('\n') + '\n');
-    });
+    const seconds = o.seconds;
+    const credentials = await readCredentials(o);
+    const { result } = await operate(o.config, cameraTest, { id, url: o.url, transport: transportOf(o.transport), credentials, seconds });
+    const label = `camera ${id ?? result.url}`;
+    if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    if (!result.ok) {
+      if (!o.json) process.stdout.write(`${label}: ${result.problem.message}\n  what to do: ${result.problem.hint}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    if (o.json) return;
+    const s = result.stream;
+    const lines = [
+      `${label}: ok`,
+      `  codec       ${s.codec}${s.profile ? ` (${s.profile})` : ''}`,
+      `  resolution  ${s.width}x${s.height}`,
+      `  fps         ${s.fps === null ? 'unknown' : s.fps.toFixed(1)}`,
+      `  keyframes   ${s.keyframeIntervalS === null ? `fewer than two in ${seconds} s` : `every ${s.keyframeIntervalS.toFixed(1)} s`}`,
+      `  bitrate     ${s.bitrateKbps === null ? 'unknown' : `${Math.round(s.bitrateKbps)} kbit/s`}`,
+      ...s.advice.map((a) => `  advice: ${a}`),
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
   });
 
   camera
@@ -186,12 +207,8 @@ export function registerCamera(program: Command): void {
     .option('--reason <text>', 'why you look (kept in the audit log)')
     .option(...CONFIG_OPTION)
     .action(async (id: string, o: { out: string; reason?: string; config?: string }) => {
-      await withCliStore(o.config, async (store) => {
-        const target = await service(store).target(id);
-        const r = await snapshotCamera(target, o.out, { ffmpeg: store.config.tools.ffmpeg, timeoutS: store.config.cameras.probe_timeout_s });
-        store.audit.append({ actor: store.actor, action: 'camera.snapshot', objectIds: [id], justification: o.reason, result: r.ok ? 'ok' : 'error', detail: r.ok ? {} : { problem: r.problem.code } });
-        if (!r.ok) throw new HindsightError(`camera ${id}: ${r.problem.message}`, { code: r.problem.code, hint: r.problem.hint });
-        process.stdout.write(`wrote ${o.out}\n`);
-      });
+      const { result } = await operate(o.config, cameraSnapshot, { id, reason: o.reason });
+      writeOutputFile(o.out, Buffer.from(result.jpegBase64, 'base64'));
+      process.stdout.write(`wrote ${o.out}\n`);
     });
 }

@@ -5,6 +5,7 @@ import { controlRequest } from '../../control/client.js';
 import { REASON_CODES, REASON_LABELS, WAIT_EVENT_LABELS } from '../../incidents/model.js';
 import type { IncidentView } from '../../incidents/service.js';
 import { sleep } from '../../util/clock.js';
+import { intInRange, intOption } from '../args.js';
 import { UsageError } from '../../util/errors.js';
 import { CONFIG_OPTION, loadCliConfig } from '../config-file.js';
 import { table } from '../output.js';
@@ -95,11 +96,8 @@ export function registerIncident(program: Command): void {
       .option('--by <id>', 'who is logging it (default: your user name)')
       .option('--wait', 'wait until the master clips are cut, showing progress'),
   ).action(async (opts: Common & { at: string; before?: string; after?: string; camera?: string[]; zone?: string; all?: boolean; reason: string; justification: string; by?: string; wait?: boolean }) => {
-    const seconds = (v: string | undefined, name: string): number | undefined => {
-      if (v === undefined) return undefined;
-      if (!/^\d{1,5}$/.test(v)) throw new UsageError(`--${name} must be a whole number of seconds, not ${JSON.stringify(v)}`);
-      return Number(v);
-    };
+    // 600 s is the longest window there is (incidents.max_window_s may lower it; the daemon says so)
+    const seconds = (v: string | undefined, name: string): number | undefined => (v === undefined ? undefined : intInRange(v, `--${name}`, 0, 600, 's'));
     if (!opts.camera && opts.zone === undefined && !opts.all) {
       throw new UsageError('say which cameras saw it', {
         hint: 'name them (--camera till2), give their zone (--zone tills), or take every recording camera on purpose (--all); `hindsight camera list` shows cameras and zones',
@@ -138,10 +136,9 @@ export function registerIncident(program: Command): void {
       .command('list')
       .description('list incidents, newest first, with their state and queue position')
       .option('--state <states>', 'only these states, comma separated')
-      .option('--limit <n>', 'at most this many', '50'),
-  ).action(async (opts: Common & { state?: string; limit: string }) => {
-    if (!/^\d{1,4}$/.test(opts.limit)) throw new UsageError('--limit must be a number');
-    const q = new URLSearchParams({ limit: opts.limit, ...(opts.state ? { state: opts.state } : {}) });
+      .option('--limit <n>', 'at most this many', intOption('--limit', 1, 9999), 50),
+  ).action(async (opts: Common & { state?: string; limit: number }) => {
+    const q = new URLSearchParams({ limit: String(opts.limit), ...(opts.state ? { state: opts.state } : {}) });
     const { incidents } = await controlRequest<{ incidents: IncidentView[] }>(stateDir(opts), 'GET', `/v1/incidents?${q.toString()}`);
     if (opts.json) return void process.stdout.write(JSON.stringify(incidents) + '\n');
     if (incidents.length === 0) return void process.stdout.write('no incidents\n');

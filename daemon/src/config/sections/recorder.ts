@@ -47,4 +47,5 @@ export const BufferSection = section('The rolling buffer on disk: how much foota
   quota_gb: Type.Number({ description: 'Disk quota of the whole buffer; oldest unlocked footage is deleted first when it is exceeded. 0 means no quota (only hours and min_free_gb).', default: 0, minimum: 0 }),
   min_free_gb: Type.Number({ description: 'Delete oldest unlocked footage while the disk holding the buffer has less free space than this.', default: 2, minimum: 0 }),
   retention_interval_s: integer('How often retention and quota are enforced.', 30, 1, 3600),
+  max_lock_days: integer('Longest evidence lock an operator may take with `buffer lock` (its range, and how far ahead it may end): locked footage is never deleted, so an unbounded lock could fill the disk.', 31, 1, 366),
 });

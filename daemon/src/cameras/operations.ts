@@ -1,0 +1,154 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Operation, OperationContext } from '../control/operations.js';
+import type { Camera, Transport } from '../store/repos/cameras.js';
+import { HindsightError, UsageError } from '../util/errors.js';
+import type { CameraCredentials } from './credentials.js';
+import { probeCamera, snapshotCamera, type ProbeResult } from './probe.js';
+import { CameraService, type CameraInput, type CameraPatch } from './service.js';
+
+/** Camera changes as operations: run by the daemon when it runs (the CLI sends them), else by the CLI. */
+function service(ctx: OperationContext): CameraService {
+  return CameraService.fromConfig(ctx.config, ctx.paths.stateDir, ctx);
+}
+
+function object(input: unknown): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new UsageError('the request is not an object');
+  return input as Record<string, unknown>;
+}
+
+function str(o: Record<string, unknown>, key: string, required: boolean): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) {
+    if (required) throw new UsageError(`${key} is missing`);
+    return undefined;
+  }
+  if (typeof v !== 'string') throw new UsageError(`${key} must be text`);
+  return v;
+}
+
+function bool(o: Record<string, unknown>, key: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw new UsageError(`${key} must be true or false`);
+  return v;
+}
+
+function credentialsOf(o: Record<string, unknown>): CameraCredentials | null | undefined {
+  const c = o.credentials;
+  if (c === undefined) return undefined;
+  if (c === null) return null;
+  const r = object(c);
+  return { username: str(r, 'username', true)!, password: str(r, 'password', true)! };
+}
+
+export interface CameraAdded {
+  camera: Camera;
+  /** False when no daemon runs: the camera is stored and recorded once the daemon starts. */
+  recording: boolean;
+}
+
+export const cameraAdd: Operation<CameraInput, CameraAdded> = {
+  name: 'camera.add',
+  async run(ctx, input) {
+    const o = object(input);
+    const credentials = credentialsOf(o) ?? undefined;
+    const camera = await service(ctx).add(
+      {
+        id: str(o, 'id', true)!,
+        name: str(o, 'name', true)!,
+        url: str(o, 'url', true)!,
+        transport: str(o, 'transport', false) as Transport | undefined,
+        zone: str(o, 'zone', false),
+        enabled: bool(o, 'enabled'),
+        credentials,
+      },
+      ctx.actor,
+    );
+    return { camera, recording: ctx.inDaemon && camera.enabled };
+  },
+};
+
+export const cameraUpdate: Operation<{ id: string; patch: CameraPatch }, Camera> = {
+  name: 'camera.update',
+  run(ctx, input) {
+    const o = object(input);
+    const p = object(o.patch ?? {});
+    const patch: CameraPatch = {
+      name: str(p, 'name', false),
+      url: str(p, 'url', false),
+      transport: str(p, 'transport', false) as Transport | undefined,
+      zone: str(p, 'zone', false),
+      enabled: bool(p, 'enabled'),
+    };
+    const credentials = credentialsOf(p);
+    if (credentials !== undefined) patch.credentials = credentials;
+    return service(ctx).update(str(o, 'id', true)!, patch, ctx.actor);
+  },
+};
+
+export const cameraRemove: Operation<{ id: string }, Camera> = {
+  name: 'camera.remove',
+  run(ctx, input) {
+    return service(ctx).remove(str(object(input), 'id', true)!, ctx.actor);
+  },
+};
+
+export interface CameraTestInput {
+  /** A registered camera, or a URL (with optional credentials) to try before registering it. */
+  id?: string;
+  url?: string;
+  transport?: Transport;
+  credentials?: CameraCredentials;
+  seconds: number;
+}
+
+export type CameraTested = ProbeResult & { camera: string | null; url: string };
+
+export const cameraTest: Operation<CameraTestInput, CameraTested> = {
+  name: 'camera.test',
+  async run(ctx, input) {
+    const o = object(input);
+    const id = str(o, 'id', false);
+    const url = str(o, 'url', false);
+    if (!id === !url) throw new UsageError('give a camera id or a URL (one of them)');
+    const seconds = o.seconds;
+    if (typeof seconds !== 'number' || !(seconds >= 1 && seconds <= 60)) throw new UsageError('seconds must be between 1 and 60');
+    const svc = service(ctx);
+    const credentials = credentialsOf(o) ?? undefined;
+    const target = id
+      ? await svc.target(id)
+      : await svc.targetFor(
+          { id: 'adhoc', name: 'ad hoc', url: url!, transport: (str(o, 'transport', false) ?? 'tcp') as Transport, zone: '', enabled: false, hasCredentials: Boolean(credentials), createdUtcMs: 0, updatedUtcMs: 0 },
+          url!,
+          credentials,
+        );
+    const result = await probeCamera(target, { ffprobe: ctx.config.tools.ffprobe, timeoutS: ctx.config.cameras.probe_timeout_s, seconds });
+    ctx.audit.append({ actor: ctx.actor, action: 'camera.tested', objectIds: id ? [id] : [], result: result.ok ? 'ok' : 'error', detail: { url: target.resolved.url, ...(result.ok ? {} : { problem: result.problem.code }) } });
+    return { camera: id ?? null, url: target.resolved.url, ...result };
+  },
+};
+
+/** One frame as a JPEG, returned as base64 (the CLI writes it where its user asked). */
+export const cameraSnapshot: Operation<{ id: string; reason?: string }, { jpegBase64: string }> = {
+  name: 'camera.snapshot',
+  async run(ctx, input) {
+    const o = object(input);
+    const id = str(o, 'id', true)!;
+    const reason = str(o, 'reason', false);
+    const target = await service(ctx).target(id);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hindsight-snapshot-'));
+    try {
+      const out = path.join(dir, 'frame.jpg');
+      const r = await snapshotCamera(target, out, { ffmpeg: ctx.config.tools.ffmpeg, timeoutS: ctx.config.cameras.probe_timeout_s });
+      ctx.audit.append({ actor: ctx.actor, action: 'camera.snapshot', objectIds: [id], justification: reason, result: r.ok ? 'ok' : 'error', detail: r.ok ? {} : { problem: r.problem.code } });
+      if (!r.ok) throw new HindsightError(`camera ${id}: ${r.problem.message}`, { code: r.problem.code, hint: r.problem.hint });
+      return { jpegBase64: (await readFile(out)).toString('base64') };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+export const CAMERA_OPERATIONS: readonly Operation[] = [cameraAdd, cameraUpdate, cameraRemove, cameraTest, cameraSnapshot] as Operation[];

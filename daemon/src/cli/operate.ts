@@ -1,0 +1,33 @@
+import { daemonPaths } from '../config/paths.js';
+import { controlRequest } from '../control/client.js';
+import type { Operation } from '../control/operations.js';
+import { HindsightError } from '../util/errors.js';
+import { loadCliConfig } from './config-file.js';
+import { cliActor, withCliStore } from './open-store.js';
+
+export interface Operated<O> {
+  result: O;
+  /** True when the running daemon did it; false when the daemon was stopped and the CLI did it itself. */
+  inDaemon: boolean;
+}
+
+/**
+ * Run a state-changing operation the way the box allows it: through the running daemon (the single writer,
+ * which applies every rule and audit), or, only when no daemon is running, on the database directly with
+ * the same code. A daemon that is running but refuses is never bypassed.
+ */
+export async function operate<I, O>(configOption: string | undefined, op: Operation<I, O>, input: I): Promise<Operated<O>> {
+  const config = loadCliConfig(configOption);
+  const paths = daemonPaths(config);
+  const actor = cliActor();
+  try {
+    const r = await controlRequest<{ result: O }>(paths.stateDir, 'POST', `/v1/ops/${op.name}`, { actor, input });
+    return { result: r.result, inDaemon: true };
+  } catch (err) {
+    if (!(err instanceof HindsightError) || err.code !== 'daemon_not_running') throw err;
+  }
+  return withCliStore(configOption, async (store) => ({
+    result: await op.run({ ...store, actor, inDaemon: false, notify: () => undefined }, input),
+    inDaemon: false,
+  }));
+}

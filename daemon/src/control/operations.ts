@@ -1,0 +1,79 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { AuditActor, AuditLog } from '../audit/log.js';
+import type { DaemonPaths } from '../config/paths.js';
+import type { Config } from '../config/schema.js';
+import type { Db } from '../store/db.js';
+import type { Clock } from '../util/clock.js';
+import type { ClockSyncMonitor } from '../util/clock-sync.js';
+import { HindsightError } from '../util/errors.js';
+
+/** Events an operation can tell the daemon about (e.g. incidents waiting for enrolment resume). */
+export type OperationEvent = 'enrolled';
+
+/** The box's store as a process holds it (the daemon, or a CLI command). */
+export interface BoxStore {
+  config: Config;
+  paths: DaemonPaths;
+  db: Db;
+  audit: AuditLog;
+  clock: Clock;
+  /** The clock's NTP state. */
+  clockSync: ClockSyncMonitor;
+}
+
+/** Where an operation runs: inside the running daemon, or in the CLI process while the daemon is stopped. */
+export interface OperationContext extends BoxStore {
+  /** Who asked for it (the CLI's login name; later the web app's user). */
+  actor: AuditActor;
+  /** True inside the running daemon; false when the CLI runs it on a stopped daemon's database. */
+  inDaemon: boolean;
+  notify(event: OperationEvent): void;
+}
+
+/**
+ * A change to the box's state (cameras, evidence locks, enrolment...). The same code runs in the daemon
+ * (the single writer: the CLI sends the request over the control socket) and, only while the daemon is
+ * stopped, in the CLI itself. Input arrives as JSON from another process: `run` validates all of it.
+ */
+export interface Operation<I = unknown, O = unknown> {
+  /** Route name: /v1/ops/<name>. */
+  readonly name: string;
+  run(ctx: OperationContext, input: I): Promise<O> | O;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,40}(\.[a-z][a-z0-9-]{0,40})?$/;
+
+/** Control routes for a set of operations: POST /v1/ops/<name> with { actor, input }. */
+export function operationRoutes(ops: readonly Operation[], context: (actor: AuditActor) => OperationContext): FastifyPluginAsync {
+  const byName = new Map(ops.map((op) => [op.name, op]));
+  for (const name of byName.keys()) if (!NAME.test(name)) throw new Error(`bad operation name ${name}`);
+  return async (app) => {
+    app.post<{ Params: { name: string }; Body: { actor: AuditActor; input: unknown } }>(
+      '/v1/ops/:name',
+      {
+        schema: {
+          params: { type: 'object', properties: { name: { type: 'string', maxLength: 82 } } },
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['actor', 'input'],
+            properties: {
+              actor: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['type', 'id'],
+                properties: { type: { type: 'string', enum: ['cli', 'user'] }, id: { type: 'string', minLength: 1, maxLength: 64 } },
+              },
+              input: { type: 'object' },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const op = byName.get(req.params.name);
+        if (!op) throw new HindsightError(`the daemon has no operation ${JSON.stringify(req.params.name)}`, { code: 'unknown_operation', hint: 'the CLI and the daemon are of different versions: restart the daemon after an upgrade' });
+        return { result: await op.run(context(req.body.actor), req.body.input) };
+      },
+    );
+  };
+}
