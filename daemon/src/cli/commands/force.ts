@@ -110,10 +110,14 @@ export function registerForce(program: Command): void {
     .description('write the Mosquitto kit into DIR/broker: ACL generated from the protocol topic table, password file, config snippet')
     .requiredOption('--dir <dir>', 'force installation folder')
     .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
-    .option('--port <port>', 'TLS listener port', '8883')
-    .action((opts: { dir: string; prefix: string; port: string }) => {
-      const kit = writeBrokerKit(opts.dir, { prefix: opts.prefix, forceUsers: ['force'], port: positiveInt(opts.port, '--port') });
-      process.stdout.write(`acl: ${kit.acl}\npassword file: ${kit.passwd}\nconfig snippet: ${kit.conf} (set the certificate paths, then include it from mosquitto.conf)\n`);
+    .option('--port <port>', 'TLS listener port (the only listener)', '8883')
+    .option('--bind <address>', 'address the TLS listener binds to (default: every address)')
+    .option('--certfile <file>', 'broker certificate (PEM)', '/etc/mosquitto/certs/server.crt')
+    .option('--keyfile <file>', 'broker private key (PEM)', '/etc/mosquitto/certs/server.key')
+    .option('--cafile <file>', 'CA certificate (PEM)', '/etc/mosquitto/certs/ca.pem')
+    .action((opts: { dir: string; prefix: string; port: string; bind?: string; certfile: string; keyfile: string; cafile: string }) => {
+      const kit = writeBrokerKit(opts.dir, { prefix: opts.prefix, forceUsers: ['force'], port: positiveInt(opts.port, '--port'), bind: opts.bind, certfile: path.resolve(opts.certfile), keyfile: path.resolve(opts.keyfile), cafile: path.resolve(opts.cafile) });
+      process.stdout.write(`acl: ${kit.acl}\npassword file: ${kit.passwd}\nconfig snippet: ${kit.conf} (include it from mosquitto.conf, e.g. with include_dir; it opens only the TLS listener)\n`);
     });
 
   registerForceEvidence(force);
