@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeSecretFile } from '../crypto/keys.js';
 import { mosquittoAcl } from '../protocol/acl.js';
+import { HindsightError } from '../util/errors.js';
+import { assertSafeId } from '../util/ids.js';
 import { forcePaths } from './paths.js';
 
 /**
@@ -16,10 +18,37 @@ export function mosquittoPasswordLine(username: string, password: string, iterat
   return `${username}:$7$${iterations}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-/** Add or replace one user's line in a Mosquitto password file (0600). */
-export function upsertPasswdLine(file: string, line: string): void {
+/**
+ * Broker users of the force's own services live in their own namespace, `svc.<name>`: a device id
+ * cannot contain a dot, so no box can be enrolled under a service's name and inherit its password or ACL.
+ */
+export const SERVICE_USER_PREFIX = 'svc.';
+
+/** The broker user of the force receiver (and the default of `mqtt.username` in force.yaml). */
+export const FORCE_SERVICE_USER = 'svc.force';
+
+export function assertServiceUser(name: string): string {
+  if (!/^svc\.[A-Za-z0-9_-]{1,60}$/.test(name)) {
+    throw new HindsightError(`broker service user ${JSON.stringify(name).slice(0, 80)} is not in the service namespace`, { code: 'bad_service_user', hint: 'service users are named svc.<name> (letters, digits, "-", "_")' });
+  }
+  return name;
+}
+
+export type BrokerUserKind = 'device' | 'service';
+
+/**
+ * Add or replace one user's line in a Mosquitto password file (0600). A device line replaces an existing
+ * line only when `replaceDevice` says that user is a box this force enrolled (never another kind of user).
+ */
+export function upsertPasswdLine(file: string, line: string, kind: BrokerUserKind, replaceDevice = false): void {
   const user = line.slice(0, line.indexOf(':'));
-  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l && !l.startsWith(`${user}:`)) : [];
+  if (kind === 'service') assertServiceUser(user);
+  else assertSafeId(user, 'device id');
+  const all = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l) : [];
+  const lines = all.filter((l) => !l.startsWith(`${user}:`));
+  if (kind === 'device' && !replaceDevice && lines.length !== all.length) {
+    throw new HindsightError(`broker user ${user} already exists and is not a box enrolled here`, { code: 'broker_user_taken', hint: 'choose another device id; the existing broker user is left unchanged' });
+  }
   lines.push(line);
   writeSecretFile(file, lines.join('\n') + '\n');
 }
@@ -73,6 +102,7 @@ export function brokerConfText(o: BrokerKitOptions & { passwd: string; acl: stri
 }
 
 export function writeBrokerKit(dir: string, o: BrokerKitOptions): BrokerKit {
+  for (const u of o.forceUsers) assertServiceUser(u);
   const p = forcePaths(dir);
   mkdirSync(p.brokerDir, { recursive: true });
   const acl = path.join(p.brokerDir, 'acl');

@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { generateKeyPair, publicInfo, readKeyFile, writeKeyFile, writeSecretFile, type KeyPairFile } from '../crypto/keys.js';
 import { signKeySet, verifyKeySet, type KeySetBody, type SignedKeySet } from '../crypto/keyset.js';
 import { HindsightError } from '../util/errors.js';
-import { mosquittoPasswordLine, upsertPasswdLine } from './broker-kit.js';
+import { FORCE_SERVICE_USER, mosquittoPasswordLine, upsertPasswdLine } from './broker-kit.js';
 import { forcePaths } from './paths.js';
 
 const DAY = 86_400_000;
@@ -59,10 +59,10 @@ export function forceKeygen(dir: string, o: KeygenOptions): KeygenResult {
   writeFileSync(p.keyset, JSON.stringify(keyset, null, 2) + '\n');
   const password = randomBytes(24).toString('base64url');
   writeSecretFile(p.mqttPassword, password + '\n');
-  upsertPasswdLine(p.brokerPasswd, mosquittoPasswordLine('force', password));
+  upsertPasswdLine(p.brokerPasswd, mosquittoPasswordLine(FORCE_SERVICE_USER, password), 'service');
   const config = {
     force: { dir: '.', prefix: o.prefix ?? 'hindsight/v1' },
-    mqtt: { url: o.brokerUrl ?? 'mqtts://broker.example:8883', ca_file: o.caFile ?? 'broker/ca.pem', username: 'force', password_file: path.relative(p.dir, p.mqttPassword) },
+    mqtt: { url: o.brokerUrl ?? 'mqtts://broker.example:8883', ca_file: o.caFile ?? 'broker/ca.pem', username: FORCE_SERVICE_USER, password_file: path.relative(p.dir, p.mqttPassword) },
     log: { level: 'info', pretty: 'auto' },
   };
   if (!existsSync(p.config)) writeFileSync(p.config, `# written by \`hindsight force keygen\`; see \`hindsight force receive --help\`\n${stringify(config)}`);

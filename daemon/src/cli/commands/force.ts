@@ -8,7 +8,7 @@ import { enrollDevice } from '../../force/enroll.js';
 import { forceKeygen, rotateRecipientKey } from '../../force/keys.js';
 import { forcePaths } from '../../force/paths.js';
 import { DeviceRegistry } from '../../force/registry.js';
-import { writeBrokerKit } from '../../force/broker-kit.js';
+import { FORCE_SERVICE_USER, writeBrokerKit } from '../../force/broker-kit.js';
 import { systemClock } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 
@@ -116,7 +116,7 @@ export function registerForce(program: Command): void {
     .option('--keyfile <file>', 'broker private key (PEM)', '/etc/mosquitto/certs/server.key')
     .option('--cafile <file>', 'CA certificate (PEM)', '/etc/mosquitto/certs/ca.pem')
     .action((opts: { dir: string; prefix: string; port: string; bind?: string; certfile: string; keyfile: string; cafile: string }) => {
-      const kit = writeBrokerKit(opts.dir, { prefix: opts.prefix, forceUsers: ['force'], port: positiveInt(opts.port, '--port'), bind: opts.bind, certfile: path.resolve(opts.certfile), keyfile: path.resolve(opts.keyfile), cafile: path.resolve(opts.cafile) });
+      const kit = writeBrokerKit(opts.dir, { prefix: opts.prefix, forceUsers: [FORCE_SERVICE_USER], port: positiveInt(opts.port, '--port'), bind: opts.bind, certfile: path.resolve(opts.certfile), keyfile: path.resolve(opts.keyfile), cafile: path.resolve(opts.cafile) });
       process.stdout.write(`acl: ${kit.acl}\npassword file: ${kit.passwd}\nconfig snippet: ${kit.conf} (include it from mosquitto.conf, e.g. with include_dir; it opens only the TLS listener)\n`);
     });
 
