@@ -5,7 +5,7 @@ import { registerForceEvidence } from './force-evidence.js';
 import { positiveInt } from '../args.js';
 import { openForceDb } from '../../force/db.js';
 import { enrollDevice } from '../../force/enroll.js';
-import { forceKeygen, rotateRecipientKey } from '../../force/keys.js';
+import { forceKeygen, revokeRecipientKey, rotateRecipientKey } from '../../force/keys.js';
 import { forcePaths } from '../../force/paths.js';
 import { DeviceRegistry } from '../../force/registry.js';
 import { FORCE_SERVICE_USER, writeBrokerKit } from '../../force/broker-kit.js';
@@ -43,6 +43,20 @@ export function registerForce(program: Command): void {
       fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.issued', objectIds: [String(s.keyset.seq)], detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
       fdb.close();
       process.stdout.write(`key set seq ${s.keyset.seq}: recipients ${s.keyset.recipients.map((k) => k.kid).join(', ')}\n`);
+    });
+
+  force
+    .command('revoke-key')
+    .description('withdraw a recipient key (key set seq + 1, the kid listed as revoked): boxes stop sealing to it and envelopes sealed to it from now on are refused')
+    .requiredOption('--dir <dir>', 'force installation folder')
+    .requiredOption('--kid <kid>', 'recipient key id')
+    .requiredOption('--reason <text>', 'why (audited)')
+    .action((opts: { dir: string; kid: string; reason: string }) => {
+      const s = revokeRecipientKey(opts.dir, { kid: opts.kid, now: systemClock.now() });
+      const fdb = openForceDb(opts.dir);
+      fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.key_revoked', objectIds: [opts.kid, String(s.keyset.seq)], justification: opts.reason, detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
+      fdb.close();
+      process.stdout.write(`key set seq ${s.keyset.seq}: ${opts.kid} revoked; recipients ${s.keyset.recipients.map((k) => k.kid).join(', ')}\ngive the boxes the new keyset.json (hindsight uplink install-keyset)\n`);
     });
 
   force
