@@ -14,7 +14,7 @@ import { verifyAuditHead, type SignedAuditHead } from '../../daemon/src/uplink/a
 import { signReceipt } from '../../daemon/src/force/receipts.js';
 
 /** The broker refuses what the protocol forbids. Checked by delivery, not SUBACK (Mosquitto grants, then drops). */
-const OBSERVER = { username: 'observer', password: 'observer-password-1234' };
+const OBSERVER = { username: 'svc.observer', password: 'observer-password-1234' };
 const EV = 'ab'.repeat(16);
 
 describe('uplink over the broker: generated ACL, credentials, retained state, forged receipts', () => {

@@ -15,7 +15,7 @@ import { waitFor } from '../helpers/wait.js';
  * "Mid-send" is made deterministic by an observer on the broker that pulls the trigger when it sees
  * chunk 8 of the envelope pass.
  */
-const OBSERVER = { username: 'observer', password: 'observer-password-1234' };
+const OBSERVER = { username: 'svc.observer', password: 'observer-password-1234' };
 const BOX_UPLINK = { receipt_timeout_s: 4, retry_min_ms: 200, retry_max_ms: 2000, reconnect_ms: 300, inflight: 4, publish_timeout_ms: 3000 };
 
 describe('uplink faults', () => {

@@ -19,7 +19,7 @@ describe('two force receivers on one MQTT 5 shared subscription', () => {
 
   it('share the messages and store every incident exactly once', async () => {
     const dir = tempDir('hs-receivers-');
-    const second = { username: 'force-2', password: 'second-receiver-password-1' };
+    const second = { username: 'svc.force-2', password: 'second-receiver-password-1' };
     kit = await startForceKit(dir, { devices: [{ id: 'box-s', store: 'Shared' }], forceUsers: [second] });
     const base = parse(readFileSync(kit.forceConfig, 'utf8')) as Record<string, Record<string, unknown>>;
     const configs = [

@@ -65,4 +65,12 @@ describe('force key sets', () => {
     const small2 = signKeySet(body({ recipients: [{ kid: zeroKid, pk: Buffer.alloc(32).toString('base64url'), not_before: 0, not_after: NOW + DAY }] }), root);
     expect(reason(() => verifyKeySet(small2, { rootPk: root.pk, now: NOW }))).toBe('small_order');
   });
+
+  it('a revoked recipient key is never sealed to, and a set that still lists one is refused', () => {
+    const withdrawn = body({ revoked: [r1.kid] });
+    expect(validRecipients(withdrawn, NOW).map((r) => r.kid)).toEqual([r2.kid]);
+    expect(reason(() => verifyKeySet(signKeySet(withdrawn, root), { rootPk: root.pk, now: NOW }))).toBe('revoked_recipient');
+    const clean = body({ recipients: body().recipients.filter((r) => r.kid !== r1.kid), revoked: [r1.kid], revoked_at: { [r1.kid]: NOW } });
+    expect(reason(() => verifyKeySet(signKeySet(clean, root), { rootPk: root.pk, now: NOW }))).toBe('accepted');
+  });
 });

@@ -10,7 +10,7 @@ import { buildPackage, packageInputFromFolder } from '../../daemon/src/evidence/
 import { ForceConfigSchema } from '../../daemon/src/force/config.js';
 import { openForceDb, type ForceDb } from '../../daemon/src/force/db.js';
 import { EnvelopeIntake, type IntakeOutcome } from '../../daemon/src/force/intake.js';
-import { forceKeygen, loadKeySet, loadReceiptKey, loadRecipientKeys } from '../../daemon/src/force/keys.js';
+import { forceKeygen, loadKeySet, loadReceiptKey, loadRecipientKeys, revokeRecipientKey, rotateRecipientKey } from '../../daemon/src/force/keys.js';
 import { DeviceRegistry } from '../../daemon/src/force/registry.js';
 import { silentLogger } from '../../daemon/src/log/logger.js';
 import { ManualClock } from '../../daemon/src/util/clock.js';
@@ -238,6 +238,25 @@ describe('force intake: every envelope bad input is rejected with a reason and n
     const out = await deliver(intake(), s);
     expectRejected(out, 'unwrap', s);
     expect((out.find((o) => o.kind === 'rejected') as { message: string }).message).toMatch(/small order/);
+  });
+
+  it('sealed to a key revoked before sealing: refused; sealed before the revocation: stored; also sealed to a key the force never issued: refused', async () => {
+    const forceDir = path.join(dir, 'force');
+    const before = await seal();
+    const onlyKey = recipients[0]!;
+    rotateRecipientKey(forceDir, { now: T0, overlapDays: 30, validityDays: 30 });
+    clock.advance(1000);
+    revokeRecipientKey(forceDir, { kid: onlyKey.kid, now: clock.now() });
+    const after = await seal({ incident: 'inc-rev-1', to: [onlyKey] });
+    expectRejected(await deliver(intake(), after), 'revoked_key', after);
+    const outcomes = await deliver(intake(), before);
+    expect(outcomes.some((o) => o.kind === 'stored'), JSON.stringify(outcomes)).toBe(true);
+    const stranger = generateKeyPair('x25519');
+    const fresh = validRecipients(loadKeySet(forceDir).keyset, clock.now());
+    expect(fresh.map((r) => r.kid)).not.toContain(onlyKey.kid);
+    const leaked = await seal({ incident: 'inc-rev-2', to: [...fresh, { kid: stranger.kid, pk: stranger.pk }] });
+    expectRejected(await deliver(intake(), leaked), 'unknown_recipient', leaked);
+    clock.set(T0);
   });
 
   it('the force config schema has the caps with defaults', () => {

@@ -39,6 +39,8 @@ export interface KeySetBody {
   signers: SignerKey[];
   /** Key ids the force has withdrawn (e.g. a lost command-issuer key); refused even if listed above. */
   revoked?: string[];
+  /** When each revoked key was withdrawn (ms): the force refuses what was sealed to it from then on. */
+  revoked_at?: Record<string, number>;
 }
 
 export interface SignedKeySet {
@@ -92,6 +94,9 @@ export function verifyKeySet(signed: unknown, options: VerifyKeySetOptions): Sig
     if (isSmallOrderX25519(raw)) throw new KeySetError(`recipient ${r.kid} is a small-order X25519 key`, 'small_order');
     if (!(r.not_before < r.not_after)) throw new KeySetError(`recipient ${r.kid} has an empty validity window`, 'validity');
   }
+  const revoked = new Set(body.revoked ?? []);
+  const withdrawn = body.recipients.filter((r) => revoked.has(r.kid)).map((r) => r.kid);
+  if (withdrawn.length) throw new KeySetError(`key set lists revoked recipient key(s) ${withdrawn.join(', ')}`, 'revoked_recipient');
   for (const k of body.signers) {
     if (keyId(fromB64u(k.pk, 'signer key', 32)) !== k.kid) throw new KeySetError(`signer kid ${k.kid} does not match its key`, 'kid_mismatch');
   }
@@ -101,9 +106,9 @@ export function verifyKeySet(signed: unknown, options: VerifyKeySetOptions): Sig
   return s as SignedKeySet;
 }
 
-/** Every recipient key valid at `now`: evidence is sealed to all of them (rotation overlap). */
+/** Every recipient key valid at `now` and not revoked: evidence is sealed to all of them (rotation overlap). */
 export function validRecipients(body: KeySetBody, now: number): RecipientKey[] {
-  return body.recipients.filter((r) => r.not_before <= now && now < r.not_after);
+  return body.recipients.filter((r) => r.not_before <= now && now < r.not_after && !body.revoked?.includes(r.kid));
 }
 
 /** The signer with this kid and role, valid now, or undefined. */

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { AuditLog } from '../audit/log.js';
 import { loadConfigFile } from '../config/load.js';
 import { daemonPaths } from '../config/paths.js';
-import { mosquittoPasswordLine, upsertPasswdLine, writeBrokerKit } from '../force/broker-kit.js';
+import { FORCE_SERVICE_USER, mosquittoPasswordLine, upsertPasswdLine, writeBrokerKit } from '../force/broker-kit.js';
 import { openForceDb } from '../force/db.js';
 import { enrollDevice } from '../force/enroll.js';
 import { forceKeygen } from '../force/keys.js';
@@ -44,8 +44,8 @@ export async function startForceKit(dir: string, options: ForceKitOptions = {}):
   // An existing installation is kept (the demo restarts on the same state).
   if (!existsSync(forcePaths(forceDir).rootKey)) forceKeygen(forceDir, { now: systemClock.now(), validityDays: 30, prefix });
   const extra = options.forceUsers ?? [];
-  const kit = writeBrokerKit(forceDir, { prefix, forceUsers: ['force', ...extra.map((u) => u.username)] });
-  for (const u of extra) upsertPasswdLine(kit.passwd, mosquittoPasswordLine(u.username, u.password));
+  const kit = writeBrokerKit(forceDir, { prefix, forceUsers: [FORCE_SERVICE_USER, ...extra.map((u) => u.username)] });
+  for (const u of extra) upsertPasswdLine(kit.passwd, mosquittoPasswordLine(u.username, u.password), 'service');
   const broker = new TestBroker({
     dir: path.join(dir, 'broker'),
     users: [],
@@ -59,7 +59,7 @@ export async function startForceKit(dir: string, options: ForceKitOptions = {}):
     forceConfig,
     stringify({
       force: { dir: '.', prefix },
-      mqtt: { url: broker.url, ca_file: broker.ca, username: 'force', password_file: forcePaths(forceDir).mqttPassword },
+      mqtt: { url: broker.url, ca_file: broker.ca, username: FORCE_SERVICE_USER, password_file: forcePaths(forceDir).mqttPassword },
       caps: { missing_after_s: 2, ...(options.caps ?? {}) },
       log: { level: 'info', pretty: false },
     }),

@@ -18,7 +18,7 @@ export const ForceConfigSchema = Type.Object(
     mqtt: section('Broker connection of the force service.', {
       url: Type.String({ description: 'Broker URL (mqtts://host:port).', default: '', maxLength: 1024 }),
       ca_file: pathString('CA certificate (PEM) of the broker.', ''),
-      username: Type.String({ description: 'MQTT username of the force service.', default: 'force', maxLength: 64 }),
+      username: Type.String({ description: 'MQTT username of the force service.', default: 'svc.force', pattern: '^svc\\.[A-Za-z0-9_-]{1,60}$' }),
       password: secret('MQTT password of the force service; may be given as password_file.', { default: '' }),
       publish_timeout_ms: Type.Integer({ description: 'Deadline of one publish (receipts).', default: 10_000, minimum: 500 }),
     }),

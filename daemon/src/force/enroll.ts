@@ -46,11 +46,15 @@ export function enrollDevice(o: EnrollOptions): { bundle: EnrollmentBundle; file
     keyset: keyset as unknown as EnrollmentBundle['keyset'],
   };
   const file = o.out ?? path.join(p.bundlesDir, `${o.deviceId}.bundle.json`);
+  const registry = new DeviceRegistry(o.db);
+  // Checked before anything is recorded: a name held by another kind of broker user is refused.
+  const line = mosquittoPasswordLine(o.deviceId, password);
+  const known = registry.get(o.deviceId) !== undefined;
+  upsertPasswdLine(p.brokerPasswd, line, 'device', known);
   o.db.transaction(() => {
-    new DeviceRegistry(o.db).enroll(o.deviceId, o.store, o.now);
+    registry.enroll(o.deviceId, o.store, o.now);
     o.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'device.enrolled', objectIds: [o.deviceId], detail: { store: o.store, broker: o.brokerUrl, keyset_seq: keyset.keyset.seq } });
   })();
-  upsertPasswdLine(p.brokerPasswd, mosquittoPasswordLine(o.deviceId, password));
   writeSecretFile(file, JSON.stringify(bundle, null, 2) + '\n');
   return { bundle, file };
 }

@@ -144,22 +144,27 @@ export class EnvelopeIntake {
   }
 
   /**
-   * Before keeping anything: this force must hold a private key for one of the recipients, and that key
-   * must have been valid when the box sealed (a key rotated out of the set entirely is still accepted:
-   * a box that was offline for weeks sealed to what it had).
+   * Before keeping anything: every recipient must be a key this force issued (it holds each private key
+   * it ever issued; a box sealing to anyone else would hand the evidence to a third party), one of them
+   * valid when the box sealed (a key rotated out of the set entirely is still accepted: a box that was
+   * offline for weeks sealed to what it had), and none revoked before the box sealed.
    */
   private checkRecipients(m: EnvelopeManifest, deviceId: string): void {
     const held = new Set(this.o.recipientKeys().map((k) => k.kid));
-    const usable = m.header.recipients.filter((kid) => held.has(kid));
     const envelopeId = m.header.envelope_id;
-    if (!usable.length) throw new Rejection('no_recipient_key', `sealed to ${m.header.recipients.join(', ')}; this force holds none of these keys`, deviceId, envelopeId);
-    const windows = this.o.keyset?.()?.keyset.recipients ?? [];
+    const foreign = m.header.recipients.filter((kid) => !held.has(kid));
+    if (foreign.length === m.header.recipients.length) throw new Rejection('no_recipient_key', `sealed to ${m.header.recipients.join(', ')}; this force holds none of these keys`, deviceId, envelopeId);
+    if (foreign.length) throw new Rejection('unknown_recipient', `also sealed to ${foreign.join(', ')}, which this force never issued`, deviceId, envelopeId);
+    const set = this.o.keyset?.()?.keyset;
+    const windows = set?.recipients ?? [];
     const t = m.header.created_at;
-    const valid = usable.filter((kid) => {
+    const revokedBefore = m.header.recipients.filter((kid) => set?.revoked?.includes(kid) && t >= (set.revoked_at?.[kid] ?? -Infinity));
+    if (revokedBefore.length) throw new Rejection('revoked_key', `sealed at ${new Date(t).toISOString()} to revoked key(s) ${revokedBefore.join(', ')}`, deviceId, envelopeId);
+    const valid = m.header.recipients.filter((kid) => {
       const w = windows.find((r) => r.kid === kid);
       return !w || (w.not_before <= t && t < w.not_after);
     });
-    if (!valid.length) throw new Rejection('expired_key', `sealed at ${new Date(t).toISOString()} to keys that were not valid then (${usable.join(', ')})`, deviceId, envelopeId);
+    if (!valid.length) throw new Rejection('expired_key', `sealed at ${new Date(t).toISOString()} to keys that were not valid then (${m.header.recipients.join(', ')})`, deviceId, envelopeId);
   }
 
   private async chunk(deviceId: string, envelopeId: string, index: number, payload: Buffer): Promise<IntakeOutcome> {

@@ -3,9 +3,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { generateKeyPair, publicInfo, readKeyFile, writeKeyFile, writeSecretFile, type KeyPairFile } from '../crypto/keys.js';
-import { signKeySet, verifyKeySet, type KeySetBody, type SignedKeySet } from '../crypto/keyset.js';
+import { signKeySet, validRecipients, verifyKeySet, type KeySetBody, type SignedKeySet } from '../crypto/keyset.js';
 import { HindsightError } from '../util/errors.js';
-import { mosquittoPasswordLine, upsertPasswdLine } from './broker-kit.js';
+import { FORCE_SERVICE_USER, mosquittoPasswordLine, upsertPasswdLine } from './broker-kit.js';
 import { forcePaths } from './paths.js';
 
 const DAY = 86_400_000;
@@ -59,10 +59,10 @@ export function forceKeygen(dir: string, o: KeygenOptions): KeygenResult {
   writeFileSync(p.keyset, JSON.stringify(keyset, null, 2) + '\n');
   const password = randomBytes(24).toString('base64url');
   writeSecretFile(p.mqttPassword, password + '\n');
-  upsertPasswdLine(p.brokerPasswd, mosquittoPasswordLine('force', password));
+  upsertPasswdLine(p.brokerPasswd, mosquittoPasswordLine(FORCE_SERVICE_USER, password), 'service');
   const config = {
     force: { dir: '.', prefix: o.prefix ?? 'hindsight/v1' },
-    mqtt: { url: o.brokerUrl ?? 'mqtts://broker.example:8883', ca_file: o.caFile ?? 'broker/ca.pem', username: 'force', password_file: path.relative(p.dir, p.mqttPassword) },
+    mqtt: { url: o.brokerUrl ?? 'mqtts://broker.example:8883', ca_file: o.caFile ?? 'broker/ca.pem', username: FORCE_SERVICE_USER, password_file: path.relative(p.dir, p.mqttPassword) },
     log: { level: 'info', pretty: 'auto' },
   };
   if (!existsSync(p.config)) writeFileSync(p.config, `# written by \`hindsight force keygen\`; see \`hindsight force receive --help\`\n${stringify(config)}`);
@@ -116,5 +116,31 @@ export function rotateRecipientKey(dir: string, o: { now: number; overlapDays: n
   };
   const signed = signKeySet(body, root);
   writeFileSync(p.keyset, JSON.stringify(signed, null, 2) + '\n');
+  return signed;
+}
+
+/**
+ * Withdraw a recipient key (e.g. its private key may have leaked): a new set (seq + 1) without it, its kid
+ * listed as revoked with the time, so boxes stop sealing to it and the force refuses what is sealed to it
+ * from now on. Its private key stays, so evidence sealed before the revocation still opens.
+ */
+export function revokeRecipientKey(dir: string, o: { kid: string; now: number }): SignedKeySet {
+  const root = loadRootKey(dir);
+  const current = verifyKeySet(loadKeySet(dir), { rootPk: root.pk, now: o.now });
+  const known = new Set(loadRecipientKeys(dir).map((k) => k.kid));
+  if (!known.has(o.kid)) throw new HindsightError(`recipient key ${o.kid} was never issued by this force`, { code: 'unknown_key', hint: 'list the recipient kids with: cat keys/keyset.json' });
+  const body: KeySetBody = {
+    ...current.keyset,
+    seq: current.keyset.seq + 1,
+    issued_at: o.now,
+    recipients: current.keyset.recipients.filter((r) => r.kid !== o.kid),
+    revoked: [...new Set([...(current.keyset.revoked ?? []), o.kid])],
+    revoked_at: { ...(current.keyset.revoked_at ?? {}), [o.kid]: o.now },
+  };
+  if (validRecipients(body, o.now).length === 0) {
+    throw new HindsightError(`recipient key ${o.kid} is the only valid one`, { code: 'last_recipient', hint: 'run `hindsight force rotate` first, then revoke the old key' });
+  }
+  const signed = signKeySet(body, root);
+  writeFileSync(forcePaths(dir).keyset, JSON.stringify(signed, null, 2) + '\n');
   return signed;
 }

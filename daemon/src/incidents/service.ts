@@ -161,6 +161,7 @@ export class IncidentService {
       justification: why,
       reason: 'cancelled by a person',
       alsoInTransaction: () => {
+        this.refuseIfSealed(id);
         this.d.locks.releaseAll(id);
         this.d.audit.append({ actor: by, action: 'evidence.erased', objectIds: [id], detail: { what: 'master clips and working files of a cancelled incident' } });
       },
@@ -169,6 +170,20 @@ export class IncidentService {
     rmSync(incidentDir(this.d.evidenceDir, id), { recursive: true, force: true });
     this.d.bus.emit('incident.changed', { incidentId: id, state: 'cancelled' });
     return updated;
+  }
+
+  /**
+   * An incident whose envelope is in the outbox is sent (or was) whatever its state says: cancelling it
+   * would "erase" evidence that still leaves the box. Checked inside the cancel transaction, so a
+   * sealing that lands at the same moment cannot slip between check and erase.
+   */
+  private refuseIfSealed(id: string): void {
+    const row = this.d.db.prepare('SELECT envelope_id, state FROM outbox WHERE incident_id = ? LIMIT 1').get(id) as { envelope_id: string; state: string } | undefined;
+    if (!row) return;
+    throw new IncidentRefused(`incident ${id} is sealed (envelope ${row.envelope_id}, ${row.state === 'delivered' ? 'delivered' : 'waiting to be sent'}) and can no longer be cancelled`, 409, {
+      code: 'not_cancellable',
+      hint: 'the evidence is leaving or has left the box; ask the force to withdraw it',
+    });
   }
 
   /** Send a failed incident back to the step that failed, now. */

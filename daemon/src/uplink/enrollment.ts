@@ -61,6 +61,20 @@ export function ensureDeviceKey(stateDir: string): { key: KeyPairFile; created: 
 export class KeySetStore {
   constructor(private readonly db: Db) {}
 
+  /** The force root this box pinned at its first enrollment (the root of every key set it installed). */
+  pinnedRootKid(): string | undefined {
+    return (this.db.prepare('SELECT root_kid FROM key_sets ORDER BY seq DESC LIMIT 1').get() as { root_kid: string } | undefined)?.root_kid;
+  }
+
+  /** Forget the pinned root and its key sets (an explicit, audited reset to enroll with a new force root). */
+  resetRoot(toKid: string, audit: AuditLog): void {
+    this.db.transaction(() => {
+      const from = this.pinnedRootKid();
+      this.db.prepare('DELETE FROM key_sets').run();
+      audit.append({ actor: { type: 'cli', id: 'enroll' }, action: 'uplink.force_root_reset', objectIds: [toKid], detail: { previous_root_kid: from ?? null, root_kid: toKid } });
+    })();
+  }
+
   current(): SignedKeySet | undefined {
     const r = this.db.prepare('SELECT signed FROM key_sets ORDER BY seq DESC LIMIT 1').get() as { signed: string } | undefined;
     return r ? (JSON.parse(r.signed) as SignedKeySet) : undefined;
@@ -93,7 +107,7 @@ export interface InstallResult {
   keysetSeq: number;
 }
 
-export function installBundle(bundle: EnrollmentBundle, options: { stateDir: string; deviceId: string; db: Db; audit: AuditLog; clock: Clock }): InstallResult {
+export function installBundle(bundle: EnrollmentBundle, options: { stateDir: string; deviceId: string; db: Db; audit: AuditLog; clock: Clock; resetForceRoot?: boolean }): InstallResult {
   if (bundle.device_id !== options.deviceId) {
     throw new HindsightError(`the bundle is for device ${bundle.device_id}, but this box is configured as ${options.deviceId}`, {
       code: 'bundle_wrong_device',
@@ -102,9 +116,18 @@ export function installBundle(bundle: EnrollmentBundle, options: { stateDir: str
   }
   const rootRaw = fromB64u(bundle.force_root.pk, 'force root key', 32);
   if (keyId(rootRaw) !== bundle.force_root.kid) throw new HindsightError('the bundle root key does not match its kid', { code: 'bundle_invalid' });
+  // The root is pinned in the database at the first enrollment: a bundle from another root (a deleted
+  // enrollment file, a rogue "force") is refused unless the operator resets the box on purpose.
   const existing = existsSync(uplinkFiles(options.stateDir).enrollment) ? (JSON.parse(readFileSync(uplinkFiles(options.stateDir).enrollment, 'utf8')) as EnrollmentBundle) : undefined;
-  if (existing && existing.force_root.pk !== bundle.force_root.pk) {
-    throw new HindsightError('this box is already enrolled with another force root key', { code: 'bundle_root_changed', hint: 'a root key change needs a wipe and re-enrollment by the force' });
+  const pinned = new KeySetStore(options.db).pinnedRootKid() ?? existing?.force_root.kid;
+  if (pinned !== undefined && pinned !== bundle.force_root.kid) {
+    if (!options.resetForceRoot) {
+      throw new HindsightError(`this box pinned force root key ${pinned} at its first enrollment; the bundle is from root ${bundle.force_root.kid}`, {
+        code: 'bundle_root_changed',
+        hint: 'if the force really replaced its root key, enroll again with --reset-force-root (audited); otherwise do not install this bundle',
+      });
+    }
+    new KeySetStore(options.db).resetRoot(bundle.force_root.kid, options.audit);
   }
   const files = uplinkFiles(options.stateDir);
   const store = new KeySetStore(options.db);

@@ -5,10 +5,10 @@ import { registerForceEvidence } from './force-evidence.js';
 import { positiveInt } from '../args.js';
 import { openForceDb } from '../../force/db.js';
 import { enrollDevice } from '../../force/enroll.js';
-import { forceKeygen, rotateRecipientKey } from '../../force/keys.js';
+import { forceKeygen, revokeRecipientKey, rotateRecipientKey } from '../../force/keys.js';
 import { forcePaths } from '../../force/paths.js';
 import { DeviceRegistry } from '../../force/registry.js';
-import { writeBrokerKit } from '../../force/broker-kit.js';
+import { FORCE_SERVICE_USER, writeBrokerKit } from '../../force/broker-kit.js';
 import { systemClock } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 
@@ -43,6 +43,20 @@ export function registerForce(program: Command): void {
       fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.issued', objectIds: [String(s.keyset.seq)], detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
       fdb.close();
       process.stdout.write(`key set seq ${s.keyset.seq}: recipients ${s.keyset.recipients.map((k) => k.kid).join(', ')}\n`);
+    });
+
+  force
+    .command('revoke-key')
+    .description('withdraw a recipient key (key set seq + 1, the kid listed as revoked): boxes stop sealing to it and envelopes sealed to it from now on are refused')
+    .requiredOption('--dir <dir>', 'force installation folder')
+    .requiredOption('--kid <kid>', 'recipient key id')
+    .requiredOption('--reason <text>', 'why (audited)')
+    .action((opts: { dir: string; kid: string; reason: string }) => {
+      const s = revokeRecipientKey(opts.dir, { kid: opts.kid, now: systemClock.now() });
+      const fdb = openForceDb(opts.dir);
+      fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.key_revoked', objectIds: [opts.kid, String(s.keyset.seq)], justification: opts.reason, detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
+      fdb.close();
+      process.stdout.write(`key set seq ${s.keyset.seq}: ${opts.kid} revoked; recipients ${s.keyset.recipients.map((k) => k.kid).join(', ')}\ngive the boxes the new keyset.json (hindsight uplink install-keyset)\n`);
     });
 
   force
@@ -110,10 +124,14 @@ export function registerForce(program: Command): void {
     .description('write the Mosquitto kit into DIR/broker: ACL generated from the protocol topic table, password file, config snippet')
     .requiredOption('--dir <dir>', 'force installation folder')
     .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
-    .option('--port <port>', 'TLS listener port', '8883')
-    .action((opts: { dir: string; prefix: string; port: string }) => {
-      const kit = writeBrokerKit(opts.dir, { prefix: opts.prefix, forceUsers: ['force'], port: positiveInt(opts.port, '--port') });
-      process.stdout.write(`acl: ${kit.acl}\npassword file: ${kit.passwd}\nconfig snippet: ${kit.conf} (set the certificate paths, then include it from mosquitto.conf)\n`);
+    .option('--port <port>', 'TLS listener port (the only listener)', '8883')
+    .option('--bind <address>', 'address the TLS listener binds to (default: every address)')
+    .option('--certfile <file>', 'broker certificate (PEM)', '/etc/mosquitto/certs/server.crt')
+    .option('--keyfile <file>', 'broker private key (PEM)', '/etc/mosquitto/certs/server.key')
+    .option('--cafile <file>', 'CA certificate (PEM)', '/etc/mosquitto/certs/ca.pem')
+    .action((opts: { dir: string; prefix: string; port: string; bind?: string; certfile: string; keyfile: string; cafile: string }) => {
+      const kit = writeBrokerKit(opts.dir, { prefix: opts.prefix, forceUsers: [FORCE_SERVICE_USER], port: positiveInt(opts.port, '--port'), bind: opts.bind, certfile: path.resolve(opts.certfile), keyfile: path.resolve(opts.keyfile), cafile: path.resolve(opts.cafile) });
+      process.stdout.write(`acl: ${kit.acl}\npassword file: ${kit.passwd}\nconfig snippet: ${kit.conf} (include it from mosquitto.conf, e.g. with include_dir; it opens only the TLS listener)\n`);
     });
 
   registerForceEvidence(force);

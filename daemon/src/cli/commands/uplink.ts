@@ -20,11 +20,12 @@ export function registerUplink(program: Command): void {
     .argument('<bundle>', 'enrollment bundle file from `hindsight force enroll`')
     .option(...CONFIG_OPTION)
     .option('--keep-bundle', 'do not delete the bundle file after installing it (it holds the MQTT password)')
-    .action(async (bundleFile: string, opts: { config?: string; keepBundle?: boolean }) => {
+    .option('--reset-force-root', 'accept a bundle from another force root key than the one pinned at first enrollment (audited)')
+    .action(async (bundleFile: string, opts: { config?: string; keepBundle?: boolean; resetForceRoot?: boolean }) => {
       const box = await openCliStore(opts.config);
       try {
         const bundle = readBundle(bundleFile);
-        const r = installBundle(bundle, { stateDir: box.paths.stateDir, deviceId: box.config.device.id, db: box.db, audit: box.audit, clock: systemClock });
+        const r = installBundle(bundle, { stateDir: box.paths.stateDir, deviceId: box.config.device.id, db: box.db, audit: box.audit, clock: systemClock, resetForceRoot: opts.resetForceRoot });
         if (!opts.keepBundle) shredBundle(bundleFile);
         process.stdout.write(
           [
