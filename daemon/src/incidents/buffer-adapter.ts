@@ -47,7 +47,7 @@ export class RecorderBuffer implements BufferIndex, CameraDirectory, EvidenceLoc
   }
 
   newestSegmentEnd(cameraId: string): number | null {
-    return this.segments.newestEnd(cameraId) ?? null;
+    return (statement(this.db, 'SELECT MAX(end_utc_ms) FROM segments WHERE camera_id = ? AND bytes > 0').pluck().get(cameraId) as number | null) ?? null;
   }
 
   oldestSegmentStart(cameraId: string): number | null {

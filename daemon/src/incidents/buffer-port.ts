@@ -27,7 +27,7 @@ export interface BufferIndex {
   segmentsOverlapping(cameraId: string, fromMs: number, toMs: number): SegmentRef[];
   /** Recorded outages of a camera overlapping [fromMs, toMs). */
   gapsOverlapping(cameraId: string, fromMs: number, toMs: number): GapRef[];
-  /** End of the newest closed segment of the camera, or null when it has none. */
+  /** End of the newest closed segment with footage of the camera, or null when it has none. */
   newestSegmentEnd(cameraId: string): number | null;
   /** Start of the oldest segment with footage still in the buffer, or null when it has none. */
   oldestSegmentStart(cameraId: string): number | null;

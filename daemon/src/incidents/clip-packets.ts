@@ -13,6 +13,18 @@ export interface VideoPacket {
 }
 
 /**
+ * The video packets of the first and the last file only (null for the others): enough to cut a window
+ * whose segments abut, where the files in between are copied whole. Reading through the concat demuxer
+ * opens and probes every file, which costs about as much as the copy itself at 1080p.
+ */
+export async function readFirstAndLast(ffprobe: string, files: readonly string[], signal?: AbortSignal): Promise<(VideoPacket[] | null)[]> {
+  const first = (await probePackets(ffprobe, ['-i', files[0]!], signal)) ?? [];
+  if (files.length === 1) return [first];
+  const last = (await probePackets(ffprobe, ['-i', files[files.length - 1]!], signal)) ?? [];
+  return [first, ...files.slice(1, -1).map(() => null), last];
+}
+
+/**
  * The video packets of each file, in decode order; [] for a file with no readable video. One ffprobe of
  * an ffconcat list reads them all: the concat demuxer's byte offsets start again in each file, so a file
  * boundary shows as an offset that does not grow. When that does not add up (a file without video, or

@@ -5,7 +5,7 @@ import { HindsightError } from '../util/errors.js';
 import { sha256File } from '../util/hash.js';
 import type { SegmentRef } from './buffer-port.js';
 import { damagedKeyframes } from './clip-decode.js';
-import { frameDurationS, readClipPackets, readSegmentPackets, type VideoPacket } from './clip-packets.js';
+import { frameDurationS, readClipPackets, readFirstAndLast, readSegmentPackets, type VideoPacket } from './clip-packets.js';
 import { coverageOf, coveredParts, gapsIn, without, type Interval } from './coverage.js';
 
 /** Within a recording run, consecutive segments abut within a frame; below this a hole is not a gap. */
@@ -81,8 +81,8 @@ export async function extractClip(req: ExtractRequest): Promise<ClipResult | nul
   const trimmed = (n: number): string => `${req.outFile}.piece${n}.partial`;
   try {
     await writeFile(listFile, concatList(segs.map((s) => s.file)));
-    const perSeg = await readSegmentPackets(req.ffprobe, segs.map((s) => s.file), listFile, req.signal);
-    if (perSeg.every((p) => p.length === 0)) await noVideo(segs);
+    const perSeg = await readPackets(req, segs, listFile);
+    if (perSeg.every((p) => !p?.length)) await noVideo(segs);
     const frames = framesOf(segs, perSeg);
     const chosen = chooseFrames(frames, req.fromMs, req.toMs);
     if (!chosen) return null;
@@ -90,8 +90,12 @@ export async function extractClip(req: ExtractRequest): Promise<ClipResult | nul
     // the pieces: each segment the cut touches, trimmed where the cut falls inside it
     const files: string[] = [];
     for (let s = chosen.first.seg; s <= chosen.last.seg; s++) {
-      const packets = perSeg[s]!;
-      if (packets.length === 0) continue;
+      const packets = perSeg[s];
+      if (packets === null) {
+        files.push(segs[s]!.file); // a segment in the middle: copied whole
+        continue;
+      }
+      if (!packets?.length) continue;
       const from = s === chosen.first.seg ? chosen.first.packet.pos : packets[0]!.pos;
       const to = s === chosen.last.seg && chosen.last.next >= 0 ? packets[chosen.last.next]!.pos : Infinity;
       if (from === packets[0]!.pos && to === Infinity) files.push(segs[s]!.file);
@@ -104,7 +108,7 @@ export async function extractClip(req: ExtractRequest): Promise<ClipResult | nul
       throw new HindsightError(`ffmpeg could not cut the clip: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`, { code: 'extract_failed' });
     }
 
-    const measured = await measureClip(req, partial, chosen.frames);
+    const measured = await measureClip(req, partial, chosen.frames, perSeg.every((p) => p !== null));
     const sha256 = await sha256File(partial);
     const { size } = await stat(partial);
     await rename(partial, req.outFile);
@@ -139,11 +143,26 @@ async function noVideo(segs: readonly SegmentRef[]): Promise<void> {
 }
 
 /**
+ * The packets of the segments of the window. Where they all abut (one run, no hole), only the first and
+ * the last are read: the cut falls in them and the segments between are copied whole. Across a hole
+ * every segment is read, to know where each piece of the clip starts.
+ */
+async function readPackets(req: ExtractRequest, segs: readonly SegmentRef[], listFile: string): Promise<(VideoPacket[] | null)[]> {
+  const abut = segs.every((s, i) => i === 0 || s.startMs - segs[i - 1]!.endMs <= GAP_TOLERANCE_MS);
+  if (abut) {
+    const ends = await readFirstAndLast(req.ffprobe, segs.map((s) => s.file), req.signal);
+    if (ends[0]!.length && ends[ends.length - 1]!.length) return ends;
+  }
+  return readSegmentPackets(req.ffprobe, segs.map((s) => s.file), listFile, req.signal);
+}
+
+/**
  * Every frame of the segments with its wall-clock time: the segment's start in the index is its first
  * frame's time, and later frames follow at their stream's own spacing.
  */
-function framesOf(segs: readonly SegmentRef[], perSeg: readonly VideoPacket[][]): SourceFrame[] {
+function framesOf(segs: readonly SegmentRef[], perSeg: readonly (VideoPacket[] | null)[]): SourceFrame[] {
   return perSeg.flatMap((packets, seg) => {
+    if (!packets) return [];
     const baseS = Math.min(...packets.map((p) => p.ptsS));
     return packets.map((packet, i) => ({ seg, packet, next: i + 1 < packets.length ? i + 1 : -1, utcMs: segs[seg]!.startMs + (packet.ptsS - baseS) * 1000 }));
   });
@@ -195,26 +214,38 @@ async function trimSegment(file: string, headerEnd: number, from: number, to: nu
  * order); their times in the clip give each piece's length and the last frame, anchored at the
  * wall-clock time of the piece's first frame; a keyframe decode marks damaged stretches.
  */
-async function measureClip(req: ExtractRequest, file: string, chosen: readonly SourceFrame[]): Promise<Omit<ClipResult, 'file' | 'sha256' | 'bytes' | 'segments'>> {
+async function measureClip(req: ExtractRequest, file: string, chosen: readonly SourceFrame[], allKnown: boolean): Promise<Omit<ClipResult, 'file' | 'sha256' | 'bytes' | 'segments'>> {
   const packets = await readClipPackets(req.ffprobe, file, req.signal);
-  if (packets.length !== chosen.length) {
-    throw new HindsightError(`the cut clip holds ${packets.length} frames where ${chosen.length} were copied`, { code: 'extract_failed' });
-  }
   const frameS = frameDurationS(packets);
   const clipBaseS = Math.min(...packets.map((p) => p.ptsS));
-
-  // pieces: runs of frames whose segments abut (a hole in the index between them starts a new piece)
-  const pieces: (ClipPiece & { firstPtsS: number })[] = [];
-  let firstOfPiece = 0;
-  for (let i = 0; i <= chosen.length; i++) {
-    const boundary = i === chosen.length || (i > firstOfPiece && chosen[i]!.seg !== chosen[i - 1]!.seg && startsAfterHole(chosen[i - 1]!, chosen[i]!));
-    if (!boundary) continue;
-    const inClip = packets.slice(firstOfPiece, i).map((p) => p.ptsS);
-    const firstPtsS = Math.min(...inClip);
-    const utcStartMs = Math.min(...chosen.slice(firstOfPiece, i).map((f) => f.utcMs));
-    pieces.push({ firstPtsS, clipOffsetMs: (firstPtsS - clipBaseS) * 1000, utcStartMs, utcEndMs: utcStartMs + (Math.max(...inClip) - firstPtsS + frameS) * 1000 });
-    firstOfPiece = i;
+  const first = chosen[0]!;
+  const last = chosen[chosen.length - 1]!;
+  if (allKnown && packets.length !== chosen.length) {
+    throw new HindsightError(`the cut clip holds ${packets.length} frames where ${chosen.length} were copied`, { code: 'extract_failed' });
   }
+  if (!allKnown) {
+    // one run: the clip must span from the first chosen frame to the last, within a frame
+    const spanS = Math.max(...packets.map((p) => p.ptsS)) - clipBaseS;
+    const wantS = (last.utcMs - first.utcMs) / 1000;
+    if (Math.abs(spanS - wantS) > 1.5 * frameS) {
+      throw new HindsightError(`the cut clip spans ${spanS.toFixed(3)} s where ${wantS.toFixed(3)} s were copied`, { code: 'extract_failed' });
+    }
+  }
+
+  // pieces: runs of frames whose segments abut (a hole in the index between them starts a new piece);
+  // each is [index of its first frame in the clip, wall-clock time of its first frame]
+  const starts: [number, number][] = [[0, Math.min(...(allKnown ? chosen : [first]).map((f) => f.utcMs))]];
+  if (allKnown) {
+    for (let i = 1; i < chosen.length; i++) {
+      if (chosen[i]!.seg === chosen[i - 1]!.seg || !startsAfterHole(chosen[i - 1]!, chosen[i]!)) continue;
+      starts.push([i, Math.min(...chosen.slice(i).filter((f) => f.seg === chosen[i]!.seg).map((f) => f.utcMs))]);
+    }
+  }
+  const pieces = starts.map(([from, utcStartMs], k) => {
+    const inClip = packets.slice(from, starts[k + 1]?.[0] ?? packets.length).map((p) => p.ptsS);
+    const firstPtsS = Math.min(...inClip);
+    return { firstPtsS, clipOffsetMs: (firstPtsS - clipBaseS) * 1000, utcStartMs, utcEndMs: utcStartMs + (Math.max(...inClip) - firstPtsS + frameS) * 1000 };
+  });
   const utcOf = (ptsS: number): number => {
     const piece = [...pieces].reverse().find((p) => ptsS >= p.firstPtsS - 1e-6) ?? pieces[0]!;
     return piece.utcStartMs + (ptsS - piece.firstPtsS) * 1000;
