@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SegmentRef } from '../../daemon/src/incidents/buffer-port.js';
@@ -8,6 +8,7 @@ import { runCommand } from '../../daemon/src/util/child.js';
 import { sha256File } from '../../daemon/src/util/hash.js';
 import { decodeErrors, probe } from '../helpers/media.js';
 import { tempDir } from '../helpers/paths.js';
+import { garbleVideoPayload } from '../helpers/ts-damage.js';
 
 const BASE = Date.UTC(2026, 10, 29, 10, 0, 0);
 const FPS = 10;
@@ -21,12 +22,17 @@ async function makeSegments(dir: string): Promise<SegmentRef[]> {
     '-segment_format', 'mpegts', path.join(dir, 'seg%03d.ts'),
   ]);
   expect(r.code, r.stderr).toBe(0);
-  return readFileSync(path.join(dir, 'list.csv'), 'utf8')
+  return readSegmentList(path.join(dir, 'list.csv'), 'cam1');
+}
+
+/** The segment muxer's CSV list as index rows, the stream's time 0 at BASE. */
+function readSegmentList(csv: string, cameraId: string): SegmentRef[] {
+  return readFileSync(csv, 'utf8')
     .trim()
     .split('\n')
     .map((line, i) => {
       const [file, start, end] = line.split(',');
-      return { id: i + 1, cameraId: 'cam1', file: path.join(dir, file!), startMs: BASE + Math.round(Number(start) * 1000), endMs: BASE + Math.round(Number(end) * 1000), bytes: 0, runId: 'r1' };
+      return { id: i + 1, cameraId, file: path.join(path.dirname(csv), file!), startMs: BASE + Math.round(Number(start) * 1000), endMs: BASE + Math.round(Number(end) * 1000), bytes: 0, runId: 'r1' };
     });
 }
 
@@ -84,6 +90,91 @@ describe('master clip extraction', () => {
   it('fails clearly on a corrupt segment instead of writing a clip', async () => {
     const broken = [{ ...segments[0]!, file: path.join(dir, 'missing.ts') }];
     await expect(extractClip({ ...tools, segments: broken, fromMs: BASE, toMs: BASE + 1000, outFile: path.join(dir, 'clips', 'e.ts') })).rejects.toThrow(/could not cut/);
+  });
+});
+
+/** Frame times (s, the clip's own) of a file's video as ffprobe reads them, in presentation order. */
+async function frameTimes(file: string): Promise<number[]> {
+  const r = await runCommand('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.toString('utf8').split('\n').filter((l) => l.trim()).map((l) => Number(l.split(',')[0])).sort((a, b) => a - b);
+}
+
+/**
+ * Segments as the recorder writes them: a 25 fps H.264 camera stream with a keyframe every 2 s, copied
+ * by the segment muxer into 4 s MPEG-TS segments with the recorder's flags.
+ */
+async function recorderSegments(dir: string, seconds: number): Promise<SegmentRef[]> {
+  const camera = path.join(dir, 'camera.ts');
+  const enc = await runCommand('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=25`, '-t', String(seconds),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-bf', '0', '-f', 'mpegts', camera,
+  ]);
+  expect(enc.code, enc.stderr).toBe(0);
+  const seg = await runCommand('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-i', camera, '-map', '0:v:0', '-c', 'copy', '-f', 'segment', '-segment_time', '4',
+    '-segment_format', 'mpegts', '-segment_format_options', 'flush_packets=1', '-muxdelay', '0', '-muxpreload', '0',
+    '-segment_list', path.join(dir, 'run.csv'), '-segment_list_type', 'csv', path.join(dir, 'run_%06d.ts'),
+  ]);
+  expect(seg.code, seg.stderr).toBe(0);
+  return readSegmentList(path.join(dir, 'run.csv'), 'cam2');
+}
+
+describe('cutting exactly on recorder segments (4 s segments, 2 s keyframes)', () => {
+  const tools = { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' };
+  const FRAME_MS = 40;
+  let dir: string;
+  let segments: SegmentRef[];
+
+  beforeAll(async () => {
+    dir = tempDir();
+    segments = await recorderSegments(dir, 16);
+    expect(segments.map((s) => s.startMs - BASE)).toEqual([0, 4000, 8000, 12000]);
+  });
+
+  // every 0.5 s across two segments, including windows whose keyframe is a segment's first frame
+  const starts = Array.from({ length: 16 }, (_, k) => 4000 + k * 500);
+  it.each(starts)('a window starting %i ms in: first frame on its keyframe, last at its end, manifest measured from the clip', async (startOffset) => {
+    const fromMs = BASE + startOffset;
+    const toMs = fromMs + 2700;
+    const out = path.join(dir, 'clips', `w${startOffset}.ts`);
+    const clip = (await extractClip({ ...tools, segments, fromMs, toMs, outFile: out }))!;
+    const keyframeMs = BASE + Math.floor(startOffset / 2000) * 2000; // keyframes at every 2 s of the stream
+    const lastFrameMs = BASE + (Math.ceil((toMs - BASE) / FRAME_MS) - 1) * FRAME_MS;
+
+    const times = await frameTimes(out);
+    // the clip itself: every frame from the keyframe to the last frame before the window end, none lost
+    expect(times).toHaveLength((lastFrameMs - keyframeMs) / FRAME_MS + 1);
+    times.slice(1).forEach((t, i) => expect(Math.round((t - times[i]!) * 1000)).toBe(FRAME_MS));
+    expect(await decodeErrors(out)).toBe('');
+    // the manifest's figures are what ffprobe reads from the clip
+    expect(clip.clipStartMs).toBe(keyframeMs);
+    expect(clip.clipStartMs).toBeLessThanOrEqual(fromMs);
+    expect(clip.frames).toBe(times.length);
+    expect(clip.lastFrameMs - clip.clipStartMs).toBe(Math.round((times[times.length - 1]! - times[0]!) * 1000));
+    expect(toMs - clip.lastFrameMs).toBeGreaterThan(0);
+    expect(toMs - clip.lastFrameMs).toBeLessThanOrEqual(FRAME_MS);
+    expect(clip.clipEndMs).toBe(clip.lastFrameMs + FRAME_MS);
+    const heldMs = Math.min(clip.clipEndMs, toMs) - Math.max(clip.clipStartMs, fromMs);
+    expect(clip.coverage).toBeCloseTo(heldMs / (toMs - fromMs), 6);
+    expect(clip.gaps).toEqual([]);
+    expect(clip.damaged).toEqual([]);
+    expect(clip.pieces).toEqual([{ clipOffsetMs: 0, utcStartMs: keyframeMs, utcEndMs: clip.clipEndMs }]);
+  });
+
+  it('a clip of garbage video inside valid framing: the damaged stretch is reported and not counted as coverage', async () => {
+    const damagedDir = path.join(dir, 'damaged');
+    const copies = segments.map((s) => ({ ...s, file: path.join(dir, `bad-${path.basename(s.file)}`) }));
+    for (let i = 0; i < segments.length; i++) copyFileSync(segments[i]!.file, copies[i]!.file);
+    expect(garbleVideoPayload(copies[1]!.file)).toBeGreaterThan(100); // the 4-8 s segment is garbage
+    const fromMs = BASE + 2500;
+    const toMs = BASE + 10_500;
+    const clip = (await extractClip({ ...tools, segments: copies, fromMs, toMs, outFile: path.join(damagedDir, 'd.ts') }))!;
+    expect(await decodeErrors(clip.file)).not.toBe(''); // the clip really does not decode cleanly
+    expect(clip.damaged).toEqual([{ startMs: BASE + 4000, endMs: BASE + 8000 }]);
+    expect(clip.gaps).toEqual([]); // the footage is there; it is damaged, not missing
+    expect(clip.coverage).toBeCloseTo(1 - 4000 / (toMs - fromMs), 6);
+    expect(clip.frames).toBe((await frameTimes(clip.file)).length);
   });
 });
 

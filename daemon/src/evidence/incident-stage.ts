@@ -82,7 +82,8 @@ export class EvidenceStage implements IncidentStep {
         // a clip cut across a recording gap jumps in time: faces after the gap are dated through its pieces
         const detail = repo.clipDetail(incident.id, c.cameraId) as ClipDetail | null;
         const pieces = detail?.pieces.map((p) => ({ clipOffsetMs: p.clipOffsetMs, utcStartMs: p.utcStartMs }));
-        return { cameraId: c.cameraId, file: path.join(incidentDir, c.clipPath!), clipStartUtcMs: c.clipStartMs!, ...(pieces?.length ? { pieces } : {}) };
+        const damaged = detail?.damaged?.length ? { damaged: detail.damaged } : {};
+        return { cameraId: c.cameraId, file: path.join(incidentDir, c.clipPath!), clipStartUtcMs: c.clipStartMs!, ...(pieces?.length ? { pieces } : {}), ...damaged };
       });
     rmSync(facesDir, { recursive: true, force: true }); // an analysis cut short is started again from scratch
     let last = 0;
@@ -100,6 +101,8 @@ export class EvidenceStage implements IncidentStep {
         repo.setProgress(incident.id, { stage: 'faces', frames_done: p.framesDone, frames_total: p.framesTotal });
       },
     });
+    // a damaged clip is still analysed as far as it decodes; whoever reads the log or the result is told
+    for (const c of result.clips) if (c.damaged) ctx.log.warn({ incident: incident.id, camera: c.camera_id }, `clip of camera ${c.camera_id}: ${c.damaged}`);
     const crops = result.subjects.reduce((n, s) => n + s.crops.length, 0);
     // Embedding faces is "combination" of biometric data: on the record, with what and how many.
     ctx.audit.append({
@@ -107,7 +110,7 @@ export class EvidenceStage implements IncidentStep {
       action: 'evidence.faces_analysed',
       objectIds: [incident.id],
       sha256s: result.models.map((m) => m.sha256),
-      detail: { mode: result.mode, subjects: result.subjects.length, crops, frames: result.clips.reduce((n, c) => n + c.frames_analysed, 0), clip_errors: result.clips.filter((c) => c.error).length },
+      detail: { mode: result.mode, subjects: result.subjects.length, crops, frames: result.clips.reduce((n, c) => n + c.frames_analysed, 0), clip_errors: result.clips.filter((c) => c.error).length, damaged_clips: result.clips.filter((c) => c.damaged).length },
     });
     return result;
   }

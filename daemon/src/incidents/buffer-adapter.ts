@@ -5,6 +5,7 @@ import { CamerasRepo } from '../store/repos/cameras.js';
 import { EvidenceLocks } from '../store/repos/evidence-locks.js';
 import { GapsRepo } from '../store/repos/gaps.js';
 import { SegmentsRepo } from '../store/repos/segments.js';
+import { statement } from '../store/statements.js';
 import type { Clock } from '../util/clock.js';
 import type { BufferIndex, CameraDirectory, EvidenceLocker, GapRef, SegmentRef } from './buffer-port.js';
 
@@ -17,7 +18,7 @@ export class RecorderBuffer implements BufferIndex, CameraDirectory, EvidenceLoc
   private readonly status: CameraStatusRepo;
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     clock: Clock,
     private readonly bufferDir: string,
   ) {
@@ -29,7 +30,8 @@ export class RecorderBuffer implements BufferIndex, CameraDirectory, EvidenceLoc
   }
 
   segmentsOverlapping(cameraId: string, fromMs: number, toMs: number): SegmentRef[] {
-    return this.segments.overlapping(cameraId, fromMs, toMs).map((s) => ({
+    // a zero-byte segment (a run that died before its first frame) is indexed but holds no footage
+    return this.segments.overlapping(cameraId, fromMs, toMs).filter((s) => s.bytes > 0).map((s) => ({
       id: s.id,
       cameraId: s.cameraId,
       file: path.join(this.bufferDir, s.path),
@@ -45,19 +47,27 @@ export class RecorderBuffer implements BufferIndex, CameraDirectory, EvidenceLoc
   }
 
   newestSegmentEnd(cameraId: string): number | null {
-    return this.segments.newestEnd(cameraId) ?? null;
+    return (statement(this.db, 'SELECT MAX(end_utc_ms) FROM segments WHERE camera_id = ? AND bytes > 0').pluck().get(cameraId) as number | null) ?? null;
   }
 
   oldestSegmentStart(cameraId: string): number | null {
-    return this.segments.oldestStart(cameraId) ?? null;
+    return (statement(this.db, 'SELECT MIN(start_utc_ms) FROM segments WHERE camera_id = ? AND bytes > 0').pluck().get(cameraId) as number | null) ?? null;
+  }
+
+  whyNeverRecorded(cameraId: string): string | null {
+    if (this.oldestSegmentStart(cameraId) !== null) return null;
+    const now = this.status.get(cameraId);
+    if (now?.state === 'recording') return null; // its first segment is on its way
+    const state = now ? `it is ${now.state}${now.reason ? `: ${now.reason}` : ''}` : 'the recorder has not started it';
+    return `camera ${cameraId} has never recorded a frame (${state})`;
   }
 
   whyNoFootage(cameraId: string, fromMs: number, toMs: number): string {
     const outage = this.gaps.overlapping(cameraId, fromMs, toMs)[0];
     if (outage) return `camera ${cameraId} recorded nothing in that window: it was failing: ${outage.reason}`;
-    const oldest = this.segments.oldestStart(cameraId);
+    const oldest = this.oldestSegmentStart(cameraId);
     const now = this.status.get(cameraId);
-    if (oldest === undefined) {
+    if (oldest === null) {
       const state = now ? `; it is ${now.state}${now.reason ? `: ${now.reason}` : ''}` : '';
       return `camera ${cameraId} has not recorded any footage yet${state}`;
     }

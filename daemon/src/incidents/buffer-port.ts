@@ -23,19 +23,24 @@ export interface GapRef {
 }
 
 export interface BufferIndex {
-  /** Closed segments of a camera that overlap [fromMs, toMs), ordered by start. */
+  /** Closed segments of a camera that overlap [fromMs, toMs), ordered by start; empty (zero-byte) ones are not footage and are left out. */
   segmentsOverlapping(cameraId: string, fromMs: number, toMs: number): SegmentRef[];
   /** Recorded outages of a camera overlapping [fromMs, toMs). */
   gapsOverlapping(cameraId: string, fromMs: number, toMs: number): GapRef[];
-  /** End of the newest closed segment of the camera, or null when it has none. */
+  /** End of the newest closed segment with footage of the camera, or null when it has none. */
   newestSegmentEnd(cameraId: string): number | null;
-  /** Start of the oldest segment still in the buffer, or null when it has none. */
+  /** Start of the oldest segment with footage still in the buffer, or null when it has none. */
   oldestSegmentStart(cameraId: string): number | null;
   /**
    * Why a camera has no footage in [fromMs, toMs), in plain words for the person who must act: the
    * recorded outage and its reason, a camera that never recorded, or footage already deleted.
    */
   whyNoFootage(cameraId: string, fromMs: number, toMs: number): string;
+  /**
+   * Why a camera can give no footage at all, or null when it can: it has never recorded a frame (no
+   * segment with footage, zero-byte ones do not count) and is not recording now.
+   */
+  whyNeverRecorded(cameraId: string): string | null;
 }
 
 export interface CameraDirectory {

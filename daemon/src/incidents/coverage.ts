@@ -41,3 +41,18 @@ export function coverageOf(intervals: readonly Interval[], fromMs: number, toMs:
   const missing = gapsIn(intervals, fromMs, toMs, toleranceMs).reduce((s, g) => s + (g.endMs - g.startMs), 0);
   return Math.max(0, Math.min(1, 1 - missing / span));
 }
+
+/** `intervals` with the `holes` taken out (merged, ordered). */
+export function without(intervals: readonly Interval[], holes: readonly Interval[]): Interval[] {
+  let parts = coveredParts(intervals, -Infinity, Infinity);
+  for (const h of holes) {
+    parts = parts.flatMap((p) => {
+      if (h.endMs <= p.startMs || h.startMs >= p.endMs) return [p];
+      const kept: Interval[] = [];
+      if (h.startMs > p.startMs) kept.push({ startMs: p.startMs, endMs: h.startMs });
+      if (h.endMs < p.endMs) kept.push({ startMs: h.endMs, endMs: p.endMs });
+      return kept;
+    });
+  }
+  return parts;
+}

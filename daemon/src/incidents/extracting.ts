@@ -76,7 +76,7 @@ export class ExtractionStep implements IncidentStep {
           repo.updateClip(i.id, cam.cameraId, { clipState: 'empty', coverage: 0, error: why });
           return;
         }
-        const detail: ClipDetail = { gaps: clip.gaps, pieces: clip.pieces };
+        const detail: ClipDetail = { gaps: clip.gaps, pieces: clip.pieces, damaged: clip.damaged, frames: clip.frames, lastFrameMs: clip.lastFrameMs };
         repo.updateClip(i.id, cam.cameraId, {
           clipState: 'done',
           clipPath: `master/${file}`,
@@ -92,7 +92,14 @@ export class ExtractionStep implements IncidentStep {
           action: 'evidence.clip_extracted',
           objectIds: [i.id, cam.cameraId],
           sha256s: [clip.sha256],
-          detail: { bytes: clip.bytes, coverage: Number(clip.coverage.toFixed(4)), gaps: clip.gaps.length },
+          detail: {
+            bytes: clip.bytes,
+            frames: clip.frames,
+            coverage: Number(clip.coverage.toFixed(4)),
+            gaps: clip.gaps.length,
+            // footage that is there but does not decode: said here, left out of the coverage
+            ...(clip.damaged.length ? { damaged_ms: clip.damaged.reduce((n, d) => n + d.endMs - d.startMs, 0) } : {}),
+          },
         });
       })();
     }

@@ -102,6 +102,13 @@ export class IncidentService {
     const windowTo = at + after * 1000;
 
     const { selector, cameraIds } = this.selectCameras(req);
+    const never = cameraIds.map((c) => this.d.buffer.whyNeverRecorded(c));
+    if (never.every((why) => why !== null)) {
+      throw new IncidentRefused(`there is no footage to cut: ${never.join('; ')}`, 400, {
+        code: 'never_recorded',
+        hint: '`hindsight camera test ID` says what is wrong with the camera; `hindsight buffer status` shows what each camera has recorded',
+      });
+    }
     if (windowTo <= now && cameraIds.every((c) => (this.d.buffer.oldestSegmentStart(c) ?? Infinity) >= windowTo)) {
       throw new IncidentRefused('there is no footage for that time: it is older than the rolling buffer', 400, {
         code: 'outside_buffer',

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
 import { assertSafeId } from '../util/ids.js';
 import type { ClipProgress, Segment, SegmentOutcome, TrackOut } from './clip.js';
+import { clipDamage } from './damage.js';
 import { probeVideo, type VideoInfo } from './frame-source.js';
 import type { ModelId, ModelRole } from './models.js';
 import type { VisionOptions } from './options.js';
@@ -113,6 +114,8 @@ function summariseClip(c: ClipInput, info: VideoInfo | Error, segments: Segment[
   const rejected: Record<string, number> = {};
   for (const o of done) for (const [k, v] of Object.entries(o.rejected)) rejected[k] = (rejected[k] ?? 0) + v;
   const error = info instanceof Error ? info.message : done.length === 0 ? (failed[0]?.message ?? 'not analysed') : undefined;
+  const warnings = [...done.flatMap((o) => o.warnings), ...(done.length ? failed.map((f) => `segment not analysed: ${f.message}`) : [])];
+  const damaged = clipDamage(done.flatMap((o) => o.warnings), c.damaged);
   return {
     camera_id: c.cameraId,
     file: c.file,
@@ -126,9 +129,10 @@ function summariseClip(c: ClipInput, info: VideoInfo | Error, segments: Segment[
     faces_accepted: done.reduce((n, o) => n + o.accepted, 0),
     rejected,
     tracks: done.reduce((n, o) => n + o.tracks.length, 0),
-    warnings: [...done.flatMap((o) => o.warnings), ...(done.length ? failed.map((f) => `segment not analysed: ${f.message}`) : [])],
+    warnings,
     timings: roundTimings(timings),
     wall_ms: Math.max(0, ...done.map((o) => o.wallMs)),
+    ...(damaged ? { damaged } : {}),
     ...(error ? { error } : {}),
   };
 }

@@ -15,6 +15,8 @@ export interface ClipInput {
   clipStartUtcMs: number;
   /** The clip's stretches in order (from its extraction); absent: one stretch from `clipStartUtcMs`. */
   pieces?: ClipPiece[];
+  /** Stretches (UTC) whose keyframes did not decode when the clip was cut. */
+  damaged?: { startMs: number; endMs: number }[];
 }
 
 /** The UTC time of the moment `offsetMs` into a clip, counted in the stretch it falls in. */
@@ -98,6 +100,8 @@ export interface ClipSummary {
   warnings: string[];
   timings: StageTimings;
   wall_ms: number;
+  /** Why the clip's video is damaged (it was still analysed as far as it decodes); absent when it decoded cleanly. */
+  damaged?: string;
   /** Why the clip could not be analysed (the other fields are then zero). */
   error?: string;
 }
