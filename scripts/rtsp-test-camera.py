@@ -30,18 +30,35 @@ def main() -> int:
     p.add_argument("--bitrate", type=int, default=500, help="kbit/s (live mode)")
     p.add_argument("--gop", type=int, default=10, help="frames between keyframes (live mode)")
     p.add_argument("--pattern", default="smpte", help="videotestsrc pattern (live mode)")
+    p.add_argument("--codec", choices=["h264", "h265"], default="h264", help="live mode")
+    p.add_argument("--bframes", type=int, default=0, help="B-frames between reference frames (live mode; 0: none, as most cameras)")
+    p.add_argument("--audio", action="store_true", help="add an audio track (G.711 A-law) beside the video (live mode)")
+    p.add_argument("--rtp-ts-offset", type=int, default=-1, help="first RTP timestamp of the video (e.g. just before the 32-bit wrap); -1: random")
     p.add_argument("--user", help="require RTSP basic auth with this user")
     p.add_argument("--password", default="")
     a = p.parse_args()
 
     Gst.init(None)
+    ts_offset = f" timestamp-offset={a.rtp_ts_offset}" if a.rtp_ts_offset >= 0 else ""
     if a.mode == "live":
+        if a.codec == "h265":
+            # zerolatency would turn B-frames off
+            tune = "" if a.bframes else "tune=zerolatency "
+            encoder = (f"x265enc {tune}speed-preset=ultrafast bitrate={a.bitrate} key-int-max={a.gop} option-string=bframes={a.bframes} ! "
+                       f"h265parse config-interval=-1 ! rtph265pay name=pay0 pt=96{ts_offset}")
+        else:
+            # zerolatency and ultrafast both turn B-frames off: superfast with explicit bframes keeps them
+            tune = f"speed-preset=superfast bframes={a.bframes} b-adapt=false" if a.bframes else "tune=zerolatency speed-preset=ultrafast"
+            # B-frames need the main profile (the payloader would otherwise accept baseline)
+            profile = " ! video/x-h264,profile=main" if a.bframes else ""
+            encoder = (f"x264enc {tune} bitrate={a.bitrate} key-int-max={a.gop}{profile} ! "
+                       f"h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96{ts_offset}")
+        audio = " audiotestsrc is-live=true ! audioconvert ! audioresample ! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8" if a.audio else ""
         launch = (
             f"( videotestsrc is-live=true pattern={a.pattern} ! "
             f"video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1 ! "
             "clockoverlay time-format=%H:%M:%S ! "
-            f"x264enc tune=zerolatency speed-preset=ultrafast bitrate={a.bitrate} key-int-max={a.gop} ! "
-            "h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
+            f"{encoder}{audio} )"
         )
     elif a.mode == "audio":
         launch = (
@@ -56,6 +73,7 @@ def main() -> int:
 
     # the server would start and answer every client 503; say which plugin is missing instead
     packages = {"clockoverlay": "gstreamer1.0-x", "x264enc": "gstreamer1.0-plugins-ugly", "h264parse": "gstreamer1.0-plugins-bad",
+                "x265enc": "gstreamer1.0-plugins-bad", "h265parse": "gstreamer1.0-plugins-bad", "rtph265pay": "gstreamer1.0-plugins-good", "alawenc": "gstreamer1.0-plugins-good",
                 "tsdemux": "gstreamer1.0-plugins-bad", "rtph264pay": "gstreamer1.0-plugins-good", "mulawenc": "gstreamer1.0-plugins-good"}
     missing = [e for e in packages if f"{e} " in launch and Gst.ElementFactory.find(e) is None]
     if missing:

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { Writable } from 'node:stream';
 import type { AppContext } from '../../daemon/src/app/context.js';
 import { Daemon } from '../../daemon/src/app/daemon.js';
@@ -42,4 +43,14 @@ export function inProcessDaemon(dir: string, overrides: Record<string, unknown> 
   });
   const daemon = new Daemon(config, { log: createLogger({ level: 'debug', pretty: false, destination }), clock });
   return { ctx: daemon.ctx, recorder: daemon.service<RecorderService>('recorder')!, retention: daemon.service<RetentionService>('retention')!, lines };
+}
+
+/** Rows of a query on a daemon's database (state folder under `dir`), read-only while the daemon writes. */
+export function queryStateDb<T>(dir: string, sql: string): T[] {
+  const db = new Database(path.join(dir, 'state', 'hindsight.db'), { readonly: true });
+  try {
+    return db.prepare(sql).all() as T[];
+  } finally {
+    db.close();
+  }
 }

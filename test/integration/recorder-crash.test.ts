@@ -6,7 +6,7 @@ import { parseSegmentListLine } from '../../daemon/src/recorder/segment-list.js'
 import { runCli, startDaemon, writeConfig } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 import { descendants, isAlive, type TestProcess } from '../helpers/process.js';
-import { recorderConfigOverrides } from '../helpers/recorder.js';
+import { queryStateDb, recorderConfigOverrides } from '../helpers/recorder.js';
 import { startCamera } from '../helpers/rtsp-camera.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -35,14 +35,7 @@ describe('recorder: daemon killed while recording', () => {
     expect(add.code, add.stderr).toBe(0);
     const camDir = path.join(dir, 'state', 'buffer', 'till1');
     const db = (): Database.Database => new Database(path.join(dir, 'state', 'hindsight.db'), { readonly: true });
-    const rows = (): Row[] => {
-      const d = db();
-      try {
-        return d.prepare('SELECT path, start_utc_ms, end_utc_ms, run_id, recovered FROM segments ORDER BY start_utc_ms').all() as Row[];
-      } finally {
-        d.close();
-      }
-    };
+    const rows = (): Row[] => queryStateDb<Row>(dir, 'SELECT path, start_utc_ms, end_utc_ms, run_id, recovered FROM segments ORDER BY start_utc_ms');
     let daemon: TestProcess = startDaemon(config);
     afterAll(async () => {
       await daemon.stop();

@@ -46,7 +46,7 @@ describe('recorder: recovery of runs a dead daemon left behind', () => {
     const b = await crashedRun(camera.url, camDir, 5);
     const listB = readFileSync(path.join(camDir, `${b.runId}.csv`), 'utf8').split('\n').map(parseSegmentListLine).filter((e) => e !== undefined);
     const live = new RunCursor(b.runId);
-    for (const e of listB.slice(0, 2)) index.indexListed(live, e, b.startedAt + 600 + e.endS * 1000);
+    for (const e of listB.slice(0, 2)) index.indexBatch(live, [e], b.startedAt + 600 + e.endS * 1000);
     // a tampered list line pointing outside the camera folder is ignored
     writeFileSync(path.join(camDir, `${b.runId}.csv`), `../../etc/passwd,0.0,1.0\n${a.runId}_000000.ts,0.0,1.0\n`, { flag: 'a' });
     // junk that only looks like a segment of run B

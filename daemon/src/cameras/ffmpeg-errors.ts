@@ -38,7 +38,7 @@ const PROBLEMS: Record<Known, { transient: boolean; message: (timeoutS: number) 
   no_video: { transient: false, message: () => 'the stream has no video track', hint: 'choose the camera\'s video stream path (not an audio-only or metadata stream)' },
   not_rtsp: { transient: true, message: () => 'what answers on that port is not a working RTSP camera stream', hint: 'check the port and path of the URL; open the camera\'s web page to find its RTSP address' },
   closed: { transient: true, message: () => 'the camera closed the connection', hint: 'the recorder reconnects by itself; if this repeats, check the camera\'s stream limits' },
-  disk_full: { transient: true, message: () => 'the buffer disk is full', hint: 'retention frees space; check buffer.quota_gb and what else fills the disk' },
+  disk_full: { transient: true, message: () => 'disk full: ffmpeg could not write to the buffer disk', hint: 'retention frees space; check buffer.quota_gb and what else fills the disk' },
   out_of_memory: { transient: true, message: () => 'ffmpeg ran out of memory (limit recorder.ffmpeg_memory_mb)', hint: 'raise recorder.ffmpeg_memory_mb if the camera streams very large frames' },
 };
 

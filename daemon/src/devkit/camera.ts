@@ -14,6 +14,13 @@ export interface CameraOptions {
   bitrateKbps?: number;
   gop?: number;
   pattern?: string;
+  codec?: 'h264' | 'h265';
+  /** B-frames between reference frames (0: none). */
+  bframes?: number;
+  /** An audio track beside the video. */
+  audio?: boolean;
+  /** First RTP timestamp of the video (e.g. just before the 32-bit wrap). */
+  rtpTimestampOffset?: number;
   user?: string;
   password?: string;
   /** Reuse a port (bring a camera back after an outage). 0 or undefined picks a free one. */
@@ -48,6 +55,10 @@ export class RtspTestCamera {
     if (o.bitrateKbps) args.push('--bitrate', String(o.bitrateKbps));
     if (o.gop) args.push('--gop', String(o.gop));
     if (o.pattern) args.push('--pattern', o.pattern);
+    if (o.codec) args.push('--codec', o.codec);
+    if (o.bframes) args.push('--bframes', String(o.bframes));
+    if (o.audio) args.push('--audio');
+    if (o.rtpTimestampOffset !== undefined) args.push('--rtp-ts-offset', String(o.rtpTimestampOffset));
     if (o.user) args.push('--user', o.user, '--password', o.password ?? '');
     // /usr/bin/python3: a python3 earlier on PATH may not see the gi bindings
     this.proc = new ManagedProcess('/usr/bin/python3', args);

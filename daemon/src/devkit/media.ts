@@ -2,6 +2,7 @@
  * Tools for the demo, the tests and the benchmarks: RTSP test cameras, a private Mosquitto, media
  * fixtures. Never used by the daemon itself.
  */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCommand } from '../util/child.js';
 
@@ -27,8 +28,34 @@ export async function makeTestVideo(out: string, o: VideoOptions): Promise<strin
   args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String(o.gop ?? fps), '-keyint_min', String(o.gop ?? fps));
   if (o.bitrateKbps) args.push('-b:v', `${o.bitrateKbps}k`, '-maxrate', `${o.bitrateKbps}k`, '-bufsize', `${o.bitrateKbps * 2}k`);
   if (path.extname(out) === '.ts') args.push('-bsf:v', 'h264_mp4toannexb', '-f', 'mpegts');
+  if (path.extname(out) === '.h264') args.push('-bsf:v', 'h264_mp4toannexb', '-f', 'h264');
   args.push(out);
   const r = await runCommand('ffmpeg', args, { timeoutMs: 10 * 60_000 });
+  if (r.code !== 0) throw new Error(`ffmpeg could not make ${out}: ${r.stderr}`);
+  return out;
+}
+
+/**
+ * An H.264 MPEG-TS whose framing is valid (start codes, parameter sets, slice headers) but whose slice data is
+ * random: it streams, parses and records like any camera, yet no frame decodes.
+ */
+export async function makeGarbageVideo(out: string, o: VideoOptions): Promise<string> {
+  const raw = `${out}.h264`;
+  const fps = o.fps ?? 10;
+  await makeTestVideo(raw, o);
+  const b = readFileSync(raw);
+  const starts: number[] = [];
+  for (let k = 0; k + 3 < b.length; k++) if (b[k] === 0 && b[k + 1] === 0 && b[k + 2] === 1) starts.push((k += 2) + 1);
+  starts.forEach((start, i) => {
+    const end = i + 1 < starts.length ? starts[i + 1]! - 3 : b.length;
+    const nalType = b[start]! & 0x1f;
+    if (nalType !== 1 && nalType !== 5) return; // keep SPS/PPS/SEI: only the picture data is garbage
+    // keep the slice header's first bytes; never write a zero (no accidental start codes)
+    for (let k = start + 8; k < end - 1; k++) b[k] = 1 + Math.floor(Math.random() * 255);
+  });
+  writeFileSync(raw, b);
+  const r = await runCommand('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-r', String(fps), '-f', 'h264', '-i', raw, '-c', 'copy', '-f', 'mpegts', out], { timeoutMs: 10 * 60_000 });
+  rmSync(raw, { force: true });
   if (r.code !== 0) throw new Error(`ffmpeg could not make ${out}: ${r.stderr}`);
   return out;
 }

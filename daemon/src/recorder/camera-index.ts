@@ -17,13 +17,26 @@ import { WallAnchor } from './wall-anchor.js';
 export const GAP_TOLERANCE_MS = 250;
 /** Within a run, a segment starts where the previous one ended unless the estimate moved by more than this. */
 const CHAIN_TOLERANCE_MS = 1000;
+/**
+ * A segment that does not start where the previous one of its run ended (by more than this) means the camera's
+ * timestamps jumped (clock reset, wrap): the run's anchor no longer maps stream time to wall time.
+ */
+const JUMP_TOLERANCE_S = 1;
+/** A segment cannot outlast the longest stall bound (the run would have been restarted) plus one segment. */
+const MAX_SEGMENT_S = 660;
+/** Far beyond any camera (4K H.265 cameras send 8-32 Mbit/s): such a file is not what its times claim. */
+const MAX_BITRATE_BPS = 400_000_000;
 
 /** Where indexing stands within one ffmpeg run. */
 export class RunCursor {
   readonly anchor = new WallAnchor();
   lastEndUtcMs: number | undefined;
   lastEndS: number | undefined;
+  /** End (stream time) of the last listed entry seen, indexed or not: where the next one must start. */
+  lastListedEndS: number | undefined;
   segments = 0;
+  /** Footage indexed from this run, in ms. */
+  recordedMs = 0;
   readonly files = new Set<string>();
   /** Listed segments waiting for the anchor to settle. */
   readonly pending: SegmentListEntry[] = [];
@@ -64,27 +77,52 @@ export class CameraIndex {
   }
 
   /**
-   * Index a segment from the run's list; returns the segments indexed now. `observedWallMs` is when its line
-   * appeared (live) and feeds the wall anchor: until the anchor has settled (ffmpeg's start-up burst is over)
-   * segments are held back, so early segments are not placed late. Recovery primes the anchor itself and
-   * passes undefined.
+   * Index the lines of one read of a run's list. Only the newest line was just closed when the list was read:
+   * the others closed earlier (the daemon was busy or frozen while ffmpeg went on), so their read time says
+   * nothing about their own time and is not fed to the anchor; their times come from the stream's clock.
    */
-  indexListed(run: RunCursor, entry: SegmentListEntry, observedWallMs: number | undefined): Segment[] {
+  indexBatch(run: RunCursor, entries: SegmentListEntry[], observedWallMs: number): Segment[] {
+    const out: Segment[] = [];
+    entries.forEach((entry, i) => {
+      if (this.jumped(run, entry)) {
+        // index what the old anchor placed, then anchor again on this segment (its read time is the best known)
+        if (run.anchor.offsetMs !== undefined) out.push(...this.flush(run));
+        this.deps.log.warn({ camera: this.cameraId, run: run.runId, fromS: run.lastListedEndS, toS: entry.startS }, "the camera's timestamps jumped; anchoring the recording to the wall clock again");
+        run.anchor.reset();
+        if (this.hold(run, entry)) run.anchor.observe(observedWallMs, entry.endS);
+      } else if (this.hold(run, entry) && i === entries.length - 1) run.anchor.observe(observedWallMs, entry.endS);
+    });
+    // until the anchor has settled (ffmpeg's start-up burst is over) segments are held back, so early ones are not placed late
+    if (run.anchor.settled && run.anchor.offsetMs !== undefined) out.push(...this.flush(run));
+    return out;
+  }
+
+  /** True for a list line that is new; it is then held back until the anchor places it. */
+  private hold(run: RunCursor, entry: SegmentListEntry): boolean {
     if (RUN_FILE.exec(entry.file)?.[1] !== run.runId || entry.file.endsWith('.csv')) {
       // only names this run's ffmpeg was told to write: an altered list cannot point the index elsewhere
       this.deps.log.warn({ camera: this.cameraId, run: run.runId, file: entry.file.slice(0, 100) }, 'ignored a segment list line that names no segment of its run');
-      return [];
+      return false;
     }
     if (run.files.has(entry.file) || this.segments.byPath(this.relPath(entry.file))) {
       run.files.add(entry.file);
-      return [];
+      return false;
     }
-    if (run.pending.some((p) => p.file === entry.file)) return []; // already held back (a retried batch)
+    if (run.pending.some((p) => p.file === entry.file)) return false; // already held back (a retried batch)
     run.pending.push(entry);
-    if (observedWallMs !== undefined) {
-      run.anchor.observe(observedWallMs, entry.endS);
-      if (!run.anchor.settled) return [];
-    }
+    return true;
+  }
+
+  private jumped(run: RunCursor, entry: SegmentListEntry): boolean {
+    const last = run.lastListedEndS;
+    const known = run.files.has(entry.file) || run.pending.some((p) => p.file === entry.file);
+    if (!known) run.lastListedEndS = entry.endS;
+    return !known && last !== undefined && Math.abs(entry.startS - last) > JUMP_TOLERANCE_S;
+  }
+
+  /** Index a segment of a run left by a previous daemon (recovery primes the run's anchor or continues its segments). */
+  indexRecovered(run: RunCursor, entry: SegmentListEntry): Segment[] {
+    this.hold(run, entry);
     return this.flush(run);
   }
 
@@ -151,6 +189,14 @@ export class CameraIndex {
       run.files.add(file);
       return undefined;
     }
+    const implausible = implausibleSegment(bytes, (t.endUtcMs - t.startUtcMs) / 1000);
+    if (implausible) {
+      // never footage: an empty or absurd file would make a window look covered
+      rmSync(path.join(this.cameraDir, file), { force: true });
+      run.files.add(file);
+      this.deps.log.warn({ camera: this.cameraId, file, bytes, durationS: (t.endUtcMs - t.startUtcMs) / 1000 }, `removed a segment that is not footage (${implausible}); not indexed`);
+      return undefined;
+    }
     const row: NewSegment = { cameraId: this.cameraId, path: this.relPath(file), startUtcMs: t.startUtcMs, endUtcMs: t.endUtcMs, bytes, runId: run.runId, recovered: t.recovered };
     const segment = this.deps.db.transaction(() => {
       this.closeGapBefore(row.startUtcMs, run);
@@ -160,6 +206,7 @@ export class CameraIndex {
     run.lastEndUtcMs = segment.endUtcMs;
     run.lastEndS = endS;
     run.segments += 1;
+    run.recordedMs += segment.endUtcMs - segment.startUtcMs;
     this.deps.bus.emit('segment.closed', { cameraId: this.cameraId, segment });
     return segment;
   }
@@ -187,4 +234,13 @@ export class CameraIndex {
   newestOfRun(runId: string): Segment | undefined {
     return this.segments.newestOfRun(runId);
   }
+}
+
+/** Why a segment file cannot be what its list line says (empty, no duration, too long, impossible bitrate). */
+export function implausibleSegment(bytes: number, durationS: number): string | undefined {
+  if (bytes === 0) return 'the file is empty';
+  if (!(durationS > 0)) return 'it has no duration';
+  if (durationS > MAX_SEGMENT_S) return `it claims ${Math.round(durationS)} s, longer than any segment can be`;
+  if ((bytes * 8) / durationS > MAX_BITRATE_BPS) return `${Math.round(bytes / 1e6)} MB in ${durationS.toFixed(2)} s is beyond any camera's bitrate`;
+  return undefined;
 }

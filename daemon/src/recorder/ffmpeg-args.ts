@@ -26,6 +26,10 @@ export function recordArgs(target: CameraTarget, files: RunFiles, o: { segmentSe
     ...rtspInputArgs(target, o.timeoutS, { videoOnly: true }),
     // First video stream, bit for bit: no decode, no re-encode (about 1 % of a core per camera).
     '-map', '0:v:0', '-c', 'copy',
+    // RTP carries no decode times: with B-frames (H.264 or H.265) the first packets reach the muxer without a
+    // pts or dts and the MPEG-TS muxer refuses the whole stream ("first pts and dts value must be set").
+    // A packet without a pts takes its dts; without this such cameras could not be recorded at all.
+    '-bsf:v', 'setts=pts=if(eq(PTS\\,NOPTS)\\,DTS\\,PTS)',
     '-f', 'segment',
     // Segments cut at the first keyframe after this many seconds; real durations come from the list.
     '-segment_time', String(o.segmentSeconds),

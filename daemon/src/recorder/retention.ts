@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../store/db.js';
-import { AlarmsRepo } from '../store/repos/alarms.js';
+import { AlarmLog } from './alarm-log.js';
 import { SEGMENT_IS_LOCKED } from '../store/repos/evidence-locks.js';
 import { GapsRepo } from '../store/repos/gaps.js';
 import { MetaRepo } from '../store/repos/meta.js';
@@ -69,11 +69,11 @@ export interface RetentionDeps {
  * batch of deletions is one `buffer.deleted` audit row: the deletion receipt (period, segments, bytes).
  */
 export class Retention {
-  private readonly alarms: AlarmsRepo;
+  private readonly alarms: AlarmLog;
   private readonly gaps: GapsRepo;
 
   constructor(private readonly deps: RetentionDeps) {
-    this.alarms = new AlarmsRepo(deps.db, deps.clock);
+    this.alarms = new AlarmLog(deps, 'retention');
     this.gaps = new GapsRepo(deps.db);
   }
 
@@ -194,36 +194,16 @@ export class Retention {
     out.overQuotaCameras = over ? rows.map((r) => r.camera).sort() : [];
     const gb = (b: number): string => (b / GB).toFixed(2);
     for (const camera of out.overQuotaCameras) {
-      this.setAlarm(LOCKED_OVER_QUOTA, camera, `recording stopped: evidence-locked footage (${gb(out.lockedBytes)} GB) fills the buffer quota (${gb(policy.quotaBytes)} GB); release finished incidents' locks or raise buffer.quota_gb`);
+      this.alarms.raise(LOCKED_OVER_QUOTA, camera, `recording stopped: evidence-locked footage (${gb(out.lockedBytes)} GB) fills the buffer quota (${gb(policy.quotaBytes)} GB); release finished incidents' locks or raise buffer.quota_gb`);
     }
-    for (const a of this.alarms.active(LOCKED_OVER_QUOTA)) if (!out.overQuotaCameras.includes(a.subject)) this.clearAlarm(LOCKED_OVER_QUOTA, a.subject);
+    for (const a of this.alarms.active(LOCKED_OVER_QUOTA)) if (!out.overQuotaCameras.includes(a.subject)) this.alarms.clear(LOCKED_OVER_QUOTA, a.subject);
   }
 
   /** Under the free-space floor with nothing unlocked left to delete: say so (recording goes on, newest first). */
   private judgeDisk(policy: RetentionPolicy): void {
     const free = this.freeBytes();
     if (free !== undefined && free < policy.minFreeBytes) {
-      this.setAlarm(DISK_LOW, 'buffer', `the buffer disk has ${(free / GB).toFixed(2)} GB free, under the ${(policy.minFreeBytes / GB).toFixed(2)} GB floor, and only locked footage is left to delete; free space on the disk`);
-    } else this.clearAlarm(DISK_LOW, 'buffer');
-  }
-
-  private setAlarm(kind: string, subject: string, message: string): void {
-    this.deps.db.transaction(() => {
-      const { alarm, created } = this.alarms.raise(kind, subject, message);
-      if (created) {
-        this.deps.audit.append({ actor: { type: 'system', id: 'retention' }, action: 'alarm.raised', objectIds: [alarm.id, subject], detail: { kind, message } });
-        this.deps.log.error({ alarm: kind, subject }, message);
-      }
-    })();
-  }
-
-  private clearAlarm(kind: string, subject: string): void {
-    this.deps.db.transaction(() => {
-      const cleared = this.alarms.clear(kind, subject);
-      if (cleared) {
-        this.deps.audit.append({ actor: { type: 'system', id: 'retention' }, action: 'alarm.cleared', objectIds: [cleared.id, subject], detail: { kind } });
-        this.deps.log.info({ alarm: kind, subject }, 'alarm cleared');
-      }
-    })();
+      this.alarms.raise(DISK_LOW, 'buffer', `the buffer disk has ${(free / GB).toFixed(2)} GB free, under the ${(policy.minFreeBytes / GB).toFixed(2)} GB floor, and only locked footage is left to delete; free space on the disk`);
+    } else this.alarms.clear(DISK_LOW, 'buffer');
   }
 }

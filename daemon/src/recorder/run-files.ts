@@ -10,8 +10,8 @@ import { SegmentListTail } from './segment-list.js';
  * (written when ffmpeg was killed), then drop the list. Leaving the list until the end means a crash in here
  * is finished by the next start-up's recovery.
  */
-export async function finishRun(index: CameraIndex, run: RunCursor, tail: SegmentListTail, observedWallMs: number | undefined): Promise<void> {
-  for (const entry of tail.read()) index.indexListed(run, entry, observedWallMs);
+export async function finishRun(index: CameraIndex, run: RunCursor, tail: SegmentListTail, observedWallMs: number): Promise<void> {
+  index.indexBatch(run, tail.read(), observedWallMs);
   index.flush(run);
   for (const file of runSegmentFiles(index.cameraDir, run.runId)) await index.salvage(run, file);
   rmSync(tail.file, { force: true });
@@ -50,7 +50,7 @@ export async function recoverCameraDir(index: CameraIndex, knownPaths: Set<strin
     const before = index.newestOfRun(runId);
     if (before) run.lastEndUtcMs = before.endUtcMs;
     else primeAnchor(run, dir, entries);
-    for (const e of entries) index.indexListed(run, e, undefined);
+    for (const e of entries) index.indexRecovered(run, e);
     for (const file of runSegmentFiles(dir, runId)) if (!knownPaths.has(index.relPath(file))) await index.salvage(run, file);
     rmSync(tail.file, { force: true });
   }

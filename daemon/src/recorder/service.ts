@@ -7,8 +7,12 @@ import { AlarmsRepo } from '../store/repos/alarms.js';
 import { CameraStatusRepo } from '../store/repos/camera-status.js';
 import { CamerasRepo, type Camera } from '../store/repos/cameras.js';
 import { SegmentsRepo } from '../store/repos/segments.js';
+import { errorMessage } from '../util/errors.js';
 import { isSafeId } from '../util/ids.js';
+import { AlarmLog } from './alarm-log.js';
 import { CameraIndex } from './camera-index.js';
+import type { DecodeVerdict } from './decode-check.js';
+import { DISK_FULL, diskFullReason } from './disk-guard.js';
 import { LOCKED_OVER_QUOTA } from './retention.js';
 import { recoverCameraDir } from './run-files.js';
 import { recorderSettings, type RecorderSettings } from './settings.js';
@@ -28,12 +32,16 @@ export class RecorderService implements Service {
   private readonly statusRepo: CameraStatusRepo;
   private timer: NodeJS.Timeout | undefined;
   private revision = -1;
+  private readonly alarms: AlarmLog;
+  /** The recorder's database writes are failing: why, and whether the alarm could be written. */
+  private writeTrouble: { reason: string; alarmed: boolean } | undefined;
   private reconciling: Promise<void> = Promise.resolve();
 
   constructor(private readonly ctx: AppContext) {
     this.settings = recorderSettings(ctx.config);
     this.cameras = CameraService.fromConfig(ctx.config, ctx.paths.stateDir, ctx);
     this.statusRepo = new CameraStatusRepo(ctx.db);
+    this.alarms = new AlarmLog({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, log: ctx.log.child({ service: this.name }) }, 'recorder');
   }
 
   private get log(): AppContext['log'] {
@@ -90,11 +98,53 @@ export class RecorderService implements Service {
       this.revision = revision;
       await this.applyCameras(this.cameras.list());
     }
+    // checked before anything is written: a full disk must pause recording even when the database cannot say so
+    const diskFull = diskFullReason(this.ctx.paths.bufferDir, this.settings.recordingReserveBytes);
+    for (const { recorder } of this.recorders.values()) if (diskFull) recorder.halt(DISK_FULL_REASON);
+    if (diskFull) this.alarms.raise(DISK_FULL, 'buffer', diskFull);
+    else this.alarms.clear(DISK_FULL, 'buffer');
     const halted = new Map(new AlarmsRepo(this.ctx.db, this.ctx.clock).active(LOCKED_OVER_QUOTA).map((a) => [a.subject, a.message]));
     for (const [id, { recorder }] of this.recorders) {
-      const reason = halted.get(id);
+      const reason = diskFull ? DISK_FULL_REASON : halted.get(id);
       if (reason) recorder.halt(reason);
       else recorder.resume();
+    }
+  }
+
+  private decodeAlarm(cameraId: string, v: DecodeVerdict): void {
+    try {
+      if (v.decodable) this.alarms.clear(UNDECODABLE, cameraId);
+      else this.alarms.raise(UNDECODABLE, cameraId, `camera ${cameraId}: ${v.reason}`);
+    } catch (err) {
+      this.writeProblem(errorMessage(err));
+    }
+  }
+
+  /**
+   * A database write of the recorder failed (`error`) or worked again (undefined): an alarm says so, with the
+   * reason, and is cleared when writes work. A failure that could not even be written as an alarm (the database
+   * is locked or full) is raised and cleared once writes work again, so the record keeps it; the log has it now.
+   */
+  private writeProblem(error: string | undefined): void {
+    const trouble = this.writeTrouble;
+    if (error !== undefined) {
+      if (trouble?.reason === error && trouble.alarmed) return;
+      this.writeTrouble = { reason: error, alarmed: false };
+      try {
+        this.alarms.raise(DB_WRITE_FAILED, 'database', dbWriteMessage(error));
+        this.writeTrouble.alarmed = true;
+      } catch (err) {
+        this.log.error({ service: this.name, err, writeError: error }, `the recorder cannot write to the database: ${error}`);
+      }
+      return;
+    }
+    if (!trouble) return;
+    try {
+      if (!trouble.alarmed) this.alarms.raise(DB_WRITE_FAILED, 'database', dbWriteMessage(trouble.reason));
+      this.alarms.clear(DB_WRITE_FAILED, 'database');
+      this.writeTrouble = undefined;
+    } catch (err) {
+      this.log.error({ service: this.name, err }, 'cannot record the database write failure as an alarm');
     }
   }
 
@@ -122,6 +172,8 @@ export class RecorderService implements Service {
         clock: this.ctx.clock,
         log: this.log.child({ service: this.name }),
         onStatus: (s, changed) => this.putStatus(s, changed),
+        onWrite: (error) => this.writeProblem(error),
+        onDecodable: (v) => this.decodeAlarm(id, v),
       });
       this.recorders.set(id, { recorder, fingerprint: fingerprint(camera, repo) });
       this.log.info({ service: this.name, camera: id }, `camera ${id}: starting its recorder`);
@@ -131,18 +183,31 @@ export class RecorderService implements Service {
 
   private afterStop(id: string, camera: Camera | undefined): void {
     if (!camera) this.statusRepo.remove(id);
+    // a stopped recorder checks nothing: its verdict is started afresh with the next recorder
+    this.decodeAlarm(id, { decodable: true, reason: '' });
   }
 
   private putStatus(s: RecorderStatus, changed: boolean): void {
     try {
       const previous = changed ? this.statusRepo.get(s.cameraId) : undefined;
       this.statusRepo.put({ ...s, bootId: this.ctx.bootId, updatedUtcMs: this.ctx.clock.now() });
+      this.writeProblem(undefined);
       if (changed && (previous?.state !== s.state || previous.reason !== s.reason)) this.ctx.bus.emit('camera.state', { cameraId: s.cameraId, state: s.state, reason: s.reason });
     } catch (err) {
       this.log.warn({ service: this.name, camera: s.cameraId, err }, 'could not store the camera status');
+      this.writeProblem(errorMessage(err));
     }
   }
 }
+
+/** The alarm raised while a camera's video does not decode (subject: the camera id). */
+export const UNDECODABLE = 'camera.undecodable';
+/** The alarm raised while the recorder's database writes fail (subject: 'database'). */
+export const DB_WRITE_FAILED = 'recorder.db_write_failed';
+/** The reason every camera shows, and its gap keeps, while recording is paused for lack of space. */
+const DISK_FULL_REASON = 'disk full: recording is paused until the buffer disk has space again (buffer.recording_reserve_mb)';
+
+const dbWriteMessage = (error: string): string => `the recorder cannot write to the database: ${error}; footage stays on disk and is indexed when writes work again`;
 
 /** What requires restarting a camera's ffmpeg when it changes (not its name or zone). */
 function fingerprint(camera: Camera, repo: CamerasRepo): string {

@@ -14,6 +14,10 @@ export interface RecorderSettings {
   cpuPercent: number;
   statusIntervalMs: number;
   reloadPollMs: number;
+  /** At most one decode check of a new segment per this long (0: off). */
+  decodeCheckIntervalMs: number;
+  /** Free space on the buffer's disk below which recording pauses (0: never). */
+  recordingReserveBytes: number;
 }
 
 export function recorderSettings(config: Config): RecorderSettings {
@@ -31,5 +35,7 @@ export function recorderSettings(config: Config): RecorderSettings {
     cpuPercent: r.ffmpeg_cpu_percent,
     statusIntervalMs: r.status_interval_s * 1000,
     reloadPollMs: r.reload_poll_s * 1000,
+    decodeCheckIntervalMs: r.decode_check_interval_s * 1000,
+    recordingReserveBytes: config.buffer.recording_reserve_mb * 1024 * 1024,
   };
 }

@@ -54,7 +54,13 @@ export function bufferStatus(db: Db, config: Config, clock: Clock): BufferStatus
   const gapsRepo = new GapsRepo(db);
   const freshMs = Math.max(15_000, 3 * config.recorder.status_interval_s * 1000);
   const latestBoot = db.prepare('SELECT stopped_utc FROM boots ORDER BY started_utc DESC, id DESC LIMIT 1').get() as { stopped_utc: number | null } | undefined;
-  const reporting = latestBoot !== undefined && latestBoot.stopped_utc === null && [...statuses.values()].some((s) => now - s.updatedUtcMs < freshMs);
+  const bootLive = latestBoot !== undefined && latestBoot.stopped_utc === null;
+  const reporting = bootLive && [...statuses.values()].some((s) => now - s.updatedUtcMs < freshMs);
+  // a daemon that started and never said it stopped, but whose status is stale: killed, frozen, or unable to write
+  const silent = (st: { updatedUtcMs: number } | undefined): string =>
+    bootLive && st
+      ? `no status from the daemon for ${Math.round((now - st.updatedUtcMs) / 1000)} s: it was killed or frozen, or it cannot write to the database (see the recorder.db_write_failed alarm and its log)`
+      : 'no daemon is reporting (is `hindsight run` running?)';
   const ids = [...new Set([...cameras.map((c) => c.id), ...summaries.keys()])].sort();
   const rows = ids.map((id): CameraBufferStatus => {
     const cam = cameras.find((c) => c.id === id);
@@ -68,7 +74,7 @@ export function bufferStatus(db: Db, config: Config, clock: Clock): BufferStatus
       name: cam?.name ?? null,
       enabled: cam?.enabled ?? false,
       state: cam && !cam.enabled ? 'disabled' : live ? st!.state : 'unknown',
-      reason: cam && !cam.enabled ? 'disabled in the camera registry' : live ? st!.reason : !cam ? 'camera removed; its footage stays until retention deletes it' : 'no daemon is reporting (is `hindsight run` running?)',
+      reason: cam && !cam.enabled ? 'disabled in the camera registry' : live ? st!.reason : !cam ? 'camera removed; its footage stays until retention deletes it' : silent(st),
       hoursBuffered: sum ? sum.recordedMs / 3_600_000 : 0,
       bytes: sum?.bytes ?? 0,
       segments: sum?.segments ?? 0,

@@ -1,5 +1,6 @@
 import type { SegmentListEntry } from './segment-list.js';
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { rtspPreflight } from '../cameras/rtsp-preflight.js';
 import type { CameraTarget } from '../cameras/service.js';
@@ -10,6 +11,7 @@ import { errorMessage, HindsightError } from '../util/errors.js';
 import { newId } from '../util/ids.js';
 import { Backoff } from './backoff.js';
 import { RunCursor, type CameraIndex } from './camera-index.js';
+import { DecodeWatch, type DecodeVerdict } from './decode-check.js';
 import { recordArgs } from './ffmpeg-args.js';
 import { finishRun } from './run-files.js';
 import { explainRunEnd } from './run-outcome.js';
@@ -29,9 +31,16 @@ export interface CameraRecorderDeps {
   log: Logger;
   /** Called on every state change (`changed`) and every status period. */
   onStatus: (status: RecorderStatus, changed: boolean) => void;
+  /** A database write failed (its reason) or worked (undefined). */
+  onWrite?: (error: string | undefined) => void;
+  /** The decode check changed its mind about the camera's video. */
+  onDecodable?: (verdict: DecodeVerdict) => void;
 }
 
 const CONNECTING = 'connecting to the camera';
+
+/** Failed decode checks in a row before a camera is called undecodable (one bad segment is not a camera fault). */
+const DECODE_FAILURES_TO_JUDGE = 2;
 
 /** Not recording for this many rtsp timeouts turns `reconnecting` into `failed`: a person should look. */
 const FAILED_AFTER_TIMEOUTS = 3;
@@ -60,10 +69,14 @@ export class CameraRecorder {
   private readonly backoff: Backoff;
   private readonly startedUtcMs: number;
   private lastSegmentEnd: number | undefined;
+  private readonly decodeWatch: DecodeWatch;
+  /** Why the video does not decode, while the decode check says so. */
+  private undecodable: string | undefined;
 
   constructor(private readonly deps: CameraRecorderDeps) {
     const s = deps.settings;
     this.backoff = new Backoff(s.restartInitialMs, s.restartMaxMs);
+    this.decodeWatch = new DecodeWatch({ ffmpeg: s.ffmpeg, intervalMs: s.decodeCheckIntervalMs, failuresToJudge: DECODE_FAILURES_TO_JUDGE, onVerdict: (v) => this.onDecodeVerdict(v) });
     this.startedUtcMs = deps.clock.now();
     this.sinceUtcMs = this.startedUtcMs;
     this.notRecordingSince = performance.now();
@@ -111,8 +124,8 @@ export class CameraRecorder {
       state: this.state,
       reason: this.reason,
       sinceUtcMs: this.sinceUtcMs,
-      fps: this.state === 'recording' ? this.fps : null,
-      bitrateKbps: this.state === 'recording' ? this.bitrateKbps : null,
+      fps: this.isRecording() ? this.fps : null,
+      bitrateKbps: this.isRecording() ? this.bitrateKbps : null,
       lastSegmentEndUtcMs: this.lastSegmentEnd ?? null,
       spawns: this.spawns,
     };
@@ -141,8 +154,9 @@ export class CameraRecorder {
         this.deps.log.error({ camera: this.cameraId, err }, `camera ${this.cameraId}: ${message}`);
         try {
           this.notRecording(message);
-        } catch {
-          /* the database is busy or full: the gap is opened on the next attempt */
+        } catch (gapErr) {
+          // the database is busy or full: the gap is opened on the next attempt
+          this.deps.onWrite?.(errorMessage(gapErr));
         }
         this.setState('failed', message);
         await this.sleep(this.backoff.next());
@@ -172,18 +186,20 @@ export class CameraRecorder {
         const batch = [...unindexed, ...entries];
         unindexed = [];
         try {
-          for (const e of batch) for (const segment of index.indexListed(cursor, e, wall)) this.onSegment(segment);
+          for (const segment of index.indexBatch(cursor, batch, wall)) this.onSegment(segment);
+          this.deps.onWrite?.(undefined);
         } catch (err) {
           unindexed = batch;
+          this.deps.onWrite?.(errorMessage(err));
           this.deps.log.error({ camera: this.cameraId, run: cursor.runId, err, waiting: batch.length }, 'cannot index segments now; will try again');
         }
       },
       onFirstFrame: () => {
         this.frameMark = { frames: 0, at: 0 };
-        this.setState('recording', null);
+        this.setRecording();
       },
       onStall: (cause) => {
-        if (this.state === 'recording') this.setState('reconnecting', cause === 'no_frames' ? 'the camera stopped sending video' : 'the recording stalled');
+        if (this.isRecording()) this.setState('reconnecting', cause === 'no_frames' ? 'the camera stopped sending video' : 'the recording stalled');
       },
     });
     this.run = run;
@@ -194,12 +210,14 @@ export class CameraRecorder {
     this.run = undefined;
     await finishRun(index, cursor, run.tail, clock.now());
     this.lastSegmentEnd = index.newest()?.endUtcMs ?? this.lastSegmentEnd;
-    if (cursor.segments > 0) this.backoff.reset();
+    // a run that died after a frame or two is a failure like any other: only a segment's worth of footage counts
+    if (cursor.recordedMs >= s.segmentSeconds * 1000) this.backoff.reset();
     return end;
   }
 
   private onSegment(segment: Segment): void {
     this.lastSegmentEnd = segment.endUtcMs;
+    if (this.deps.settings.decodeCheckIntervalMs > 0) this.decodeWatch.offer(path.join(this.deps.index.cameraDir, path.basename(segment.path)));
     const seconds = (segment.endUtcMs - segment.startUtcMs) / 1000;
     if (seconds > 0.2) this.bitrateKbps = (segment.bytes * 8) / seconds / 1000;
   }
@@ -223,6 +241,24 @@ export class CameraRecorder {
     }
   }
 
+  private isRecording(): boolean {
+    return this.state === 'recording' || this.state === 'undecodable';
+  }
+
+  /** Frames flow: `recording`, or `undecodable` while the decode check says the video does not decode. */
+  private setRecording(): void {
+    if (this.undecodable) this.setState('undecodable', this.undecodable);
+    else this.setState('recording', null);
+  }
+
+  private onDecodeVerdict(v: DecodeVerdict): void {
+    this.undecodable = v.decodable ? undefined : v.reason;
+    if (v.decodable) this.deps.log.info({ camera: this.cameraId }, `camera ${this.cameraId}: its video decodes`);
+    else this.deps.log.error({ camera: this.cameraId, detail: v.detail }, `camera ${this.cameraId}: ${v.reason}`);
+    if (this.isRecording()) this.setRecording();
+    this.deps.onDecodable?.(v);
+  }
+
   private notRecording(reason: string): void {
     this.deps.index.openGap(reason, this.startedUtcMs);
   }
@@ -232,8 +268,8 @@ export class CameraRecorder {
     if (!changed) return;
     if (state !== this.state) {
       this.sinceUtcMs = this.deps.clock.now();
-      if (this.state === 'recording') this.notRecordingSince = performance.now();
-      if (state === 'recording') this.deps.log.info({ camera: this.cameraId }, `camera ${this.cameraId}: recording`);
+      if (this.isRecording()) this.notRecordingSince = performance.now();
+      if (state === 'recording' && this.state !== 'undecodable') this.deps.log.info({ camera: this.cameraId }, `camera ${this.cameraId}: recording`);
     }
     this.state = state;
     this.reason = reason;
@@ -242,7 +278,7 @@ export class CameraRecorder {
 
   private tick(): void {
     const run = this.run;
-    if (run && this.state === 'recording') {
+    if (run && this.isRecording()) {
       const dt = (run.framesAt - this.frameMark.at) / 1000;
       if (dt > 0 && this.frameMark.at > 0) this.fps = Math.round(((run.frames - this.frameMark.frames) / dt) * 100) / 100;
       if (dt > 0 || this.frameMark.at === 0) this.frameMark = { frames: run.frames, at: run.framesAt };

@@ -46,6 +46,13 @@ export class WallAnchor {
     return this.offsetMs!;
   }
 
+  /** Forget every observation: the stream's clock jumped, the next observation anchors it again (no settling). */
+  reset(): void {
+    this.samples.length = 0;
+    this.farSamples = 0;
+    this.settled = true;
+  }
+
   get offsetMs(): number | undefined {
     return this.samples.length ? Math.min(...this.samples) : undefined;
   }

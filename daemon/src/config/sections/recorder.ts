@@ -39,6 +39,12 @@ export const RecorderSection = section('The rolling recorder: one ffmpeg per ena
   ffmpeg_memory_mb: integer('Address-space limit (virtual memory, shared libraries included: about 450 MB at rest) of each recording ffmpeg; a runaway process fails its allocations, exits and is restarted.', 1024, 600, 8192),
   ffmpeg_cpu_percent: integer('Restart a recording ffmpeg that uses more than this share of one core over a status period (stream copy needs about 1 %).', 50, 5, 400),
   status_interval_s: integer('How often per-camera fps, bitrate and segment age are refreshed in the database (for `buffer status` and the UI).', 5, 1, 300),
+  decode_check_interval_s: number(
+    "How often one new segment's first keyframe is test-decoded (a nice'd ffmpeg decoding one frame): a camera whose video does not decode is shown as `undecodable` with an alarm. 0 turns the check off.",
+    10,
+    0,
+    3600,
+  ),
   reload_poll_s: number('How often the daemon checks the database for camera changes made by the CLI or the web UI.', 2, 0.2, 60),
 });
 
@@ -48,4 +54,12 @@ export const BufferSection = section('The rolling buffer on disk: how much foota
   min_free_gb: Type.Number({ description: 'Delete oldest unlocked footage while the disk holding the buffer has less free space than this.', default: 2, minimum: 0 }),
   retention_interval_s: integer('How often retention and quota are enforced.', 30, 1, 3600),
   max_lock_days: integer('Longest evidence lock an operator may take with `buffer lock` (its range, and how far ahead it may end): locked footage is never deleted, so an unbounded lock could fill the disk.', 31, 1, 366),
+  recording_reserve_mb: Type.Number({
+    description:
+      'Recording pauses (reason "disk full", alarm recorder.disk_full) while the disk holding the buffer has less free space ' +
+      'than this, so the database on the same disk can still record why; it resumes by itself when space returns. Keep it ' +
+      'well below min_free_gb, which makes retention free space first. 0 turns the pause off.',
+    default: 256,
+    minimum: 0,
+  }),
 });

@@ -14,5 +14,6 @@ import { m003 } from './003_recorder.js';
 import { m004 } from './004_incidents.js';
 import { m005 } from './005_uplink.js';
 import { m006 } from './006_incident_waits.js';
+import { m007 } from './007_camera_states.js';
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007];
