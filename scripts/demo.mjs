@@ -128,7 +128,7 @@ if (withIncident) {
     }
     const arrived = await runCommand(process.execPath, [dist('cli/main.js'), 'force', 'incidents', '--verify', '--config', kit.forceConfig], { timeoutMs: 60_000 });
     process.stdout.write(arrived.stdout.toString());
-    say(`the force holds the crops under ${rel(path.join(kit.forceDir, 'evidence'))}; search them with: ${cli} force search --image PHOTO.jpg --config ${rel(kit.forceConfig)}`);
+    say(`the force holds the crops under ${rel(path.join(kit.forceDir, 'store'))}; search them with: ${cli} force search --image PHOTO.jpg --config ${rel(kit.forceConfig)}`);
     say(`the box's audit log: ${cli} audit export --config ${rel(configFile)} | tail`);
   }
 }
