@@ -36,7 +36,7 @@ describe('uplink and force command lines', () => {
       expect(acl).toContain(device);
       expect(acl).toContain(force);
     }
-    expect(readFileSync(path.join(dir, 'broker', 'passwd'), 'utf8')).toMatch(/^force:\$7\$101\$/m);
+    expect(readFileSync(path.join(dir, 'broker', 'passwd'), 'utf8')).toMatch(/^svc\.force:\$7\$101\$/m);
     const rot = await runCli(['force', 'rotate', '--dir', dir, '--overlap-days', '7']);
     expect(rot.code, rot.stderr).toBe(0);
     const ks = JSON.parse(readFileSync(path.join(dir, 'keyset.json'), 'utf8')) as { keyset: { seq: number; recipients: unknown[] } };
@@ -59,7 +59,7 @@ describe('uplink and force command lines', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/bundle is for device box-7[\s\S]*what to do: set device.id: box-7/);
     const bad = await runCli(['force', 'enroll', '--dir', force, '--device', '../x', '--broker-url', 'mqtts://h:1', '--ca', ca]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not a valid id/);
   });
 });

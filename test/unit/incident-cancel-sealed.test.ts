@@ -12,8 +12,12 @@ describe('an incident whose envelope is in the outbox cannot be cancelled', () =
   it('a failed incident with a queued envelope: cancel is refused, nothing erased, the envelope stays', async () => {
     const h = new IncidentHarness(tempDir(), {});
     h.addCamera('c1');
+    // c1 has recorded (an incident on a camera that never recorded a frame is refused)
+    const seg = path.join(tempDir(), 'seg.ts');
+    writeFileSync(seg, Buffer.alloc(1880));
+    h.indexFootage('c1', [seg], h.clock.now() - 60_000, 60_000);
     const id = h.logIncident(['c1']).id;
-    h.parts.machine.transition(id, 'failed', { actor: { type: 'system', id: 'test' }, reason: 'a later step failed after sealing' });
+    h.parts.machine.fail(id, { reason: 'a later step failed after sealing', code: 'test', hint: undefined, needs: 'person' }, { actor: { type: 'system', id: 'test' } });
     const device = generateKeyPair('ed25519');
     const recipient = generateKeyPair('x25519');
     const e = await sealEnvelope({ plaintext: Buffer.from('package'), device, deviceId: 'test-box', incidentId: id, msgSeq: 1, recipients: [{ kid: recipient.kid, pk: recipient.pk }], clock: { synced: true, offset_ms: 0 }, now: h.clock.now() });
