@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Operation, OperationContext } from '../control/operations.js';
+import { inputBool, inputObject, inputString, type Operation, type OperationContext } from '../control/operations.js';
 import type { Camera, Transport } from '../store/repos/cameras.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 import type { CameraCredentials } from './credentials.js';
@@ -13,34 +13,12 @@ function service(ctx: OperationContext): CameraService {
   return CameraService.fromConfig(ctx.config, ctx.paths.stateDir, ctx);
 }
 
-function object(input: unknown): Record<string, unknown> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new UsageError('the request is not an object');
-  return input as Record<string, unknown>;
-}
-
-function str(o: Record<string, unknown>, key: string, required: boolean): string | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) {
-    if (required) throw new UsageError(`${key} is missing`);
-    return undefined;
-  }
-  if (typeof v !== 'string') throw new UsageError(`${key} must be text`);
-  return v;
-}
-
-function bool(o: Record<string, unknown>, key: string): boolean | undefined {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') throw new UsageError(`${key} must be true or false`);
-  return v;
-}
-
 function credentialsOf(o: Record<string, unknown>): CameraCredentials | null | undefined {
   const c = o.credentials;
   if (c === undefined) return undefined;
   if (c === null) return null;
-  const r = object(c);
-  return { username: str(r, 'username', true)!, password: str(r, 'password', true)! };
+  const r = inputObject(c);
+  return { username: inputString(r, 'username', true)!, password: inputString(r, 'password', true)! };
 }
 
 export interface CameraAdded {
@@ -52,16 +30,16 @@ export interface CameraAdded {
 export const cameraAdd: Operation<CameraInput, CameraAdded> = {
   name: 'camera.add',
   async run(ctx, input) {
-    const o = object(input);
+    const o = inputObject(input);
     const credentials = credentialsOf(o) ?? undefined;
     const camera = await service(ctx).add(
       {
-        id: str(o, 'id', true)!,
-        name: str(o, 'name', true)!,
-        url: str(o, 'url', true)!,
-        transport: str(o, 'transport', false) as Transport | undefined,
-        zone: str(o, 'zone', false),
-        enabled: bool(o, 'enabled'),
+        id: inputString(o, 'id', true)!,
+        name: inputString(o, 'name', true)!,
+        url: inputString(o, 'url', true)!,
+        transport: inputString(o, 'transport', false) as Transport | undefined,
+        zone: inputString(o, 'zone', false),
+        enabled: inputBool(o, 'enabled'),
         credentials,
       },
       ctx.actor,
@@ -73,25 +51,25 @@ export const cameraAdd: Operation<CameraInput, CameraAdded> = {
 export const cameraUpdate: Operation<{ id: string; patch: CameraPatch }, Camera> = {
   name: 'camera.update',
   run(ctx, input) {
-    const o = object(input);
-    const p = object(o.patch ?? {});
+    const o = inputObject(input);
+    const p = inputObject(o.patch ?? {});
     const patch: CameraPatch = {
-      name: str(p, 'name', false),
-      url: str(p, 'url', false),
-      transport: str(p, 'transport', false) as Transport | undefined,
-      zone: str(p, 'zone', false),
-      enabled: bool(p, 'enabled'),
+      name: inputString(p, 'name', false),
+      url: inputString(p, 'url', false),
+      transport: inputString(p, 'transport', false) as Transport | undefined,
+      zone: inputString(p, 'zone', false),
+      enabled: inputBool(p, 'enabled'),
     };
     const credentials = credentialsOf(p);
     if (credentials !== undefined) patch.credentials = credentials;
-    return service(ctx).update(str(o, 'id', true)!, patch, ctx.actor);
+    return service(ctx).update(inputString(o, 'id', true)!, patch, ctx.actor);
   },
 };
 
 export const cameraRemove: Operation<{ id: string }, Camera> = {
   name: 'camera.remove',
   run(ctx, input) {
-    return service(ctx).remove(str(object(input), 'id', true)!, ctx.actor);
+    return service(ctx).remove(inputString(inputObject(input), 'id', true)!, ctx.actor);
   },
 };
 
@@ -109,9 +87,9 @@ export type CameraTested = ProbeResult & { camera: string | null; url: string };
 export const cameraTest: Operation<CameraTestInput, CameraTested> = {
   name: 'camera.test',
   async run(ctx, input) {
-    const o = object(input);
-    const id = str(o, 'id', false);
-    const url = str(o, 'url', false);
+    const o = inputObject(input);
+    const id = inputString(o, 'id', false);
+    const url = inputString(o, 'url', false);
     if (!id === !url) throw new UsageError('give a camera id or a URL (one of them)');
     const seconds = o.seconds;
     if (typeof seconds !== 'number' || !(seconds >= 1 && seconds <= 60)) throw new UsageError('seconds must be between 1 and 60');
@@ -120,7 +98,7 @@ export const cameraTest: Operation<CameraTestInput, CameraTested> = {
     const target = id
       ? await svc.target(id)
       : await svc.targetFor(
-          { id: 'adhoc', name: 'ad hoc', url: url!, transport: (str(o, 'transport', false) ?? 'tcp') as Transport, zone: '', enabled: false, hasCredentials: Boolean(credentials), createdUtcMs: 0, updatedUtcMs: 0 },
+          { id: 'adhoc', name: 'ad hoc', url: url!, transport: (inputString(o, 'transport', false) ?? 'tcp') as Transport, zone: '', enabled: false, hasCredentials: Boolean(credentials), createdUtcMs: 0, updatedUtcMs: 0 },
           url!,
           credentials,
         );
@@ -134,9 +112,9 @@ export const cameraTest: Operation<CameraTestInput, CameraTested> = {
 export const cameraSnapshot: Operation<{ id: string; reason?: string }, { jpegBase64: string }> = {
   name: 'camera.snapshot',
   async run(ctx, input) {
-    const o = object(input);
-    const id = str(o, 'id', true)!;
-    const reason = str(o, 'reason', false);
+    const o = inputObject(input);
+    const id = inputString(o, 'id', true)!;
+    const reason = inputString(o, 'reason', false);
     const target = await service(ctx).target(id);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'hindsight-snapshot-'));
     try {

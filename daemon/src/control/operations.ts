@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { Db } from '../store/db.js';
 import type { Clock } from '../util/clock.js';
 import type { ClockSyncMonitor } from '../util/clock-sync.js';
-import { HindsightError } from '../util/errors.js';
+import { HindsightError, UsageError } from '../util/errors.js';
 
 /** Events an operation can tell the daemon about (e.g. incidents waiting for enrolment resume). */
 export type OperationEvent = 'enrolled';
@@ -76,4 +76,27 @@ export function operationRoutes(ops: readonly Operation[], context: (actor: Audi
       },
     );
   };
+}
+
+/** Readers for an operation's JSON input (it comes from another process): wrong types are usage errors. */
+export function inputObject(input: unknown): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new UsageError('the request is not an object');
+  return input as Record<string, unknown>;
+}
+
+export function inputString(o: Record<string, unknown>, key: string, required: boolean): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) {
+    if (required) throw new UsageError(`${key} is missing`);
+    return undefined;
+  }
+  if (typeof v !== 'string') throw new UsageError(`${key} must be text`);
+  return v;
+}
+
+export function inputBool(o: Record<string, unknown>, key: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw new UsageError(`${key} must be true or false`);
+  return v;
 }

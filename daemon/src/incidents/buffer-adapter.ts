@@ -56,20 +56,23 @@ export class RecorderBuffer implements BufferIndex, CameraDirectory, EvidenceLoc
 
   whyNeverRecorded(cameraId: string): string | null {
     if (this.oldestSegmentStart(cameraId) !== null) return null;
+    if (this.status.get(cameraId)?.state === 'recording') return null; // its first segment is on its way
+    return `camera ${cameraId} has never recorded a frame (${this.stateNow(cameraId) ?? 'the recorder has not started it'})`;
+  }
+
+  /** "it is failing: connection refused", or undefined when the recorder has no state for the camera. */
+  private stateNow(cameraId: string): string | undefined {
     const now = this.status.get(cameraId);
-    if (now?.state === 'recording') return null; // its first segment is on its way
-    const state = now ? `it is ${now.state}${now.reason ? `: ${now.reason}` : ''}` : 'the recorder has not started it';
-    return `camera ${cameraId} has never recorded a frame (${state})`;
+    return now && `it is ${now.state}${now.reason ? `: ${now.reason}` : ''}`;
   }
 
   whyNoFootage(cameraId: string, fromMs: number, toMs: number): string {
     const outage = this.gaps.overlapping(cameraId, fromMs, toMs)[0];
     if (outage) return `camera ${cameraId} recorded nothing in that window: it was failing: ${outage.reason}`;
     const oldest = this.oldestSegmentStart(cameraId);
-    const now = this.status.get(cameraId);
     if (oldest === null) {
-      const state = now ? `; it is ${now.state}${now.reason ? `: ${now.reason}` : ''}` : '';
-      return `camera ${cameraId} has not recorded any footage yet${state}`;
+      const state = this.stateNow(cameraId);
+      return `camera ${cameraId} has not recorded any footage yet${state ? `; ${state}` : ''}`;
     }
     if (toMs <= oldest) return `camera ${cameraId}'s footage of that window is no longer in the rolling buffer (its oldest footage starts ${new Date(oldest).toISOString()})`;
     return `camera ${cameraId} recorded nothing in that window`;

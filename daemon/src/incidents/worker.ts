@@ -20,6 +20,19 @@ const DAY_MS = 86_400_000;
 
 export type StepName = 'extracting' | 'analysing';
 
+/** The states the worker moves on by itself (a failed incident waits: see `dueRetries` and `waitingFor`). */
+const ACTIVE_STATES = ['logged', 'waiting', 'extracting', 'analysing', 'sealed', 'delivered'] as const;
+
+function groupByState(incidents: Incident[]): (state: (typeof ACTIVE_STATES)[number]) => Incident[] {
+  const groups = new Map<string, Incident[]>();
+  for (const i of incidents) {
+    const g = groups.get(i.state);
+    if (g) g.push(i);
+    else groups.set(i.state, [i]);
+  }
+  return (state) => groups.get(state) ?? [];
+}
+
 /** Tells whether what a failed incident waits for has come (checked only after a matching event). */
 export interface WaitReadiness {
   ready(event: WaitEvent): boolean;
@@ -164,13 +177,15 @@ export class IncidentWorker implements Service {
       const now = this.ctx.clock.now();
       for (const i of this.repo.dueRetries(now)) this.resume(i, `automatic retry after attempt ${i.attempts}`);
       this.resumeAfterEvents();
-      for (const i of this.repo.inStates(['logged', 'waiting'])) this.decideWaiting(i, now);
-      this.launchSteps();
+      // one read of everything in progress per pass, grouped by state (oldest first within each)
+      const by = groupByState(this.repo.inStates(ACTIVE_STATES));
+      for (const i of [...by('logged'), ...by('waiting')]) this.decideWaiting(i, now);
+      this.launchSteps(by('extracting'), by('analysing'));
       if (this.delivery) {
-        for (const i of this.repo.inStates(['sealed'])) if (this.delivery.isSending(i.id)) this.machine.transition(i.id, 'sending', { actor: SYSTEM });
+        for (const i of by('sealed')) if (this.delivery.isSending(i.id)) this.machine.transition(i.id, 'sending', { actor: SYSTEM });
       }
       const retentionMs = this.ctx.config.incidents.master_retention_days * DAY_MS;
-      for (const i of this.repo.inStates(['delivered'])) if (now - i.updatedAtMs >= retentionMs) await this.close(i);
+      for (const i of by('delivered')) if (now - i.updatedAtMs >= retentionMs) await this.close(i);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (message !== this.lastPassError.message || performance.now() - this.lastPassError.at > PASS_ERROR_LOG_MS) {
@@ -198,22 +213,22 @@ export class IncidentWorker implements Service {
     }
   }
 
-  private launchSteps(): void {
+  private launchSteps(toExtract: Incident[], toAnalyse: Incident[]): void {
     const parallel = this.ctx.config.incidents.parallel_extractions;
     const extracting = this.steps.get('extracting');
     if (extracting) {
-      for (const i of this.repo.inStates(['extracting'])) {
+      for (const i of toExtract) {
         if (this.runningCount('extracting') >= parallel) break;
         this.launch('extracting', i, extracting);
       }
     }
     const analysing = this.steps.get('analysing');
     if (analysing) {
-      for (const i of this.repo.inStates(['analysing'])) {
+      for (const i of toAnalyse) {
         if (this.runningCount('analysing') >= 1) break;
         this.launch('analysing', i, analysing);
       }
-    } else if (!this.warnedNoStage && this.repo.countInStates(['analysing']) > 0) {
+    } else if (!this.warnedNoStage && toAnalyse.length > 0) {
       this.warnedNoStage = true;
       this.ctx.log.warn({ service: this.name }, 'the face pipeline is not connected: incidents wait in `analysing` with their master clips kept');
     }

@@ -1,4 +1,4 @@
-import type { Operation } from '../control/operations.js';
+import { inputObject, inputString, type Operation } from '../control/operations.js';
 import { CamerasRepo } from '../store/repos/cameras.js';
 import { EvidenceLocks, type EvidenceLock } from '../store/repos/evidence-locks.js';
 import { IncidentsRepo } from '../store/repos/incidents.js';
@@ -24,9 +24,12 @@ export interface LockInput {
 export const bufferLock: Operation<LockInput, EvidenceLock> = {
   name: 'buffer.lock',
   run(ctx, input) {
-    const { camera, fromUtcMs, toUtcMs, holder, reason } = input ?? ({} as LockInput);
-    assertSafeId(camera, 'camera id');
-    if (typeof reason !== 'string' || reason.trim().length < MIN_REASON) {
+    const o = inputObject(input);
+    const camera = assertSafeId(o.camera, 'camera id');
+    const holder = inputString(o, 'holder', true)!;
+    const reason = inputString(o, 'reason', false) ?? '';
+    const { fromUtcMs, toUtcMs } = o;
+    if (reason.trim().length < MIN_REASON) {
       throw new UsageError(`a lock needs a reason of at least ${MIN_REASON} characters`, { hint: 'say why the footage must be kept, e.g. --reason "police asked for till 2, crime ref 12/3456"' });
     }
     if (typeof fromUtcMs !== 'number' || typeof toUtcMs !== 'number' || !Number.isFinite(fromUtcMs) || !Number.isFinite(toUtcMs) || toUtcMs <= fromUtcMs) {
@@ -43,7 +46,7 @@ export const bufferLock: Operation<LockInput, EvidenceLock> = {
     if (!new CamerasRepo(ctx.db).get(camera)) {
       throw new UsageError(`there is no camera ${camera}`, { code: 'unknown_camera', hint: '`hindsight camera list` shows the cameras' });
     }
-    if (typeof holder === 'string' && new IncidentsRepo(ctx.db).get(holder)) {
+    if (new IncidentsRepo(ctx.db).get(holder)) {
       throw new UsageError(`${holder} is an incident: its footage is already locked by the incident`, { hint: 'choose another holder name for your own lock' });
     }
     return ctx.db.transaction(() => {
@@ -58,8 +61,8 @@ export const bufferLock: Operation<LockInput, EvidenceLock> = {
 export const bufferUnlock: Operation<{ holder: string }, EvidenceLock[]> = {
   name: 'buffer.unlock',
   run(ctx, input) {
-    const holder = input?.holder;
-    if (typeof holder !== 'string' || holder.length === 0) throw new UsageError('give the holder of the locks (--holder)');
+    const holder = inputString(inputObject(input), 'holder', true)!;
+    if (holder.length === 0) throw new UsageError('give the holder of the locks (--holder)');
     const incident = new IncidentsRepo(ctx.db).get(holder);
     if (incident) {
       throw new HindsightError(`the locks of ${holder} belong to incident ${holder} (${incident.state}) and are released by it`, {

@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import { statement } from '../statements.js';
 import type { ClipState, FailureWait, Incident, IncidentActor, IncidentCamera, IncidentState, ReasonCode, WaitEvent } from '../../incidents/model.js';
 
 interface IncidentRow {
@@ -145,25 +146,19 @@ export class IncidentsRepo {
    */
   inStates(states: readonly Exclude<IncidentState, 'failed'>[]): Incident[] {
     const marks = states.map(() => '?').join(',');
-    return (this.db.prepare(`SELECT * FROM incidents WHERE state IN (${marks}) ORDER BY logged_at_ms, id`).all(...states) as IncidentRow[]).map(toIncident);
+    return (statement(this.db, `SELECT * FROM incidents WHERE state IN (${marks}) ORDER BY logged_at_ms, id`).all(...states) as IncidentRow[]).map(toIncident);
   }
 
   /** Failed incidents whose next automatic attempt has come. */
   dueRetries(nowMs: number): Incident[] {
     return (
-      this.db.prepare(`SELECT * FROM incidents WHERE state = 'failed' AND wait_kind = 'retry' AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id`).all(nowMs) as IncidentRow[]
+      statement(this.db, `SELECT * FROM incidents WHERE state = 'failed' AND wait_kind = 'retry' AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id`).all(nowMs) as IncidentRow[]
     ).map(toIncident);
   }
 
   /** Failed incidents waiting for `event`. */
   waitingFor(event: WaitEvent): Incident[] {
-    return (this.db.prepare(`SELECT * FROM incidents WHERE state = 'failed' AND wait_kind = 'event' AND wait_event = ? ORDER BY logged_at_ms, id`).all(event) as IncidentRow[]).map(toIncident);
-  }
-
-  /** The earliest automatic retry still to come, if any (the worker need not look before then). */
-  nextRetryMs(): number | null {
-    const r = this.db.prepare(`SELECT min(next_attempt_ms) AS t FROM incidents WHERE state = 'failed' AND wait_kind = 'retry'`).get() as { t: number | null };
-    return r.t;
+    return (statement(this.db, `SELECT * FROM incidents WHERE state = 'failed' AND wait_kind = 'event' AND wait_event = ? ORDER BY logged_at_ms, id`).all(event) as IncidentRow[]).map(toIncident);
   }
 
   /**
