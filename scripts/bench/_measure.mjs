@@ -9,7 +9,8 @@ export function procStat(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), cpuS: (Number(f[11]) + Number(f[12])) / CLK_TCK, rssBytes: Number(f[21]) * PAGE, comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) };
+    // childrenCpuS: CPU of children that ended and were reaped (short-lived helpers such as decode checks)
+    return { ppid: Number(f[1]), cpuS: (Number(f[11]) + Number(f[12])) / CLK_TCK, childrenCpuS: (Number(f[13]) + Number(f[14])) / CLK_TCK, rssBytes: Number(f[21]) * PAGE, comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) };
   } catch {
     return undefined;
   }

@@ -67,19 +67,26 @@ export async function run({ root, log }) {
     for (let i = 0; i < CAMERAS; i++) await daemon.waitForLine(new RegExp(`camera cam${i + 1}: recording`), 60_000);
     log(`all recording; warming up ${WARMUP_S} s, then sampling ${SAMPLE_S} s`);
     await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
-    const ffmpegs = treePids(daemon.pid).filter((p) => procStat(p)?.comm === 'ffmpeg');
-    if (ffmpegs.length !== CAMERAS) throw new Error(`expected ${CAMERAS} ffmpeg processes, found ${ffmpegs.length}`);
+    // the recording ffmpegs (segment muxer); short decode checks come and go beside them
+    const isRecorder = (p) => procStat(p)?.comm === 'ffmpeg' && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('segment_list');
+    const ffmpegs = treePids(daemon.pid).filter(isRecorder);
+    if (ffmpegs.length !== CAMERAS) throw new Error(`expected ${CAMERAS} recording ffmpeg processes, found ${ffmpegs.length}`);
     const memory = ffmpegs.map(smaps);
+    const reapedBefore = procStat(daemon.pid).childrenCpuS;
     const usage = await sampleUsage([daemon.pid, ...ffmpegs], SAMPLE_S);
+    // CPU of the children that ended meanwhile: the decode checks (a recorder ffmpeg that restarted too)
+    const checksCpu = (100 * (procStat(daemon.pid).childrenCpuS - reapedBefore)) / SAMPLE_S / CAMERAS;
     const ff = ffmpegs.map((p) => usage.per_pid[p]);
     const d = usage.per_pid[daemon.pid];
     const status = JSON.parse(await cli('buffer', 'status', '--json'));
 
     const ffCpu = mean(ff.map((u) => u.cpu_pct_of_core));
-    const perCameraCpu = ffCpu + d.cpu_pct_of_core / CAMERAS;
+    const perCameraCpu = ffCpu + d.cpu_pct_of_core / CAMERAS + checksCpu;
     const summary = {
       cameras: CAMERAS,
       per_camera_cpu_pct_of_core: round(perCameraCpu),
+      per_camera_ffmpeg_cpu_pct_of_core: round(ffCpu),
+      per_camera_decode_check_cpu_pct_of_core: round(checksCpu),
       per_camera_rss_mb: round(mean(ff.map((u) => u.rss_mb_mean)), 1),
       per_camera_pss_mb: round(mean(memory.map((m) => m.pss)), 1),
       per_camera_private_mb: round(mean(memory.map((m) => m.anon)), 1),
@@ -95,7 +102,7 @@ export async function run({ root, log }) {
       daemon: { idle_rss_mb: round(idle.rss_mb_mean, 1), recording_rss_mb: round(d.rss_mb_mean, 1) },
       buffer: status.cameras.map((c) => ({ camera: c.cameraId, state: c.state, segments: c.segments, gaps: c.gaps, fps: c.fps, bitrate_kbps: c.bitrateKbps === null ? null : round(c.bitrateKbps, 0) })),
       notes:
-        'per_camera_cpu = mean ffmpeg CPU + the daemon\'s CPU / 8. Memory: RSS counts the pages of ffmpeg\'s shared libraries ' +
+        'per_camera_cpu = mean recording ffmpeg CPU + the daemon\'s CPU / 8 + the reaped children\'s CPU (decode checks) / 8. Memory: RSS counts the pages of ffmpeg\'s shared libraries ' +
         '(libavcodec & co., ~35 MB) in every process; PSS shares them out between the 8 processes; private is the anonymous ' +
         'memory each camera really adds.',
     };
