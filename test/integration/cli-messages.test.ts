@@ -68,6 +68,18 @@ describe('command-line messages', () => {
     }
   });
 
+  it('doctor without a config file says it used the defaults, and checks developer tools only with --dev', async () => {
+    const env = { HINDSIGHT_CONFIG: undefined };
+    const plain = await runCli(['doctor'], { env });
+    expect(plain.stdout).toMatch(/^no config file \(.* does not exist\): checked with the built-in defaults$/m);
+    expect(plain.stdout).not.toMatch(/^(mosquitto|rtsp test camera)\s/m);
+    const dev = await runCli(['doctor', '--dev'], { env });
+    expect(dev.stdout).toMatch(/^mosquitto\s+(ok|warn)\s/m);
+    expect(dev.stdout).toMatch(/^rtsp test camera\s+(ok|warn)\s/m);
+    const withFile = await runCli(['doctor', '--config', writeConfig(tempDir())]);
+    expect(withFile.stdout).toMatch(/^config: .*config\.yaml$/m);
+  });
+
   it('control API validation is said in words: allowed values, the real cap, field names', () => {
     expect(describeValidation([{ instancePath: '/reason', keyword: 'enum', params: { allowedValues: ['theft', 'violence', 'other'] } }])).toBe('reason must be one of: theft, violence, other');
     expect(describeValidation([{ instancePath: '/before_s', keyword: 'maximum', params: { limit: 600 } }])).toBe('before_s must be at most 600');

@@ -52,7 +52,7 @@ describe('the broker config `force broker-config` writes, on a real Mosquitto', 
       const r = await runCli(args);
       if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
     };
-    await cli(['force', 'keygen', '--dir', force]);
+    await cli(['force', 'keygen', '--dir', force, '--broker-url', `mqtts://127.0.0.1:${port}`]);
     for (const id of ['box-a', 'box-b']) await cli(['force', 'enroll', '--dir', force, '--device', id, '--broker-url', `mqtts://127.0.0.1:${port}`, '--ca', pki.ca]);
     await cli(['force', 'broker-config', '--dir', force, '--port', String(port), '--bind', '127.0.0.1', '--certfile', pki.cert, '--keyfile', pki.key, '--cafile', pki.ca]);
     // The operator's mosquitto.conf: only what is not the kit's, then the kit's folder included unchanged.

@@ -22,6 +22,7 @@ describe('an incident on a camera that is down', () => {
   let config: string;
   let daemon: TestProcess;
   let cam: RtspTestCamera;
+  let incidentId: string | undefined;
 
   beforeAll(async () => {
     dir = tempDir();
@@ -54,6 +55,7 @@ describe('an incident on a camera that is down', () => {
     const logged = await runCli(['incident', 'log', '--config', config, '--json', '--at', 'now', '--before', '0', '--after', '3', '--camera', 'c1', '--reason', 'theft', '--justification', 'took a bottle of gin at the door']);
     expect(logged.code, logged.stderr).toBe(0);
     const id = (JSON.parse(logged.stdout) as IncidentView).id;
+    incidentId = id;
     const failed = await waitForState(stateDir, id, ['failed'], 60_000);
     expect(failed.failedState).toBe('extracting');
     expect(failed.wait).toEqual({ kind: 'person' });
@@ -91,6 +93,23 @@ describe('an incident on a camera that is down', () => {
     // one pass a second (and a few on events): a loop would make thousands
     expect(after.stats.ticks - before.stats.ticks).toBeLessThan(200);
     expect((await waitForState(stateDir, id, ['failed'])).attempts).toBe(failed.attempts);
+    expect(daemon.child.running).toBe(true);
+  });
+
+  it('the running daemon is the single writer: changes go through it, and its rules hold for incident locks', async () => {
+    expect(incidentId, 'needs the incident of the test above').toBeDefined();
+    const id = incidentId!;
+    const added = await runCli(['camera', 'add', '--id', 'c2', '--name', 'Till 2', '--url', cam.url, '--disabled', '--config', config]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).not.toMatch(/daemon is not running/);
+
+    const unlock = await runCli(['buffer', 'unlock', '--holder', id, '--config', config]);
+    expect([unlock.code, unlock.stderr]).toEqual([1, expect.stringMatching(new RegExp(`locks of ${id} belong to incident ${id}[\\s\\S]*cancel the incident`))]);
+    const lock = await runCli(['buffer', 'lock', '--holder', id, '--camera', 'c1', '--from', '5 minutes ago', '--to', 'now', '--reason', 'police asked for it', '--config', config]);
+    expect([lock.code, lock.stderr]).toEqual([2, expect.stringContaining(`${id} is an incident`)]);
+    // a key set for a box that is not enrolled: refused by the daemon, which keeps running
+    const keyset = await runCli(['uplink', 'install-keyset', path.join(dir, 'config.yaml'), '--config', config]);
+    expect([keyset.code, keyset.stderr]).toEqual([1, expect.stringMatching(/this box is not enrolled[\s\S]*hindsight enroll BUNDLE/)]);
     expect(daemon.child.running).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TOPICS } from '../../daemon/src/protocol/topics.js';
@@ -19,12 +19,16 @@ describe('uplink and force command lines', () => {
 
   it('keygen writes 0600 keys and refuses to overwrite; broker-config writes the ACL from the topic table', async () => {
     const dir = path.join(tempDir(), 'force');
-    const k = await runCli(['force', 'keygen', '--dir', dir]);
+    const placeholder = await runCli(['force', 'keygen', '--dir', dir]);
+    expect([placeholder.code, placeholder.stderr]).toEqual([2, expect.stringContaining('--broker-url')]);
+    expect(existsSync(dir), 'nothing written without a broker').toBe(false);
+    const k = await runCli(['force', 'keygen', '--dir', dir, '--broker-url', 'mqtts://force.example:8883']);
     expect(k.code, k.stderr).toBe(0);
+    expect(readFileSync(path.join(dir, 'force.yaml'), 'utf8')).toContain('mqtts://force.example:8883');
     for (const f of ['keys/root.key', 'keys/receipt.key', 'keys/command-admin.key', 'mqtt/force.password', 'broker/passwd']) {
       expect(statSync(path.join(dir, f)).mode & 0o777, f).toBe(0o600);
     }
-    const again = await runCli(['force', 'keygen', '--dir', dir]);
+    const again = await runCli(['force', 'keygen', '--dir', dir, '--broker-url', 'mqtts://force.example:8883']);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already exists[\s\S]*what to do/);
     const b = await runCli(['force', 'broker-config', '--dir', dir, '--prefix', 'hs/test']);
@@ -37,6 +41,10 @@ describe('uplink and force command lines', () => {
       expect(acl).toContain(force);
     }
     expect(readFileSync(path.join(dir, 'broker', 'passwd'), 'utf8')).toMatch(/^svc\.force:\$7\$101\$/m);
+    const badDays = await runCli(['force', 'rotate', '--dir', dir, '--overlap-days', 'a week']);
+    expect([badDays.code, badDays.stderr]).toEqual([2, expect.stringContaining('--overlap-days must be a whole number of days, not "a week"')]);
+    const help = await runCli(['force', 'rotate', '--help']);
+    expect(help.stdout).toMatch(/--overlap-days <n>.*\(default: 30\)/);
     const rot = await runCli(['force', 'rotate', '--dir', dir, '--overlap-days', '7']);
     expect(rot.code, rot.stderr).toBe(0);
     const ks = JSON.parse(readFileSync(path.join(dir, 'keyset.json'), 'utf8')) as { keyset: { seq: number; recipients: unknown[] } };
@@ -47,7 +55,7 @@ describe('uplink and force command lines', () => {
   it('enroll refuses a bundle for another device, with what to do', async () => {
     const dir = tempDir();
     const force = path.join(dir, 'force');
-    expect((await runCli(['force', 'keygen', '--dir', force])).code).toBe(0);
+    expect((await runCli(['force', 'keygen', '--dir', force, '--broker-url', 'mqtts://127.0.0.1:8883'])).code).toBe(0);
     const ca = path.join(dir, 'ca.pem');
     writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n');
     const e = await runCli(['force', 'enroll', '--dir', force, '--device', 'box-7', '--broker-url', 'mqtts://127.0.0.1:8883', '--ca', ca, '--out', path.join(dir, 'b.json')]);

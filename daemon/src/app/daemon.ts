@@ -22,6 +22,7 @@ import { ControlServer } from '../control/server.js';
 import { operationRoutes } from '../control/operations.js';
 import { CAMERA_OPERATIONS } from '../cameras/operations.js';
 import { LOCK_OPERATIONS } from '../recorder/lock-operations.js';
+import { UPLINK_OPERATIONS } from '../uplink/operations.js';
 import { createIncidents } from '../incidents/compose.js';
 import { incidentRoutes } from '../incidents/routes.js';
 import { EvidenceStage } from '../evidence/incident-stage.js';
@@ -75,11 +76,15 @@ export class Daemon {
     control.register(incidentRoutes(incidents.service, incidents.worker));
     // Changes the CLI asks for (cameras, evidence locks...) run here: the daemon is the single writer.
     control.register(
-      operationRoutes([...CAMERA_OPERATIONS, ...LOCK_OPERATIONS], (actor) => ({
+      operationRoutes([...CAMERA_OPERATIONS, ...LOCK_OPERATIONS, ...UPLINK_OPERATIONS], (actor) => ({
         ...this.ctx,
         actor,
         inDaemon: true,
-        notify: (event) => incidents.worker.notify(event),
+        notify: (event) => {
+          if (event === 'queued') return uplink.wake();
+          uplink.enrolled();
+          incidents.worker.notify(event);
+        },
       })),
     );
     this.services = [

@@ -25,7 +25,12 @@ export function loadCliConfig(option: string | undefined, env: NodeJS.ProcessEnv
 
 /** For commands that work without a config (doctor): the file if there is one, else the defaults. */
 export function loadConfigOrDefaults(option: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = configFileInUse(option, env);
+  return file ? loadConfigFile(file, env) : buildConfig({ device: { id: 'unenrolled' } }, { env });
+}
+
+/** The config file a command reads, or undefined when there is none and the built-in defaults apply. */
+export function configFileInUse(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const file = configPath(option, env);
-  if (option || env.HINDSIGHT_CONFIG || existsSync(file)) return loadConfigFile(file, env);
-  return buildConfig({ device: { id: 'unenrolled' } }, { env });
+  return option || env.HINDSIGHT_CONFIG || existsSync(file) ? file : undefined;
 }

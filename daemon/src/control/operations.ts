@@ -7,8 +7,11 @@ import type { Clock } from '../util/clock.js';
 import type { ClockSyncMonitor } from '../util/clock-sync.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 
-/** Events an operation can tell the daemon about (e.g. incidents waiting for enrolment resume). */
-export type OperationEvent = 'enrolled';
+/**
+ * Events an operation tells the daemon about: `enrolled` (a bundle or key set was installed: the uplink
+ * connects, incidents waiting for enrollment resume), `queued` (evidence was queued: the sender wakes).
+ */
+export type OperationEvent = 'enrolled' | 'queued';
 
 /** The box's store as a process holds it (the daemon, or a CLI command). */
 export interface BoxStore {

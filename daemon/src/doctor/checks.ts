@@ -22,7 +22,7 @@ export interface CheckResult {
 const GiB = 1024 ** 3;
 
 /** Everything `hindsight doctor` looks at, in the order it prints them. */
-export async function runChecks(config: Config, paths: DaemonPaths): Promise<CheckResult[]> {
+export async function runChecks(config: Config, paths: DaemonPaths, options: { dev?: boolean } = {}): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   results.push(checkNode());
   results.push(await checkTool('ffmpeg', config.tools.ffmpeg, true, 'apt-get install ffmpeg'));
@@ -33,8 +33,11 @@ export async function runChecks(config: Config, paths: DaemonPaths): Promise<Che
   results.push(checkDisk(paths.stateDir));
   results.push(checkDatabase(paths.database));
   results.push(checkUplink(paths.stateDir, paths.database, Date.now()));
-  results.push(await checkTool('mosquitto', 'mosquitto', false, 'apt-get install mosquitto (only for the demo and tests)', ['-h']));
-  results.push(await checkGstRtsp());
+  // What only a developer's machine needs (the demo and the tests), not a shop's box.
+  if (options.dev) {
+    results.push(await checkTool('mosquitto', 'mosquitto', false, 'apt-get install mosquitto (only for the demo and tests)', ['-h']));
+    results.push(await checkGstRtsp());
+  }
   return results;
 }
 

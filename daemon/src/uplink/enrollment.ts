@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { AuditLog } from '../audit/log.js';
+import type { AuditActor, AuditLog } from '../audit/log.js';
 import { generateKeyPair, keyId, readKeyFile, writeKeyFile, writeSecretFile, type KeyPairFile } from '../crypto/keys.js';
 import { fromB64u } from '../crypto/encoding.js';
 import { verifyKeySet, type SignedKeySet } from '../crypto/keyset.js';
@@ -42,10 +42,15 @@ export function readBundle(file: string): EnrollmentBundle {
   } catch (err) {
     throw new HindsightError(`cannot read enrollment bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { code: 'bundle_unreadable' });
   }
+  return parseBundle(text, file);
+}
+
+/** An enrollment bundle from its bytes (a file's, or a request's); `label` names it in the error. */
+export function parseBundle(text: Buffer | string, label: string): EnrollmentBundle {
   try {
     return parsePayload(EnrollmentBundleSchema, text, 1024 * 1024);
   } catch (err) {
-    throw new HindsightError(`${file} is not a valid enrollment bundle: ${(err as Error).message}`, { code: 'bundle_invalid', hint: 'ask the force for a new bundle (`hindsight force enroll`)' });
+    throw new HindsightError(`${label} is not a valid enrollment bundle: ${(err as Error).message}`, { code: 'bundle_invalid', hint: 'ask the force for a new bundle (`hindsight force enroll`)' });
   }
 }
 
@@ -67,11 +72,11 @@ export class KeySetStore {
   }
 
   /** Forget the pinned root and its key sets (an explicit, audited reset to enroll with a new force root). */
-  resetRoot(toKid: string, audit: AuditLog): void {
+  resetRoot(toKid: string, audit: AuditLog, actor: AuditActor = { type: 'cli', id: 'enroll' }): void {
     this.db.transaction(() => {
       const from = this.pinnedRootKid();
       this.db.prepare('DELETE FROM key_sets').run();
-      audit.append({ actor: { type: 'cli', id: 'enroll' }, action: 'uplink.force_root_reset', objectIds: [toKid], detail: { previous_root_kid: from ?? null, root_kid: toKid } });
+      audit.append({ actor, action: 'uplink.force_root_reset', objectIds: [toKid], detail: { previous_root_kid: from ?? null, root_kid: toKid } });
     })();
   }
 
@@ -107,7 +112,11 @@ export interface InstallResult {
   keysetSeq: number;
 }
 
-export function installBundle(bundle: EnrollmentBundle, options: { stateDir: string; deviceId: string; db: Db; audit: AuditLog; clock: Clock; resetForceRoot?: boolean }): InstallResult {
+export function installBundle(
+  bundle: EnrollmentBundle,
+  options: { stateDir: string; deviceId: string; db: Db; audit: AuditLog; clock: Clock; resetForceRoot?: boolean; actor?: AuditActor },
+): InstallResult {
+  const actor = options.actor ?? { type: 'cli', id: 'enroll' };
   if (bundle.device_id !== options.deviceId) {
     throw new HindsightError(`the bundle is for device ${bundle.device_id}, but this box is configured as ${options.deviceId}`, {
       code: 'bundle_wrong_device',
@@ -127,20 +136,20 @@ export function installBundle(bundle: EnrollmentBundle, options: { stateDir: str
         hint: 'if the force really replaced its root key, enroll again with --reset-force-root (audited); otherwise do not install this bundle',
       });
     }
-    new KeySetStore(options.db).resetRoot(bundle.force_root.kid, options.audit);
+    new KeySetStore(options.db).resetRoot(bundle.force_root.kid, options.audit, actor);
   }
   const files = uplinkFiles(options.stateDir);
   const store = new KeySetStore(options.db);
   const installedSeq = store.current()?.keyset.seq;
   // Re-installing the same bundle (same key set) is fine; anything else must be newer.
   if (installedSeq === undefined || installedSeq !== (bundle.keyset.keyset as { seq?: number }).seq) {
-    store.install(bundle.keyset, bundle.force_root.pk, options.clock.now(), options.audit, 'enroll');
+    store.install(bundle.keyset, bundle.force_root.pk, options.clock.now(), options.audit, actor.id);
   }
   const { key, created } = ensureDeviceKey(options.stateDir);
   writeSecretFile(files.enrollment, JSON.stringify(bundle, null, 2) + '\n');
   writeFileSync(files.ca, bundle.mqtt.ca_pem, { mode: 0o644 });
   options.audit.append({
-    actor: { type: 'cli', id: 'enroll' },
+    actor,
     action: 'uplink.enrolled',
     objectIds: [bundle.device_id],
     detail: { broker: bundle.mqtt.url, root_kid: bundle.force_root.kid, device_kid: key.kid, key_created: created },

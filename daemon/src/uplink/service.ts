@@ -182,6 +182,19 @@ export class UplinkService implements Service {
     }
   }
 
+  /**
+   * The box was enrolled (or given a key set) while running: connect now if the link is not up yet, so
+   * the operator does not have to restart the daemon.
+   */
+  enrolled(): void {
+    if (!this.link) this.start();
+  }
+
+  /** New evidence was queued outside the incident pipeline: send it now. */
+  wake(): void {
+    this.sender?.wake();
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.auditTimer);
     clearInterval(this.fullTimer);

@@ -12,7 +12,7 @@ import { searchSubjects, toFloat32 } from '../../force/search.js';
 import { createLogger } from '../../log/logger.js';
 import { HindsightError, UsageError } from '../../util/errors.js';
 import { table } from '../output.js';
-import { positiveInt } from '../args.js';
+import { intOption } from '../args.js';
 
 const FORCE_CONFIG_OPTION = ['-c, --config <file>', 'force config file (default: $HINDSIGHT_FORCE_CONFIG, else ./force.yaml)'] as const;
 
@@ -102,10 +102,10 @@ export function registerForceEvidence(force: Command): void {
     .option(...FORCE_CONFIG_OPTION)
     .option('--image <file>', 'probe photo (embedded with the same face pipeline as the boxes)')
     .option('--embedding <file>', 'probe embedding (float32 little-endian) instead of a photo')
-    .option('--top <n>', 'how many results', '10')
+    .option('--top <n>', 'how many results', intOption('--top', 1, 1000), 10)
     .option('--reason <text>', 'why this search is made (audited)', '')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { config?: string; image?: string; embedding?: string; top: string; reason: string; json?: boolean }) => {
+    .action(async (opts: { config?: string; image?: string; embedding?: string; top: number; reason: string; json?: boolean }) => {
       const config = loadForceConfig(opts.config);
       if (!opts.image === !opts.embedding) throw new UsageError('give exactly one of --image FILE or --embedding FILE');
       let probe: Float32Array;
@@ -119,7 +119,7 @@ export function registerForceEvidence(force: Command): void {
       }
       const fdb = openForceDb(config.force.dir);
       try {
-        const hits = searchSubjects(fdb.db, probe, { top: positiveInt(opts.top, '--top'), model });
+        const hits = searchSubjects(fdb.db, probe, { top: opts.top, model });
         fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'evidence.searched', objectIds: hits.map((h) => h.envelopeId), justification: opts.reason || undefined, detail: { results: hits.length, probe: opts.image ? 'image' : 'embedding' } });
         if (opts.json) {
           process.stdout.write(JSON.stringify(hits, null, 2) + '\n');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { registerForceEvidence } from './force-evidence.js';
-import { positiveInt } from '../args.js';
+import { intOption } from '../args.js';
 import { openForceDb } from '../../force/db.js';
 import { enrollDevice } from '../../force/enroll.js';
 import { forceKeygen, revokeRecipientKey, rotateRecipientKey } from '../../force/keys.js';
@@ -19,12 +19,12 @@ export function registerForce(program: Command): void {
     .command('keygen')
     .description('create a force installation in DIR: root key, HPKE recipient key, receipt and command keys, signed key set, MQTT password, force.yaml')
     .requiredOption('--dir <dir>', 'folder for the force installation')
-    .option('--broker-url <url>', 'broker URL written into force.yaml (mqtts://host:port)')
+    .requiredOption('--broker-url <url>', "the force's broker as boxes reach it (mqtts://host:port), written into force.yaml and every enrollment bundle")
     .option('--ca <file>', 'broker CA certificate (PEM) written into force.yaml')
     .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
-    .option('--validity-days <n>', 'how long the keys are valid', '365')
-    .action((opts: { dir: string; brokerUrl?: string; ca?: string; prefix: string; validityDays: string }) => {
-      const r = forceKeygen(opts.dir, { now: systemClock.now(), validityDays: positiveInt(opts.validityDays, '--validity-days'), brokerUrl: opts.brokerUrl, caFile: opts.ca && path.resolve(opts.ca), prefix: opts.prefix });
+    .option('--validity-days <n>', 'how long the keys are valid', intOption('--validity-days', 1, 3650, 'days'), 365)
+    .action((opts: { dir: string; brokerUrl: string; ca?: string; prefix: string; validityDays: number }) => {
+      const r = forceKeygen(opts.dir, { now: systemClock.now(), validityDays: opts.validityDays, brokerUrl: opts.brokerUrl, caFile: opts.ca && path.resolve(opts.ca), prefix: opts.prefix });
       const fdb = openForceDb(opts.dir);
       fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.issued', objectIds: [String(r.keyset.keyset.seq)], detail: { root_kid: r.root.kid, recipients: r.keyset.keyset.recipients.map((k) => k.kid) } });
       fdb.close();
@@ -35,10 +35,10 @@ export function registerForce(program: Command): void {
     .command('rotate')
     .description('add a new recipient key (key set seq + 1); the old key stays valid for the overlap so boxes keep sealing while they update')
     .requiredOption('--dir <dir>', 'force installation folder')
-    .option('--overlap-days <n>', 'how long the old recipient key stays valid', '30')
-    .option('--validity-days <n>', 'validity of the new key', '365')
-    .action((opts: { dir: string; overlapDays: string; validityDays: string }) => {
-      const s = rotateRecipientKey(opts.dir, { now: systemClock.now(), overlapDays: positiveInt(opts.overlapDays, '--overlap-days'), validityDays: positiveInt(opts.validityDays, '--validity-days') });
+    .option('--overlap-days <n>', 'how long the old recipient key stays valid', intOption('--overlap-days', 1, 365, 'days'), 30)
+    .option('--validity-days <n>', 'validity of the new key', intOption('--validity-days', 1, 3650, 'days'), 365)
+    .action((opts: { dir: string; overlapDays: number; validityDays: number }) => {
+      const s = rotateRecipientKey(opts.dir, { now: systemClock.now(), overlapDays: opts.overlapDays, validityDays: opts.validityDays });
       const fdb = openForceDb(opts.dir);
       fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.issued', objectIds: [String(s.keyset.seq)], detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
       fdb.close();
@@ -124,13 +124,13 @@ export function registerForce(program: Command): void {
     .description('write the Mosquitto kit into DIR/broker: ACL generated from the protocol topic table, password file, config snippet')
     .requiredOption('--dir <dir>', 'force installation folder')
     .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
-    .option('--port <port>', 'TLS listener port (the only listener)', '8883')
+    .option('--port <port>', 'TLS listener port (the only listener)', intOption('--port', 1, 65535), 8883)
     .option('--bind <address>', 'address the TLS listener binds to (default: every address)')
     .option('--certfile <file>', 'broker certificate (PEM)', '/etc/mosquitto/certs/server.crt')
     .option('--keyfile <file>', 'broker private key (PEM)', '/etc/mosquitto/certs/server.key')
     .option('--cafile <file>', 'CA certificate (PEM)', '/etc/mosquitto/certs/ca.pem')
-    .action((opts: { dir: string; prefix: string; port: string; bind?: string; certfile: string; keyfile: string; cafile: string }) => {
-      const kit = writeBrokerKit(opts.dir, { prefix: opts.prefix, forceUsers: [FORCE_SERVICE_USER], port: positiveInt(opts.port, '--port'), bind: opts.bind, certfile: path.resolve(opts.certfile), keyfile: path.resolve(opts.keyfile), cafile: path.resolve(opts.cafile) });
+    .action((opts: { dir: string; prefix: string; port: number; bind?: string; certfile: string; keyfile: string; cafile: string }) => {
+      const kit = writeBrokerKit(opts.dir, { prefix: opts.prefix, forceUsers: [FORCE_SERVICE_USER], port: opts.port, bind: opts.bind, certfile: path.resolve(opts.certfile), keyfile: path.resolve(opts.keyfile), cafile: path.resolve(opts.cafile) });
       process.stdout.write(`acl: ${kit.acl}\npassword file: ${kit.passwd}\nconfig snippet: ${kit.conf} (include it from mosquitto.conf, e.g. with include_dir; it opens only the TLS listener)\n`);
     });
 

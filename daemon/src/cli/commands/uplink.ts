@@ -1,17 +1,26 @@
-import type { Command } from 'commander';
-import { CONFIG_OPTION } from '../config-file.js';
-import { daemonPaths } from '../../config/paths.js';
-import { daemonVersion } from '../../app/version.js';
-import { packageInputFromFolder } from '../../evidence/builder.js';
 import { readFileSync } from 'node:fs';
-import { installBundle, readBundle, shredBundle, isEnrolled, KeySetStore, loadEnrollment } from '../../uplink/enrollment.js';
-import { createOutbox, createSealer } from '../../uplink/service.js';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { shredBundle, isEnrolled, KeySetStore } from '../../uplink/enrollment.js';
+import { evidenceSeal, uplinkEnroll, uplinkInstallKeySet } from '../../uplink/operations.js';
+import { createOutbox } from '../../uplink/service.js';
 import { systemClock } from '../../util/clock.js';
-import { HindsightError } from '../../util/errors.js';
-import { assertSafeId, newId } from '../../util/ids.js';
+import { HindsightError, UsageError } from '../../util/errors.js';
+import { CONFIG_OPTION } from '../config-file.js';
 import { openCliStore } from '../open-store.js';
+import { operate } from '../operate.js';
 import { table } from '../output.js';
+import { parseTimeArg } from '../time-arg.js';
 
+/** A file the operator names, read by the CLI (the daemon may not be allowed to read it) and sent as text. */
+function readDocument(file: string, what: string, code: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new HindsightError(`cannot read ${what} ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : (e.code ?? e.message)}`, { code, hint: 'check the path and that you may read the file' });
+  }
+}
 
 export function registerUplink(program: Command): void {
   program
@@ -22,27 +31,22 @@ export function registerUplink(program: Command): void {
     .option('--keep-bundle', 'do not delete the bundle file after installing it (it holds the MQTT password)')
     .option('--reset-force-root', 'accept a bundle from another force root key than the one pinned at first enrollment (audited)')
     .action(async (bundleFile: string, opts: { config?: string; keepBundle?: boolean; resetForceRoot?: boolean }) => {
-      const box = await openCliStore(opts.config);
-      try {
-        const bundle = readBundle(bundleFile);
-        const r = installBundle(bundle, { stateDir: box.paths.stateDir, deviceId: box.config.device.id, db: box.db, audit: box.audit, clock: systemClock, resetForceRoot: opts.resetForceRoot });
-        if (!opts.keepBundle) shredBundle(bundleFile);
-        process.stdout.write(
-          [
-            `enrolled: device ${r.deviceId} with broker ${bundle.mqtt.url}, force key set seq ${r.keysetSeq}`,
-            `device signing key: ${r.keyCreated ? 'created' : 'kept (already present)'}`,
-            `device key id: ${r.deviceKid}`,
-            `device public key: ${r.devicePublicKey}`,
-            '',
-            'next: give the force this line to register the box:',
-            `  hindsight force register --device ${r.deviceId} --key ${r.devicePublicKey}`,
-            'then restart the daemon (systemctl restart hindsight) so the uplink connects.',
-            '',
-          ].join('\n'),
-        );
-      } finally {
-        box.close();
-      }
+      const bundle = readDocument(bundleFile, 'enrollment bundle', 'bundle_unreadable');
+      const { result: r, inDaemon } = await operate(opts.config, uplinkEnroll, { bundle, label: bundleFile, resetForceRoot: opts.resetForceRoot ?? false });
+      if (!opts.keepBundle) shredBundle(bundleFile);
+      process.stdout.write(
+        [
+          `enrolled: device ${r.deviceId} with broker ${r.broker}, force key set seq ${r.keysetSeq}`,
+          `device signing key: ${r.keyCreated ? 'created' : 'kept (already present)'}`,
+          `device key id: ${r.deviceKid}`,
+          `device public key: ${r.devicePublicKey}`,
+          '',
+          'next: give the force this line to register the box:',
+          `  hindsight force register --device ${r.deviceId} --key ${r.devicePublicKey}`,
+          inDaemon ? 'the running daemon connects to the force now.' : 'the daemon connects to the force when it starts (systemctl start hindsight).',
+          '',
+        ].join('\n'),
+      );
     });
 
   const evidence = program.command('evidence').description('evidence packages for the force (built and sealed by the incident pipeline; these commands are for operators and tests)');
@@ -55,34 +59,23 @@ export function registerUplink(program: Command): void {
     .option('--embedding-model <name>', 'name of the model that made the embeddings', 'unknown')
     .option(...CONFIG_OPTION)
     .action(async (opts: { from: string; incident?: string; window?: string; embeddingModel: string; config?: string }) => {
-      const box = await openCliStore(opts.config);
-      try {
-        if (!isEnrolled(box.paths.stateDir)) throw new HindsightError('this box is not enrolled', { code: 'not_enrolled', hint: 'run: hindsight enroll BUNDLE' });
-        const ctx = { config: box.config, paths: daemonPaths(box.config), db: box.db, audit: box.audit, clock: systemClock, clockSync: box.clockSync };
-        const outbox = createOutbox(ctx);
-        const sealer = createSealer(ctx, outbox)!;
-        const incidentId = assertSafeId(opts.incident ?? newId(), 'incident id');
-        const now = systemClock.now();
-        const [start, end] = (opts.window?.split(',') ?? []).map((t) => (/^\d+$/.test(t) ? Number(t) : Date.parse(t)));
-        const window = start !== undefined && end !== undefined && Number.isFinite(start) && Number.isFinite(end) ? { start, end } : { start: now - 90_000, end: now };
-        const input = packageInputFromFolder(opts.from, {
-          incidentId,
-          deviceId: box.config.device.id,
-          store: box.config.device.store,
-          window,
-          embeddingModel: opts.embeddingModel,
-          models: [],
-          tools: { daemon: daemonVersion() },
-          clock: box.clockSync.current(),
-          now,
-        });
-        const sealed = await sealer.sealPackage(input);
-        box.db.transaction(() => outbox.enqueue(sealed.sealed, { workingFiles: sealed.workingFiles }))();
-        const m = sealed.sealed.manifest;
-        process.stdout.write(`sealed incident ${incidentId} as envelope ${m.header.envelope_id}: ${m.header.pt_len} bytes, ${m.n_chunks} chunks, to force keys ${m.header.recipients.join(', ')}; queued\n`);
-      } finally {
-        box.close();
+      let window: { windowStartMs: number; windowEndMs: number } | undefined;
+      if (opts.window !== undefined) {
+        const parts = opts.window.split(',');
+        if (parts.length !== 2) throw new UsageError(`--window takes two times separated by a comma, got ${JSON.stringify(opts.window)}`, { hint: 'e.g. --window "10 minutes ago,5 minutes ago"' });
+        const now = Date.now();
+        window = { windowStartMs: parseTimeArg(parts[0]!.trim(), now, '--window start'), windowEndMs: parseTimeArg(parts[1]!.trim(), now, '--window end') };
       }
+      const { result: r, inDaemon } = await operate(opts.config, evidenceSeal, {
+        from: path.resolve(opts.from),
+        incident: opts.incident,
+        embeddingModel: opts.embeddingModel,
+        ...window,
+      });
+      process.stdout.write(
+        `sealed incident ${r.incidentId} as envelope ${r.envelopeId}: ${r.bytes} bytes, ${r.chunks} chunks, to force keys ${r.recipients.join(', ')}; queued` +
+          (inDaemon ? '\n' : ' (sent when the daemon runs)\n'),
+      );
     });
 
   const uplink = program.command('uplink').description('the link to the force');
@@ -92,21 +85,9 @@ export function registerUplink(program: Command): void {
     .argument('<file>', 'signed key set file')
     .option(...CONFIG_OPTION)
     .action(async (file: string, opts: { config?: string }) => {
-      const box = await openCliStore(opts.config);
-      try {
-        if (!isEnrolled(box.paths.stateDir)) throw new HindsightError('this box is not enrolled', { code: 'not_enrolled', hint: 'run: hindsight enroll BUNDLE' });
-        const root = loadEnrollment(box.paths.stateDir).force_root.pk;
-        let signed: unknown;
-        try {
-          signed = JSON.parse(readFileSync(file, 'utf8'));
-        } catch (err) {
-          throw new HindsightError(`cannot read key set ${file}: ${(err as Error).message}`, { code: 'keyset_unreadable' });
-        }
-        const ks = new KeySetStore(box.db).install(signed, root, systemClock.now(), box.audit, 'uplink');
-        process.stdout.write(`installed force key set seq ${ks.keyset.seq}: recipients ${ks.keyset.recipients.map((r) => r.kid).join(', ')}\n`);
-      } finally {
-        box.close();
-      }
+      const keyset = readDocument(file, 'key set', 'keyset_unreadable');
+      const { result: ks } = await operate(opts.config, uplinkInstallKeySet, { keyset, label: file });
+      process.stdout.write(`installed force key set seq ${ks.seq}: recipients ${ks.recipients.join(', ')}\n`);
     });
   uplink
     .command('status')
@@ -114,7 +95,7 @@ export function registerUplink(program: Command): void {
     .option(...CONFIG_OPTION)
     .option('--json', 'machine-readable output')
     .action(async (opts: { config?: string; json?: boolean }) => {
-      const box = await openCliStore(opts.config);
+      const box = await openCliStore(opts.config, { readonly: true });
       try {
         const outbox = createOutbox({ config: box.config, db: box.db, audit: box.audit, clock: systemClock });
         const keyset = new KeySetStore(box.db).current();
