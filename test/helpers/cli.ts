@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -19,6 +20,32 @@ export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv;
     input: options.input,
   });
   return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
+}
+
+/**
+ * Run the CLI on a real pseudo-terminal (util-linux `script`), answering each prompt as it appears: what a
+ * person at a terminal sees, echo included, comes back in `screen`.
+ */
+export function runCliOnTerminal(args: string[], answers: { prompt: string; type: string }[], timeoutMs = 60_000): Promise<{ code: number | null; screen: string }> {
+  const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-qec', quoted, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let screen = '';
+  const pending = [...answers];
+  child.stdout.on('data', (chunk: Buffer) => {
+    screen += chunk.toString('utf8');
+    if (pending[0] && screen.includes(pending[0].prompt)) child.stdin.write(pending.shift()!.type);
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hindsight ${args.join(' ')} on a terminal did not finish in ${timeoutMs} ms; screen: ${JSON.stringify(screen)}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, screen });
+    });
+  });
 }
 
 /** Write a daemon config for tests (JSON lines logging, state under `dir`) and return its path. */

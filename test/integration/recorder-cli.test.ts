@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BufferStatus } from '../../daemon/src/recorder/status.js';
-import { runCli, writeConfig } from '../helpers/cli.js';
+import { runCli, runCliOnTerminal, writeConfig } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 import { recorderConfigOverrides } from '../helpers/recorder.js';
 import { startCamera } from '../helpers/rtsp-camera.js';
@@ -38,6 +38,15 @@ describe('camera and buffer commands', () => {
     expect([noPass.code, noPass.stderr]).toEqual([2, expect.stringMatching(/--username admin needs a password/)]);
     const emptyPass = await runCli(['camera', 'add', '--config', config, '--id', 'x', '--name', 'X', '--url', 'rtsp://127.0.0.1/x', '--username', 'admin', '--password-stdin'], { input: '\n' });
     expect([emptyPass.code, emptyPass.stderr]).toEqual([2, expect.stringMatching(/the password for admin is empty/)]);
+    // --password-stdin on a terminal asks, and what is typed is not echoed
+    const typed = await runCliOnTerminal(
+      ['camera', 'add', '--config', config, '--id', 'door', '--name', 'Door', '--url', 'rtsp://127.0.0.1:554/door', '--username', 'admin', '--password-stdin'],
+      [{ prompt: 'password for admin: ', type: 'typed-on-the-keyboard\r' }],
+    );
+    expect(typed.code, typed.screen).toBe(0);
+    expect(typed.screen).toMatch(/password for admin: \r?\n/);
+    expect(typed.screen).not.toContain('typed-on-the-keyboard');
+    expect(JSON.parse((await runCli(['camera', 'list', '--json', '--config', config])).stdout)).toEqual([expect.objectContaining({ id: 'door', hasCredentials: true })]);
   });
 
   it('test, snapshot, lock, unlock and status against a real camera', async () => {

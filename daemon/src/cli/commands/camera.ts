@@ -45,9 +45,9 @@ async function readCredentials(o: CredentialOptions): Promise<CameraCredentials 
 function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
   return new Promise((resolve, reject) => {
-    process.stderr.write(question);
     let typed = '';
-    stdin.setRawMode(true);
+    stdin.setRawMode(true); // before the question: nothing typed after it is echoed
+    process.stderr.write(question);
     stdin.resume();
     stdin.setEncoding('utf8');
     const done = (err?: Error): void => {
