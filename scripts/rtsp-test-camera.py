@@ -34,7 +34,8 @@ def main() -> int:
     p.add_argument("--bframes", type=int, default=0, help="B-frames between reference frames (live mode; 0: none, as most cameras)")
     p.add_argument("--audio", action="store_true", help="add an audio track (G.711 A-law) beside the video (live mode)")
     p.add_argument("--rtp-ts-offset", type=int, default=-1, help="first RTP timestamp of the video (e.g. just before the 32-bit wrap); -1: random")
-    p.add_argument("--user", help="require RTSP basic auth with this user")
+    p.add_argument("--user", help="require RTSP authentication with this user")
+    p.add_argument("--auth", choices=["basic", "digest"], default="basic", help="authentication scheme asked with --user")
     p.add_argument("--password", default="")
     a = p.parse_args()
 
@@ -91,7 +92,11 @@ def main() -> int:
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()
         token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
-        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(a.user, a.password), token)
+        if a.auth == "digest":
+            auth.add_digest(a.user, a.password, token)
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+        else:
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(a.user, a.password), token)
         server.set_auth(auth)
         perms = GstRtspServer.RTSPPermissions()
         perms.add_permission_for_role("user", GstRtspServer.RTSP_PERM_MEDIA_FACTORY_ACCESS, True)

@@ -13,12 +13,12 @@ import { waitFor } from '../helpers/wait.js';
 const WRONG = 'Wr0ng-p@ss!word';
 const RIGHT = 'R1ght-s3cret/pw';
 
-/** The recording ffmpeg of the camera on `port`, found by its command line. */
-function ffmpegFor(daemonPid: number, port: number): number | undefined {
+/** The recording ffmpeg of a camera, found by its buffer folder on its command line. */
+function ffmpegFor(daemonPid: number, cameraId: string): number | undefined {
   return descendants(daemonPid).find((pid) => {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      return cmd.startsWith('ffmpeg') && cmd.includes(`127.0.0.1:${port}/`);
+      return cmd.startsWith('ffmpeg') && cmd.includes('segment_list') && cmd.includes(`/buffer/${cameraId}/`);
     } catch {
       return false;
     }
@@ -55,7 +55,7 @@ describe('recorder: bad input', () => {
       garbage.close();
     });
     await daemon.waitForLine(/camera good: recording/, 30_000);
-    const goodFfmpeg = ffmpegFor(daemon.pid, good.port);
+    const goodFfmpeg = ffmpegFor(daemon.pid, 'good');
     expect(goodFfmpeg).toBeDefined();
 
     const auth = await waitFor(async () => ((await cam('auth'))?.state === 'failed' ? cam('auth') : undefined), { timeoutMs: 30_000, what: 'the 401 camera to fail' });
@@ -100,7 +100,7 @@ describe('recorder: bad input', () => {
     }
     expect((await cli(['camera', 'list', '--json'])).stdout).not.toContain('evil');
     expect(daemon.child.running).toBe(true);
-    expect(ffmpegFor(daemon.pid, good.port), 'the good camera was never restarted').toBe(goodFfmpeg);
+    expect(ffmpegFor(daemon.pid, 'good'), 'the good camera was never restarted').toBe(goodFfmpeg);
 
     // fixing the password restarts only that camera; adding and removing cameras touch only those
     expect((await cli(['camera', 'update', 'auth', '--username', 'alice', '--password-stdin'], RIGHT)).code).toBe(0);
@@ -109,7 +109,7 @@ describe('recorder: bad input', () => {
     await daemon.waitForLine(/camera later: recording/, 30_000);
     expect((await cli(['camera', 'remove', 'junk'])).code).toBe(0);
     await daemon.waitForLine(/camera junk: stopping its recorder \(camera removed\)/, 10_000);
-    expect(ffmpegFor(daemon.pid, good.port), 'the good camera was never restarted').toBe(goodFfmpeg);
+    expect(ffmpegFor(daemon.pid, 'good'), 'the good camera was never restarted').toBe(goodFfmpeg);
     const final = await status();
     expect(final.cameras.find((c) => c.cameraId === 'good')!.state).toBe('recording');
     expect(final.cameras.find((c) => c.cameraId === 'auth')!.state).toBe('recording');

@@ -19,9 +19,10 @@ import { startCamera } from '../helpers/rtsp-camera.js';
 /** Record with the recorder's own ffmpeg arguments, then kill -9 ffmpeg mid-segment, as a crash would. */
 async function crashedRun(url: string, dir: string, seconds: number): Promise<{ runId: string; startedAt: number; killedAt: number }> {
   const runId = newId();
-  const target = { camera: { transport: 'tcp' }, resolved: { scheme: 'rtsp' }, connectUrl: url, secrets: [] } as unknown as Parameters<typeof recordArgs>[0];
+  const target = { camera: { transport: 'tcp' }, resolved: { scheme: 'rtsp' }, secrets: [] } as unknown as Parameters<typeof recordArgs>[0];
+  const input = { url, problem: () => undefined, close: () => undefined };
   const startedAt = Date.now();
-  const child = spawnChild('ffmpeg', recordArgs(target, { dir, runId }, { segmentSeconds: 1, timeoutS: 5 }));
+  const child = spawnChild('ffmpeg', recordArgs(target, input, { dir, runId }, { segmentSeconds: 1, timeoutS: 5 }));
   await new Promise((r) => setTimeout(r, seconds * 1000 + 500));
   const killedAt = Date.now();
   child.signal('SIGKILL');

@@ -39,7 +39,7 @@ describe('camera registry', () => {
     expect(readFileSync(path.join(path.dirname(keyFile), 'h.db')).includes(Buffer.from(PASSWORD))).toBe(false);
     expect(cameras.credentials('till2')).toEqual({ username: 'viewer', password: PASSWORD });
     const target = await cameras.target('till2');
-    expect(target.connectUrl).toBe(`rtsp://viewer:${encodeURIComponent(PASSWORD)}@127.0.0.1:8554/stream`);
+    expect(target).toMatchObject({ credentials: { username: 'viewer', password: PASSWORD }, resolved: { addresses: ['127.0.0.1'], port: 8554, pathAndQuery: '/stream' } });
     const rows = [...audit.rows()];
     expect(rows.map((r) => r.action)).toEqual(['camera.added']);
     expect(rows[0]!.detail).toMatchObject({ credentials: 'set', url: 'rtsp://127.0.0.1:8554/stream' });

@@ -132,10 +132,10 @@ describe('ffmpeg recording arguments', () => {
     const target = {
       camera: { id: 'till1', transport: 'tcp' },
       resolved: { scheme: 'rtsp' },
-      connectUrl: 'rtsp://u:p@127.0.0.1:554/x',
       secrets: ['p'],
     } as unknown as Parameters<typeof recordArgs>[0];
-    const args = recordArgs(target, { dir: '/buf/till1', runId: '01HZZZZZZZZZZZZZZZZZZZZZZZ' }, { segmentSeconds: 4, timeoutS: 10 });
+    const input = { url: 'rtsp://127.0.0.1:40000/x', problem: () => undefined, close: () => undefined };
+    const args = recordArgs(target, input, { dir: '/buf/till1', runId: '01HZZZZZZZZZZZZZZZZZZZZZZZ' }, { segmentSeconds: 4, timeoutS: 10 });
     const after = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
     expect(after('-protocol_whitelist')).toBe('tcp,udp,rtp');
     expect(after('-timeout')).toBe('10000000');

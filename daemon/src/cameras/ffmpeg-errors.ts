@@ -11,6 +11,7 @@ export type CameraProblemCode =
   | 'not_rtsp'
   | 'no_video'
   | 'closed'
+  | 'redirected'
   | 'disk_full'
   | 'out_of_memory'
   | 'unknown';
@@ -37,6 +38,7 @@ const PROBLEMS: Record<Known, { transient: boolean; message: (timeoutS: number) 
   unreachable: { transient: true, message: () => 'the camera cannot be reached on the network', hint: 'check cables, the switch and the camera\'s address' },
   no_video: { transient: false, message: () => 'the stream has no video track', hint: 'choose the camera\'s video stream path (not an audio-only or metadata stream)' },
   not_rtsp: { transient: true, message: () => 'what answers on that port is not a working RTSP camera stream', hint: 'check the port and path of the URL; open the camera\'s web page to find its RTSP address' },
+  redirected: { transient: false, message: () => 'the camera redirected to another address; the box refuses redirects', hint: 'set the camera URL to the address that serves the stream (the camera\'s manual or web page gives it)' },
   closed: { transient: true, message: () => 'the camera closed the connection', hint: 'the recorder reconnects by itself; if this repeats, check the camera\'s stream limits' },
   disk_full: { transient: true, message: () => 'disk full: ffmpeg could not write to the buffer disk', hint: 'retention frees space; check buffer.quota_gb and what else fills the disk' },
   out_of_memory: { transient: true, message: () => 'ffmpeg ran out of memory (limit recorder.ffmpeg_memory_mb)', hint: 'raise recorder.ffmpeg_memory_mb if the camera streams very large frames' },

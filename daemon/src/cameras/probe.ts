@@ -1,5 +1,6 @@
 import { runCommand } from '../util/child.js';
 import { cameraProblem, explainFfmpegFailure, type CameraProblem } from './ffmpeg-errors.js';
+import { withCameraInput } from './camera-input.js';
 import { rtspInputArgs } from './ffmpeg-input.js';
 import { rtspPreflight } from './rtsp-preflight.js';
 import type { CameraTarget } from './service.js';
@@ -36,14 +37,18 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 export async function probeCamera(target: CameraTarget, options: { ffprobe: string; timeoutS: number; seconds: number }): Promise<ProbeResult> {
   const unanswered = await rtspPreflight(target, options.timeoutS * 1000);
   if (unanswered) return { ok: false, problem: unanswered };
-  const args = [
-    '-v', 'error',
-    ...rtspInputArgs(target, options.timeoutS),
-    '-read_intervals', `%+${options.seconds}`,
-    '-show_entries', 'stream=index,codec_type,codec_name,profile,width,height:packet=stream_index,pts_time,dts_time,size,flags',
-    '-of', 'json',
-  ];
-  const r = await runCommand(options.ffprobe, args, { timeoutMs: (options.timeoutS * 2 + options.seconds + 5) * 1000, maxStdoutBytes: 8 * 1024 * 1024 });
+  const { r, refused } = await withCameraInput(target, async (input) => {
+    const args = [
+      '-v', 'error',
+      ...rtspInputArgs(target, input, options.timeoutS),
+      '-read_intervals', `%+${options.seconds}`,
+      '-show_entries', 'stream=index,codec_type,codec_name,profile,width,height:packet=stream_index,pts_time,dts_time,size,flags',
+      '-of', 'json',
+    ];
+    const r = await runCommand(options.ffprobe, args, { timeoutMs: (options.timeoutS * 2 + options.seconds + 5) * 1000, maxStdoutBytes: 8 * 1024 * 1024 });
+    return { r, refused: input.problem() };
+  });
+  if (refused) return { ok: false, problem: refused };
   if (r.timedOut) return { ok: false, problem: noStream(options.timeoutS) };
   let json: FfprobeJson = {};
   try {
@@ -78,8 +83,12 @@ function report(video: NonNullable<FfprobeJson['streams']>[number], packets: Non
 export async function snapshotCamera(target: CameraTarget, out: string, options: { ffmpeg: string; timeoutS: number }): Promise<{ ok: true } | { ok: false; problem: CameraProblem }> {
   const unanswered = await rtspPreflight(target, options.timeoutS * 1000);
   if (unanswered) return { ok: false, problem: unanswered };
-  const args = ['-hide_banner', '-loglevel', 'error', '-y', ...rtspInputArgs(target, options.timeoutS, { videoOnly: true }), '-map', '0:v:0', '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-update', '1', out];
-  const r = await runCommand(options.ffmpeg, args, { timeoutMs: (options.timeoutS * 2 + 10) * 1000 });
+  const { r, refused } = await withCameraInput(target, async (input) => {
+    const args = ['-hide_banner', '-loglevel', 'error', '-y', ...rtspInputArgs(target, input, options.timeoutS, { videoOnly: true }), '-map', '0:v:0', '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-update', '1', out];
+    const r = await runCommand(options.ffmpeg, args, { timeoutMs: (options.timeoutS * 2 + 10) * 1000 });
+    return { r, refused: input.problem() };
+  });
+  if (refused) return { ok: false, problem: refused };
   if (r.timedOut) return { ok: false, problem: noStream(options.timeoutS) };
   if (r.code !== 0) return { ok: false, problem: explainFfmpegFailure(r.stderr, options.timeoutS, target.secrets) };
   return { ok: true };

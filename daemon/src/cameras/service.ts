@@ -8,7 +8,7 @@ import { HindsightError, UsageError } from '../util/errors.js';
 import { assertSafeId } from '../util/ids.js';
 import { CredentialVault, credentialsKeyPath, type CameraCredentials, type SealedCredentials } from './credentials.js';
 import { CameraNetworks } from './networks.js';
-import { connectUrl, resolveCameraUrl, systemLookup, type Lookup, type ResolvedCameraUrl } from './url.js';
+import { resolveCameraUrl, systemLookup, type Lookup, type ResolvedCameraUrl } from './url.js';
 
 export interface CameraInput {
   id: string;
@@ -30,12 +30,12 @@ export interface CameraPatch {
   credentials?: CameraCredentials | null;
 }
 
-/** What the recorder and the probe connect to: the checked URL, and the one with credentials for ffmpeg only. */
+/** What the recorder and the probe connect to: the checked address, and the credentials for the relay only. */
 export interface CameraTarget {
   camera: Camera;
   resolved: ResolvedCameraUrl;
-  /** Holds the credentials: pass it to ffmpeg and nowhere else (never log it). */
-  connectUrl: string;
+  /** In memory only: the relay answers the camera's challenge with them (never log or pass them to a child). */
+  credentials?: CameraCredentials;
   /** Literal secrets to scrub from any ffmpeg output before it is shown or logged. */
   secrets: string[];
 }
@@ -204,7 +204,7 @@ export class CameraService {
   async targetFor(camera: Camera, url: string, credentials: CameraCredentials | undefined): Promise<CameraTarget> {
     const resolved = await resolveCameraUrl(url, this.deps.networks, this.lookup);
     const secrets = credentials ? [credentials.password, encodeURIComponent(credentials.password)].filter((s) => s.length >= 3) : [];
-    return { camera, resolved, connectUrl: connectUrl(resolved, credentials), secrets };
+    return { camera, resolved, credentials, secrets };
   }
 
   /** Run a change; a refused one is audited as denied (with the URL redacted) before the error goes back. */

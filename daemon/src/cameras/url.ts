@@ -112,14 +112,3 @@ export async function resolveCameraUrl(input: string, networks: CameraNetworks, 
   }
   return { ...parsed, addresses };
 }
-
-/**
- * The URL ffmpeg gets: the checked address instead of the name (so DNS cannot change between the check and the
- * connection) and the credentials percent-encoded in the userinfo, the only place ffmpeg 5.1 takes them from.
- */
-export function connectUrl(resolved: ResolvedCameraUrl, credentials?: { username: string; password: string }): string {
-  const addr = resolved.addresses[0]!;
-  const host = net.isIPv6(addr) ? `[${addr}]` : addr;
-  const auth = credentials ? `${encodeURIComponent(credentials.username)}:${encodeURIComponent(credentials.password)}@` : '';
-  return `${resolved.scheme}://${auth}${host}:${resolved.port}${resolved.pathAndQuery}`;
-}

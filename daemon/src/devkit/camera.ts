@@ -23,6 +23,8 @@ export interface CameraOptions {
   rtpTimestampOffset?: number;
   user?: string;
   password?: string;
+  /** Authentication scheme asked of a client when `user` is set (default basic). */
+  auth?: 'basic' | 'digest';
   /** Reuse a port (bring a camera back after an outage). 0 or undefined picks a free one. */
   port?: number;
 }
@@ -59,7 +61,7 @@ export class RtspTestCamera {
     if (o.bframes) args.push('--bframes', String(o.bframes));
     if (o.audio) args.push('--audio');
     if (o.rtpTimestampOffset !== undefined) args.push('--rtp-ts-offset', String(o.rtpTimestampOffset));
-    if (o.user) args.push('--user', o.user, '--password', o.password ?? '');
+    if (o.user) args.push('--user', o.user, '--password', o.password ?? '', '--auth', o.auth ?? 'basic');
     // /usr/bin/python3: a python3 earlier on PATH may not see the gi bindings
     this.proc = new ManagedProcess('/usr/bin/python3', args);
     const m = await this.proc.waitForLine(/^READY (\d+)/, 20_000);

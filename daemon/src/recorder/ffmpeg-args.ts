@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { CameraInput } from '../cameras/camera-input.js';
 import { rtspInputArgs } from '../cameras/ffmpeg-input.js';
 import type { CameraTarget } from '../cameras/service.js';
 
@@ -15,7 +16,7 @@ export const segmentListName = (runId: string): string => `${runId}.csv`;
 export const RUN_FILE = /^([0-9A-Z]{26})(?:_(\d{6,})\.ts|\.csv)$/;
 
 /** Everything one recording ffmpeg is told. One function so each flag is documented once. */
-export function recordArgs(target: CameraTarget, files: RunFiles, o: { segmentSeconds: number; timeoutS: number }): string[] {
+export function recordArgs(target: CameraTarget, input: CameraInput, files: RunFiles, o: { segmentSeconds: number; timeoutS: number }): string[] {
   return [
     '-hide_banner',
     // Errors only on stderr (kept as the reason of the next failure); no per-frame status line.
@@ -23,7 +24,7 @@ export function recordArgs(target: CameraTarget, files: RunFiles, o: { segmentSe
     // key=value progress on stdout: the frame counter is the recorder's activity signal and fps. A quarter of the
     // stall timeout (0.5-2 s) is often enough to notice a stall in time, and rare enough to cost nothing.
     '-progress', 'pipe:1', '-stats_period', String(Math.min(2, Math.max(0.5, o.timeoutS / 4))),
-    ...rtspInputArgs(target, o.timeoutS, { videoOnly: true }),
+    ...rtspInputArgs(target, input, o.timeoutS, { videoOnly: true }),
     // First video stream, bit for bit: no decode, no re-encode (about 1 % of a core per camera).
     '-map', '0:v:0', '-c', 'copy',
     // RTP carries no decode times: with B-frames (H.264 or H.265) the first packets reach the muxer without a

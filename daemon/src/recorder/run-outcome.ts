@@ -4,6 +4,7 @@ import type { RecorderSettings } from './settings.js';
 
 /** Why a recording run ended, in the words `buffer status` shows (ffmpeg's own words when it said anything). */
 export function explainRunEnd(end: RunEnd, s: RecorderSettings, secrets: readonly string[]): CameraProblem {
+  if (end.refused) return end.refused;
   const said = end.stderr.trim() ? explainFfmpegFailure(end.stderr, s.rtspTimeoutS, secrets) : undefined;
   switch (end.cause) {
     case 'no_frames':

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
+import type { CameraProblem } from '../cameras/ffmpeg-errors.js';
 import { spawnChild, type ChildExit, type ChildHandle } from '../util/child.js';
 import type { Clock } from '../util/clock.js';
 import { activityTimeout } from './activity-timeout.js';
@@ -18,6 +19,8 @@ export interface RunEnd {
   /** The tail of ffmpeg's stderr (may hold the URL with credentials: scrub before showing). */
   stderr: string;
   frames: number;
+  /** What the camera relay refused (a redirect): the run's true reason, before anything ffmpeg said. */
+  refused?: CameraProblem;
 }
 
 export interface RunOptions {

@@ -2,6 +2,7 @@ import type { SegmentListEntry } from './segment-list.js';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { openCameraInput } from '../cameras/camera-input.js';
 import { rtspPreflight } from '../cameras/rtsp-preflight.js';
 import type { CameraTarget } from '../cameras/service.js';
 import type { CameraStatus, RecorderState } from '../store/repos/camera-status.js';
@@ -170,43 +171,53 @@ export class CameraRecorder {
     mkdirSync(index.cameraDir, { recursive: true, mode: 0o750 });
     const cursor = new RunCursor(newId());
     let unindexed: SegmentListEntry[] = [];
-    const run = new RecorderRun({
-      ffmpeg: s.ffmpeg,
-      args: recordArgs(target, { dir: index.cameraDir, runId: cursor.runId }, { segmentSeconds: s.segmentSeconds, timeoutS: s.rtspTimeoutS }),
-      dir: index.cameraDir,
-      runId: cursor.runId,
-      clock,
-      frameTimeoutMs: s.rtspTimeoutS * 1000,
-      startupTimeoutMs: (2 * s.rtspTimeoutS + 5) * 1000,
-      segmentTimeoutMs: s.stallTimeoutS * 1000,
-      memoryMb: s.memoryMb,
-      onSegments: (entries, wall) => {
-        // A database error (e.g. a long lock by another process) must not lose listed segments or crash the
-        // daemon: keep them and try again with the next list change; indexing the same line twice is a no-op.
-        const batch = [...unindexed, ...entries];
-        unindexed = [];
-        try {
-          for (const segment of index.indexBatch(cursor, batch, wall)) this.onSegment(segment);
-          this.deps.onWrite?.(undefined);
-        } catch (err) {
-          unindexed = batch;
-          this.deps.onWrite?.(errorMessage(err));
-          this.deps.log.error({ camera: this.cameraId, run: cursor.runId, err, waiting: batch.length }, 'cannot index segments now; will try again');
-        }
-      },
-      onFirstFrame: () => {
-        this.frameMark = { frames: 0, at: 0 };
-        this.setRecording();
-      },
-      onStall: (cause) => {
-        if (this.isRecording()) this.setState('reconnecting', cause === 'no_frames' ? 'the camera stopped sending video' : 'the recording stalled');
-      },
-    });
-    this.run = run;
-    this.spawns += 1;
-    this.deps.log.debug({ camera: this.cameraId, run: cursor.runId, pid: run.pid }, 'ffmpeg started');
-    if (this.stopping || this.haltReason) void run.stop();
-    const end = await run.done;
+    // ffmpeg reads the camera through a relay that holds the credentials and refuses redirects
+    const input = await openCameraInput(target);
+    let end: RunEnd;
+    let run: RecorderRun;
+    try {
+      run = new RecorderRun({
+        ffmpeg: s.ffmpeg,
+        args: recordArgs(target, input, { dir: index.cameraDir, runId: cursor.runId }, { segmentSeconds: s.segmentSeconds, timeoutS: s.rtspTimeoutS }),
+        dir: index.cameraDir,
+        runId: cursor.runId,
+        clock,
+        frameTimeoutMs: s.rtspTimeoutS * 1000,
+        startupTimeoutMs: (2 * s.rtspTimeoutS + 5) * 1000,
+        segmentTimeoutMs: s.stallTimeoutS * 1000,
+        memoryMb: s.memoryMb,
+        onSegments: (entries, wall) => {
+          // A database error (e.g. a long lock by another process) must not lose listed segments or crash the
+          // daemon: keep them and try again with the next list change; indexing the same line twice is a no-op.
+          const batch = [...unindexed, ...entries];
+          unindexed = [];
+          try {
+            for (const segment of index.indexBatch(cursor, batch, wall)) this.onSegment(segment);
+            this.deps.onWrite?.(undefined);
+          } catch (err) {
+            unindexed = batch;
+            this.deps.onWrite?.(errorMessage(err));
+            this.deps.log.error({ camera: this.cameraId, run: cursor.runId, err, waiting: batch.length }, 'cannot index segments now; will try again');
+          }
+        },
+        onFirstFrame: () => {
+          this.frameMark = { frames: 0, at: 0 };
+          this.setRecording();
+        },
+        onStall: (cause) => {
+          if (this.isRecording()) this.setState('reconnecting', cause === 'no_frames' ? 'the camera stopped sending video' : 'the recording stalled');
+        },
+      });
+      this.run = run;
+      this.spawns += 1;
+      this.deps.log.debug({ camera: this.cameraId, run: cursor.runId, pid: run.pid }, 'ffmpeg started');
+      if (this.stopping || this.haltReason) void run.stop();
+      end = await run.done;
+    } finally {
+      input.close();
+    }
+    const refused = input.problem();
+    if (refused) end = { ...end, refused };
     this.run = undefined;
     await finishRun(index, cursor, run.tail, clock.now());
     this.lastSegmentEnd = index.newest()?.endUtcMs ?? this.lastSegmentEnd;
