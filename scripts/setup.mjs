@@ -20,6 +20,7 @@ const buildOnly = args.has('--build-only');
 /** Debian packages and why. Keep in step with the README's "System packages" table. */
 export const DEBIAN_PACKAGES = [
   'ffmpeg', // recorder, extraction, decoding
+  'bubblewrap', // the sandbox ffmpeg reads cameras in (tools.sandbox)
   'mosquitto', // demo broker and test brokers
   'openssl', // test and demo certificates
   'python3-gi', // RTSP test camera (GStreamer through Python bindings)

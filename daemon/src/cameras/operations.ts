@@ -102,7 +102,7 @@ export const cameraTest: Operation<CameraTestInput, CameraTested> = {
           url!,
           credentials,
         );
-    const result = await probeCamera(target, { ffprobe: ctx.config.tools.ffprobe, timeoutS: ctx.config.cameras.probe_timeout_s, seconds });
+    const result = await probeCamera(target, { ffprobe: ctx.config.tools.ffprobe, sandbox: ctx.config.tools.sandbox, timeoutS: ctx.config.cameras.probe_timeout_s, seconds });
     ctx.audit.append({ actor: ctx.actor, action: 'camera.tested', objectIds: id ? [id] : [], result: result.ok ? 'ok' : 'error', detail: { url: target.resolved.url, ...(result.ok ? {} : { problem: result.problem.code }) } });
     return { camera: id ?? null, url: target.resolved.url, ...result };
   },
@@ -119,7 +119,7 @@ export const cameraSnapshot: Operation<{ id: string; reason?: string }, { jpegBa
     const dir = await mkdtemp(path.join(os.tmpdir(), 'hindsight-snapshot-'));
     try {
       const out = path.join(dir, 'frame.jpg');
-      const r = await snapshotCamera(target, out, { ffmpeg: ctx.config.tools.ffmpeg, timeoutS: ctx.config.cameras.probe_timeout_s });
+      const r = await snapshotCamera(target, out, { ffmpeg: ctx.config.tools.ffmpeg, sandbox: ctx.config.tools.sandbox, timeoutS: ctx.config.cameras.probe_timeout_s });
       ctx.audit.append({ actor: ctx.actor, action: 'camera.snapshot', objectIds: [id], justification: reason, result: r.ok ? 'ok' : 'error', detail: r.ok ? {} : { problem: r.problem.code } });
       if (!r.ok) throw new HindsightError(`camera ${id}: ${r.problem.message}`, { code: r.problem.code, hint: r.problem.hint });
       return { jpegBase64: (await readFile(out)).toString('base64') };

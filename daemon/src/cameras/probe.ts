@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { runCommand } from '../util/child.js';
+import { sandboxed, type SandboxMode } from '../util/sandbox.js';
 import { cameraProblem, explainFfmpegFailure, type CameraProblem } from './ffmpeg-errors.js';
 import { withCameraInput } from './camera-input.js';
 import { rtspInputArgs } from './ffmpeg-input.js';
@@ -34,10 +36,10 @@ function noStream(timeoutS: number): CameraProblem {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Read a few seconds of the camera's stream and report codec, resolution, fps, keyframe interval and bitrate. */
-export async function probeCamera(target: CameraTarget, options: { ffprobe: string; timeoutS: number; seconds: number }): Promise<ProbeResult> {
+export async function probeCamera(target: CameraTarget, options: { ffprobe: string; sandbox: SandboxMode; timeoutS: number; seconds: number }): Promise<ProbeResult> {
   const unanswered = await rtspPreflight(target, options.timeoutS * 1000);
   if (unanswered) return { ok: false, problem: unanswered };
-  const { r, refused } = await withCameraInput(target, async (input) => {
+  const { result: r, refused } = await withCameraInput(target, async (input) => {
     const args = [
       '-v', 'error',
       ...rtspInputArgs(target, input, options.timeoutS),
@@ -45,8 +47,8 @@ export async function probeCamera(target: CameraTarget, options: { ffprobe: stri
       '-show_entries', 'stream=index,codec_type,codec_name,profile,width,height:packet=stream_index,pts_time,dts_time,size,flags',
       '-of', 'json',
     ];
-    const r = await runCommand(options.ffprobe, args, { timeoutMs: (options.timeoutS * 2 + options.seconds + 5) * 1000, maxStdoutBytes: 8 * 1024 * 1024 });
-    return { r, refused: input.problem() };
+    const r = await runCommand(...sandboxed(options.sandbox, options.ffprobe, args), { timeoutMs: (options.timeoutS * 2 + options.seconds + 5) * 1000, maxStdoutBytes: 8 * 1024 * 1024 });
+    return r;
   });
   if (refused) return { ok: false, problem: refused };
   if (r.timedOut) return { ok: false, problem: noStream(options.timeoutS) };
@@ -80,13 +82,14 @@ function report(video: NonNullable<FfprobeJson['streams']>[number], packets: Non
 }
 
 /** Grab one decoded frame as a JPEG (consultation of footage: the caller audits it). */
-export async function snapshotCamera(target: CameraTarget, out: string, options: { ffmpeg: string; timeoutS: number }): Promise<{ ok: true } | { ok: false; problem: CameraProblem }> {
+export async function snapshotCamera(target: CameraTarget, out: string, options: { ffmpeg: string; sandbox: SandboxMode; timeoutS: number }): Promise<{ ok: true } | { ok: false; problem: CameraProblem }> {
   const unanswered = await rtspPreflight(target, options.timeoutS * 1000);
   if (unanswered) return { ok: false, problem: unanswered };
-  const { r, refused } = await withCameraInput(target, async (input) => {
+  const { result: r, refused } = await withCameraInput(target, async (input) => {
     const args = ['-hide_banner', '-loglevel', 'error', '-y', ...rtspInputArgs(target, input, options.timeoutS, { videoOnly: true }), '-map', '0:v:0', '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-update', '1', out];
-    const r = await runCommand(options.ffmpeg, args, { timeoutMs: (options.timeoutS * 2 + 10) * 1000 });
-    return { r, refused: input.problem() };
+    // it sees only the folder it writes the picture to
+    const r = await runCommand(...sandboxed(options.sandbox, options.ffmpeg, args, { write: [path.dirname(out)] }), { timeoutMs: (options.timeoutS * 2 + 10) * 1000 });
+    return r;
   });
   if (refused) return { ok: false, problem: refused };
   if (r.timedOut) return { ok: false, problem: noStream(options.timeoutS) };

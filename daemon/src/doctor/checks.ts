@@ -6,6 +6,7 @@ import { sha256 } from '../util/hash.js';
 import { checkModels, FETCH_HINT, loadVerifiedModel } from '../models/verify.js';
 import { openDatabase } from '../store/db.js';
 import { runCommand } from '../util/child.js';
+import { sandboxed, sandboxProblem } from '../util/sandbox.js';
 import { checkUplink } from '../uplink/doctor.js';
 
 export type CheckState = 'ok' | 'missing' | 'warn';
@@ -27,6 +28,7 @@ export async function runChecks(config: Config, paths: DaemonPaths, options: { d
   results.push(checkNode());
   results.push(await checkTool('ffmpeg', config.tools.ffmpeg, true, 'apt-get install ffmpeg'));
   results.push(await checkTool('ffprobe', config.tools.ffprobe, true, 'apt-get install ffmpeg'));
+  results.push(await checkSandbox(config));
   results.push(...(await checkModelFiles(paths.modelsDir)));
   results.push(await checkOnnxRuntime(paths.modelsDir));
   results.push(checkStateDir(paths.stateDir));
@@ -50,6 +52,21 @@ function checkNode(): CheckResult {
     required: true,
     detail: `Node ${process.versions.node}${major < 22 ? ' works; Node 22 or 24 is recommended in production' : ''}`,
   };
+}
+
+/** The sandbox ffmpeg reads cameras in works here: ffmpeg starts inside it (namespaces allowed, bwrap present). */
+async function checkSandbox(config: Config): Promise<CheckResult> {
+  const mode = config.tools.sandbox;
+  if (mode === 'off') return { check: 'sandbox', state: 'warn', required: false, detail: 'tools.sandbox is off: ffmpeg reads cameras with the daemon\'s own view of the files (keys, token, config)', fix: 'apt-get install bubblewrap and remove tools.sandbox: off' };
+  const problem = sandboxProblem(mode);
+  if (problem) return { check: 'sandbox', state: 'missing', required: true, detail: problem, fix: 'apt-get install bubblewrap' };
+  try {
+    const r = await runCommand(...sandboxed(mode, config.tools.ffmpeg, ['-hide_banner', '-version']), { timeoutMs: 10_000 });
+    if (r.code === 0) return { check: 'sandbox', state: 'ok', required: true, detail: 'ffmpeg starts in the bubblewrap sandbox' };
+    return { check: 'sandbox', state: 'missing', required: true, detail: `ffmpeg does not start in the sandbox: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, fix: 'allow user namespaces for the daemon (systemd: RestrictNamespaces=user mnt pid; kernel: unprivileged user namespaces on)' };
+  } catch (err) {
+    return { check: 'sandbox', state: 'missing', required: true, detail: `the sandbox cannot start: ${(err as Error).message}`, fix: 'apt-get install bubblewrap' };
+  }
 }
 
 async function checkTool(name: string, command: string, required: boolean, fix: string, args = ['-version']): Promise<CheckResult> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { CameraProblem } from '../cameras/ffmpeg-errors.js';
 import { spawnChild, type ChildExit, type ChildHandle } from '../util/child.js';
 import type { Clock } from '../util/clock.js';
+import { sandboxed, type SandboxMode } from '../util/sandbox.js';
 import { activityTimeout } from './activity-timeout.js';
 import { segmentListName } from './ffmpeg-args.js';
 import { SegmentListTail, type SegmentListEntry } from './segment-list.js';
@@ -25,6 +26,7 @@ export interface RunEnd {
 
 export interface RunOptions {
   ffmpeg: string;
+  sandbox: SandboxMode;
   args: string[];
   dir: string;
   runId: string;
@@ -67,8 +69,11 @@ export class RecorderRun {
   constructor(private readonly o: RunOptions) {
     this.tail = new SegmentListTail(path.join(o.dir, segmentListName(o.runId)));
     const limited = existsSync(PRLIMIT);
-    // The address-space cap is set by prlimit, which then execs ffmpeg (same pid, parent-death signal kept).
-    const [cmd, argv] = limited ? [PRLIMIT, [`--as=${o.memoryMb * 1024 * 1024}`, '--', o.ffmpeg, ...o.args]] : [o.ffmpeg, o.args];
+    // ffmpeg parses the camera's bytes in a sandbox that sees only its camera's folder (util/sandbox.ts)
+    const [ffmpeg, args] = sandboxed(o.sandbox, o.ffmpeg, o.args, { write: [o.dir] });
+    // The address-space cap is set by prlimit, which then execs (same pid, parent-death signal kept); it is
+    // inherited by everything started below it.
+    const [cmd, argv] = limited ? [PRLIMIT, [`--as=${o.memoryMb * 1024 * 1024}`, '--', ffmpeg, ...args]] : [ffmpeg, args];
     this.child = spawnChild(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.proc.stdout?.on('data', (chunk: Buffer) => this.onProgress(chunk));
     this.child.proc.stderr?.on('data', (chunk: Buffer) => {
@@ -95,18 +100,12 @@ export class RecorderRun {
     await this.child.stop({ quitInput: stalled ? undefined : 'q', graceMs: 1500 });
   }
 
-  /** ffmpeg's CPU use since the previous call, in % of one core (from /proc). */
+  /** ffmpeg's CPU use since the previous call, in % of one core (from /proc; its launcher's processes included). */
   cpuPercent(): number | undefined {
     const pid = this.child.pid;
     if (!pid) return undefined;
-    let cpuS: number;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      cpuS = (Number(f[11]) + Number(f[12])) / CLK_TCK;
-    } catch {
-      return undefined;
-    }
+    const cpuS = treeCpuSeconds(pid);
+    if (cpuS === undefined) return undefined;
     const at = performance.now();
     const prev = this.cpuMark;
     this.cpuMark = { cpuS, at };
@@ -173,4 +172,24 @@ export class RecorderRun {
     this.readList();
     return { exit, cause: this.cause ?? 'exited', stderr: this.stderr, frames: this.frames };
   }
+}
+
+/** CPU seconds used so far by a process and everything below it (/proc/PID/task/PID/children); undefined if gone. */
+function treeCpuSeconds(pid: number, depth = 0): number | undefined {
+  let own: number;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    own = (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+  if (depth >= 4) return own;
+  let children: string[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    /* no children file (kernel without it) or gone */
+  }
+  return children.reduce((sum, c) => sum + (treeCpuSeconds(Number(c), depth + 1) ?? 0), own);
 }

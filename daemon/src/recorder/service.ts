@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync } from 'node:fs';
 import type { AppContext } from '../app/context.js';
 import type { Service } from '../app/service.js';
+import { relayHost } from '../cameras/relay-host.js';
 import { CameraService } from '../cameras/service.js';
 import { AlarmsRepo } from '../store/repos/alarms.js';
 import { CameraStatusRepo } from '../store/repos/camera-status.js';
@@ -65,6 +66,8 @@ export class RecorderService implements Service {
     const all = [...this.recorders.values()].map((r) => r.recorder);
     this.recorders.clear();
     await Promise.all(all.map((r) => r.stop('the daemon stopped')));
+    // the camera relay process goes with the recorders it served
+    await relayHost().stop();
   }
 
   /** Live status of every recording camera (for health and the UI in this process). */

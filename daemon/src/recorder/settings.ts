@@ -1,9 +1,12 @@
 import type { Config } from '../config/schema.js';
+import type { SandboxMode } from '../util/sandbox.js';
 
 /** The recorder's numbers, in the units the code uses; all come from the config (sections/recorder.ts). */
 export interface RecorderSettings {
   ffmpeg: string;
   ffprobe: string;
+  /** How ffmpeg is started (util/sandbox.ts). */
+  sandbox: SandboxMode;
   segmentSeconds: number;
   rtspTimeoutS: number;
   stallTimeoutS: number;
@@ -25,6 +28,7 @@ export function recorderSettings(config: Config): RecorderSettings {
   return {
     ffmpeg: config.tools.ffmpeg,
     ffprobe: config.tools.ffprobe,
+    sandbox: config.tools.sandbox,
     segmentSeconds: r.segment_seconds,
     rtspTimeoutS: r.rtsp_timeout_s,
     stallTimeoutS: r.stall_timeout_s,

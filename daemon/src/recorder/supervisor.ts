@@ -10,6 +10,7 @@ import type { Segment } from '../store/repos/segments.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage, HindsightError } from '../util/errors.js';
 import { newId } from '../util/ids.js';
+import { sandboxProblem } from '../util/sandbox.js';
 import { Backoff } from './backoff.js';
 import { RunCursor, type CameraIndex } from './camera-index.js';
 import { DecodeWatch, type DecodeVerdict } from './decode-check.js';
@@ -141,6 +142,8 @@ export class CameraRecorder {
           await this.sleep(Number.POSITIVE_INFINITY);
           continue;
         }
+        const unsandboxable = sandboxProblem(this.deps.settings.sandbox);
+        if (unsandboxable) throw new HindsightError(unsandboxable, { code: 'sandbox' });
         const target = await this.deps.target();
         if (!(await this.waitUntilAnswering(target))) continue;
         const end = await this.record(target);
@@ -178,6 +181,7 @@ export class CameraRecorder {
     try {
       run = new RecorderRun({
         ffmpeg: s.ffmpeg,
+        sandbox: s.sandbox,
         args: recordArgs(target, input, { dir: index.cameraDir, runId: cursor.runId }, { segmentSeconds: s.segmentSeconds, timeoutS: s.rtspTimeoutS }),
         dir: index.cameraDir,
         runId: cursor.runId,
@@ -213,10 +217,11 @@ export class CameraRecorder {
       this.deps.log.debug({ camera: this.cameraId, run: cursor.runId, pid: run.pid }, 'ffmpeg started');
       if (this.stopping || this.haltReason) void run.stop();
       end = await run.done;
-    } finally {
-      input.close();
+    } catch (err) {
+      await input.close();
+      throw err;
     }
-    const refused = input.problem();
+    const refused = await input.close();
     if (refused) end = { ...end, refused };
     this.run = undefined;
     await finishRun(index, cursor, run.tail, clock.now());

@@ -33,6 +33,11 @@ export const ModelsSection = section('Face models (fetched by `hindsight models 
 export const ToolsSection = section('External programs.', {
   ffmpeg: Type.String({ description: 'ffmpeg executable.', default: 'ffmpeg', maxLength: 1024 }),
   ffprobe: Type.String({ description: 'ffprobe executable.', default: 'ffprobe', maxLength: 1024 }),
+  sandbox: oneOf(['bwrap', 'off'] as const, {
+    description:
+      'How ffmpeg and ffprobe are started when they read a camera: "bwrap" in a bubblewrap sandbox that sees only the system programs and the folders of that job (not the keys, the control token, the config or the daemon); "off" with the daemon\'s own view of the files.',
+    default: 'bwrap',
+  }),
 });
 
 export const SystemdSection = section('Service manager integration.', {
