@@ -46,7 +46,7 @@ say(`test camera at ${camera.url}`);
 say('starting a private Mosquitto with TLS and the ACL generated from the protocol, and a force installation');
 const kit = await startForceKit(stateRoot, { devices: [{ id: 'demo-box', store: 'Demo Store' }] });
 say(`broker at ${kit.broker.url}; force installation in ${rel(kit.forceDir)}`);
-const receiver = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'force', 'receive', '--config', kit.forceConfig]);
+const receiver = new ManagedProcess(process.execPath, [dist('force/main.js'), 'receive', '--config', kit.forceConfig]);
 receiver.child.proc.stdout.on('data', (d) => process.stdout.write(`[force] ${d}`));
 await receiver.waitForLine(/receiving evidence/, 60_000);
 
@@ -126,9 +126,9 @@ if (withIncident) {
       if (['delivered', 'closed', 'failed', 'cancelled'].includes(last) || stopping) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const arrived = await runCommand(process.execPath, [dist('cli/main.js'), 'force', 'incidents', '--verify', '--config', kit.forceConfig], { timeoutMs: 60_000 });
+    const arrived = await runCommand(process.execPath, [dist('force/main.js'), 'incidents', '--verify', '--config', kit.forceConfig], { timeoutMs: 60_000 });
     process.stdout.write(arrived.stdout.toString());
-    say(`the force holds the crops under ${rel(path.join(kit.forceDir, 'store'))}; search them with: ${cli} force search --image PHOTO.jpg --config ${rel(kit.forceConfig)}`);
+    say(`the force holds the crops under ${rel(path.join(kit.forceDir, 'store'))}; search them with: node daemon/dist/force/main.js search --reason "why this search is necessary" --image PHOTO.jpg --config ${rel(kit.forceConfig)}`);
     say(`the box's audit log: ${cli} audit export --config ${rel(configFile)} | tail`);
   }
 }

@@ -34,7 +34,7 @@ export async function run({ root, log }) {
       const r = await runCommand(process.execPath, [cli, 'camera', 'add', '--config', config, '--id', `cam${i + 1}`, '--name', `cam${i + 1}`, '--url', cam.url]);
       if (r.code !== 0) throw new Error(r.stderr);
     }
-    const receiver = new ManagedProcess(process.execPath, [cli, 'force', 'receive', '--config', kit.forceConfig]);
+    const receiver = new ManagedProcess(process.execPath, [path.join(root, 'daemon/dist/force/main.js'), 'receive', '--config', kit.forceConfig]);
     await receiver.waitForLine(/receiving evidence/, 60_000);
     const daemon = new ManagedProcess(process.execPath, [cli, 'run', '--config', config]);
     await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);

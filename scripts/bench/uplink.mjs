@@ -64,7 +64,7 @@ export async function run({ root, log }) {
     const configFile = path.join(dir, 'box', 'config.yaml');
     writeFileSync(configFile, stringify({ device: { id: 'bench-box', store: 'Bench Store' }, paths: { state_dir: path.join(dir, 'box', 'state') }, log: { level: 'warn', pretty: false } }));
     enrollBox(configFile, kit.bundle('bench-box'), kit.forceDir);
-    receiver = new ManagedProcess(process.execPath, [path.join(root, 'daemon/dist/cli/main.js'), 'force', 'receive', '--config', kit.forceConfig]);
+    receiver = new ManagedProcess(process.execPath, [path.join(root, 'daemon/dist/force/main.js'), 'receive', '--config', kit.forceConfig]);
     await receiver.waitForLine(/receiving evidence/, 30_000);
     const config = loadConfigFile(configFile, {});
     const paths = daemonPaths(config);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { daemonVersion } from '../app/version.js';
-import { EXIT_USAGE, quietOnClosedPipe, reportError } from './output.js';
+import type { Command } from 'commander';
+import { quietOnClosedPipe } from './output.js';
+import { finishProgram, newProgram, runProgram } from './program.js';
 
 type Register = (program: Command) => void;
 
@@ -20,6 +20,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
   [['buffer'], async () => (await import('./commands/buffer.js')).registerBuffer],
   [['incident'], async () => (await import('./commands/incident.js')).registerIncident],
   [['enroll', 'evidence', 'uplink'], async () => (await import('./commands/uplink.js')).registerUplink],
+  // the force's commands live in their own program (hindsight-force); this spelling keeps working, unlisted
   [['force'], async () => (await import('./commands/force.js')).registerForce],
   [['faces'], async () => (await import('./commands/faces.js')).registerFaces],
   [['analyse'], async () => (await import('./commands/analyse.js')).registerAnalyse],
@@ -27,41 +28,14 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
 
 /** The program with every command, or only the one named `only` when that is a known command. */
 export async function buildProgram(only?: string): Promise<Command> {
-  const program = new Command('hindsight')
-    .description('Hindsight: incident-driven face evidence from shop CCTV, sealed to the police force')
-    .showHelpAfterError('(add --help for usage)')
-    .showSuggestionAfterError(true)
-    .version(`hindsight ${daemonVersion()} (node ${process.versions.node})`, '-V, --version', 'print the version');
-
+  const program = newProgram('hindsight', 'Hindsight: incident-driven face evidence from shop CCTV, sealed to the police force');
   const known = only === 'version' || (only !== undefined && COMMANDS.some(([names]) => names.includes(only)));
   for (const [names, load] of COMMANDS) if (!known || names.includes(only)) (await load())(program);
-  program
-    .command('version')
-    .description('print the version of Hindsight and of the runtime')
-    .action(() => {
-      process.stdout.write(`hindsight ${daemonVersion()} (node ${process.versions.node})\n`);
-    });
-
-  // Every (sub)command: usage errors exit 2, never call process.exit from inside commander.
-  const configure = (cmd: Command): void => {
-    cmd.exitOverride();
-    cmd.commands.forEach(configure);
-  };
-  configure(program);
-  return program;
+  return finishProgram(program);
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = await buildProgram(argv[2]);
-  try {
-    await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (err) {
-    if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) return 0;
-    // a command group without its subcommand ('hindsight config') prints help and is a usage error
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
-    return reportError(err);
-  }
+  return runProgram(await buildProgram(argv[2]), argv);
 }
 
 quietOnClosedPipe();

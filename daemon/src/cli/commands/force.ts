@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Command } from 'commander';
 import { registerForceEvidence } from './force-evidence.js';
 import { intOption } from '../args.js';
 import { openForceDb } from '../../force/db.js';
@@ -12,8 +12,21 @@ import { FORCE_SERVICE_USER, writeBrokerKit } from '../../force/broker-kit.js';
 import { systemClock } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 
+/**
+ * `hindsight force ...`: the old spelling of the force's commands, kept working but not listed on a shop box
+ * (`hindsight --help`); each use says where the command lives now.
+ */
 export function registerForce(program: Command): void {
-  const force = program.command('force').description('the force side: keys, enrollment of boxes, broker kit, receiver, offline verification, search');
+  const force = new Command('force').description('the force side (now `hindsight-force`)');
+  force.hook('preAction', (_force, action) => {
+    process.stderr.write(`note: the force's commands are now their own program: hindsight-force ${action.name()} ... (this spelling keeps working)\n`);
+  });
+  program.addCommand(force, { hidden: true });
+  registerForceCommands(force);
+}
+
+/** The force's commands (keys, enrollment, broker kit, receiver, verification, search) under `force`. */
+export function registerForceCommands(force: Command): void {
 
   force
     .command('keygen')

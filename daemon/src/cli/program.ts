@@ -1,0 +1,41 @@
+import { Command, CommanderError } from 'commander';
+import { daemonVersion } from '../app/version.js';
+import { EXIT_USAGE, reportError } from './output.js';
+
+/** A program with the house rules: version, help after an error, usage errors exit 2 (never process.exit). */
+export function newProgram(name: string, description: string): Command {
+  return new Command(name)
+    .description(description)
+    .showHelpAfterError('(add --help for usage)')
+    .showSuggestionAfterError(true)
+    .version(`${name} ${daemonVersion()} (node ${process.versions.node})`, '-V, --version', 'print the version');
+}
+
+/** Add the `version` command and make every (sub)command throw instead of exiting. */
+export function finishProgram(program: Command): Command {
+  program
+    .command('version')
+    .description('print the version of Hindsight and of the runtime')
+    .action(() => {
+      process.stdout.write(`${program.name()} ${daemonVersion()} (node ${process.versions.node})\n`);
+    });
+  const configure = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.commands.forEach(configure);
+  };
+  configure(program);
+  return program;
+}
+
+/** Run a program; resolves to the exit code (0 ok, 1 failure, 2 usage). */
+export async function runProgram(program: Command, argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) return 0;
+    // a command group without its subcommand ('hindsight config') prints help and is a usage error
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    return reportError(err);
+  }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+/**
+ * `hindsight-force`: the force's own program (keys, enrollment of boxes, broker kit, receiver, offline
+ * verification, search). A shop box never needs it; `hindsight force ...` still works and points here.
+ */
+import { registerForceCommands } from '../cli/commands/force.js';
+import { quietOnClosedPipe } from '../cli/output.js';
+import { finishProgram, newProgram, runProgram } from '../cli/program.js';
+
+quietOnClosedPipe();
+const program = newProgram('hindsight-force', 'Hindsight at the police force: keys, enrollment of boxes, broker kit, evidence receiver, verification, search');
+registerForceCommands(program);
+process.exitCode = await runProgram(finishProgram(program), process.argv);
