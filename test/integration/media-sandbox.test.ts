@@ -5,10 +5,12 @@ import { controlPaths } from '../../daemon/src/control/paths.js';
 import { runCommand } from '../../daemon/src/util/child.js';
 import { sandboxed } from '../../daemon/src/util/sandbox.js';
 import { runCli, startDaemon, writeConfig } from '../helpers/cli.js';
-import { tempDir } from '../helpers/paths.js';
-import { descendants, type TestProcess } from '../helpers/process.js';
+import { CLI, tempDir } from '../helpers/paths.js';
+import { makeTestVideo } from '../../daemon/src/devkit/media.js';
+import { descendants, TestProcess } from '../helpers/process.js';
 import { recorderConfigOverrides } from '../helpers/recorder.js';
 import { startCamera } from '../helpers/rtsp-camera.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PASSWORD = 'Sandbox-cam-pw/7';
 
@@ -79,5 +81,31 @@ describe('ffmpeg reads cameras in a sandbox that cannot reach the box\'s secrets
     expect(seen(path.join(state, 'buffer', 'till1'))).toBe(true);
     const doctor = await runCli(['doctor', '--config', config]);
     expect(doctor.stdout).toMatch(/sandbox.*ffmpeg starts in the bubblewrap sandbox/);
+  });
+
+  it('the decoder of an analysis sees the clip it decodes and nothing secret', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, { vision: { workers: 1 } });
+    const state = path.join(dir, 'state');
+    mkdirSync(state, { recursive: true });
+    writeFileSync(path.join(state, 'camera-credentials.key'), 'SECRET\n', { mode: 0o600 });
+    const clip = path.join(dir, 'clip.ts');
+    await makeTestVideo(clip, { seconds: 60, width: 1280, height: 720, fps: 25 });
+    const analysis = new TestProcess(process.execPath, [CLI, 'analyse', clip, '--out', path.join(dir, 'out'), '--start', '2026-12-01T10:00:00Z', '--config', config]);
+    cleanups.push(() => analysis.stop());
+    const decoder = await waitFor(
+      () => descendants(analysis.pid).find((pid) => {
+        try {
+          const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+          return cmd.startsWith('ffmpeg') && cmd.includes('rgb24');
+        } catch {
+          return false;
+        }
+      }),
+      { timeoutMs: 60_000, intervalMs: 50, what: 'the decoding ffmpeg' },
+    );
+    const seen = (p: string): boolean => existsSync(`/proc/${decoder}/root${p}`);
+    expect(seen(clip)).toBe(true);
+    for (const p of [config, path.join(state, 'camera-credentials.key'), state]) expect(seen(p), p).toBe(false);
   });
 });

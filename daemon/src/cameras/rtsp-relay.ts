@@ -23,6 +23,7 @@ export interface RelayRefusal {
 const MAX_HEAD = 16 * 1024;
 const MAX_BODY = 256 * 1024;
 const DOLLAR = 0x24;
+const READ_BUFFER = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 interface Message {
@@ -197,8 +198,7 @@ export function ownerOfConnection(peerAddress: string, peerPort: number, localPo
  * environment. The relay connects only to the address the camera-network check accepted, answers the camera's
  * authentication itself (Digest or Basic), and refuses redirects (a 3xx would send ffmpeg, and formerly its
  * credentials, to any host). It serves one connection, from the user it was opened for, then stops
- * listening: no other local user can pull the stream through it. After PLAY the video passes as runs of
- * bytes without copying.
+ * listening: no other local user can pull the stream through it. The video passes on as runs of bytes.
  */
 export class RtspRelay {
   /** What ffmpeg is given: the relay's address with the camera's path and query. */
@@ -213,6 +213,8 @@ export class RtspRelay {
   /** Requests sent to the camera, by CSeq, so a 401 can be answered by sending it again with credentials. */
   private readonly sent = new Map<string, { message: Message; tries: number }>();
   private relayPrefix = '';
+  private fromCamera: ((chunk: Buffer) => boolean) | undefined;
+  private cameraHeld = false;
   private cameraPrefix = '';
 
   private constructor(
@@ -258,10 +260,14 @@ export class RtspRelay {
     this.client = socket;
     this.server.close(); // one connection: nobody else can connect once ffmpeg has
     const { scheme, address, port, servername } = this.up;
+    // The camera's bytes are read into one reused buffer (no stream machinery per packet: a camera writes
+    // one RTP packet at a time) and handed on as a copy of what was read.
+    const readInto = Buffer.allocUnsafe(READ_BUFFER);
+    const onread = { buffer: readInto, callback: (n: number, buf: Uint8Array): boolean => this.fromCamera?.(Buffer.from(buf.subarray(0, n))) ?? true };
     const upstream =
       scheme === 'rtsps'
         ? tls.connect({ host: address, port, servername: servername && !net.isIP(servername) ? servername : undefined })
-        : net.connect({ host: address, port });
+        : net.connect({ host: address, port, onread });
     this.upstream = upstream;
     upstream.setNoDelay(true);
     socket.setNoDelay(true);
@@ -271,17 +277,32 @@ export class RtspRelay {
       (m) => this.request(m),
     );
     const fromCamera = new RtspStream(
-      (bytes) => this.forward(upstream, socket, bytes),
+      (bytes) => {
+        // ffmpeg is slow to take it: stop reading the camera until it drains (TCP holds the camera back)
+        if (!socket.write(bytes)) {
+          this.cameraHeld = true;
+          socket.once('drain', () => {
+            this.cameraHeld = false;
+            if (!upstream.destroyed) upstream.resume();
+          });
+        }
+      },
       (m) => this.response(m),
     );
     socket.on('data', (chunk: Buffer) => {
       fromClient.push(chunk);
       if (fromClient.broken) this.close();
     });
-    upstream.on('data', (chunk: Buffer) => {
+    this.fromCamera = (chunk: Buffer): boolean => {
       fromCamera.push(chunk);
-      if (fromCamera.broken) this.close();
-    });
+      if (fromCamera.broken) {
+        this.close();
+        return false;
+      }
+      return !this.cameraHeld;
+    };
+    // TLS sockets have no onread: their data comes as events
+    if (scheme === 'rtsps') upstream.on('data', (chunk: Buffer) => this.fromCamera?.(chunk) === false && upstream.pause());
     const end = (): void => this.close();
     for (const s of [socket, upstream]) {
       s.on('error', end);

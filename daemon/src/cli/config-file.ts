@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { buildConfig, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { UsageError } from '../util/errors.js';
+import { useSandbox } from '../util/sandbox.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/hindsight/config.yaml';
 
@@ -20,17 +21,23 @@ export function loadCliConfig(option: string | undefined, env: NodeJS.ProcessEnv
       hint: 'pass --config FILE or set HINDSIGHT_CONFIG (config/hindsight.example.yaml is a starting point)',
     });
   }
-  return loadConfigFile(file, env);
+  return withPolicies(loadConfigFile(file, env));
 }
 
 /** For commands that work without a config (doctor): the file if there is one, else the defaults. */
 export function loadConfigOrDefaults(option: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
   const file = configFileInUse(option, env);
-  return file ? loadConfigFile(file, env) : buildConfig({ device: { id: 'unenrolled' } }, { env });
+  return withPolicies(file ? loadConfigFile(file, env) : buildConfig({ device: { id: 'unenrolled' } }, { env }));
 }
 
 /** The config file a command reads, or undefined when there is none and the built-in defaults apply. */
 export function configFileInUse(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const file = configPath(option, env);
   return option || env.HINDSIGHT_CONFIG || existsSync(file) ? file : undefined;
+}
+
+/** Process-wide choices the config makes (how media tools are sandboxed), applied as it is loaded. */
+function withPolicies(config: Config): Config {
+  useSandbox(config.tools.sandbox);
+  return config;
 }

@@ -1,5 +1,6 @@
 import { spawnChild } from '../util/child.js';
 import { HindsightError } from '../util/errors.js';
+import { media } from '../util/sandbox.js';
 
 /**
  * Which keyframes of a clip do not decode cleanly. Only keyframes are decoded (`-skip_frame nokey`: at
@@ -32,7 +33,7 @@ export async function damagedKeyframes(ffmpeg: string, file: string, keyframesS:
     }
   };
   // the log is read as it comes (one line per frame and more: too long to collect whole for a long clip)
-  const child = spawnChild(ffmpeg, ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'level+info', '-threads', '1', '-flags', 'low_delay', '-skip_frame', 'nokey', '-i', file, '-copyts', '-map', '0:v:0', '-vf', 'showinfo', '-f', 'null', '-']);
+  const child = spawnChild(...media(ffmpeg, ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'level+info', '-threads', '1', '-flags', 'low_delay', '-skip_frame', 'nokey', '-i', file, '-copyts', '-map', '0:v:0', '-vf', 'showinfo', '-f', 'null', '-'], { read: [file] }));
   let rest = '';
   child.proc.stderr?.on('data', (chunk: Buffer) => {
     const lines = (rest + chunk.toString('utf8')).split(/\r?\n|\r/);

@@ -1,5 +1,6 @@
 import { runCommand } from '../util/child.js';
 import { HindsightError } from '../util/errors.js';
+import { media } from '../util/sandbox.js';
 
 /** One video packet (one frame) as ffprobe reads it from the packet headers; nothing is decoded. */
 export interface VideoPacket {
@@ -18,9 +19,9 @@ export interface VideoPacket {
  * opens and probes every file, which costs about as much as the copy itself at 1080p.
  */
 export async function readFirstAndLast(ffprobe: string, files: readonly string[], signal?: AbortSignal): Promise<(VideoPacket[] | null)[]> {
-  const first = (await probePackets(ffprobe, ['-i', files[0]!], signal)) ?? [];
+  const first = (await probePackets(ffprobe, ['-i', files[0]!], [files[0]!], signal)) ?? [];
   if (files.length === 1) return [first];
-  const last = (await probePackets(ffprobe, ['-i', files[files.length - 1]!], signal)) ?? [];
+  const last = (await probePackets(ffprobe, ['-i', files[files.length - 1]!], [files[files.length - 1]!], signal)) ?? [];
   return [first, ...files.slice(1, -1).map(() => null), last];
 }
 
@@ -31,25 +32,25 @@ export async function readFirstAndLast(ffprobe: string, files: readonly string[]
  * one the demuxer cannot open), each file is read on its own.
  */
 export async function readSegmentPackets(ffprobe: string, files: readonly string[], listFile: string, signal?: AbortSignal): Promise<VideoPacket[][]> {
-  const all = await probePackets(ffprobe, ['-f', 'concat', '-safe', '0', '-i', listFile], signal);
+  const all = await probePackets(ffprobe, ['-f', 'concat', '-safe', '0', '-i', listFile], [listFile, ...files], signal);
   if (all) {
     const split = splitByFile(all);
     if (split.length === files.length) return split;
   }
   const each: VideoPacket[][] = [];
-  for (const f of files) each.push((await probePackets(ffprobe, ['-i', f], signal)) ?? []);
+  for (const f of files) each.push((await probePackets(ffprobe, ['-i', f], [f], signal)) ?? []);
   return each;
 }
 
 /** The video packets of one file (the written clip), in decode order. */
 export async function readClipPackets(ffprobe: string, file: string, signal?: AbortSignal): Promise<VideoPacket[]> {
-  const packets = await probePackets(ffprobe, ['-i', file], signal);
+  const packets = await probePackets(ffprobe, ['-i', file], [file], signal);
   if (!packets) throw new HindsightError(`ffprobe cannot read the written clip ${file}`, { code: 'extract_failed' });
   return packets;
 }
 
-async function probePackets(ffprobe: string, input: string[], signal?: AbortSignal): Promise<VideoPacket[] | undefined> {
-  const r = await runCommand(ffprobe, ['-v', 'error', ...input, '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,dts_time,duration_time,pos,flags', '-of', 'json'], {
+async function probePackets(ffprobe: string, input: string[], read: string[], signal?: AbortSignal): Promise<VideoPacket[] | undefined> {
+  const r = await runCommand(...media(ffprobe, ['-v', 'error', ...input, '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,dts_time,duration_time,pos,flags', '-of', 'json'], { read }), {
     timeoutMs: 120_000,
     signal,
   });

@@ -1,11 +1,12 @@
 import { runCommand } from '../util/child.js';
+import { media } from '../util/sandbox.js';
 
 /**
  * Duration of a segment ffmpeg did not finish (it was killed mid-segment), from its video packets:
  * first timestamp to last timestamp plus the last packet's duration. Undefined when nothing in it is readable.
  */
 export async function readableDurationS(file: string, ffprobe: string): Promise<number | undefined> {
-  const r = await runCommand(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,dts_time,duration_time', '-of', 'csv=p=0', file], {
+  const r = await runCommand(...media(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,dts_time,duration_time', '-of', 'csv=p=0', file], { read: [file] }), {
     timeoutMs: 30_000,
     maxStdoutBytes: 4 * 1024 * 1024,
   });

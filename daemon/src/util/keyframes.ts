@@ -1,4 +1,5 @@
 import { runCommand } from './child.js';
+import { media } from './sandbox.js';
 
 /**
  * The time (s from the stream's start, as ffmpeg's -ss counts) of the last keyframe of a file's first
@@ -10,7 +11,7 @@ import { runCommand } from './child.js';
 export async function lastKeyframeAtOrBefore(ffprobe: string, file: string, atS: number, o: { startTimeS?: number; lookBackS?: number } = {}): Promise<number | undefined> {
   const probe = async (intervals: string | undefined): Promise<string[][] | undefined> => {
     const window = intervals === undefined ? [] : ['-read_intervals', intervals];
-    const r = await runCommand(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', ...window, '-of', 'csv=p=0', file], { timeoutMs: 60_000 });
+    const r = await runCommand(...media(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', ...window, '-of', 'csv=p=0', file], { read: [file] }), { timeoutMs: 60_000 });
     return r.code === 0 ? r.stdout.toString('utf8').trim().split('\n').map((l) => l.split(',')) : undefined;
   };
   const base = o.startTimeS ?? Number((await probe('%+#1'))?.[0]?.[0]);

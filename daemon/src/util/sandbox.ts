@@ -43,7 +43,8 @@ export function sandboxed(mode: SandboxMode, command: string, args: string[], vi
   const binds: string[] = [];
   // a program outside /usr (e.g. /opt/ffmpeg/bin/ffmpeg) brings its own folder, read-only
   if (path.isAbsolute(command) && !command.startsWith('/usr/')) binds.push('--ro-bind', path.dirname(command), path.dirname(command));
-  for (const p of view.read ?? []) binds.push('--ro-bind', p, p);
+  // a missing input is the tool's to report, in its own words
+  for (const p of view.read ?? []) binds.push('--ro-bind-try', p, p);
   for (const p of view.write ?? []) binds.push('--bind', p, p);
   return [
     BWRAP,
@@ -62,6 +63,17 @@ export function sandboxed(mode: SandboxMode, command: string, args: string[], vi
       ...args,
     ],
   ];
+}
+
+/** The process's policy for media tools that are not given one (the config's tools.sandbox, set at load). */
+let policy: SandboxMode = 'bwrap';
+export function useSandbox(mode: SandboxMode): void {
+  policy = mode;
+}
+
+/** `sandboxed` under the process's policy: for an ffmpeg or ffprobe that reads files of camera bytes. */
+export function media(command: string, args: string[], view: SandboxView = {}): [string, string[]] {
+  return sandboxed(policy, command, args, view);
 }
 
 /** Why the sandbox cannot be used here, in plain words, or undefined when it can. */

@@ -2,6 +2,7 @@ import { runCommand, spawnChild } from '../util/child.js';
 import { HindsightError } from '../util/errors.js';
 import { lastKeyframeAtOrBefore } from '../util/keyframes.js';
 import type { RgbImage } from './image.js';
+import { media } from '../util/sandbox.js';
 
 export interface VideoInfo {
   width: number;
@@ -44,7 +45,7 @@ const MAX_PIXELS = 7680 * 4320;
 
 /** Width, height and duration of the first video stream; a clear error when the file is not a video. */
 export async function probeVideo(ffprobe: string, file: string, fps: number): Promise<VideoInfo> {
-  const r = await runCommand(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,start_time:format=duration', '-of', 'json', file], { timeoutMs: 60_000 });
+  const r = await runCommand(...media(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,start_time:format=duration', '-of', 'json', file], { read: [file] }), { timeoutMs: 60_000 });
   const fail = (why: string): HindsightError =>
     new HindsightError(`${file}: ${why}`, { code: 'video_unreadable', hint: 'give a video file a camera recorded (MPEG-TS, MP4, MKV with H.264/H.265)' });
   if (r.code !== 0) throw fail(`not a readable video (${lastLine(r.stderr) || `ffprobe exit ${r.code}`})`);
@@ -122,7 +123,8 @@ export async function* decodeFrames(
   // warnings too: a damaged stretch of a TS file shows only as 'Packet corrupt' warnings
   // threads 0 = ffmpeg's choice; with several decoders at once one thread each avoids oversubscription
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-threads', String(threads), ...seek, '-i', file, ...skip, ...length, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', filter, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
-  const child = spawnChild(ffmpeg, args);
+  // decoding a camera's bytes is where a hostile stream would strike: in the sandbox, seeing only the clip
+  const child = spawnChild(...media(ffmpeg, args, { read: [file] }));
   let stderr = '';
   child.proc.stderr?.on('data', (c: Buffer) => {
     stderr = (stderr + c.toString('utf8')).slice(-8192);

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { DetectorOptions } from './detector.js';
 import type { GateOptions } from './gate.js';
+import type { SandboxMode } from '../util/sandbox.js';
 
 export interface TrackerOptions {
   iouMin: number;
@@ -25,6 +26,8 @@ export interface VisionOptions {
   modelsDir: string;
   ffmpeg: string;
   ffprobe: string;
+  /** How ffmpeg and ffprobe are started (util/sandbox.ts); worker threads apply it for themselves. */
+  sandbox: SandboxMode;
   fps: number;
   /** false = crops-only mode: no embedder, no embeddings anywhere in the result. */
   embeddings: boolean;
@@ -48,6 +51,7 @@ export function visionOptions(config: Config, modelsDir: string): VisionOptions 
     modelsDir,
     ffmpeg: config.tools.ffmpeg,
     ffprobe: config.tools.ffprobe,
+    sandbox: config.tools.sandbox,
     fps: v.fps,
     embeddings: v.embeddings,
     intraOpThreads: v.intra_op_threads,

@@ -9,11 +9,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { analyseSegment, type Segment } from './clip.js';
 import { FaceModels } from './models.js';
 import type { VisionOptions } from './options.js';
+import { useSandbox } from '../util/sandbox.js';
 
 export type WorkerIn = { type: 'segment'; index: number; segment: Segment; workDir: string } | { type: 'abort' };
 
 const port = parentPort!;
 const options = (workerData as { options: VisionOptions }).options;
+// a worker thread has its own copy of the process's policies
+useSandbox(options.sandbox);
 const abort = new AbortController();
 
 function errorMessage(err: unknown, index?: number): Record<string, unknown> {
