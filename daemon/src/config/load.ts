@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import type { TSchema } from '@sinclair/typebox';
 import { ConfigSchema, type Config } from './schema.js';
 import { HindsightError, UsageError } from '../util/errors.js';
+import { illFormedTextPath } from '../util/text.js';
 
 /** One problem in a config, named by its dotted path. */
 export interface ConfigIssue {
@@ -108,6 +109,8 @@ export class ConfigLoader<T> {
     const data = structuredClone(raw);
     applyEnvOverrides(data, options.env ?? {}, issues, this.node, this.envPrefix);
     resolveSecretFiles(data, this.node, '', baseDir, issues);
+    const illFormed = illFormedTextPath(data);
+    if (illFormed !== undefined) issues.push({ path: illFormed, message: `is not valid Unicode text (a lone UTF-16 surrogate, e.g. a "\\ud800" escape); remove the broken character` });
     if (!this.validate(data)) issues.push(...collapseUnions(this.validate.errors ?? []).map(toIssue));
     if (issues.length) throw new ConfigError(source, dedupe(issues));
     resolvePaths(data, this.node, baseDir);

@@ -9,6 +9,7 @@ import { parseUpTopic } from '../protocol/topics.js';
 import type { Db } from '../store/db.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
+import { clipText, toWellFormedText } from '../util/text.js';
 import type { ForceConfig } from './config.js';
 import { signReceipt } from './receipts.js';
 import { storeVerifiedPackage } from './evidence-store.js';
@@ -242,8 +243,12 @@ export class EnvelopeIntake {
 
   private reject(r: Rejection, topic: string): IntakeOutcome {
     this.o.db.transaction(() => {
-      this.o.db.prepare('INSERT INTO rejections (ts_utc, device_id, envelope_id, topic, reason, detail) VALUES (?, ?, ?, ?, ?, ?)').run(this.o.clock.now(), r.deviceId ?? null, r.envelopeId ?? null, topic.slice(0, 300), r.reason, r.message.slice(0, 1000));
-      this.o.audit.append({ actor: { type: 'device', id: r.deviceId ?? 'unknown' }, action: 'evidence.rejected', objectIds: r.envelopeId ? [r.envelopeId] : [], result: 'denied', detail: { reason: r.reason, message: r.message.slice(0, 300) } });
+      // the refused message's own words may be ill-formed text: quote them well-formed
+      const text = (s: string, max: number): string => toWellFormedText(clipText(s, max));
+      const deviceId = r.deviceId === undefined ? undefined : text(r.deviceId, 100);
+      const envelopeId = r.envelopeId === undefined ? undefined : text(r.envelopeId, 100);
+      this.o.db.prepare('INSERT INTO rejections (ts_utc, device_id, envelope_id, topic, reason, detail) VALUES (?, ?, ?, ?, ?, ?)').run(this.o.clock.now(), deviceId ?? null, envelopeId ?? null, text(topic, 300), r.reason, text(r.message, 1000));
+      this.o.audit.append({ actor: { type: 'device', id: deviceId ?? 'unknown' }, action: 'evidence.rejected', objectIds: envelopeId ? [envelopeId] : [], result: 'denied', detail: { reason: r.reason, message: text(r.message, 300) } });
     })();
     this.o.log.warn({ reason: r.reason, device: r.deviceId, envelope: r.envelopeId, message: r.message }, 'evidence message rejected');
     return { kind: 'rejected', reason: r.reason, message: r.message };

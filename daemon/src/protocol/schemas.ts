@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { HindsightError } from '../util/errors.js';
+import { illFormedTextPath } from '../util/text.js';
 
 /**
  * The MQTT contract's payloads, written once as JSON Schemas (TypeBox) and used by the device and the
@@ -145,6 +146,8 @@ export function checkPayload<T extends TSchema>(schema: T, value: unknown): Stat
     validate = ajv.compile(schema);
     cache.set(schema, validate);
   }
+  const illFormed = illFormedTextPath(value);
+  if (illFormed !== undefined) throw new PayloadError(`payload does not match the schema: ${illFormed} is not valid Unicode text (a lone UTF-16 surrogate)`);
   if (!validate(value)) {
     const e = validate.errors?.[0];
     throw new PayloadError(`payload does not match the schema: ${e ? `${e.instancePath || '/'} ${e.message ?? e.keyword}` : 'invalid'}`);
