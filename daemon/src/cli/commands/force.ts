@@ -9,6 +9,7 @@ import { forceKeygen, revokeRecipientKey, rotateRecipientKey } from '../../force
 import { forcePaths } from '../../force/paths.js';
 import { DeviceRegistry } from '../../force/registry.js';
 import { FORCE_SERVICE_USER, writeBrokerKit } from '../../force/broker-kit.js';
+import { assertMqttsUrl } from '../../protocol/broker-url.js';
 import { systemClock } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 
@@ -37,6 +38,7 @@ export function registerForceCommands(force: Command): void {
     .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
     .option('--validity-days <n>', 'how long the keys are valid', intOption('--validity-days', 1, 3650, 'days'), 365)
     .action((opts: { dir: string; brokerUrl: string; ca?: string; prefix: string; validityDays: number }) => {
+      assertMqttsUrl(opts.brokerUrl, '--broker-url');
       const r = forceKeygen(opts.dir, { now: systemClock.now(), validityDays: opts.validityDays, brokerUrl: opts.brokerUrl, caFile: opts.ca && path.resolve(opts.ca), prefix: opts.prefix });
       const fdb = openForceDb(opts.dir);
       fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.issued', objectIds: [String(r.keyset.keyset.seq)], detail: { root_kid: r.root.kid, recipients: r.keyset.keyset.recipients.map((k) => k.kid) } });
@@ -83,7 +85,7 @@ export function registerForceCommands(force: Command): void {
     .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
     .option('-o, --out <file>', 'bundle file (default: DIR/bundles/<device>.bundle.json)')
     .action((opts: { dir: string; device: string; brokerUrl: string; ca: string; store: string; prefix: string; out?: string }) => {
-      if (!/^mqtts:\/\//.test(opts.brokerUrl)) throw new UsageError('--broker-url must be mqtts://host:port (TLS only)');
+      assertMqttsUrl(opts.brokerUrl, '--broker-url');
       const fdb = openForceDb(opts.dir);
       try {
         const r = enrollDevice({ dir: opts.dir, deviceId: opts.device, store: opts.store, brokerUrl: opts.brokerUrl, caPem: readFileSync(opts.ca, 'utf8'), prefix: opts.prefix, now: systemClock.now(), db: fdb.db, audit: fdb.audit, out: opts.out });
