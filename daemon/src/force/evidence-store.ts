@@ -26,6 +26,17 @@ export interface StoredEnvelope {
  */
 export function storeVerifiedPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, chunks: Buffer[], pkg: DecodedPackage): string {
   const dir = writeFiles(c.storeDir, e, m, chunks, pkg);
+  try {
+    recordPackage(c, e, m, pkg, dir);
+  } catch (err) {
+    // no plaintext without its record: the files go when the rows could not be written
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return dir;
+}
+
+function recordPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, pkg: DecodedPackage, dir: string): void {
   const pm = pkg.signed.manifest;
   c.db.transaction(() => {
     const verified = JSON.stringify({ envelope_signature: 'ok', body_sha256: 'ok', package_signature: 'ok', files: pkg.files.size });
@@ -51,7 +62,6 @@ export function storeVerifiedPackage(c: StoreContext, e: StoredEnvelope, m: Enve
       detail: { store: pm.store, subjects: pm.subjects.length, files: pm.files.length, msg_seq: e.msgSeq },
     });
   })();
-  return dir;
 }
 
 /** Written to a temporary folder and renamed when complete, so a half-written folder is never taken as stored. */
@@ -59,13 +69,18 @@ function writeFiles(storeDir: string, e: StoredEnvelope, m: EnvelopeManifest, ch
   const dir = path.join(storeDir, e.deviceId, e.incidentId, e.envelopeId);
   const tmp = `${dir}.part`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(path.join(tmp, 'envelope'), { recursive: true });
-  mkdirSync(path.join(tmp, 'files'), { recursive: true });
-  writeFileSync(path.join(tmp, 'envelope', 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
-  writeFileSync(path.join(tmp, 'envelope', 'body.bin'), Buffer.concat(chunks));
-  writeFileSync(path.join(tmp, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
-  for (const [name, data] of pkg.files) writeFileSync(path.join(tmp, 'files', name), data);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
+  try {
+    mkdirSync(path.join(tmp, 'envelope'), { recursive: true });
+    mkdirSync(path.join(tmp, 'files'), { recursive: true });
+    writeFileSync(path.join(tmp, 'envelope', 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
+    writeFileSync(path.join(tmp, 'envelope', 'body.bin'), Buffer.concat(chunks));
+    writeFileSync(path.join(tmp, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
+    for (const [name, data] of pkg.files) writeFileSync(path.join(tmp, 'files', name), data);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
   return dir;
 }

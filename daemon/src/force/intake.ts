@@ -216,19 +216,30 @@ export class EnvelopeIntake {
           this.o.db.prepare("UPDATE envelopes SET state = 'receiving', last_activity_utc = ? WHERE envelope_id = ?").run(this.o.clock.now(), envelopeId);
         })();
         await this.sendMissing(row.device_id, envelopeId, m.body_sha256, Array.from({ length: row.n_chunks }, (_, i) => i));
-      } else {
-        this.o.db.transaction(() => {
-          this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(envelopeId);
-          this.o.db.prepare("UPDATE envelopes SET state = 'rejected', reason = ? WHERE envelope_id = ?").run(reason, envelopeId);
-        })();
+        return this.reject(new Rejection(reason, errorMessage(err), row.device_id, envelopeId), `${this.o.prefix}/${row.device_id}/ev/${envelopeId}`);
       }
-      return this.reject(new Rejection(reason, errorMessage(err), row.device_id, envelopeId), `${this.o.prefix}/${row.device_id}/ev/${envelopeId}`);
+      return this.fail(row, reason, errorMessage(err));
     }
     const pm = pkg.signed.manifest;
-    storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, { envelopeId, deviceId: row.device_id, incidentId: row.incident_id, msgSeq: row.msg_seq }, m, chunks, pkg);
+    try {
+      storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, { envelopeId, deviceId: row.device_id, incidentId: row.incident_id, msgSeq: row.msg_seq }, m, chunks, pkg);
+    } catch (err) {
+      // nothing was kept (the store removes its files); the box sends the envelope again when no receipt comes
+      this.o.log.error({ err, device: row.device_id, envelope: envelopeId }, 'cannot store verified evidence');
+      return this.fail(row, 'store_failed', `the force could not store the evidence: ${errorMessage(err)}`);
+    }
     this.o.log.info({ device: row.device_id, incident: row.incident_id, envelope: envelopeId, subjects: pm.subjects.length, files: pm.files.length }, 'evidence verified and stored');
     await this.sendComplete(row.device_id, envelopeId, m.body_sha256);
     return { kind: 'stored', envelopeId };
+  }
+
+  /** The envelope is rejected for good: its chunks go, a rejection row and an audit row say why. */
+  private fail(row: EnvelopeRow, reason: string, message: string): IntakeOutcome {
+    this.o.db.transaction(() => {
+      this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(row.envelope_id);
+      this.o.db.prepare("UPDATE envelopes SET state = 'rejected', reason = ? WHERE envelope_id = ?").run(reason, row.envelope_id);
+    })();
+    return this.reject(new Rejection(reason, message, row.device_id, row.envelope_id), `${this.o.prefix}/${row.device_id}/ev/${row.envelope_id}`);
   }
 
   private async sendComplete(deviceId: string, envelopeId: string, bodySha256: string): Promise<void> {
@@ -268,27 +279,32 @@ export class EnvelopeIntake {
     const rows = this.o.db
       .prepare("SELECT * FROM envelopes WHERE (state = 'receiving' AND last_activity_utc <= ?) OR (state = 'opening' AND last_activity_utc <= ?)")
       .all(quiet, stuck) as EnvelopeRow[];
+    // one envelope that fails does not hold up the others
     for (const row of rows) {
-      if (row.first_seen_utc <= expired) {
-        this.o.db.transaction(() => {
-          this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(row.envelope_id);
-          this.o.db.prepare("UPDATE envelopes SET state = 'rejected', reason = 'reassembly_timeout' WHERE envelope_id = ?").run(row.envelope_id);
-        })();
-        this.reject(new Rejection('reassembly_timeout', `envelope incomplete after ${this.o.caps.reassembly_timeout_s} s`, row.device_id, row.envelope_id), `${this.o.prefix}/${row.device_id}/ev/${row.envelope_id}`);
-        continue;
+      try {
+        await this.sweepOne(row, now, expired);
+      } catch (err) {
+        this.o.log.error({ err, device: row.device_id, envelope: row.envelope_id }, 'intake sweep: this envelope failed; the others go on');
       }
-      const have = new Set((this.o.db.prepare('SELECT idx FROM chunks WHERE envelope_id = ?').all(row.envelope_id) as { idx: number }[]).map((r) => r.idx));
-      const m = JSON.parse(row.manifest) as EnvelopeManifest;
-      if (have.size === row.n_chunks) {
-        // Everything is here but opening never finished (a receiver stopped mid-way): do it now.
-        this.o.db.prepare("UPDATE envelopes SET state = 'receiving' WHERE envelope_id = ?").run(row.envelope_id);
-        await this.finalize(row.envelope_id);
-        continue;
-      }
-      const missing = Array.from({ length: row.n_chunks }, (_, i) => i).filter((i) => !have.has(i));
-      this.o.db.prepare('UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, row.envelope_id);
-      this.o.log.info({ device: row.device_id, envelope: row.envelope_id, missing: missing.length }, 'asking the box for missing chunks');
-      await this.sendMissing(row.device_id, row.envelope_id, m.body_sha256, missing);
     }
+  }
+
+  private async sweepOne(row: EnvelopeRow, now: number, expired: number): Promise<void> {
+    if (row.first_seen_utc <= expired) {
+      this.fail(row, 'reassembly_timeout', `envelope incomplete after ${this.o.caps.reassembly_timeout_s} s`);
+      return;
+    }
+    const have = new Set((this.o.db.prepare('SELECT idx FROM chunks WHERE envelope_id = ?').all(row.envelope_id) as { idx: number }[]).map((r) => r.idx));
+    const m = JSON.parse(row.manifest) as EnvelopeManifest;
+    if (have.size === row.n_chunks) {
+      // Everything is here but opening never finished (a receiver stopped mid-way): do it now.
+      this.o.db.prepare("UPDATE envelopes SET state = 'receiving' WHERE envelope_id = ?").run(row.envelope_id);
+      await this.finalize(row.envelope_id);
+      return;
+    }
+    const missing = Array.from({ length: row.n_chunks }, (_, i) => i).filter((i) => !have.has(i));
+    this.o.db.prepare('UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, row.envelope_id);
+    this.o.log.info({ device: row.device_id, envelope: row.envelope_id, missing: missing.length }, 'asking the box for missing chunks');
+    await this.sendMissing(row.device_id, row.envelope_id, m.body_sha256, missing);
   }
 }
