@@ -17,6 +17,10 @@ export interface StoredEnvelope {
   deviceId: string;
   incidentId: string;
   msgSeq: number;
+  /** The store the force enrolled the device for (its registry), not the name the package claims. */
+  store: string;
+  /** The device key that signed the envelope and the package. */
+  signerKid: string;
 }
 
 /**
@@ -41,8 +45,8 @@ function recordPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, 
   c.db.transaction(() => {
     const verified = JSON.stringify({ envelope_signature: 'ok', body_sha256: 'ok', package_signature: 'ok', files: pkg.files.size });
     c.db
-      .prepare('INSERT INTO incidents (envelope_id, incident_id, device_id, store, window_start, window_end, received_utc, dir, manifest, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(e.envelopeId, e.incidentId, e.deviceId, pm.store, pm.window.start, pm.window.end, c.now, dir, JSON.stringify(pkg.signed), verified);
+      .prepare('INSERT INTO incidents (envelope_id, incident_id, device_id, store, window_start, window_end, received_utc, dir, manifest, verified, signer_kid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(e.envelopeId, e.incidentId, e.deviceId, e.store, pm.window.start, pm.window.end, c.now, dir, JSON.stringify(pkg.signed), verified, e.signerKid);
     const insFile = c.db.prepare('INSERT INTO files (envelope_id, name, kind, sha256, bytes, path) VALUES (?, ?, ?, ?, ?, ?)');
     for (const f of pm.files) insFile.run(e.envelopeId, f.name, f.kind, f.sha256, f.bytes, path.join(dir, 'files', f.name));
     const emb = pm.embeddings ? pkg.files.get(pm.embeddings.file) : undefined;
@@ -59,7 +63,7 @@ function recordPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, 
       action: 'evidence.received',
       objectIds: [e.incidentId, e.envelopeId],
       sha256s: [m.body_sha256, ...pm.files.map((f) => f.sha256)],
-      detail: { store: pm.store, subjects: pm.subjects.length, files: pm.files.length, msg_seq: e.msgSeq },
+      detail: { store: e.store, ...(pm.store === e.store ? {} : { claimed_store: pm.store }), subjects: pm.subjects.length, files: pm.files.length, msg_seq: e.msgSeq, signer_kid: e.signerKid },
     });
   })();
 }

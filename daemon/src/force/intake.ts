@@ -118,8 +118,14 @@ export class EnvelopeIntake {
     this.checkRecipients(m, deviceId);
     const now = this.o.clock.now();
     const existing = this.row(envelopeId);
+    // An envelope id names one body: a manifest for another body under it is refused, and a receipt only
+    // ever confirms the body that was kept.
+    const kept = existing && existing.state !== 'rejected' ? (JSON.parse(existing.manifest) as EnvelopeManifest).body_sha256 : undefined;
+    if (kept !== undefined && kept !== m.body_sha256) {
+      throw new Rejection('body_mismatch', `envelope ${envelopeId} was received with body ${kept}; this manifest names another body (${m.body_sha256})`, deviceId, envelopeId);
+    }
     if (existing?.state === 'stored') {
-      await this.sendComplete(existing.device_id, envelopeId, m.body_sha256);
+      await this.sendComplete(existing.device_id, envelopeId, kept!);
       return { kind: 'duplicate' };
     }
     if (existing && existing.state !== 'rejected') {
@@ -203,8 +209,9 @@ export class EnvelopeIntake {
     const m = JSON.parse(row.manifest) as EnvelopeManifest;
     const chunks = (this.o.db.prepare('SELECT data FROM chunks WHERE envelope_id = ? ORDER BY idx').all(envelopeId) as { data: Buffer }[]).map((c) => c.data);
     let pkg: DecodedPackage;
+    let device: Device & { signingPk: string };
     try {
-      const device = this.device(row.device_id);
+      device = this.device(row.device_id);
       const pt = await openEnvelope(m, chunks, this.o.recipientKeys());
       pkg = decodePackage(pt, device.signingPk, { deviceId: row.device_id, incidentId: row.incident_id });
     } catch (err) {
@@ -222,7 +229,7 @@ export class EnvelopeIntake {
     }
     const pm = pkg.signed.manifest;
     try {
-      storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, { envelopeId, deviceId: row.device_id, incidentId: row.incident_id, msgSeq: row.msg_seq }, m, chunks, pkg);
+      storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, { envelopeId, deviceId: row.device_id, incidentId: row.incident_id, msgSeq: row.msg_seq, store: device.store, signerKid: m.header.signer_kid }, m, chunks, pkg);
     } catch (err) {
       // nothing was kept (the store removes its files); the box sends the envelope again when no receipt comes
       this.o.log.error({ err, device: row.device_id, envelope: envelopeId }, 'cannot store verified evidence');

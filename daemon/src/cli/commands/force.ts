@@ -101,15 +101,16 @@ export function registerForceCommands(force: Command): void {
     .requiredOption('--dir <dir>', 'force installation folder')
     .requiredOption('--device <id>', 'device id')
     .requiredOption('--key <pk>', 'the device public key (base64url)')
-    .action((opts: { dir: string; device: string; key: string }) => {
+    .option('--replace', 'replace the key the box already has (the old key is kept to verify the evidence it signed)')
+    .action((opts: { dir: string; device: string; key: string; replace?: boolean }) => {
       const fdb = openForceDb(opts.dir);
       try {
-        const kid = fdb.db.transaction(() => {
-          const k = new DeviceRegistry(fdb.db).register(opts.device, opts.key, systemClock.now());
-          fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'device.key_registered', objectIds: [opts.device], detail: { kid: k } });
+        const r = fdb.db.transaction(() => {
+          const k = new DeviceRegistry(fdb.db).register(opts.device, opts.key, systemClock.now(), { replace: opts.replace === true });
+          fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'device.key_registered', objectIds: [opts.device], detail: k.replaced ? { kid: k.kid, replaced_kid: k.replaced } : { kid: k.kid } });
           return k;
         })();
-        process.stdout.write(`device ${opts.device}: signing key ${kid} registered\n`);
+        process.stdout.write(`device ${opts.device}: signing key ${r.kid} registered${r.replaced ? ` (replaces ${r.replaced}, kept to verify the evidence it signed)` : ''}\n`);
       } finally {
         fdb.close();
       }
