@@ -6,7 +6,9 @@ import { parseConfig } from '../../daemon/src/config/load.js';
 import { controlRequest } from '../../daemon/src/control/client.js';
 import { operationRoutes, type OperationContext } from '../../daemon/src/control/operations.js';
 import { ControlServer } from '../../daemon/src/control/server.js';
+import { CommandVerifier } from '../../daemon/src/fleet/command-verify.js';
 import { checkPayload } from '../../daemon/src/protocol/schemas.js';
+import { DeviceTopics } from '../../daemon/src/protocol/topics.js';
 import { openDatabase } from '../../daemon/src/store/db.js';
 import { ManualClock } from '../../daemon/src/util/clock.js';
 import { assertWellFormedText, clipText, illFormedTextPath } from '../../daemon/src/util/text.js';
@@ -71,5 +73,21 @@ describe('ill-formed text (lone UTF-16 surrogates)', () => {
     await expect(refused).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/input\.text is not valid Unicode text/) });
     expect(ran).toHaveLength(1);
     expect(log.verify()).toMatchObject({ ok: true, count: 1 });
+  });
+
+  it('a signed command with a lone surrogate in its key id is rejected as bad schema, audited, and the log still verifies', () => {
+    const { log, db } = freshLog();
+    const verifier = new CommandVerifier(db, log, () => undefined, new DeviceTopics('hindsight/v1', 'box-1'), new ManualClock(Date.UTC(2026, 10, 1, 9)));
+    // 15 ASCII characters then a surrogate pair: the audit's 16-character cut would split it
+    for (const kid of ['k\ud800', `${'a'.repeat(15)}😀`]) {
+      const payload = Buffer.from(JSON.stringify({ kid, cmd: { v: 1 }, sig: 'x' }));
+      const r = verifier.handle(payload, undefined, () => undefined);
+      expect(r.ok).toBe(false);
+      expect(r.ok ? '' : r.error.reason).toBe('schema');
+    }
+    const rows = log.find({ action: 'command.rejected' });
+    expect(rows).toHaveLength(2);
+    expect(rows[1]?.actor.id).toBe('a'.repeat(15));
+    expect(log.verify()).toMatchObject({ ok: true, count: 2 });
   });
 });
