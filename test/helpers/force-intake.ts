@@ -1,7 +1,7 @@
 import { mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodeChunkMessage, sealEnvelope } from '../../daemon/src/crypto/envelope.js';
-import { generateKeyPair } from '../../daemon/src/crypto/keys.js';
+import { generateKeyPair, type KeyPairFile } from '../../daemon/src/crypto/keys.js';
 import { validRecipients } from '../../daemon/src/crypto/keyset.js';
 import { buildPackage, packageInputFromFolder } from '../../daemon/src/evidence/builder.js';
 import { openForceDb, type ForceDb } from '../../daemon/src/force/db.js';
@@ -9,7 +9,8 @@ import { EnvelopeIntake } from '../../daemon/src/force/intake.js';
 import { forceKeygen, loadKeySet, loadReceiptKey, loadRecipientKeys } from '../../daemon/src/force/keys.js';
 import { DeviceRegistry } from '../../daemon/src/force/registry.js';
 import { silentLogger } from '../../daemon/src/log/logger.js';
-import { systemClock } from '../../daemon/src/util/clock.js';
+import { systemClock, type Clock } from '../../daemon/src/util/clock.js';
+import type { ForceConfig } from '../../daemon/src/force/config.js';
 
 /**
  * A force store filled without a broker: each incident is packaged, signed and sealed exactly as a box
@@ -68,4 +69,32 @@ export class ForceStoreBuilder {
   close(): void {
     this.fdb.close();
   }
+}
+
+/** The real intake of the force installed in `forceDir` (store in <forceDir>/store), on a test clock; receipts go to `sendReceipt`. */
+export function forceIntake(forceDir: string, fdb: ForceDb, clock: Clock, caps: ForceConfig['caps'], sendReceipt: (deviceId: string, payload: string) => Promise<void>): EnvelopeIntake {
+  return new EnvelopeIntake({
+    db: fdb.db,
+    audit: fdb.audit,
+    storeDir: path.join(forceDir, 'store'),
+    prefix: 'hindsight/v1',
+    caps,
+    recipientKeys: () => loadRecipientKeys(forceDir),
+    keyset: () => loadKeySet(forceDir),
+    receiptKey: loadReceiptKey(forceDir),
+    clock,
+    log: silentLogger,
+    sendReceipt,
+  });
+}
+
+/** A force installed in `forceDir` (keys valid 30 days from `now`) with box-1 of store "Shop" enrolled and its signing key registered. */
+export function forceWithBox(forceDir: string, clock: Clock, now: number): { fdb: ForceDb; device: KeyPairFile } {
+  forceKeygen(forceDir, { now, validityDays: 30 });
+  const fdb = openForceDb(forceDir, clock);
+  const device = generateKeyPair('ed25519');
+  const reg = new DeviceRegistry(fdb.db);
+  reg.enroll('box-1', 'Shop', now);
+  reg.register('box-1', device.pk, now);
+  return { fdb, device };
 }

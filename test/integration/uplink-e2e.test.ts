@@ -90,7 +90,7 @@ describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS
     const opened = await runCli(['force', 'open', storedDir, '--config', kit.forceConfig, '--out', path.join(dir, 'opened')]);
     expect(opened.code, opened.stderr).toBe(0);
     expect(opened.stdout).toMatch(/^VERIFIED: envelope [0-9a-f]{32} from box-1 \(High Street\), incident inc-e2e-1/m);
-    expect(fileSha256(path.join(dir, 'opened', crops[0]!.name))).toBe(crops[0]!.sha256);
+    expect(fileSha256(path.join(dir, 'opened', 'files', crops[0]!.name))).toBe(crops[0]!.sha256);
 
     const verified = await runCli(['force', 'incidents', '--verify', '--config', kit.forceConfig]);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);

@@ -1,18 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildConfig, ConfigError, configJsonSchema, loadConfigFile, parseConfig } from '../../daemon/src/config/load.js';
+import { buildConfig, configJsonSchema, loadConfigFile, parseConfig } from '../../daemon/src/config/load.js';
+import { issuesOf } from '../helpers/config-issues.js';
 import { REPO_ROOT, tempDir } from '../helpers/paths.js';
-
-function issuesOf(fn: () => unknown): { path: string; message: string }[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('config', () => {
   it('fills every default from the schema', () => {

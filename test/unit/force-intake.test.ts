@@ -8,13 +8,13 @@ import { canonicalBytes } from '../../daemon/src/util/canonical.js';
 import { validRecipients } from '../../daemon/src/crypto/keyset.js';
 import { buildPackage, packageInputFromFolder } from '../../daemon/src/evidence/builder.js';
 import { ForceConfigSchema } from '../../daemon/src/force/config.js';
-import { openForceDb, type ForceDb } from '../../daemon/src/force/db.js';
+import type { ForceDb } from '../../daemon/src/force/db.js';
 import { EnvelopeIntake, type IntakeOutcome } from '../../daemon/src/force/intake.js';
-import { forceKeygen, loadKeySet, loadReceiptKey, loadRecipientKeys, revokeRecipientKey, rotateRecipientKey } from '../../daemon/src/force/keys.js';
+import { loadKeySet, revokeRecipientKey, rotateRecipientKey } from '../../daemon/src/force/keys.js';
 import { DeviceRegistry } from '../../daemon/src/force/registry.js';
-import { silentLogger } from '../../daemon/src/log/logger.js';
 import { ManualClock } from '../../daemon/src/util/clock.js';
 import { makePackageFolder } from '../helpers/evidence.js';
+import { forceIntake, forceWithBox } from '../helpers/force-intake.js';
 import { tempDir } from '../helpers/paths.js';
 
 const P = 'hindsight/v1';
@@ -32,20 +32,8 @@ describe('force intake: every envelope bad input is rejected with a reason and n
   const receipts: { device: string; body: { status: string; missing: number[]; envelope: string } }[] = [];
 
   function intake(caps: Partial<typeof defaultCaps> = {}): EnvelopeIntake {
-    return new EnvelopeIntake({
-      db: fdb.db,
-      audit: fdb.audit,
-      storeDir: path.join(dir, 'force', 'store'),
-      prefix: P,
-      caps: { ...defaultCaps, ...caps },
-      recipientKeys: () => loadRecipientKeys(path.join(dir, 'force')),
-      keyset: () => loadKeySet(path.join(dir, 'force')),
-      receiptKey: loadReceiptKey(path.join(dir, 'force')),
-      clock,
-      log: silentLogger,
-      sendReceipt: async (d, payload) => {
-        receipts.push({ device: d, body: (JSON.parse(payload) as { receipt: { status: string; missing: number[]; envelope: string } }).receipt });
-      },
+    return forceIntake(path.join(dir, 'force'), fdb, clock, { ...defaultCaps, ...caps }, async (d, payload) => {
+      receipts.push({ device: d, body: (JSON.parse(payload) as { receipt: { status: string; missing: number[]; envelope: string } }).receipt });
     });
   }
 
@@ -75,12 +63,7 @@ describe('force intake: every envelope bad input is rejected with a reason and n
 
   beforeAll(async () => {
     dir = tempDir('hs-intake-');
-    forceKeygen(path.join(dir, 'force'), { now: T0, validityDays: 30 });
-    fdb = openForceDb(path.join(dir, 'force'), clock);
-    device = generateKeyPair('ed25519');
-    const reg = new DeviceRegistry(fdb.db);
-    reg.enroll('box-1', 'Shop', T0);
-    reg.register('box-1', device.pk, T0);
+    ({ fdb, device } = forceWithBox(path.join(dir, 'force'), clock, T0));
     recipients = validRecipients(loadKeySet(path.join(dir, 'force')).keyset, T0);
     const pkg = await makePackageFolder(path.join(dir, 'pkg'), { subjects: 1, padBytes: 12_000 });
     plaintext = buildPackage(packageInputFromFolder(pkg.dir, { incidentId: 'inc-1', deviceId: 'box-1', store: 'Shop', window: { start: T0 - 90_000, end: T0 }, embeddingModel: 'm', models: [], tools: {}, clock: { synced: true, offset_ms: 0, source: 'unknown' }, now: T0 }), device).plaintext;

@@ -4,6 +4,7 @@ import { canonicalJson } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { UNKNOWN_CLOCK, type ClockState } from '../util/clock-sync.js';
 import { newId } from '../util/ids.js';
+import { assertWellFormedText } from '../util/text.js';
 
 /**
  * The audit log (DPA 2018 s.62 style): every collection, consultation, disclosure, combination,
@@ -124,6 +125,9 @@ export class AuditLog {
    * so the change and its audit row commit together or not at all.
    */
   append(record: AuditRecord): AuditRow {
+    // SQLite stores text as UTF-8: a lone surrogate would be stored as U+FFFD while its escape was hashed,
+    // and the honest row would fail verification. Refuse it, so the hash covers exactly the stored text.
+    assertWellFormedText(record, 'audit record');
     const write = (): AuditRow => {
       const last = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
       const cs = this.clockState();

@@ -39,7 +39,7 @@ const fail = (message: string, hint: string): never => {
   throw new CameraUrlError(message, hint);
 };
 
-/** Parse and check the form of a camera URL (SECURITY.md: rtsp/rtsps only, no userinfo, no tricks, length cap). */
+/** Parse and check the form of a camera URL (SECURITY.md: rtsp only, no userinfo, no tricks, length cap). */
 export function parseCameraUrl(input: string): ParsedCameraUrl {
   const shown = JSON.stringify(redactString(input).slice(0, 120));
   if (typeof input !== 'string' || input.length === 0) fail('the camera URL is empty', 'give a URL like rtsp://192.168.1.20:554/stream1');
@@ -53,7 +53,13 @@ export function parseCameraUrl(input: string): ParsedCameraUrl {
     return fail(`${shown} is not a URL`, 'give a URL like rtsp://192.168.1.20:554/stream1');
   }
   const scheme = u.protocol.toLowerCase();
-  if (scheme !== 'rtsp:' && scheme !== 'rtsps:') fail(`camera URLs must start with rtsp:// or rtsps://, not ${scheme}//`, 'use the camera\'s RTSP address (see its manual or web page)');
+  if (scheme === 'rtsps:') {
+    fail(
+      'rtsps:// cameras are refused: the box has no CA and host name per camera to verify the camera\'s TLS certificate, and an unverified TLS connection would hand the camera credentials to whoever answers',
+      'use the camera\'s rtsp:// address, on the camera network (cameras.networks)',
+    );
+  }
+  if (scheme !== 'rtsp:') fail(`camera URLs must start with rtsp://, not ${scheme}//`, 'use the camera\'s RTSP address (see its manual or web page)');
   if (u.username || u.password || /^[a-z]+:\/\/[^/?]*@/i.test(input)) {
     fail('the camera URL contains a username or password', 'remove "user:password@" from the URL and give the credentials with --username and --password-stdin (they are stored encrypted, apart from the URL)');
   }

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { daemonVersion } from '../app/version.js';
+import { UsageError } from '../util/errors.js';
+import { ILL_FORMED_HINT, isWellFormedText } from '../util/text.js';
 import { EXIT_USAGE, reportError } from './output.js';
 
 /** A program with the house rules: version, help after an error, usage errors exit 2 (never process.exit). */
@@ -30,6 +32,8 @@ export function finishProgram(program: Command): Command {
 /** Run a program; resolves to the exit code (0 ok, 1 failure, 2 usage). */
 export async function runProgram(program: Command, argv: string[]): Promise<number> {
   try {
+    const bad = argv.slice(2).findIndex((a) => !isWellFormedText(a));
+    if (bad >= 0) throw new UsageError(`argument ${bad + 1} is not valid Unicode text (it holds a lone UTF-16 surrogate)`, { code: 'ill_formed_text', hint: ILL_FORMED_HINT });
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {

@@ -5,6 +5,8 @@ import { parseDocument } from 'yaml';
 import type { TSchema } from '@sinclair/typebox';
 import { ConfigSchema, type Config } from './schema.js';
 import { HindsightError, UsageError } from '../util/errors.js';
+import { illFormedTextPath } from '../util/text.js';
+import { redactString } from '../log/redact.js';
 
 /** One problem in a config, named by its dotted path. */
 export interface ConfigIssue {
@@ -33,8 +35,10 @@ export const ENV_PREFIX = 'HINDSIGHT_';
 type JsonObject = Record<string, unknown>;
 export type SchemaNode = { type?: string; properties?: Record<string, SchemaNode>; anyOf?: SchemaNode[]; secret?: boolean; path?: boolean; items?: SchemaNode };
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
 ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
+/** What to write instead, said when a key does not match its `pattern`. */
+ajv.addKeyword({ keyword: 'patternHint', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'path', schemaType: 'boolean' });
 
 /** Read, override from the environment, resolve `*_file` secrets, apply defaults and validate. */
@@ -108,6 +112,8 @@ export class ConfigLoader<T> {
     const data = structuredClone(raw);
     applyEnvOverrides(data, options.env ?? {}, issues, this.node, this.envPrefix);
     resolveSecretFiles(data, this.node, '', baseDir, issues);
+    const illFormed = illFormedTextPath(data);
+    if (illFormed !== undefined) issues.push({ path: illFormed, message: `is not valid Unicode text (a lone UTF-16 surrogate, e.g. a "\\ud800" escape); remove the broken character` });
     if (!this.validate(data)) issues.push(...collapseUnions(this.validate.errors ?? []).map(toIssue));
     if (issues.length) throw new ConfigError(source, dedupe(issues));
     resolvePaths(data, this.node, baseDir);
@@ -153,6 +159,11 @@ function toIssue(e: ErrorObject): ConfigIssue {
       return { path: at, message: 'is not one of the allowed values (see `hindsight config schema`)' };
     case 'enum':
       return { path: at, message: `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}` };
+    case 'pattern': {
+      const hint = (e.parentSchema as { patternHint?: string } | undefined)?.patternHint;
+      if (hint) return { path: at, message: `${JSON.stringify(redactString(String(e.data)).slice(0, 200))} is not allowed: ${hint}` };
+      return { path: at, message: e.message ?? e.keyword };
+    }
     case 'const':
       return { path: at, message: `must be ${JSON.stringify(e.params.allowedValue)}` };
     default:

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino';
 import type { Service } from '../app/service.js';
 import { HindsightError, UsageError } from '../util/errors.js';
+import { assertWellFormedText } from '../util/text.js';
 import { controlPaths } from './paths.js';
 
 /**
@@ -45,6 +46,11 @@ export class ControlServer implements Service {
       if (given.length !== want.length || !timingSafeEqual(given, want)) {
         return reply.code(401).send({ error: 'unauthorized', message: 'missing or wrong control token', hint: 'run the command as root or as the hindsight user' });
       }
+    });
+    // JSON may carry a lone surrogate ("\ud800"), which no database, file or log stores as it was sent
+    app.addHook('preValidation', async (req) => {
+      assertWellFormedText(req.body, 'the request');
+      assertWellFormedText({ params: req.params, query: req.query }, 'the request');
     });
     app.setErrorHandler((err, _req, reply) => {
       if (err instanceof HindsightError) {

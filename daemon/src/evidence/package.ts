@@ -2,6 +2,7 @@ import { canonicalBytes } from '../util/canonical.js';
 import { HindsightError } from '../util/errors.js';
 import { sha256Hex, u32be } from '../crypto/encoding.js';
 import { SIG_CONTEXT, signWith, verifyWith, type KeyPairFile } from '../crypto/keys.js';
+import { checkPayload, PayloadError, SignedPackageManifestSchema } from '../protocol/schemas.js';
 
 /**
  * The evidence package: the plaintext inside an envelope. A manifest signed by the device (so the
@@ -108,10 +109,17 @@ export function decodePackage(pt: Buffer, devicePk: string, expect: { deviceId: 
   } catch {
     throw new PackageError('manifest', 'package manifest is not JSON');
   }
-  const m = signed?.manifest;
-  if (!m || m.v !== 1 || m.schema !== 'hindsight-package/1' || !Array.isArray(m.files)) throw new PackageError('manifest', 'unknown package manifest version');
+  const raw = signed as { manifest?: { v?: unknown; schema?: unknown } } | null;
+  if (raw?.manifest?.v !== 1 || raw.manifest.schema !== 'hindsight-package/1') throw new PackageError('manifest', 'unknown package manifest version');
+  try {
+    checkPayload(SignedPackageManifestSchema, signed);
+  } catch (err) {
+    throw new PackageError('manifest', `package manifest: ${err instanceof PayloadError ? err.message.replace(/^payload /, '') : 'invalid'}`);
+  }
+  const m = signed.manifest;
   if (!verifyWith(devicePk, SIG_CONTEXT.package, signed.sig, canonicalBytes(m))) throw new PackageError('bad_signature', 'the package manifest signature does not verify');
   if (m.device_id !== expect.deviceId || m.incident_id !== expect.incidentId) throw new PackageError('mismatch', 'package manifest names another device or incident than its envelope');
+  checkReferences(m);
   const files = new Map<string, Buffer>();
   let at = 4 + len;
   for (const f of m.files) {
@@ -124,4 +132,28 @@ export function decodePackage(pt: Buffer, devicePk: string, expect: { deviceId: 
   }
   if (at !== pt.length) throw new PackageError('trailing', `${pt.length - at} bytes after the last file`);
   return { signed, files };
+}
+
+/** What the schema cannot say: the manifest's parts agree with one another. */
+function checkReferences(m: PackageManifest): void {
+  const bad = (message: string): never => {
+    throw new PackageError('manifest', `package manifest: ${message}`);
+  };
+  if (m.window.end < m.window.start) bad('the window ends before it starts');
+  if (new Set(m.subjects.map((s) => s.id)).size !== m.subjects.length) bad('two subjects have the same id');
+  const byName = new Map(m.files.map((f) => [f.name, f]));
+  for (const s of m.subjects) {
+    for (const c of s.crops) if (byName.get(c)?.kind !== 'crop') bad(`subject ${s.id} names crop ${c}, which is not a crop file of the package`);
+  }
+  const rows = m.subjects.filter((s) => s.embedding_row !== undefined).map((s) => s.embedding_row!);
+  if (new Set(rows).size !== rows.length) bad('two subjects share an embedding row');
+  if (m.embeddings === null) {
+    if (rows.length) bad('subjects have embedding rows but the package has no embeddings');
+    return;
+  }
+  const f = byName.get(m.embeddings.file);
+  if (f?.kind !== 'embeddings') bad(`the embeddings file ${m.embeddings.file} is not an embeddings file of the package`);
+  if (f!.bytes % (m.embeddings.dim * 4) !== 0) bad(`the embeddings file is not a whole number of ${m.embeddings.dim}-float rows`);
+  const count = f!.bytes / (m.embeddings.dim * 4);
+  if (rows.some((r) => r >= count)) bad(`an embedding row is beyond the ${count} rows of the embeddings file`);
 }

@@ -8,6 +8,7 @@ import type { Db } from '../store/db.js';
 import { canonicalBytes } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
+import { clipText, toWellFormedText } from '../util/text.js';
 
 /**
  * Verification of signed commands from the force (PROTOCOL.md "Signed commands"), in the protocol's
@@ -183,7 +184,7 @@ export class CommandVerifier {
       return { ok: true, value: this.execute(v, () => effect(v)) };
     } catch (err) {
       if (!(err instanceof CommandRejected)) throw err;
-      this.auditRejection(err, typeof kid === 'string' ? kid.slice(0, 16) : undefined);
+      this.auditRejection(err, typeof kid === 'string' ? toWellFormedText(clipText(kid, 16)) : undefined);
       return { ok: false, error: err };
     }
   }

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { ConfigLoader } from '../config/load.js';
 import { pathString, secret, section } from '../config/schema-helpers.js';
 import { LogSection } from '../config/sections/core.js';
+import { MQTTS_URL_HINT, MQTTS_URL_OR_EMPTY_PATTERN } from '../protocol/broker-url.js';
 
 /**
  * The force side's own configuration file (receiver, open, incidents, search), separate from any box's.
@@ -16,7 +17,7 @@ export const ForceConfigSchema = Type.Object(
       client_id: Type.String({ description: 'MQTT client id of this receiver (stable, so its persistent session survives restarts).', default: 'force-receiver-1', maxLength: 64 }),
     }),
     mqtt: section('Broker connection of the force service.', {
-      url: Type.String({ description: 'Broker URL (mqtts://host:port).', default: '', maxLength: 1024 }),
+      url: Type.String({ description: 'Broker URL (mqtts://host:port).', default: '', maxLength: 1024, pattern: MQTTS_URL_OR_EMPTY_PATTERN, patternHint: MQTTS_URL_HINT }),
       ca_file: pathString('CA certificate (PEM) of the broker.', ''),
       username: Type.String({ description: 'MQTT username of the force service.', default: 'svc.force', pattern: '^svc\\.[A-Za-z0-9_-]{1,60}$' }),
       password: secret('MQTT password of the force service; may be given as password_file.', { default: '' }),

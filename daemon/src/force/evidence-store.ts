@@ -17,6 +17,10 @@ export interface StoredEnvelope {
   deviceId: string;
   incidentId: string;
   msgSeq: number;
+  /** The store the force enrolled the device for (its registry), not the name the package claims. */
+  store: string;
+  /** The device key that signed the envelope and the package. */
+  signerKid: string;
 }
 
 /**
@@ -26,12 +30,23 @@ export interface StoredEnvelope {
  */
 export function storeVerifiedPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, chunks: Buffer[], pkg: DecodedPackage): string {
   const dir = writeFiles(c.storeDir, e, m, chunks, pkg);
+  try {
+    recordPackage(c, e, m, pkg, dir);
+  } catch (err) {
+    // no plaintext without its record: the files go when the rows could not be written
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return dir;
+}
+
+function recordPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, pkg: DecodedPackage, dir: string): void {
   const pm = pkg.signed.manifest;
   c.db.transaction(() => {
     const verified = JSON.stringify({ envelope_signature: 'ok', body_sha256: 'ok', package_signature: 'ok', files: pkg.files.size });
     c.db
-      .prepare('INSERT INTO incidents (envelope_id, incident_id, device_id, store, window_start, window_end, received_utc, dir, manifest, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(e.envelopeId, e.incidentId, e.deviceId, pm.store, pm.window.start, pm.window.end, c.now, dir, JSON.stringify(pkg.signed), verified);
+      .prepare('INSERT INTO incidents (envelope_id, incident_id, device_id, store, window_start, window_end, received_utc, dir, manifest, verified, signer_kid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(e.envelopeId, e.incidentId, e.deviceId, e.store, pm.window.start, pm.window.end, c.now, dir, JSON.stringify(pkg.signed), verified, e.signerKid);
     const insFile = c.db.prepare('INSERT INTO files (envelope_id, name, kind, sha256, bytes, path) VALUES (?, ?, ?, ?, ?, ?)');
     for (const f of pm.files) insFile.run(e.envelopeId, f.name, f.kind, f.sha256, f.bytes, path.join(dir, 'files', f.name));
     const emb = pm.embeddings ? pkg.files.get(pm.embeddings.file) : undefined;
@@ -48,10 +63,9 @@ export function storeVerifiedPackage(c: StoreContext, e: StoredEnvelope, m: Enve
       action: 'evidence.received',
       objectIds: [e.incidentId, e.envelopeId],
       sha256s: [m.body_sha256, ...pm.files.map((f) => f.sha256)],
-      detail: { store: pm.store, subjects: pm.subjects.length, files: pm.files.length, msg_seq: e.msgSeq },
+      detail: { store: e.store, ...(pm.store === e.store ? {} : { claimed_store: pm.store }), subjects: pm.subjects.length, files: pm.files.length, msg_seq: e.msgSeq, signer_kid: e.signerKid },
     });
   })();
-  return dir;
 }
 
 /** Written to a temporary folder and renamed when complete, so a half-written folder is never taken as stored. */
@@ -59,13 +73,18 @@ function writeFiles(storeDir: string, e: StoredEnvelope, m: EnvelopeManifest, ch
   const dir = path.join(storeDir, e.deviceId, e.incidentId, e.envelopeId);
   const tmp = `${dir}.part`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(path.join(tmp, 'envelope'), { recursive: true });
-  mkdirSync(path.join(tmp, 'files'), { recursive: true });
-  writeFileSync(path.join(tmp, 'envelope', 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
-  writeFileSync(path.join(tmp, 'envelope', 'body.bin'), Buffer.concat(chunks));
-  writeFileSync(path.join(tmp, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
-  for (const [name, data] of pkg.files) writeFileSync(path.join(tmp, 'files', name), data);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
+  try {
+    mkdirSync(path.join(tmp, 'envelope'), { recursive: true });
+    mkdirSync(path.join(tmp, 'files'), { recursive: true });
+    writeFileSync(path.join(tmp, 'envelope', 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
+    writeFileSync(path.join(tmp, 'envelope', 'body.bin'), Buffer.concat(chunks));
+    writeFileSync(path.join(tmp, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
+    for (const [name, data] of pkg.files) writeFileSync(path.join(tmp, 'files', name), data);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
   return dir;
 }

@@ -9,6 +9,7 @@ import { parseUpTopic } from '../protocol/topics.js';
 import type { Db } from '../store/db.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
+import { clipText, toWellFormedText } from '../util/text.js';
 import type { ForceConfig } from './config.js';
 import { signReceipt } from './receipts.js';
 import { storeVerifiedPackage } from './evidence-store.js';
@@ -117,8 +118,14 @@ export class EnvelopeIntake {
     this.checkRecipients(m, deviceId);
     const now = this.o.clock.now();
     const existing = this.row(envelopeId);
+    // An envelope id names one body: a manifest for another body under it is refused, and a receipt only
+    // ever confirms the body that was kept.
+    const kept = existing && existing.state !== 'rejected' ? (JSON.parse(existing.manifest) as EnvelopeManifest).body_sha256 : undefined;
+    if (kept !== undefined && kept !== m.body_sha256) {
+      throw new Rejection('body_mismatch', `envelope ${envelopeId} was received with body ${kept}; this manifest names another body (${m.body_sha256})`, deviceId, envelopeId);
+    }
     if (existing?.state === 'stored') {
-      await this.sendComplete(existing.device_id, envelopeId, m.body_sha256);
+      await this.sendComplete(existing.device_id, envelopeId, kept!);
       return { kind: 'duplicate' };
     }
     if (existing && existing.state !== 'rejected') {
@@ -202,8 +209,9 @@ export class EnvelopeIntake {
     const m = JSON.parse(row.manifest) as EnvelopeManifest;
     const chunks = (this.o.db.prepare('SELECT data FROM chunks WHERE envelope_id = ? ORDER BY idx').all(envelopeId) as { data: Buffer }[]).map((c) => c.data);
     let pkg: DecodedPackage;
+    let device: Device & { signingPk: string };
     try {
-      const device = this.device(row.device_id);
+      device = this.device(row.device_id);
       const pt = await openEnvelope(m, chunks, this.o.recipientKeys());
       pkg = decodePackage(pt, device.signingPk, { deviceId: row.device_id, incidentId: row.incident_id });
     } catch (err) {
@@ -215,19 +223,30 @@ export class EnvelopeIntake {
           this.o.db.prepare("UPDATE envelopes SET state = 'receiving', last_activity_utc = ? WHERE envelope_id = ?").run(this.o.clock.now(), envelopeId);
         })();
         await this.sendMissing(row.device_id, envelopeId, m.body_sha256, Array.from({ length: row.n_chunks }, (_, i) => i));
-      } else {
-        this.o.db.transaction(() => {
-          this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(envelopeId);
-          this.o.db.prepare("UPDATE envelopes SET state = 'rejected', reason = ? WHERE envelope_id = ?").run(reason, envelopeId);
-        })();
+        return this.reject(new Rejection(reason, errorMessage(err), row.device_id, envelopeId), `${this.o.prefix}/${row.device_id}/ev/${envelopeId}`);
       }
-      return this.reject(new Rejection(reason, errorMessage(err), row.device_id, envelopeId), `${this.o.prefix}/${row.device_id}/ev/${envelopeId}`);
+      return this.fail(row, reason, errorMessage(err));
     }
     const pm = pkg.signed.manifest;
-    storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, { envelopeId, deviceId: row.device_id, incidentId: row.incident_id, msgSeq: row.msg_seq }, m, chunks, pkg);
+    try {
+      storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, { envelopeId, deviceId: row.device_id, incidentId: row.incident_id, msgSeq: row.msg_seq, store: device.store, signerKid: m.header.signer_kid }, m, chunks, pkg);
+    } catch (err) {
+      // nothing was kept (the store removes its files); the box sends the envelope again when no receipt comes
+      this.o.log.error({ err, device: row.device_id, envelope: envelopeId }, 'cannot store verified evidence');
+      return this.fail(row, 'store_failed', `the force could not store the evidence: ${errorMessage(err)}`);
+    }
     this.o.log.info({ device: row.device_id, incident: row.incident_id, envelope: envelopeId, subjects: pm.subjects.length, files: pm.files.length }, 'evidence verified and stored');
     await this.sendComplete(row.device_id, envelopeId, m.body_sha256);
     return { kind: 'stored', envelopeId };
+  }
+
+  /** The envelope is rejected for good: its chunks go, a rejection row and an audit row say why. */
+  private fail(row: EnvelopeRow, reason: string, message: string): IntakeOutcome {
+    this.o.db.transaction(() => {
+      this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(row.envelope_id);
+      this.o.db.prepare("UPDATE envelopes SET state = 'rejected', reason = ? WHERE envelope_id = ?").run(reason, row.envelope_id);
+    })();
+    return this.reject(new Rejection(reason, message, row.device_id, row.envelope_id), `${this.o.prefix}/${row.device_id}/ev/${row.envelope_id}`);
   }
 
   private async sendComplete(deviceId: string, envelopeId: string, bodySha256: string): Promise<void> {
@@ -242,8 +261,12 @@ export class EnvelopeIntake {
 
   private reject(r: Rejection, topic: string): IntakeOutcome {
     this.o.db.transaction(() => {
-      this.o.db.prepare('INSERT INTO rejections (ts_utc, device_id, envelope_id, topic, reason, detail) VALUES (?, ?, ?, ?, ?, ?)').run(this.o.clock.now(), r.deviceId ?? null, r.envelopeId ?? null, topic.slice(0, 300), r.reason, r.message.slice(0, 1000));
-      this.o.audit.append({ actor: { type: 'device', id: r.deviceId ?? 'unknown' }, action: 'evidence.rejected', objectIds: r.envelopeId ? [r.envelopeId] : [], result: 'denied', detail: { reason: r.reason, message: r.message.slice(0, 300) } });
+      // the refused message's own words may be ill-formed text: quote them well-formed
+      const text = (s: string, max: number): string => toWellFormedText(clipText(s, max));
+      const deviceId = r.deviceId === undefined ? undefined : text(r.deviceId, 100);
+      const envelopeId = r.envelopeId === undefined ? undefined : text(r.envelopeId, 100);
+      this.o.db.prepare('INSERT INTO rejections (ts_utc, device_id, envelope_id, topic, reason, detail) VALUES (?, ?, ?, ?, ?, ?)').run(this.o.clock.now(), deviceId ?? null, envelopeId ?? null, text(topic, 300), r.reason, text(r.message, 1000));
+      this.o.audit.append({ actor: { type: 'device', id: deviceId ?? 'unknown' }, action: 'evidence.rejected', objectIds: envelopeId ? [envelopeId] : [], result: 'denied', detail: { reason: r.reason, message: text(r.message, 300) } });
     })();
     this.o.log.warn({ reason: r.reason, device: r.deviceId, envelope: r.envelopeId, message: r.message }, 'evidence message rejected');
     return { kind: 'rejected', reason: r.reason, message: r.message };
@@ -263,27 +286,32 @@ export class EnvelopeIntake {
     const rows = this.o.db
       .prepare("SELECT * FROM envelopes WHERE (state = 'receiving' AND last_activity_utc <= ?) OR (state = 'opening' AND last_activity_utc <= ?)")
       .all(quiet, stuck) as EnvelopeRow[];
+    // one envelope that fails does not hold up the others
     for (const row of rows) {
-      if (row.first_seen_utc <= expired) {
-        this.o.db.transaction(() => {
-          this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(row.envelope_id);
-          this.o.db.prepare("UPDATE envelopes SET state = 'rejected', reason = 'reassembly_timeout' WHERE envelope_id = ?").run(row.envelope_id);
-        })();
-        this.reject(new Rejection('reassembly_timeout', `envelope incomplete after ${this.o.caps.reassembly_timeout_s} s`, row.device_id, row.envelope_id), `${this.o.prefix}/${row.device_id}/ev/${row.envelope_id}`);
-        continue;
+      try {
+        await this.sweepOne(row, now, expired);
+      } catch (err) {
+        this.o.log.error({ err, device: row.device_id, envelope: row.envelope_id }, 'intake sweep: this envelope failed; the others go on');
       }
-      const have = new Set((this.o.db.prepare('SELECT idx FROM chunks WHERE envelope_id = ?').all(row.envelope_id) as { idx: number }[]).map((r) => r.idx));
-      const m = JSON.parse(row.manifest) as EnvelopeManifest;
-      if (have.size === row.n_chunks) {
-        // Everything is here but opening never finished (a receiver stopped mid-way): do it now.
-        this.o.db.prepare("UPDATE envelopes SET state = 'receiving' WHERE envelope_id = ?").run(row.envelope_id);
-        await this.finalize(row.envelope_id);
-        continue;
-      }
-      const missing = Array.from({ length: row.n_chunks }, (_, i) => i).filter((i) => !have.has(i));
-      this.o.db.prepare('UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, row.envelope_id);
-      this.o.log.info({ device: row.device_id, envelope: row.envelope_id, missing: missing.length }, 'asking the box for missing chunks');
-      await this.sendMissing(row.device_id, row.envelope_id, m.body_sha256, missing);
     }
+  }
+
+  private async sweepOne(row: EnvelopeRow, now: number, expired: number): Promise<void> {
+    if (row.first_seen_utc <= expired) {
+      this.fail(row, 'reassembly_timeout', `envelope incomplete after ${this.o.caps.reassembly_timeout_s} s`);
+      return;
+    }
+    const have = new Set((this.o.db.prepare('SELECT idx FROM chunks WHERE envelope_id = ?').all(row.envelope_id) as { idx: number }[]).map((r) => r.idx));
+    const m = JSON.parse(row.manifest) as EnvelopeManifest;
+    if (have.size === row.n_chunks) {
+      // Everything is here but opening never finished (a receiver stopped mid-way): do it now.
+      this.o.db.prepare("UPDATE envelopes SET state = 'receiving' WHERE envelope_id = ?").run(row.envelope_id);
+      await this.finalize(row.envelope_id);
+      return;
+    }
+    const missing = Array.from({ length: row.n_chunks }, (_, i) => i).filter((i) => !have.has(i));
+    this.o.db.prepare('UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, row.envelope_id);
+    this.o.log.info({ device: row.device_id, envelope: row.envelope_id, missing: missing.length }, 'asking the box for missing chunks');
+    await this.sendMissing(row.device_id, row.envelope_id, m.body_sha256, missing);
   }
 }

@@ -8,6 +8,7 @@ import type { KeyPairFile } from '../crypto/keys.js';
 import { decodePackage, type DecodedPackage } from '../evidence/package.js';
 import { EnvelopeManifestSchema, parsePayload } from '../protocol/schemas.js';
 import { HindsightError } from '../util/errors.js';
+import { DeviceRegistry } from './registry.js';
 
 /**
  * Offline verification of a stored (or exported) envelope folder: `manifest.json` + `body.bin` (the
@@ -42,12 +43,13 @@ export async function openEnvelopeDir(dir: string, devicePk: string, recipientKe
   return { manifest, pkg };
 }
 
+/** OUT/package-manifest.json and the package files in OUT/files/, where no file name can reach the manifest. */
 export function extractPackage(pkg: DecodedPackage, out: string): string[] {
-  mkdirSync(out, { recursive: true });
+  mkdirSync(path.join(out, 'files'), { recursive: true });
   writeFileSync(path.join(out, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
   const written: string[] = [];
   for (const [name, data] of pkg.files) {
-    const file = path.join(out, name);
+    const file = path.join(out, 'files', name);
     writeFileSync(file, data);
     written.push(file);
   }
@@ -62,6 +64,8 @@ export interface IncidentRow {
   envelope_id: string;
   verified: string;
   dir: string;
+  /** The device key that signed this evidence (null for evidence stored before keys were recorded). */
+  signer_kid: string | null;
   subjects: number;
   files: number;
 }
@@ -69,7 +73,7 @@ export interface IncidentRow {
 export function listIncidents(db: Db): IncidentRow[] {
   return db
     .prepare(
-      `SELECT i.received_utc, i.device_id, i.store, i.incident_id, i.envelope_id, i.verified, i.dir,
+      `SELECT i.received_utc, i.device_id, i.store, i.incident_id, i.envelope_id, i.verified, i.dir, i.signer_kid,
          (SELECT COUNT(*) FROM subjects s WHERE s.envelope_id = i.envelope_id) AS subjects,
          (SELECT COUNT(*) FROM files f WHERE f.envelope_id = i.envelope_id) AS files
        FROM incidents i ORDER BY i.received_utc`,
@@ -79,10 +83,11 @@ export function listIncidents(db: Db): IncidentRow[] {
 
 /** Verify a stored incident again: the envelope offline, then each stored file against its recorded hash. */
 export async function reverify(db: Db, row: IncidentRow, recipientKeys: KeyPairFile[]): Promise<string> {
-  const device = db.prepare('SELECT signing_pk FROM devices WHERE id = ?').get(row.device_id) as { signing_pk: string | null } | undefined;
-  if (!device?.signing_pk) return 'FAILED: device key unknown';
+  // the key that signed it, even when the box has had another key registered since
+  const pk = row.signer_kid ? new DeviceRegistry(db).keyOf(row.device_id, row.signer_kid) : undefined;
+  if (!pk) return `FAILED: device key ${row.signer_kid ?? ''} unknown`;
   try {
-    await openEnvelopeDir(row.dir, device.signing_pk, recipientKeys);
+    await openEnvelopeDir(row.dir, pk, recipientKeys);
   } catch (err) {
     return `FAILED: ${errorMessage(err)}`;
   }

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { MQTTS_URL_PATTERN } from './broker-url.js';
 
 /**
  * The enrollment bundle: what the force hands to one box (out of band, e.g. on a USB stick carried by
@@ -16,7 +17,7 @@ export const EnrollmentBundleSchema = Type.Object(
     issued_at: Type.Integer({ minimum: 0 }),
     mqtt: Type.Object(
       {
-        url: Type.String({ pattern: '^mqtts://', maxLength: 1024 }),
+        url: Type.String({ pattern: MQTTS_URL_PATTERN, maxLength: 1024 }),
         ca_pem: Type.String({ maxLength: 65536 }),
         username: Type.String({ maxLength: 64 }),
         password: Type.String({ minLength: 16, maxLength: 256 }),

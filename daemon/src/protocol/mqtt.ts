@@ -1,6 +1,7 @@
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { HindsightError } from '../util/errors.js';
+import { assertMqttsUrl } from './broker-url.js';
 
 /**
  * One MQTT 5 connection over TLS, as both the box and the force receiver use it: persistent session,
@@ -68,6 +69,7 @@ export class MqttConnection {
 
   start(): void {
     const o = this.options;
+    assertMqttsUrl(o.url, 'the broker URL');
     const opts: IClientOptions = {
       protocolVersion: 5,
       clientId: o.clientId,

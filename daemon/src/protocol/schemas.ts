@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { HindsightError } from '../util/errors.js';
+import { illFormedTextPath } from '../util/text.js';
 
 /**
  * The MQTT contract's payloads, written once as JSON Schemas (TypeBox) and used by the device and the
@@ -47,6 +48,72 @@ export const EnvelopeManifestSchema = Type.Object(
     sig: B64(128),
     n_chunks: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
     body_sha256: Hex64,
+  },
+  closed,
+);
+
+const FileName = Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' });
+const MAX_PACKAGE_ITEMS = 10_000;
+
+/**
+ * The signed manifest inside an evidence package (evidence/package.ts), closed like every payload: the force
+ * checks it whole before it writes or records anything of the package.
+ */
+export const SignedPackageManifestSchema = Type.Object(
+  {
+    manifest: Type.Object(
+      {
+        v: Type.Literal(1),
+        schema: Type.Literal('hindsight-package/1'),
+        incident_id: Id,
+        device_id: Id,
+        store: Type.String({ maxLength: 200 }),
+        created_at: Ms,
+        clock: Type.Object({ synced: Type.Boolean(), offset_ms: Type.Union([Type.Number(), Type.Null()]), source: Type.String({ maxLength: 32 }) }, closed),
+        window: Type.Object({ start: Ms, end: Ms }, closed),
+        cameras: Type.Array(
+          Type.Object({ id: Id, coverage: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]), gaps: Type.Array(Type.Object({ start: Ms, end: Ms }, closed), { maxItems: MAX_PACKAGE_ITEMS }) }, closed),
+          { maxItems: 256 },
+        ),
+        clips: Type.Array(Type.Object({ camera: Id, sha256: Hex64, bytes: Type.Integer({ minimum: 0 }), name: FileName }, closed), { maxItems: MAX_PACKAGE_ITEMS }),
+        files: Type.Array(
+          Type.Object(
+            {
+              name: FileName,
+              kind: Type.Union([Type.Literal('crop'), Type.Literal('context'), Type.Literal('embeddings'), Type.Literal('document')]),
+              media_type: Type.String({ pattern: '^[a-z]+/[A-Za-z0-9.+_-]{1,100}$' }),
+              sha256: Hex64,
+              bytes: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+            },
+            closed,
+          ),
+          { maxItems: MAX_PACKAGE_ITEMS },
+        ),
+        subjects: Type.Array(
+          Type.Object(
+            {
+              id: Id,
+              cameras: Type.Array(Id, { maxItems: 256 }),
+              crops: Type.Array(FileName, { maxItems: MAX_PACKAGE_ITEMS }),
+              embedding_row: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_PACKAGE_ITEMS })),
+              first_seen: Type.Optional(Ms),
+              last_seen: Type.Optional(Ms),
+            },
+            closed,
+          ),
+          { maxItems: MAX_PACKAGE_ITEMS },
+        ),
+        embeddings: Type.Union([
+          Type.Object({ file: FileName, dim: Type.Integer({ minimum: 1, maximum: 65536 }), dtype: Type.Literal('float32le'), model: Type.String({ maxLength: 200 }) }, closed),
+          Type.Null(),
+        ]),
+        models: Type.Array(Type.Object({ name: Type.String({ maxLength: 200 }), sha256: Hex64 }, closed), { maxItems: 64 }),
+        tools: Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 1000 }), { maxProperties: 64 }),
+      },
+      closed,
+    ),
+    signer_kid: Kid,
+    sig: B64(128),
   },
   closed,
 );
@@ -145,6 +212,8 @@ export function checkPayload<T extends TSchema>(schema: T, value: unknown): Stat
     validate = ajv.compile(schema);
     cache.set(schema, validate);
   }
+  const illFormed = illFormedTextPath(value);
+  if (illFormed !== undefined) throw new PayloadError(`payload does not match the schema: ${illFormed} is not valid Unicode text (a lone UTF-16 surrogate)`);
   if (!validate(value)) {
     const e = validate.errors?.[0];
     throw new PayloadError(`payload does not match the schema: ${e ? `${e.instancePath || '/'} ${e.message ?? e.keyword}` : 'invalid'}`);

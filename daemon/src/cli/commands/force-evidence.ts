@@ -52,11 +52,13 @@ export function registerForceEvidence(force: Command): void {
       const manifestFile = existsSync(path.join(dir, 'envelope', 'manifest.json')) ? path.join(dir, 'envelope', 'manifest.json') : path.join(dir, 'manifest.json');
       let devicePk = opts.deviceKey;
       if (!devicePk) {
-        const deviceId = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { header?: { device_id?: string } }).header?.device_id ?? '';
+        const header = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { header?: { device_id?: string; signer_kid?: string } }).header;
+        const deviceId = header?.device_id ?? '';
         const fdb = openForceDb(config.force.dir);
-        devicePk = new DeviceRegistry(fdb.db).get(deviceId)?.signingPk ?? undefined;
+        // the key that signed this envelope, current or since replaced
+        devicePk = new DeviceRegistry(fdb.db).keyOf(deviceId, String(header?.signer_kid ?? ''));
         fdb.close();
-        if (!devicePk) throw new HindsightError(`device ${deviceId} has no registered key here`, { code: 'unknown_device', hint: 'pass --device-key' });
+        if (!devicePk) throw new HindsightError(`device ${deviceId} has no registered key ${String(header?.signer_kid ?? '')} here`, { code: 'unknown_device', hint: 'pass --device-key' });
       }
       const r = await openEnvelopeDir(dir, devicePk, loadRecipientKeys(config.force.dir));
       const pm = r.pkg.signed.manifest;
@@ -65,7 +67,7 @@ export function registerForceEvidence(force: Command): void {
           `  device signature ok, body sha256 ${r.manifest.body_sha256} ok, package signature ok, ${r.pkg.files.size} files match their SHA-256\n` +
           `  window ${new Date(pm.window.start).toISOString()} .. ${new Date(pm.window.end).toISOString()}, ${pm.subjects.length} subjects, ${pm.clips.length} clip hashes, clock synced: ${pm.clock.synced}\n`,
       );
-      if (opts.out) process.stdout.write(`extracted ${extractPackage(r.pkg, opts.out).length} files to ${opts.out}\n`);
+      if (opts.out) process.stdout.write(`extracted package-manifest.json and ${extractPackage(r.pkg, opts.out).length} files to ${opts.out} (files in ${path.join(opts.out, 'files')})\n`);
     });
 
   force

@@ -9,6 +9,7 @@ import { forceKeygen, revokeRecipientKey, rotateRecipientKey } from '../../force
 import { forcePaths } from '../../force/paths.js';
 import { DeviceRegistry } from '../../force/registry.js';
 import { FORCE_SERVICE_USER, writeBrokerKit } from '../../force/broker-kit.js';
+import { assertMqttsUrl } from '../../protocol/broker-url.js';
 import { systemClock } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 
@@ -37,6 +38,7 @@ export function registerForceCommands(force: Command): void {
     .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
     .option('--validity-days <n>', 'how long the keys are valid', intOption('--validity-days', 1, 3650, 'days'), 365)
     .action((opts: { dir: string; brokerUrl: string; ca?: string; prefix: string; validityDays: number }) => {
+      assertMqttsUrl(opts.brokerUrl, '--broker-url');
       const r = forceKeygen(opts.dir, { now: systemClock.now(), validityDays: opts.validityDays, brokerUrl: opts.brokerUrl, caFile: opts.ca && path.resolve(opts.ca), prefix: opts.prefix });
       const fdb = openForceDb(opts.dir);
       fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.issued', objectIds: [String(r.keyset.keyset.seq)], detail: { root_kid: r.root.kid, recipients: r.keyset.keyset.recipients.map((k) => k.kid) } });
@@ -83,7 +85,7 @@ export function registerForceCommands(force: Command): void {
     .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
     .option('-o, --out <file>', 'bundle file (default: DIR/bundles/<device>.bundle.json)')
     .action((opts: { dir: string; device: string; brokerUrl: string; ca: string; store: string; prefix: string; out?: string }) => {
-      if (!/^mqtts:\/\//.test(opts.brokerUrl)) throw new UsageError('--broker-url must be mqtts://host:port (TLS only)');
+      assertMqttsUrl(opts.brokerUrl, '--broker-url');
       const fdb = openForceDb(opts.dir);
       try {
         const r = enrollDevice({ dir: opts.dir, deviceId: opts.device, store: opts.store, brokerUrl: opts.brokerUrl, caPem: readFileSync(opts.ca, 'utf8'), prefix: opts.prefix, now: systemClock.now(), db: fdb.db, audit: fdb.audit, out: opts.out });
@@ -99,15 +101,16 @@ export function registerForceCommands(force: Command): void {
     .requiredOption('--dir <dir>', 'force installation folder')
     .requiredOption('--device <id>', 'device id')
     .requiredOption('--key <pk>', 'the device public key (base64url)')
-    .action((opts: { dir: string; device: string; key: string }) => {
+    .option('--replace', 'replace the key the box already has (the old key is kept to verify the evidence it signed)')
+    .action((opts: { dir: string; device: string; key: string; replace?: boolean }) => {
       const fdb = openForceDb(opts.dir);
       try {
-        const kid = fdb.db.transaction(() => {
-          const k = new DeviceRegistry(fdb.db).register(opts.device, opts.key, systemClock.now());
-          fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'device.key_registered', objectIds: [opts.device], detail: { kid: k } });
+        const r = fdb.db.transaction(() => {
+          const k = new DeviceRegistry(fdb.db).register(opts.device, opts.key, systemClock.now(), { replace: opts.replace === true });
+          fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'device.key_registered', objectIds: [opts.device], detail: k.replaced ? { kid: k.kid, replaced_kid: k.replaced } : { kid: k.kid } });
           return k;
         })();
-        process.stdout.write(`device ${opts.device}: signing key ${kid} registered\n`);
+        process.stdout.write(`device ${opts.device}: signing key ${r.kid} registered${r.replaced ? ` (replaces ${r.replaced}, kept to verify the evidence it signed)` : ''}\n`);
       } finally {
         fdb.close();
       }

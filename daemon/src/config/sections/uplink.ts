@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { MQTTS_URL_HINT, MQTTS_URL_OR_EMPTY_PATTERN } from '../../protocol/broker-url.js';
 import { integer, pathString, secret, section } from '../schema-helpers.js';
 
 /**
@@ -7,7 +8,7 @@ import { integer, pathString, secret, section } from '../schema-helpers.js';
  */
 export const UplinkSection = section('MQTT uplink to the force (sealed evidence, receipts). Empty connection keys are taken from the enrollment.', {
   enabled: Type.Boolean({ description: 'Run the uplink when the box is enrolled. Evidence is still sealed and queued when false.', default: true }),
-  broker_url: Type.String({ description: 'Broker URL (mqtts://host:port); empty means the one from the enrollment bundle.', default: '', maxLength: 1024 }),
+  broker_url: Type.String({ description: 'Broker URL (mqtts://host:port); empty means the one from the enrollment bundle.', default: '', maxLength: 1024, pattern: MQTTS_URL_OR_EMPTY_PATTERN, patternHint: MQTTS_URL_HINT }),
   ca_file: pathString('CA certificate (PEM) that signs the broker certificate; empty means the one from the enrollment bundle.', ''),
   username: Type.String({ description: 'MQTT username (also the client id); empty means the device id.', default: '', maxLength: 64 }),
   password: secret('MQTT password; empty means the one from the enrollment bundle. May be given as password_file.', { default: '' }),

@@ -98,4 +98,27 @@ const f003: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003];
+/**
+ * Every signing key a box has had: a replaced key stays, so evidence it signed still verifies; each stored
+ * incident names the key that signed it.
+ */
+const f004: Migration = {
+  version: 4,
+  name: 'force-device-keys',
+  sql: `
+    CREATE TABLE device_keys (
+      device_id      TEXT NOT NULL,
+      kid            TEXT NOT NULL,
+      pk             TEXT NOT NULL,
+      registered_utc INTEGER NOT NULL,
+      replaced_utc   INTEGER,
+      PRIMARY KEY (device_id, kid)
+    ) STRICT;
+    INSERT INTO device_keys (device_id, kid, pk, registered_utc)
+      SELECT id, signing_kid, signing_pk, COALESCE(registered_utc, enrolled_utc) FROM devices WHERE signing_pk IS NOT NULL AND signing_kid IS NOT NULL;
+    ALTER TABLE incidents ADD COLUMN signer_kid TEXT;
+    UPDATE incidents SET signer_kid = (SELECT d.signing_kid FROM devices d WHERE d.id = incidents.device_id);
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004];
