@@ -39,5 +39,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 quietOnClosedPipe();
+// Nothing this program (or an ffmpeg it starts) creates is for other users, whatever umask it was given.
+process.umask(process.umask() | 0o027);
 const code = await main(process.argv);
 process.exitCode = code;

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import type { Db } from '../store/db.js';
 import { sha256Hex } from '../crypto/encoding.js';
 import { errorMessage } from '../util/errors.js';
@@ -8,6 +8,7 @@ import type { KeyPairFile } from '../crypto/keys.js';
 import { decodePackage, type DecodedPackage } from '../evidence/package.js';
 import { EnvelopeManifestSchema, parsePayload } from '../protocol/schemas.js';
 import { HindsightError } from '../util/errors.js';
+import { ensurePrivateDir, readNoFollow, resolveInside, writePrivateFile } from '../util/secure-fs.js';
 
 /**
  * Offline verification of a stored (or exported) envelope folder: `manifest.json` + `body.bin` (the
@@ -21,14 +22,18 @@ export interface OpenedEnvelope {
 
 export async function openEnvelopeDir(dir: string, devicePk: string, recipientKeys: KeyPairFile[]): Promise<OpenedEnvelope> {
   const base = existsSync(path.join(dir, 'envelope', 'manifest.json')) ? path.join(dir, 'envelope') : dir;
-  const mFile = path.join(base, 'manifest.json');
-  const bFile = path.join(base, 'body.bin');
-  if (!existsSync(mFile) || !existsSync(bFile)) {
-    throw new HindsightError(`${dir} is not an envelope folder (needs manifest.json and body.bin)`, { code: 'not_envelope' });
-  }
-  const manifest = parsePayload(EnvelopeManifestSchema, readFileSync(mFile), 1024 * 1024) as EnvelopeManifest;
+  // Each file is opened once, without following a link, and read from the descriptor that was checked.
+  const read = (name: string): Buffer => {
+    try {
+      return readNoFollow(path.join(base, name)).data;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new HindsightError(`${dir} is not an envelope folder (needs manifest.json and body.bin)`, { code: 'not_envelope' });
+      throw err;
+    }
+  };
+  const manifest = parsePayload(EnvelopeManifestSchema, read('manifest.json'), 1024 * 1024) as EnvelopeManifest;
   verifyManifest(manifest, devicePk, { maxChunks: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
-  const body = readFileSync(bFile);
+  const body = read('body.bin');
   const chunks: Buffer[] = [];
   let at = 0;
   for (let i = 0; i < manifest.n_chunks; i++) {
@@ -43,12 +48,12 @@ export async function openEnvelopeDir(dir: string, devicePk: string, recipientKe
 }
 
 export function extractPackage(pkg: DecodedPackage, out: string): string[] {
-  mkdirSync(out, { recursive: true });
-  writeFileSync(path.join(out, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
+  ensurePrivateDir(out);
+  writePrivateFile(path.join(out, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
   const written: string[] = [];
   for (const [name, data] of pkg.files) {
-    const file = path.join(out, name);
-    writeFileSync(file, data);
+    const file = resolveInside(out, name);
+    writePrivateFile(file, data);
     written.push(file);
   }
   return written;
@@ -77,17 +82,30 @@ export function listIncidents(db: Db): IncidentRow[] {
     .all() as IncidentRow[];
 }
 
-/** Verify a stored incident again: the envelope offline, then each stored file against its recorded hash. */
-export async function reverify(db: Db, row: IncidentRow, recipientKeys: KeyPairFile[]): Promise<string> {
+/**
+ * Verify a stored incident again: the envelope offline, then each stored file against its recorded hash.
+ * Recorded paths must stay inside the store (`storeDir`) and the incident's own folder; no link is followed.
+ */
+export async function reverify(db: Db, row: IncidentRow, recipientKeys: KeyPairFile[], storeDir?: string): Promise<string> {
   const device = db.prepare('SELECT signing_pk FROM devices WHERE id = ?').get(row.device_id) as { signing_pk: string | null } | undefined;
   if (!device?.signing_pk) return 'FAILED: device key unknown';
   try {
+    // lexically and after resolving links: a folder swapped for a link out of the store is refused
+    if (storeDir) resolveInside(realpathSync(storeDir), realpathSync(resolveInside(storeDir, row.dir)));
     await openEnvelopeDir(row.dir, device.signing_pk, recipientKeys);
   } catch (err) {
     return `FAILED: ${errorMessage(err)}`;
   }
   for (const f of db.prepare('SELECT name, sha256, path FROM files WHERE envelope_id = ?').all(row.envelope_id) as { name: string; sha256: string; path: string }[]) {
-    if (!existsSync(f.path) || sha256Hex(readFileSync(f.path)) !== f.sha256) return `FAILED: stored file ${f.name} is missing or altered`;
+    let data: Buffer;
+    try {
+      const want = resolveInside(row.dir, 'files', f.name);
+      if (path.resolve(f.path) !== want || realpathSync(path.dirname(want)) !== path.join(realpathSync(row.dir), 'files')) return `FAILED: stored file ${f.name} is recorded outside its incident folder`;
+      data = readNoFollow(f.path).data;
+    } catch {
+      return `FAILED: stored file ${f.name} is missing or altered`;
+    }
+    if (sha256Hex(data) !== f.sha256) return `FAILED: stored file ${f.name} is missing or altered`;
   }
   return 'ok';
 }

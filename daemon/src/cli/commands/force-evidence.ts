@@ -5,6 +5,7 @@ import { forceConfigLoader, type ForceConfig } from '../../force/config.js';
 import { openForceDb } from '../../force/db.js';
 import { loadProbeEmbedder } from '../../force/embedder.js';
 import { loadRecipientKeys } from '../../force/keys.js';
+import { forcePaths } from '../../force/paths.js';
 import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../../force/open.js';
 import { ForceReceiver } from '../../force/receiver.js';
 import { DeviceRegistry } from '../../force/registry.js';
@@ -82,7 +83,7 @@ export function registerForceEvidence(force: Command): void {
         const status = new Map<string, string>();
         for (const r of rows) {
           status.set(r.envelope_id, Object.values(JSON.parse(r.verified) as Record<string, unknown>).every((v) => v === 'ok' || typeof v === 'number') ? 'ok' : 'FAILED');
-          if (opts.verify) status.set(r.envelope_id, await reverify(fdb.db, r, loadRecipientKeys(config.force.dir)));
+          if (opts.verify) status.set(r.envelope_id, await reverify(fdb.db, r, loadRecipientKeys(config.force.dir), forcePaths(config.force.dir).store));
         }
         const pending = fdb.db.prepare("SELECT envelope_id, device_id, state, reason FROM envelopes WHERE state != 'stored'").all();
         if (opts.json) {
