@@ -10,10 +10,11 @@ import { forcePaths } from '../../daemon/src/force/paths.js';
 import { DeviceRegistry } from '../../daemon/src/force/registry.js';
 import { silentLogger } from '../../daemon/src/log/logger.js';
 import { openDatabase } from '../../daemon/src/store/db.js';
+import { runCommand } from '../../daemon/src/util/child.js';
 import { resolveInside } from '../../daemon/src/util/secure-fs.js';
 import { makePackageFolder } from '../helpers/evidence.js';
 import { ForceStoreBuilder } from '../helpers/force-intake.js';
-import { tempDir } from '../helpers/paths.js';
+import { CLI, tempDir } from '../helpers/paths.js';
 
 const mode = (file: string): string => (lstatSync(file).mode & 0o777).toString(8);
 
@@ -166,6 +167,13 @@ describe('files and permissions: evidence, keys and secrets are owner-only whate
     expect(() => extractPackage(opened.pkg, out2)).toThrow(/symbolic link/);
     expect(readFileSync(target, 'utf8')).toBe('keep\n');
     expect(existsSync(path.join(out2, 'package-manifest.json'))).toBe(true);
+  });
+
+  it('the program narrows a permissive umask (its children, ffmpeg included, inherit it): a file it creates is not for other users', async () => {
+    const file = path.join(dir, 'schema.json');
+    const r = await runCommand('sh', ['-c', 'umask 000 && exec "$0" "$1" config schema --write "$2"', process.execPath, CLI, file], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(lstatSync(file).mode & 0o027).toBe(0);
   });
 
   it('evidence paths are resolved and must stay inside their folder', () => {
