@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRow } from '../../daemon/src/audit/log.js';
+import { openForceDb } from '../../daemon/src/force/db.js';
+import { listIncidents } from '../../daemon/src/force/open.js';
+import { runCli } from '../helpers/cli.js';
+import { makePackageFolder } from '../helpers/evidence.js';
+import { ForceStoreBuilder } from '../helpers/force-intake.js';
+import { tempDir } from '../helpers/paths.js';
+
+/**
+ * The force's own audit: who searched (with why and with which probe), who opened or extracted which
+ * incident and where to, who re-verified the store; each row with the clock's real NTP state. The clock
+ * state comes from `chronyc`, here a stand-in on PATH that reports a synchronised clock 1.5 ms off (the
+ * machine's own clock state is unknown to the test).
+ */
+describe('force-side audit: searches, openings, extractions and verifications are recorded with who, why and the clock state', () => {
+  let dir: string;
+  let force: ForceStoreBuilder;
+  let config: string;
+  let env: NodeJS.ProcessEnv;
+  const login = os.userInfo().username;
+
+  beforeAll(async () => {
+    dir = tempDir('hs-force-audit-');
+    force = new ForceStoreBuilder(dir);
+    const crops = (await makePackageFolder(path.join(dir, 'crops'), { subjects: 1, crops: 1 })).workingFiles.filter((f) => f.endsWith('.jpg'));
+    await force.addIncident('box-1', 'Store 1', 'inc-1', [{ crops, embedding: new Float32Array(16).fill(0.25) }]);
+    config = path.join(force.forceDir, 'force.yaml');
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin);
+    // chronyc -c tracking: ref id, name, stratum, ref time, system time offset (s), ..., leap status
+    writeFileSync(path.join(bin, 'chronyc'), '#!/bin/sh\necho "C0A80001,ntp.test,2,1764979200.0,0.0015,0.0,0.0,0.0,0.0,0.0,0.01,0.001,64.0,Normal"\n');
+    chmodSync(path.join(bin, 'chronyc'), 0o755);
+    env = { PATH: `${bin}:${process.env.PATH ?? ''}` };
+  });
+  afterAll(() => force?.close());
+
+  const rows = (action: string): AuditRow[] => {
+    const fdb = openForceDb(force.forceDir);
+    try {
+      return fdb.audit.find({ action });
+    } finally {
+      fdb.close();
+    }
+  };
+  const byOperator = (row: AuditRow | undefined): void => {
+    expect(row?.actor).toEqual({ type: 'cli', id: login });
+    expect(row?.clock).toEqual({ synced: true, offset_ms: 1.5 });
+  };
+
+  it('`force search` needs a justification of at least three words (exit 2, nothing searched)', async () => {
+    const probe = path.join(dir, 'probe.f32');
+    writeFileSync(probe, Buffer.from(new Float32Array(16).fill(0.25).buffer));
+    for (const reason of [[], ['--reason', ''], ['--reason', 'ref 42'], ['--reason', '- - -']]) {
+      const r = await runCli(['force', 'search', '--embedding', probe, '--config', config, ...reason], { env });
+      expect([r.code, r.stderr], reason.join(' ')).toEqual([2, expect.stringMatching(/--reason must say why, in at least three words/)]);
+    }
+    expect(rows('evidence.searched')).toEqual([]);
+  });
+
+  it('`force search` records the justification, the SHA-256 of the probe it read, the operator and the clock state', async () => {
+    const probe = path.join(dir, 'probe.f32');
+    const r = await runCli(['force', 'search', '--embedding', probe, '--reason', 'linking shop thefts, case 42', '--config', config], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const row = rows('evidence.searched').at(-1);
+    expect(row?.justification).toBe('linking shop thefts, case 42');
+    expect(row?.sha256s).toEqual([createHash('sha256').update(readFileSync(probe)).digest('hex')]);
+    byOperator(row);
+  });
+
+  it('`force open` and its extraction are audited: who, which incident, from and to where (a failed opening too)', async () => {
+    const inc = listIncidents(force.fdb.db)[0]!;
+    const out = path.join(dir, 'opened');
+    const r = await runCli(['force', 'open', inc.dir, '--out', out, '--config', config], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const opened = rows('evidence.opened').at(-1);
+    expect(opened?.object_ids).toEqual([inc.incident_id, inc.envelope_id]);
+    expect(opened?.detail).toMatchObject({ folder: inc.dir, out, device: 'box-1' });
+    byOperator(opened);
+    const extracted = rows('evidence.extracted').at(-1);
+    expect(extracted?.object_ids).toEqual([inc.incident_id, inc.envelope_id]);
+    expect(extracted?.detail).toMatchObject({ out, files: expect.any(Number) });
+    expect(extracted?.sha256s.length).toBe(extracted?.detail.files);
+    byOperator(extracted);
+
+    const broken = path.join(dir, 'broken');
+    mkdirSync(broken);
+    writeFileSync(path.join(broken, 'manifest.json'), readFileSync(path.join(inc.dir, 'envelope', 'manifest.json')));
+    writeFileSync(path.join(broken, 'body.bin'), Buffer.alloc(10));
+    const bad = await runCli(['force', 'open', broken, '--config', config], { env });
+    expect(bad.code).toBe(1);
+    const failed = rows('evidence.opened').at(-1);
+    expect([failed?.result, failed?.detail.folder]).toEqual(['error', broken]);
+    byOperator(failed);
+  });
+
+  it('`force incidents --verify` is audited with what was checked and what failed', async () => {
+    const r = await runCli(['force', 'incidents', '--verify', '--config', config], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const row = rows('evidence.verified').at(-1);
+    expect(row?.object_ids).toEqual([listIncidents(force.fdb.db)[0]!.envelope_id]);
+    expect(row?.detail).toEqual({ checked: 1, failed: [] });
+    byOperator(row);
+  });
+
+  it('the other force commands record the operator and the clock state too', async () => {
+    const r = await runCli(['force', 'revoke', '--dir', force.forceDir, '--device', 'box-1', '--reason', 'box stolen from the shop'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    byOperator(rows('device.revoked').at(-1));
+  });
+});
