@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,10 @@ import { listIncidents } from '../../daemon/src/force/open.js';
 import { runCli } from '../helpers/cli.js';
 import { makePackageFolder } from '../helpers/evidence.js';
 import { ForceStoreBuilder } from '../helpers/force-intake.js';
-import { tempDir } from '../helpers/paths.js';
+import { REPO_ROOT, tempDir } from '../helpers/paths.js';
+
+/** Face photos for the `--image` case (never copied into the project), as in the face search test. */
+const FACES_DIR = process.env.HINDSIGHT_FACES_DIR ?? path.join(REPO_ROOT, '..', 'shared', 'faces', 'dev');
 
 /**
  * The force's own audit: who searched (with why and with which probe), who opened or extracted which
@@ -69,6 +72,21 @@ describe('force-side audit: searches, openings, extractions and verifications ar
     const row = rows('evidence.searched').at(-1);
     expect(row?.justification).toBe('linking shop thefts, case 42');
     expect(row?.sha256s).toEqual([createHash('sha256').update(readFileSync(probe)).digest('hex')]);
+    byOperator(row);
+  });
+
+  it('`force search --image` records the SHA-256 of the photo it embedded', async (ctx) => {
+    const people = existsSync(FACES_DIR) ? readdirSync(FACES_DIR, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('_')) : [];
+    const photo = people.map((d) => readdirSync(path.join(FACES_DIR, d.name)).filter((f) => /\.jpe?g$/i.test(f)).map((f) => path.join(FACES_DIR, d.name, f))[0]).find(Boolean);
+    if (!photo) {
+      console.warn(`skipped: no face photos at ${FACES_DIR} (set HINDSIGHT_FACES_DIR)`);
+      return ctx.skip();
+    }
+    const r = await runCli(['force', 'search', '--image', photo, '--reason', 'linking shop thefts, case 43', '--config', config], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const row = rows('evidence.searched').at(-1);
+    expect([row?.justification, row?.detail.probe]).toEqual(['linking shop thefts, case 43', 'image']);
+    expect(row?.sha256s).toEqual([createHash('sha256').update(readFileSync(photo)).digest('hex')]);
     byOperator(row);
   });
 
