@@ -176,6 +176,16 @@ describe('files and permissions: evidence, keys and secrets are owner-only whate
     expect(lstatSync(file).mode & 0o027).toBe(0);
   });
 
+  it('evidence is never stored through a link inside the store (a device folder swapped for one is refused)', async () => {
+    const p = forcePaths(force.forceDir);
+    const crops = walk(path.join(dir, 'crops')).filter((f) => f.endsWith('.jpg'));
+    const elsewhere = path.join(dir, 'elsewhere-store');
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, path.join(p.store, 'box-2'));
+    await expect(force.addIncident('box-2', 'Store 2', 'inc-2', [{ crops, embedding: new Float32Array(8).fill(0.5) }])).rejects.toThrow(/symbolic link/);
+    expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
   it('evidence paths are resolved and must stay inside their folder', () => {
     expect(resolveInside('/srv/store', 'box', 'inc', 'env')).toBe('/srv/store/box/inc/env');
     expect(resolveInside('/srv/store', '..foo')).toBe('/srv/store/..foo');

@@ -62,7 +62,9 @@ export function storeVerifiedPackage(c: StoreContext, e: StoredEnvelope, m: Enve
 function writeFiles(storeDir: string, e: StoredEnvelope, m: EnvelopeManifest, chunks: Buffer[], pkg: DecodedPackage): string {
   const dir = resolveInside(storeDir, e.deviceId, e.incidentId, e.envelopeId);
   const tmp = `${dir}.part`;
-  ensurePrivateDir(storeDir, PRIVATE_DIR, true);
+  // The store itself may be a link an administrator made; nothing inside it may be.
+  ensurePrivateDir(storeDir);
+  ensurePrivateDir(path.dirname(path.dirname(dir)), PRIVATE_DIR, true);
   ensurePrivateDir(path.dirname(dir), PRIVATE_DIR, true);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { mode: PRIVATE_DIR });
