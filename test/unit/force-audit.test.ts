@@ -6,13 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRow } from '../../daemon/src/audit/log.js';
 import { openForceDb } from '../../daemon/src/force/db.js';
 import { listIncidents } from '../../daemon/src/force/open.js';
-import { runCli } from '../helpers/cli.js';
+import { runCommand } from '../../daemon/src/util/child.js';
 import { makePackageFolder } from '../helpers/evidence.js';
 import { ForceStoreBuilder } from '../helpers/force-intake.js';
 import { REPO_ROOT, tempDir } from '../helpers/paths.js';
 
 /** Face photos for the `--image` case (never copied into the project), as in the face search test. */
 const FACES_DIR = process.env.HINDSIGHT_FACES_DIR ?? path.join(REPO_ROOT, '..', 'shared', 'faces', 'dev');
+/** The force's own program, `hindsight-force`. */
+const FORCE = path.join(REPO_ROOT, 'daemon', 'dist', 'force', 'main.js');
 
 /**
  * The force's own audit: who searched (with why and with which probe), who opened or extracted which
@@ -42,6 +44,10 @@ describe('force-side audit: searches, openings, extractions and verifications ar
   });
   afterAll(() => force?.close());
 
+  const forceCli = async (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+    const r = await runCommand(process.execPath, [FORCE, ...args], { env: { ...process.env, ...env }, timeoutMs: 120_000 });
+    return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
+  };
   const rows = (action: string): AuditRow[] => {
     const fdb = openForceDb(force.forceDir);
     try {
@@ -59,7 +65,7 @@ describe('force-side audit: searches, openings, extractions and verifications ar
     const probe = path.join(dir, 'probe.f32');
     writeFileSync(probe, Buffer.from(new Float32Array(16).fill(0.25).buffer));
     for (const reason of [[], ['--reason', ''], ['--reason', 'ref 42'], ['--reason', '- - -']]) {
-      const r = await runCli(['force', 'search', '--embedding', probe, '--config', config, ...reason], { env });
+      const r = await forceCli(['search', '--embedding', probe, '--config', config, ...reason]);
       expect([r.code, r.stderr], reason.join(' ')).toEqual([2, expect.stringMatching(/--reason must say why, in at least three words/)]);
     }
     expect(rows('evidence.searched')).toEqual([]);
@@ -67,7 +73,7 @@ describe('force-side audit: searches, openings, extractions and verifications ar
 
   it('`force search` records the justification, the SHA-256 of the probe it read, the operator and the clock state', async () => {
     const probe = path.join(dir, 'probe.f32');
-    const r = await runCli(['force', 'search', '--embedding', probe, '--reason', 'linking shop thefts, case 42', '--config', config], { env });
+    const r = await forceCli(['search', '--embedding', probe, '--reason', 'linking shop thefts, case 42', '--config', config]);
     expect(r.code, r.stderr).toBe(0);
     const row = rows('evidence.searched').at(-1);
     expect(row?.justification).toBe('linking shop thefts, case 42');
@@ -82,7 +88,7 @@ describe('force-side audit: searches, openings, extractions and verifications ar
       console.warn(`skipped: no face photos at ${FACES_DIR} (set HINDSIGHT_FACES_DIR)`);
       return ctx.skip();
     }
-    const r = await runCli(['force', 'search', '--image', photo, '--reason', 'linking shop thefts, case 43', '--config', config], { env });
+    const r = await forceCli(['search', '--image', photo, '--reason', 'linking shop thefts, case 43', '--config', config]);
     expect(r.code, r.stderr).toBe(0);
     const row = rows('evidence.searched').at(-1);
     expect([row?.justification, row?.detail.probe]).toEqual(['linking shop thefts, case 43', 'image']);
@@ -93,7 +99,7 @@ describe('force-side audit: searches, openings, extractions and verifications ar
   it('`force open` and its extraction are audited: who, which incident, from and to where (a failed opening too)', async () => {
     const inc = listIncidents(force.fdb.db)[0]!;
     const out = path.join(dir, 'opened');
-    const r = await runCli(['force', 'open', inc.dir, '--out', out, '--config', config], { env });
+    const r = await forceCli(['open', inc.dir, '--out', out, '--config', config]);
     expect(r.code, r.stderr).toBe(0);
     const opened = rows('evidence.opened').at(-1);
     expect(opened?.object_ids).toEqual([inc.incident_id, inc.envelope_id]);
@@ -109,7 +115,7 @@ describe('force-side audit: searches, openings, extractions and verifications ar
     mkdirSync(broken);
     writeFileSync(path.join(broken, 'manifest.json'), readFileSync(path.join(inc.dir, 'envelope', 'manifest.json')));
     writeFileSync(path.join(broken, 'body.bin'), Buffer.alloc(10));
-    const bad = await runCli(['force', 'open', broken, '--config', config], { env });
+    const bad = await forceCli(['open', broken, '--config', config]);
     expect(bad.code).toBe(1);
     const failed = rows('evidence.opened').at(-1);
     expect([failed?.result, failed?.detail.folder]).toEqual(['error', broken]);
@@ -117,7 +123,7 @@ describe('force-side audit: searches, openings, extractions and verifications ar
   });
 
   it('`force incidents --verify` is audited with what was checked and what failed', async () => {
-    const r = await runCli(['force', 'incidents', '--verify', '--config', config], { env });
+    const r = await forceCli(['incidents', '--verify', '--config', config]);
     expect(r.code, r.stderr).toBe(0);
     const row = rows('evidence.verified').at(-1);
     expect(row?.object_ids).toEqual([listIncidents(force.fdb.db)[0]!.envelope_id]);
@@ -126,7 +132,7 @@ describe('force-side audit: searches, openings, extractions and verifications ar
   });
 
   it('the other force commands record the operator and the clock state too', async () => {
-    const r = await runCli(['force', 'revoke', '--dir', force.forceDir, '--device', 'box-1', '--reason', 'box stolen from the shop'], { env });
+    const r = await forceCli(['revoke', '--dir', force.forceDir, '--device', 'box-1', '--reason', 'box stolen from the shop']);
     expect(r.code, r.stderr).toBe(0);
     byOperator(rows('device.revoked').at(-1));
   });

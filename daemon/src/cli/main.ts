@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { quietOnClosedPipe } from './output.js';
 import { finishProgram, newProgram, runProgram } from './program.js';
+import { narrowUmask } from '../util/secure-fs.js';
 
 type Register = (program: Command) => void;
 
@@ -39,7 +40,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 quietOnClosedPipe();
-// Nothing this program (or an ffmpeg it starts) creates is for other users, whatever umask it was given.
-process.umask(process.umask() | 0o027);
+narrowUmask();
 const code = await main(process.argv);
 process.exitCode = code;

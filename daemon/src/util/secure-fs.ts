@@ -11,6 +11,11 @@ import { HindsightError } from './errors.js';
 export const PRIVATE_FILE = 0o600;
 export const PRIVATE_DIR = 0o700;
 
+/** At program start: nothing the program (or a child it starts) creates is for other users, whatever umask it got. */
+export function narrowUmask(): void {
+  process.umask(process.umask() | 0o027);
+}
+
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_TRUNC, O_NOFOLLOW } = constants;
 
 function symlinkError(file: string, err: unknown): HindsightError {
