@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines, runCli, startDaemon, writeConfig } from '../helpers/cli.js';
@@ -45,7 +45,11 @@ describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS
   });
 
   it('delivers: stored crops are byte-identical, the box is delivered and its working files are gone, audit on both sides', async () => {
-    receiver = new TestProcess(process.execPath, [CLI, 'force', 'receive', '--config', kit.forceConfig]);
+    // the receiver's audit rows carry the clock's NTP state: a stand-in chronyc reports it synchronised, 1.5 ms off
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'chronyc'), '#!/bin/sh\necho "C0A80001,ntp.test,2,1764979200.0,0.0015,0.0,0.0,0.0,0.0,0.0,0.01,0.001,64.0,Normal"\n', { mode: 0o755 });
+    receiver = new TestProcess(process.execPath, [CLI, 'force', 'receive', '--config', kit.forceConfig], { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` } });
     await receiver.waitForLine(/receiving evidence/, 30_000);
     daemon = startDaemon(boxConfig);
     await daemon.waitForLine(/"msg":"hindsight running"/, 30_000);
@@ -75,6 +79,7 @@ describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS
     expect(boxAudit).toEqual(expect.arrayContaining(['uplink.enrolled', 'keyset.installed', 'evidence.sealed', 'evidence.sent', 'evidence.delivered', 'evidence.working_files_deleted']));
     const forceAudit = query<{ action: string }>(forceDb, 'SELECT action FROM audit ORDER BY seq').map((r) => r.action);
     expect(forceAudit).toEqual(expect.arrayContaining(['device.enrolled', 'device.key_registered', 'evidence.received']));
+    expect(query<{ clock_synced: number; clock_offset_ms: number }>(forceDb, "SELECT clock_synced, clock_offset_ms FROM audit WHERE action = 'evidence.received'")).toEqual([{ clock_synced: 1, clock_offset_ms: 1.5 }]);
     const fdb = openForceDb(kit.forceDir);
     expect(fdb.audit.verify().ok).toBe(true);
     fdb.close();
