@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines, runCli, startDaemon, writeConfig } from '../helpers/cli.js';
@@ -8,6 +8,7 @@ import { TestProcess } from '../helpers/process.js';
 import { CLI } from '../helpers/paths.js';
 import { openForceDb } from '../../daemon/src/force/db.js';
 import { waitFor } from '../helpers/wait.js';
+import { syncedClockPath } from '../helpers/clock.js';
 
 describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS + generated ACL) -> force receiver -> receipt', () => {
   let kit: ForceKit;
@@ -46,10 +47,7 @@ describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS
 
   it('delivers: stored crops are byte-identical, the box is delivered and its working files are gone, audit on both sides', async () => {
     // the receiver's audit rows carry the clock's NTP state: a stand-in chronyc reports it synchronised, 1.5 ms off
-    const bin = path.join(dir, 'bin');
-    mkdirSync(bin);
-    writeFileSync(path.join(bin, 'chronyc'), '#!/bin/sh\necho "C0A80001,ntp.test,2,1764979200.0,0.0015,0.0,0.0,0.0,0.0,0.0,0.01,0.001,64.0,Normal"\n', { mode: 0o755 });
-    receiver = new TestProcess(process.execPath, [CLI, 'force', 'receive', '--config', kit.forceConfig], { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` } });
+    receiver = new TestProcess(process.execPath, [CLI, 'force', 'receive', '--config', kit.forceConfig], { env: { ...process.env, PATH: syncedClockPath(dir) } });
     await receiver.waitForLine(/receiving evidence/, 30_000);
     daemon = startDaemon(boxConfig);
     await daemon.waitForLine(/"msg":"hindsight running"/, 30_000);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { openForceDb } from '../../daemon/src/force/db.js';
 import { listIncidents } from '../../daemon/src/force/open.js';
 import { runCommand } from '../../daemon/src/util/child.js';
 import { makePackageFolder } from '../helpers/evidence.js';
+import { syncedClockPath } from '../helpers/clock.js';
 import { ForceStoreBuilder } from '../helpers/force-intake.js';
 import { REPO_ROOT, tempDir } from '../helpers/paths.js';
 
@@ -18,9 +19,8 @@ const FORCE = path.join(REPO_ROOT, 'daemon', 'dist', 'force', 'main.js');
 
 /**
  * The force's own audit: who searched (with why and with which probe), who opened or extracted which
- * incident and where to, who re-verified the store; each row with the clock's real NTP state. The clock
- * state comes from `chronyc`, here a stand-in on PATH that reports a synchronised clock 1.5 ms off (the
- * machine's own clock state is unknown to the test).
+ * incident and where to, who re-verified the store; each row with the clock's real NTP state (from
+ * `chronyc`, here a stand-in on PATH: see syncedClockPath).
  */
 describe('force-side audit: searches, openings, extractions and verifications are recorded with who, why and the clock state', () => {
   let dir: string;
@@ -35,12 +35,7 @@ describe('force-side audit: searches, openings, extractions and verifications ar
     const crops = (await makePackageFolder(path.join(dir, 'crops'), { subjects: 1, crops: 1 })).workingFiles.filter((f) => f.endsWith('.jpg'));
     await force.addIncident('box-1', 'Store 1', 'inc-1', [{ crops, embedding: new Float32Array(16).fill(0.25) }]);
     config = path.join(force.forceDir, 'force.yaml');
-    const bin = path.join(dir, 'bin');
-    mkdirSync(bin);
-    // chronyc -c tracking: ref id, name, stratum, ref time, system time offset (s), ..., leap status
-    writeFileSync(path.join(bin, 'chronyc'), '#!/bin/sh\necho "C0A80001,ntp.test,2,1764979200.0,0.0015,0.0,0.0,0.0,0.0,0.0,0.01,0.001,64.0,Normal"\n');
-    chmodSync(path.join(bin, 'chronyc'), 0o755);
-    env = { PATH: `${bin}:${process.env.PATH ?? ''}` };
+    env = { PATH: syncedClockPath(dir) };
   });
   afterAll(() => force?.close());
 
