@@ -8,6 +8,7 @@ import { TestProcess } from '../helpers/process.js';
 import { CLI } from '../helpers/paths.js';
 import { openForceDb } from '../../daemon/src/force/db.js';
 import { waitFor } from '../helpers/wait.js';
+import { syncedClockPath } from '../helpers/clock.js';
 
 describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS + generated ACL) -> force receiver -> receipt', () => {
   let kit: ForceKit;
@@ -45,7 +46,8 @@ describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS
   });
 
   it('delivers: stored crops are byte-identical, the box is delivered and its working files are gone, audit on both sides', async () => {
-    receiver = new TestProcess(process.execPath, [CLI, 'force', 'receive', '--config', kit.forceConfig]);
+    // the receiver's audit rows carry the clock's NTP state: a stand-in chronyc reports it synchronised, 1.5 ms off
+    receiver = new TestProcess(process.execPath, [CLI, 'force', 'receive', '--config', kit.forceConfig], { env: { ...process.env, PATH: syncedClockPath(dir) } });
     await receiver.waitForLine(/receiving evidence/, 30_000);
     daemon = startDaemon(boxConfig);
     await daemon.waitForLine(/"msg":"hindsight running"/, 30_000);
@@ -75,6 +77,7 @@ describe('sealed evidence end to end: package -> sealed -> outbox -> broker (TLS
     expect(boxAudit).toEqual(expect.arrayContaining(['uplink.enrolled', 'keyset.installed', 'evidence.sealed', 'evidence.sent', 'evidence.delivered', 'evidence.working_files_deleted']));
     const forceAudit = query<{ action: string }>(forceDb, 'SELECT action FROM audit ORDER BY seq').map((r) => r.action);
     expect(forceAudit).toEqual(expect.arrayContaining(['device.enrolled', 'device.key_registered', 'evidence.received']));
+    expect(query<{ clock_synced: number; clock_offset_ms: number }>(forceDb, "SELECT clock_synced, clock_offset_ms FROM audit WHERE action = 'evidence.received'")).toEqual([{ clock_synced: 1, clock_offset_ms: 1.5 }]);
     const fdb = openForceDb(kit.forceDir);
     expect(fdb.audit.verify().ok).toBe(true);
     fdb.close();

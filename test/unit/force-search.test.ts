@@ -52,7 +52,7 @@ describe('force search: ranking stored subjects across incidents by cosine simil
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^score\s+incident\s+store\s+camera\s+time\s+subject\s+crop$/);
     expect(lines.slice(1).every((l) => /\ss1\s/.test(l))).toBe(true);
-    const img = await runCli(['force', 'search', '--image', file, '--config', config]);
+    const img = await runCli(['force', 'search', '--image', file, '--reason', 'linking shop thefts, ref 42', '--config', config]);
     expect(img.code).toBe(1);
     expect(img.stderr).toMatch(/cannot read the probe photo/); // not an image: a clear error, no crash
     const fdb = openForceDb(force.forceDir);

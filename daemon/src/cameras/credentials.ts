@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { HindsightError } from '../util/errors.js';
+import { readNoFollow } from '../util/secure-fs.js';
 
 /** Camera credentials: only ever in memory in plain form, never logged or returned by an API. */
 export interface CameraCredentials {
@@ -59,9 +60,13 @@ export class CredentialVault {
         closeSync(fd);
       }
     }
-    const mode = statSync(file).mode & 0o777;
-    if (mode & 0o077) throw keyError(`the camera credentials key ${file} can be read by other users (mode ${mode.toString(8)})`, `run: chmod 600 ${file}`);
-    const text = readFileSync(file, 'utf8').trim();
+    // Checked and read through one descriptor, never through a link.
+    const text = readNoFollow(file, (st) => {
+      const mode = st.mode & 0o777;
+      if (mode & 0o077) throw keyError(`the camera credentials key ${file} can be read by other users (mode ${mode.toString(8)})`, `run: chmod 600 ${file}`);
+    })
+      .data.toString('utf8')
+      .trim();
     const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
     if (key.length !== 32) throw keyError(`the camera credentials key ${file} does not hold a 256-bit key`, 'it must contain 64 hexadecimal characters (e.g. from `openssl rand -hex 32`)');
     this.key = key;

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { quietOnClosedPipe } from './output.js';
 import { finishProgram, newProgram, runProgram } from './program.js';
+import { narrowUmask } from '../util/secure-fs.js';
 
 type Register = (program: Command) => void;
 
@@ -39,5 +40,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 quietOnClosedPipe();
+narrowUmask();
 const code = await main(process.argv);
 process.exitCode = code;

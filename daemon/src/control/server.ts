@@ -1,9 +1,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Service } from '../app/service.js';
 import { HindsightError, UsageError } from '../util/errors.js';
+import { createExclusiveFile } from '../util/secure-fs.js';
 import { assertWellFormedText } from '../util/text.js';
 import { controlPaths } from './paths.js';
 
@@ -32,8 +33,9 @@ export class ControlServer implements Service {
   async start(): Promise<void> {
     const { socket, token } = controlPaths(this.stateDir);
     this.token = randomBytes(32).toString('hex');
-    writeFileSync(token, this.token + '\n', { mode: 0o600 });
-    chmodSync(token, 0o600);
+    // A new file each start (a stale one, or a link put in its place, is removed, never written through).
+    rmSync(token, { force: true });
+    createExclusiveFile(token, this.token + '\n');
     const app = Fastify({
       logger: false,
       bodyLimit: 64 * 1024,

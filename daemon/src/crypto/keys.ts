@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { HindsightError } from '../util/errors.js';
+import { ensurePrivateDir, PRIVATE_FILE, readNoFollow, writeFileAtomic } from '../util/secure-fs.js';
 import { b64u, fromB64u, sha256 } from './encoding.js';
 
 /**
@@ -101,17 +101,8 @@ export function isSmallOrderX25519(raw: Uint8Array): boolean {
 
 /** Write a secret (key, bundle, password) with mode 0600, atomically, never world-readable even briefly. */
 export function writeSecretFile(file: string, content: string | Uint8Array): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
+  ensurePrivateDir(path.dirname(file));
+  writeFileAtomic(file, content, PRIVATE_FILE);
 }
 
 export function writeKeyFile(file: string, pair: KeyPairFile): void {
@@ -119,14 +110,18 @@ export function writeKeyFile(file: string, pair: KeyPairFile): void {
 }
 
 export function readKeyFile(file: string, kind?: KeyKind): KeyPairFile {
-  if (!existsSync(file)) throw new HindsightError(`key file ${file} does not exist`, { code: 'key_missing' });
-  const mode = statSync(file).mode & 0o077;
-  if (mode !== 0) {
-    throw new HindsightError(`key file ${file} is readable by other users`, { code: 'key_permissions', hint: `run: chmod 600 ${file}` });
+  let text: string;
+  try {
+    text = readNoFollow(file, (st) => {
+      if (st.mode & 0o077) throw new HindsightError(`key file ${file} is readable by other users`, { code: 'key_permissions', hint: `run: chmod 600 ${file}` });
+    }).data.toString('utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new HindsightError(`key file ${file} does not exist`, { code: 'key_missing' });
+    throw err;
   }
   let parsed: KeyPairFile;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8')) as KeyPairFile;
+    parsed = JSON.parse(text) as KeyPairFile;
   } catch {
     throw new HindsightError(`key file ${file} is not a Hindsight key file`, { code: 'key_invalid' });
   }

@@ -1,10 +1,11 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeSecretFile } from '../crypto/keys.js';
 import { mosquittoAcl } from '../protocol/acl.js';
 import { HindsightError } from '../util/errors.js';
 import { assertSafeId } from '../util/ids.js';
+import { ensurePrivateDir, writeFileAtomic } from '../util/secure-fs.js';
 import { forcePaths } from './paths.js';
 
 /**
@@ -104,11 +105,12 @@ export function brokerConfText(o: BrokerKitOptions & { passwd: string; acl: stri
 export function writeBrokerKit(dir: string, o: BrokerKitOptions): BrokerKit {
   for (const u of o.forceUsers) assertServiceUser(u);
   const p = forcePaths(dir);
-  mkdirSync(p.brokerDir, { recursive: true });
+  // Explicit modes, whatever the umask: the broker's group may read the kit, nobody else.
+  ensurePrivateDir(p.brokerDir, 0o750);
   const acl = path.join(p.brokerDir, 'acl');
-  writeFileSync(acl, mosquittoAcl(o.prefix, o.forceUsers));
+  writeFileAtomic(acl, mosquittoAcl(o.prefix, o.forceUsers), 0o640);
   const conf = path.join(p.brokerDir, 'hindsight.conf');
-  writeFileSync(conf, brokerConfText({ ...o, passwd: p.brokerPasswd, acl }));
+  writeFileAtomic(conf, brokerConfText({ ...o, passwd: p.brokerPasswd, acl }), 0o640);
   if (!existsSync(p.brokerPasswd)) writeSecretFile(p.brokerPasswd, '');
   return { acl, passwd: p.brokerPasswd, conf };
 }

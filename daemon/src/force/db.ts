@@ -1,6 +1,7 @@
 import { AuditLog } from '../audit/log.js';
 import { openDatabase, type Db } from '../store/db.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import type { ClockState } from '../util/clock-sync.js';
 import { forcePaths } from './paths.js';
 import { FORCE_MIGRATIONS } from './store/migrations.js';
 
@@ -10,8 +11,8 @@ export interface ForceDb {
   close(): void;
 }
 
-/** The force database (its own file and migrations) with its own audit log. */
-export function openForceDb(dir: string, clock: Clock = systemClock): ForceDb {
+/** The force database (its own file and migrations) with its own audit log (rows carry `clockState`). */
+export function openForceDb(dir: string, clock: Clock = systemClock, clockState?: () => ClockState): ForceDb {
   const db = openDatabase(forcePaths(dir).db, { migrations: FORCE_MIGRATIONS });
-  return { db, audit: new AuditLog(db, clock), close: () => db.open && db.close() };
+  return { db, audit: new AuditLog(db, clock, clockState), close: () => db.open && db.close() };
 }

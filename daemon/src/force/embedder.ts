@@ -18,8 +18,8 @@ export async function loadProbeEmbedder(modelsDir?: string): Promise<ProbeEmbedd
   const options = visionOptions(config, dir);
   return {
     model: embeddingModelName(models.ids)!,
-    async embedProbe(imagePath: string): Promise<Float32Array> {
-      const r = await analysePhoto(models, imagePath, options);
+    async embedProbe(imagePath: string, bytes?: Buffer): Promise<Float32Array> {
+      const r = await analysePhoto(models, imagePath, options, bytes);
       if ('error' in r) throw new HindsightError(`cannot read the probe photo: ${r.error}`, { code: 'bad_probe', hint: 'give a JPEG or PNG photo of one face' });
       const face = r.faces.find((f) => f.accepted && f.embedding);
       if (!face?.embedding) {

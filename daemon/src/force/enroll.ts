@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { AuditLog } from '../audit/log.js';
+import type { AuditActor, AuditLog } from '../audit/log.js';
 import { writeSecretFile } from '../crypto/keys.js';
 import type { EnrollmentBundle } from '../protocol/enrollment.js';
 import { assertPrefix } from '../protocol/topics.js';
@@ -21,6 +21,8 @@ export interface EnrollOptions {
   now: number;
   db: Db;
   audit: AuditLog;
+  /** Who enrolls (the operator); recorded in the audit row. */
+  actor?: AuditActor;
   out?: string;
 }
 
@@ -53,7 +55,7 @@ export function enrollDevice(o: EnrollOptions): { bundle: EnrollmentBundle; file
   upsertPasswdLine(p.brokerPasswd, line, 'device', known);
   o.db.transaction(() => {
     registry.enroll(o.deviceId, o.store, o.now);
-    o.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'device.enrolled', objectIds: [o.deviceId], detail: { store: o.store, broker: o.brokerUrl, keyset_seq: keyset.keyset.seq } });
+    o.audit.append({ actor: o.actor ?? { type: 'cli', id: 'force' }, action: 'device.enrolled', objectIds: [o.deviceId], detail: { store: o.store, broker: o.brokerUrl, keyset_seq: keyset.keyset.seq } });
   })();
   writeSecretFile(file, JSON.stringify(bundle, null, 2) + '\n');
   return { bundle, file };

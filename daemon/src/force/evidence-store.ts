@@ -1,9 +1,10 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditLog } from '../audit/log.js';
 import type { EnvelopeManifest } from '../crypto/envelope.js';
 import type { DecodedPackage } from '../evidence/package.js';
 import type { Db } from '../store/db.js';
+import { createExclusiveFile, ensurePrivateDir, PRIVATE_DIR, resolveInside } from '../util/secure-fs.js';
 
 export interface StoreContext {
   db: Db;
@@ -68,18 +69,26 @@ function recordPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, 
   })();
 }
 
-/** Written to a temporary folder and renamed when complete, so a half-written folder is never taken as stored. */
+/**
+ * Written to a temporary folder and renamed when complete, so a half-written folder is never taken as
+ * stored. Folders 0700 and files 0600 whatever the umask; every path checked to stay inside the store.
+ */
 function writeFiles(storeDir: string, e: StoredEnvelope, m: EnvelopeManifest, chunks: Buffer[], pkg: DecodedPackage): string {
-  const dir = path.join(storeDir, e.deviceId, e.incidentId, e.envelopeId);
+  const dir = resolveInside(storeDir, e.deviceId, e.incidentId, e.envelopeId);
   const tmp = `${dir}.part`;
+  // The store itself may be a link an administrator made; nothing inside it may be.
+  ensurePrivateDir(storeDir);
+  ensurePrivateDir(path.dirname(path.dirname(dir)), PRIVATE_DIR, true);
+  ensurePrivateDir(path.dirname(dir), PRIVATE_DIR, true);
   rmSync(tmp, { recursive: true, force: true });
   try {
-    mkdirSync(path.join(tmp, 'envelope'), { recursive: true });
-    mkdirSync(path.join(tmp, 'files'), { recursive: true });
-    writeFileSync(path.join(tmp, 'envelope', 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
-    writeFileSync(path.join(tmp, 'envelope', 'body.bin'), Buffer.concat(chunks));
-    writeFileSync(path.join(tmp, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
-    for (const [name, data] of pkg.files) writeFileSync(path.join(tmp, 'files', name), data);
+    mkdirSync(tmp, { mode: PRIVATE_DIR });
+    ensurePrivateDir(path.join(tmp, 'envelope'), PRIVATE_DIR, true);
+    ensurePrivateDir(path.join(tmp, 'files'), PRIVATE_DIR, true);
+    createExclusiveFile(path.join(tmp, 'envelope', 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
+    createExclusiveFile(path.join(tmp, 'envelope', 'body.bin'), Buffer.concat(chunks));
+    createExclusiveFile(path.join(tmp, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
+    for (const [name, data] of pkg.files) createExclusiveFile(resolveInside(path.join(tmp, 'files'), name), data);
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
   } catch (err) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { generateKeyPair, publicInfo, readKeyFile, writeKeyFile, writeSecretFile, type KeyPairFile } from '../crypto/keys.js';
@@ -56,7 +56,7 @@ export function forceKeygen(dir: string, o: KeygenOptions): KeygenResult {
     ],
   };
   const keyset = signKeySet(body, root);
-  writeFileSync(p.keyset, JSON.stringify(keyset, null, 2) + '\n');
+  writeSecretFile(p.keyset, JSON.stringify(keyset, null, 2) + '\n');
   const password = randomBytes(24).toString('base64url');
   writeSecretFile(p.mqttPassword, password + '\n');
   upsertPasswdLine(p.brokerPasswd, mosquittoPasswordLine(FORCE_SERVICE_USER, password), 'service');
@@ -65,7 +65,7 @@ export function forceKeygen(dir: string, o: KeygenOptions): KeygenResult {
     mqtt: { url: o.brokerUrl ?? 'mqtts://broker.example:8883', ca_file: o.caFile ?? 'broker/ca.pem', username: FORCE_SERVICE_USER, password_file: path.relative(p.dir, p.mqttPassword) },
     log: { level: 'info', pretty: 'auto' },
   };
-  if (!existsSync(p.config)) writeFileSync(p.config, `# written by \`hindsight force keygen\`; see \`hindsight force receive --help\`\n${stringify(config)}`);
+  if (!existsSync(p.config)) writeSecretFile(p.config, `# written by \`hindsight force keygen\`; see \`hindsight force receive --help\`\n${stringify(config)}`);
   return { root, keyset, config: p.config };
 }
 
@@ -115,7 +115,7 @@ export function rotateRecipientKey(dir: string, o: { now: number; overlapDays: n
     ].map(({ kid, pk, not_before, not_after }) => ({ kid, pk, not_before, not_after })),
   };
   const signed = signKeySet(body, root);
-  writeFileSync(p.keyset, JSON.stringify(signed, null, 2) + '\n');
+  writeSecretFile(p.keyset, JSON.stringify(signed, null, 2) + '\n');
   return signed;
 }
 
@@ -141,6 +141,6 @@ export function revokeRecipientKey(dir: string, o: { kid: string; now: number })
     throw new HindsightError(`recipient key ${o.kid} is the only valid one`, { code: 'last_recipient', hint: 'run `hindsight force rotate` first, then revoke the old key' });
   }
   const signed = signKeySet(body, root);
-  writeFileSync(forcePaths(dir).keyset, JSON.stringify(signed, null, 2) + '\n');
+  writeSecretFile(forcePaths(dir).keyset, JSON.stringify(signed, null, 2) + '\n');
   return signed;
 }

@@ -6,8 +6,10 @@
 import { registerForceCommands } from '../cli/commands/force.js';
 import { quietOnClosedPipe } from '../cli/output.js';
 import { finishProgram, newProgram, runProgram } from '../cli/program.js';
+import { narrowUmask } from '../util/secure-fs.js';
 
 quietOnClosedPipe();
+narrowUmask();
 const program = newProgram('hindsight-force', 'Hindsight at the police force: keys, enrollment of boxes, broker kit, evidence receiver, verification, search');
 registerForceCommands(program);
 process.exitCode = await runProgram(finishProgram(program), process.argv);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import type { Db } from '../store/db.js';
 import { sha256Hex } from '../crypto/encoding.js';
 import { errorMessage } from '../util/errors.js';
@@ -8,6 +8,7 @@ import type { KeyPairFile } from '../crypto/keys.js';
 import { decodePackage, type DecodedPackage } from '../evidence/package.js';
 import { EnvelopeManifestSchema, parsePayload } from '../protocol/schemas.js';
 import { HindsightError } from '../util/errors.js';
+import { ensurePrivateDir, readNoFollow, resolveInside, writePrivateFile } from '../util/secure-fs.js';
 import { DeviceRegistry } from './registry.js';
 
 /**
@@ -22,14 +23,18 @@ export interface OpenedEnvelope {
 
 export async function openEnvelopeDir(dir: string, devicePk: string, recipientKeys: KeyPairFile[]): Promise<OpenedEnvelope> {
   const base = existsSync(path.join(dir, 'envelope', 'manifest.json')) ? path.join(dir, 'envelope') : dir;
-  const mFile = path.join(base, 'manifest.json');
-  const bFile = path.join(base, 'body.bin');
-  if (!existsSync(mFile) || !existsSync(bFile)) {
-    throw new HindsightError(`${dir} is not an envelope folder (needs manifest.json and body.bin)`, { code: 'not_envelope' });
-  }
-  const manifest = parsePayload(EnvelopeManifestSchema, readFileSync(mFile), 1024 * 1024) as EnvelopeManifest;
+  // Each file is opened once, without following a link, and read from the descriptor that was checked.
+  const read = (name: string): Buffer => {
+    try {
+      return readNoFollow(path.join(base, name)).data;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new HindsightError(`${dir} is not an envelope folder (needs manifest.json and body.bin)`, { code: 'not_envelope' });
+      throw err;
+    }
+  };
+  const manifest = parsePayload(EnvelopeManifestSchema, read('manifest.json'), 1024 * 1024) as EnvelopeManifest;
   verifyManifest(manifest, devicePk, { maxChunks: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
-  const body = readFileSync(bFile);
+  const body = read('body.bin');
   const chunks: Buffer[] = [];
   let at = 0;
   for (let i = 0; i < manifest.n_chunks; i++) {
@@ -45,12 +50,13 @@ export async function openEnvelopeDir(dir: string, devicePk: string, recipientKe
 
 /** OUT/package-manifest.json and the package files in OUT/files/, where no file name can reach the manifest. */
 export function extractPackage(pkg: DecodedPackage, out: string): string[] {
-  mkdirSync(path.join(out, 'files'), { recursive: true });
-  writeFileSync(path.join(out, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
+  ensurePrivateDir(out);
+  ensurePrivateDir(path.join(out, 'files'), undefined, true);
+  writePrivateFile(path.join(out, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
   const written: string[] = [];
   for (const [name, data] of pkg.files) {
-    const file = path.join(out, 'files', name);
-    writeFileSync(file, data);
+    const file = resolveInside(path.join(out, 'files'), name);
+    writePrivateFile(file, data);
     written.push(file);
   }
   return written;
@@ -81,18 +87,31 @@ export function listIncidents(db: Db): IncidentRow[] {
     .all() as IncidentRow[];
 }
 
-/** Verify a stored incident again: the envelope offline, then each stored file against its recorded hash. */
-export async function reverify(db: Db, row: IncidentRow, recipientKeys: KeyPairFile[]): Promise<string> {
+/**
+ * Verify a stored incident again: the envelope offline, then each stored file against its recorded hash.
+ * Recorded paths must stay inside the store (`storeDir`) and the incident's own folder; no link is followed.
+ */
+export async function reverify(db: Db, row: IncidentRow, recipientKeys: KeyPairFile[], storeDir?: string): Promise<string> {
   // the key that signed it, even when the box has had another key registered since
   const pk = row.signer_kid ? new DeviceRegistry(db).keyOf(row.device_id, row.signer_kid) : undefined;
   if (!pk) return `FAILED: device key ${row.signer_kid ?? ''} unknown`;
   try {
+    // lexically and after resolving links: a folder swapped for a link out of the store is refused
+    if (storeDir) resolveInside(realpathSync(storeDir), realpathSync(resolveInside(storeDir, row.dir)));
     await openEnvelopeDir(row.dir, pk, recipientKeys);
   } catch (err) {
     return `FAILED: ${errorMessage(err)}`;
   }
   for (const f of db.prepare('SELECT name, sha256, path FROM files WHERE envelope_id = ?').all(row.envelope_id) as { name: string; sha256: string; path: string }[]) {
-    if (!existsSync(f.path) || sha256Hex(readFileSync(f.path)) !== f.sha256) return `FAILED: stored file ${f.name} is missing or altered`;
+    let data: Buffer;
+    try {
+      const want = resolveInside(row.dir, 'files', f.name);
+      if (path.resolve(f.path) !== want || realpathSync(path.dirname(want)) !== path.join(realpathSync(row.dir), 'files')) return `FAILED: stored file ${f.name} is recorded outside its incident folder`;
+      data = readNoFollow(f.path).data;
+    } catch {
+      return `FAILED: stored file ${f.name} is missing or altered`;
+    }
+    if (sha256Hex(data) !== f.sha256) return `FAILED: stored file ${f.name} is missing or altered`;
   }
   return 'ok';
 }

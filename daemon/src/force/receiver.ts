@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { MqttConnection } from '../protocol/mqtt.js';
 import { DeviceTopics, forceSubscriptions } from '../protocol/topics.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { ClockSyncMonitor } from '../util/clock-sync.js';
 import { HindsightError } from '../util/errors.js';
 import type { ForceConfig } from './config.js';
 import { openForceDb, type ForceDb } from './db.js';
@@ -23,6 +24,8 @@ export class ForceReceiver {
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
+  private readonly clockSync = new ClockSyncMonitor();
+  private clockTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: ForceConfig,
@@ -36,7 +39,11 @@ export class ForceReceiver {
     if (!c.mqtt.password) throw new HindsightError('mqtt.password is not set in the force config', { code: 'config', hint: 'set mqtt.password_file (written by `hindsight force keygen`)' });
     const recipientKeys = loadRecipientKeys(c.force.dir);
     if (!recipientKeys.length) throw new HindsightError(`no recipient keys in ${forcePaths(c.force.dir).keysDir}`, { code: 'force_no_keys', hint: 'run `hindsight force keygen`' });
-    this.fdb = openForceDb(c.force.dir, this.clock);
+    // Audit rows carry the clock's real NTP state: read before the first message, then every minute.
+    this.fdb = openForceDb(c.force.dir, this.clock, () => this.clockSync.current());
+    this.queue = this.clockSync.refresh().catch(() => undefined);
+    this.clockTimer = setInterval(() => void this.clockSync.refresh().catch(() => undefined), 60_000);
+    this.clockTimer.unref();
     const link = new MqttConnection({
       url: c.mqtt.url,
       ca: readFileSync(c.mqtt.ca_file),
@@ -89,6 +96,7 @@ export class ForceReceiver {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.clockTimer);
     await this.link?.stop();
     await this.queue.catch(() => undefined);
     this.fdb?.close();

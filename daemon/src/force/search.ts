@@ -9,7 +9,8 @@ import type { Db } from '../store/db.js';
 export interface ProbeEmbedder {
   /** Model name, as recorded in packages (only subjects embedded by the same model are compared). */
   readonly model: string;
-  embedProbe(imagePath: string): Promise<Float32Array>;
+  /** With `bytes`, the photo already read from `imagePath` (so the bytes hashed are the bytes embedded). */
+  embedProbe(imagePath: string, bytes?: Buffer): Promise<Float32Array>;
 }
 
 export interface SearchHit {

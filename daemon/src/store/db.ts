@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { HindsightError } from '../util/errors.js';
+import { createExclusiveFile } from '../util/secure-fs.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
 
 export type Db = Database.Database;
@@ -22,7 +23,15 @@ export interface OpenOptions {
  */
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
   const fresh = !existsSync(file);
-  if (fresh && !options.readonly) mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 });
+  if (fresh && !options.readonly) {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 });
+    // Created owner-only whatever the umask; SQLite gives its -wal and -shm files the same mode.
+    try {
+      createExclusiveFile(file, '');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw unreadable(file, err);
+    }
+  }
   let db: Db;
   try {
     db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });

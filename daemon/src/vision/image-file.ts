@@ -9,10 +9,11 @@ sharp.cache(false);
 /**
  * Decode a still image (JPEG, PNG, WebP, TIFF...) to RGB, honouring EXIF orientation. Images above
  * `maxPixels` are refused before their pixels are decoded, so a 10000x10000 file cannot exhaust memory.
+ * With `bytes`, those are decoded (already read from `file`, which then only names it in messages).
  */
-export async function readImageFile(file: string, maxPixels: number): Promise<RgbImage> {
+export async function readImageFile(file: string, maxPixels: number, bytes?: Buffer): Promise<RgbImage> {
   try {
-    const { data, info } = await sharp(file, { limitInputPixels: maxPixels, failOn: 'error' })
+    const { data, info } = await sharp(bytes ?? file, { limitInputPixels: maxPixels, failOn: 'error' })
       .autoOrient()
       .removeAlpha()
       .toColourspace('srgb')

@@ -26,12 +26,12 @@ const sig = (x: number): number => Number(x.toPrecision(7));
  * Every face of one still image, embedded (all of them, accepted or not, so an evaluation can score the
  * gate separately), sorted by detector score. Errors become `{file, error}`; nothing is thrown.
  */
-export async function analysePhoto(models: FaceModels, file: string, options: VisionOptions): Promise<PhotoResult> {
+export async function analysePhoto(models: FaceModels, file: string, options: VisionOptions, bytes?: Buffer): Promise<PhotoResult> {
   let faces: FaceRecord[];
   let width: number;
   let height: number;
   try {
-    const image = await readImageFile(file, options.maxImagePixels);
+    const image = await readImageFile(file, options.maxImagePixels, bytes);
     ({ width, height } = image);
     faces = await findFaces(models, new Pyramid(image), { detector: options.detector, gate: options.gate });
     for (const f of faces) await embedRecord(models, f, options.gate);

@@ -2,15 +2,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { forceConfigLoader, type ForceConfig } from '../../force/config.js';
-import { openForceDb } from '../../force/db.js';
 import { loadProbeEmbedder } from '../../force/embedder.js';
 import { loadRecipientKeys } from '../../force/keys.js';
+import { forcePaths } from '../../force/paths.js';
 import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../../force/open.js';
 import { ForceReceiver } from '../../force/receiver.js';
 import { DeviceRegistry } from '../../force/registry.js';
 import { searchSubjects, toFloat32 } from '../../force/search.js';
 import { createLogger } from '../../log/logger.js';
-import { HindsightError, UsageError } from '../../util/errors.js';
+import { errorMessage, HindsightError, UsageError } from '../../util/errors.js';
+import { sha256Hex } from '../../crypto/encoding.js';
+import { openForceSession, requireJustification, withForceSession } from '../force-session.js';
 import { table } from '../output.js';
 import { intOption } from '../args.js';
 
@@ -50,24 +52,44 @@ export function registerForceEvidence(force: Command): void {
     .action(async (dir: string, opts: { config?: string; deviceKey?: string; out?: string }) => {
       const config = loadForceConfig(opts.config);
       const manifestFile = existsSync(path.join(dir, 'envelope', 'manifest.json')) ? path.join(dir, 'envelope', 'manifest.json') : path.join(dir, 'manifest.json');
-      let devicePk = opts.deviceKey;
-      if (!devicePk) {
-        const header = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { header?: { device_id?: string; signer_kid?: string } }).header;
-        const deviceId = header?.device_id ?? '';
-        const fdb = openForceDb(config.force.dir);
-        // the key that signed this envelope, current or since replaced
-        devicePk = new DeviceRegistry(fdb.db).keyOf(deviceId, String(header?.signer_kid ?? ''));
-        fdb.close();
-        if (!devicePk) throw new HindsightError(`device ${deviceId} has no registered key ${String(header?.signer_kid ?? '')} here`, { code: 'unknown_device', hint: 'pass --device-key' });
-      }
-      const r = await openEnvelopeDir(dir, devicePk, loadRecipientKeys(config.force.dir));
-      const pm = r.pkg.signed.manifest;
-      process.stdout.write(
-        `VERIFIED: envelope ${r.manifest.header.envelope_id} from ${pm.device_id} (${pm.store}), incident ${pm.incident_id}\n` +
-          `  device signature ok, body sha256 ${r.manifest.body_sha256} ok, package signature ok, ${r.pkg.files.size} files match their SHA-256\n` +
-          `  window ${new Date(pm.window.start).toISOString()} .. ${new Date(pm.window.end).toISOString()}, ${pm.subjects.length} subjects, ${pm.clips.length} clip hashes, clock synced: ${pm.clock.synced}\n`,
-      );
-      if (opts.out) process.stdout.write(`extracted package-manifest.json and ${extractPackage(r.pkg, opts.out).length} files to ${opts.out} (files in ${path.join(opts.out, 'files')})\n`);
+      await withForceSession(config.force.dir, async (fdb) => {
+        let devicePk = opts.deviceKey;
+        if (!devicePk) {
+          const header = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { header?: { device_id?: string; signer_kid?: string } }).header;
+          const deviceId = header?.device_id ?? '';
+          // the key that signed this envelope, current or since replaced
+          devicePk = new DeviceRegistry(fdb.db).keyOf(deviceId, String(header?.signer_kid ?? ''));
+          if (!devicePk) throw new HindsightError(`device ${deviceId} has no registered key ${String(header?.signer_kid ?? '')} here`, { code: 'unknown_device', hint: 'pass --device-key' });
+        }
+        // Who opened what, from where, and where it was extracted to: every attempt is an audit row.
+        const where = { folder: path.resolve(dir), ...(opts.out ? { out: path.resolve(opts.out) } : {}) };
+        let r: Awaited<ReturnType<typeof openEnvelopeDir>>;
+        try {
+          r = await openEnvelopeDir(dir, devicePk, loadRecipientKeys(config.force.dir));
+        } catch (err) {
+          fdb.audit.append({ actor: fdb.actor, action: 'evidence.opened', result: 'error', detail: { ...where, message: errorMessage(err).slice(0, 300) } });
+          throw err;
+        }
+        const pm = r.pkg.signed.manifest;
+        const ids = [pm.incident_id, r.manifest.header.envelope_id];
+        fdb.audit.append({ actor: fdb.actor, action: 'evidence.opened', objectIds: ids, sha256s: [r.manifest.body_sha256], detail: { ...where, device: pm.device_id, store: pm.store, files: r.pkg.files.size } });
+        process.stdout.write(
+          `VERIFIED: envelope ${r.manifest.header.envelope_id} from ${pm.device_id} (${pm.store}), incident ${pm.incident_id}\n` +
+            `  device signature ok, body sha256 ${r.manifest.body_sha256} ok, package signature ok, ${r.pkg.files.size} files match their SHA-256\n` +
+            `  window ${new Date(pm.window.start).toISOString()} .. ${new Date(pm.window.end).toISOString()}, ${pm.subjects.length} subjects, ${pm.clips.length} clip hashes, clock synced: ${pm.clock.synced}\n`,
+        );
+        if (opts.out) {
+          const sha256s = pm.files.map((f) => f.sha256);
+          try {
+            const n = extractPackage(r.pkg, opts.out).length;
+            fdb.audit.append({ actor: fdb.actor, action: 'evidence.extracted', objectIds: ids, sha256s, detail: { ...where, device: pm.device_id, files: n } });
+            process.stdout.write(`extracted package-manifest.json and ${n} files to ${opts.out} (files in ${path.join(opts.out, 'files')})\n`);
+          } catch (err) {
+            fdb.audit.append({ actor: fdb.actor, action: 'evidence.extracted', objectIds: ids, sha256s, result: 'error', detail: { ...where, device: pm.device_id, message: errorMessage(err).slice(0, 300) } });
+            throw err;
+          }
+        }
+      });
     });
 
   force
@@ -78,13 +100,17 @@ export function registerForceEvidence(force: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { config?: string; verify?: boolean; json?: boolean }) => {
       const config = loadForceConfig(opts.config);
-      const fdb = openForceDb(config.force.dir);
+      const fdb = await openForceSession(config.force.dir);
       try {
         const rows = listIncidents(fdb.db);
         const status = new Map<string, string>();
         for (const r of rows) {
           status.set(r.envelope_id, Object.values(JSON.parse(r.verified) as Record<string, unknown>).every((v) => v === 'ok' || typeof v === 'number') ? 'ok' : 'FAILED');
-          if (opts.verify) status.set(r.envelope_id, await reverify(fdb.db, r, loadRecipientKeys(config.force.dir)));
+          if (opts.verify) status.set(r.envelope_id, await reverify(fdb.db, r, loadRecipientKeys(config.force.dir), forcePaths(config.force.dir).store));
+        }
+        if (opts.verify) {
+          const failed = rows.filter((r) => status.get(r.envelope_id) !== 'ok').map((r) => r.envelope_id);
+          fdb.audit.append({ actor: fdb.actor, action: 'evidence.verified', objectIds: rows.map((r) => r.envelope_id), result: failed.length ? 'error' : 'ok', detail: { checked: rows.length, failed } });
         }
         const pending = fdb.db.prepare("SELECT envelope_id, device_id, state, reason FROM envelopes WHERE state != 'stored'").all();
         if (opts.json) {
@@ -105,24 +131,33 @@ export function registerForceEvidence(force: Command): void {
     .option('--image <file>', 'probe photo (embedded with the same face pipeline as the boxes)')
     .option('--embedding <file>', 'probe embedding (float32 little-endian) instead of a photo')
     .option('--top <n>', 'how many results', intOption('--top', 1, 1000), 10)
-    .option('--reason <text>', 'why this search is made (audited)', '')
+    .option('--reason <text>', 'why this search is made, in at least three words (required; audited with the probe\'s SHA-256)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { config?: string; image?: string; embedding?: string; top: number; reason: string; json?: boolean }) => {
-      const config = loadForceConfig(opts.config);
+    .action(async (opts: { config?: string; image?: string; embedding?: string; top: number; reason?: string; json?: boolean }) => {
+      const reason = requireJustification(opts.reason);
       if (!opts.image === !opts.embedding) throw new UsageError('give exactly one of --image FILE or --embedding FILE');
+      const config = loadForceConfig(opts.config);
+      // The probe is read once: the bytes hashed for the audit are the bytes searched with.
+      const probeFile = (opts.image ?? opts.embedding)!;
+      let probeBytes: Buffer;
+      try {
+        probeBytes = readFileSync(probeFile);
+      } catch (err) {
+        throw new HindsightError(`cannot read the probe file ${probeFile}: ${errorMessage(err)}`, { code: 'bad_probe', hint: 'check the path' });
+      }
       let probe: Float32Array;
       let model: string | undefined;
       if (opts.image) {
         const embedder = await loadProbeEmbedder();
-        probe = await embedder.embedProbe(opts.image);
+        probe = await embedder.embedProbe(opts.image, probeBytes);
         model = embedder.model;
       } else {
-        probe = toFloat32(readFileSync(opts.embedding!));
+        probe = toFloat32(probeBytes);
       }
-      const fdb = openForceDb(config.force.dir);
+      const fdb = await openForceSession(config.force.dir);
       try {
         const hits = searchSubjects(fdb.db, probe, { top: opts.top, model });
-        fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'evidence.searched', objectIds: hits.map((h) => h.envelopeId), justification: opts.reason || undefined, detail: { results: hits.length, probe: opts.image ? 'image' : 'embedding' } });
+        fdb.audit.append({ actor: fdb.actor, action: 'evidence.searched', objectIds: hits.map((h) => h.envelopeId), sha256s: [sha256Hex(probeBytes)], justification: reason, detail: { results: hits.length, probe: opts.image ? 'image' : 'embedding' } });
         if (opts.json) {
           process.stdout.write(JSON.stringify(hits, null, 2) + '\n');
           return;

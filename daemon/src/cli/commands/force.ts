@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { registerForceEvidence } from './force-evidence.js';
 import { intOption } from '../args.js';
-import { openForceDb } from '../../force/db.js';
+import { openForceSession } from '../force-session.js';
 import { enrollDevice } from '../../force/enroll.js';
 import { forceKeygen, revokeRecipientKey, rotateRecipientKey } from '../../force/keys.js';
 import { forcePaths } from '../../force/paths.js';
@@ -37,11 +37,11 @@ export function registerForceCommands(force: Command): void {
     .option('--ca <file>', 'broker CA certificate (PEM) written into force.yaml')
     .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
     .option('--validity-days <n>', 'how long the keys are valid', intOption('--validity-days', 1, 3650, 'days'), 365)
-    .action((opts: { dir: string; brokerUrl: string; ca?: string; prefix: string; validityDays: number }) => {
+    .action(async (opts: { dir: string; brokerUrl: string; ca?: string; prefix: string; validityDays: number }) => {
       assertMqttsUrl(opts.brokerUrl, '--broker-url');
       const r = forceKeygen(opts.dir, { now: systemClock.now(), validityDays: opts.validityDays, brokerUrl: opts.brokerUrl, caFile: opts.ca && path.resolve(opts.ca), prefix: opts.prefix });
-      const fdb = openForceDb(opts.dir);
-      fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.issued', objectIds: [String(r.keyset.keyset.seq)], detail: { root_kid: r.root.kid, recipients: r.keyset.keyset.recipients.map((k) => k.kid) } });
+      const fdb = await openForceSession(opts.dir);
+      fdb.audit.append({ actor: fdb.actor, action: 'keyset.issued', objectIds: [String(r.keyset.keyset.seq)], detail: { root_kid: r.root.kid, recipients: r.keyset.keyset.recipients.map((k) => k.kid) } });
       fdb.close();
       process.stdout.write(`force keys in ${forcePaths(opts.dir).keysDir} (0600); root key ${r.root.kid}; key set seq 1 to ${r.keyset.keyset.recipients.map((k) => k.kid).join(', ')}\nconfig: ${r.config}\nkeep keys/root.key offline once the boxes are enrolled.\n`);
     });
@@ -52,10 +52,10 @@ export function registerForceCommands(force: Command): void {
     .requiredOption('--dir <dir>', 'force installation folder')
     .option('--overlap-days <n>', 'how long the old recipient key stays valid', intOption('--overlap-days', 1, 365, 'days'), 30)
     .option('--validity-days <n>', 'validity of the new key', intOption('--validity-days', 1, 3650, 'days'), 365)
-    .action((opts: { dir: string; overlapDays: number; validityDays: number }) => {
+    .action(async (opts: { dir: string; overlapDays: number; validityDays: number }) => {
       const s = rotateRecipientKey(opts.dir, { now: systemClock.now(), overlapDays: opts.overlapDays, validityDays: opts.validityDays });
-      const fdb = openForceDb(opts.dir);
-      fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.issued', objectIds: [String(s.keyset.seq)], detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
+      const fdb = await openForceSession(opts.dir);
+      fdb.audit.append({ actor: fdb.actor, action: 'keyset.issued', objectIds: [String(s.keyset.seq)], detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
       fdb.close();
       process.stdout.write(`key set seq ${s.keyset.seq}: recipients ${s.keyset.recipients.map((k) => k.kid).join(', ')}\n`);
     });
@@ -66,10 +66,10 @@ export function registerForceCommands(force: Command): void {
     .requiredOption('--dir <dir>', 'force installation folder')
     .requiredOption('--kid <kid>', 'recipient key id')
     .requiredOption('--reason <text>', 'why (audited)')
-    .action((opts: { dir: string; kid: string; reason: string }) => {
+    .action(async (opts: { dir: string; kid: string; reason: string }) => {
       const s = revokeRecipientKey(opts.dir, { kid: opts.kid, now: systemClock.now() });
-      const fdb = openForceDb(opts.dir);
-      fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'keyset.key_revoked', objectIds: [opts.kid, String(s.keyset.seq)], justification: opts.reason, detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
+      const fdb = await openForceSession(opts.dir);
+      fdb.audit.append({ actor: fdb.actor, action: 'keyset.key_revoked', objectIds: [opts.kid, String(s.keyset.seq)], justification: opts.reason, detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
       fdb.close();
       process.stdout.write(`key set seq ${s.keyset.seq}: ${opts.kid} revoked; recipients ${s.keyset.recipients.map((k) => k.kid).join(', ')}\ngive the boxes the new keyset.json (hindsight uplink install-keyset)\n`);
     });
@@ -84,11 +84,11 @@ export function registerForceCommands(force: Command): void {
     .option('--store <name>', 'shop name', '')
     .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
     .option('-o, --out <file>', 'bundle file (default: DIR/bundles/<device>.bundle.json)')
-    .action((opts: { dir: string; device: string; brokerUrl: string; ca: string; store: string; prefix: string; out?: string }) => {
+    .action(async (opts: { dir: string; device: string; brokerUrl: string; ca: string; store: string; prefix: string; out?: string }) => {
       assertMqttsUrl(opts.brokerUrl, '--broker-url');
-      const fdb = openForceDb(opts.dir);
+      const fdb = await openForceSession(opts.dir);
       try {
-        const r = enrollDevice({ dir: opts.dir, deviceId: opts.device, store: opts.store, brokerUrl: opts.brokerUrl, caPem: readFileSync(opts.ca, 'utf8'), prefix: opts.prefix, now: systemClock.now(), db: fdb.db, audit: fdb.audit, out: opts.out });
+        const r = enrollDevice({ dir: opts.dir, deviceId: opts.device, store: opts.store, brokerUrl: opts.brokerUrl, caPem: readFileSync(opts.ca, 'utf8'), prefix: opts.prefix, now: systemClock.now(), db: fdb.db, audit: fdb.audit, actor: fdb.actor, out: opts.out });
         process.stdout.write(`bundle for ${opts.device}: ${r.file} (0600; it holds the box's MQTT password)\nbroker password file updated: ${forcePaths(opts.dir).brokerPasswd}\nnext: on the box run \`hindsight enroll ${path.basename(r.file)}\`, then \`hindsight force register\` with the key it prints\n`);
       } finally {
         fdb.close();
@@ -102,12 +102,12 @@ export function registerForceCommands(force: Command): void {
     .requiredOption('--device <id>', 'device id')
     .requiredOption('--key <pk>', 'the device public key (base64url)')
     .option('--replace', 'replace the key the box already has (the old key is kept to verify the evidence it signed)')
-    .action((opts: { dir: string; device: string; key: string; replace?: boolean }) => {
-      const fdb = openForceDb(opts.dir);
+    .action(async (opts: { dir: string; device: string; key: string; replace?: boolean }) => {
+      const fdb = await openForceSession(opts.dir);
       try {
         const r = fdb.db.transaction(() => {
           const k = new DeviceRegistry(fdb.db).register(opts.device, opts.key, systemClock.now(), { replace: opts.replace === true });
-          fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'device.key_registered', objectIds: [opts.device], detail: k.replaced ? { kid: k.kid, replaced_kid: k.replaced } : { kid: k.kid } });
+          fdb.audit.append({ actor: fdb.actor, action: 'device.key_registered', objectIds: [opts.device], detail: k.replaced ? { kid: k.kid, replaced_kid: k.replaced } : { kid: k.kid } });
           return k;
         })();
         process.stdout.write(`device ${opts.device}: signing key ${r.kid} registered${r.replaced ? ` (replaces ${r.replaced}, kept to verify the evidence it signed)` : ''}\n`);
@@ -122,12 +122,12 @@ export function registerForceCommands(force: Command): void {
     .requiredOption('--dir <dir>', 'force installation folder')
     .requiredOption('--device <id>', 'device id')
     .requiredOption('--reason <text>', 'why (audited)')
-    .action((opts: { dir: string; device: string; reason: string }) => {
-      const fdb = openForceDb(opts.dir);
+    .action(async (opts: { dir: string; device: string; reason: string }) => {
+      const fdb = await openForceSession(opts.dir);
       try {
         fdb.db.transaction(() => {
           if (!new DeviceRegistry(fdb.db).revoke(opts.device)) throw new UsageError(`device ${opts.device} is not enrolled here`);
-          fdb.audit.append({ actor: { type: 'cli', id: 'force' }, action: 'device.revoked', objectIds: [opts.device], justification: opts.reason });
+          fdb.audit.append({ actor: fdb.actor, action: 'device.revoked', objectIds: [opts.device], justification: opts.reason });
         })();
         process.stdout.write(`device ${opts.device} revoked\n`);
       } finally {
