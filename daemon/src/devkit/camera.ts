@@ -49,9 +49,9 @@ export class RtspTestCamera {
     return `rtsp://127.0.0.1:${this.proxy?.port ?? this.port}/stream`;
   }
 
-  /** Clock jumps made so far (a camera with `clockFaults`). */
-  get clockJumps(): number {
-    return this.proxy?.jumps ?? 0;
+  /** When (wall clock, ms) the camera's clock jumped so far (a camera with `clockFaults`). */
+  get clockJumpsAtMs(): readonly number[] {
+    return this.proxy?.jumpedAtMs ?? [];
   }
 
   get pid(): number {

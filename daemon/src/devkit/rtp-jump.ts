@@ -31,8 +31,8 @@ export class RtpClockProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   port = 0;
-  /** Jumps made so far on the video track of the newest session. */
-  jumps = 0;
+  /** When (wall clock, ms) each jump of the video track was made, in the newest session that played. */
+  jumpedAtMs: number[] = [];
 
   constructor(
     private readonly upstreamPort: number,
@@ -83,7 +83,10 @@ export class RtpClockProxy {
       if (msg.channel !== undefined) {
         const clock = channels.get(msg.channel - (msg.channel % 2));
         if (clock && msg.channel % 2 === 0) {
-          playingSince ??= performance.now();
+          if (playingSince === undefined) {
+            playingSince = performance.now();
+            this.jumpedAtMs = [];
+          }
           this.rewriteRtp(msg.body, clock, playingSince);
         } else if (clock) rewriteSenderReport(msg.body, clock);
         client.write(msg.raw);
@@ -112,7 +115,7 @@ export class RtpClockProxy {
       if (due > clock.applied) {
         clock.applied = due;
         clock.offset = -Math.round(due * jumpBackS * clock.rate);
-        if (clock.video) this.jumps = due;
+        if (clock.video) this.jumpedAtMs.push(Date.now());
       }
     }
     clock.lastIn = ts;
