@@ -132,7 +132,8 @@ describe('recorder: the cameras shops own', () => {
       // the last frame shown before the window end is in the clip; with B-frames the reference frame they need
       // (shown after the end) comes too
       const lastMs = Date.parse(c.clip!.last_frame!);
-      expect(toMs - lastMs, `${c.camera}: last frame within one frame before the window end`).toBeLessThanOrEqual(frameMs + 1);
+      // (a live camera's frame times jitter by a few ms around its nominal spacing)
+      expect(toMs - lastMs, `${c.camera}: last frame within one frame before the window end`).toBeLessThanOrEqual(frameMs + 10);
       expect(lastMs - toMs, `${c.camera}: last frame at most the B-frames' reference after the window end`).toBeLessThan((MATRIX[c.camera]!.bframes ?? 0) * frameMs);
       expect(await decodeErrors(path.join(folder, c.clip!.file)), `${c.camera}: the clip decodes`).toBe('');
     }
