@@ -49,8 +49,9 @@ export function recordArgs(target: CameraTarget, files: RunFiles, o: { segmentSe
  * The setts bitstream filter that turns the camera's timestamps into a clock that only moves forward with the
  * footage. Each packet's decode time advances by the camera's own step from the previous packet when that step is
  * plausible: more than zero and less than `maxStepS` (the stall timeout: a real silence longer than that ends the
- * run). Any other step is the camera's clock jumping (a reset sets it back, a wrong clock sets it forward) and
- * advances by one frame instead. Without this a jump back holds every following packet at the last time (ffmpeg
+ * run). Two packets with the same time (a camera's first frames after a connect can be) are one tick apart, as
+ * ffmpeg itself would make them. Any other step is the camera's clock jumping (a reset sets it back, a wrong clock
+ * sets it forward) and advances by one frame instead. Without this a jump back holds every following packet at the last time (ffmpeg
  * "corrects" non-monotonic times) until the camera's clock catches up: no segment closes and the footage is lost.
  * The presentation time keeps the packet's reorder delay (B-frames), bounded to [0, maxStepS).
  *
@@ -61,7 +62,7 @@ export function recordArgs(target: CameraTarget, files: RunFiles, o: { segmentSe
 export function steadyClock(maxStepS: number): string {
   const c = '\\,'; // a comma inside an expression (a bare one would separate filters)
   const step = 'DTS-PREV_INDTS';
-  const dts = `if(eq(PREV_INDTS${c}NOPTS)${c}DTS${c}PREV_OUTDTS+if(gt(${step}${c}0)*lt(${step}${c}${maxStepS}/TB)${c}${step}${c}max(DURATION${c}1)))`;
+  const dts = `if(eq(PREV_INDTS${c}NOPTS)${c}DTS${c}PREV_OUTDTS+if(gt(${step}${c}0)*lt(${step}${c}${maxStepS}/TB)${c}${step}${c}if(eq(${step}${c}0)${c}1${c}max(DURATION${c}1))))`;
   const pts = `${dts}+clip(if(eq(PTS${c}NOPTS)${c}DTS${c}PTS)-DTS${c}0${c}${maxStepS}/TB)`;
   return `setts=dts=${dts}:pts=${pts}`;
 }
