@@ -3,7 +3,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SegmentRef } from '../../daemon/src/incidents/buffer-port.js';
 import { coverageOf, gapsIn } from '../../daemon/src/incidents/coverage.js';
-import { extractClip } from '../../daemon/src/incidents/extract.js';
+import { extractClip, type ClipResult } from '../../daemon/src/incidents/extract.js';
 import { runCommand } from '../../daemon/src/util/child.js';
 import { sha256File } from '../../daemon/src/util/hash.js';
 import { decodeErrors, probe } from '../helpers/media.js';
@@ -93,6 +93,20 @@ describe('master clip extraction', () => {
   });
 });
 
+/**
+ * A clip that holds every frame from its first to its last at the stream's spacing, decodes, starts on a keyframe
+ * (every 2 s) at or before the window start, and whose manifest figures are what ffprobe reads from it.
+ */
+async function expectWholeClip(clip: ClipResult, fromMs: number, frameMs: number): Promise<void> {
+  const times = await frameTimes(clip.file);
+  times.slice(1).forEach((t, i) => expect(Math.round((t - times[i]!) * 1000), 'no frame missing').toBe(frameMs));
+  expect(await decodeErrors(clip.file)).toBe('');
+  expect(clip.clipStartMs).toBeLessThanOrEqual(fromMs);
+  expect(fromMs - clip.clipStartMs).toBeLessThan(2000);
+  expect(clip.frames).toBe(times.length);
+  expect(clip.lastFrameMs - clip.clipStartMs).toBe(Math.round((times[times.length - 1]! - times[0]!) * 1000));
+}
+
 /** Frame times (s, the clip's own) of a file's video as ffprobe reads them, in presentation order. */
 async function frameTimes(file: string): Promise<number[]> {
   const r = await runCommand('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file]);
@@ -104,15 +118,17 @@ async function frameTimes(file: string): Promise<number[]> {
  * Segments as the recorder writes them: a 25 fps H.264 camera stream with a keyframe every 2 s, copied
  * by the segment muxer into 4 s MPEG-TS segments with the recorder's flags.
  */
-async function recorderSegments(dir: string, seconds: number): Promise<SegmentRef[]> {
+const X264_NO_BFRAMES = ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-bf', '0'];
+
+async function recorderSegments(dir: string, seconds: number, encoder = X264_NO_BFRAMES, outputArgs: string[] = []): Promise<SegmentRef[]> {
   const camera = path.join(dir, 'camera.ts');
   const enc = await runCommand('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=25`, '-t', String(seconds),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-bf', '0', '-f', 'mpegts', camera,
+    ...encoder, '-f', 'mpegts', camera,
   ]);
   expect(enc.code, enc.stderr).toBe(0);
   const seg = await runCommand('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-i', camera, '-map', '0:v:0', '-c', 'copy', '-f', 'segment', '-segment_time', '4',
+    '-hide_banner', '-loglevel', 'error', '-i', camera, '-map', '0:v:0', '-c', 'copy', ...outputArgs, '-f', 'segment', '-segment_time', '4',
     '-segment_format', 'mpegts', '-segment_format_options', 'flush_packets=1', '-muxdelay', '0', '-muxpreload', '0',
     '-segment_list', path.join(dir, 'run.csv'), '-segment_list_type', 'csv', path.join(dir, 'run_%06d.ts'),
   ]);
@@ -175,6 +191,64 @@ describe('cutting exactly on recorder segments (4 s segments, 2 s keyframes)', (
     expect(clip.gaps).toEqual([]); // the footage is there; it is damaged, not missing
     expect(clip.coverage).toBeCloseTo(1 - 4000 / (toMs - fromMs), 6);
     expect(clip.frames).toBe((await frameTimes(clip.file)).length);
+  });
+});
+
+describe('cutting exactly on H.265 with B-frames (shown in another order than decoded)', () => {
+  const tools = { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' };
+  const FRAME_MS = 40;
+  const BFRAMES = 2;
+  let dir: string;
+  let segments: SegmentRef[];
+
+  beforeAll(async () => {
+    dir = tempDir();
+    const x265 = ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', `keyint=50:min-keyint=50:scenecut=0:bframes=${BFRAMES}:b-adapt=0:open-gop=0:log-level=error`];
+    segments = await recorderSegments(dir, 16, x265);
+    expect(segments).toHaveLength(4);
+  });
+
+  // windows over three segments (only the first and last are read) ending at every frame of a B-frame group
+  // (from the second segment on: the segment muxer lists a B-frame run's first segment from its first decode time)
+  const ends = Array.from({ length: 2 * (BFRAMES + 1) }, (_, k) => 12_500 + k * FRAME_MS + FRAME_MS / 2);
+  it.each(ends)('a window ending %i ms in: every frame shown before the end, none missing, the manifest measured in presentation order', async (endOffset) => {
+    const fromMs = BASE + 4500;
+    const toMs = BASE + endOffset;
+    const clip = (await extractClip({ ...tools, segments, fromMs, toMs, outFile: path.join(dir, 'clips', `b${endOffset}.ts`) }))!;
+    await expectWholeClip(clip, fromMs, FRAME_MS);
+    // the last frame shown before the end is there; at most the reference frame its B-frames need comes after
+    expect(clip.lastFrameMs).toBeGreaterThanOrEqual(toMs - FRAME_MS);
+    expect(clip.lastFrameMs).toBeLessThan(toMs + BFRAMES * FRAME_MS);
+    expect(clip.coverage).toBe(1);
+  });
+});
+
+describe('cutting across the 33-bit wrap of MPEG-TS times (the 27th hour of a recording run)', () => {
+  const tools = { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' };
+  const FRAME_MS = 40;
+  const WRAP_S = 2 ** 33 / 90_000;
+  let dir: string;
+  let segments: SegmentRef[];
+
+  beforeAll(async () => {
+    dir = tempDir();
+    // the segments' times start 10 s before the wrap: each file holds its times modulo 2^33
+    const all = await recorderSegments(dir, 16, X264_NO_BFRAMES, ['-output_ts_offset', String(WRAP_S - 10)]);
+    // (the segment muxer lists the first segment of an offset output from 0: it is left out)
+    segments = all.slice(1);
+    expect(segments.some((s) => s.startMs < BASE + WRAP_S * 1000 && s.endMs > BASE + WRAP_S * 1000 - 2000)).toBe(true);
+  });
+
+  it.each([-3000, -1500, 0, 1250])('a window starting %i ms from the wrap: every frame, at its time, decoding', async (offsetMs) => {
+    const wrapMs = BASE + WRAP_S * 1000;
+    const fromMs = Math.round(wrapMs + offsetMs);
+    const toMs = fromMs + 4000;
+    const clip = (await extractClip({ ...tools, segments, fromMs, toMs, outFile: path.join(dir, 'clips', `wrap${offsetMs}.ts`) }))!;
+    await expectWholeClip(clip, fromMs, FRAME_MS);
+    expect(toMs - clip.lastFrameMs).toBeGreaterThan(0);
+    expect(toMs - clip.lastFrameMs).toBeLessThanOrEqual(FRAME_MS);
+    expect(clip.coverage).toBe(1);
+    expect(clip.gaps).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { explainFfmpegFailure, scrubSecrets } from '../../daemon/src/cameras/ffmpeg-errors.js';
 import { parseTimeArg } from '../../daemon/src/cli/time-arg.js';
 import { Backoff } from '../../daemon/src/recorder/backoff.js';
-import { recordArgs } from '../../daemon/src/recorder/ffmpeg-args.js';
+import { recordArgs, steadyClock } from '../../daemon/src/recorder/ffmpeg-args.js';
 import { explainRunEnd } from '../../daemon/src/recorder/run-outcome.js';
 import type { RecorderSettings } from '../../daemon/src/recorder/settings.js';
 import { SegmentListTail } from '../../daemon/src/recorder/segment-list.js';
@@ -142,6 +142,9 @@ describe('ffmpeg recording arguments', () => {
     expect(after('-f')).toBe('rtsp');
     expect(args.indexOf('-f')).toBeLessThan(args.indexOf('-i'));
     expect(after('-c')).toBe('copy');
+    // a camera clock that jumps becomes a steady output clock; a step of 10 s (the stall timeout) or more is a jump
+    expect(after('-bsf:v')).toBe(steadyClock(10));
+    expect(steadyClock(10)).toMatch(/^setts=dts=.*lt\(DTS-PREV_INDTS\\,10\/TB\).*:pts=/);
     expect(after('-segment_time')).toBe('4');
     expect(after('-segment_format_options')).toBe('flush_packets=1');
     expect(after('-muxdelay')).toBe('0');

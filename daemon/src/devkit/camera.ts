@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { INSTALL_ROOT } from '../config/paths.js';
 import { ManagedProcess } from './process.js';
+import { RtpClockProxy, type RtpClockFaults } from './rtp-jump.js';
 
 const SCRIPT = path.join(INSTALL_ROOT, 'scripts', 'rtsp-test-camera.py');
 
@@ -21,6 +22,11 @@ export interface CameraOptions {
   audio?: boolean;
   /** First RTP timestamp of the video (e.g. just before the 32-bit wrap). */
   rtpTimestampOffset?: number;
+  /**
+   * A camera whose clock jumps back (a clock reset): clients reach it through a proxy that sets back the RTP
+   * timestamps of every track at this interval. RTSP over TCP only.
+   */
+  clockFaults?: RtpClockFaults;
   user?: string;
   password?: string;
   /** Authentication scheme asked of a client when `user` is set (default basic). */
@@ -35,12 +41,19 @@ export interface CameraOptions {
  */
 export class RtspTestCamera {
   private proc: ManagedProcess | undefined;
+  private proxy: RtpClockProxy | undefined;
+  /** The camera's own port (behind the proxy when there is one). */
   port = 0;
 
   constructor(private readonly options: CameraOptions = {}) {}
 
   get url(): string {
-    return `rtsp://127.0.0.1:${this.port}/stream`;
+    return `rtsp://127.0.0.1:${this.proxy?.port ?? this.port}/stream`;
+  }
+
+  /** When (wall clock, ms) the camera's clock jumped so far (a camera with `clockFaults`). */
+  get clockJumpsAtMs(): readonly number[] {
+    return this.proxy?.jumpedAtMs ?? [];
   }
 
   get pid(): number {
@@ -66,6 +79,7 @@ export class RtspTestCamera {
     this.proc = new ManagedProcess('/usr/bin/python3', args);
     const m = await this.proc.waitForLine(/^READY (\d+)/, 20_000);
     this.port = Number(m[1]);
+    if (o.clockFaults && !this.proxy) this.proxy = await new RtpClockProxy(this.port, o.clockFaults).start();
     return this;
   }
 
@@ -87,6 +101,7 @@ export class RtspTestCamera {
   }
 
   async stop(): Promise<void> {
+    await this.proxy?.stop();
     await this.proc?.stop();
   }
 }

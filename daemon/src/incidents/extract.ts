@@ -170,7 +170,8 @@ function framesOf(segs: readonly SegmentRef[], perSeg: readonly (VideoPacket[] |
 
 /**
  * The frames to copy, in decode order: from the last keyframe at or before the window start (the first
- * keyframe when the footage starts later) to the last frame before the window end.
+ * keyframe when the footage starts later) to the last frame shown before the window end (with B-frames, to
+ * the reference frame that frame needs).
  */
 function chooseFrames(frames: readonly SourceFrame[], fromMs: number, toMs: number): { frames: SourceFrame[]; first: SourceFrame; last: SourceFrame } | null {
   let start = -1;
@@ -188,6 +189,11 @@ function chooseFrames(frames: readonly SourceFrame[], fromMs: number, toMs: numb
     }
   }
   if (start < 0 || end < start) return null;
+  // With B-frames the frames up to `end` include a reference frame shown after the window end (the B-frames
+  // before it need it): the B-frames shown between the window end and that frame come too, so the clip shows
+  // every frame from its first to its last, with no hole.
+  const lastShownMs = Math.max(...frames.slice(start, end + 1).map((f) => f.utcMs));
+  while (end + 1 < frames.length && frames[end + 1]!.utcMs < lastShownMs && frames[end + 1]!.seg === frames[end]!.seg) end++;
   const chosen = frames.slice(start, end + 1);
   return { frames: chosen, first: chosen[0]!, last: chosen[chosen.length - 1]! };
 }
@@ -218,15 +224,16 @@ async function measureClip(req: ExtractRequest, file: string, chosen: readonly S
   const packets = await readClipPackets(req.ffprobe, file, req.signal);
   const frameS = frameDurationS(packets);
   const clipBaseS = Math.min(...packets.map((p) => p.ptsS));
-  const first = chosen[0]!;
-  const last = chosen[chosen.length - 1]!;
+  // the earliest and latest frames shown, not decoded: with B-frames the last frame decoded is shown before others
+  const firstShownMs = Math.min(...chosen.map((f) => f.utcMs));
+  const lastShownMs = Math.max(...chosen.map((f) => f.utcMs));
   if (allKnown && packets.length !== chosen.length) {
     throw new HindsightError(`the cut clip holds ${packets.length} frames where ${chosen.length} were copied`, { code: 'extract_failed' });
   }
   if (!allKnown) {
     // one run: the clip must span from the first chosen frame to the last, within a frame
     const spanS = Math.max(...packets.map((p) => p.ptsS)) - clipBaseS;
-    const wantS = (last.utcMs - first.utcMs) / 1000;
+    const wantS = (lastShownMs - firstShownMs) / 1000;
     if (Math.abs(spanS - wantS) > 1.5 * frameS) {
       throw new HindsightError(`the cut clip spans ${spanS.toFixed(3)} s where ${wantS.toFixed(3)} s were copied`, { code: 'extract_failed' });
     }
@@ -234,7 +241,7 @@ async function measureClip(req: ExtractRequest, file: string, chosen: readonly S
 
   // pieces: runs of frames whose segments abut (a hole in the index between them starts a new piece);
   // each is [index of its first frame in the clip, wall-clock time of its first frame]
-  const starts: [number, number][] = [[0, Math.min(...(allKnown ? chosen : [first]).map((f) => f.utcMs))]];
+  const starts: [number, number][] = [[0, firstShownMs]];
   if (allKnown) {
     for (let i = 1; i < chosen.length; i++) {
       if (chosen[i]!.seg === chosen[i - 1]!.seg || !startsAfterHole(chosen[i - 1]!, chosen[i]!)) continue;

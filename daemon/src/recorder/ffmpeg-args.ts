@@ -27,10 +27,8 @@ export function recordArgs(target: CameraTarget, input: CameraInput, files: RunF
     ...rtspInputArgs(target, input, o.timeoutS, { videoOnly: true }),
     // First video stream, bit for bit: no decode, no re-encode (about 1 % of a core per camera).
     '-map', '0:v:0', '-c', 'copy',
-    // RTP carries no decode times: with B-frames (H.264 or H.265) the first packets reach the muxer without a
-    // pts or dts and the MPEG-TS muxer refuses the whole stream ("first pts and dts value must be set").
-    // A packet without a pts takes its dts; without this such cameras could not be recorded at all.
-    '-bsf:v', 'setts=pts=if(eq(PTS\\,NOPTS)\\,DTS\\,PTS)',
+    // The camera's clock as a steady output clock (see steadyClock).
+    '-bsf:v', steadyClock(o.timeoutS),
     '-f', 'segment',
     // Segments cut at the first keyframe after this many seconds; real durations come from the list.
     '-segment_time', String(o.segmentSeconds),
@@ -46,4 +44,26 @@ export function recordArgs(target: CameraTarget, input: CameraInput, files: RunF
     '-segment_list_flags', '+live',
     path.join(files.dir, segmentPattern(files.runId)),
   ];
+}
+
+/**
+ * The setts bitstream filter that turns the camera's timestamps into a clock that only moves forward with the
+ * footage. Each packet's decode time advances by the camera's own step from the previous packet when that step is
+ * plausible: more than zero and less than `maxStepS` (the stall timeout: a real silence longer than that ends the
+ * run). Two packets with the same time (a camera's first frames after a connect can be) are one tick apart, as
+ * ffmpeg itself would make them. Any other step is the camera's clock jumping (a reset sets it back, a wrong clock
+ * sets it forward) and advances by one frame instead. Without this a jump back holds every following packet at the last time (ffmpeg
+ * "corrects" non-monotonic times) until the camera's clock catches up: no segment closes and the footage is lost.
+ * The presentation time keeps the packet's reorder delay (B-frames), bounded to [0, maxStepS).
+ *
+ * RTP carries no decode times: with B-frames (H.264 or H.265) the first packets reach the muxer without a pts and
+ * the MPEG-TS muxer would refuse the whole stream ("first pts and dts value must be set"); such a packet is shown
+ * at its decode time.
+ */
+export function steadyClock(maxStepS: number): string {
+  const c = '\\,'; // a comma inside an expression (a bare one would separate filters)
+  const step = 'DTS-PREV_INDTS';
+  const dts = `if(eq(PREV_INDTS${c}NOPTS)${c}DTS${c}PREV_OUTDTS+if(gt(${step}${c}0)*lt(${step}${c}${maxStepS}/TB)${c}${step}${c}if(eq(${step}${c}0)${c}1${c}max(DURATION${c}1))))`;
+  const pts = `${dts}+clip(if(eq(PTS${c}NOPTS)${c}DTS${c}PTS)-DTS${c}0${c}${maxStepS}/TB)`;
+  return `setts=dts=${dts}:pts=${pts}`;
 }
