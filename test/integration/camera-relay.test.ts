@@ -122,7 +122,7 @@ describe('cameras are read through the relay: no credential in argv, no redirect
   it.runIf(process.getuid?.() === 0)('serves one connection, from the user it was opened for: another local user gets nothing', async () => {
     const cam = await startCamera({ width: 320, height: 240, fps: 10, gop: 10, user: 'viewer', password: PASSWORD });
     cleanups.push(() => cam.stop());
-    const relay = await RtspRelay.open({ scheme: 'rtsp', address: '127.0.0.1', port: cam.port, credentials: { username: 'viewer', password: PASSWORD } }, '/stream');
+    const relay = await RtspRelay.open({ address: '127.0.0.1', port: cam.port, credentials: { username: 'viewer', password: PASSWORD } }, '/stream');
     cleanups.push(() => relay.close());
     const port = Number(new URL(relay.url).port);
 

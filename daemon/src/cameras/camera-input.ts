@@ -1,3 +1,4 @@
+import { HindsightError } from '../util/errors.js';
 import { cameraProblem, type CameraProblem } from './ffmpeg-errors.js';
 import { relayHost } from './relay-host.js';
 import type { RelayRefusal } from './rtsp-relay.js';
@@ -20,7 +21,8 @@ const asProblem = (r: RelayRefusal | undefined): CameraProblem | undefined => (r
 export async function openCameraInput(target: CameraTarget): Promise<CameraInput> {
   const { resolved, credentials } = target;
   const host = relayHost();
-  const { id, url } = await host.open({ scheme: resolved.scheme, address: resolved.addresses[0]!, port: resolved.port, servername: resolved.host, credentials }, resolved.pathAndQuery);
+  if (resolved.scheme !== 'rtsp') throw new HindsightError(`${resolved.scheme}:// cameras are not supported`, { code: 'not_rtsp', hint: 'use the camera\'s rtsp:// address' });
+  const { id, url } = await host.open({ address: resolved.addresses[0]!, port: resolved.port, credentials }, resolved.pathAndQuery);
   return { url, close: async () => asProblem(await host.close(id)) };
 }
 

@@ -1,16 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import tls from 'node:tls';
 
 /** Where the relay connects: the checked camera address (never a name), and the credentials it answers with. */
 export interface RelayUpstream {
-  scheme: 'rtsp' | 'rtsps';
-  /** The address the camera-network check accepted. */
+  /** The address the camera-network check accepted (plain RTSP: rtsps:// cameras are refused when added). */
   address: string;
   port: number;
-  /** Host name for TLS verification (rtsps), when the camera was given by name. */
-  servername?: string;
   credentials?: { username: string; password: string };
 }
 
@@ -223,7 +219,7 @@ export class RtspRelay {
   ) {
     this.auth = up.credentials ? new Authenticator(up.credentials) : undefined;
     const host = net.isIPv6(up.address) ? `[${up.address}]` : up.address;
-    this.cameraPrefix = `${up.scheme}://${host}:${up.port}`;
+    this.cameraPrefix = `rtsp://${host}:${up.port}`;
   }
 
   /**
@@ -259,15 +255,12 @@ export class RtspRelay {
     }
     this.client = socket;
     this.server.close(); // one connection: nobody else can connect once ffmpeg has
-    const { scheme, address, port, servername } = this.up;
+    const { address, port } = this.up;
     // The camera's bytes are read into one reused buffer (no stream machinery per packet: a camera writes
     // one RTP packet at a time) and handed on as a copy of what was read.
     const readInto = Buffer.allocUnsafe(READ_BUFFER);
     const onread = { buffer: readInto, callback: (n: number, buf: Uint8Array): boolean => this.fromCamera?.(Buffer.from(buf.subarray(0, n))) ?? true };
-    const upstream =
-      scheme === 'rtsps'
-        ? tls.connect({ host: address, port, servername: servername && !net.isIP(servername) ? servername : undefined })
-        : net.connect({ host: address, port, onread });
+    const upstream = net.connect({ host: address, port, onread });
     this.upstream = upstream;
     upstream.setNoDelay(true);
     socket.setNoDelay(true);
@@ -301,8 +294,6 @@ export class RtspRelay {
       }
       return !this.cameraHeld;
     };
-    // TLS sockets have no onread: their data comes as events
-    if (scheme === 'rtsps') upstream.on('data', (chunk: Buffer) => this.fromCamera?.(chunk) === false && upstream.pause());
     const end = (): void => this.close();
     for (const s of [socket, upstream]) {
       s.on('error', end);
