@@ -12,7 +12,7 @@ import { errorMessage } from '../util/errors.js';
 import { isSafeId } from '../util/ids.js';
 import { AlarmLog } from './alarm-log.js';
 import { CameraIndex } from './camera-index.js';
-import type { DecodeVerdict } from './decode-check.js';
+import { DecodeChecker, type DecodeVerdict } from './decode-check.js';
 import { DISK_FULL, diskFullReason } from './disk-guard.js';
 import { LOCKED_OVER_QUOTA } from './retention.js';
 import { recoverCameraDir } from './run-files.js';
@@ -37,11 +37,13 @@ export class RecorderService implements Service {
   /** The recorder's database writes are failing: why, and whether the alarm could be written. */
   private writeTrouble: { reason: string; alarmed: boolean } | undefined;
   private reconciling: Promise<void> = Promise.resolve();
+  private readonly decodeChecker: DecodeChecker;
 
   constructor(private readonly ctx: AppContext) {
     this.settings = recorderSettings(ctx.config);
     this.cameras = CameraService.fromConfig(ctx.config, ctx.paths.stateDir, ctx);
     this.statusRepo = new CameraStatusRepo(ctx.db);
+    this.decodeChecker = new DecodeChecker({ ffmpeg: this.settings.ffmpeg, roundMs: DECODE_ROUND_MS });
     this.alarms = new AlarmLog({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, log: ctx.log.child({ service: this.name }) }, 'recorder');
   }
 
@@ -177,6 +179,7 @@ export class RecorderService implements Service {
         onStatus: (s, changed) => this.putStatus(s, changed),
         onWrite: (error) => this.writeProblem(error),
         onDecodable: (v) => this.decodeAlarm(id, v),
+        decodeChecker: this.decodeChecker,
       });
       this.recorders.set(id, { recorder, fingerprint: fingerprint(camera, repo) });
       this.log.info({ service: this.name, camera: id }, `camera ${id}: starting its recorder`);
@@ -203,6 +206,8 @@ export class RecorderService implements Service {
   }
 }
 
+/** How often the due segments of all cameras are collected into one decode check. */
+const DECODE_ROUND_MS = 1000;
 /** The alarm raised while a camera's video does not decode (subject: the camera id). */
 export const UNDECODABLE = 'camera.undecodable';
 /** The alarm raised while the recorder's database writes fail (subject: 'database'). */
