@@ -34,8 +34,10 @@ export class RecorderService implements Service {
   private timer: NodeJS.Timeout | undefined;
   private revision = -1;
   private readonly alarms: AlarmLog;
-  /** The recorder's database writes are failing: why, and whether the alarm could be written. */
-  private writeTrouble: { reason: string; alarmed: boolean } | undefined;
+  /** The recorder's database writes are failing: why, whether the alarm is written, and how often that was tried. */
+  private writeTrouble: { reason: string; alarmed: boolean; attempts: number } | undefined;
+  private alarmRetry: NodeJS.Timeout | undefined;
+  private stopped = false;
   private reconciling: Promise<void> = Promise.resolve();
   private readonly decodeChecker: DecodeChecker;
 
@@ -64,6 +66,9 @@ export class RecorderService implements Service {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.stopped = true;
+    clearTimeout(this.alarmRetry);
+    this.alarmRetry = undefined;
     await this.reconciling;
     const all = [...this.recorders.values()].map((r) => r.recorder);
     this.recorders.clear();
@@ -127,20 +132,17 @@ export class RecorderService implements Service {
 
   /**
    * A database write of the recorder failed (`error`) or worked again (undefined): an alarm says so, with the
-   * reason, and is cleared when writes work. A failure that could not even be written as an alarm (the database
-   * is locked or full) is raised and cleared once writes work again, so the record keeps it; the log has it now.
+   * reason, and is cleared when writes work. The log says it at once; the alarm's own write meets the same lock or
+   * full disk, so it goes through the reconcile loop and is tried again every second, up to 20 times. A failure
+   * whose alarm could not be written is raised and cleared once writes work again, so the record keeps it.
    */
   private writeProblem(error: string | undefined): void {
     const trouble = this.writeTrouble;
     if (error !== undefined) {
-      if (trouble?.reason === error && trouble.alarmed) return;
-      this.writeTrouble = { reason: error, alarmed: false };
-      try {
-        this.alarms.raise(DB_WRITE_FAILED, 'database', dbWriteMessage(error));
-        this.writeTrouble.alarmed = true;
-      } catch (err) {
-        this.log.error({ service: this.name, err, writeError: error }, `the recorder cannot write to the database: ${error}`);
-      }
+      if (trouble?.reason === error && (trouble.alarmed || trouble.attempts < ALARM_WRITE_ATTEMPTS)) return;
+      if (trouble?.reason !== error) this.log.error({ service: this.name, writeError: error }, dbWriteMessage(error));
+      this.writeTrouble = { reason: error, alarmed: false, attempts: 0 };
+      this.retryWriteAlarm(0);
       return;
     }
     if (!trouble) return;
@@ -148,8 +150,33 @@ export class RecorderService implements Service {
       if (!trouble.alarmed) this.alarms.raise(DB_WRITE_FAILED, 'database', dbWriteMessage(trouble.reason));
       this.alarms.clear(DB_WRITE_FAILED, 'database');
       this.writeTrouble = undefined;
+      clearTimeout(this.alarmRetry);
+      this.alarmRetry = undefined;
     } catch (err) {
       this.log.error({ service: this.name, err }, 'cannot record the database write failure as an alarm');
+    }
+  }
+
+  /** Queue an attempt to write the database-write alarm on the reconcile loop, `ms` from now. */
+  private retryWriteAlarm(ms: number): void {
+    if (this.alarmRetry || this.stopped) return;
+    this.alarmRetry = setTimeout(() => {
+      this.alarmRetry = undefined;
+      this.reconciling = this.reconciling.then(() => this.writeAlarm());
+    }, ms);
+    this.alarmRetry.unref();
+  }
+
+  private writeAlarm(): void {
+    const trouble = this.writeTrouble;
+    if (!trouble || trouble.alarmed || this.stopped) return;
+    trouble.attempts += 1;
+    try {
+      this.alarms.raise(DB_WRITE_FAILED, 'database', dbWriteMessage(trouble.reason));
+      trouble.alarmed = true;
+    } catch (err) {
+      if (trouble.attempts < ALARM_WRITE_ATTEMPTS) this.retryWriteAlarm(ALARM_RETRY_MS);
+      else this.log.error({ service: this.name, err, attempts: trouble.attempts }, `cannot write the database-write alarm (${errorMessage(err)}); it is written when writes work again`);
     }
   }
 
@@ -206,6 +233,9 @@ export class RecorderService implements Service {
   }
 }
 
+/** The database-write alarm is tried this often, this many times, while writes fail. */
+const ALARM_RETRY_MS = 1000;
+const ALARM_WRITE_ATTEMPTS = 20;
 /** How often the due segments of all cameras are collected into one decode check. */
 const DECODE_ROUND_MS = 1000;
 /** The alarm raised while a camera's video does not decode (subject: the camera id). */
