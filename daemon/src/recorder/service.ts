@@ -58,7 +58,13 @@ export class RecorderService implements Service {
     await this.recover();
     await this.reconcile();
     this.timer = setInterval(() => {
-      this.reconciling = this.reconciling.then(() => this.reconcile()).catch((err: unknown) => this.log.error({ service: this.name, err }, 'camera reload failed'));
+      this.reconciling = this.reconciling
+        .then(() => this.reconcile())
+        .catch((err: unknown) => {
+          this.log.error({ service: this.name, err }, 'camera reload failed');
+          // the database refused a write (locked, full, read-only): the same alarm as for the segment index
+          if (String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_')) this.writeProblem(errorMessage(err));
+        });
     }, this.settings.reloadPollMs);
     this.timer.unref();
   }
