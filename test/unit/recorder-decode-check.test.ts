@@ -74,6 +74,12 @@ describe('keyframe check of several segments in one ffmpeg', () => {
     expect(r[2]).toBeUndefined();
   }, 60_000);
 
+  it('works the same in the media sandbox (bubblewrap), which sees only the segments\' folder', async () => {
+    const r = await keyframeProblems('ffmpeg', [good[0]!, bad], 'bwrap');
+    expect(r[0]).toBeUndefined();
+    expect(r[1]).toMatch(/decod|corrupt|invalid|error/i);
+  }, 60_000);
+
   it('reports a file that is not video', async () => {
     const r = await keyframeProblems('ffmpeg', [path.join(dir, 'missing.ts')]);
     expect(r[0]).toMatch(/No such file|exited/);

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { runCommand } from '../util/child.js';
+import { sandboxed, type SandboxMode } from '../util/sandbox.js';
 
 const NICE = '/usr/bin/nice';
 
@@ -13,16 +15,18 @@ const DECODE_ERROR = /error while decoding|corrupt|invalid/i;
  * whose decoder sees keyframes only (`-skip_frame nokey`, one thread, a short probe) and an output that stops after
  * one frame (`-frames:v 1`); the first decode error stops the process (`-xerror`). Starting ffmpeg costs far more
  * than decoding a keyframe, so several cameras share one start. When the shared run fails, each segment is checked
- * alone, one after the other, to say which one does not decode.
+ * alone, one after the other, to say which one does not decode. The segments hold the camera's bytes: ffmpeg
+ * parses them in the media sandbox (`sandbox`), seeing only their folders, read-only.
  * Returns, per file, undefined when its keyframe decodes, else ffmpeg's complaint (or that no picture came out).
  */
-export async function keyframeProblems(ffmpeg: string, files: string[]): Promise<(string | undefined)[]> {
+export async function keyframeProblems(ffmpeg: string, files: string[], sandbox: SandboxMode = 'off'): Promise<(string | undefined)[]> {
   if (files.length === 0) return [];
   const inputs = files.flatMap((f) => ['-threads', '1', '-skip_frame', 'nokey', '-probesize', '500000', '-analyzeduration', '0', '-i', f]);
   const outputs = files.flatMap((_, i) => ['-map', `${i}:v:0`, '-frames:v', '1', '-f', 'null', '-']);
   // verbose: the closing statistics say how many frames each input decoded; each line is tagged with its level
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'level+verbose', '-xerror', ...inputs, ...outputs];
-  const [cmd, argv] = existsSync(NICE) ? [NICE, ['-n', '19', ffmpeg, ...args]] : [ffmpeg, args];
+  const [program, programArgs] = sandboxed(sandbox, ffmpeg, args, { read: [...new Set(files.map((f) => path.dirname(f)))] });
+  const [cmd, argv] = existsSync(NICE) ? [NICE, ['-n', '19', program, ...programArgs]] : [program, programArgs];
   const r = await runCommand(cmd, argv, { timeoutMs: 30_000, maxStdoutBytes: 1024 });
   const lines = r.stderr.split('\n');
   const errors = lines.filter((l) => /\[(error|fatal|panic)\]/.test(l));
@@ -35,7 +39,7 @@ export async function keyframeProblems(ffmpeg: string, files: string[]): Promise
   if (allGood) return files.map(() => undefined);
   if (files.length > 1) {
     const each: (string | undefined)[] = [];
-    for (const f of files) each.push((await keyframeProblems(ffmpeg, [f]))[0]);
+    for (const f of files) each.push((await keyframeProblems(ffmpeg, [f], sandbox))[0]);
     return each;
   }
   const last = errors.at(-1)?.replace(/^(\[[^\]]*\]\s*)+/, '').slice(0, 200);
@@ -131,8 +135,8 @@ export class DecodeChecker {
   constructor(
     private readonly o: {
       ffmpeg: string;
+      sandbox: SandboxMode;
       roundMs: number;
-      check?: (ffmpeg: string, files: string[]) => Promise<(string | undefined)[]>;
     },
   ) {}
 
@@ -163,9 +167,10 @@ export class DecodeChecker {
     if (due.length === 0) return;
     this.running = true;
     try {
-      const problems = await (this.o.check ?? keyframeProblems)(
+      const problems = await keyframeProblems(
         this.o.ffmpeg,
         due.map((d) => d.file),
+        this.o.sandbox,
       ).catch((err: unknown) => due.map(() => `the check could not run: ${String(err)}`));
       due.forEach((d, i) => d.w.result(problems[i]));
     } finally {

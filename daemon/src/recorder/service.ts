@@ -45,7 +45,7 @@ export class RecorderService implements Service {
     this.settings = recorderSettings(ctx.config);
     this.cameras = CameraService.fromConfig(ctx.config, ctx.paths.stateDir, ctx);
     this.statusRepo = new CameraStatusRepo(ctx.db);
-    this.decodeChecker = new DecodeChecker({ ffmpeg: this.settings.ffmpeg, roundMs: DECODE_ROUND_MS });
+    this.decodeChecker = new DecodeChecker({ ffmpeg: this.settings.ffmpeg, sandbox: this.settings.sandbox, roundMs: DECODE_ROUND_MS });
     this.alarms = new AlarmLog({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, log: ctx.log.child({ service: this.name }) }, 'recorder');
   }
 
