@@ -105,9 +105,9 @@ export function streamReport(video: NonNullable<FfprobeJson['streams']>[number],
   const bytes = packets.reduce((n, p) => n + Number(p.size ?? 0), 0);
   const bitrateKbps = span > 0 ? (bytes * 8) / span / 1000 : null;
   const advice: string[] = [];
-  if (keyframeIntervalS === null) advice.push(`fewer than two keyframes arrived in ${seconds} s: the keyframe (I-frame) interval is long; set it to 1-2 s in the camera so segments and incident clips start close to the wanted time`);
-  else if (keyframeIntervalS > 4) advice.push(`keyframes come every ${keyframeIntervalS.toFixed(1)} s: set the camera's I-frame interval to 1-2 s so segments and incident clips start close to the wanted time`);
-  if (video.codec_name !== 'h264' && video.codec_name !== 'hevc') advice.push(`codec ${video.codec_name ?? 'unknown'} is unusual for CCTV: H.264 or H.265 is recommended`);
+  if (keyframeIntervalS === null && keyTimes.length > 0) advice.push(`fewer than two keyframes arrived in ${seconds} s: the keyframe (I-frame) interval is long; set it to 1-2 s in the camera so segments and incident clips start close to the wanted time`);
+  else if (keyframeIntervalS !== null && keyframeIntervalS > 4) advice.push(`keyframes come every ${keyframeIntervalS.toFixed(1)} s: set the camera's I-frame interval to 1-2 s so segments and incident clips start close to the wanted time`);
+  if (video.codec_name !== 'h264' && video.codec_name !== 'hevc' && RECORDABLE_CODECS.has(video.codec_name ?? '')) advice.push(`codec ${video.codec_name ?? 'unknown'} is unusual for CCTV: H.264 or H.265 is recommended`);
   if ((video.width ?? 0) * (video.height ?? 0) < 640 * 360) advice.push('the resolution is low for identifying faces: use the camera\'s main stream, not the sub-stream');
   return { codec: video.codec_name ?? 'unknown', profile: video.profile ?? null, width: video.width ?? 0, height: video.height ?? 0, fps, keyframeIntervalS, bitrateKbps, audio: o.audio, advice, problems: recordingProblems(video, packets, seconds) };
 }
