@@ -84,12 +84,22 @@ export async function run({ root, log }) {
     // the recording ffmpegs (segment muxer); short decode checks come and go beside them
     const isRecorder = (p) => procStat(p)?.comm === 'ffmpeg' && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('segment_list');
     const ffmpegs = treePids(daemon.pid).filter(isRecorder);
+    // what else sits in the recording path: the camera relay process (it holds the credentials; its title is hindsight-relay) and the sandbox
+    // launchers around the recording ffmpegs
+    const cmdline = (p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const pathPids = treePids(daemon.pid).filter((p) => cmdline(p).includes('relay-main') || cmdline(p).startsWith('hindsight-relay') || (procStat(p)?.comm === 'bwrap' && cmdline(p).includes('segment_list')));
     if (ffmpegs.length !== CAMERAS) throw new Error(`expected ${CAMERAS} recording ffmpeg processes, found ${ffmpegs.length}`);
     const memory = ffmpegs.map(smaps);
     const floorPids = floors.map((f) => f.pid);
     if (floors.some((f) => !procStat(f.pid))) throw new Error('a bare ffmpeg -c copy (the floor) is not running');
     const reapedBefore = procStat(daemon.pid).childrenCpuS;
-    const usage = await sampleUsage([daemon.pid, ...ffmpegs, ...floorPids], SAMPLE_S);
+    const usage = await sampleUsage([daemon.pid, ...ffmpegs, ...floorPids, ...pathPids], SAMPLE_S);
     // CPU of the children that ended meanwhile: the decode checks (a recorder ffmpeg that restarted too)
     const checksCpu = (100 * (procStat(daemon.pid).childrenCpuS - reapedBefore)) / usage.wall_s / CAMERAS;
     const ff = ffmpegs.map((p) => usage.per_pid[p]);
@@ -102,7 +112,8 @@ export async function run({ root, log }) {
     const ffCpu = mean(ff.map((u) => u.cpu_pct_of_core));
     const floorCpu = mean(fl.map((u) => u.cpu_pct_of_core));
     // the recorder per camera: its recording ffmpeg and its share of the decode checks
-    const recorderCpu = ffCpu + checksCpu;
+    const pathCpu = pathPids.reduce((n, p) => n + (usage.per_pid[p].cpu_pct_of_core ?? 0), 0) / CAMERAS;
+    const recorderCpu = ffCpu + checksCpu + pathCpu;
     const daemonShare = d.cpu_pct_of_core / CAMERAS;
     const perCameraCpu = recorderCpu + daemonShare;
     const ratio = recorderCpu / floorCpu;
@@ -113,6 +124,8 @@ export async function run({ root, log }) {
       recorder_per_camera_cpu_pct_of_core: round(recorderCpu),
       recorder_per_camera_ffmpeg_cpu_pct_of_core: round(ffCpu),
       recorder_per_camera_decode_check_cpu_pct_of_core: round(checksCpu),
+      recorder_per_camera_relay_and_sandbox_cpu_pct_of_core: round(pathCpu),
+      relay_and_sandbox_processes: pathPids.map((p) => ({ comm: usage.per_pid[p].comm, cpu_pct_of_core: round(usage.per_pid[p].cpu_pct_of_core) })),
       ratio_recorder_to_floor: round(ratio),
       pass_ratio_le_1_25: ratio <= RATIO_MAX,
       // 1 % of a core is only reachable when the bare copy itself needs no more
@@ -138,7 +151,8 @@ export async function run({ root, log }) {
       daemon: { idle_rss_mb: round(idle.rss_mb_mean, 1), recording_rss_mb: round(d.rss_mb_mean, 1) },
       buffer: status.cameras.map((c) => ({ camera: c.cameraId, state: c.state, segments: c.segments, gaps: c.gaps, fps: c.fps, bitrate_kbps: c.bitrateKbps === null ? null : round(c.bitrateKbps, 0) })),
       notes:
-        'recorder_per_camera = mean recording ffmpeg CPU + the reaped children\'s CPU (decode checks) / 8; floor = mean CPU of the 8 bare ffmpeg -c copy ' +
+        'recorder_per_camera = mean recording ffmpeg CPU + the reaped children\'s CPU (decode checks) / 8 + the camera relay process\'s ' +
+        'and the sandbox launchers\' CPU / 8; floor = mean CPU of the 8 bare ffmpeg -c copy ' +
         'segmenters sampled in the same window; ratio = recorder / floor. per_camera_cpu adds the daemon\'s CPU / 8 (its parsing of progress and ' +
         'segment lists, indexing, status). Memory: RSS counts the pages of ffmpeg\'s shared libraries ' +
         '(libavcodec & co., ~35 MB) in every process; PSS shares them out between the 8 processes; private is the anonymous ' +
