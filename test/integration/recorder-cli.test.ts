@@ -49,6 +49,21 @@ describe('camera and buffer commands', () => {
     expect(JSON.parse((await runCli(['camera', 'list', '--json', '--config', config])).stdout)).toEqual([expect.objectContaining({ id: 'door', hasCredentials: true })]);
   });
 
+  it('camera test reads a 15 fps camera with audio and B-frames as 15 fps, says the audio is not recorded, and finds nothing that stops recording', async () => {
+    const dir = tempDir();
+    const camera = await startCamera({ width: 640, height: 360, fps: 15, gop: 15, bframes: 2, audio: true });
+    const config = writeConfig(dir, recorderConfigOverrides());
+    const tested = await runCli(['camera', 'test', '--url', camera.url, '--seconds', '4', '--config', config]);
+    expect(tested.code, tested.stdout + tested.stderr).toBe(0);
+    expect(tested.stdout).toMatch(/: ok\n/);
+    expect(tested.stdout).toMatch(/fps {9}15\.0\n/);
+    expect(tested.stdout).toMatch(/audio {7}present \(\w+\), not recorded/);
+    expect(tested.stdout).not.toMatch(/problem:/);
+    const json = JSON.parse((await runCli(['camera', 'test', '--url', camera.url, '--seconds', '4', '--json', '--config', config])).stdout) as { ok: boolean; stream: { fps: number; audio: string | null; problems: string[] } };
+    expect(json).toMatchObject({ ok: true, stream: { audio: expect.any(String), problems: [] } });
+    expect(json.stream.fps).toBeCloseTo(15, 0);
+  });
+
   it('test, snapshot, lock, unlock and status against a real camera', async () => {
     const dir = tempDir();
     const camera = await startCamera({ width: 320, height: 240, fps: 10, gop: 10 });
@@ -71,6 +86,8 @@ describe('camera and buffer commands', () => {
     expect(tested.stdout).toMatch(/resolution {2}320x240/);
     expect(tested.stdout).toMatch(/fps {9}(9\.\d|10\.\d)/);
     expect(tested.stdout).toMatch(/keyframes {3}every 1\.0 s/);
+    expect(tested.stdout).toMatch(/audio {7}none/);
+    expect(tested.stdout).not.toMatch(/problem:/);
     const adhoc = await cli('camera', 'test', '--url', 'rtsp://127.0.0.1:1/none');
     expect(adhoc.code).toBe(1);
     expect(adhoc.stdout).toMatch(/refused the connection/);

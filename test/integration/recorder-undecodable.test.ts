@@ -16,7 +16,7 @@ describe('recorder: a camera whose video does not decode', () => {
     const garbageFile = await makeGarbageVideo(path.join(dir, 'garbage.ts'), { seconds: 90, width: 320, height: 240, fps: 10, gop: 10 });
     const [garbage, clean] = await Promise.all([startCamera({ mode: 'file', file: garbageFile }), startCamera({ width: 320, height: 240, fps: 10, gop: 10 })]);
     // the default check interval: the verdict must come within 30 s as shipped
-    const { ctx, recorder } = inProcessDaemon(dir, { recorder: { segment_seconds: 2, decode_check_interval_s: 10 } });
+    const { ctx, recorder } = inProcessDaemon(dir, { recorder: { segment_seconds: 2 } });
     afterAll(async () => {
       await recorder.stop();
       ctx.db.close();
@@ -41,5 +41,30 @@ describe('recorder: a camera whose video does not decode', () => {
     expect(statuses.get('clean')?.state).toBe('recording');
     expect(states.filter((s) => s.camera === 'clean').map((s) => s.state)).not.toContain('undecodable');
     console.log(JSON.stringify({ judgedAfterMs: judged.at - recordingAt }));
+  }, 150_000);
+
+  it('catches video that turns to garbage after a good start, once checks are down to one per interval', async () => {
+    const dir = tempDir();
+    const goodS = 16;
+    const file = await makeGarbageVideo(path.join(dir, 'turns.ts'), { seconds: 90, width: 320, height: 240, fps: 10, gop: 10, goodSeconds: goodS });
+    const camera = await startCamera({ mode: 'file', file });
+    const intervalS = 6;
+    const { ctx, recorder } = inProcessDaemon(dir, { recorder: { segment_seconds: 2, decode_check_interval_s: intervalS } });
+    afterAll(async () => {
+      await recorder.stop();
+      ctx.db.close();
+    });
+    await recorder.cameras.add({ id: 'turns', name: 'turns', url: camera.url }, { type: 'cli', id: 'test' });
+    const states: { state: RecorderState; at: number }[] = [];
+    ctx.bus.on('camera.state', (s) => s.cameraId === 'turns' && states.push({ state: s.state, at: Date.now() }));
+    await recorder.start();
+    const recordingAt = (await waitFor(() => states.find((s) => s.state === 'recording'), { timeoutMs: 30_000, what: 'the camera recording' })).at;
+    // the replay starts when recording does: garbage from goodS on; caught within the interval plus a few segments
+    const judged = await waitFor(() => states.find((s) => s.state === 'undecodable'), { timeoutMs: 60_000, what: 'the undecodable state' });
+    // not while the video was good (a stream may run a little ahead of the wall clock at the start)
+    expect(judged.at - recordingAt, 'not before the video turned to garbage').toBeGreaterThan((goodS - 4) * 1000);
+    expect(new CameraStatusRepo(ctx.db).get('turns')).toMatchObject({ state: 'undecodable', spawns: 1 });
+    expect(new AlarmsRepo(ctx.db, ctx.clock).active(UNDECODABLE).map((a) => a.subject)).toEqual(['turns']);
+    console.log(JSON.stringify({ judgedAfterGarbageMs: judged.at - recordingAt - goodS * 1000 }));
   }, 150_000);
 });

@@ -12,13 +12,20 @@ export interface StreamReport {
   profile: string | null;
   width: number;
   height: number;
-  /** Measured from packet timestamps over the probe window. */
+  /**
+   * Steady-state frame rate from the packets' timestamps: the first second is skipped (a camera's start-up burst
+   * of buffered frames) and so are timestamp jumps.
+   */
   fps: number | null;
   /** Seconds between keyframes (median); null when fewer than two keyframes arrived in the window. */
   keyframeIntervalS: number | null;
   bitrateKbps: number | null;
+  /** The audio track's codec when the camera sends one (it is never recorded), else null. */
+  audio: string | null;
   /** Things that work but that an installer should change, in plain words. */
   advice: string[];
+  /** What would stop recording, in plain words (empty when the stream can be recorded). */
+  problems: string[];
 }
 
 export type ProbeResult = { ok: true; stream: StreamReport } | { ok: false; problem: CameraProblem };
@@ -61,24 +68,63 @@ export async function probeCamera(target: CameraTarget, options: { ffprobe: stri
   const video = json.streams?.find((s) => s.codec_type === 'video');
   if (r.code !== 0 || !json.streams?.length) return { ok: false, problem: explainFfmpegFailure(r.stderr, options.timeoutS, target.secrets) };
   if (!video) return { ok: false, problem: explainFfmpegFailure('no video', options.timeoutS) };
-  return { ok: true, stream: report(video, (json.packets ?? []).filter((p) => p.stream_index === video.index), options.seconds) };
+  const audio = json.streams.find((s) => s.codec_type === 'audio');
+  return { ok: true, stream: streamReport(video, (json.packets ?? []).filter((p) => p.stream_index === video.index), { seconds: options.seconds, audio: audio ? (audio.codec_name ?? 'unknown codec') : null }) };
 }
 
-function report(video: NonNullable<FfprobeJson['streams']>[number], packets: NonNullable<FfprobeJson['packets']>, seconds: number): StreamReport {
+/** Seconds at the start of the probe window whose frames do not count for the frame rate (start-up burst). */
+const BURST_S = 1;
+/** Codecs the recorder's MPEG-TS segments can carry by stream copy. */
+const RECORDABLE_CODECS = new Set(['h264', 'hevc', 'mpeg4', 'mpeg2video']);
+
+/**
+ * Frames per second from presentation times, sorted (B-frames arrive out of order): over the frames after the
+ * first second, leaving out steps that are not a frame interval (a timestamp jump, back or forward).
+ */
+export function steadyFps(times: number[]): number | null {
+  const sorted = [...times].sort((a, b) => a - b);
+  const steady = sorted.filter((t) => t >= sorted[0]! + BURST_S);
+  const use = steady.length > 2 ? steady : sorted;
+  const steps = use.slice(1).map((t, i) => t - use[i]!).filter((d) => d > 0);
+  if (steps.length === 0) return null;
+  const typical = median(steps);
+  const frames = steps.filter((d) => d <= typical * 4);
+  const span = frames.reduce((a, b) => a + b, 0);
+  return span > 0 ? frames.length / span : null;
+}
+
+/** What `camera test` says about a camera's video track, from the packets ffprobe read in the probe window. */
+export function streamReport(video: NonNullable<FfprobeJson['streams']>[number], packets: NonNullable<FfprobeJson['packets']>, o: { seconds: number; audio: string | null }): StreamReport {
+  const seconds = o.seconds;
   const times = packets.map((p) => Number(p.pts_time ?? p.dts_time)).filter(Number.isFinite);
   const span = times.length > 1 ? Math.max(...times) - Math.min(...times) : 0;
-  const fps = span > 0 ? (times.length - 1) / span : null;
+  const fps = steadyFps(times);
   const keyTimes = packets.filter((p) => p.flags?.startsWith('K')).map((p) => Number(p.pts_time ?? p.dts_time)).filter(Number.isFinite).sort((a, b) => a - b);
   const intervals = keyTimes.slice(1).map((t, i) => t - keyTimes[i]!);
   const keyframeIntervalS = intervals.length ? median(intervals) : null;
   const bytes = packets.reduce((n, p) => n + Number(p.size ?? 0), 0);
   const bitrateKbps = span > 0 ? (bytes * 8) / span / 1000 : null;
   const advice: string[] = [];
-  if (keyframeIntervalS === null) advice.push(`fewer than two keyframes arrived in ${seconds} s: the keyframe (I-frame) interval is long; set it to 1-2 s in the camera so segments and incident clips start close to the wanted time`);
-  else if (keyframeIntervalS > 4) advice.push(`keyframes come every ${keyframeIntervalS.toFixed(1)} s: set the camera's I-frame interval to 1-2 s so segments and incident clips start close to the wanted time`);
-  if (video.codec_name !== 'h264' && video.codec_name !== 'hevc') advice.push(`codec ${video.codec_name ?? 'unknown'} is unusual for CCTV: H.264 or H.265 is recommended`);
+  if (keyframeIntervalS === null && keyTimes.length > 0) advice.push(`fewer than two keyframes arrived in ${seconds} s: the keyframe (I-frame) interval is long; set it to 1-2 s in the camera so segments and incident clips start close to the wanted time`);
+  else if (keyframeIntervalS !== null && keyframeIntervalS > 4) advice.push(`keyframes come every ${keyframeIntervalS.toFixed(1)} s: set the camera's I-frame interval to 1-2 s so segments and incident clips start close to the wanted time`);
+  if (video.codec_name !== 'h264' && video.codec_name !== 'hevc' && RECORDABLE_CODECS.has(video.codec_name ?? '')) advice.push(`codec ${video.codec_name ?? 'unknown'} is unusual for CCTV: H.264 or H.265 is recommended`);
   if ((video.width ?? 0) * (video.height ?? 0) < 640 * 360) advice.push('the resolution is low for identifying faces: use the camera\'s main stream, not the sub-stream');
-  return { codec: video.codec_name ?? 'unknown', profile: video.profile ?? null, width: video.width ?? 0, height: video.height ?? 0, fps, keyframeIntervalS, bitrateKbps, advice };
+  return { codec: video.codec_name ?? 'unknown', profile: video.profile ?? null, width: video.width ?? 0, height: video.height ?? 0, fps, keyframeIntervalS, bitrateKbps, audio: o.audio, advice, problems: recordingProblems(video, packets, seconds) };
+}
+
+/** What would stop the recorder (stream copy into MPEG-TS segments cut on keyframes), in plain words. */
+function recordingProblems(video: NonNullable<FfprobeJson['streams']>[number], packets: NonNullable<FfprobeJson['packets']>, seconds: number): string[] {
+  const problems: string[] = [];
+  const codec = video.codec_name ?? 'unknown';
+  if (!RECORDABLE_CODECS.has(codec)) problems.push(`the video codec is ${codec}: it cannot be recorded without re-encoding; set the camera's stream to H.264 or H.265`);
+  if (packets.length === 0) problems.push(`no video frame arrived in ${seconds} s: the camera describes a video track but sends nothing on it; check the stream path and the camera's encoder`);
+  const stamped = (p: (typeof packets)[number]): boolean => Number.isFinite(Number(p.pts_time)) || Number.isFinite(Number(p.dts_time));
+  // over RTSP the very first frame often has no time yet (it comes before the stream's clock is known): harmless
+  const timed = packets.slice(Math.max(0, packets.findIndex(stamped)));
+  const unstamped = timed.filter((p) => !stamped(p)).length;
+  if (unstamped > 0) problems.push(`${unstamped} of ${timed.length} video frames carry no timestamp (neither presentation nor decoding time; B-frames sent without timing): footage cannot be placed in time; turn B-frames off in the camera (or pick the H.264 "baseline"/"main" profile without B-frames)`);
+  if (packets.length > 0 && !packets.some((p) => p.flags?.startsWith('K'))) problems.push(`no keyframe arrived in ${seconds} s: segments are cut on keyframes, so recording would stall and restart; set the camera's I-frame interval to 1-2 s`);
+  return problems;
 }
 
 /** Grab one decoded frame as a JPEG (consultation of footage: the caller audits it). */

@@ -37,19 +37,23 @@ export async function makeTestVideo(out: string, o: VideoOptions): Promise<strin
 
 /**
  * An H.264 MPEG-TS whose framing is valid (start codes, parameter sets, slice headers) but whose slice data is
- * random: it streams, parses and records like any camera, yet no frame decodes.
+ * random: it streams, parses and records like any camera, yet no frame decodes. With `goodSeconds`, the first
+ * frames are left intact: the video turns to garbage after a good start.
  */
-export async function makeGarbageVideo(out: string, o: VideoOptions): Promise<string> {
+export async function makeGarbageVideo(out: string, o: VideoOptions & { goodSeconds?: number }): Promise<string> {
   const raw = `${out}.h264`;
   const fps = o.fps ?? 10;
   await makeTestVideo(raw, o);
   const b = readFileSync(raw);
   const starts: number[] = [];
   for (let k = 0; k + 3 < b.length; k++) if (b[k] === 0 && b[k + 1] === 0 && b[k + 2] === 1) starts.push((k += 2) + 1);
+  const goodFrames = Math.round((o.goodSeconds ?? 0) * fps);
+  let frame = 0;
   starts.forEach((start, i) => {
     const end = i + 1 < starts.length ? starts[i + 1]! - 3 : b.length;
     const nalType = b[start]! & 0x1f;
     if (nalType !== 1 && nalType !== 5) return; // keep SPS/PPS/SEI: only the picture data is garbage
+    if (frame++ < goodFrames) return; // one slice per frame (x264's default)
     // keep the slice header's first bytes; never write a zero (no accidental start codes)
     for (let k = start + 8; k < end - 1; k++) b[k] = 1 + Math.floor(Math.random() * 255);
   });

@@ -36,6 +36,8 @@ export class AlarmLog {
   }
 
   clear(kind: string, subject: string): void {
+    // a read first: clearing an alarm that is not raised (the usual case, polled) takes no write lock
+    if (!this.alarms.active(kind).some((a) => a.subject === subject)) return;
     this.deps.db.transaction(() => {
       const cleared = this.alarms.clear(kind, subject);
       if (cleared) {

@@ -1,21 +1,49 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { runCommand } from '../util/child.js';
+import { sandboxed, type SandboxMode } from '../util/sandbox.js';
 
 const NICE = '/usr/bin/nice';
 
+/** Most segments one check process opens (its log, which says what each input decoded, stays short). */
+const MAX_FILES_PER_ROUND = 16;
+
+const DECODE_ERROR = /error while decoding|corrupt|invalid/i;
+
 /**
- * Whether a segment's first keyframe decodes: ffmpeg decodes that one frame only (`-skip_frame nokey`,
- * `-frames:v 1`) at the lowest priority and stops at the first decode error (`-xerror`). A camera can send
- * well-formed RTP and MPEG-TS around video that no player can show; stream copy never notices, this does.
- * Returns undefined when the keyframe decodes, else ffmpeg's complaint (or that no frame came out).
+ * Whether each segment's first keyframe decodes, in ONE ffmpeg at the lowest priority: every segment is an input
+ * whose decoder sees keyframes only (`-skip_frame nokey`, one thread, a short probe) and an output that stops after
+ * one frame (`-frames:v 1`); the first decode error stops the process (`-xerror`). Starting ffmpeg costs far more
+ * than decoding a keyframe, so several cameras share one start. When the shared run fails, each segment is checked
+ * alone, one after the other, to say which one does not decode. The segments hold the camera's bytes: ffmpeg
+ * parses them in the media sandbox (`sandbox`), seeing only their folders, read-only.
+ * Returns, per file, undefined when its keyframe decodes, else ffmpeg's complaint (or that no picture came out).
  */
-export async function keyframeProblem(ffmpeg: string, file: string): Promise<string | undefined> {
-  const args = ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', '-skip_frame', 'nokey', '-i', file, '-map', '0:v:0', '-frames:v', '1', '-f', 'null', '-'];
-  const [cmd, argv] = existsSync(NICE) ? [NICE, ['-n', '19', ffmpeg, ...args]] : [ffmpeg, args];
+export async function keyframeProblems(ffmpeg: string, files: string[], sandbox: SandboxMode = 'off'): Promise<(string | undefined)[]> {
+  if (files.length === 0) return [];
+  const inputs = files.flatMap((f) => ['-threads', '1', '-skip_frame', 'nokey', '-probesize', '500000', '-analyzeduration', '0', '-i', f]);
+  const outputs = files.flatMap((_, i) => ['-map', `${i}:v:0`, '-frames:v', '1', '-f', 'null', '-']);
+  // verbose: the closing statistics say how many frames each input decoded; each line is tagged with its level
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'level+verbose', '-xerror', ...inputs, ...outputs];
+  const [program, programArgs] = sandboxed(sandbox, ffmpeg, args, { read: [...new Set(files.map((f) => path.dirname(f)))] });
+  const [cmd, argv] = existsSync(NICE) ? [NICE, ['-n', '19', program, ...programArgs]] : [program, programArgs];
   const r = await runCommand(cmd, argv, { timeoutMs: 30_000, maxStdoutBytes: 1024 });
-  if (r.code === 0 && !/error while decoding|corrupt|invalid/i.test(r.stderr)) return undefined;
-  const lines = r.stderr.trim().split('\n').filter(Boolean);
-  return lines.at(-1)?.replace(/^\[[^\]]*\]\s*/, '').slice(0, 200) ?? (r.timedOut ? 'the check timed out' : `ffmpeg exited with ${r.code}`);
+  const lines = r.stderr.split('\n');
+  const errors = lines.filter((l) => /\[(error|fatal|panic)\]/.test(l));
+  const decoded = new Map<number, number>();
+  for (const l of lines) {
+    const m = /Input stream #(\d+):\d+ \(video\):.*?(\d+) frames decoded/.exec(l);
+    if (m) decoded.set(Number(m[1]), Math.max(decoded.get(Number(m[1])) ?? 0, Number(m[2])));
+  }
+  const allGood = r.code === 0 && !errors.some((l) => DECODE_ERROR.test(l)) && files.every((_, i) => (decoded.get(i) ?? 0) > 0);
+  if (allGood) return files.map(() => undefined);
+  if (files.length > 1) {
+    const each: (string | undefined)[] = [];
+    for (const f of files) each.push((await keyframeProblems(ffmpeg, [f], sandbox))[0]);
+    return each;
+  }
+  const last = errors.at(-1)?.replace(/^(\[[^\]]*\]\s*)+/, '').slice(0, 200);
+  return [last ?? (r.timedOut ? 'the check timed out' : r.code === 0 ? 'no picture decoded' : `ffmpeg exited with ${r.code}`)];
 }
 
 export const UNDECODABLE_REASON = "the camera's video does not decode: it is recorded but may show nothing; check the camera's encoder settings or replace the camera";
@@ -29,42 +57,57 @@ export interface DecodeVerdict {
 }
 
 /**
- * Checks a camera's new segments now and then (at most one check at a time, one per `intervalMs`) and turns the
- * results into a verdict: undecodable after `failuresToJudge` failed checks in a row, decodable again after one
- * good check. Cost: one short, nice'd ffmpeg per interval, decoding a single keyframe.
+ * One camera's decode checks: which of its segments is due for a check, and the verdict from the results.
+ * Every new segment is due until `passesToTrust` checks in a row passed after a (re)start of recording or after a
+ * failed check; from then on one segment closed at least `intervalMs` after the last check (so footage that turns
+ * to garbage after a good start is caught within about the interval plus two segments). Undecodable after
+ * `failuresToJudge` failed checks in a row (then checked once per interval until it decodes again), decodable
+ * again after one good check.
  */
 export class DecodeWatch {
-  private busy = false;
+  private newest: { file: string; closedAt: number } | undefined;
   private lastAt = Number.NEGATIVE_INFINITY;
+  private busy = false;
+  private passes = 0;
   private failures = 0;
   private verdict: boolean | undefined;
 
   constructor(
     private readonly o: {
-      ffmpeg: string;
       intervalMs: number;
       failuresToJudge: number;
+      passesToTrust: number;
       onVerdict: (v: DecodeVerdict) => void;
-      check?: (ffmpeg: string, file: string) => Promise<string | undefined>;
     },
   ) {}
 
-  /** A segment closed: check it if the last check is old enough (the check runs in the background). */
-  offer(file: string): void {
-    const now = performance.now();
-    if (this.busy || now - this.lastAt < this.o.intervalMs) return;
-    this.busy = true;
-    this.lastAt = now;
-    void (this.o.check ?? keyframeProblem)(this.o.ffmpeg, file)
-      .then((problem) => this.judge(problem))
-      .catch((err: unknown) => this.judge(`the check could not run: ${String(err)}`))
-      .finally(() => {
-        this.busy = false;
-      });
+  /** A recording run (re)started: its first segments are checked one by one again. */
+  runStarted(): void {
+    this.passes = 0;
   }
 
-  private judge(problem: string | undefined): void {
+  /** A segment closed: it becomes the candidate for the next check. */
+  segmentClosed(file: string, now = performance.now()): void {
+    this.newest = { file, closedAt: now };
+  }
+
+  /** The segment to check now, if one is due (it is then handed out once). */
+  take(now = performance.now()): string | undefined {
+    const c = this.newest;
+    if (this.busy || !c) return undefined;
+    const closely = this.verdict !== false && (this.passes < this.o.passesToTrust || this.failures > 0);
+    if (!closely && c.closedAt < this.lastAt + this.o.intervalMs) return undefined;
+    this.newest = undefined;
+    this.busy = true;
+    this.lastAt = now;
+    return c.file;
+  }
+
+  /** The result of checking the segment `take()` handed out. */
+  result(problem: string | undefined): void {
+    this.busy = false;
     if (problem === undefined) {
+      this.passes += 1;
       this.failures = 0;
       if (this.verdict !== true) {
         this.verdict = true;
@@ -72,9 +115,66 @@ export class DecodeWatch {
       }
       return;
     }
+    this.passes = 0;
     this.failures += 1;
-    if (this.failures < this.o.failuresToJudge) return;
+    if (this.failures < this.o.failuresToJudge || this.verdict === false) return;
     this.verdict = false;
     this.o.onVerdict({ decodable: false, reason: UNDECODABLE_REASON, detail: problem });
+  }
+}
+
+/**
+ * Runs the decode checks of all cameras: every `roundMs` it collects the segments due (at most one per camera)
+ * and checks them in one nice'd ffmpeg; one round at a time, so at most one check process runs for the whole box.
+ */
+export class DecodeChecker {
+  private readonly watches = new Set<DecodeWatch>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly o: {
+      ffmpeg: string;
+      sandbox: SandboxMode;
+      roundMs: number;
+    },
+  ) {}
+
+  /** Start checking a camera's segments; returns the function that stops it. */
+  watch(w: DecodeWatch): () => void {
+    this.watches.add(w);
+    if (!this.timer) {
+      this.timer = setInterval(() => void this.round(), this.o.roundMs);
+      this.timer.unref();
+    }
+    return () => {
+      this.watches.delete(w);
+      if (this.watches.size === 0) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    };
+  }
+
+  private async round(): Promise<void> {
+    if (this.running) return;
+    const due: { w: DecodeWatch; file: string }[] = [];
+    for (const w of this.watches) {
+      if (due.length >= MAX_FILES_PER_ROUND) break;
+      const file = w.take();
+      if (file) due.push({ w, file });
+    }
+    if (due.length === 0) return;
+    this.running = true;
+    try {
+      const problems = await keyframeProblems(
+        this.o.ffmpeg,
+        due.map((d) => d.file),
+        this.o.sandbox,
+      ).catch((err: unknown) => due.map(() => `the check could not run: ${String(err)}`));
+      due.forEach((d, i) => d.w.result(problems[i]));
+    } finally {
+      this.running = false;
+    }
   }
 }

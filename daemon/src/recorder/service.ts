@@ -12,7 +12,7 @@ import { errorMessage } from '../util/errors.js';
 import { isSafeId } from '../util/ids.js';
 import { AlarmLog } from './alarm-log.js';
 import { CameraIndex } from './camera-index.js';
-import type { DecodeVerdict } from './decode-check.js';
+import { DecodeChecker, type DecodeVerdict } from './decode-check.js';
 import { DISK_FULL, diskFullReason } from './disk-guard.js';
 import { LOCKED_OVER_QUOTA } from './retention.js';
 import { recoverCameraDir } from './run-files.js';
@@ -34,14 +34,18 @@ export class RecorderService implements Service {
   private timer: NodeJS.Timeout | undefined;
   private revision = -1;
   private readonly alarms: AlarmLog;
-  /** The recorder's database writes are failing: why, and whether the alarm could be written. */
-  private writeTrouble: { reason: string; alarmed: boolean } | undefined;
+  /** The recorder's database writes are failing: why, whether the alarm is written, and how often that was tried. */
+  private writeTrouble: { reason: string; alarmed: boolean; attempts: number } | undefined;
+  private alarmRetry: NodeJS.Timeout | undefined;
+  private stopped = false;
   private reconciling: Promise<void> = Promise.resolve();
+  private readonly decodeChecker: DecodeChecker;
 
   constructor(private readonly ctx: AppContext) {
     this.settings = recorderSettings(ctx.config);
     this.cameras = CameraService.fromConfig(ctx.config, ctx.paths.stateDir, ctx);
     this.statusRepo = new CameraStatusRepo(ctx.db);
+    this.decodeChecker = new DecodeChecker({ ffmpeg: this.settings.ffmpeg, sandbox: this.settings.sandbox, roundMs: DECODE_ROUND_MS });
     this.alarms = new AlarmLog({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, log: ctx.log.child({ service: this.name }) }, 'recorder');
   }
 
@@ -54,7 +58,13 @@ export class RecorderService implements Service {
     await this.recover();
     await this.reconcile();
     this.timer = setInterval(() => {
-      this.reconciling = this.reconciling.then(() => this.reconcile()).catch((err: unknown) => this.log.error({ service: this.name, err }, 'camera reload failed'));
+      this.reconciling = this.reconciling
+        .then(() => this.reconcile())
+        .catch((err: unknown) => {
+          this.log.error({ service: this.name, err }, 'camera reload failed');
+          // the database refused a write (locked, full, read-only): the same alarm as for the segment index
+          if (String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_')) this.writeProblem(errorMessage(err));
+        });
     }, this.settings.reloadPollMs);
     this.timer.unref();
   }
@@ -62,6 +72,9 @@ export class RecorderService implements Service {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.stopped = true;
+    clearTimeout(this.alarmRetry);
+    this.alarmRetry = undefined;
     await this.reconciling;
     const all = [...this.recorders.values()].map((r) => r.recorder);
     this.recorders.clear();
@@ -125,20 +138,17 @@ export class RecorderService implements Service {
 
   /**
    * A database write of the recorder failed (`error`) or worked again (undefined): an alarm says so, with the
-   * reason, and is cleared when writes work. A failure that could not even be written as an alarm (the database
-   * is locked or full) is raised and cleared once writes work again, so the record keeps it; the log has it now.
+   * reason, and is cleared when writes work. The log says it at once; the alarm's own write meets the same lock or
+   * full disk, so it goes through the reconcile loop and is tried again every second, up to 20 times. A failure
+   * whose alarm could not be written is raised and cleared once writes work again, so the record keeps it.
    */
   private writeProblem(error: string | undefined): void {
     const trouble = this.writeTrouble;
     if (error !== undefined) {
-      if (trouble?.reason === error && trouble.alarmed) return;
-      this.writeTrouble = { reason: error, alarmed: false };
-      try {
-        this.alarms.raise(DB_WRITE_FAILED, 'database', dbWriteMessage(error));
-        this.writeTrouble.alarmed = true;
-      } catch (err) {
-        this.log.error({ service: this.name, err, writeError: error }, `the recorder cannot write to the database: ${error}`);
-      }
+      if (trouble?.reason === error && (trouble.alarmed || trouble.attempts < ALARM_WRITE_ATTEMPTS)) return;
+      if (trouble?.reason !== error) this.log.error({ service: this.name, writeError: error }, dbWriteMessage(error));
+      this.writeTrouble = { reason: error, alarmed: false, attempts: 0 };
+      this.retryWriteAlarm(0);
       return;
     }
     if (!trouble) return;
@@ -146,8 +156,33 @@ export class RecorderService implements Service {
       if (!trouble.alarmed) this.alarms.raise(DB_WRITE_FAILED, 'database', dbWriteMessage(trouble.reason));
       this.alarms.clear(DB_WRITE_FAILED, 'database');
       this.writeTrouble = undefined;
+      clearTimeout(this.alarmRetry);
+      this.alarmRetry = undefined;
     } catch (err) {
       this.log.error({ service: this.name, err }, 'cannot record the database write failure as an alarm');
+    }
+  }
+
+  /** Queue an attempt to write the database-write alarm on the reconcile loop, `ms` from now. */
+  private retryWriteAlarm(ms: number): void {
+    if (this.alarmRetry || this.stopped) return;
+    this.alarmRetry = setTimeout(() => {
+      this.alarmRetry = undefined;
+      this.reconciling = this.reconciling.then(() => this.writeAlarm());
+    }, ms);
+    this.alarmRetry.unref();
+  }
+
+  private writeAlarm(): void {
+    const trouble = this.writeTrouble;
+    if (!trouble || trouble.alarmed || this.stopped) return;
+    trouble.attempts += 1;
+    try {
+      this.alarms.raise(DB_WRITE_FAILED, 'database', dbWriteMessage(trouble.reason));
+      trouble.alarmed = true;
+    } catch (err) {
+      if (trouble.attempts < ALARM_WRITE_ATTEMPTS) this.retryWriteAlarm(ALARM_RETRY_MS);
+      else this.log.error({ service: this.name, err, attempts: trouble.attempts }, `cannot write the database-write alarm (${errorMessage(err)}); it is written when writes work again`);
     }
   }
 
@@ -177,6 +212,7 @@ export class RecorderService implements Service {
         onStatus: (s, changed) => this.putStatus(s, changed),
         onWrite: (error) => this.writeProblem(error),
         onDecodable: (v) => this.decodeAlarm(id, v),
+        decodeChecker: this.decodeChecker,
       });
       this.recorders.set(id, { recorder, fingerprint: fingerprint(camera, repo) });
       this.log.info({ service: this.name, camera: id }, `camera ${id}: starting its recorder`);
@@ -203,6 +239,11 @@ export class RecorderService implements Service {
   }
 }
 
+/** The database-write alarm is tried this often, this many times, while writes fail. */
+const ALARM_RETRY_MS = 1000;
+const ALARM_WRITE_ATTEMPTS = 20;
+/** How often the due segments of all cameras are collected into one decode check. */
+const DECODE_ROUND_MS = 1000;
 /** The alarm raised while a camera's video does not decode (subject: the camera id). */
 export const UNDECODABLE = 'camera.undecodable';
 /** The alarm raised while the recorder's database writes fail (subject: 'database'). */

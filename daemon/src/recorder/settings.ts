@@ -17,7 +17,7 @@ export interface RecorderSettings {
   cpuPercent: number;
   statusIntervalMs: number;
   reloadPollMs: number;
-  /** At most one decode check of a new segment per this long (0: off). */
+  /** Once trusted, one decode check of a camera's segments per this long (0: no decode checks). */
   decodeCheckIntervalMs: number;
   /** Free space on the buffer's disk below which recording pauses (0: never). */
   recordingReserveBytes: number;

@@ -13,7 +13,7 @@ import { newId } from '../util/ids.js';
 import { sandboxProblem } from '../util/sandbox.js';
 import { Backoff } from './backoff.js';
 import { RunCursor, type CameraIndex } from './camera-index.js';
-import { DecodeWatch, type DecodeVerdict } from './decode-check.js';
+import { DecodeWatch, type DecodeChecker, type DecodeVerdict } from './decode-check.js';
 import { recordArgs } from './ffmpeg-args.js';
 import { finishRun } from './run-files.js';
 import { explainRunEnd } from './run-outcome.js';
@@ -37,12 +37,16 @@ export interface CameraRecorderDeps {
   onWrite?: (error: string | undefined) => void;
   /** The decode check changed its mind about the camera's video. */
   onDecodable?: (verdict: DecodeVerdict) => void;
+  /** Runs the decode checks of all cameras (none without it, or with `decodeCheckIntervalMs` 0). */
+  decodeChecker?: DecodeChecker;
 }
 
 const CONNECTING = 'connecting to the camera';
 
 /** Failed decode checks in a row before a camera is called undecodable (one bad segment is not a camera fault). */
 const DECODE_FAILURES_TO_JUDGE = 2;
+/** Good checks in a row, after a (re)start or a failed check, before only one segment per interval is checked. */
+const DECODE_PASSES_TO_TRUST = 3;
 
 /** Not recording for this many rtsp timeouts turns `reconnecting` into `failed`: a person should look. */
 const FAILED_AFTER_TIMEOUTS = 3;
@@ -72,13 +76,14 @@ export class CameraRecorder {
   private readonly startedUtcMs: number;
   private lastSegmentEnd: number | undefined;
   private readonly decodeWatch: DecodeWatch;
+  private unwatchDecode: (() => void) | undefined;
   /** Why the video does not decode, while the decode check says so. */
   private undecodable: string | undefined;
 
   constructor(private readonly deps: CameraRecorderDeps) {
     const s = deps.settings;
     this.backoff = new Backoff(s.restartInitialMs, s.restartMaxMs);
-    this.decodeWatch = new DecodeWatch({ ffmpeg: s.ffmpeg, intervalMs: s.decodeCheckIntervalMs, failuresToJudge: DECODE_FAILURES_TO_JUDGE, onVerdict: (v) => this.onDecodeVerdict(v) });
+    this.decodeWatch = new DecodeWatch({ intervalMs: s.decodeCheckIntervalMs, failuresToJudge: DECODE_FAILURES_TO_JUDGE, passesToTrust: DECODE_PASSES_TO_TRUST, onVerdict: (v) => this.onDecodeVerdict(v) });
     this.startedUtcMs = deps.clock.now();
     this.sinceUtcMs = this.startedUtcMs;
     this.notRecordingSince = performance.now();
@@ -92,6 +97,7 @@ export class CameraRecorder {
     this.publish(true);
     this.statusTimer = setInterval(() => this.tick(), this.deps.settings.statusIntervalMs);
     this.statusTimer.unref();
+    if (this.deps.decodeChecker && this.deps.settings.decodeCheckIntervalMs > 0) this.unwatchDecode = this.deps.decodeChecker.watch(this.decodeWatch);
     this.loopDone = this.loop();
   }
 
@@ -99,6 +105,7 @@ export class CameraRecorder {
   async stop(reason: string): Promise<void> {
     this.stopping = reason;
     clearInterval(this.statusTimer);
+    this.unwatchDecode?.();
     this.poke();
     await this.run?.stop();
     await this.loopDone;
@@ -214,6 +221,7 @@ export class CameraRecorder {
       });
       this.run = run;
       this.spawns += 1;
+      this.decodeWatch.runStarted();
       this.deps.log.debug({ camera: this.cameraId, run: cursor.runId, pid: run.pid }, 'ffmpeg started');
       if (this.stopping || this.haltReason) void run.stop();
       end = await run.done;
@@ -233,7 +241,7 @@ export class CameraRecorder {
 
   private onSegment(segment: Segment): void {
     this.lastSegmentEnd = segment.endUtcMs;
-    if (this.deps.settings.decodeCheckIntervalMs > 0) this.decodeWatch.offer(path.join(this.deps.index.cameraDir, path.basename(segment.path)));
+    this.decodeWatch.segmentClosed(path.join(this.deps.index.cameraDir, path.basename(segment.path)));
     const seconds = (segment.endUtcMs - segment.startUtcMs) / 1000;
     if (seconds > 0.2) this.bitrateKbps = (segment.bytes * 8) / seconds / 1000;
   }
@@ -268,6 +276,7 @@ export class CameraRecorder {
   }
 
   private onDecodeVerdict(v: DecodeVerdict): void {
+    if (this.stopping) return; // a check that ended after the stop: the next recorder judges afresh
     this.undecodable = v.decodable ? undefined : v.reason;
     if (v.decodable) this.deps.log.info({ camera: this.cameraId }, `camera ${this.cameraId}: its video decodes`);
     else this.deps.log.error({ camera: this.cameraId, detail: v.detail }, `camera ${this.cameraId}: ${v.reason}`);

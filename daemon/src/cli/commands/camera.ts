@@ -166,7 +166,7 @@ export function registerCamera(program: Command): void {
   addCredentialOptions(
     camera
       .command('test')
-      .description('connect to a camera and report codec, resolution, fps and keyframe interval, or say in plain words what is wrong')
+      .description('connect to a camera and report codec, resolution, steady fps, keyframe interval and audio, or say in plain words what is wrong (exit 1 when it could not be recorded)')
       .argument('[id]', 'a registered camera')
       .option('--url <url>', 'test this URL instead of a registered camera')
       .option('--transport <tcp|udp>', 'RTP transport (with --url)', 'tcp')
@@ -185,15 +185,18 @@ export function registerCamera(program: Command): void {
       process.exitCode = 1;
       return;
     }
+    if (result.stream.problems.length) process.exitCode = 1;
     if (o.json) return;
     const s = result.stream;
     const lines = [
-      `${label}: ok`,
+      s.problems.length ? `${label}: answers, but recording would fail` : `${label}: ok`,
       `  codec       ${s.codec}${s.profile ? ` (${s.profile})` : ''}`,
       `  resolution  ${s.width}x${s.height}`,
       `  fps         ${s.fps === null ? 'unknown' : s.fps.toFixed(1)}`,
       `  keyframes   ${s.keyframeIntervalS === null ? `fewer than two in ${seconds} s` : `every ${s.keyframeIntervalS.toFixed(1)} s`}`,
       `  bitrate     ${s.bitrateKbps === null ? 'unknown' : `${Math.round(s.bitrateKbps)} kbit/s`}`,
+      `  audio       ${s.audio === null ? 'none' : `present (${s.audio}), not recorded: the box keeps video only`}`,
+      ...s.problems.map((p) => `  problem: ${p}`),
       ...s.advice.map((a) => `  advice: ${a}`),
     ];
     process.stdout.write(lines.join('\n') + '\n');

@@ -40,8 +40,11 @@ export const RecorderSection = section('The rolling recorder: one ffmpeg per ena
   ffmpeg_cpu_percent: integer('Restart a recording ffmpeg that uses more than this share of one core over a status period (stream copy needs about 1 %).', 50, 5, 400),
   status_interval_s: integer('How often per-camera fps, bitrate and segment age are refreshed in the database (for `buffer status` and the UI).', 5, 1, 300),
   decode_check_interval_s: number(
-    "How often one new segment's first keyframe is test-decoded (a nice'd ffmpeg decoding one frame): a camera whose video does not decode is shown as `undecodable` with an alarm. 0 turns the check off.",
-    10,
+    "Decode checks: after each start of recording (and after a failed check) every new segment's first keyframe is " +
+      "test-decoded until 3 in a row decode, then one segment per this interval. A camera whose video does not decode " +
+      "is shown as `undecodable` with an alarm; footage that turns to garbage later is caught within about this interval " +
+      "plus two segments. The checks of all cameras share one nice'd ffmpeg per round. 0 turns the checks off.",
+    60,
     0,
     3600,
   ),
