@@ -200,12 +200,16 @@ describe('cutting exactly on H.265 with B-frames (shown in another order than de
   const BFRAMES = 2;
   let dir: string;
   let segments: SegmentRef[];
+  let segmentFirstPtsS: number;
 
   beforeAll(async () => {
     dir = tempDir();
     const x265 = ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', `keyint=50:min-keyint=50:scenecut=0:bframes=${BFRAMES}:b-adapt=0:open-gop=0:log-level=error`];
     segments = await recorderSegments(dir, 16, x265);
     expect(segments).toHaveLength(4);
+    // the truth: the first frame shown of the first segment, on the listed clock (the list says 0)
+    segmentFirstPtsS = (await frameTimes(segments[0]!.file))[0]!;
+    expect(segmentFirstPtsS).toBeCloseTo((BFRAMES * FRAME_MS) / 1000, 3);
   });
 
   // windows over three segments (only the first and last are read) ending at every frame of a B-frame group
@@ -217,6 +221,21 @@ describe('cutting exactly on H.265 with B-frames (shown in another order than de
     const clip = (await extractClip({ ...tools, segments, fromMs, toMs, outFile: path.join(dir, 'clips', `b${endOffset}.ts`) }))!;
     await expectWholeClip(clip, fromMs, FRAME_MS);
     // the last frame shown before the end is there; at most the reference frame its B-frames need comes after
+    expect(clip.lastFrameMs).toBeGreaterThanOrEqual(toMs - FRAME_MS);
+    expect(clip.lastFrameMs).toBeLessThan(toMs + BFRAMES * FRAME_MS);
+    expect(clip.coverage).toBe(1);
+  });
+
+  // a window that starts in the run's first segment, listed by the segment muxer from its first decode time:
+  // its frames keep their true times (the first shown is two frames after the listed start)
+  const fromFirst = Array.from({ length: BFRAMES + 1 }, (_, k) => 8_500 + k * FRAME_MS + FRAME_MS / 2);
+  it.each(fromFirst)('a window from the run\'s first segment to %i ms in: its first frame at its true time, every frame, none missing', async (endOffset) => {
+    const fromMs = BASE + 1000;
+    const toMs = BASE + endOffset;
+    const firstShownMs = BASE + Math.round(segmentFirstPtsS * 1000);
+    const clip = (await extractClip({ ...tools, segments, fromMs, toMs, outFile: path.join(dir, 'clips', `first${endOffset}.ts`) }))!;
+    await expectWholeClip(clip, fromMs, FRAME_MS);
+    expect(clip.clipStartMs).toBe(firstShownMs);
     expect(clip.lastFrameMs).toBeGreaterThanOrEqual(toMs - FRAME_MS);
     expect(clip.lastFrameMs).toBeLessThan(toMs + BFRAMES * FRAME_MS);
     expect(clip.coverage).toBe(1);

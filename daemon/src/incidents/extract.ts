@@ -164,8 +164,26 @@ function framesOf(segs: readonly SegmentRef[], perSeg: readonly (VideoPacket[] |
   return perSeg.flatMap((packets, seg) => {
     if (!packets) return [];
     const baseS = Math.min(...packets.map((p) => p.ptsS));
-    return packets.map((packet, i) => ({ seg, packet, next: i + 1 < packets.length ? i + 1 : -1, utcMs: segs[seg]!.startMs + (packet.ptsS - baseS) * 1000 }));
+    const startMs = firstFrameMs(segs[seg]!, packets, baseS);
+    return packets.map((packet, i) => ({ seg, packet, next: i + 1 < packets.length ? i + 1 : -1, utcMs: startMs + (packet.ptsS - baseS) * 1000 }));
   });
+}
+
+/** A run's first segment: `<run>_000000.ts` (ffmpeg-args.ts). */
+const FIRST_OF_RUN = /_0+\.ts$/;
+
+/**
+ * The time of a segment's first frame shown. It is the segment's start in the index, except for the first
+ * segment of a run with B-frames: ffmpeg's segment muxer lists it from its first decode time, frames before
+ * its first frame shown. Its end (where the next segment's keyframe starts, listed exactly) is then the
+ * sure anchor, and its first frame is as far before that as the frames it holds last.
+ */
+function firstFrameMs(seg: SegmentRef, packets: readonly VideoPacket[], baseS: number): number {
+  if (!FIRST_OF_RUN.test(seg.file)) return seg.startMs;
+  const heldMs = Math.max(...packets.map((p) => (p.ptsS - baseS + p.durationS) * 1000));
+  const frameMs = Math.min(...packets.map((p) => p.durationS * 1000).filter((d) => d > 0), Infinity);
+  const listedMs = seg.endMs - seg.startMs;
+  return Number.isFinite(frameMs) && listedMs - heldMs > frameMs / 2 && listedMs - heldMs < 10 * frameMs ? seg.endMs - heldMs : seg.startMs;
 }
 
 /**
