@@ -1,6 +1,7 @@
+import { copyFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DecodeWatch, keyframeProblems, type DecodeVerdict } from '../../daemon/src/recorder/decode-check.js';
+import { DecodeChecker, DecodeWatch, keyframeProblems, type DecodeVerdict } from '../../daemon/src/recorder/decode-check.js';
 import { makeGarbageVideo, makeTestVideo } from '../helpers/media.js';
 import { tempDir } from '../helpers/paths.js';
 
@@ -84,4 +85,24 @@ describe('keyframe check of several segments in one ffmpeg', () => {
     const r = await keyframeProblems('ffmpeg', [path.join(dir, 'missing.ts')]);
     expect(r[0]).toMatch(/No such file|exited/);
   });
+
+  it('a segment retention deleted before its check counts neither way; the next one is checked', async () => {
+    const verdicts: DecodeVerdict[] = [];
+    const w = new DecodeWatch({ intervalMs: 60_000, failuresToJudge: 1, passesToTrust: 3, onVerdict: (v) => verdicts.push(v) });
+    const checker = new DecodeChecker({ ffmpeg: 'ffmpeg', sandbox: 'bwrap', roundMs: 50 });
+    const stop = checker.watch(w);
+    try {
+      const gone = path.join(dir, 'gone.ts');
+      copyFileSync(good[0]!, gone);
+      w.segmentClosed(gone, 1);
+      rmSync(gone); // a tight quota: deleted as soon as it closed
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(verdicts).toEqual([]);
+      w.segmentClosed(good[1]!, 2);
+      for (let i = 0; i < 100 && verdicts.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(verdicts).toEqual([{ decodable: true, reason: '' }]);
+    } finally {
+      stop();
+    }
+  }, 60_000);
 });

@@ -103,6 +103,11 @@ export class DecodeWatch {
     return c.file;
   }
 
+  /** The segment `take()` handed out could not be checked (it is gone): the next one is taken instead. */
+  unchecked(): void {
+    this.busy = false;
+  }
+
   /** The result of checking the segment `take()` handed out. */
   result(problem: string | undefined): void {
     this.busy = false;
@@ -172,7 +177,8 @@ export class DecodeChecker {
         due.map((d) => d.file),
         this.o.sandbox,
       ).catch((err: unknown) => due.map(() => `the check could not run: ${String(err)}`));
-      due.forEach((d, i) => d.w.result(problems[i]));
+      // a segment retention deleted meanwhile (a tight quota) was not checked: it says nothing of the video
+      due.forEach((d, i) => (existsSync(d.file) ? d.w.result(problems[i]) : d.w.unchecked()));
     } finally {
       this.running = false;
     }
