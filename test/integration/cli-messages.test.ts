@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../daemon/src/audit/log.js';
@@ -25,6 +25,16 @@ describe('command-line messages', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^error: cannot write .*f\.jsonl: its folder does not exist\n {2}what to do: create the folder first/);
     noStack(missing.stderr);
+    // a link planted at the export's name is refused; what it points to is untouched
+    const target = path.join(dir, 'precious.txt');
+    writeFileSync(target, 'keep me\n');
+    symlinkSync(target, path.join(dir, 'export.jsonl'));
+    const linked = await runCli(['audit', 'export', '--config', config, '-o', path.join(dir, 'export.jsonl')]);
+    expect([linked.code, linked.stderr]).toEqual([1, expect.stringMatching(/cannot write .*export\.jsonl: it is a symbolic link/)]);
+    expect(readFileSync(target, 'utf8')).toBe('keep me\n');
+    const written = await runCli(['audit', 'export', '--config', config, '-o', path.join(dir, 'real.jsonl')]);
+    expect(written.code, written.stderr).toBe(0);
+    expect(statSync(path.join(dir, 'real.jsonl')).mode & 0o777).toBe(0o600);
 
     // `| head -1`: the reader goes away after one line (well inside the ~300 kB export)
     const piped = await runCommand('bash', ['-c', `"${process.execPath}" "${CLI}" audit export --config "${config}" | head -1 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`], { timeoutMs: 60_000 });

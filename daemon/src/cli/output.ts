@@ -49,6 +49,7 @@ export function fileProblem(err: unknown, file: string, what = 'write'): Hindsig
     EEXIST: ['it already exists', 'give a new name, or remove the old one first'],
     ENOSPC: ['the disk is full', 'free some space or choose another disk'],
     EROFS: ['the file system is read-only', 'choose a writable place'],
+    ELOOP: ['it is a symbolic link (files are never written through a link)', 'give the path of a regular file'],
   };
   const [why, hint] = (code && reason[code]) || [(err as Error).message ?? String(err), 'check the path'];
   return new HindsightError(`cannot ${what} ${file}: ${why}`, { code: 'file_error', hint });

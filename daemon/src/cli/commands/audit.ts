@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createWriteStream, openSync } from 'node:fs';
+import { constants as fsConstants, createWriteStream, fchmodSync, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { AuditLog } from '../../audit/log.js';
@@ -51,7 +51,9 @@ export function registerAudit(program: Command): void {
       if (opts.out) {
         let fd: number;
         try {
-          fd = openSync(opts.out, 'w', 0o600);
+          // never through a link planted at that name; an existing file becomes owner-only too
+          fd = openSync(opts.out, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o600);
+          fchmodSync(fd, 0o600);
         } catch (err) {
           close();
           throw fileProblem(err, opts.out);
