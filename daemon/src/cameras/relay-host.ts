@@ -11,7 +11,7 @@ export type RelayRequest =
 export type RelayReply =
   | { t: 'opened'; id: number; url: string }
   | { t: 'failed'; id: number; message: string }
-  | { t: 'closed'; id: number; refusal: RelayRefusal | undefined; refusedPeers: number };
+  | { t: 'closed'; id: number; refusal: RelayRefusal | undefined };
 
 /** The built relay process, also when the daemon's code is loaded from source (tests run after the build). */
 const RELAY_MAIN = path.join(INSTALL_ROOT, 'daemon', 'dist', 'cameras', 'relay-main.js');

@@ -26,7 +26,7 @@ process.on('message', (m: RelayRequest) => {
     const relay = relays.get(m.id);
     relays.delete(m.id);
     relay?.close();
-    reply({ t: 'closed', id: m.id, refusal: relay?.refusal, refusedPeers: relay?.refusedPeers ?? 0 });
+    reply({ t: 'closed', id: m.id, refusal: relay?.refusal });
   }
 });
 // the daemon ended (or died): nothing is left to relay for

@@ -210,7 +210,6 @@ export class RtspRelay {
   private readonly sent = new Map<string, { message: Message; tries: number }>();
   private relayPrefix = '';
   private fromCamera: ((chunk: Buffer) => boolean) | undefined;
-  private cameraHeld = false;
   private cameraPrefix = '';
 
   private constructor(
@@ -270,16 +269,7 @@ export class RtspRelay {
       (m) => this.request(m),
     );
     const fromCamera = new RtspStream(
-      (bytes) => {
-        // ffmpeg is slow to take it: stop reading the camera until it drains (TCP holds the camera back)
-        if (!socket.write(bytes)) {
-          this.cameraHeld = true;
-          socket.once('drain', () => {
-            this.cameraHeld = false;
-            if (!upstream.destroyed) upstream.resume();
-          });
-        }
-      },
+      (bytes) => this.forward(upstream, socket, bytes),
       (m) => this.response(m),
     );
     socket.on('data', (chunk: Buffer) => {
@@ -288,11 +278,8 @@ export class RtspRelay {
     });
     this.fromCamera = (chunk: Buffer): boolean => {
       fromCamera.push(chunk);
-      if (fromCamera.broken) {
-        this.close();
-        return false;
-      }
-      return !this.cameraHeld;
+      if (fromCamera.broken) this.close();
+      return !fromCamera.broken;
     };
     const end = (): void => this.close();
     for (const s of [socket, upstream]) {
@@ -301,11 +288,13 @@ export class RtspRelay {
     }
   }
 
-  /** Pass bytes on; when the receiver is slow, stop reading the sender until it drains. */
+  /** Pass bytes on; when the receiver is slow, stop reading the sender until it drains (TCP holds it back). */
   private forward(from: net.Socket, to: net.Socket, bytes: Buffer): void {
     if (!to.write(bytes)) {
       from.pause();
-      to.once('drain', () => from.resume());
+      to.once('drain', () => {
+        if (!from.destroyed) from.resume();
+      });
     }
   }
 

@@ -19,8 +19,11 @@ export interface SandboxView {
 
 export const BWRAP = '/usr/bin/bwrap';
 
-/** The top-level system folders, each either a symlink into /usr (merged /usr) or a folder to show read-only. */
+let systemViewArgs: string[] | undefined;
+
+/** The top-level system folders, each either a symlink into /usr (merged /usr) or a folder to show read-only (read once). */
 function systemView(): string[] {
+  if (systemViewArgs) return systemViewArgs;
   const args = ['--ro-bind', '/usr', '/usr'];
   for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
     let st;
@@ -34,6 +37,7 @@ function systemView(): string[] {
   }
   // shared-library lookup (Debian's alternatives hold e.g. libblas for ffmpeg's filters)
   args.push('--ro-bind-try', '/etc/ld.so.cache', '/etc/ld.so.cache', '--ro-bind-try', '/etc/alternatives', '/etc/alternatives');
+  systemViewArgs = args;
   return args;
 }
 
