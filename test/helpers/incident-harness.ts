@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import type { AppContext } from '../../daemon/src/app/context.js';
-import { EventBus } from '../../daemon/src/app/events.js';
+import type { AppContext } from '../../daemon/src/kernel/context.js';
+import { EventBus } from '../../daemon/src/kernel/events.js';
 import { AuditLog } from '../../daemon/src/audit/log.js';
 import { buildConfig } from '../../daemon/src/config/load.js';
 import { daemonPaths } from '../../daemon/src/config/paths.js';
@@ -10,10 +10,10 @@ import { createIncidents, type Incidents } from '../../daemon/src/incidents/comp
 import type { IncidentStep } from '../../daemon/src/incidents/extracting.js';
 import type { Incident } from '../../daemon/src/incidents/model.js';
 import { createLogger } from '../../daemon/src/log/logger.js';
-import { openDatabase, type Db } from '../../daemon/src/store/db.js';
-import { AlarmsRepo } from '../../daemon/src/store/repos/alarms.js';
-import { CamerasRepo } from '../../daemon/src/store/repos/cameras.js';
-import { SegmentsRepo } from '../../daemon/src/store/repos/segments.js';
+import { openDatabase, type Db } from '../../daemon/src/db/db.js';
+import { AlarmsRepo } from '../../daemon/src/db/repos/alarms.js';
+import { CamerasRepo } from '../../daemon/src/db/repos/cameras.js';
+import { SegmentsRepo } from '../../daemon/src/db/repos/segments.js';
 import { runCommand } from '../../daemon/src/util/child.js';
 import { ManualClock } from '../../daemon/src/util/clock.js';
 import { ClockSyncMonitor } from '../../daemon/src/util/clock-sync.js';

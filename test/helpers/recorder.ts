@@ -1,7 +1,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Writable } from 'node:stream';
-import type { AppContext } from '../../daemon/src/app/context.js';
+import type { AppContext } from '../../daemon/src/kernel/context.js';
 import { Daemon } from '../../daemon/src/app/daemon.js';
 import { buildConfig } from '../../daemon/src/config/load.js';
 import { createLogger } from '../../daemon/src/log/logger.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../daemon/src/audit/log.js';
 import { describeValidation } from '../../daemon/src/control/server.js';
-import { openDatabase } from '../../daemon/src/store/db.js';
+import { openDatabase } from '../../daemon/src/db/db.js';
 import { systemClock } from '../../daemon/src/util/clock.js';
 import { runCommand } from '../../daemon/src/util/child.js';
 import { runCli, writeConfig } from '../helpers/cli.js';

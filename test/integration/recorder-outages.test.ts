@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RecorderState } from '../../daemon/src/store/repos/camera-status.js';
-import { GapsRepo } from '../../daemon/src/store/repos/gaps.js';
-import { SegmentsRepo } from '../../daemon/src/store/repos/segments.js';
+import type { RecorderState } from '../../daemon/src/db/repos/camera-status.js';
+import { GapsRepo } from '../../daemon/src/db/repos/gaps.js';
+import { SegmentsRepo } from '../../daemon/src/db/repos/segments.js';
 import { jsonLines } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
 import { freePort } from '../helpers/ports.js';

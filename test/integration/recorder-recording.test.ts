@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GapsRepo } from '../../daemon/src/store/repos/gaps.js';
-import { SegmentsRepo } from '../../daemon/src/store/repos/segments.js';
+import { GapsRepo } from '../../daemon/src/db/repos/gaps.js';
+import { SegmentsRepo } from '../../daemon/src/db/repos/segments.js';
 import { decodeErrors } from '../helpers/media.js';
 import { tempDir } from '../helpers/paths.js';
 import { startCamera } from '../helpers/rtsp-camera.js';

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UNDECODABLE } from '../../daemon/src/recorder/service.js';
-import { AlarmsRepo } from '../../daemon/src/store/repos/alarms.js';
-import { CameraStatusRepo, type RecorderState } from '../../daemon/src/store/repos/camera-status.js';
-import { SegmentsRepo } from '../../daemon/src/store/repos/segments.js';
+import { AlarmsRepo } from '../../daemon/src/db/repos/alarms.js';
+import { CameraStatusRepo, type RecorderState } from '../../daemon/src/db/repos/camera-status.js';
+import { SegmentsRepo } from '../../daemon/src/db/repos/segments.js';
 import { makeGarbageVideo } from '../helpers/media.js';
 import { tempDir } from '../helpers/paths.js';
 import { inProcessDaemon } from '../helpers/recorder.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog, GENESIS_HASH } from '../../daemon/src/audit/log.js';
-import { openDatabase } from '../../daemon/src/store/db.js';
+import { openDatabase } from '../../daemon/src/db/db.js';
 import { ManualClock } from '../../daemon/src/util/clock.js';
 import { runCli, writeConfig } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';

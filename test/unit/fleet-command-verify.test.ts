@@ -5,7 +5,7 @@ import { generateKeyPair, SIG_CONTEXT, signWith, type KeyPairFile } from '../../
 import { signKeySet, type KeySetBody, type SignedKeySet } from '../../daemon/src/crypto/keyset.js';
 import { CommandVerifier, type CommandRejection } from '../../daemon/src/fleet/command-verify.js';
 import { DeviceTopics } from '../../daemon/src/protocol/topics.js';
-import { openDatabase, type Db } from '../../daemon/src/store/db.js';
+import { openDatabase, type Db } from '../../daemon/src/db/db.js';
 import { canonicalBytes } from '../../daemon/src/util/canonical.js';
 import { ManualClock } from '../../daemon/src/util/clock.js';
 import { tempDir } from '../helpers/paths.js';

@@ -6,14 +6,14 @@ import { generateKeyPair, type KeyPairFile } from '../../daemon/src/crypto/keys.
 import { validRecipients } from '../../daemon/src/crypto/keyset.js';
 import { buildPackage, packageInputFromFolder } from '../../daemon/src/evidence/builder.js';
 import { decodePackage, encodePackage, type PackageManifest } from '../../daemon/src/evidence/package.js';
-import type { ForceDb } from '../../daemon/src/force/db.js';
+import type { ForceDb } from '../../daemon/src/force/db/open.js';
 import type { EnvelopeIntake, IntakeOutcome } from '../../daemon/src/force/intake.js';
 import { loadKeySet, loadRecipientKeys } from '../../daemon/src/force/keys.js';
 import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../../daemon/src/force/open.js';
 import { DeviceRegistry } from '../../daemon/src/force/registry.js';
 import { sha256Hex } from '../../daemon/src/crypto/encoding.js';
-import { FORCE_MIGRATIONS } from '../../daemon/src/force/store/migrations.js';
-import { openDatabase } from '../../daemon/src/store/db.js';
+import { FORCE_MIGRATIONS } from '../../daemon/src/force/db/migrations.js';
+import { openDatabase } from '../../daemon/src/db/db.js';
 import { ManualClock } from '../../daemon/src/util/clock.js';
 import { runCli } from '../helpers/cli.js';
 import { makePackageFolder } from '../helpers/evidence.js';

@@ -2,8 +2,8 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IncidentRefused } from '../../daemon/src/incidents/service.js';
-import { CameraStatusRepo } from '../../daemon/src/store/repos/camera-status.js';
-import { SegmentsRepo } from '../../daemon/src/store/repos/segments.js';
+import { CameraStatusRepo } from '../../daemon/src/db/repos/camera-status.js';
+import { SegmentsRepo } from '../../daemon/src/db/repos/segments.js';
 import { IncidentHarness, makeSegmentFiles, ScriptedAnalysis } from '../helpers/incident-harness.js';
 import { tempDir } from '../helpers/paths.js';
 

@@ -5,9 +5,9 @@ import { AuditLog } from '../../daemon/src/audit/log.js';
 import { CredentialVault, credentialsKeyPath } from '../../daemon/src/cameras/credentials.js';
 import { CameraNetworks } from '../../daemon/src/cameras/networks.js';
 import { CameraService } from '../../daemon/src/cameras/service.js';
-import { openDatabase, type Db } from '../../daemon/src/store/db.js';
-import { CamerasRepo, CAMERAS_REVISION_KEY } from '../../daemon/src/store/repos/cameras.js';
-import { MetaRepo } from '../../daemon/src/store/repos/meta.js';
+import { openDatabase, type Db } from '../../daemon/src/db/db.js';
+import { CamerasRepo, CAMERAS_REVISION_KEY } from '../../daemon/src/db/repos/cameras.js';
+import { MetaRepo } from '../../daemon/src/db/repos/meta.js';
 import { ManualClock } from '../../daemon/src/util/clock.js';
 import { tempDir } from '../helpers/paths.js';
 

@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../daemon/src/audit/log.js';
 import { silentLogger } from '../../daemon/src/log/logger.js';
 import { LOCKED_OVER_QUOTA, DISK_LOW, Retention, type RetentionPolicy } from '../../daemon/src/recorder/retention.js';
-import { openDatabase, type Db } from '../../daemon/src/store/db.js';
-import { AlarmsRepo } from '../../daemon/src/store/repos/alarms.js';
-import { EvidenceLocks } from '../../daemon/src/store/repos/evidence-locks.js';
-import { GapsRepo } from '../../daemon/src/store/repos/gaps.js';
-import { SegmentsRepo, type Segment } from '../../daemon/src/store/repos/segments.js';
+import { openDatabase, type Db } from '../../daemon/src/db/db.js';
+import { AlarmsRepo } from '../../daemon/src/db/repos/alarms.js';
+import { EvidenceLocks } from '../../daemon/src/db/repos/evidence-locks.js';
+import { GapsRepo } from '../../daemon/src/db/repos/gaps.js';
+import { SegmentsRepo, type Segment } from '../../daemon/src/db/repos/segments.js';
 import { ManualClock } from '../../daemon/src/util/clock.js';
 import { tempDir } from '../helpers/paths.js';
 

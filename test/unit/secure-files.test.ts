@@ -9,7 +9,7 @@ import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../../
 import { forcePaths } from '../../daemon/src/force/paths.js';
 import { DeviceRegistry } from '../../daemon/src/force/registry.js';
 import { silentLogger } from '../../daemon/src/log/logger.js';
-import { openDatabase } from '../../daemon/src/store/db.js';
+import { openDatabase } from '../../daemon/src/db/db.js';
 import { runCommand } from '../../daemon/src/util/child.js';
 import { resolveInside } from '../../daemon/src/util/secure-fs.js';
 import { makePackageFolder } from '../helpers/evidence.js';

@@ -2,8 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { openDatabase, schemaVersion, type DatabaseError } from '../../daemon/src/store/db.js';
-import { MIGRATIONS, type Migration } from '../../daemon/src/store/migrations/index.js';
+import { openDatabase, schemaVersion, type DatabaseError } from '../../daemon/src/db/db.js';
+import { MIGRATIONS, type Migration } from '../../daemon/src/db/migrations/index.js';
 import { tempDir } from '../helpers/paths.js';
 
 const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;

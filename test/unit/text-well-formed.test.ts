@@ -9,7 +9,7 @@ import { ControlServer } from '../../daemon/src/control/server.js';
 import { CommandVerifier } from '../../daemon/src/fleet/command-verify.js';
 import { checkPayload } from '../../daemon/src/protocol/schemas.js';
 import { DeviceTopics } from '../../daemon/src/protocol/topics.js';
-import { openDatabase } from '../../daemon/src/store/db.js';
+import { openDatabase } from '../../daemon/src/db/db.js';
 import { ManualClock } from '../../daemon/src/util/clock.js';
 import { assertWellFormedText, clipText, illFormedTextPath } from '../../daemon/src/util/text.js';
 import { Type } from '@sinclair/typebox';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ClockSyncMonitor } from '../util/clock-sync.js';
-import type { Service } from './service.js';
+import type { Service } from '../kernel/service.js';
 
 const REFRESH_MS = 60_000;
 

@@ -2,19 +2,19 @@ import type { Logger } from 'pino';
 import { AuditLog } from '../audit/log.js';
 import { daemonPaths } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
-import { openDatabase } from '../store/db.js';
+import { openDatabase } from '../db/db.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { killAllChildren } from '../util/child.js';
 import { ClockSyncMonitor } from '../util/clock-sync.js';
 import { newId } from '../util/ids.js';
 import { ClockService } from './clock-service.js';
-import type { AppContext } from './context.js';
-import { EventBus } from './events.js';
+import type { AppContext } from '../kernel/context.js';
+import { EventBus } from '../kernel/events.js';
 import { ModelsCheck } from './models-check.js';
-import type { Service } from './service.js';
-import { StoreService } from './store-service.js';
+import type { Service } from '../kernel/service.js';
+import { DbService } from './db-service.js';
 import { SystemdNotifier } from './systemd.js';
-import { daemonVersion } from './version.js';
+import { daemonVersion } from '../kernel/version.js';
 import { RecorderService } from '../recorder/service.js';
 import { RetentionService } from '../recorder/retention-service.js';
 import { UplinkService } from '../uplink/service.js';
@@ -88,7 +88,7 @@ export class Daemon {
       })),
     );
     this.services = [
-      new StoreService(this.ctx),
+      new DbService(this.ctx),
       new ClockService(clockSync, options.log),
       models,
       new RetentionService(this.ctx),

@@ -1,12 +1,6 @@
-import { checkModels, FETCH_HINT, type ModelStatus } from '../models/verify.js';
-import type { AppContext } from './context.js';
-import type { Service } from './service.js';
-
-export interface FacePipelineCapability {
-  available: boolean;
-  reason?: string;
-  models: ModelStatus[];
-}
+import { checkModels, FETCH_HINT, type FacePipelineCapability, type ModelStatus } from '../models/verify.js';
+import type { AppContext } from '../kernel/context.js';
+import type { Service } from '../kernel/service.js';
 
 /**
  * Start-up capability check for the face pipeline: models present and hash-valid, onnxruntime loads.

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { runCommand } from '../util/child.js';
-import type { Service } from './service.js';
+import type { Service } from '../kernel/service.js';
 
 /**
  * systemd Type=notify support without a native addon: `systemd-notify --pid=<our pid>` with

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import { canonicalJson } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { UNKNOWN_CLOCK, type ClockState } from '../util/clock-sync.js';

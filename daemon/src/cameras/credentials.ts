@@ -3,18 +3,14 @@ import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { HindsightError } from '../util/errors.js';
 import { readNoFollow } from '../util/secure-fs.js';
+import type { SealedCredentials } from '../db/repos/cameras.js';
+
+export type { SealedCredentials };
 
 /** Camera credentials: only ever in memory in plain form, never logged or returned by an API. */
 export interface CameraCredentials {
   username: string;
   password: string;
-}
-
-export interface SealedCredentials {
-  keyId: string;
-  nonce: Buffer;
-  /** AES-256-GCM ciphertext with the 16-byte tag appended. */
-  ciphertext: Buffer;
 }
 
 /** The name of the key as a systemd credential (LoadCredential=camera-credentials.key:/etc/...). */

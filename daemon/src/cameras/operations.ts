@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { inputBool, inputObject, inputString, type Operation, type OperationContext } from '../control/operations.js';
-import type { Camera, Transport } from '../store/repos/cameras.js';
+import type { Camera, Transport } from '../db/repos/cameras.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 import type { CameraCredentials } from './credentials.js';
 import { probeCamera, snapshotCamera, type ProbeResult } from './probe.js';

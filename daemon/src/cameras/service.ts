@@ -1,8 +1,8 @@
 import type { AuditActor, AuditLog } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
 import { redactString } from '../log/redact.js';
-import type { Db } from '../store/db.js';
-import { CamerasRepo, type Camera, type CameraFields, type Transport } from '../store/repos/cameras.js';
+import type { Db } from '../db/db.js';
+import { CamerasRepo, type Camera, type CameraFields, type Transport } from '../db/repos/cameras.js';
 import type { Clock } from '../util/clock.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 import { assertSafeId } from '../util/ids.js';

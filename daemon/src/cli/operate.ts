@@ -3,7 +3,7 @@ import { controlRequest } from '../control/client.js';
 import type { Operation } from '../control/operations.js';
 import { HindsightError } from '../util/errors.js';
 import { loadCliConfig } from './config-file.js';
-import { cliActor, withCliStore } from './open-store.js';
+import { cliActor, withCliDb } from './open-db.js';
 
 export interface Operated<O> {
   result: O;
@@ -26,7 +26,7 @@ export async function operate<I, O>(configOption: string | undefined, op: Operat
   } catch (err) {
     if (!(err instanceof HindsightError) || err.code !== 'daemon_not_running') throw err;
   }
-  return withCliStore(configOption, async (store) => ({
+  return withCliDb(configOption, async (store) => ({
     result: await op.run({ ...store, actor, inDaemon: false, notify: () => undefined }, input),
     inDaemon: false,
   }));

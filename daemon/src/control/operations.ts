@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { AuditActor, AuditLog } from '../audit/log.js';
 import type { DaemonPaths } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import type { Clock } from '../util/clock.js';
 import type { ClockSyncMonitor } from '../util/clock-sync.js';
 import { HindsightError, UsageError } from '../util/errors.js';
@@ -14,7 +14,7 @@ import { HindsightError, UsageError } from '../util/errors.js';
 export type OperationEvent = 'enrolled' | 'queued';
 
 /** The box's store as a process holds it (the daemon, or a CLI command). */
-export interface BoxStore {
+export interface BoxDb {
   config: Config;
   paths: DaemonPaths;
   db: Db;
@@ -25,7 +25,7 @@ export interface BoxStore {
 }
 
 /** Where an operation runs: inside the running daemon, or in the CLI process while the daemon is stopped. */
-export interface OperationContext extends BoxStore {
+export interface OperationContext extends BoxDb {
   /** Who asked for it (the CLI's login name; later the web app's user). */
   actor: AuditActor;
   /** True inside the running daemon; false when the CLI runs it on a stopped daemon's database. */

@@ -2,7 +2,6 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, rmSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
-import type { Service } from '../app/service.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 import { createExclusiveFile } from '../util/secure-fs.js';
 import { assertWellFormedText } from '../util/text.js';
@@ -14,7 +13,8 @@ import { controlPaths } from './paths.js';
  * The CLI talks to the running daemon through it, so the daemon stays the single writer of incidents
  * and every rule (limits, validation, audit) is applied in one place.
  */
-export class ControlServer implements Service {
+/** A daemon service (start/stop) by shape: control sits below the kernel so features can register operations. */
+export class ControlServer {
   readonly name = 'control';
   private app: FastifyInstance | undefined;
   private token = '';

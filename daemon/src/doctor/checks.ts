@@ -4,7 +4,7 @@ import type { DaemonPaths } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
 import { sha256 } from '../util/hash.js';
 import { checkModels, FETCH_HINT, loadVerifiedModel } from '../models/verify.js';
-import { openDatabase } from '../store/db.js';
+import { openDatabase } from '../db/db.js';
 import { runCommand } from '../util/child.js';
 import { sandboxed, sandboxProblem } from '../util/sandbox.js';
 import { checkUplink } from '../uplink/doctor.js';

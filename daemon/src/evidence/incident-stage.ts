@@ -1,14 +1,14 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditActor } from '../audit/log.js';
-import type { AppContext } from '../app/context.js';
-import type { FacePipelineCapability } from '../app/models-check.js';
+import type { AppContext } from '../kernel/context.js';
+import type { FacePipelineCapability } from '../models/verify.js';
 import type { ClipDetail, ExtractionManifest } from '../incidents/manifest.js';
 import type { Incident } from '../incidents/model.js';
 import type { IncidentStateMachine } from '../incidents/state.js';
 import type { IncidentStep } from '../incidents/extracting.js';
 import { incidentDir as incidentFolder } from '../incidents/paths.js';
-import type { IncidentsRepo } from '../store/repos/incidents.js';
+import type { IncidentsRepo } from '../db/repos/incidents.js';
 import type { Outbox } from '../uplink/outbox.js';
 import type { EvidenceSealer } from '../uplink/sealer.js';
 import { HindsightError } from '../util/errors.js';

@@ -4,7 +4,7 @@ import { SIG_CONTEXT, verifyWith } from '../crypto/keys.js';
 import { checkPayload, PayloadError } from '../protocol/schemas.js';
 import type { DeviceTopics } from '../protocol/topics.js';
 import { Type, type Static } from '@sinclair/typebox';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import { canonicalBytes } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';

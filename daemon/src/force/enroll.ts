@@ -4,7 +4,7 @@ import type { AuditActor, AuditLog } from '../audit/log.js';
 import { writeSecretFile } from '../crypto/keys.js';
 import type { EnrollmentBundle } from '../protocol/enrollment.js';
 import { assertPrefix } from '../protocol/topics.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import { assertSafeId } from '../util/ids.js';
 import { mosquittoPasswordLine, upsertPasswdLine } from './broker-kit.js';
 import { loadKeySet, loadRootKey } from './keys.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { AuditLog } from '../audit/log.js';
 import type { EnvelopeManifest } from '../crypto/envelope.js';
 import type { DecodedPackage } from '../evidence/package.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import { createExclusiveFile, ensurePrivateDir, PRIVATE_DIR, resolveInside } from '../util/secure-fs.js';
 
 export interface StoreContext {

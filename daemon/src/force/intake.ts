@@ -6,7 +6,7 @@ import type { SignedKeySet } from '../crypto/keyset.js';
 import { decodePackage, PackageError, type DecodedPackage } from '../evidence/package.js';
 import { EnvelopeManifestSchema, parsePayload } from '../protocol/schemas.js';
 import { parseUpTopic } from '../protocol/topics.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { clipText, toWellFormedText } from '../util/text.js';

@@ -1,5 +1,5 @@
 import { existsSync, realpathSync } from 'node:fs';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import { sha256Hex } from '../crypto/encoding.js';
 import { errorMessage } from '../util/errors.js';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 import { fromB64u } from '../crypto/encoding.js';
 import { keyId } from '../crypto/keys.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import { HindsightError } from '../util/errors.js';
 import { assertSafeId } from '../util/ids.js';
 

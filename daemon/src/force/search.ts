@@ -1,4 +1,4 @@
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 
 /**
  * Linking incidents across stores: rank the stored subjects of every incident by cosine similarity to a

@@ -1,11 +1,11 @@
 import path from 'node:path';
-import type { Db } from '../store/db.js';
-import { CameraStatusRepo } from '../store/repos/camera-status.js';
-import { CamerasRepo } from '../store/repos/cameras.js';
-import { EvidenceLocks } from '../store/repos/evidence-locks.js';
-import { GapsRepo } from '../store/repos/gaps.js';
-import { SegmentsRepo } from '../store/repos/segments.js';
-import { statement } from '../store/statements.js';
+import type { Db } from '../db/db.js';
+import { CameraStatusRepo } from '../db/repos/camera-status.js';
+import { CamerasRepo } from '../db/repos/cameras.js';
+import { EvidenceLocks } from '../db/repos/evidence-locks.js';
+import { GapsRepo } from '../db/repos/gaps.js';
+import { SegmentsRepo } from '../db/repos/segments.js';
+import { statement } from '../db/statements.js';
 import type { Clock } from '../util/clock.js';
 import type { BufferIndex, CameraDirectory, EvidenceLocker, GapRef, SegmentRef } from './buffer-port.js';
 

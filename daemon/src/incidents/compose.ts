@@ -1,6 +1,6 @@
-import type { AppContext } from '../app/context.js';
-import { AlarmsRepo } from '../store/repos/alarms.js';
-import { IncidentsRepo } from '../store/repos/incidents.js';
+import type { AppContext } from '../kernel/context.js';
+import { AlarmsRepo } from '../db/repos/alarms.js';
+import { IncidentsRepo } from '../db/repos/incidents.js';
 import { RecorderBuffer } from './buffer-adapter.js';
 import { ExtractionStep } from './extracting.js';
 import { IncidentService } from './service.js';

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import type { AuditActor } from '../audit/log.js';
-import type { EventBus } from '../app/events.js';
+import type { EventBus } from '../kernel/events.js';
 import { HindsightError } from '../util/errors.js';
 import { isSafeId, newId } from '../util/ids.js';
 import type { BufferIndex, CameraDirectory, EvidenceLocker } from './buffer-port.js';

@@ -1,8 +1,8 @@
 import type { AuditActor, AuditLog } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
-import type { Db } from '../store/db.js';
-import type { AlarmsRepo } from '../store/repos/alarms.js';
-import type { IncidentsRepo } from '../store/repos/incidents.js';
+import type { Db } from '../db/db.js';
+import type { AlarmsRepo } from '../db/repos/alarms.js';
+import type { IncidentsRepo } from '../db/repos/incidents.js';
 import type { Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
 import { waitAfterFailure, type ClassifiedFailure, type RetryPolicy } from './failure.js';

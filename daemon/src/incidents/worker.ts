@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
 import type { AuditActor } from '../audit/log.js';
-import type { AppContext } from '../app/context.js';
-import type { Service } from '../app/service.js';
-import type { IncidentsRepo } from '../store/repos/incidents.js';
+import type { AppContext } from '../kernel/context.js';
+import type { Service } from '../kernel/service.js';
+import type { IncidentsRepo } from '../db/repos/incidents.js';
 import type { EvidenceLocker, BufferIndex } from './buffer-port.js';
 import type { IncidentStep } from './extracting.js';
 import { classifyFailure, IncidentStepError } from './failure.js';

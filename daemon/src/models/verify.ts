@@ -60,3 +60,10 @@ export function loadVerifiedModel(modelsDir: string, name: string): { entry: Mod
   }
   return { entry, bytes };
 }
+
+/** Whether the face pipeline can run on this box (models present and hash-valid, onnxruntime loads). */
+export interface FacePipelineCapability {
+  available: boolean;
+  reason?: string;
+  models: ModelStatus[];
+}

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/log.js';
-import type { Db } from '../store/db.js';
-import { AlarmsRepo } from '../store/repos/alarms.js';
+import type { Db } from '../db/db.js';
+import { AlarmsRepo } from '../db/repos/alarms.js';
 import type { Clock } from '../util/clock.js';
 
 export interface AlarmLogDeps {

@@ -1,10 +1,10 @@
 import { rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { EventBus } from '../app/events.js';
-import type { Db } from '../store/db.js';
-import { GapsRepo, type Gap } from '../store/repos/gaps.js';
-import { SegmentsRepo, type NewSegment, type Segment } from '../store/repos/segments.js';
+import type { EventBus } from '../kernel/events.js';
+import type { Db } from '../db/db.js';
+import { GapsRepo, type Gap } from '../db/repos/gaps.js';
+import { SegmentsRepo, type NewSegment, type Segment } from '../db/repos/segments.js';
 import { RUN_FILE } from './ffmpeg-args.js';
 import { readableDurationS } from './salvage.js';
 import type { SegmentListEntry } from './segment-list.js';

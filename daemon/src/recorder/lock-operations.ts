@@ -1,7 +1,7 @@
 import { inputObject, inputString, type Operation } from '../control/operations.js';
-import { CamerasRepo } from '../store/repos/cameras.js';
-import { EvidenceLocks, type EvidenceLock } from '../store/repos/evidence-locks.js';
-import { IncidentsRepo } from '../store/repos/incidents.js';
+import { CamerasRepo } from '../db/repos/cameras.js';
+import { EvidenceLocks, type EvidenceLock } from '../db/repos/evidence-locks.js';
+import { IncidentsRepo } from '../db/repos/incidents.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 import { assertSafeId } from '../util/ids.js';
 

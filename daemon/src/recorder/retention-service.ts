@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
-import type { AppContext } from '../app/context.js';
-import type { Service } from '../app/service.js';
+import type { AppContext } from '../kernel/context.js';
+import type { Service } from '../kernel/service.js';
 import { bufferPolicy, Retention } from './retention.js';
 
 /** Runs retention at start-up (before recording resumes) and then every `buffer.retention_interval_s`. */

@@ -1,11 +1,11 @@
 import type { Config } from '../config/schema.js';
-import type { Db } from '../store/db.js';
-import { AlarmsRepo, type Alarm } from '../store/repos/alarms.js';
-import { CameraStatusRepo, type RecorderState } from '../store/repos/camera-status.js';
-import { CamerasRepo } from '../store/repos/cameras.js';
-import { EvidenceLocks, type EvidenceLock } from '../store/repos/evidence-locks.js';
-import { GapsRepo, type Gap } from '../store/repos/gaps.js';
-import { SegmentsRepo } from '../store/repos/segments.js';
+import type { Db } from '../db/db.js';
+import { AlarmsRepo, type Alarm } from '../db/repos/alarms.js';
+import { CameraStatusRepo, type RecorderState } from '../db/repos/camera-status.js';
+import { CamerasRepo } from '../db/repos/cameras.js';
+import { EvidenceLocks, type EvidenceLock } from '../db/repos/evidence-locks.js';
+import { GapsRepo, type Gap } from '../db/repos/gaps.js';
+import { SegmentsRepo } from '../db/repos/segments.js';
 import type { Clock } from '../util/clock.js';
 import { bufferPolicy } from './retention.js';
 

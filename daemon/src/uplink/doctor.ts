@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { CheckResult } from '../doctor/checks.js';
 import { readKeyFile } from '../crypto/keys.js';
 import { validRecipients } from '../crypto/keyset.js';
-import { openDatabase } from '../store/db.js';
+import { openDatabase } from '../db/db.js';
 import { errorMessage } from '../util/errors.js';
 import { isEnrolled, KeySetStore, loadEnrollment, uplinkFiles } from './enrollment.js';
 

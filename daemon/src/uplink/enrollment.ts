@@ -6,7 +6,7 @@ import { fromB64u } from '../crypto/encoding.js';
 import { verifyKeySet, type SignedKeySet } from '../crypto/keyset.js';
 import { EnrollmentBundleSchema, type EnrollmentBundle } from '../protocol/enrollment.js';
 import { parsePayload } from '../protocol/schemas.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import type { Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
 

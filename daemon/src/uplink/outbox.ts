@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/log.js';
 import type { EnvelopeManifest, SealedEnvelope } from '../crypto/envelope.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import type { Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
 

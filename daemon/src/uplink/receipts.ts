@@ -5,7 +5,7 @@ import { sha256Hex } from '../crypto/encoding.js';
 import { trustedSigner } from '../crypto/keyset.js';
 import { SIG_CONTEXT, verifyWith } from '../crypto/keys.js';
 import { parsePayload, ReceiptPayload } from '../protocol/schemas.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import { canonicalBytes } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import type { AppContext } from '../app/context.js';
-import type { Service } from '../app/service.js';
+import type { AppContext } from '../kernel/context.js';
+import type { Service } from '../kernel/service.js';
 import { readKeyFile } from '../crypto/keys.js';
 import { MqttConnection } from '../protocol/mqtt.js';
 import { DeviceTopics, DEFAULT_PREFIX } from '../protocol/topics.js';
 import type { StateMessage } from '../protocol/schemas.js';
-import { MetaRepo } from '../store/repos/meta.js';
+import { MetaRepo } from '../db/repos/meta.js';
 import { isEnrolled, KeySetStore, loadEnrollment, uplinkFiles } from './enrollment.js';
 import type { EnrollmentBundle } from '../protocol/enrollment.js';
 import { Outbox } from './outbox.js';

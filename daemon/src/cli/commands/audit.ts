@@ -4,13 +4,13 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { AuditLog } from '../../audit/log.js';
 import { CONFIG_OPTION } from '../config-file.js';
-import { openCliStore } from '../open-store.js';
+import { openCliDb } from '../open-db.js';
 import { fileProblem } from '../output.js';
 import { intOption } from '../args.js';
 
 /** Read-only: verifying or exporting never writes or migrates (the daemon may be running). */
 async function openAudit(configOption: string | undefined): Promise<{ audit: AuditLog; close: () => void }> {
-  const store = await openCliStore(configOption, { readonly: true });
+  const store = await openCliDb(configOption, { readonly: true });
   return { audit: store.audit, close: () => store.close() };
 }
 

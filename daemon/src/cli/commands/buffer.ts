@@ -4,7 +4,7 @@ import { bufferStatus } from '../../recorder/status.js';
 import { bufferLock, bufferUnlock } from '../../recorder/lock-operations.js';
 import { isoUtc } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
-import { withCliStore } from '../open-store.js';
+import { withCliDb } from '../open-db.js';
 import { operate } from '../operate.js';
 import { table } from '../output.js';
 import { parseTimeArg } from '../time-arg.js';
@@ -21,7 +21,7 @@ export function registerBuffer(program: Command): void {
     .option('--json', 'print JSON')
     .option(...CONFIG_OPTION)
     .action(async (o: { json?: boolean; config?: string }) => {
-      await withCliStore(o.config, (store) => {
+      await withCliDb(o.config, (store) => {
         const s = bufferStatus(store.db, store.config, store.clock);
         if (o.json) {
           process.stdout.write(JSON.stringify(s, null, 2) + '\n');

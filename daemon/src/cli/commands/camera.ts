@@ -4,9 +4,9 @@ import { CONFIG_OPTION } from '../config-file.js';
 import type { CameraCredentials } from '../../cameras/credentials.js';
 import { cameraAdd, cameraRemove, cameraSnapshot, cameraTest, cameraUpdate } from '../../cameras/operations.js';
 import type { CameraPatch } from '../../cameras/service.js';
-import { CamerasRepo, type Camera, type Transport } from '../../store/repos/cameras.js';
+import { CamerasRepo, type Camera, type Transport } from '../../db/repos/cameras.js';
 import { UsageError } from '../../util/errors.js';
-import { withCliStore } from '../open-store.js';
+import { withCliDb } from '../open-db.js';
 import { operate } from '../operate.js';
 import { table, writeOutputFile } from '../output.js';
 import { intOption } from '../args.js';
@@ -115,7 +115,7 @@ export function registerCamera(program: Command): void {
     .option('--json', 'print JSON')
     .option(...CONFIG_OPTION)
     .action(async (o: { json?: boolean; config?: string }) => {
-      await withCliStore(o.config, (store) => {
+      await withCliDb(o.config, (store) => {
         const cameras = new CamerasRepo(store.db).list();
         if (o.json) process.stdout.write(JSON.stringify(cameras, null, 2) + '\n');
         else if (cameras.length === 0) process.stdout.write('no cameras registered; add one with `hindsight camera add`\n');

@@ -7,7 +7,7 @@ import { createOutbox } from '../../uplink/service.js';
 import { systemClock } from '../../util/clock.js';
 import { HindsightError, UsageError } from '../../util/errors.js';
 import { CONFIG_OPTION } from '../config-file.js';
-import { openCliStore } from '../open-store.js';
+import { openCliDb } from '../open-db.js';
 import { operate } from '../operate.js';
 import { table } from '../output.js';
 import { parseTimeArg } from '../time-arg.js';
@@ -95,7 +95,7 @@ export function registerUplink(program: Command): void {
     .option(...CONFIG_OPTION)
     .option('--json', 'machine-readable output')
     .action(async (opts: { config?: string; json?: boolean }) => {
-      const box = await openCliStore(opts.config, { readonly: true });
+      const box = await openCliDb(opts.config, { readonly: true });
       try {
         const outbox = createOutbox({ config: box.config, db: box.db, audit: box.audit, clock: systemClock });
         const keyset = new KeySetStore(box.db).current();

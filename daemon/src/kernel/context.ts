@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { DaemonPaths } from '../config/paths.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../db/db.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Clock } from '../util/clock.js';
 import type { ClockSyncMonitor } from '../util/clock-sync.js';

@@ -1,5 +1,5 @@
-import { m002 } from '../../store/migrations/002_audit.js';
-import type { Migration } from '../../store/migrations/index.js';
+import { m002 } from '../../db/migrations/002_audit.js';
+import type { Migration } from '../../db/migrations/index.js';
 
 /**
  * The force database's own migrations (not the box's). The audit table is the same append-only,

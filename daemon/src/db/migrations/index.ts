@@ -2,12 +2,8 @@
  * Numbered schema migrations. Append only: never edit a migration that has shipped; add the next number.
  * Every table is STRICT. Each migration runs in one transaction together with the user_version bump.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
+export type { Migration } from './migration.js';
+import type { Migration } from './migration.js';
 import { m001 } from './001_init.js';
 import { m002 } from './002_audit.js';
 import { m003 } from './003_recorder.js';

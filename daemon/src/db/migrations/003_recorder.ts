@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * Cameras, the rolling buffer's segment index, gaps, evidence locks, alarms and per-camera recorder status.

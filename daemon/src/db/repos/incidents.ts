@@ -1,6 +1,70 @@
 import type { Db } from '../db.js';
 import { statement } from '../statements.js';
-import type { ClipState, FailureWait, Incident, IncidentActor, IncidentCamera, IncidentState, ReasonCode, WaitEvent } from '../../incidents/model.js';
+
+/** The incident records (the state machine's rules and labels are in incidents/model.ts). */
+export const INCIDENT_STATES = ['logged', 'waiting', 'extracting', 'analysing', 'sealed', 'sending', 'delivered', 'closed', 'failed', 'cancelled'] as const;
+export type IncidentState = (typeof INCIDENT_STATES)[number];
+
+export const REASON_CODES = ['theft', 'violence', 'threat_abuse', 'cbo_breach', 'other'] as const;
+export type ReasonCode = (typeof REASON_CODES)[number];
+
+/** Who logged it: a staff member signed in, a panic button, or an operator at the command line. */
+export interface IncidentActor {
+  type: 'user' | 'button' | 'cli';
+  id: string;
+  role?: string;
+}
+
+export interface Incident {
+  id: string;
+  state: IncidentState;
+  /** When it failed, the state it failed in (a retry goes back there) and why, in plain words. */
+  failedState: IncidentState | null;
+  failure: string | null;
+  /** A short code for the failure (e.g. `no_footage`, `not_enrolled`), for the UI and tests. */
+  failureCode: string | null;
+  /** While failed: what it waits for. Null in every other state. */
+  wait: FailureWait | null;
+  loggedAtMs: number;
+  incidentAtMs: number;
+  windowFromMs: number;
+  windowToMs: number;
+  reason: ReasonCode;
+  justification: string;
+  loggedBy: IncidentActor;
+  /** How the cameras were chosen, as the person asked: explicit list, a zone, or all. */
+  cameraSelector: { kind: 'cameras'; ids: string[] } | { kind: 'zone'; zone: string } | { kind: 'all' };
+  /** Failed attempts of the current step (reset when the incident moves on). */
+  attempts: number;
+  updatedAtMs: number;
+}
+
+/** Events a failed incident can wait for; they resume it without using an attempt. */
+export const WAIT_EVENTS = ['enrolled', 'outbox_space'] as const;
+export type WaitEvent = (typeof WAIT_EVENTS)[number];
+
+/**
+ * What a failed incident waits for. Never "due now in a loop": either its next automatic attempt at a
+ * stated time, an event that resumes it (no attempt used), or a person (`incident retry` / `cancel`).
+ */
+export type FailureWait = { kind: 'retry'; atMs: number } | { kind: 'event'; event: WaitEvent } | { kind: 'person' };
+
+export type ClipState = 'pending' | 'done' | 'empty' | 'failed';
+
+/** One camera of an incident and its master clip once cut. */
+export interface IncidentCamera {
+  incidentId: string;
+  cameraId: string;
+  clipState: ClipState;
+  clipPath: string | null;
+  clipSha256: string | null;
+  clipBytes: number | null;
+  clipStartMs: number | null;
+  clipEndMs: number | null;
+  coverage: number | null;
+  error: string | null;
+}
+
 
 interface IncidentRow {
   id: string;

@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * A failed incident says what it waits for: its next attempt at a stated time (`retry`, with

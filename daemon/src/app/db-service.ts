@@ -1,9 +1,9 @@
-import { BootsRepo } from '../store/repos/boots.js';
-import type { AppContext } from './context.js';
-import type { Service } from './service.js';
+import { BootsRepo } from '../db/repos/boots.js';
+import type { AppContext } from '../kernel/context.js';
+import type { Service } from '../kernel/service.js';
 
 /** Records each boot, notices an unclean previous stop, and closes the database last. */
-export class StoreService implements Service {
+export class DbService implements Service {
   readonly name = 'store';
   private readonly boots: BootsRepo;
 

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { AuditLog, type AuditActor } from '../audit/log.js';
 import { daemonPaths } from '../config/paths.js';
-import type { BoxStore } from '../control/operations.js';
-import { openDatabase } from '../store/db.js';
+import type { BoxDb } from '../control/operations.js';
+import { openDatabase } from '../db/db.js';
 import { systemClock } from '../util/clock.js';
 import { ClockSyncMonitor } from '../util/clock-sync.js';
 import { HindsightError } from '../util/errors.js';
@@ -15,13 +15,13 @@ export function cliActor(): AuditActor {
 }
 
 /** The database as a CLI command uses it (also while the daemon runs: WAL and a busy timeout make that safe). */
-export interface CliStore extends BoxStore {
+export interface CliDb extends BoxDb {
   /** Who is acting: the operator's login name. */
   actor: AuditActor;
   close(): void;
 }
 
-export interface CliStoreOptions {
+export interface CliDbOptions {
   /**
    * Open without writing or migrating: for commands that only read (status, lists, audit export). They may
    * run beside the daemon, which stays the only writer.
@@ -29,7 +29,7 @@ export interface CliStoreOptions {
   readonly?: boolean;
 }
 
-export async function openCliStore(configOption: string | undefined, options: CliStoreOptions = {}): Promise<CliStore> {
+export async function openCliDb(configOption: string | undefined, options: CliDbOptions = {}): Promise<CliDb> {
   const config = loadCliConfig(configOption);
   const paths = daemonPaths(config);
   if (options.readonly && !existsSync(paths.database)) {
@@ -54,8 +54,8 @@ export async function openCliStore(configOption: string | undefined, options: Cl
 }
 
 /** Run `fn` with the store open, closing it whatever happens. */
-export async function withCliStore<T>(configOption: string | undefined, fn: (store: CliStore) => Promise<T> | T, options: CliStoreOptions = {}): Promise<T> {
-  const store = await openCliStore(configOption, options);
+export async function withCliDb<T>(configOption: string | undefined, fn: (store: CliDb) => Promise<T> | T, options: CliDbOptions = {}): Promise<T> {
+  const store = await openCliDb(configOption, options);
   try {
     return await fn(store);
   } finally {

@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /** Incidents and their per-camera master clips; the state machine lives in incidents/. */
 export const m004: Migration = {

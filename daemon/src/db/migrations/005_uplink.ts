@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * Uplink: the outbox of sealed envelopes (ciphertext only: the box cannot read its own outbox), their

@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * A camera can record while its video does not decode (well-formed RTP around garbage). The recorder's verdict

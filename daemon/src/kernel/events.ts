@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { RecorderState } from '../store/repos/camera-status.js';
-import type { Segment } from '../store/repos/segments.js';
+import type { RecorderState } from '../db/repos/camera-status.js';
+import type { Segment } from '../db/repos/segments.js';
 
 /**
  * Events between services. Each capability adds its events here. Events are for reacting quickly

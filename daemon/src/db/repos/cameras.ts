@@ -1,7 +1,13 @@
-import type { SealedCredentials } from '../../cameras/credentials.js';
 import type { Db } from '../db.js';
 import { MetaRepo } from './meta.js';
 import { statement } from '../statements.js';
+
+export interface SealedCredentials {
+  keyId: string;
+  nonce: Buffer;
+  /** AES-256-GCM ciphertext with the 16-byte tag appended. */
+  ciphertext: Buffer;
+}
 
 export type Transport = 'tcp' | 'udp';
 

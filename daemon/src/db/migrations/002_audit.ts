@@ -1,4 +1,4 @@
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /** Append-only, hash-chained audit log: triggers refuse UPDATE and DELETE. */
 export const m002: Migration = {
