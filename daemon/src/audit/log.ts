@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/db.js';
+import { AuditRepo, auditFromRow, type AuditActor, type AuditRow } from '../db/repos/audit.js';
 import { canonicalJson } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { UNKNOWN_CLOCK, type ClockState } from '../util/clock-sync.js';
@@ -14,13 +15,8 @@ import { assertWellFormedText } from '../util/text.js';
  * the force regularly so truncation of the tail is detectable too.
  */
 
-export type ActorType = 'system' | 'user' | 'button' | 'cli' | 'force' | 'device';
-
-export interface AuditActor {
-  type: ActorType;
-  id: string;
-  role?: string;
-}
+// The rows' shapes are declared by their repository; the chain's rules live here.
+export type { ActorType, AuditActor, AuditRow } from '../db/repos/audit.js';
 
 export interface AuditRecord {
   actor: AuditActor;
@@ -33,23 +29,6 @@ export interface AuditRecord {
   result?: 'ok' | 'error' | 'denied';
   /** Extra facts (counts, periods, reasons). Never secrets or face data. */
   detail?: Record<string, unknown>;
-}
-
-export interface AuditRow {
-  seq: number;
-  id: string;
-  ts_utc: number;
-  clock: { synced: boolean; offset_ms: number | null };
-  actor: AuditActor;
-  action: string;
-  object_ids: string[];
-  sha256s: string[];
-  justification: string | null;
-  recipient: string | null;
-  result: 'ok' | 'error' | 'denied';
-  detail: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
 }
 
 export interface AuditHead {
@@ -67,26 +46,6 @@ export interface VerifyResult {
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-interface DbRow {
-  seq: number;
-  id: string;
-  ts_utc: number;
-  clock_synced: number;
-  clock_offset_ms: number | null;
-  actor_type: string;
-  actor_id: string;
-  actor_role: string | null;
-  action: string;
-  object_ids: string;
-  sha256s: string;
-  justification: string | null;
-  recipient: string | null;
-  result: string;
-  detail: string;
-  prev_hash: string;
-  hash: string;
-}
-
 /** The hash of a row: SHA-256 over the canonical JSON of everything but the hash itself. */
 export function rowHash(row: Omit<AuditRow, 'hash'>): string {
   const { seq, id, ts_utc, clock, actor, action, object_ids, sha256s, justification, recipient, result, detail, prev_hash } = row;
@@ -94,31 +53,16 @@ export function rowHash(row: Omit<AuditRow, 'hash'>): string {
   return createHash('sha256').update(canonicalJson(body)).digest('hex');
 }
 
-function fromDb(r: DbRow): AuditRow {
-  return {
-    seq: r.seq,
-    id: r.id,
-    ts_utc: r.ts_utc,
-    clock: { synced: r.clock_synced === 1, offset_ms: r.clock_offset_ms },
-    actor: r.actor_role === null ? { type: r.actor_type as ActorType, id: r.actor_id } : { type: r.actor_type as ActorType, id: r.actor_id, role: r.actor_role },
-    action: r.action,
-    object_ids: JSON.parse(r.object_ids) as string[],
-    sha256s: JSON.parse(r.sha256s) as string[],
-    justification: r.justification,
-    recipient: r.recipient,
-    result: r.result as AuditRow['result'],
-    detail: JSON.parse(r.detail) as Record<string, unknown>,
-    prev_hash: r.prev_hash,
-    hash: r.hash,
-  };
-}
-
 export class AuditLog {
+  private readonly repo: AuditRepo;
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly clockState: () => ClockState = () => UNKNOWN_CLOCK,
-  ) {}
+  ) {
+    this.repo = new AuditRepo(db);
+  }
 
   /**
    * Append one row. Synchronous: call it inside the same `db.transaction` as the change it records,
@@ -129,7 +73,7 @@ export class AuditLog {
     // and the honest row would fail verification. Refuse it, so the hash covers exactly the stored text.
     assertWellFormedText(record, 'audit record');
     const write = (): AuditRow => {
-      const last = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+      const last = this.repo.last();
       const cs = this.clockState();
       const row: Omit<AuditRow, 'hash'> = {
         seq: (last?.seq ?? 0) + 1,
@@ -147,31 +91,7 @@ export class AuditLog {
         prev_hash: last?.hash ?? GENESIS_HASH,
       };
       const full: AuditRow = { ...row, hash: rowHash(row) };
-      this.db
-        .prepare(
-          `INSERT INTO audit (seq, id, ts_utc, clock_synced, clock_offset_ms, actor_type, actor_id, actor_role, action,
-             object_ids, sha256s, justification, recipient, result, detail, prev_hash, hash)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          full.seq,
-          full.id,
-          full.ts_utc,
-          full.clock.synced ? 1 : 0,
-          full.clock.offset_ms,
-          full.actor.type,
-          full.actor.id,
-          full.actor.role ?? null,
-          full.action,
-          JSON.stringify(full.object_ids),
-          JSON.stringify(full.sha256s),
-          full.justification,
-          full.recipient,
-          full.result,
-          JSON.stringify(full.detail),
-          full.prev_hash,
-          full.hash,
-        );
+      this.repo.insert(full);
       return full;
     };
     // Outside a transaction, take the write lock first so two processes cannot pick the same seq.
@@ -179,14 +99,13 @@ export class AuditLog {
   }
 
   head(): AuditHead {
-    const last = this.db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+    const last = this.repo.last();
     return { count: last?.seq ?? 0, head_hash: last?.hash ?? GENESIS_HASH, ts: this.clock.now() };
   }
 
   /** Rows in order, from `fromSeq` (inclusive). */
-  *rows(fromSeq = 1): IterableIterator<AuditRow> {
-    const stmt = this.db.prepare('SELECT * FROM audit WHERE seq >= ? ORDER BY seq');
-    for (const r of stmt.iterate(fromSeq) as IterableIterator<DbRow>) yield fromDb(r);
+  rows(fromSeq = 1): IterableIterator<AuditRow> {
+    return this.repo.rowsFrom(fromSeq);
   }
 
   find(filter: { action?: string; objectId?: string }): AuditRow[] {
@@ -204,14 +123,13 @@ export class AuditLog {
     let prev = GENESIS_HASH;
     let expectedSeq = 1;
     let count = 0;
-    const stmt = this.db.prepare('SELECT * FROM audit ORDER BY seq');
-    for (const raw of stmt.iterate() as IterableIterator<DbRow>) {
+    for (const raw of this.repo.storedRows()) {
       const bad = (reason: string): VerifyResult => ({ ok: false, count, headHash: prev, firstBad: { seq: raw.seq, id: raw.id, reason } });
       if (raw.seq !== expectedSeq) return bad(`sequence jumps from ${expectedSeq - 1} to ${raw.seq} (rows removed)`);
       if (raw.prev_hash !== prev) return bad('its link to the previous row does not match (a row before it was changed or removed)');
       let row: AuditRow;
       try {
-        row = fromDb(raw);
+        row = auditFromRow(raw);
       } catch {
         return bad('the row is unreadable (its JSON fields were changed)');
       }
