@@ -5,7 +5,6 @@ import { CamerasRepo } from '../db/repos/cameras.js';
 import { EvidenceLocks } from '../db/repos/evidence-locks.js';
 import { GapsRepo } from '../db/repos/gaps.js';
 import { SegmentsRepo } from '../db/repos/segments.js';
-import { statement } from '../db/statements.js';
 import type { Clock } from '../util/clock.js';
 import type { BufferIndex, CameraDirectory, EvidenceLocker, GapRef, SegmentRef } from './buffer-port.js';
 
@@ -18,7 +17,7 @@ export class RecorderBuffer implements BufferIndex, CameraDirectory, EvidenceLoc
   private readonly status: CameraStatusRepo;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     clock: Clock,
     private readonly bufferDir: string,
   ) {
@@ -47,11 +46,11 @@ export class RecorderBuffer implements BufferIndex, CameraDirectory, EvidenceLoc
   }
 
   newestSegmentEnd(cameraId: string): number | null {
-    return (statement(this.db, 'SELECT MAX(end_utc_ms) FROM segments WHERE camera_id = ? AND bytes > 0').pluck().get(cameraId) as number | null) ?? null;
+    return this.segments.newestFootageEnd(cameraId);
   }
 
   oldestSegmentStart(cameraId: string): number | null {
-    return (statement(this.db, 'SELECT MIN(start_utc_ms) FROM segments WHERE camera_id = ? AND bytes > 0').pluck().get(cameraId) as number | null) ?? null;
+    return this.segments.oldestFootageStart(cameraId);
   }
 
   whyNeverRecorded(cameraId: string): string | null {

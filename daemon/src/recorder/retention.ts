@@ -5,12 +5,10 @@ import type { AuditLog } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/db.js';
 import { AlarmLog } from './alarm-log.js';
-import { SEGMENT_IS_LOCKED } from '../db/repos/evidence-locks.js';
 import { GapsRepo } from '../db/repos/gaps.js';
 import { MetaRepo } from '../db/repos/meta.js';
-import type { SegmentRow } from '../db/repos/segments.js';
+import { SegmentsRepo, type Segment } from '../db/repos/segments.js';
 import type { Clock } from '../util/clock.js';
-import { statement } from '../db/statements.js';
 
 const GB = 1024 ** 3;
 const BATCH = 500;
@@ -37,8 +35,6 @@ export function bufferPolicy(config: Config, db: Db): RetentionPolicy {
 }
 
 export type DeletionReason = 'age' | 'quota' | 'free_space';
-
-type Candidate = Omit<SegmentRow, 'run_id' | 'recovered'>;
 
 export interface RetentionOutcome {
   deletedSegments: number;
@@ -71,10 +67,12 @@ export interface RetentionDeps {
 export class Retention {
   private readonly alarms: AlarmLog;
   private readonly gaps: GapsRepo;
+  private readonly segments: SegmentsRepo;
 
   constructor(private readonly deps: RetentionDeps) {
     this.alarms = new AlarmLog(deps, 'retention');
     this.gaps = new GapsRepo(deps.db);
+    this.segments = new SegmentsRepo(deps.db);
   }
 
   run(): RetentionOutcome {
@@ -101,14 +99,10 @@ export class Retention {
    * the next run), never files without rows (which recovery would index again).
    */
   private deleteOldest(reason: DeletionReason, needBytes: number, endedBy: number, out: RetentionOutcome): void {
-    const select = statement(this.deps.db, 
-      `SELECT s.id, s.camera_id, s.path, s.start_utc_ms, s.end_utc_ms, s.bytes FROM segments s
-       WHERE s.end_utc_ms <= ? AND NOT ${SEGMENT_IS_LOCKED} ORDER BY s.start_utc_ms, s.id LIMIT ?`,
-    );
     let freed = 0;
     while (freed < needBytes) {
-      const batch: Candidate[] = [];
-      for (const c of select.all(endedBy, BATCH) as Candidate[]) {
+      const batch: Segment[] = [];
+      for (const c of this.segments.unlockedEndedBy(endedBy, BATCH)) {
         if (freed >= needBytes) break;
         batch.push(c);
         freed += c.bytes;
@@ -123,7 +117,7 @@ export class Retention {
     }
   }
 
-  private unlink(c: Candidate): boolean {
+  private unlink(c: Segment): boolean {
     const full = path.resolve(this.deps.bufferDir, c.path);
     if (!full.startsWith(path.resolve(this.deps.bufferDir) + path.sep)) {
       this.deps.log.error({ segment: c.id, path: c.path }, 'a segment path points outside the buffer; its row is dropped, no file touched');
@@ -139,19 +133,18 @@ export class Retention {
     }
   }
 
-  private commit(reason: DeletionReason, removed: Candidate[]): string {
+  private commit(reason: DeletionReason, removed: Segment[]): string {
     const cameras: Record<string, { segments: number; bytes: number; from_utc_ms: number; to_utc_ms: number }> = {};
     for (const c of removed) {
-      const k = (cameras[c.camera_id] ??= { segments: 0, bytes: 0, from_utc_ms: c.start_utc_ms, to_utc_ms: c.end_utc_ms });
+      const k = (cameras[c.cameraId] ??= { segments: 0, bytes: 0, from_utc_ms: c.startUtcMs, to_utc_ms: c.endUtcMs });
       k.segments += 1;
       k.bytes += c.bytes;
-      k.from_utc_ms = Math.min(k.from_utc_ms, c.start_utc_ms);
-      k.to_utc_ms = Math.max(k.to_utc_ms, c.end_utc_ms);
+      k.from_utc_ms = Math.min(k.from_utc_ms, c.startUtcMs);
+      k.to_utc_ms = Math.max(k.to_utc_ms, c.endUtcMs);
     }
     const bytes = removed.reduce((n, c) => n + c.bytes, 0);
     const row = this.deps.db.transaction(() => {
-      const del = statement(this.deps.db, 'DELETE FROM segments WHERE id = ?');
-      for (const c of removed) del.run(c.id);
+      this.segments.deleteIds(removed.map((c) => c.id));
       return this.deps.audit.append({
         actor: { type: 'system', id: 'retention' },
         action: 'buffer.deleted',
@@ -160,8 +153,8 @@ export class Retention {
           reason,
           segments: removed.length,
           bytes,
-          from_utc_ms: Math.min(...removed.map((c) => c.start_utc_ms)),
-          to_utc_ms: Math.max(...removed.map((c) => c.end_utc_ms)),
+          from_utc_ms: Math.min(...removed.map((c) => c.startUtcMs)),
+          to_utc_ms: Math.max(...removed.map((c) => c.endUtcMs)),
           cameras,
         },
       });
@@ -171,7 +164,7 @@ export class Retention {
   }
 
   private totalBytes(): number {
-    return statement(this.deps.db, 'SELECT COALESCE(SUM(bytes), 0) FROM segments').pluck().get() as number;
+    return this.segments.totalBytes();
   }
 
   private freeBytes(): number | undefined {
@@ -186,12 +179,10 @@ export class Retention {
 
   /** Locked footage alone at or over the quota: the cameras holding it stop recording, with an alarm each. */
   private judgeLocked(policy: RetentionPolicy, out: RetentionOutcome): void {
-    const rows = this.deps.db
-      .prepare(`SELECT s.camera_id AS camera, SUM(s.bytes) AS bytes FROM segments s WHERE ${SEGMENT_IS_LOCKED} GROUP BY s.camera_id`)
-      .all() as { camera: string; bytes: number }[];
+    const rows = this.segments.lockedBytesByCamera();
     out.lockedBytes = rows.reduce((n, r) => n + r.bytes, 0);
     const over = policy.quotaBytes > 0 && out.lockedBytes >= policy.quotaBytes;
-    out.overQuotaCameras = over ? rows.map((r) => r.camera).sort() : [];
+    out.overQuotaCameras = over ? rows.map((r) => r.cameraId).sort() : [];
     const gb = (b: number): string => (b / GB).toFixed(2);
     for (const camera of out.overQuotaCameras) {
       this.alarms.raise(LOCKED_OVER_QUOTA, camera, `recording stopped: evidence-locked footage (${gb(out.lockedBytes)} GB) fills the buffer quota (${gb(policy.quotaBytes)} GB); release finished incidents' locks or raise buffer.quota_gb`);

@@ -1,6 +1,8 @@
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/db.js';
 import { AlarmsRepo, type Alarm } from '../db/repos/alarms.js';
+import { AuditRepo } from '../db/repos/audit.js';
+import { BootsRepo } from '../db/repos/boots.js';
 import { CameraStatusRepo, type RecorderState } from '../db/repos/camera-status.js';
 import { CamerasRepo } from '../db/repos/cameras.js';
 import { EvidenceLocks, type EvidenceLock } from '../db/repos/evidence-locks.js';
@@ -53,8 +55,8 @@ export function bufferStatus(db: Db, config: Config, clock: Clock): BufferStatus
   const locks = new EvidenceLocks(db, clock).held();
   const gapsRepo = new GapsRepo(db);
   const freshMs = Math.max(15_000, 3 * config.recorder.status_interval_s * 1000);
-  const latestBoot = db.prepare('SELECT stopped_utc FROM boots ORDER BY started_utc DESC, id DESC LIMIT 1').get() as { stopped_utc: number | null } | undefined;
-  const bootLive = latestBoot !== undefined && latestBoot.stopped_utc === null;
+  const latestBoot = new BootsRepo(db).latest();
+  const bootLive = latestBoot !== undefined && latestBoot.stoppedUtc === null;
   const reporting = bootLive && [...statuses.values()].some((s) => now - s.updatedUtcMs < freshMs);
   // a daemon that started and never said it stopped, but whose status is stale: killed, frozen, or unable to write
   const silent = (st: { updatedUtcMs: number } | undefined): string =>
@@ -89,7 +91,7 @@ export function bufferStatus(db: Db, config: Config, clock: Clock): BufferStatus
       heldLocks: locks.filter((l) => l.cameraId === id).length,
     };
   });
-  const deletionReceipts = db.prepare("SELECT COUNT(*) FROM audit WHERE action = 'buffer.deleted'").pluck().get() as number;
+  const deletionReceipts = new AuditRepo(db).countOfAction('buffer.deleted');
   return {
     daemonReporting: reporting,
     policy: { hours: policy.retentionMs / 3_600_000, quotaBytes: policy.quotaBytes, minFreeBytes: policy.minFreeBytes },

@@ -1,5 +1,6 @@
 import type { Db } from '../db.js';
 import { statement } from '../statements.js';
+import { SEGMENT_IS_LOCKED } from './evidence-locks.js';
 
 /**
  * One closed piece of a camera's rolling buffer: an MPEG-TS file that starts on a keyframe.
@@ -124,6 +125,31 @@ export class SegmentsRepo {
       )
       .all() as { camera_id: string; n: number; bytes: number; ms: number; oldest: number; newest: number }[];
     return rows.map((r) => ({ cameraId: r.camera_id, segments: r.n, bytes: r.bytes, recordedMs: r.ms, oldestStartUtcMs: r.oldest, newestEndUtcMs: r.newest }));
+  }
+
+  /**
+   * End of the newest segment of a camera that holds footage, or null when it has none. A zero-byte segment
+   * (a run that died before its first frame) is indexed but holds nothing.
+   */
+  newestFootageEnd(cameraId: string): number | null {
+    return (statement(this.db, 'SELECT MAX(end_utc_ms) FROM segments WHERE camera_id = ? AND bytes > 0').pluck().get(cameraId) as number | null) ?? null;
+  }
+
+  /** Start of the oldest segment of a camera that holds footage, or null when it has none. */
+  oldestFootageStart(cameraId: string): number | null {
+    return (statement(this.db, 'SELECT MIN(start_utc_ms) FROM segments WHERE camera_id = ? AND bytes > 0').pluck().get(cameraId) as number | null) ?? null;
+  }
+
+  /** Up to `limit` segments that ended by `endedBy` and no held evidence lock covers, oldest first: what retention may delete. */
+  unlockedEndedBy(endedBy: number, limit: number): Segment[] {
+    const rows = statement(this.db, `SELECT ${COLUMNS} FROM segments s WHERE s.end_utc_ms <= ? AND NOT ${SEGMENT_IS_LOCKED} ORDER BY s.start_utc_ms, s.id LIMIT ?`).all(endedBy, limit) as SegmentRow[];
+    return rows.map(segmentFromRow);
+  }
+
+  /** Bytes of each camera's segments that a held evidence lock covers (cameras with none are left out). */
+  lockedBytesByCamera(): { cameraId: string; bytes: number }[] {
+    const rows = statement(this.db, `SELECT s.camera_id AS camera, SUM(s.bytes) AS bytes FROM segments s WHERE ${SEGMENT_IS_LOCKED} GROUP BY s.camera_id`).all() as { camera: string; bytes: number }[];
+    return rows.map((r) => ({ cameraId: r.camera, bytes: r.bytes }));
   }
 
   totalBytes(): number {
