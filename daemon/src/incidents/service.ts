@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import type { AuditActor } from '../audit/log.js';
+import { OutboxRepo } from '../db/repos/outbox.js';
 import type { EventBus } from '../kernel/events.js';
 import { HindsightError } from '../util/errors.js';
 import { isSafeId, newId } from '../util/ids.js';
@@ -185,9 +186,9 @@ export class IncidentService {
    * sealing that lands at the same moment cannot slip between check and erase.
    */
   private refuseIfSealed(id: string): void {
-    const row = this.d.db.prepare('SELECT envelope_id, state FROM outbox WHERE incident_id = ? LIMIT 1').get(id) as { envelope_id: string; state: string } | undefined;
+    const row = new OutboxRepo(this.d.db).anyOfIncident(id);
     if (!row) return;
-    throw new IncidentRefused(`incident ${id} is sealed (envelope ${row.envelope_id}, ${row.state === 'delivered' ? 'delivered' : 'waiting to be sent'}) and can no longer be cancelled`, 409, {
+    throw new IncidentRefused(`incident ${id} is sealed (envelope ${row.envelopeId}, ${row.state === 'delivered' ? 'delivered' : 'waiting to be sent'}) and can no longer be cancelled`, 409, {
       code: 'not_cancellable',
       hint: 'the evidence is leaving or has left the box; ask the force to withdraw it',
     });

@@ -1,6 +1,9 @@
 import type { AuditLog } from '../audit/log.js';
 import type { EnvelopeManifest, SealedEnvelope } from '../crypto/envelope.js';
 import type { Db } from '../db/db.js';
+import { MetaRepo } from '../db/repos/meta.js';
+import { OutboxChunksRepo } from '../db/repos/outbox-chunks.js';
+import { OutboxRepo, type OutboxEntry } from '../db/repos/outbox.js';
 import type { Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
 
@@ -25,68 +28,12 @@ export class OutboxFullError extends HindsightError {
   }
 }
 
-export interface OutboxRow {
-  envelopeId: string;
-  incidentId: string;
-  msgSeq: number;
-  createdUtc: number;
-  state: 'pending' | 'delivered';
+/** An outbox entry with its manifest typed: the manifest was stored by `enqueue` from a sealed envelope. */
+export interface OutboxRow extends Omit<OutboxEntry, 'manifest'> {
   manifest: EnvelopeManifest;
-  nChunks: number;
-  bytes: number;
-  bodySha256: string;
-  workingFiles: string[];
-  attempts: number;
-  nextAttemptUtc: number;
-  lastSentUtc: number | null;
-  /** Chunk indices a `missing` receipt asked for; null means send everything. */
-  resend: number[] | null;
-  lastError: string | null;
-  deliveredUtc: number | null;
-  filesDeletedUtc: number | null;
 }
 
-interface DbRow {
-  envelope_id: string;
-  incident_id: string;
-  msg_seq: number;
-  created_utc: number;
-  state: 'pending' | 'delivered';
-  manifest: string;
-  n_chunks: number;
-  bytes: number;
-  body_sha256: string;
-  working_files: string;
-  attempts: number;
-  next_attempt_utc: number;
-  last_sent_utc: number | null;
-  resend: string | null;
-  last_error: string | null;
-  delivered_utc: number | null;
-  files_deleted_utc: number | null;
-}
-
-function fromDb(r: DbRow): OutboxRow {
-  return {
-    envelopeId: r.envelope_id,
-    incidentId: r.incident_id,
-    msgSeq: r.msg_seq,
-    createdUtc: r.created_utc,
-    state: r.state,
-    manifest: JSON.parse(r.manifest) as EnvelopeManifest,
-    nChunks: r.n_chunks,
-    bytes: r.bytes,
-    bodySha256: r.body_sha256,
-    workingFiles: JSON.parse(r.working_files) as string[],
-    attempts: r.attempts,
-    nextAttemptUtc: r.next_attempt_utc,
-    lastSentUtc: r.last_sent_utc,
-    resend: r.resend === null ? null : (JSON.parse(r.resend) as number[]),
-    lastError: r.last_error,
-    deliveredUtc: r.delivered_utc,
-    filesDeletedUtc: r.files_deleted_utc,
-  };
-}
+const typed = (e: OutboxEntry): OutboxRow => e as OutboxRow;
 
 export interface DeliveredInfo {
   envelopeId: string;
@@ -108,13 +55,20 @@ const MSG_SEQ_KEY = 'uplink.msg_seq';
 
 export class Outbox {
   private readonly hooks = new Set<DeliveryHook>();
+  private readonly entries: OutboxRepo;
+  private readonly chunks: OutboxChunksRepo;
+  private readonly meta: MetaRepo;
 
   constructor(
     private readonly db: Db,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
     private readonly bounds: OutboxBounds,
-  ) {}
+  ) {
+    this.entries = new OutboxRepo(db);
+    this.chunks = new OutboxChunksRepo(db);
+    this.meta = new MetaRepo(db);
+  }
 
   /**
    * Reserve the next envelope sequence number (it goes into the signed header before sealing).
@@ -123,18 +77,17 @@ export class Outbox {
   reserveMsgSeq(): number {
     return this.db
       .transaction(() => {
-        const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(MSG_SEQ_KEY) as { value: string } | undefined;
-        const maxQueued = (this.db.prepare('SELECT MAX(msg_seq) AS m FROM outbox').get() as { m: number | null }).m ?? 0;
-        const next = Math.max(Number(row?.value ?? 0), maxQueued) + 1;
-        this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(MSG_SEQ_KEY, String(next));
+        const reserved = this.meta.get(MSG_SEQ_KEY);
+        const next = Math.max(Number(reserved ?? 0), this.entries.maxMsgSeq()) + 1;
+        this.meta.set(MSG_SEQ_KEY, String(next));
         return next;
       })
       .immediate();
   }
 
   stats(): OutboxStats {
-    const r = this.db.prepare("SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, MIN(created_utc) AS oldest FROM outbox WHERE state = 'pending'").get() as { n: number; b: number; oldest: number | null };
-    return { pending: r.n, bytes: r.b, oldest_age_s: r.oldest === null ? null : Math.max(0, (this.clock.now() - r.oldest) / 1000) };
+    const r = this.entries.pendingSummary();
+    return { pending: r.count, bytes: r.bytes, oldest_age_s: r.oldestCreatedUtc === null ? null : Math.max(0, (this.clock.now() - r.oldestCreatedUtc) / 1000) };
   }
 
   /**
@@ -171,14 +124,18 @@ export class Outbox {
     const bytes = sealed.chunks.reduce((n, c) => n + c.length, 0);
     const write = (): void => {
       this.checkCapacity(bytes);
-      this.db
-        .prepare(
-          `INSERT INTO outbox (envelope_id, incident_id, msg_seq, created_utc, state, manifest, n_chunks, bytes, body_sha256, working_files, next_attempt_utc)
-           VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, 0)`,
-        )
-        .run(m.header.envelope_id, m.header.incident_id, m.header.msg_seq, this.clock.now(), JSON.stringify(m), m.n_chunks, bytes, m.body_sha256, JSON.stringify(options.workingFiles ?? []));
-      const ins = this.db.prepare('INSERT INTO outbox_chunks (envelope_id, idx, data) VALUES (?, ?, ?)');
-      sealed.chunks.forEach((c, i) => ins.run(m.header.envelope_id, i, c));
+      this.entries.insert({
+        envelopeId: m.header.envelope_id,
+        incidentId: m.header.incident_id,
+        msgSeq: m.header.msg_seq,
+        createdUtc: this.clock.now(),
+        manifest: m,
+        nChunks: m.n_chunks,
+        bytes,
+        bodySha256: m.body_sha256,
+        workingFiles: options.workingFiles ?? [],
+      });
+      this.chunks.insertAll(m.header.envelope_id, sealed.chunks);
       this.audit.append({
         actor: { type: 'system', id: 'uplink' },
         action: 'evidence.sealed',
@@ -193,29 +150,27 @@ export class Outbox {
   }
 
   get(envelopeId: string): OutboxRow | undefined {
-    const r = this.db.prepare('SELECT * FROM outbox WHERE envelope_id = ?').get(envelopeId) as DbRow | undefined;
-    return r && fromDb(r);
+    const e = this.entries.get(envelopeId);
+    return e && typed(e);
   }
 
   byIncident(incidentId: string): OutboxRow[] {
-    return (this.db.prepare('SELECT * FROM outbox WHERE incident_id = ? ORDER BY msg_seq').all(incidentId) as DbRow[]).map(fromDb);
+    return this.entries.byIncident(incidentId).map(typed);
   }
 
   /** The oldest pending envelope whose next attempt is due. */
   nextDue(now: number): OutboxRow | undefined {
-    const r = this.db.prepare("SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_utc <= ? ORDER BY next_attempt_utc, msg_seq LIMIT 1").get(now) as DbRow | undefined;
-    return r && fromDb(r);
+    const e = this.entries.nextDue(now);
+    return e && typed(e);
   }
 
   /** Earliest next attempt among pending envelopes (for the sender's timer). */
   nextWake(): number | undefined {
-    const r = this.db.prepare("SELECT MIN(next_attempt_utc) AS t FROM outbox WHERE state = 'pending'").get() as { t: number | null };
-    return r.t ?? undefined;
+    return this.entries.nextWake();
   }
 
   chunk(envelopeId: string, index: number): Buffer | undefined {
-    const r = this.db.prepare('SELECT data FROM outbox_chunks WHERE envelope_id = ? AND idx = ?').get(envelopeId, index) as { data: Buffer } | undefined;
-    return r?.data;
+    return this.chunks.get(envelopeId, index);
   }
 
   /** Everything was handed to the broker; wait for the receipt until `receiptDueUtc`. */
@@ -223,9 +178,7 @@ export class Outbox {
     this.db.transaction(() => {
       const row = this.get(envelopeId);
       if (!row || row.state !== 'pending') return;
-      this.db
-        .prepare('UPDATE outbox SET attempts = attempts + 1, last_sent_utc = ?, next_attempt_utc = ?, resend = NULL, last_error = NULL WHERE envelope_id = ?')
-        .run(now, receiptDueUtc, envelopeId);
+      this.entries.markSent(envelopeId, now, receiptDueUtc);
       this.audit.append({
         actor: { type: 'system', id: 'uplink' },
         action: 'evidence.sent',
@@ -238,17 +191,17 @@ export class Outbox {
   }
 
   scheduleRetry(envelopeId: string, nextAttemptUtc: number, error: string): void {
-    this.db.prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_utc = ?, last_error = ? WHERE envelope_id = ? AND state = 'pending'").run(nextAttemptUtc, error.slice(0, 500), envelopeId);
+    this.entries.scheduleRetry(envelopeId, nextAttemptUtc, error.slice(0, 500));
   }
 
   /** After a reconnect, envelopes whose last attempt failed are due at once (not after their backoff). */
   retryFailedNow(now: number): void {
-    this.db.prepare("UPDATE outbox SET next_attempt_utc = ? WHERE state = 'pending' AND last_error IS NOT NULL AND next_attempt_utc > ?").run(now, now);
+    this.entries.retryFailedNow(now);
   }
 
   /** A `missing` receipt: resend just these chunks, now. */
   requestResend(envelopeId: string, indices: number[], now: number): void {
-    this.db.prepare("UPDATE outbox SET resend = ?, next_attempt_utc = ? WHERE envelope_id = ? AND state = 'pending'").run(JSON.stringify(indices), now, envelopeId);
+    this.entries.requestResend(envelopeId, indices, now);
   }
 
   onDelivered(hook: DeliveryHook): () => void {
@@ -267,8 +220,8 @@ export class Outbox {
         const row = this.get(envelopeId);
         if (!row || row.state !== 'pending') return undefined;
         const now = this.clock.now();
-        this.db.prepare("UPDATE outbox SET state = 'delivered', delivered_utc = ?, receipt = ?, resend = NULL WHERE envelope_id = ?").run(now, receiptJson, envelopeId);
-        this.db.prepare('DELETE FROM outbox_chunks WHERE envelope_id = ?').run(envelopeId);
+        this.entries.markDelivered(envelopeId, now, receiptJson);
+        this.chunks.deleteOf(envelopeId);
         this.audit.append({
           actor: { type: 'system', id: 'uplink' },
           action: 'evidence.delivered',
@@ -286,12 +239,12 @@ export class Outbox {
 
   /** Delivered envelopes whose plaintext working files are not yet deleted (also after a crash). */
   awaitingFileDeletion(): OutboxRow[] {
-    return (this.db.prepare("SELECT * FROM outbox WHERE state = 'delivered' AND files_deleted_utc IS NULL ORDER BY msg_seq").all() as DbRow[]).map(fromDb);
+    return this.entries.awaitingFileDeletion().map(typed);
   }
 
   markFilesDeleted(row: OutboxRow, deleted: { path: string; sha256: string }[]): void {
     this.db.transaction(() => {
-      this.db.prepare('UPDATE outbox SET files_deleted_utc = ? WHERE envelope_id = ?').run(this.clock.now(), row.envelopeId);
+      this.entries.markFilesDeleted(row.envelopeId, this.clock.now());
       this.audit.append({
         actor: { type: 'system', id: 'uplink' },
         action: 'evidence.working_files_deleted',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { OutboxRepo } from '../../db/repos/outbox.js';
 import { shredBundle, isEnrolled, KeySetStore } from '../../uplink/enrollment.js';
 import { evidenceSeal, uplinkEnroll, uplinkInstallKeySet } from '../../uplink/operations.js';
 import { createOutbox } from '../../uplink/service.js';
@@ -99,7 +100,8 @@ export function registerUplink(program: Command): void {
       try {
         const outbox = createOutbox({ config: box.config, db: box.db, audit: box.audit, clock: systemClock });
         const keyset = new KeySetStore(box.db).current();
-        const rows = box.db.prepare('SELECT envelope_id, incident_id, state, n_chunks, bytes, attempts, last_error FROM outbox ORDER BY msg_seq DESC LIMIT 20').all() as Record<string, unknown>[];
+        const recent = new OutboxRepo(box.db).recent(20);
+        const rows = recent.map((r) => ({ envelope_id: r.envelopeId, incident_id: r.incidentId, state: r.state, n_chunks: r.nChunks, bytes: r.bytes, attempts: r.attempts, last_error: r.lastError }));
         const status = { enrolled: isEnrolled(box.paths.stateDir), keyset_seq: keyset?.keyset.seq ?? null, outbox: outbox.stats(), recent: rows };
         if (opts.json) {
           process.stdout.write(JSON.stringify(status, null, 2) + '\n');
