@@ -7,6 +7,7 @@ import { verifyKeySet, type SignedKeySet } from '../crypto/keyset.js';
 import { EnrollmentBundleSchema, type EnrollmentBundle } from '../protocol/enrollment.js';
 import { parsePayload } from '../protocol/schemas.js';
 import type { Db } from '../db/db.js';
+import { KeySetsRepo } from '../db/repos/key-sets.js';
 import type { Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
 
@@ -64,25 +65,29 @@ export function ensureDeviceKey(stateDir: string): { key: KeyPairFile; created: 
 }
 
 export class KeySetStore {
-  constructor(private readonly db: Db) {}
+  private readonly repo: KeySetsRepo;
+
+  constructor(private readonly db: Db) {
+    this.repo = new KeySetsRepo(db);
+  }
 
   /** The force root this box pinned at its first enrollment (the root of every key set it installed). */
   pinnedRootKid(): string | undefined {
-    return (this.db.prepare('SELECT root_kid FROM key_sets ORDER BY seq DESC LIMIT 1').get() as { root_kid: string } | undefined)?.root_kid;
+    return this.repo.latestRootKid();
   }
 
   /** Forget the pinned root and its key sets (an explicit, audited reset to enroll with a new force root). */
   resetRoot(toKid: string, audit: AuditLog, actor: AuditActor = { type: 'cli', id: 'enroll' }): void {
     this.db.transaction(() => {
       const from = this.pinnedRootKid();
-      this.db.prepare('DELETE FROM key_sets').run();
+      this.repo.deleteAll();
       audit.append({ actor, action: 'uplink.force_root_reset', objectIds: [toKid], detail: { previous_root_kid: from ?? null, root_kid: toKid } });
     })();
   }
 
   current(): SignedKeySet | undefined {
-    const r = this.db.prepare('SELECT signed FROM key_sets ORDER BY seq DESC LIMIT 1').get() as { signed: string } | undefined;
-    return r ? (JSON.parse(r.signed) as SignedKeySet) : undefined;
+    // only key sets verified against the pinned root are ever inserted
+    return this.repo.latestSigned() as SignedKeySet | undefined;
   }
 
   /** Verify against the pinned root and install; audited. Throws KeySetError (old seq, bad signature...). */
@@ -91,7 +96,7 @@ export class KeySetStore {
       .transaction(() => {
         const installed = this.current();
         const ok = verifyKeySet(signed, { rootPk, installedSeq: installed?.keyset.seq, now });
-        this.db.prepare('INSERT INTO key_sets (seq, root_kid, signed, installed_utc) VALUES (?, ?, ?, ?)').run(ok.keyset.seq, ok.keyset.root_kid, JSON.stringify(ok), now);
+        this.repo.insert({ seq: ok.keyset.seq, rootKid: ok.keyset.root_kid, signed: ok, installedUtc: now });
         audit.append({
           actor: { type: 'cli', id: actor },
           action: 'keyset.installed',

@@ -6,6 +6,7 @@ import { trustedSigner } from '../crypto/keyset.js';
 import { SIG_CONTEXT, verifyWith } from '../crypto/keys.js';
 import { parsePayload, ReceiptPayload } from '../protocol/schemas.js';
 import type { Db } from '../db/db.js';
+import { ReceiptsRepo } from '../db/repos/receipts.js';
 import { canonicalBytes } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
@@ -20,15 +21,19 @@ export type ReceiptOutcome = 'delivered' | 'resend' | 'duplicate' | 'unknown_env
  * the envelope delivered; `missing` asks for just those chunks again.
  */
 export class ReceiptHandler {
+  private readonly receipts: ReceiptsRepo;
+
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly outbox: Outbox,
     private readonly keysets: KeySetStore,
     private readonly deviceId: string,
     private readonly clock: Clock,
     private readonly audit: AuditLog,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.receipts = new ReceiptsRepo(db);
+  }
 
   handle(payload: Buffer): { outcome: ReceiptOutcome; delivered?: DeliveredInfo; reason?: string } {
     const now = this.clock.now();
@@ -62,7 +67,7 @@ export class ReceiptHandler {
     const row = this.outbox.get(r.envelope);
     if (!row) return { outcome: 'unknown_envelope' };
     if (row.state === 'delivered') return { outcome: 'duplicate' };
-    this.db.prepare('INSERT INTO receipts (envelope_id, received_utc, status, missing, signer_kid, raw) VALUES (?, ?, ?, ?, ?, ?)').run(r.envelope, now, r.status, JSON.stringify(r.missing), r.kid, payload.toString('utf8'));
+    this.receipts.insert({ envelopeId: r.envelope, receivedUtc: now, status: r.status, missing: r.missing, signerKid: r.kid, raw: payload.toString('utf8') });
     if (r.status === 'complete') {
       if (r.body_sha256 !== row.bodySha256) {
         this.log.warn({ envelope: r.envelope }, 'complete receipt names another body hash; ignored');
