@@ -5,6 +5,8 @@ import { checkPayload, PayloadError } from '../protocol/schemas.js';
 import type { DeviceTopics } from '../protocol/topics.js';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Db } from '../db/db.js';
+import { CommandSeqRepo } from '../db/repos/command-seq.js';
+import { CommandsSeenRepo } from '../db/repos/commands-seen.js';
 import { canonicalBytes } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
@@ -110,13 +112,19 @@ export interface VerifiedCommand {
 }
 
 export class CommandVerifier {
+  private readonly seqs: CommandSeqRepo;
+  private readonly seen: CommandsSeenRepo;
+
   constructor(
     private readonly db: Db,
     private readonly audit: AuditLog,
     private readonly keyset: () => SignedKeySet | undefined,
     private readonly topics: DeviceTopics,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.seqs = new CommandSeqRepo(db);
+    this.seen = new CommandsSeenRepo(db);
+  }
 
   /** Stateless checks: size, schema, kid, signature, version, device, times, op for the role. */
   verify(payload: Buffer, responseTopic?: string): VerifiedCommand {
@@ -151,15 +159,15 @@ export class CommandVerifier {
   execute<T>(v: VerifiedCommand, effect: () => T): T {
     return this.db
       .transaction((): T => {
-        const last = (this.db.prepare('SELECT last_seq FROM command_seq WHERE issuer_kid = ?').get(v.issuer.kid) as { last_seq: number } | undefined)?.last_seq ?? 0;
-        const seen = this.db.prepare('SELECT 1 FROM commands_seen WHERE cmd_id = ?').get(v.cmd.cmd_id) !== undefined;
+        const last = this.seqs.last(v.issuer.kid);
+        const seen = this.seen.has(v.cmd.cmd_id);
         if (v.cmd.seq <= last) throw new CommandRejected(seen ? 'replay' : 'old_seq', `seq ${v.cmd.seq} is not above ${last}`, v.cmd.cmd_id);
         if (seen) throw new CommandRejected('duplicate_cmd_id', `cmd_id ${v.cmd.cmd_id} was already used`, v.cmd.cmd_id);
         if (v.responseTopic !== undefined && !v.responseTopic.startsWith(`${this.topics.base}/`)) {
           throw new CommandRejected('bad_response_topic', 'the response topic is outside this device namespace', v.cmd.cmd_id);
         }
-        this.db.prepare('INSERT INTO command_seq (issuer_kid, last_seq) VALUES (?, ?) ON CONFLICT(issuer_kid) DO UPDATE SET last_seq = excluded.last_seq').run(v.issuer.kid, v.cmd.seq);
-        this.db.prepare('INSERT INTO commands_seen (cmd_id, received_utc) VALUES (?, ?)').run(v.cmd.cmd_id, this.clock.now());
+        this.seqs.set(v.issuer.kid, v.cmd.seq);
+        this.seen.insert(v.cmd.cmd_id, this.clock.now());
         this.audit.append({ actor: { type: 'force', id: v.issuer.kid, role: v.issuer.role }, action: 'command.accepted', objectIds: [v.cmd.cmd_id], detail: { op: v.cmd.op, seq: v.cmd.seq } });
         return effect();
       })
