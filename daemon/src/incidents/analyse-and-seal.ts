@@ -44,8 +44,9 @@ export interface AnalyseAndSealDeps {
  * package (the extraction manifest, the best crops and context frames, one embedding per subject, the
  * analysis record), hand its bytes to the uplink to seal to the force, and queue them — the `sealed`
  * transition and the outbox row commit together. This is the only place on the box that runs vision/:
- * faces leave this step only inside a sealed package. The face analysis is kept on disk, so a crash or a failed seal (box not enrolled yet) does not
- * redo it. Plaintext crops and embeddings are working files, deleted once the force confirms receipt.
+ * faces leave this step only inside a sealed package. The face analysis is kept on disk, so a crash or a
+ * failed seal (box not enrolled yet) does not redo it. Plaintext crops and embeddings are working files,
+ * deleted once the force confirms receipt.
  */
 export class AnalyseAndSealStep implements IncidentStep {
   constructor(private readonly d: AnalyseAndSealDeps) {}

@@ -73,8 +73,9 @@ export interface WorkerStats {
 
 /**
  * Schedules incidents from what SQLite says, so a restart at any point resumes: logged -> waiting (window
- * still open) -> extracting -> analysing (the steps do the work) -> sealed -> sending -> delivered ->
- * closed when the masters' retention ends. A failed incident is never simply due: it waits for its next
+ * still open) -> extracting -> analysing -> sealed -> sending -> delivered -> closed when the masters'
+ * retention ends. It only schedules: the work of a state is its step (extract.ts, analyse-and-seal.ts,
+ * close.ts), and `delivered` is recorded by deliver.ts inside the uplink's delivery transaction. A failed incident is never simply due: it waits for its next
  * attempt at a stated time, for an event (enrollment, outbox space: resumed when one comes, no attempt
  * used), or for a person. Wakes every second and on events, at most every 100 ms.
  */
