@@ -13,7 +13,7 @@ const CAMERAS = 2;
 
 export async function run({ root, log }) {
   const dist = (p) => import(path.join(root, 'daemon/dist', p));
-  const { extractClip } = await dist('incidents/extract.js');
+  const { extractClip } = await dist('incidents/clip-cut.js');
   const { runCommand } = await dist('util/child.js');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-bench-cut-'));
   const ok = (r) => {

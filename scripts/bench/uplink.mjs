@@ -25,8 +25,8 @@ export async function run({ root, log }) {
   const { createLogger } = await dist('log/logger.js');
   const { systemClock } = await dist('util/clock.js');
   const { ClockSyncMonitor } = await dist('util/clock-sync.js');
-  const { UplinkService } = await dist('uplink/service.js');
-  const { packageInputFromFolder } = await dist('evidence/builder.js');
+  const { createSealer, UplinkService } = await dist('uplink/service.js');
+  const { buildPackage, packageInputFromFolder } = await dist('evidence/builder.js');
 
   const device = generateKeyPair('ed25519');
   const force = generateKeyPair('x25519');
@@ -91,7 +91,9 @@ export async function run({ root, log }) {
         mkdirSync(path.join(pkgDir, 'context'), { recursive: true });
         for (let k = 0; k < c.context; k++) writeFileSync(path.join(pkgDir, 'context', `${k}.jpg`), randomBytes(c.contextBytes));
         const t0 = performance.now();
-        const sealed = await uplink.sealer.sealPackage(packageInputFromFolder(pkgDir, { incidentId: `inc-${++n}`, deviceId: 'bench-box', store: 'Bench Store', window: { start: Date.now() - 90_000, end: Date.now() }, embeddingModel: 'bench', models: [], tools: {}, clock: ctx.clockSync.current(), now: Date.now() }));
+        const sealer = createSealer(ctx, uplink.outbox);
+        const built = buildPackage(packageInputFromFolder(pkgDir, { incidentId: `inc-${++n}`, deviceId: 'bench-box', store: 'Bench Store', window: { start: Date.now() - 90_000, end: Date.now() }, embeddingModel: 'bench', models: [], tools: {}, clock: ctx.clockSync.current(), now: Date.now() }), sealer.deviceKey);
+        const sealed = { ...built, sealed: await sealer.seal(built.plaintext, `inc-${n}`) };
         const id = sealed.sealed.manifest.header.envelope_id;
         const delivered = new Promise((resolve) => {
           const off = ctx.bus.on('envelope.delivered', (e) => {

@@ -7,7 +7,7 @@ import { AuditLog } from '../../daemon/src/audit/log.js';
 import { buildConfig } from '../../daemon/src/config/load.js';
 import { daemonPaths } from '../../daemon/src/config/paths.js';
 import { createIncidents, type Incidents } from '../../daemon/src/incidents/compose.js';
-import type { IncidentStep } from '../../daemon/src/incidents/extracting.js';
+import type { IncidentStep } from '../../daemon/src/incidents/step.js';
 import type { Incident } from '../../daemon/src/incidents/model.js';
 import { createLogger } from '../../daemon/src/log/logger.js';
 import { openDatabase, type Db } from '../../daemon/src/db/db.js';
@@ -75,6 +75,11 @@ export class IncidentHarness {
 
   get worker(): Incidents['worker'] {
     return this.parts.worker;
+  }
+
+  /** What the worker drives and asks, read at every pass: tests script steps and the uplink's answers here. */
+  get links(): Incidents['links'] {
+    return this.parts.links;
   }
 
   addCamera(id: string): void {

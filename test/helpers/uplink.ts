@@ -23,7 +23,7 @@ export function inProcessUplink(configFile: string, testing: Pick<SenderSettings
   const db = openDatabase(paths.database);
   const clockSync = new ClockSyncMonitor();
   const ctx: AppContext = { config, paths, log: createLogger({ level: 'silent' }), clock: systemClock, bus: new EventBus(), db, audit: new AuditLog(db, systemClock), clockSync, bootId: newId(), version: 'test' };
-  const uplink = new UplinkService(ctx, testing);
+  const uplink = new UplinkService(ctx, { testing });
   return {
     ctx,
     uplink,

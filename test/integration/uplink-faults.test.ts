@@ -129,8 +129,10 @@ describe('uplink faults', () => {
     run.uplink.start();
     try {
       const pkg = await makePackageFolder(path.join(dir, 'pkg-dc'), { padBytes: 400_000 });
-      const sealed = await run.uplink.sealer!.sealPackage({
-        ...(await import('../../daemon/src/evidence/builder.js')).packageInputFromFolder(pkg.dir, {
+      const sealer = (await import('../../daemon/src/uplink/service.js')).createSealer(run.ctx, run.uplink.outbox)!;
+      const { buildPackage, packageInputFromFolder } = await import('../../daemon/src/evidence/builder.js');
+      const built = buildPackage(
+        packageInputFromFolder(pkg.dir, {
           incidentId: 'inc-dropped-chunk',
           deviceId: 'box-dc',
           store: 'Store box-dc',
@@ -141,7 +143,9 @@ describe('uplink faults', () => {
           clock: run.ctx.clockSync.current(),
           now: Date.now(),
         }),
-      });
+        sealer.deviceKey,
+      );
+      const sealed = { ...built, sealed: await sealer.seal(built.plaintext, 'inc-dropped-chunk') };
       run.ctx.db.transaction(() => run.uplink.outbox.enqueue(sealed.sealed, { workingFiles: sealed.workingFiles }))();
       run.ctx.bus.emit('envelope.queued', { envelopeId: sealed.sealed.manifest.header.envelope_id, incidentId: 'inc-dropped-chunk' });
       const envelope = sealed.sealed.manifest.header.envelope_id;

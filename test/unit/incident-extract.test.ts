@@ -3,7 +3,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SegmentRef } from '../../daemon/src/incidents/buffer-port.js';
 import { coverageOf, gapsIn } from '../../daemon/src/incidents/coverage.js';
-import { extractClip, type ClipResult } from '../../daemon/src/incidents/extract.js';
+import { extractClip, type ClipResult } from '../../daemon/src/incidents/clip-cut.js';
 import { runCommand } from '../../daemon/src/util/child.js';
 import { sha256File } from '../../daemon/src/util/hash.js';
 import { decodeErrors, probe } from '../helpers/media.js';

@@ -30,7 +30,7 @@ describe('failed incidents wait: for a stated time, an event or a person, never 
   function box(analysis: ScriptedAnalysis | ((h: IncidentHarness) => ScriptedAnalysis) | undefined, incidents: Record<string, unknown> = {}): IncidentHarness {
     const h = new IncidentHarness(tempDir(), { max_attempts: MAX_ATTEMPTS, retry_after_s: 30, ...incidents });
     h.addCamera('c1');
-    if (analysis) h.worker.setStep('analysing', typeof analysis === 'function' ? analysis(h) : analysis);
+    if (analysis) h.links.steps.analysing = typeof analysis === 'function' ? analysis(h) : analysis;
     return h;
   }
 
@@ -122,7 +122,7 @@ describe('failed incidents wait: for a stated time, an event or a person, never 
   it('not enrolled: waits for enrollment without using attempts, and resumes when it comes', async () => {
     let enrolled = false;
     const h = box((hh) => new ScriptedAnalysis(hh, () => (enrolled ? undefined : new HindsightError('cannot seal the evidence: this box is not enrolled with the force', { code: 'not_enrolled' }))));
-    h.worker.setReadiness({ ready: (e) => e === 'enrolled' && enrolled });
+    h.links.readiness = { ready: (e) => e === 'enrolled' && enrolled };
     record(h, h.clock.now() - 30_000);
     const id = h.logIncident(['c1'], { at: '20 seconds ago', before_s: 5, after_s: 5 }).id;
     await h.runFor(DAY, 30_000);
@@ -143,7 +143,7 @@ describe('failed incidents wait: for a stated time, an event or a person, never 
   it('outbox full: waits for room without using attempts, and resumes when the force confirms a delivery', async () => {
     let full = true;
     const h = box((hh) => new ScriptedAnalysis(hh, () => (full ? new HindsightError('the outbox holds too much undelivered evidence', { code: 'outbox_full' }) : undefined)));
-    h.worker.setReadiness({ ready: (e) => e === 'outbox_space' && !full });
+    h.links.readiness = { ready: (e) => e === 'outbox_space' && !full };
     await h.worker.start(); // listens to the bus: a delivery is the event
     record(h, h.clock.now() - 30_000);
     const id = h.logIncident(['c1'], { at: '20 seconds ago', before_s: 5, after_s: 5 }).id;
@@ -175,7 +175,7 @@ describe('failed incidents wait: for a stated time, an event or a person, never 
       h.clock.advance(5_000);
       await h.worker.tick();
       const next = h.restart({ max_attempts: MAX_ATTEMPTS, retry_after_s: 30 });
-      next.worker.setStep('analysing', new ScriptedAnalysis(next, () => 'hang'));
+      next.links.steps.analysing = new ScriptedAnalysis(next, () => 'hang');
       h = next;
     }
     await h.runFor(DAY, 60_000);
@@ -192,8 +192,8 @@ describe('failed incidents wait: for a stated time, an event or a person, never 
     first.addCamera('c1');
     record(first, first.clock.now() - (stop === 'waiting' ? 40_000 : 30_000)); // footage up to now (waiting) or beyond
     const id = first.logIncident(['c1'], stop === 'logged' ? {} : stop === 'waiting' ? { at: 'now', before_s: 20, after_s: 5 } : { at: '20 seconds ago', before_s: 5, after_s: 5 }).id;
-    if (stop === 'extracting') first.worker.setStep('extracting', undefined);
-    if (stop === 'sealed') first.worker.setStep('analysing', new ScriptedAnalysis(first, () => undefined));
+    if (stop === 'extracting') delete first.links.steps.extracting;
+    if (stop === 'sealed') first.links.steps.analysing = new ScriptedAnalysis(first, () => undefined);
     if (stop !== 'logged') {
       for (let n = 0; n < 10 && first.get(id).state !== stop; n++) {
         first.clock.advance(stop === 'waiting' ? 0 : 5_000);
@@ -204,13 +204,13 @@ describe('failed incidents wait: for a stated time, an event or a person, never 
     expect(first.get(id).state).toBe(stop);
 
     const second = first.restart({ max_attempts: MAX_ATTEMPTS });
-    second.worker.setStep('analysing', new ScriptedAnalysis(second, () => undefined));
-    second.worker.setDeliveryTracker({ isSending: () => true });
+    second.links.steps.analysing = new ScriptedAnalysis(second, () => undefined);
+    second.links.delivery = { isSending: () => true };
     await second.runFor(2 * 60_000, 5_000);
     const i = second.get(id);
     expect(i.state).toBe('sending');
     expect(i.attempts).toBe(0);
-    second.worker.delivered(id, 'env-1');
+    second.parts.delivered(id, 'env-1');
     expect(second.get(id).state).toBe('delivered');
     const actions = second.auditRows(id).map((r) => r.action);
     expect(actions.filter((a) => a === 'incident.failed')).toEqual([]);

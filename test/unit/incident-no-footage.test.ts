@@ -18,7 +18,7 @@ describe('a camera that has never recorded a frame', () => {
     const h = new IncidentHarness(tempDir(), { max_attempts: 2, retry_after_s: 30 });
     h.addCamera('c1');
     h.addCamera('dead');
-    h.worker.setStep('analysing', new ScriptedAnalysis(h, () => undefined));
+    h.links.steps.analysing = new ScriptedAnalysis(h, () => undefined);
     return h;
   }
 

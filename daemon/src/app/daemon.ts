@@ -1,3 +1,27 @@
+/*
+ * The daemon's map: what is wired to what, and in which order it starts and stops.
+ *
+ *   db (opened and migrated first) -- config, paths, log, clock, audit log, clock sync: the context
+ *   recorder   cameras -> ring buffer segments; emits `segment.closed` (a wake-up for the incidents)
+ *   retention  deletes old segments, never footage an incident has locked
+ *   incidents  worker: due incidents -> the step of their state -> transition
+ *                extracting  incidents/extract.ts           buffer (recorder's tables via buffer-port)
+ *                analysing   incidents/analyse-and-seal.ts  vision/ (the only user on the box),
+ *                                                           evidence/ builder, the evidence port
+ *                delivered   incidents/close.ts after master retention
+ *   uplink     the evidence port's implementation (EvidenceOutlet: seal bytes, queue them, in the
+ *              caller's transaction); sends the outbox; on the force's `complete` receipt runs the one
+ *              delivery hook (incidents.delivered) inside the transaction that marks the envelope
+ *              delivered
+ *   control    the CLI's API: incident routes and operations (cameras, locks, enrollment, sealing)
+ *
+ * Collaborators are passed at construction. The event bus carries wake-ups only: `incident.logged`,
+ * `incident.changed` and `segment.closed` wake the incident worker, `envelope.queued` wakes the
+ * sender, `envelope.delivered` tells the worker outbox space may have come; durable state is in SQLite.
+ *
+ * Start order: db, clock, models, retention, recorder, incidents, uplink, control (last: the CLI
+ * reaches the daemon only once everything it fronts runs), systemd (ready). Stop: the reverse.
+ */
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/log.js';
 import { daemonPaths } from '../config/paths.js';
@@ -17,7 +41,8 @@ import { SystemdNotifier } from './systemd.js';
 import { daemonVersion } from '../kernel/version.js';
 import { RecorderService } from '../recorder/service.js';
 import { RetentionService } from '../recorder/retention-service.js';
-import { UplinkService } from '../uplink/service.js';
+import { EvidenceOutlet } from '../uplink/evidence-outlet.js';
+import { createOutbox, UplinkService } from '../uplink/service.js';
 import { ControlServer } from '../control/server.js';
 import { operationRoutes } from '../control/operations.js';
 import { CAMERA_OPERATIONS } from '../cameras/operations.js';
@@ -25,7 +50,6 @@ import { LOCK_OPERATIONS } from '../recorder/lock-operations.js';
 import { UPLINK_OPERATIONS } from '../uplink/operations.js';
 import { createIncidents } from '../incidents/compose.js';
 import { incidentRoutes } from '../incidents/routes.js';
-import { EvidenceStage } from '../evidence/incident-stage.js';
 
 const STOP_TIMEOUT_MS = 4000;
 
@@ -59,18 +83,12 @@ export class Daemon {
       version: daemonVersion(),
     };
     this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env);
-    const incidents = createIncidents(this.ctx);
     const models = new ModelsCheck(this.ctx);
-    const uplink = new UplinkService(this.ctx);
-    // analysing -> sealed: faces, package, seal, queue; then the uplink's receipts make it delivered.
-    incidents.worker.setStep(
-      'analysing',
-      new EvidenceStage({ ctx: this.ctx, repo: incidents.repo, machine: incidents.machine, outbox: uplink.outbox, sealer: () => uplink.sealer, capability: () => models.capability }),
-    );
-    // A failed incident waiting for enrollment or outbox space resumes when one comes (no attempt used).
-    incidents.worker.setReadiness({ ready: (event) => (event === 'enrolled' ? uplink.canSeal() : uplink.outbox.hasCapacity()) });
-    incidents.worker.setDeliveryTracker({ isSending: (id) => uplink.outbox.byIncident(id).some((e) => e.attempts > 0 || e.state === 'delivered') });
-    uplink.outbox.onDelivered((info) => incidents.worker.delivered(info.incidentId, info.envelopeId));
+    // The outbox is shared: the incidents queue sealed evidence into it, the uplink sends from it.
+    const outbox = createOutbox(this.ctx);
+    const incidents = createIncidents(this.ctx, { evidence: new EvidenceOutlet(this.ctx, outbox), faces: () => models.capability });
+    // The force's `complete` receipt: the envelope and the incident become delivered in one transaction.
+    const uplink = new UplinkService(this.ctx, { outbox, onDelivered: (d) => incidents.delivered(d.incidentId, d.envelopeId) });
     // The local control API (CLI -> daemon) opens last, once everything it fronts is running.
     const control = new ControlServer(paths.stateDir, options.log);
     control.register(incidentRoutes(incidents.service, incidents.worker));

@@ -1,21 +1,39 @@
 import type { AppContext } from '../kernel/context.js';
 import { AlarmsRepo } from '../db/repos/alarms.js';
 import { IncidentsRepo } from '../db/repos/incidents.js';
+import type { FacePipelineCapability } from '../models/verify.js';
+import { AnalyseAndSealStep } from './analyse-and-seal.js';
 import { RecorderBuffer } from './buffer-adapter.js';
-import { ExtractionStep } from './extracting.js';
+import { CloseStep } from './close.js';
+import { deliveryRecorder, type RecordDelivery } from './deliver.js';
+import type { EvidencePort } from './evidence-port.js';
+import { ExtractionStep } from './extract.js';
 import { IncidentService } from './service.js';
 import { IncidentStateMachine } from './state.js';
-import { IncidentWorker } from './worker.js';
+import { IncidentWorker, type WorkerLinks } from './worker.js';
+
+/** What incidents are given from outside: the uplink's side of sealing, and whether faces can be found. */
+export interface IncidentCollaborators {
+  evidence: EvidencePort;
+  faces: () => FacePipelineCapability;
+}
 
 export interface Incidents {
   repo: IncidentsRepo;
   machine: IncidentStateMachine;
   service: IncidentService;
   worker: IncidentWorker;
+  /** What the worker drives and asks (read at every pass); tests put scripted steps here. */
+  links: WorkerLinks;
+  /** The `delivered` transition: the uplink's delivery hook (runs inside its delivery transaction). */
+  delivered: RecordDelivery;
 }
 
-/** Build the incident parts on top of the recorder's buffer (called by the composition root). */
-export function createIncidents(ctx: AppContext): Incidents {
+/**
+ * Build the incident parts on top of the recorder's buffer (called by the composition root). Without
+ * collaborators (tests) the analysing step is not connected: incidents wait in `analysing`.
+ */
+export function createIncidents(ctx: AppContext, collaborators?: IncidentCollaborators): Incidents {
   const repo = new IncidentsRepo(ctx.db);
   const machine = new IncidentStateMachine(
     ctx.db,
@@ -27,6 +45,7 @@ export function createIncidents(ctx: AppContext): Incidents {
   );
   const buffer = new RecorderBuffer(ctx.db, ctx.clock, ctx.paths.bufferDir);
   const core = { db: ctx.db, repo, machine, audit: ctx.audit, clock: ctx.clock, config: ctx.config };
+  const clockState = () => ctx.clockSync.current();
   const service = new IncidentService({
     ...core,
     buffer,
@@ -35,16 +54,33 @@ export function createIncidents(ctx: AppContext): Incidents {
     bus: ctx.bus,
     evidenceDir: ctx.paths.evidenceDir,
   });
-  const worker = new IncidentWorker(ctx, repo, machine, buffer, buffer);
-  worker.setStep(
-    'extracting',
-    new ExtractionStep({
-      ...core,
-      buffer,
+  const links: WorkerLinks = {
+    steps: {
+      // logged/waiting -> extracting -> analysing: cut the master clips, write the extraction manifest
+      extracting: new ExtractionStep({ ...core, buffer, evidenceDir: ctx.paths.evidenceDir, version: ctx.version, clockState }),
+    },
+  };
+  if (collaborators) {
+    const { evidence, faces } = collaborators;
+    // analysing -> sealed: faces, package, seal, queue (the uplink's receipt then makes it delivered)
+    links.steps.analysing = new AnalyseAndSealStep({
+      repo,
+      machine,
+      audit: ctx.audit,
+      log: ctx.log,
+      clock: ctx.clock,
+      clockState,
+      config: ctx.config,
       evidenceDir: ctx.paths.evidenceDir,
-      version: ctx.version,
-      clockState: () => ctx.clockSync.current(),
-    }),
-  );
-  return { repo, machine, service, worker };
+      modelsDir: ctx.paths.modelsDir,
+      evidence,
+      faces,
+    });
+    // a failed incident waiting for enrollment or outbox space resumes when one comes (no attempt used)
+    links.readiness = { ready: (event) => (event === 'enrolled' ? evidence.canSeal() : evidence.hasRoom()) };
+    links.delivery = { isSending: (id) => evidence.isSending(id) };
+  }
+  const closer = new CloseStep({ evidenceDir: ctx.paths.evidenceDir, machine, locks: buffer, audit: ctx.audit, retentionDays: ctx.config.incidents.master_retention_days });
+  const worker = new IncidentWorker({ ctx, repo, machine, buffer, closer }, links);
+  return { repo, machine, service, worker, links, delivered: deliveryRecorder({ repo, machine, log: ctx.log }) };
 }

@@ -1,14 +1,15 @@
-import { rm } from 'node:fs/promises';
 import type { AuditActor } from '../audit/log.js';
 import type { AppContext } from '../kernel/context.js';
 import type { Service } from '../kernel/service.js';
 import type { IncidentsRepo } from '../db/repos/incidents.js';
-import type { EvidenceLocker, BufferIndex } from './buffer-port.js';
-import type { IncidentStep } from './extracting.js';
+import type { BufferIndex } from './buffer-port.js';
+import type { CloseStep } from './close.js';
 import { classifyFailure, IncidentStepError } from './failure.js';
 import { WAIT_EVENTS, type Incident, type WaitEvent } from './model.js';
-import { incidentDir } from './paths.js';
 import { describeWait, type IncidentStateMachine } from './state.js';
+import type { IncidentStep, StepName, StepTable } from './step.js';
+
+export type { StepName } from './step.js';
 
 const SYSTEM: AuditActor = { type: 'system', id: 'incident-worker' };
 /** The worker looks at the database every second, and sooner when woken, but never more often than this. */
@@ -17,8 +18,6 @@ const MIN_TICK_GAP_MS = 100;
 /** The same error of a whole pass is logged at most this often. */
 const PASS_ERROR_LOG_MS = 60_000;
 const DAY_MS = 86_400_000;
-
-export type StepName = 'extracting' | 'analysing';
 
 /** The states the worker moves on by itself (a failed incident waits: see `dueRetries` and `waitingFor`). */
 const ACTIVE_STATES = ['logged', 'waiting', 'extracting', 'analysing', 'sealed', 'delivered'] as const;
@@ -43,6 +42,27 @@ export interface DeliveryTracker {
   isSending(incidentId: string): boolean;
 }
 
+export interface WorkerDeps {
+  /** Config (its `incidents` section), the log, time, and the bus the worker wakes on. */
+  ctx: Pick<AppContext, 'config' | 'log' | 'clock' | 'bus'>;
+  repo: IncidentsRepo;
+  machine: IncidentStateMachine;
+  /** Tells whether the cameras have footage up to a window's end. */
+  buffer: BufferIndex;
+  /** Ends an incident whose masters were kept long enough after delivery. */
+  closer: CloseStep;
+}
+
+/**
+ * What the worker drives and asks, read at every pass: the step of each state, and the uplink's answers
+ * (without them, failed incidents waiting for an event are not resumed and sealed ones stay `sealed`).
+ */
+export interface WorkerLinks {
+  steps: StepTable;
+  readiness?: WaitReadiness;
+  delivery?: DeliveryTracker;
+}
+
 export interface WorkerStats {
   /** Passes over the database since start. */
   ticks: number;
@@ -53,8 +73,9 @@ export interface WorkerStats {
 
 /**
  * Schedules incidents from what SQLite says, so a restart at any point resumes: logged -> waiting (window
- * still open) -> extracting -> analysing (the steps do the work) -> sealed -> sending -> delivered ->
- * closed when the masters' retention ends. A failed incident is never simply due: it waits for its next
+ * still open) -> extracting -> analysing -> sealed -> sending -> delivered -> closed when the masters'
+ * retention ends. It only schedules: the work of a state is its step (extract.ts, analyse-and-seal.ts,
+ * close.ts), and `delivered` is recorded by deliver.ts inside the uplink's delivery transaction. A failed incident is never simply due: it waits for its next
  * attempt at a stated time, for an event (enrollment, outbox space: resumed when one comes, no attempt
  * used), or for a person. Wakes every second and on events, at most every 100 ms.
  */
@@ -67,9 +88,9 @@ export class IncidentWorker implements Service {
   private readonly abort = new AbortController();
   private unsubscribe: (() => void)[] = [];
   private ticking = false;
-  private readonly steps = new Map<StepName, IncidentStep>();
-  private delivery: DeliveryTracker | undefined;
-  private readiness: WaitReadiness | undefined;
+  private readonly ctx: WorkerDeps['ctx'];
+  private readonly repo: IncidentsRepo;
+  private readonly machine: IncidentStateMachine;
   /** Events seen since the last pass: the waits they may end are checked once each. */
   private readonly events = new Set<WaitEvent>(WAIT_EVENTS);
   private warnedNoStage = false;
@@ -77,27 +98,12 @@ export class IncidentWorker implements Service {
   private readonly counters: WorkerStats = { ticks: 0, busyMs: 0, startedAtMs: 0 };
 
   constructor(
-    private readonly ctx: Pick<AppContext, 'config' | 'paths' | 'log' | 'clock' | 'bus' | 'audit'>,
-    private readonly repo: IncidentsRepo,
-    private readonly machine: IncidentStateMachine,
-    private readonly buffer: BufferIndex,
-    private readonly locks: EvidenceLocker,
-  ) {}
-
-  /** Connect (or with undefined, disconnect) the step that does the work of `state`. */
-  setStep(state: StepName, step: IncidentStep | undefined): void {
-    if (step) this.steps.set(state, step);
-    else this.steps.delete(state);
-  }
-
-  /** Connect the uplink, so sealed incidents show `sending` once their envelope is on its way. */
-  setDeliveryTracker(tracker: DeliveryTracker): void {
-    this.delivery = tracker;
-  }
-
-  /** Connect what tells whether an awaited event (enrollment, outbox space) has come. */
-  setReadiness(readiness: WaitReadiness): void {
-    this.readiness = readiness;
+    private readonly d: WorkerDeps,
+    private readonly links: WorkerLinks,
+  ) {
+    this.ctx = d.ctx;
+    this.repo = d.repo;
+    this.machine = d.machine;
   }
 
   /** Something an incident may wait for has happened: check those incidents at the next pass. */
@@ -108,21 +114,6 @@ export class IncidentWorker implements Service {
 
   stats(): WorkerStats {
     return { ...this.counters };
-  }
-
-  /**
-   * The force confirmed an incident's evidence (called inside the uplink's delivery transaction).
-   * Never throws: a receipt must not be rolled back because of the incident's bookkeeping.
-   */
-  delivered(incidentId: string, envelopeId: string): void {
-    try {
-      const i = this.repo.get(incidentId);
-      if (!i || !['sealed', 'sending'].includes(i.state)) return;
-      if (i.state === 'sealed') this.machine.transition(incidentId, 'sending', { actor: SYSTEM, detail: { envelope: envelopeId } });
-      this.machine.transition(incidentId, 'delivered', { actor: SYSTEM, detail: { envelope: envelopeId } });
-    } catch (err) {
-      this.ctx.log.error({ service: this.name, incident: incidentId, err }, 'cannot record the delivery on the incident');
-    }
   }
 
   async start(): Promise<void> {
@@ -181,11 +172,12 @@ export class IncidentWorker implements Service {
       const by = groupByState(this.repo.inStates(ACTIVE_STATES));
       for (const i of [...by('logged'), ...by('waiting')]) this.decideWaiting(i, now);
       this.launchSteps(by('extracting'), by('analysing'));
-      if (this.delivery) {
-        for (const i of by('sealed')) if (this.delivery.isSending(i.id)) this.machine.transition(i.id, 'sending', { actor: SYSTEM });
+      const delivery = this.links.delivery;
+      if (delivery) {
+        for (const i of by('sealed')) if (delivery.isSending(i.id)) this.machine.transition(i.id, 'sending', { actor: SYSTEM });
       }
       const retentionMs = this.ctx.config.incidents.master_retention_days * DAY_MS;
-      for (const i of by('delivered')) if (now - i.updatedAtMs >= retentionMs) await this.close(i);
+      for (const i of by('delivered')) if (now - i.updatedAtMs >= retentionMs) await this.d.closer.run(i);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (message !== this.lastPassError.message || performance.now() - this.lastPassError.at > PASS_ERROR_LOG_MS) {
@@ -204,25 +196,26 @@ export class IncidentWorker implements Service {
   }
 
   private resumeAfterEvents(): void {
-    if (!this.readiness || this.events.size === 0) return;
+    const readiness = this.links.readiness;
+    if (!readiness || this.events.size === 0) return;
     const seen = [...this.events];
     this.events.clear();
     for (const event of seen) {
       const waiting = this.repo.waitingFor(event);
-      if (waiting.length && this.readiness.ready(event)) for (const i of waiting) this.resume(i, `resumed: ${event}`);
+      if (waiting.length && readiness.ready(event)) for (const i of waiting) this.resume(i, `resumed: ${event}`);
     }
   }
 
   private launchSteps(toExtract: Incident[], toAnalyse: Incident[]): void {
     const parallel = this.ctx.config.incidents.parallel_extractions;
-    const extracting = this.steps.get('extracting');
+    const extracting = this.links.steps.extracting;
     if (extracting) {
       for (const i of toExtract) {
         if (this.runningCount('extracting') >= parallel) break;
         this.launch('extracting', i, extracting);
       }
     }
-    const analysing = this.steps.get('analysing');
+    const analysing = this.links.steps.analysing;
     if (analysing) {
       for (const i of toAnalyse) {
         if (this.runningCount('analysing') >= 1) break;
@@ -291,26 +284,12 @@ export class IncidentWorker implements Service {
   /** Extract now if every camera has footage up to the window end, or once we have waited long enough. */
   private decideWaiting(i: Incident, now: number): void {
     const cams = this.repo.cameras(i.id).map((c) => c.cameraId);
-    const covered = cams.every((c) => (this.buffer.newestSegmentEnd(c) ?? -Infinity) >= i.windowToMs);
+    const covered = cams.every((c) => (this.d.buffer.newestSegmentEnd(c) ?? -Infinity) >= i.windowToMs);
     const waitedEnough = now >= i.windowToMs + this.ctx.config.incidents.wait_for_footage_s * 1000;
     if (covered || waitedEnough) {
       this.machine.transition(i.id, 'extracting', { actor: SYSTEM, detail: covered ? {} : { note: 'some cameras had no footage up to the window end; cutting what exists' } });
     } else if (i.state === 'logged') {
       this.machine.transition(i.id, 'waiting', { actor: SYSTEM, detail: { until: new Date(i.windowToMs).toISOString() } });
     }
-  }
-
-  /** Masters have been kept as long as policy says after delivery: delete them, release the locks. */
-  private async close(i: Incident): Promise<void> {
-    const dir = incidentDir(this.ctx.paths.evidenceDir, i.id);
-    await rm(dir, { recursive: true, force: true });
-    this.machine.transition(i.id, 'closed', {
-      actor: SYSTEM,
-      reason: 'master retention ended',
-      alsoInTransaction: () => {
-        this.locks.releaseAll(i.id);
-        this.ctx.audit.append({ actor: SYSTEM, action: 'evidence.erased', objectIds: [i.id], detail: { what: 'master clips and manifest', after_days: this.ctx.config.incidents.master_retention_days } });
-      },
-    });
   }
 }

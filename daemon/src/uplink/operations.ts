@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { daemonVersion } from '../kernel/version.js';
 import { inputBool, inputObject, inputString, type Operation, type OperationContext } from '../control/operations.js';
-import { packageInputFromFolder } from '../evidence/builder.js';
+import { buildPackage, packageInputFromFolder } from '../evidence/builder.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 import { assertSafeId, newId } from '../util/ids.js';
 import { installBundle, isEnrolled, KeySetStore, loadEnrollment, parseBundle, type InstallResult } from './enrollment.js';
@@ -124,10 +124,11 @@ export const evidenceSeal: Operation<SealInput, Sealed> = {
       clock: ctx.clockSync.current(),
       now,
     });
-    const sealed = await sealer.sealPackage(pkg);
-    ctx.db.transaction(() => outbox.enqueue(sealed.sealed, { workingFiles: sealed.workingFiles }))();
+    const built = buildPackage(pkg, sealer.deviceKey);
+    const sealed = await sealer.seal(built.plaintext, incidentId);
+    ctx.db.transaction(() => outbox.enqueue(sealed, { workingFiles: built.workingFiles }))();
     ctx.notify('queued');
-    const m = sealed.sealed.manifest;
+    const m = sealed.manifest;
     return { incidentId, envelopeId: m.header.envelope_id, bytes: m.header.pt_len, chunks: m.n_chunks, recipients: m.header.recipients };
   },
 };

@@ -1,25 +1,22 @@
 import { sealEnvelope, type SealedEnvelope } from '../crypto/envelope.js';
 import type { KeyPairFile } from '../crypto/keys.js';
 import { validRecipients } from '../crypto/keyset.js';
-import { buildPackage, type BuiltPackage, type PackageInput } from '../evidence/builder.js';
 import type { Clock } from '../util/clock.js';
 import type { ClockState } from '../util/clock-sync.js';
 import { HindsightError } from '../util/errors.js';
 import type { KeySetStore } from './enrollment.js';
 import type { Outbox } from './outbox.js';
 
-export interface SealedPackage extends BuiltPackage {
-  sealed: SealedEnvelope;
-}
-
 /**
- * Seals evidence for the force: package -> envelope to every currently valid recipient key. The result
- * goes into the outbox with `outbox.enqueue(sealed, {workingFiles})` inside the caller's transaction.
+ * Seals evidence for the force: the bytes of a package (built by whoever owns the evidence) -> an
+ * envelope to every currently valid recipient key. The result goes into the outbox with
+ * `outbox.enqueue(sealed, {workingFiles})` inside the caller's transaction.
  */
 export class EvidenceSealer {
   constructor(
     private readonly deviceId: string,
-    private readonly deviceKey: KeyPairFile,
+    /** The box's signing key: it signs the envelope, and the package inside is signed with it too. */
+    readonly deviceKey: KeyPairFile,
     private readonly keysets: KeySetStore,
     private readonly outbox: Outbox,
     private readonly clock: Clock,
@@ -48,10 +45,5 @@ export class EvidenceSealer {
       now,
       chunkBytes: this.chunkBytes,
     });
-  }
-
-  async sealPackage(input: PackageInput): Promise<SealedPackage> {
-    const built = buildPackage(input, this.deviceKey);
-    return { ...built, sealed: await this.seal(built.plaintext, input.incidentId) };
   }
 }

@@ -8,18 +8,17 @@ import type { StateMessage } from '../protocol/schemas.js';
 import { MetaRepo } from '../db/repos/meta.js';
 import { isEnrolled, KeySetStore, loadEnrollment, uplinkFiles } from './enrollment.js';
 import type { EnrollmentBundle } from '../protocol/enrollment.js';
-import { Outbox } from './outbox.js';
+import { Outbox, type DeliveryHook } from './outbox.js';
 import { deleteDeliveredWorkingFiles, ReceiptHandler } from './receipts.js';
 import { EvidenceSealer } from './sealer.js';
 import { EnvelopeSender, type SenderSettings } from './sender.js';
 import { signAuditHead } from './audit-head.js';
 import { errorMessage } from '../util/errors.js';
-import { validRecipients } from '../crypto/keyset.js';
 
 /** PROTOCOL.md: the signed audit head goes up every 15 minutes and at shutdown (and after each connect). */
 const AUDIT_HEAD_EVERY_MS = 15 * 60_000;
 
-/** The outbox and sealer a box has whether or not its link is up (the incident code uses these). */
+/** The outbox and sealer a box has whether or not its link is up (the evidence outlet and operations use these). */
 export function createOutbox(ctx: Pick<AppContext, 'config' | 'db' | 'audit' | 'clock'>): Outbox {
   const u = ctx.config.uplink;
   return new Outbox(ctx.db, ctx.audit, ctx.clock, { maxBytes: u.outbox_max_bytes, maxAgeMs: u.outbox_max_age_days * 86_400_000 });
@@ -31,6 +30,18 @@ export function createSealer(ctx: Pick<AppContext, 'config' | 'paths' | 'db' | '
   return new EvidenceSealer(ctx.config.device.id, key, new KeySetStore(ctx.db), outbox, ctx.clock, () => ctx.clockSync.current(), ctx.config.uplink.chunk_bytes);
 }
 
+export interface UplinkLinks {
+  /** The box's outbox, when the composition root shares it (the evidence outlet queues into it). */
+  outbox?: Outbox;
+  /**
+   * Runs inside the transaction that marks an envelope delivered on the force's `complete` receipt
+   * (the incident's `delivered` transition).
+   */
+  onDelivered?: DeliveryHook;
+  /** Fault injection for tests. */
+  testing?: Pick<SenderSettings, 'dropChunk'>;
+}
+
 /**
  * The uplink service: MQTT to the force, sending the outbox and taking receipts. A box that is not
  * enrolled keeps recording and sealing nothing; it says so once at start.
@@ -38,7 +49,6 @@ export function createSealer(ctx: Pick<AppContext, 'config' | 'paths' | 'db' | '
 export class UplinkService implements Service {
   readonly name = 'uplink';
   readonly outbox: Outbox;
-  private sealerInstance: EvidenceSealer | undefined;
   private auditTimer: NodeJS.Timeout | undefined;
   private fullTimer: NodeJS.Timeout | undefined;
   private link: MqttConnection | undefined;
@@ -48,11 +58,16 @@ export class UplinkService implements Service {
   private offlineState: string | undefined;
   private unsubscribe: (() => void)[] = [];
 
+  private readonly testing: Pick<SenderSettings, 'dropChunk'>;
+
   constructor(
     private readonly ctx: AppContext,
-    private readonly testing: Pick<SenderSettings, 'dropChunk'> = {},
+    links: UplinkLinks = {},
   ) {
-    this.outbox = createOutbox(ctx);
+    this.outbox = links.outbox ?? createOutbox(ctx);
+    this.testing = links.testing ?? {};
+    // The one delivery hook: it commits with the envelope's `delivered` state, or neither does.
+    if (links.onDelivered) this.outbox.onDelivered(links.onDelivered);
   }
 
   start(): void {
@@ -150,21 +165,6 @@ export class UplinkService implements Service {
     }, AUDIT_HEAD_EVERY_MS);
     this.fullTimer = setInterval(() => this.warnIfFull(), 60_000);
     this.warnIfFull();
-  }
-
-  /**
-   * Seals evidence for the force; undefined while the box is not enrolled (the incident code then keeps
-   * the incident waiting and says why). Created on first use, so an enrollment made while running counts.
-   */
-  get sealer(): EvidenceSealer | undefined {
-    this.sealerInstance ??= createSealer(this.ctx, this.outbox);
-    return this.sealerInstance;
-  }
-
-  /** Whether evidence can be sealed now: enrolled, with a force key set that has an unexpired recipient. */
-  canSeal(): boolean {
-    const keyset = this.sealer ? new KeySetStore(this.ctx.db).current() : undefined;
-    return keyset !== undefined && validRecipients(keyset.keyset, this.ctx.clock.now()).length > 0;
   }
 
   /** Publish the signed audit head (count + head hash) so the force can detect a truncated or rewritten log. */

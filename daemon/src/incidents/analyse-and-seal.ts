@@ -1,74 +1,84 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { AuditActor } from '../audit/log.js';
-import type { AppContext } from '../kernel/context.js';
-import type { FacePipelineCapability } from '../models/verify.js';
-import type { ClipDetail, ExtractionManifest } from '../incidents/manifest.js';
-import type { Incident } from '../incidents/model.js';
-import type { IncidentStateMachine } from '../incidents/state.js';
-import type { IncidentStep } from '../incidents/extracting.js';
-import { incidentDir as incidentFolder } from '../incidents/paths.js';
+import type { Logger } from 'pino';
+import type { AuditActor, AuditLog } from '../audit/log.js';
+import type { Config } from '../config/schema.js';
 import type { IncidentsRepo } from '../db/repos/incidents.js';
-import type { Outbox } from '../uplink/outbox.js';
-import type { EvidenceSealer } from '../uplink/sealer.js';
+import { buildPackage, type PackageInput, type SubjectInput } from '../evidence/builder.js';
+import type { FacePipelineCapability } from '../models/verify.js';
+import type { Clock } from '../util/clock.js';
+import type { ClockState } from '../util/clock-sync.js';
 import { HindsightError } from '../util/errors.js';
 import { analyseIncident } from '../vision/incident.js';
 import { embeddingModelName } from '../vision/models.js';
 import { visionOptions } from '../vision/options.js';
 import type { AnalysisResult, Subject } from '../vision/result.js';
-import type { PackageInput, SubjectInput } from './builder.js';
+import type { EvidencePort } from './evidence-port.js';
+import type { ClipDetail, ExtractionManifest } from './manifest.js';
+import type { Incident } from './model.js';
+import { incidentDir as incidentFolder } from './paths.js';
+import type { IncidentStateMachine } from './state.js';
+import type { IncidentStep } from './step.js';
 
 const SYSTEM: AuditActor = { type: 'system', id: 'evidence' };
 const PROGRESS_EVERY_MS = 1000;
 
-export interface EvidenceStageDeps {
-  ctx: AppContext;
+export interface AnalyseAndSealDeps {
   repo: IncidentsRepo;
   machine: IncidentStateMachine;
-  outbox: Outbox;
-  /** The sealer exists once the box is enrolled with the force. */
-  sealer: () => EvidenceSealer | undefined;
-  capability: () => FacePipelineCapability;
+  audit: AuditLog;
+  log: Logger;
+  clock: Clock;
+  clockState: () => ClockState;
+  /** Device id and store (in the package), vision settings. */
+  config: Config;
+  evidenceDir: string;
+  modelsDir: string;
+  /** The uplink's side: the signing key, sealing and queueing. */
+  evidence: EvidencePort;
+  faces: () => FacePipelineCapability;
 }
 
 /**
  * The `analysing` step of an incident: find the faces in its master clips (vision/), build the evidence
  * package (the extraction manifest, the best crops and context frames, one embedding per subject, the
- * analysis record), seal it to the force, and queue it — the `sealed` transition and the outbox row commit
- * together. The face analysis is kept on disk, so a crash or a failed seal (box not enrolled yet) does not
- * redo it. Plaintext crops and embeddings are working files, deleted once the force confirms receipt.
+ * analysis record), hand its bytes to the uplink to seal to the force, and queue them — the `sealed`
+ * transition and the outbox row commit together. This is the only place on the box that runs vision/:
+ * faces leave this step only inside a sealed package. The face analysis is kept on disk, so a crash or a
+ * failed seal (box not enrolled yet) does not redo it. Plaintext crops and embeddings are working files,
+ * deleted once the force confirms receipt.
  */
-export class EvidenceStage implements IncidentStep {
-  constructor(private readonly d: EvidenceStageDeps) {}
+export class AnalyseAndSealStep implements IncidentStep {
+  constructor(private readonly d: AnalyseAndSealDeps) {}
 
   async run(incident: Incident, signal: AbortSignal): Promise<void> {
-    const { ctx } = this.d;
-    const incidentDir = incidentFolder(ctx.paths.evidenceDir, incident.id);
+    const incidentDir = incidentFolder(this.d.evidenceDir, incident.id);
     const facesDir = path.join(incidentDir, 'faces');
     const result = readFinishedAnalysis(facesDir) ?? (await this.findFaces(incident, incidentDir, facesDir, signal));
     if (signal.aborted || this.d.repo.get(incident.id)?.state !== 'analysing') return;
 
-    const sealer = this.d.sealer();
-    if (!sealer) {
+    const key = this.d.evidence.signingKey();
+    if (!key) {
       throw new HindsightError('cannot seal the evidence: this box is not enrolled with the force', {
         code: 'not_enrolled',
         hint: 'enroll it (`hindsight enroll BUNDLE`); the incident resumes by itself once enrolled, its faces are kept',
       });
     }
-    const sealed = await sealer.sealPackage(this.packageInput(incident, incidentDir, facesDir, result));
-    const working = [...new Set([...sealed.workingFiles, ...filesUnder(facesDir)])];
+    const built = buildPackage(this.packageInput(incident, incidentDir, facesDir, result), key);
+    const sealed = await this.d.evidence.seal(built.plaintext, incident.id);
+    const working = [...new Set([...built.workingFiles, ...filesUnder(facesDir)])];
     this.d.machine.transition(incident.id, 'sealed', {
       actor: SYSTEM,
-      sha256s: [sealed.sealed.manifest.body_sha256],
-      detail: { envelope: sealed.sealed.manifest.header.envelope_id, subjects: result.subjects.length, bytes: sealed.plaintext.length },
-      alsoInTransaction: () => this.d.outbox.enqueue(sealed.sealed, { workingFiles: working }),
+      sha256s: [sealed.bodySha256],
+      detail: { envelope: sealed.envelopeId, subjects: result.subjects.length, bytes: built.plaintext.length },
+      alsoInTransaction: () => sealed.enqueue(working),
     });
-    ctx.bus.emit('envelope.queued', { envelopeId: sealed.sealed.manifest.header.envelope_id, incidentId: incident.id });
+    this.d.evidence.queued(sealed);
   }
 
   private async findFaces(incident: Incident, incidentDir: string, facesDir: string, signal: AbortSignal): Promise<AnalysisResult> {
-    const { ctx, repo } = this.d;
-    const capability = this.d.capability();
+    const { repo, log } = this.d;
+    const capability = this.d.faces();
     if (!capability.available) {
       throw new HindsightError(`face pipeline unavailable: ${capability.reason ?? 'unknown'}`, {
         code: 'faces_unavailable',
@@ -90,10 +100,10 @@ export class EvidenceStage implements IncidentStep {
     const result = await analyseIncident({
       clips,
       outDir: facesDir,
-      options: visionOptions(ctx.config, ctx.paths.modelsDir),
+      options: visionOptions(this.d.config, this.d.modelsDir),
       signal,
-      log: ctx.log.child({ service: 'vision', incident: incident.id }),
-      clock: ctx.clock,
+      log: log.child({ service: 'vision', incident: incident.id }),
+      clock: this.d.clock,
       onProgress: (p) => {
         const now = Date.now();
         if (now - last < PROGRESS_EVERY_MS && p.framesDone < p.framesTotal) return;
@@ -102,10 +112,10 @@ export class EvidenceStage implements IncidentStep {
       },
     });
     // a damaged clip is still analysed as far as it decodes; whoever reads the log or the result is told
-    for (const c of result.clips) if (c.damaged) ctx.log.warn({ incident: incident.id, camera: c.camera_id }, `clip of camera ${c.camera_id}: ${c.damaged}`);
+    for (const c of result.clips) if (c.damaged) log.warn({ incident: incident.id, camera: c.camera_id }, `clip of camera ${c.camera_id}: ${c.damaged}`);
     const crops = result.subjects.reduce((n, s) => n + s.crops.length, 0);
     // Embedding faces is "combination" of biometric data: on the record, with what and how many.
-    ctx.audit.append({
+    this.d.audit.append({
       actor: SYSTEM,
       action: 'evidence.faces_analysed',
       objectIds: [incident.id],
@@ -116,7 +126,7 @@ export class EvidenceStage implements IncidentStep {
   }
 
   private packageInput(incident: Incident, incidentDir: string, facesDir: string, result: AnalysisResult): PackageInput {
-    const { ctx, repo } = this.d;
+    const { config, repo } = this.d;
     const cameras = repo.cameras(incident.id);
     const manifestFile = path.join(incidentDir, 'manifest.json');
     const extraction = JSON.parse(readFileSync(manifestFile, 'utf8')) as ExtractionManifest;
@@ -129,8 +139,8 @@ export class EvidenceStage implements IncidentStep {
     }));
     return {
       incidentId: incident.id,
-      deviceId: ctx.config.device.id,
-      store: ctx.config.device.store,
+      deviceId: config.device.id,
+      store: config.device.store,
       window: { start: incident.windowFromMs, end: incident.windowToMs },
       cameras: cameras.map((c) => {
         const entry = extraction.cameras.find((e) => e.camera === c.cameraId);
@@ -146,8 +156,8 @@ export class EvidenceStage implements IncidentStep {
       embeddingModel: result.mode === 'embeddings' ? embeddingModelName(result.models) : undefined,
       models: result.models.map((m) => ({ name: `${m.role}:${m.file}`, sha256: m.sha256 })),
       tools: { ...extraction.tools },
-      clock: ctx.clockSync.current(),
-      now: ctx.clock.now(),
+      clock: this.d.clockState(),
+      now: this.d.clock.now(),
     };
   }
 }
