@@ -19,9 +19,9 @@ export async function run({ root, log }) {
   const { ManagedProcess } = await dist('devkit/process.js');
   const { loadConfigFile } = await dist('config/load.js');
   const { daemonPaths } = await dist('config/paths.js');
-  const { openDatabase } = await dist('store/db.js');
+  const { openDatabase } = await dist('db/db.js');
   const { AuditLog } = await dist('audit/log.js');
-  const { EventBus } = await dist('app/events.js');
+  const { EventBus } = await dist('kernel/events.js');
   const { createLogger } = await dist('log/logger.js');
   const { systemClock } = await dist('util/clock.js');
   const { ClockSyncMonitor } = await dist('util/clock-sync.js');
