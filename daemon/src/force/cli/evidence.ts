@@ -1,20 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { forceConfigLoader, type ForceConfig } from '../../force/config.js';
-import { loadProbeEmbedder } from '../../force/embedder.js';
-import { loadRecipientKeys } from '../../force/keys.js';
-import { forcePaths } from '../../force/paths.js';
-import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../../force/open.js';
-import { ForceReceiver } from '../../force/receiver.js';
-import { DeviceRegistry } from '../../force/registry.js';
-import { searchSubjects, toFloat32 } from '../../force/search.js';
-import { createLogger } from '../../log/logger.js';
+import { forceConfigLoader, type ForceConfig } from '../config.js';
+import { loadProbeEmbedder } from '../embedder.js';
+import { loadRecipientKeys } from '../keys.js';
+import { forcePaths } from '../paths.js';
+import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../open.js';
+import { DeviceRegistry } from '../registry.js';
+import { runReceiver } from '../runtime.js';
+import { searchSubjects, toFloat32 } from '../search.js';
 import { errorMessage, HindsightError, UsageError } from '../../util/errors.js';
 import { sha256Hex } from '../../crypto/encoding.js';
-import { openForceSession, requireJustification, withForceSession } from '../force-session.js';
-import { table } from '../output.js';
-import { intOption } from '../args.js';
+import { openForceSession, requireJustification, withForceSession } from './session.js';
+import { table } from '../../program/output.js';
+import { intOption } from '../../program/args.js';
 
 const FORCE_CONFIG_OPTION = ['-c, --config <file>', 'force config file (default: $HINDSIGHT_FORCE_CONFIG, else ./force.yaml)'] as const;
 
@@ -30,16 +29,7 @@ export function registerForceEvidence(force: Command): void {
     .description('run the receiver: verify, reassemble, decrypt, store and acknowledge evidence from every box (stops on SIGINT/SIGTERM)')
     .option(...FORCE_CONFIG_OPTION)
     .action(async (opts: { config?: string }) => {
-      const config = loadForceConfig(opts.config);
-      const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
-      const receiver = new ForceReceiver(config, log);
-      receiver.start();
-      log.info({ dir: config.force.dir, broker: config.mqtt.url }, 'force receiver running');
-      await new Promise<void>((resolve) => {
-        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
-      });
-      await receiver.stop();
-      log.info('force receiver stopped');
+      await runReceiver(loadForceConfig(opts.config));
     });
 
   force
