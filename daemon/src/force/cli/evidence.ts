@@ -7,6 +7,7 @@ import { loadRecipientKeys } from '../keys.js';
 import { forcePaths } from '../paths.js';
 import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../open.js';
 import { DeviceRegistry } from '../registry.js';
+import { EnvelopesRepo } from '../db/envelopes.js';
 import { runReceiver } from '../runtime.js';
 import { searchSubjects, toFloat32 } from '../search.js';
 import { errorMessage, HindsightError, UsageError } from '../../util/errors.js';
@@ -102,7 +103,7 @@ export function registerForceEvidence(force: Command): void {
           const failed = rows.filter((r) => status.get(r.envelope_id) !== 'ok').map((r) => r.envelope_id);
           fdb.audit.append({ actor: fdb.actor, action: 'evidence.verified', objectIds: rows.map((r) => r.envelope_id), result: failed.length ? 'error' : 'ok', detail: { checked: rows.length, failed } });
         }
-        const pending = fdb.db.prepare("SELECT envelope_id, device_id, state, reason FROM envelopes WHERE state != 'stored'").all();
+        const pending = new EnvelopesRepo(fdb.db).notStored().map((e) => ({ envelope_id: e.envelopeId, device_id: e.deviceId, state: e.state, reason: e.reason }));
         if (opts.json) {
           process.stdout.write(JSON.stringify({ incidents: rows.map((r) => ({ ...r, verified: JSON.parse(r.verified) as unknown, status: status.get(r.envelope_id) })), not_stored: pending }, null, 2) + '\n');
         } else {

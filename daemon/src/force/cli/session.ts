@@ -1,5 +1,5 @@
 import type { AuditActor } from '../../audit/log.js';
-import { openForceDb, type ForceDb } from '../db/open.js';
+import { openForceDb, type ForceDb } from '../database.js';
 import { systemClock } from '../../util/clock.js';
 import { ClockSyncMonitor } from '../../util/clock-sync.js';
 import { UsageError } from '../../util/errors.js';
