@@ -1,20 +1,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { sha256Hex } from '../../crypto/encoding.js';
+import { intOption } from '../../program/args.js';
+import { table } from '../../program/output.js';
+import { errorMessage, HindsightError, UsageError } from '../../util/errors.js';
 import { forceConfigLoader, type ForceConfig } from '../config.js';
+import { EnvelopesRepo } from '../db/envelopes.js';
 import { loadProbeEmbedder } from '../embedder.js';
 import { loadRecipientKeys } from '../keys.js';
-import { forcePaths } from '../paths.js';
 import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../open.js';
+import { forcePaths } from '../paths.js';
 import { DeviceRegistry } from '../registry.js';
-import { EnvelopesRepo } from '../db/envelopes.js';
 import { runReceiver } from '../runtime.js';
 import { searchSubjects, toFloat32 } from '../search.js';
-import { errorMessage, HindsightError, UsageError } from '../../util/errors.js';
-import { sha256Hex } from '../../crypto/encoding.js';
 import { openForceSession, requireJustification, withForceSession } from './session.js';
-import { table } from '../../program/output.js';
-import { intOption } from '../../program/args.js';
 
 const FORCE_CONFIG_OPTION = ['-c, --config <file>', 'force config file (default: $HINDSIGHT_FORCE_CONFIG, else ./force.yaml)'] as const;
 
