@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
+import { isatty } from 'node:tty';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { spawnChild } from '../../util/child.js';
@@ -43,7 +44,7 @@ async function runForceProgram(args: string[]): Promise<number> {
   const forward = (sig: NodeJS.Signals): void => {
     // Ctrl-C at a terminal already reaches the whole foreground group, the force program included: passing
     // it on as well would be a second interrupt, which cuts the receiver's orderly stop short.
-    if (sig === 'SIGINT' && process.stdin.isTTY) return;
+    if (sig === 'SIGINT' && isatty(0)) return;
     child.signal(sig);
   };
   for (const sig of FORWARDED) process.on(sig, forward);
