@@ -4,7 +4,7 @@ import { encodeChunkMessage, sealEnvelope } from '../../daemon/src/crypto/envelo
 import { generateKeyPair, type KeyPairFile } from '../../daemon/src/crypto/keys.js';
 import { validRecipients } from '../../daemon/src/crypto/keyset.js';
 import { buildPackage, packageInputFromFolder } from '../../daemon/src/evidence/builder.js';
-import { openForceDb, type ForceDb } from '../../daemon/src/force/db/open.js';
+import { openForceDb, type ForceDb } from '../../daemon/src/force/database.js';
 import { EnvelopeIntake } from '../../daemon/src/force/intake.js';
 import { forceKeygen, loadKeySet, loadReceiptKey, loadRecipientKeys } from '../../daemon/src/force/keys.js';
 import { DeviceRegistry } from '../../daemon/src/force/registry.js';

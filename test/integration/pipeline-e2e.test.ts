@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openForceDb } from '../../daemon/src/force/db/open.js';
+import { openForceDb } from '../../daemon/src/force/database.js';
 import type { AnalysisResult } from '../../daemon/src/vision/result.js';
 import { makeCctvVideo } from '../../daemon/src/devkit/cctv.js';
 import { enrollBox, startForceKit, type ForceKit } from '../../daemon/src/devkit/force.js';

@@ -6,7 +6,7 @@ import { fileSha256, makePackageFolder, query, startForceKit, type ForceKit } fr
 import { tempDir } from '../helpers/paths.js';
 import { TestProcess } from '../helpers/process.js';
 import { CLI } from '../helpers/paths.js';
-import { openForceDb } from '../../daemon/src/force/db/open.js';
+import { openForceDb } from '../../daemon/src/force/database.js';
 import { waitFor } from '../helpers/wait.js';
 import { syncedClockPath } from '../helpers/clock.js';
 

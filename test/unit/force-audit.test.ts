@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRow } from '../../daemon/src/audit/log.js';
-import { openForceDb } from '../../daemon/src/force/db/open.js';
+import { openForceDb } from '../../daemon/src/force/database.js';
 import { listIncidents } from '../../daemon/src/force/open.js';
 import { runCommand } from '../../daemon/src/util/child.js';
 import { makePackageFolder } from '../helpers/evidence.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FORCE_SERVICE_USER, mosquittoPasswordLine, upsertPasswdLine, writeBrokerKit } from '../../daemon/src/force/broker-kit.js';
-import { openForceDb } from '../../daemon/src/force/db/open.js';
+import { openForceDb } from '../../daemon/src/force/database.js';
 import { enrollDevice } from '../../daemon/src/force/enroll.js';
 import { forceKeygen } from '../../daemon/src/force/keys.js';
 import { forcePaths } from '../../daemon/src/force/paths.js';

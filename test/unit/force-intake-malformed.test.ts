@@ -6,7 +6,7 @@ import type { KeyPairFile } from '../../daemon/src/crypto/keys.js';
 import { validRecipients } from '../../daemon/src/crypto/keyset.js';
 import { buildPackage, packageInputFromFolder } from '../../daemon/src/evidence/builder.js';
 import { decodePackage, encodePackage, type PackageManifest } from '../../daemon/src/evidence/package.js';
-import type { ForceDb } from '../../daemon/src/force/db/open.js';
+import type { ForceDb } from '../../daemon/src/force/database.js';
 import { EnvelopeIntake, type IntakeOutcome } from '../../daemon/src/force/intake.js';
 import { loadKeySet } from '../../daemon/src/force/keys.js';
 import { ManualClock } from '../../daemon/src/util/clock.js';

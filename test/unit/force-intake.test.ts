@@ -8,7 +8,7 @@ import { canonicalBytes } from '../../daemon/src/util/canonical.js';
 import { validRecipients } from '../../daemon/src/crypto/keyset.js';
 import { buildPackage, packageInputFromFolder } from '../../daemon/src/evidence/builder.js';
 import { ForceConfigSchema } from '../../daemon/src/force/config.js';
-import type { ForceDb } from '../../daemon/src/force/db/open.js';
+import type { ForceDb } from '../../daemon/src/force/database.js';
 import { EnvelopeIntake, type IntakeOutcome } from '../../daemon/src/force/intake.js';
 import { loadKeySet, revokeRecipientKey, rotateRecipientKey } from '../../daemon/src/force/keys.js';
 import { DeviceRegistry } from '../../daemon/src/force/registry.js';

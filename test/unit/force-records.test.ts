@@ -6,7 +6,7 @@ import { generateKeyPair, type KeyPairFile } from '../../daemon/src/crypto/keys.
 import { validRecipients } from '../../daemon/src/crypto/keyset.js';
 import { buildPackage, packageInputFromFolder } from '../../daemon/src/evidence/builder.js';
 import { decodePackage, encodePackage, type PackageManifest } from '../../daemon/src/evidence/package.js';
-import type { ForceDb } from '../../daemon/src/force/db/open.js';
+import type { ForceDb } from '../../daemon/src/force/database.js';
 import type { EnvelopeIntake, IntakeOutcome } from '../../daemon/src/force/intake.js';
 import { loadKeySet, loadRecipientKeys } from '../../daemon/src/force/keys.js';
 import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../../daemon/src/force/open.js';

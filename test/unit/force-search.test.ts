@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openForceDb } from '../../daemon/src/force/db/open.js';
+import { openForceDb } from '../../daemon/src/force/database.js';
 import { cosine, searchSubjects } from '../../daemon/src/force/search.js';
 import { runCli } from '../helpers/cli.js';
 import { makePackageFolder } from '../helpers/evidence.js';

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../daemon/src/audit/log.js';
-import { openForceDb } from '../../daemon/src/force/db/open.js';
+import { openForceDb } from '../../daemon/src/force/database.js';
 import { enrollDevice } from '../../daemon/src/force/enroll.js';
 import { forceKeygen } from '../../daemon/src/force/keys.js';
 import { openDatabase } from '../../daemon/src/db/db.js';

@@ -5,7 +5,7 @@ import { AuditLog } from '../../daemon/src/audit/log.js';
 import { generateKeyPair, readKeyFile } from '../../daemon/src/crypto/keys.js';
 import { buildPackage, packageInputFromFolder } from '../../daemon/src/evidence/builder.js';
 import { decodePackage } from '../../daemon/src/evidence/package.js';
-import { openForceDb } from '../../daemon/src/force/db/open.js';
+import { openForceDb } from '../../daemon/src/force/database.js';
 import { enrollDevice } from '../../daemon/src/force/enroll.js';
 import { forceKeygen, loadReceiptKey } from '../../daemon/src/force/keys.js';
 import { signReceipt } from '../../daemon/src/force/receipts.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import type { Command } from 'commander';
-import { quietOnClosedPipe } from './output.js';
-import { finishProgram, newProgram, runProgram } from './program.js';
+import { quietOnClosedPipe } from '../program/output.js';
+import { finishProgram, newProgram, runProgram } from '../program/program.js';
 import { narrowUmask } from '../util/secure-fs.js';
 
 type Register = (program: Command) => void;

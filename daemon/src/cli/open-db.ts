@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import { AuditLog, type AuditActor } from '../audit/log.js';
 import { daemonPaths } from '../config/paths.js';
 import type { BoxDb } from '../control/operations.js';
@@ -7,12 +6,8 @@ import { openDatabase } from '../db/db.js';
 import { systemClock } from '../util/clock.js';
 import { ClockSyncMonitor } from '../util/clock-sync.js';
 import { HindsightError } from '../util/errors.js';
+import { cliActor } from '../program/operator.js';
 import { loadCliConfig } from './config-file.js';
-
-/** Who acts when a person runs a command: their login name. */
-export function cliActor(): AuditActor {
-  return { type: 'cli', id: os.userInfo().username };
-}
 
 /** The database as a CLI command uses it (also while the daemon runs: WAL and a busy timeout make that safe). */
 export interface CliDb extends BoxDb {

@@ -1,9 +1,10 @@
 import { daemonPaths } from '../config/paths.js';
 import { controlRequest } from '../control/client.js';
 import type { Operation } from '../control/operations.js';
+import { cliActor } from '../program/operator.js';
 import { HindsightError } from '../util/errors.js';
 import { loadCliConfig } from './config-file.js';
-import { cliActor, withCliDb } from './open-db.js';
+import { withCliDb } from './open-db.js';
 
 export interface Operated<O> {
   result: O;

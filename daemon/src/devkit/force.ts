@@ -5,7 +5,7 @@ import { AuditLog } from '../audit/log.js';
 import { loadConfigFile } from '../config/load.js';
 import { daemonPaths } from '../config/paths.js';
 import { FORCE_SERVICE_USER, mosquittoPasswordLine, upsertPasswdLine, writeBrokerKit } from '../force/broker-kit.js';
-import { openForceDb } from '../force/db/open.js';
+import { openForceDb } from '../force/database.js';
 import { enrollDevice } from '../force/enroll.js';
 import { forceKeygen } from '../force/keys.js';
 import { forcePaths } from '../force/paths.js';

@@ -5,6 +5,11 @@ import type { EnvelopeManifest } from '../crypto/envelope.js';
 import type { DecodedPackage } from '../evidence/package.js';
 import type { Db } from '../db/db.js';
 import { createExclusiveFile, ensurePrivateDir, PRIVATE_DIR, resolveInside } from '../util/secure-fs.js';
+import { ChunksRepo } from './db/chunks.js';
+import { EnvelopesRepo } from './db/envelopes.js';
+import { FilesRepo } from './db/files.js';
+import { IncidentsRepo } from './db/incidents.js';
+import { SubjectsRepo } from './db/subjects.js';
 
 export interface StoreContext {
   db: Db;
@@ -43,22 +48,20 @@ export function storeVerifiedPackage(c: StoreContext, e: StoredEnvelope, m: Enve
 
 function recordPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, pkg: DecodedPackage, dir: string): void {
   const pm = pkg.signed.manifest;
+  const files = new FilesRepo(c.db);
+  const subjects = new SubjectsRepo(c.db);
   c.db.transaction(() => {
     const verified = JSON.stringify({ envelope_signature: 'ok', body_sha256: 'ok', package_signature: 'ok', files: pkg.files.size });
-    c.db
-      .prepare('INSERT INTO incidents (envelope_id, incident_id, device_id, store, window_start, window_end, received_utc, dir, manifest, verified, signer_kid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(e.envelopeId, e.incidentId, e.deviceId, e.store, pm.window.start, pm.window.end, c.now, dir, JSON.stringify(pkg.signed), verified, e.signerKid);
-    const insFile = c.db.prepare('INSERT INTO files (envelope_id, name, kind, sha256, bytes, path) VALUES (?, ?, ?, ?, ?, ?)');
-    for (const f of pm.files) insFile.run(e.envelopeId, f.name, f.kind, f.sha256, f.bytes, path.join(dir, 'files', f.name));
+    new IncidentsRepo(c.db).add({ envelopeId: e.envelopeId, incidentId: e.incidentId, deviceId: e.deviceId, store: e.store, windowStart: pm.window.start, windowEnd: pm.window.end, receivedUtc: c.now, dir, manifest: JSON.stringify(pkg.signed), verified, signerKid: e.signerKid });
+    for (const f of pm.files) files.add(e.envelopeId, { name: f.name, kind: f.kind, sha256: f.sha256, bytes: f.bytes, path: path.join(dir, 'files', f.name) });
     const emb = pm.embeddings ? pkg.files.get(pm.embeddings.file) : undefined;
     const dim = pm.embeddings?.dim ?? 0;
-    const insSubject = c.db.prepare('INSERT INTO subjects (envelope_id, subject_id, cameras, crops, first_seen, model, embedding) VALUES (?, ?, ?, ?, ?, ?, ?)');
     for (const s of pm.subjects) {
       const vec = emb && s.embedding_row !== undefined && dim ? emb.subarray(s.embedding_row * dim * 4, (s.embedding_row + 1) * dim * 4) : null;
-      insSubject.run(e.envelopeId, s.id, JSON.stringify(s.cameras), JSON.stringify(s.crops), s.first_seen ?? pm.window.start, pm.embeddings?.model ?? null, vec && vec.length === dim * 4 ? Buffer.from(vec) : null);
+      subjects.add(e.envelopeId, { subjectId: s.id, cameras: s.cameras, crops: s.crops, firstSeen: s.first_seen ?? pm.window.start, model: pm.embeddings?.model ?? null, embedding: vec && vec.length === dim * 4 ? Buffer.from(vec) : null });
     }
-    c.db.prepare("UPDATE envelopes SET state = 'stored', stored_utc = ? WHERE envelope_id = ?").run(c.now, e.envelopeId);
-    c.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(e.envelopeId);
+    new EnvelopesRepo(c.db).setStored(e.envelopeId, c.now);
+    new ChunksRepo(c.db).deleteAll(e.envelopeId);
     c.audit.append({
       actor: { type: 'device', id: e.deviceId },
       action: 'evidence.received',

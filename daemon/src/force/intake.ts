@@ -11,6 +11,9 @@ import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { clipText, toWellFormedText } from '../util/text.js';
 import type { ForceConfig } from './config.js';
+import { ChunksRepo } from './db/chunks.js';
+import { EnvelopesRepo, type Envelope } from './db/envelopes.js';
+import { RejectionsRepo } from './db/rejections.js';
 import { signReceipt } from './receipts.js';
 import { storeVerifiedPackage } from './evidence-store.js';
 import { DeviceRegistry, type Device } from './registry.js';
@@ -48,18 +51,6 @@ class Rejection extends Error {
   }
 }
 
-interface EnvelopeRow {
-  envelope_id: string;
-  device_id: string;
-  incident_id: string;
-  msg_seq: number;
-  state: 'receiving' | 'opening' | 'stored' | 'rejected';
-  manifest: string;
-  n_chunks: number;
-  first_seen_utc: number;
-  last_activity_utc: number;
-}
-
 /**
  * The force's intake of evidence, independent of MQTT: manifests and chunks in, verified packages and
  * signed receipts out. Order of checks: registry and caps, the device signature (from the manifest alone),
@@ -68,9 +59,15 @@ interface EnvelopeRow {
  */
 export class EnvelopeIntake {
   private readonly registry: DeviceRegistry;
+  private readonly envelopes: EnvelopesRepo;
+  private readonly chunks: ChunksRepo;
+  private readonly rejections: RejectionsRepo;
 
   constructor(private readonly o: IntakeOptions) {
     this.registry = new DeviceRegistry(o.db);
+    this.envelopes = new EnvelopesRepo(o.db);
+    this.chunks = new ChunksRepo(o.db);
+    this.rejections = new RejectionsRepo(o.db);
   }
 
   async handle(topic: string, payload: Buffer): Promise<IntakeOutcome> {
@@ -94,10 +91,6 @@ export class EnvelopeIntake {
     return d as Device & { signingPk: string };
   }
 
-  private row(envelopeId: string): EnvelopeRow | undefined {
-    return this.o.db.prepare('SELECT * FROM envelopes WHERE envelope_id = ?').get(envelopeId) as EnvelopeRow | undefined;
-  }
-
   private async manifest(deviceId: string, envelopeId: string, payload: Buffer): Promise<IntakeOutcome> {
     const device = this.device(deviceId);
     let m: EnvelopeManifest;
@@ -117,7 +110,7 @@ export class EnvelopeIntake {
     }
     this.checkRecipients(m, deviceId);
     const now = this.o.clock.now();
-    const existing = this.row(envelopeId);
+    const existing = this.envelopes.get(envelopeId);
     // An envelope id names one body: a manifest for another body under it is refused, and a receipt only
     // ever confirms the body that was kept.
     const kept = existing && existing.state !== 'rejected' ? (JSON.parse(existing.manifest) as EnvelopeManifest).body_sha256 : undefined;
@@ -125,25 +118,23 @@ export class EnvelopeIntake {
       throw new Rejection('body_mismatch', `envelope ${envelopeId} was received with body ${kept}; this manifest names another body (${m.body_sha256})`, deviceId, envelopeId);
     }
     if (existing?.state === 'stored') {
-      await this.sendComplete(existing.device_id, envelopeId, kept!);
+      await this.sendComplete(existing.deviceId, envelopeId, kept!);
       return { kind: 'duplicate' };
     }
     if (existing && existing.state !== 'rejected') {
-      this.o.db.prepare('UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, envelopeId);
+      this.envelopes.touch(envelopeId, now);
       return { kind: 'duplicate' };
     }
     const result = this.o.db
       .transaction((): IntakeOutcome => {
-        if (existing) this.o.db.prepare('DELETE FROM envelopes WHERE envelope_id = ?').run(envelopeId);
-        const sameSeq = this.o.db.prepare('SELECT envelope_id FROM envelopes WHERE device_id = ? AND msg_seq = ?').get(deviceId, m.header.msg_seq) as { envelope_id: string } | undefined;
-        if (sameSeq) throw new Rejection('replay', `msg_seq ${m.header.msg_seq} was already used by envelope ${sameSeq.envelope_id}`, deviceId, envelopeId);
-        const pending = (this.o.db.prepare("SELECT COUNT(*) AS n FROM envelopes WHERE device_id = ? AND state IN ('receiving', 'opening')").get(deviceId) as { n: number }).n;
+        if (existing) this.envelopes.delete(envelopeId);
+        const sameSeq = this.envelopes.idBySeq(deviceId, m.header.msg_seq);
+        if (sameSeq !== undefined) throw new Rejection('replay', `msg_seq ${m.header.msg_seq} was already used by envelope ${sameSeq}`, deviceId, envelopeId);
+        const pending = this.envelopes.countInReassembly(deviceId);
         if (pending >= this.o.caps.max_pending_per_device) {
           throw new Rejection('too_many_pending', `device ${deviceId} already has ${pending} envelopes in reassembly (cap ${this.o.caps.max_pending_per_device})`, deviceId, envelopeId);
         }
-        this.o.db
-          .prepare("INSERT INTO envelopes (envelope_id, device_id, incident_id, msg_seq, state, manifest, n_chunks, first_seen_utc, last_activity_utc) VALUES (?, ?, ?, ?, 'receiving', ?, ?, ?, ?)")
-          .run(envelopeId, deviceId, m.header.incident_id, m.header.msg_seq, JSON.stringify(m), m.n_chunks, now, now);
+        this.envelopes.addReceiving({ envelopeId, deviceId, incidentId: m.header.incident_id, msgSeq: m.header.msg_seq, manifest: JSON.stringify(m), nChunks: m.n_chunks, now });
         return { kind: 'accepted' };
       })
       .immediate();
@@ -183,70 +174,68 @@ export class EnvelopeIntake {
       throw new Rejection(err instanceof EnvelopeError ? err.reason : 'chunk', errorMessage(err), deviceId, envelopeId);
     }
     if (msg.envelopeId !== envelopeId || msg.index !== index) throw new Rejection('chunk_prefix', 'the chunk prefix names another envelope or index than its topic', deviceId, envelopeId);
-    const row = this.row(envelopeId);
+    const row = this.envelopes.get(envelopeId);
     // A chunk before its manifest (or after the envelope is done) is dropped: a `missing` receipt gets it again.
     if (!row || row.state !== 'receiving') return { kind: 'ignored' };
-    if (row.device_id !== deviceId) throw new Rejection('topic_mismatch', 'chunk for an envelope of another device', deviceId, envelopeId);
-    if (msg.total !== row.n_chunks) throw new Rejection('wrong_total', `chunk says ${msg.total} chunks, the manifest ${row.n_chunks}`, deviceId, envelopeId);
-    if (index >= row.n_chunks) throw new Rejection('wrong_total', `chunk index ${index} is beyond ${row.n_chunks} chunks`, deviceId, envelopeId);
+    if (row.deviceId !== deviceId) throw new Rejection('topic_mismatch', 'chunk for an envelope of another device', deviceId, envelopeId);
+    if (msg.total !== row.nChunks) throw new Rejection('wrong_total', `chunk says ${msg.total} chunks, the manifest ${row.nChunks}`, deviceId, envelopeId);
+    if (index >= row.nChunks) throw new Rejection('wrong_total', `chunk index ${index} is beyond ${row.nChunks} chunks`, deviceId, envelopeId);
     const m = JSON.parse(row.manifest) as EnvelopeManifest;
-    const want = expectedChunkLength(m.header, index, row.n_chunks);
+    const want = expectedChunkLength(m.header, index, row.nChunks);
     if (msg.ct.length !== want) throw new Rejection('chunk_size', `chunk ${index} has ${msg.ct.length} bytes, expected ${want}`, deviceId, envelopeId);
     const now = this.o.clock.now();
     // Idempotent on (envelope, index): QoS 1 duplicates and resends change nothing.
-    this.o.db.prepare('INSERT OR IGNORE INTO chunks (envelope_id, idx, data) VALUES (?, ?, ?)').run(envelopeId, index, msg.ct);
-    this.o.db.prepare('UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, envelopeId);
-    const have = (this.o.db.prepare('SELECT COUNT(*) AS n FROM chunks WHERE envelope_id = ?').get(envelopeId) as { n: number }).n;
-    if (have < row.n_chunks) return { kind: 'chunk' };
+    this.chunks.add(envelopeId, index, msg.ct);
+    this.envelopes.touch(envelopeId, now);
+    if (this.chunks.count(envelopeId) < row.nChunks) return { kind: 'chunk' };
     return this.finalize(envelopeId);
   }
 
   /** All chunks are here: claim the envelope (one receiver wins), open, verify, store, receipt. */
   private async finalize(envelopeId: string): Promise<IntakeOutcome> {
-    const claimed = this.o.db.prepare("UPDATE envelopes SET state = 'opening', last_activity_utc = ? WHERE envelope_id = ? AND state = 'receiving'").run(this.o.clock.now(), envelopeId).changes === 1;
-    if (!claimed) return { kind: 'chunk' };
-    const row = this.row(envelopeId)!;
+    if (!this.envelopes.claimForOpening(envelopeId, this.o.clock.now())) return { kind: 'chunk' };
+    const row = this.envelopes.get(envelopeId)!;
     const m = JSON.parse(row.manifest) as EnvelopeManifest;
-    const chunks = (this.o.db.prepare('SELECT data FROM chunks WHERE envelope_id = ? ORDER BY idx').all(envelopeId) as { data: Buffer }[]).map((c) => c.data);
+    const chunks = this.chunks.data(envelopeId);
     let pkg: DecodedPackage;
     let device: Device & { signingPk: string };
     try {
-      device = this.device(row.device_id);
+      device = this.device(row.deviceId);
       const pt = await openEnvelope(m, chunks, this.o.recipientKeys());
-      pkg = decodePackage(pt, device.signingPk, { deviceId: row.device_id, incidentId: row.incident_id });
+      pkg = decodePackage(pt, device.signingPk, { deviceId: row.deviceId, incidentId: row.incidentId });
     } catch (err) {
       const reason = err instanceof EnvelopeError || err instanceof PackageError ? err.reason : err instanceof Rejection ? err.reason : 'open_failed';
       if (reason === 'body_hash') {
         // Some chunk was corrupted or forged in transit: forget them all and ask the box again.
         this.o.db.transaction(() => {
-          this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(envelopeId);
-          this.o.db.prepare("UPDATE envelopes SET state = 'receiving', last_activity_utc = ? WHERE envelope_id = ?").run(this.o.clock.now(), envelopeId);
+          this.chunks.deleteAll(envelopeId);
+          this.envelopes.setReceiving(envelopeId, this.o.clock.now());
         })();
-        await this.sendMissing(row.device_id, envelopeId, m.body_sha256, Array.from({ length: row.n_chunks }, (_, i) => i));
-        return this.reject(new Rejection(reason, errorMessage(err), row.device_id, envelopeId), `${this.o.prefix}/${row.device_id}/ev/${envelopeId}`);
+        await this.sendMissing(row.deviceId, envelopeId, m.body_sha256, Array.from({ length: row.nChunks }, (_, i) => i));
+        return this.reject(new Rejection(reason, errorMessage(err), row.deviceId, envelopeId), `${this.o.prefix}/${row.deviceId}/ev/${envelopeId}`);
       }
       return this.fail(row, reason, errorMessage(err));
     }
     const pm = pkg.signed.manifest;
     try {
-      storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, { envelopeId, deviceId: row.device_id, incidentId: row.incident_id, msgSeq: row.msg_seq, store: device.store, signerKid: m.header.signer_kid }, m, chunks, pkg);
+      storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, { envelopeId, deviceId: row.deviceId, incidentId: row.incidentId, msgSeq: row.msgSeq, store: device.store, signerKid: m.header.signer_kid }, m, chunks, pkg);
     } catch (err) {
       // nothing was kept (the store removes its files); the box sends the envelope again when no receipt comes
-      this.o.log.error({ err, device: row.device_id, envelope: envelopeId }, 'cannot store verified evidence');
+      this.o.log.error({ err, device: row.deviceId, envelope: envelopeId }, 'cannot store verified evidence');
       return this.fail(row, 'store_failed', `the force could not store the evidence: ${errorMessage(err)}`);
     }
-    this.o.log.info({ device: row.device_id, incident: row.incident_id, envelope: envelopeId, subjects: pm.subjects.length, files: pm.files.length }, 'evidence verified and stored');
-    await this.sendComplete(row.device_id, envelopeId, m.body_sha256);
+    this.o.log.info({ device: row.deviceId, incident: row.incidentId, envelope: envelopeId, subjects: pm.subjects.length, files: pm.files.length }, 'evidence verified and stored');
+    await this.sendComplete(row.deviceId, envelopeId, m.body_sha256);
     return { kind: 'stored', envelopeId };
   }
 
   /** The envelope is rejected for good: its chunks go, a rejection row and an audit row say why. */
-  private fail(row: EnvelopeRow, reason: string, message: string): IntakeOutcome {
+  private fail(row: Envelope, reason: string, message: string): IntakeOutcome {
     this.o.db.transaction(() => {
-      this.o.db.prepare('DELETE FROM chunks WHERE envelope_id = ?').run(row.envelope_id);
-      this.o.db.prepare("UPDATE envelopes SET state = 'rejected', reason = ? WHERE envelope_id = ?").run(reason, row.envelope_id);
+      this.chunks.deleteAll(row.envelopeId);
+      this.envelopes.setRejected(row.envelopeId, reason);
     })();
-    return this.reject(new Rejection(reason, message, row.device_id, row.envelope_id), `${this.o.prefix}/${row.device_id}/ev/${row.envelope_id}`);
+    return this.reject(new Rejection(reason, message, row.deviceId, row.envelopeId), `${this.o.prefix}/${row.deviceId}/ev/${row.envelopeId}`);
   }
 
   private async sendComplete(deviceId: string, envelopeId: string, bodySha256: string): Promise<void> {
@@ -265,7 +254,7 @@ export class EnvelopeIntake {
       const text = (s: string, max: number): string => toWellFormedText(clipText(s, max));
       const deviceId = r.deviceId === undefined ? undefined : text(r.deviceId, 100);
       const envelopeId = r.envelopeId === undefined ? undefined : text(r.envelopeId, 100);
-      this.o.db.prepare('INSERT INTO rejections (ts_utc, device_id, envelope_id, topic, reason, detail) VALUES (?, ?, ?, ?, ?, ?)').run(this.o.clock.now(), deviceId ?? null, envelopeId ?? null, text(topic, 300), r.reason, text(r.message, 1000));
+      this.rejections.add({ tsUtc: this.o.clock.now(), deviceId: deviceId ?? null, envelopeId: envelopeId ?? null, topic: text(topic, 300), reason: r.reason, detail: text(r.message, 1000) });
       this.o.audit.append({ actor: { type: 'device', id: deviceId ?? 'unknown' }, action: 'evidence.rejected', objectIds: envelopeId ? [envelopeId] : [], result: 'denied', detail: { reason: r.reason, message: text(r.message, 300) } });
     })();
     this.o.log.warn({ reason: r.reason, device: r.deviceId, envelope: r.envelopeId, message: r.message }, 'evidence message rejected');
@@ -283,35 +272,33 @@ export class EnvelopeIntake {
     // An envelope left `opening` (a receiver stopped mid-way) is taken over only after a long quiet, so a
     // slow but live receiver is never raced.
     const stuck = now - Math.max(60_000, 6 * this.o.caps.missing_after_s * 1000);
-    const rows = this.o.db
-      .prepare("SELECT * FROM envelopes WHERE (state = 'receiving' AND last_activity_utc <= ?) OR (state = 'opening' AND last_activity_utc <= ?)")
-      .all(quiet, stuck) as EnvelopeRow[];
+    const rows = this.envelopes.quiet(quiet, stuck);
     // one envelope that fails does not hold up the others
     for (const row of rows) {
       try {
         await this.sweepOne(row, now, expired);
       } catch (err) {
-        this.o.log.error({ err, device: row.device_id, envelope: row.envelope_id }, 'intake sweep: this envelope failed; the others go on');
+        this.o.log.error({ err, device: row.deviceId, envelope: row.envelopeId }, 'intake sweep: this envelope failed; the others go on');
       }
     }
   }
 
-  private async sweepOne(row: EnvelopeRow, now: number, expired: number): Promise<void> {
-    if (row.first_seen_utc <= expired) {
+  private async sweepOne(row: Envelope, now: number, expired: number): Promise<void> {
+    if (row.firstSeenUtc <= expired) {
       this.fail(row, 'reassembly_timeout', `envelope incomplete after ${this.o.caps.reassembly_timeout_s} s`);
       return;
     }
-    const have = new Set((this.o.db.prepare('SELECT idx FROM chunks WHERE envelope_id = ?').all(row.envelope_id) as { idx: number }[]).map((r) => r.idx));
+    const have = new Set(this.chunks.indexes(row.envelopeId));
     const m = JSON.parse(row.manifest) as EnvelopeManifest;
-    if (have.size === row.n_chunks) {
+    if (have.size === row.nChunks) {
       // Everything is here but opening never finished (a receiver stopped mid-way): do it now.
-      this.o.db.prepare("UPDATE envelopes SET state = 'receiving' WHERE envelope_id = ?").run(row.envelope_id);
-      await this.finalize(row.envelope_id);
+      this.envelopes.setReceiving(row.envelopeId);
+      await this.finalize(row.envelopeId);
       return;
     }
-    const missing = Array.from({ length: row.n_chunks }, (_, i) => i).filter((i) => !have.has(i));
-    this.o.db.prepare('UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, row.envelope_id);
-    this.o.log.info({ device: row.device_id, envelope: row.envelope_id, missing: missing.length }, 'asking the box for missing chunks');
-    await this.sendMissing(row.device_id, row.envelope_id, m.body_sha256, missing);
+    const missing = Array.from({ length: row.nChunks }, (_, i) => i).filter((i) => !have.has(i));
+    this.envelopes.touch(row.envelopeId, now);
+    this.o.log.info({ device: row.deviceId, envelope: row.envelopeId, missing: missing.length }, 'asking the box for missing chunks');
+    await this.sendMissing(row.deviceId, row.envelopeId, m.body_sha256, missing);
   }
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 /**
  * `hindsight-force`: the force's own program (keys, enrollment of boxes, broker kit, receiver, offline
- * verification, search). A shop box never needs it; `hindsight force ...` still works and points here.
+ * verification, search). A shop box never needs it; `hindsight force ...` still works: it runs this program.
  */
-import { registerForceCommands } from '../cli/commands/force.js';
-import { quietOnClosedPipe } from '../cli/output.js';
-import { finishProgram, newProgram, runProgram } from '../cli/program.js';
+import { quietOnClosedPipe } from '../program/output.js';
+import { finishProgram, newProgram, runProgram } from '../program/program.js';
 import { narrowUmask } from '../util/secure-fs.js';
+import { registerForceCommands } from './cli/commands.js';
 
 quietOnClosedPipe();
 narrowUmask();

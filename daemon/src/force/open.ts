@@ -9,7 +9,11 @@ import { decodePackage, type DecodedPackage } from '../evidence/package.js';
 import { EnvelopeManifestSchema, parsePayload } from '../protocol/schemas.js';
 import { HindsightError } from '../util/errors.js';
 import { ensurePrivateDir, readNoFollow, resolveInside, writePrivateFile } from '../util/secure-fs.js';
+import { FilesRepo } from './db/files.js';
+import { IncidentsRepo, type IncidentRow } from './db/incidents.js';
 import { DeviceRegistry } from './registry.js';
+
+export type { IncidentRow } from './db/incidents.js';
 
 /**
  * Offline verification of a stored (or exported) envelope folder: `manifest.json` + `body.bin` (the
@@ -62,29 +66,9 @@ export function extractPackage(pkg: DecodedPackage, out: string): string[] {
   return written;
 }
 
-export interface IncidentRow {
-  received_utc: number;
-  device_id: string;
-  store: string;
-  incident_id: string;
-  envelope_id: string;
-  verified: string;
-  dir: string;
-  /** The device key that signed this evidence (null for evidence stored before keys were recorded). */
-  signer_kid: string | null;
-  subjects: number;
-  files: number;
-}
-
+/** Every stored incident, oldest received first, with its subject and file counts. */
 export function listIncidents(db: Db): IncidentRow[] {
-  return db
-    .prepare(
-      `SELECT i.received_utc, i.device_id, i.store, i.incident_id, i.envelope_id, i.verified, i.dir, i.signer_kid,
-         (SELECT COUNT(*) FROM subjects s WHERE s.envelope_id = i.envelope_id) AS subjects,
-         (SELECT COUNT(*) FROM files f WHERE f.envelope_id = i.envelope_id) AS files
-       FROM incidents i ORDER BY i.received_utc`,
-    )
-    .all() as IncidentRow[];
+  return new IncidentsRepo(db).list();
 }
 
 /**
@@ -102,7 +86,7 @@ export async function reverify(db: Db, row: IncidentRow, recipientKeys: KeyPairF
   } catch (err) {
     return `FAILED: ${errorMessage(err)}`;
   }
-  for (const f of db.prepare('SELECT name, sha256, path FROM files WHERE envelope_id = ?').all(row.envelope_id) as { name: string; sha256: string; path: string }[]) {
+  for (const f of new FilesRepo(db).ofEnvelope(row.envelope_id)) {
     let data: Buffer;
     try {
       const want = resolveInside(row.dir, 'files', f.name);

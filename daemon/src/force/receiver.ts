@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { ClockSyncMonitor } from '../util/clock-sync.js';
 import { HindsightError } from '../util/errors.js';
 import type { ForceConfig } from './config.js';
-import { openForceDb, type ForceDb } from './db/open.js';
+import { openForceDb, type ForceDb } from './database.js';
 import { EnvelopeIntake } from './intake.js';
 import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
 import { forcePaths } from './paths.js';

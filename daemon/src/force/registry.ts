@@ -3,23 +3,24 @@ import { keyId } from '../crypto/keys.js';
 import type { Db } from '../db/db.js';
 import { HindsightError } from '../util/errors.js';
 import { assertSafeId } from '../util/ids.js';
+import { DeviceKeysRepo } from './db/device-keys.js';
+import { DevicesRepo, type Device } from './db/devices.js';
 
-export interface Device {
-  id: string;
-  store: string;
-  signingPk: string | null;
-  signingKid: string | null;
-  enrolledUtc: number;
-  revoked: boolean;
-}
+export type { Device } from './db/devices.js';
 
 /** The boxes this force knows, with the signing key each registered after enrollment. */
 export class DeviceRegistry {
-  constructor(private readonly db: Db) {}
+  private readonly devices: DevicesRepo;
+  private readonly keys: DeviceKeysRepo;
+
+  constructor(private readonly db: Db) {
+    this.devices = new DevicesRepo(db);
+    this.keys = new DeviceKeysRepo(db);
+  }
 
   enroll(id: string, store: string, now: number): void {
     assertSafeId(id, 'device id');
-    this.db.prepare('INSERT INTO devices (id, store, enrolled_utc) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET store = excluded.store').run(id, store, now);
+    this.devices.upsert(id, store, now);
   }
 
   /**
@@ -39,29 +40,24 @@ export class DeviceRegistry {
       });
     }
     this.db.transaction(() => {
-      this.db.prepare('UPDATE device_keys SET replaced_utc = ? WHERE device_id = ? AND replaced_utc IS NULL').run(now, id);
-      this.db
-        .prepare('INSERT INTO device_keys (device_id, kid, pk, registered_utc) VALUES (?, ?, ?, ?) ON CONFLICT(device_id, kid) DO UPDATE SET replaced_utc = NULL, registered_utc = excluded.registered_utc')
-        .run(id, kid, pk, now);
-      this.db.prepare('UPDATE devices SET signing_pk = ?, signing_kid = ?, registered_utc = ? WHERE id = ?').run(pk, kid, now, id);
+      this.keys.retireCurrent(id, now);
+      this.keys.addCurrent(id, kid, pk, now);
+      this.devices.setSigningKey(id, pk, kid, now);
     })();
     return { kid, replaced: device.signingKid };
   }
 
   /** The public key `kid` of a device, current or replaced (to verify evidence it signed). */
   keyOf(id: string, kid: string): string | undefined {
-    return (this.db.prepare('SELECT pk FROM device_keys WHERE device_id = ? AND kid = ?').get(id, kid) as { pk: string } | undefined)?.pk;
+    return this.keys.pk(id, kid);
   }
 
   /** A lost or stolen box: its evidence is refused from now on (what was stored stays). */
   revoke(id: string): boolean {
-    return this.db.prepare('UPDATE devices SET revoked = 1 WHERE id = ?').run(id).changes === 1;
+    return this.devices.revoke(id);
   }
 
   get(id: string): Device | undefined {
-    const r = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as
-      | { id: string; store: string; signing_pk: string | null; signing_kid: string | null; enrolled_utc: number; revoked: number }
-      | undefined;
-    return r && { id: r.id, store: r.store, signingPk: r.signing_pk, signingKid: r.signing_kid, enrolledUtc: r.enrolled_utc, revoked: r.revoked === 1 };
+    return this.devices.get(id);
   }
 }

@@ -1,4 +1,6 @@
 import type { Db } from '../db/db.js';
+import { FilesRepo } from './db/files.js';
+import { SubjectsRepo } from './db/subjects.js';
 
 /**
  * Linking incidents across stores: rank the stored subjects of every incident by cosine similarity to a
@@ -44,31 +46,23 @@ export function toFloat32(buf: Buffer): Float32Array {
 }
 
 export function searchSubjects(db: Db, probe: Float32Array, options: { top: number; model?: string }): SearchHit[] {
-  const rows = db
-    .prepare(
-      `SELECT s.envelope_id, s.subject_id, s.cameras, s.crops, s.first_seen, s.model, s.embedding, i.incident_id, i.device_id, i.store
-       FROM subjects s JOIN incidents i ON i.envelope_id = s.envelope_id
-       WHERE s.embedding IS NOT NULL`,
-    )
-    .all() as { envelope_id: string; subject_id: string; cameras: string; crops: string; first_seen: number; model: string | null; embedding: Buffer; incident_id: string; device_id: string; store: string }[];
-  const cropPath = db.prepare('SELECT path FROM files WHERE envelope_id = ? AND name = ?');
+  const files = new FilesRepo(db);
   const hits: SearchHit[] = [];
-  for (const r of rows) {
-    if (options.model && r.model !== options.model) continue;
-    const emb = toFloat32(r.embedding);
+  for (const s of new SubjectsRepo(db).embedded()) {
+    if (options.model && s.model !== options.model) continue;
+    const emb = toFloat32(s.embedding);
     if (emb.length !== probe.length) continue;
-    const crops = JSON.parse(r.crops) as string[];
-    const first = crops[0] ? (cropPath.get(r.envelope_id, crops[0]) as { path: string } | undefined) : undefined;
+    const first = s.crops[0] ? files.pathOf(s.envelopeId, s.crops[0]) : undefined;
     hits.push({
       score: cosine(probe, emb),
-      incidentId: r.incident_id,
-      envelopeId: r.envelope_id,
-      deviceId: r.device_id,
-      store: r.store,
-      subjectId: r.subject_id,
-      cameras: JSON.parse(r.cameras) as string[],
-      time: r.first_seen,
-      crop: first?.path ?? null,
+      incidentId: s.incidentId,
+      envelopeId: s.envelopeId,
+      deviceId: s.deviceId,
+      store: s.store,
+      subjectId: s.subjectId,
+      cameras: s.cameras,
+      time: s.firstSeen,
+      crop: first ?? null,
     });
   }
   return hits.sort((a, b) => b.score - a.score).slice(0, options.top);

@@ -8,7 +8,7 @@ import { analyseIncident } from '../../vision/incident.js';
 import { visionOptions } from '../../vision/options.js';
 import type { ClipInput } from '../../vision/result.js';
 import { loadConfigOrDefaults } from '../config-file.js';
-import { EXIT_FAILURE } from '../output.js';
+import { EXIT_FAILURE } from '../../program/output.js';
 import { parseTimeArg } from '../time-arg.js';
 
 interface AnalyseOptions {

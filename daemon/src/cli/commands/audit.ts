@@ -5,8 +5,8 @@ import type { Command } from 'commander';
 import { AuditLog } from '../../audit/log.js';
 import { CONFIG_OPTION } from '../config-file.js';
 import { openCliDb } from '../open-db.js';
-import { fileProblem } from '../output.js';
-import { intOption } from '../args.js';
+import { fileProblem } from '../../program/output.js';
+import { intOption } from '../../program/args.js';
 
 /** Read-only: verifying or exporting never writes or migrates (the daemon may be running). */
 async function openAudit(configOption: string | undefined): Promise<{ audit: AuditLog; close: () => void }> {

@@ -6,7 +6,7 @@ import { isoUtc } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 import { withCliDb } from '../open-db.js';
 import { operate } from '../operate.js';
-import { table } from '../output.js';
+import { table } from '../../program/output.js';
 import { parseTimeArg } from '../time-arg.js';
 
 

@@ -8,8 +8,8 @@ import { CamerasRepo, type Camera, type Transport } from '../../db/repos/cameras
 import { UsageError } from '../../util/errors.js';
 import { withCliDb } from '../open-db.js';
 import { operate } from '../operate.js';
-import { table, writeOutputFile } from '../output.js';
-import { intOption } from '../args.js';
+import { table, writeOutputFile } from '../../program/output.js';
+import { intOption } from '../../program/args.js';
 
 
 interface CredentialOptions {

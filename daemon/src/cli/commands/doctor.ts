@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { daemonPaths } from '../../config/paths.js';
 import { runChecks } from '../../doctor/checks.js';
 import { configFileInUse, configPath, loadConfigOrDefaults } from '../config-file.js';
-import { table } from '../output.js';
+import { table } from '../../program/output.js';
 
 export function registerDoctor(program: Command): void {
   program

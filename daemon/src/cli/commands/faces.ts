@@ -6,7 +6,7 @@ import { FaceModels } from '../../vision/models.js';
 import { visionOptions } from '../../vision/options.js';
 import { analysePhoto, type PhotoResult } from '../../vision/photo.js';
 import { loadConfigOrDefaults } from '../config-file.js';
-import { EXIT_FAILURE } from '../output.js';
+import { EXIT_FAILURE } from '../../program/output.js';
 
 interface FacesOptions {
   json?: boolean;

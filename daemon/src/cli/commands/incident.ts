@@ -5,10 +5,10 @@ import { controlRequest } from '../../control/client.js';
 import { REASON_CODES, REASON_LABELS, WAIT_EVENT_LABELS } from '../../incidents/model.js';
 import type { IncidentView } from '../../incidents/service.js';
 import { sleep } from '../../util/clock.js';
-import { intInRange, intOption } from '../args.js';
+import { intInRange, intOption } from '../../program/args.js';
 import { UsageError } from '../../util/errors.js';
 import { CONFIG_OPTION, loadCliConfig } from '../config-file.js';
-import { table } from '../output.js';
+import { table } from '../../program/output.js';
 
 interface Common {
   config?: string;

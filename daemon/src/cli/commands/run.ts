@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Daemon } from '../../app/daemon.js';
 import { createLogger } from '../../log/logger.js';
 import { CONFIG_OPTION, loadCliConfig } from '../config-file.js';
-import { EXIT_FAILURE, EXIT_OK, reportError } from '../output.js';
+import { EXIT_FAILURE, EXIT_OK, reportError } from '../../program/output.js';
 
 export function registerRun(program: Command): void {
   program

@@ -10,7 +10,7 @@ import { HindsightError, UsageError } from '../../util/errors.js';
 import { CONFIG_OPTION } from '../config-file.js';
 import { openCliDb } from '../open-db.js';
 import { operate } from '../operate.js';
-import { table } from '../output.js';
+import { table } from '../../program/output.js';
 import { parseTimeArg } from '../time-arg.js';
 
 /** A file the operator names, read by the CLI (the daemon may not be allowed to read it) and sent as text. */

@@ -1,9 +1,9 @@
-import { AuditLog } from '../../audit/log.js';
-import { openDatabase, type Db } from '../../db/db.js';
-import { systemClock, type Clock } from '../../util/clock.js';
-import type { ClockState } from '../../util/clock-sync.js';
-import { forcePaths } from '../paths.js';
-import { FORCE_MIGRATIONS } from './migrations.js';
+import { AuditLog } from '../audit/log.js';
+import { openDatabase, type Db } from '../db/db.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type { ClockState } from '../util/clock-sync.js';
+import { forcePaths } from './paths.js';
+import { FORCE_MIGRATIONS } from './db/migrations.js';
 
 export interface ForceDb {
   db: Db;

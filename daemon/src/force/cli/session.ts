@@ -1,9 +1,9 @@
-import type { AuditActor } from '../audit/log.js';
-import { openForceDb, type ForceDb } from '../force/db/open.js';
-import { systemClock } from '../util/clock.js';
-import { ClockSyncMonitor } from '../util/clock-sync.js';
-import { UsageError } from '../util/errors.js';
-import { cliActor } from './open-db.js';
+import type { AuditActor } from '../../audit/log.js';
+import { cliActor } from '../../program/operator.js';
+import { systemClock } from '../../util/clock.js';
+import { ClockSyncMonitor } from '../../util/clock-sync.js';
+import { UsageError } from '../../util/errors.js';
+import { openForceDb, type ForceDb } from '../database.js';
 
 /** The force database as an operator's command uses it. */
 export interface ForceSession extends ForceDb {

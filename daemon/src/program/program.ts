@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { daemonVersion } from '../kernel/version.js';
+import { daemonVersion } from '../config/version.js';
 import { UsageError } from '../util/errors.js';
 import { ILL_FORMED_HINT, isWellFormedText } from '../util/text.js';
 import { EXIT_USAGE, reportError } from './output.js';

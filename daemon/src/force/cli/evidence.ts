@@ -1,20 +1,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { forceConfigLoader, type ForceConfig } from '../../force/config.js';
-import { loadProbeEmbedder } from '../../force/embedder.js';
-import { loadRecipientKeys } from '../../force/keys.js';
-import { forcePaths } from '../../force/paths.js';
-import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../../force/open.js';
-import { ForceReceiver } from '../../force/receiver.js';
-import { DeviceRegistry } from '../../force/registry.js';
-import { searchSubjects, toFloat32 } from '../../force/search.js';
-import { createLogger } from '../../log/logger.js';
-import { errorMessage, HindsightError, UsageError } from '../../util/errors.js';
 import { sha256Hex } from '../../crypto/encoding.js';
-import { openForceSession, requireJustification, withForceSession } from '../force-session.js';
-import { table } from '../output.js';
-import { intOption } from '../args.js';
+import { intOption } from '../../program/args.js';
+import { table } from '../../program/output.js';
+import { errorMessage, HindsightError, UsageError } from '../../util/errors.js';
+import { forceConfigLoader, type ForceConfig } from '../config.js';
+import { EnvelopesRepo } from '../db/envelopes.js';
+import { loadProbeEmbedder } from '../embedder.js';
+import { loadRecipientKeys } from '../keys.js';
+import { extractPackage, listIncidents, openEnvelopeDir, reverify } from '../open.js';
+import { forcePaths } from '../paths.js';
+import { DeviceRegistry } from '../registry.js';
+import { runReceiver } from '../runtime.js';
+import { searchSubjects, toFloat32 } from '../search.js';
+import { openForceSession, requireJustification, withForceSession } from './session.js';
 
 const FORCE_CONFIG_OPTION = ['-c, --config <file>', 'force config file (default: $HINDSIGHT_FORCE_CONFIG, else ./force.yaml)'] as const;
 
@@ -30,16 +30,7 @@ export function registerForceEvidence(force: Command): void {
     .description('run the receiver: verify, reassemble, decrypt, store and acknowledge evidence from every box (stops on SIGINT/SIGTERM)')
     .option(...FORCE_CONFIG_OPTION)
     .action(async (opts: { config?: string }) => {
-      const config = loadForceConfig(opts.config);
-      const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
-      const receiver = new ForceReceiver(config, log);
-      receiver.start();
-      log.info({ dir: config.force.dir, broker: config.mqtt.url }, 'force receiver running');
-      await new Promise<void>((resolve) => {
-        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
-      });
-      await receiver.stop();
-      log.info('force receiver stopped');
+      await runReceiver(loadForceConfig(opts.config));
     });
 
   force
@@ -112,7 +103,7 @@ export function registerForceEvidence(force: Command): void {
           const failed = rows.filter((r) => status.get(r.envelope_id) !== 'ok').map((r) => r.envelope_id);
           fdb.audit.append({ actor: fdb.actor, action: 'evidence.verified', objectIds: rows.map((r) => r.envelope_id), result: failed.length ? 'error' : 'ok', detail: { checked: rows.length, failed } });
         }
-        const pending = fdb.db.prepare("SELECT envelope_id, device_id, state, reason FROM envelopes WHERE state != 'stored'").all();
+        const pending = new EnvelopesRepo(fdb.db).notStored().map((e) => ({ envelope_id: e.envelopeId, device_id: e.deviceId, state: e.state, reason: e.reason }));
         if (opts.json) {
           process.stdout.write(JSON.stringify({ incidents: rows.map((r) => ({ ...r, verified: JSON.parse(r.verified) as unknown, status: status.get(r.envelope_id) })), not_stored: pending }, null, 2) + '\n');
         } else {

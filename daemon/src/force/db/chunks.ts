@@ -1,0 +1,30 @@
+import type { Db } from '../../db/db.js';
+import { statement } from '../../db/statements.js';
+
+/** The `chunks` table: the ciphertext chunks of envelopes being reassembled. */
+export class ChunksRepo {
+  constructor(private readonly db: Db) {}
+
+  /** Keep a chunk; a chunk already here is left as it is (QoS 1 duplicates and resends). */
+  add(envelopeId: string, index: number, data: Buffer): void {
+    statement(this.db, 'INSERT OR IGNORE INTO chunks (envelope_id, idx, data) VALUES (?, ?, ?)').run(envelopeId, index, data);
+  }
+
+  count(envelopeId: string): number {
+    return (statement(this.db, 'SELECT COUNT(*) AS n FROM chunks WHERE envelope_id = ?').get(envelopeId) as { n: number }).n;
+  }
+
+  /** The indexes held for an envelope. */
+  indexes(envelopeId: string): number[] {
+    return (statement(this.db, 'SELECT idx FROM chunks WHERE envelope_id = ?').all(envelopeId) as { idx: number }[]).map((r) => r.idx);
+  }
+
+  /** The chunks of an envelope in order. */
+  data(envelopeId: string): Buffer[] {
+    return (statement(this.db, 'SELECT data FROM chunks WHERE envelope_id = ? ORDER BY idx').all(envelopeId) as { data: Buffer }[]).map((r) => r.data);
+  }
+
+  deleteAll(envelopeId: string): void {
+    statement(this.db, 'DELETE FROM chunks WHERE envelope_id = ?').run(envelopeId);
+  }
+}

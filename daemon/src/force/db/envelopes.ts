@@ -1,0 +1,123 @@
+import type { Db } from '../../db/db.js';
+import { statement } from '../../db/statements.js';
+
+export type EnvelopeState = 'receiving' | 'opening' | 'stored' | 'rejected';
+
+/** An envelope in the force's intake: from its signed manifest to stored (or rejected). */
+export interface Envelope {
+  envelopeId: string;
+  deviceId: string;
+  incidentId: string;
+  msgSeq: number;
+  state: EnvelopeState;
+  /** The envelope manifest as received (JSON). */
+  manifest: string;
+  nChunks: number;
+  firstSeenUtc: number;
+  lastActivityUtc: number;
+}
+
+/** An envelope not stored (yet, or ever), as `hindsight-force incidents` lists it. */
+export interface UnstoredEnvelope {
+  envelopeId: string;
+  deviceId: string;
+  state: EnvelopeState;
+  reason: string | null;
+}
+
+interface Row {
+  envelope_id: string;
+  device_id: string;
+  incident_id: string;
+  msg_seq: number;
+  state: EnvelopeState;
+  manifest: string;
+  n_chunks: number;
+  first_seen_utc: number;
+  last_activity_utc: number;
+}
+
+const COLUMNS = 'envelope_id, device_id, incident_id, msg_seq, state, manifest, n_chunks, first_seen_utc, last_activity_utc';
+const fromRow = (r: Row): Envelope => ({
+  envelopeId: r.envelope_id,
+  deviceId: r.device_id,
+  incidentId: r.incident_id,
+  msgSeq: r.msg_seq,
+  state: r.state,
+  manifest: r.manifest,
+  nChunks: r.n_chunks,
+  firstSeenUtc: r.first_seen_utc,
+  lastActivityUtc: r.last_activity_utc,
+});
+
+/** The `envelopes` table: the intake's state, shared by every receiver through the database. */
+export class EnvelopesRepo {
+  constructor(private readonly db: Db) {}
+
+  get(envelopeId: string): Envelope | undefined {
+    const r = statement(this.db, `SELECT ${COLUMNS} FROM envelopes WHERE envelope_id = ?`).get(envelopeId) as Row | undefined;
+    return r && fromRow(r);
+  }
+
+  /** The envelope that used a device's `msg_seq`, if any (replay protection). */
+  idBySeq(deviceId: string, msgSeq: number): string | undefined {
+    return (statement(this.db, 'SELECT envelope_id FROM envelopes WHERE device_id = ? AND msg_seq = ?').get(deviceId, msgSeq) as { envelope_id: string } | undefined)?.envelope_id;
+  }
+
+  /** How many envelopes of a device are being reassembled or opened. */
+  countInReassembly(deviceId: string): number {
+    return (statement(this.db, "SELECT COUNT(*) AS n FROM envelopes WHERE device_id = ? AND state IN ('receiving', 'opening')").get(deviceId) as { n: number }).n;
+  }
+
+  /** A new envelope, `receiving` its chunks. */
+  addReceiving(e: { envelopeId: string; deviceId: string; incidentId: string; msgSeq: number; manifest: string; nChunks: number; now: number }): void {
+    statement(this.db, "INSERT INTO envelopes (envelope_id, device_id, incident_id, msg_seq, state, manifest, n_chunks, first_seen_utc, last_activity_utc) VALUES (?, ?, ?, ?, 'receiving', ?, ?, ?, ?)").run(
+      e.envelopeId,
+      e.deviceId,
+      e.incidentId,
+      e.msgSeq,
+      e.manifest,
+      e.nChunks,
+      e.now,
+      e.now,
+    );
+  }
+
+  delete(envelopeId: string): void {
+    statement(this.db, 'DELETE FROM envelopes WHERE envelope_id = ?').run(envelopeId);
+  }
+
+  touch(envelopeId: string, now: number): void {
+    statement(this.db, 'UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, envelopeId);
+  }
+
+  /** Take a `receiving` envelope for opening; false when another receiver (or an earlier message) took it. */
+  claimForOpening(envelopeId: string, now: number): boolean {
+    return statement(this.db, "UPDATE envelopes SET state = 'opening', last_activity_utc = ? WHERE envelope_id = ? AND state = 'receiving'").run(now, envelopeId).changes === 1;
+  }
+
+  /** Back to `receiving` (its activity time set to `now` when given). */
+  setReceiving(envelopeId: string, now?: number): void {
+    if (now === undefined) statement(this.db, "UPDATE envelopes SET state = 'receiving' WHERE envelope_id = ?").run(envelopeId);
+    else statement(this.db, "UPDATE envelopes SET state = 'receiving', last_activity_utc = ? WHERE envelope_id = ?").run(now, envelopeId);
+  }
+
+  setStored(envelopeId: string, now: number): void {
+    statement(this.db, "UPDATE envelopes SET state = 'stored', stored_utc = ? WHERE envelope_id = ?").run(now, envelopeId);
+  }
+
+  setRejected(envelopeId: string, reason: string): void {
+    statement(this.db, "UPDATE envelopes SET state = 'rejected', reason = ? WHERE envelope_id = ?").run(reason, envelopeId);
+  }
+
+  /** Envelopes `receiving` and quiet since `quietSince`, or left `opening` since `stuckSince`. */
+  quiet(quietSince: number, stuckSince: number): Envelope[] {
+    const rows = statement(this.db, `SELECT ${COLUMNS} FROM envelopes WHERE (state = 'receiving' AND last_activity_utc <= ?) OR (state = 'opening' AND last_activity_utc <= ?)`).all(quietSince, stuckSince) as Row[];
+    return rows.map(fromRow);
+  }
+
+  notStored(): UnstoredEnvelope[] {
+    const rows = statement(this.db, "SELECT envelope_id, device_id, state, reason FROM envelopes WHERE state != 'stored'").all() as { envelope_id: string; device_id: string; state: EnvelopeState; reason: string | null }[];
+    return rows.map((r) => ({ envelopeId: r.envelope_id, deviceId: r.device_id, state: r.state, reason: r.reason }));
+  }
+}
