@@ -5,6 +5,7 @@ import { HindsightError } from '../util/errors.js';
 import { b64u, fromB64u, sha256, u32be } from './encoding.js';
 import { hpkeOpen, hpkeSeal, SUITE_NAME } from './hpke.js';
 import { keyId, SIG_CONTEXT, signWith, verifyWith, type KeyPairFile } from './keys.js';
+import type { EnvelopeHeader, EnvelopeManifest, RecipientEntry } from '../protocol/schemas.js';
 
 /**
  * The evidence envelope (PROTOCOL.md "Evidence envelope (v1)"), two layers as in COSE-HPKE:
@@ -19,37 +20,12 @@ export const MAX_CHUNK = 65536;
 const TAG = 16;
 export const CHUNK_PREFIX = 24;
 
-export interface EnvelopeHeader {
-  v: 1;
-  schema: 'hindsight-evidence/1';
-  suite: string;
-  device_id: string;
-  signer_kid: string;
-  incident_id: string;
-  /** 16 random bytes as 32 hex characters; also the first 16 bytes of every chunk message. */
-  envelope_id: string;
-  msg_seq: number;
-  created_at: number;
-  clock: { synced: boolean; offset_ms: number | null };
-  pt_len: number;
-  /** Ciphertext bytes per chunk (every chunk but the last is exactly this long). */
-  chunk: number;
-  recipients: string[];
-}
-
-export interface RecipientEntry {
-  kid: string;
-  enc: string;
-  wrapped: string;
-}
-
-export interface EnvelopeManifest {
-  header: EnvelopeHeader;
-  recipients: RecipientEntry[];
-  sig: string;
-  n_chunks: number;
-  body_sha256: string;
-}
+/**
+ * The manifest's types are the wire schema's (protocol/schemas.ts). In the header, `envelope_id` is 16
+ * random bytes as 32 hex characters (also the first 16 bytes of every chunk message) and `chunk` the
+ * ciphertext bytes per chunk (every chunk but the last is exactly this long).
+ */
+export type { EnvelopeHeader, EnvelopeManifest, RecipientEntry } from '../protocol/schemas.js';
 
 export interface SealedEnvelope {
   manifest: EnvelopeManifest;

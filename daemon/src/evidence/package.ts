@@ -2,7 +2,7 @@ import { canonicalBytes } from '../util/canonical.js';
 import { HindsightError } from '../util/errors.js';
 import { sha256Hex, u32be } from '../crypto/encoding.js';
 import { SIG_CONTEXT, signWith, verifyWith, type KeyPairFile } from '../crypto/keys.js';
-import { checkPayload, PayloadError, SignedPackageManifestSchema } from '../protocol/schemas.js';
+import { checkPayload, PayloadError, SignedPackageManifestSchema, type PackageManifest, type SignedPackageManifest } from '../protocol/schemas.js';
 
 /**
  * The evidence package: the plaintext inside an envelope. A manifest signed by the device (so the
@@ -13,58 +13,15 @@ import { checkPayload, PayloadError, SignedPackageManifestSchema } from '../prot
  * Master clips stay on the box (they are the native evidence); the package carries their SHA-256.
  */
 
+/** The manifest's types are the wire schema's (protocol/schemas.ts): one definition, no twin to drift. */
+export type { PackageManifest, SignedPackageManifest } from '../protocol/schemas.js';
+/** A listed file: a plain name (letters, digits, '.', '_' and '-' only, never a path), its kind and hash. */
+export type PackageFile = PackageManifest['files'][number];
 /** `document`: the extraction manifest and the face analysis record (JSON), for the force's provenance. */
-export type PackageFileKind = 'crop' | 'context' | 'embeddings' | 'document';
-
-export interface PackageFile {
-  /** A plain file name: letters, digits, '.', '_' and '-' only (never a path). */
-  name: string;
-  kind: PackageFileKind;
-  media_type: string;
-  sha256: string;
-  bytes: number;
-}
-
-export interface ClipRecord {
-  camera: string;
-  sha256: string;
-  bytes: number;
-  name: string;
-}
-
-export interface SubjectRecord {
-  id: string;
-  cameras: string[];
-  crops: string[];
-  /** Row of the embeddings file holding this subject's embedding (absent in crops-only mode). */
-  embedding_row?: number;
-  first_seen?: number;
-  last_seen?: number;
-}
-
-export interface PackageManifest {
-  v: 1;
-  schema: 'hindsight-package/1';
-  incident_id: string;
-  device_id: string;
-  store: string;
-  created_at: number;
-  clock: { synced: boolean; offset_ms: number | null; source: string };
-  window: { start: number; end: number };
-  cameras: { id: string; coverage: number | null; gaps: { start: number; end: number }[] }[];
-  clips: ClipRecord[];
-  files: PackageFile[];
-  subjects: SubjectRecord[];
-  embeddings: { file: string; dim: number; dtype: 'float32le'; model: string } | null;
-  models: { name: string; sha256: string }[];
-  tools: Record<string, string>;
-}
-
-export interface SignedPackageManifest {
-  manifest: PackageManifest;
-  signer_kid: string;
-  sig: string;
-}
+export type PackageFileKind = PackageFile['kind'];
+export type ClipRecord = PackageManifest['clips'][number];
+/** `embedding_row`: row of the embeddings file holding this subject's embedding (absent in crops-only mode). */
+export type SubjectRecord = PackageManifest['subjects'][number];
 
 export class PackageError extends HindsightError {
   constructor(
@@ -103,16 +60,18 @@ export function decodePackage(pt: Buffer, devicePk: string, expect: { deviceId: 
   if (pt.length < 4) throw new PackageError('truncated', 'package is shorter than its header');
   const len = pt.readUInt32BE(0);
   if (len > MAX_MANIFEST || 4 + len > pt.length) throw new PackageError('truncated', 'package manifest length is out of range');
-  let signed: SignedPackageManifest;
+  let parsed: unknown;
   try {
-    signed = JSON.parse(pt.subarray(4, 4 + len).toString('utf8')) as SignedPackageManifest;
+    parsed = JSON.parse(pt.subarray(4, 4 + len).toString('utf8'));
   } catch {
     throw new PackageError('manifest', 'package manifest is not JSON');
   }
-  const raw = signed as { manifest?: { v?: unknown; schema?: unknown } } | null;
-  if (raw?.manifest?.v !== 1 || raw.manifest.schema !== 'hindsight-package/1') throw new PackageError('manifest', 'unknown package manifest version');
+  // The version is told apart before the schema, so a newer package says so instead of failing a field.
+  const probe = parsed as { manifest?: { v?: unknown; schema?: unknown } } | null;
+  if (probe?.manifest?.v !== 1 || probe.manifest.schema !== 'hindsight-package/1') throw new PackageError('manifest', 'unknown package manifest version');
+  let signed: SignedPackageManifest;
   try {
-    checkPayload(SignedPackageManifestSchema, signed);
+    signed = checkPayload(SignedPackageManifestSchema, parsed);
   } catch (err) {
     throw new PackageError('manifest', `package manifest: ${err instanceof PayloadError ? err.message.replace(/^payload /, '') : 'invalid'}`);
   }

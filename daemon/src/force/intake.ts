@@ -95,7 +95,7 @@ export class EnvelopeIntake {
     const device = this.device(deviceId);
     let m: EnvelopeManifest;
     try {
-      m = parsePayload(EnvelopeManifestSchema, payload) as EnvelopeManifest;
+      m = parsePayload(EnvelopeManifestSchema, payload);
     } catch (err) {
       throw new Rejection('bad_schema', errorMessage(err), deviceId, envelopeId);
     }

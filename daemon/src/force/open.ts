@@ -36,7 +36,7 @@ export async function openEnvelopeDir(dir: string, devicePk: string, recipientKe
       throw err;
     }
   };
-  const manifest = parsePayload(EnvelopeManifestSchema, read('manifest.json'), 1024 * 1024) as EnvelopeManifest;
+  const manifest = parsePayload(EnvelopeManifestSchema, read('manifest.json'), 1024 * 1024);
   verifyManifest(manifest, devicePk, { maxChunks: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
   const body = read('body.bin');
   const chunks: Buffer[] = [];

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema, type TString } from '@sinclair/typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { HindsightError } from '../util/errors.js';
 import { illFormedTextPath } from '../util/text.js';
@@ -11,7 +11,7 @@ import { illFormedTextPath } from '../util/text.js';
 
 const Id = Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$' });
 const Kid = Type.String({ pattern: '^[0-9a-f]{16}$' });
-const B64 = (max: number): TSchema => Type.String({ pattern: '^[A-Za-z0-9_-]*$', maxLength: max });
+const B64 = (max: number): TString => Type.String({ pattern: '^[A-Za-z0-9_-]*$', maxLength: max });
 const Hex64 = Type.String({ pattern: '^[0-9a-f]{64}$' });
 const EnvelopeId = Type.String({ pattern: '^[0-9a-f]{32}$' });
 const Ms = Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000 });
@@ -180,9 +180,21 @@ export const ReportedConfigPayload = Type.Object(
   closed,
 );
 
+// The TypeScript types of the payloads are the schemas' static types: written once, they cannot drift.
 export type StateMessage = Static<typeof StatePayload>;
+export type EnvelopeHeader = Static<typeof EnvelopeHeaderSchema>;
+export type EnvelopeManifest = Static<typeof EnvelopeManifestSchema>;
+export type RecipientEntry = EnvelopeManifest['recipients'][number];
+export type SignedPackageManifest = Static<typeof SignedPackageManifestSchema>;
+export type PackageManifest = SignedPackageManifest['manifest'];
 export type ReceiptMessage = Static<typeof ReceiptPayload>;
 export type ReceiptBodyT = Static<typeof ReceiptBody>;
+export type SignedAuditHead = Static<typeof AuditHeadPayload>;
+export type HealthMessage = Static<typeof HealthPayload>;
+export type CommandMessage = Static<typeof CommandPayload>;
+export type CommandResultMessage = Static<typeof CommandResultPayload>;
+export type DesiredConfigMessage = Static<typeof DesiredConfigPayload>;
+export type ReportedConfigMessage = Static<typeof ReportedConfigPayload>;
 
 const ajv = new Ajv({ allErrors: false, strict: true, coerceTypes: false, removeAdditional: false, useDefaults: false });
 const cache = new WeakMap<TSchema, ValidateFunction>();
