@@ -1,5 +1,5 @@
 import { assertSafeId, isSafeId } from '../util/ids.js';
-import type { TSchema } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import {
   AuditHeadPayload,
   CommandPayload,
@@ -44,6 +44,9 @@ export const TOPICS = {
 } as const satisfies Record<string, TopicDef>;
 
 export type TopicName = keyof typeof TOPICS;
+
+/** The payload type of a JSON topic, from its schema in the table (binary topics have none). */
+export type TopicPayload<N extends TopicName> = (typeof TOPICS)[N]['schema'] extends infer S extends TSchema ? Static<S> : never;
 
 const PREFIX = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
 
