@@ -1,13 +1,16 @@
 import { existsSync } from 'node:fs';
-import type { CheckResult } from '../doctor/checks.js';
 import { readKeyFile } from '../crypto/keys.js';
 import { validRecipients } from '../crypto/keyset.js';
+import type { DaemonPaths } from '../config/paths.js';
 import { openDatabase } from '../db/db.js';
+import type { CheckResult } from '../doctor/check.js';
+import { programCheck } from '../kernel/doctor.js';
 import { errorMessage } from '../util/errors.js';
 import { isEnrolled, KeySetStore, loadEnrollment, uplinkFiles } from './enrollment.js';
 
 /** `hindsight doctor`: enrolled, device key readable only by its owner, force keys valid now. */
-export function checkUplink(stateDir: string, database: string, now: number): CheckResult {
+export function uplinkCheck({ paths, now }: { paths: Pick<DaemonPaths, 'stateDir' | 'database'>; now: number }): CheckResult {
+  const { stateDir, database } = paths;
   const check = 'uplink';
   if (!isEnrolled(stateDir)) return { check, state: 'warn', required: false, detail: 'not enrolled with a force: evidence cannot be sealed', fix: 'hindsight enroll BUNDLE (from `hindsight force enroll`)' };
   try {
@@ -26,4 +29,9 @@ export function checkUplink(stateDir: string, database: string, now: number): Ch
   } catch (err) {
     return { check, state: 'missing', required: false, detail: errorMessage(err), fix: 'see the message; `chmod 600` for key permissions, or enroll again' };
   }
+}
+
+/** `hindsight doctor --dev`: the broker the demo and the tests run (a shop's box talks to the force's). */
+export function brokerDevCheck(): Promise<CheckResult> {
+  return programCheck('mosquitto', 'mosquitto', false, 'apt-get install mosquitto (only for the demo and tests)', ['-h']);
 }

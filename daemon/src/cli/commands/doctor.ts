@@ -1,8 +1,40 @@
 import type { Command } from 'commander';
-import { daemonPaths } from '../../config/paths.js';
-import { runChecks } from '../../doctor/checks.js';
+import { sandboxCheck, rtspTestCameraCheck } from '../../cameras/doctor.js';
+import { diskCheck, stateDirCheck } from '../../config/doctor.js';
+import { daemonPaths, type DaemonPaths } from '../../config/paths.js';
+import type { Config } from '../../config/schema.js';
+import type { Check } from '../../doctor/check.js';
+import { runChecks, summarize } from '../../doctor/run.js';
+import { databaseCheck, nodeCheck } from '../../kernel/doctor.js';
+import { modelFilesCheck, onnxRuntimeCheck } from '../../models/doctor.js';
+import { ffmpegCheck, ffprobeCheck } from '../../recorder/doctor.js';
+import { brokerDevCheck, uplinkCheck } from '../../uplink/doctor.js';
 import { configFileInUse, configPath, loadConfigOrDefaults } from '../config-file.js';
 import { table } from '../../program/output.js';
+
+/** What the checks look at: the box as its config describes it. */
+interface DoctorTarget {
+  config: Config;
+  paths: DaemonPaths;
+  now: number;
+}
+
+/** Everything `hindsight doctor` looks at, in the order it prints them; each feature contributes its own. */
+const BOX_CHECKS: readonly Check<DoctorTarget>[] = [
+  nodeCheck,
+  ffmpegCheck,
+  ffprobeCheck,
+  sandboxCheck,
+  modelFilesCheck,
+  onnxRuntimeCheck,
+  stateDirCheck,
+  diskCheck,
+  databaseCheck,
+  uplinkCheck,
+];
+
+/** What only a developer's machine needs (the demo and the tests), not a shop's box. */
+const DEV_CHECKS: readonly Check<DoctorTarget>[] = [brokerDevCheck, rtspTestCameraCheck];
 
 export function registerDoctor(program: Command): void {
   program
@@ -17,15 +49,14 @@ export function registerDoctor(program: Command): void {
       const config = loadConfigOrDefaults(opts.config);
       const paths = daemonPaths(config);
       if (opts.modelsDir) paths.modelsDir = opts.modelsDir;
-      const results = await runChecks(config, paths, { dev: opts.dev });
+      const results = await runChecks(opts.dev ? [...BOX_CHECKS, ...DEV_CHECKS] : BOX_CHECKS, { config, paths, now: Date.now() });
       const source = file ? `config: ${file}` : `no config file (${configPath(undefined)} does not exist): checked with the built-in defaults`;
-      const failed = results.filter((r) => r.required && r.state === 'missing');
+      const { failed, fixes } = summarize(results);
       if (opts.json) {
         process.stdout.write(JSON.stringify({ ok: failed.length === 0, config: file ?? null, checks: results }, null, 2) + '\n');
       } else {
         process.stdout.write(`${source}\n\n`);
         process.stdout.write(table(['CHECK', 'STATUS', 'DETAIL'], results.map((r) => [r.check, r.state, r.detail])));
-        const fixes = results.filter((r) => r.fix && r.state !== 'ok');
         if (fixes.length) {
           process.stdout.write('\nTo fix:\n');
           for (const r of fixes) process.stdout.write(`  ${r.check}: ${r.fix}\n`);
