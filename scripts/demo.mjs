@@ -56,6 +56,7 @@ writeFileSync(
   configFile,
   [
     '# written by scripts/demo.mjs',
+    'version: 1',
     'device: {id: demo-box, store: "Demo Store"}',
     `paths: {state_dir: ${JSON.stringify(path.join(stateRoot, 'box'))}}`,
     'log: {level: info, pretty: true}',

@@ -27,7 +27,7 @@ export async function run({ root, log }) {
     const video = await makeCctvVideo(path.join(dir, 'shop.ts'), { seconds: 150, walkers: [a, b], width: 1920, height: 1080, fps: 25, gop: 50, noise: 4, bitrateKbps: 4000, seed: 3 });
     const kit = await startForceKit(dir, { devices: [{ id: 'bench-box', store: 'Bench Store' }] });
     const config = path.join(dir, 'config.yaml');
-    writeFileSync(config, stringify({ device: { id: 'bench-box', store: 'Bench Store' }, paths: { state_dir: path.join(dir, 'state') }, log: { level: 'info', pretty: false }, cameras: { networks: ['127.0.0.0/8'] }, buffer: { min_free_gb: 0 } }));
+    writeFileSync(config, stringify({ version: 1, device: { id: 'bench-box', store: 'Bench Store' }, paths: { state_dir: path.join(dir, 'state') }, log: { level: 'info', pretty: false }, cameras: { networks: ['127.0.0.0/8'] }, buffer: { min_free_gb: 0 } }));
     enrollBox(config, kit.bundle('bench-box'), kit.forceDir);
     const cams = await Promise.all([startCamera({ mode: 'file', file: video }), startCamera({ mode: 'file', file: video })]);
     for (const [i, cam] of cams.entries()) {

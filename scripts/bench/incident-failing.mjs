@@ -25,6 +25,7 @@ export async function run({ root, log }) {
     writeFileSync(
       config,
       [
+        'version: 1',
         'device: {id: bench-box}',
         `paths: {state_dir: ${stateDir}}`,
         'log: {level: info, pretty: false}',

@@ -51,6 +51,7 @@ export function runCliOnTerminal(args: string[], answers: { prompt: string; type
 /** Write a daemon config for tests (JSON lines logging, state under `dir`) and return its path. */
 export function writeConfig(dir: string, overrides: Record<string, unknown> = {}, name = 'config.yaml'): string {
   const base: Record<string, unknown> = {
+    version: 1,
     device: { id: 'test-box', store: 'Test Store' },
     paths: { state_dir: path.join(dir, 'state') },
     log: { level: 'debug', pretty: false },

@@ -1,7 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildConfig, configJsonSchema, loadConfigFile, parseConfig } from '../../daemon/src/config/load.js';
+import { Type } from '@sinclair/typebox';
+import { buildConfig, ConfigError, ConfigLoader, configJsonSchema, loadConfigFile, parseConfig } from '../../daemon/src/config/load.js';
+import { CONFIG_VERSION } from '../../daemon/src/config/migrations.js';
 import { issuesOf } from '../helpers/config-issues.js';
 import { REPO_ROOT, tempDir } from '../helpers/paths.js';
 
@@ -66,9 +68,60 @@ describe('config', () => {
     expect(committed, 'run `npm run schema` to regenerate config/hindsight.schema.json').toEqual(configJsonSchema());
   });
 
-  it('accepts the example config', () => {
+  it('accepts the example config, which says it is of the current format version', () => {
     const c = loadConfigFile(path.join(REPO_ROOT, 'config', 'hindsight.example.yaml'), {});
     expect(c.device.id).toMatch(/\w/);
+    expect(readFileSync(path.join(REPO_ROOT, 'config', 'hindsight.example.yaml'), 'utf8')).toMatch(new RegExp(`^version: ${CONFIG_VERSION}\\b`, 'm'));
+  });
+});
+
+describe('config format version', () => {
+  it('loads a file without a version (version 0, the format before versions) as the current version', () => {
+    const c = parseConfig('device: {id: shop-7}\nlog: {level: warn}\n');
+    expect(CONFIG_VERSION).toBe(1);
+    expect(c.version).toBe(1);
+    expect(c.device.id).toBe('shop-7');
+    expect(c.log.level).toBe('warn');
+    expect(parseConfig('version: 0\ndevice: {id: shop-7}\n').version).toBe(1);
+    expect(parseConfig('version: 1\ndevice: {id: shop-7}\n').version).toBe(1);
+  });
+
+  it('refuses a file of a newer version, naming the version it has and the one this daemon supports', () => {
+    let error: unknown;
+    try {
+      parseConfig('version: 2\ndevice: {id: shop-7}\n', { source: 'new.yaml' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const e = error as ConfigError;
+    expect(e.issues).toEqual([{ path: 'version', message: 'this file is config version 2, but this daemon supports config versions up to 1: it was written for a newer Hindsight' }]);
+    expect(e.message).toMatch(/^new\.yaml: 1 problem/);
+    expect(e.hint).toMatch(/upgrade Hindsight/);
+    expect(issuesOf(() => parseConfig('version: one\ndevice: {id: a}\n'))).toEqual([{ path: 'version', message: expect.stringMatching(/must be a whole number/) }]);
+    expect(issuesOf(() => parseConfig('version: 1.5\ndevice: {id: a}\n')).map((i) => i.path)).toEqual(['version']);
+  });
+
+  it("runs the migrations from the file's version up, in order, before validating", () => {
+    const schema = Type.Object({ version: Type.Integer(), retention: Type.Object({ hours: Type.Integer() }, { additionalProperties: false }) }, { additionalProperties: false });
+    const ran: number[] = [];
+    const loader = new ConfigLoader<{ version: number; retention: { hours: number } }>(schema, 'TEST_', {
+      current: 2,
+      migrations: [
+        // 0 -> 1: `keep_days` became `keep_hours`; 1 -> 2: the key moved into a section
+        { from: 0, what: 'days to hours', migrate: ({ keep_days, ...rest }) => (ran.push(0), { ...rest, keep_hours: (keep_days as number) * 24 }) },
+        { from: 1, what: 'into retention', migrate: ({ keep_hours, ...rest }) => (ran.push(1), { ...rest, retention: { hours: keep_hours } }) },
+      ],
+    });
+    expect(loader.parse('keep_days: 2\n')).toEqual({ version: 2, retention: { hours: 48 } });
+    expect(ran).toEqual([0, 1]);
+    ran.length = 0;
+    expect(loader.parse('version: 1\nkeep_hours: 5\n')).toEqual({ version: 2, retention: { hours: 5 } });
+    expect(ran).toEqual([1]);
+    ran.length = 0;
+    expect(loader.parse('version: 2\nretention: {hours: 7}\n')).toEqual({ version: 2, retention: { hours: 7 } });
+    expect(ran).toEqual([]);
+    expect(issuesOf(() => loader.parse('version: 3\nretention: {hours: 7}\n'))[0]?.message).toBe('this file is config version 3, but this daemon supports config versions up to 2: it was written for a newer Hindsight');
   });
 });
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import type { TSchema } from '@sinclair/typebox';
+import { DAEMON_CONFIG_VERSIONING, type ConfigVersioning } from './migrations.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 import { illFormedTextPath } from '../util/text.js';
@@ -14,15 +15,16 @@ export interface ConfigIssue {
   message: string;
 }
 
+/** What to do about a config that does not validate (a refused version says something else). */
+export const FIX_KEYS_HINT = 'fix the keys listed above; `hindsight config schema` shows every key with its type and default';
+
 export class ConfigError extends HindsightError {
   constructor(
     readonly source: string,
     readonly issues: ConfigIssue[],
+    hint = FIX_KEYS_HINT,
   ) {
-    super(`${source}: ${issues.length} problem${issues.length === 1 ? '' : 's'} in the configuration\n${formatIssues(issues)}`, {
-      code: 'config_invalid',
-      hint: 'fix the keys listed above; `hindsight config schema` shows every key with its type and default',
-    });
+    super(`${source}: ${issues.length} problem${issues.length === 1 ? '' : 's'} in the configuration\n${formatIssues(issues)}`, { code: 'config_invalid', hint });
   }
 }
 
@@ -70,9 +72,11 @@ export class ConfigLoader<T> {
   private readonly validate;
   private readonly node: SchemaNode;
 
+  /** `versioning`: the file's format version and the migrations that bring older files up to it. */
   constructor(
     schema: TSchema,
     private readonly envPrefix: string,
+    private readonly versioning?: ConfigVersioning,
   ) {
     this.validate = ajv.compile<T>(schema);
     this.node = schema as unknown as SchemaNode;
@@ -109,7 +113,7 @@ export class ConfigLoader<T> {
     const source = options.source ?? 'config';
     const baseDir = options.baseDir ?? process.cwd();
     const issues: ConfigIssue[] = [];
-    const data = structuredClone(raw);
+    const data = this.versioning ? migrate(structuredClone(raw), this.versioning, source) : structuredClone(raw);
     applyEnvOverrides(data, options.env ?? {}, issues, this.node, this.envPrefix);
     resolveSecretFiles(data, this.node, '', baseDir, issues);
     const illFormed = illFormedTextPath(data);
@@ -119,6 +123,32 @@ export class ConfigLoader<T> {
     resolvePaths(data, this.node, baseDir);
     return data as unknown as T;
   }
+}
+
+/**
+ * Bring a config of an older format version up to the current one, running the migrations in order.
+ * A file of a newer version than this program knows is refused: its keys may mean what this one cannot do.
+ */
+export function migrate(raw: JsonObject, versioning: ConfigVersioning, source: string): JsonObject {
+  const { current, migrations } = versioning;
+  const given = raw.version ?? 0;
+  if (typeof given !== 'number' || !Number.isInteger(given) || given < 0) {
+    throw new ConfigError(source, [{ path: 'version', message: `must be a whole number, the file's format version (${current} is current; a file without it is version 0)` }]);
+  }
+  if (given > current) {
+    throw new ConfigError(
+      source,
+      [{ path: 'version', message: `this file is config version ${given}, but this daemon supports config versions up to ${current}: it was written for a newer Hindsight` }],
+      `upgrade Hindsight, or write the file in the version ${current} format (\`hindsight config schema\` shows it)`,
+    );
+  }
+  let data = raw;
+  for (let v = given; v < current; v++) {
+    const step = migrations.find((m) => m.from === v);
+    if (!step) throw new Error(`no config migration from version ${v}`);
+    data = { ...step.migrate(data), version: v + 1 };
+  }
+  return data;
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
@@ -265,4 +295,4 @@ export function configJsonSchema(): object {
   return { $schema: 'http://json-schema.org/draft-07/schema#', ...(JSON.parse(JSON.stringify(ConfigSchema)) as object) };
 }
 
-const daemonConfigLoader = new ConfigLoader<Config>(ConfigSchema, ENV_PREFIX);
+const daemonConfigLoader = new ConfigLoader<Config>(ConfigSchema, ENV_PREFIX, DAEMON_CONFIG_VERSIONING);

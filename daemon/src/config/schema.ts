@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { CONFIG_VERSION } from './migrations.js';
 import { IncidentsSection } from './sections/incidents.js';
 import { DeviceSection, LogSection, ModelsSection, PathsSection, SystemdSection, ToolsSection } from './sections/core.js';
 import { BufferSection, CamerasSection, RecorderSection } from './sections/recorder.js';
@@ -12,6 +13,12 @@ import { VisionSection } from './sections/vision.js';
  */
 export const ConfigSchema = Type.Object(
   {
+    version: Type.Integer({
+      description: `Format version of this file (${CONFIG_VERSION} is current). A file without it is version 0 and is read as before; a file newer than the daemon is refused.`,
+      minimum: 0,
+      maximum: CONFIG_VERSION,
+      default: CONFIG_VERSION,
+    }),
     device: DeviceSection,
     paths: PathsSection,
     log: LogSection,

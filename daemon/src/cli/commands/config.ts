@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { configJsonSchema, ConfigError, formatIssues, loadConfigFile } from '../../config/load.js';
+import { configJsonSchema, ConfigError, FIX_KEYS_HINT, formatIssues, loadConfigFile } from '../../config/load.js';
 
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('check a configuration file or print its schema');
@@ -16,7 +16,8 @@ export function registerConfig(program: Command): void {
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         process.stderr.write(`${file}: ${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}\n${formatIssues(err.issues)}\n`);
-        process.stderr.write('  what to do: fix the keys listed; `hindsight config schema` shows every key with its type and default\n');
+        const todo = err.hint && err.hint !== FIX_KEYS_HINT ? err.hint : 'fix the keys listed; `hindsight config schema` shows every key with its type and default';
+        process.stderr.write(`  what to do: ${todo}\n`);
         process.exitCode = 2;
       }
     });
