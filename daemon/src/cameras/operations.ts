@@ -129,4 +129,4 @@ export const cameraSnapshot: Operation<{ id: string; reason?: string }, { jpegBa
   },
 };
 
-export const CAMERA_OPERATIONS: readonly Operation[] = [cameraAdd, cameraUpdate, cameraRemove, cameraTest, cameraSnapshot] as Operation[];
+export const CAMERA_OPERATIONS: readonly Operation[] = [cameraAdd, cameraUpdate, cameraRemove, cameraTest, cameraSnapshot];

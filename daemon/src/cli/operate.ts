@@ -1,6 +1,6 @@
 import { daemonPaths } from '../config/paths.js';
-import { controlRequest } from '../control/client.js';
-import type { Operation } from '../control/operations.js';
+import { callRoute } from '../control/client.js';
+import { OPERATION_ROUTE, type Operation } from '../control/operations.js';
 import { cliActor } from '../program/operator.js';
 import { HindsightError } from '../util/errors.js';
 import { loadCliConfig } from './config-file.js';
@@ -17,13 +17,14 @@ export interface Operated<O> {
  * which applies every rule and audit), or, only when no daemon is running, on the database directly with
  * the same code. A daemon that is running but refuses is never bypassed.
  */
-export async function operate<I, O>(configOption: string | undefined, op: Operation<I, O>, input: I): Promise<Operated<O>> {
+export async function operate<I extends object, O>(configOption: string | undefined, op: Operation<I, O>, input: I): Promise<Operated<O>> {
   const config = loadCliConfig(configOption);
   const paths = daemonPaths(config);
   const actor = cliActor();
   try {
-    const r = await controlRequest<{ result: O }>(paths.stateDir, 'POST', `/v1/ops/${op.name}`, { actor, input });
-    return { result: r.result, inDaemon: true };
+    const r = await callRoute(paths.stateDir, OPERATION_ROUTE, { params: { name: op.name }, body: { actor, input } });
+    // The daemon ran the same operation object, whose type says what its result is.
+    return { result: r.result as O, inDaemon: true };
   } catch (err) {
     if (!(err instanceof HindsightError) || err.code !== 'daemon_not_running') throw err;
   }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { HindsightError } from '../util/errors.js';
 import { controlPaths } from './paths.js';
+import { routeUrl, type ControlRoute, type RouteRequest } from './route.js';
 
 export class ControlError extends HindsightError {
   constructor(
@@ -13,7 +14,12 @@ export class ControlError extends HindsightError {
   }
 }
 
-/** Call the running daemon's control API (for the CLI). Throws ControlError with the daemon's message. */
+/** Call one route of the running daemon's control API, typed by its description (for the CLI). */
+export function callRoute<Req extends RouteRequest, Res>(stateDir: string, route: ControlRoute<Req, Res>, call: Req): Promise<Res> {
+  return controlRequest<Res>(stateDir, route.method, routeUrl(route, call), call.body);
+}
+
+/** Call the running daemon's control API by method and path. Throws ControlError with the daemon's message. */
 export async function controlRequest<T>(stateDir: string, method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<T> {
   const { socket, token: tokenFile } = controlPaths(stateDir);
   let token: string;

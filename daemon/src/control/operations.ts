@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AuditActor, AuditLog } from '../audit/log.js';
 import type { DaemonPaths } from '../config/paths.js';
@@ -6,6 +7,7 @@ import type { Db } from '../db/db.js';
 import type { Clock } from '../util/clock.js';
 import type { ClockSyncMonitor } from '../util/clock-sync.js';
 import { HindsightError, UsageError } from '../util/errors.js';
+import { controlRoute, serveRoute } from './route.js';
 
 /**
  * Events an operation tells the daemon about: `enrolled` (a bundle or key set was installed: the uplink
@@ -46,38 +48,33 @@ export interface Operation<I = unknown, O = unknown> {
 
 const NAME = /^[a-z][a-z0-9-]{0,40}(\.[a-z][a-z0-9-]{0,40})?$/;
 
-/** Control routes for a set of operations: POST /v1/ops/<name> with { actor, input }. */
+/** Who asks, as the CLI (later the web app) sends it. */
+const Actor = Type.Object(
+  { type: Type.Unsafe<'cli' | 'user'>({ type: 'string', enum: ['cli', 'user'] }), id: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+
+/**
+ * The one route every operation is reached by: POST /v1/ops/<name> with { actor, input }, answered with
+ * { result }. The operation's own `run` checks `input` (it comes from another process) and types `result`.
+ */
+export const OPERATION_ROUTE = controlRoute<{ result: unknown }>()({
+  method: 'POST',
+  path: '/v1/ops/:name',
+  params: Type.Object({ name: Type.String({ maxLength: 82 }) }),
+  body: Type.Object({ actor: Actor, input: Type.Object({}) }, { additionalProperties: false }),
+});
+
+/** Control routes for a set of operations (OPERATION_ROUTE). */
 export function operationRoutes(ops: readonly Operation[], context: (actor: AuditActor) => OperationContext): FastifyPluginAsync {
   const byName = new Map(ops.map((op) => [op.name, op]));
   for (const name of byName.keys()) if (!NAME.test(name)) throw new Error(`bad operation name ${name}`);
   return async (app) => {
-    app.post<{ Params: { name: string }; Body: { actor: AuditActor; input: unknown } }>(
-      '/v1/ops/:name',
-      {
-        schema: {
-          params: { type: 'object', properties: { name: { type: 'string', maxLength: 82 } } },
-          body: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['actor', 'input'],
-            properties: {
-              actor: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['type', 'id'],
-                properties: { type: { type: 'string', enum: ['cli', 'user'] }, id: { type: 'string', minLength: 1, maxLength: 64 } },
-              },
-              input: { type: 'object' },
-            },
-          },
-        },
-      },
-      async (req) => {
-        const op = byName.get(req.params.name);
-        if (!op) throw new HindsightError(`the daemon has no operation ${JSON.stringify(req.params.name)}`, { code: 'unknown_operation', hint: 'the CLI and the daemon are of different versions: restart the daemon after an upgrade' });
-        return { result: await op.run(context(req.body.actor), req.body.input) };
-      },
-    );
+    serveRoute(app, OPERATION_ROUTE, async ({ params, body }) => {
+      const op = byName.get(params.name);
+      if (!op) throw new HindsightError(`the daemon has no operation ${JSON.stringify(params.name)}`, { code: 'unknown_operation', hint: 'the CLI and the daemon are of different versions: restart the daemon after an upgrade' });
+      return { result: await op.run(context(body.actor), body.input) };
+    });
   };
 }
 

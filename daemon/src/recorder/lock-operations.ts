@@ -78,4 +78,4 @@ export const bufferUnlock: Operation<{ holder: string }, EvidenceLock[]> = {
   },
 };
 
-export const LOCK_OPERATIONS: readonly Operation[] = [bufferLock, bufferUnlock] as Operation[];
+export const LOCK_OPERATIONS: readonly Operation[] = [bufferLock, bufferUnlock];

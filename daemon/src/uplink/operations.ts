@@ -133,4 +133,4 @@ export const evidenceSeal: Operation<SealInput, Sealed> = {
   },
 };
 
-export const UPLINK_OPERATIONS: readonly Operation[] = [uplinkEnroll, uplinkInstallKeySet, evidenceSeal] as Operation[];
+export const UPLINK_OPERATIONS: readonly Operation[] = [uplinkEnroll, uplinkInstallKeySet, evidenceSeal];

@@ -1,8 +1,9 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { daemonPaths } from '../../config/paths.js';
-import { controlRequest } from '../../control/client.js';
-import { REASON_CODES, REASON_LABELS, WAIT_EVENT_LABELS } from '../../incidents/model.js';
+import { callRoute } from '../../control/client.js';
+import { INCIDENT_API } from '../../incidents/api.js';
+import { REASON_CODES, REASON_LABELS, WAIT_EVENT_LABELS, type ReasonCode } from '../../incidents/model.js';
 import type { IncidentView } from '../../incidents/service.js';
 import { sleep } from '../../util/clock.js';
 import { intInRange, intOption } from '../../program/args.js';
@@ -110,12 +111,13 @@ export function registerIncident(program: Command): void {
       cameras: opts.camera,
       zone: opts.zone,
       all: opts.all ? true : undefined,
-      reason: opts.reason,
+      // sent as given: the daemon refuses an unknown code, naming the allowed ones
+      reason: opts.reason as ReasonCode,
       justification: opts.justification,
       by: cliActor(opts.by),
     };
     const dir = stateDir(opts);
-    const { incident: created } = await controlRequest<{ incident: IncidentView }>(dir, 'POST', '/v1/incidents', body);
+    const { incident: created } = await callRoute(dir, INCIDENT_API.log, { body });
     let view = created;
     if (opts.wait) {
       let last = '';
@@ -124,7 +126,7 @@ export function registerIncident(program: Command): void {
         if (status !== last && !opts.json) process.stderr.write(`  ${status}...\n`);
         last = status;
         await sleep(500);
-        view = (await controlRequest<{ incident: IncidentView }>(dir, 'GET', `/v1/incidents/${view.id}`)).incident;
+        view = (await callRoute(dir, INCIDENT_API.show, { params: { id: view.id } })).incident;
       }
     }
     process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
@@ -138,8 +140,7 @@ export function registerIncident(program: Command): void {
       .option('--state <states>', 'only these states, comma separated')
       .option('--limit <n>', 'at most this many', intOption('--limit', 1, 9999), 50),
   ).action(async (opts: Common & { state?: string; limit: number }) => {
-    const q = new URLSearchParams({ limit: String(opts.limit), ...(opts.state ? { state: opts.state } : {}) });
-    const { incidents } = await controlRequest<{ incidents: IncidentView[] }>(stateDir(opts), 'GET', `/v1/incidents?${q.toString()}`);
+    const { incidents } = await callRoute(stateDir(opts), INCIDENT_API.list, { query: { limit: String(opts.limit), state: opts.state } });
     if (opts.json) return void process.stdout.write(JSON.stringify(incidents) + '\n');
     if (incidents.length === 0) return void process.stdout.write('no incidents\n');
     process.stdout.write(
@@ -152,7 +153,7 @@ export function registerIncident(program: Command): void {
 
   withCommon(incident.command('show').description('show one incident: window, cameras, clips, coverage').argument('<id>', 'incident id')).action(
     async (id: string, opts: Common) => {
-      const { incident: view } = await controlRequest<{ incident: IncidentView }>(stateDir(opts), 'GET', `/v1/incidents/${encodeURIComponent(id)}`);
+      const { incident: view } = await callRoute(stateDir(opts), INCIDENT_API.show, { params: { id } });
       process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
     },
   );
@@ -165,16 +166,13 @@ export function registerIncident(program: Command): void {
       .requiredOption('--justification <text>', 'why it is cancelled, at least 10 characters')
       .option('--by <id>', 'who is cancelling it (default: your user name)'),
   ).action(async (id: string, opts: Common & { justification: string; by?: string }) => {
-    const { incident: view } = await controlRequest<{ incident: IncidentView }>(stateDir(opts), 'POST', `/v1/incidents/${encodeURIComponent(id)}/cancel`, {
-      by: cliActor(opts.by),
-      justification: opts.justification,
-    });
+    const { incident: view } = await callRoute(stateDir(opts), INCIDENT_API.cancel, { params: { id }, body: { by: cliActor(opts.by), justification: opts.justification } });
     process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
   });
 
   withCommon(incident.command('retry').description('retry a failed incident now, from the step that failed').argument('<id>', 'incident id')).action(
     async (id: string, opts: Common) => {
-      const { incident: view } = await controlRequest<{ incident: IncidentView }>(stateDir(opts), 'POST', `/v1/incidents/${encodeURIComponent(id)}/retry`, { by: cliActor() });
+      const { incident: view } = await callRoute(stateDir(opts), INCIDENT_API.retry, { params: { id }, body: { by: cliActor() } });
       process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
     },
   );
