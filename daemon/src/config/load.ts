@@ -113,7 +113,7 @@ export class ConfigLoader<T> {
     const source = options.source ?? 'config';
     const baseDir = options.baseDir ?? process.cwd();
     const issues: ConfigIssue[] = [];
-    const data = this.versioning ? migrate(structuredClone(raw), this.versioning, source) : structuredClone(raw);
+    const data = this.versioning ? migrateConfig(structuredClone(raw), this.versioning, source) : structuredClone(raw);
     applyEnvOverrides(data, options.env ?? {}, issues, this.node, this.envPrefix);
     resolveSecretFiles(data, this.node, '', baseDir, issues);
     const illFormed = illFormedTextPath(data);
@@ -129,7 +129,7 @@ export class ConfigLoader<T> {
  * Bring a config of an older format version up to the current one, running the migrations in order.
  * A file of a newer version than this program knows is refused: its keys may mean what this one cannot do.
  */
-export function migrate(raw: JsonObject, versioning: ConfigVersioning, source: string): JsonObject {
+export function migrateConfig(raw: JsonObject, versioning: ConfigVersioning, source: string): JsonObject {
   const { current, migrations } = versioning;
   const given = raw.version ?? 0;
   if (typeof given !== 'number' || !Number.isInteger(given) || given < 0) {
