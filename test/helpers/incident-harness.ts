@@ -99,7 +99,7 @@ export class IncidentHarness {
   }
 
   logIncident(cameras: string[], overrides: { at?: string; before_s?: number; after_s?: number } = {}): Incident {
-    return this.parts.service.log({ at: 'now', before_s: 10, after_s: 5, ...overrides, cameras, reason: 'theft', justification: 'took razor blades from aisle 4', by: { type: 'cli', id: 'tester' } });
+    return this.parts.desk.log({ at: 'now', before_s: 10, after_s: 5, ...overrides, cameras, reason: 'theft', justification: 'took razor blades from aisle 4', by: { type: 'cli', id: 'tester' } });
   }
 
   /** Advance the clock in steps, with a worker pass (and its steps run to the end) after each. */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { controlRequest } from '../../daemon/src/control/client.js';
-import type { IncidentView } from '../../daemon/src/incidents/service.js';
+import type { IncidentView } from '../../daemon/src/incidents/desk.js';
 import { runCli } from './cli.js';
 import { waitFor } from './wait.js';
 

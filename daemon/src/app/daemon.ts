@@ -38,7 +38,7 @@ import { ModelsCheck } from './models-check.js';
 import type { Service } from '../kernel/service.js';
 import { DbService } from './db-service.js';
 import { SystemdNotifier } from './systemd.js';
-import { daemonVersion } from '../kernel/version.js';
+import { daemonVersion } from '../config/version.js';
 import { RecorderService } from '../recorder/service.js';
 import { RetentionService } from '../recorder/retention-service.js';
 import { EvidenceOutlet } from '../uplink/evidence-outlet.js';
@@ -91,7 +91,7 @@ export class Daemon {
     const uplink = new UplinkService(this.ctx, { outbox, onDelivered: (d) => incidents.delivered(d.incidentId, d.envelopeId) });
     // The local control API (CLI -> daemon) opens last, once everything it fronts is running.
     const control = new ControlServer(paths.stateDir, options.log);
-    control.register(incidentRoutes(incidents.service, incidents.worker));
+    control.register(incidentRoutes(incidents.desk, incidents.worker));
     // Changes the CLI asks for (cameras, evidence locks...) run here: the daemon is the single writer.
     control.register(
       operationRoutes([...CAMERA_OPERATIONS, ...LOCK_OPERATIONS, ...UPLINK_OPERATIONS], (actor) => ({

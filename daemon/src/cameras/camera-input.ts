@@ -2,7 +2,7 @@ import { HindsightError } from '../util/errors.js';
 import { cameraProblem, type CameraProblem } from './ffmpeg-errors.js';
 import { relayHost } from './relay-host.js';
 import type { RelayRefusal } from './rtsp-relay.js';
-import type { CameraTarget } from './service.js';
+import type { CameraTarget } from './catalog.js';
 
 /** What an ffmpeg or ffprobe of a camera reads: a relay on loopback, open for that one child. */
 export interface CameraInput {

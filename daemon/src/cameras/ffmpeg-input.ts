@@ -1,5 +1,5 @@
 import type { CameraInput } from './camera-input.js';
-import type { CameraTarget } from './service.js';
+import type { CameraTarget } from './catalog.js';
 
 /**
  * ffmpeg/ffprobe input options for a camera, shared by the recorder, `camera test` and `camera snapshot`.

@@ -6,11 +6,11 @@ import type { Camera, Transport } from '../db/repos/cameras.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 import type { CameraCredentials } from './credentials.js';
 import { probeCamera, snapshotCamera, type ProbeResult } from './probe.js';
-import { CameraService, type CameraInput, type CameraPatch } from './service.js';
+import { CameraCatalog, type CameraInput, type CameraPatch } from './catalog.js';
 
 /** Camera changes as operations: run by the daemon when it runs (the CLI sends them), else by the CLI. */
-function service(ctx: OperationContext): CameraService {
-  return CameraService.fromConfig(ctx.config, ctx.paths.stateDir, ctx);
+function catalog(ctx: OperationContext): CameraCatalog {
+  return CameraCatalog.fromConfig(ctx.config, ctx.paths.stateDir, ctx);
 }
 
 function credentialsOf(o: Record<string, unknown>): CameraCredentials | null | undefined {
@@ -32,7 +32,7 @@ export const cameraAdd: Operation<CameraInput, CameraAdded> = {
   async run(ctx, input) {
     const o = inputObject(input);
     const credentials = credentialsOf(o) ?? undefined;
-    const camera = await service(ctx).add(
+    const camera = await catalog(ctx).add(
       {
         id: inputString(o, 'id', true)!,
         name: inputString(o, 'name', true)!,
@@ -62,14 +62,14 @@ export const cameraUpdate: Operation<{ id: string; patch: CameraPatch }, Camera>
     };
     const credentials = credentialsOf(p);
     if (credentials !== undefined) patch.credentials = credentials;
-    return service(ctx).update(inputString(o, 'id', true)!, patch, ctx.actor);
+    return catalog(ctx).update(inputString(o, 'id', true)!, patch, ctx.actor);
   },
 };
 
 export const cameraRemove: Operation<{ id: string }, Camera> = {
   name: 'camera.remove',
   run(ctx, input) {
-    return service(ctx).remove(inputString(inputObject(input), 'id', true)!, ctx.actor);
+    return catalog(ctx).remove(inputString(inputObject(input), 'id', true)!, ctx.actor);
   },
 };
 
@@ -93,7 +93,7 @@ export const cameraTest: Operation<CameraTestInput, CameraTested> = {
     if (!id === !url) throw new UsageError('give a camera id or a URL (one of them)');
     const seconds = o.seconds;
     if (typeof seconds !== 'number' || !(seconds >= 1 && seconds <= 60)) throw new UsageError('seconds must be between 1 and 60');
-    const svc = service(ctx);
+    const svc = catalog(ctx);
     const credentials = credentialsOf(o) ?? undefined;
     const target = id
       ? await svc.target(id)
@@ -115,7 +115,7 @@ export const cameraSnapshot: Operation<{ id: string; reason?: string }, { jpegBa
     const o = inputObject(input);
     const id = inputString(o, 'id', true)!;
     const reason = inputString(o, 'reason', false);
-    const target = await service(ctx).target(id);
+    const target = await catalog(ctx).target(id);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'hindsight-snapshot-'));
     try {
       const out = path.join(dir, 'frame.jpg');

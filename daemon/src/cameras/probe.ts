@@ -5,7 +5,7 @@ import { cameraProblem, explainFfmpegFailure, type CameraProblem } from './ffmpe
 import { withCameraInput } from './camera-input.js';
 import { rtspInputArgs } from './ffmpeg-input.js';
 import { rtspPreflight } from './rtsp-preflight.js';
-import type { CameraTarget } from './service.js';
+import type { CameraTarget } from './catalog.js';
 
 export interface StreamReport {
   codec: string;

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { cameraProblem, type CameraProblem } from './ffmpeg-errors.js';
-import type { CameraTarget } from './service.js';
+import type { CameraTarget } from './catalog.js';
 
 const MAX_REPLY = 4096;
 

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { controlRoute } from '../control/route.js';
 import { REASON_CODES, type ReasonCode } from './model.js';
-import type { IncidentView } from './service.js';
+import type { IncidentView } from './desk.js';
 import type { WorkerStats } from './worker.js';
 
 /**

@@ -8,7 +8,7 @@ import { CloseStep } from './close.js';
 import { deliveryRecorder, type RecordDelivery } from './deliver.js';
 import type { EvidencePort } from './evidence-port.js';
 import { ExtractionStep } from './extract.js';
-import { IncidentService } from './service.js';
+import { IncidentDesk } from './desk.js';
 import { IncidentStateMachine } from './state.js';
 import { IncidentWorker, type WorkerLinks } from './worker.js';
 
@@ -21,7 +21,7 @@ export interface IncidentCollaborators {
 export interface Incidents {
   repo: IncidentsRepo;
   machine: IncidentStateMachine;
-  service: IncidentService;
+  desk: IncidentDesk;
   worker: IncidentWorker;
   /** What the worker drives and asks (read at every pass); tests put scripted steps here. */
   links: WorkerLinks;
@@ -46,7 +46,7 @@ export function createIncidents(ctx: AppContext, collaborators?: IncidentCollabo
   const buffer = new RecorderBuffer(ctx.db, ctx.clock, ctx.paths.bufferDir);
   const core = { db: ctx.db, repo, machine, audit: ctx.audit, clock: ctx.clock, config: ctx.config };
   const clockState = () => ctx.clockSync.current();
-  const service = new IncidentService({
+  const desk = new IncidentDesk({
     ...core,
     buffer,
     cameras: buffer,
@@ -82,5 +82,5 @@ export function createIncidents(ctx: AppContext, collaborators?: IncidentCollabo
   }
   const closer = new CloseStep({ evidenceDir: ctx.paths.evidenceDir, machine, locks: buffer, audit: ctx.audit, retentionDays: ctx.config.incidents.master_retention_days });
   const worker = new IncidentWorker({ ctx, repo, machine, buffer, closer }, links);
-  return { repo, machine, service, worker, links, delivered: deliveryRecorder({ repo, machine, log: ctx.log }) };
+  return { repo, machine, desk, worker, links, delivered: deliveryRecorder({ repo, machine, log: ctx.log }) };
 }

@@ -2,25 +2,25 @@ import type { FastifyPluginAsync } from 'fastify';
 import { serveRoute } from '../control/route.js';
 import { INCIDENT_API } from './api.js';
 import { INCIDENT_STATES, type IncidentState } from './model.js';
-import type { IncidentService } from './service.js';
+import type { IncidentDesk } from './desk.js';
 import type { WorkerStats } from './worker.js';
 
 /** The daemon's side of the incident routes (described in api.ts, where the CLI calls them from). */
-export function incidentRoutes(service: IncidentService, worker: { stats(): WorkerStats }): FastifyPluginAsync {
+export function incidentRoutes(desk: IncidentDesk, worker: { stats(): WorkerStats }): FastifyPluginAsync {
   return async (app) => {
     serveRoute(app, INCIDENT_API.workerStats, () => ({ worker: worker.stats() }));
 
-    serveRoute(app, INCIDENT_API.log, ({ body }) => ({ incident: service.view(service.log(body).id) }));
+    serveRoute(app, INCIDENT_API.log, ({ body }) => ({ incident: desk.view(desk.log(body).id) }));
 
     serveRoute(app, INCIDENT_API.list, ({ query }) => {
       const states = query.state?.split(',').filter((s): s is IncidentState => (INCIDENT_STATES as readonly string[]).includes(s));
-      return { incidents: service.list({ states, limit: query.limit ? Number(query.limit) : 100 }) };
+      return { incidents: desk.list({ states, limit: query.limit ? Number(query.limit) : 100 }) };
     });
 
-    serveRoute(app, INCIDENT_API.show, ({ params }) => ({ incident: service.view(params.id) }));
+    serveRoute(app, INCIDENT_API.show, ({ params }) => ({ incident: desk.view(params.id) }));
 
-    serveRoute(app, INCIDENT_API.cancel, ({ params, body }) => ({ incident: service.view(service.cancel(params.id, body.by, body.justification).id) }));
+    serveRoute(app, INCIDENT_API.cancel, ({ params, body }) => ({ incident: desk.view(desk.cancel(params.id, body.by, body.justification).id) }));
 
-    serveRoute(app, INCIDENT_API.retry, ({ params, body }) => ({ incident: service.view(service.retry(params.id, body.by).id) }));
+    serveRoute(app, INCIDENT_API.retry, ({ params, body }) => ({ incident: desk.view(desk.retry(params.id, body.by).id) }));
   };
 }

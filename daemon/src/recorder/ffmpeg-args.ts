@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { CameraInput } from '../cameras/camera-input.js';
 import { rtspInputArgs } from '../cameras/ffmpeg-input.js';
-import type { CameraTarget } from '../cameras/service.js';
+import type { CameraTarget } from '../cameras/catalog.js';
 
 export interface RunFiles {
   /** The camera's folder in the buffer. */

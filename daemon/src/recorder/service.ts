@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import type { AppContext } from '../kernel/context.js';
 import type { Service } from '../kernel/service.js';
 import { relayHost } from '../cameras/relay-host.js';
-import { CameraService } from '../cameras/service.js';
+import { CameraCatalog } from '../cameras/catalog.js';
 import { AlarmsRepo } from '../db/repos/alarms.js';
 import { CameraStatusRepo } from '../db/repos/camera-status.js';
 import { CamerasRepo, type Camera } from '../db/repos/cameras.js';
@@ -27,7 +27,7 @@ import { CameraRecorder, type RecorderStatus } from './supervisor.js';
  */
 export class RecorderService implements Service {
   readonly name = 'recorder';
-  readonly cameras: CameraService;
+  readonly cameras: CameraCatalog;
   private readonly settings: RecorderSettings;
   private readonly recorders = new Map<string, { recorder: CameraRecorder; fingerprint: string }>();
   private readonly statusRepo: CameraStatusRepo;
@@ -43,7 +43,7 @@ export class RecorderService implements Service {
 
   constructor(private readonly ctx: AppContext) {
     this.settings = recorderSettings(ctx.config);
-    this.cameras = CameraService.fromConfig(ctx.config, ctx.paths.stateDir, ctx);
+    this.cameras = CameraCatalog.fromConfig(ctx.config, ctx.paths.stateDir, ctx);
     this.statusRepo = new CameraStatusRepo(ctx.db);
     this.decodeChecker = new DecodeChecker({ ffmpeg: this.settings.ffmpeg, sandbox: this.settings.sandbox, roundMs: DECODE_ROUND_MS });
     this.alarms = new AlarmLog({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, log: ctx.log.child({ service: this.name }) }, 'recorder');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { openCameraInput } from '../cameras/camera-input.js';
 import { rtspPreflight } from '../cameras/rtsp-preflight.js';
-import type { CameraTarget } from '../cameras/service.js';
+import type { CameraTarget } from '../cameras/catalog.js';
 import type { CameraStatus, RecorderState } from '../db/repos/camera-status.js';
 import type { Segment } from '../db/repos/segments.js';
 import type { Clock } from '../util/clock.js';

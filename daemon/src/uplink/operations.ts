@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { daemonVersion } from '../kernel/version.js';
+import { daemonVersion } from '../config/version.js';
 import { inputBool, inputObject, inputString, type Operation, type OperationContext } from '../control/operations.js';
 import { buildPackage, packageInputFromFolder } from '../evidence/builder.js';
 import { HindsightError, UsageError } from '../util/errors.js';

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { CONFIG_OPTION } from '../config-file.js';
 import type { CameraCredentials } from '../../cameras/credentials.js';
 import { cameraAdd, cameraRemove, cameraSnapshot, cameraTest, cameraUpdate } from '../../cameras/operations.js';
-import type { CameraPatch } from '../../cameras/service.js';
+import type { CameraPatch } from '../../cameras/catalog.js';
 import { CamerasRepo, type Camera, type Transport } from '../../db/repos/cameras.js';
 import { UsageError } from '../../util/errors.js';
 import { withCliDb } from '../open-db.js';

@@ -4,7 +4,7 @@ import { daemonPaths } from '../../config/paths.js';
 import { callRoute } from '../../control/client.js';
 import { INCIDENT_API } from '../../incidents/api.js';
 import { REASON_CODES, REASON_LABELS, WAIT_EVENT_LABELS, type ReasonCode } from '../../incidents/model.js';
-import type { IncidentView } from '../../incidents/service.js';
+import type { IncidentView } from '../../incidents/desk.js';
 import { sleep } from '../../util/clock.js';
 import { intInRange, intOption } from '../../program/args.js';
 import { UsageError } from '../../util/errors.js';

@@ -1,0 +1,108 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { openDatabase, schemaVersion, type DatabaseError } from '../../../daemon/src/db/db.js';
+import { MIGRATIONS, type Migration } from '../../../daemon/src/db/migrations/index.js';
+import { tempDir } from '../../helpers/paths.js';
+
+const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+describe('database', () => {
+  it('creates a fresh database with WAL, foreign keys, STRICT tables and the latest schema', () => {
+    const file = path.join(tempDir(), 'db', 'h.db');
+    const db = openDatabase(file);
+    expect(schemaVersion(db)).toBe(LATEST);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    const tables = db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string; sql: string }[];
+    expect(tables.length).toBeGreaterThan(0);
+    for (const t of tables) expect(t.sql, `table ${t.name}`).toMatch(/\)\s*STRICT\s*$/);
+    db.close();
+  });
+
+  it('upgrades an old schema in place, keeping its rows', () => {
+    const file = path.join(tempDir(), 'h.db');
+    const v1 = openDatabase(file, { migrateTo: 1 });
+    expect(schemaVersion(v1)).toBe(1);
+    v1.prepare("INSERT INTO meta (key, value) VALUES ('first_start', '2026-01-01')").run();
+    v1.close();
+    const extra: Migration = { version: LATEST + 1, name: 'test_extra', sql: 'CREATE TABLE extra (id INTEGER PRIMARY KEY, note TEXT NOT NULL) STRICT;' };
+    const db = openDatabase(file, { migrations: [...MIGRATIONS, extra] });
+    expect(schemaVersion(db)).toBe(LATEST + 1);
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'first_start'").get()).toEqual({ value: '2026-01-01' });
+    expect(() => db.prepare('SELECT * FROM extra').all()).not.toThrow();
+    db.close();
+  });
+
+  it('rolls back a failing migration and leaves the version where it was', () => {
+    const file = path.join(tempDir(), 'h.db');
+    openDatabase(file).close();
+    const broken: Migration = { version: LATEST + 1, name: 'broken', sql: 'CREATE TABLE ok_part (x INTEGER) STRICT; CREATE TABLE meta (dup TEXT) STRICT;' };
+    expect(() => openDatabase(file, { migrations: [...MIGRATIONS, broken] })).toThrow(/not readable|already exists/);
+    const db = new Database(file);
+    expect(db.pragma('user_version', { simple: true })).toBe(LATEST);
+    expect(db.prepare("SELECT count(*) n FROM sqlite_schema WHERE name = 'ok_part'").get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it('refuses a corrupt file with a message naming it, and does not re-create it', () => {
+    const file = path.join(tempDir(), 'h.db');
+    openDatabase(file).close();
+    const original = readFileSync(file);
+    const damaged = Buffer.from(original);
+    damaged.fill(0x5a, 0, 100); // destroy the header
+    writeFileSync(file, damaged);
+    let error: DatabaseError | undefined;
+    try {
+      openDatabase(file);
+    } catch (err) {
+      error = err as DatabaseError;
+    }
+    expect(error?.message).toContain(file);
+    expect(error?.hint).toMatch(/restore/);
+    expect(readFileSync(file).equals(damaged)).toBe(true);
+  });
+
+  it('refuses a database written by a newer version', () => {
+    const file = path.join(tempDir(), 'h.db');
+    const raw = new Database(file);
+    raw.pragma(`user_version = ${LATEST + 5}`);
+    raw.close();
+    expect(() => openDatabase(file)).toThrow(/newer than this build/);
+  });
+
+  it('stores injection strings verbatim', () => {
+    const db = openDatabase(path.join(tempDir(), 'h.db'));
+    const evil = "x'); DROP TABLE meta; --";
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(evil, evil);
+    expect(db.prepare('SELECT value FROM meta WHERE key = ?').get(evil)).toEqual({ value: evil });
+    db.close();
+  });
+});
+
+describe('transactions between processes', () => {
+  it('a write transaction that reads first waits for another process\'s commit instead of failing busy', async () => {
+    const { spawnChild } = await import('../../../daemon/src/util/child.js');
+    const file = path.join(tempDir(), 'h.db');
+    const db = openDatabase(file);
+    db.prepare("INSERT INTO meta (key, value) VALUES ('n', '0')").run();
+    // another process holds the write lock for 700 ms, then commits
+    const other = spawnChild(process.execPath, ['-e', `
+      const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+      const o = new D(${JSON.stringify(file)}); o.pragma('busy_timeout = 5000');
+      o.exec('BEGIN IMMEDIATE'); o.prepare("UPDATE meta SET value = 'other' WHERE key = 'n'").run();
+      console.log('LOCKED'); setTimeout(() => { o.exec('COMMIT'); o.close(); }, 700);`]);
+    await new Promise<void>((resolve) => other.proc.stdout?.on('data', (d: Buffer) => d.toString().includes('LOCKED') && resolve()));
+    // read, then write, in one transaction: with a deferred BEGIN this fails at once with SQLITE_BUSY
+    const result = db.transaction(() => {
+      const before = db.prepare("SELECT value FROM meta WHERE key = 'n'").pluck().get();
+      db.prepare("UPDATE meta SET value = 'mine' WHERE key = 'n'").run();
+      return before;
+    })();
+    expect(result).toBe('other');
+    await other.exited;
+    db.close();
+  });
+});
