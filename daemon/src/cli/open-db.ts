@@ -48,7 +48,7 @@ export async function openCliDb(configOption: string | undefined, options: CliDb
   };
 }
 
-/** Run `fn` with the store open, closing it whatever happens. */
+/** Run `fn` with the database open, closing it whatever happens. */
 export async function withCliDb<T>(configOption: string | undefined, fn: (store: CliDb) => Promise<T> | T, options: CliDbOptions = {}): Promise<T> {
   const store = await openCliDb(configOption, options);
   try {

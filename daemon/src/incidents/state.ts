@@ -29,7 +29,7 @@ export interface TransitionOptions {
  * its audit row and any companion writes in one immediate transaction. A failure (`fail`) always says
  * what the incident now waits for, and one that needs a person raises an alarm in the same transaction.
  */
-/** What every part that moves incidents on needs: the store, the state machine, the audit log, time, config. */
+/** What every part that moves incidents on needs: the database, the state machine, the audit log, time, config. */
 export interface IncidentCore {
   db: Db;
   repo: IncidentsRepo;
