@@ -6,13 +6,17 @@
  * relay costs a fraction of what it did. Meanwhile the bytes wait in the sockets' receive buffers (TCP holds a
  * camera back if one fills), so nothing is copied or queued in the process.
  *
- * The delay this adds (at most one interval, on the way to ffmpeg) is far below what a recording notices:
- * segments are cut on the camera's timestamps and the stall timeout is seconds. A relay still setting up (its
- * ffmpeg not yet connected, or the RTSP requests and replies before the first frame) is never paced, so a
- * camera connects as quickly as before; nor is a process with no relay open, which then sleeps until told.
+ * The delay this adds (at most one interval, on the way to ffmpeg) is what bounds the interval: segments are cut
+ * on the camera's timestamps and the stall timeout is seconds, but the UTC index places a run's segments by the
+ * earliest a segment was seen to close (recorder/wall-anchor.ts), and a delay that varies between 0 and the
+ * interval moves that estimate, and so a segment's indexed length, by up to the interval. 100 ms keeps the index
+ * within a tenth of a second; at 200 ms the relay cost about half as much, but segments were indexed up to
+ * 150 ms short. A relay still setting up (its ffmpeg not yet connected, or the RTSP requests and replies before
+ * the first frame) is never paced, so a camera connects as quickly as before; nor is a process with no relay
+ * open, which then sleeps until told.
  * The sleep is a plain blocking wait: this process serves the relays and nothing else.
  */
-export const PACE_MS = 200;
+export const PACE_MS = 100;
 
 export interface Paced {
   readonly playing: boolean;

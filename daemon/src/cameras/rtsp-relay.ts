@@ -19,7 +19,7 @@ export interface RelayRefusal {
 const MAX_HEAD = 16 * 1024;
 const MAX_BODY = 256 * 1024;
 const DOLLAR = 0x24;
-/** Room for what a camera sends between two turns of a paced relay process (relay-pace.ts), in one read. */
+/** Room for what a camera sends between two turns of the paced relay process (relay-pace.ts), in one read. */
 const READ_BUFFER = 256 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
