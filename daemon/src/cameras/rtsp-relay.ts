@@ -19,7 +19,8 @@ export interface RelayRefusal {
 const MAX_HEAD = 16 * 1024;
 const MAX_BODY = 256 * 1024;
 const DOLLAR = 0x24;
-const READ_BUFFER = 64 * 1024;
+/** Room for what a camera sends between two turns of the paced relay process (relay-pace.ts), in one read. */
+const READ_BUFFER = 256 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 interface Message {
@@ -43,6 +44,8 @@ class RtspStream {
   private carry: Buffer | undefined;
   private frameLeft = 0;
   broken: string | undefined;
+  /** An interleaved frame has passed: the stream is playing. */
+  framed = false;
 
   constructor(
     private readonly onFrames: (bytes: Buffer) => void,
@@ -67,6 +70,7 @@ class RtspStream {
       if (buf[i] === DOLLAR) {
         if (buf.length - i < 4) break;
         this.frameLeft = 4 + buf.readUInt16BE(i + 2);
+        this.framed = true;
         continue;
       }
       flush();
@@ -210,6 +214,8 @@ export class RtspRelay {
   private readonly sent = new Map<string, { message: Message; tries: number }>();
   private relayPrefix = '';
   private fromCamera: ((chunk: Buffer) => boolean) | undefined;
+  private cameraStream: RtspStream | undefined;
+  private closed = false;
   private cameraPrefix = '';
 
   private constructor(
@@ -239,7 +245,13 @@ export class RtspRelay {
     return relay;
   }
 
+  /** ffmpeg is connected and the camera's frames flow (the setup's requests and replies are over). */
+  get playing(): boolean {
+    return !this.closed && this.cameraStream?.framed === true;
+  }
+
   close(): void {
+    this.closed = true;
     this.server.close();
     this.client?.destroy();
     this.upstream?.destroy();
@@ -255,10 +267,15 @@ export class RtspRelay {
     this.client = socket;
     this.server.close(); // one connection: nobody else can connect once ffmpeg has
     const { address, port } = this.up;
-    // The camera's bytes are read into one reused buffer (no stream machinery per packet: a camera writes
-    // one RTP packet at a time) and handed on as a copy of what was read.
-    const readInto = Buffer.allocUnsafe(READ_BUFFER);
-    const onread = { buffer: readInto, callback: (n: number, buf: Uint8Array): boolean => this.fromCamera?.(Buffer.from(buf.subarray(0, n))) ?? true };
+    // The camera's bytes are read into one reused buffer (no stream machinery per read) and written on from it
+    // without a copy. A write to loopback nearly always completes at once; one that did not still holds the
+    // buffer, which then stays with it, and the next read goes into a new one.
+    let readInto = Buffer.allocUnsafe(READ_BUFFER);
+    const nextReadBuffer = (): Buffer => {
+      if (socket.writableLength > 0) readInto = Buffer.allocUnsafe(READ_BUFFER);
+      return readInto;
+    };
+    const onread = { buffer: nextReadBuffer, callback: (n: number, buf: Uint8Array): boolean => this.fromCamera?.(Buffer.from(buf.buffer, buf.byteOffset, n)) ?? true };
     const upstream = net.connect({ host: address, port, onread });
     this.upstream = upstream;
     upstream.setNoDelay(true);
@@ -281,6 +298,7 @@ export class RtspRelay {
       if (fromCamera.broken) this.close();
       return !fromCamera.broken;
     };
+    this.cameraStream = fromCamera;
     const end = (): void => this.close();
     for (const s of [socket, upstream]) {
       s.on('error', end);

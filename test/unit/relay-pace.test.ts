@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { RelayPace, type Paced } from '../../daemon/src/cameras/relay-pace.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How many times a 1 ms timer fires in `ms` of wall time: a free loop runs it often, a paced one rarely. */
+async function ticksIn(ms: number): Promise<number> {
+  let n = 0;
+  const t = setInterval(() => (n += 1), 1);
+  await sleep(ms);
+  clearInterval(t);
+  return n;
+}
+
+describe('relay process pacing', () => {
+  it('sleeps between turns only while every relay plays, and stops when none is open', async () => {
+    const relays: Paced[] = [{ playing: true }, { playing: false }];
+    let looks = 0;
+    const pace = new RelayPace(() => {
+      looks += 1;
+      return relays;
+    }, 100);
+    pace.start();
+    // one relay is setting up: the loop runs freely
+    expect(await ticksIn(500)).toBeGreaterThan(30);
+
+    relays[1] = { playing: true };
+    await sleep(150);
+    // all play: a turn every 100 ms, in which the timer fires about once
+    expect(await ticksIn(1000)).toBeLessThan(20);
+
+    relays.length = 0;
+    await sleep(250);
+    const after = looks;
+    expect(await ticksIn(500)).toBeGreaterThan(30);
+    expect(looks, 'no relay open: the pacer stopped looking').toBe(after);
+  });
+});
