@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { relayHost } from '../../daemon/src/cameras/relay-host.js';
+import { relayHost } from '../../../daemon/src/cameras/relay-host.js';
 
 /** An interleaved RTP frame: `$`, channel 0, 16-bit length, a payload whose bytes say which frame it is. */
 function frame(i: number): Buffer {

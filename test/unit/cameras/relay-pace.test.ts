@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RelayPace, type Paced } from '../../daemon/src/cameras/relay-pace.js';
+import { RelayPace, type Paced } from '../../../daemon/src/cameras/relay-pace.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
