@@ -11,7 +11,7 @@ import { runCli, startDaemon, writeConfig } from '../../helpers/cli.js';
 import { PUBLIC_FACE } from '../../helpers/faces.js';
 import { decodeErrors, lengthenVideo, makeCctvVideo, makeTestVideo } from '../../helpers/media.js';
 import { tempDir } from '../../helpers/paths.js';
-import { descendants } from '../../helpers/process.js';
+import { recordingFfmpegs } from '../../helpers/process.js';
 import { queryStateDb, recorderConfigOverrides } from '../../helpers/recorder.js';
 import { startCamera, type CameraOptions } from '../../helpers/rtsp-camera.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -78,7 +78,7 @@ describe('recorder: the cameras shops own', () => {
     const segments = (id: string): Segment[] => queryStateDb<Segment>(dir, `SELECT path, start_utc_ms AS startUtcMs, end_utc_ms AS endUtcMs FROM segments WHERE camera_id = '${id}' ORDER BY start_utc_ms`);
     await waitFor(() => ids.every((id) => segments(id).length > 0), { timeoutMs: 60_000, intervalMs: 500, what: 'a first segment from every camera' });
     const from = new Map(ids.map((id) => [id, segments(id)[0]!.startUtcMs]));
-    const ffmpegs = descendants(daemon.pid).filter((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'ffmpeg');
+    const ffmpegs = recordingFfmpegs(daemon.pid);
     const cpuStart = ffmpegs.map(cpuSeconds);
     await new Promise((r) => setTimeout(r, WATCH_MS));
     const cpuPerCamera = ffmpegs.map((p, i) => Math.round(((cpuSeconds(p) - cpuStart[i]!) / (WATCH_MS / 1000)) * 1000) / 10);

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseSegmentListLine } from '../../../daemon/src/recorder/segment-list.js';
 import { runCli, startDaemon, writeConfig } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/paths.js';
-import { descendants, isAlive, type TestProcess } from '../../helpers/process.js';
+import { isAlive, recordingFfmpegs, type TestProcess } from '../../helpers/process.js';
 import { queryStateDb, recorderConfigOverrides } from '../../helpers/recorder.js';
 import { startCamera } from '../../helpers/rtsp-camera.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -17,14 +17,6 @@ interface Row {
   run_id: string;
   recovered: number;
 }
-
-const comm = (pid: number): string => {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-};
 
 describe('recorder: daemon killed while recording', () => {
   it('ffmpeg dies with the daemon; on restart no segment is lost, the partial one is handled and recording continues', async () => {
@@ -44,7 +36,7 @@ describe('recorder: daemon killed while recording', () => {
     await waitFor(() => rows().length >= 3, { timeoutMs: 20_000, what: 'three indexed segments' });
     // kill in the middle of a segment
     await new Promise((r) => setTimeout(r, 900));
-    const ffmpegs = descendants(daemon.pid).filter((p) => comm(p) === 'ffmpeg');
+    const ffmpegs = recordingFfmpegs(daemon.pid);
     expect(ffmpegs).toHaveLength(1);
     // its address space is capped (recorder.ffmpeg_memory_mb, default 1024 MB)
     expect(readFileSync(`/proc/${ffmpegs[0]}/limits`, 'utf8')).toMatch(/^Max address space\s+1073741824\s+1073741824\s+bytes/m);
