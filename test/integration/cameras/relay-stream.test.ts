@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { onRtspRequests } from '../../helpers/fake-rtsp.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { relayHost } from '../../../daemon/src/cameras/relay-host.js';
 
@@ -32,30 +33,21 @@ async function camera(frames: number, onRequest?: (head: string, cseq: string, s
   const server = net.createServer((s) => {
     sockets.push(s);
     s.setNoDelay(true);
-    s.on('error', () => undefined);
-    let text = '';
-    s.on('data', (d) => {
-      text += d.toString('latin1');
-      let end: number;
-      while ((end = text.indexOf('\r\n\r\n')) >= 0) {
-        const head = text.slice(0, end);
-        text = text.slice(end + 4);
-        requests.push(head);
-        const cseq = /^CSeq:\s*(\d+)/im.exec(head)?.[1] ?? '0';
-        if (onRequest?.(head, cseq, s)) continue;
-        s.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n\r\n`);
-        if (head.startsWith('PLAY ')) {
-          let i = 0;
-          const timer = setInterval(() => {
-            for (let burst = 0; burst < 4 && i < frames; burst++, i++) {
-              const f = frame(i);
-              sent.push(f);
-              if (!s.destroyed) s.write(f);
-            }
-            if (i >= frames) clearInterval(timer);
-          }, 2);
-          s.on('close', () => clearInterval(timer));
-        }
+    onRtspRequests(s, (head, cseq) => {
+      requests.push(head);
+      if (onRequest?.(head, cseq, s)) return;
+      s.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n\r\n`);
+      if (head.startsWith('PLAY ')) {
+        let i = 0;
+        const timer = setInterval(() => {
+          for (let burst = 0; burst < 4 && i < frames; burst++, i++) {
+            const f = frame(i);
+            sent.push(f);
+            if (!s.destroyed) s.write(f);
+          }
+          if (i >= frames) clearInterval(timer);
+        }, 2);
+        s.on('close', () => clearInterval(timer));
       }
     });
   });

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { onRtspRequests } from '../../helpers/fake-rtsp.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RtspRelay } from '../../../daemon/src/cameras/rtsp-relay.js';
 import type { BufferStatus } from '../../../daemon/src/recorder/status.js';
@@ -30,21 +31,12 @@ async function listener(host: string): Promise<{ port: number; heard: string[]; 
 async function redirectingCamera(location: string): Promise<{ port: number; requests: string[]; close: () => void }> {
   const requests: string[] = [];
   const server = net.createServer((s) => {
-    let text = '';
-    s.on('error', () => undefined);
-    s.on('data', (d) => {
-      text += d.toString('latin1');
-      let end: number;
-      while ((end = text.indexOf('\r\n\r\n')) >= 0) {
-        const head = text.slice(0, end);
-        text = text.slice(end + 4);
-        requests.push(head);
-        const cseq = /^CSeq:\s*(\d+)/im.exec(head)?.[1] ?? '0';
-        const method = head.split(' ')[0];
-        if (method === 'OPTIONS') s.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nPublic: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n\r\n`);
-        else if (!/^Authorization:/im.test(head)) s.write(`RTSP/1.0 401 Unauthorized\r\nCSeq: ${cseq}\r\nWWW-Authenticate: Basic realm="cam"\r\n\r\n`);
-        else s.write(`RTSP/1.0 302 Moved Temporarily\r\nCSeq: ${cseq}\r\nLocation: ${location}\r\n\r\n`);
-      }
+    onRtspRequests(s, (head, cseq) => {
+      requests.push(head);
+      const method = head.split(' ')[0];
+      if (method === 'OPTIONS') s.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nPublic: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n\r\n`);
+      else if (!/^Authorization:/im.test(head)) s.write(`RTSP/1.0 401 Unauthorized\r\nCSeq: ${cseq}\r\nWWW-Authenticate: Basic realm="cam"\r\n\r\n`);
+      else s.write(`RTSP/1.0 302 Moved Temporarily\r\nCSeq: ${cseq}\r\nLocation: ${location}\r\n\r\n`);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
