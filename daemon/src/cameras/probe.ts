@@ -79,7 +79,8 @@ const RECORDABLE_CODECS = new Set(['h264', 'hevc', 'mpeg4', 'mpeg2video']);
 
 /**
  * Frames per second from presentation times, sorted (B-frames arrive out of order): over the frames after the
- * first second, leaving out steps that are not a frame interval (a timestamp jump, back or forward).
+ * first second, leaving out steps that are not a frame interval (a timestamp jump, back or forward); a skipped
+ * frame does not lower it.
  */
 export function steadyFps(times: number[]): number | null {
   const sorted = [...times].sort((a, b) => a - b);
@@ -88,9 +89,12 @@ export function steadyFps(times: number[]): number | null {
   const steps = use.slice(1).map((t, i) => t - use[i]!).filter((d) => d > 0);
   if (steps.length === 0) return null;
   const typical = median(steps);
-  const frames = steps.filter((d) => d <= typical * 4);
-  const span = frames.reduce((a, b) => a + b, 0);
-  return span > 0 ? frames.length / span : null;
+  // a step of two or three intervals is a frame or two the camera skipped (busy encoder): it counts as the
+  // intervals it spans, so the rate said is the one the camera is set to, not lowered by one skip
+  const kept = steps.filter((d) => d <= typical * 4);
+  const intervals = kept.reduce((n, d) => n + Math.max(1, Math.round(d / typical)), 0);
+  const span = kept.reduce((a, b) => a + b, 0);
+  return span > 0 ? intervals / span : null;
 }
 
 /** What `camera test` says about a camera's video track, from the packets ffprobe read in the probe window. */
