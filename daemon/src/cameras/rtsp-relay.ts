@@ -19,8 +19,7 @@ export interface RelayRefusal {
 const MAX_HEAD = 16 * 1024;
 const MAX_BODY = 256 * 1024;
 const DOLLAR = 0x24;
-/** Room for what a camera sends between two turns of the paced relay process (relay-pace.ts), in one read. */
-const READ_BUFFER = 256 * 1024;
+const READ_BUFFER = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 interface Message {
@@ -44,8 +43,6 @@ class RtspStream {
   private carry: Buffer | undefined;
   private frameLeft = 0;
   broken: string | undefined;
-  /** An interleaved frame has passed: the stream is playing. */
-  framed = false;
 
   constructor(
     private readonly onFrames: (bytes: Buffer) => void,
@@ -70,7 +67,6 @@ class RtspStream {
       if (buf[i] === DOLLAR) {
         if (buf.length - i < 4) break;
         this.frameLeft = 4 + buf.readUInt16BE(i + 2);
-        this.framed = true;
         continue;
       }
       flush();
@@ -214,8 +210,6 @@ export class RtspRelay {
   private readonly sent = new Map<string, { message: Message; tries: number }>();
   private relayPrefix = '';
   private fromCamera: ((chunk: Buffer) => boolean) | undefined;
-  private cameraStream: RtspStream | undefined;
-  private closed = false;
   private cameraPrefix = '';
 
   private constructor(
@@ -245,13 +239,7 @@ export class RtspRelay {
     return relay;
   }
 
-  /** ffmpeg is connected and the camera's frames flow (the setup's requests and replies are over). */
-  get playing(): boolean {
-    return !this.closed && this.cameraStream?.framed === true;
-  }
-
   close(): void {
-    this.closed = true;
     this.server.close();
     this.client?.destroy();
     this.upstream?.destroy();
@@ -298,7 +286,6 @@ export class RtspRelay {
       if (fromCamera.broken) this.close();
       return !fromCamera.broken;
     };
-    this.cameraStream = fromCamera;
     const end = (): void => this.close();
     for (const s of [socket, upstream]) {
       s.on('error', end);

@@ -63,8 +63,8 @@ async function camera(frames: number, onRequest?: (head: string, cseq: string, s
   };
 }
 
-/** The client ffmpeg would be: sends PLAY, keeps every byte it gets and counts the reads. */
-async function player(url: string, o: { pauseMs?: number } = {}): Promise<{ socket: net.Socket; bytes: () => Buffer; reads: () => number; closed: Promise<void> }> {
+/** The client ffmpeg would be: sends PLAY and keeps every byte it gets. */
+async function player(url: string, o: { pauseMs?: number } = {}): Promise<{ socket: net.Socket; bytes: () => Buffer; closed: Promise<void> }> {
   const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
   await new Promise<void>((r, j) => socket.once('connect', r).once('error', j));
   const chunks: Buffer[] = [];
@@ -77,7 +77,7 @@ async function player(url: string, o: { pauseMs?: number } = {}): Promise<{ sock
     socket.pause();
     setTimeout(() => socket.resume(), o.pauseMs);
   }
-  return { socket, bytes: () => Buffer.concat(chunks), reads: () => chunks.length, closed };
+  return { socket, bytes: () => Buffer.concat(chunks), closed };
 }
 
 const PLAY_REPLY = 'RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n';
@@ -88,14 +88,14 @@ async function openRelay(port: number): Promise<{ url: string; close: () => Retu
   return { url, close: () => relayHost().close(id) };
 }
 
-describe('camera relay: the stream passes whole, in few reads, and replies are still watched while it plays', () => {
+describe('camera relay: the stream passes whole, and replies are still watched while it plays', () => {
   const cleanups: (() => unknown)[] = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
   afterAll(() => relayHost().stop());
 
-  it('passes every byte of a stream written a packet at a time, in order, gathered into a few reads', async () => {
+  it('passes every byte of a stream written a packet at a time, in order', async () => {
     const cam = await camera(2000);
     const relay = await openRelay(cam.port);
     cleanups.push(cam.close, relay.close);
@@ -103,10 +103,6 @@ describe('camera relay: the stream passes whole, in few reads, and replies are s
     const expected = () => Buffer.concat([Buffer.from(PLAY_REPLY, 'latin1'), ...cam.sent]);
     await waitUntil(() => cam.sent.length === 2000 && p.bytes().length === expected().length, 20_000);
     expect(p.bytes().equals(expected())).toBe(true);
-    // 500 camera writes (4 frames each, every 2 ms or more on a busy machine) reach the player in a few reads
-    // per pacing interval of the relay process (about 150), where an unpaced relay passes each camera write on
-    // as it comes (about 700 reads)
-    expect(p.reads()).toBeLessThan(300);
   });
 
   it('holds the camera back while the receiver does not read, and loses or mixes no byte when it reads again', async () => {

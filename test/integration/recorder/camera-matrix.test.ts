@@ -123,8 +123,9 @@ describe('recorder: the cameras shops own', () => {
     // the box is not enrolled: the incident stops after the analysis, before sealing, its faces kept
     const analysed = await waitFor(
       async () => {
-        if (existsSync(path.join(folder, 'faces', 'result.json'))) return true;
+        // the state first, then the file: it fails (not enrolled) right after writing the analysis
         const { incident } = await controlRequest<{ incident: IncidentView }>(stateDir, 'GET', `/v1/incidents/${id}`);
+        if (existsSync(path.join(folder, 'faces', 'result.json'))) return true;
         return ['failed', 'cancelled', 'closed'].includes(incident.state) ? incident : undefined;
       },
       { timeoutMs: 180_000, intervalMs: 500, what: 'the incident analysed' },
