@@ -15,7 +15,7 @@ const reply = (m: RelayReply): void => {
 
 process.on('message', (m: RelayRequest) => {
   if (m.t === 'open') {
-    RtspRelay.open(m.upstream as RelayUpstream, m.pathAndQuery, { allowedUid: m.allowedUid }).then(
+    RtspRelay.open(m.upstream as RelayUpstream, m.pathAndQuery, { allowedUid: m.allowedUid, copier: m.copier }).then(
       (relay) => {
         relays.set(m.id, relay);
         reply({ t: 'opened', id: m.id, url: relay.url });

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -15,6 +16,12 @@ export interface RelayRefusal {
   code: 'redirect';
   message: string;
 }
+
+/**
+ * The program (and its arguments) that copies the camera's bytes to ffmpeg once the stream plays: it is started
+ * with the camera's connection as fd 3 and ffmpeg's as fd 4 (e.g. `socat -u FD:3 FD:4`, in the media sandbox).
+ */
+export type Copier = [command: string, args: string[]];
 
 const MAX_HEAD = 16 * 1024;
 const MAX_BODY = 256 * 1024;
@@ -48,6 +55,13 @@ class RtspStream {
     private readonly onFrames: (bytes: Buffer) => void,
     private readonly onMessage: (m: Message) => void,
   ) {}
+
+  /** The bytes read but not yet handed on (part of a frame header or of a message head). */
+  takeCarry(): Buffer | undefined {
+    const carry = this.carry;
+    this.carry = undefined;
+    return carry;
+  }
 
   push(chunk: Buffer): void {
     const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
@@ -194,7 +208,14 @@ export function ownerOfConnection(peerAddress: string, peerPort: number, localPo
  * environment. The relay connects only to the address the camera-network check accepted, answers the camera's
  * authentication itself (Digest or Basic), and refuses redirects (a 3xx would send ffmpeg, and formerly its
  * credentials, to any host). It serves one connection, from the user it was opened for, then stops
- * listening: no other local user can pull the stream through it. The video passes on as runs of bytes.
+ * listening: no other local user can pull the stream through it.
+ *
+ * Once the camera has answered PLAY, the control exchange is over and what follows from the camera is video:
+ * given a `copier`, the relay hands the camera's side of the two connections to that small program (the kernel
+ * copies, one wake-up per burst of packets, no JavaScript in the path: a relay in Node costs about half the CPU
+ * of the ffmpeg it feeds). The relay keeps ffmpeg's side: its keep-alives and RTCP reports still reach the camera
+ * through the relay, with the camera's credentials. Without a copier, the relay passes the video on itself, as
+ * runs of bytes.
  */
 export class RtspRelay {
   /** What ffmpeg is given: the relay's address with the camera's path and query. */
@@ -211,10 +232,16 @@ export class RtspRelay {
   private relayPrefix = '';
   private fromCamera: ((chunk: Buffer) => boolean) | undefined;
   private cameraPrefix = '';
+  /** The camera answered PLAY: the video is handed to the copier after the bytes read with that answer. */
+  private playing = false;
+  /** The copier running (the camera's side is then out of this process's hands). */
+  private copier: ChildProcess | undefined;
+  private closed = false;
 
   private constructor(
     private readonly up: RelayUpstream,
     private readonly allowedUid: number | undefined,
+    private readonly copy: Copier | undefined,
   ) {
     this.auth = up.credentials ? new Authenticator(up.credentials) : undefined;
     const host = net.isIPv6(up.address) ? `[${up.address}]` : up.address;
@@ -225,8 +252,8 @@ export class RtspRelay {
    * Listen on 127.0.0.1 (a free port) for the one ffmpeg that will connect. `allowedUid`: the user ffmpeg runs
    * as (default: this process's user); a connection from anyone else is closed at once.
    */
-  static async open(up: RelayUpstream, pathAndQuery: string, options: { allowedUid?: number } = {}): Promise<RtspRelay> {
-    const relay = new RtspRelay(up, options.allowedUid ?? process.getuid?.());
+  static async open(up: RelayUpstream, pathAndQuery: string, options: { allowedUid?: number; copier?: Copier } = {}): Promise<RtspRelay> {
+    const relay = new RtspRelay(up, options.allowedUid ?? process.getuid?.(), options.copier);
     await new Promise<void>((resolve, reject) => {
       relay.server.once('error', reject);
       relay.server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => resolve());
@@ -239,8 +266,15 @@ export class RtspRelay {
     return relay;
   }
 
+  /** Whether the camera's video goes through the copier (for tests and the bench). */
+  get copying(): boolean {
+    return this.copier !== undefined;
+  }
+
   close(): void {
+    this.closed = true;
     this.server.close();
+    this.copier?.kill('SIGKILL');
     this.client?.destroy();
     this.upstream?.destroy();
   }
@@ -284,6 +318,7 @@ export class RtspRelay {
     this.fromCamera = (chunk: Buffer): boolean => {
       fromCamera.push(chunk);
       if (fromCamera.broken) this.close();
+      else if (this.playing && this.copy && !this.copier) this.handOver(upstream, socket, fromCamera.takeCarry());
       return !fromCamera.broken;
     };
     const end = (): void => this.close();
@@ -298,9 +333,37 @@ export class RtspRelay {
     if (!to.write(bytes)) {
       from.pause();
       to.once('drain', () => {
-        if (!from.destroyed) from.resume();
+        // the camera's side may have gone to the copier meanwhile: this process must not read it again
+        if (!from.destroyed && !(from === this.upstream && this.handingOver)) from.resume();
       });
     }
+  }
+
+  private handingOver = false;
+
+  /**
+   * Stop reading the camera, let what was read reach ffmpeg, then start the copier on the two connections (the
+   * camera's as fd 3, ffmpeg's as fd 4). The relay goes on reading ffmpeg's requests; it ends with the copier.
+   */
+  private handOver(upstream: net.Socket, client: net.Socket, rest: Buffer | undefined): void {
+    this.handingOver = true;
+    upstream.pause();
+    client.write(rest ?? Buffer.alloc(0), (err) => {
+      if (err || this.closed) return;
+      const [command, args] = this.copy!;
+      let child: ChildProcess;
+      try {
+        child = spawn(command, args, { stdio: ['ignore', 'ignore', 'ignore', upstream, client] });
+      } catch {
+        this.close();
+        return;
+      }
+      this.copier = child;
+      // spawn stops this process reading both connections; ffmpeg's side is still ours to read
+      client.resume();
+      child.on('error', () => this.close());
+      child.on('exit', () => this.close());
+    });
   }
 
   private request(m: Message): void {
@@ -340,6 +403,7 @@ export class RtspRelay {
       return;
     }
     if (status !== 401) this.sent.delete(cseq);
+    if (status >= 200 && status < 300 && pending?.message.first.startsWith('PLAY ')) this.playing = true;
     // URLs the camera names for itself point ffmpeg back at the relay
     m.headers = m.headers.map(([k, v]) => (/^content-(base|location)$/i.test(k) ? [k, v.replace(/^rtsps?:\/\/[^/]+/i, this.relayPrefix)] : [k, v]));
     this.client?.write(serialize(m));

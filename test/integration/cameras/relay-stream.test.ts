@@ -1,7 +1,9 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { onRtspRequests } from '../../helpers/fake-rtsp.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { relayHost } from '../../../daemon/src/cameras/relay-host.js';
+import { RtspRelay } from '../../../daemon/src/cameras/rtsp-relay.js';
 
 /** An interleaved RTP frame: `$`, channel 0, 16-bit length, a payload whose bytes say which frame it is. */
 function frame(i: number): Buffer {
@@ -83,12 +85,35 @@ async function player(url: string, o: { pauseMs?: number } = {}): Promise<{ sock
 const PLAY_REPLY = 'RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n';
 
 /** A relay in the relay process, as the recorder opens it. */
-async function openRelay(port: number): Promise<{ url: string; close: () => ReturnType<ReturnType<typeof relayHost>['close']> }> {
-  const { id, url } = await relayHost().open({ address: '127.0.0.1', port }, '/stream');
+async function openRelay(port: number, credentials?: { username: string; password: string }): Promise<{ url: string; close: () => ReturnType<ReturnType<typeof relayHost>['close']> }> {
+  const { id, url } = await relayHost().open({ address: '127.0.0.1', port, credentials }, '/stream');
   return { url, close: () => relayHost().close(id) };
 }
 
-describe('camera relay: the stream passes whole, and replies are still watched while it plays', () => {
+/** The processes (pid and command line) holding, as their fd 3, a TCP connection to 127.0.0.1:`port`. */
+function holdersOfConnectionTo(port: number): string[] {
+  const remote = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set(
+    readFileSync('/proc/net/tcp', 'latin1')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[2] === remote)
+      .map((f) => f[9]),
+  );
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const link = readlinkSync(`/proc/${pid}/fd/3`);
+      if (inodes.has(/^socket:\[(\d+)\]$/.exec(link)?.[1])) out.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replaceAll('\0', ' ').trim()}`);
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return out;
+}
+
+describe('camera relay: the stream passes whole, through the copier once it plays; requests still get credentials', () => {
   const cleanups: (() => unknown)[] = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
@@ -115,21 +140,41 @@ describe('camera relay: the stream passes whole, and replies are still watched w
     expect(p.bytes().equals(expected())).toBe(true);
   });
 
-  it('refuses a redirect the camera answers while the stream plays', async () => {
+  it('hands the playing video to socat; the player\'s keep-alives still reach the camera with its credentials', async () => {
+    const basic = `Basic ${Buffer.from('viewer:s3cret').toString('base64')}`;
+    const cam = await camera(100_000, (head, cseq, s) => {
+      if (head.includes(`Authorization: ${basic}`)) return false;
+      s.write(`RTSP/1.0 401 Unauthorized\r\nCSeq: ${cseq}\r\nWWW-Authenticate: Basic realm="cam"\r\n\r\n`);
+      return true;
+    });
+    const relay = await openRelay(cam.port, { username: 'viewer', password: 's3cret' });
+    cleanups.push(cam.close, relay.close);
+    const p = await player(relay.url);
+    await waitUntil(() => cam.sent.length > 200, 10_000);
+    // the camera's connection is held by the copier, not by the relay process
+    const holders = holdersOfConnectionTo(cam.port);
+    expect(holders.some((h) => / \/usr\/bin\/socat -u -b 65536 FD:3 FD:4$/.test(h)), holders.join('\n')).toBe(true);
+    p.socket.write(`GET_PARAMETER ${relay.url} RTSP/1.0\r\nCSeq: 2\r\n\r\n`);
+    await waitUntil(() => p.bytes().includes('RTSP/1.0 200 OK\r\nCSeq: 2\r\n\r\n'), 10_000);
+    expect(cam.requests.filter((r) => r.startsWith('GET_PARAMETER ')).every((r) => r.includes(`Authorization: ${basic}`))).toBe(true);
+    expect(p.bytes().toString('latin1')).not.toMatch(/401 Unauthorized/);
+  });
+
+  it('without a copier the relay passes the video itself, and refuses a redirect the camera answers while it plays', async () => {
     const cam = await camera(100_000, (head, cseq, s) => {
       if (!head.startsWith('GET_PARAMETER ')) return false;
       s.write(`RTSP/1.0 302 Moved Temporarily\r\nCSeq: ${cseq}\r\nLocation: rtsp://127.0.0.2:554/elsewhere\r\n\r\n`);
       return true;
     });
-    const relay = await openRelay(cam.port);
-    cleanups.push(cam.close, relay.close);
+    const relay = await RtspRelay.open({ address: '127.0.0.1', port: cam.port }, '/stream');
+    cleanups.push(cam.close, () => relay.close());
     const p = await player(relay.url);
     await waitUntil(() => cam.sent.length > 200, 10_000);
+    expect(relay.copying).toBe(false);
     p.socket.write(`GET_PARAMETER ${relay.url} RTSP/1.0\r\nCSeq: 2\r\n\r\n`);
     await p.closed;
-    const refusal = await relay.close();
-    expect(refusal?.code).toBe('redirect');
-    expect(refusal?.message).toMatch(/redirected to rtsp:\/\/127\.0\.0\.2:554\/elsewhere/);
+    expect(relay.refusal?.code).toBe('redirect');
+    expect(relay.refusal?.message).toMatch(/redirected to rtsp:\/\/127\.0\.0\.2:554\/elsewhere/);
     // the player got the frames, then a refusal in place of the redirect, and never the camera's 302
     const text = p.bytes().toString('latin1');
     expect(text).toMatch(/RTSP\/1\.0 403 Forbidden\r\nCSeq: 2\r\n\r\n$/);

@@ -56,7 +56,10 @@ describe('camera and buffer commands', () => {
     const tested = await runCli(['camera', 'test', '--url', camera.url, '--seconds', '4', '--config', config]);
     expect(tested.code, tested.stdout + tested.stderr).toBe(0);
     expect(tested.stdout).toMatch(/: ok\n/);
-    expect(tested.stdout).toMatch(/fps {9}15\.0\n/);
+    // a live test camera on a busy machine reads 14.9 or 15.1 at times (its timestamps, not the rounding); a
+    // B-frame stream read in arrival order would read far off
+    const fps = Number(/fps {9}(\d+\.\d)\n/.exec(tested.stdout)?.[1]);
+    expect(Math.abs(fps - 15), tested.stdout).toBeLessThanOrEqual(0.2);
     expect(tested.stdout).toMatch(/audio {7}present \(\w+\), not recorded/);
     expect(tested.stdout).not.toMatch(/problem:/);
     const json = JSON.parse((await runCli(['camera', 'test', '--url', camera.url, '--seconds', '4', '--json', '--config', config])).stdout) as { ok: boolean; stream: { fps: number; audio: string | null; problems: string[] } };
