@@ -18,6 +18,7 @@ export type RelayReply =
 /** The built relay process, also when the daemon's code is loaded from source (tests run after the build). */
 const RELAY_MAIN = path.join(INSTALL_ROOT, 'daemon', 'dist', 'cameras', 'relay-main.js');
 const OPEN_TIMEOUT_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 3_000;
 
 /** The copier the relay hands a playing camera's video to (rtsp-relay.ts): socat, from Debian's package. */
 export const SOCAT = '/usr/bin/socat';
@@ -30,7 +31,6 @@ export function copier(): Copier | undefined {
   if (!existsSync(SOCAT)) return undefined;
   return media(SOCAT, ['-u', '-b', '65536', 'FD:3', 'FD:4']);
 }
-const CLOSE_TIMEOUT_MS = 3_000;
 
 interface Waiter<T> {
   resolve: (v: T) => void;

@@ -211,9 +211,9 @@ export function ownerOfConnection(peerAddress: string, peerPort: number, localPo
  * listening: no other local user can pull the stream through it.
  *
  * Once the camera has answered PLAY, the control exchange is over and what follows from the camera is video:
- * given a `copier`, the relay hands the camera's side of the two connections to that small program (the kernel
- * copies, one wake-up per burst of packets, no JavaScript in the path: a relay in Node costs about half the CPU
- * of the ffmpeg it feeds). The relay keeps ffmpeg's side: its keep-alives and RTCP reports still reach the camera
+ * given a `copier`, the relay hands the camera's side of the two connections to that small program (a read and a
+ * write per burst of packets, no event loop or JavaScript in the path: copying in Node cost about half the CPU of
+ * the ffmpeg it feeds). The relay keeps ffmpeg's side: its keep-alives and RTCP reports still reach the camera
  * through the relay, with the camera's credentials. Without a copier, the relay passes the video on itself, as
  * runs of bytes.
  */
@@ -232,9 +232,11 @@ export class RtspRelay {
   private relayPrefix = '';
   private fromCamera: ((chunk: Buffer) => boolean) | undefined;
   private cameraPrefix = '';
-  /** The camera answered PLAY: the video is handed to the copier after the bytes read with that answer. */
-  private playing = false;
-  /** The copier running (the camera's side is then out of this process's hands). */
+  /**
+   * `control` until the camera answers PLAY; `playing` until the bytes read with that answer are handled;
+   * then `handed` (with a copier): the camera's side is no longer this process's to read.
+   */
+  private stage: 'control' | 'playing' | 'handed' = 'control';
   private copier: ChildProcess | undefined;
   private closed = false;
 
@@ -318,7 +320,7 @@ export class RtspRelay {
     this.fromCamera = (chunk: Buffer): boolean => {
       fromCamera.push(chunk);
       if (fromCamera.broken) this.close();
-      else if (this.playing && this.copy && !this.copier) this.handOver(upstream, socket, fromCamera.takeCarry());
+      else if (this.stage === 'playing' && this.copy) this.handOver(upstream, socket, fromCamera.takeCarry());
       return !fromCamera.broken;
     };
     const end = (): void => this.close();
@@ -334,19 +336,17 @@ export class RtspRelay {
       from.pause();
       to.once('drain', () => {
         // the camera's side may have gone to the copier meanwhile: this process must not read it again
-        if (!from.destroyed && !(from === this.upstream && this.handingOver)) from.resume();
+        if (!from.destroyed && !(from === this.upstream && this.stage === 'handed')) from.resume();
       });
     }
   }
-
-  private handingOver = false;
 
   /**
    * Stop reading the camera, let what was read reach ffmpeg, then start the copier on the two connections (the
    * camera's as fd 3, ffmpeg's as fd 4). The relay goes on reading ffmpeg's requests; it ends with the copier.
    */
   private handOver(upstream: net.Socket, client: net.Socket, rest: Buffer | undefined): void {
-    this.handingOver = true;
+    this.stage = 'handed';
     upstream.pause();
     client.write(rest ?? Buffer.alloc(0), (err) => {
       if (err || this.closed) return;
@@ -403,7 +403,7 @@ export class RtspRelay {
       return;
     }
     if (status !== 401) this.sent.delete(cseq);
-    if (status >= 200 && status < 300 && pending?.message.first.startsWith('PLAY ')) this.playing = true;
+    if (status >= 200 && status < 300 && this.stage === 'control' && pending?.message.first.startsWith('PLAY ')) this.stage = 'playing';
     // URLs the camera names for itself point ffmpeg back at the relay
     m.headers = m.headers.map(([k, v]) => (/^content-(base|location)$/i.test(k) ? [k, v.replace(/^rtsps?:\/\/[^/]+/i, this.relayPrefix)] : [k, v]));
     this.client?.write(serialize(m));

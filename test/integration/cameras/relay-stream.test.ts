@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { onRtspRequests } from '../../helpers/fake-rtsp.js';
+import { descendants, tcpSockets } from '../../helpers/process.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { relayHost } from '../../../daemon/src/cameras/relay-host.js';
 import { RtspRelay } from '../../../daemon/src/cameras/rtsp-relay.js';
@@ -90,27 +91,11 @@ async function openRelay(port: number, credentials?: { username: string; passwor
   return { url, close: () => relayHost().close(id) };
 }
 
-/** The processes (pid and command line) holding, as their fd 3, a TCP connection to 127.0.0.1:`port`. */
+/** The command lines of this process's descendants (the relay process's children among them) holding, as fd 3, a connection to `port`. */
 function holdersOfConnectionTo(port: number): string[] {
-  const remote = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  const inodes = new Set(
-    readFileSync('/proc/net/tcp', 'latin1')
-      .split('\n')
-      .slice(1)
-      .map((l) => l.trim().split(/\s+/))
-      .filter((f) => f[2] === remote)
-      .map((f) => f[9]),
-  );
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const link = readlinkSync(`/proc/${pid}/fd/3`);
-      if (inodes.has(/^socket:\[(\d+)\]$/.exec(link)?.[1])) out.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replaceAll('\0', ' ').trim()}`);
-    } catch {
-      /* gone, or not ours to read */
-    }
-  }
-  return out;
+  return descendants(process.pid)
+    .filter((pid) => tcpSockets(pid).some((s) => s.fd === 3 && s.remotePort === port))
+    .map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replaceAll('\0', ' ').trim()}`);
 }
 
 describe('camera relay: the stream passes whole, through the copier once it plays; requests still get credentials', () => {

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -9,22 +9,11 @@ import { ManagedProcess } from '../../../daemon/src/devkit/process.js';
 import { runCli } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/paths.js';
 import { freePort, waitForPort } from '../../helpers/ports.js';
+import { tcpSockets } from '../../helpers/process.js';
 
-/** TCP ports on which process `pid` listens (its socket inodes matched against /proc/net/tcp{,6}). */
+/** TCP ports on which process `pid` listens. */
 function listeningPorts(pid: number): number[] {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-    if (m) inodes.add(m[1]!);
-  }
-  const ports = new Set<number>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 9 && f[3] === '0A' && inodes.has(f[9]!)) ports.add(parseInt(f[1]!.split(':')[1]!, 16));
-    }
-  }
-  return [...ports].sort((a, b) => a - b);
+  return [...new Set(tcpSockets(pid).filter((s) => s.state === '0A').map((s) => s.localPort))].sort((a, b) => a - b);
 }
 
 const EV = 'cd'.repeat(16);
