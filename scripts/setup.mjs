@@ -21,7 +21,6 @@ const buildOnly = args.has('--build-only');
 export const DEBIAN_PACKAGES = [
   'ffmpeg', // recorder, extraction, decoding
   'bubblewrap', // the sandbox ffmpeg reads cameras in (tools.sandbox)
-  'socat', // copies a playing camera's video from the relay's connection to ffmpeg (cameras/rtsp-relay.ts)
   'mosquitto', // demo broker and test brokers
   'openssl', // test and demo certificates
   'python3-gi', // RTSP test camera (GStreamer through Python bindings)

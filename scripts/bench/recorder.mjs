@@ -113,8 +113,8 @@ export async function run({ root, log }) {
     // the recording ffmpegs (segment muxer); short decode checks come and go beside them
     const isRecorder = (p) => procStat(p)?.comm === 'ffmpeg' && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('segment_list');
     const ffmpegs = treePids(daemon.pid).filter(isRecorder);
-    // what else sits in the recording path: the camera relay process (it holds the credentials; its title is hindsight-relay), the copiers
-    // it hands each playing camera's video to (socat -u FD:3 FD:4) and the sandbox launchers around the recording ffmpegs and the copiers
+    // what else sits in the recording path: the camera relay process (it holds the credentials; its title is hindsight-relay) and the sandbox
+    // launchers around the recording ffmpegs
     const cmdline = (p) => {
       try {
         return readFileSync(`/proc/${p}/cmdline`, 'utf8');
@@ -122,7 +122,7 @@ export async function run({ root, log }) {
         return '';
       }
     };
-    const pathPids = treePids(daemon.pid).filter((p) => cmdline(p).includes('relay-main') || cmdline(p).startsWith('hindsight-relay') || (procStat(p)?.comm === 'bwrap' && cmdline(p).includes('segment_list')) || cmdline(p).includes('FD:3\0FD:4'));
+    const pathPids = treePids(daemon.pid).filter((p) => cmdline(p).includes('relay-main') || cmdline(p).startsWith('hindsight-relay') || (procStat(p)?.comm === 'bwrap' && cmdline(p).includes('segment_list')));
     if (ffmpegs.length !== CAMERAS) throw new Error(`expected ${CAMERAS} recording ffmpeg processes, found ${ffmpegs.length}`);
     const memory = ffmpegs.map(smaps);
     const floorPids = floors.map((f) => f.pid);
@@ -185,8 +185,8 @@ export async function run({ root, log }) {
       daemon: { idle_rss_mb: round(idle.rss_mb_mean, 1), recording_rss_mb: round(d.rss_mb_mean, 1) },
       buffer: status.cameras.map((c) => ({ camera: c.cameraId, state: c.state, segments: c.segments, gaps: c.gaps, fps: c.fps, bitrate_kbps: c.bitrateKbps === null ? null : round(c.bitrateKbps, 0) })),
       notes:
-        'recorder_per_camera = mean recording ffmpeg CPU + the reaped children\'s CPU (decode checks) / 8 + the camera relay process\'s, ' +
-        'the copiers\' (socat) and the sandbox launchers\' CPU / 8; floor = mean CPU of the 8 bare ffmpeg -c copy ' +
+        'recorder_per_camera = mean recording ffmpeg CPU + the reaped children\'s CPU (decode checks) / 8 + the camera relay process\'s ' +
+        'and the sandbox launchers\' CPU / 8; floor = mean CPU of the 8 bare ffmpeg -c copy ' +
         'segmenters sampled in the same window; ratio = recorder / floor. per_camera_cpu adds the daemon\'s CPU / 8 (its parsing of progress and ' +
         'segment lists, indexing, status). Memory: RSS counts the pages of ffmpeg\'s shared libraries ' +
         '(libavcodec & co., ~35 MB) in every process; PSS shares them out between the 8 processes; private is the anonymous ' +

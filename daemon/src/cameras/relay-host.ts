@@ -1,14 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { INSTALL_ROOT } from '../config/paths.js';
 import { HindsightError } from '../util/errors.js';
-import { media } from '../util/sandbox.js';
-import type { Copier, RelayRefusal, RelayUpstream } from './rtsp-relay.js';
+import type { RelayRefusal, RelayUpstream } from './rtsp-relay.js';
 
 /** Orders to the relay process (relay-main.ts) and its replies, over the IPC channel. */
 export type RelayRequest =
-  | { t: 'open'; id: number; upstream: RelayUpstream; pathAndQuery: string; allowedUid: number | undefined; copier: Copier | undefined }
+  | { t: 'open'; id: number; upstream: RelayUpstream; pathAndQuery: string; allowedUid: number | undefined }
   | { t: 'close'; id: number };
 export type RelayReply =
   | { t: 'opened'; id: number; url: string }
@@ -19,18 +17,6 @@ export type RelayReply =
 const RELAY_MAIN = path.join(INSTALL_ROOT, 'daemon', 'dist', 'cameras', 'relay-main.js');
 const OPEN_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 3_000;
-
-/** The copier the relay hands a playing camera's video to (rtsp-relay.ts): socat, from Debian's package. */
-export const SOCAT = '/usr/bin/socat';
-
-/**
- * `socat -u FD:3 FD:4` in the media sandbox (it only copies, but it handles the camera's bytes), or undefined
- * when socat is not installed: the relay then passes the video on itself, at about half the CPU of the ffmpeg.
- */
-export function copier(): Copier | undefined {
-  if (!existsSync(SOCAT)) return undefined;
-  return media(SOCAT, ['-u', '-b', '65536', 'FD:3', 'FD:4']);
-}
 
 interface Waiter<T> {
   resolve: (v: T) => void;
@@ -59,7 +45,7 @@ export class RelayHost {
     return new Promise<{ id: number; url: string }>((resolve, reject) => {
       const timer = setTimeout(() => this.settle(this.opening, id, new HindsightError('the camera relay did not answer in time', { code: 'relay' })), OPEN_TIMEOUT_MS);
       this.opening.set(id, { resolve: (url) => resolve({ id, url }), reject, timer });
-      this.send(child, { t: 'open', id, upstream, pathAndQuery, allowedUid: process.getuid?.(), copier: copier() });
+      this.send(child, { t: 'open', id, upstream, pathAndQuery, allowedUid: process.getuid?.() });
     }).catch((err: Error) => {
       this.released();
       throw err;

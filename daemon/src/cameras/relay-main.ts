@@ -5,19 +5,22 @@
  * travel in argv or the environment) and ends when the daemon's channel closes.
  */
 import type { RelayReply, RelayRequest } from './relay-host.js';
+import { RelayPace } from './relay-pace.js';
 import { RtspRelay, type RelayUpstream } from './rtsp-relay.js';
 
 process.title = 'hindsight-relay';
 const relays = new Map<number, RtspRelay>();
+const pace = new RelayPace(() => relays.values());
 const reply = (m: RelayReply): void => {
   process.send?.(m);
 };
 
 process.on('message', (m: RelayRequest) => {
   if (m.t === 'open') {
-    RtspRelay.open(m.upstream as RelayUpstream, m.pathAndQuery, { allowedUid: m.allowedUid, copier: m.copier }).then(
+    RtspRelay.open(m.upstream as RelayUpstream, m.pathAndQuery, { allowedUid: m.allowedUid }).then(
       (relay) => {
         relays.set(m.id, relay);
+        pace.start();
         reply({ t: 'opened', id: m.id, url: relay.url });
       },
       (err: Error) => reply({ t: 'failed', id: m.id, message: err.message }),

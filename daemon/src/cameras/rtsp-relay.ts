@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -17,16 +16,11 @@ export interface RelayRefusal {
   message: string;
 }
 
-/**
- * The program (and its arguments) that copies the camera's bytes to ffmpeg once the stream plays: it is started
- * with the camera's connection as fd 3 and ffmpeg's as fd 4 (e.g. `socat -u FD:3 FD:4`, in the media sandbox).
- */
-export type Copier = [command: string, args: string[]];
-
 const MAX_HEAD = 16 * 1024;
 const MAX_BODY = 256 * 1024;
 const DOLLAR = 0x24;
-const READ_BUFFER = 64 * 1024;
+/** Room for what a camera sends between two turns of the paced relay process (relay-pace.ts), in one read. */
+const READ_BUFFER = 256 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 interface Message {
@@ -55,13 +49,6 @@ class RtspStream {
     private readonly onFrames: (bytes: Buffer) => void,
     private readonly onMessage: (m: Message) => void,
   ) {}
-
-  /** The bytes read but not yet handed on (part of a frame header or of a message head). */
-  takeCarry(): Buffer | undefined {
-    const carry = this.carry;
-    this.carry = undefined;
-    return carry;
-  }
 
   push(chunk: Buffer): void {
     const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
@@ -210,12 +197,9 @@ export function ownerOfConnection(peerAddress: string, peerPort: number, localPo
  * credentials, to any host). It serves one connection, from the user it was opened for, then stops
  * listening: no other local user can pull the stream through it.
  *
- * Once the camera has answered PLAY, the control exchange is over and what follows from the camera is video:
- * given a `copier`, the relay hands the camera's side of the two connections to that small program (a read and a
- * write per burst of packets, no event loop or JavaScript in the path: copying in Node cost about half the CPU of
- * the ffmpeg it feeds). The relay keeps ffmpeg's side: its keep-alives and RTCP reports still reach the camera
- * through the relay, with the camera's credentials. Without a copier, the relay passes the video on itself, as
- * runs of bytes.
+ * The video passes as runs of bytes, unparsed past the interleaved framing and uncopied. Once the camera has
+ * answered PLAY the relay counts as `playing`, and the relay process paces its loop (relay-pace.ts): each turn
+ * moves what every camera sent meanwhile with one read and one write, instead of a wake-up per burst.
  */
 export class RtspRelay {
   /** What ffmpeg is given: the relay's address with the camera's path and query. */
@@ -232,18 +216,13 @@ export class RtspRelay {
   private relayPrefix = '';
   private fromCamera: ((chunk: Buffer) => boolean) | undefined;
   private cameraPrefix = '';
-  /**
-   * `control` until the camera answers PLAY; `playing` until the bytes read with that answer are handled;
-   * then `handed` (with a copier): the camera's side is no longer this process's to read.
-   */
-  private stage: 'control' | 'playing' | 'handed' = 'control';
-  private copier: ChildProcess | undefined;
+  /** `control` until the camera answers PLAY, then `playing`: what follows from the camera is video. */
+  private stage: 'control' | 'playing' = 'control';
   private closed = false;
 
   private constructor(
     private readonly up: RelayUpstream,
     private readonly allowedUid: number | undefined,
-    private readonly copy: Copier | undefined,
   ) {
     this.auth = up.credentials ? new Authenticator(up.credentials) : undefined;
     const host = net.isIPv6(up.address) ? `[${up.address}]` : up.address;
@@ -254,8 +233,8 @@ export class RtspRelay {
    * Listen on 127.0.0.1 (a free port) for the one ffmpeg that will connect. `allowedUid`: the user ffmpeg runs
    * as (default: this process's user); a connection from anyone else is closed at once.
    */
-  static async open(up: RelayUpstream, pathAndQuery: string, options: { allowedUid?: number; copier?: Copier } = {}): Promise<RtspRelay> {
-    const relay = new RtspRelay(up, options.allowedUid ?? process.getuid?.(), options.copier);
+  static async open(up: RelayUpstream, pathAndQuery: string, options: { allowedUid?: number } = {}): Promise<RtspRelay> {
+    const relay = new RtspRelay(up, options.allowedUid ?? process.getuid?.());
     await new Promise<void>((resolve, reject) => {
       relay.server.once('error', reject);
       relay.server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => resolve());
@@ -268,15 +247,14 @@ export class RtspRelay {
     return relay;
   }
 
-  /** Whether the camera's video goes through the copier (for tests and the bench). */
-  get copying(): boolean {
-    return this.copier !== undefined;
+  /** ffmpeg is connected and the camera has answered PLAY: the control exchange is over, video flows. */
+  get playing(): boolean {
+    return !this.closed && this.stage === 'playing';
   }
 
   close(): void {
     this.closed = true;
     this.server.close();
-    this.copier?.kill('SIGKILL');
     this.client?.destroy();
     this.upstream?.destroy();
   }
@@ -320,7 +298,6 @@ export class RtspRelay {
     this.fromCamera = (chunk: Buffer): boolean => {
       fromCamera.push(chunk);
       if (fromCamera.broken) this.close();
-      else if (this.stage === 'playing' && this.copy) this.handOver(upstream, socket, fromCamera.takeCarry());
       return !fromCamera.broken;
     };
     const end = (): void => this.close();
@@ -335,35 +312,9 @@ export class RtspRelay {
     if (!to.write(bytes)) {
       from.pause();
       to.once('drain', () => {
-        // the camera's side may have gone to the copier meanwhile: this process must not read it again
-        if (!from.destroyed && !(from === this.upstream && this.stage === 'handed')) from.resume();
+        if (!from.destroyed) from.resume();
       });
     }
-  }
-
-  /**
-   * Stop reading the camera, let what was read reach ffmpeg, then start the copier on the two connections (the
-   * camera's as fd 3, ffmpeg's as fd 4). The relay goes on reading ffmpeg's requests; it ends with the copier.
-   */
-  private handOver(upstream: net.Socket, client: net.Socket, rest: Buffer | undefined): void {
-    this.stage = 'handed';
-    upstream.pause();
-    client.write(rest ?? Buffer.alloc(0), (err) => {
-      if (err || this.closed) return;
-      const [command, args] = this.copy!;
-      let child: ChildProcess;
-      try {
-        child = spawn(command, args, { stdio: ['ignore', 'ignore', 'ignore', upstream, client] });
-      } catch {
-        this.close();
-        return;
-      }
-      this.copier = child;
-      // spawn stops this process reading both connections; ffmpeg's side is still ours to read
-      client.resume();
-      child.on('error', () => this.close());
-      child.on('exit', () => this.close());
-    });
   }
 
   private request(m: Message): void {

@@ -84,17 +84,42 @@ export class CameraIndex {
   indexBatch(run: RunCursor, entries: SegmentListEntry[], observedWallMs: number): Segment[] {
     const out: Segment[] = [];
     entries.forEach((entry, i) => {
-      if (this.jumped(run, entry)) {
-        // index what the old anchor placed, then anchor again on this segment (its read time is the best known)
+      const jumpS = this.jump(run, entry);
+      const newest = i === entries.length - 1;
+      if (jumpS !== undefined) {
+        // index what the old anchor placed, then anchor this segment and the ones after it
         if (run.anchor.offsetMs !== undefined) out.push(...this.flush(run));
-        this.deps.log.warn({ camera: this.cameraId, run: run.runId, fromS: run.lastListedEndS, toS: entry.startS }, "the camera's timestamps jumped; anchoring the recording to the wall clock again");
-        run.anchor.reset();
-        if (this.hold(run, entry)) run.anchor.observe(observedWallMs, entry.endS);
-      } else if (this.hold(run, entry) && i === entries.length - 1) run.anchor.observe(observedWallMs, entry.endS);
+        const held = this.hold(run, entry);
+        if (this.continues(run, jumpS, held && newest ? observedWallMs - entry.endS * 1000 : undefined)) {
+          this.deps.log.warn({ camera: this.cameraId, run: run.runId, fromS: run.lastEndS, toS: entry.startS }, "the camera's timestamps jumped; the recording goes on where it was on the wall clock");
+          if (held && newest) run.anchor.observe(observedWallMs, entry.endS);
+        } else {
+          this.deps.log.warn({ camera: this.cameraId, run: run.runId, fromS: run.lastEndS, toS: entry.startS }, "the camera's timestamps jumped; anchoring the recording to the wall clock again");
+          run.anchor.reset();
+          // its read time is the best known, even when it is not the newest line
+          if (held) run.anchor.observe(observedWallMs, entry.endS);
+        }
+      } else if (this.hold(run, entry) && newest) run.anchor.observe(observedWallMs, entry.endS);
     });
     // until the anchor has settled (ffmpeg's start-up burst is over) segments are held back, so early ones are not placed late
     if (run.anchor.settled && run.anchor.offsetMs !== undefined) out.push(...this.flush(run));
     return out;
+  }
+
+  /**
+   * After a jump of the camera's timestamps by `jumpS`: true when the footage went on without a hole, the
+   * anchor then moved by the jump (the new clock continues on the wall clock where the old one stopped, with
+   * every observation made before it: one observation alone would place the footage by its delivery delay).
+   * `sample` is the new segment's own observation (wall - stream end), when it has one: a segment that closed
+   * later than continuity allows (by more than the chaining tolerance) shows a hole, and the anchor starts again.
+   */
+  private continues(run: RunCursor, jumpS: number, sample: number | undefined): boolean {
+    const before = run.anchor.offsetMs;
+    if (before === undefined || run.lastEndS === undefined) return false;
+    const moved = before - jumpS * 1000;
+    if (sample !== undefined && sample - moved > CHAIN_TOLERANCE_MS) return false;
+    run.anchor.shift(jumpS * 1000);
+    return true;
   }
 
   /** True for a list line that is new; it is then held back until the anchor places it. */
@@ -113,11 +138,12 @@ export class CameraIndex {
     return true;
   }
 
-  private jumped(run: RunCursor, entry: SegmentListEntry): boolean {
+  /** How far (s) a new list line starts from where the previous one ended, when that is a jump; else undefined. */
+  private jump(run: RunCursor, entry: SegmentListEntry): number | undefined {
     const last = run.lastListedEndS;
     const known = run.files.has(entry.file) || run.pending.some((p) => p.file === entry.file);
     if (!known) run.lastListedEndS = entry.endS;
-    return !known && last !== undefined && Math.abs(entry.startS - last) > JUMP_TOLERANCE_S;
+    return !known && last !== undefined && Math.abs(entry.startS - last) > JUMP_TOLERANCE_S ? entry.startS - last : undefined;
   }
 
   /** Index a segment of a run left by a previous daemon (recovery primes the run's anchor or continues its segments). */

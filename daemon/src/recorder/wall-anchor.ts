@@ -46,6 +46,15 @@ export class WallAnchor {
     return this.offsetMs!;
   }
 
+  /**
+   * The stream's clock jumped by `byMs` while the footage went on: every observation is moved by as much, so
+   * the estimate stays what it was in wall time (the new clock continues where the old one stopped).
+   */
+  shift(byMs: number): void {
+    for (let i = 0; i < this.samples.length; i++) this.samples[i]! -= byMs;
+    this.farSamples = 0;
+  }
+
   /** Forget every observation: the stream's clock jumped, the next observation anchors it again (no settling). */
   reset(): void {
     this.samples.length = 0;
