@@ -6,7 +6,7 @@ import type { RelayRefusal, RelayUpstream } from './rtsp-relay.js';
 
 /** Orders to the relay process (relay-main.ts) and its replies, over the IPC channel. */
 export type RelayRequest =
-  | { t: 'open'; id: number; upstream: RelayUpstream; pathAndQuery: string; allowedUid: number | undefined }
+  | { t: 'open'; id: number; upstream: RelayUpstream; pathAndQuery: string; allowedUid: number | undefined; unpacedStartMs?: number }
   | { t: 'close'; id: number };
 export type RelayReply =
   | { t: 'opened'; id: number; url: string }
@@ -36,8 +36,8 @@ export class RelayHost {
   private readonly opening = new Map<number, Waiter<string>>();
   private readonly closing = new Map<number, Waiter<RelayRefusal | undefined>>();
 
-  /** Open a relay to `upstream`; resolves to the URL ffmpeg is given. */
-  open(upstream: RelayUpstream, pathAndQuery: string): Promise<{ id: number; url: string }> {
+  /** Open a relay to `upstream`; resolves to the URL ffmpeg is given. `unpacedStartMs`: see RtspRelay.open. */
+  open(upstream: RelayUpstream, pathAndQuery: string, options: { unpacedStartMs?: number } = {}): Promise<{ id: number; url: string }> {
     const child = this.process();
     const id = ++this.seq;
     this.open_ += 1;
@@ -45,7 +45,7 @@ export class RelayHost {
     return new Promise<{ id: number; url: string }>((resolve, reject) => {
       const timer = setTimeout(() => this.settle(this.opening, id, new HindsightError('the camera relay did not answer in time', { code: 'relay' })), OPEN_TIMEOUT_MS);
       this.opening.set(id, { resolve: (url) => resolve({ id, url }), reject, timer });
-      this.send(child, { t: 'open', id, upstream, pathAndQuery, allowedUid: process.getuid?.() });
+      this.send(child, { t: 'open', id, upstream, pathAndQuery, allowedUid: process.getuid?.(), unpacedStartMs: options.unpacedStartMs });
     }).catch((err: Error) => {
       this.released();
       throw err;

@@ -17,7 +17,7 @@ const reply = (m: RelayReply): void => {
 
 process.on('message', (m: RelayRequest) => {
   if (m.t === 'open') {
-    RtspRelay.open(m.upstream as RelayUpstream, m.pathAndQuery, { allowedUid: m.allowedUid }).then(
+    RtspRelay.open(m.upstream as RelayUpstream, m.pathAndQuery, { allowedUid: m.allowedUid, unpacedStartMs: m.unpacedStartMs }).then(
       (relay) => {
         relays.set(m.id, relay);
         pace.start();

@@ -1,5 +1,5 @@
 /**
- * Paces the relay process (relay-main.ts) while every relay in it is playing: the process sleeps between turns
+ * Paces the relay process (relay-main.ts) while every relay in it is steady (playing for a while): the process sleeps between turns
  * of its event loop, and each turn moves what every camera sent meanwhile with one read and one write per
  * camera. Left to itself the loop wakes for each burst a camera writes (two or more per video frame), and each
  * wake-up, with its system calls and its run of JavaScript, costs far more than the bytes it moves: paced, the
@@ -13,16 +13,18 @@
  * random between PACE_MIN_MS and PACE_MAX_MS: with a fixed interval, a camera's keyframes (every 2 s, a
  * multiple of it) would always arrive at the same point of the cycle and every segment close would be seen
  * equally late, which no minimum removes; with random sleeps the delays differ, and the smallest of a few is
- * close to none. A relay still setting up (its ffmpeg not yet connected, or the RTSP requests and replies
- * before PLAY) is never paced, so a camera connects as quickly as before; nor is a process with no relay open,
- * which then sleeps until told.
+ * close to none. Nor is any relay paced before each has played for a while (rtsp-relay.ts, UNPACED_START_MS):
+ * a run's anchor is first set from segment closes seen without delay, which paced ones cannot move later; a
+ * relay still setting up (its ffmpeg not yet connected, the RTSP requests and replies before PLAY) connects as
+ * quickly as before. A process with no relay open sleeps until told.
  * The sleep is a plain blocking wait: this process serves the relays and nothing else.
  */
 export const PACE_MIN_MS = 40;
 export const PACE_MAX_MS = 100;
 
 export interface Paced {
-  readonly playing: boolean;
+  /** Playing, and for long enough to be paced. */
+  readonly steady: boolean;
 }
 
 export class RelayPace {
@@ -34,7 +36,7 @@ export class RelayPace {
     private readonly sleepMs: () => number = () => PACE_MIN_MS + Math.random() * (PACE_MAX_MS - PACE_MIN_MS),
   ) {}
 
-  /** A relay opened: pace again once all are playing. */
+  /** A relay opened: pace again once all are steady. */
   start(): void {
     if (this.running) return;
     this.running = true;
@@ -43,21 +45,21 @@ export class RelayPace {
 
   private turn(): void {
     let open = false;
-    let allPlaying = true;
+    let allSteady = true;
     for (const r of this.relays()) {
       open = true;
-      if (!r.playing) allPlaying = false;
+      if (!r.steady) allSteady = false;
     }
     if (!open) {
       this.running = false;
       return;
     }
-    if (allPlaying) {
+    if (allSteady) {
       // the sockets' readiness is gathered by the loop's next poll, which follows at once (an immediate is due)
       Atomics.wait(this.cell, 0, 0, this.sleepMs());
       setImmediate(() => this.turn());
     } else {
-      // one is setting up: the loop runs freely; look again in a while
+      // one is setting up or has just started playing: the loop runs freely; look again in a while
       setTimeout(() => this.turn(), PACE_MAX_MS);
     }
   }

@@ -22,6 +22,12 @@ const DOLLAR = 0x24;
 /** Room for what a camera sends between two turns of the paced relay process (relay-pace.ts), in one read. */
 const READ_BUFFER = 256 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
+/**
+ * How long a camera plays before its relay may be paced: the recorder anchors a run's segments on the wall
+ * clock from the first segment closes it sees (recorder/wall-anchor.ts), and these are seen without the
+ * pacing's delay. Later observations only ever lower that estimate, so a paced one cannot move it later.
+ */
+export const UNPACED_START_MS = 30_000;
 
 interface Message {
   /** Request line or status line. */
@@ -198,8 +204,8 @@ export function ownerOfConnection(peerAddress: string, peerPort: number, localPo
  * listening: no other local user can pull the stream through it.
  *
  * The video passes as runs of bytes, unparsed past the interleaved framing and uncopied. Once the camera has
- * answered PLAY the relay counts as `playing`, and the relay process paces its loop (relay-pace.ts): each turn
- * moves what every camera sent meanwhile with one read and one write, instead of a wake-up per burst.
+ * played for UNPACED_START_MS the relay is `steady`, and the relay process paces its loop (relay-pace.ts):
+ * each turn moves what every camera sent meanwhile with one read and one write, instead of a wake-up per burst.
  */
 export class RtspRelay {
   /** What ffmpeg is given: the relay's address with the camera's path and query. */
@@ -218,11 +224,13 @@ export class RtspRelay {
   private cameraPrefix = '';
   /** `control` until the camera answers PLAY, then `playing`: what follows from the camera is video. */
   private stage: 'control' | 'playing' = 'control';
+  private playingSinceMs = 0;
   private closed = false;
 
   private constructor(
     private readonly up: RelayUpstream,
     private readonly allowedUid: number | undefined,
+    private readonly unpacedStartMs: number,
   ) {
     this.auth = up.credentials ? new Authenticator(up.credentials) : undefined;
     const host = net.isIPv6(up.address) ? `[${up.address}]` : up.address;
@@ -231,10 +239,11 @@ export class RtspRelay {
 
   /**
    * Listen on 127.0.0.1 (a free port) for the one ffmpeg that will connect. `allowedUid`: the user ffmpeg runs
-   * as (default: this process's user); a connection from anyone else is closed at once.
+   * as (default: this process's user); a connection from anyone else is closed at once. `unpacedStartMs`: how
+   * long it plays before it is steady (default UNPACED_START_MS).
    */
-  static async open(up: RelayUpstream, pathAndQuery: string, options: { allowedUid?: number } = {}): Promise<RtspRelay> {
-    const relay = new RtspRelay(up, options.allowedUid ?? process.getuid?.());
+  static async open(up: RelayUpstream, pathAndQuery: string, options: { allowedUid?: number; unpacedStartMs?: number } = {}): Promise<RtspRelay> {
+    const relay = new RtspRelay(up, options.allowedUid ?? process.getuid?.(), options.unpacedStartMs ?? UNPACED_START_MS);
     await new Promise<void>((resolve, reject) => {
       relay.server.once('error', reject);
       relay.server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => resolve());
@@ -247,9 +256,12 @@ export class RtspRelay {
     return relay;
   }
 
-  /** ffmpeg is connected and the camera has answered PLAY: the control exchange is over, video flows. */
-  get playing(): boolean {
-    return !this.closed && this.stage === 'playing';
+  /**
+   * The camera has played for UNPACED_START_MS (or as opened): the recorder's UTC index is anchored on segment closes seen
+   * without delay, and the relay may now be paced (relay-pace.ts).
+   */
+  get steady(): boolean {
+    return !this.closed && this.stage === 'playing' && performance.now() - this.playingSinceMs >= this.unpacedStartMs;
   }
 
   close(): void {
@@ -354,7 +366,10 @@ export class RtspRelay {
       return;
     }
     if (status !== 401) this.sent.delete(cseq);
-    if (status >= 200 && status < 300 && this.stage === 'control' && pending?.message.first.startsWith('PLAY ')) this.stage = 'playing';
+    if (status >= 200 && status < 300 && this.stage === 'control' && pending?.message.first.startsWith('PLAY ')) {
+      this.stage = 'playing';
+      this.playingSinceMs = performance.now();
+    }
     // URLs the camera names for itself point ffmpeg back at the relay
     m.headers = m.headers.map(([k, v]) => (/^content-(base|location)$/i.test(k) ? [k, v.replace(/^rtsps?:\/\/[^/]+/i, this.relayPrefix)] : [k, v]));
     this.client?.write(serialize(m));

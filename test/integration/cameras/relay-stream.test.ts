@@ -82,9 +82,9 @@ async function player(url: string, o: { pauseMs?: number } = {}): Promise<{ sock
 
 const PLAY_REPLY = 'RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n';
 
-/** A relay in the relay process, as the recorder opens it. */
+/** A relay in the relay process, as the recorder opens it, but paced as soon as it plays (not after 30 s). */
 async function openRelay(port: number, credentials?: { username: string; password: string }): Promise<{ url: string; close: () => ReturnType<ReturnType<typeof relayHost>['close']> }> {
-  const { id, url } = await relayHost().open({ address: '127.0.0.1', port, credentials }, '/stream');
+  const { id, url } = await relayHost().open({ address: '127.0.0.1', port, credentials }, '/stream', { unpacedStartMs: 0 });
   return { url, close: () => relayHost().close(id) };
 }
 

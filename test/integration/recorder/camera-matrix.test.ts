@@ -90,8 +90,9 @@ describe('recorder: the cameras shops own', () => {
       const start = from.get(id)!;
       const end = own[own.length - 1]!.endUtcMs;
       // each segment at its true time, through the clock's jumps: ffmpeg writes each packet as it comes, so a
-      // segment's last write is when its last frame arrived; it ends about a frame later (the next keyframe). The
-      // first two are left out: ffmpeg writes what it read while probing the stream in one burst, late.
+      // segment's last write is when its last frame arrived (up to 100 ms later once the relay is paced); it ends
+      // about a frame later (the next keyframe). The first two are left out: ffmpeg writes what it read while
+      // probing the stream in one burst, late.
       const timeErrorsMs = own.slice(2).map((seg) => Math.abs(seg.endUtcMs - (statSync(path.join(stateDir, 'buffer', seg.path)).mtimeMs + FRAME_MS[id]!)));
       return {
         id,

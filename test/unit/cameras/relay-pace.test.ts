@@ -13,8 +13,8 @@ async function ticksIn(ms: number): Promise<number> {
 }
 
 describe('relay process pacing', () => {
-  it('sleeps between turns only while every relay plays, and stops when none is open', async () => {
-    const relays: Paced[] = [{ playing: true }, { playing: false }];
+  it('sleeps between turns only while every relay is steady, and stops when none is open', async () => {
+    const relays: Paced[] = [{ steady: true }, { steady: false }];
     let looks = 0;
     const pace = new RelayPace(
       () => {
@@ -27,7 +27,7 @@ describe('relay process pacing', () => {
     // one relay is setting up: the loop runs freely
     expect(await ticksIn(500)).toBeGreaterThan(30);
 
-    relays[1] = { playing: true };
+    relays[1] = { steady: true };
     await sleep(150);
     // all play: a turn every 100 ms, in which the timer fires about once
     expect(await ticksIn(1000)).toBeLessThan(20);
@@ -42,7 +42,7 @@ describe('relay process pacing', () => {
 
 describe('relay process pacing: the sleeps', () => {
   it('last between the bounds and differ, so segment closes are not always seen equally late', async () => {
-    const relays: Paced[] = [{ playing: true }];
+    const relays: Paced[] = [{ steady: true }];
     new RelayPace(() => relays).start();
     // a 1 ms timer fires once per turn of the paced loop: the gaps between its firings are the sleeps
     const at: number[] = [];
