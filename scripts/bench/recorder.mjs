@@ -10,7 +10,8 @@ import { procStat, round, sampleUsage, treePids } from './_measure.mjs';
 
 const CAMERAS = 8;
 const IDLE_S = 30;
-const WARMUP_S = 15;
+// past the relay's unpaced start (cameras/rtsp-relay.ts UNPACED_START_MS, 30 s): the steady state is measured
+const WARMUP_S = 35;
 // two decode-check intervals (recorder.decode_check_interval_s, 60 s by default): a 60 s window holds 0 or 1 check round
 const SAMPLE_S = 120;
 const FILE_S = 240;

@@ -33,6 +33,8 @@ export interface VisionOptions {
   embeddings: boolean;
   intraOpThreads: number;
   workers: number;
+  /** Nice value of the worker threads (and so of the decoders they start): 0 = unchanged. */
+  nice: number;
   segmentSeconds: number;
   maxImagePixels: number;
   detector: DetectorOptions;
@@ -56,6 +58,7 @@ export function visionOptions(config: Config, modelsDir: string): VisionOptions 
     embeddings: v.embeddings,
     intraOpThreads: v.intra_op_threads,
     workers: v.workers,
+    nice: v.nice,
     segmentSeconds: v.segment_seconds,
     maxImagePixels: v.max_image_pixels,
     detector: {

@@ -5,6 +5,7 @@
  *   out: {type: 'ready'} | {type: 'progress', index, framesDone} | {type: 'done', index, outcome}
  *        | {type: 'error', index?, message, code, hint}
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { analyseSegment, type Segment } from './clip.js';
 import { FaceModels } from './models.js';
@@ -17,6 +18,10 @@ const port = parentPort!;
 const options = (workerData as { options: VisionOptions }).options;
 // a worker thread has its own copy of the process's policies
 useSandbox(options.sandbox);
+// Recording first: on Linux a nice value belongs to a thread, and pid 0 here means this thread (not the
+// daemon's main thread, which runs the recorder); the ffmpeg decoders it starts inherit it. Lowering one's own
+// priority needs no privilege.
+if (options.nice > 0) setPriority(0, options.nice);
 const abort = new AbortController();
 
 function errorMessage(err: unknown, index?: number): Record<string, unknown> {
