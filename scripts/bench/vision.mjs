@@ -1,7 +1,9 @@
-// Face pipeline speed and memory (issue 6, acceptance check 5):
+// Face pipeline speed and memory:
 //  1. 60 s of 1080p25 CCTV-like video (4 faces, sensor noise, ~4 Mbit/s H.264 like a camera's main stream):
 //     decode alone (ffmpeg to raw RGB at 5 fps: the lower bound) vs the whole pipeline (`hindsight analyse`),
-//     wall and CPU time, their ratio, per-stage times, faces/s, peak RSS of the process tree.
+//     in PAIRS runs side by side (decode, then pipeline); the ratio is the median of the pairs' ratios. Wall and
+//     CPU time (the machine's busy CPU from /proc/stat over the run: the sandboxed decoders' CPU does not reach
+//     the shell's `time`), per-stage times, faces/s, peak RSS of the process tree.
 //  2. A 90 s x 4-camera incident analysed with the default config.
 // Faces come from the dev photo set when present (4 identities), else the public-domain photo repeated.
 // Figures depend on what else the machine runs at the time: the 2 cores may be shared.
@@ -13,6 +15,16 @@ import path from 'node:path';
 import { round, procStat, treePids } from './_measure.mjs';
 
 const PUBLIC_FACE = '/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg';
+const PAIRS = 3;
+
+/** Busy CPU seconds of the whole machine so far (user, nice, system, irq, softirq, steal), from /proc/stat. */
+function machineBusyS() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /** Run a command; wall and CPU (user+sys of it and its children, from bash's `time`), peak RSS of its tree. */
 async function measure(command, { log } = {}) {
@@ -20,16 +32,18 @@ async function measure(command, { log } = {}) {
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += c));
   let peak = 0;
+  const busy0 = machineBusyS();
   const timer = setInterval(() => {
     const rss = [child.pid, ...treePids(child.pid)].reduce((s, p) => s + (procStat(p)?.rssBytes ?? 0), 0);
     peak = Math.max(peak, rss);
   }, 250);
   const code = await new Promise((resolve) => child.on('exit', resolve));
   clearInterval(timer);
+  const busy = machineBusyS() - busy0;
   const [real, user, sys] = stderr.trim().split('\n').pop().split(' ').map(Number);
   if (code !== 0) throw new Error(`${command} failed (${code}): ${stderr.slice(-2000)}`);
-  log?.(`${command.slice(0, 80)}...: ${real} s wall, ${round(user + sys)} s CPU, peak RSS ${round(peak / 2 ** 20, 0)} MiB`);
-  return { wall_s: real, cpu_s: round(user + sys), peak_rss_mib: round(peak / 2 ** 20, 0) };
+  log?.(`${command.slice(0, 80)}...: ${real} s wall, ${round(busy)} s busy CPU, peak RSS ${round(peak / 2 ** 20, 0)} MiB`);
+  return { wall_s: real, cpu_s: round(user + sys), machine_busy_cpu_s: round(busy), peak_rss_mib: round(peak / 2 ** 20, 0) };
 }
 
 export async function run({ root, log }) {
@@ -65,9 +79,16 @@ export async function run({ root, log }) {
     const bytes = readFileSync(v60).length;
     log(`video: ${round((bytes * 8) / 60 / 1e6)} Mbit/s`);
 
-    const decode = await measure(`ffmpeg -hide_banner -nostdin -loglevel error -i ${v60} -map 0:v:0 -vf fps=5 -f rawvideo -pix_fmt rgb24 - > /dev/null`, { log });
     const out60 = path.join(dir, 'out60');
-    const pipeline = await measure(`${cli} analyse ${v60} --out ${out60}`, { log });
+    const pairs = [];
+    for (let i = 0; i < PAIRS; i++) {
+      const decode = await measure(`ffmpeg -hide_banner -nostdin -loglevel error -i ${v60} -map 0:v:0 -vf fps=5 -f rawvideo -pix_fmt rgb24 - > /dev/null`, { log });
+      rmSync(out60, { recursive: true, force: true });
+      const pipeline = await measure(`${cli} analyse ${v60} --out ${out60}`, { log });
+      pairs.push({ decode, pipeline, ratio: round(pipeline.wall_s / decode.wall_s) });
+    }
+    const mid = pairs.find((p) => p.ratio === median(pairs.map((q) => q.ratio)));
+    const { decode, pipeline } = mid;
     const r60 = JSON.parse(readFileSync(path.join(out60, 'result.json'), 'utf8'));
     const clip = r60.clips[0];
 
@@ -83,9 +104,14 @@ export async function run({ root, log }) {
       decode_only_cpu_s: decode.cpu_s,
       pipeline_wall_s: pipeline.wall_s,
       pipeline_cpu_s: pipeline.cpu_s,
-      pipeline_vs_decode_wall: round(pipeline.wall_s / decode.wall_s),
+      pipeline_vs_decode_wall: mid.ratio,
+      pipeline_vs_decode_wall_pairs: pairs.map((p) => p.ratio),
+      decode_only_machine_cpu_s: decode.machine_busy_cpu_s,
+      pipeline_machine_cpu_s: pipeline.machine_busy_cpu_s,
+      pass_ratio_le_1_5: mid.ratio <= 1.5,
+      pass_peak_rss_le_1_gib: Math.max(...pairs.map((p) => p.pipeline.peak_rss_mib)) <= 1024,
       faces_per_s: round(clip.faces_detected / pipeline.wall_s, 1),
-      peak_rss_mib: pipeline.peak_rss_mib,
+      peak_rss_mib: Math.max(...pairs.map((p) => p.pipeline.peak_rss_mib)),
       subjects_60s: r60.subjects.length,
       incident_4x90s_wall_s: incident.wall_s,
       incident_peak_rss_mib: incident.peak_rss_mib,
@@ -93,8 +119,9 @@ export async function run({ root, log }) {
     };
     return {
       summary,
-      targets: { pipeline_vs_decode_wall: '<= 2', peak_rss_mib: '<= 1024', incident_4x90s_wall_s: '< 180' },
+      targets: { pipeline_vs_decode_wall: '<= 1.5 (median of the pairs)', peak_rss_mib: '<= 1024', incident_4x90s_wall_s: '< 180' },
       video: { seconds: 60, width: 1920, height: 1080, fps: camera.fps, mbit_s: round((bytes * 8) / 60 / 1e6), faces: photos.length, dev_photos: existsSync(dev) },
+      pairs,
       decode_only: decode,
       pipeline: { ...pipeline, frames: clip.frames_analysed, faces_detected: clip.faces_detected, faces_accepted: clip.faces_accepted, tracks: clip.tracks, stage_ms: r60.timings, ms_per_frame: round((pipeline.wall_s * 1000) / clip.frames_analysed, 1) },
       incident_4x90s: { ...incident, frames: rInc.clips.reduce((s, c) => s + c.frames_analysed, 0), subjects: rInc.subjects.length, stage_ms: rInc.timings },
