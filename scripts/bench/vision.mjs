@@ -79,18 +79,21 @@ export async function run({ root, log }) {
     const bytes = readFileSync(v60).length;
     log(`video: ${round((bytes * 8) / 60 / 1e6)} Mbit/s`);
 
-    const out60 = path.join(dir, 'out60');
     const pairs = [];
+    const results = [];
     for (let i = 0; i < PAIRS; i++) {
       const decode = await measure(`ffmpeg -hide_banner -nostdin -loglevel error -i ${v60} -map 0:v:0 -vf fps=5 -f rawvideo -pix_fmt rgb24 - > /dev/null`, { log });
-      rmSync(out60, { recursive: true, force: true });
-      const pipeline = await measure(`${cli} analyse ${v60} --out ${out60}`, { log });
+      const out = path.join(dir, `out60-${i}`);
+      const pipeline = await measure(`${cli} analyse ${v60} --out ${out}`, { log });
       pairs.push({ decode, pipeline, ratio: round(pipeline.wall_s / decode.wall_s) });
+      results.push(JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')));
     }
-    const mid = pairs.find((p) => p.ratio === median(pairs.map((q) => q.ratio)));
-    const { decode, pipeline } = mid;
-    const r60 = JSON.parse(readFileSync(path.join(out60, 'result.json'), 'utf8'));
+    // the pair whose ratio is the median, with its own analysis result (stage times, counts)
+    const midIndex = pairs.findIndex((p) => p.ratio === median(pairs.map((q) => q.ratio)));
+    const { decode, pipeline, ratio } = pairs[midIndex];
+    const r60 = results[midIndex];
     const clip = r60.clips[0];
+    const peakRssMib = Math.max(...pairs.map((p) => p.pipeline.peak_rss_mib));
 
     log('making 4 cameras x 90 s');
     const cams = [];
@@ -104,14 +107,14 @@ export async function run({ root, log }) {
       decode_only_cpu_s: decode.cpu_s,
       pipeline_wall_s: pipeline.wall_s,
       pipeline_cpu_s: pipeline.cpu_s,
-      pipeline_vs_decode_wall: mid.ratio,
+      pipeline_vs_decode_wall: ratio,
       pipeline_vs_decode_wall_pairs: pairs.map((p) => p.ratio),
       decode_only_machine_cpu_s: decode.machine_busy_cpu_s,
       pipeline_machine_cpu_s: pipeline.machine_busy_cpu_s,
-      pass_ratio_le_1_5: mid.ratio <= 1.5,
-      pass_peak_rss_le_1_gib: Math.max(...pairs.map((p) => p.pipeline.peak_rss_mib)) <= 1024,
+      pass_ratio_le_1_5: ratio <= 1.5,
+      pass_peak_rss_le_1_gib: peakRssMib <= 1024,
       faces_per_s: round(clip.faces_detected / pipeline.wall_s, 1),
-      peak_rss_mib: Math.max(...pairs.map((p) => p.pipeline.peak_rss_mib)),
+      peak_rss_mib: peakRssMib,
       subjects_60s: r60.subjects.length,
       incident_4x90s_wall_s: incident.wall_s,
       incident_peak_rss_mib: incident.peak_rss_mib,

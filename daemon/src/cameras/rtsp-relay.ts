@@ -222,9 +222,8 @@ export class RtspRelay {
   private relayPrefix = '';
   private fromCamera: ((chunk: Buffer) => boolean) | undefined;
   private cameraPrefix = '';
-  /** `control` until the camera answers PLAY, then `playing`: what follows from the camera is video. */
-  private stage: 'control' | 'playing' = 'control';
-  private playingSinceMs = 0;
+  /** When the camera answered PLAY (what follows from it is video); undefined while the control exchange goes on. */
+  private playingSinceMs: number | undefined;
   private closed = false;
 
   private constructor(
@@ -261,7 +260,7 @@ export class RtspRelay {
    * without delay, and the relay may now be paced (relay-pace.ts).
    */
   get steady(): boolean {
-    return !this.closed && this.stage === 'playing' && performance.now() - this.playingSinceMs >= this.unpacedStartMs;
+    return !this.closed && this.playingSinceMs !== undefined && performance.now() - this.playingSinceMs >= this.unpacedStartMs;
   }
 
   close(): void {
@@ -366,10 +365,7 @@ export class RtspRelay {
       return;
     }
     if (status !== 401) this.sent.delete(cseq);
-    if (status >= 200 && status < 300 && this.stage === 'control' && pending?.message.first.startsWith('PLAY ')) {
-      this.stage = 'playing';
-      this.playingSinceMs = performance.now();
-    }
+    if (status >= 200 && status < 300 && this.playingSinceMs === undefined && pending?.message.first.startsWith('PLAY ')) this.playingSinceMs = performance.now();
     // URLs the camera names for itself point ffmpeg back at the relay
     m.headers = m.headers.map(([k, v]) => (/^content-(base|location)$/i.test(k) ? [k, v.replace(/^rtsps?:\/\/[^/]+/i, this.relayPrefix)] : [k, v]));
     this.client?.write(serialize(m));

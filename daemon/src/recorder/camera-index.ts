@@ -90,15 +90,12 @@ export class CameraIndex {
         // index what the old anchor placed, then anchor this segment and the ones after it
         if (run.anchor.offsetMs !== undefined) out.push(...this.flush(run));
         const held = this.hold(run, entry);
-        if (this.continues(run, jumpS, held && newest ? observedWallMs - entry.endS * 1000 : undefined)) {
-          this.deps.log.warn({ camera: this.cameraId, run: run.runId, fromS: run.lastEndS, toS: entry.startS }, "the camera's timestamps jumped; the recording goes on where it was on the wall clock");
-          if (held && newest) run.anchor.observe(observedWallMs, entry.endS);
-        } else {
-          this.deps.log.warn({ camera: this.cameraId, run: run.runId, fromS: run.lastEndS, toS: entry.startS }, "the camera's timestamps jumped; anchoring the recording to the wall clock again");
-          run.anchor.reset();
-          // its read time is the best known, even when it is not the newest line
-          if (held) run.anchor.observe(observedWallMs, entry.endS);
-        }
+        const goesOn = this.moveAnchorAcross(run, jumpS, held && newest ? observedWallMs - entry.endS * 1000 : undefined);
+        const why = goesOn ? 'the recording goes on where it was on the wall clock' : 'anchoring the recording to the wall clock again';
+        this.deps.log.warn({ camera: this.cameraId, run: run.runId, fromS: run.lastEndS, toS: entry.startS }, `the camera's timestamps jumped; ${why}`);
+        if (!goesOn) run.anchor.reset();
+        // after a reset its read time is the best known, even when it is not the newest line
+        if (held && (newest || !goesOn)) run.anchor.observe(observedWallMs, entry.endS);
       } else if (this.hold(run, entry) && newest) run.anchor.observe(observedWallMs, entry.endS);
     });
     // until the anchor has settled (ffmpeg's start-up burst is over) segments are held back, so early ones are not placed late
@@ -107,13 +104,14 @@ export class CameraIndex {
   }
 
   /**
-   * After a jump of the camera's timestamps by `jumpS`: true when the footage went on without a hole, the
-   * anchor then moved by the jump (the new clock continues on the wall clock where the old one stopped, with
-   * every observation made before it: one observation alone would place the footage by its delivery delay).
-   * `sample` is the new segment's own observation (wall - stream end), when it has one: a segment that closed
-   * later than continuity allows (by more than the chaining tolerance) shows a hole, and the anchor starts again.
+   * After a jump of the camera's timestamps by `jumpS`, move the run's anchor by the jump when the footage went
+   * on without a hole (the new clock continues on the wall clock where the old one stopped, with every
+   * observation made before it: one observation alone would place the footage by its delivery delay); false,
+   * leaving the anchor alone, when it did not. `sample` is the new segment's own observation (wall - stream
+   * end), when it has one: a segment that closed later than continuity allows (by more than the chaining
+   * tolerance) shows a hole.
    */
-  private continues(run: RunCursor, jumpS: number, sample: number | undefined): boolean {
+  private moveAnchorAcross(run: RunCursor, jumpS: number, sample: number | undefined): boolean {
     const before = run.anchor.offsetMs;
     if (before === undefined || run.lastEndS === undefined) return false;
     const moved = before - jumpS * 1000;
