@@ -22,8 +22,10 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--path", default="/stream")
-    p.add_argument("--mode", choices=["live", "file", "audio"], default="live", help="audio: an audio-only stream (a camera URL with no video track)")
-    p.add_argument("--file", help="H.264 MPEG-TS file for --mode file")
+    p.add_argument("--mode", choices=["live", "file", "mp2t", "audio"], default="live",
+                   help="file: the file's H.264 as RTP H.264; mp2t: the file's MPEG-TS itself over RTP (its own timestamps kept, as cameras that send MPEG-TS); "
+                        "audio: an audio-only stream (a camera URL with no video track)")
+    p.add_argument("--file", help="H.264 MPEG-TS file for --mode file or mp2t")
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--fps", type=int, default=10)
@@ -68,14 +70,19 @@ def main() -> int:
         )
     else:
         if not a.file:
-            print("--mode file needs --file", file=sys.stderr)
+            print(f"--mode {a.mode} needs --file", file=sys.stderr)
             return 2
-        launch = f"( filesrc location={a.file} ! tsdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
+        if a.mode == "mp2t":
+            # tsparse times the packets from the file's PCR so the server sends them in real time; one RTP
+            # packet's worth of TS packets (7) per buffer, else a buffer of several frames leaves at its first one's time
+            launch = f"( filesrc location={a.file} ! tsparse set-timestamps=true alignment=7 ! rtpmp2tpay name=pay0 pt=33 )"
+        else:
+            launch = f"( filesrc location={a.file} ! tsdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
 
     # the server would start and answer every client 503; say which plugin is missing instead
     packages = {"clockoverlay": "gstreamer1.0-x", "x264enc": "gstreamer1.0-plugins-ugly", "h264parse": "gstreamer1.0-plugins-bad",
                 "x265enc": "gstreamer1.0-plugins-bad", "h265parse": "gstreamer1.0-plugins-bad", "rtph265pay": "gstreamer1.0-plugins-good", "alawenc": "gstreamer1.0-plugins-good",
-                "tsdemux": "gstreamer1.0-plugins-bad", "rtph264pay": "gstreamer1.0-plugins-good", "mulawenc": "gstreamer1.0-plugins-good"}
+                "tsdemux": "gstreamer1.0-plugins-bad", "tsparse": "gstreamer1.0-plugins-bad", "rtpmp2tpay": "gstreamer1.0-plugins-good", "rtph264pay": "gstreamer1.0-plugins-good", "mulawenc": "gstreamer1.0-plugins-good"}
     missing = [e for e in packages if f"{e} " in launch and Gst.ElementFactory.find(e) is None]
     if missing:
         print(f"missing GStreamer elements {', '.join(missing)}: install {' '.join(sorted({packages[e] for e in missing}))}", file=sys.stderr)

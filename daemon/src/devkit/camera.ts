@@ -6,8 +6,11 @@ import { RtpClockProxy, type RtpClockFaults } from './rtp-jump.js';
 const SCRIPT = path.join(INSTALL_ROOT, 'scripts', 'rtsp-test-camera.py');
 
 export interface CameraOptions {
-  /** audio: an audio-only stream, i.e. a camera URL without a video track. */
-  mode?: 'live' | 'file' | 'audio';
+  /**
+   * file: the file's H.264 replayed as RTP H.264; mp2t: the MPEG-TS file itself over RTP, its own timestamps
+   * kept (cameras that send MPEG-TS); audio: an audio-only stream, i.e. a camera URL without a video track.
+   */
+  mode?: 'live' | 'file' | 'mp2t' | 'audio';
   file?: string;
   width?: number;
   height?: number;

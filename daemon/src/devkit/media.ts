@@ -77,6 +77,18 @@ export async function lengthenVideo(input: string, out: string, seconds: number)
   return out;
 }
 
+/**
+ * Copy an MPEG-TS file with its timestamps moved to start at `startS` (seconds; written modulo the 33-bit
+ * MPEG-TS clock, so a start just below 2^33 / 90 kHz makes a file that wraps). PCR and PTS are written
+ * together (no mux delay) so a replay paced by the PCR sends each frame at its own time.
+ */
+export async function retimeVideo(input: string, out: string, startS: number): Promise<string> {
+  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-i', input, '-c', 'copy', '-output_ts_offset', String(startS), '-muxdelay', '0', '-muxpreload', '0', '-f', 'mpegts', out];
+  const r = await runCommand('ffmpeg', args, { timeoutMs: 10 * 60_000 });
+  if (r.code !== 0) throw new Error(`ffmpeg could not retime ${input}: ${r.stderr}`);
+  return out;
+}
+
 export interface ProbeInfo {
   durationS: number;
   codec: string | undefined;

@@ -9,7 +9,7 @@ import { UNDECODABLE } from '../../../daemon/src/recorder/service.js';
 import type { AnalysisResult } from '../../../daemon/src/vision/result.js';
 import { runCli, startDaemon, writeConfig } from '../../helpers/cli.js';
 import { PUBLIC_FACE } from '../../helpers/faces.js';
-import { decodeErrors, lengthenVideo, makeCctvVideo, makeTestVideo } from '../../helpers/media.js';
+import { decodeErrors, lengthenVideo, makeCctvVideo, makeTestVideo, retimeVideo } from '../../helpers/media.js';
 import { tempDir } from '../../helpers/paths.js';
 import { recordingFfmpegs } from '../../helpers/process.js';
 import { queryStateDb, recorderConfigOverrides } from '../../helpers/recorder.js';
@@ -29,11 +29,14 @@ const MATRIX: Record<string, CameraOptions> = {
   // RTP timestamps start 10 s before they wrap (32 bits at 90 kHz). The times the recorder writes start at 0 with
   // each run, so its MPEG-TS times wrap (33 bits) only in the 27th hour of a run: test/unit/incidents/clip-cut.test.ts cuts there
   wrap: { width: 640, height: 360, fps: 10, gop: 10, rtpTimestampOffset: 2 ** 32 - 10 * 90_000 },
+  // a camera that sends MPEG-TS over RTP, its timestamps starting 10 s before they wrap (33 bits at 90 kHz), showing
+  // the person walking past (replayed from a file)
+  wrap33: { mode: 'mp2t' },
   // a camera whose clock is set back 10 s every 30 s, showing a person walking past (replayed from a file)
   jump: { mode: 'file', clockFaults: { jumpBackEveryS: 30, jumpBackS: 10 } },
 };
 /** Frame duration of each camera's stream, ms. */
-const FRAME_MS: Record<string, number> = { h264b: 100, h265b: 100, audio: 100, uhd: 200, wrap: 100, jump: 100 };
+const FRAME_MS: Record<string, number> = { h264b: 100, h265b: 100, audio: 100, uhd: 200, wrap: 100, wrap33: 100, jump: 100 };
 
 interface Segment {
   path: string;
@@ -52,7 +55,7 @@ function cpuSeconds(pid: number): number {
 }
 
 describe('recorder: the cameras shops own', () => {
-  it('records B-frames (H.264, H.265), audio, 4K, an RTP timestamp wrap and a clock that jumps back steadily for 60 s: one start, no gap, >= 95 % covered; an incident across all is cut exactly and analysed', async () => {
+  it('records B-frames (H.264, H.265), audio, 4K, an RTP timestamp wrap, MPEG-TS timestamps that wrap and a clock that jumps back steadily for 60 s: one start, no gap, >= 95 % covered; an incident across all is cut exactly and analysed', async () => {
     const dir = tempDir();
     const [uhdFile, faceFile] = await Promise.all([
       makeTestVideo(path.join(dir, 'uhd-10s.ts'), { seconds: 10, width: 3840, height: 2160, fps: 5, gop: 5, bitrateKbps: 4000 }).then((short) => lengthenVideo(short, path.join(dir, 'uhd.ts'), 150)),
@@ -60,7 +63,8 @@ describe('recorder: the cameras shops own', () => {
         .then((person) => makeCctvVideo(path.join(dir, 'face-20s.ts'), { seconds: 20, walkers: [person], width: 640, height: 360, fps: 10, gop: 10, noise: 4, crf: 26 }))
         .then((short) => lengthenVideo(short, path.join(dir, 'face.ts'), 150)),
     ]);
-    const files: Record<string, string> = { uhd: uhdFile, jump: faceFile };
+    const wrapFile = await retimeVideo(faceFile, path.join(dir, 'face-wrap33.ts'), 2 ** 33 / 90_000 - 10);
+    const files: Record<string, string> = { uhd: uhdFile, jump: faceFile, wrap33: wrapFile };
     const ids = Object.keys(MATRIX);
     const cameras = await Promise.all(ids.map((id) => startCamera({ ...MATRIX[id]!, file: files[id] })));
     const camera = (id: string): (typeof cameras)[number] => cameras[ids.indexOf(id)]!;
@@ -154,7 +158,9 @@ describe('recorder: the cameras shops own', () => {
       expect(await decodeErrors(path.join(folder, c.clip!.file)), `${c.camera}: the clip decodes`).toBe('');
     }
     expect(analysis.clips.filter((c) => c.error || c.damaged), 'every clip analysed').toEqual([]);
-    expect(analysis.subjects.flatMap((s) => s.crops.map((c) => c.camera_id)), 'the person walking past is found').toContain('jump');
+    const seenOn = analysis.subjects.flatMap((s) => s.crops.map((c) => c.camera_id));
+    expect(seenOn, 'the person walking past is found').toContain('jump');
+    expect(seenOn, 'the person walking past is found through the 33-bit wrap camera').toContain('wrap33');
     expect(camera('jump').clockJumpsAtMs.length, 'the camera clock jumped back twice').toBeGreaterThanOrEqual(2);
   }, 420_000);
 });
