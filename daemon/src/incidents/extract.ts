@@ -7,6 +7,7 @@ import { runCommand } from '../util/child.js';
 import type { ClockState } from '../util/clock-sync.js';
 import { sha256 } from '../util/hash.js';
 import { assertSafeId } from '../util/ids.js';
+import { forEachLimited } from '../util/parallel.js';
 import type { BufferIndex } from './buffer-port.js';
 import { extractClip } from './clip-cut.js';
 import { IncidentStepError } from './failure.js';
@@ -56,9 +57,10 @@ export class ExtractionStep implements IncidentStep {
     for (const f of await readdir(masterDir)) if (f.endsWith('.partial') || f.endsWith('.ffconcat')) await rm(path.join(masterDir, f), { force: true });
 
     const stillExtracting = (): boolean => !signal.aborted && repo.get(i.id)?.state === 'extracting';
-    for (const cam of repo.cameras(i.id)) {
+    // the cameras are cut side by side (the keyframe decode that finds damaged footage is most of a cut's time)
+    await forEachLimited(repo.cameras(i.id), config.incidents.extract_cameras_at_once, async (cam) => {
       if (!stillExtracting()) return; // stopping, or cancelled meanwhile
-      if (cam.clipState === 'done' && cam.clipPath && existsSync(path.join(dir, cam.clipPath))) continue;
+      if (cam.clipState === 'done' && cam.clipPath && existsSync(path.join(dir, cam.clipPath))) return;
       const file = `${assertSafeId(cam.cameraId, 'camera id')}.ts`;
       const segments = this.d.buffer.segmentsOverlapping(cam.cameraId, i.windowFromMs, i.windowToMs);
       const clip = await extractClip({
@@ -102,7 +104,7 @@ export class ExtractionStep implements IncidentStep {
           },
         });
       })();
-    }
+    });
     if (!stillExtracting()) return;
 
     const cameras = repo.cameras(i.id);
