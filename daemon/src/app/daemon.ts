@@ -43,6 +43,7 @@ import { RecorderService } from '../recorder/service.js';
 import { RetentionService } from '../recorder/retention-service.js';
 import { EvidenceOutlet } from '../uplink/evidence-outlet.js';
 import { createOutbox, UplinkService } from '../uplink/service.js';
+import { WebService } from '../web/service.js';
 import { ControlServer } from '../control/server.js';
 import { operationRoutes } from '../control/operations.js';
 import { CAMERA_OPERATIONS } from '../cameras/operations.js';
@@ -113,6 +114,7 @@ export class Daemon {
       new RecorderService(this.ctx),
       incidents.worker,
       uplink,
+      new WebService(this.ctx, incidents.desk),
       control,
       this.systemd,
     ];

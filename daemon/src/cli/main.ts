@@ -20,6 +20,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
   [['camera'], async () => (await import('./commands/camera.js')).registerCamera],
   [['buffer'], async () => (await import('./commands/buffer.js')).registerBuffer],
   [['incident'], async () => (await import('./commands/incident.js')).registerIncident],
+  [['web'], async () => (await import('./commands/web.js')).registerWeb],
   [['enroll', 'evidence', 'uplink'], async () => (await import('./commands/uplink.js')).registerUplink],
   // the force's commands live in their own program (hindsight-force); this spelling keeps working, unlisted
   [['force'], async () => (await import('./commands/force.js')).registerForce],

@@ -5,6 +5,7 @@ import { DeviceSection, LogSection, ModelsSection, PathsSection, SystemdSection,
 import { BufferSection, CamerasSection, RecorderSection } from './sections/recorder.js';
 import { UplinkSection } from './sections/uplink.js';
 import { VisionSection } from './sections/vision.js';
+import { WebSection } from './sections/web.js';
 
 /**
  * The single source of truth for configuration: types, defaults, descriptions and validation all come
@@ -31,6 +32,7 @@ export const ConfigSchema = Type.Object(
     incidents: IncidentsSection,
     vision: VisionSection,
     uplink: UplinkSection,
+    web: WebSection,
   },
   {
     $id: 'https://hindsight.invalid/schema/config.json',

@@ -9,6 +9,7 @@ import { databaseCheck, nodeCheck } from '../../kernel/doctor.js';
 import { modelFilesCheck, onnxRuntimeCheck } from '../../models/doctor.js';
 import { ffmpegCheck, ffprobeCheck } from '../../recorder/doctor.js';
 import { brokerDevCheck, uplinkCheck } from '../../uplink/doctor.js';
+import { webCheck } from '../../web/doctor.js';
 import { configFileInUse, configPath, loadConfigOrDefaults } from '../config-file.js';
 import { table } from '../../program/output.js';
 
@@ -31,6 +32,7 @@ const BOX_CHECKS: readonly Check<DoctorTarget>[] = [
   diskCheck,
   databaseCheck,
   uplinkCheck,
+  webCheck,
 ];
 
 /** What only a developer's machine needs (the demo and the tests), not a shop's box. */

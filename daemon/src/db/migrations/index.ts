@@ -11,5 +11,6 @@ import { m004 } from './004_incidents.js';
 import { m005 } from './005_uplink.js';
 import { m006 } from './006_incident_waits.js';
 import { m007 } from './007_camera_states.js';
+import { m008 } from './008_web.js';
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008];

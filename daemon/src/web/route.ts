@@ -1,0 +1,66 @@
+import type { TSchema } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Caller } from './auth.js';
+
+/**
+ * Who may call a route. Deny by default: every route of the web app declares one, and the server refuses
+ * to start with a route that does not (`public` must be said out loud).
+ */
+export type Access = 'public' | 'staff' | 'manager';
+
+export interface WebRequest<Body = unknown> {
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  body: Body;
+  /** The logged-in account (always set on `staff` and `manager` routes). */
+  caller: Caller | undefined;
+  ip: string;
+  raw: FastifyRequest;
+  reply: FastifyReply;
+}
+
+export interface WebRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  access: Access;
+  summary: string;
+  schema?: { params?: TSchema; querystring?: TSchema; body?: TSchema };
+  status?: number;
+  handler: (req: WebRequest<never>) => unknown;
+}
+
+/** Describe a route; the body's type comes from the caller (its schema checks it first). */
+export function webRoute<Body = unknown>(route: Omit<WebRoute, 'handler'> & { handler: (req: WebRequest<Body>) => unknown }): WebRoute {
+  return route as WebRoute;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+}
+
+export function serveWebRoute(app: FastifyInstance, route: WebRoute): void {
+  app.route({
+    method: route.method,
+    url: route.url,
+    schema: route.schema ?? {},
+    config: { access: route.access },
+    handler: async (req, reply) => {
+      const answer = await route.handler({
+        params: req.params as Record<string, string>,
+        query: req.query as Record<string, string | undefined>,
+        body: req.body as never,
+        caller: req.caller,
+        ip: req.ip,
+        raw: req,
+        reply,
+      });
+      if (reply.sent) return reply;
+      return route.status ? reply.code(route.status).send(answer) : answer;
+    },
+  });
+}

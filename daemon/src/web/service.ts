@@ -1,0 +1,77 @@
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { AlarmsRepo } from '../db/repos/alarms.js';
+import type { IncidentDesk } from '../incidents/desk.js';
+import type { AppContext } from '../kernel/context.js';
+import type { Service } from '../kernel/service.js';
+import { errorMessage } from '../util/errors.js';
+import { webApi } from './api.js';
+import { WebAuth } from './auth.js';
+import { buildWebServer } from './server.js';
+import { WebRepo } from '../db/repos/web.js';
+import { webCertificate, type WebCertificate } from './tls.js';
+
+export const WEB_DOWN = 'web_down';
+
+/**
+ * The web app as a daemon service. It fronts the same desk as the control socket (one place applies every
+ * rule and audit). If it cannot start (port taken, bad certificate) the daemon records and cameras go on:
+ * the failure is logged and raised as an alarm, never fatal.
+ */
+export class WebService implements Service {
+  readonly name = 'web';
+  private app: FastifyInstance | undefined;
+  private certificate: WebCertificate | undefined;
+  readonly auth: WebAuth;
+  private readonly store: WebRepo;
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly desk: IncidentDesk,
+  ) {
+    this.store = new WebRepo(ctx.db, ctx.clock);
+    const web = ctx.config.web;
+    this.auth = new WebAuth(this.store, ctx.audit, ctx.clock, ctx.log, {
+      idleMs: web.session_idle_min * 60_000,
+      absoluteMs: web.session_max_h * 3_600_000,
+      accountFailures: 5,
+      ipFailures: 20,
+      lockMs: 15 * 60_000,
+    });
+  }
+
+  get fingerprint(): string | undefined {
+    return this.certificate?.fingerprint;
+  }
+
+  async start(): Promise<void> {
+    const web = this.ctx.config.web;
+    if (!web.enabled) return;
+    const alarms = new AlarmsRepo(this.ctx.db, this.ctx.clock);
+    try {
+      this.certificate = await webCertificate(this.ctx.paths.stateDir, web);
+      const app = buildWebServer({
+        cert: this.certificate,
+        auth: this.auth,
+        log: this.ctx.log,
+        routes: webApi({ db: this.ctx.db, auth: this.auth, store: this.store, desk: this.desk, sessionMaxS: web.session_max_h * 3600 }),
+      });
+      await app.listen({ host: web.host, port: web.port });
+      this.app = app;
+      const port = (app.server.address() as AddressInfo).port;
+      alarms.clear(WEB_DOWN, 'web');
+      this.ctx.log.info({ service: this.name, host: web.host, port, fingerprint: this.certificate.fingerprint }, `web app at https://${web.host === '0.0.0.0' ? '<this box>' : web.host}:${port}/ (certificate SHA-256 ${this.certificate.fingerprint})`);
+      const code = this.auth.setupCode();
+      if (code) this.ctx.log.warn({ service: this.name, setup_code: code }, `no manager yet: open the web app and enter the setup code ${code} (\`hindsight web setup-code\` shows it again)`);
+    } catch (err) {
+      const why = errorMessage(err);
+      alarms.raise(WEB_DOWN, 'web', `the web app could not start: ${why}`);
+      this.ctx.log.error({ service: this.name, err }, `the web app could not start (recording goes on): ${why}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.app?.close();
+    this.app = undefined;
+  }
+}

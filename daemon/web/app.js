@@ -1,0 +1,235 @@
+// The box's web app: one page, no framework, no inline script (the CSP forbids it).
+const main = document.getElementById('main');
+const who = document.getElementById('who');
+const logoutButton = document.getElementById('logout');
+const toast = document.getElementById('toast');
+let session = { account: null, csrf: null, setup_needed: false };
+let poll;
+
+const REASONS = { theft: 'Theft', violence: 'Violence', threat_abuse: 'Threats or abuse', cbo_breach: 'Banned person (order breach)', other: 'Something else' };
+const STATES = {
+  logged: 'Logged', waiting: 'Waiting for footage', extracting: 'Saving the footage', analysing: 'Finding faces', sealed: 'Sealed for the police',
+  sending: 'Sending to the police', delivered: 'Received by the police', failed: 'Needs attention', cancelled: 'Cancelled', closed: 'Closed',
+};
+const WHEN = [['Now', 0], ['5 min ago', 5], ['10 min ago', 10], ['20 min ago', 20], ['30 min ago', 30]];
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'on') for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
+    else if (v === true) e.setAttribute(k, '');
+    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+function show(...nodes) {
+  clearInterval(poll);
+  main.replaceChildren(...nodes);
+  const h = main.querySelector('h1');
+  if (h) { h.setAttribute('tabindex', '-1'); h.focus(); }
+}
+
+function say(text) {
+  toast.textContent = text;
+  toast.classList.add('show');
+  setTimeout(() => toast.classList.remove('show'), 3500);
+}
+
+async function api(method, url, body) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && session.csrf) headers['x-csrf-token'] = session.csrf;
+  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    if (res.status === 401 && url !== '/api/v1/login' && url !== '/api/v1/setup') { await start(); }
+    const err = new Error(data.message || `the box answered ${res.status}`);
+    err.hint = data.hint;
+    throw err;
+  }
+  return data;
+}
+
+function errorLine() {
+  return el('p', { class: 'error', role: 'alert' });
+}
+
+function failWith(line, err) {
+  line.textContent = err.hint ? `${err.message}. ${err.hint}` : err.message;
+}
+
+async function start() {
+  session = await api('GET', '/api/v1/session');
+  who.textContent = session.account ? `${session.account.name}${session.account.role === 'manager' ? ' (manager)' : ''}` : '';
+  logoutButton.hidden = !session.account;
+  if (session.setup_needed && !session.account) return setupPage();
+  if (!session.account) return loginPage();
+  return homePage();
+}
+
+function setupPage() {
+  const line = errorLine();
+  const form = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      await api('POST', '/api/v1/setup', { code: f.get('code'), name: f.get('name'), password: f.get('password') });
+      say('Manager account made');
+      await start();
+    } catch (err) { failWith(line, err); }
+  } } },
+    el('label', { for: 'code' }, 'Setup code'), el('input', { id: 'code', name: 'code', autocomplete: 'off', required: true, inputmode: 'numeric' }),
+    el('p', { class: 'muted' }, 'The code is printed when the box starts; "hindsight web setup-code" shows it again.'),
+    el('label', { for: 'name' }, 'Your name'), el('input', { id: 'name', name: 'name', autocomplete: 'username', required: true, maxlength: 64 }),
+    el('label', { for: 'password' }, 'Password (at least 12 characters)'), el('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 12 }),
+    line, el('button', { class: 'btn', type: 'submit' }, 'Make the manager account'));
+  show(el('h1', {}, 'Set up this box'), form);
+}
+
+function loginPage() {
+  const line = errorLine();
+  const form = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      await api('POST', '/api/v1/login', { name: f.get('name'), secret: f.get('secret') });
+      await start();
+    } catch (err) { failWith(line, err); }
+  } } },
+    el('label', { for: 'name' }, 'Name'), el('input', { id: 'name', name: 'name', autocomplete: 'username', required: true, maxlength: 64 }),
+    el('label', { for: 'secret' }, 'PIN or password'), el('input', { id: 'secret', name: 'secret', type: 'password', autocomplete: 'current-password', required: true }),
+    line, el('button', { class: 'btn', type: 'submit' }, 'Log in'));
+  show(el('h1', {}, 'Log in'), form);
+}
+
+function stateBadge(state) {
+  return el('span', { class: `state ${state}` }, STATES[state] || state);
+}
+
+function incidentCard(i) {
+  return el('div', { class: 'card', 'data-incident': i.id },
+    el('div', {}, stateBadge(i.state), ' ', el('strong', {}, REASONS[i.reason] || i.reason)),
+    el('div', { class: 'muted' }, `Happened ${new Date(i.happened_at).toLocaleTimeString()} · ${i.cameras.map((c) => c.name).join(', ') || 'no camera'}`),
+    i.failure ? el('div', { class: 'error' }, i.failure) : null);
+}
+
+async function homePage() {
+  const list = el('div', { id: 'incidents' });
+  const refresh = async () => {
+    try {
+      const { incidents } = await api('GET', '/api/v1/incidents');
+      list.replaceChildren(...(incidents.length ? incidents.map(incidentCard) : [el('p', { class: 'muted' }, 'No incidents yet.')]));
+    } catch { /* shown on the next try */ }
+  };
+  const nodes = [
+    el('h1', {}, session.account.role === 'manager' ? 'Incidents' : 'Something happened?'),
+    el('button', { class: 'btn big', type: 'button', id: 'log-incident', on: { click: () => whenStep({ key: newKey() }) } }, 'Log incident'),
+    el('h2', {}, session.account.role === 'manager' ? 'All incidents' : 'Your incidents'),
+    list,
+  ];
+  if (session.account.role === 'manager') nodes.push(staffSection());
+  show(...nodes);
+  await refresh();
+  poll = setInterval(refresh, 2000);
+}
+
+function newKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+function whenStep(draft) {
+  const buttons = WHEN.map(([label, minutes]) => el('button', { class: 'choice', type: 'button', on: { click: () => whereStep({ ...draft, minutes_ago: minutes, when: label }) } }, label));
+  const time = el('input', { id: 'at', type: 'time', 'aria-label': 'or the time it happened' });
+  show(el('p', { class: 'steps' }, 'Step 1 of 3'), el('h1', {}, 'When did it happen?'), el('div', { class: 'choices' }, buttons),
+    el('label', { for: 'at' }, 'Or the time it happened'), time,
+    el('button', { class: 'btn secondary', type: 'button', on: { click: () => {
+      if (!time.value) return say('Pick a time first');
+      const [h, m] = time.value.split(':').map(Number);
+      const at = new Date(); at.setHours(h, m, 0, 0);
+      if (at > new Date()) at.setDate(at.getDate() - 1);
+      whereStep({ ...draft, at: at.toISOString(), when: time.value });
+    } } }, 'Use this time'),
+    el('button', { class: 'btn secondary', type: 'button', on: { click: start } }, 'Back'));
+}
+
+async function whereStep(draft) {
+  const { zones, cameras } = await api('GET', '/api/v1/choices');
+  const pick = (where) => whatStep({ ...draft, ...where });
+  const zoneButtons = zones.map((z) => el('button', { class: 'choice', type: 'button', on: { click: () => pick({ zone: z, where: z }) } }, z));
+  const cameraButtons = cameras.map((c) => el('button', { class: 'choice', type: 'button', on: { click: () => pick({ cameras: [c.id], where: c.name }) } }, c.name));
+  show(el('p', { class: 'steps' }, `Step 2 of 3 · ${draft.when}`), el('h1', {}, 'Where?'),
+    el('div', { class: 'choices' }, ...zoneButtons, el('button', { class: 'choice', type: 'button', on: { click: () => pick({ where: 'the whole shop' }) } }, 'Whole shop')),
+    cameraButtons.length ? el('h2', {}, 'Or one camera') : null, cameraButtons.length ? el('div', { class: 'choices' }, cameraButtons) : null,
+    el('button', { class: 'btn secondary', type: 'button', on: { click: () => whenStep(draft) } }, 'Back'));
+}
+
+function whatStep(draft) {
+  const line = errorLine();
+  const text = el('textarea', { id: 'justification', maxlength: 2000, placeholder: 'e.g. took two bottles of spirits and left without paying' });
+  let sending = false;
+  const send = async (reason) => {
+    if (sending) return; // a double tap sends once (and the request key makes a resend the same incident)
+    if (text.value.trim().length < 10) { line.textContent = 'Write a few words about what happened (at least 10 letters).'; text.focus(); return; }
+    sending = true;
+    const body = { request_key: draft.key, reason, justification: text.value.trim() };
+    if (draft.at) body.at = draft.at; else body.minutes_ago = draft.minutes_ago;
+    if (draft.zone) body.zone = draft.zone;
+    if (draft.cameras) body.cameras = draft.cameras;
+    try {
+      const { incident } = await api('POST', '/api/v1/incidents', body);
+      say('Incident logged');
+      trackPage(incident);
+    } catch (err) { sending = false; failWith(line, err); }
+  };
+  show(el('p', { class: 'steps' }, `Step 3 of 3 · ${draft.when} · ${draft.where}`), el('h1', {}, 'What happened?'),
+    el('label', { for: 'justification' }, 'In a few words'), text,
+    el('p', { class: 'muted' }, 'Then tap what it was: that sends it.'),
+    el('div', { class: 'choices' }, Object.entries(REASONS).map(([code, label]) => el('button', { class: 'choice', type: 'button', 'data-reason': code, on: { click: () => send(code) } }, label))),
+    line, el('button', { class: 'btn secondary', type: 'button', on: { click: () => whereStep(draft) } }, 'Back'));
+}
+
+function trackPage(incident) {
+  const card = el('div', {}, incidentCard(incident));
+  show(el('h1', {}, 'Incident logged'), el('p', {}, 'The box is saving the footage. You can leave this page: it carries on.'), card,
+    el('button', { class: 'btn', type: 'button', on: { click: start } }, 'Done'));
+  poll = setInterval(async () => {
+    try {
+      const { incident: now } = await api('GET', `/api/v1/incidents/${encodeURIComponent(incident.id)}`);
+      card.replaceChildren(incidentCard(now));
+    } catch { /* next time */ }
+  }, 1500);
+}
+
+function staffSection() {
+  const line = errorLine();
+  const list = el('ul', {});
+  const load = async () => {
+    const { accounts } = await api('GET', '/api/v1/accounts');
+    list.replaceChildren(...accounts.map((a) => el('li', {}, `${a.name} (${a.role})`)));
+  };
+  const form = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      await api('POST', '/api/v1/accounts', { name: f.get('staff-name'), pin: f.get('pin') });
+      form.reset(); line.textContent = ''; say('Staff account added'); await load();
+    } catch (err) { failWith(line, err); }
+  } } },
+    el('label', { for: 'staff-name' }, 'Name'), el('input', { id: 'staff-name', name: 'staff-name', required: true, maxlength: 64, autocomplete: 'off' }),
+    el('label', { for: 'pin' }, 'PIN (6 to 12 digits)'), el('input', { id: 'pin', name: 'pin', required: true, inputmode: 'numeric', pattern: '[0-9]{6,12}', autocomplete: 'off' }),
+    line, el('button', { class: 'btn', type: 'submit' }, 'Add staff member'));
+  load().catch(() => {});
+  return el('section', { 'aria-labelledby': 'staff-h' }, el('h2', { id: 'staff-h' }, 'Staff accounts'), list, form);
+}
+
+logoutButton.addEventListener('click', async () => {
+  try { await api('POST', '/api/v1/logout'); } catch { /* ended anyway */ }
+  session = { account: null, csrf: null };
+  await start();
+});
+
+start().catch((err) => show(el('h1', {}, 'The box did not answer'), el('p', {}, err.message)));
