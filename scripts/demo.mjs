@@ -64,6 +64,8 @@ writeFileSync(
     'cameras: {networks: [127.0.0.0/8]}',
     'recorder: {segment_seconds: 2}',
     'incidents: {wait_for_footage_s: 15}',
+    '# the web app on this machine only, on a free port (the log and this script say which)',
+    'web: {enabled: true, host: 127.0.0.1, port: 0}',
     '',
   ].join('\n'),
 );
@@ -83,6 +85,15 @@ const daemon = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'run',
 daemon.child.proc.stdout.on('data', (d) => process.stdout.write(d));
 daemon.child.proc.stderr.on('data', (d) => process.stderr.write(d));
 await daemon.waitForLine(/hindsight running/, 60_000);
+const webLine = daemon.lines.find((l) => /web app at https:\/\/[^/]+:\d+\//.test(l));
+if (webLine) {
+  const url = `https://localhost:${/web app at https:\/\/[^/]+:(\d+)\//.exec(webLine)[1]}/`;
+  const code = daemon.lines.map((l) => /enter the setup code (\d{4}-\d{4}-\d{4})/.exec(l)?.[1]).find((c) => c);
+  say(`web app: ${url} (the browser warns once about the box's own certificate; its fingerprint is in the log above)`);
+  say(code ? `first visit: make the manager account with the setup code ${code}` : 'log in with the manager account made earlier (delete .state/demo to start over)');
+  // open it where there is a screen to show it on
+  if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) runCommand('xdg-open', [url], { timeoutMs: 10_000 }).catch(() => undefined);
+}
 await daemon.waitForLine(/camera till2: recording/, 60_000);
 say('recording camera till2. Press Ctrl-C to stop.');
 const cli = `node daemon/dist/cli/main.js`;
