@@ -129,7 +129,7 @@ async function homePage() {
     el('h2', {}, session.account.role === 'manager' ? 'All incidents' : 'Your incidents'),
     list,
   ];
-  if (session.account.role === 'manager') nodes.push(staffSection());
+  if (session.account.role === 'manager') nodes.push(camerasSection(), staffSection());
   show(...nodes);
   await refresh();
   poll = setInterval(refresh, 2000);
@@ -202,6 +202,60 @@ function trackPage(incident) {
       card.replaceChildren(incidentCard(now));
     } catch { /* next time */ }
   }, 1500);
+}
+
+const CAMERA_STATES = { recording: 'Recording', starting: 'Starting', reconnecting: 'Reconnecting', stopped: 'Stopped', disabled: 'Turned off', undecodable: 'Video does not decode', unknown: 'Not reported' };
+
+function camerasSection() {
+  const list = el('div', { id: 'cameras' });
+  const line = errorLine();
+  const result = el('p', { role: 'status' });
+  const picture = el('div', {});
+  const load = async () => {
+    const { cameras, daemon_reporting } = await api('GET', '/api/v1/cameras');
+    list.replaceChildren(
+      ...(daemon_reporting ? [] : [el('p', { class: 'error' }, 'The recorder is not reporting.')]),
+      ...(cameras.length ? cameras.map((c) => el('div', { class: 'card', 'data-camera': c.id },
+        el('div', {}, el('strong', {}, c.name), ' ', el('span', { class: `state ${c.state === 'recording' ? 'delivered' : c.state === 'unknown' || c.state === 'disabled' ? '' : 'failed'}` }, CAMERA_STATES[c.state] || c.state)),
+        el('div', { class: 'muted' }, `${c.zone ? `${c.zone} · ` : ''}${c.hours_kept.toFixed(1)} h kept · ${c.gaps} gap${c.gaps === 1 ? '' : 's'}${c.fps ? ` · ${c.fps.toFixed(0)} fps` : ''}`),
+        c.reason && c.state !== 'recording' ? el('div', { class: 'error' }, c.reason) : null,
+        el('div', { class: 'choices' },
+          el('button', { class: 'choice', type: 'button', on: { click: async () => {
+            try { await api('POST', `/api/v1/cameras/${encodeURIComponent(c.id)}`, { enabled: !c.enabled }); await load(); } catch (err) { failWith(line, err); }
+          } } }, c.enabled ? 'Turn off' : 'Turn on'),
+          el('button', { class: 'choice', type: 'button', on: { click: async () => {
+            const res = await fetch(`/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot`, { credentials: 'same-origin' });
+            if (!res.ok) { const e = await res.json().catch(() => ({})); return failWith(line, { message: e.message || 'no picture', hint: e.hint }); }
+            picture.replaceChildren(el('img', { src: URL.createObjectURL(await res.blob()), alt: `Picture from ${c.name}`, class: 'snapshot' }));
+          } } }, 'Picture')))) : [el('p', { class: 'muted' }, 'No cameras yet.')]),
+    );
+  };
+  const form = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    const body = { id: String(f.get('cam-name')).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'camera', name: f.get('cam-name'), url: f.get('cam-url') };
+    if (f.get('cam-zone')) body.zone = f.get('cam-zone');
+    if (f.get('cam-user')) { body.username = f.get('cam-user'); body.password = f.get('cam-password'); }
+    try { await api('POST', '/api/v1/cameras', body); form.reset(); line.textContent = ''; result.textContent = ''; say('Camera added'); await load(); } catch (err) { failWith(line, err); }
+  } } },
+    el('label', { for: 'cam-name' }, 'Camera name'), el('input', { id: 'cam-name', name: 'cam-name', required: true, maxlength: 100, placeholder: 'Till 2' }),
+    el('label', { for: 'cam-url' }, 'Camera address (RTSP)'), el('input', { id: 'cam-url', name: 'cam-url', required: true, maxlength: 2048, placeholder: 'rtsp://192.0.2.10:554/stream1', autocomplete: 'off' }),
+    el('label', { for: 'cam-zone' }, 'Zone (optional)'), el('input', { id: 'cam-zone', name: 'cam-zone', maxlength: 64, placeholder: 'Tills' }),
+    el('label', { for: 'cam-user' }, 'Camera user name (if it asks for one)'), el('input', { id: 'cam-user', name: 'cam-user', maxlength: 128, autocomplete: 'off' }),
+    el('label', { for: 'cam-password' }, 'Camera password'), el('input', { id: 'cam-password', name: 'cam-password', type: 'password', maxlength: 256, autocomplete: 'new-password' }),
+    el('button', { class: 'btn secondary', type: 'button', on: { click: async () => {
+      const f = new FormData(form);
+      const body = { url: f.get('cam-url') };
+      if (f.get('cam-user')) { body.username = f.get('cam-user'); body.password = f.get('cam-password'); }
+      result.textContent = 'Trying the camera for a few seconds…';
+      try {
+        const r = await api('POST', '/api/v1/cameras-test', body);
+        result.textContent = r.ok ? `It works: ${r.stream.codec ?? 'video'} ${r.stream.width ?? '?'}x${r.stream.height ?? '?'}${r.stream.fps ? ` at ${Math.round(r.stream.fps)} fps` : ''}.` : `It does not work: ${r.problem.message}${r.problem.hint ? `. ${r.problem.hint}` : ''}`;
+      } catch (err) { result.textContent = ''; failWith(line, err); }
+    } } }, 'Try it'),
+    result, line, el('button', { class: 'btn', type: 'submit' }, 'Add camera'));
+  load().catch((err) => failWith(line, err));
+  return el('section', { 'aria-labelledby': 'cameras-h' }, el('h2', { id: 'cameras-h' }, 'Cameras'), list, picture, el('h2', {}, 'Add a camera'), form);
 }
 
 function staffSection() {

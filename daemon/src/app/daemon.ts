@@ -23,7 +23,7 @@
  * reaches the daemon only once everything it fronts runs), systemd (ready). Stop: the reverse.
  */
 import type { Logger } from 'pino';
-import { AuditLog } from '../audit/log.js';
+import { AuditLog, type AuditActor } from '../audit/log.js';
 import { daemonPaths } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
 import { openDatabase } from '../db/db.js';
@@ -45,7 +45,7 @@ import { EvidenceOutlet } from '../uplink/evidence-outlet.js';
 import { createOutbox, UplinkService } from '../uplink/service.js';
 import { WebService } from '../web/service.js';
 import { ControlServer } from '../control/server.js';
-import { operationRoutes } from '../control/operations.js';
+import { operationRoutes, type OperationContext } from '../control/operations.js';
 import { CAMERA_OPERATIONS } from '../cameras/operations.js';
 import { LOCK_OPERATIONS } from '../recorder/lock-operations.js';
 import { UPLINK_OPERATIONS } from '../uplink/operations.js';
@@ -94,18 +94,17 @@ export class Daemon {
     const control = new ControlServer(paths.stateDir, options.log);
     control.register(incidentRoutes(incidents.desk, incidents.worker));
     // Changes the CLI asks for (cameras, evidence locks...) run here: the daemon is the single writer.
-    control.register(
-      operationRoutes([...CAMERA_OPERATIONS, ...LOCK_OPERATIONS, ...UPLINK_OPERATIONS], (actor) => ({
-        ...this.ctx,
-        actor,
-        inDaemon: true,
-        notify: (event) => {
-          if (event === 'queued') return uplink.wake();
-          uplink.enrolled();
-          incidents.worker.notify(event);
-        },
-      })),
-    );
+    const operationContext = (actor: AuditActor): OperationContext => ({
+      ...this.ctx,
+      actor,
+      inDaemon: true,
+      notify: (event) => {
+        if (event === 'queued') return uplink.wake();
+        uplink.enrolled();
+        incidents.worker.notify(event);
+      },
+    });
+    control.register(operationRoutes([...CAMERA_OPERATIONS, ...LOCK_OPERATIONS, ...UPLINK_OPERATIONS], operationContext));
     this.services = [
       new DbService(this.ctx),
       new ClockService(clockSync, options.log),
@@ -114,7 +113,7 @@ export class Daemon {
       new RecorderService(this.ctx),
       incidents.worker,
       uplink,
-      new WebService(this.ctx, incidents.desk),
+      new WebService(this.ctx, { desk: incidents.desk, operationContext }),
       control,
       this.systemd,
     ];

@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { AlarmsRepo } from '../db/repos/alarms.js';
+import type { AuditActor } from '../audit/log.js';
+import type { OperationContext } from '../control/operations.js';
 import type { IncidentDesk } from '../incidents/desk.js';
 import type { AppContext } from '../kernel/context.js';
 import type { Service } from '../kernel/service.js';
 import { errorMessage } from '../util/errors.js';
 import { webApi } from './api.js';
+import { cameraApi } from './camera-api.js';
 import { WebAuth } from './auth.js';
 import { buildWebServer } from './server.js';
 import { WebRepo } from '../db/repos/web.js';
@@ -27,7 +30,7 @@ export class WebService implements Service {
 
   constructor(
     private readonly ctx: AppContext,
-    private readonly desk: IncidentDesk,
+    private readonly deps: { desk: IncidentDesk; operationContext: (actor: AuditActor) => OperationContext },
   ) {
     this.store = new WebRepo(ctx.db, ctx.clock);
     const web = ctx.config.web;
@@ -54,7 +57,10 @@ export class WebService implements Service {
         cert: this.certificate,
         auth: this.auth,
         log: this.ctx.log,
-        routes: webApi({ db: this.ctx.db, auth: this.auth, store: this.store, desk: this.desk, sessionMaxS: web.session_max_h * 3600 }),
+        routes: [
+          ...webApi({ db: this.ctx.db, auth: this.auth, store: this.store, desk: this.deps.desk, sessionMaxS: web.session_max_h * 3600 }),
+          ...cameraApi({ ctx: this.ctx, operationContext: this.deps.operationContext }),
+        ],
       });
       await app.listen({ host: web.host, port: web.port });
       this.app = app;

@@ -195,6 +195,54 @@ describe('web app: accounts, sessions and the rules every route keeps', () => {
     expect(short.body.message).toMatch(/at least 10 characters/);
   });
 
+  it('lets a manager add, try and change cameras; their credentials appear in no answer and no log line; unsafe addresses are refused in plain words', async () => {
+    const secret = 'S3cret-cam-pass';
+    const locked = await startCamera({ width: 320, height: 240, fps: 5, gop: 5, user: 'admin', password: secret });
+    try {
+      const m = manager();
+      const answers: string[] = [];
+      const call = async (method: string, url: string, body?: unknown): Promise<Awaited<ReturnType<WebClient['request']>>> => {
+        const a = await m.request(method, url, body);
+        answers.push(a.text);
+        return a;
+      };
+      const tried = await call('POST', '/api/v1/cameras-test', { url: locked.url, username: 'admin', password: secret });
+      expect(tried.status, tried.text).toBe(200);
+      expect(tried.body).toMatchObject({ ok: true, stream: { codec: 'h264', width: 320, height: 240 } });
+      const wrongPassword = await call('POST', '/api/v1/cameras-test', { url: locked.url, username: 'admin', password: 'nope' });
+      expect(wrongPassword.body).toMatchObject({ ok: false });
+      expect(JSON.stringify(wrongPassword.body.problem)).toMatch(/password|credentials|refused|authori/i);
+      const added = await call('POST', '/api/v1/cameras', { id: 'back-door', name: 'Back door', url: locked.url, zone: 'Stock room', username: 'admin', password: secret });
+      expect(added.status, added.text).toBe(201);
+      expect(added.body.camera).toMatchObject({ id: 'back-door', has_credentials: true });
+      // credentials inside the address are taken out of it too
+      const inUrl = await call('POST', '/api/v1/cameras', { id: 'side-door', name: 'Side door', url: locked.url.replace('rtsp://', `rtsp://admin:${secret}@`) });
+      expect([201, 400, 409], inUrl.text).toContain(inUrl.status);
+      await waitFor(async () => ((await call('GET', '/api/v1/cameras')).body.cameras as { id: string; state: string }[]).find((c) => c.id === 'back-door')?.state === 'recording', {
+        timeoutMs: 30_000,
+        what: 'the camera with credentials recording',
+      });
+      const list = await call('GET', '/api/v1/cameras');
+      expect((list.body.cameras as { id: string }[]).map((c) => c.id)).toContain('till-2');
+      expect((await call('POST', '/api/v1/cameras/back-door', { enabled: false })).body.camera).toMatchObject({ enabled: false });
+      const snap = await m.get('/api/v1/cameras/till-2/snapshot');
+      expect(snap.status).toBe(200);
+      expect(snap.headers['content-type']).toBe('image/jpeg');
+      for (const a of answers) expect(a, 'no answer carries the camera password').not.toContain(secret);
+      expect(daemon.lines.filter((l) => l.includes(secret)), 'no log line carries it').toEqual([]);
+      expect(JSON.stringify(queryStateDb(dir, 'SELECT * FROM audit')), 'nor the audit').not.toContain(secret);
+
+      for (const url of ['rtsp://169.254.169.254/latest', 'file:///etc/passwd', 'http://127.0.0.1:80/', 'rtsp://10.0.0.5/stream', `rtsp://127.0.0.1:554/${'x'.repeat(3000)}`]) {
+        const refused = await m.post('/api/v1/cameras', { id: 'evil', name: 'Evil', url });
+        expect([400, 409], `${url.slice(0, 40)}: ${refused.text}`).toContain(refused.status);
+        expect(String(refused.body.message).length, 'a reason in words').toBeGreaterThan(10);
+      }
+      expect(queryStateDb(dir, "SELECT id FROM cameras WHERE id = 'evil'")).toEqual([]);
+    } finally {
+      await locked.stop();
+    }
+  }, 90_000);
+
   it('throttles guessing: 429 after 5 wrong PINs for a name, a lockout that survives a daemon restart', async () => {
     await manager().post('/api/v1/accounts', { name: 'Jo', pin: '555123' });
     const guesser = client();

@@ -18,6 +18,7 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
   const dir = tempDir();
   let daemon: TestProcess;
   let camera: Awaited<ReturnType<typeof startCamera>>;
+  let entrance: Awaited<ReturnType<typeof startCamera>>;
   let browser: Browser;
   let base: string;
   let setupCode: string;
@@ -30,7 +31,7 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
       // a short window after "now", so the incident is cut while the test watches
       incidents: { window_before_s: 10, window_after_s: 2, wait_for_footage_s: 10 },
     });
-    camera = await startCamera({ width: 320, height: 240, fps: 5, gop: 5 });
+    [camera, entrance] = await Promise.all([startCamera({ width: 320, height: 240, fps: 5, gop: 5 }), startCamera({ width: 320, height: 240, fps: 5, gop: 5, pattern: 'ball' })]);
     const add = await runCli(['camera', 'add', '--config', config, '--id', 'till-2', '--name', 'Till 2', '--zone', 'Tills', '--url', camera.url]);
     expect(add.code, add.stderr).toBe(0);
     daemon = startDaemon(config);
@@ -43,6 +44,7 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     await browser?.close();
     await daemon?.stop();
     await camera?.stop();
+    await entrance?.stop();
   });
 
   /** A browser context like a shop's tablet or phone: the box's self-signed certificate accepted once. */
@@ -71,6 +73,25 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     await page.getByRole('button', { name: 'Add staff member' }).click();
     await page.getByText('Sam (staff)').waitFor();
     await screenshot(page, 'manager-home-tablet');
+
+    // a camera added from the console: tried first, then added, then seen recording
+    await page.getByLabel('Camera name').fill('Entrance');
+    await page.getByLabel('Camera address (RTSP)').fill(entrance.url);
+    await page.getByLabel('Zone (optional)').fill('Front');
+    await page.getByRole('button', { name: 'Try it' }).click();
+    await page.getByText(/It works: h264 320x240/).waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Add camera' }).click();
+    const card = page.locator('[data-camera="entrance"]');
+    await card.waitFor();
+    for (let i = 0; i < 30 && !(await card.getByText('Recording').isVisible()); i++) {
+      await page.waitForTimeout(1000);
+      await page.reload();
+      await card.waitFor();
+    }
+    await card.getByText('Recording').waitFor({ timeout: 5000 });
+    await card.getByRole('button', { name: 'Picture' }).click();
+    await page.getByRole('img', { name: 'Picture from Entrance' }).waitFor();
+    await screenshot(page, 'manager-cameras-tablet');
     expect(await a11y(context, base, async (p) => void (await p.getByRole('heading', { name: 'Staff accounts' }).waitFor()))).toEqual([]);
     expect(errors, 'no script error or CSP violation on the page').toEqual([]);
     await context.close();
