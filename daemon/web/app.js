@@ -115,21 +115,32 @@ function incidentCard(i) {
     i.failure ? el('div', { class: 'error' }, i.failure) : null);
 }
 
+function pressCard(p) {
+  return el('div', { class: 'card', 'data-press': p.id },
+    el('div', {}, el('span', { class: 'state failed' }, 'Button pressed'), ' ', el('strong', {}, p.button)),
+    el('div', { class: 'muted' }, `At ${new Date(p.pressed_at).toLocaleTimeString()} · ${p.cameras.join(', ')} · held until ${new Date(p.expires_at).toLocaleTimeString()}`),
+    el('button', { class: 'btn', type: 'button', on: { click: () => whatStep({ press: p.id, when: new Date(p.pressed_at).toLocaleTimeString(), where: p.button }) } }, 'Say what happened'));
+}
+
 async function homePage() {
   const list = el('div', { id: 'incidents' });
+  const presses = el('div', { id: 'presses' });
   const refresh = async () => {
     try {
+      const { presses: waiting } = await api('GET', '/api/v1/presses');
+      presses.replaceChildren(...(waiting.length ? [el('h2', {}, 'Button presses waiting for you'), ...waiting.map(pressCard)] : []));
       const { incidents } = await api('GET', '/api/v1/incidents');
       list.replaceChildren(...(incidents.length ? incidents.map(incidentCard) : [el('p', { class: 'muted' }, 'No incidents yet.')]));
     } catch { /* shown on the next try */ }
   };
   const nodes = [
     el('h1', {}, session.account.role === 'manager' ? 'Incidents' : 'Something happened?'),
+    presses,
     el('button', { class: 'btn big', type: 'button', id: 'log-incident', on: { click: () => whenStep({ key: newKey() }) } }, 'Log incident'),
     el('h2', {}, session.account.role === 'manager' ? 'All incidents' : 'Your incidents'),
     list,
   ];
-  if (session.account.role === 'manager') nodes.push(camerasSection(), staffSection());
+  if (session.account.role === 'manager') nodes.push(camerasSection(), staffSection(), buttonsSection());
   show(...nodes);
   await refresh();
   poll = setInterval(refresh, 2000);
@@ -175,6 +186,13 @@ function whatStep(draft) {
     if (sending) return; // a double tap sends once (and the request key makes a resend the same incident)
     if (text.value.trim().length < 10) { line.textContent = 'Write a few words about what happened (at least 10 letters).'; text.focus(); return; }
     sending = true;
+    if (draft.press) {
+      try {
+        const { incident } = await api('POST', `/api/v1/presses/${encodeURIComponent(draft.press)}/complete`, { reason, justification: text.value.trim() });
+        say('Incident logged');
+        return trackPage(incident);
+      } catch (err) { sending = false; return failWith(line, err); }
+    }
     const body = { request_key: draft.key, reason, justification: text.value.trim() };
     if (draft.at) body.at = draft.at; else body.minutes_ago = draft.minutes_ago;
     if (draft.zone) body.zone = draft.zone;
@@ -185,11 +203,11 @@ function whatStep(draft) {
       trackPage(incident);
     } catch (err) { sending = false; failWith(line, err); }
   };
-  show(el('p', { class: 'steps' }, `Step 3 of 3 · ${draft.when} · ${draft.where}`), el('h1', {}, 'What happened?'),
+  show(el('p', { class: 'steps' }, draft.press ? `Button press · ${draft.when} · ${draft.where}` : `Step 3 of 3 · ${draft.when} · ${draft.where}`), el('h1', {}, 'What happened?'),
     el('label', { for: 'justification' }, 'In a few words'), text,
     el('p', { class: 'muted' }, 'Then tap what it was: that sends it.'),
     el('div', { class: 'choices' }, Object.entries(REASONS).map(([code, label]) => el('button', { class: 'choice', type: 'button', 'data-reason': code, on: { click: () => send(code) } }, label))),
-    line, el('button', { class: 'btn secondary', type: 'button', on: { click: () => whereStep(draft) } }, 'Back'));
+    line, el('button', { class: 'btn secondary', type: 'button', on: { click: () => (draft.press ? start() : whereStep(draft)) } }, 'Back'));
 }
 
 function trackPage(incident) {
@@ -278,6 +296,31 @@ function staffSection() {
     line, el('button', { class: 'btn', type: 'submit' }, 'Add staff member'));
   load().catch(() => {});
   return el('section', { 'aria-labelledby': 'staff-h' }, el('h2', { id: 'staff-h' }, 'Staff accounts'), list, form);
+}
+
+function buttonsSection() {
+  const line = errorLine();
+  const list = el('ul', {});
+  const shown = el('div', {});
+  const load = async () => {
+    const { buttons } = await api('GET', '/api/v1/buttons');
+    list.replaceChildren(...buttons.map((b) => el('li', {}, `${b.name}${b.zone ? ` (${b.zone})` : ' (every camera)'}`)));
+  };
+  const form = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      const r = await api('POST', '/api/v1/buttons', { name: f.get('button-name'), zone: f.get('button-zone') || undefined });
+      form.reset(); line.textContent = '';
+      shown.replaceChildren(el('p', {}, 'Set the button to send this request (shown only now):'), el('pre', { class: 'card' }, r.request));
+      await load();
+    } catch (err) { failWith(line, err); }
+  } } },
+    el('label', { for: 'button-name' }, 'Button name'), el('input', { id: 'button-name', name: 'button-name', required: true, maxlength: 64, autocomplete: 'off' }),
+    el('label', { for: 'button-zone' }, 'Zone (empty: every camera)'), el('input', { id: 'button-zone', name: 'button-zone', maxlength: 64, autocomplete: 'off' }),
+    line, el('button', { class: 'btn', type: 'submit' }, 'Add button'));
+  load().catch(() => {});
+  return el('section', { 'aria-labelledby': 'buttons-h' }, el('h2', { id: 'buttons-h' }, 'Incident buttons'), list, shown, form);
 }
 
 logoutButton.addEventListener('click', async () => {

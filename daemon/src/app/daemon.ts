@@ -113,7 +113,7 @@ export class Daemon {
       new RecorderService(this.ctx),
       incidents.worker,
       uplink,
-      new WebService(this.ctx, { desk: incidents.desk, operationContext }),
+      new WebService(this.ctx, { desk: incidents.desk, buttons: incidents.buttons, operationContext }),
       control,
       this.systemd,
     ];

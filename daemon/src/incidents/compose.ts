@@ -9,6 +9,7 @@ import { deliveryRecorder, type RecordDelivery } from './deliver.js';
 import type { EvidencePort } from './evidence-port.js';
 import { ExtractionStep } from './extract.js';
 import { IncidentDesk } from './desk.js';
+import { ButtonDesk } from './presses.js';
 import { IncidentStateMachine } from './state.js';
 import { IncidentWorker, type WorkerLinks } from './worker.js';
 
@@ -22,6 +23,8 @@ export interface Incidents {
   repo: IncidentsRepo;
   machine: IncidentStateMachine;
   desk: IncidentDesk;
+  /** Hardware buttons: presses that preserve a moment until staff complete them. */
+  buttons: ButtonDesk;
   worker: IncidentWorker;
   /** What the worker drives and asks (read at every pass); tests put scripted steps here. */
   links: WorkerLinks;
@@ -82,5 +85,6 @@ export function createIncidents(ctx: AppContext, collaborators?: IncidentCollabo
   }
   const closer = new CloseStep({ evidenceDir: ctx.paths.evidenceDir, machine, locks: buffer, audit: ctx.audit, retentionDays: ctx.config.incidents.master_retention_days });
   const worker = new IncidentWorker({ ctx, repo, machine, buffer, closer }, links);
-  return { repo, machine, desk, worker, links, delivered: deliveryRecorder({ repo, machine, log: ctx.log }) };
+  const buttons = new ButtonDesk({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, config: ctx.config, locks: buffer, desk });
+  return { repo, machine, desk, buttons, worker, links, delivered: deliveryRecorder({ repo, machine, log: ctx.log }) };
 }

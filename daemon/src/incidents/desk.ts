@@ -70,52 +70,12 @@ export class IncidentDesk {
   constructor(private readonly d: IncidentDeskDeps) {}
 
   log(req: LogIncidentRequest): Incident {
-    const { config, clock } = this.d;
-    const policy = config.incidents;
-    const now = clock.now();
+    const now = this.d.clock.now();
     const by = this.checkActor(req.by);
     const reason = this.checkReason(req.reason);
     const justification = this.checkJustification(req.justification);
 
-    let at: number;
-    try {
-      at = parseWhen(req.at ?? 'now', now);
-    } catch (err) {
-      throw new IncidentRefused((err as HindsightError).message, 400, { hint: (err as HindsightError).hint, code: 'bad_time' });
-    }
-    if (at > now + policy.max_future_s * 1000) {
-      throw new IncidentRefused(`the incident time ${new Date(at).toISOString()} is in the future`, 400, {
-        code: 'time_in_future',
-        hint: 'log it when it happens, or give a time in the past ("20 minutes ago")',
-      });
-    }
-    const before = this.checkSeconds(req.before_s, policy.window_before_s, 'before_s');
-    const after = this.checkSeconds(req.after_s, policy.window_after_s, 'after_s');
-    const cap = Math.min(policy.max_window_s, 600);
-    if (before + after > cap) {
-      throw new IncidentRefused(`the window of ${before + after} s is longer than the ${cap} s allowed`, 400, {
-        code: 'window_too_long',
-        hint: `ask for at most ${cap} seconds in all (before + after); log two incidents for a longer event`,
-      });
-    }
-    if (before + after <= 0) throw new IncidentRefused('the window is empty', 400, { code: 'window_empty', hint: 'give seconds before and/or after the incident time' });
-    const windowFrom = at - before * 1000;
-    const windowTo = at + after * 1000;
-
-    const { selector, cameraIds } = this.selectCameras(req);
-    const never = cameraIds.map((c) => this.d.buffer.whyNeverRecorded(c));
-    if (never.every((why) => why !== null)) {
-      throw new IncidentRefused(`there is no footage to cut: ${never.join('; ')}`, 400, {
-        code: 'never_recorded',
-        hint: '`hindsight camera test ID` says what is wrong with the camera; `hindsight buffer status` shows what each camera has recorded',
-      });
-    }
-    if (windowTo <= now && cameraIds.every((c) => (this.d.buffer.oldestSegmentStart(c) ?? Infinity) >= windowTo)) {
-      throw new IncidentRefused('there is no footage for that time: it is older than the rolling buffer', 400, {
-        code: 'outside_buffer',
-        hint: 'the box only keeps the last hours of video; check the time, or get the footage from another source',
-      });
-    }
+    const { at, windowFrom, windowTo, selector, cameraIds } = this.planWindow(req, now);
 
     const incident: Incident = {
       id: newId(),
@@ -153,6 +113,55 @@ export class IncidentDesk {
       .immediate();
     this.d.bus.emit('incident.logged', { incidentId: incident.id });
     return incident;
+  }
+
+  /**
+   * The time, window and cameras a request asks for, checked: a time not in the future, a window within the
+   * cap, cameras chosen one way, and footage there to cut. Used by `log` and by a button press.
+   */
+  planWindow(req: Pick<LogIncidentRequest, 'at' | 'before_s' | 'after_s' | 'cameras' | 'zone' | 'all'>, now: number): { at: number; windowFrom: number; windowTo: number; selector: Incident['cameraSelector']; cameraIds: string[] } {
+    const policy = this.d.config.incidents;
+    let at: number;
+    try {
+      at = parseWhen(req.at ?? 'now', now);
+    } catch (err) {
+      throw new IncidentRefused((err as HindsightError).message, 400, { hint: (err as HindsightError).hint, code: 'bad_time' });
+    }
+    if (at > now + policy.max_future_s * 1000) {
+      throw new IncidentRefused(`the incident time ${new Date(at).toISOString()} is in the future`, 400, {
+        code: 'time_in_future',
+        hint: 'log it when it happens, or give a time in the past ("20 minutes ago")',
+      });
+    }
+    const before = this.checkSeconds(req.before_s, policy.window_before_s, 'before_s');
+    const after = this.checkSeconds(req.after_s, policy.window_after_s, 'after_s');
+    const cap = Math.min(policy.max_window_s, 600);
+    if (before + after > cap) {
+      throw new IncidentRefused(`the window of ${before + after} s is longer than the ${cap} s allowed`, 400, {
+        code: 'window_too_long',
+        hint: `ask for at most ${cap} seconds in all (before + after); log two incidents for a longer event`,
+      });
+    }
+    if (before + after <= 0) throw new IncidentRefused('the window is empty', 400, { code: 'window_empty', hint: 'give seconds before and/or after the incident time' });
+    const windowFrom = at - before * 1000;
+    const windowTo = at + after * 1000;
+
+    const { selector, cameraIds } = this.selectCameras(req as LogIncidentRequest);
+    const never = cameraIds.map((c) => this.d.buffer.whyNeverRecorded(c));
+    if (never.every((why) => why !== null)) {
+      throw new IncidentRefused(`there is no footage to cut: ${never.join('; ')}`, 400, {
+        code: 'never_recorded',
+        hint: '`hindsight camera test ID` says what is wrong with the camera; `hindsight buffer status` shows what each camera has recorded',
+      });
+    }
+    if (windowTo <= now && cameraIds.every((c) => (this.d.buffer.oldestSegmentStart(c) ?? Infinity) >= windowTo)) {
+      throw new IncidentRefused('there is no footage for that time: it is older than the rolling buffer', 400, {
+        code: 'outside_buffer',
+        hint: 'the box only keeps the last hours of video; check the time, or get the footage from another source',
+      });
+    }
+
+    return { at, windowFrom, windowTo, selector, cameraIds };
   }
 
   cancel(id: string, by: AuditActor, justification: string): Incident {

@@ -34,7 +34,7 @@ export interface StaffIncident {
   progress: unknown;
 }
 
-function staffView(v: IncidentView, names: Map<string, string>): StaffIncident {
+export function staffView(v: IncidentView, names: Map<string, string>): StaffIncident {
   return {
     id: v.id,
     state: v.state,

@@ -1,12 +1,14 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Button } from '../db/repos/buttons.js';
 import type { Caller } from './auth.js';
 
 /**
  * Who may call a route. Deny by default: every route of the web app declares one, and the server refuses
- * to start with a route that does not (`public` must be said out loud).
+ * to start with a route that does not (`public` must be said out loud). `button`: a hardware button with
+ * its own bearer token (no session, no cookie, so no CSRF to check).
  */
-export type Access = 'public' | 'staff' | 'manager';
+export type Access = 'public' | 'staff' | 'manager' | 'button';
 
 export interface WebRequest<Body = unknown> {
   params: Record<string, string>;
@@ -14,6 +16,8 @@ export interface WebRequest<Body = unknown> {
   body: Body;
   /** The logged-in account (always set on `staff` and `manager` routes). */
   caller: Caller | undefined;
+  /** The button whose token came with the request (always set on `button` routes). */
+  button: Button | undefined;
   ip: string;
   raw: FastifyRequest;
   reply: FastifyReply;
@@ -40,6 +44,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     caller?: Caller;
+    button?: Button;
   }
 }
 
@@ -55,6 +60,7 @@ export function serveWebRoute(app: FastifyInstance, route: WebRoute): void {
         query: req.query as Record<string, string | undefined>,
         body: req.body as never,
         caller: req.caller,
+        button: req.button,
         ip: req.ip,
         raw: req,
         reply,

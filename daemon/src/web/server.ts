@@ -7,6 +7,7 @@ import { describeValidation } from '../control/server.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 import { assertWellFormedText } from '../util/text.js';
 import { WebError, type WebAuth } from './auth.js';
+import type { Button } from '../db/repos/buttons.js';
 import { serveWebRoute, type WebRoute } from './route.js';
 import type { WebCertificate } from './tls.js';
 
@@ -54,7 +55,7 @@ export function clearedSessionCookie(): string {
  * answer, the session cookie read before anything else, the role each route declares checked, and on
  * every state change the Origin and the session's CSRF token.
  */
-export function buildWebServer(options: { cert: WebCertificate; auth: WebAuth; routes: readonly WebRoute[]; log: Logger }): FastifyInstance {
+export function buildWebServer(options: { cert: WebCertificate; auth: WebAuth; routes: readonly WebRoute[]; log: Logger; button?: (token: string) => Button | undefined }): FastifyInstance {
   const { auth, log } = options;
   const app = Fastify({
     logger: false,
@@ -74,6 +75,12 @@ export function buildWebServer(options: { cert: WebCertificate; auth: WebAuth; r
     if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
     const access = req.routeOptions.config?.access;
     if (!access) return; // 404s: the not-found handler answers
+    if (access === 'button') {
+      const token = /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(String(req.headers.authorization ?? ''))?.[1];
+      req.button = token ? options.button?.(token) : undefined;
+      if (!req.button) throw new WebError(401, 'unknown or disabled button token', { code: 'bad_button_token', hint: 'a manager makes a button (and its token) in the web app' });
+      return;
+    }
     req.caller = auth.caller(cookieValue(req.headers.cookie, SESSION_COOKIE));
     if (UNSAFE_METHODS.has(req.method)) {
       // the page's own origin only: a page elsewhere cannot make the browser post here

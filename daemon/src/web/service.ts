@@ -4,10 +4,12 @@ import { AlarmsRepo } from '../db/repos/alarms.js';
 import type { AuditActor } from '../audit/log.js';
 import type { OperationContext } from '../control/operations.js';
 import type { IncidentDesk } from '../incidents/desk.js';
+import type { ButtonDesk } from '../incidents/presses.js';
 import type { AppContext } from '../kernel/context.js';
 import type { Service } from '../kernel/service.js';
 import { errorMessage } from '../util/errors.js';
 import { webApi } from './api.js';
+import { buttonApi } from './button-api.js';
 import { cameraApi } from './camera-api.js';
 import { WebAuth } from './auth.js';
 import { buildWebServer } from './server.js';
@@ -15,6 +17,7 @@ import { WebRepo } from '../db/repos/web.js';
 import { webCertificate, type WebCertificate } from './tls.js';
 
 export const WEB_DOWN = 'web_down';
+const EXPIRY_CHECK_MS = 30_000;
 
 /**
  * The web app as a daemon service. It fronts the same desk as the control socket (one place applies every
@@ -25,12 +28,14 @@ export class WebService implements Service {
   readonly name = 'web';
   private app: FastifyInstance | undefined;
   private certificate: WebCertificate | undefined;
+  private port = 0;
+  private expiry: NodeJS.Timeout | undefined;
   readonly auth: WebAuth;
   private readonly store: WebRepo;
 
   constructor(
     private readonly ctx: AppContext,
-    private readonly deps: { desk: IncidentDesk; operationContext: (actor: AuditActor) => OperationContext },
+    private readonly deps: { desk: IncidentDesk; buttons: ButtonDesk; operationContext: (actor: AuditActor) => OperationContext },
   ) {
     this.store = new WebRepo(ctx.db, ctx.clock);
     const web = ctx.config.web;
@@ -60,11 +65,22 @@ export class WebService implements Service {
         routes: [
           ...webApi({ db: this.ctx.db, auth: this.auth, store: this.store, desk: this.deps.desk, sessionMaxS: web.session_max_h * 3600 }),
           ...cameraApi({ ctx: this.ctx, operationContext: this.deps.operationContext }),
+          ...buttonApi({ db: this.ctx.db, buttons: this.deps.buttons, desk: this.deps.desk, port: () => this.port }),
         ],
+        button: (token) => this.deps.buttons.authenticate(token),
       });
       await app.listen({ host: web.host, port: web.port });
       this.app = app;
       const port = (app.server.address() as AddressInfo).port;
+      this.port = port;
+      // button presses nobody completed: their locks are released in time, even with no page open
+      this.expiry = setInterval(() => {
+        try {
+          this.deps.buttons.expire();
+        } catch (err) {
+          this.ctx.log.error({ service: this.name, err }, `could not expire button presses: ${errorMessage(err)}`);
+        }
+      }, EXPIRY_CHECK_MS);
       alarms.clear(WEB_DOWN, 'web');
       this.ctx.log.info({ service: this.name, host: web.host, port, fingerprint: this.certificate.fingerprint }, `web app at https://${web.host === '0.0.0.0' ? '<this box>' : web.host}:${port}/ (certificate SHA-256 ${this.certificate.fingerprint})`);
       const code = this.auth.setupCode();
@@ -77,6 +93,7 @@ export class WebService implements Service {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.expiry);
     await this.app?.close();
     this.app = undefined;
   }

@@ -111,7 +111,7 @@ describe('web app: accounts, sessions and the rules every route keeps', () => {
       for (const [method, op] of Object.entries(methods)) routes.push({ method: method.toUpperCase(), url: url.replace(/\{[^}]+\}/g, 'x1'), access: String(op['x-access']) });
     }
     expect(routes.length).toBeGreaterThanOrEqual(12);
-    for (const r of routes) expect(['public', 'staff', 'manager'], `${r.method} ${r.url}`).toContain(r.access);
+    for (const r of routes) expect(['public', 'staff', 'manager', 'button'], `${r.method} ${r.url}`).toContain(r.access);
     for (const r of routes.filter((x) => x.access !== 'public')) {
       const anon = await client().request(r.method, r.url, r.method === 'GET' ? undefined : {});
       expect(anon.status, `${r.method} ${r.url} without a session`).toBe(401);
@@ -242,6 +242,33 @@ describe('web app: accounts, sessions and the rules every route keeps', () => {
       await locked.stop();
     }
   }, 90_000);
+
+  it('a hardware button press (one request with its token) holds the moment until staff complete it', async () => {
+    const made = await manager().post('/api/v1/buttons', { name: 'Till button', zone: 'Tills' });
+    expect(made.status, made.text).toBe(201);
+    const token = String(made.body.token);
+    expect(String(made.body.request)).toContain(`Authorization: Bearer ${token}`);
+    expect(JSON.stringify((await manager().get('/api/v1/buttons')).body), 'the token is shown once').not.toContain(token);
+    // the button sends no cookie, no Origin and no CSRF token: its token is its credential
+    const device = client();
+    const press = await device.post('/api/v1/button/press', undefined, { origin: null, csrf: null, headers: { authorization: `Bearer ${token}` } });
+    expect(press.status, press.text).toBe(201);
+    const pressId = (press.body.press as { id: string }).id;
+    expect((await device.post('/api/v1/button/press', undefined, { origin: null, headers: { authorization: 'Bearer not-a-token' } })).status).toBe(401);
+    expect((await device.post('/api/v1/button/press', undefined, { origin: null })).status).toBe(401);
+    expect(queryStateDb(dir, `SELECT camera_id FROM evidence_locks WHERE holder = 'press-${pressId}' AND released_utc_ms IS NULL`), 'held at once').toEqual([{ camera_id: 'till-2' }]);
+
+    const sam = client();
+    await sam.post('/api/v1/login', { name: 'Sam', secret: '482915' });
+    const pending = await sam.get('/api/v1/presses');
+    expect(pending.body.presses).toMatchObject([{ id: pressId, button: 'Till button', cameras: ['Till 2'] }]);
+    const done = await sam.post(`/api/v1/presses/${pressId}/complete`, { reason: 'violence', justification: 'a customer pushed a member of staff at till 2' });
+    expect(done.status, done.text).toBe(201);
+    expect(done.body.incident).toMatchObject({ reason: 'violence', cameras: [{ name: 'Till 2' }] });
+    expect((await sam.get('/api/v1/presses')).body.presses).toEqual([]);
+    expect((await sam.post(`/api/v1/presses/${pressId}/complete`, { reason: 'violence', justification: 'a customer pushed a member of staff at till 2' })).status).toBe(409);
+    expect(queryStateDb(dir, `SELECT camera_id FROM evidence_locks WHERE holder = 'press-${pressId}' AND released_utc_ms IS NULL`), 'the incident holds it now').toEqual([]);
+  });
 
   it('throttles guessing: 429 after 5 wrong PINs for a name, a lockout that survives a daemon restart', async () => {
     await manager().post('/api/v1/accounts', { name: 'Jo', pin: '555123' });

@@ -8,7 +8,7 @@ import type { TestProcess } from '../../helpers/process.js';
 import { queryStateDb } from '../../helpers/recorder.js';
 import { startCamera } from '../../helpers/rtsp-camera.js';
 import { waitFor } from '../../helpers/wait.js';
-import { WEB_TEST_CONFIG, webOf } from '../../helpers/web.js';
+import { WEB_TEST_CONFIG, WebClient, webOf } from '../../helpers/web.js';
 
 const PASSWORD = 'four unrelated words here';
 const PHONE = { width: 390, height: 844 };
@@ -22,6 +22,9 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
   let browser: Browser;
   let base: string;
   let setupCode: string;
+  let port: number;
+  let ca: string;
+  let buttonToken: string;
 
   beforeAll(async () => {
     const config = writeConfig(dir, {
@@ -37,6 +40,7 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     daemon = startDaemon(config);
     const web = await webOf(daemon, path.join(dir, 'state'));
     base = `https://localhost:${web.port}`;
+    ({ port, ca } = web);
     setupCode = web.setupCode!;
     browser = await launchChromium();
   }, 60_000);
@@ -92,6 +96,13 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     await card.getByRole('button', { name: 'Picture' }).click();
     await page.getByRole('img', { name: 'Picture from Entrance' }).waitFor();
     await screenshot(page, 'manager-cameras-tablet');
+
+    // a hardware button for the tills: its request is shown once
+    await page.getByLabel('Button name').fill('Till button');
+    await page.getByLabel(/^Zone \(empty/).fill('Tills');
+    await page.getByRole('button', { name: 'Add button' }).click();
+    const request = await page.locator('pre').textContent();
+    buttonToken = /Bearer ([A-Za-z0-9_-]+)/.exec(request ?? '')![1]!;
     expect(await a11y(context, base, async (p) => void (await p.getByRole('heading', { name: 'Staff accounts' }).waitFor()))).toEqual([]);
     expect(errors, 'no script error or CSP violation on the page').toEqual([]);
     await context.close();
@@ -141,6 +152,20 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     expect(incidents[0]!.reason).toBe('theft');
     expect(['extracting', 'analysing', 'sealed', 'sending', 'delivered', 'failed']).toContain(incidents[0]!.state);
     expect(errors, 'no script error or CSP violation on the page').toEqual([]);
+
+    // the hardware button is pressed; the press waits on the staff page until Sam says what happened
+    const pressed = await new WebClient(port, ca).post('/api/v1/button/press', undefined, { origin: null, headers: { authorization: `Bearer ${buttonToken}` } });
+    expect(pressed.status, pressed.text).toBe(201);
+    await page.getByRole('button', { name: 'Done' }).tap();
+    await page.getByRole('heading', { name: 'Button presses waiting for you' }).waitFor({ timeout: 10_000 });
+    await screenshot(page, 'staff-press-waiting-phone');
+    await page.getByRole('button', { name: 'Say what happened' }).tap();
+    await page.getByLabel('In a few words').fill('a customer pushed a member of staff at till 2');
+    await page.getByRole('button', { name: 'Violence' }).tap();
+    await page.getByRole('heading', { name: 'Incident logged' }).waitFor();
+    await page.getByText(/Saving the footage|Finding faces|Sealed|Sending|Received by the police|Needs attention/).waitFor({ timeout: 60_000 });
+    expect(queryStateDb(dir, "SELECT state FROM button_presses")).toEqual([{ state: 'completed' }]);
+    expect(queryStateDb<{ reason: string }>(dir, "SELECT reason FROM incidents ORDER BY logged_at_ms").map((r) => r.reason)).toEqual(['theft', 'violence']);
 
     for (const [label, act] of [
       ['staff home', async (p: Page) => void (await p.getByRole('button', { name: 'Log incident' }).waitFor())],

@@ -15,6 +15,7 @@ export const IncidentsSection = section('Incidents: windows, limits and how long
   wait_for_footage_s: seconds('After the window ends, how long to wait for cameras to deliver the footage before cutting what exists.', 60, 0, 3600),
   parallel_extractions: integer('Incidents whose master clips are cut at the same time.', 1, 1, 8),
   extract_cameras_at_once: integer("Cameras of one incident whose master clips are cut side by side (a cut is mostly the decode of the clip's keyframes that finds damaged footage: about one core each).", 2, 1, 8),
+  press_expiry_min: integer('Minutes a hardware button press waits for a member of staff to give its reason; then its footage lock is released.', 30, 1, 24 * 60),
   master_retention_days: number('Days master clips are kept after the force confirmed delivery.', 7, 0, 365),
   retry_after_s: seconds('First retry delay of a failed step (doubles each time, up to an hour).', 30, 1, 3600),
   max_attempts: integer('Failed attempts of a step (the first included) after which the incident waits for a person (`hindsight incident retry` or `cancel`); 0 or 1: never retried automatically.', 5, 0, 100),
