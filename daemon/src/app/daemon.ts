@@ -40,6 +40,7 @@ import { DbService } from './db-service.js';
 import { SystemdNotifier } from './systemd.js';
 import { daemonVersion } from '../config/version.js';
 import { RecorderService } from '../recorder/service.js';
+import { bufferStatus } from '../recorder/status.js';
 import { RetentionService } from '../recorder/retention-service.js';
 import { EvidenceOutlet } from '../uplink/evidence-outlet.js';
 import { createOutbox, UplinkService } from '../uplink/service.js';
@@ -113,7 +114,7 @@ export class Daemon {
       new RecorderService(this.ctx),
       incidents.worker,
       uplink,
-      new WebService(this.ctx, { desk: incidents.desk, buttons: incidents.buttons, operationContext }),
+      new WebService(this.ctx, { desk: incidents.desk, buttons: incidents.buttons, operationContext, bufferHealth: () => bufferStatus(this.ctx.db, config, this.ctx.clock) }),
       control,
       this.systemd,
     ];

@@ -4,7 +4,6 @@ import { cameraAdd, cameraRemove, cameraSnapshot, cameraTest, cameraUpdate } fro
 import type { OperationContext } from '../control/operations.js';
 import { CamerasRepo, type Camera } from '../db/repos/cameras.js';
 import type { AppContext } from '../kernel/context.js';
-import { bufferStatus } from '../recorder/status.js';
 import { isoUtc } from '../util/clock.js';
 import { actorOf } from './auth.js';
 import { webRoute, type WebRoute } from './route.js';
@@ -13,6 +12,25 @@ const closed = { additionalProperties: false } as const;
 const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_][A-Za-z0-9_-]*$' });
 const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
 const Transport = Type.Unsafe<'tcp' | 'udp'>({ type: 'string', enum: ['tcp', 'udp'] });
+
+/** What the console reads of the recorder's buffer status (the composition root passes `bufferStatus`). */
+export interface BufferHealth {
+  daemonReporting: boolean;
+  policy: { hours: number };
+  cameras: {
+    cameraId: string;
+    state: string;
+    reason: string | null;
+    hoursBuffered: number;
+    bytes: number;
+    gaps: number;
+    openGap: { startUtcMs: number } | null;
+    lastSegmentAgeS: number | null;
+    fps: number | null;
+    bitrateKbps: number | null;
+  }[];
+  alarms: { kind: string; subject: string; message: string; raisedUtcMs: number }[];
+}
 
 /** A camera as the manager console shows it: never its credentials (only whether it has some). */
 function cameraOut(c: Camera): Record<string, unknown> {
@@ -24,7 +42,7 @@ function cameraOut(c: Camera): Record<string, unknown> {
  * `update`, `remove`, `test`, `snapshot`), so one place checks the address against the camera networks,
  * seals the credentials and writes the audit; the actor is the logged-in manager.
  */
-export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditActor) => OperationContext }): WebRoute[] {
+export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditActor) => OperationContext; bufferHealth: () => BufferHealth }): WebRoute[] {
   const repo = new CamerasRepo(d.ctx.db);
   const op = (actor: AuditActor): OperationContext => d.operationContext(actor);
   return [
@@ -34,7 +52,7 @@ export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditA
       access: 'manager',
       summary: 'Every camera with how it records: state in plain words, hours kept, gaps, last segment, fps and bitrate.',
       handler: () => {
-        const status = bufferStatus(d.ctx.db, d.ctx.config, d.ctx.clock);
+        const status = d.bufferHealth();
         const health = new Map(status.cameras.map((c) => [c.cameraId, c]));
         return {
           daemon_reporting: status.daemonReporting,

@@ -10,7 +10,7 @@ import type { Service } from '../kernel/service.js';
 import { errorMessage } from '../util/errors.js';
 import { webApi } from './api.js';
 import { buttonApi } from './button-api.js';
-import { cameraApi } from './camera-api.js';
+import { cameraApi, type BufferHealth } from './camera-api.js';
 import { WebAuth } from './auth.js';
 import { buildWebServer } from './server.js';
 import { WebRepo } from '../db/repos/web.js';
@@ -35,7 +35,7 @@ export class WebService implements Service {
 
   constructor(
     private readonly ctx: AppContext,
-    private readonly deps: { desk: IncidentDesk; buttons: ButtonDesk; operationContext: (actor: AuditActor) => OperationContext },
+    private readonly deps: { desk: IncidentDesk; buttons: ButtonDesk; operationContext: (actor: AuditActor) => OperationContext; bufferHealth: () => BufferHealth },
   ) {
     this.store = new WebRepo(ctx.db, ctx.clock);
     const web = ctx.config.web;
@@ -64,7 +64,7 @@ export class WebService implements Service {
         log: this.ctx.log,
         routes: [
           ...webApi({ db: this.ctx.db, auth: this.auth, store: this.store, desk: this.deps.desk, sessionMaxS: web.session_max_h * 3600 }),
-          ...cameraApi({ ctx: this.ctx, operationContext: this.deps.operationContext }),
+          ...cameraApi({ ctx: this.ctx, operationContext: this.deps.operationContext, bufferHealth: this.deps.bufferHealth }),
           ...buttonApi({ db: this.ctx.db, buttons: this.deps.buttons, desk: this.deps.desk, port: () => this.port }),
         ],
         button: (token) => this.deps.buttons.authenticate(token),
