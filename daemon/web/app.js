@@ -245,7 +245,8 @@ function camerasSection() {
             const res = await fetch(`/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot`, { credentials: 'same-origin' });
             if (!res.ok) { const e = await res.json().catch(() => ({})); return failWith(line, { message: e.message || 'no picture', hint: e.hint }); }
             picture.replaceChildren(el('img', { src: URL.createObjectURL(await res.blob()), alt: `Picture from ${c.name}`, class: 'snapshot' }));
-          } } }, 'Picture')))) : [el('p', { class: 'muted' }, 'No cameras yet.')]),
+          } } }, 'Picture'),
+          el('button', { class: 'choice', type: 'button', on: { click: () => liveView(c, picture) } }, 'Live')))) : [el('p', { class: 'muted' }, 'No cameras yet.')]),
     );
   };
   const form = el('form', { on: { submit: async (e) => {
@@ -274,6 +275,51 @@ function camerasSection() {
     result, line, el('button', { class: 'btn', type: 'submit' }, 'Add camera'));
   load().catch((err) => failWith(line, err));
   return el('section', { 'aria-labelledby': 'cameras-h' }, el('h2', { id: 'cameras-h' }, 'Cameras'), list, picture, el('h2', {}, 'Add a camera'), form);
+}
+
+let liveAbort;
+
+/** The camera live: fragmented MP4 streamed from the box into the browser's MediaSource (no plug-in, no extra port). */
+async function liveView(c, into) {
+  liveAbort?.abort();
+  const abort = new AbortController();
+  liveAbort = abort;
+  const video = el('video', { class: 'snapshot', muted: true, autoplay: true, playsinline: true, 'aria-label': `Live view of ${c.name}` });
+  video.muted = true;
+  const status = el('p', { role: 'status' }, 'Connecting…');
+  const close = el('button', { class: 'btn secondary', type: 'button', on: { click: () => { abort.abort(); into.replaceChildren(); } } }, 'Close live view');
+  into.replaceChildren(el('h3', {}, `${c.name}, live`), video, status, close);
+  try {
+    const res = await fetch(`/api/v1/cameras/${encodeURIComponent(c.id)}/live`, { credentials: 'same-origin', signal: abort.signal });
+    if (!res.ok) { const e = await res.json().catch(() => ({})); status.textContent = e.message || `no live view (${res.status})`; return; }
+    const mime = res.headers.get('content-type');
+    if (!window.MediaSource || !MediaSource.isTypeSupported(mime)) { status.textContent = `This browser cannot play this camera's video (${mime}).`; abort.abort(); return; }
+    const ms = new MediaSource();
+    video.src = URL.createObjectURL(ms);
+    await new Promise((r) => ms.addEventListener('sourceopen', r, { once: true }));
+    const sb = ms.addSourceBuffer(mime);
+    sb.mode = 'sequence';
+    const queue = [];
+    const pump = () => { if (!sb.updating && queue.length) sb.appendBuffer(queue.shift()); };
+    sb.addEventListener('updateend', () => {
+      // keep the last 30 s only, and stay close to live
+      if (!sb.updating && video.buffered.length && video.currentTime - video.buffered.start(0) > 30) { sb.remove(0, video.currentTime - 10); return; }
+      if (video.buffered.length && video.buffered.end(0) - video.currentTime > 3) video.currentTime = video.buffered.end(0) - 0.5;
+      pump();
+    });
+    const reader = res.body.getReader();
+    status.textContent = 'Live';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      queue.push(value);
+      pump();
+      if (video.paused) video.play().catch(() => {});
+    }
+    status.textContent = 'The live view stopped.';
+  } catch (err) {
+    if (!abort.signal.aborted) status.textContent = `The live view stopped: ${err.message}`;
+  }
 }
 
 function staffSection() {

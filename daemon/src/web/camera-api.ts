@@ -1,11 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import type { AuditActor } from '../audit/log.js';
+import { PassThrough } from 'node:stream';
+import { CameraCatalog } from '../cameras/catalog.js';
 import { cameraAdd, cameraRemove, cameraSnapshot, cameraTest, cameraUpdate } from '../cameras/operations.js';
 import type { OperationContext } from '../control/operations.js';
 import { CamerasRepo, type Camera } from '../db/repos/cameras.js';
 import type { AppContext } from '../kernel/context.js';
 import { isoUtc } from '../util/clock.js';
-import { actorOf } from './auth.js';
+import { actorOf, WebError } from './auth.js';
+import type { LiveViews } from './live.js';
 import { webRoute, type WebRoute } from './route.js';
 
 const closed = { additionalProperties: false } as const;
@@ -42,7 +45,7 @@ function cameraOut(c: Camera): Record<string, unknown> {
  * `update`, `remove`, `test`, `snapshot`), so one place checks the address against the camera networks,
  * seals the credentials and writes the audit; the actor is the logged-in manager.
  */
-export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditActor) => OperationContext; bufferHealth: () => BufferHealth }): WebRoute[] {
+export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditActor) => OperationContext; bufferHealth: () => BufferHealth; live: LiveViews }): WebRoute[] {
   const repo = new CamerasRepo(d.ctx.db);
   const op = (actor: AuditActor): OperationContext => d.operationContext(actor);
   return [
@@ -153,6 +156,43 @@ export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditA
       handler: async ({ params, caller, reply }) => {
         const { jpegBase64 } = await cameraSnapshot.run(op(actorOf(caller!.account)), { id: params.id!, reason: 'manager console' });
         return reply.type('image/jpeg').header('cache-control', 'no-store').send(Buffer.from(jpegBase64, 'base64'));
+      },
+    }),
+    webRoute({
+      method: 'GET',
+      url: '/api/v1/cameras/:id/live',
+      access: 'manager',
+      summary: "The camera live, as fragmented MP4 (the camera's own H.264 copied, never re-encoded) for the browser's MediaSource; audited.",
+      schema: { params: Type.Object({ id: Id }, closed) },
+      handler: async ({ params, caller, reply }) => {
+        const id = params.id!;
+        const catalog = CameraCatalog.fromConfig(d.ctx.config, d.ctx.paths.stateDir, d.ctx);
+        const out = new PassThrough();
+        let started: (mime: string) => void = () => undefined;
+        let failed: (err: Error) => void = () => undefined;
+        const ready = new Promise<string>((resolve, reject) => {
+          started = resolve;
+          failed = reject;
+        });
+        const stopWatching = await d.live.watch(id, () => catalog.target(id), {
+          ready: (mime) => started(mime),
+          data: (chunk) => out.write(chunk),
+          end: (reason) => {
+            failed(new WebError(503, `no live picture from camera ${id}: ${reason ?? 'the live view stopped'}`, { code: 'live_unavailable', hint: 'the camera page says how the camera records; try again in a moment' }));
+            out.end();
+          },
+        });
+        // the response ends when the viewer goes (tab closed, page left) or the stream stops
+        reply.raw.once('close', stopWatching);
+        let mime: string;
+        try {
+          mime = await ready;
+        } catch (err) {
+          stopWatching();
+          throw err;
+        }
+        d.ctx.audit.append({ actor: actorOf(caller!.account), action: 'camera.live_viewed', objectIds: [id] });
+        return reply.type(mime).header('cache-control', 'no-store').send(out);
       },
     }),
   ];

@@ -12,6 +12,7 @@ import { webApi } from './api.js';
 import { buttonApi } from './button-api.js';
 import { cameraApi, type BufferHealth } from './camera-api.js';
 import { WebAuth } from './auth.js';
+import { LiveViews } from './live.js';
 import { buildWebServer } from './server.js';
 import { WebRepo } from '../db/repos/web.js';
 import { webCertificate, type WebCertificate } from './tls.js';
@@ -29,6 +30,7 @@ export class WebService implements Service {
   private app: FastifyInstance | undefined;
   private certificate: WebCertificate | undefined;
   private port = 0;
+  private readonly live: LiveViews;
   private expiry: NodeJS.Timeout | undefined;
   readonly auth: WebAuth;
   private readonly store: WebRepo;
@@ -38,6 +40,7 @@ export class WebService implements Service {
     private readonly deps: { desk: IncidentDesk; buttons: ButtonDesk; operationContext: (actor: AuditActor) => OperationContext; bufferHealth: () => BufferHealth },
   ) {
     this.store = new WebRepo(ctx.db, ctx.clock);
+    this.live = new LiveViews({ ffmpeg: ctx.config.tools.ffmpeg, timeoutS: ctx.config.recorder.rtsp_timeout_s, log: ctx.log });
     const web = ctx.config.web;
     this.auth = new WebAuth(this.store, ctx.audit, ctx.clock, ctx.log, {
       idleMs: web.session_idle_min * 60_000,
@@ -64,7 +67,7 @@ export class WebService implements Service {
         log: this.ctx.log,
         routes: [
           ...webApi({ db: this.ctx.db, auth: this.auth, store: this.store, desk: this.deps.desk, sessionMaxS: web.session_max_h * 3600 }),
-          ...cameraApi({ ctx: this.ctx, operationContext: this.deps.operationContext, bufferHealth: this.deps.bufferHealth }),
+          ...cameraApi({ ctx: this.ctx, operationContext: this.deps.operationContext, bufferHealth: this.deps.bufferHealth, live: this.live }),
           ...buttonApi({ db: this.ctx.db, buttons: this.deps.buttons, desk: this.deps.desk, port: () => this.port }),
         ],
         button: (token) => this.deps.buttons.authenticate(token),
@@ -94,6 +97,7 @@ export class WebService implements Service {
 
   async stop(): Promise<void> {
     clearInterval(this.expiry);
+    await this.live.stopAll();
     await this.app?.close();
     this.app = undefined;
   }

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startDaemon, writeConfig } from '../../helpers/cli.js';
 import { haveChromium, launchChromium, pageErrors, screenshot, seriousA11yProblems, smallControls } from '../../helpers/browser.js';
 import { tempDir } from '../../helpers/paths.js';
-import type { TestProcess } from '../../helpers/process.js';
+import { descendants, type TestProcess } from '../../helpers/process.js';
+import { readFileSync } from 'node:fs';
 import { queryStateDb } from '../../helpers/recorder.js';
 import { startCamera } from '../../helpers/rtsp-camera.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -34,7 +35,7 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
       // a short window after "now", so the incident is cut while the test watches
       incidents: { window_before_s: 10, window_after_s: 2, wait_for_footage_s: 10 },
     });
-    [camera, entrance] = await Promise.all([startCamera({ width: 320, height: 240, fps: 5, gop: 5 }), startCamera({ width: 320, height: 240, fps: 5, gop: 5, pattern: 'ball' })]);
+    [camera, entrance] = await Promise.all([startCamera({ width: 320, height: 240, fps: 5, gop: 5 }), startCamera({ width: 320, height: 240, fps: 10, gop: 10, pattern: 'ball' })]);
     const add = await runCli(['camera', 'add', '--config', config, '--id', 'till-2', '--name', 'Till 2', '--zone', 'Tills', '--url', camera.url]);
     expect(add.code, add.stderr).toBe(0);
     daemon = startDaemon(config);
@@ -96,6 +97,37 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     await card.getByRole('button', { name: 'Picture' }).click();
     await page.getByRole('img', { name: 'Picture from Entrance' }).waitFor();
     await screenshot(page, 'manager-cameras-tablet');
+
+    // live view: the camera's H.264 copied into fragmented MP4, played by the browser's MediaSource
+    const liveFfmpegs = (): string[] =>
+      descendants(daemon.pid!)
+        .map((p) => {
+          try {
+            // the ffmpeg itself (not the sandbox that starts it)
+            if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() !== 'ffmpeg') return '';
+            return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
+          } catch {
+            return '';
+          }
+        })
+        .filter((c) => c.includes('frag_keyframe'));
+    await card.getByRole('button', { name: 'Live' }).click();
+    await page.getByRole('status').filter({ hasText: /^Live$/ }).waitFor({ timeout: 20_000 });
+    const frames = (): Promise<number> => page.evaluate(() => document.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames ?? 0);
+    await page.waitForFunction(() => (document.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames ?? 0) > 0, undefined, { timeout: 15_000 });
+    const before = await frames();
+    await page.waitForTimeout(5000);
+    const decoded = (await frames()) - before;
+    console.log(JSON.stringify({ liveFramesDecodedIn5s: decoded }));
+    expect(decoded, 'frames decoded in 5 s of live view').toBeGreaterThanOrEqual(20);
+    const live = liveFfmpegs();
+    expect(live, 'one live-view ffmpeg').toHaveLength(1);
+    expect(live[0], 'stream copy, no transcode').toMatch(/-c:v copy/);
+    expect(live[0]).not.toMatch(/libx264|-vf /);
+    await screenshot(page, 'manager-live-tablet');
+    await page.getByRole('button', { name: 'Close live view' }).click();
+    await page.waitForTimeout(5000);
+    expect(liveFfmpegs(), 'no live-view process 5 s after the last viewer left').toEqual([]);
 
     // a hardware button for the tills: its request is shown once
     await page.getByLabel('Button name').fill('Till button');
