@@ -41,6 +41,9 @@ if (!existsSync(video)) {
 }
 const camera = await startCamera({ mode: 'file', file: video });
 say(`test camera at ${camera.url}`);
+// it answers ONVIF discovery too (on this machine only), so "Find cameras on the network" finds it
+const { FakeOnvifCamera } = await import(dist('devkit/onvif-camera.js'));
+const onvif = await new FakeOnvifCamera({ rtspUrl: camera.url, name: 'Demo camera' }).start();
 
 // 2. The force: broker (TLS + generated ACL), keys, receiver.
 say('starting a private Mosquitto with TLS and the ACL generated from the protocol, and a force installation');
@@ -61,7 +64,7 @@ writeFileSync(
     `paths: {state_dir: ${JSON.stringify(path.join(stateRoot, 'box'))}}`,
     'log: {level: info, pretty: true}',
     '# the test camera runs on this machine, so loopback is a camera network here',
-    'cameras: {networks: [127.0.0.0/8]}',
+    `cameras: {networks: [127.0.0.0/8], discovery_multicast: false, discovery_targets: ["127.0.0.1:${onvif.udpPort}"]}`,
     'recorder: {segment_seconds: 2}',
     'incidents: {wait_for_footage_s: 15}',
     '# the web app on this machine only, on a free port (the log and this script say which)',
@@ -105,6 +108,7 @@ async function stop(code) {
   stopping = true;
   say('stopping');
   await daemon.stop(5000);
+  await onvif.stop();
   await stopAllManaged();
   process.exit(code);
 }

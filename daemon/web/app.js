@@ -273,8 +273,31 @@ function camerasSection() {
       } catch (err) { result.textContent = ''; failWith(line, err); }
     } } }, 'Try it'),
     result, line, el('button', { class: 'btn', type: 'submit' }, 'Add camera'));
+  const found = el('div', { id: 'found' });
+  const find = el('button', { class: 'btn secondary', type: 'button', on: { click: async () => {
+    found.replaceChildren(el('p', { role: 'status' }, 'Looking for cameras on the network…'));
+    try {
+      const { cameras } = await api('POST', '/api/v1/cameras-discover', {});
+      found.replaceChildren(...(cameras.length ? cameras.map((d) => el('div', { class: 'card', 'data-found': d.xaddr },
+        el('strong', {}, d.name || 'A camera'), d.hardware ? el('span', { class: 'muted' }, ` (${d.hardware})`) : null,
+        el('div', { class: 'muted' }, new URL(d.xaddr).host),
+        el('button', { class: 'choice', type: 'button', on: { click: async () => {
+          // its address for the form below (the user name and password there are used to ask it, if given)
+          const f = new FormData(form);
+          const body = { xaddr: d.xaddr };
+          if (f.get('cam-user')) { body.username = f.get('cam-user'); body.password = f.get('cam-password'); }
+          try {
+            const r = await api('POST', '/api/v1/cameras-onvif', body);
+            form.querySelector('#cam-url').value = r.url;
+            if (!form.querySelector('#cam-name').value) form.querySelector('#cam-name').value = d.name || '';
+            result.textContent = 'Address filled in below: try it, then add it.';
+            form.querySelector('#cam-name').focus();
+          } catch (err) { failWith(line, err); }
+        } } }, 'Use this camera'))) : [el('p', { class: 'muted' }, 'No camera answered. Add one by its address below.')]));
+    } catch (err) { found.replaceChildren(); failWith(line, err); }
+  } } }, 'Find cameras on the network');
   load().catch((err) => failWith(line, err));
-  return el('section', { 'aria-labelledby': 'cameras-h' }, el('h2', { id: 'cameras-h' }, 'Cameras'), list, picture, el('h2', {}, 'Add a camera'), form);
+  return el('section', { 'aria-labelledby': 'cameras-h' }, el('h2', { id: 'cameras-h' }, 'Cameras'), list, picture, el('h2', {}, 'Add a camera'), find, found, form);
 }
 
 let liveAbort;

@@ -2,6 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { AuditActor } from '../audit/log.js';
 import { PassThrough } from 'node:stream';
 import { CameraCatalog } from '../cameras/catalog.js';
+import { CameraNetworks } from '../cameras/networks.js';
+import { discoverCameras, onvifStreamUri } from '../cameras/onvif.js';
 import { cameraAdd, cameraRemove, cameraSnapshot, cameraTest, cameraUpdate } from '../cameras/operations.js';
 import type { OperationContext } from '../control/operations.js';
 import { CamerasRepo, type Camera } from '../db/repos/cameras.js';
@@ -156,6 +158,34 @@ export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditA
       handler: async ({ params, caller, reply }) => {
         const { jpegBase64 } = await cameraSnapshot.run(op(actorOf(caller!.account)), { id: params.id!, reason: 'manager console' });
         return reply.type('image/jpeg').header('cache-control', 'no-store').send(Buffer.from(jpegBase64, 'base64'));
+      },
+    }),
+    webRoute({
+      method: 'POST',
+      url: '/api/v1/cameras-discover',
+      access: 'manager',
+      summary: 'Find ONVIF cameras on the camera networks (WS-Discovery); only answers from inside the camera networks are listed.',
+      handler: async ({ caller }) => {
+        const c = d.ctx.config.cameras;
+        const targets = c.discovery_targets.map((t) => {
+          const at = t.lastIndexOf(':');
+          return { host: t.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(t.slice(at + 1)) };
+        });
+        const found = await discoverCameras({ networks: new CameraNetworks(c.networks), multicast: c.discovery_multicast, targets, waitMs: c.discovery_wait_ms });
+        d.ctx.audit.append({ actor: actorOf(caller!.account), action: 'camera.discovery', detail: { found: found.length } });
+        return { cameras: found };
+      },
+    }),
+    webRoute<{ xaddr: string; username?: string; password?: string }>({
+      method: 'POST',
+      url: '/api/v1/cameras-onvif',
+      access: 'manager',
+      summary: "Ask a discovered ONVIF camera for its RTSP address (GetStreamUri of its first profile).",
+      schema: { body: Type.Object({ xaddr: Text(2048), username: Type.Optional(Text(128)), password: Type.Optional(Type.String({ maxLength: 256 })) }, closed) },
+      handler: async ({ body }) => {
+        const credentials = body.username !== undefined ? { username: body.username, password: body.password ?? '' } : undefined;
+        const r = await onvifStreamUri(body.xaddr, { networks: new CameraNetworks(d.ctx.config.cameras.networks), credentials, timeoutMs: d.ctx.config.cameras.probe_timeout_s * 1000 });
+        return { url: r.uri, profile: r.profile };
       },
     }),
     webRoute({

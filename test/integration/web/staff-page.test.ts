@@ -10,6 +10,7 @@ import { queryStateDb } from '../../helpers/recorder.js';
 import { startCamera } from '../../helpers/rtsp-camera.js';
 import { waitFor } from '../../helpers/wait.js';
 import { WEB_TEST_CONFIG, WebClient, webOf } from '../../helpers/web.js';
+import { FakeOnvifCamera } from '../../../daemon/src/devkit/onvif-camera.js';
 
 const PASSWORD = 'four unrelated words here';
 const PHONE = { width: 390, height: 844 };
@@ -26,16 +27,19 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
   let port: number;
   let ca: string;
   let buttonToken: string;
+  let onvif: FakeOnvifCamera;
 
   beforeAll(async () => {
+    [camera, entrance] = await Promise.all([startCamera({ width: 320, height: 240, fps: 5, gop: 5 }), startCamera({ width: 320, height: 240, fps: 10, gop: 10, pattern: 'ball' })]);
+    onvif = await new FakeOnvifCamera({ rtspUrl: entrance.url, name: 'Entrance' }).start();
     const config = writeConfig(dir, {
       ...WEB_TEST_CONFIG,
-      cameras: { networks: ['127.0.0.0/8'] },
+      // discovery asks the fake ONVIF camera on loopback only (no multicast from a test)
+      cameras: { networks: ['127.0.0.0/8'], discovery_multicast: false, discovery_targets: [`127.0.0.1:${onvif.udpPort}`], discovery_wait_ms: 500 },
       recorder: { segment_seconds: 2 },
       // a short window after "now", so the incident is cut while the test watches
       incidents: { window_before_s: 10, window_after_s: 2, wait_for_footage_s: 10 },
     });
-    [camera, entrance] = await Promise.all([startCamera({ width: 320, height: 240, fps: 5, gop: 5 }), startCamera({ width: 320, height: 240, fps: 10, gop: 10, pattern: 'ball' })]);
     const add = await runCli(['camera', 'add', '--config', config, '--id', 'till-2', '--name', 'Till 2', '--zone', 'Tills', '--url', camera.url]);
     expect(add.code, add.stderr).toBe(0);
     daemon = startDaemon(config);
@@ -50,6 +54,7 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     await daemon?.stop();
     await camera?.stop();
     await entrance?.stop();
+    await onvif?.stop();
   });
 
   /** A browser context like a shop's tablet or phone: the box's self-signed certificate accepted once. */
@@ -79,9 +84,14 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     await page.getByText('Sam (staff)').waitFor();
     await screenshot(page, 'manager-home-tablet');
 
-    // a camera added from the console: tried first, then added, then seen recording
-    await page.getByLabel('Camera name').fill('Entrance');
-    await page.getByLabel('Camera address (RTSP)').fill(entrance.url);
+    // a camera found on the network (ONVIF), its address asked of it, tried, added, then seen recording
+    await page.getByRole('button', { name: 'Find cameras on the network' }).click();
+    await page.locator('[data-found]').getByText('Entrance').waitFor({ timeout: 10_000 });
+    await page.getByRole('button', { name: 'Use this camera' }).click();
+    await page.getByText('Address filled in below').waitFor();
+    expect(await page.getByLabel('Camera address (RTSP)').inputValue()).toBe(entrance.url);
+    expect(await page.getByLabel('Camera name').inputValue()).toBe('Entrance');
+    expect(onvif.calls).toEqual(['GetCapabilities', 'GetProfiles', 'GetStreamUri']);
     await page.getByLabel('Zone (optional)').fill('Front');
     await page.getByRole('button', { name: 'Try it' }).click();
     await page.getByText(/It works: h264 320x240/).waitFor({ timeout: 30_000 });

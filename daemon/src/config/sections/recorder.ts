@@ -20,6 +20,13 @@ export const CamerasSection = section('The camera registry: which addresses came
     '',
   ),
   probe_timeout_s: integer('How long `camera test` and `camera snapshot` wait for a camera to answer.', 10, 1, 120),
+  discovery_multicast: Type.Boolean({ description: 'Find ONVIF cameras with a WS-Discovery probe to the multicast group 239.255.255.250:3702 on the local network.', default: true }),
+  discovery_targets: Type.Array(Type.String({ maxLength: 80, pattern: '^[0-9A-Fa-f.:\\[\\]]+:[0-9]{1,5}$' }), {
+    description: 'Also send the discovery probe to these "address:port" (cameras on another subnet, where multicast does not reach). Answers are kept only from inside the camera networks.',
+    default: [],
+    maxItems: 64,
+  }),
+  discovery_wait_ms: integer('How long discovery waits for cameras to answer.', 2000, 200, 10_000),
 });
 
 export const RecorderSection = section('The rolling recorder: one ffmpeg per enabled camera, stream copy into MPEG-TS segments.', {
