@@ -108,11 +108,25 @@ function stateBadge(state) {
   return el('span', { class: `state ${state}` }, STATES[state] || state);
 }
 
+let player;
+
 function incidentCard(i) {
+  const d = i.detail;
   return el('div', { class: 'card', 'data-incident': i.id },
     el('div', {}, stateBadge(i.state), ' ', el('strong', {}, REASONS[i.reason] || i.reason)),
     el('div', { class: 'muted' }, `Happened ${new Date(i.happened_at).toLocaleTimeString()} · ${i.cameras.map((c) => c.name).join(', ') || 'no camera'}`),
-    i.failure ? el('div', { class: 'error' }, i.failure) : null);
+    d ? el('div', { class: 'muted' }, `Logged by ${d.logged_by} · ${i.cameras.map((c) => `${c.name}: ${c.coverage === null ? 'not cut yet' : `${Math.round(c.coverage * 100)} % covered`}`).join(' · ')}`) : null,
+    i.failure ? el('div', { class: 'error' }, i.failure) : null,
+    // both lists are in the incident's camera order
+    d ? el('div', { class: 'choices' }, d.cameras.map((c, k) => {
+      if (!c.clip) return null;
+      const name = i.cameras[k]?.name ?? c.id;
+      return el('button', { class: 'choice', type: 'button', on: { click: () => {
+        player?.replaceChildren(el('h3', {}, `${name}: the saved clip`),
+          el('video', { class: 'snapshot', controls: true, autoplay: true, muted: true, src: `/api/v1/incidents/${encodeURIComponent(i.id)}/clips/${encodeURIComponent(c.id)}`, 'aria-label': `Saved clip of ${name}` }),
+          el('button', { class: 'btn secondary', type: 'button', on: { click: () => player.replaceChildren() } }, 'Close the clip'));
+      } } }, `Play ${name}`);
+    })) : null);
 }
 
 function pressCard(p) {
@@ -133,14 +147,16 @@ async function homePage() {
       list.replaceChildren(...(incidents.length ? incidents.map(incidentCard) : [el('p', { class: 'muted' }, 'No incidents yet.')]));
     } catch { /* shown on the next try */ }
   };
+  player = el('div', { id: 'player' });
   const nodes = [
     el('h1', {}, session.account.role === 'manager' ? 'Incidents' : 'Something happened?'),
     presses,
     el('button', { class: 'btn big', type: 'button', id: 'log-incident', on: { click: () => whenStep({ key: newKey() }) } }, 'Log incident'),
     el('h2', {}, session.account.role === 'manager' ? 'All incidents' : 'Your incidents'),
     list,
+    player,
   ];
-  if (session.account.role === 'manager') nodes.push(camerasSection(), staffSection(), buttonsSection());
+  if (session.account.role === 'manager') nodes.push(camerasSection(), staffSection(), buttonsSection(), statusSection(), auditSection());
   show(...nodes);
   await refresh();
   poll = setInterval(refresh, 2000);
@@ -390,6 +406,31 @@ function buttonsSection() {
     line, el('button', { class: 'btn', type: 'submit' }, 'Add button'));
   load().catch(() => {});
   return el('section', { 'aria-labelledby': 'buttons-h' }, el('h2', { id: 'buttons-h' }, 'Incident buttons'), list, shown, form);
+}
+
+function statusSection() {
+  const box = el('dl', { class: 'card' });
+  api('GET', '/api/v1/status').then((st) => {
+    const rows = [['Box', `${st.device}${st.store ? ` (${st.store})` : ''}`], ['Software', st.version], ['Running since', new Date(st.up_since).toLocaleString()],
+      ['Clock', st.clock.synced ? 'in time' : 'not checked against a time server'], ['Certificate SHA-256', st.certificate_sha256 || '-'], ['Audit rows', String(st.audit_rows)]];
+    box.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  }).catch(() => {});
+  return el('section', { 'aria-labelledby': 'status-h' }, el('h2', { id: 'status-h' }, 'This box'), box);
+}
+
+const AUDIT_FILTERS = [['', 'Everything'], ['incident.', 'Incidents'], ['evidence.', 'Evidence'], ['camera.', 'Cameras'], ['button.', 'Buttons'], ['web.', 'Logins and accounts']];
+
+function auditSection() {
+  const list = el('ol', { class: 'audit', reversed: true });
+  const filter = el('select', { id: 'audit-filter' }, AUDIT_FILTERS.map(([v, label]) => el('option', { value: v }, label)));
+  const load = async () => {
+    const q = filter.value ? `?action=${encodeURIComponent(filter.value)}` : '';
+    const { rows } = await api('GET', `/api/v1/audit${q}`);
+    list.replaceChildren(...rows.map((r) => el('li', { value: r.seq }, el('strong', {}, r.action), ` · ${new Date(r.time).toLocaleString()} · ${r.actor.type} ${r.actor.id}${r.result !== 'ok' ? ` · ${r.result}` : ''}`)));
+  };
+  filter.addEventListener('change', () => load().catch(() => {}));
+  load().catch(() => {});
+  return el('section', { 'aria-labelledby': 'audit-h' }, el('h2', { id: 'audit-h' }, 'Audit log (read-only)'), el('label', { for: 'audit-filter' }, 'Show'), filter, list);
 }
 
 logoutButton.addEventListener('click', async () => {

@@ -32,10 +32,21 @@ export interface StaffIncident {
   cameras: { name: string; state: string; coverage: number | null }[];
   failure: string | null;
   progress: unknown;
+  /** Managers only: who logged it, and each camera's clip (playable once cut). */
+  detail?: { logged_by: string; cameras: { id: string; clip: { bytes: number | null; from: string | null; to: string | null } | null; error: string | null }[] };
 }
 
-export function staffView(v: IncidentView, names: Map<string, string>): StaffIncident {
+export function staffView(v: IncidentView, names: Map<string, string>, accounts?: Map<string, string>): StaffIncident {
+  const detail = accounts && {
+    logged_by: accounts.get(v.loggedBy.id) ?? `${v.loggedBy.type} ${v.loggedBy.id}`,
+    cameras: v.cameras.map((c) => ({
+      id: c.cameraId,
+      clip: c.clipState === 'done' ? { bytes: c.clipBytes, from: c.clipStartMs === null ? null : isoUtc(c.clipStartMs), to: c.clipEndMs === null ? null : isoUtc(c.clipEndMs) } : null,
+      error: c.error,
+    })),
+  };
   return {
+    ...(detail ? { detail } : {}),
     id: v.id,
     state: v.state,
     reason: v.reason,
@@ -170,9 +181,11 @@ export function webApi(d: WebApiDeps): WebRoute[] {
       summary: 'Incidents, newest first: staff see the ones they logged, managers all.',
       handler: ({ caller }) => {
         const all = d.desk.list({ limit: 200 });
-        const mine = caller!.account.role === 'manager' ? all : all.filter((v) => v.loggedBy.id === caller!.account.id);
+        const manager = caller!.account.role === 'manager';
+        const mine = manager ? all : all.filter((v) => v.loggedBy.id === caller!.account.id);
         const n = names();
-        return { incidents: mine.slice(0, 50).map((v) => staffView(v, n)) };
+        const accounts = manager ? new Map(d.store.accounts().map((a) => [a.id, a.name])) : undefined;
+        return { incidents: mine.slice(0, 50).map((v) => staffView(v, n, accounts)) };
       },
     }),
     webRoute({

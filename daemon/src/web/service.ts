@@ -10,6 +10,8 @@ import type { Service } from '../kernel/service.js';
 import { errorMessage } from '../util/errors.js';
 import { webApi } from './api.js';
 import { buttonApi } from './button-api.js';
+import { clipApi } from './clip-api.js';
+import { statusApi } from './status-api.js';
 import { cameraApi, type BufferHealth } from './camera-api.js';
 import { WebAuth } from './auth.js';
 import { LiveViews } from './live.js';
@@ -68,6 +70,8 @@ export class WebService implements Service {
         routes: [
           ...webApi({ db: this.ctx.db, auth: this.auth, store: this.store, desk: this.deps.desk, sessionMaxS: web.session_max_h * 3600 }),
           ...cameraApi({ ctx: this.ctx, operationContext: this.deps.operationContext, bufferHealth: this.deps.bufferHealth, live: this.live }),
+          ...clipApi({ ctx: this.ctx, desk: this.deps.desk }),
+          ...statusApi({ ctx: this.ctx, startedAtMs: this.ctx.clock.now(), fingerprint: () => this.fingerprint }),
           ...buttonApi({ db: this.ctx.db, buttons: this.deps.buttons, desk: this.deps.desk, port: () => this.port }),
         ],
         button: (token) => this.deps.buttons.authenticate(token),

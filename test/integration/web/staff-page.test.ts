@@ -215,4 +215,31 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     ] as const) expect(await a11y(context, base, act), label).toEqual([]);
     await context.close();
   }, 120_000);
+
+  it('a manager plays an incident\'s saved clip (stream copy, audited) and reads the audit log', async () => {
+    const context = await device(TABLET);
+    const page = await context.newPage();
+    const errors = pageErrors(page);
+    await page.goto(base);
+    await page.getByLabel('Name').fill('Maria');
+    await page.getByLabel('PIN or password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    const play = page.getByRole('button', { name: 'Play Till 2' }).first();
+    await play.waitFor({ timeout: 60_000 });
+    await play.click();
+    const video = page.getByLabel('Saved clip of Till 2');
+    await video.waitFor();
+    await page.waitForFunction(() => {
+      const v = document.querySelector('#player video') as HTMLVideoElement | null;
+      return v !== null && v.readyState >= 2 && v.getVideoPlaybackQuality().totalVideoFrames > 0;
+    }, undefined, { timeout: 20_000 });
+    await screenshot(page, 'manager-incident-tablet');
+    expect(queryStateDb(dir, "SELECT action FROM audit WHERE action = 'evidence.clip_viewed'").length, 'the playback is audited').toBeGreaterThanOrEqual(1);
+    await page.getByLabel('Show').selectOption({ label: 'Evidence' });
+    await page.locator('.audit li').filter({ hasText: 'evidence.clip_viewed' }).first().waitFor();
+    await screenshot(page, 'manager-audit-tablet');
+    expect(await a11y(context, base, async (p) => void (await p.getByRole('heading', { name: 'Audit log (read-only)' }).waitFor()))).toEqual([]);
+    expect(errors, 'no script error or CSP violation on the page').toEqual([]);
+    await context.close();
+  }, 120_000);
 });

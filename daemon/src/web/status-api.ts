@@ -1,0 +1,65 @@
+import { Type } from '@sinclair/typebox';
+import type { AuditRow } from '../db/repos/audit.js';
+import type { AppContext } from '../kernel/context.js';
+import { isoUtc } from '../util/clock.js';
+import { webRoute, type WebRoute } from './route.js';
+
+const closed = { additionalProperties: false } as const;
+const PAGE = 100;
+
+/** A row of the audit as the console shows it (its hash link kept, so a reader can check it against an export). */
+function auditOut(r: AuditRow): Record<string, unknown> {
+  return { seq: r.seq, time: isoUtc(r.ts_utc), actor: r.actor, action: r.action, objects: r.object_ids, result: r.result, justification: r.justification, detail: r.detail, hash: r.hash };
+}
+
+/** The manager console's read-only views: the audit log (filterable, newest first) and the device's status. */
+export function statusApi(d: { ctx: AppContext; startedAtMs: number; fingerprint: () => string | undefined }): WebRoute[] {
+  return [
+    webRoute({
+      method: 'GET',
+      url: '/api/v1/audit',
+      access: 'manager',
+      summary: 'The audit log, newest first, a page at a time (read-only); `action` keeps rows whose action starts with it.',
+      schema: {
+        querystring: Type.Object({ before: Type.Optional(Type.String({ pattern: '^[0-9]{1,12}$' })), action: Type.Optional(Type.String({ maxLength: 64, pattern: '^[a-z_.]*$' })) }, closed),
+      },
+      handler: ({ query }) => {
+        const head = d.ctx.audit.head().count;
+        let before = query.before ? Math.min(Number(query.before), head + 1) : head + 1;
+        const out: AuditRow[] = [];
+        // walk back a window at a time until a page is full or the start is reached
+        while (out.length < PAGE && before > 1) {
+          const from = Math.max(1, before - 500);
+          const chunk: AuditRow[] = [];
+          for (const r of d.ctx.audit.rows(from)) {
+            if (r.seq >= before) break;
+            if (!query.action || r.action.startsWith(query.action)) chunk.push(r);
+          }
+          out.push(...chunk.reverse().slice(0, PAGE - out.length));
+          before = from;
+        }
+        const last = out[out.length - 1];
+        return { rows: out.map(auditOut), next_before: last && last.seq > 1 && out.length === PAGE ? last.seq : null, total: head };
+      },
+    }),
+    webRoute({
+      method: 'GET',
+      url: '/api/v1/status',
+      access: 'manager',
+      summary: "The box: its id, software version, uptime, clock, and the web app's certificate fingerprint.",
+      handler: () => {
+        const clock = d.ctx.clockSync.current();
+        return {
+          device: d.ctx.config.device.id,
+          store: d.ctx.config.device.store,
+          version: d.ctx.version,
+          boot_id: d.ctx.bootId,
+          up_since: isoUtc(d.startedAtMs),
+          clock,
+          certificate_sha256: d.fingerprint() ?? null,
+          audit_rows: d.ctx.audit.head().count,
+        };
+      },
+    }),
+  ];
+}
