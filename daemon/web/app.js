@@ -366,7 +366,18 @@ function staffSection() {
   const list = el('ul', {});
   const load = async () => {
     const { accounts } = await api('GET', '/api/v1/accounts');
-    list.replaceChildren(...accounts.map((a) => el('li', {}, `${a.name} (${a.role})`)));
+    list.replaceChildren(...accounts.map((a) => {
+      if (a.role !== 'staff') return el('li', {}, `${a.name} (${a.role})`);
+      const pin = el('input', { id: `pin-${a.id}`, inputmode: 'numeric', pattern: '[0-9]{6,12}', autocomplete: 'off', 'aria-label': `New PIN for ${a.name}` });
+      return el('li', { class: 'card' }, `${a.name} (staff${a.disabled ? ', turned off' : ''})`,
+        el('div', { class: 'choices' }, pin,
+          el('button', { class: 'choice', type: 'button', on: { click: async () => {
+            try { await api('POST', `/api/v1/accounts/${a.id}`, { pin: pin.value }); say(`New PIN set for ${a.name}`); await load(); } catch (err) { failWith(line, err); }
+          } } }, 'Set new PIN'),
+          el('button', { class: 'choice', type: 'button', on: { click: async () => {
+            try { await api('POST', `/api/v1/accounts/${a.id}`, { disabled: !a.disabled }); await load(); } catch (err) { failWith(line, err); }
+          } } }, a.disabled ? 'Turn on' : 'Turn off')));
+    }));
   };
   const form = el('form', { on: { submit: async (e) => {
     e.preventDefault();

@@ -215,6 +215,20 @@ export function webApi(d: WebApiDeps): WebRoute[] {
       summary: 'The accounts of the web app (names and roles; never secrets).',
       handler: () => ({ accounts: d.store.accounts().map((a) => ({ id: a.id, name: a.name, role: a.role, created: isoUtc(a.createdUtcMs), disabled: a.disabled })) }),
     }),
+    webRoute<{ pin?: string; disabled?: boolean }>({
+      method: 'POST',
+      url: '/api/v1/accounts/:id',
+      access: 'manager',
+      summary: "Change a staff account: a new PIN (their sessions end), or turn it off or on.",
+      schema: { params: Type.Object({ id: Id }, closed), body: Type.Object({ pin: Type.Optional(Type.String({ minLength: 1, maxLength: 12 })), disabled: Type.Optional(Type.Boolean()) }, closed) },
+      handler: async ({ caller, params, body }) => {
+        let a = d.store.account(params.id!);
+        if (body.pin !== undefined) a = await d.auth.resetPin(caller!.account, params.id!, body.pin);
+        if (body.disabled !== undefined) a = d.auth.setDisabled(caller!.account, params.id!, body.disabled);
+        if (!a) throw new WebError(404, 'no such account', { code: 'not_found' });
+        return { account: { id: a.id, name: a.name, role: a.role, disabled: a.disabled } };
+      },
+    }),
     webRoute<{ name: string; pin: string }>({
       method: 'POST',
       url: '/api/v1/accounts',

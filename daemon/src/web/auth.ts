@@ -147,6 +147,34 @@ export class WebAuth {
     return account;
   }
 
+  /** A manager sets a new PIN for a staff member (who forgot it): their sessions end, their lock is lifted. */
+  async resetPin(by: WebAccount, accountId: string, pin: string): Promise<WebAccount> {
+    if (!PIN.test(pin)) throw new WebError(400, 'a PIN is 6 to 12 digits', { code: 'bad_pin' });
+    const target = this.staffAccount(accountId);
+    this.store.setSecret(target.id, await hashSecret(pin));
+    this.store.revokeSessionsOf(target.id);
+    this.store.clearFailures(`account:${nameKey(target.name)}`);
+    this.audit.append({ actor: actorOf(by), action: 'web.pin_reset', objectIds: [target.id] });
+    return this.store.account(target.id)!;
+  }
+
+  /** A manager turns a staff account off (its sessions end at once) or back on. */
+  setDisabled(by: WebAccount, accountId: string, disabled: boolean): WebAccount {
+    const target = this.staffAccount(accountId);
+    this.store.setDisabled(target.id, disabled);
+    if (disabled) this.store.revokeSessionsOf(target.id);
+    this.audit.append({ actor: actorOf(by), action: disabled ? 'web.account_disabled' : 'web.account_enabled', objectIds: [target.id] });
+    return this.store.account(target.id)!;
+  }
+
+  private staffAccount(id: string): WebAccount {
+    const a = this.store.account(id);
+    if (!a) throw new WebError(404, 'no such account', { code: 'not_found' });
+    // managers are changed with the CLI on the box, never by another manager's browser
+    if (a.role !== 'staff') throw new WebError(403, 'only staff accounts are changed here', { code: 'not_staff' });
+    return a;
+  }
+
   private async startSession(account: WebAccount, ip: string): Promise<Caller> {
     // a new id at every login (an id planted before login is never promoted)
     const token = newToken();

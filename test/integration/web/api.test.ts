@@ -288,4 +288,26 @@ describe('web app: accounts, sessions and the rules every route keeps', () => {
     managerClient = Object.assign(new WebClient(port, ca), { cookie: managerClient.cookie, csrf: managerClient.csrf });
     expect((await manager().get('/api/v1/accounts')).status).toBe(200);
   }, 60_000);
+
+  it('a manager sets a forgotten PIN (the lock lifted, old sessions ended) and turns a staff account off and on', async () => {
+    const m = manager();
+    const ids = new Map(((await m.get('/api/v1/accounts')).body.accounts as { id: string; name: string }[]).map((a) => [a.name, a.id]));
+    // Jo is locked out from the guessing above
+    expect((await client().post('/api/v1/login', { name: 'Jo', secret: '555123' })).status).toBe(429);
+    expect((await m.post(`/api/v1/accounts/${ids.get('Jo')}`, { pin: '12ab' })).status).toBe(400);
+    expect((await m.post(`/api/v1/accounts/${ids.get('Jo')}`, { pin: '246810' })).status).toBe(200);
+    expect((await client().post('/api/v1/login', { name: 'Jo', secret: '555123' })).status, 'the old PIN is gone').toBe(401);
+    expect((await client().post('/api/v1/login', { name: 'Jo', secret: '246810' })).status, 'the new one works at once').toBe(200);
+    const sam = client();
+    await sam.post('/api/v1/login', { name: 'Sam', secret: '482915' });
+    expect((await m.post(`/api/v1/accounts/${ids.get('Sam')}`, { disabled: true })).body.account).toMatchObject({ disabled: true });
+    expect((await sam.get('/api/v1/incidents')).status, 'a turned-off account is logged out at once').toBe(401);
+    expect((await client().post('/api/v1/login', { name: 'Sam', secret: '482915' })).status).toBe(401);
+    await m.post(`/api/v1/accounts/${ids.get('Sam')}`, { disabled: false });
+    expect((await client().post('/api/v1/login', { name: 'Sam', secret: '482915' })).status).toBe(200);
+    // a manager account is not changed from a browser
+    expect((await m.post(`/api/v1/accounts/${ids.get('Maria')}`, { disabled: true })).status).toBe(403);
+    const actions = queryStateDb<{ action: string }>(dir, "SELECT action FROM audit WHERE action IN ('web.pin_reset', 'web.account_disabled', 'web.account_enabled') ORDER BY seq").map((r) => r.action);
+    expect(actions).toEqual(['web.pin_reset', 'web.account_disabled', 'web.account_enabled']);
+  });
 });

@@ -63,6 +63,19 @@ export class WebRepo {
     return r && { ...account(r), secretHash: r.secret_hash };
   }
 
+  setSecret(id: string, secretHash: string): void {
+    statement(this.db, 'UPDATE web_accounts SET secret_hash = ? WHERE id = ?').run(secretHash, id);
+  }
+
+  setDisabled(id: string, disabled: boolean): void {
+    statement(this.db, 'UPDATE web_accounts SET disabled_utc_ms = ? WHERE id = ?').run(disabled ? this.clock.now() : null, id);
+  }
+
+  /** End every session of an account (its PIN changed, or it was disabled). */
+  revokeSessionsOf(accountId: string): void {
+    statement(this.db, 'UPDATE web_sessions SET revoked_utc_ms = ? WHERE account_id = ? AND revoked_utc_ms IS NULL').run(this.clock.now(), accountId);
+  }
+
   accounts(): WebAccount[] {
     return (statement(this.db, 'SELECT * FROM web_accounts ORDER BY role, name_key').all() as AccountRow[]).map(account);
   }
