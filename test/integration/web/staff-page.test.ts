@@ -5,7 +5,10 @@ import { runCli, startDaemon, writeConfig } from '../../helpers/cli.js';
 import { haveChromium, launchChromium, pageErrors, screenshot, seriousA11yProblems, smallControls } from '../../helpers/browser.js';
 import { tempDir } from '../../helpers/paths.js';
 import { descendants, type TestProcess } from '../../helpers/process.js';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { openDatabase } from '../../../daemon/src/db/db.js';
+import { SegmentsRepo } from '../../../daemon/src/db/repos/segments.js';
+import { makeSegmentFiles } from '../../helpers/incident-harness.js';
 import { queryStateDb } from '../../helpers/recorder.js';
 import { startCamera } from '../../helpers/rtsp-camera.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -42,6 +45,19 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     });
     const add = await runCli(['camera', 'add', '--config', config, '--id', 'till-2', '--name', 'Till 2', '--zone', 'Tills', '--url', camera.url]);
     expect(add.code, add.stderr).toBe(0);
+    // the till camera has been recording for a while: 10 minutes of its buffer, ending 4 minutes ago, so
+    // "10 min ago" on the staff page finds footage
+    const files = await makeSegmentFiles(path.join(dir, 'earlier'), 20);
+    const db = openDatabase(path.join(dir, 'state', 'hindsight.db'));
+    const bufferDir = path.join(dir, 'state', 'buffer', 'till-2');
+    mkdirSync(bufferDir, { recursive: true });
+    const from = Date.now() - 14 * 60_000;
+    for (let n = 0; n < 300; n++) {
+      const rel = path.join('till-2', `r0earlier_${String(n).padStart(6, '0')}.ts`);
+      copyFileSync(files[n % files.length]!, path.join(dir, 'state', 'buffer', rel));
+      new SegmentsRepo(db).insert({ cameraId: 'till-2', path: rel, startUtcMs: from + n * 2000, endUtcMs: from + (n + 1) * 2000, bytes: statSync(path.join(dir, 'state', 'buffer', rel)).size, runId: 'r0earlier', recovered: false });
+    }
+    db.close();
     daemon = startDaemon(config);
     const web = await webOf(daemon, path.join(dir, 'state'));
     base = `https://localhost:${web.port}`;
@@ -151,7 +167,7 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
   }, 60_000);
 
   it('staff log in with a PIN and log an incident in 4 taps; the page follows it to extracting and beyond', async () => {
-    await waitFor(() => queryStateDb(dir, 'SELECT id FROM segments').length >= 3, { timeoutMs: 30_000, what: 'the camera recording' });
+    await waitFor(() => queryStateDb(dir, "SELECT id FROM segments WHERE run_id != 'r0earlier'").length >= 3, { timeoutMs: 30_000, what: 'the camera recording' });
     const context = await device(PHONE);
     const page = await context.newPage();
     const errors = pageErrors(page);
@@ -176,8 +192,7 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     await tap('Log incident');
     await page.getByRole('heading', { name: 'When did it happen?' }).waitFor();
     expect(await smallControls(page), 'when-step controls').toEqual([]);
-    // "Now": the test camera has recorded for seconds, not for ten minutes
-    await tap('Now');
+    await tap('10 min ago');
     await page.getByRole('heading', { name: 'Where?' }).waitFor();
     await tap('Tills');
     await page.getByRole('heading', { name: 'What happened?' }).waitFor();
@@ -189,9 +204,10 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     expect(taps, 'taps after login').toBeLessThanOrEqual(4);
     await page.getByText(/Saving the footage|Finding faces|Sealed|Sending|Received by the police|Needs attention/).waitFor({ timeout: 60_000 });
     await screenshot(page, 'staff-incident-phone');
-    const incidents = queryStateDb<{ state: string; actor_id: string; reason: string }>(dir, 'SELECT state, logged_by_id AS actor_id, reason FROM incidents');
+    const incidents = queryStateDb<{ state: string; actor_id: string; reason: string; at: number; logged: number }>(dir, 'SELECT state, logged_by_id AS actor_id, reason, incident_at_ms AS at, logged_at_ms AS logged FROM incidents');
     expect(incidents).toHaveLength(1);
     expect(incidents[0]!.reason).toBe('theft');
+    expect(incidents[0]!.logged - incidents[0]!.at, 'it happened 10 minutes before it was logged').toBe(10 * 60_000);
     expect(['extracting', 'analysing', 'sealed', 'sending', 'delivered', 'failed']).toContain(incidents[0]!.state);
     expect(errors, 'no script error or CSP violation on the page').toEqual([]);
 
