@@ -146,7 +146,7 @@ export class IncidentDesk {
     const windowFrom = at - before * 1000;
     const windowTo = at + after * 1000;
 
-    const { selector, cameraIds } = this.selectCameras(req as LogIncidentRequest);
+    const { selector, cameraIds } = this.selectCameras(req);
     const never = cameraIds.map((c) => this.d.buffer.whyNeverRecorded(c));
     if (never.every((why) => why !== null)) {
       throw new IncidentRefused(`there is no footage to cut: ${never.join('; ')}`, 400, {
@@ -302,7 +302,7 @@ export class IncidentDesk {
     return value;
   }
 
-  private selectCameras(req: LogIncidentRequest): { selector: Incident['cameraSelector']; cameraIds: string[] } {
+  private selectCameras(req: Pick<LogIncidentRequest, 'cameras' | 'zone' | 'all'>): { selector: Incident['cameraSelector']; cameraIds: string[] } {
     const ways = [req.cameras !== undefined, req.zone !== undefined, req.all === true].filter(Boolean).length;
     if (ways > 1) throw new IncidentRefused('choose cameras one way: a list, a zone, or all', 400, { code: 'bad_cameras' });
     // Never every camera by default: staff in a hurry must not take the whole shop by accident.

@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AuditActor, AuditLog } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/db.js';
 import { ButtonsRepo, type Button, type ButtonPress } from '../db/repos/buttons.js';
 import type { Clock } from '../util/clock.js';
+import { sha256 as tokenHash } from '../util/hash.js';
 import { newId } from '../util/ids.js';
 import type { EvidenceLocker } from './buffer-port.js';
 import { IncidentRefused, type IncidentDesk } from './desk.js';
@@ -12,7 +13,6 @@ import type { Incident, IncidentActor, ReasonCode } from './model.js';
 const SYSTEM: AuditActor = { type: 'system', id: 'button-presses' };
 const HOUR_MS = 3_600_000;
 const holder = (pressId: string): string => `press-${pressId}`;
-const tokenHash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export interface ButtonDeskDeps {
   db: Db;

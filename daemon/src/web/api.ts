@@ -59,10 +59,15 @@ export function staffView(v: IncidentView, names: Map<string, string>, accounts?
   };
 }
 
+/** Camera ids to the names people know them by (staff see names, never addresses). */
+export function cameraNames(cameras: CamerasRepo): Map<string, string> {
+  return new Map(cameras.list().map((c) => [c.id, c.name]));
+}
+
 /** The web app's API routes (the pages and docs are added by the server). */
 export function webApi(d: WebApiDeps): WebRoute[] {
   const cameras = new CamerasRepo(d.db);
-  const names = (): Map<string, string> => new Map(cameras.list().map((c) => [c.id, c.name]));
+  const names = (): Map<string, string> => cameraNames(cameras);
   const login = (caller: Caller, reply: { header(k: string, v: string): unknown }): unknown => {
     reply.header('set-cookie', sessionCookie(caller.token, d.sessionMaxS));
     return { account: { name: caller.account.name, role: caller.account.role }, csrf: caller.csrf };

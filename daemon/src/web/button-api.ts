@@ -7,7 +7,7 @@ import { REASON_CODES, type ReasonCode } from '../incidents/model.js';
 import type { ButtonDesk } from '../incidents/presses.js';
 import { isoUtc } from '../util/clock.js';
 import { actorOf } from './auth.js';
-import { staffView } from './api.js';
+import { cameraNames, staffView } from './api.js';
 import { webRoute, type WebRoute } from './route.js';
 
 const closed = { additionalProperties: false } as const;
@@ -16,7 +16,7 @@ const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$
 /** Hardware buttons: the press (by token), the pending presses staff complete, and the buttons managers make. */
 export function buttonApi(d: { db: Db; buttons: ButtonDesk; desk: IncidentDesk; port: () => number }): WebRoute[] {
   const cameras = new CamerasRepo(d.db);
-  const names = (): Map<string, string> => new Map(cameras.list().map((c) => [c.id, c.name]));
+  const names = (): Map<string, string> => cameraNames(cameras);
   const pressOut = (p: ButtonPress, buttonNames: Map<string, string>, cameraNames: Map<string, string>): Record<string, unknown> => ({
     id: p.id,
     button: buttonNames.get(p.buttonId) ?? p.buttonId,

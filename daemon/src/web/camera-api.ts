@@ -18,6 +18,13 @@ const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_][A-
 const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
 const Transport = Type.Unsafe<'tcp' | 'udp'>({ type: 'string', enum: ['tcp', 'udp'] });
 
+/** A camera's user name and password as a form sends them (both optional; a password alone means none). */
+const credentialFields = { username: Type.Optional(Text(128)), password: Type.Optional(Type.String({ maxLength: 256 })) };
+
+function credentialsOf(body: { username?: string; password?: string }): { username: string; password: string } | undefined {
+  return body.username !== undefined ? { username: body.username, password: body.password ?? '' } : undefined;
+}
+
 /** What the console reads of the recorder's buffer status (the composition root passes `bufferStatus`). */
 export interface BufferHealth {
   daemonReporting: boolean;
@@ -49,7 +56,8 @@ function cameraOut(c: Camera): Record<string, unknown> {
  */
 export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditActor) => OperationContext; bufferHealth: () => BufferHealth; live: LiveViews }): WebRoute[] {
   const repo = new CamerasRepo(d.ctx.db);
-  const op = (actor: AuditActor): OperationContext => d.operationContext(actor);
+  const op = d.operationContext;
+  const networks = (): CameraNetworks => new CameraNetworks(d.ctx.config.cameras.networks);
   return [
     webRoute({
       method: 'GET',
@@ -89,13 +97,12 @@ export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditA
       status: 201,
       schema: {
         body: Type.Object(
-          { id: Id, name: Text(100), url: Text(2048), zone: Type.Optional(Type.String({ maxLength: 64 })), transport: Type.Optional(Transport), username: Type.Optional(Text(128)), password: Type.Optional(Type.String({ maxLength: 256 })) },
+          { id: Id, name: Text(100), url: Text(2048), zone: Type.Optional(Type.String({ maxLength: 64 })), transport: Type.Optional(Transport), ...credentialFields },
           closed,
         ),
       },
       handler: async ({ body, caller }) => {
-        const credentials = body.username !== undefined ? { username: body.username, password: body.password ?? '' } : undefined;
-        const added = await cameraAdd.run(op(actorOf(caller!.account)), { id: body.id, name: body.name, url: body.url, zone: body.zone, transport: body.transport, credentials });
+        const added = await cameraAdd.run(op(actorOf(caller!.account)), { id: body.id, name: body.name, url: body.url, zone: body.zone, transport: body.transport, credentials: credentialsOf(body) });
         return { camera: cameraOut(added.camera) };
       },
     }),
@@ -113,8 +120,7 @@ export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditA
             zone: Type.Optional(Type.String({ maxLength: 64 })),
             transport: Type.Optional(Transport),
             enabled: Type.Optional(Type.Boolean()),
-            username: Type.Optional(Text(128)),
-            password: Type.Optional(Type.String({ maxLength: 256 })),
+            ...credentialFields,
             clear_credentials: Type.Optional(Type.Boolean()),
           },
           closed,
@@ -122,7 +128,7 @@ export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditA
       },
       handler: async ({ params, body, caller }) => {
         const { username, password, clear_credentials, ...rest } = body;
-        const credentials = clear_credentials ? null : username !== undefined ? { username, password: password ?? '' } : undefined;
+        const credentials = clear_credentials ? null : credentialsOf({ username, password });
         const camera = await cameraUpdate.run(op(actorOf(caller!.account)), { id: params.id!, patch: { ...rest, ...(credentials !== undefined ? { credentials } : {}) } });
         return { camera: cameraOut(camera) };
       },
@@ -141,11 +147,10 @@ export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditA
       access: 'manager',
       summary: 'Try a camera (registered, or an address before adding it) for a few seconds: what it sends, or what is wrong in plain words.',
       schema: {
-        body: Type.Object({ id: Type.Optional(Id), url: Type.Optional(Text(2048)), transport: Type.Optional(Transport), username: Type.Optional(Text(128)), password: Type.Optional(Type.String({ maxLength: 256 })) }, closed),
+        body: Type.Object({ id: Type.Optional(Id), url: Type.Optional(Text(2048)), transport: Type.Optional(Transport), ...credentialFields }, closed),
       },
       handler: async ({ body, caller }) => {
-        const credentials = body.username !== undefined ? { username: body.username, password: body.password ?? '' } : undefined;
-        const r = await cameraTest.run(op(actorOf(caller!.account)), { id: body.id, url: body.url, transport: body.transport, credentials, seconds: 3 });
+        const r = await cameraTest.run(op(actorOf(caller!.account)), { id: body.id, url: body.url, transport: body.transport, credentials: credentialsOf(body), seconds: 3 });
         return r.ok ? { ok: true, url: r.url, stream: r.stream } : { ok: false, url: r.url, problem: r.problem };
       },
     }),
@@ -171,7 +176,7 @@ export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditA
           const at = t.lastIndexOf(':');
           return { host: t.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(t.slice(at + 1)) };
         });
-        const found = await discoverCameras({ networks: new CameraNetworks(c.networks), multicast: c.discovery_multicast, targets, waitMs: c.discovery_wait_ms });
+        const found = await discoverCameras({ networks: networks(), multicast: c.discovery_multicast, targets, waitMs: c.discovery_wait_ms });
         d.ctx.audit.append({ actor: actorOf(caller!.account), action: 'camera.discovery', detail: { found: found.length } });
         return { cameras: found };
       },
@@ -181,10 +186,9 @@ export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditA
       url: '/api/v1/cameras-onvif',
       access: 'manager',
       summary: "Ask a discovered ONVIF camera for its RTSP address (GetStreamUri of its first profile).",
-      schema: { body: Type.Object({ xaddr: Text(2048), username: Type.Optional(Text(128)), password: Type.Optional(Type.String({ maxLength: 256 })) }, closed) },
+      schema: { body: Type.Object({ xaddr: Text(2048), ...credentialFields }, closed) },
       handler: async ({ body }) => {
-        const credentials = body.username !== undefined ? { username: body.username, password: body.password ?? '' } : undefined;
-        const r = await onvifStreamUri(body.xaddr, { networks: new CameraNetworks(d.ctx.config.cameras.networks), credentials, timeoutMs: d.ctx.config.cameras.probe_timeout_s * 1000 });
+        const r = await onvifStreamUri(body.xaddr, { networks: networks(), credentials: credentialsOf(body), timeoutMs: d.ctx.config.cameras.probe_timeout_s * 1000 });
         return { url: r.uri, profile: r.profile };
       },
     }),

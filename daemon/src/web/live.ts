@@ -33,6 +33,8 @@ class LiveStream {
   private readonly waiting = new Set<LiveViewer>();
   private linger: NodeJS.Timeout | undefined;
   private stopped = false;
+  private stopReason: string | undefined;
+  private finished = false;
   private stderr = '';
 
   constructor(
@@ -53,19 +55,21 @@ class LiveStream {
     this.child = child;
     child.proc.stdout?.on('data', (c: Buffer) => this.onData(c));
     child.proc.stderr?.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString('utf8')).slice(-2000)));
-    void child.exited.then(() => this.finish(this.stopped ? undefined : `the camera stream ended${this.stderr ? `: ${this.stderr.trim().split('\n').pop()}` : ''}`));
+    // every end goes through here: asked for (stop) or not (the camera went away)
+    void child.exited.then(() => this.finish(this.stopped ? this.stopReason : `the camera stream ended${this.stderr ? `: ${this.stderr.trim().split('\n').pop()}` : ''}`));
     setTimeout(() => {
       if (!this.init && !this.stopped) void this.stop('the camera sent no picture in time');
     }, FIRST_PICTURE_MS).unref();
   }
 
+  /** A viewer gets the init segment now if it is known (else with it), then fragments from the next keyframe. */
   add(v: LiveViewer): void {
     clearTimeout(this.linger);
     if (this.init && this.mime) {
       v.ready(this.mime);
       v.data(this.init);
-      this.waiting.add(v); // from the next fragment (each starts at a keyframe)
-    } else this.waiting.add(v);
+    }
+    this.waiting.add(v);
   }
 
   remove(v: LiveViewer): void {
@@ -80,13 +84,14 @@ class LiveStream {
   async stop(reason: string | undefined): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopReason = reason;
     clearTimeout(this.linger);
     await this.child?.stop({ graceMs: 1000 });
-    await this.input?.close();
-    this.finish(reason);
   }
 
   private finish(reason: string | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
     this.stopped = true;
     for (const v of [...this.viewers, ...this.waiting]) v.end(reason);
     this.viewers.clear();

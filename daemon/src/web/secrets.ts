@@ -1,4 +1,5 @@
-import { createHash, randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { sha256 } from '../util/hash.js';
 
 /**
  * Password and PIN hashing with scrypt (node:crypto; no native add-on to build): OWASP's parameters
@@ -41,7 +42,7 @@ export function newToken(): string {
 
 /** What is stored for a token: its SHA-256, so a copy of the database does not hold live session ids. */
 export function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return sha256(token);
 }
 
 /** The one-time setup code: 12 digits in groups of four, easy to read out and type. */

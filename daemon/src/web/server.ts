@@ -120,7 +120,6 @@ export function buildWebServer(options: { cert: WebCertificate; auth: WebAuth; r
   });
 
   app.setNotFoundHandler((req, reply) => {
-    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
     return reply.code(404).send({ error: 'not_found', message: `nothing at ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` });
   });
 
