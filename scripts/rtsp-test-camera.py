@@ -47,7 +47,8 @@ def main() -> int:
         if a.codec == "h265":
             # zerolatency would turn B-frames off
             tune = "" if a.bframes else "tune=zerolatency "
-            encoder = (f"x265enc {tune}speed-preset=ultrafast bitrate={a.bitrate} key-int-max={a.gop} option-string=bframes={a.bframes} ! "
+            # 8-bit 4:2:0 as cameras send (left to itself x265enc negotiates 4:4:4)
+            encoder = (f"videoconvert ! video/x-raw,format=I420 ! x265enc {tune}speed-preset=ultrafast bitrate={a.bitrate} key-int-max={a.gop} option-string=bframes={a.bframes} ! "
                        f"h265parse config-interval=-1 ! rtph265pay name=pay0 pt=96{ts_offset}")
         else:
             # zerolatency and ultrafast both turn B-frames off: superfast with explicit bframes keeps them

@@ -116,6 +116,8 @@ function incidentCard(i) {
     el('div', {}, stateBadge(i.state), ' ', el('strong', {}, REASONS[i.reason] || i.reason)),
     el('div', { class: 'muted' }, `Happened ${new Date(i.happened_at).toLocaleTimeString()} · ${i.cameras.map((c) => c.name).join(', ') || 'no camera'}`),
     d ? el('div', { class: 'muted' }, `Logged by ${d.logged_by} · ${i.cameras.map((c) => `${c.name}: ${c.coverage === null ? 'not cut yet' : `${Math.round(c.coverage * 100)} % covered`}`).join(' · ')}`) : null,
+    progressLine(i),
+    d ? deliveryLine(d) : null,
     i.failure ? el('div', { class: 'error' }, i.failure) : null,
     // both lists are in the incident's camera order
     d ? el('div', { class: 'choices' }, d.cameras.map((c, k) => {
@@ -129,6 +131,24 @@ function incidentCard(i) {
     })) : null);
 }
 
+/** How far the face finding is, or what it found. */
+function progressLine(i) {
+  const p = i.progress;
+  if (!p) return null;
+  if (p.people === null) return i.state === 'analysing' ? el('div', { class: 'muted' }, `Finding faces: ${p.frames_total ? Math.floor((100 * p.frames_done) / p.frames_total) : 0} % done`) : null;
+  return el('div', { class: 'muted' }, `${p.people === 0 ? 'No face found' : `${p.people} ${p.people === 1 ? 'person' : 'people'} found`}${i.detail && i.detail.pictures !== null ? ` (${i.detail.pictures} picture${i.detail.pictures === 1 ? '' : 's'} kept)` : ''}`);
+}
+
+/** Managers: where the sealed evidence is on its way to the police. */
+function deliveryLine(d) {
+  const v = d.delivery;
+  if (!v) return null;
+  const at = (t) => new Date(t).toLocaleTimeString();
+  if (v.state === 'delivered') return el('div', { class: 'muted' }, `Received by the police at ${at(v.received)} (${Math.ceil(v.bytes / 1024)} KB)`);
+  const sent = v.last_sent ? `Sent at ${at(v.last_sent)} (attempt ${v.attempts}), waiting for the police to confirm` : 'Waiting to be sent';
+  return el('div', { class: v.last_error ? 'error' : 'muted' }, `${sent}${v.last_error ? `: ${v.last_error}` : ''}`);
+}
+
 function pressCard(p) {
   return el('div', { class: 'card', 'data-press': p.id },
     el('div', {}, el('span', { class: 'state failed' }, 'Button pressed'), ' ', el('strong', {}, p.button)),
@@ -136,7 +156,17 @@ function pressCard(p) {
     el('button', { class: 'btn', type: 'button', on: { click: () => whatStep({ press: p.id, when: new Date(p.pressed_at).toLocaleTimeString(), where: p.button }) } }, 'Say what happened'));
 }
 
+/** Staff: the big button and their own incidents. Managers: the console, one tab at a time. */
 async function homePage() {
+  if (session.account.role === 'manager') return consolePage();
+  const view = incidentsView('Something happened?', 'Your incidents');
+  show(...view.nodes);
+  await view.refresh();
+  poll = setInterval(view.refresh, 2000);
+}
+
+/** The incidents list with the button to log one (and button presses waiting for a reason). */
+function incidentsView(title, listTitle) {
   const list = el('div', { id: 'incidents' });
   const presses = el('div', { id: 'presses' });
   const refresh = async () => {
@@ -149,18 +179,46 @@ async function homePage() {
   };
   player = el('div', { id: 'player' });
   const nodes = [
-    el('h1', {}, session.account.role === 'manager' ? 'Incidents' : 'Something happened?'),
+    el('h1', {}, title),
     presses,
     el('button', { class: 'btn big', type: 'button', id: 'log-incident', on: { click: () => whenStep({ key: newKey() }) } }, 'Log incident'),
-    el('h2', {}, session.account.role === 'manager' ? 'All incidents' : 'Your incidents'),
+    el('h2', {}, listTitle),
     list,
     player,
   ];
-  if (session.account.role === 'manager') nodes.push(camerasSection(), staffSection(), buttonsSection(), statusSection(), auditSection());
-  show(...nodes);
-  await refresh();
-  poll = setInterval(refresh, 2000);
+  return { nodes, refresh };
 }
+
+// The manager console's tabs: each is its own address (#cameras...), so a reload or the back button keeps it.
+const CONSOLE_TABS = [
+  ['incidents', 'Incidents'], ['cameras', 'Cameras'], ['people', 'Staff and buttons'], ['settings', 'Settings'], ['box', 'This box'], ['audit', 'Audit log'],
+];
+
+async function consolePage() {
+  liveAbort?.abort();
+  const tab = CONSOLE_TABS.some(([id]) => location.hash === `#${id}`) ? location.hash.slice(1) : 'incidents';
+  const nav = el('nav', { class: 'tabs', 'aria-label': 'Manager console' },
+    CONSOLE_TABS.map(([id, label]) => el('a', { class: 'tab', href: `#${id}`, 'aria-current': id === tab ? 'page' : false }, label)));
+  if (tab === 'incidents') {
+    const view = incidentsView('Incidents', 'All incidents');
+    show(nav, ...view.nodes);
+    await view.refresh();
+    poll = setInterval(view.refresh, 2000);
+    return;
+  }
+  const pages = {
+    cameras: () => [el('h1', {}, 'Cameras'), camerasSection()],
+    people: () => [el('h1', {}, 'Staff and buttons'), staffSection(), buttonsSection()],
+    settings: () => [el('h1', {}, 'Settings'), settingsSection()],
+    box: () => [el('h1', {}, 'This box'), statusSection()],
+    audit: () => [el('h1', {}, 'Audit log (read-only)'), auditSection()],
+  };
+  show(nav, ...pages[tab]());
+}
+
+window.addEventListener('hashchange', () => {
+  if (session.account?.role === 'manager') consolePage().catch(() => {});
+});
 
 function newKey() {
   const b = new Uint8Array(16);
@@ -313,7 +371,7 @@ function camerasSection() {
     } catch (err) { found.replaceChildren(); failWith(line, err); }
   } } }, 'Find cameras on the network');
   load().catch((err) => failWith(line, err));
-  return el('section', { 'aria-labelledby': 'cameras-h' }, el('h2', { id: 'cameras-h' }, 'Cameras'), list, picture, el('h2', {}, 'Add a camera'), find, found, form);
+  return el('section', { 'aria-label': 'Cameras' }, list, picture, el('h2', {}, 'Add a camera'), find, found, form);
 }
 
 let liveAbort;
@@ -419,17 +477,64 @@ function buttonsSection() {
   return el('section', { 'aria-labelledby': 'buttons-h' }, el('h2', { id: 'buttons-h' }, 'Incident buttons'), list, shown, form);
 }
 
+const LINK_STATES = { connected: 'Connected', connecting: 'Not connected: trying again', off: 'Turned off', not_enrolled: 'Not set up with the police force yet' };
+
 function statusSection() {
   const box = el('dl', { class: 'card' });
+  const line = errorLine();
   api('GET', '/api/v1/status').then((st) => {
-    const rows = [['Box', `${st.device}${st.store ? ` (${st.store})` : ''}`], ['Software', st.version], ['Running since', new Date(st.up_since).toLocaleString()],
-      ['Clock', st.clock.synced ? 'in time' : 'not checked against a time server'], ['Certificate SHA-256', st.certificate_sha256 || '-'], ['Audit rows', String(st.audit_rows)]];
+    const ago = (s) => (s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+    const rows = [
+      ['Box', `${st.device}${st.store ? ` (${st.store})` : ''}`],
+      ['Link to the police force', `${LINK_STATES[st.force_link.state] || st.force_link.state}${st.force_link.error ? ` (${st.force_link.error})` : ''}`],
+      ['Waiting to be sent', st.outbox.waiting ? `${st.outbox.waiting} incident${st.outbox.waiting === 1 ? '' : 's'} (${Math.ceil(st.outbox.bytes / 1024)} KB), the oldest for ${ago(st.outbox.oldest_age_s)}` : 'Nothing'],
+      ['Face finding', st.models.available ? `Ready (${st.models.files.map((m) => m.name).join(', ')})` : `Not available: ${st.models.reason}. Footage is still saved and sent`],
+      ['Clock', st.clock.synced ? 'in time' : 'not checked against a time server'],
+      ['Software', st.version], ['Running since', new Date(st.up_since).toLocaleString()],
+      ['Certificate SHA-256', st.certificate_sha256 || '-'], ['Audit rows', String(st.audit_rows)],
+    ];
     box.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
-  }).catch(() => {});
-  return el('section', { 'aria-labelledby': 'status-h' }, el('h2', { id: 'status-h' }, 'This box'), box);
+  }).catch((err) => failWith(line, err));
+  return el('section', { 'aria-label': 'Status of this box' }, line, box);
 }
 
-const AUDIT_FILTERS = [['', 'Everything'], ['incident.', 'Incidents'], ['evidence.', 'Evidence'], ['camera.', 'Cameras'], ['button.', 'Buttons'], ['web.', 'Logins and accounts']];
+const UNITS = { hours: 'hours', seconds: 'seconds', minutes: 'minutes', incidents: 'incidents' };
+
+/** The box's settings a manager may change, each within its range (and the force's caps, said as such). */
+function settingsSection() {
+  const line = errorLine();
+  const form = el('form', {});
+  const load = (settings) => {
+    form.replaceChildren(...settings.map((s) => {
+      const id = `set-${s.key.replace(/[^a-z0-9]+/g, '-')}`;
+      const limit = `${s.min} to ${s.max} ${UNITS[s.unit]}${s.max_set_by === 'force' ? ' (the most is set by the police force)' : ''}`;
+      return el('div', { class: 'card', 'data-setting': s.key },
+        el('label', { for: id }, `${s.label} (${UNITS[s.unit]})`),
+        el('p', { class: 'muted', id: `${id}-help` }, `${s.help} Allowed: ${limit}. Default: ${s.default}.`),
+        el('input', { id, name: s.key, type: 'number', inputmode: s.integer ? 'numeric' : 'decimal', min: s.min, max: s.max, step: s.integer ? 1 : 'any', value: s.value, required: true, 'aria-describedby': `${id}-help` }),
+        s.changed ? el('button', { class: 'choice', type: 'button', on: { click: () => save({ [s.key]: null }) } }, `Back to ${s.default}`) : null);
+    }), line, el('button', { class: 'btn', type: 'submit' }, 'Save settings'));
+  };
+  const save = async (values) => {
+    try {
+      const { settings } = await api('PUT', '/api/v1/settings', { values });
+      line.textContent = '';
+      load(settings);
+      say('Settings saved: they apply now');
+    } catch (err) { failWith(line, err); }
+  };
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const values = {};
+    for (const input of form.querySelectorAll('input[type=number]')) if (input.value !== input.defaultValue) values[input.name] = Number(input.value);
+    if (!Object.keys(values).length) { say('Nothing was changed'); return; }
+    save(values);
+  });
+  api('GET', '/api/v1/settings').then(({ settings }) => load(settings)).catch((err) => failWith(line, err));
+  return el('section', { 'aria-label': 'Settings' }, el('p', {}, 'Changes apply at once and are written in the audit log.'), form);
+}
+
+const AUDIT_FILTERS = [['', 'Everything'], ['incident.', 'Incidents'], ['evidence.', 'Evidence'], ['camera.', 'Cameras'], ['button.', 'Buttons'], ['web.', 'Logins and accounts'], ['settings.', 'Settings']];
 
 function auditSection() {
   const list = el('ol', { class: 'audit', reversed: true });
@@ -441,7 +546,7 @@ function auditSection() {
   };
   filter.addEventListener('change', () => load().catch(() => {}));
   load().catch(() => {});
-  return el('section', { 'aria-labelledby': 'audit-h' }, el('h2', { id: 'audit-h' }, 'Audit log (read-only)'), el('label', { for: 'audit-filter' }, 'Show'), filter, list);
+  return el('section', { 'aria-label': 'Audit log' }, el('label', { for: 'audit-filter' }, 'Show'), filter, list);
 }
 
 logoutButton.addEventListener('click', async () => {

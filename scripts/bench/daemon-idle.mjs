@@ -9,7 +9,7 @@ export async function run({ root, log }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-bench-idle-'));
   try {
     const config = path.join(dir, 'config.yaml');
-    writeFileSync(config, `version: 1\ndevice: {id: bench-box}\npaths: {state_dir: ${dir}/state}\nlog: {level: info, pretty: false}\n`);
+    writeFileSync(config, `version: 1\ndevice: {id: bench-box}\npaths: {state_dir: ${dir}/state}\nlog: {level: info, pretty: false}\nweb: {host: 127.0.0.1, port: 0}\n`);
     const t0 = performance.now();
     const daemon = new ManagedProcess(process.execPath, [path.join(root, 'daemon/dist/cli/main.js'), 'run', '--config', config]);
     await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);

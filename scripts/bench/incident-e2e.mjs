@@ -35,7 +35,7 @@ export async function run({ root, log }) {
     const video = await lengthenVideo(scene, path.join(dir, 'shop.ts'), 450);
     const kit = await startForceKit(dir, { devices: [{ id: 'bench-box', store: 'Bench Store' }] });
     const config = path.join(dir, 'config.yaml');
-    writeFileSync(config, stringify({ version: 1, device: { id: 'bench-box', store: 'Bench Store' }, paths: { state_dir: path.join(dir, 'state') }, log: { level: 'info', pretty: false }, cameras: { networks: ['127.0.0.0/8'] }, buffer: { min_free_gb: 0 } }));
+    writeFileSync(config, stringify({ version: 1, device: { id: 'bench-box', store: 'Bench Store' }, paths: { state_dir: path.join(dir, 'state') }, log: { level: 'info', pretty: false }, cameras: { networks: ['127.0.0.0/8'] }, buffer: { min_free_gb: 0 }, web: { host: '127.0.0.1', port: 0 } }));
     enrollBox(config, kit.bundle('bench-box'), kit.forceDir);
     const cams = await Promise.all(Array.from({ length: INCIDENT_CAMERAS + OTHER_CAMERAS }, () => startCamera({ mode: 'file', file: video })));
     const ids = cams.map((_, i) => (i < INCIDENT_CAMERAS ? `cam${i + 1}` : `other${i + 1 - INCIDENT_CAMERAS}`));

@@ -33,6 +33,7 @@ export async function run({ root, log }) {
         'recorder: {segment_seconds: 1, rtsp_timeout_s: 2, restart_initial_s: 0.5, restart_max_s: 4}',
         'incidents: {wait_for_footage_s: 3}',
         'buffer: {min_free_gb: 0}',
+        'web: {host: 127.0.0.1, port: 0}',
         '',
       ].join('\n'),
     );

@@ -85,7 +85,7 @@ export async function run({ root, log }) {
   let daemon;
   try {
     const config = path.join(dir, 'config.yaml');
-    writeFileSync(config, ['version: 1', `device: {id: bench-box}`, `paths: {state_dir: ${dir}/state}`, 'log: {level: info, pretty: false}', 'cameras: {networks: [127.0.0.0/8]}', `recorder: {segment_seconds: ${SEGMENT_S}}`, 'buffer: {min_free_gb: 0}', ''].join('\n'));
+    writeFileSync(config, ['version: 1', `device: {id: bench-box}`, `paths: {state_dir: ${dir}/state}`, 'log: {level: info, pretty: false}', 'cameras: {networks: [127.0.0.0/8]}', `recorder: {segment_seconds: ${SEGMENT_S}}`, 'buffer: {min_free_gb: 0}', 'web: {host: 127.0.0.1, port: 0}', ''].join('\n'));
     const cli = async (...args) => {
       const r = await runCommand(process.execPath, [dist('cli/main.js'), ...args, '--config', config], { timeoutMs: 60_000 });
       if (r.code !== 0) throw new Error(`hindsight ${args.join(' ')}: ${r.stderr}`);

@@ -62,7 +62,7 @@ export async function run({ root, log }) {
     kit = await startForceKit(dir, { devices: [{ id: 'bench-box', store: 'Bench Store' }] });
     mkdirSync(path.join(dir, 'box'), { recursive: true });
     const configFile = path.join(dir, 'box', 'config.yaml');
-    writeFileSync(configFile, stringify({ version: 1, device: { id: 'bench-box', store: 'Bench Store' }, paths: { state_dir: path.join(dir, 'box', 'state') }, log: { level: 'warn', pretty: false } }));
+    writeFileSync(configFile, stringify({ version: 1, device: { id: 'bench-box', store: 'Bench Store' }, paths: { state_dir: path.join(dir, 'box', 'state') }, log: { level: 'warn', pretty: false }, web: { host: '127.0.0.1', port: 0 } }));
     enrollBox(configFile, kit.bundle('bench-box'), kit.forceDir);
     receiver = new ManagedProcess(process.execPath, [path.join(root, 'daemon/dist/force/main.js'), 'receive', '--config', kit.forceConfig]);
     await receiver.waitForLine(/receiving evidence/, 30_000);

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT } from './paths.js';
+import { descendants } from './process.js';
 
 /** Debian's Chromium (installed by the setup script). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -66,4 +67,29 @@ export async function smallControls(page: Page, min = 48): Promise<string[]> {
         .map(({ e, r }) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''} "${(e.textContent ?? '').trim().slice(0, 30)}" ${Math.round(r.width)}x${Math.round(r.height)}`),
     min,
   );
+}
+
+/** The box's first manager, made from the setup code on the setup page; ends on the console's Incidents tab. */
+export async function setUpFirstManager(page: Page, base: string, setupCode: string, password: string, name = 'Maria'): Promise<void> {
+  await page.goto(base);
+  await page.getByRole('heading', { name: 'Set up this box' }).waitFor();
+  await page.getByLabel('Setup code').fill(setupCode);
+  await page.getByLabel('Your name').fill(name);
+  await page.getByLabel(/^Password/).fill(password);
+  await page.getByRole('button', { name: 'Make the manager account' }).click();
+  await page.getByRole('heading', { name: 'Incidents', exact: true }).waitFor();
+}
+
+/** The command lines of a daemon's live-view ffmpegs (the ffmpeg itself, not the sandbox that starts it). */
+export function liveFfmpegs(daemonPid: number): string[] {
+  return descendants(daemonPid)
+    .map((p) => {
+      try {
+        if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() !== 'ffmpeg') return '';
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
+      } catch {
+        return ''; // it ended meanwhile
+      }
+    })
+    .filter((c) => c.includes('frag_keyframe'));
 }

@@ -55,6 +55,9 @@ export function writeConfig(dir: string, overrides: Record<string, unknown> = {}
     device: { id: 'test-box', store: 'Test Store' },
     paths: { state_dir: path.join(dir, 'state') },
     log: { level: 'debug', pretty: false },
+    // the web app is on by default (port 8443 on every network); tests that use it turn it on on a free
+    // loopback port (WEB_TEST_CONFIG), the others leave it off so parallel daemons do not share a port
+    web: { enabled: false },
   };
   const merged = deepMerge(base, overrides);
   const file = path.join(dir, name);

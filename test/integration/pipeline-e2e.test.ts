@@ -99,6 +99,12 @@ describe('camera to force, end to end', () => {
     expect(left.map((e) => e.name)).toEqual([]);
     expect(existsSync(path.join(incidentDir, 'master', 'till2.ts'))).toBe(true);
 
+    // `incident show` tells an operator what was found and where the evidence went
+    const shown = await runCli(['incident', 'show', '--config', boxConfig, id]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`faces +1 person found, ${boxHashes.length} pictures kept, in \\d+ frames`));
+    expect(shown.stdout).toMatch(/delivery +envelope \S+, \d+ KB: received by the force \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+
     const boxActions = query<{ action: string }>(path.join(stateDir, 'hindsight.db'), 'SELECT action FROM audit ORDER BY seq').map((r) => r.action);
     expect(boxActions).toEqual(expect.arrayContaining(['incident.logged', 'evidence.clip_extracted', 'evidence.faces_analysed', 'incident.sealed', 'incident.sending', 'incident.delivered', 'evidence.working_files_deleted']));
     const fdb = openForceDb(kit.forceDir);

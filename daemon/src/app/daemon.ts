@@ -47,6 +47,7 @@ import { createOutbox, UplinkService } from '../uplink/service.js';
 import { WebService } from '../web/service.js';
 import { ControlServer } from '../control/server.js';
 import { operationRoutes, type OperationContext } from '../control/operations.js';
+import { BoxSettings } from '../kernel/settings.js';
 import { CAMERA_OPERATIONS } from '../cameras/operations.js';
 import { LOCK_OPERATIONS } from '../recorder/lock-operations.js';
 import { UPLINK_OPERATIONS } from '../uplink/operations.js';
@@ -84,6 +85,9 @@ export class Daemon {
       bootId: newId(),
       version: daemonVersion(),
     };
+    // A store manager's settings (kept in the database) over the config file's, before any service reads them
+    const settings = new BoxSettings(this.ctx);
+    settings.applyStored();
     this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env);
     const models = new ModelsCheck(this.ctx);
     // The outbox is shared: the incidents queue sealed evidence into it, the uplink sends from it.
@@ -114,7 +118,12 @@ export class Daemon {
       new RecorderService(this.ctx),
       incidents.worker,
       uplink,
-      new WebService(this.ctx, { desk: incidents.desk, buttons: incidents.buttons, operationContext, bufferHealth: () => bufferStatus(this.ctx.db, config, this.ctx.clock) }),
+      new WebService(this.ctx, {
+        desk: incidents.desk,
+        buttons: incidents.buttons,
+        settings,
+        device: () => ({ link: uplink.linkStatus(), models: models.capability }),
+        operationContext, bufferHealth: () => bufferStatus(this.ctx.db, config, this.ctx.clock) }),
       control,
       this.systemd,
     ];

@@ -20,16 +20,16 @@ export interface Operated<O> {
 export async function operate<I extends object, O>(configOption: string | undefined, op: Operation<I, O>, input: I): Promise<Operated<O>> {
   const config = loadCliConfig(configOption);
   const paths = daemonPaths(config);
-  const actor = cliActor();
   try {
-    const r = await callRoute(paths.stateDir, OPERATION_ROUTE, { params: { name: op.name }, body: { actor, input } });
+    // the daemon takes the actor from the caller's proven user, not from the request
+    const r = await callRoute(paths.stateDir, OPERATION_ROUTE, { params: { name: op.name }, body: { input } });
     // The daemon ran the same operation object, whose type says what its result is.
     return { result: r.result as O, inDaemon: true };
   } catch (err) {
     if (!(err instanceof HindsightError) || err.code !== 'daemon_not_running') throw err;
   }
   return withCliDb(configOption, async (store) => ({
-    result: await op.run({ ...store, actor, inDaemon: false, notify: () => undefined }, input),
+    result: await op.run({ ...store, actor: cliActor(), inDaemon: false, notify: () => undefined }, input),
     inDaemon: false,
   }));
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { HindsightError } from '../util/errors.js';
 import { controlPaths } from './paths.js';
+import { makePeerProof, PEER_HEADER } from './peer.js';
 import { routeUrl, type ControlRoute, type RouteRequest } from './route.js';
 
 export class ControlError extends HindsightError {
@@ -31,13 +32,20 @@ export async function controlRequest<T>(stateDir: string, method: 'GET' | 'POST'
     throw notRunning(socket);
   }
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  let proof: ReturnType<typeof makePeerProof>;
+  try {
+    proof = makePeerProof(stateDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notRunning(socket);
+    throw err;
+  }
   return new Promise<T>((resolve, reject) => {
     const req = http.request(
       {
         socketPath: socket,
         method,
         path: urlPath,
-        headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
+        headers: { authorization: `Bearer ${token}`, [PEER_HEADER]: proof.name, ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
         timeout: 30_000,
       },
       (res) => {
@@ -65,7 +73,7 @@ export async function controlRequest<T>(stateDir: string, method: 'GET' | 'POST'
       else reject(new HindsightError(`cannot reach the daemon: ${err.message}`, { code: 'unreachable' }));
     });
     req.end(payload);
-  });
+  }).finally(() => proof.remove());
 }
 
 function notRunning(socket: string): HindsightError {

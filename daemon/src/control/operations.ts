@@ -28,7 +28,7 @@ export interface BoxDb {
 
 /** Where an operation runs: inside the running daemon, or in the CLI process while the daemon is stopped. */
 export interface OperationContext extends BoxDb {
-  /** Who asked for it (the CLI's login name; later the web app's user). */
+  /** Who asked for it: the control socket caller's proven user, or the web app's logged-in account. */
   actor: AuditActor;
   /** True inside the running daemon; false when the CLI runs it on a stopped daemon's database. */
   inDaemon: boolean;
@@ -48,21 +48,15 @@ export interface Operation<I = unknown, O = unknown> {
 
 const NAME = /^[a-z][a-z0-9-]{0,40}(\.[a-z][a-z0-9-]{0,40})?$/;
 
-/** Who asks, as the CLI (later the web app) sends it. */
-const Actor = Type.Object(
-  { type: Type.Unsafe<'cli' | 'user'>({ type: 'string', enum: ['cli', 'user'] }), id: Type.String({ minLength: 1, maxLength: 64 }) },
-  { additionalProperties: false },
-);
-
 /**
- * The one route every operation is reached by: POST /v1/ops/<name> with { actor, input }, answered with
- * { result }. The operation's own `run` checks `input` (it comes from another process) and types `result`.
+ * The one route every operation is reached by: POST /v1/ops/<name> with { input }, answered with
+ * { result }; the actor is the caller's proven user (never a name in the request). The operation's own `run` checks `input` (it comes from another process) and types `result`.
  */
 export const OPERATION_ROUTE = controlRoute<{ result: unknown }>()({
   method: 'POST',
   path: '/v1/ops/:name',
   params: Type.Object({ name: Type.String({ maxLength: 82 }) }),
-  body: Type.Object({ actor: Actor, input: Type.Object({}) }, { additionalProperties: false }),
+  body: Type.Object({ input: Type.Object({}) }, { additionalProperties: false }),
 });
 
 /** Control routes for a set of operations (OPERATION_ROUTE). */
@@ -70,10 +64,10 @@ export function operationRoutes(ops: readonly Operation[], context: (actor: Audi
   const byName = new Map(ops.map((op) => [op.name, op]));
   for (const name of byName.keys()) if (!NAME.test(name)) throw new Error(`bad operation name ${name}`);
   return async (app) => {
-    serveRoute(app, OPERATION_ROUTE, async ({ params, body }) => {
+    serveRoute(app, OPERATION_ROUTE, async ({ params, body }, caller) => {
       const op = byName.get(params.name);
       if (!op) throw new HindsightError(`the daemon has no operation ${JSON.stringify(params.name)}`, { code: 'unknown_operation', hint: 'the CLI and the daemon are of different versions: restart the daemon after an upgrade' });
-      return { result: await op.run(context(body.actor), body.input) };
+      return { result: await op.run(context(caller), body.input) };
     });
   };
 }

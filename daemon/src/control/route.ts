@@ -1,5 +1,6 @@
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { callerOf, type CliActor } from './peer.js';
 
 /** What a call of a route carries; a route's request type is the part of this its schemas describe. */
 export interface RouteRequest {
@@ -56,15 +57,18 @@ export function routeUrl(route: ControlRoute<RouteRequest, unknown>, call: Route
   return query.length ? `${pathname}?${new URLSearchParams(query).toString()}` : pathname;
 }
 
-/** Register a route's handler on the control server; Fastify validates the request against its schemas first. */
-export function serveRoute<Req extends RouteRequest, Res>(app: FastifyInstance, route: ControlRoute<Req, Res>, handler: (req: Req) => Promise<Res> | Res): void {
+/**
+ * Register a route's handler on the control server; Fastify validates the request against its schemas
+ * first. The handler is given the caller's proven user (`caller`) for its audit rows.
+ */
+export function serveRoute<Req extends RouteRequest, Res>(app: FastifyInstance, route: ControlRoute<Req, Res>, handler: (req: Req, caller: CliActor) => Promise<Res> | Res): void {
   app.route({
     method: route.method,
     url: route.path,
     schema: route.schema,
     handler: async (req, reply) => {
       // Each part has been checked against the route's schema (unknown fields and wrong types refused).
-      const answer = await handler({ params: req.params, query: req.query, body: req.body } as Req);
+      const answer = await handler({ params: req.params, query: req.query, body: req.body } as Req, callerOf(req.raw));
       return route.status ? reply.code(route.status).send(answer) : answer;
     },
   });

@@ -6,10 +6,12 @@ import { HindsightError, UsageError } from '../util/errors.js';
 import { createExclusiveFile } from '../util/secure-fs.js';
 import { assertWellFormedText } from '../util/text.js';
 import { controlPaths } from './paths.js';
+import { PEER_HEADER, peerActor, preparePeerDir, provenPeer, setCaller } from './peer.js';
 
 /**
  * The daemon's local control API: HTTP over a unix socket that only the daemon's user can open, plus a
- * bearer token in an owner-only file (defence in depth if the socket's folder is ever shared).
+ * bearer token in an owner-only file (defence in depth if the socket's folder is ever shared). Each
+ * request also proves its caller's user (peer.ts): the audit names that user, not a name it claims.
  * The CLI talks to the running daemon through it, so the daemon stays the single writer of incidents
  * and every rule (limits, validation, audit) is applied in one place.
  */
@@ -36,6 +38,7 @@ export class ControlServer {
     // A new file each start (a stale one, or a link put in its place, is removed, never written through).
     rmSync(token, { force: true });
     createExclusiveFile(token, this.token + '\n');
+    preparePeerDir(this.stateDir);
     const app = Fastify({
       logger: false,
       bodyLimit: 64 * 1024,
@@ -47,6 +50,14 @@ export class ControlServer {
       const want = Buffer.from(this.token);
       if (given.length !== want.length || !timingSafeEqual(given, want)) {
         return reply.code(401).send({ error: 'unauthorized', message: 'missing or wrong control token', hint: 'run the command as root or as the hindsight user' });
+      }
+      try {
+        const proof = req.headers[PEER_HEADER];
+        setCaller(req.raw, peerActor(provenPeer(this.stateDir, typeof proof === 'string' ? proof : undefined, Date.now())));
+      } catch (err) {
+        const e = err as HindsightError;
+        this.log.warn({ service: this.name, url: req.url }, e.message);
+        return reply.code(401).send({ error: 'unauthorized', message: e.message, hint: e.hint });
       }
     });
     // JSON may carry a lone surrogate ("\ud800"), which no database, file or log stores as it was sent

@@ -16,18 +16,22 @@ export interface VideoOptions {
   bitrateKbps?: number;
   /** ffmpeg lavfi source; default testsrc2 (moving pattern with a frame counter). */
   source?: string;
+  /** Default h264; h265 needs an ffmpeg built with libx265 (H.265 cameras in benchmarks). */
+  codec?: 'h264' | 'h265';
 }
 
-/** Encode a synthetic H.264 MPEG-TS (or .mp4 by extension) fixture with ffmpeg. */
+/** Encode a synthetic H.264 (or H.265) MPEG-TS (or .mp4 by extension) fixture with ffmpeg. */
 export async function makeTestVideo(out: string, o: VideoOptions): Promise<string> {
   const w = o.width ?? 640;
   const h = o.height ?? 360;
   const fps = o.fps ?? 10;
   const src = o.source ?? `testsrc2=size=${w}x${h}:rate=${fps}`;
   const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', src, '-t', String(o.seconds)];
-  args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String(o.gop ?? fps), '-keyint_min', String(o.gop ?? fps));
+  const h265 = o.codec === 'h265';
+  args.push('-c:v', h265 ? 'libx265' : 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String(o.gop ?? fps), '-keyint_min', String(o.gop ?? fps));
+  if (h265) args.push('-x265-params', 'log-level=error:bframes=0'); // no B-frames, as most cameras
   if (o.bitrateKbps) args.push('-b:v', `${o.bitrateKbps}k`, '-maxrate', `${o.bitrateKbps}k`, '-bufsize', `${o.bitrateKbps * 2}k`);
-  if (path.extname(out) === '.ts') args.push('-bsf:v', 'h264_mp4toannexb', '-f', 'mpegts');
+  if (path.extname(out) === '.ts') args.push('-bsf:v', h265 ? 'hevc_mp4toannexb' : 'h264_mp4toannexb', '-f', 'mpegts');
   if (path.extname(out) === '.h264') args.push('-bsf:v', 'h264_mp4toannexb', '-f', 'h264');
   args.push(out);
   const r = await runCommand('ffmpeg', args, { timeoutMs: 10 * 60_000 });

@@ -114,13 +114,16 @@ export class AnalyseAndSealStep implements IncidentStep {
     // a damaged clip is still analysed as far as it decodes; whoever reads the log or the result is told
     for (const c of result.clips) if (c.damaged) log.warn({ incident: incident.id, camera: c.camera_id }, `clip of camera ${c.camera_id}: ${c.damaged}`);
     const crops = result.subjects.reduce((n, s) => n + s.crops.length, 0);
+    const frames = result.clips.reduce((n, c) => n + c.frames_analysed, 0);
+    // what the incident's page shows once the analysis is done
+    repo.setProgress(incident.id, { stage: 'faces_done', frames_done: frames, frames_total: frames, subjects: result.subjects.length, crops });
     // Embedding faces is "combination" of biometric data: on the record, with what and how many.
     this.d.audit.append({
       actor: SYSTEM,
       action: 'evidence.faces_analysed',
       objectIds: [incident.id],
       sha256s: result.models.map((m) => m.sha256),
-      detail: { mode: result.mode, subjects: result.subjects.length, crops, frames: result.clips.reduce((n, c) => n + c.frames_analysed, 0), clip_errors: result.clips.filter((c) => c.error).length, damaged_clips: result.clips.filter((c) => c.damaged).length },
+      detail: { mode: result.mode, subjects: result.subjects.length, crops, frames, clip_errors: result.clips.filter((c) => c.error).length, damaged_clips: result.clips.filter((c) => c.damaged).length },
     });
     return result;
   }

@@ -7,14 +7,11 @@ import type { WorkerStats } from './worker.js';
 /**
  * The incident routes of the control API, described once: the daemon serves them from here (routes.ts)
  * and the CLI calls them through the same descriptions. Schemas are strict (unknown fields and wrong
- * types are refused); the service applies the business rules and the audit.
+ * types are refused); the service applies the business rules and the audit. Who acts is never in a request:
+ * it is the caller's proven user (control/peer.ts).
  */
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
-const Actor = Type.Object(
-  { type: Type.Unsafe<'user' | 'button' | 'cli'>({ type: 'string', enum: ['user', 'button', 'cli'] }), id: Id, role: Type.Optional(Type.String({ maxLength: 32 })) },
-  { additionalProperties: false },
-);
 const Justification = Type.String({ maxLength: 4000 });
 const ById = Type.Object({ id: Id });
 
@@ -39,7 +36,8 @@ export const INCIDENT_API = {
         all: Type.Optional(Type.Boolean()),
         reason: Type.Unsafe<ReasonCode>({ type: 'string', enum: [...REASON_CODES] }),
         justification: Justification,
-        by: Actor,
+        // the member of staff an operator logs it for: a note in the audit row, next to the operator
+        on_behalf_of: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
       },
       { additionalProperties: false },
     ),
@@ -57,8 +55,8 @@ export const INCIDENT_API = {
     method: 'POST',
     path: '/v1/incidents/:id/cancel',
     params: ById,
-    body: Type.Object({ by: Actor, justification: Justification }, { additionalProperties: false }),
+    body: Type.Object({ justification: Justification }, { additionalProperties: false }),
   }),
 
-  retry: controlRoute<OneIncident>()({ method: 'POST', path: '/v1/incidents/:id/retry', params: ById, body: Type.Object({ by: Actor }, { additionalProperties: false }) }),
+  retry: controlRoute<OneIncident>()({ method: 'POST', path: '/v1/incidents/:id/retry', params: ById, body: Type.Object({}, { additionalProperties: false }) }),
 } as const;

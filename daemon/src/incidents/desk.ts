@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import type { AuditActor } from '../audit/log.js';
-import { OutboxRepo } from '../db/repos/outbox.js';
+import { OutboxRepo, type EnvelopeDelivery } from '../db/repos/outbox.js';
 import type { EventBus } from '../kernel/events.js';
 import { HindsightError } from '../util/errors.js';
 import { isSafeId, newId } from '../util/ids.js';
@@ -32,13 +32,27 @@ export interface LogIncidentRequest {
   reason: string;
   justification: string;
   by: IncidentActor;
+  /** The member of staff an operator logs it for (a note in the audit row; `by` is who acted). */
+  on_behalf_of?: string;
+}
+
+/** How far the face analysis is (while analysing), and what it found (once done). */
+export interface IncidentProgress {
+  stage: 'faces' | 'faces_done';
+  frames_done: number;
+  frames_total: number;
+  /** Once done: distinct people found, and the pictures kept of them. */
+  subjects?: number;
+  crops?: number;
 }
 
 export interface IncidentView extends Incident {
   cameras: IncidentCamera[];
   /** Place in the extraction queue (1 = next) while waiting for its turn. */
   queuePosition: number | null;
-  progress: unknown;
+  progress: IncidentProgress | null;
+  /** Its sealed evidence on the way to the force (attempts, sent, the force's receipt); null before sealing. */
+  delivery: EnvelopeDelivery | null;
   /** Failed attempts of a step after which it waits for a person (the box's policy). */
   maxAttempts: number;
 }
@@ -67,7 +81,11 @@ export interface IncidentDeskDeps extends IncidentCore {
  * socket) and the web UI call this; it validates, applies the limits, and records every step.
  */
 export class IncidentDesk {
-  constructor(private readonly d: IncidentDeskDeps) {}
+  private readonly outbox: OutboxRepo;
+
+  constructor(private readonly d: IncidentDeskDeps) {
+    this.outbox = new OutboxRepo(d.db);
+  }
 
   log(req: LogIncidentRequest): Incident {
     const now = this.d.clock.now();
@@ -107,7 +125,13 @@ export class IncidentDesk {
           action: 'incident.logged',
           objectIds: [incident.id, ...cameraIds],
           justification,
-          detail: { reason, at: new Date(at).toISOString(), window: [new Date(windowFrom).toISOString(), new Date(windowTo).toISOString()], cameras: selector },
+          detail: {
+            reason,
+            at: new Date(at).toISOString(),
+            window: [new Date(windowFrom).toISOString(), new Date(windowTo).toISOString()],
+            cameras: selector,
+            ...(req.on_behalf_of ? { on_behalf_of: req.on_behalf_of } : {}),
+          },
         });
       })
       .immediate();
@@ -195,7 +219,7 @@ export class IncidentDesk {
    * sealing that lands at the same moment cannot slip between check and erase.
    */
   private refuseIfSealed(id: string): void {
-    const row = new OutboxRepo(this.d.db).anyOfIncident(id);
+    const row = this.outbox.anyOfIncident(id);
     if (!row) return;
     throw new IncidentRefused(`incident ${id} is sealed (envelope ${row.envelopeId}, ${row.state === 'delivered' ? 'delivered' : 'waiting to be sent'}) and can no longer be cancelled`, 409, {
       code: 'not_cancellable',
@@ -240,7 +264,14 @@ export class IncidentDesk {
 
   private withDetails(incident: Incident, queue: readonly string[]): IncidentView {
     const idx = (QUEUED_STATES as readonly IncidentState[]).includes(incident.state) ? queue.indexOf(incident.id) : -1;
-    return { ...incident, cameras: this.d.repo.cameras(incident.id), queuePosition: idx < 0 ? null : idx + 1, progress: this.d.repo.progress(incident.id), maxAttempts: this.d.config.incidents.max_attempts };
+    return {
+      ...incident,
+      cameras: this.d.repo.cameras(incident.id),
+      queuePosition: idx < 0 ? null : idx + 1,
+      progress: this.d.repo.progress(incident.id) as IncidentProgress | null,
+      delivery: this.outbox.deliveryOf(incident.id),
+      maxAttempts: this.d.config.incidents.max_attempts,
+    };
   }
 
   private checkLimits(by: IncidentActor, now: number): void {

@@ -10,7 +10,7 @@ export function incidentRoutes(desk: IncidentDesk, worker: { stats(): WorkerStat
   return async (app) => {
     serveRoute(app, INCIDENT_API.workerStats, () => ({ worker: worker.stats() }));
 
-    serveRoute(app, INCIDENT_API.log, ({ body }) => ({ incident: desk.view(desk.log(body).id) }));
+    serveRoute(app, INCIDENT_API.log, ({ body }, caller) => ({ incident: desk.view(desk.log({ ...body, by: caller }).id) }));
 
     serveRoute(app, INCIDENT_API.list, ({ query }) => {
       const states = query.state?.split(',').filter((s): s is IncidentState => (INCIDENT_STATES as readonly string[]).includes(s));
@@ -19,8 +19,8 @@ export function incidentRoutes(desk: IncidentDesk, worker: { stats(): WorkerStat
 
     serveRoute(app, INCIDENT_API.show, ({ params }) => ({ incident: desk.view(params.id) }));
 
-    serveRoute(app, INCIDENT_API.cancel, ({ params, body }) => ({ incident: desk.view(desk.cancel(params.id, body.by, body.justification).id) }));
+    serveRoute(app, INCIDENT_API.cancel, ({ params, body }, caller) => ({ incident: desk.view(desk.cancel(params.id, caller, body.justification).id) }));
 
-    serveRoute(app, INCIDENT_API.retry, ({ params, body }) => ({ incident: desk.view(desk.retry(params.id, body.by).id) }));
+    serveRoute(app, INCIDENT_API.retry, ({ params }, caller) => ({ incident: desk.view(desk.retry(params.id, caller).id) }));
   };
 }

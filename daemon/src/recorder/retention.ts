@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import type { Db } from '../db/db.js';
 import { AlarmLog } from './alarm-log.js';
 import { GapsRepo } from '../db/repos/gaps.js';
+import { forceMaxHours } from '../kernel/settings.js';
 import { MetaRepo } from '../db/repos/meta.js';
 import { SegmentsRepo, type Segment } from '../db/repos/segments.js';
 import type { Clock } from '../util/clock.js';
@@ -13,8 +14,6 @@ import type { Clock } from '../util/clock.js';
 const GB = 1024 ** 3;
 const BATCH = 500;
 
-/** Meta key where the force's maximum buffer duration (hours) is kept when it sets one. */
-export const FORCE_MAX_HOURS_KEY = 'buffer.force_max_hours';
 
 /** Alarm kinds raised by retention. */
 export const LOCKED_OVER_QUOTA = 'buffer.locked_over_quota';
@@ -29,8 +28,7 @@ export interface RetentionPolicy {
 
 /** The policy in force: the configured hours, lowered to the force's maximum when it set one. */
 export function bufferPolicy(config: Config, db: Db): RetentionPolicy {
-  const forceMax = Number(new MetaRepo(db).get(FORCE_MAX_HOURS_KEY) ?? NaN);
-  const hours = Number.isFinite(forceMax) && forceMax > 0 ? Math.min(config.buffer.hours, forceMax) : config.buffer.hours;
+  const hours = Math.min(config.buffer.hours, forceMaxHours(new MetaRepo(db)) ?? Infinity);
   return { retentionMs: hours * 3600_000, quotaBytes: config.buffer.quota_gb * GB, minFreeBytes: config.buffer.min_free_gb * GB };
 }
 

@@ -8,7 +8,7 @@ import type { StateMessage } from '../protocol/schemas.js';
 import { MetaRepo } from '../db/repos/meta.js';
 import { isEnrolled, KeySetStore, loadEnrollment, uplinkFiles } from './enrollment.js';
 import type { EnrollmentBundle } from '../protocol/enrollment.js';
-import { Outbox, type DeliveryHook } from './outbox.js';
+import { Outbox, type DeliveryHook, type OutboxStats } from './outbox.js';
 import { deleteDeliveredWorkingFiles, ReceiptHandler } from './receipts.js';
 import { EvidenceSealer } from './sealer.js';
 import { EnvelopeSender, type SenderSettings } from './sender.js';
@@ -28,6 +28,12 @@ export function createSealer(ctx: Pick<AppContext, 'config' | 'paths' | 'db' | '
   if (!isEnrolled(ctx.paths.stateDir)) return undefined;
   const key = readKeyFile(uplinkFiles(ctx.paths.stateDir).deviceKey, 'ed25519');
   return new EvidenceSealer(ctx.config.device.id, key, new KeySetStore(ctx.db), outbox, ctx.clock, () => ctx.clockSync.current(), ctx.config.uplink.chunk_bytes);
+}
+
+export interface LinkStatus {
+  state: 'not_enrolled' | 'off' | 'connecting' | 'connected';
+  error: string | null;
+  outbox: OutboxStats;
 }
 
 export interface UplinkLinks {
@@ -68,6 +74,14 @@ export class UplinkService implements Service {
     this.testing = links.testing ?? {};
     // The one delivery hook: it commits with the envelope's `delivered` state, or neither does.
     if (links.onDelivered) this.outbox.onDelivered(links.onDelivered);
+  }
+
+  /** The link to the force in a few words (the console's "This box"): enrolled, connected, last error, waiting evidence. */
+  linkStatus(): LinkStatus {
+    const outbox = this.outbox.stats();
+    if (!isEnrolled(this.ctx.paths.stateDir)) return { state: 'not_enrolled', error: null, outbox };
+    if (!this.link) return { state: 'off', error: this.ctx.config.uplink.enabled ? 'the uplink did not start: see the log' : 'uplink.enabled is false', outbox };
+    return { state: this.link.connected ? 'connected' : 'connecting', error: this.link.error || null, outbox };
   }
 
   start(): void {

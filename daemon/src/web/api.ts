@@ -31,9 +31,15 @@ export interface StaffIncident {
   logged_at: string;
   cameras: { name: string; state: string; coverage: number | null }[];
   failure: string | null;
-  progress: unknown;
-  /** Managers only: who logged it, and each camera's clip (playable once cut). */
-  detail?: { logged_by: string; cameras: { id: string; clip: { bytes: number | null; from: string | null; to: string | null } | null; error: string | null }[] };
+  /** While faces are looked for: frames done of all; once done, the number of people found. */
+  progress: { frames_done: number; frames_total: number; people: number | null } | null;
+  /** Managers only: who logged it, each camera's clip (playable once cut), and the delivery to the force. */
+  detail?: {
+    logged_by: string;
+    cameras: { id: string; clip: { bytes: number | null; from: string | null; to: string | null } | null; error: string | null }[];
+    pictures: number | null;
+    delivery: { state: 'pending' | 'delivered'; attempts: number; last_sent: string | null; received: string | null; last_error: string | null; bytes: number } | null;
+  };
 }
 
 export function staffView(v: IncidentView, names: Map<string, string>, accounts?: Map<string, string>): StaffIncident {
@@ -44,6 +50,15 @@ export function staffView(v: IncidentView, names: Map<string, string>, accounts?
       clip: c.clipState === 'done' ? { bytes: c.clipBytes, from: c.clipStartMs === null ? null : isoUtc(c.clipStartMs), to: c.clipEndMs === null ? null : isoUtc(c.clipEndMs) } : null,
       error: c.error,
     })),
+    pictures: v.progress?.crops ?? null,
+    delivery: v.delivery && {
+      state: v.delivery.state,
+      attempts: v.delivery.attempts,
+      last_sent: v.delivery.lastSentUtc === null ? null : isoUtc(v.delivery.lastSentUtc),
+      received: v.delivery.deliveredUtc === null ? null : isoUtc(v.delivery.deliveredUtc),
+      last_error: v.delivery.lastError,
+      bytes: v.delivery.bytes,
+    },
   };
   return {
     ...(detail ? { detail } : {}),
@@ -55,7 +70,7 @@ export function staffView(v: IncidentView, names: Map<string, string>, accounts?
     logged_at: isoUtc(v.loggedAtMs),
     cameras: v.cameras.map((c) => ({ name: names.get(c.cameraId) ?? c.cameraId, state: c.clipState, coverage: c.coverage })),
     failure: v.failure,
-    progress: v.progress,
+    progress: v.progress && { frames_done: v.progress.frames_done, frames_total: v.progress.frames_total, people: v.progress.subjects ?? null },
   };
 }
 

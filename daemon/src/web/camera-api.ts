@@ -196,7 +196,7 @@ export function cameraApi(d: { ctx: AppContext; operationContext: (actor: AuditA
       method: 'GET',
       url: '/api/v1/cameras/:id/live',
       access: 'manager',
-      summary: "The camera live, as fragmented MP4 (the camera's own H.264 copied, never re-encoded) for the browser's MediaSource; audited.",
+      summary: "The camera live, as fragmented MP4 for the browser's MediaSource (the camera's own H.264 copied, never re-encoded; an H.265 camera as a small H.264 transcode); audited.",
       schema: { params: Type.Object({ id: Id }, closed) },
       handler: async ({ params, caller, reply }) => {
         const id = params.id!;

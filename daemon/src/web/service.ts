@@ -5,13 +5,15 @@ import type { AuditActor } from '../audit/log.js';
 import type { OperationContext } from '../control/operations.js';
 import type { IncidentDesk } from '../incidents/desk.js';
 import type { ButtonDesk } from '../incidents/presses.js';
+import type { BoxSettings } from '../kernel/settings.js';
 import type { AppContext } from '../kernel/context.js';
 import type { Service } from '../kernel/service.js';
 import { errorMessage } from '../util/errors.js';
 import { webApi } from './api.js';
 import { buttonApi } from './button-api.js';
 import { clipApi } from './clip-api.js';
-import { statusApi } from './status-api.js';
+import { settingsApi } from './settings-api.js';
+import { statusApi, type DeviceHealth } from './status-api.js';
 import { cameraApi, type BufferHealth } from './camera-api.js';
 import { WebAuth } from './auth.js';
 import { LiveViews } from './live.js';
@@ -39,7 +41,7 @@ export class WebService implements Service {
 
   constructor(
     private readonly ctx: AppContext,
-    private readonly deps: { desk: IncidentDesk; buttons: ButtonDesk; operationContext: (actor: AuditActor) => OperationContext; bufferHealth: () => BufferHealth },
+    private readonly deps: { desk: IncidentDesk; buttons: ButtonDesk; settings: BoxSettings; device: () => DeviceHealth; operationContext: (actor: AuditActor) => OperationContext; bufferHealth: () => BufferHealth },
   ) {
     this.store = new WebRepo(ctx.db, ctx.clock);
     this.live = new LiveViews({ ffmpeg: ctx.config.tools.ffmpeg, timeoutS: ctx.config.recorder.rtsp_timeout_s, log: ctx.log });
@@ -71,7 +73,8 @@ export class WebService implements Service {
           ...webApi({ db: this.ctx.db, auth: this.auth, store: this.store, desk: this.deps.desk, sessionMaxS: web.session_max_h * 3600 }),
           ...cameraApi({ ctx: this.ctx, operationContext: this.deps.operationContext, bufferHealth: this.deps.bufferHealth, live: this.live }),
           ...clipApi({ ctx: this.ctx, desk: this.deps.desk }),
-          ...statusApi({ ctx: this.ctx, startedAtMs: this.ctx.clock.now(), fingerprint: () => this.fingerprint }),
+          ...statusApi({ ctx: this.ctx, startedAtMs: this.ctx.clock.now(), fingerprint: () => this.fingerprint, device: this.deps.device }),
+          ...settingsApi({ settings: this.deps.settings }),
           ...buttonApi({ db: this.ctx.db, buttons: this.deps.buttons, desk: this.deps.desk, port: () => this.port }),
         ],
         button: (token) => this.deps.buttons.authenticate(token),

@@ -2,7 +2,15 @@ import { Type } from '@sinclair/typebox';
 import type { AuditRow } from '../db/repos/audit.js';
 import type { AppContext } from '../kernel/context.js';
 import { isoUtc } from '../util/clock.js';
+import type { FacePipelineCapability } from '../models/verify.js';
+import type { LinkStatus } from '../uplink/service.js';
 import { webRoute, type WebRoute } from './route.js';
+
+/** The box's parts a manager checks on the status page, given by the composition root. */
+export interface DeviceHealth {
+  link: LinkStatus;
+  models: FacePipelineCapability;
+}
 
 const closed = { additionalProperties: false } as const;
 const PAGE = 100;
@@ -13,7 +21,7 @@ function auditOut(r: AuditRow): Record<string, unknown> {
 }
 
 /** The manager console's read-only views: the audit log (filterable, newest first) and the device's status. */
-export function statusApi(d: { ctx: AppContext; startedAtMs: number; fingerprint: () => string | undefined }): WebRoute[] {
+export function statusApi(d: { ctx: AppContext; startedAtMs: number; fingerprint: () => string | undefined; device: () => DeviceHealth }): WebRoute[] {
   return [
     webRoute({
       method: 'GET',
@@ -46,10 +54,15 @@ export function statusApi(d: { ctx: AppContext; startedAtMs: number; fingerprint
       method: 'GET',
       url: '/api/v1/status',
       access: 'manager',
-      summary: "The box: its id, software version, uptime, clock, and the web app's certificate fingerprint.",
+      summary: "The box: its id, software version, uptime, clock, the link to the force and what waits to be sent, the face models, and the web app's certificate fingerprint.",
       handler: () => {
         const clock = d.ctx.clockSync.current();
+        const { link, models } = d.device();
         return {
+          force_link: { state: link.state, error: link.error },
+          outbox: { waiting: link.outbox.pending, bytes: link.outbox.bytes, oldest_age_s: link.outbox.oldest_age_s === null ? null : Math.round(link.outbox.oldest_age_s) },
+          // names and states only (a file's path says nothing a manager can act on)
+          models: { available: models.available, reason: models.reason ?? null, files: models.models.map((m) => ({ name: m.name, state: m.state })) },
           device: d.ctx.config.device.id,
           store: d.ctx.config.device.store,
           version: d.ctx.version,

@@ -121,7 +121,7 @@ describe('recorder: the cameras shops own', () => {
     // one incident on every camera, its window across the first jump back: each clip is cut exactly and analysed
     const atMs = camera('jump').clockJumpsAtMs[0]!;
     const logged = await controlRequest<{ incident: IncidentView }>(stateDir, 'POST', '/v1/incidents', {
-      at: new Date(atMs).toISOString(), before_s: 5, after_s: 5, cameras: ids, reason: 'theft', justification: 'took goods past the tills without paying', by: { type: 'cli', id: 'test' },
+      at: new Date(atMs).toISOString(), before_s: 5, after_s: 5, cameras: ids, reason: 'theft', justification: 'took goods past the tills without paying',
     });
     const id = logged.incident.id;
     const folder = incidentDir(path.join(stateDir, 'evidence'), id);

@@ -310,4 +310,33 @@ describe('web app: accounts, sessions and the rules every route keeps', () => {
     const actions = queryStateDb<{ action: string }>(dir, "SELECT action FROM audit WHERE action IN ('web.pin_reset', 'web.account_disabled', 'web.account_enabled') ORDER BY seq").map((r) => r.action);
     expect(actions).toEqual(['web.pin_reset', 'web.account_disabled', 'web.account_enabled']);
   });
+
+  it("a manager changes settings within the force's caps (applied at once, audited by account); staff cannot; bad values are refused in words", async () => {
+    const m = manager();
+    const staff = client();
+    expect((await staff.post('/api/v1/login', { name: 'Sam', secret: '482915' })).status).toBe(200);
+    expect((await staff.request('PUT', '/api/v1/settings', { values: { 'buffer.hours': 1 } })).status).toBe(403);
+    const listed = (await m.get('/api/v1/settings')).body.settings as { key: string; value: number; max: number; max_set_by: string }[];
+    expect(listed.map((x) => x.key)).toEqual(['buffer.hours', 'incidents.window_before_s', 'incidents.window_after_s', 'incidents.press_expiry_min', 'incidents.per_user_per_hour']);
+    expect(listed.find((x) => x.key === 'incidents.window_before_s')).toMatchObject({ max: 600, max_set_by: 'force' });
+    const bad = async (values: unknown, why: RegExp): Promise<void> => {
+      const r = await m.request('PUT', '/api/v1/settings', { values });
+      expect(r.status, r.text).toBe(400);
+      expect(r.body.message).toMatch(why);
+    };
+    await bad({ 'recorder.segment_seconds': 1 }, /recorder\.segment_seconds is not a known field/);
+    await bad({ 'buffer.hours': '12' }, /must be a number|must be null/);
+    await bad({}, /at least 1|fewer than 1|must NOT have fewer/);
+    await bad({ 'incidents.window_before_s': 400, 'incidents.window_after_s': 300 }, /together may be at most 600 seconds \(a limit set by the police force\)/);
+    await bad({ 'buffer.hours': 1000 }, /Keep recordings for may be at most 720 hours/);
+    const ok = await m.request('PUT', '/api/v1/settings', { values: { 'incidents.window_after_s': 45 } });
+    expect(ok.status, ok.text).toBe(200);
+    expect((ok.body.settings as { key: string; value: number; changed: boolean }[]).find((x) => x.key === 'incidents.window_after_s')).toMatchObject({ value: 45, changed: true });
+    const rows = queryStateDb<{ actor_type: string; actor_role: string; detail: string }>(dir, "SELECT actor_type, actor_role, detail FROM audit WHERE action = 'settings.changed'");
+    expect(rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }))).toEqual([{ actor_type: 'user', actor_role: 'manager', detail: { from: 30, to: 45 } }]);
+    // the box's status: the link to the force, the outbox and the models, in the same answer
+    const st = await m.get('/api/v1/status');
+    expect(st.body).toMatchObject({ force_link: { state: 'not_enrolled' }, outbox: { waiting: 0 }, models: { available: expect.any(Boolean) } });
+    expect(JSON.stringify(st.body)).not.toMatch(/\/models\/|\.onnx/);
+  });
 });

@@ -2,10 +2,10 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startDaemon, writeConfig } from '../../helpers/cli.js';
-import { haveChromium, launchChromium, pageErrors, screenshot, seriousA11yProblems, smallControls } from '../../helpers/browser.js';
+import { haveChromium, launchChromium, liveFfmpegs as liveFfmpegsOf, pageErrors, screenshot, seriousA11yProblems, setUpFirstManager, smallControls } from '../../helpers/browser.js';
 import { tempDir } from '../../helpers/paths.js';
-import { descendants, type TestProcess } from '../../helpers/process.js';
-import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import type { TestProcess } from '../../helpers/process.js';
+import { copyFileSync, mkdirSync, statSync } from 'node:fs';
 import { openDatabase } from '../../../daemon/src/db/db.js';
 import { SegmentsRepo } from '../../../daemon/src/db/repos/segments.js';
 import { makeSegmentFiles } from '../../helpers/incident-harness.js';
@@ -87,20 +87,19 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     const context = await device(TABLET);
     const page = await context.newPage();
     const errors = pageErrors(page);
-    await page.goto(base);
-    await page.getByRole('heading', { name: 'Set up this box' }).waitFor();
-    await page.getByLabel('Setup code').fill(setupCode);
-    await page.getByLabel('Your name').fill('Maria');
-    await page.getByLabel(/^Password/).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Make the manager account' }).click();
+    await setUpFirstManager(page, base, setupCode, PASSWORD);
+    await screenshot(page, 'manager-incidents-tablet');
+    // the console is a tab at a time; each tab is its own address
+    await page.getByRole('link', { name: 'Staff and buttons' }).click();
     await page.getByRole('heading', { name: 'Staff accounts' }).waitFor();
     await page.getByLabel('Name', { exact: true }).fill('Sam');
     await page.getByLabel(/^PIN/).fill('482915');
     await page.getByRole('button', { name: 'Add staff member' }).click();
     await page.getByText('Sam (staff)').waitFor();
-    await screenshot(page, 'manager-home-tablet');
+    await screenshot(page, 'manager-staff-tablet');
 
     // a camera found on the network (ONVIF), its address asked of it, tried, added, then seen recording
+    await page.getByRole('link', { name: 'Cameras' }).click();
     await page.getByRole('button', { name: 'Find cameras on the network' }).click();
     await page.locator('[data-found]').getByText('Entrance').waitFor({ timeout: 10_000 });
     await page.getByRole('button', { name: 'Use this camera' }).click();
@@ -125,18 +124,7 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     await screenshot(page, 'manager-cameras-tablet');
 
     // live view: the camera's H.264 copied into fragmented MP4, played by the browser's MediaSource
-    const liveFfmpegs = (): string[] =>
-      descendants(daemon.pid!)
-        .map((p) => {
-          try {
-            // the ffmpeg itself (not the sandbox that starts it)
-            if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() !== 'ffmpeg') return '';
-            return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
-          } catch {
-            return '';
-          }
-        })
-        .filter((c) => c.includes('frag_keyframe'));
+    const liveFfmpegs = (): string[] => liveFfmpegsOf(daemon.pid!);
     await card.getByRole('button', { name: 'Live' }).click();
     await page.getByRole('status').filter({ hasText: /^Live$/ }).waitFor({ timeout: 20_000 });
     const frames = (): Promise<number> => page.evaluate(() => document.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames ?? 0);
@@ -155,16 +143,47 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     await page.waitForTimeout(5000);
     expect(liveFfmpegs(), 'no live-view process 5 s after the last viewer left').toEqual([]);
 
+    expect(await a11y(context, `${base}/#cameras`, async (p) => void (await p.getByRole('button', { name: 'Find cameras on the network' }).waitFor()))).toEqual([]);
+
     // a hardware button for the tills: its request is shown once
+    await page.getByRole('link', { name: 'Staff and buttons' }).click();
     await page.getByLabel('Button name').fill('Till button');
     await page.getByLabel(/^Zone \(empty/).fill('Tills');
     await page.getByRole('button', { name: 'Add button' }).click();
     const request = await page.locator('pre').textContent();
     buttonToken = /Bearer ([A-Za-z0-9_-]+)/.exec(request ?? '')![1]!;
-    expect(await a11y(context, base, async (p) => void (await p.getByRole('heading', { name: 'Staff accounts' }).waitFor()))).toEqual([]);
-    expect(errors, 'no script error or CSP violation on the page').toEqual([]);
+    expect(await a11y(context, `${base}/#people`, async (p) => void (await p.getByRole('heading', { name: 'Staff accounts' }).waitFor()))).toEqual([]);
+
+    // settings: a change applies at once and is audited; above the force's cap it is refused in words
+    await page.getByRole('link', { name: 'Settings' }).click();
+    const beforeField = page.getByLabel('Footage before the moment of an incident (seconds)');
+    await beforeField.waitFor();
+    expect(await beforeField.inputValue(), 'the config file of this test says 10').toBe('10');
+    await beforeField.fill('90');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Settings saved: they apply now').waitFor();
+    expect(queryStateDb<{ detail: string }>(dir, "SELECT detail FROM audit WHERE action = 'settings.changed'").map((r) => JSON.parse(r.detail) as unknown)).toEqual([{ from: 10, to: 90 }]);
+    await page.getByLabel('Footage after the moment of an incident (seconds)').fill('590');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText(/together may be at most 600 seconds \(a limit set by the police force\)/).waitFor();
+    await screenshot(page, 'manager-settings-tablet');
+    await page.getByLabel('Footage after the moment of an incident (seconds)').fill('2');
+    await page.getByRole('button', { name: 'Back to 10' }).click();
+    await page.getByText('Settings saved: they apply now').waitFor();
+    expect(await page.getByLabel('Footage before the moment of an incident (seconds)').inputValue()).toBe('10');
+    expect(await a11y(context, `${base}/#settings`, async (p) => void (await p.getByRole('button', { name: 'Save settings' }).waitFor()))).toEqual([]);
+
+    // this box: the link to the force, what waits to be sent, the face models
+    await page.getByRole('link', { name: 'This box' }).click();
+    await page.getByText('Not set up with the police force yet').waitFor();
+    await page.getByText(/^Ready \(/).waitFor();
+    await screenshot(page, 'manager-box-tablet');
+    expect(await a11y(context, `${base}/#box`, async (p) => void (await p.getByText('Link to the police force').waitFor()))).toEqual([]);
+    // the one refused settings change is the browser's only failed request
+    expect(errors.filter((e) => /status of 400/.test(e)), 'the refused window').toHaveLength(1);
+    expect(errors.filter((e) => !/status of 400/.test(e)), 'no script error or CSP violation on the page').toEqual([]);
     await context.close();
-  }, 60_000);
+  }, 90_000);
 
   it('staff log in with a PIN and log an incident in 4 taps; the page follows it to extracting and beyond', async () => {
     await waitFor(() => queryStateDb(dir, "SELECT id FROM segments WHERE run_id != 'r0earlier'").length >= 3, { timeoutMs: 30_000, what: 'the camera recording' });
@@ -202,7 +221,7 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     await tap('Theft');
     await page.getByRole('heading', { name: 'Incident logged' }).waitFor();
     expect(taps, 'taps after login').toBeLessThanOrEqual(4);
-    await page.getByText(/Saving the footage|Finding faces|Sealed|Sending|Received by the police|Needs attention/).waitFor({ timeout: 60_000 });
+    await page.locator('[data-incident] .state').filter({ hasText: /Saving the footage|Finding faces|Sealed|Sending|Received by the police|Needs attention/ }).first().waitFor({ timeout: 60_000 });
     await screenshot(page, 'staff-incident-phone');
     const incidents = queryStateDb<{ state: string; actor_id: string; reason: string; at: number; logged: number }>(dir, 'SELECT state, logged_by_id AS actor_id, reason, incident_at_ms AS at, logged_at_ms AS logged FROM incidents');
     expect(incidents).toHaveLength(1);
@@ -221,7 +240,7 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     await page.getByLabel('In a few words').fill('a customer pushed a member of staff at till 2');
     await page.getByRole('button', { name: 'Violence' }).tap();
     await page.getByRole('heading', { name: 'Incident logged' }).waitFor();
-    await page.getByText(/Saving the footage|Finding faces|Sealed|Sending|Received by the police|Needs attention/).waitFor({ timeout: 60_000 });
+    await page.locator('[data-incident] .state').filter({ hasText: /Saving the footage|Finding faces|Sealed|Sending|Received by the police|Needs attention/ }).first().waitFor({ timeout: 60_000 });
     expect(queryStateDb(dir, "SELECT state FROM button_presses")).toEqual([{ state: 'completed' }]);
     expect(queryStateDb<{ reason: string }>(dir, "SELECT reason FROM incidents ORDER BY logged_at_ms").map((r) => r.reason)).toEqual(['theft', 'violence']);
 
@@ -251,10 +270,12 @@ describe.skipIf(!haveChromium())('web app in a browser: first manager, staff acc
     }, undefined, { timeout: 20_000 });
     await screenshot(page, 'manager-incident-tablet');
     expect(queryStateDb(dir, "SELECT action FROM audit WHERE action = 'evidence.clip_viewed'").length, 'the playback is audited').toBeGreaterThanOrEqual(1);
+    await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByLabel('Show').selectOption({ label: 'Evidence' });
     await page.locator('.audit li').filter({ hasText: 'evidence.clip_viewed' }).first().waitFor();
     await screenshot(page, 'manager-audit-tablet');
-    expect(await a11y(context, base, async (p) => void (await p.getByRole('heading', { name: 'Audit log (read-only)' }).waitFor()))).toEqual([]);
+    expect(await a11y(context, `${base}/#audit`, async (p) => void (await p.getByRole('heading', { name: 'Audit log (read-only)' }).waitFor()))).toEqual([]);
+    expect(await a11y(context, base, async (p) => void (await p.getByRole('button', { name: 'Play Till 2' }).first().waitFor()))).toEqual([]);
     expect(errors, 'no script error or CSP violation on the page').toEqual([]);
     await context.close();
   }, 120_000);

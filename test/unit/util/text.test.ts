@@ -68,8 +68,8 @@ describe('ill-formed text (lone UTF-16 surrogates)', () => {
     server.register(operationRoutes([op], (actor) => ({ actor, audit: log, inDaemon: true, notify: () => {} }) as unknown as OperationContext));
     await server.start();
     afterAll(() => server.stop());
-    await expect(controlRequest(dir, 'POST', '/v1/ops/note.add', { actor: { type: 'cli', id: 'ann' }, input: { text: 'fine' } })).resolves.toEqual({ result: { ok: true } });
-    const refused = controlRequest(dir, 'POST', '/v1/ops/note.add', { actor: { type: 'cli', id: 'ann' }, input: { text: LONE } });
+    await expect(controlRequest(dir, 'POST', '/v1/ops/note.add', { input: { text: 'fine' } })).resolves.toEqual({ result: { ok: true } });
+    const refused = controlRequest(dir, 'POST', '/v1/ops/note.add', { input: { text: LONE } });
     await expect(refused).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/input\.text is not valid Unicode text/) });
     expect(ran).toHaveLength(1);
     expect(log.verify()).toMatchObject({ ok: true, count: 1 });

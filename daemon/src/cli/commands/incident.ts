@@ -1,4 +1,3 @@
-import os from 'node:os';
 import type { Command } from 'commander';
 import { daemonPaths } from '../../config/paths.js';
 import { callRoute } from '../../control/client.js';
@@ -21,11 +20,6 @@ function stateDir(opts: Common): string {
 }
 
 /** The person at the terminal, as an id the daemon accepts. */
-function cliActor(by?: string): { type: 'cli'; id: string } {
-  const id = (by ?? os.userInfo().username).replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'operator';
-  return { type: 'cli', id };
-}
-
 const time = (ms: number | null | undefined): string => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
 /** "in 4 min", "in 40 s": how long until a time, for people. */
@@ -64,6 +58,15 @@ function describe(i: IncidentView): string {
     const cov = c.coverage === null ? '' : `, coverage ${(c.coverage * 100).toFixed(1)} %`;
     lines.push(`  camera ${c.cameraId.padEnd(10)} clip ${c.clipState}${cov}${c.clipSha256 ? `, sha256 ${c.clipSha256}` : ''}${c.error ? ` (${c.error})` : ''}`);
   }
+  const p = i.progress;
+  if (p?.stage === 'faces') lines.push(`  faces        looking: ${p.frames_done} of ${p.frames_total} frames (${p.frames_total ? Math.floor((100 * p.frames_done) / p.frames_total) : 0} %)`);
+  if (p?.stage === 'faces_done') lines.push(`  faces        ${p.subjects ?? 0} ${p.subjects === 1 ? 'person' : 'people'} found, ${p.crops ?? 0} pictures kept, in ${p.frames_total} frames`);
+  const d = i.delivery;
+  if (d) {
+    const sent = d.lastSentUtc ? `sent ${time(d.lastSentUtc)} UTC (attempt ${d.attempts})` : 'not sent yet';
+    const how = d.state === 'delivered' ? `received by the force ${time(d.deliveredUtc)} UTC` : `${sent}, waiting for the force's receipt${d.lastError ? `; last error: ${d.lastError}` : ''}`;
+    lines.push(`  delivery     envelope ${d.envelopeId}, ${Math.ceil(d.bytes / 1024)} KB: ${how}`);
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -94,7 +97,7 @@ export function registerIncident(program: Command): void {
       .option('--all', 'every recording camera')
       .requiredOption('--reason <code>', `one of: ${REASON_CODES.join(', ')}`)
       .requiredOption('--justification <text>', 'what happened, at least 10 characters')
-      .option('--by <id>', 'who is logging it (default: your user name)')
+      .option('--by <name>', 'the member of staff you log it for (noted in the audit; the audit names you, the user running the command)')
       .option('--wait', 'wait until the master clips are cut, showing progress'),
   ).action(async (opts: Common & { at: string; before?: string; after?: string; camera?: string[]; zone?: string; all?: boolean; reason: string; justification: string; by?: string; wait?: boolean }) => {
     // 600 s is the longest window there is (incidents.max_window_s may lower it; the daemon says so)
@@ -114,7 +117,7 @@ export function registerIncident(program: Command): void {
       // sent as given: the daemon refuses an unknown code, naming the allowed ones
       reason: opts.reason as ReasonCode,
       justification: opts.justification,
-      by: cliActor(opts.by),
+      on_behalf_of: opts.by,
     };
     const dir = stateDir(opts);
     const { incident: created } = await callRoute(dir, INCIDENT_API.log, { body });
@@ -163,16 +166,16 @@ export function registerIncident(program: Command): void {
       .command('cancel')
       .description('cancel an incident before its evidence is sent; its clips are deleted')
       .argument('<id>', 'incident id')
-      .requiredOption('--justification <text>', 'why it is cancelled, at least 10 characters')
-      .option('--by <id>', 'who is cancelling it (default: your user name)'),
-  ).action(async (id: string, opts: Common & { justification: string; by?: string }) => {
-    const { incident: view } = await callRoute(stateDir(opts), INCIDENT_API.cancel, { params: { id }, body: { by: cliActor(opts.by), justification: opts.justification } });
+      .requiredOption('--justification <text>', 'why it is cancelled, at least 10 characters'),
+  ).action(async (id: string, opts: Common & { justification: string }) => {
+    // the audit names the user running the command (proved to the daemon, never claimed)
+    const { incident: view } = await callRoute(stateDir(opts), INCIDENT_API.cancel, { params: { id }, body: { justification: opts.justification } });
     process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
   });
 
   withCommon(incident.command('retry').description('retry a failed incident now, from the step that failed').argument('<id>', 'incident id')).action(
     async (id: string, opts: Common) => {
-      const { incident: view } = await callRoute(stateDir(opts), INCIDENT_API.retry, { params: { id }, body: { by: cliActor() } });
+      const { incident: view } = await callRoute(stateDir(opts), INCIDENT_API.retry, { params: { id }, body: {} });
       process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
     },
   );

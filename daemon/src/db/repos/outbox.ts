@@ -28,6 +28,9 @@ export interface OutboxEntry {
 
 export type NewOutboxEntry = Pick<OutboxEntry, 'envelopeId' | 'incidentId' | 'msgSeq' | 'createdUtc' | 'manifest' | 'nChunks' | 'bytes' | 'bodySha256' | 'workingFiles'>;
 
+/** How an incident's envelope is getting on. */
+export type EnvelopeDelivery = Pick<OutboxEntry, 'envelopeId' | 'state' | 'attempts' | 'lastSentUtc' | 'deliveredUtc' | 'lastError' | 'bytes'>;
+
 /** What `uplink status` lists of an envelope. */
 export type OutboxListing = Pick<OutboxEntry, 'envelopeId' | 'incidentId' | 'state' | 'nChunks' | 'bytes' | 'attempts' | 'lastError'>;
 
@@ -122,6 +125,14 @@ export class OutboxRepo {
 
   byIncident(incidentId: string): OutboxEntry[] {
     return (this.db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE incident_id = ? ORDER BY msg_seq`).all(incidentId) as Row[]).map(fromRow);
+  }
+
+  /** How an incident's latest envelope is getting on (for the incident's page): null before it is sealed. */
+  deliveryOf(incidentId: string): EnvelopeDelivery | null {
+    const r = statement(this.db, 'SELECT envelope_id, state, attempts, last_sent_utc, delivered_utc, last_error, bytes FROM outbox WHERE incident_id = ? ORDER BY msg_seq DESC LIMIT 1').get(incidentId) as
+      | Pick<Row, 'envelope_id' | 'state' | 'attempts' | 'last_sent_utc' | 'delivered_utc' | 'last_error' | 'bytes'>
+      | undefined;
+    return r ? { envelopeId: r.envelope_id, state: r.state, attempts: r.attempts, lastSentUtc: r.last_sent_utc, deliveredUtc: r.delivered_utc, lastError: r.last_error, bytes: r.bytes } : null;
   }
 
   /** Whether an incident has an envelope queued or delivered (one is enough: it is sealed), and its state. */
