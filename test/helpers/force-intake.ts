@@ -8,6 +8,8 @@ import { openForceDb, type ForceDb } from '../../daemon/src/force/database.js';
 import { EnvelopeIntake } from '../../daemon/src/force/intake.js';
 import { forceKeygen, loadKeySet, loadReceiptKey, loadRecipientKeys } from '../../daemon/src/force/keys.js';
 import { DeviceRegistry } from '../../daemon/src/force/registry.js';
+import { Gallery } from '../../daemon/src/force/gallery.js';
+import { Workbench } from '../../daemon/src/force/workbench.js';
 import { silentLogger } from '../../daemon/src/log/logger.js';
 import { systemClock, type Clock } from '../../daemon/src/util/clock.js';
 import type { ForceConfig } from '../../daemon/src/force/config.js';
@@ -64,6 +66,18 @@ export class ForceStoreBuilder {
     const outcomes = [];
     for (const [idx, c] of e.chunks.entries()) outcomes.push(await this.intake.handle(`${base}/${idx}`, encodeChunkMessage(e.manifest.header.envelope_id, idx, e.chunks.length, c)));
     if (!outcomes.some((o) => o.kind === 'stored')) throw new Error(`incident ${incidentId} was not stored: ${JSON.stringify(outcomes)}`);
+  }
+
+  /** The force's triage and candidate lists on this store (default policy). */
+  workbench(clock: Clock = systemClock): Workbench {
+    const gallery = new Gallery({ db: this.fdb.db, audit: this.fdb.audit, clock, photosDir: path.join(this.forceDir, 'gallery', 'photos') });
+    return new Workbench({ db: this.fdb.db, audit: this.fdb.audit, clock, gallery, policy: { topK: 10, threshold: 0.34, triageMaxDays: 31 } });
+  }
+
+  /** An officer accepts every incident waiting in triage, every subject: what a search across incidents may then compare. */
+  acceptAll(): void {
+    const w = this.workbench();
+    for (const i of w.queue()) w.accept(i.envelopeId, { crimeRef: 'CR/TEST/0001', necessity: 'linking thefts across the test stores', subjects: 'all' }, { type: 'cli', id: 'officer' });
   }
 
   close(): void {

@@ -30,6 +30,16 @@ export const ForceConfigSchema = Type.Object(
       max_pending_per_device: Type.Integer({ description: 'Envelopes one box may have in reassembly at once.', default: 8, minimum: 1 }),
       missing_after_s: Type.Number({ description: 'Ask the box for missing chunks when an incomplete envelope has been quiet this long.', default: 10, minimum: 0.2 }),
     }),
+    workbench: section('Triage and candidate lists.', {
+      candidates_top_k: Type.Integer({ description: 'Candidates proposed per searched subject.', default: 10, minimum: 1, maximum: 100 }),
+      candidate_threshold: Type.Number({
+        description: 'Cosine similarity a gallery photo must reach to be proposed (0.34: a false match rate of about 1 in 1000 per comparison on the development photos; see the README for the measured miss rate).',
+        default: 0.34,
+        minimum: 0,
+        maximum: 1,
+      }),
+      triage_max_days: Type.Integer({ description: 'Days an incident may wait untriaged; then it is deleted with a deletion receipt (at most 31).', default: 31, minimum: 1, maximum: 31 }),
+    }),
     log: LogSection,
   },
   { additionalProperties: false, title: 'Hindsight force receiver configuration' },

@@ -10,6 +10,7 @@ import { EnvelopesRepo } from './db/envelopes.js';
 import { FilesRepo } from './db/files.js';
 import { IncidentsRepo } from './db/incidents.js';
 import { SubjectsRepo } from './db/subjects.js';
+import { TriageRepo } from './db/triage.js';
 
 export interface StoreContext {
   db: Db;
@@ -60,6 +61,8 @@ function recordPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, 
       const vec = emb && s.embedding_row !== undefined && dim ? emb.subarray(s.embedding_row * dim * 4, (s.embedding_row + 1) * dim * 4) : null;
       subjects.add(e.envelopeId, { subjectId: s.id, cameras: s.cameras, crops: s.crops, firstSeen: s.first_seen ?? pm.window.start, model: pm.embeddings?.model ?? null, embedding: vec && vec.length === dim * 4 ? Buffer.from(vec) : null });
     }
+    // nothing of it is searched or shown until an officer triages it (workbench.ts)
+    new TriageRepo(c.db).add(e.envelopeId, e.incidentId, e.deviceId, c.now);
     new EnvelopesRepo(c.db).setStored(e.envelopeId, c.now);
     new ChunksRepo(c.db).deleteAll(e.envelopeId);
     c.audit.append({

@@ -10,6 +10,6 @@ import { registerForceCommands } from './cli/commands.js';
 
 quietOnClosedPipe();
 narrowUmask();
-const program = newProgram('hindsight-force', 'Hindsight at the police force: keys, enrollment of boxes, broker kit, evidence receiver, verification, search');
+const program = newProgram('hindsight-force', 'Hindsight at the police force: keys, enrollment of boxes, broker kit, evidence receiver, verification, triage, custody gallery, candidate lists, search');
 registerForceCommands(program);
 process.exitCode = await runProgram(finishProgram(program), process.argv);

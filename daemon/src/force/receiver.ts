@@ -11,6 +11,8 @@ import { openForceDb, type ForceDb } from './database.js';
 import { EnvelopeIntake } from './intake.js';
 import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
 import { forcePaths } from './paths.js';
+import { openWorkbench } from './workbench-setup.js';
+import { purgeDeleted } from './db/purge.js';
 
 /**
  * `hindsight force receive`: the intake on the broker. A persistent session on an MQTT 5 shared
@@ -26,6 +28,7 @@ export class ForceReceiver {
   private sweeping = false;
   private readonly clockSync = new ClockSyncMonitor();
   private clockTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: ForceConfig,
@@ -79,6 +82,21 @@ export class ForceReceiver {
     this.link = link;
     link.start();
     this.timer = setInterval(() => void this.sweep(), Math.min(1000, c.caps.missing_after_s * 500));
+    // incidents nobody triaged in time are deleted: at start, then every hour
+    const workbench = openWorkbench(c, this.fdb, this.clock);
+    const expire = (): void => {
+      this.queue = this.queue
+        .then(() => {
+          const n = workbench.expireDue();
+          // deleted rows' old pages leave the WAL even if a reader held back the last deletion's checkpoint
+          purgeDeleted(this.fdb!.db);
+          if (n) this.log.info({ deleted: n }, `${n} incident(s) not triaged within ${c.workbench.triage_max_days} days deleted, with deletion receipts`);
+        })
+        .catch((err) => this.log.error({ err }, 'cannot delete the incidents past their triage time; trying again in an hour'));
+    };
+    expire();
+    this.expiryTimer = setInterval(expire, 3_600_000);
+    this.expiryTimer.unref();
   }
 
   private async sweep(): Promise<void> {
@@ -97,6 +115,7 @@ export class ForceReceiver {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     clearInterval(this.clockTimer);
+    clearInterval(this.expiryTimer);
     await this.link?.stop();
     await this.queue.catch(() => undefined);
     this.fdb?.close();

@@ -3,8 +3,10 @@ import { FilesRepo } from './db/files.js';
 import { SubjectsRepo } from './db/subjects.js';
 
 /**
- * Linking incidents across stores: rank the stored subjects of every incident by cosine similarity to a
- * probe embedding. The probe comes from the same face pipeline as the boxes' embeddings (same model).
+ * Linking incidents across stores: rank the stored subjects by cosine similarity to a probe embedding.
+ * Only subjects an officer selected in an accepted incident are compared (triage, workbench.ts): the faces
+ * of an untriaged incident are never searched. The probe comes from the same face pipeline as the boxes'
+ * embeddings (same model).
  */
 
 /** Turns a probe photo into an embedding with the boxes' embedder. The vision pipeline provides it. */
@@ -48,7 +50,7 @@ export function toFloat32(buf: Buffer): Float32Array {
 export function searchSubjects(db: Db, probe: Float32Array, options: { top: number; model?: string }): SearchHit[] {
   const files = new FilesRepo(db);
   const hits: SearchHit[] = [];
-  for (const s of new SubjectsRepo(db).embedded()) {
+  for (const s of new SubjectsRepo(db).searchable()) {
     if (options.model && s.model !== options.model) continue;
     const emb = toFloat32(s.embedding);
     if (emb.length !== probe.length) continue;

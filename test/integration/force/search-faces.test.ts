@@ -40,7 +40,10 @@ describe('force search with the face embedder', () => {
       for (const photo of [person.photos[s]!, strangers[0]!.photos[0]!, strangers[1]!.photos[0]!]) subjects.push({ crops: [photo], embedding: await embedder.embedProbe(photo) });
       await force.addIncident(`store-${s}`, `Store ${s}`, `inc-faces-${s}`, subjects);
     }
-    const hits = searchSubjects(force.fdb.db, await embedder.embedProbe(person.photos[5]!), { top: 10 });
+    const probe = await embedder.embedProbe(person.photos[5]!);
+    expect(searchSubjects(force.fdb.db, probe, { top: 10 }), 'untriaged incidents are never searched').toEqual([]);
+    force.acceptAll();
+    const hits = searchSubjects(force.fdb.db, probe, { top: 10 });
     expect(hits.slice(0, 5).map((h) => h.subjectId)).toEqual(Array(5).fill('s0'));
     expect(new Set(hits.slice(0, 5).map((h) => h.store)).size).toBe(5);
   });

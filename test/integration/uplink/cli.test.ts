@@ -7,7 +7,7 @@ import { tempDir } from '../../helpers/paths.js';
 
 describe('uplink and force command lines', () => {
   it('every new command has --help; usage errors exit 2', async () => {
-    const cmds = [['enroll'], ['evidence'], ['evidence', 'seal'], ['uplink'], ['uplink', 'status'], ['force'], ['force', 'keygen'], ['force', 'rotate'], ['force', 'enroll'], ['force', 'register'], ['force', 'revoke'], ['force', 'broker-config'], ['force', 'receive'], ['force', 'open'], ['force', 'incidents'], ['force', 'search']];
+    const cmds = [['enroll'], ['evidence'], ['evidence', 'seal'], ['uplink'], ['uplink', 'status'], ['force'], ['force', 'keygen'], ['force', 'rotate'], ['force', 'enroll'], ['force', 'register'], ['force', 'revoke'], ['force', 'broker-config'], ['force', 'receive'], ['force', 'open'], ['force', 'incidents'], ['force', 'search'], ['force', 'gallery'], ['force', 'gallery', 'import'], ['force', 'triage'], ['force', 'triage', 'accept'], ['force', 'candidates']];
     for (const cmd of cmds) {
       const r = await runCli([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);

@@ -32,6 +32,9 @@ describe('force search: ranking stored subjects across incidents by cosine simil
   afterAll(() => force?.close());
 
   it('another sample of the same person ranks that person first in all five stores', () => {
+    // untriaged incidents are never searched: nothing until an officer accepts them
+    expect(searchSubjects(force.fdb.db, near(person, 0.35), { top: 10, model: 'test-model' })).toEqual([]);
+    force.acceptAll();
     const hits = searchSubjects(force.fdb.db, near(person, 0.35), { top: 10, model: 'test-model' });
     expect(hits).toHaveLength(10);
     expect(hits.slice(0, 5).map((h) => h.subjectId)).toEqual(Array(5).fill('s1'));

@@ -11,6 +11,7 @@ import { forceKeygen, revokeRecipientKey, rotateRecipientKey } from '../keys.js'
 import { forcePaths } from '../paths.js';
 import { DeviceRegistry } from '../registry.js';
 import { registerForceEvidence } from './evidence.js';
+import { registerForceWorkbench } from './workbench.js';
 import { openForceSession } from './session.js';
 
 /** The force's commands (keys, enrollment, broker kit, receiver, verification, search) on `hindsight-force`. */
@@ -138,4 +139,5 @@ export function registerForceCommands(force: Command): void {
     });
 
   registerForceEvidence(force);
+  registerForceWorkbench(force);
 }

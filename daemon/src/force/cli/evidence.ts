@@ -5,7 +5,7 @@ import { sha256Hex } from '../../crypto/encoding.js';
 import { intOption } from '../../program/args.js';
 import { table } from '../../program/output.js';
 import { errorMessage, HindsightError, UsageError } from '../../util/errors.js';
-import { forceConfigLoader, type ForceConfig } from '../config.js';
+import { FORCE_CONFIG_OPTION, loadForceConfig } from './config-option.js';
 import { EnvelopesRepo } from '../db/envelopes.js';
 import { loadProbeEmbedder } from '../embedder.js';
 import { loadRecipientKeys } from '../keys.js';
@@ -14,14 +14,9 @@ import { forcePaths } from '../paths.js';
 import { DeviceRegistry } from '../registry.js';
 import { runReceiver } from '../runtime.js';
 import { searchSubjects, toFloat32 } from '../search.js';
-import { openForceSession, requireJustification, withForceSession } from './session.js';
+import { requireJustification } from '../justification.js';
+import { openForceSession, withForceSession } from './session.js';
 
-const FORCE_CONFIG_OPTION = ['-c, --config <file>', 'force config file (default: $HINDSIGHT_FORCE_CONFIG, else ./force.yaml)'] as const;
-
-function loadForceConfig(option: string | undefined): ForceConfig {
-  const file = option ?? process.env.HINDSIGHT_FORCE_CONFIG ?? 'force.yaml';
-  return forceConfigLoader.loadFile(file, process.env);
-}
 
 /** The force's evidence commands: receive, open offline, list, search. */
 export function registerForceEvidence(force: Command): void {

@@ -27,4 +27,8 @@ export class FilesRepo {
   pathOf(envelopeId: string, name: string): string | undefined {
     return (statement(this.db, 'SELECT path FROM files WHERE envelope_id = ? AND name = ?').get(envelopeId, name) as { path: string } | undefined)?.path;
   }
+
+  deleteEnvelope(envelopeId: string): void {
+    statement(this.db, 'DELETE FROM files WHERE envelope_id = ?').run(envelopeId);
+  }
 }

@@ -68,4 +68,15 @@ export class IncidentsRepo {
        FROM incidents i ORDER BY i.received_utc`,
     ).all() as IncidentRow[];
   }
+
+  /** The stored incident of an envelope (its folder and manifest), if it is still kept. */
+  get(envelopeId: string): Pick<IncidentRow, 'envelope_id' | 'incident_id' | 'device_id' | 'store' | 'dir' | 'received_utc'> & { window_start: number; window_end: number } | undefined {
+    return statement(this.db, 'SELECT envelope_id, incident_id, device_id, store, dir, received_utc, window_start, window_end FROM incidents WHERE envelope_id = ?').get(envelopeId) as
+      | (Pick<IncidentRow, 'envelope_id' | 'incident_id' | 'device_id' | 'store' | 'dir' | 'received_utc'> & { window_start: number; window_end: number })
+      | undefined;
+  }
+
+  delete(envelopeId: string): void {
+    statement(this.db, 'DELETE FROM incidents WHERE envelope_id = ?').run(envelopeId);
+  }
 }

@@ -121,4 +121,69 @@ const f004: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004];
+/**
+ * The workbench: every stored incident waits in triage (its faces neither searched nor shown) until an
+ * officer accepts it with a crime reference and the subjects to search, or rejects it (its evidence is
+ * deleted); the custody gallery (photos embedded per model); the candidate lists of searched subjects.
+ * Incidents stored before this migration join the triage queue, untriaged.
+ */
+const f005: Migration = {
+  version: 5,
+  name: 'force-workbench',
+  sql: `
+    CREATE TABLE triage (
+      envelope_id  TEXT PRIMARY KEY,
+      incident_id  TEXT NOT NULL,
+      device_id    TEXT NOT NULL,
+      state        TEXT NOT NULL CHECK (state IN ('untriaged', 'accepted', 'rejected', 'expired')),
+      received_utc INTEGER NOT NULL,
+      decided_utc  INTEGER,
+      decided_by   TEXT,
+      crime_ref    TEXT,
+      necessity    TEXT,
+      subjects     TEXT,
+      deleted_utc  INTEGER
+    ) STRICT;
+    CREATE INDEX triage_state ON triage (state, received_utc);
+    INSERT INTO triage (envelope_id, incident_id, device_id, state, received_utc)
+      SELECT envelope_id, incident_id, device_id, 'untriaged', received_utc FROM incidents;
+
+    CREATE TABLE gallery_persons (
+      person_ref  TEXT PRIMARY KEY,
+      added_utc   INTEGER NOT NULL,
+      updated_utc INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE gallery_photos (
+      photo_id    TEXT PRIMARY KEY,
+      person_ref  TEXT NOT NULL REFERENCES gallery_persons (person_ref),
+      file        TEXT NOT NULL,
+      sha256      TEXT NOT NULL,
+      stored_path TEXT NOT NULL,
+      captured    TEXT NOT NULL,
+      source      TEXT NOT NULL,
+      model       TEXT NOT NULL,
+      embedding   BLOB NOT NULL,
+      face_score  REAL NOT NULL,
+      added_utc   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX gallery_photos_person ON gallery_photos (person_ref);
+    CREATE INDEX gallery_photos_model ON gallery_photos (model);
+    CREATE UNIQUE INDEX gallery_photos_file ON gallery_photos (person_ref, file);
+
+    CREATE TABLE candidates (
+      envelope_id  TEXT NOT NULL,
+      subject_id   TEXT NOT NULL,
+      rank         INTEGER NOT NULL,
+      person_ref   TEXT NOT NULL,
+      photo_id     TEXT NOT NULL,
+      score        REAL NOT NULL,
+      model        TEXT NOT NULL,
+      searched_utc INTEGER NOT NULL,
+      PRIMARY KEY (envelope_id, subject_id, rank)
+    ) STRICT;
+    CREATE INDEX candidates_person ON candidates (person_ref);
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005];

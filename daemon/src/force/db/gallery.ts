@@ -1,0 +1,137 @@
+import type { Db } from '../../db/db.js';
+import { statement } from '../../db/statements.js';
+
+/** A custody photo in the reference gallery, with its embedding (float32 little-endian, L2-normalised). */
+export interface GalleryPhoto {
+  photoId: string;
+  personRef: string;
+  /** The photo's file name as the custody manifest gives it. */
+  file: string;
+  sha256: string;
+  /** The force's own copy (for reviewers, and to embed again after a model change). */
+  storedPath: string;
+  captured: string;
+  source: string;
+  model: string;
+  embedding: Buffer;
+  faceScore: number;
+  addedUtc: number;
+}
+
+interface PhotoRow {
+  photo_id: string;
+  person_ref: string;
+  file: string;
+  sha256: string;
+  stored_path: string;
+  captured: string;
+  source: string;
+  model: string;
+  embedding: Buffer;
+  face_score: number;
+  added_utc: number;
+}
+
+const PHOTO_COLUMNS = 'photo_id, person_ref, file, sha256, stored_path, captured, source, model, embedding, face_score, added_utc';
+
+function fromRow(r: PhotoRow): GalleryPhoto {
+  return { photoId: r.photo_id, personRef: r.person_ref, file: r.file, sha256: r.sha256, storedPath: r.stored_path, captured: r.captured, source: r.source, model: r.model, embedding: r.embedding, faceScore: r.face_score, addedUtc: r.added_utc };
+}
+
+export interface GalleryPerson {
+  personRef: string;
+  photos: number;
+  addedUtc: number;
+  updatedUtc: number;
+}
+
+/** The force's reference gallery: custody persons and their photos' embeddings. */
+export class GalleryRepo {
+  constructor(private readonly db: Db) {}
+
+  upsertPerson(personRef: string, nowUtc: number): void {
+    statement(this.db, 'INSERT INTO gallery_persons (person_ref, added_utc, updated_utc) VALUES (?, ?, ?) ON CONFLICT (person_ref) DO UPDATE SET updated_utc = excluded.updated_utc').run(personRef, nowUtc, nowUtc);
+  }
+
+  addPhoto(p: GalleryPhoto): void {
+    statement(this.db, `INSERT INTO gallery_photos (${PHOTO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      p.photoId,
+      p.personRef,
+      p.file,
+      p.sha256,
+      p.storedPath,
+      p.captured,
+      p.source,
+      p.model,
+      p.embedding,
+      p.faceScore,
+      p.addedUtc,
+    );
+  }
+
+  photo(personRef: string, file: string): GalleryPhoto | undefined {
+    const r = statement(this.db, `SELECT ${PHOTO_COLUMNS} FROM gallery_photos WHERE person_ref = ? AND file = ?`).get(personRef, file) as PhotoRow | undefined;
+    return r && fromRow(r);
+  }
+
+  photoById(photoId: string): GalleryPhoto | undefined {
+    const r = statement(this.db, `SELECT ${PHOTO_COLUMNS} FROM gallery_photos WHERE photo_id = ?`).get(photoId) as PhotoRow | undefined;
+    return r && fromRow(r);
+  }
+
+  photosOf(personRef: string): GalleryPhoto[] {
+    return (statement(this.db, `SELECT ${PHOTO_COLUMNS} FROM gallery_photos WHERE person_ref = ? ORDER BY added_utc, file`).all(personRef) as PhotoRow[]).map(fromRow);
+  }
+
+  /** Every photo embedded by `model` (what a search compares), or by any other model (what needs embedding again). */
+  photosByModel(model: string, same = true): GalleryPhoto[] {
+    return (statement(this.db, `SELECT ${PHOTO_COLUMNS} FROM gallery_photos WHERE model ${same ? '=' : '!='} ?`).all(model) as PhotoRow[]).map(fromRow);
+  }
+
+  /** Just what a search reads: each photo's id, person and embedding for one model. */
+  embeddings(model: string): { photoId: string; personRef: string; embedding: Buffer }[] {
+    return (statement(this.db, 'SELECT photo_id, person_ref, embedding FROM gallery_photos WHERE model = ?').all(model) as { photo_id: string; person_ref: string; embedding: Buffer }[]).map((r) => ({
+      photoId: r.photo_id,
+      personRef: r.person_ref,
+      embedding: r.embedding,
+    }));
+  }
+
+  setEmbedding(photoId: string, model: string, embedding: Buffer, faceScore: number): void {
+    statement(this.db, 'UPDATE gallery_photos SET model = ?, embedding = ?, face_score = ? WHERE photo_id = ?').run(model, embedding, faceScore, photoId);
+  }
+
+  persons(): GalleryPerson[] {
+    return statement(
+      this.db,
+      `SELECT p.person_ref AS personRef, p.added_utc AS addedUtc, p.updated_utc AS updatedUtc, (SELECT COUNT(*) FROM gallery_photos g WHERE g.person_ref = p.person_ref) AS photos
+       FROM gallery_persons p ORDER BY p.person_ref`,
+    ).all() as GalleryPerson[];
+  }
+
+  hasPerson(personRef: string): boolean {
+    return statement(this.db, 'SELECT 1 FROM gallery_persons WHERE person_ref = ?').get(personRef) !== undefined;
+  }
+
+  deletePhoto(photoId: string): void {
+    statement(this.db, 'DELETE FROM gallery_photos WHERE photo_id = ?').run(photoId);
+  }
+
+  /** A person, every photo and embedding; and their place in any candidate list. */
+  deletePerson(personRef: string): void {
+    statement(this.db, 'DELETE FROM candidates WHERE person_ref = ?').run(personRef);
+    statement(this.db, 'DELETE FROM gallery_photos WHERE person_ref = ?').run(personRef);
+    statement(this.db, 'DELETE FROM gallery_persons WHERE person_ref = ?').run(personRef);
+  }
+
+  /** Whether any photo still points at the force's copy `storedPath` (copies are shared by content). */
+  usesStoredPath(storedPath: string): boolean {
+    return statement(this.db, 'SELECT 1 FROM gallery_photos WHERE stored_path = ? LIMIT 1').get(storedPath) !== undefined;
+  }
+
+  counts(): { persons: number; photos: number } {
+    const persons = statement(this.db, 'SELECT COUNT(*) FROM gallery_persons').pluck().get() as number;
+    const photos = statement(this.db, 'SELECT COUNT(*) FROM gallery_photos').pluck().get() as number;
+    return { persons, photos };
+  }
+}

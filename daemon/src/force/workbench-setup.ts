@@ -1,0 +1,18 @@
+import path from 'node:path';
+import type { Clock } from '../util/clock.js';
+import type { ForceConfig } from './config.js';
+import type { ForceDb } from './database.js';
+import { Gallery } from './gallery.js';
+import { forcePaths } from './paths.js';
+import { Workbench } from './workbench.js';
+
+/** The gallery of a force installation (its photo copies in <dir>/gallery/photos). */
+export function openGallery(config: ForceConfig, fdb: ForceDb, clock: Clock): Gallery {
+  return new Gallery({ db: fdb.db, audit: fdb.audit, clock, photosDir: path.join(forcePaths(config.force.dir).dir, 'gallery', 'photos') });
+}
+
+/** The triage and candidate lists of a force installation, with its configured policy. */
+export function openWorkbench(config: ForceConfig, fdb: ForceDb, clock: Clock): Workbench {
+  const w = config.workbench;
+  return new Workbench({ db: fdb.db, audit: fdb.audit, clock, gallery: openGallery(config, fdb, clock), policy: { topK: w.candidates_top_k, threshold: w.candidate_threshold, triageMaxDays: w.triage_max_days } });
+}

@@ -1,0 +1,215 @@
+import { rmSync } from 'node:fs';
+import type { AuditActor, AuditLog } from '../audit/log.js';
+import type { Db } from '../db/db.js';
+import type { Clock } from '../util/clock.js';
+import { HindsightError, UsageError } from '../util/errors.js';
+import { CandidatesRepo, type Candidate } from './db/candidates.js';
+import { FilesRepo } from './db/files.js';
+import { IncidentsRepo } from './db/incidents.js';
+import { purgeDeleted } from './db/purge.js';
+import { SubjectsRepo } from './db/subjects.js';
+import { TriageRepo, type TriageRow } from './db/triage.js';
+import type { Gallery } from './gallery.js';
+import { requireJustification } from './justification.js';
+import { toFloat32 } from './search.js';
+
+/**
+ * The force's triage and candidate lists, the way retrospective facial recognition must be run: an
+ * incident's faces are not searched, linked or shown until an officer opens it (audited), records a crime
+ * reference and why a search is necessary, and picks the subjects to search; then each is searched
+ * against the custody gallery and gets a candidate list (proposals for trained reviewers, never an
+ * identification). An incident rejected, or not triaged in time, is deleted with a deletion receipt.
+ * Nothing found here ever flows back to a box.
+ */
+
+export interface WorkbenchPolicy {
+  /** Candidates per searched subject. */
+  topK: number;
+  /** Cosine similarity a gallery photo must reach to be proposed. */
+  threshold: number;
+  /** Days an incident may wait untriaged before it is deleted (at most 31). */
+  triageMaxDays: number;
+}
+
+const DAY_MS = 86_400_000;
+const CRIME_REF = /^[A-Za-z0-9][A-Za-z0-9 /_.:-]{2,39}$/;
+const SYSTEM: AuditActor = { type: 'system', id: 'triage' };
+
+/** What the triage queue shows of an incident: where and when, never a face. */
+export interface QueueItem {
+  envelopeId: string;
+  incidentId: string;
+  deviceId: string;
+  store: string;
+  window: { start: number; end: number };
+  receivedUtc: number;
+  subjects: number;
+  /** When it is deleted if nobody triages it. */
+  deleteAtUtc: number;
+}
+
+/** An incident as an officer opens it for triage: its subjects and their crops. */
+export interface OpenedIncident extends QueueItem {
+  state: TriageRow['state'];
+  dir: string;
+  subjectList: { subjectId: string; cameras: string[]; crops: string[]; searchable: boolean }[];
+}
+
+export interface SubjectCandidates {
+  subjectId: string;
+  candidates: Pick<Candidate, 'rank' | 'personRef' | 'photoId' | 'score'>[];
+  /** Why the list is empty or partial, in words (e.g. the gallery has no photo of this model). */
+  note?: string;
+}
+
+export class Workbench {
+  private readonly triage: TriageRepo;
+  private readonly incidents: IncidentsRepo;
+  private readonly subjects: SubjectsRepo;
+  private readonly candidates: CandidatesRepo;
+
+  constructor(private readonly d: { db: Db; audit: AuditLog; clock: Clock; gallery: Gallery; policy: WorkbenchPolicy }) {
+    this.triage = new TriageRepo(d.db);
+    this.incidents = new IncidentsRepo(d.db);
+    this.subjects = new SubjectsRepo(d.db);
+    this.candidates = new CandidatesRepo(d.db);
+  }
+
+  /** The incidents waiting for an officer, oldest first (no faces, no search). */
+  queue(): QueueItem[] {
+    return this.triage.list(['untriaged']).flatMap((t) => {
+      const item = this.item(t);
+      return item ? [item] : [];
+    });
+  }
+
+  /** An envelope id, or an incident id with one stored envelope. */
+  resolve(id: string): TriageRow {
+    const byEnvelope = this.triage.get(id);
+    if (byEnvelope) return byEnvelope;
+    const rows = this.triage.ofIncident(id);
+    if (rows.length === 1) return rows[0]!;
+    if (rows.length > 1) throw new UsageError(`incident ${id} arrived in ${rows.length} envelopes: name one`, { hint: `envelopes: ${rows.map((r) => r.envelopeId).join(', ')}` });
+    throw new UsageError(`no incident or envelope ${JSON.stringify(id.slice(0, 80))} here`, { hint: '`hindsight-force triage list` shows the incidents waiting' });
+  }
+
+  /** Open an incident to triage it: its subjects and crops are shown, so the look is audited. */
+  open(id: string, by: AuditActor): OpenedIncident {
+    const t = this.resolve(id);
+    const item = this.item(t);
+    if (!item) throw new HindsightError(`incident ${t.incidentId} was ${t.state}: its evidence is deleted`, { code: 'deleted' });
+    const stored = this.incidents.get(t.envelopeId)!;
+    const subjectList = this.subjects.ofEnvelope(t.envelopeId).map((s) => ({ subjectId: s.subjectId, cameras: s.cameras, crops: s.crops, searchable: s.embedding !== null }));
+    this.d.audit.append({ actor: by, action: 'triage.opened', objectIds: [t.incidentId, t.envelopeId], detail: { state: t.state, subjects: subjectList.length } });
+    return { ...item, state: t.state, dir: stored.dir, subjectList };
+  }
+
+  /**
+   * Accept an incident for search: the crime reference, why a search is necessary and proportionate, and
+   * the subjects to search (the others are never searched). Each is searched against the gallery now.
+   */
+  accept(id: string, input: { crimeRef: string; necessity: string; subjects: string[] | 'all' }, by: AuditActor): SubjectCandidates[] {
+    const t = this.resolve(id);
+    if (t.state !== 'untriaged') throw new UsageError(`incident ${t.incidentId} is already ${t.state}`, { hint: t.state === 'accepted' ? '`hindsight-force candidates` shows its candidate lists' : 'its evidence is deleted' });
+    const crimeRef = input.crimeRef.trim();
+    if (!CRIME_REF.test(crimeRef)) throw new UsageError(`crime reference ${JSON.stringify(crimeRef.slice(0, 60))} is not valid`, { hint: 'the force\'s crime reference, 3 to 40 letters, digits, spaces and / _ . : -' });
+    const necessity = requireJustification(input.necessity, '--necessity');
+    const all = this.subjects.ofEnvelope(t.envelopeId);
+    const chosen = input.subjects === 'all' ? all.filter((s) => s.embedding) : input.subjects.map((sid) => {
+      const s = all.find((x) => x.subjectId === sid);
+      if (!s) throw new UsageError(`incident ${t.incidentId} has no subject ${JSON.stringify(sid.slice(0, 40))}`, { hint: `its subjects: ${all.map((x) => x.subjectId).join(', ') || 'none'}` });
+      if (!s.embedding) throw new UsageError(`subject ${sid} has no embedding (the box sent crops only): it cannot be searched`, { hint: 'a reviewer can still look at its crops' });
+      return s;
+    });
+    if (chosen.length === 0) throw new UsageError(`incident ${t.incidentId} has no subject that can be searched`, { hint: 'reject it, or keep it for its crops' });
+    const now = this.d.clock.now();
+    const results: SubjectCandidates[] = [];
+    this.d.db.transaction(() => {
+      this.triage.accept(t.envelopeId, { nowUtc: now, by: actorName(by), crimeRef, necessity, subjects: chosen.map((s) => s.subjectId) });
+      this.d.audit.append({ actor: by, action: 'triage.accepted', objectIds: [t.incidentId, t.envelopeId, ...chosen.map((s) => s.subjectId)], justification: necessity, detail: { crime_ref: crimeRef, subjects: chosen.length, of: all.length } });
+      for (const s of chosen) {
+        const model = s.model ?? '';
+        const matches = this.d.gallery.search(toFloat32(s.embedding!), model, this.d.policy.topK, this.d.policy.threshold);
+        const list = matches.map((m, i) => ({ rank: i + 1, personRef: m.personRef, photoId: m.photoId, score: m.score, model, searchedUtc: now }));
+        this.candidates.replace(t.envelopeId, s.subjectId, list);
+        this.d.audit.append({
+          actor: by,
+          action: 'gallery.searched',
+          objectIds: [t.incidentId, s.subjectId, ...list.map((c) => c.personRef)],
+          justification: necessity,
+          detail: { crime_ref: crimeRef, candidates: list.length, best: list[0] ? round(list[0].score) : null, threshold: this.d.policy.threshold, top: this.d.policy.topK, model },
+        });
+        results.push({ subjectId: s.subjectId, candidates: list.map(({ rank, personRef, photoId, score }) => ({ rank, personRef, photoId, score })), ...(list.length ? {} : { note: 'no gallery photo at or above the threshold' }) });
+      }
+    })();
+    return results;
+  }
+
+  /** An incident's candidate lists, as a reviewer reads them (audited: names of people are shown). */
+  candidateLists(id: string, by: AuditActor): { triage: TriageRow; lists: SubjectCandidates[] } {
+    const t = this.resolve(id);
+    if (t.state !== 'accepted') throw new UsageError(`incident ${t.incidentId} is ${t.state}: it has no candidate list`, { hint: t.state === 'untriaged' ? 'an officer accepts it first (`hindsight-force triage accept`)' : undefined });
+    const rows = this.candidates.ofEnvelope(t.envelopeId);
+    const lists = t.subjects.map((sid) => {
+      const c = rows.filter((r) => r.subjectId === sid).map(({ rank, personRef, photoId, score }) => ({ rank, personRef, photoId, score }));
+      return { subjectId: sid, candidates: c, ...(c.length ? {} : { note: 'no gallery photo at or above the threshold' }) };
+    });
+    this.d.audit.append({ actor: by, action: 'candidates.viewed', objectIds: [t.incidentId, t.envelopeId], detail: { crime_ref: t.crimeRef, subjects: lists.length } });
+    return { triage: t, lists };
+  }
+
+  /** An officer rejects an incident: no search; its evidence is deleted now, with a deletion receipt. */
+  reject(id: string, reason: string, by: AuditActor): void {
+    const t = this.resolve(id);
+    if (t.state !== 'untriaged') throw new UsageError(`incident ${t.incidentId} is already ${t.state}`);
+    this.deleteEvidence(t, 'rejected', requireJustification(reason), by);
+  }
+
+  /** Delete the incidents nobody triaged within `triageMaxDays`; returns how many. */
+  expireDue(): number {
+    const cutoff = this.d.clock.now() - Math.min(this.d.policy.triageMaxDays, 31) * DAY_MS;
+    const due = this.triage.untriagedBefore(cutoff);
+    for (const t of due) this.deleteEvidence(t, 'expired', `not triaged within ${this.d.policy.triageMaxDays} days`, SYSTEM);
+    return due.length;
+  }
+
+  /**
+   * The evidence of an incident, gone: its subjects and embeddings, file rows, candidate lists and its
+   * stored folder (package and envelope); the audit row with every file's hash is the deletion receipt.
+   */
+  private deleteEvidence(t: TriageRow, state: 'rejected' | 'expired', reason: string, by: AuditActor): void {
+    const stored = this.incidents.get(t.envelopeId);
+    const files = new FilesRepo(this.d.db);
+    const hashes = files.ofEnvelope(t.envelopeId).map((f) => f.sha256);
+    const subjects = this.subjects.ofEnvelope(t.envelopeId).length;
+    this.d.db.transaction(() => {
+      this.triage.close(t.envelopeId, state, { nowUtc: this.d.clock.now(), by: actorName(by), reason });
+      this.candidates.deleteEnvelope(t.envelopeId);
+      this.subjects.deleteEnvelope(t.envelopeId);
+      files.deleteEnvelope(t.envelopeId);
+      this.incidents.delete(t.envelopeId);
+      this.d.audit.append({ actor: by, action: `triage.${state}`, objectIds: [t.incidentId, t.envelopeId], justification: reason, detail: { subjects } });
+      this.d.audit.append({ actor: by, action: 'evidence.deleted', objectIds: [t.incidentId, t.envelopeId], sha256s: hashes, justification: reason, detail: { files: hashes.length, subjects, embeddings: subjects, why: state } });
+    })();
+    if (stored) rmSync(stored.dir, { recursive: true, force: true });
+    purgeDeleted(this.d.db);
+  }
+
+  private item(t: TriageRow): QueueItem | undefined {
+    const stored = this.incidents.get(t.envelopeId);
+    if (!stored) return undefined;
+    return {
+      envelopeId: t.envelopeId,
+      incidentId: t.incidentId,
+      deviceId: t.deviceId,
+      store: stored.store,
+      window: { start: stored.window_start, end: stored.window_end },
+      receivedUtc: t.receivedUtc,
+      subjects: this.subjects.ofEnvelope(t.envelopeId).length,
+      deleteAtUtc: t.receivedUtc + Math.min(this.d.policy.triageMaxDays, 31) * DAY_MS,
+    };
+  }
+}
+
+const actorName = (a: AuditActor): string => `${a.type}:${a.id}`;
+const round = (x: number): number => Math.round(x * 1000) / 1000;

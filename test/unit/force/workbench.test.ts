@@ -1,0 +1,197 @@
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forcePaths } from '../../../daemon/src/force/paths.js';
+import { GalleryRepo } from '../../../daemon/src/force/db/gallery.js';
+import { loadPhotoEmbedder, type PhotoEmbedder } from '../../../daemon/src/force/embedder.js';
+import { Gallery, parseManifest } from '../../../daemon/src/force/gallery.js';
+import { searchSubjects } from '../../../daemon/src/force/search.js';
+import { ManualClock, systemClock } from '../../../daemon/src/util/clock.js';
+import { PUBLIC_FACE } from '../../helpers/faces.js';
+import { makePackageFolder } from '../../helpers/evidence.js';
+import { ForceStoreBuilder } from '../../helpers/force-intake.js';
+import { tempDir } from '../../helpers/paths.js';
+
+const DIM = 128;
+const OFFICER = { type: 'cli' as const, id: 'officer-1' };
+const unitVec = (seed: number): Float32Array => {
+  const v = Float32Array.from({ length: DIM }, (_, i) => Math.sin(seed * 7.31 + i * 1.7) + Math.cos(seed * 3.1 + i * 0.3));
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+};
+const bytesOf = (v: Float32Array): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
+/** Every copy SQLite might keep: the database file and its write-ahead log. */
+function storedBytes(forceDir: string): Buffer {
+  const db = forcePaths(forceDir).db;
+  return Buffer.concat([readFileSync(db), existsSync(`${db}-wal`) ? readFileSync(`${db}-wal`) : Buffer.alloc(0)]);
+}
+
+describe('force triage: nothing is searched before an officer accepts; rejected or expired evidence is gone', () => {
+  let force: ForceStoreBuilder;
+  let crops: string[];
+  const rows = (action: string) => force.fdb.audit.find({ action });
+
+  beforeAll(async () => {
+    force = new ForceStoreBuilder(tempDir('hs-triage-'));
+    crops = (await makePackageFolder(path.join(force.dir, 'crops'), { subjects: 1, crops: 1 })).workingFiles.filter((f) => f.endsWith('.jpg'));
+    await force.addIncident('box-a', 'High Street', 'inc-accept', [1, 2].map((s) => ({ crops, embedding: unitVec(s) })));
+    await force.addIncident('box-b', 'Market Square', 'inc-reject', [3, 4, 5].map((s) => ({ crops, embedding: unitVec(s) })));
+  });
+  afterAll(() => force?.close());
+
+  it('the queue shows where and when (no face), and when each is deleted untriaged; no search reaches them', () => {
+    const w = force.workbench();
+    const q = w.queue();
+    expect(q.map((i) => [i.incidentId, i.store, i.subjects])).toEqual([
+      ['inc-accept', 'High Street', 2],
+      ['inc-reject', 'Market Square', 3],
+    ]);
+    expect(q[0]!.deleteAtUtc - q[0]!.receivedUtc).toBe(31 * 86_400_000);
+    expect(JSON.stringify(q)).not.toMatch(/crop|embedding/);
+    expect(searchSubjects(force.fdb.db, unitVec(1), { top: 10 })).toEqual([]);
+    expect(() => w.candidateLists('inc-accept', OFFICER)).toThrow(/untriaged: it has no candidate list/);
+  });
+
+  it('refuses a triage decision without a valid crime reference, a reason of three words, or a known subject', () => {
+    const w = force.workbench();
+    const accept = (crimeRef: string, necessity: string, subjects: string[] | 'all') => () => w.accept('inc-accept', { crimeRef, necessity, subjects }, OFFICER);
+    expect(accept('', 'theft of goods, repeat offender', 'all')).toThrow(/crime reference "" is not valid/);
+    expect(accept('CR/1; DROP TABLE', 'theft of goods, repeat offender', 'all')).toThrow(/crime reference .* is not valid/);
+    expect(accept('CR/2026/0417', 'because', 'all')).toThrow(/--necessity must say why, in at least three words/);
+    expect(accept('CR/2026/0417', 'theft of goods, repeat offender', ['s9'])).toThrow(/has no subject "s9".*|its subjects: s0, s1/);
+    expect(() => w.accept('no-such-incident', { crimeRef: 'CR/2026/0417', necessity: 'theft of goods here', subjects: 'all' }, OFFICER)).toThrow(/no incident or envelope "no-such-incident"/);
+    expect(() => w.reject('inc-reject', 'no', OFFICER)).toThrow(/at least three words/);
+    expect(rows('triage.accepted')).toEqual([]);
+  });
+
+  it('opening is audited; accepting records the crime reference and searches only the chosen subjects', () => {
+    const w = force.workbench();
+    const opened = w.open('inc-accept', OFFICER);
+    expect(opened.subjectList.map((s) => [s.subjectId, s.searchable])).toEqual([
+      ['s0', true],
+      ['s1', true],
+    ]);
+    expect(rows('triage.opened').at(-1)).toMatchObject({ actor: OFFICER, object_ids: ['inc-accept', opened.envelopeId] });
+    const lists = w.accept('inc-accept', { crimeRef: 'CR/2026/0417', necessity: 'theft of razor blades, repeat offender', subjects: ['s1'] }, OFFICER);
+    expect(lists.map((l) => l.subjectId)).toEqual(['s1']);
+    expect(lists[0]!.note, 'an empty gallery proposes nobody').toBe('no gallery photo at or above the threshold');
+    expect(rows('triage.accepted').at(-1)).toMatchObject({ justification: 'theft of razor blades, repeat offender', detail: { crime_ref: 'CR/2026/0417', subjects: 1, of: 2 } });
+    expect(rows('gallery.searched').map((r) => r.object_ids[1])).toEqual(['s1']);
+    // the search across incidents sees the chosen subject only, never s0
+    expect(searchSubjects(force.fdb.db, unitVec(1), { top: 10 }).map((h) => h.subjectId)).toEqual(['s1']);
+    expect(() => w.accept('inc-accept', { crimeRef: 'CR/2026/0417', necessity: 'theft of razor blades again', subjects: 'all' }, OFFICER)).toThrow(/already accepted/);
+    expect(w.candidateLists('inc-accept', OFFICER).triage.crimeRef).toBe('CR/2026/0417');
+    expect(rows('candidates.viewed')).toHaveLength(1);
+  });
+
+  it('a rejected incident is deleted: folder, rows and every byte of its embeddings, with a deletion receipt', () => {
+    const w = force.workbench();
+    const t = w.resolve('inc-reject');
+    const dir = force.fdb.db.prepare('SELECT dir FROM incidents WHERE envelope_id = ?').pluck().get(t.envelopeId) as string;
+    const hashes = (force.fdb.db.prepare('SELECT sha256 FROM files WHERE envelope_id = ?').pluck().all(t.envelopeId) as string[]).sort();
+    const secrets = [3, 4, 5].map((s) => bytesOf(unitVec(s)));
+    for (const b of secrets) expect(storedBytes(force.forceDir).includes(b), 'the embedding is stored before').toBe(true);
+    w.reject('inc-reject', 'no offence took place here', OFFICER);
+    expect(existsSync(dir)).toBe(false);
+    for (const b of secrets) expect(storedBytes(force.forceDir).includes(b), 'no copy of the embedding in the database or its WAL').toBe(false);
+    expect(force.fdb.db.prepare('SELECT COUNT(*) FROM subjects WHERE envelope_id = ?').pluck().get(t.envelopeId)).toBe(0);
+    const receipt = rows('evidence.deleted').at(-1)!;
+    expect(receipt).toMatchObject({ actor: OFFICER, justification: 'no offence took place here', detail: { why: 'rejected', subjects: 3 } });
+    expect([...receipt.sha256s].sort()).toEqual(hashes);
+    expect(w.resolve('inc-reject').state).toBe('rejected');
+    expect(() => w.open('inc-reject', OFFICER)).toThrow(/was rejected: its evidence is deleted/);
+    expect(force.fdb.audit.verify().ok).toBe(true);
+  });
+
+  it('an incident nobody triages is deleted after triage_max_days (31), by the system, with a receipt', async () => {
+    await force.addIncident('box-c', 'Station Road', 'inc-forgotten', [{ crops, embedding: unitVec(6) }]);
+    const received = force.workbench().resolve('inc-forgotten').receivedUtc;
+    const clock = new ManualClock(received + 31 * 86_400_000 - 1);
+    expect(force.workbench(clock).expireDue(), 'a millisecond before its time').toBe(0);
+    clock.set(received + 31 * 86_400_000 + 1);
+    expect(force.workbench(clock).expireDue()).toBe(1);
+    expect(force.workbench().resolve('inc-forgotten').state).toBe('expired');
+    expect(rows('triage.expired').at(-1)).toMatchObject({ actor: { type: 'system', id: 'triage' }, justification: 'not triaged within 31 days' });
+    expect(storedBytes(force.forceDir).includes(bytesOf(unitVec(6)))).toBe(false);
+    expect(force.workbench(clock).queue()).toEqual([]);
+  });
+});
+
+describe('the custody gallery: the boxes\' face pipeline on each photo, deletion leaves no embedding behind', () => {
+  let force: ForceStoreBuilder;
+  let embedder: PhotoEmbedder;
+  let folder: string;
+  beforeAll(async () => {
+    force = new ForceStoreBuilder(tempDir('hs-gallery-'));
+    embedder = await loadPhotoEmbedder();
+    folder = path.join(force.dir, 'custody');
+    mkdirSync(folder, { recursive: true });
+    copyFileSync(PUBLIC_FACE, path.join(folder, 'hopper.jpg'));
+    writeFileSync(path.join(folder, 'not-a-photo.jpg'), 'this is text, not a JPEG');
+    // a photo with no face: a flat grey PNG
+    const sharp = (await import('sharp')).default;
+    await sharp({ create: { width: 200, height: 200, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toFile(path.join(folder, 'grey.png'));
+  });
+  afterAll(async () => {
+    await embedder?.release();
+    force?.close();
+  });
+
+  const manifest = (lines: string[]): string => {
+    const f = path.join(folder, `manifest-${lines.length}-${Math.random().toString(36).slice(2)}.csv`);
+    writeFileSync(f, ['person_ref,photo_file,capture_date,source', ...lines].join('\n'));
+    return f;
+  };
+
+  it('reads a manifest strictly: bad lines are named, never guessed', () => {
+    expect(() => parseManifest('person,file\n')).toThrow(/first line must be the header person_ref,photo_file,capture_date,source/);
+    const { rows, bad } = parseManifest('person_ref,photo_file,capture_date,source\nP1,a.jpg,2025-02-30x,custody\n"P2","b,c.jpg",2025-02-03,custody\nP 3,a.jpg,2025-01-01,custody\nP4,/etc/passwd,2025-01-01,custody\nP5,a.jpg,2025-01-01\n');
+    expect(rows.map((r) => [r.personRef, r.file])).toEqual([['P2', 'b,c.jpg']]);
+    expect(bad.map((b) => b.line)).toEqual([2, 4, 5, 6]);
+    expect(bad.map((b) => b.reason).join(' | ')).toMatch(/not a date.*person reference "P 3" is not valid.*must be a path inside the folder.*3 fields, expected 4/);
+  });
+
+  it('imports a photo through detector, gate and embedder; reports the ones that fail with the reason; a probe finds the person', async () => {
+    const gallery = new Gallery({ db: force.fdb.db, audit: force.fdb.audit, clock: systemClock, photosDir: path.join(force.forceDir, 'gallery', 'photos') });
+    const report = await gallery.import(folder, manifest(['GH-1,hopper.jpg,2024-05-01,custody', 'TXT-1,not-a-photo.jpg,2024-05-01,custody', 'GREY-1,grey.png,2024-05-01,custody', 'NOFILE-1,missing.jpg,2024-05-01,custody', 'ESC-1,../../outside.jpg,2024-05-01,custody']), embedder, OFFICER, { sync: false });
+    expect(report).toMatchObject({ added: 1, updated: 0, unchanged: 0 });
+    expect(report.failed.map((f) => [f.personRef, f.reason.split(':')[0]])).toEqual([
+      ['TXT-1', 'cannot read it'],
+      ['GREY-1', 'no face found'],
+      ['NOFILE-1', 'cannot read it'],
+      ['ESC-1', 'cannot read it'],
+    ]);
+    expect(new GalleryRepo(force.fdb.db).counts()).toEqual({ persons: 1, photos: 1 });
+    // the same manifest again: nothing to do
+    expect((await gallery.import(folder, manifest(['GH-1,hopper.jpg,2024-05-01,custody']), embedder, OFFICER, { sync: false })).unchanged).toBe(1);
+    const probe = await embedder.embedPhoto('hopper.jpg', readFileSync(PUBLIC_FACE), 'best');
+    if ('reason' in probe) throw new Error(probe.reason);
+    const found = gallery.search(probe.embedding, embedder.model, 10, 0.34);
+    expect(found.map((m) => m.personRef)).toEqual(['GH-1']);
+    expect(gallery.search(probe.embedding, 'another-model', 10, 0.34), 'only the same model is compared').toEqual([]);
+    expect(force.fdb.audit.find({ action: 'gallery.imported' })[0]).toMatchObject({ actor: OFFICER, detail: { added: 1, failed: 4 } });
+  });
+
+  it('deleting a person (or a sync without them) leaves no photo, copy or embedding byte, with a deletion receipt', async () => {
+    const gallery = new Gallery({ db: force.fdb.db, audit: force.fdb.audit, clock: systemClock, photosDir: path.join(force.forceDir, 'gallery', 'photos') });
+    const repo = new GalleryRepo(force.fdb.db);
+    const photo = repo.photosOf('GH-1')[0]!;
+    expect(storedBytes(force.forceDir).includes(photo.embedding)).toBe(true);
+    expect(existsSync(photo.storedPath)).toBe(true);
+    gallery.deletePerson('GH-1', 'released without charge, image to be removed', OFFICER);
+    expect(repo.counts()).toEqual({ persons: 0, photos: 0 });
+    expect(existsSync(photo.storedPath)).toBe(false);
+    expect(storedBytes(force.forceDir).includes(photo.embedding), 'no copy in the database or its WAL').toBe(false);
+    expect(force.fdb.audit.find({ action: 'gallery.person_deleted' })[0]).toMatchObject({ object_ids: ['GH-1'], sha256s: [photo.sha256], justification: 'released without charge, image to be removed' });
+    expect(() => gallery.deletePerson('GH-1', 'released without charge again', OFFICER)).toThrow(/no person "GH-1" in the gallery/);
+
+    // sync: the manifest is the whole custody set
+    await gallery.import(folder, manifest(['GH-1,hopper.jpg,2024-05-01,custody', 'GH-2,hopper.jpg,2024-06-01,custody']), embedder, OFFICER, { sync: false });
+    const synced = await gallery.import(folder, manifest(['GH-2,hopper.jpg,2024-06-01,custody']), embedder, OFFICER, { sync: true });
+    expect(synced).toMatchObject({ unchanged: 1, removedPersons: ['GH-1'], removedPhotos: 1 });
+    expect(repo.persons().map((p) => p.personRef)).toEqual(['GH-2']);
+    expect(existsSync(repo.photosOf('GH-2')[0]!.storedPath), 'the copy GH-2 still uses stays').toBe(true);
+    expect(force.fdb.audit.verify().ok).toBe(true);
+  });
+});
