@@ -71,7 +71,7 @@ export class ForceStoreBuilder {
   /** The force's triage and candidate lists on this store (default policy). */
   workbench(clock: Clock = systemClock): Workbench {
     const gallery = new Gallery({ db: this.fdb.db, audit: this.fdb.audit, clock, photosDir: path.join(this.forceDir, 'gallery', 'photos') });
-    return new Workbench({ db: this.fdb.db, audit: this.fdb.audit, clock, gallery, policy: { topK: 10, threshold: 0.34, triageMaxDays: 31 } });
+    return new Workbench({ db: this.fdb.db, audit: this.fdb.audit, clock, gallery, policy: { topK: 10, threshold: 0.34, triageMaxDays: 31, retentionDays: 90, seriesThreshold: 0.45 } });
   }
 
   /** An officer accepts every incident waiting in triage, every subject: what a search across incidents may then compare. */

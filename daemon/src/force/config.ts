@@ -39,6 +39,8 @@ export const ForceConfigSchema = Type.Object(
         maximum: 1,
       }),
       triage_max_days: Type.Integer({ description: 'Days an incident may wait untriaged; then it is deleted with a deletion receipt (at most 31).', default: 31, minimum: 1, maximum: 31 }),
+      retention_days: Type.Integer({ description: 'Days after acceptance that the subjects of an incident without a possible match confirmed by two reviewers are kept; then they are deleted with a deletion receipt (the whole evidence when none is confirmed).', default: 90, minimum: 1, maximum: 3650 }),
+      series_threshold: Type.Number({ description: 'Cosine similarity at which two subjects of accepted incidents are linked as possibly the same unknown person (a series); conservative on purpose: a reviewer can split a wrong link.', default: 0.45, minimum: 0, maximum: 1 }),
     }),
     log: LogSection,
   },

@@ -14,5 +14,5 @@ export function openGallery(config: ForceConfig, fdb: ForceDb, clock: Clock): Ga
 /** The triage and candidate lists of a force installation, with its configured policy. */
 export function openWorkbench(config: ForceConfig, fdb: ForceDb, clock: Clock): Workbench {
   const w = config.workbench;
-  return new Workbench({ db: fdb.db, audit: fdb.audit, clock, gallery: openGallery(config, fdb, clock), policy: { topK: w.candidates_top_k, threshold: w.candidate_threshold, triageMaxDays: w.triage_max_days } });
+  return new Workbench({ db: fdb.db, audit: fdb.audit, clock, gallery: openGallery(config, fdb, clock), policy: { topK: w.candidates_top_k, threshold: w.candidate_threshold, triageMaxDays: w.triage_max_days, retentionDays: w.retention_days, seriesThreshold: w.series_threshold } });
 }

@@ -8,10 +8,11 @@ import { FilesRepo } from './db/files.js';
 import { IncidentsRepo } from './db/incidents.js';
 import { purgeDeleted } from './db/purge.js';
 import { SubjectsRepo } from './db/subjects.js';
+import { ReviewRepo, type Decision, type DecisionRow } from './db/review.js';
 import { TriageRepo, type TriageRow } from './db/triage.js';
 import type { Gallery } from './gallery.js';
 import { requireJustification } from './justification.js';
-import { toFloat32 } from './search.js';
+import { cosine, toFloat32 } from './search.js';
 
 /**
  * The force's triage and candidate lists, the way retrospective facial recognition must be run: an
@@ -29,6 +30,10 @@ export interface WorkbenchPolicy {
   threshold: number;
   /** Days an incident may wait untriaged before it is deleted (at most 31). */
   triageMaxDays: number;
+  /** Days after acceptance that subjects without a confirmed possible match are kept. */
+  retentionDays: number;
+  /** Cosine similarity linking two subjects of accepted incidents into a series. */
+  seriesThreshold: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -67,12 +72,14 @@ export class Workbench {
   private readonly incidents: IncidentsRepo;
   private readonly subjects: SubjectsRepo;
   private readonly candidates: CandidatesRepo;
+  private readonly review: ReviewRepo;
 
   constructor(private readonly d: { db: Db; audit: AuditLog; clock: Clock; gallery: Gallery; policy: WorkbenchPolicy }) {
     this.triage = new TriageRepo(d.db);
     this.incidents = new IncidentsRepo(d.db);
     this.subjects = new SubjectsRepo(d.db);
     this.candidates = new CandidatesRepo(d.db);
+    this.review = new ReviewRepo(d.db);
   }
 
   /** The incidents waiting for an officer, oldest first (no faces, no search). */
@@ -141,8 +148,104 @@ export class Workbench {
         });
         results.push({ subjectId: s.subjectId, candidates: list.map(({ rank, personRef, photoId, score }) => ({ rank, personRef, photoId, score })), ...(list.length ? {} : { note: 'no gallery photo at or above the threshold' }) });
       }
+      this.linkSeries(t, now);
     })();
     return results;
+  }
+
+  /**
+   * Series: each chosen subject of a newly accepted incident against the chosen subjects of every other
+   * accepted incident; at or above the series threshold they are linked as possibly the same person.
+   */
+  private linkSeries(t: TriageRow, now: number): void {
+    const all = this.subjects.searchable();
+    const mine = all.filter((s) => s.envelopeId === t.envelopeId);
+    const others = all.filter((s) => s.envelopeId !== t.envelopeId);
+    let links = 0;
+    for (const a of mine) {
+      const va = toFloat32(a.embedding);
+      for (const b of others) {
+        if (b.model !== a.model) continue;
+        const vb = toFloat32(b.embedding);
+        if (vb.length !== va.length) continue;
+        const score = cosine(va, vb);
+        if (score < this.d.policy.seriesThreshold) continue;
+        this.review.link({ envelopeId: a.envelopeId, subjectId: a.subjectId }, { envelopeId: b.envelopeId, subjectId: b.subjectId }, score, now);
+        links++;
+      }
+    }
+    if (links) this.d.audit.append({ actor: SYSTEM, action: 'series.linked', objectIds: [t.incidentId, t.envelopeId], detail: { links, threshold: this.d.policy.seriesThreshold } });
+  }
+
+  /**
+   * A reviewer's decision on a searched subject: `possible_match` (naming a person from its candidate
+   * list), `no_match` or `not_usable`, with a reason. A possible match is shown as one only when a second,
+   * different reviewer records the same person.
+   */
+  decide(id: string, input: { subjectId: string; decision: Decision; personRef?: string; reason: string }, by: AuditActor): { decisions: DecisionRow[]; confirmed: string | undefined } {
+    const t = this.resolve(id);
+    if (t.state !== 'accepted') throw new UsageError(`incident ${t.incidentId} is ${t.state}: only the subjects of an accepted incident are reviewed`);
+    if (!t.subjects.includes(input.subjectId)) throw new UsageError(`subject ${JSON.stringify(input.subjectId.slice(0, 40))} was not searched in incident ${t.incidentId}`, { hint: `searched: ${t.subjects.join(', ')}` });
+    if (!['possible_match', 'no_match', 'not_usable'].includes(input.decision)) throw new UsageError(`decision must be possible_match, no_match or not_usable`);
+    const reason = requireJustification(input.reason);
+    let personRef: string | null = null;
+    if (input.decision === 'possible_match') {
+      const listed = this.candidates.ofEnvelope(t.envelopeId).filter((c) => c.subjectId === input.subjectId).map((c) => c.personRef);
+      if (!input.personRef || !listed.includes(input.personRef)) throw new UsageError(`a possible match names a person from the subject's candidate list`, { hint: listed.length ? `candidates: ${listed.join(', ')}` : 'this subject has no candidate: decide no_match or not_usable' });
+      personRef = input.personRef;
+    } else if (input.personRef) throw new UsageError(`only a possible match names a person`);
+    const reviewer = actorName(by);
+    this.d.db.transaction(() => {
+      this.review.decide({ envelopeId: t.envelopeId, subjectId: input.subjectId, reviewer, decision: input.decision, personRef, reason, decidedUtc: this.d.clock.now() });
+      const confirmed = this.review.confirmed(t.envelopeId, input.subjectId);
+      this.d.audit.append({ actor: by, action: 'review.decided', objectIds: [t.incidentId, input.subjectId, ...(personRef ? [personRef] : [])], justification: reason, detail: { crime_ref: t.crimeRef, decision: input.decision, confirmed: confirmed ?? null } });
+    })();
+    return { decisions: this.review.decisionsOf(t.envelopeId, input.subjectId), confirmed: this.review.confirmed(t.envelopeId, input.subjectId) };
+  }
+
+  /** Every decision on an accepted incident's subjects, and the confirmed possible matches. */
+  reviewOf(id: string): { triage: TriageRow; subjects: { subjectId: string; decisions: DecisionRow[]; confirmed: string | undefined }[] } {
+    const t = this.resolve(id);
+    return { triage: t, subjects: t.subjects.map((sid) => ({ subjectId: sid, decisions: this.review.decisionsOf(t.envelopeId, sid), confirmed: this.review.confirmed(t.envelopeId, sid) })) };
+  }
+
+  /**
+   * Series: groups of subjects of accepted incidents linked as possibly the same unknown person, each
+   * with its incidents, stores and the days it spans ("seen at 3 shops in 14 days").
+   */
+  series(): { members: { envelopeId: string; subjectId: string; incidentId: string; store: string; firstSeen: number }[]; stores: number; days: number }[] {
+    const parent = new Map<string, string>();
+    const find = (k: string): string => {
+      let r = k;
+      while (parent.get(r) !== r) r = parent.get(r)!;
+      parent.set(k, r);
+      return r;
+    };
+    const key = (x: { envelopeId: string; subjectId: string }): string => `${x.envelopeId}/${x.subjectId}`;
+    for (const l of this.review.links()) {
+      for (const x of [l.a, l.b]) if (!parent.has(key(x))) parent.set(key(x), key(x));
+      parent.set(find(key(l.a)), find(key(l.b)));
+    }
+    const info = new Map(this.subjects.searchable().map((s) => [key(s), s]));
+    const groups = new Map<string, string[]>();
+    for (const k of parent.keys()) if (info.has(k)) groups.set(find(k), [...(groups.get(find(k)) ?? []), k]);
+    return [...groups.values()]
+      .filter((g) => g.length > 1)
+      .map((g) => {
+        const members = g.map((k) => info.get(k)!).map((s) => ({ envelopeId: s.envelopeId, subjectId: s.subjectId, incidentId: s.incidentId, store: s.store, firstSeen: s.firstSeen })).sort((a, b) => a.firstSeen - b.firstSeen);
+        const span = members[members.length - 1]!.firstSeen - members[0]!.firstSeen;
+        return { members, stores: new Set(members.map((m) => m.store)).size, days: Math.max(1, Math.ceil(span / DAY_MS)) };
+      })
+      .sort((a, b) => b.members.length - a.members.length);
+  }
+
+  /** A reviewer splits a wrong series link (it stays split). */
+  splitSeries(a: { envelopeId: string; subjectId: string }, b: { envelopeId: string; subjectId: string }, reason: string, by: AuditActor): void {
+    const why = requireJustification(reason);
+    this.d.db.transaction(() => {
+      if (!this.review.split(a, b, actorName(by))) throw new UsageError(`${a.envelopeId}/${a.subjectId} and ${b.envelopeId}/${b.subjectId} are not linked`, { hint: '`hindsight-force series list` shows the links' });
+      this.d.audit.append({ actor: by, action: 'series.split', objectIds: [a.envelopeId, a.subjectId, b.envelopeId, b.subjectId], justification: why });
+    })();
   }
 
   /** An incident's candidate lists, as a reviewer reads them (audited: names of people are shown). */
@@ -165,12 +268,41 @@ export class Workbench {
     this.deleteEvidence(t, 'rejected', requireJustification(reason), by);
   }
 
-  /** Delete the incidents nobody triaged within `triageMaxDays`; returns how many. */
+  /**
+   * The time limits: incidents nobody triaged within `triageMaxDays` are deleted; accepted incidents past
+   * `retentionDays` lose every subject without a possible match two reviewers confirmed (the whole
+   * evidence when none is confirmed; a case with a confirmed match keeps its package as evidence).
+   * Returns how many incidents were deleted or thinned.
+   */
   expireDue(): number {
-    const cutoff = this.d.clock.now() - Math.min(this.d.policy.triageMaxDays, 31) * DAY_MS;
-    const due = this.triage.untriagedBefore(cutoff);
+    const now = this.d.clock.now();
+    const due = this.triage.untriagedBefore(now - Math.min(this.d.policy.triageMaxDays, 31) * DAY_MS);
     for (const t of due) this.deleteEvidence(t, 'expired', `not triaged within ${this.d.policy.triageMaxDays} days`, SYSTEM);
-    return due.length;
+    let thinned = 0;
+    const retentionCut = now - this.d.policy.retentionDays * DAY_MS;
+    for (const t of this.triage.list(['accepted'])) {
+      if ((t.decidedUtc ?? now) >= retentionCut) continue;
+      const stored = this.subjects.ofEnvelope(t.envelopeId).map((s) => s.subjectId);
+      const keep = stored.filter((sid) => this.review.confirmed(t.envelopeId, sid) !== undefined);
+      if (keep.length === 0) {
+        this.deleteEvidence(t, 'expired', `no possible match confirmed within ${this.d.policy.retentionDays} days of acceptance`, SYSTEM);
+        thinned++;
+        continue;
+      }
+      const drop = stored.filter((sid) => !keep.includes(sid));
+      if (!drop.length) continue;
+      this.d.db.transaction(() => {
+        for (const sid of drop) {
+          this.subjects.deleteSubject(t.envelopeId, sid);
+          this.candidates.deleteSubject(t.envelopeId, sid);
+          this.review.deleteSubject(t.envelopeId, sid);
+        }
+        this.d.audit.append({ actor: SYSTEM, action: 'subjects.deleted', objectIds: [t.incidentId, t.envelopeId, ...drop], justification: `no possible match confirmed within ${this.d.policy.retentionDays} days of acceptance`, detail: { subjects: drop.length, kept: keep.length, embeddings: drop.length } });
+      })();
+      purgeDeleted(this.d.db);
+      thinned++;
+    }
+    return due.length + thinned;
   }
 
   /**
@@ -185,6 +317,7 @@ export class Workbench {
     this.d.db.transaction(() => {
       this.triage.close(t.envelopeId, state, { nowUtc: this.d.clock.now(), by: actorName(by), reason });
       this.candidates.deleteEnvelope(t.envelopeId);
+      this.review.deleteEnvelope(t.envelopeId);
       this.subjects.deleteEnvelope(t.envelopeId);
       files.deleteEnvelope(t.envelopeId);
       this.incidents.delete(t.envelopeId);

@@ -14,8 +14,17 @@ import { tempDir } from '../../helpers/paths.js';
 
 const DIM = 128;
 const OFFICER = { type: 'cli' as const, id: 'officer-1' };
-const unitVec = (seed: number): Float32Array => {
-  const v = Float32Array.from({ length: DIM }, (_, i) => Math.sin(seed * 7.31 + i * 1.7) + Math.cos(seed * 3.1 + i * 0.3));
+/** A unit vector from a seeded generator: different seeds are nearly orthogonal in 128 dimensions. */
+const unitVec = (seed: number, base?: Float32Array, noise = 0): Float32Array => {
+  let t = seed * 0x9e3779b9;
+  const rand = (): number => {
+    t = (t + 0x6d2b79f5) | 0;
+    let r = Math.imul(t ^ (t >>> 15), 1 | t);
+    r ^= r + Math.imul(r ^ (r >>> 7), 61 | r);
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+  const g = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const v = Float32Array.from({ length: DIM }, (_, i) => (base ? base[i]! + noise * g() : g()));
   const n = Math.hypot(...v);
   return v.map((x) => x / n);
 };
@@ -192,6 +201,84 @@ describe('the custody gallery: the boxes\' face pipeline on each photo, deletion
     expect(synced).toMatchObject({ unchanged: 1, removedPersons: ['GH-1'], removedPhotos: 1 });
     expect(repo.persons().map((p) => p.personRef)).toEqual(['GH-2']);
     expect(existsSync(repo.photosOf('GH-2')[0]!.storedPath), 'the copy GH-2 still uses stays').toBe(true);
+    expect(force.fdb.audit.verify().ok).toBe(true);
+  });
+});
+
+describe('review, series and retention: two reviewers confirm a possible match; unconfirmed subjects do not outlive retention', () => {
+  let force: ForceStoreBuilder;
+  const X = unitVec(100);
+  const rows = (action: string) => force.fdb.audit.find({ action });
+  const R1 = { type: 'cli' as const, id: 'reviewer-1' };
+  const R2 = { type: 'cli' as const, id: 'reviewer-2' };
+
+  beforeAll(async () => {
+    force = new ForceStoreBuilder(tempDir('hs-review-'));
+    const crops = (await makePackageFolder(path.join(force.dir, 'crops'), { subjects: 1, crops: 1 })).workingFiles.filter((f) => f.endsWith('.jpg'));
+    // the same unknown person X at two shops (s0 of each), a different stranger beside them
+    await force.addIncident('box-a', 'High Street', 'inc-a', [{ crops, embedding: unitVec(101, X, 0.03) }, { crops, embedding: unitVec(102) }]);
+    await force.addIncident('box-b', 'Market Square', 'inc-b', [{ crops, embedding: unitVec(103, X, 0.03) }, { crops, embedding: unitVec(104) }]);
+    // the gallery holds X (a custody photo of them) and someone else
+    const g = new GalleryRepo(force.fdb.db);
+    for (const [ref, v] of [['P-X', unitVec(105, X, 0.03)], ['P-OTHER', unitVec(106)]] as const) {
+      g.upsertPerson(ref, 1);
+      g.addPhoto({ photoId: `photo-${ref}`, personRef: ref, file: `${ref}.jpg`, sha256: '0'.repeat(64), storedPath: path.join(force.dir, `${ref}.jpg`), captured: '2025-01-01', source: 'custody', model: 'test-model', embedding: bytesOf(v), faceScore: 0.99, addedUtc: 1 });
+    }
+  });
+  afterAll(() => force?.close());
+
+  it('links the same unknown person across shops once both incidents are accepted; a reviewer can split the link', () => {
+    const w = force.workbench();
+    w.accept('inc-a', { crimeRef: 'CR/2026/0001', necessity: 'theft of goods at the tills', subjects: 'all' }, OFFICER);
+    expect(w.series(), 'one accepted incident: no series yet').toEqual([]);
+    const lists = w.accept('inc-b', { crimeRef: 'CR/2026/0002', necessity: 'theft of goods at the tills', subjects: 'all' }, OFFICER);
+    expect(lists.find((l) => l.subjectId === 's0')!.candidates.map((c) => c.personRef)).toEqual(['P-X']);
+    expect(lists.find((l) => l.subjectId === 's1')!.candidates, 'the stranger has no candidate').toEqual([]);
+    const series = w.series();
+    expect(series).toHaveLength(1);
+    expect(series[0]!.members.map((m) => [m.incidentId, m.subjectId])).toEqual(expect.arrayContaining([['inc-a', 's0'], ['inc-b', 's0']]));
+    expect(series[0]!.stores).toBe(2);
+    const [a, b] = series[0]!.members;
+    expect(() => w.splitSeries(a!, b!, 'no', R1)).toThrow(/at least three words/);
+    w.splitSeries(a!, b!, 'different clothes and height', R1);
+    expect(w.series()).toEqual([]);
+    expect(() => w.splitSeries(a!, b!, 'different clothes and height', R1)).toThrow(/are not linked/);
+    expect(rows('series.split')).toHaveLength(1);
+  });
+
+  it('a possible match is shown as one only when a second, different reviewer names the same person', () => {
+    const w = force.workbench();
+    const decide = (by: typeof R1, decision: 'possible_match' | 'no_match' | 'not_usable', personRef?: string) => w.decide('inc-a', { subjectId: 's0', decision, personRef, reason: 'face and build compared' }, by);
+    expect(() => decide(R1, 'possible_match', 'P-OTHER')).toThrow(/names a person from the subject's candidate list.*|candidates: P-X/);
+    expect(() => decide(R1, 'possible_match')).toThrow(/candidate list/);
+    expect(() => decide(R1, 'no_match', 'P-X')).toThrow(/only a possible match names a person/);
+    expect(() => w.decide('inc-a', { subjectId: 's9', decision: 'no_match', reason: 'face and build compared' }, R1)).toThrow(/was not searched/);
+    expect(decide(R1, 'possible_match', 'P-X').confirmed).toBeUndefined();
+    expect(decide(R1, 'possible_match', 'P-X').confirmed, 'the same reviewer twice is one reviewer').toBeUndefined();
+    expect(decide(R2, 'no_match').confirmed).toBeUndefined();
+    expect(decide(R2, 'possible_match', 'P-X').confirmed).toBe('P-X');
+    expect(rows('review.decided').at(-1)).toMatchObject({ actor: R2, detail: { decision: 'possible_match', confirmed: 'P-X', crime_ref: 'CR/2026/0001' } });
+    expect(w.reviewOf('inc-a').subjects.map((s) => [s.subjectId, s.confirmed ?? null])).toEqual([
+      ['s0', 'P-X'],
+      ['s1', null],
+    ]);
+  });
+
+  it('after retention: a case keeps its confirmed subject only; a case with none is deleted whole; no embedding byte left', () => {
+    const accepted = force.workbench().resolve('inc-a').decidedUtc!;
+    const clock = new ManualClock(accepted + 90 * 86_400_000 - 60_000);
+    expect(force.workbench(clock).expireDue(), 'before 90 days').toBe(0);
+    clock.set(accepted + 91 * 86_400_000);
+    const secrets = [unitVec(102), unitVec(103, X, 0.03), unitVec(104)].map(bytesOf);
+    expect(force.workbench(clock).expireDue()).toBe(2);
+    const w = force.workbench(clock);
+    expect(w.resolve('inc-a').state).toBe('accepted');
+    expect(force.fdb.db.prepare("SELECT subject_id FROM subjects WHERE envelope_id = ?").pluck().all(w.resolve('inc-a').envelopeId)).toEqual(['s0']);
+    expect(w.resolve('inc-b').state).toBe('expired');
+    for (const b of secrets) expect(storedBytes(force.forceDir).includes(b), 'deleted subjects leave no byte in the database or its WAL').toBe(false);
+    expect(storedBytes(force.forceDir).includes(bytesOf(unitVec(101, X, 0.03))), 'the confirmed subject is kept').toBe(true);
+    expect(rows('subjects.deleted').at(-1)).toMatchObject({ actor: { type: 'system', id: 'triage' }, detail: { subjects: 1, kept: 1 } });
+    expect(rows('evidence.deleted').at(-1)).toMatchObject({ justification: 'no possible match confirmed within 90 days of acceptance' });
     expect(force.fdb.audit.verify().ok).toBe(true);
   });
 });

@@ -10,6 +10,7 @@ import { loadPhotoEmbedder, loadProbeEmbedder } from '../embedder.js';
 import { requireJustification } from '../justification.js';
 import { openGallery, openWorkbench } from '../workbench-setup.js';
 import type { SubjectCandidates } from '../workbench.js';
+import type { Decision } from '../db/review.js';
 import { FORCE_CONFIG_OPTION, loadForceConfig } from './config-option.js';
 import type { ForceConfig } from '../config.js';
 import { withForceSession, type ForceSession } from './session.js';
@@ -233,6 +234,62 @@ export function registerForceWorkbench(force: Command): void {
       onForce(opts, (fdb, config) => {
         const { triage: t, lists } = openWorkbench(config, fdb, systemClock).candidateLists(id, fdb.actor);
         answer(opts, { incident: t.incidentId, crime_ref: t.crimeRef, lists }, () => `incident ${t.incidentId}, crime reference ${t.crimeRef}, accepted ${t.decidedUtc ? time(t.decidedUtc) : '-'} by ${t.decidedBy}\n${listsText(lists)}`);
+      }),
+  );
+
+  const review = force.command('review').description("reviewers' decisions on searched subjects: a possible match needs a second, different reviewer to agree");
+
+  common(
+    review
+      .command('decide')
+      .description('record your decision on a searched subject: possible_match (naming a candidate), no_match or not_usable')
+      .argument('<id>', 'incident id or envelope id')
+      .requiredOption('--subject <id>', 'the subject')
+      .requiredOption('--decision <decision>', 'possible_match, no_match or not_usable')
+      .option('--person <ref>', 'the candidate a possible match names')
+      .option('--reason <text>', 'why, in at least three words (required; audited)'),
+  ).action((id: string, opts: { config?: string; json?: boolean; subject: string; decision: string; person?: string; reason?: string }) =>
+    onForce(opts, (fdb, config) => {
+      const r = openWorkbench(config, fdb, systemClock).decide(id, { subjectId: opts.subject, decision: opts.decision as Decision, personRef: opts.person, reason: opts.reason ?? '' }, fdb.actor);
+      answer(opts, r, () => `decision recorded for subject ${opts.subject}${r.confirmed ? `; possible match with ${r.confirmed} confirmed by two reviewers` : opts.decision === 'possible_match' ? '; a second, different reviewer must agree before it is shown as a possible match' : ''}\n`);
+    }),
+  );
+
+  common(review.command('show').description("every reviewer's decision on an accepted incident's subjects, and the confirmed possible matches").argument('<id>', 'incident id or envelope id')).action((id: string, opts: { config?: string; json?: boolean }) =>
+    onForce(opts, (fdb, config) => {
+      const r = openWorkbench(config, fdb, systemClock).reviewOf(id);
+      answer(opts, r, () =>
+        r.subjects
+          .map((s) => `subject ${s.subjectId}: ${s.confirmed ? `possible match with ${s.confirmed} (confirmed)` : s.decisions.length ? 'not confirmed' : 'not reviewed yet'}\n` + (s.decisions.length ? table(['reviewer', 'decision', 'person', 'when', 'why'], s.decisions.map((d) => [d.reviewer, d.decision, d.personRef ?? '-', time(d.decidedUtc), d.reason])) : ''))
+          .join(''),
+      );
+    }),
+  );
+
+  const series = force.command('series').description('subjects of accepted incidents that look like the same unknown person, across shops');
+
+  common(series.command('list').description('each series: its incidents and stores, and the days it spans')).action((opts: { config?: string; json?: boolean }) =>
+    onForce(opts, (fdb, config) => {
+      const list = openWorkbench(config, fdb, systemClock).series();
+      fdb.audit.append({ actor: fdb.actor, action: 'series.viewed', detail: { series: list.length } });
+      answer(opts, list, () =>
+        list.length
+          ? list.map((g, i) => `series ${i + 1}: seen at ${g.stores} shop(s) in ${g.days} day(s)\n` + table(['incident', 'store', 'subject', 'first seen'], g.members.map((m) => [m.incidentId, m.store, `${m.envelopeId}/${m.subjectId}`, time(m.firstSeen)]))).join('')
+          : 'no series: no two searched subjects look alike\n',
+      );
+    }),
+  );
+
+  common(series.command('split').description('split a wrong link between two subjects (it stays split)').argument('<a>', 'ENVELOPE/SUBJECT').argument('<b>', 'ENVELOPE/SUBJECT').option('--reason <text>', 'why, in at least three words (required; audited)'), false).action(
+    (a: string, b: string, opts: { config?: string; reason?: string }) =>
+      onForce(opts, (fdb, config) => {
+        const parse = (x: string): { envelopeId: string; subjectId: string } => {
+          const m = /^([^/]+)\/([^/]+)$/.exec(x);
+          if (!m) throw new UsageError(`${JSON.stringify(x.slice(0, 80))} is not ENVELOPE/SUBJECT`, { hint: '`hindsight-force series list` prints them in that form' });
+          return { envelopeId: m[1]!, subjectId: m[2]! };
+        };
+        openWorkbench(config, fdb, systemClock).splitSeries(parse(a), parse(b), opts.reason ?? '', fdb.actor);
+        out('link split\n');
       }),
   );
 }

@@ -49,6 +49,10 @@ export class CandidatesRepo {
     }));
   }
 
+  deleteSubject(envelopeId: string, subjectId: string): void {
+    statement(this.db, 'DELETE FROM candidates WHERE envelope_id = ? AND subject_id = ?').run(envelopeId, subjectId);
+  }
+
   deleteEnvelope(envelopeId: string): void {
     statement(this.db, 'DELETE FROM candidates WHERE envelope_id = ?').run(envelopeId);
   }

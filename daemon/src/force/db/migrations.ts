@@ -186,4 +186,39 @@ const f005: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005];
+/**
+ * Human review: each reviewer's decision per searched subject (a possible match needs a second, different
+ * reviewer to agree before it is shown as one); series: links between subjects of accepted incidents that
+ * look like the same unknown person; when a subject was deleted by retention.
+ */
+const f006: Migration = {
+  version: 6,
+  name: 'force-review',
+  sql: `
+    CREATE TABLE decisions (
+      envelope_id TEXT NOT NULL,
+      subject_id  TEXT NOT NULL,
+      reviewer    TEXT NOT NULL,
+      decision    TEXT NOT NULL CHECK (decision IN ('possible_match', 'no_match', 'not_usable')),
+      person_ref  TEXT,
+      reason      TEXT NOT NULL,
+      decided_utc INTEGER NOT NULL,
+      PRIMARY KEY (envelope_id, subject_id, reviewer)
+    ) STRICT;
+
+    CREATE TABLE series_links (
+      a_envelope TEXT NOT NULL,
+      a_subject  TEXT NOT NULL,
+      b_envelope TEXT NOT NULL,
+      b_subject  TEXT NOT NULL,
+      score      REAL NOT NULL,
+      state      TEXT NOT NULL CHECK (state IN ('linked', 'split')),
+      linked_utc INTEGER NOT NULL,
+      split_by   TEXT,
+      PRIMARY KEY (a_envelope, a_subject, b_envelope, b_subject)
+    ) STRICT;
+    CREATE INDEX series_links_b ON series_links (b_envelope, b_subject);
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006];

@@ -103,4 +103,8 @@ export class SubjectsRepo {
   deleteEnvelope(envelopeId: string): void {
     statement(this.db, 'DELETE FROM subjects WHERE envelope_id = ?').run(envelopeId);
   }
+
+  deleteSubject(envelopeId: string, subjectId: string): void {
+    statement(this.db, 'DELETE FROM subjects WHERE envelope_id = ? AND subject_id = ?').run(envelopeId, subjectId);
+  }
 }

@@ -92,8 +92,8 @@ export class TriageRepo {
     );
   }
 
-  /** Rejected by an officer, or expired untriaged: its evidence is deleted in the same transaction. */
+  /** Rejected by an officer, or expired (untriaged in time, or past retention): its evidence is deleted in the same transaction. */
   close(envelopeId: string, state: 'rejected' | 'expired', d: { nowUtc: number; by: string; reason: string }): void {
-    statement(this.db, "UPDATE triage SET state = ?, decided_utc = ?, decided_by = ?, necessity = ?, deleted_utc = ? WHERE envelope_id = ? AND state = 'untriaged'").run(state, d.nowUtc, d.by, d.reason, d.nowUtc, envelopeId);
+    statement(this.db, "UPDATE triage SET state = ?, decided_utc = ?, decided_by = ?, necessity = ?, deleted_utc = ? WHERE envelope_id = ? AND state IN ('untriaged', 'accepted')").run(state, d.nowUtc, d.by, d.reason, d.nowUtc, envelopeId);
   }
 }
