@@ -7,7 +7,7 @@
 // and you see it cut, analysed, sealed, sent and confirmed by the force, which then lists the crops.
 // State lives in .state/demo/ (delete it to start over). Ctrl-C stops everything; `--seconds N` stops
 // after N seconds; `--no-incident` only records.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -144,7 +144,34 @@ if (withIncident) {
     }
     const arrived = await runCommand(process.execPath, [dist('force/main.js'), 'incidents', '--verify', '--config', kit.forceConfig], { timeoutMs: 60_000 });
     process.stdout.write(arrived.stdout.toString());
-    say(`the force holds the crops under ${rel(path.join(kit.forceDir, 'store'))}; search them with: node daemon/dist/force/main.js search --reason "why this search is necessary" --image PHOTO.jpg --config ${rel(kit.forceConfig)}`);
+    if (last === 'delivered') await forceWorkbench(incident.id);
+    say(`the force holds the crops under ${rel(path.join(kit.forceDir, 'store'))}; once accepted, link incidents with: node daemon/dist/force/main.js search --reason "why this search is necessary" --image PHOTO.jpg --config ${rel(kit.forceConfig)}`);
     say(`the box's audit log: ${cli} audit export --config ${rel(configFile)} | tail`);
   }
+}
+
+/**
+ * 5. At the force: a custody gallery of one (the demo's public-domain face, CUSTODY-0001), the incident
+ * waiting in triage (nothing searched), then an officer accepts it with a crime reference, which searches
+ * its subjects against the gallery and gives each a candidate list for reviewers.
+ */
+async function forceWorkbench(incidentId) {
+  const force = (...args) => runCommand(process.execPath, [dist('force/main.js'), ...args, '--config', kit.forceConfig], { timeoutMs: 120_000 });
+  const custody = path.join(stateRoot, 'custody');
+  mkdirSync(custody, { recursive: true });
+  copyFileSync(PUBLIC_DOMAIN_FACE, path.join(custody, 'custody-0001.jpg'));
+  writeFileSync(path.join(custody, 'custody.csv'), 'person_ref,photo_file,capture_date,source\nCUSTODY-0001,custody-0001.jpg,2025-11-02,demo custody suite\n');
+  const steps = [
+    ['the custody gallery', ['gallery', 'import', '--folder', custody, '--manifest', path.join(custody, 'custody.csv')]],
+    ['waiting for an officer (nothing searched yet)', ['triage', 'list']],
+    ['an officer accepts it', ['triage', 'accept', incidentId, '--crime-ref', 'DEMO/2026/0001', '--necessity', 'theft of two bottles of gin, suspect not known to staff', '--all-subjects']],
+  ];
+  let subject = 'SUBJECT';
+  for (const [what, args] of steps) {
+    say(`force: ${what}: hindsight-force ${args.join(' ')}`);
+    const r = await force(...args);
+    process.stdout.write(r.stdout.toString() + (r.code ? r.stderr : ''));
+    subject = /^subject (\S+):/m.exec(r.stdout.toString())?.[1] ?? subject;
+  }
+  say(`reviewers decide: node daemon/dist/force/main.js review decide ${incidentId} --subject ${subject} --decision possible_match --person CUSTODY-0001 --reason "..." --config ${rel(kit.forceConfig)} (a second, different reviewer must agree)`);
 }
