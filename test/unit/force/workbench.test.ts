@@ -1,12 +1,15 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { caseReport } from '../../../daemon/src/force/case-report.js';
 import { forcePaths } from '../../../daemon/src/force/paths.js';
 import { GalleryRepo } from '../../../daemon/src/force/db/gallery.js';
 import { loadPhotoEmbedder, type PhotoEmbedder } from '../../../daemon/src/force/embedder.js';
 import { Gallery, parseManifest } from '../../../daemon/src/force/gallery.js';
 import { searchSubjects } from '../../../daemon/src/force/search.js';
 import { ManualClock, systemClock } from '../../../daemon/src/util/clock.js';
+import { runCli } from '../../helpers/cli.js';
 import { PUBLIC_FACE } from '../../helpers/faces.js';
 import { makePackageFolder } from '../../helpers/evidence.js';
 import { ForceStoreBuilder } from '../../helpers/force-intake.js';
@@ -262,6 +265,35 @@ describe('review, series and retention: two reviewers confirm a possible match; 
       ['s0', 'P-X'],
       ['s1', null],
     ]);
+  });
+
+  it("exports the officer's case report: one HTML file with crops, candidates, both decisions, hashes and the audit trail (audited)", async () => {
+    const w = force.workbench();
+    w.decide('inc-a', { subjectId: 's1', decision: 'not_usable', reason: '<script>alert(1)</script> face turned away' }, R1);
+    const html = caseReport({ db: force.fdb.db, audit: force.fdb.audit, workbench: w, now: Date.UTC(2026, 11, 7) }, 'inc-a', OFFICER);
+    expect(html).toContain('Case report: CR/2026/0001');
+    expect(html.match(/never identifications/g)).toHaveLength(2);
+    expect(html).toContain('Possible match with P-X, confirmed by two reviewers.');
+    expect(html).toContain('cli:reviewer-1');
+    expect(html).toContain('cli:reviewer-2');
+    expect(html, 'what a reviewer wrote is text, never markup').toContain('&lt;script&gt;alert(1)&lt;/script&gt; face turned away');
+    expect(html).not.toMatch(/<script/i);
+    expect(html.match(/src="data:image\/jpeg;base64,/g)!.length, 'the crops inline').toBeGreaterThanOrEqual(2);
+    const t = w.resolve('inc-a');
+    for (const h of force.fdb.db.prepare('SELECT sha256 FROM files WHERE envelope_id = ?').pluck().all(t.envelopeId) as string[]) expect(html).toContain(h);
+    for (const action of ['triage.accepted', 'gallery.searched', 'review.decided', 'evidence.received']) expect(html).toContain(`<td>${action}</td>`);
+    // the CLI writes it once (0600), never over a file, and audits the export with its hash
+    const out = path.join(force.dir, 'case.html');
+    const config = path.join(force.forceDir, 'force.yaml');
+    const r = await runCli(['force', 'report', 'inc-a', '--out', out, '--config', config]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const again = await runCli(['force', 'report', 'inc-a', '--out', out, '--config', config]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists: a case report is never written over/);
+    expect(rows('case.exported')).toHaveLength(1);
+    expect(rows('case.exported')[0]!.sha256s).toEqual([createHash('sha256').update(readFileSync(out)).digest('hex')]);
+    expect((await runCli(['force', 'report', 'inc-b-missing', '--out', path.join(force.dir, 'x.html'), '--config', config])).code).toBe(2);
   });
 
   it('after retention: a case keeps its confirmed subject only; a case with none is deleted whole; no embedding byte left', () => {

@@ -8,6 +8,9 @@ import { errorMessage, HindsightError, UsageError } from '../../util/errors.js';
 import { GalleryRepo } from '../db/gallery.js';
 import { loadPhotoEmbedder, loadProbeEmbedder } from '../embedder.js';
 import { requireJustification } from '../justification.js';
+import { caseReport } from '../case-report.js';
+import { createExclusiveFile } from '../../util/secure-fs.js';
+import path from 'node:path';
 import { openGallery, openWorkbench } from '../workbench-setup.js';
 import type { SubjectCandidates } from '../workbench.js';
 import type { Decision } from '../db/review.js';
@@ -236,6 +239,28 @@ export function registerForceWorkbench(force: Command): void {
         answer(opts, { incident: t.incidentId, crime_ref: t.crimeRef, lists }, () => `incident ${t.incidentId}, crime reference ${t.crimeRef}, accepted ${t.decidedUtc ? time(t.decidedUtc) : '-'} by ${t.decidedBy}\n${listsText(lists)}`);
       }),
   );
+
+  force
+    .command('report')
+    .description("the investigating officer's case report of an accepted incident: one HTML file with crops, candidates and scores, every decision, the evidence hashes and the audit trail (audited)")
+    .argument('<id>', 'incident id or envelope id')
+    .option(...FORCE_CONFIG_OPTION)
+    .requiredOption('-o, --out <file>', 'the HTML file to write (never overwritten; 0600)')
+    .action((id: string, opts: { config?: string; out: string }) =>
+      onForce(opts, (fdb, config) => {
+        const html = caseReport({ db: fdb.db, audit: fdb.audit, workbench: openWorkbench(config, fdb, systemClock), now: systemClock.now() }, id, fdb.actor);
+        try {
+          createExclusiveFile(opts.out, html);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EEXIST') throw new UsageError(`${opts.out} already exists: a case report is never written over`, { hint: 'give a new file name' });
+          throw new HindsightError(`cannot write ${opts.out}: ${errorMessage(err)}`, { code: 'write_failed', hint: 'check the folder exists and you may write there' });
+        }
+        const t = openWorkbench(config, fdb, systemClock).resolve(id);
+        fdb.audit.append({ actor: fdb.actor, action: 'case.exported', objectIds: [t.incidentId, t.envelopeId], sha256s: [sha256Hex(Buffer.from(html))], detail: { crime_ref: t.crimeRef, file: path.resolve(opts.out), bytes: Buffer.byteLength(html) } });
+        out(`case report written to ${opts.out} (${Math.ceil(Buffer.byteLength(html) / 1024)} KB; its SHA-256 is in the audit log)\n`);
+      }),
+    );
 
   const review = force.command('review').description("reviewers' decisions on searched subjects: a possible match needs a second, different reviewer to agree");
 
