@@ -4,16 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openForceDb } from '../../daemon/src/force/database.js';
 import type { AnalysisResult } from '../../daemon/src/vision/result.js';
 import { makeCctvVideo } from '../../daemon/src/devkit/cctv.js';
-import { enrollBox, startForceKit, type ForceKit } from '../../daemon/src/devkit/force.js';
-import { runCli, startDaemon, writeConfig } from '../helpers/cli.js';
+import type { ForceKit } from '../../daemon/src/devkit/force.js';
+import { runCli } from '../helpers/cli.js';
 import { fileSha256, query } from '../helpers/evidence.js';
 import { PUBLIC_FACE } from '../helpers/faces.js';
-import { addCamera, readDb, waitForFootage, waitForState } from '../helpers/incidents.js';
-import { CLI, tempDir } from '../helpers/paths.js';
-import { TestProcess } from '../helpers/process.js';
-import { recorderConfigOverrides } from '../helpers/recorder.js';
-import { startCamera, type RtspTestCamera } from '../helpers/rtsp-camera.js';
+import { readDb, waitForFootage, waitForState } from '../helpers/incidents.js';
+import { tempDir } from '../helpers/paths.js';
 import { walker } from '../helpers/walkers.js';
+import { startChain, type Chain } from '../helpers/chain.js';
 
 /**
  * The whole chain on one machine, with nothing mocked: an RTSP camera showing a person walking past ->
@@ -24,36 +22,19 @@ import { walker } from '../helpers/walkers.js';
 describe('camera to force, end to end', () => {
   let dir: string;
   let kit: ForceKit;
-  let camera: RtspTestCamera;
-  let receiver: TestProcess;
-  let daemon: TestProcess;
+  let chain: Chain;
   let boxConfig: string;
 
   beforeAll(async () => {
     dir = tempDir('hs-pipeline-');
     const person = await walker('grace', PUBLIC_FACE, { t: 2, x: 100, y: 200, width: 220 }, { t: 40, x: 900, y: 160, width: 300 });
     const video = await makeCctvVideo(path.join(dir, 'shop.ts'), { seconds: 60, walkers: [person], width: 1280, height: 720, fps: 10, gop: 10, noise: 4, crf: 26 });
-    kit = await startForceKit(dir, { devices: [{ id: 'box-1', store: 'High Street' }] });
-    boxConfig = writeConfig(dir, {
-      device: { id: 'box-1', store: 'High Street' },
-      ...recorderConfigOverrides({ recorder: { segment_seconds: 2 } }),
-      incidents: { wait_for_footage_s: 10 },
-      uplink: { receipt_timeout_s: 5, retry_min_ms: 200, retry_max_ms: 2000 },
-    });
-    enrollBox(boxConfig, kit.bundle('box-1'), kit.forceDir);
-    camera = await startCamera({ mode: 'file', file: video });
-    await addCamera(boxConfig, 'till2', camera.url, ['--zone', 'tills']);
-    receiver = new TestProcess(process.execPath, [CLI, 'force', 'receive', '--config', kit.forceConfig]);
-    await receiver.waitForLine(/receiving evidence/, 30_000);
-    daemon = startDaemon(boxConfig);
-    await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
+    chain = await startChain(dir, video);
+    ({ kit, boxConfig } = chain);
   });
 
   afterAll(async () => {
-    await daemon?.stop();
-    await receiver?.stop();
-    await camera?.stop();
-    await kit?.broker.stop();
+    await chain?.stop();
   });
 
   it('delivers the best crops of the person to the force, byte-identical, and cleans up the box', async () => {

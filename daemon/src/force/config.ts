@@ -33,7 +33,8 @@ export const ForceConfigSchema = Type.Object(
     workbench: section('Triage and candidate lists.', {
       candidates_top_k: Type.Integer({ description: 'Candidates proposed per searched subject.', default: 10, minimum: 1, maximum: 100 }),
       candidate_threshold: Type.Number({
-        description: 'Cosine similarity a gallery photo must reach to be proposed (0.34: a false match rate of about 1 in 1000 per comparison on the development photos; see the README for the measured miss rate).',
+        description:
+          'Cosine similarity a gallery photo must reach to be proposed. 0.34 is a false match rate of about 1 in 1000 per comparison on the development photos; a search compares every person, so the chance that a stranger gets some candidate grows with the gallery (measured in the README: 7 % of strangers at 76 persons). Raise it (0.48: about 1 % at that size) for fewer false candidates at the cost of missed mates.',
         default: 0.34,
         minimum: 0,
         maximum: 1,

@@ -129,20 +129,27 @@ export class Gallery {
       const sha256 = sha256Hex(bytes);
       const old = this.repo.photo(row.personRef, row.file);
       if (old && old.sha256 === sha256 && old.model === embedder.model) {
-        report.unchanged++;
+        if (old.captured === row.captured && old.source === row.source) report.unchanged++;
+        else {
+          this.repo.setDetails(old.photoId, row.captured, row.source);
+          report.updated++;
+        }
         continue;
       }
       const face = await embedder.embedPhoto(row.file, bytes, 'centre');
       if ('reason' in face) {
-        report.failed.push({ line: row.line, personRef: row.personRef, file: row.file, reason: face.reason });
+        // the custody system no longer holds the photo the gallery had: it goes, the new one is not kept
+        if (old) this.deletePhotos([old], 'replaced by a custody photo that failed the checks', by);
+        report.failed.push({ line: row.line, personRef: row.personRef, file: row.file, reason: old ? `${face.reason} (the previous photo was removed)` : face.reason });
         continue;
       }
       const storedPath = this.keepCopy(sha256, row.file, bytes);
       const now = this.d.clock.now();
+      const photoId = newId();
       this.d.db.transaction(() => {
-        if (old) this.repo.deletePhoto(old.photoId);
+        if (old) this.repo.replacePhoto(old.photoId, photoId);
         this.repo.upsertPerson(row.personRef, now);
-        this.repo.addPhoto({ photoId: newId(), personRef: row.personRef, file: row.file, sha256, storedPath, captured: row.captured, source: row.source, model: embedder.model, embedding: Buffer.from(face.embedding.buffer, face.embedding.byteOffset, face.embedding.byteLength), faceScore: face.score, addedUtc: now });
+        this.repo.addPhoto({ photoId, personRef: row.personRef, file: row.file, sha256, storedPath, captured: row.captured, source: row.source, model: embedder.model, embedding: Buffer.from(face.embedding.buffer, face.embedding.byteOffset, face.embedding.byteLength), faceScore: face.score, addedUtc: now });
       })();
       if (old) {
         report.updated++;
@@ -167,6 +174,7 @@ export class Gallery {
       }
     }
     report.failed.sort((a, b) => a.line - b.line);
+    purgeDeleted(this.d.db); // replaced photos' old embeddings
     this.d.audit.append({
       actor: by,
       action: options.sync ? 'gallery.synced' : 'gallery.imported',
@@ -181,16 +189,23 @@ export class Gallery {
    * `threshold`, same model only. Proposals for a person to review, never an identification.
    */
   search(probe: Float32Array, model: string, top: number, threshold: number): GalleryMatch[] {
+    return this.searchCounted(probe, model, top, threshold).matches;
+  }
+
+  /** `search`, and how many gallery photos of the model were compared (0: none of that model). */
+  searchCounted(probe: Float32Array, model: string, top: number, threshold: number): { matches: GalleryMatch[]; compared: number } {
     const best = new Map<string, GalleryMatch>();
+    let compared = 0;
     for (const p of this.repo.embeddings(model)) {
       const e = toFloat32(p.embedding);
       if (e.length !== probe.length) continue;
+      compared++;
       let dot = 0;
       for (let i = 0; i < e.length; i++) dot += e[i]! * probe[i]!;
       const seen = best.get(p.personRef);
       if (!seen || dot > seen.score) best.set(p.personRef, { personRef: p.personRef, photoId: p.photoId, score: dot });
     }
-    return [...best.values()].filter((m) => m.score >= threshold).sort((a, b) => b.score - a.score).slice(0, top);
+    return { matches: [...best.values()].filter((m) => m.score >= threshold).sort((a, b) => b.score - a.score).slice(0, top), compared };
   }
 
   /** A person, every photo (the force's copies too) and embedding, gone; the audit row is the deletion receipt. */

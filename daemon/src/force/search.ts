@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { Db } from '../db/db.js';
 import { FilesRepo } from './db/files.js';
 import { SubjectsRepo } from './db/subjects.js';
@@ -41,9 +42,16 @@ export function cosine(a: Float32Array, b: Float32Array): number {
   return na && nb ? dot / Math.sqrt(na * nb) : 0;
 }
 
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+
+/**
+ * A stored embedding (float32 little-endian) as floats: one byte copy into an aligned array on a
+ * little-endian machine (every machine Node runs on in practice), else float by float.
+ */
 export function toFloat32(buf: Buffer): Float32Array {
-  const out = new Float32Array(buf.length / 4);
-  for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(i * 4);
+  const out = new Float32Array(buf.length >> 2);
+  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(buf.subarray(0, out.length * 4));
+  else for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(i * 4);
   return out;
 }
 

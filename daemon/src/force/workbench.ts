@@ -122,7 +122,7 @@ export class Workbench {
     if (!CRIME_REF.test(crimeRef)) throw new UsageError(`crime reference ${JSON.stringify(crimeRef.slice(0, 60))} is not valid`, { hint: 'the force\'s crime reference, 3 to 40 letters, digits, spaces and / _ . : -' });
     const necessity = requireJustification(input.necessity, '--necessity');
     const all = this.subjects.ofEnvelope(t.envelopeId);
-    const chosen = input.subjects === 'all' ? all.filter((s) => s.embedding) : input.subjects.map((sid) => {
+    const chosen = input.subjects === 'all' ? all.filter((s) => s.embedding) : [...new Set(input.subjects)].map((sid) => {
       const s = all.find((x) => x.subjectId === sid);
       if (!s) throw new UsageError(`incident ${t.incidentId} has no subject ${JSON.stringify(sid.slice(0, 40))}`, { hint: `its subjects: ${all.map((x) => x.subjectId).join(', ') || 'none'}` });
       if (!s.embedding) throw new UsageError(`subject ${sid} has no embedding (the box sent crops only): it cannot be searched`, { hint: 'a reviewer can still look at its crops' });
@@ -132,11 +132,14 @@ export class Workbench {
     const now = this.d.clock.now();
     const results: SubjectCandidates[] = [];
     this.d.db.transaction(() => {
-      this.triage.accept(t.envelopeId, { nowUtc: now, by: actorName(by), crimeRef, necessity, subjects: chosen.map((s) => s.subjectId) });
+      // decided once: another officer's decision in between wins, and nothing is searched twice
+      if (!this.triage.accept(t.envelopeId, { nowUtc: now, by: actorName(by), crimeRef, necessity, subjects: chosen.map((s) => s.subjectId) })) {
+        throw new UsageError(`incident ${t.incidentId} was decided by someone else a moment ago`, { hint: '`hindsight-force triage list` and `candidates` show where it is' });
+      }
       this.d.audit.append({ actor: by, action: 'triage.accepted', objectIds: [t.incidentId, t.envelopeId, ...chosen.map((s) => s.subjectId)], justification: necessity, detail: { crime_ref: crimeRef, subjects: chosen.length, of: all.length } });
       for (const s of chosen) {
         const model = s.model ?? '';
-        const matches = this.d.gallery.search(toFloat32(s.embedding!), model, this.d.policy.topK, this.d.policy.threshold);
+        const { matches, compared } = this.d.gallery.searchCounted(toFloat32(s.embedding!), model, this.d.policy.topK, this.d.policy.threshold);
         const list = matches.map((m, i) => ({ rank: i + 1, personRef: m.personRef, photoId: m.photoId, score: m.score, model, searchedUtc: now }));
         this.candidates.replace(t.envelopeId, s.subjectId, list);
         this.d.audit.append({
@@ -144,9 +147,10 @@ export class Workbench {
           action: 'gallery.searched',
           objectIds: [t.incidentId, s.subjectId, ...list.map((c) => c.personRef)],
           justification: necessity,
-          detail: { crime_ref: crimeRef, candidates: list.length, best: list[0] ? round(list[0].score) : null, threshold: this.d.policy.threshold, top: this.d.policy.topK, model },
+          detail: { crime_ref: crimeRef, candidates: list.length, best: list[0] ? round(list[0].score) : null, threshold: this.d.policy.threshold, top: this.d.policy.topK, model, compared },
         });
-        results.push({ subjectId: s.subjectId, candidates: list.map(({ rank, personRef, photoId, score }) => ({ rank, personRef, photoId, score })), ...(list.length ? {} : { note: 'no gallery photo at or above the threshold' }) });
+        const note = compared === 0 ? noGalleryOf(model) : list.length ? undefined : NO_CANDIDATE;
+        results.push({ subjectId: s.subjectId, candidates: list.map(({ rank, personRef, photoId, score }) => ({ rank, personRef, photoId, score })), ...(note ? { note } : {}) });
       }
       this.linkSeries(t, now);
     })();
@@ -255,7 +259,7 @@ export class Workbench {
     const rows = this.candidates.ofEnvelope(t.envelopeId);
     const lists = t.subjects.map((sid) => {
       const c = rows.filter((r) => r.subjectId === sid).map(({ rank, personRef, photoId, score }) => ({ rank, personRef, photoId, score }));
-      return { subjectId: sid, candidates: c, ...(c.length ? {} : { note: 'no gallery photo at or above the threshold' }) };
+      return { subjectId: sid, candidates: c, ...(c.length ? {} : { note: NO_CANDIDATE }) };
     });
     this.d.audit.append({ actor: by, action: 'candidates.viewed', objectIds: [t.incidentId, t.envelopeId], detail: { crime_ref: t.crimeRef, subjects: lists.length } });
     return { triage: t, lists };
@@ -265,7 +269,7 @@ export class Workbench {
   reject(id: string, reason: string, by: AuditActor): void {
     const t = this.resolve(id);
     if (t.state !== 'untriaged') throw new UsageError(`incident ${t.incidentId} is already ${t.state}`);
-    this.deleteEvidence(t, 'rejected', requireJustification(reason), by);
+    this.deleteEvidence(t, 'rejected', requireJustification(reason), by, 'untriaged');
   }
 
   /**
@@ -277,7 +281,7 @@ export class Workbench {
   expireDue(): number {
     const now = this.d.clock.now();
     const due = this.triage.untriagedBefore(now - Math.min(this.d.policy.triageMaxDays, 31) * DAY_MS);
-    for (const t of due) this.deleteEvidence(t, 'expired', `not triaged within ${this.d.policy.triageMaxDays} days`, SYSTEM);
+    for (const t of due) this.deleteEvidence(t, 'expired', `not triaged within ${this.d.policy.triageMaxDays} days`, SYSTEM, 'untriaged');
     let thinned = 0;
     const retentionCut = now - this.d.policy.retentionDays * DAY_MS;
     for (const t of this.triage.list(['accepted'])) {
@@ -285,7 +289,7 @@ export class Workbench {
       const stored = this.subjects.ofEnvelope(t.envelopeId).map((s) => s.subjectId);
       const keep = stored.filter((sid) => this.review.confirmed(t.envelopeId, sid) !== undefined);
       if (keep.length === 0) {
-        this.deleteEvidence(t, 'expired', `no possible match confirmed within ${this.d.policy.retentionDays} days of acceptance`, SYSTEM);
+        this.deleteEvidence(t, 'expired', `no possible match confirmed within ${this.d.policy.retentionDays} days of acceptance`, SYSTEM, 'accepted');
         thinned++;
         continue;
       }
@@ -309,13 +313,15 @@ export class Workbench {
    * The evidence of an incident, gone: its subjects and embeddings, file rows, candidate lists and its
    * stored folder (package and envelope); the audit row with every file's hash is the deletion receipt.
    */
-  private deleteEvidence(t: TriageRow, state: 'rejected' | 'expired', reason: string, by: AuditActor): void {
+  private deleteEvidence(t: TriageRow, state: 'rejected' | 'expired', reason: string, by: AuditActor, from: 'untriaged' | 'accepted'): void {
     const stored = this.incidents.get(t.envelopeId);
     const files = new FilesRepo(this.d.db);
     const hashes = files.ofEnvelope(t.envelopeId).map((f) => f.sha256);
     const subjects = this.subjects.ofEnvelope(t.envelopeId).length;
     this.d.db.transaction(() => {
-      this.triage.close(t.envelopeId, state, { nowUtc: this.d.clock.now(), by: actorName(by), reason });
+      if (!this.triage.close(t.envelopeId, state, from, { nowUtc: this.d.clock.now(), by: actorName(by), reason })) {
+        throw new UsageError(`incident ${t.incidentId} was decided by someone else a moment ago`, { hint: '`hindsight-force triage list` shows where it is' });
+      }
       this.candidates.deleteEnvelope(t.envelopeId);
       this.review.deleteEnvelope(t.envelopeId);
       this.subjects.deleteEnvelope(t.envelopeId);
@@ -345,4 +351,6 @@ export class Workbench {
 }
 
 const actorName = (a: AuditActor): string => `${a.type}:${a.id}`;
+const NO_CANDIDATE = 'no gallery photo at or above the threshold';
+const noGalleryOf = (model: string): string => `the gallery has no photo embedded with this subject's model (${model}): run \`hindsight-force gallery reembed\`, then search again`;
 const round = (x: number): number => Math.round(x * 1000) / 1000;

@@ -87,7 +87,7 @@ describe('force triage: nothing is searched before an officer accepts; rejected 
     expect(rows('triage.opened').at(-1)).toMatchObject({ actor: OFFICER, object_ids: ['inc-accept', opened.envelopeId] });
     const lists = w.accept('inc-accept', { crimeRef: 'CR/2026/0417', necessity: 'theft of razor blades, repeat offender', subjects: ['s1'] }, OFFICER);
     expect(lists.map((l) => l.subjectId)).toEqual(['s1']);
-    expect(lists[0]!.note, 'an empty gallery proposes nobody').toBe('no gallery photo at or above the threshold');
+    expect(lists[0]!.note, 'an empty gallery proposes nobody, and says why').toMatch(/the gallery has no photo embedded with this subject's model \(test-model\): run `hindsight-force gallery reembed`/);
     expect(rows('triage.accepted').at(-1)).toMatchObject({ justification: 'theft of razor blades, repeat offender', detail: { crime_ref: 'CR/2026/0417', subjects: 1, of: 2 } });
     expect(rows('gallery.searched').map((r) => r.object_ids[1])).toEqual(['s1']);
     // the search across incidents sees the chosen subject only, never s0
@@ -204,6 +204,10 @@ describe('the custody gallery: the boxes\' face pipeline on each photo, deletion
     expect(synced).toMatchObject({ unchanged: 1, removedPersons: ['GH-1'], removedPhotos: 1 });
     expect(repo.persons().map((p) => p.personRef)).toEqual(['GH-2']);
     expect(existsSync(repo.photosOf('GH-2')[0]!.storedPath), 'the copy GH-2 still uses stays').toBe(true);
+    // a new capture date for the same photo is an update, not a new embedding
+    const redated = await gallery.import(folder, manifest(['GH-2,hopper.jpg,2024-07-01,custody suite B']), embedder, OFFICER, { sync: false });
+    expect(redated).toMatchObject({ updated: 1, added: 0 });
+    expect(repo.photosOf('GH-2')[0]).toMatchObject({ captured: '2024-07-01', source: 'custody suite B' });
     expect(force.fdb.audit.verify().ok).toBe(true);
   });
 });

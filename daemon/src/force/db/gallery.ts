@@ -113,6 +113,16 @@ export class GalleryRepo {
     return statement(this.db, 'SELECT 1 FROM gallery_persons WHERE person_ref = ?').get(personRef) !== undefined;
   }
 
+  setDetails(photoId: string, captured: string, source: string): void {
+    statement(this.db, 'UPDATE gallery_photos SET captured = ?, source = ? WHERE photo_id = ?').run(captured, source, photoId);
+  }
+
+  /** A photo replaced by a new one of the same person and file: gone, and candidate lists point at the new one. */
+  replacePhoto(oldId: string, newId: string): void {
+    statement(this.db, 'DELETE FROM gallery_photos WHERE photo_id = ?').run(oldId);
+    statement(this.db, 'UPDATE candidates SET photo_id = ? WHERE photo_id = ?').run(newId, oldId);
+  }
+
   deletePhoto(photoId: string): void {
     statement(this.db, 'DELETE FROM gallery_photos WHERE photo_id = ?').run(photoId);
   }

@@ -81,19 +81,26 @@ export class TriageRepo {
     return (statement(this.db, `SELECT ${COLUMNS} FROM triage WHERE state = 'untriaged' AND received_utc < ? ORDER BY received_utc`).all(beforeUtc) as Row[]).map(fromRow);
   }
 
-  accept(envelopeId: string, d: { nowUtc: number; by: string; crimeRef: string; necessity: string; subjects: string[] }): void {
-    statement(this.db, "UPDATE triage SET state = 'accepted', decided_utc = ?, decided_by = ?, crime_ref = ?, necessity = ?, subjects = ? WHERE envelope_id = ? AND state = 'untriaged'").run(
+  /** False when it was no longer untriaged (another officer decided first). */
+  accept(envelopeId: string, d: { nowUtc: number; by: string; crimeRef: string; necessity: string; subjects: string[] }): boolean {
+    return statement(this.db, "UPDATE triage SET state = 'accepted', decided_utc = ?, decided_by = ?, crime_ref = ?, necessity = ?, subjects = ? WHERE envelope_id = ? AND state = 'untriaged'").run(
       d.nowUtc,
       d.by,
       d.crimeRef,
       d.necessity,
       JSON.stringify(d.subjects),
       envelopeId,
-    );
+    ).changes === 1;
   }
 
   /** Rejected by an officer, or expired (untriaged in time, or past retention): its evidence is deleted in the same transaction. */
-  close(envelopeId: string, state: 'rejected' | 'expired', d: { nowUtc: number; by: string; reason: string }): void {
-    statement(this.db, "UPDATE triage SET state = ?, decided_utc = ?, decided_by = ?, necessity = ?, deleted_utc = ? WHERE envelope_id = ? AND state IN ('untriaged', 'accepted')").run(state, d.nowUtc, d.by, d.reason, d.nowUtc, envelopeId);
+  close(envelopeId: string, state: 'rejected' | 'expired', from: 'untriaged' | 'accepted', d: { nowUtc: number; by: string; reason: string }): boolean {
+    // an accepted incident keeps its officer and necessity on record; an untriaged one records why it went
+    const sql =
+      from === 'untriaged'
+        ? "UPDATE triage SET state = ?, decided_utc = ?, decided_by = ?, necessity = ?, deleted_utc = ? WHERE envelope_id = ? AND state = 'untriaged'"
+        : "UPDATE triage SET state = ?, deleted_utc = ? WHERE envelope_id = ? AND state = 'accepted'";
+    const r = from === 'untriaged' ? statement(this.db, sql).run(state, d.nowUtc, d.by, d.reason, d.nowUtc, envelopeId) : statement(this.db, sql).run(state, d.nowUtc, envelopeId);
+    return r.changes === 1;
   }
 }
