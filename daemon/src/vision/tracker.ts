@@ -233,8 +233,9 @@ export class CameraTracker {
   private async sameIdentity(track: Track, face: FaceRecord, overlap: number, frame: number): Promise<boolean> {
     if (!face.accepted) return true;
     const id = track.identity();
-    // a weak overlap is how one person leaving and another arriving at the same spot looks: check it
-    const due = !id || overlap < SURE_OVERLAP || frame - track.lastEmbeddedFrame >= this.options.embedEveryFrames;
+    // a weak overlap is how one person leaving and another arriving at the same spot looks, and so is a
+    // track picked up again after frames without its face (one left, another stepped in): check them
+    const due = !id || overlap < SURE_OVERLAP || frame - track.lastFrame > 1 || frame - track.lastEmbeddedFrame >= this.options.embedEveryFrames;
     if (!due && !face.embedding) return true;
     const e = await this.embed(face);
     if (!e || !face.accepted) return true;

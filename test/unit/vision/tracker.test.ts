@@ -109,6 +109,21 @@ describe('tracker', () => {
     expect(a!.lastDetection).toBeUndefined(); // hand-made faces have no landmarks, so no shape was ever noted
   });
 
+  it('a person arriving where another left a moment ago (frames without a face between) is checked, and starts a track of their own', async () => {
+    const { t } = tracker();
+    const ended = [];
+    // A walks to x=900 and stands there; one frame with no face; B stands where A stood
+    for (let f = 0; f < 8; f++) ended.push(...(await t.update(f, f * 200, [face([200 + 100 * Math.min(f, 5) + 200 * Math.max(0, f - 5) * 0, 400, 300 + 100 * Math.min(f, 5), 520], 0)], frame)));
+    ended.push(...(await t.update(8, 1600, [], frame)));
+    for (let f = 9; f < 13; f++) ended.push(...(await t.update(f, f * 200, [face([702, 402, 802, 522], 1)], frame)));
+    ended.push(...t.finishAll());
+    // A's track ends with A's last face; B's starts with B's first (none of B's faces went to A's track)
+    expect(ended.map((tr) => [tr.firstFrame, tr.lastFrame, tr.faces])).toEqual([
+      [0, 7, 8],
+      [9, 12, 4],
+    ]);
+  });
+
   it('subjects: tracks of one person at different times merge, tracks seen together never do', () => {
     const track = (id: string, cam: string, first: number, last: number, who: number): TrackOut => ({
       camera_id: cam,
