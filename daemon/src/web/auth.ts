@@ -3,22 +3,9 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/log.js';
 import type { AuditActor } from '../db/repos/audit.js';
 import type { Clock } from '../util/clock.js';
-import { HindsightError } from '../util/errors.js';
-import { hashSecret, newSetupCode, newToken, tokenHash, verifySecret } from './secrets.js';
+import { WebError } from '../https/error.js';
+import { hashSecret, newSetupCode, newToken, tokenHash, verifySecret } from '../https/secrets.js';
 import { nameKey, type WebAccount, type WebRole, type WebRepo } from '../db/repos/web.js';
-
-/** An error a web request answers with its own HTTP status (401, 403, 429...). */
-export class WebError extends HindsightError {
-  constructor(
-    readonly status: number,
-    message: string,
-    options: { code: string; hint?: string; retryAfterS?: number },
-  ) {
-    super(message, options);
-    this.retryAfterS = options.retryAfterS;
-  }
-  readonly retryAfterS: number | undefined;
-}
 
 export interface WebAuthOptions {
   /** A session unused this long ends. */

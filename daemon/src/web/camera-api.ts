@@ -9,7 +9,8 @@ import type { OperationContext } from '../control/operations.js';
 import { CamerasRepo, type Camera } from '../db/repos/cameras.js';
 import type { AppContext } from '../kernel/context.js';
 import { isoUtc } from '../util/clock.js';
-import { actorOf, WebError } from './auth.js';
+import { WebError } from '../https/error.js';
+import { actorOf } from './auth.js';
 import type { LiveViews } from './live.js';
 import { webRoute, type WebRoute } from './route.js';
 

@@ -6,7 +6,8 @@ import type { IncidentDesk } from '../incidents/desk.js';
 import { incidentDir } from '../incidents/paths.js';
 import { spawnChild } from '../util/child.js';
 import { media } from '../util/sandbox.js';
-import { actorOf, WebError } from './auth.js';
+import { WebError } from '../https/error.js';
+import { actorOf } from './auth.js';
 import { webRoute, type WebRoute } from './route.js';
 
 const closed = { additionalProperties: false } as const;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import type { DaemonPaths } from '../config/paths.js';
 import type { CheckResult } from '../doctor/check.js';
-import { fingerprintOf, selfSignedPaths } from './tls.js';
+import { fingerprintOf, selfSignedPaths } from '../https/tls.js';
 
 /** The web app's certificate file in use, or undefined before the box made its own. */
 export function webCertFile(config: Config, paths: Pick<DaemonPaths, 'stateDir'>): string | undefined {

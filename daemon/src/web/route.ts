@@ -1,5 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { HttpsRoute } from '../https/server.js';
 import type { Button } from '../db/repos/buttons.js';
 import type { Caller } from './auth.js';
 
@@ -39,23 +40,23 @@ export function webRoute<Body = unknown>(route: Omit<WebRoute, 'handler'> & { ha
 }
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    access?: Access;
-  }
   interface FastifyRequest {
     caller?: Caller;
     button?: Button;
   }
 }
 
-export function serveWebRoute(app: FastifyInstance, route: WebRoute): void {
-  app.route({
+/** A box route as the shared HTTPS server serves it: its handler given the request in the box's terms. */
+export function toHttpsRoute(route: WebRoute): HttpsRoute {
+  return {
     method: route.method,
     url: route.url,
-    schema: route.schema ?? {},
-    config: { access: route.access },
-    handler: async (req, reply) => {
-      const answer = await route.handler({
+    access: route.access,
+    summary: route.summary,
+    schema: route.schema,
+    status: route.status,
+    handler: (req, reply) =>
+      route.handler({
         params: req.params as Record<string, string>,
         query: req.query as Record<string, string | undefined>,
         body: req.body as never,
@@ -64,9 +65,6 @@ export function serveWebRoute(app: FastifyInstance, route: WebRoute): void {
         ip: req.ip,
         raw: req,
         reply,
-      });
-      if (reply.sent) return reply;
-      return route.status ? reply.code(route.status).send(answer) : answer;
-    },
-  });
+      }),
+  };
 }

@@ -19,7 +19,7 @@ import { WebAuth } from './auth.js';
 import { LiveViews } from './live.js';
 import { buildWebServer } from './server.js';
 import { WebRepo } from '../db/repos/web.js';
-import { webCertificate, type WebCertificate } from './tls.js';
+import { webCertificate, type WebCertificate } from '../https/tls.js';
 
 export const WEB_DOWN = 'web_down';
 const EXPIRY_CHECK_MS = 30_000;

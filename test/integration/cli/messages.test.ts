@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'n
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../daemon/src/audit/log.js';
-import { describeValidation } from '../../../daemon/src/control/server.js';
+import { describeValidation } from '../../../daemon/src/util/validation-words.js';
 import { openDatabase } from '../../../daemon/src/db/db.js';
 import { systemClock } from '../../../daemon/src/util/clock.js';
 import { runCommand } from '../../../daemon/src/util/child.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { buildWebServer, cookieValue } from '../../../daemon/src/web/server.js';
 import type { WebAuth } from '../../../daemon/src/web/auth.js';
 import type { WebRoute } from '../../../daemon/src/web/route.js';
-import { webCertificate } from '../../../daemon/src/web/tls.js';
+import { webCertificate } from '../../../daemon/src/https/tls.js';
 import { tempDir } from '../../helpers/paths.js';
 
 describe('web server', () => {
