@@ -23,13 +23,13 @@ export interface Chain {
  * `video` as camera till2 (zone tills), the force receiver, then the box daemon (2 s segments, quick
  * uplink retries). Each part waits until it says it runs.
  */
-export async function startChain(dir: string, video: string): Promise<Chain> {
+export async function startChain(dir: string, video: string, box: { uplink?: Record<string, unknown> } = {}): Promise<Chain> {
   const kit = await startForceKit(dir, { devices: [{ id: 'box-1', store: 'High Street' }] });
   const boxConfig = writeConfig(dir, {
     device: { id: 'box-1', store: 'High Street' },
     ...recorderConfigOverrides({ recorder: { segment_seconds: 2 } }),
     incidents: { wait_for_footage_s: 10 },
-    uplink: { receipt_timeout_s: 5, retry_min_ms: 200, retry_max_ms: 2000 },
+    uplink: { receipt_timeout_s: 5, retry_min_ms: 200, retry_max_ms: 2000, ...box.uplink },
   });
   enrollBox(boxConfig, kit.bundle('box-1'), kit.forceDir);
   const camera = await startCamera({ mode: 'file', file: video });
@@ -38,18 +38,20 @@ export async function startChain(dir: string, video: string): Promise<Chain> {
   await receiver.waitForLine(/receiving evidence/, 30_000);
   const daemon = startDaemon(boxConfig);
   await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
-  return {
+  const chain: Chain = {
     kit,
     boxConfig,
     stateDir: path.join(dir, 'state'),
     camera,
     receiver,
     daemon,
+    // the daemon a test may have restarted (chain.daemon) is the one stopped
     stop: async () => {
-      await daemon.stop();
+      await chain.daemon.stop();
       await receiver.stop();
       await camera.stop();
       await kit.broker.stop();
     },
   };
+  return chain;
 }

@@ -48,6 +48,7 @@ import { WebService } from '../web/service.js';
 import { ControlServer } from '../control/server.js';
 import { operationRoutes, type OperationContext } from '../control/operations.js';
 import { BoxSettings } from '../kernel/settings.js';
+import { healthFigures } from './health.js';
 import { CAMERA_OPERATIONS } from '../cameras/operations.js';
 import { LOCK_OPERATIONS } from '../recorder/lock-operations.js';
 import { UPLINK_OPERATIONS } from '../uplink/operations.js';
@@ -94,7 +95,7 @@ export class Daemon {
     const outbox = createOutbox(this.ctx);
     const incidents = createIncidents(this.ctx, { evidence: new EvidenceOutlet(this.ctx, outbox), faces: () => models.capability });
     // The force's `complete` receipt: the envelope and the incident become delivered in one transaction.
-    const uplink = new UplinkService(this.ctx, { outbox, onDelivered: (d) => incidents.delivered(d.incidentId, d.envelopeId) });
+    const uplink = new UplinkService(this.ctx, { outbox, onDelivered: (d) => incidents.delivered(d.incidentId, d.envelopeId), health: healthFigures(this.ctx, () => models.capability) });
     // The local control API (CLI -> daemon) opens last, once everything it fronts is running.
     const control = new ControlServer(paths.stateDir, options.log);
     control.register(incidentRoutes(incidents.desk, incidents.worker));

@@ -8,6 +8,7 @@ import { ClockSyncMonitor } from '../util/clock-sync.js';
 import { HindsightError } from '../util/errors.js';
 import type { ForceConfig } from './config.js';
 import { openForceDb, type ForceDb } from './database.js';
+import { FleetIntake } from './fleet.js';
 import { EnvelopeIntake } from './intake.js';
 import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
 import { forcePaths } from './paths.js';
@@ -57,7 +58,12 @@ export class ForceReceiver {
       sessionExpiryS: 7 * 86_400,
       keepaliveS: 30,
       reconnectMs: 2000,
-      subscriptions: [{ topic: `$share/${c.force.share_group}/${forceSubscriptions(c.force.prefix).evidence}`, qos: 1 }],
+      subscriptions: [
+        { topic: `$share/${c.force.share_group}/${forceSubscriptions(c.force.prefix).evidence}`, qos: 1 },
+        // presence and health are retained: every receiver takes them all (not shared), each write is the same
+        { topic: forceSubscriptions(c.force.prefix).state, qos: 1 },
+        { topic: forceSubscriptions(c.force.prefix).health, qos: 1 },
+      ],
       log: this.log,
     });
     this.intake = new EnvelopeIntake({
@@ -73,10 +79,16 @@ export class ForceReceiver {
       log: this.log,
       sendReceipt: (device, payload) => link.publish(new DeviceTopics(c.force.prefix, device).receipt(), payload, c.mqtt.publish_timeout_ms),
     });
+    const fleet = new FleetIntake({ db: this.fdb.db, clock: this.clock, log: this.log, prefix: c.force.prefix });
     // One message at a time in this process; the database arbitrates between processes.
     link.onMessage((topic, payload) => {
-      this.log.debug({ topic, bytes: payload.length }, 'evidence message');
-      this.queue = this.queue.then(() => this.intake?.handle(topic, payload)).catch((err) => this.log.error({ err, topic }, 'intake failed'));
+      this.queue = this.queue
+        .then(async () => {
+          if (fleet.handle(topic, payload)) return;
+          this.log.debug({ topic, bytes: payload.length }, 'evidence message');
+          return this.intake?.handle(topic, payload);
+        })
+        .catch((err) => this.log.error({ err, topic }, 'intake failed'));
     });
     link.onConnect(() => this.log.info({ group: c.force.share_group }, 'receiving evidence'));
     this.link = link;

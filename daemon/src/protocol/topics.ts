@@ -106,9 +106,9 @@ export function checkEnvelopeId(id: string): string {
 }
 
 /** Subscriptions of the force side (all devices); the same filters as its ACL lines, so the broker grants them. */
-export function forceSubscriptions(prefix: string): { evidence: string; state: string } {
+export function forceSubscriptions(prefix: string): { evidence: string; state: string; health: string } {
   assertPrefix(prefix);
-  return { evidence: `${prefix}/+/${TOPICS.envelopeChunk.suffix}`, state: `${prefix}/+/${TOPICS.state.suffix}` };
+  return { evidence: `${prefix}/+/${TOPICS.envelopeChunk.suffix}`, state: `${prefix}/+/${TOPICS.state.suffix}`, health: `${prefix}/+/${TOPICS.health.suffix}` };
 }
 
 export type ParsedUpTopic =

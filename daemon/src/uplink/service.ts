@@ -4,7 +4,7 @@ import type { Service } from '../kernel/service.js';
 import { readKeyFile } from '../crypto/keys.js';
 import { MqttConnection } from '../protocol/mqtt.js';
 import { DeviceTopics, DEFAULT_PREFIX } from '../protocol/topics.js';
-import type { StateMessage } from '../protocol/schemas.js';
+import { checkPayload, HealthPayload, type HealthMessage, type StateMessage } from '../protocol/schemas.js';
 import { MetaRepo } from '../db/repos/meta.js';
 import { isEnrolled, KeySetStore, loadEnrollment, uplinkFiles } from './enrollment.js';
 import type { EnrollmentBundle } from '../protocol/enrollment.js';
@@ -46,6 +46,11 @@ export interface UplinkLinks {
   onDelivered?: DeliveryHook;
   /** Fault injection for tests. */
   testing?: Pick<SenderSettings, 'dropChunk'>;
+  /**
+   * The box's own figures for the health document (cpu, memory, disk, cameras, incidents, models,
+   * alarms), given by the composition root; the uplink adds time, uptime, version, clock and outbox.
+   */
+  health?: () => Promise<Record<string, unknown>>;
 }
 
 /**
@@ -65,6 +70,9 @@ export class UplinkService implements Service {
   private unsubscribe: (() => void)[] = [];
 
   private readonly testing: Pick<SenderSettings, 'dropChunk'>;
+  private readonly healthFigures: (() => Promise<Record<string, unknown>>) | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private readonly startedAtMs = Date.now();
 
   constructor(
     private readonly ctx: AppContext,
@@ -72,6 +80,7 @@ export class UplinkService implements Service {
   ) {
     this.outbox = links.outbox ?? createOutbox(ctx);
     this.testing = links.testing ?? {};
+    this.healthFigures = links.health;
     // The one delivery hook: it commits with the envelope's `delivered` state, or neither does.
     if (links.onDelivered) this.outbox.onDelivered(links.onDelivered);
   }
@@ -160,6 +169,7 @@ export class UplinkService implements Service {
     // Retained state is published again after every reconnect (a broker restart may have lost it).
     link.onConnect(async () => {
       await link.publish(topics.state(), this.onlineState!, config.uplink.publish_timeout_ms, { retain: true });
+      await this.publishHealth(link, topics);
       this.outbox.retryFailedNow(this.ctx.clock.now());
       sender.wake();
       await this.publishAuditHead(link, topics);
@@ -178,7 +188,31 @@ export class UplinkService implements Service {
       if (link.connected) this.publishAuditHead(link, topics).catch((err) => log.warn({ err: errorMessage(err) }, 'cannot publish the audit head now'));
     }, AUDIT_HEAD_EVERY_MS);
     this.fullTimer = setInterval(() => this.warnIfFull(), 60_000);
+    this.healthTimer = setInterval(() => {
+      if (link.connected) void this.publishHealth(link, topics);
+    }, config.uplink.health_interval_s * 1000);
     this.warnIfFull();
+  }
+
+  /**
+   * The health document (PROTOCOL.md), retained, so the force's fleet view has every box's latest even
+   * after a restart of its own. A failure to collect or send is logged and tried again next time.
+   */
+  private async publishHealth(link: MqttConnection, topics: DeviceTopics): Promise<void> {
+    try {
+      const clock = this.ctx.clockSync.current();
+      const doc: HealthMessage = {
+        ...(this.healthFigures ? await this.healthFigures() : {}),
+        ts: this.ctx.clock.now(),
+        uptime_s: Math.round((Date.now() - this.startedAtMs) / 1000),
+        version: this.ctx.version,
+        clock: { synced: clock.synced, offset_ms: clock.offset_ms, source: clock.source },
+        outbox: roundedOutbox(this.outbox.stats()),
+      };
+      await link.publish(topics.health(), JSON.stringify(checkPayload(HealthPayload, doc)), this.ctx.config.uplink.publish_timeout_ms, { retain: true });
+    } catch (err) {
+      this.ctx.log.warn({ service: this.name, err: errorMessage(err) }, 'cannot send the health document now; trying again at the next interval');
+    }
   }
 
   /** Publish the signed audit head (count + head hash) so the force can detect a truncated or rewritten log. */
@@ -212,6 +246,7 @@ export class UplinkService implements Service {
   async stop(): Promise<void> {
     clearInterval(this.auditTimer);
     clearInterval(this.fullTimer);
+    clearInterval(this.healthTimer);
     if (this.link?.connected && this.topics) await this.publishAuditHead(this.link, this.topics).catch(() => undefined);
     for (const off of this.unsubscribe.splice(0)) off();
     await this.sender?.stop();
@@ -220,4 +255,8 @@ export class UplinkService implements Service {
     this.sender = undefined;
     this.link = undefined;
   }
+}
+
+function roundedOutbox(s: OutboxStats): OutboxStats {
+  return { pending: s.pending, bytes: s.bytes, oldest_age_s: s.oldest_age_s === null ? null : Math.round(s.oldest_age_s) };
 }

@@ -22,6 +22,7 @@ export const UplinkSection = section('MQTT uplink to the force (sealed evidence,
   retry_max_ms: Type.Integer({ description: 'Longest retry delay after failed sends.', default: 300_000, minimum: 100 }),
   inflight: integer('Chunk publishes awaiting PUBACK at once.', 16, 1, 256),
   keepalive_s: integer('MQTT keepalive.', 30, 5, 3600),
+  health_interval_s: integer("How often the box's health document goes to the force (retained; also at every connect).", 60, 5, 3600),
   session_expiry_s: Type.Integer({ description: 'Persistent session kept by the broker while the box is offline (receipts queue there).', default: 7 * 86_400, minimum: 86_400 }),
   reconnect_ms: Type.Integer({ description: 'Delay between reconnection attempts.', default: 2000, minimum: 100 }),
 });

@@ -12,6 +12,7 @@ import { forcePaths } from '../paths.js';
 import { DeviceRegistry } from '../registry.js';
 import { registerForceEvidence } from './evidence.js';
 import { registerForceWorkbench } from './workbench.js';
+import { registerForceFleet } from './fleet.js';
 import { openForceSession } from './session.js';
 
 /** The force's commands (keys, enrollment, broker kit, receiver, verification, search) on `hindsight-force`. */
@@ -140,4 +141,5 @@ export function registerForceCommands(force: Command): void {
 
   registerForceEvidence(force);
   registerForceWorkbench(force);
+  registerForceFleet(force);
 }

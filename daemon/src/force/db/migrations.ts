@@ -221,4 +221,22 @@ const f006: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006];
+/** The fleet: each box's presence (online/offline since when, boot id, birth/death sequence) and latest health. */
+const f007: Migration = {
+  version: 7,
+  name: 'force-fleet',
+  sql: `
+    CREATE TABLE fleet (
+      device_id    TEXT PRIMARY KEY,
+      state        TEXT NOT NULL CHECK (state IN ('online', 'offline')),
+      since_utc    INTEGER NOT NULL,
+      boot_id      TEXT NOT NULL,
+      bd_seq       INTEGER NOT NULL,
+      version      TEXT NOT NULL,
+      health       TEXT,
+      health_utc   INTEGER
+    ) STRICT;
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007];
