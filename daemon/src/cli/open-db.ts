@@ -7,6 +7,8 @@ import { systemClock } from '../util/clock.js';
 import { ClockSyncMonitor } from '../util/clock-sync.js';
 import { HindsightError } from '../util/errors.js';
 import { cliActor } from '../program/operator.js';
+import { BoxSettings } from '../kernel/settings.js';
+import { silentLogger } from '../log/logger.js';
 import { loadCliConfig } from './config-file.js';
 
 /** The database as a CLI command uses it (also while the daemon runs: WAL and a busy timeout make that safe). */
@@ -36,11 +38,14 @@ export async function openCliDb(configOption: string | undefined, options: CliDb
   const db = openDatabase(paths.database, { readonly: options.readonly });
   const sync = new ClockSyncMonitor();
   await sync.refresh();
+  const audit = new AuditLog(db, systemClock, () => sync.current());
+  // what a manager set in the web app (hours kept, windows) is what the daemon uses: the CLI shows the same
+  new BoxSettings({ config, db, audit, clock: systemClock, log: silentLogger }).applyStored();
   return {
     config,
     paths,
     db,
-    audit: new AuditLog(db, systemClock, () => sync.current()),
+    audit,
     clock: systemClock,
     clockSync: sync,
     actor: cliActor(),

@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../../daemon/src/audit/log.js';
+import { openDatabase } from '../../../daemon/src/db/db.js';
 import { MetaRepo } from '../../../daemon/src/db/repos/meta.js';
+import { runCli, writeConfig } from '../../helpers/cli.js';
 import { BoxSettings, FORCE_MAX_HOURS_KEY } from '../../../daemon/src/kernel/settings.js';
 import { bufferPolicy } from '../../../daemon/src/recorder/retention.js';
 import { IncidentHarness, makeSegmentFiles } from '../../helpers/incident-harness.js';
@@ -84,5 +87,17 @@ describe("a store manager's settings, within the force's caps", () => {
     new BoxSettings(again.ctx).applyStored();
     expect(again.ctx.config.buffer.hours, "the force's new cap wins").toBe(36);
     expect(again.logLines.some((l) => String(l.msg).includes("the manager's 100 is outside what is allowed now; using 36"))).toBe(true);
+  });
+
+  it('the CLI shows what the daemon uses: `buffer status` reads the manager\'s hours over the config file', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir);
+    const db = openDatabase(path.join(dir, 'state', 'hindsight.db'));
+    const h = new IncidentHarness(tempDir());
+    new BoxSettings({ ...h.ctx, db, audit: new AuditLog(db, h.clock) }).change({ 'buffer.hours': 12 }, MANAGER);
+    db.close();
+    const r = await runCli(['buffer', 'status', '--json', '--config', config]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { policy: { hours: number } }).policy.hours).toBe(12);
   });
 });
