@@ -115,7 +115,10 @@ function incidentCard(i) {
   return el('div', { class: 'card', 'data-incident': i.id },
     el('div', {}, stateBadge(i.state), ' ', el('strong', {}, REASONS[i.reason] || i.reason)),
     el('div', { class: 'muted' }, `Happened ${new Date(i.happened_at).toLocaleTimeString()} · ${i.cameras.map((c) => c.name).join(', ') || 'no camera'}`),
-    d ? el('div', { class: 'muted' }, `Logged by ${d.logged_by} · ${i.cameras.map((c) => `${c.name}: ${c.coverage === null ? 'not cut yet' : `${Math.round(c.coverage * 100)} % covered`}`).join(' · ')}`) : null,
+    d ? el('div', { class: 'muted' }, `Logged by ${d.logged_by} · ${i.cameras.map((c, k) => {
+      const gaps = d.cameras[k]?.gaps;
+      return `${c.name}: ${c.coverage === null ? 'not cut yet' : `${Math.round(c.coverage * 100)} % covered${gaps ? `, ${gaps} gap${gaps === 1 ? '' : 's'}` : ''}`}`;
+    }).join(' · ')}`) : null,
     progressLine(i),
     d ? deliveryLine(d) : null,
     i.failure ? el('div', { class: 'error' }, i.failure) : null,

@@ -37,7 +37,7 @@ export interface StaffIncident {
   /** Managers only: who logged it, each camera's clip (playable once cut), and the delivery to the force. */
   detail?: {
     logged_by: string;
-    cameras: { id: string; clip: { bytes: number | null; from: string | null; to: string | null } | null; error: string | null }[];
+    cameras: { id: string; clip: { bytes: number | null; from: string | null; to: string | null } | null; gaps: number | null; error: string | null }[];
     pictures: number | null;
     delivery: { state: 'pending' | 'delivered'; attempts: number; last_sent: string | null; received: string | null; last_error: string | null; bytes: number } | null;
   };
@@ -49,6 +49,7 @@ export function staffView(v: IncidentView, names: Map<string, string>, accounts?
     cameras: v.cameras.map((c) => ({
       id: c.cameraId,
       clip: c.clipState === 'done' ? { bytes: c.clipBytes, from: c.clipStartMs === null ? null : isoUtc(c.clipStartMs), to: c.clipEndMs === null ? null : isoUtc(c.clipEndMs) } : null,
+      gaps: c.gaps,
       error: c.error,
     })),
     pictures: v.progress?.crops ?? null,

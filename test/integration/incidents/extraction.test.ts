@@ -59,6 +59,7 @@ describe('incidents with real cameras, recorder and ffmpeg', () => {
     for (const cam of i.cameras) {
       expect(cam.clipState).toBe('done');
       expect(cam.coverage).toBe(1);
+      expect(cam.gaps).toBe(0);
       const file = path.join(incidentDir, cam.clipPath!);
       const entry = manifest.cameras.find((c) => c.camera === cam.cameraId)!;
       expect(entry.clip.sha256).toBe(await sha256File(file));
@@ -118,6 +119,7 @@ describe('incidents with real cameras, recorder and ffmpeg', () => {
     const manifest = JSON.parse(readFileSync(path.join(stateDir, 'evidence', r.view!.id, 'manifest.json'), 'utf8')) as { cameras: { gaps: { from: string; to: string }[] }[] };
     const gaps = manifest.cameras[0]!.gaps;
     expect(gaps).toHaveLength(1);
+    expect(cam.gaps, 'the incident view (CLI, web app) counts the hole').toBe(1);
     const gapMs = Date.parse(gaps[0]!.to) - Date.parse(gaps[0]!.from);
     expect(gapMs).toBeGreaterThanOrEqual(4000);
     expect(gapMs).toBeLessThan(15_000);

@@ -55,7 +55,7 @@ function describe(i: IncidentView): string {
     `  window       ${time(i.windowFromMs)} .. ${time(i.windowToMs)} UTC (incident at ${time(i.incidentAtMs)})`,
   );
   for (const c of i.cameras) {
-    const cov = c.coverage === null ? '' : `, coverage ${(c.coverage * 100).toFixed(1)} %`;
+    const cov = c.coverage === null ? '' : `, coverage ${(c.coverage * 100).toFixed(1)} %${c.gaps ? `, ${c.gaps} gap${c.gaps === 1 ? '' : 's'}` : ''}`;
     lines.push(`  camera ${c.cameraId.padEnd(10)} clip ${c.clipState}${cov}${c.clipSha256 ? `, sha256 ${c.clipSha256}` : ''}${c.error ? ` (${c.error})` : ''}`);
   }
   const p = i.progress;

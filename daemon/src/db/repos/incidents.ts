@@ -62,6 +62,8 @@ export interface IncidentCamera {
   clipStartMs: number | null;
   clipEndMs: number | null;
   coverage: number | null;
+  /** Holes in the footage of its window (once cut; an empty clip is one hole, the whole window). */
+  gaps: number | null;
   error: string | null;
 }
 
@@ -100,6 +102,7 @@ interface CameraRow {
   clip_start_ms: number | null;
   clip_end_ms: number | null;
   coverage: number | null;
+  detail: string | null;
   error: string | null;
 }
 
@@ -144,6 +147,7 @@ function toCamera(r: CameraRow): IncidentCamera {
     clipStartMs: r.clip_start_ms,
     clipEndMs: r.clip_end_ms,
     coverage: r.coverage,
+    gaps: r.detail ? ((JSON.parse(r.detail) as { gaps?: unknown[] }).gaps?.length ?? null) : r.clip_state === 'empty' ? 1 : null,
     error: r.error,
   };
 }
