@@ -37,7 +37,7 @@ export interface BorderReport {
 /** Folders of the box runtime; the force wing must not import them and they must not import the force. */
 const BOX_RUNTIME = ['app', 'kernel', 'cli', 'cameras', 'recorder', 'incidents', 'uplink', 'control', 'fleet', 'doctor'];
 /** What the force wing may use: the shared, lower folders. */
-const FORCE_MAY_IMPORT = ['force', 'util', 'log', 'crypto', 'protocol', 'evidence', 'vision', 'models', 'db', 'audit', 'config', 'program'];
+const FORCE_MAY_IMPORT = ['force', 'util', 'log', 'crypto', 'protocol', 'evidence', 'vision', 'models', 'db', 'audit', 'config', 'program', 'https'];
 /** The face pipeline may be imported on the box only by the incident's analyse step and two CLI commands. */
 const VISION_ALLOWED = ['incidents/analyse-and-seal.ts', 'cli/commands/faces.ts', 'cli/commands/analyse.ts'];
 /** Where SQL text may appear: the box's repositories and the force's. */

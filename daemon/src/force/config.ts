@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ConfigLoader } from '../config/load.js';
-import { pathString, secret, section } from '../config/schema-helpers.js';
+import { integer, pathString, secret, section } from '../config/schema-helpers.js';
 import { LogSection } from '../config/sections/core.js';
 import { MQTTS_URL_HINT, MQTTS_URL_OR_EMPTY_PATTERN } from '../protocol/broker-url.js';
 
@@ -42,6 +42,15 @@ export const ForceConfigSchema = Type.Object(
       triage_max_days: Type.Integer({ description: 'Days an incident may wait untriaged; then it is deleted with a deletion receipt (at most 31).', default: 31, minimum: 1, maximum: 31 }),
       retention_days: Type.Integer({ description: 'Days after acceptance that the subjects of an incident without a possible match confirmed by two reviewers are kept; then they are deleted with a deletion receipt (the whole evidence when none is confirmed).', default: 90, minimum: 1, maximum: 3650 }),
       series_threshold: Type.Number({ description: 'Cosine similarity at which two subjects of accepted incidents are linked as possibly the same unknown person (a series); conservative on purpose: a reviewer can split a wrong link.', default: 0.45, minimum: 0, maximum: 1 }),
+    }),
+    console: section("The reviewers' web console (`hindsight-force console`), HTTPS only.", {
+      enabled: Type.Boolean({ description: 'Allow the console to start. Off: `hindsight-force console` refuses, and only the command line is used.', default: true }),
+      host: Type.String({ description: 'Address to listen on ("127.0.0.1": this machine only; the address of the force network the reviewers use, or "0.0.0.0" for every network).', default: '127.0.0.1', maxLength: 64 }),
+      port: integer('HTTPS port (0 picks a free one; the console prints which).', 9443, 0, 65_535),
+      cert_file: pathString("PEM certificate; empty means the console's own self-signed P-256 certificate, made at the first start in <dir>/web/.", ''),
+      key_file: pathString('PEM private key of cert_file.', ''),
+      session_idle_min: integer('Minutes of no use after which a login ends.', 30, 1, 24 * 60),
+      session_max_h: integer('Hours after which a login ends, used or not.', 12, 1, 24 * 7),
     }),
     log: LogSection,
   },

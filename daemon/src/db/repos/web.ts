@@ -3,11 +3,10 @@ import { statement } from '../statements.js';
 import type { Clock } from '../../util/clock.js';
 import { newId } from '../../util/ids.js';
 
-export type WebRole = 'manager' | 'staff';
-
 export interface WebAccount {
   id: string;
-  role: WebRole;
+  /** The app's own role names (the box: manager, staff; the force's console: admin, supervisor, reviewer). */
+  role: string;
   name: string;
   createdUtcMs: number;
   createdBy: string;
@@ -23,7 +22,7 @@ export interface WebSession {
 
 interface AccountRow {
   id: string;
-  role: WebRole;
+  role: string;
   name: string;
   secret_hash: string;
   created_utc_ms: number;
@@ -38,7 +37,11 @@ export function nameKey(name: string): string {
   return name.normalize('NFKC').trim().toLowerCase();
 }
 
-/** The web app's rows (migration 008): plain storage, no rules (those are in web/auth.ts). */
+/**
+ * The rows of a web app's accounts, sessions, login failures and setup code: plain storage, no rules
+ * (those are in https/accounts.ts). The box's database has them from migration 008, the force's from
+ * f008; the tables are the same, only the roles a database accepts differ (a CHECK in each migration).
+ */
 export class WebRepo {
   constructor(
     private readonly db: Db,
@@ -46,7 +49,7 @@ export class WebRepo {
   ) {}
 
   // --- accounts ---
-  createAccount(role: WebRole, name: string, secretHash: string, createdBy: string): WebAccount {
+  createAccount(role: string, name: string, secretHash: string, createdBy: string): WebAccount {
     const id = newId();
     statement(this.db, 'INSERT INTO web_accounts (id, role, name, name_key, secret_hash, created_utc_ms, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, role, name.trim(), nameKey(name), secretHash, this.clock.now(), createdBy);
     return this.account(id)!;
@@ -80,8 +83,14 @@ export class WebRepo {
     return (statement(this.db, 'SELECT * FROM web_accounts ORDER BY role, name_key').all() as AccountRow[]).map(account);
   }
 
+  /** Accounts of a role that are not turned off. */
+  activeAccounts(role: string): number {
+    return statement(this.db, 'SELECT count(*) FROM web_accounts WHERE role = ? AND disabled_utc_ms IS NULL').pluck().get(role) as number;
+  }
+
+  /** The box's managers (`hindsight web setup-code` asks whether the first one exists). */
   managers(): number {
-    return statement(this.db, "SELECT count(*) FROM web_accounts WHERE role = 'manager' AND disabled_utc_ms IS NULL").pluck().get() as number;
+    return this.activeAccounts('manager');
   }
 
   // --- sessions ---
@@ -145,7 +154,7 @@ export class WebRepo {
     statement(this.db, 'UPDATE web_setup SET used_utc_ms = ? WHERE id = 1').run(this.clock.now());
   }
 
-  // --- one incident per submitted form (a double tap or a resent request gives the same incident) ---
+  // --- the box only (table web_requests): one incident per submitted form (a double tap or a resent request gives the same incident) ---
   submitted(accountId: string, requestKey: string): string | undefined {
     return statement(this.db, 'SELECT incident_id FROM web_requests WHERE account_id = ? AND request_key = ?').pluck().get(accountId, requestKey) as string | undefined;
   }

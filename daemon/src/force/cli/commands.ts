@@ -13,6 +13,7 @@ import { DeviceRegistry } from '../registry.js';
 import { registerForceEvidence } from './evidence.js';
 import { registerForceWorkbench } from './workbench.js';
 import { registerForceFleet } from './fleet.js';
+import { registerForceConsole } from './console.js';
 import { openForceSession } from './session.js';
 
 /** The force's commands (keys, enrollment, broker kit, receiver, verification, search) on `hindsight-force`. */
@@ -142,4 +143,5 @@ export function registerForceCommands(force: Command): void {
   registerForceEvidence(force);
   registerForceWorkbench(force);
   registerForceFleet(force);
+  registerForceConsole(force);
 }

@@ -1,5 +1,6 @@
 import { m002 } from '../../db/migrations/002_audit.js';
 import type { Migration } from '../../db/migrations/index.js';
+import { webAccountTables } from '../../db/migrations/008_web.js';
 
 /**
  * The force database's own migrations (not the box's). The audit table is the same append-only,
@@ -239,4 +240,17 @@ const f007: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007];
+/**
+ * The reviewers' console: its accounts (admin, supervisor, reviewer), sessions, login failures and
+ * one-time setup code. The same tables as the box's web app (migration 008, so the same repository and
+ * rules serve both), with the force's roles. Passwords as scrypt hashes, session ids as SHA-256.
+ */
+const f008: Migration = {
+  version: 8,
+  name: 'force-console-accounts',
+  sql: `
+    ${webAccountTables(['admin', 'supervisor', 'reviewer'])}
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008];

@@ -1,0 +1,329 @@
+// The force's reviewers' console: one page, no framework, no inline script (the CSP forbids it).
+const main = document.getElementById('main');
+const who = document.getElementById('who');
+const logoutButton = document.getElementById('logout');
+const toast = document.getElementById('toast');
+let session = { account: null, csrf: null, setup_needed: false };
+
+const RANK = { reviewer: 1, supervisor: 2, admin: 3 };
+const ROLE_WORDS = { reviewer: 'reviewer', supervisor: 'supervisor', admin: 'admin' };
+const CASE_STATES = {
+  to_review: 'To review', second_review: 'Waiting for a second reviewer', confirmed: 'Possible match confirmed', reviewed: 'Reviewed',
+};
+const DECISION_WORDS = { possible_match: 'possible match', no_match: 'no match', not_usable: 'not usable' };
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'on') for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
+    else if (v === true) e.setAttribute(k, '');
+    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+function show(...nodes) {
+  main.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
+  const h = main.querySelector('h1');
+  if (h) { h.setAttribute('tabindex', '-1'); h.focus(); }
+}
+
+function say(text) {
+  toast.textContent = text;
+  toast.classList.add('show');
+  setTimeout(() => toast.classList.remove('show'), 3500);
+}
+
+async function api(method, url, body) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && session.csrf) headers['x-csrf-token'] = session.csrf;
+  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    if (res.status === 401 && url !== '/api/v1/login' && url !== '/api/v1/setup') await start();
+    const err = new Error(data.message || `the console answered ${res.status}`);
+    err.hint = data.hint;
+    throw err;
+  }
+  return data;
+}
+
+function errorLine() {
+  return el('p', { class: 'error', role: 'alert' });
+}
+
+function failWith(line, err) {
+  line.textContent = err.hint ? `${err.message}. ${err.hint}` : err.message;
+}
+
+const may = (role) => session.account && RANK[session.account.role] >= RANK[role];
+const when = (iso) => new Date(iso).toLocaleString();
+const between = (w) => `${new Date(w.from).toLocaleString()} to ${new Date(w.to).toLocaleTimeString()}`;
+
+async function start() {
+  session = await api('GET', '/api/v1/session');
+  who.textContent = session.account ? `${session.account.name} (${ROLE_WORDS[session.account.role] || session.account.role})` : '';
+  logoutButton.hidden = !session.account;
+  if (session.setup_needed && !session.account) return setupPage();
+  if (!session.account) return loginPage();
+  return route();
+}
+
+function setupPage() {
+  const line = errorLine();
+  const form = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      await api('POST', '/api/v1/setup', { code: f.get('code'), name: f.get('name'), password: f.get('password') });
+      say('Admin account made');
+      history.replaceState(null, '', '#accounts');
+      await start();
+    } catch (err) { failWith(line, err); }
+  } } },
+    el('label', { for: 'code' }, 'Setup code'), el('input', { id: 'code', name: 'code', autocomplete: 'off', required: true, inputmode: 'numeric' }),
+    el('p', { class: 'muted' }, 'The code is printed when the console starts; "hindsight-force console setup-code" shows it again.'),
+    el('label', { for: 'name' }, 'Your name'), el('input', { id: 'name', name: 'name', autocomplete: 'username', required: true, maxlength: 64 }),
+    el('label', { for: 'password' }, 'Password (at least 12 characters)'), el('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 12 }),
+    line, el('button', { class: 'btn', type: 'submit' }, 'Make the admin account'));
+  show(el('h1', {}, 'Set up the console'), form);
+}
+
+function loginPage() {
+  const line = errorLine();
+  const form = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      await api('POST', '/api/v1/login', { name: f.get('name'), password: f.get('password') });
+      await start();
+    } catch (err) { failWith(line, err); }
+  } } },
+    el('label', { for: 'name' }, 'Name'), el('input', { id: 'name', name: 'name', autocomplete: 'username', required: true, maxlength: 64 }),
+    el('label', { for: 'password' }, 'Password'), el('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true }),
+    line, el('button', { class: 'btn', type: 'submit' }, 'Log in'));
+  show(el('h1', {}, 'Log in'), form);
+}
+
+// Each page is its own address (#triage, #cases/ID...), so a reload or the back button keeps it.
+function tabs() {
+  return [['triage', 'Triage', 'supervisor'], ['cases', 'Cases', 'reviewer'], ['accounts', 'Accounts', 'admin']].filter(([, , role]) => may(role));
+}
+
+/** At least three words: the console asks before the server refuses. */
+const words = (text) => text.trim().split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
+
+async function route() {
+  const [tab, id] = location.hash.slice(1).split('/').map(decodeURIComponent);
+  const allowed = tabs();
+  const home = may('admin') ? 'accounts' : may('supervisor') ? 'triage' : 'cases';
+  const current = allowed.some(([t]) => t === tab) ? tab : home;
+  const nav = el('nav', { class: 'tabs', 'aria-label': 'Console' },
+    allowed.map(([t, label]) => el('a', { class: 'tab', href: `#${t}`, 'aria-current': t === current ? 'page' : false }, label)));
+  try {
+    if (current === 'triage') return id ? await triageIncidentPage(nav, id) : await triagePage(nav);
+    if (current === 'cases') return id ? await reviewPage(nav, id) : await casesPage(nav);
+    return await accountsPage(nav);
+  } catch (err) {
+    show(nav, el('h1', {}, 'That could not be shown'), el('p', { class: 'error' }, err.hint ? `${err.message}. ${err.hint}` : err.message));
+  }
+}
+
+window.addEventListener('hashchange', () => {
+  if (session.account) route();
+});
+
+// --- triage (supervisors) ---
+
+async function triagePage(nav) {
+  const { incidents } = await api('GET', '/api/v1/triage');
+  show(nav, el('h1', {}, 'Triage'),
+    el('p', {}, 'Incidents from the shops wait here. Nothing of them is searched until you accept one with a crime reference. Opening an incident shows its faces and is recorded in the audit log.'),
+    incidents.length ? el('div', { id: 'triage-queue' }, incidents.map((i) => el('div', { class: 'card', 'data-incident': i.incident },
+      el('h2', {}, `${i.store} · incident ${i.incident}`),
+      el('div', { class: 'muted' }, `Footage ${between(i.window)} · box ${i.device} · ${i.subjects} ${i.subjects === 1 ? 'person' : 'people'} · received ${when(i.received)}`),
+      el('div', { class: 'muted' }, `Deleted on ${when(i.delete_at)} if nobody triages it`),
+      el('a', { class: 'btn', href: `#triage/${encodeURIComponent(i.envelope)}`, 'aria-label': `Open incident ${i.incident} from ${i.store}` }, 'Open')))) : el('p', { class: 'muted' }, 'No incident waits for triage.'));
+}
+
+async function triageIncidentPage(nav, id) {
+  const { incident: i } = await api('GET', `/api/v1/triage/${encodeURIComponent(id)}`);
+  const line = errorLine();
+  const subjects = i.subjects.map((s) => el('div', { class: 'card', 'data-subject': s.id },
+    el('h3', {}, `Person ${s.id}`),
+    el('div', { class: 'muted' }, s.cameras.length ? `Seen on ${s.cameras.join(', ')}` : ''),
+    el('div', { class: 'pictures' }, s.crops.map((src, k) => el('img', { src, alt: `Face ${k + 1} of person ${s.id}` }))),
+    s.searchable
+      ? el('label', { class: 'check' }, el('input', { type: 'checkbox', name: 'subject', value: s.id, checked: true }), `Search for person ${s.id}`)
+      : el('p', { class: 'muted' }, 'This person cannot be searched (the box sent pictures only).')));
+  const accept = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(accept);
+    const chosen = [...main.querySelectorAll('input[name=subject]:checked')].map((c) => c.value);
+    if (!chosen.length) return failWith(line, { message: 'Choose at least one person to search' });
+    if (words(f.get('necessity')) < 3) return failWith(line, { message: 'Say why a search is necessary, in at least three words' });
+    try {
+      const r = await api('POST', `/api/v1/triage/${encodeURIComponent(i.envelope)}/accept`, { crime_ref: f.get('crime_ref'), necessity: f.get('necessity'), subjects: chosen });
+      say(`Accepted under ${r.accepted.crime_ref}: ${r.lists.length} ${r.lists.length === 1 ? 'person' : 'people'} searched. Reviewers find it under Cases.`);
+      location.hash = '#triage';
+    } catch (err) { failWith(line, err); }
+  } } },
+    el('h2', {}, 'Accept for search'),
+    el('label', { for: 'crime_ref' }, 'Crime reference'), el('input', { id: 'crime_ref', name: 'crime_ref', required: true, maxlength: 40, autocomplete: 'off', placeholder: 'e.g. CR/2026/0417' }),
+    el('label', { for: 'necessity' }, 'Why a search is necessary and proportionate'), el('textarea', { id: 'necessity', name: 'necessity', required: true, maxlength: 2000 }),
+    el('button', { class: 'btn', type: 'submit' }, 'Accept and search'));
+  const reject = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(reject);
+    if (words(f.get('reason')) < 3) return failWith(line, { message: 'Say why it is rejected, in at least three words' });
+    try {
+      await api('POST', `/api/v1/triage/${encodeURIComponent(i.envelope)}/reject`, { reason: f.get('reason') });
+      say('Rejected: its evidence is deleted');
+      location.hash = '#triage';
+    } catch (err) { failWith(line, err); }
+  } } },
+    el('h2', {}, 'Or reject it'),
+    el('p', { class: 'muted' }, 'Nothing is searched and its evidence is deleted now.'),
+    el('label', { for: 'reason' }, 'Why it is rejected'), el('textarea', { id: 'reason', name: 'reason', required: true, maxlength: 2000 }),
+    el('button', { class: 'btn danger', type: 'submit' }, 'Reject and delete'));
+  show(nav, el('h1', {}, `Incident ${i.incident}`),
+    el('p', { class: 'note' }, 'Opening this incident is recorded in the audit log, and so is every look at a face. Choose who to search only if a search is necessary for a recorded crime.'),
+    el('dl', { class: 'facts' },
+      el('dt', {}, 'Shop'), el('dd', {}, `${i.store} (box ${i.device})`),
+      el('dt', {}, 'Footage'), el('dd', {}, between(i.window)),
+      el('dt', {}, 'Deleted if not triaged'), el('dd', {}, when(i.delete_at))),
+    i.context.length ? el('div', { class: 'pictures' }, i.context.map((src, k) => el('img', { class: 'context', src, alt: `Scene ${k + 1} of the incident` }))) : null,
+    el('h2', {}, 'People found'), ...subjects, line, accept, reject,
+    el('a', { class: 'btn secondary', href: '#triage' }, 'Back to triage'));
+}
+
+// --- cases and review (reviewers) ---
+
+async function casesPage(nav) {
+  const { cases } = await api('GET', '/api/v1/cases');
+  show(nav, el('h1', {}, 'Cases'),
+    el('p', {}, 'Incidents accepted for search. Candidates are proposals from the custody gallery for trained reviewers, never identifications.'),
+    cases.length ? el('div', { id: 'case-queue' }, cases.map((c) => el('div', { class: 'card', 'data-case': c.incident },
+      el('h2', {}, `${c.crime_ref} · ${c.store}`),
+      el('div', {}, el('span', { class: `state ${c.state}` }, CASE_STATES[c.state] || c.state)),
+      el('div', { class: 'muted' }, `Incident ${c.incident} · footage ${between(c.window)} · accepted ${when(c.accepted)}`),
+      el('div', { class: 'muted' }, c.subjects.map((s) => `person ${s.id}: ${s.candidates} candidate${s.candidates === 1 ? '' : 's'}${s.confirmed ? ' (confirmed)' : s.decisions ? `, ${s.decisions} decision${s.decisions === 1 ? '' : 's'}` : ''}`).join(' · ')),
+      el('a', { class: 'btn', href: `#cases/${encodeURIComponent(c.envelope)}`, 'aria-label': `Review case ${c.crime_ref}, incident ${c.incident}` }, 'Review')))) : el('p', { class: 'muted' }, 'No case yet: a supervisor accepts incidents at triage.'));
+}
+
+function standing(s) {
+  if (s.confirmed) return el('p', { class: 'state confirmed' }, `Possible match with ${s.confirmed}, confirmed by two reviewers`);
+  const named = s.decisions.filter((d) => d.decision === 'possible_match');
+  if (named.length === 1 && s.decisions.length === 1) return el('p', { class: 'state second_review' }, `${named[0].reviewer} named ${named[0].person}: a second, different reviewer must agree before it is a possible match`);
+  if (!s.decisions.length) return el('p', { class: 'state to_review' }, 'Not reviewed yet');
+  return el('p', { class: 'state' }, 'No possible match confirmed');
+}
+
+function subjectSection(c, s, refresh) {
+  const line = errorLine();
+  const reason = el('textarea', { id: `reason-${s.id}`, maxlength: 2000 });
+  const person = s.candidates.length ? el('select', { id: `person-${s.id}` }, s.candidates.map((k) => el('option', { value: k.person }, `${k.person} (rank ${k.rank}, score ${k.score.toFixed(3)})`))) : null;
+  const decide = async (decision) => {
+    if (words(reason.value) < 3) { failWith(line, { message: 'Say why, in at least three words' }); reason.focus(); return; }
+    const body = { subject: s.id, decision, reason: reason.value.trim() };
+    if (decision === 'possible_match') body.person = person.value;
+    try {
+      const r = await api('POST', `/api/v1/cases/${encodeURIComponent(c.envelope)}/decisions`, body);
+      say(r.confirmed ? `Possible match with ${r.confirmed} confirmed by two reviewers` : 'Decision recorded');
+      await refresh();
+    } catch (err) { failWith(line, err); }
+  };
+  const mine = s.decisions.find((d) => d.mine);
+  return el('section', { class: 'card', 'data-subject': s.id, 'aria-labelledby': `h-${s.id}` },
+    el('h2', { id: `h-${s.id}` }, `Person ${s.id}`),
+    standing(s),
+    el('div', { class: 'compare' },
+      el('div', {},
+        el('h3', {}, 'From the shop'),
+        el('div', { class: 'pictures' },
+          s.crops.map((src, k) => el('img', { src, alt: `Face ${k + 1} of person ${s.id}` })),
+          s.context.map((src) => el('img', { class: 'context', src, alt: 'The scene at the shop' })))),
+      el('div', {},
+        el('h3', {}, 'Candidates from the custody gallery'),
+        s.candidates.length
+          ? el('div', { class: 'candidates' }, s.candidates.map((k) => el('div', { class: 'candidate', 'data-person': k.person },
+            el('img', { src: k.photo, alt: `Custody photo of ${k.person}` }),
+            el('div', {}, el('strong', {}, k.person)),
+            el('div', { class: 'muted score' }, `Rank ${k.rank} · score ${k.score.toFixed(3)}`))))
+          : el('p', { class: 'muted' }, s.note || 'No candidate.'))),
+    el('h3', {}, 'Decisions'),
+    s.decisions.length
+      ? el('ul', { class: 'decisions' }, s.decisions.map((d) => el('li', {}, `${d.reviewer}${d.mine ? ' (you)' : ''}: ${DECISION_WORDS[d.decision] || d.decision}${d.person ? ` with ${d.person}` : ''} · ${when(d.at)} · "${d.reason}"`)))
+      : el('p', { class: 'muted' }, 'None yet.'),
+    el('fieldset', {},
+      el('legend', {}, mine ? `Change your decision on person ${s.id}` : `Your decision on person ${s.id}`),
+      el('label', { for: `reason-${s.id}` }, 'Why (at least three words)'), reason,
+      person ? el('label', { for: `person-${s.id}` }, 'Candidate, for a possible match') : null, person,
+      person ? el('button', { class: 'btn', type: 'button', on: { click: () => decide('possible_match') } }, 'Possible match') : null,
+      el('button', { class: 'btn secondary', type: 'button', on: { click: () => decide('no_match') } }, 'No match'),
+      el('button', { class: 'btn secondary', type: 'button', on: { click: () => decide('not_usable') } }, 'Not usable'),
+      line));
+}
+
+async function reviewPage(nav, id) {
+  const { case: c } = await api('GET', `/api/v1/cases/${encodeURIComponent(id)}`);
+  const holder = el('div', {});
+  const refresh = async () => {
+    const { case: now } = await api('GET', `/api/v1/cases/${encodeURIComponent(id)}`);
+    holder.replaceChildren(...now.subjects.map((s) => subjectSection(now, s, refresh)));
+  };
+  holder.replaceChildren(...c.subjects.map((s) => subjectSection(c, s, refresh)));
+  show(nav, el('h1', {}, `Case ${c.crime_ref}`),
+    el('dl', { class: 'facts' },
+      el('dt', {}, 'Incident'), el('dd', {}, `${c.incident} from ${c.store} (box ${c.device})`),
+      el('dt', {}, 'Footage'), el('dd', {}, between(c.window)),
+      el('dt', {}, 'Why a search is necessary'), el('dd', {}, c.necessity)),
+    el('p', { class: 'note' }, 'Candidates are proposals from the custody gallery for trained reviewers, never identifications. Every look at a face and every decision is recorded in the audit log with your name and the crime reference.'),
+    may('supervisor') ? el('a', { class: 'btn', href: `/api/v1/cases/${encodeURIComponent(c.envelope)}/report`, download: true }, 'Download case report') : null,
+    holder,
+    el('a', { class: 'btn secondary', href: '#cases' }, 'Back to cases'));
+}
+
+// --- accounts (admins) ---
+
+async function accountsPage(nav) {
+  const list = el('div', { id: 'accounts' });
+  const line = errorLine();
+  const load = async () => {
+    const { accounts } = await api('GET', '/api/v1/accounts');
+    list.replaceChildren(...accounts.map((a) => el('div', { class: 'card', 'data-account': a.name },
+      el('strong', {}, `${a.name} (${ROLE_WORDS[a.role] || a.role})`), a.disabled ? el('span', { class: 'muted' }, ' · turned off') : null,
+      a.role === 'admin' ? null : el('div', {}, el('button', { class: 'btn secondary', type: 'button', on: { click: async () => {
+        try { await api('POST', `/api/v1/accounts/${encodeURIComponent(a.id)}`, { disabled: !a.disabled }); await load(); } catch (err) { failWith(line, err); }
+      } } }, a.disabled ? `Turn ${a.name} on` : `Turn ${a.name} off`)))));
+  };
+  const form = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      await api('POST', '/api/v1/accounts', { name: f.get('name'), role: f.get('role'), password: f.get('password') });
+      say('Account added');
+      form.reset();
+      await load();
+    } catch (err) { failWith(line, err); }
+  } } },
+    el('h2', {}, 'Add an account'),
+    el('label', { for: 'account-name' }, 'Name'), el('input', { id: 'account-name', name: 'name', required: true, maxlength: 64, autocomplete: 'off' }),
+    el('label', { for: 'account-role' }, 'Role'),
+    el('select', { id: 'account-role', name: 'role' }, el('option', { value: 'reviewer' }, 'Reviewer (reviews cases)'), el('option', { value: 'supervisor' }, 'Supervisor (triages incidents, reviews, downloads case reports)')),
+    el('label', { for: 'account-password' }, 'Password (at least 12 characters)'), el('input', { id: 'account-password', name: 'password', type: 'password', required: true, minlength: 12, autocomplete: 'new-password' }),
+    el('button', { class: 'btn', type: 'submit' }, 'Add account'));
+  show(nav, el('h1', {}, 'Accounts'), list, line, form);
+  await load();
+}
+
+logoutButton.addEventListener('click', async () => {
+  try { await api('POST', '/api/v1/logout'); } catch { /* ended anyway */ }
+  session = { account: null, csrf: null };
+  history.replaceState(null, '', location.pathname);
+  await start();
+});
+
+start().catch((err) => show(el('h1', {}, 'The console did not answer'), el('p', {}, err.message)));
