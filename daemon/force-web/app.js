@@ -109,7 +109,7 @@ function loginPage() {
 
 // Each page is its own address (#triage, #cases/ID...), so a reload or the back button keeps it.
 function tabs() {
-  return [['triage', 'Triage', 'supervisor'], ['cases', 'Cases', 'reviewer'], ['accounts', 'Accounts', 'admin']].filter(([, , role]) => may(role));
+  return [['triage', 'Triage', 'supervisor'], ['cases', 'Cases', 'reviewer'], ['series', 'Series', 'reviewer'], ['accounts', 'Accounts', 'admin']].filter(([, , role]) => may(role));
 }
 
 /** At least three words: the console asks before the server refuses. */
@@ -125,6 +125,7 @@ async function route() {
   try {
     if (current === 'triage') return id ? await triageIncidentPage(nav, id) : await triagePage(nav);
     if (current === 'cases') return id ? await reviewPage(nav, id) : await casesPage(nav);
+    if (current === 'series') return await seriesPage(nav);
     return await accountsPage(nav);
   } catch (err) {
     show(nav, el('h1', {}, 'That could not be shown'), el('p', { class: 'error' }, err.hint ? `${err.message}. ${err.hint}` : err.message));
@@ -211,6 +212,33 @@ async function casesPage(nav) {
       el('div', { class: 'muted' }, `Incident ${c.incident} · footage ${between(c.window)} · accepted ${when(c.accepted)}`),
       el('div', { class: 'muted' }, c.subjects.map((s) => `person ${s.id}: ${s.candidates} candidate${s.candidates === 1 ? '' : 's'}${s.confirmed ? ' (confirmed)' : s.decisions ? `, ${s.decisions} decision${s.decisions === 1 ? '' : 's'}` : ''}`).join(' · ')),
       el('a', { class: 'btn', href: `#cases/${encodeURIComponent(c.envelope)}`, 'aria-label': `Review case ${c.crime_ref}, incident ${c.incident}` }, 'Review')))) : el('p', { class: 'muted' }, 'No case yet: a supervisor accepts incidents at triage.'));
+}
+
+// --- series (reviewers) ---
+
+/** The same unknown person across shops: each series with its cases; a reviewer splits a wrong link with a reason. */
+async function seriesPage(nav) {
+  const { series } = await api('GET', '/api/v1/series');
+  const line = errorLine();
+  show(nav, el('h1', {}, 'Series'),
+    el('p', {}, 'People in accepted cases who look like the same unknown person. A link is a proposal: split it when they are not the same person.'),
+    line,
+    series.length ? series.map((g, n) => el('section', { class: 'card', 'data-series': String(n + 1), 'aria-label': `Series ${n + 1}` },
+      el('h2', {}, `Seen at ${g.stores} shop${g.stores === 1 ? '' : 's'} in ${g.days} day${g.days === 1 ? '' : 's'}`),
+      el('ul', {}, g.members.map((m) => el('li', {}, `${m.crime_ref ?? '-'} · ${m.store} · ${when(m.first_seen)} · person ${m.subject} `,
+        el('a', { href: `#cases/${encodeURIComponent(m.envelope)}` }, 'open the case')))),
+      g.links.map((l) => {
+        const storeOf = (x) => g.members.find((m) => m.envelope === x.envelope && m.subject === x.subject)?.store ?? '?';
+        const reason = el('input', { 'aria-label': `Why the person at ${storeOf(l.a)} and the person at ${storeOf(l.b)} are not the same`, maxlength: 2000, placeholder: 'why (at least three words)' });
+        return el('div', { class: 'choices' }, reason, el('button', { class: 'choice', type: 'button', on: { click: async () => {
+          if (words(reason.value) < 3) return failWith(line, { message: 'say why, in at least three words' });
+          try {
+            await api('POST', '/api/v1/series/split', { a: l.a, b: l.b, reason: reason.value });
+            say('Link split');
+            await seriesPage(nav);
+          } catch (err) { failWith(line, err); }
+        } } }, `Not the same person (${storeOf(l.a)} / ${storeOf(l.b)}, score ${l.score})`));
+      }))) : el('p', { class: 'muted' }, 'No series: no two people in accepted cases look alike.'));
 }
 
 function standing(s) {

@@ -33,8 +33,8 @@ export interface ConsoleStore {
   forceDir: string;
   /** force.yaml with the console on loopback, on a free port. */
   config: string;
-  /** inc-till (High Street): s0 is the gallery's P-X, s1 a stranger; with a context frame. inc-door (Market Square): one stranger. */
-  incidents: { till: string; door: string };
+  /** inc-till (High Street): s0 is the gallery's P-X, s1 a stranger; with a context frame. inc-door (Market Square): one stranger. inc-aisle (Station Road): P-X again. */
+  incidents: { till: string; door: string; aisle: string };
 }
 
 /**
@@ -53,6 +53,8 @@ export async function consoleStore(dir: string): Promise<ConsoleStore> {
     const X = unitVec(100);
     await force.addIncident('box-a', 'High Street', 'inc-till', [{ crops, embedding: unitVec(101, X, 0.03) }, { crops, embedding: unitVec(102) }]);
     await force.addIncident('box-b', 'Market Square', 'inc-door', [{ crops, embedding: unitVec(103) }]);
+    // the person of the till seen again at another shop: a series once both are accepted
+    await force.addIncident('box-c', 'Station Road', 'inc-aisle', [{ crops, embedding: unitVec(107, X, 0.03) }]);
     const photos = path.join(dir, 'custody');
     mkdirSync(photos, { recursive: true });
     const g = new GalleryRepo(force.fdb.db);
@@ -65,9 +67,10 @@ export async function consoleStore(dir: string): Promise<ConsoleStore> {
     const w = force.workbench();
     const till = w.resolve('inc-till').envelopeId;
     const door = w.resolve('inc-door').envelopeId;
+    const aisle = w.resolve('inc-aisle').envelopeId;
     const config = path.join(force.forceDir, 'force.yaml');
     writeFileSync(config, stringify({ force: { dir: '.' }, console: { host: '127.0.0.1', port: 0 }, log: { level: 'warn', pretty: false } }));
-    return { forceDir: force.forceDir, config, incidents: { till, door } };
+    return { forceDir: force.forceDir, config, incidents: { till, door, aisle } };
   } finally {
     force.close();
   }

@@ -215,6 +215,7 @@ describe("the force's reviewers' console: accounts, sessions, the rules every ro
     expect((queue.body.incidents as { incident: string; store: string; subjects: number }[]).map((i) => [i.incident, i.store, i.subjects])).toEqual([
       ['inc-till', 'High Street', 2],
       ['inc-door', 'Market Square', 1],
+      ['inc-aisle', 'Station Road', 1],
     ]);
     expect(JSON.stringify(queue.body), 'no face, no file in the queue').not.toMatch(/crop|images|\.jpg/);
     const opened = await supervisor.get(`/api/v1/triage/${store.incidents.till}`);
@@ -254,7 +255,7 @@ describe("the force's reviewers' console: accounts, sessions, the rules every ro
     expect(auditRows(store, 'triage.accepted').at(-1)).toMatchObject({ actor_id: ids.get('Sam'), actor_role: 'supervisor', justification: 'theft of razor blades, repeat offender', detail: { crime_ref: CRIME_REF, subjects: 1, of: 2 } });
     expect(auditRows(store, 'gallery.searched').at(-1)).toMatchObject({ actor_id: ids.get('Sam'), object_ids: ['inc-till', 's0', 'P-X'], detail: { crime_ref: CRIME_REF } });
     expect((await supervisor.post(`/api/v1/triage/${store.incidents.till}/accept`, { crime_ref: CRIME_REF, necessity: 'theft of razor blades, repeat offender', subjects: ['s1'] })).status, 'decided once').toBe(400);
-    expect((await supervisor.get('/api/v1/triage')).body.incidents).toEqual([]);
+    expect((await supervisor.get('/api/v1/triage')).body.incidents.map((i: { incident: string }) => i.incident), 'only the aisle incident still waits').toEqual(['inc-aisle']);
     // decided: its triage page and pictures are closed (the case shows only the person chosen)
     expect((await supervisor.get(`/api/v1/triage/${store.incidents.till}`)).status).toBe(409);
     expect((await supervisor.get(incident.subjects[1]!.crops[0]!)).status).toBe(409);
@@ -326,6 +327,32 @@ describe("the force's reviewers' console: accounts, sessions, the rules every ro
     expect(exported).toHaveLength(1);
     expect(exported[0]).toMatchObject({ actor_id: ids.get('Sam'), actor_role: 'supervisor', object_ids: ['inc-till', store.incidents.till], detail: { crime_ref: CRIME_REF, via: 'console' } });
     expect(exported[0]!.sha256s).toEqual([createHash('sha256').update(report.text).digest('hex')]);
+  });
+
+  it('series: the same person at two shops is linked once both are accepted; a reviewer splits a wrong link with a reason (audited)', async () => {
+    expect((await reviewer1.get('/api/v1/series')).body.series, 'one accepted incident: no series').toEqual([]);
+    const accepted = await supervisor.post(`/api/v1/triage/${store.incidents.aisle}/accept`, { crime_ref: 'CR/2026/0502', necessity: 'theft of razor blades at another shop', subjects: ['s0'] });
+    expect(accepted.status, accepted.text).toBe(200);
+    const listed = await reviewer1.get('/api/v1/series');
+    expect(listed.status).toBe(200);
+    const series = listed.body.series as { stores: number; days: number; members: { incident: string; store: string; crime_ref: string }[]; links: { a: { envelope: string; subject: string }; b: { envelope: string; subject: string }; score: number }[] }[];
+    expect(series).toHaveLength(1);
+    expect(series[0]!.stores).toBe(2);
+    expect(series[0]!.members.map((m) => [m.incident, m.store, m.crime_ref]).sort()).toEqual([
+      ['inc-aisle', 'Station Road', 'CR/2026/0502'],
+      ['inc-till', 'High Street', CRIME_REF],
+    ]);
+    expect(series[0]!.links).toHaveLength(1);
+    const link = series[0]!.links[0]!;
+    expect(link.score).toBeGreaterThan(0.45);
+    expect(auditRows(store, 'series.viewed').length).toBeGreaterThanOrEqual(2);
+    expect((await reviewer1.post('/api/v1/series/split', { a: link.a, b: link.b, reason: 'no' })).status, 'three words').toBe(400);
+    expect((await reviewer1.post('/api/v1/series/split', { a: link.a, b: link.b, reason: 'different height and build', extra: 1 })).status).toBe(400);
+    const split = await reviewer1.post('/api/v1/series/split', { a: link.a, b: link.b, reason: 'different height and build' });
+    expect(split.status, split.text).toBe(200);
+    expect((await reviewer1.get('/api/v1/series')).body.series).toEqual([]);
+    expect((await reviewer1.post('/api/v1/series/split', { a: link.a, b: link.b, reason: 'different height and build' })).status, 'not linked any more').toBe(400);
+    expect(auditRows(store, 'series.split')).toHaveLength(1);
   });
 
   it('throttles guessing: 429 after 5 wrong passwords for a name, a lockout that survives a console restart; an admin turns accounts off', async () => {

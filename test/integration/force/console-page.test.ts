@@ -125,6 +125,10 @@ describe.skipIf(!haveChromium())("the force's reviewers' console in a browser: a
     await person.getByLabel('Candidate, for a possible match').selectOption('P-X');
     await person.getByRole('button', { name: 'Possible match' }).click();
     await first.page.locator('[data-subject="s0"]').getByText(/Rita named P-X: a second, different reviewer must agree/).waitFor();
+    // the Series tab: one accepted case so far, so no series yet, said in words
+    await first.page.getByRole('link', { name: 'Series', exact: true }).click();
+    await first.page.getByText('No series: no two people in accepted cases look alike.').waitFor();
+    expect(await a11y(first.context, `${base}/#series`, (p) => p.getByRole('heading', { name: 'Series' }).waitFor())).toEqual([]);
     await first.context.close();
 
     const second = await tablet();

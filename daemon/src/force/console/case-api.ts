@@ -8,7 +8,7 @@ import type { Clock } from '../../util/clock.js';
 import { caseReport } from '../case-report.js';
 import { CandidatesRepo } from '../db/candidates.js';
 import { GalleryRepo } from '../db/gallery.js';
-import type { Decision } from '../db/review.js';
+import { ReviewRepo, type Decision } from '../db/review.js';
 import type { Workbench } from '../workbench.js';
 import { Cases, decisionView, reviewerKey } from './cases.js';
 import { sendImage, type FacePictures } from './evidence-files.js';
@@ -137,6 +137,47 @@ export function caseApi(d: CaseApiDeps): ConsoleRoute[] {
         const file = `case-${(t.crimeRef ?? 'report').replace(/[^A-Za-z0-9_-]+/g, '-')}-${t.incidentId.replace(/[^A-Za-z0-9_-]+/g, '-')}.html`;
         d.audit.append({ actor: by, action: 'case.exported', objectIds: [t.incidentId, t.envelopeId], sha256s: [sha256Hex(bytes)], detail: { crime_ref: t.crimeRef, file, bytes: bytes.length, via: 'console' } });
         return reply.type('text/html; charset=utf-8').header('content-disposition', `attachment; filename="${file}"`).send(bytes);
+      },
+    }),
+    consoleRoute({
+      method: 'GET',
+      url: '/api/v1/series',
+      access: 'reviewer',
+      summary: 'Series: subjects of accepted incidents that look like the same unknown person, with their cases, shops and days ("seen at 3 shops in 14 days"); audited (series.viewed).',
+      handler: ({ caller }) => {
+        const links = new ReviewRepo(d.db).links();
+        const key = (x: { envelopeId: string; subjectId: string }): string => `${x.envelopeId}/${x.subjectId}`;
+        const list = d.workbench.series().map((g) => ({
+          stores: g.stores,
+          days: g.days,
+          // the links that make the series: each can be split on its own
+          links: links
+            .filter((l) => g.members.some((m) => key(m) === key(l.a)) && g.members.some((m) => key(m) === key(l.b)))
+            .map((l) => ({ a: { envelope: l.a.envelopeId, subject: l.a.subjectId }, b: { envelope: l.b.envelopeId, subject: l.b.subjectId }, score: Math.round(l.score * 1000) / 1000 })),
+          members: g.members.map((m) => ({ envelope: m.envelopeId, subject: m.subjectId, incident: m.incidentId, store: m.store, first_seen: new Date(m.firstSeen).toISOString(), crime_ref: d.workbench.resolve(m.envelopeId).crimeRef })),
+        }));
+        d.audit.append({ actor: actorOf(caller!.account), action: 'series.viewed', detail: { series: list.length } });
+        return { series: list };
+      },
+    }),
+    consoleRoute<{ a: { envelope: string; subject: string }; b: { envelope: string; subject: string }; reason: string }>({
+      method: 'POST',
+      url: '/api/v1/series/split',
+      access: 'reviewer',
+      summary: 'Split a wrong link between two subjects of a series, with the reason (it stays split; audited).',
+      schema: {
+        body: Type.Object(
+          {
+            a: Type.Object({ envelope: Id, subject: Id }, closed),
+            b: Type.Object({ envelope: Id, subject: Id }, closed),
+            reason: Reason,
+          },
+          closed,
+        ),
+      },
+      handler: ({ caller, body }) => {
+        d.workbench.splitSeries({ envelopeId: body.a.envelope, subjectId: body.a.subject }, { envelopeId: body.b.envelope, subjectId: body.b.subject }, body.reason, actorOf(caller!.account));
+        return { series: d.workbench.series().length };
       },
     }),
   ];
