@@ -1,8 +1,9 @@
 // The force's reviewers' console: one page, no framework, no inline script (the CSP forbids it).
+import { apiClient, el, errorLine, failWith, say, showIn } from './ui.js';
+
 const main = document.getElementById('main');
 const who = document.getElementById('who');
 const logoutButton = document.getElementById('logout');
-const toast = document.getElementById('toast');
 let session = { account: null, csrf: null, setup_needed: false };
 
 const RANK = { reviewer: 1, supervisor: 2, admin: 3 };
@@ -12,51 +13,8 @@ const CASE_STATES = {
 };
 const DECISION_WORDS = { possible_match: 'possible match', no_match: 'no match', not_usable: 'not usable' };
 
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'on') for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
-    else if (v === true) e.setAttribute(k, '');
-    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, String(v));
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return e;
-}
-
-function show(...nodes) {
-  main.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
-  const h = main.querySelector('h1');
-  if (h) { h.setAttribute('tabindex', '-1'); h.focus(); }
-}
-
-function say(text) {
-  toast.textContent = text;
-  toast.classList.add('show');
-  setTimeout(() => toast.classList.remove('show'), 3500);
-}
-
-async function api(method, url, body) {
-  const headers = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (method !== 'GET' && session.csrf) headers['x-csrf-token'] = session.csrf;
-  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    if (res.status === 401 && url !== '/api/v1/login' && url !== '/api/v1/setup') await start();
-    const err = new Error(data.message || `the console answered ${res.status}`);
-    err.hint = data.hint;
-    throw err;
-  }
-  return data;
-}
-
-function errorLine() {
-  return el('p', { class: 'error', role: 'alert' });
-}
-
-function failWith(line, err) {
-  line.textContent = err.hint ? `${err.message}. ${err.hint}` : err.message;
-}
+const show = (...nodes) => showIn(main, nodes);
+const api = apiClient({ csrf: () => session.csrf, loggedOut: () => start(), server: 'console' });
 
 const may = (role) => session.account && RANK[session.account.role] >= RANK[role];
 const when = (iso) => new Date(iso).toLocaleString();

@@ -1,8 +1,9 @@
 // The box's web app: one page, no framework, no inline script (the CSP forbids it).
+import { apiClient, el, errorLine, failWith, say, showIn } from './ui.js';
+
 const main = document.getElementById('main');
 const who = document.getElementById('who');
 const logoutButton = document.getElementById('logout');
-const toast = document.getElementById('toast');
 let session = { account: null, csrf: null, setup_needed: false };
 let poll;
 
@@ -13,52 +14,12 @@ const STATES = {
 };
 const WHEN = [['Now', 0], ['5 min ago', 5], ['10 min ago', 10], ['20 min ago', 20], ['30 min ago', 30]];
 
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'on') for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
-    else if (v === true) e.setAttribute(k, '');
-    else if (v !== false && v !== undefined && v !== null) e.setAttribute(k, String(v));
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return e;
-}
-
 function show(...nodes) {
   clearInterval(poll);
-  main.replaceChildren(...nodes);
-  const h = main.querySelector('h1');
-  if (h) { h.setAttribute('tabindex', '-1'); h.focus(); }
+  showIn(main, nodes);
 }
 
-function say(text) {
-  toast.textContent = text;
-  toast.classList.add('show');
-  setTimeout(() => toast.classList.remove('show'), 3500);
-}
-
-async function api(method, url, body) {
-  const headers = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (method !== 'GET' && session.csrf) headers['x-csrf-token'] = session.csrf;
-  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    if (res.status === 401 && url !== '/api/v1/login' && url !== '/api/v1/setup') { await start(); }
-    const err = new Error(data.message || `the box answered ${res.status}`);
-    err.hint = data.hint;
-    throw err;
-  }
-  return data;
-}
-
-function errorLine() {
-  return el('p', { class: 'error', role: 'alert' });
-}
-
-function failWith(line, err) {
-  line.textContent = err.hint ? `${err.message}. ${err.hint}` : err.message;
-}
+const api = apiClient({ csrf: () => session.csrf, loggedOut: () => start(), server: 'box' });
 
 async function start() {
   session = await api('GET', '/api/v1/session');

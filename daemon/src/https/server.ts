@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { INSTALL_ROOT } from '../config/paths.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 import { assertWellFormedText } from '../util/text.js';
 import { describeValidation, type ValidationIssue } from '../util/validation-words.js';
@@ -21,6 +22,9 @@ export const SESSION_COOKIE = '__Host-hs_session';
 export const CSRF_HEADER = 'x-csrf-token';
 export const BODY_LIMIT = 16 * 1024;
 export const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** What every web app's page loads beside its own files (daemon/web-shared: building elements, the API client). */
+const SHARED_ASSETS = path.join(INSTALL_ROOT, 'daemon', 'web-shared');
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.json': 'application/json' };
 
@@ -45,6 +49,21 @@ export interface HttpsRoute {
   schema?: { params?: TSchema; querystring?: TSchema; body?: TSchema };
   status?: number;
   handler: (req: FastifyRequest, reply: FastifyReply) => unknown;
+}
+
+/**
+ * A route as an app describes it: the same fields as an HttpsRoute, its handler given the request in the
+ * app's own terms (who is logged in, which button...). `serveAs` turns it into what the server serves.
+ */
+export interface AppRoute<A extends string, R> extends Omit<HttpsRoute, 'access' | 'handler'> {
+  access: A;
+  handler: (req: R) => unknown;
+}
+
+/** An app's route as the server serves it, its request built by `request` from Fastify's. */
+export function serveAs<A extends string, R>(route: AppRoute<A, R>, request: (req: FastifyRequest, reply: FastifyReply) => R): HttpsRoute {
+  const { handler, ...rest } = route;
+  return { ...rest, handler: (req, reply) => handler(request(req, reply)) };
 }
 
 declare module 'fastify' {
@@ -153,11 +172,13 @@ export function buildHttpsServer(o: HttpsServerOptions): FastifyInstance {
     return reply.code(404).send({ error: 'not_found', message: `nothing at ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` });
   });
 
-  // the front end: every file by its name, from memory
+  // the front end: every file by its name, from memory: the app's own, and what every page shares
   const assets = new Map<string, { body: Buffer; type: string }>();
-  for (const f of readdirSync(o.assetsDir)) {
-    const type = TYPES[path.extname(f)];
-    if (type) assets.set(f, { body: readFileSync(path.join(o.assetsDir, f)), type });
+  for (const dir of [SHARED_ASSETS, o.assetsDir]) {
+    for (const f of readdirSync(dir)) {
+      const type = TYPES[path.extname(f)];
+      if (type) assets.set(f, { body: readFileSync(path.join(dir, f)), type });
+    }
   }
   const page = assets.get('index.html');
   const routes: HttpsRoute[] = [

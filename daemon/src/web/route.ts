@@ -1,6 +1,5 @@
-import type { TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { HttpsRoute } from '../https/server.js';
+import { serveAs, type AppRoute, type HttpsRoute } from '../https/server.js';
 import type { Button } from '../db/repos/buttons.js';
 import type { Caller } from './auth.js';
 
@@ -24,15 +23,7 @@ export interface WebRequest<Body = unknown> {
   reply: FastifyReply;
 }
 
-export interface WebRoute {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  url: string;
-  access: Access;
-  summary: string;
-  schema?: { params?: TSchema; querystring?: TSchema; body?: TSchema };
-  status?: number;
-  handler: (req: WebRequest<never>) => unknown;
-}
+export type WebRoute = AppRoute<Access, WebRequest<never>>;
 
 /** Describe a route; the body's type comes from the caller (its schema checks it first). */
 export function webRoute<Body = unknown>(route: Omit<WebRoute, 'handler'> & { handler: (req: WebRequest<Body>) => unknown }): WebRoute {
@@ -48,23 +39,14 @@ declare module 'fastify' {
 
 /** A box route as the shared HTTPS server serves it: its handler given the request in the box's terms. */
 export function toHttpsRoute(route: WebRoute): HttpsRoute {
-  return {
-    method: route.method,
-    url: route.url,
-    access: route.access,
-    summary: route.summary,
-    schema: route.schema,
-    status: route.status,
-    handler: (req, reply) =>
-      route.handler({
-        params: req.params as Record<string, string>,
-        query: req.query as Record<string, string | undefined>,
-        body: req.body as never,
-        caller: req.caller,
-        button: req.button,
-        ip: req.ip,
-        raw: req,
-        reply,
-      }),
-  };
+  return serveAs(route, (req, reply) => ({
+    params: req.params as Record<string, string>,
+    query: req.query as Record<string, string | undefined>,
+    body: req.body as never,
+    caller: req.caller,
+    button: req.button,
+    ip: req.ip,
+    raw: req,
+    reply,
+  }));
 }

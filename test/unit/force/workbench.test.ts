@@ -12,25 +12,11 @@ import { ManualClock, systemClock } from '../../../daemon/src/util/clock.js';
 import { runCli } from '../../helpers/cli.js';
 import { PUBLIC_FACE } from '../../helpers/faces.js';
 import { makePackageFolder } from '../../helpers/evidence.js';
+import { unitVec } from '../../helpers/force-console.js';
 import { ForceStoreBuilder } from '../../helpers/force-intake.js';
 import { tempDir } from '../../helpers/paths.js';
 
-const DIM = 128;
 const OFFICER = { type: 'cli' as const, id: 'officer-1' };
-/** A unit vector from a seeded generator: different seeds are nearly orthogonal in 128 dimensions. */
-const unitVec = (seed: number, base?: Float32Array, noise = 0): Float32Array => {
-  let t = seed * 0x9e3779b9;
-  const rand = (): number => {
-    t = (t + 0x6d2b79f5) | 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r ^= r + Math.imul(r ^ (r >>> 7), 61 | r);
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-  const g = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-  const v = Float32Array.from({ length: DIM }, (_, i) => (base ? base[i]! + noise * g() : g()));
-  const n = Math.hypot(...v);
-  return v.map((x) => x / n);
-};
 const bytesOf = (v: Float32Array): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
 /** Every copy SQLite might keep: the database file and its write-ahead log. */

@@ -1,7 +1,6 @@
-import type { TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller } from '../../https/accounts.js';
-import type { HttpsRoute } from '../../https/server.js';
+import { serveAs, type AppRoute, type HttpsRoute } from '../../https/server.js';
 
 /**
  * Who may call a console route. Deny by default: every route declares one, and the server refuses to
@@ -29,15 +28,7 @@ export interface ConsoleRequest<Body = unknown> {
   reply: FastifyReply;
 }
 
-export interface ConsoleRoute {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  url: string;
-  access: ConsoleAccess;
-  summary: string;
-  schema?: { params?: TSchema; querystring?: TSchema; body?: TSchema };
-  status?: number;
-  handler: (req: ConsoleRequest<never>) => unknown;
-}
+export type ConsoleRoute = AppRoute<ConsoleAccess, ConsoleRequest<never>>;
 
 /** Describe a route; the body's type comes from the caller (its schema checks it first). */
 export function consoleRoute<Body = unknown>(route: Omit<ConsoleRoute, 'handler'> & { handler: (req: ConsoleRequest<Body>) => unknown }): ConsoleRoute {
@@ -46,21 +37,12 @@ export function consoleRoute<Body = unknown>(route: Omit<ConsoleRoute, 'handler'
 
 /** A console route as the shared HTTPS server serves it; `callerOf` gives who the server's check found. */
 export function toHttpsRoute(route: ConsoleRoute, callerOf: (req: FastifyRequest) => Caller | undefined): HttpsRoute {
-  return {
-    method: route.method,
-    url: route.url,
-    access: route.access,
-    summary: route.summary,
-    schema: route.schema,
-    status: route.status,
-    handler: (req, reply) =>
-      route.handler({
-        params: req.params as Record<string, string>,
-        query: req.query as Record<string, string | undefined>,
-        body: req.body as never,
-        caller: callerOf(req),
-        ip: req.ip,
-        reply,
-      }),
-  };
+  return serveAs(route, (req, reply) => ({
+    params: req.params as Record<string, string>,
+    query: req.query as Record<string, string | undefined>,
+    body: req.body as never,
+    caller: callerOf(req),
+    ip: req.ip,
+    reply,
+  }));
 }
