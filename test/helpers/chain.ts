@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { enrollBox, startForceKit, type ForceKit } from '../../daemon/src/devkit/force.js';
+import { enrollBox, startForceKit, type ForceKit, type ForceKitOptions } from '../../daemon/src/devkit/force.js';
 import { startDaemon, writeConfig } from './cli.js';
 import { addCamera } from './incidents.js';
 import { CLI } from './paths.js';
@@ -23,8 +23,8 @@ export interface Chain {
  * `video` as camera till2 (zone tills), the force receiver, then the box daemon (2 s segments, quick
  * uplink retries). Each part waits until it says it runs.
  */
-export async function startChain(dir: string, video: string, box: { uplink?: Record<string, unknown> } = {}): Promise<Chain> {
-  const kit = await startForceKit(dir, { devices: [{ id: 'box-1', store: 'High Street' }] });
+export async function startChain(dir: string, video: string, box: { uplink?: Record<string, unknown>; kit?: Pick<ForceKitOptions, 'forceUsers'> } = {}): Promise<Chain> {
+  const kit = await startForceKit(dir, { devices: [{ id: 'box-1', store: 'High Street' }], ...box.kit });
   const boxConfig = writeConfig(dir, {
     device: { id: 'box-1', store: 'High Street' },
     ...recorderConfigOverrides({ recorder: { segment_seconds: 2 } }),

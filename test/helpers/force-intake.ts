@@ -11,7 +11,8 @@ import { DeviceRegistry } from '../../daemon/src/force/registry.js';
 import { Gallery } from '../../daemon/src/force/gallery.js';
 import { Workbench } from '../../daemon/src/force/workbench.js';
 import { silentLogger } from '../../daemon/src/log/logger.js';
-import { systemClock, type Clock } from '../../daemon/src/util/clock.js';
+import { ManualClock, systemClock, type Clock } from '../../daemon/src/util/clock.js';
+import { tempDir } from './paths.js';
 import type { ForceConfig } from '../../daemon/src/force/config.js';
 
 /**
@@ -111,4 +112,21 @@ export function forceWithBox(forceDir: string, clock: Clock, now: number): { fdb
   reg.enroll('box-1', 'Shop', now);
   reg.register('box-1', device.pk, now);
   return { fdb, device };
+}
+
+/**
+ * A new force installation on a manual clock with three boxes enrolled: box-1 (High Street), box-2
+ * (Market Square) and box-3 (Old Town), box-2 revoked unless `revoked` names another.
+ */
+export function forceWithBoxes(prefix: string, revoked = 'box-2'): { dir: string; fdb: ForceDb; clock: ManualClock; registry: DeviceRegistry } {
+  const dir = tempDir(prefix);
+  const clock = new ManualClock(Date.UTC(2026, 11, 7, 9));
+  forceKeygen(dir, { now: clock.now(), validityDays: 30 });
+  const fdb = openForceDb(dir, clock);
+  const registry = new DeviceRegistry(fdb.db);
+  registry.enroll('box-1', 'High Street', clock.now());
+  registry.enroll('box-2', 'Market Square', clock.now());
+  registry.enroll('box-3', 'Old Town', clock.now());
+  registry.revoke(revoked);
+  return { dir, fdb, clock, registry };
 }

@@ -2,6 +2,7 @@ import type { AuditLog } from '../audit/log.js';
 import { trustedSigner, type KeySetBody, type SignedKeySet, type SignerKey, type SignerRole } from '../crypto/keyset.js';
 import { SIG_CONTEXT, verifyWith } from '../crypto/keys.js';
 import { checkPayload, PayloadError } from '../protocol/schemas.js';
+import { COMMAND_OPS, OPERATOR_OPS, type CommandOp } from '../protocol/commands.js';
 import type { DeviceTopics } from '../protocol/topics.js';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Db } from '../db/db.js';
@@ -20,33 +21,12 @@ import { clipText, toWellFormedText } from '../util/text.js';
  * recognition, and an unknown op is refused like a forbidden one.
  */
 
-export const COMMAND_OPS = [
-  'ping',
-  'get_status',
-  'get_config',
-  'set_config',
-  'add_camera',
-  'update_camera',
-  'remove_camera',
-  'set_key_set',
-  'resend_incident',
-  'cancel_incident',
-  'purge_buffer',
-  'revoke_sessions',
-  'unlock_user',
-  'get_logs',
-  'restart',
-  'wipe',
-] as const;
-
-export type CommandOp = (typeof COMMAND_OPS)[number];
-
-const OPERATOR_OPS: readonly CommandOp[] = ['ping', 'get_status', 'get_config', 'get_logs', 'resend_incident'];
-
 const ROLE_OPS: Partial<Record<SignerRole, ReadonlySet<string>>> = {
   'command-admin': new Set(COMMAND_OPS),
   'command-operator': new Set(OPERATOR_OPS),
 };
+
+export { COMMAND_OPS, type CommandOp };
 
 export const MAX_COMMAND_BYTES = 16 * 1024;
 const MAX_FUTURE_IAT_MS = 30_000;
@@ -93,7 +73,9 @@ export type CommandRejection =
   | 'old_seq'
   | 'replay'
   | 'duplicate_cmd_id'
-  | 'bad_response_topic';
+  | 'bad_response_topic'
+  | 'bad_args'
+  | 'failed';
 
 export class CommandRejected extends HindsightError {
   constructor(
@@ -154,7 +136,8 @@ export class CommandVerifier {
   /**
    * Replay checks and the effect, in one transaction with the seq, the cmd_id and the audit row; a
    * failure leaves nothing behind. Throws CommandRejected for old seq, replay, duplicate cmd_id or a
-   * response topic outside the device's namespace.
+   * response topic other than this device's `cmd/res` (replies go nowhere else), and whatever
+   * CommandRejected the effect throws (bad arguments, an effect that cannot be done).
    */
   execute<T>(v: VerifiedCommand, effect: () => T): T {
     return this.db
@@ -163,8 +146,8 @@ export class CommandVerifier {
         const seen = this.seen.has(v.cmd.cmd_id);
         if (v.cmd.seq <= last) throw new CommandRejected(seen ? 'replay' : 'old_seq', `seq ${v.cmd.seq} is not above ${last}`, v.cmd.cmd_id);
         if (seen) throw new CommandRejected('duplicate_cmd_id', `cmd_id ${v.cmd.cmd_id} was already used`, v.cmd.cmd_id);
-        if (v.responseTopic !== undefined && !v.responseTopic.startsWith(`${this.topics.base}/`)) {
-          throw new CommandRejected('bad_response_topic', 'the response topic is outside this device namespace', v.cmd.cmd_id);
+        if (v.responseTopic !== this.topics.cmdResult()) {
+          throw new CommandRejected('bad_response_topic', `the response topic must be ${this.topics.cmdResult()}`, v.cmd.cmd_id);
         }
         this.seqs.set(v.issuer.kid, v.cmd.seq);
         this.seen.insert(v.cmd.cmd_id, this.clock.now());

@@ -9,6 +9,7 @@ import { HindsightError } from '../util/errors.js';
 import type { ForceConfig } from './config.js';
 import { openForceDb, type ForceDb } from './database.js';
 import { FleetIntake } from './fleet.js';
+import { CommandDispatch } from './commands.js';
 import { EnvelopeIntake } from './intake.js';
 import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
 import { forcePaths } from './paths.js';
@@ -24,6 +25,7 @@ export class ForceReceiver {
   private link: MqttConnection | undefined;
   private fdb: ForceDb | undefined;
   private intake: EnvelopeIntake | undefined;
+  private commands: CommandDispatch | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
@@ -63,6 +65,8 @@ export class ForceReceiver {
         // presence and health are retained: every receiver takes them all (not shared), each write is the same
         { topic: forceSubscriptions(c.force.prefix).state, qos: 1 },
         { topic: forceSubscriptions(c.force.prefix).health, qos: 1 },
+        // each reply to a command is recorded by one receiver
+        { topic: `$share/${c.force.share_group}/${forceSubscriptions(c.force.prefix).cmdResult}`, qos: 1 },
       ],
       log: this.log,
     });
@@ -80,11 +84,21 @@ export class ForceReceiver {
       sendReceipt: (device, payload) => link.publish(new DeviceTopics(c.force.prefix, device).receipt(), payload, c.mqtt.publish_timeout_ms),
     });
     const fleet = new FleetIntake({ db: this.fdb.db, clock: this.clock, log: this.log, prefix: c.force.prefix });
+    const commands = new CommandDispatch({
+      db: this.fdb.db,
+      audit: this.fdb.audit,
+      prefix: c.force.prefix,
+      clock: this.clock,
+      log: this.log,
+      publish: (topic, payload, properties) => link.publish(topic, payload, c.mqtt.publish_timeout_ms, { properties }),
+    });
+    this.commands = commands;
     // One message at a time in this process; the database arbitrates between processes.
-    link.onMessage((topic, payload) => {
+    link.onMessage((topic, payload, properties) => {
       this.queue = this.queue
         .then(async () => {
           if (fleet.handle(topic, payload)) return;
+          if (commands.handle(topic, payload, properties)) return;
           this.log.debug({ topic, bytes: payload.length }, 'evidence message');
           return this.intake?.handle(topic, payload);
         })
@@ -115,7 +129,11 @@ export class ForceReceiver {
     if (this.sweeping || !this.link?.connected) return;
     this.sweeping = true;
     try {
-      this.queue = this.queue.then(() => this.intake?.sweep());
+      this.queue = this.queue.then(async () => {
+        await this.intake?.sweep();
+        // commands an admin queued (the CLI or the console) go out within a second
+        await this.commands?.sendDue();
+      });
       await this.queue;
     } catch (err) {
       this.log.error({ err }, 'sweep failed');

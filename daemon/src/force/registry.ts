@@ -60,4 +60,8 @@ export class DeviceRegistry {
   get(id: string): Device | undefined {
     return this.devices.get(id);
   }
+
+  list(): Device[] {
+    return this.devices.list();
+  }
 }

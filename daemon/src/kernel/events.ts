@@ -10,6 +10,8 @@ import type { Segment } from '../db/repos/segments.js';
 export interface EventMap {
   'daemon.started': { bootId: string };
   'daemon.stopping': { reason: string };
+  /** A force command asked for a restart: the process stops cleanly and its service manager starts it again. */
+  'daemon.restart_requested': { reason: string };
   /** Recorder: a segment was closed and committed to the index (a wake-up: re-read the index, the source of truth). */
   'segment.closed': { cameraId: string; segment: Segment };
   /** Recorder: a camera's recording state changed. */

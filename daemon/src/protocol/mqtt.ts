@@ -39,7 +39,13 @@ export class PublishTimeoutError extends HindsightError {
   }
 }
 
-export type MessageHandler = (topic: string, payload: Buffer) => void;
+/** The MQTT 5 request/response properties of a message (commands carry both). */
+export interface MessageProperties {
+  responseTopic?: string;
+  correlationData?: Buffer;
+}
+
+export type MessageHandler = (topic: string, payload: Buffer, properties: MessageProperties) => void;
 
 export class MqttConnection {
   private client: MqttClient | undefined;
@@ -92,10 +98,12 @@ export class MqttConnection {
       o.log.info({ broker: redactUrl(o.url), sessionPresent: ack.sessionPresent }, 'mqtt connected');
       void this.afterConnect();
     });
-    client.on('message', (topic, payload) => {
+    client.on('message', (topic, payload, packet) => {
+      const p = packet.properties;
+      const properties: MessageProperties = { responseTopic: p?.responseTopic, correlationData: p?.correlationData };
       for (const h of this.messageHandlers) {
         try {
-          h(topic, payload);
+          h(topic, payload, properties);
         } catch (err) {
           o.log.error({ err, topic }, 'mqtt message handler failed');
         }

@@ -13,7 +13,11 @@ import { deleteDeliveredWorkingFiles, ReceiptHandler } from './receipts.js';
 import { EvidenceSealer } from './sealer.js';
 import { EnvelopeSender, type SenderSettings } from './sender.js';
 import { signAuditHead } from './audit-head.js';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, HindsightError } from '../util/errors.js';
+import { CommandVerifier } from '../fleet/command-verify.js';
+import { FleetCommands, type CommandHost } from '../fleet/commands.js';
+import { WebRepo } from '../db/repos/web.js';
+import { forceMaxHours } from '../kernel/settings.js';
 
 /** PROTOCOL.md: the signed audit head goes up every 15 minutes and at shutdown (and after each connect). */
 const AUDIT_HEAD_EVERY_MS = 15 * 60_000;
@@ -144,7 +148,10 @@ export class UplinkService implements Service {
       keepaliveS: u.keepalive_s,
       reconnectMs: u.reconnect_ms,
       will: { topic: topics.state(), payload: this.offlineState, retain: true },
-      subscriptions: [{ topic: topics.receipt(), qos: 1 }],
+      subscriptions: [
+        { topic: topics.receipt(), qos: 1 },
+        { topic: topics.cmd(), qos: 1 },
+      ],
       log: this.ctx.log.child({ service: this.name }),
     });
   }
@@ -174,7 +181,9 @@ export class UplinkService implements Service {
       sender.wake();
       await this.publishAuditHead(link, topics);
     });
-    link.onMessage((topic, payload) => {
+    const commands = new FleetCommands(new CommandVerifier(this.ctx.db, this.ctx.audit, () => new KeySetStore(this.ctx.db).current(), topics, this.ctx.clock), this.commandHost(), () => this.ctx.clock.now());
+    link.onMessage((topic, payload, properties) => {
+      if (topic === topics.cmd()) return void this.command(link, topics, commands, payload, properties.responseTopic, properties.correlationData);
       if (topic !== topics.receipt()) return;
       const r = receipts.handle(payload);
       if (r.delivered) {
@@ -195,21 +204,71 @@ export class UplinkService implements Service {
   }
 
   /**
-   * The health document (PROTOCOL.md), retained, so the force's fleet view has every box's latest even
-   * after a restart of its own. A failure to collect or send is logged and tried again next time.
+   * A signed command from the force: verified, carried out, answered on this box's own `cmd/res` with the
+   * request's correlation data (never on another topic). A reply that cannot be sent is logged: the force
+   * sees the command unanswered and may ask again with a new one.
+   */
+  private async command(link: MqttConnection, topics: DeviceTopics, commands: FleetCommands, payload: Buffer, responseTopic: string | undefined, correlationData: Buffer | undefined): Promise<void> {
+    const log = this.ctx.log.child({ service: this.name });
+    const { reply, correlationData: correlation, after } = await commands.handle(payload, responseTopic, correlationData);
+    if (reply.status === 'ok') log.info({ cmd_id: reply.cmd_id }, 'force command carried out');
+    else log.warn({ cmd_id: reply.cmd_id, error: reply.error }, 'force command refused');
+    try {
+      await link.publish(topics.cmdResult(), JSON.stringify(reply), this.ctx.config.uplink.publish_timeout_ms, correlation ? { properties: { correlationData: correlation } } : {});
+    } catch (err) {
+      log.warn({ cmd_id: reply.cmd_id, err: errorMessage(err) }, 'cannot send the reply to a force command');
+    }
+    after?.();
+  }
+
+  /** What the force's commands may read and do on this box (fleet/commands.ts). */
+  private commandHost(): CommandHost {
+    const { ctx } = this;
+    return {
+      status: () => this.healthDocument(),
+      config: () => forceOwnedConfig(ctx),
+      installKeySet: (signed, issuerKid) => {
+        const ks = new KeySetStore(ctx.db).install(signed, loadEnrollment(ctx.paths.stateDir).force_root.pk, ctx.clock.now(), ctx.audit, `force-command:${issuerKid}`);
+        // evidence sealed from now on goes to the new set's recipients
+        return { seq: ks.keyset.seq, recipients: ks.keyset.recipients.map((r) => r.kid) };
+      },
+      resendIncident: (incidentId) => {
+        const rows = this.outbox.byIncident(incidentId).filter((r) => r.state !== 'delivered');
+        if (!rows.length) {
+          const any = this.outbox.byIncident(incidentId).length > 0;
+          throw new HindsightError(any ? `incident ${incidentId} was delivered: nothing is waiting to be sent` : `incident ${incidentId} has no evidence in the outbox of this box`, { code: 'nothing_to_resend' });
+        }
+        const now = ctx.clock.now();
+        for (const r of rows) this.outbox.scheduleRetry(r.envelopeId, now, r.lastError ?? '');
+        queueMicrotask(() => this.sender?.wake());
+        return { envelopes: rows.length };
+      },
+      revokeSessions: () => new WebRepo(ctx.db, ctx.clock).revokeAllSessions(),
+      restart: (reason) => ctx.bus.emit('daemon.restart_requested', { reason }),
+    };
+  }
+
+  /** The health document (PROTOCOL.md): the box's own figures, the time, uptime, version, clock and outbox. */
+  private async healthDocument(): Promise<HealthMessage> {
+    const clock = this.ctx.clockSync.current();
+    const doc: HealthMessage = {
+      ...(this.healthFigures ? await this.healthFigures() : {}),
+      ts: this.ctx.clock.now(),
+      uptime_s: Math.round((Date.now() - this.startedAtMs) / 1000),
+      version: this.ctx.version,
+      clock: { synced: clock.synced, offset_ms: clock.offset_ms, source: clock.source },
+      outbox: roundedOutbox(this.outbox.stats()),
+    };
+    return checkPayload(HealthPayload, doc);
+  }
+
+  /**
+   * The health document, retained, so the force's fleet view has every box's latest even after a
+   * restart of its own. A failure to collect or send is logged and tried again next time.
    */
   private async publishHealth(link: MqttConnection, topics: DeviceTopics): Promise<void> {
     try {
-      const clock = this.ctx.clockSync.current();
-      const doc: HealthMessage = {
-        ...(this.healthFigures ? await this.healthFigures() : {}),
-        ts: this.ctx.clock.now(),
-        uptime_s: Math.round((Date.now() - this.startedAtMs) / 1000),
-        version: this.ctx.version,
-        clock: { synced: clock.synced, offset_ms: clock.offset_ms, source: clock.source },
-        outbox: roundedOutbox(this.outbox.stats()),
-      };
-      await link.publish(topics.health(), JSON.stringify(checkPayload(HealthPayload, doc)), this.ctx.config.uplink.publish_timeout_ms, { retain: true });
+      await link.publish(topics.health(), JSON.stringify(await this.healthDocument()), this.ctx.config.uplink.publish_timeout_ms, { retain: true });
     } catch (err) {
       this.ctx.log.warn({ service: this.name, err: errorMessage(err) }, 'cannot send the health document now; trying again at the next interval');
     }
@@ -255,6 +314,20 @@ export class UplinkService implements Service {
     this.sender = undefined;
     this.link = undefined;
   }
+}
+
+/**
+ * The force-owned part of the running configuration (`get_config`): the caps the force sets, crops-only
+ * mode and the uplink's non-secret settings. Nothing of the shop's cameras and no password.
+ */
+function forceOwnedConfig(ctx: AppContext): Record<string, unknown> {
+  const { incidents, vision, uplink, buffer } = ctx.config;
+  return {
+    incidents: { max_window_s: incidents.max_window_s, per_device_per_hour: incidents.per_device_per_hour, master_retention_days: incidents.master_retention_days },
+    buffer: { hours: buffer.hours, force_max_hours: forceMaxHours(new MetaRepo(ctx.db)) ?? null },
+    crops_only: !vision.embeddings,
+    uplink: { prefix: uplink.prefix, health_interval_s: uplink.health_interval_s, keepalive_s: uplink.keepalive_s, outbox_max_bytes: uplink.outbox_max_bytes, outbox_max_age_days: uplink.outbox_max_age_days },
+  };
 }
 
 function roundedOutbox(s: OutboxStats): OutboxStats {

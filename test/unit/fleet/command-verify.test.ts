@@ -80,7 +80,10 @@ describe('signed command verification (every command case of SECURITY.md)', () =
     expect(run(tampered)).toBe('bad_signature');
     expect(run(command({ key: stranger }))).toBe('unknown_kid');
     expect(run(command({ key: lost }))).toBe('revoked_kid');
-    expect(run(command({ key: operator, op: 'wipe' }))).toBe('forbidden_op');
+    expect(run(command({ key: operator, op: 'restart' }))).toBe('forbidden_op');
+    expect(run(command({ key: operator, op: 'set_key_set' }))).toBe('forbidden_op');
+    // the shop's cameras, recording and incidents are the shop's: no such op exists
+    for (const op of ['add_camera', 'remove_camera', 'cancel_incident', 'purge_buffer']) expect(run(command({ op }))).toBe('forbidden_op');
     expect(run(command({ key: operator, op: 'get_status' }))).toBe('ok');
     expect(run(command({ op: 'enable_live_recognition' }))).toBe('forbidden_op');
     expect(run(command({ op: 'add_watchlist' }))).toBe('forbidden_op');
@@ -91,8 +94,11 @@ describe('signed command verification (every command case of SECURITY.md)', () =
     expect(run({ ...command(), extra: 1 })).toBe('schema');
     expect(run(command(), 'hindsight/v1/box-2/cmd/res')).toBe('bad_response_topic');
     expect(run(command(), 'hindsight/v1/box-1-evil/cmd/res')).toBe('bad_response_topic');
+    // replies go to exactly cmd/res: not another topic of the box's own, and not nowhere
+    expect(run(command(), 'hindsight/v1/box-1/state')).toBe('bad_response_topic');
+    expect(run(command(), null as unknown as undefined)).toBe('bad_response_topic');
     const rejected = audit.find({ action: 'command.rejected' });
-    expect(rejected.length).toBeGreaterThanOrEqual(17);
+    expect(rejected.length).toBeGreaterThanOrEqual(24);
     expect(rejected.every((r) => r.result === 'denied')).toBe(true);
     expect(audit.verify().ok).toBe(true);
   });

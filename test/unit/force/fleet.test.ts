@@ -1,24 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { openForceDb } from '../../../daemon/src/force/database.js';
 import { FleetRepo } from '../../../daemon/src/force/db/fleet.js';
 import { FleetIntake } from '../../../daemon/src/force/fleet.js';
-import { forceKeygen } from '../../../daemon/src/force/keys.js';
-import { DeviceRegistry } from '../../../daemon/src/force/registry.js';
 import { createLogger } from '../../../daemon/src/log/logger.js';
-import { ManualClock } from '../../../daemon/src/util/clock.js';
-import { tempDir } from '../../helpers/paths.js';
 import { Writable } from 'node:stream';
+import { forceWithBoxes } from '../../helpers/force-intake.js';
 
 describe('fleet intake: presence and health per box; bad messages dropped with the reason', () => {
   const setup = () => {
-    const dir = tempDir('hs-fleet-unit-');
-    const clock = new ManualClock(Date.UTC(2026, 11, 7, 9));
-    forceKeygen(dir, { now: clock.now(), validityDays: 30 });
-    const fdb = openForceDb(dir, clock);
-    const reg = new DeviceRegistry(fdb.db);
-    reg.enroll('box-1', 'High Street', clock.now());
-    reg.enroll('box-2', 'Market Square', clock.now());
-    reg.revoke('box-2');
+    const { fdb, clock } = forceWithBoxes('hs-fleet-unit-');
     const lines: Record<string, unknown>[] = [];
     const log = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, done) => (lines.push(...c.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)), done()) }) });
     return { fdb, clock, lines, intake: new FleetIntake({ db: fdb.db, clock, log, prefix: 'hindsight/v1' }), fleet: new FleetRepo(fdb.db) };

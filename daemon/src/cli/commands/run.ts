@@ -18,6 +18,11 @@ export function registerRun(program: Command): void {
         exitCode = Math.max(exitCode, code);
         void daemon.stop(reason).then(() => process.exit(exitCode));
       };
+      // a force command: stop cleanly; systemd (Restart=always) starts the daemon again
+      daemon.ctx.bus.on('daemon.restart_requested', ({ reason }) => {
+        log.warn({ reason }, 'restart asked by the force: stopping; the service manager starts the daemon again');
+        shutdown(`restart: ${reason}`, EXIT_OK);
+      });
       let signals = 0;
       for (const sig of ['SIGINT', 'SIGTERM'] as const) {
         process.on(sig, () => {

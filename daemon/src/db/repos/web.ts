@@ -110,6 +110,11 @@ export class WebRepo {
     statement(this.db, 'UPDATE web_sessions SET seen_utc_ms = ? WHERE id_hash = ?').run(this.clock.now(), idHash);
   }
 
+  /** End every open session (a force command after a suspected takeover); returns how many. */
+  revokeAllSessions(): number {
+    return statement(this.db, 'UPDATE web_sessions SET revoked_utc_ms = ? WHERE revoked_utc_ms IS NULL').run(this.clock.now()).changes;
+  }
+
   revokeSession(idHash: string): void {
     statement(this.db, 'UPDATE web_sessions SET revoked_utc_ms = ? WHERE id_hash = ? AND revoked_utc_ms IS NULL').run(this.clock.now(), idHash);
   }

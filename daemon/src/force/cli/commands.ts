@@ -12,7 +12,7 @@ import { forcePaths } from '../paths.js';
 import { DeviceRegistry } from '../registry.js';
 import { registerForceEvidence } from './evidence.js';
 import { registerForceWorkbench } from './workbench.js';
-import { registerForceFleet } from './fleet.js';
+import { registerFleetCommands, registerForceFleet } from './fleet.js';
 import { registerForceConsole } from './console.js';
 import { openForceSession } from './session.js';
 
@@ -47,7 +47,7 @@ export function registerForceCommands(force: Command): void {
       const fdb = await openForceSession(opts.dir);
       fdb.audit.append({ actor: fdb.actor, action: 'keyset.issued', objectIds: [String(s.keyset.seq)], detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
       fdb.close();
-      process.stdout.write(`key set seq ${s.keyset.seq}: recipients ${s.keyset.recipients.map((k) => k.kid).join(', ')}\n`);
+      process.stdout.write(`key set seq ${s.keyset.seq}: recipients ${s.keyset.recipients.map((k) => k.kid).join(', ')}\nsend it to every box: hindsight force fleet cmd all set_key_set\n`);
     });
 
   force
@@ -61,7 +61,7 @@ export function registerForceCommands(force: Command): void {
       const fdb = await openForceSession(opts.dir);
       fdb.audit.append({ actor: fdb.actor, action: 'keyset.key_revoked', objectIds: [opts.kid, String(s.keyset.seq)], justification: opts.reason, detail: { recipients: s.keyset.recipients.map((k) => k.kid) } });
       fdb.close();
-      process.stdout.write(`key set seq ${s.keyset.seq}: ${opts.kid} revoked; recipients ${s.keyset.recipients.map((k) => k.kid).join(', ')}\ngive the boxes the new keyset.json (hindsight uplink install-keyset)\n`);
+      process.stdout.write(`key set seq ${s.keyset.seq}: ${opts.kid} revoked; recipients ${s.keyset.recipients.map((k) => k.kid).join(', ')}\nsend it to every box: hindsight force fleet cmd all set_key_set (or, on a box, hindsight uplink install-keyset)\n`);
     });
 
   force
@@ -143,5 +143,6 @@ export function registerForceCommands(force: Command): void {
   registerForceEvidence(force);
   registerForceWorkbench(force);
   registerForceFleet(force);
+  registerFleetCommands(force);
   registerForceConsole(force);
 }

@@ -31,6 +31,11 @@ export class DevicesRepo {
     return r && fromRow(r);
   }
 
+  /** Every enrolled box, revoked ones too, by id. */
+  list(): Device[] {
+    return (statement(this.db, 'SELECT id, store, signing_pk, signing_kid, enrolled_utc, revoked FROM devices ORDER BY id').all() as Row[]).map(fromRow);
+  }
+
   /** Enroll a box, or enroll it again (only its store name changes). */
   upsert(id: string, store: string, enrolledUtc: number): void {
     statement(this.db, 'INSERT INTO devices (id, store, enrolled_utc) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET store = excluded.store').run(id, store, enrolledUtc);

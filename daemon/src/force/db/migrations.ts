@@ -253,4 +253,41 @@ const f008: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008];
+/**
+ * Signed commands to boxes: each one as signed, its state (queued until a receiver publishes it, sent,
+ * then done or failed by the box's reply, or expired unanswered) and the reply; the last sequence number
+ * given out per issuer key (a box refuses a sequence it has seen, so it only ever rises).
+ */
+const f009: Migration = {
+  version: 9,
+  name: 'force-commands',
+  sql: `
+    CREATE TABLE command_seq (
+      issuer_kid TEXT PRIMARY KEY,
+      last_seq   INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE fleet_commands (
+      cmd_id       TEXT PRIMARY KEY,
+      device_id    TEXT NOT NULL,
+      op           TEXT NOT NULL,
+      args         TEXT NOT NULL,
+      issuer_kid   TEXT NOT NULL,
+      seq          INTEGER NOT NULL,
+      iat_utc      INTEGER NOT NULL,
+      exp_utc      INTEGER NOT NULL,
+      signed       TEXT NOT NULL,
+      status       TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'done', 'failed', 'expired')),
+      requested_by TEXT NOT NULL,
+      created_utc  INTEGER NOT NULL,
+      sent_utc     INTEGER,
+      replied_utc  INTEGER,
+      reply        TEXT,
+      error        TEXT
+    ) STRICT;
+    CREATE INDEX fleet_commands_due ON fleet_commands (status, exp_utc);
+    CREATE INDEX fleet_commands_device ON fleet_commands (device_id, created_utc);
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009];

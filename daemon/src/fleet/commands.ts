@@ -1,0 +1,114 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { checkPayload, CommandResultPayload, PayloadError, type CommandResultMessage } from '../protocol/schemas.js';
+import { errorMessage, HindsightError } from '../util/errors.js';
+import { CommandRejected, type CommandOp, type CommandVerifier, type VerifiedCommand } from './command-verify.js';
+
+/**
+ * The box's side of the force's signed commands (PROTOCOL.md "Signed commands"): each message on
+ * `cmd` is verified in the protocol's order (CommandVerifier), its arguments checked against the op's
+ * schema, and its effect carried out in the same transaction as the issuer's sequence and the audit
+ * row. The reply always goes to this box's own `cmd/res` with the request's correlation data, whatever
+ * response topic the request named; a rejected command changes nothing and is answered with its reason.
+ */
+
+/** What the box lends the ops; the composition root (the uplink) fills it in. */
+export interface CommandHost {
+  /** The health document, as the box publishes it. */
+  status(): Promise<Record<string, unknown>>;
+  /** The force-owned part of the running configuration (no secrets, nothing of the shop's cameras). */
+  config(): Record<string, unknown>;
+  /** Install a key set signed by the pinned force root (inside the command's transaction); throws when it does not verify. */
+  installKeySet(signed: unknown, issuerKid: string): { seq: number; recipients: string[] };
+  /** Send an incident's queued evidence now; throws a HindsightError saying why not. */
+  resendIncident(incidentId: string): { envelopes: number };
+  /** End every web session on the box (the managers sign in again); returns how many ended. */
+  revokeSessions(): number;
+  /** Stop the daemon cleanly so its service manager starts it again. */
+  restart(reason: string): void;
+}
+
+/** Correlation data longer than this is not echoed (the force's is a command id). */
+const MAX_CORRELATION_BYTES = 256;
+
+const NoArgs = Type.Object({}, { additionalProperties: false });
+const IncidentArgs = Type.Object({ incident_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }, { additionalProperties: false });
+const KeySetArgs = Type.Object({ keyset: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false });
+const ReasonArgs = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false });
+
+interface OpResult {
+  /** Returned in the reply. */
+  data?: unknown;
+  /** Read-only work done after the transaction commits (its result becomes the reply's data). */
+  read?: () => Promise<unknown>;
+  /** Done once the reply is sent (a restart must not cut its own answer). */
+  after?: () => void;
+}
+
+interface OpSpec<S extends TSchema> {
+  args: S;
+  run(args: Static<S>, v: VerifiedCommand): OpResult;
+}
+
+const op = <S extends TSchema>(args: S, run: (args: Static<S>, v: VerifiedCommand) => OpResult): OpSpec<S> => ({ args, run });
+
+export class FleetCommands {
+  private readonly ops: Record<CommandOp, OpSpec<TSchema>>;
+
+  constructor(
+    private readonly verifier: CommandVerifier,
+    host: CommandHost,
+    private readonly now: () => number,
+  ) {
+    this.ops = {
+      ping: op(NoArgs, () => ({ data: { pong: true, ts: this.now() } })),
+      get_status: op(NoArgs, () => ({ read: () => host.status() })),
+      get_config: op(NoArgs, () => ({ data: host.config() })),
+      set_key_set: op(KeySetArgs, (a, v) => ({ data: host.installKeySet(a.keyset, v.issuer.kid) })),
+      resend_incident: op(IncidentArgs, (a) => ({ data: host.resendIncident(a.incident_id) })),
+      revoke_sessions: op(NoArgs, () => ({ data: { sessions_revoked: host.revokeSessions() } })),
+      restart: op(ReasonArgs, (a, v) => ({ data: { restarting: true }, after: () => host.restart(a.reason ? `force command ${v.cmd.cmd_id}: ${a.reason}` : `force command ${v.cmd.cmd_id}`) })),
+    };
+  }
+
+  /**
+   * One command message: verify, check the op's arguments, run the effect, and build the reply (to be
+   * published on `cmd/res` with `correlationData`, then `after` run). Never throws for a bad command.
+   */
+  async handle(payload: Buffer, responseTopic: string | undefined, correlationData: Buffer | undefined): Promise<{ reply: CommandResultMessage; correlationData: Buffer | undefined; after?: () => void }> {
+    const correlation = correlationData && correlationData.length <= MAX_CORRELATION_BYTES ? correlationData : undefined;
+    let cmdId = 'unknown';
+    const outcome = this.verifier.handle(payload, responseTopic, (v) => {
+      cmdId = v.cmd.cmd_id;
+      const spec = this.ops[v.cmd.op as CommandOp];
+      let args: unknown;
+      try {
+        args = checkPayload(spec.args, v.cmd.args);
+      } catch (err) {
+        throw new CommandRejected('bad_args', `arguments of ${v.cmd.op}: ${err instanceof PayloadError ? err.message : errorMessage(err)}`, v.cmd.cmd_id);
+      }
+      try {
+        return spec.run(args, v);
+      } catch (err) {
+        if (err instanceof CommandRejected) throw err;
+        // the effect could not be done (a key set that does not verify, an incident that is not queued):
+        // nothing of it stays, and the force is told why
+        throw new CommandRejected('failed', err instanceof HindsightError || err instanceof Error ? err.message : String(err), v.cmd.cmd_id);
+      }
+    });
+    if (!outcome.ok) {
+      const reply: CommandResultMessage = { cmd_id: outcome.error.cmdId ?? 'unknown', status: 'error', error: `${outcome.error.reason}: ${outcome.error.message}`.slice(0, 2000) };
+      return { reply, correlationData: correlation };
+    }
+    const r = outcome.value;
+    let data = r.data;
+    if (r.read) {
+      try {
+        data = await r.read();
+      } catch (err) {
+        return { reply: { cmd_id: cmdId, status: 'error', error: `failed: ${errorMessage(err)}`.slice(0, 2000) }, correlationData: correlation };
+      }
+    }
+    const reply = checkPayload(CommandResultPayload, { cmd_id: cmdId, status: 'ok', ...(data === undefined ? {} : { data }) });
+    return { reply, correlationData: correlation, after: r.after };
+  }
+}
