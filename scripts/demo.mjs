@@ -163,6 +163,7 @@ async function forceWorkbench(incidentId) {
   writeFileSync(path.join(custody, 'custody.csv'), 'person_ref,photo_file,capture_date,source\nCUSTODY-0001,custody-0001.jpg,2025-11-02,demo custody suite\n');
   const steps = [
     ['the fleet: every box online or offline, with its latest health', ['fleet', 'list']],
+    ['a signed command to the box, and its answer', ['fleet', 'cmd', 'all', 'ping']],
     ['the custody gallery', ['gallery', 'import', '--folder', custody, '--manifest', path.join(custody, 'custody.csv')]],
     ['waiting for an officer (nothing searched yet)', ['triage', 'list']],
     ['an officer accepts it', ['triage', 'accept', incidentId, '--crime-ref', 'DEMO/2026/0001', '--necessity', 'theft of two bottles of gin, suspect not known to staff', '--all-subjects']],

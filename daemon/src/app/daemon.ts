@@ -49,6 +49,7 @@ import { ControlServer } from '../control/server.js';
 import { operationRoutes, type OperationContext } from '../control/operations.js';
 import { BoxSettings } from '../kernel/settings.js';
 import { healthFigures } from './health.js';
+import { ForcePolicy } from '../kernel/force-config.js';
 import { CAMERA_OPERATIONS } from '../cameras/operations.js';
 import { LOCK_OPERATIONS } from '../recorder/lock-operations.js';
 import { UPLINK_OPERATIONS } from '../uplink/operations.js';
@@ -87,6 +88,9 @@ export class Daemon {
       version: daemonVersion(),
     };
     // A store manager's settings (kept in the database) over the config file's, before any service reads them
+    // The force's caps first (its signed desired configuration), then the managers' settings within them
+    const forcePolicy = new ForcePolicy(this.ctx);
+    forcePolicy.applyStored();
     const settings = new BoxSettings(this.ctx);
     settings.applyStored();
     this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env);
@@ -95,7 +99,12 @@ export class Daemon {
     const outbox = createOutbox(this.ctx);
     const incidents = createIncidents(this.ctx, { evidence: new EvidenceOutlet(this.ctx, outbox), faces: () => models.capability });
     // The force's `complete` receipt: the envelope and the incident become delivered in one transaction.
-    const uplink = new UplinkService(this.ctx, { outbox, onDelivered: (d) => incidents.delivered(d.incidentId, d.envelopeId), health: healthFigures(this.ctx, () => models.capability) });
+    const uplink = new UplinkService(this.ctx, {
+      outbox,
+      onDelivered: (d) => incidents.delivered(d.incidentId, d.envelopeId),
+      health: healthFigures(this.ctx, () => models.capability),
+      forcePolicy: { policy: forcePolicy, changed: () => settings.applyStored() },
+    });
     // The local control API (CLI -> daemon) opens last, once everything it fronts is running.
     const control = new ControlServer(paths.stateDir, options.log);
     control.register(incidentRoutes(incidents.desk, incidents.worker));

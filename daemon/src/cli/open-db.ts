@@ -8,6 +8,7 @@ import { ClockSyncMonitor } from '../util/clock-sync.js';
 import { HindsightError } from '../util/errors.js';
 import { cliActor } from '../program/operator.js';
 import { BoxSettings } from '../kernel/settings.js';
+import { ForcePolicy } from '../kernel/force-config.js';
 import { silentLogger } from '../log/logger.js';
 import { loadCliConfig } from './config-file.js';
 
@@ -39,8 +40,11 @@ export async function openCliDb(configOption: string | undefined, options: CliDb
   const sync = new ClockSyncMonitor();
   await sync.refresh();
   const audit = new AuditLog(db, systemClock, () => sync.current());
-  // what a manager set in the web app (hours kept, windows) is what the daemon uses: the CLI shows the same
-  new BoxSettings({ config, db, audit, clock: systemClock, log: silentLogger }).applyStored();
+  // the force's caps and what a manager set in the web app (hours kept, windows) are what the daemon uses:
+  // the CLI shows the same
+  const d = { config, db, audit, clock: systemClock, log: silentLogger };
+  new ForcePolicy(d).applyStored({ daemon: false });
+  new BoxSettings(d).applyStored();
   return {
     config,
     paths,

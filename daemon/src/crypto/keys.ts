@@ -73,6 +73,7 @@ export const SIG_CONTEXT = {
   keyset: 'hindsight-keyset-v1\0',
   receipt: 'hindsight-receipt-v1\0',
   command: 'hindsight-cmd-v1\0',
+  config: 'hindsight-config-v1\0',
   auditHead: 'hindsight-audit-head-v1\0',
 } as const;
 

@@ -28,6 +28,8 @@ export interface IssueRequest {
   op: string;
   args: Record<string, unknown>;
   ttlS: number;
+  /** The job this command is part of (the same command to several boxes). */
+  jobId?: string;
 }
 
 export class CommandIssuer {
@@ -62,9 +64,9 @@ export class CommandIssuer {
           exp: now + r.ttlS * 1000,
         });
         const signed: CommandMessage = { kid: this.d.key.kid, cmd, sig: signWith(this.d.key, SIG_CONTEXT.command, canonicalBytes(cmd)) };
-        const row = { cmdId: cmd.cmd_id, deviceId: cmd.device_id, op: cmd.op, args: cmd.args, issuerKid: cmd.issuer_kid, seq: cmd.seq, iatUtc: cmd.iat, expUtc: cmd.exp, signed: JSON.stringify(signed), requestedBy: by.id, createdUtc: now };
+        const row = { cmdId: cmd.cmd_id, deviceId: cmd.device_id, op: cmd.op, args: cmd.args, issuerKid: cmd.issuer_kid, seq: cmd.seq, iatUtc: cmd.iat, expUtc: cmd.exp, signed: JSON.stringify(signed), requestedBy: by.id, createdUtc: now, jobId: r.jobId ?? null };
         this.repo.insert(row);
-        this.d.audit.append({ actor: by, action: 'fleet.command_issued', objectIds: [cmd.cmd_id, cmd.device_id], detail: { op: cmd.op, seq: cmd.seq, exp: cmd.exp } });
+        this.d.audit.append({ actor: by, action: 'fleet.command_issued', objectIds: [cmd.cmd_id, cmd.device_id], detail: { op: cmd.op, seq: cmd.seq, exp: cmd.exp, job: r.jobId ?? null } });
         return this.repo.get(cmd.cmd_id)!;
       })
       .immediate();

@@ -10,6 +10,7 @@ import type { ForceConfig } from './config.js';
 import { openForceDb, type ForceDb } from './database.js';
 import { FleetIntake } from './fleet.js';
 import { CommandDispatch } from './commands.js';
+import { ConfigSync } from './desired-config.js';
 import { EnvelopeIntake } from './intake.js';
 import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
 import { forcePaths } from './paths.js';
@@ -26,6 +27,7 @@ export class ForceReceiver {
   private fdb: ForceDb | undefined;
   private intake: EnvelopeIntake | undefined;
   private commands: CommandDispatch | undefined;
+  private configs: ConfigSync | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
@@ -62,9 +64,10 @@ export class ForceReceiver {
       reconnectMs: 2000,
       subscriptions: [
         { topic: `$share/${c.force.share_group}/${forceSubscriptions(c.force.prefix).evidence}`, qos: 1 },
-        // presence and health are retained: every receiver takes them all (not shared), each write is the same
+        // presence, health and configuration reports are retained: every receiver takes them all (not shared), each write is the same
         { topic: forceSubscriptions(c.force.prefix).state, qos: 1 },
         { topic: forceSubscriptions(c.force.prefix).health, qos: 1 },
+        { topic: forceSubscriptions(c.force.prefix).configReported, qos: 1 },
         // each reply to a command is recorded by one receiver
         { topic: `$share/${c.force.share_group}/${forceSubscriptions(c.force.prefix).cmdResult}`, qos: 1 },
       ],
@@ -93,12 +96,15 @@ export class ForceReceiver {
       publish: (topic, payload, properties) => link.publish(topic, payload, c.mqtt.publish_timeout_ms, { properties }),
     });
     this.commands = commands;
+    const configs = new ConfigSync({ db: this.fdb.db, prefix: c.force.prefix, clock: this.clock, log: this.log, publishRetained: (topic, payload) => link.publish(topic, payload, c.mqtt.publish_timeout_ms, { retain: true }) });
+    this.configs = configs;
     // One message at a time in this process; the database arbitrates between processes.
     link.onMessage((topic, payload, properties) => {
       this.queue = this.queue
         .then(async () => {
           if (fleet.handle(topic, payload)) return;
           if (commands.handle(topic, payload, properties)) return;
+          if (configs.handle(topic, payload)) return;
           this.log.debug({ topic, bytes: payload.length }, 'evidence message');
           return this.intake?.handle(topic, payload);
         })
@@ -133,6 +139,7 @@ export class ForceReceiver {
         await this.intake?.sweep();
         // commands an admin queued (the CLI or the console) go out within a second
         await this.commands?.sendDue();
+        await this.configs?.publishDue();
       });
       await this.queue;
     } catch (err) {

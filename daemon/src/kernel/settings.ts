@@ -133,16 +133,18 @@ export class BoxSettings {
   }
 
   /**
-   * At start: the managers' stored values over the config. One the caps no longer allow (the force lowered
-   * a cap since) is used at the cap, and the log says so; the stored value is kept for when the cap rises.
+   * At start, and whenever the force's caps change: the managers' stored values over the config. One the
+   * caps no longer allow (the force lowered a cap since) is used at the cap, and the log says so; the
+   * stored value is kept for when the cap rises.
    */
   applyStored(): void {
     for (const s of SPECS) {
       const stored = this.stored(s.key);
-      if (stored === undefined) continue;
+      // the config file's value is held to the caps too (the force may lower one below it at any time)
+      const wanted = stored ?? this.fileValues[s.key];
       const { value: max } = s.max(this.d.config, this.meta);
-      const used = Math.min(Math.max(stored, s.min), max);
-      if (used !== stored) this.d.log.warn({ service: 'settings', setting: s.key, stored, used }, `setting ${s.key}: the manager's ${stored} is outside what is allowed now; using ${used}`);
+      const used = Math.min(Math.max(wanted, s.min), max);
+      if (used !== wanted) this.d.log.warn({ service: 'settings', setting: s.key, wanted, used }, `setting ${s.key}: ${stored === undefined ? 'the configured' : "the manager's"} ${wanted} is outside what is allowed now; using ${used}`);
       s.write(this.d.config, used);
     }
     this.checkWindow(this.d.config.incidents.window_before_s, this.d.config.incidents.window_after_s, true);

@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema, type TString } from '@sinclair/typebox
 import { Ajv, type ValidateFunction } from 'ajv';
 import { HindsightError } from '../util/errors.js';
 import { illFormedTextPath } from '../util/text.js';
+import { DesiredDocSchema } from './force-config.js';
 
 /**
  * The MQTT contract's payloads, written once as JSON Schemas (TypeBox) and used by the device and the
@@ -170,13 +171,18 @@ export const CommandResultPayload = Type.Object(
   closed,
 );
 
-export const DesiredConfigPayload = Type.Object(
-  { doc: Type.Object({ version: Type.Integer({ minimum: 1 }), config: Type.Record(Type.String(), Type.Unknown()), iat: Ms }, closed), kid: Kid, sig: B64(128) },
-  closed,
-);
+/** `sig = Ed25519(command_sk, "hindsight-config-v1\0" || canonical(doc))` by a command-admin key of the key set. */
+export const DesiredConfigPayload = Type.Object({ doc: DesiredDocSchema, kid: Kid, sig: B64(128) }, closed);
 
 export const ReportedConfigPayload = Type.Object(
-  { applied_version: Type.Integer({ minimum: 0 }), sha256: Hex64, restart_required: Type.Boolean(), errors: Type.Optional(Type.Array(Type.String({ maxLength: 500 }), { maxItems: 100 })) },
+  {
+    applied_version: Type.Integer({ minimum: 0 }),
+    sha256: Hex64,
+    restart_required: Type.Boolean(),
+    /** The version refused (with `errors`), when the latest document was refused. */
+    rejected_version: Type.Optional(Type.Integer({ minimum: 0 })),
+    errors: Type.Optional(Type.Array(Type.String({ maxLength: 500 }), { maxItems: 100 })),
+  },
   closed,
 );
 

@@ -106,13 +106,14 @@ export function checkEnvelopeId(id: string): string {
 }
 
 /** Subscriptions of the force side (all devices); the same filters as its ACL lines, so the broker grants them. */
-export function forceSubscriptions(prefix: string): { evidence: string; state: string; health: string; cmdResult: string } {
+export function forceSubscriptions(prefix: string): { evidence: string; state: string; health: string; cmdResult: string; configReported: string } {
   assertPrefix(prefix);
   return {
     evidence: `${prefix}/+/${TOPICS.envelopeChunk.suffix}`,
     state: `${prefix}/+/${TOPICS.state.suffix}`,
     health: `${prefix}/+/${TOPICS.health.suffix}`,
     cmdResult: `${prefix}/+/${TOPICS.cmdResult.suffix}`,
+    configReported: `${prefix}/+/${TOPICS.configReported.suffix}`,
   };
 }
 

@@ -4,7 +4,7 @@ import type { Service } from '../kernel/service.js';
 import { readKeyFile } from '../crypto/keys.js';
 import { MqttConnection } from '../protocol/mqtt.js';
 import { DeviceTopics, DEFAULT_PREFIX } from '../protocol/topics.js';
-import { checkPayload, HealthPayload, type HealthMessage, type StateMessage } from '../protocol/schemas.js';
+import { checkPayload, HealthPayload, type HealthMessage, type ReportedConfigMessage, type StateMessage } from '../protocol/schemas.js';
 import { MetaRepo } from '../db/repos/meta.js';
 import { isEnrolled, KeySetStore, loadEnrollment, uplinkFiles } from './enrollment.js';
 import type { EnrollmentBundle } from '../protocol/enrollment.js';
@@ -16,6 +16,8 @@ import { signAuditHead } from './audit-head.js';
 import { errorMessage, HindsightError } from '../util/errors.js';
 import { CommandVerifier } from '../fleet/command-verify.js';
 import { FleetCommands, type CommandHost } from '../fleet/commands.js';
+import { DesiredConfigHandler } from '../fleet/desired-config.js';
+import type { ForcePolicy } from '../kernel/force-config.js';
 import { WebRepo } from '../db/repos/web.js';
 import { forceMaxHours } from '../kernel/settings.js';
 
@@ -55,6 +57,8 @@ export interface UplinkLinks {
    * alarms), given by the composition root; the uplink adds time, uptime, version, clock and outbox.
    */
   health?: () => Promise<Record<string, unknown>>;
+  /** The force-owned configuration (desired/reported), and what to re-check when it changes (the managers' settings). */
+  forcePolicy?: { policy: ForcePolicy; changed: () => void };
 }
 
 /**
@@ -75,6 +79,7 @@ export class UplinkService implements Service {
 
   private readonly testing: Pick<SenderSettings, 'dropChunk'>;
   private readonly healthFigures: (() => Promise<Record<string, unknown>>) | undefined;
+  private readonly forcePolicy: UplinkLinks['forcePolicy'];
   private healthTimer: NodeJS.Timeout | undefined;
   private readonly startedAtMs = Date.now();
 
@@ -85,6 +90,7 @@ export class UplinkService implements Service {
     this.outbox = links.outbox ?? createOutbox(ctx);
     this.testing = links.testing ?? {};
     this.healthFigures = links.health;
+    this.forcePolicy = links.forcePolicy;
     // The one delivery hook: it commits with the envelope's `delivered` state, or neither does.
     if (links.onDelivered) this.outbox.onDelivered(links.onDelivered);
   }
@@ -151,6 +157,7 @@ export class UplinkService implements Service {
       subscriptions: [
         { topic: topics.receipt(), qos: 1 },
         { topic: topics.cmd(), qos: 1 },
+        ...(this.forcePolicy ? [{ topic: topics.configDesired(), qos: 1 as const }] : []),
       ],
       log: this.ctx.log.child({ service: this.name }),
     });
@@ -173,10 +180,15 @@ export class UplinkService implements Service {
   private wire(link: MqttConnection, sender: EnvelopeSender, topics: DeviceTopics): void {
     const { log, config } = this.ctx;
     const receipts = new ReceiptHandler(this.ctx.db, this.outbox, new KeySetStore(this.ctx.db), topics.device, this.ctx.clock, this.ctx.audit, log.child({ service: this.name }));
+    // The force's desired configuration (retained: it comes at every subscribe) and what the box reports back.
+    const desired = this.forcePolicy && new DesiredConfigHandler({ deviceId: topics.device, policy: this.forcePolicy.policy, keyset: () => new KeySetStore(this.ctx.db).current(), audit: this.ctx.audit, now: () => this.ctx.clock.now() });
+    const report = (r: ReportedConfigMessage): Promise<void> =>
+      link.publish(topics.configReported(), JSON.stringify(r), config.uplink.publish_timeout_ms, { retain: true }).catch((err) => log.warn({ err: errorMessage(err) }, 'cannot report the applied configuration now; again at the next connect'));
     // Retained state is published again after every reconnect (a broker restart may have lost it).
     link.onConnect(async () => {
       await link.publish(topics.state(), this.onlineState!, config.uplink.publish_timeout_ms, { retain: true });
       await this.publishHealth(link, topics);
+      if (desired) await report(desired.report());
       this.outbox.retryFailedNow(this.ctx.clock.now());
       sender.wake();
       await this.publishAuditHead(link, topics);
@@ -184,6 +196,12 @@ export class UplinkService implements Service {
     const commands = new FleetCommands(new CommandVerifier(this.ctx.db, this.ctx.audit, () => new KeySetStore(this.ctx.db).current(), topics, this.ctx.clock), this.commandHost(), () => this.ctx.clock.now());
     link.onMessage((topic, payload, properties) => {
       if (topic === topics.cmd()) return void this.command(link, topics, commands, payload, properties.responseTopic, properties.correlationData);
+      if (desired && topic === topics.configDesired()) {
+        const r = desired.handle(payload);
+        if (r?.changed) this.forcePolicy!.changed();
+        if (r) void report(r.report);
+        return;
+      }
       if (topic !== topics.receipt()) return;
       const r = receipts.handle(payload);
       if (r.delivered) {

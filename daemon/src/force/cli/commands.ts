@@ -12,7 +12,7 @@ import { forcePaths } from '../paths.js';
 import { DeviceRegistry } from '../registry.js';
 import { registerForceEvidence } from './evidence.js';
 import { registerForceWorkbench } from './workbench.js';
-import { registerFleetCommands, registerForceFleet } from './fleet.js';
+import { registerFleetCommands, registerFleetConfig, registerForceFleet } from './fleet.js';
 import { registerForceConsole } from './console.js';
 import { openForceSession } from './session.js';
 
@@ -144,5 +144,6 @@ export function registerForceCommands(force: Command): void {
   registerForceWorkbench(force);
   registerForceFleet(force);
   registerFleetCommands(force);
+  registerFleetConfig(force);
   registerForceConsole(force);
 }

@@ -7,6 +7,10 @@ import { sleep, systemClock } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 import { CommandIssuer, MAX_COMMAND_TTL_S } from '../commands.js';
 import { CommandsRepo } from '../db/commands.js';
+import { DesiredConfigRepo } from '../db/desired.js';
+import { assertGroupName, ConfigIssuer, configView, resolveTargets, type ConfigState } from '../desired-config.js';
+import { FORCE_CONFIG_KEYS } from '../../protocol/force-config.js';
+import { newId } from '../../util/ids.js';
 import { loadKeySet } from '../keys.js';
 import { forcePaths } from '../paths.js';
 import { FleetRepo, type FleetBox } from '../db/fleet.js';
@@ -17,22 +21,27 @@ import { withForceSession } from './session.js';
 const time = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 const ago = (ms: number | null, now: number): string => (ms === null ? '-' : `${Math.max(0, Math.round((now - ms) / 1000))} s ago`);
 
+/** A box of the fleet view: enrolled here, with what it last said (nothing yet for a box never seen). */
+type FleetLine = { deviceId: string; store: string; revoked: boolean; presence: FleetBox | undefined; config: ConfigState };
+
 /** One box's line: presence, and the few health figures an admin with 500 boxes scans for. */
-function summary(b: FleetBox, store: string, now: number): string[] {
-  const h = b.health ?? {};
+function summary(l: FleetLine, now: number): string[] {
+  const b = l.presence;
+  const h = b?.health ?? {};
   const cameras = Array.isArray(h.cameras) ? (h.cameras as { state?: string }[]) : [];
   const alarms = Array.isArray(h.alarms) ? h.alarms.length : 0;
   const disk = (h.disk ?? {}) as { free_bytes?: number | null };
   return [
-    b.deviceId,
-    store,
-    b.state,
-    time(b.sinceUtc),
-    b.version || '-',
-    ago(b.healthUtc, now),
-    `${cameras.filter((c) => c.state === 'recording').length}/${cameras.length}`,
+    l.deviceId,
+    l.store,
+    l.revoked ? 'revoked' : (b?.state ?? 'never seen'),
+    b ? time(b.sinceUtc) : '-',
+    b?.version || '-',
+    ago(b?.healthUtc ?? null, now),
+    b ? `${cameras.filter((c) => c.state === 'recording').length}/${cameras.length}` : '-',
     String(alarms),
     typeof disk.free_bytes === 'number' ? `${(disk.free_bytes / 1e9).toFixed(1)} GB` : '-',
+    l.config,
   ];
 }
 
@@ -42,20 +51,25 @@ export function registerForceFleet(force: Command): void {
 
   fleet
     .command('list')
-    .description('one line per box: online/offline since, version, last health, cameras recording, alarms, free disk')
+    .description('one line per enrolled box: online/offline since (or revoked, or never seen), version, last health, cameras recording, alarms, free disk, configuration state')
     .option(...FORCE_CONFIG_OPTION)
     .option('--json', 'machine-readable output')
     .action(async (opts: { config?: string; json?: boolean }) => {
       const config = loadForceConfig(opts.config);
       await withForceSession(config.force.dir, (fdb) => {
-        const boxes = new FleetRepo(fdb.db).list();
-        const registry = new DeviceRegistry(fdb.db);
-        if (opts.json) return void process.stdout.write(JSON.stringify(boxes, null, 2) + '\n');
+        const fleetRepo = new FleetRepo(fdb.db);
+        const presence = new Map(fleetRepo.list().map((b) => [b.deviceId, b]));
+        const lines: FleetLine[] = new DeviceRegistry(fdb.db).list().map((d) => ({ deviceId: d.id, store: d.store, revoked: d.revoked, presence: presence.get(d.id), config: configView(fdb.db, d.id).state }));
+        if (opts.json) {
+          // what each box said (FleetBox), with its enrollment and configuration state
+          const out = lines.map((l) => ({ ...(l.presence ?? { deviceId: l.deviceId, state: 'never seen' }), store: l.store, revoked: l.revoked, config: l.config }));
+          return void process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+        }
         const now = systemClock.now();
         process.stdout.write(
-          boxes.length
-            ? table(['box', 'store', 'state', 'since (UTC)', 'version', 'health', 'recording', 'alarms', 'free disk'], boxes.map((b) => summary(b, registry.get(b.deviceId)?.store ?? '?', now)))
-            : 'no box has said anything yet (boxes report when they connect to the broker)\n',
+          lines.length
+            ? table(['box', 'store', 'state', 'since (UTC)', 'version', 'health', 'recording', 'alarms', 'free disk', 'config'], lines.map((l) => summary(l, now)))
+            : 'no box is enrolled yet (hindsight force enroll)\n',
         );
       });
     });
@@ -99,7 +113,7 @@ export function registerFleetCommands(force: Command): void {
   fleet
     .command('cmd')
     .description(`sign a command for a box (or every box) and wait for its reply. Ops: ${COMMAND_OPS.join(', ')}. A running \`hindsight-force receive\` sends it`)
-    .argument('<device>', "device id, or 'all' for every enrolled box that is not revoked")
+    .argument('<target>', "device id, 'all' (every enrolled box not revoked) or group:NAME")
     .argument('<op>', 'the operation')
     .option('--arg <key=value>', 'an argument of the op (repeatable; JSON values allowed)', parseArg, {})
     .option('--ttl <seconds>', `how long the command stays valid (5-${MAX_COMMAND_TTL_S})`, '120')
@@ -112,11 +126,12 @@ export function registerFleetCommands(force: Command): void {
       // a key rotation reaches the boxes as the force's current key set
       if (op === 'set_key_set' && args.keyset === undefined) args.keyset = loadKeySet(config.force.dir);
       const results = await withForceSession(config.force.dir, async (fdb) => {
-        const registry = new DeviceRegistry(fdb.db);
-        const targets = device === 'all' ? registry.list().filter((d) => !d.revoked).map((d) => d.id) : [device];
-        if (!targets.length) throw new UsageError('no box is enrolled with this force');
-        const issuer = new CommandIssuer({ db: fdb.db, audit: fdb.audit, key: readKeyFile(forcePaths(config.force.dir).commandKey, 'ed25519'), clock: systemClock });
-        const issued = targets.map((id) => issuer.issue({ deviceId: id, op, args, ttlS: Number(opts.ttl) }, fdb.actor));
+        const targets = resolveTargets(fdb.db, device);
+        const issuer = new CommandIssuer({ db: fdb.db, audit: fdb.audit, key: commandKey(config.force.dir), clock: systemClock });
+        // the same command to several boxes is one job (`fleet job JOB`: each box's state)
+        const jobId = targets.length > 1 || device !== targets[0] ? `j${newId().slice(0, 24)}` : undefined;
+        const issued = fdb.db.transaction(() => targets.map((id) => issuer.issue({ deviceId: id, op, args, ttlS: Number(opts.ttl), jobId }, fdb.actor)))();
+        if (jobId) process.stderr.write(`job ${jobId}: ${op} to ${targets.length} box(es)\n`);
         if (!opts.wait) return issued;
         const repo = new CommandsRepo(fdb.db);
         const started = Date.now();
@@ -158,6 +173,128 @@ export function registerFleetCommands(force: Command): void {
             ? table(['issued (UTC)', 'box', 'op', 'state', 'by', 'command', 'error'], list.map((c) => [time(c.createdUtc), c.deviceId, c.op, c.status, c.requestedBy, c.cmdId, c.error ?? '']))
             : 'no command has been issued\n',
         );
+      });
+    });
+}
+
+/** The force's command key (signs commands and desired configuration). */
+function commandKey(forceDir: string) {
+  return readKeyFile(forcePaths(forceDir).commandKey, 'ed25519');
+}
+
+/** `--set key=value` (repeatable) of `fleet config set`: values read as JSON (numbers, true/false, null = back to the box's own). */
+function parseSetting(text: string, previous: Record<string, unknown> = {}): Record<string, unknown> {
+  return parseArg(text, previous);
+}
+
+/** `hindsight-force fleet config`, `fleet group` and `fleet job`: versioned desired configuration, groups of boxes and what each box of a job did. */
+export function registerFleetConfig(force: Command): void {
+  const fleet = force.commands.find((c) => c.name() === 'fleet')!;
+  const keys = Object.entries(FORCE_CONFIG_KEYS).map(([k, v]) => `${k} (${v.help})`).join('; ');
+
+  const print = (rows: ReturnType<typeof configView>[], json: boolean | undefined): void => {
+    if (json) return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    process.stdout.write(
+      table(
+        ['box', 'desired', 'applied', 'state', 'configuration', 'refused because'],
+        rows.map((r) => [r.deviceId, String(r.desiredVersion ?? '-'), String(r.reported?.appliedVersion ?? '-'), r.state, r.desired ? JSON.stringify(r.desired) : '-', r.reported?.errors?.join('; ') ?? '']),
+      ),
+    );
+  };
+
+  const config = fleet.command('config').description(`each box's force-owned configuration: signed, versioned, applied by the box without a restart where it can. Keys: ${keys}`);
+  config
+    .command('get')
+    .description('desired and applied version per box, and whether it is applied, pending, refused (with the reasons) or waiting for a restart')
+    .argument('<target>', "device id, 'all' or group:NAME")
+    .option(...FORCE_CONFIG_OPTION)
+    .option('--json', 'machine-readable output')
+    .action(async (target: string, opts: { config?: string; json?: boolean }) => {
+      const c = loadForceConfig(opts.config);
+      await withForceSession(c.force.dir, (fdb) => print(resolveTargets(fdb.db, target).map((id) => configView(fdb.db, id)), opts.json));
+    });
+  config
+    .command('set')
+    .description('change keys of the desired configuration (a new version per box, one job); a running receiver publishes it')
+    .argument('<target>', "device id, 'all' or group:NAME")
+    .requiredOption('--set <key=value>', 'a force-owned key and its value (repeatable; null = the box\'s own value)', parseSetting, {})
+    .option(...FORCE_CONFIG_OPTION)
+    .option('--json', 'machine-readable output')
+    .action(async (target: string, opts: { set: Record<string, unknown>; config?: string; json?: boolean }) => {
+      const c = loadForceConfig(opts.config);
+      await withForceSession(c.force.dir, (fdb) => {
+        const { jobId, versions } = new ConfigIssuer({ db: fdb.db, audit: fdb.audit, key: commandKey(c.force.dir), clock: systemClock }).set(resolveTargets(fdb.db, target), opts.set, fdb.actor);
+        if (opts.json) return void process.stdout.write(JSON.stringify({ job: jobId, versions: versions.map((v) => ({ device: v.deviceId, version: v.version, config: v.config })) }, null, 2) + '\n');
+        process.stdout.write(`job ${jobId}: ${versions.map((v) => `${v.deviceId} version ${v.version}`).join(', ')}\nfollow it with: hindsight force fleet job ${jobId}\n`);
+      });
+    });
+  config
+    .command('rollback')
+    .description("each box back to the configuration of its previous version (as a new version, so boxes that were away converge too)")
+    .argument('<target>', "device id, 'all' or group:NAME")
+    .option(...FORCE_CONFIG_OPTION)
+    .action(async (target: string, opts: { config?: string }) => {
+      const c = loadForceConfig(opts.config);
+      await withForceSession(c.force.dir, (fdb) => {
+        const { jobId, versions } = new ConfigIssuer({ db: fdb.db, audit: fdb.audit, key: commandKey(c.force.dir), clock: systemClock }).rollback(resolveTargets(fdb.db, target), fdb.actor);
+        process.stdout.write(`job ${jobId}: ${versions.map((v) => `${v.deviceId} version ${v.version}`).join(', ')}\n`);
+      });
+    });
+
+  const group = fleet.command('group').description('named groups of boxes (e.g. by area): target them as group:NAME');
+  group
+    .command('set')
+    .description('a group and its boxes (replaces its members)')
+    .argument('<name>', 'group name')
+    .argument('<devices...>', 'device ids')
+    .option(...FORCE_CONFIG_OPTION)
+    .action(async (name: string, devices: string[], opts: { config?: string }) => {
+      const c = loadForceConfig(opts.config);
+      await withForceSession(c.force.dir, (fdb) => {
+        const registry = new DeviceRegistry(fdb.db);
+        const unknown = devices.filter((d) => !registry.get(d));
+        if (unknown.length) throw new UsageError(`not enrolled with this force: ${unknown.join(', ')}`);
+        fdb.db.transaction(() => {
+          new DesiredConfigRepo(fdb.db).setGroup(assertGroupName(name), devices);
+          fdb.audit.append({ actor: fdb.actor, action: 'fleet.group_set', objectIds: [name, ...devices] });
+        })();
+        process.stdout.write(`group ${name}: ${devices.join(', ')}\n`);
+      });
+    });
+  group
+    .command('list')
+    .description('every group and its boxes')
+    .option(...FORCE_CONFIG_OPTION)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const c = loadForceConfig(opts.config);
+      await withForceSession(c.force.dir, (fdb) => {
+        const groups = new DesiredConfigRepo(fdb.db).groups();
+        if (opts.json) return void process.stdout.write(JSON.stringify(groups, null, 2) + '\n');
+        process.stdout.write(groups.length ? table(['group', 'boxes'], groups.map((g) => [g.group, g.devices.join(', ')])) : 'no group yet (hindsight force fleet group set NAME BOX...)\n');
+      });
+    });
+
+  fleet
+    .command('job')
+    .description("one job (a command or a configuration sent to several boxes): each box's state")
+    .argument('<job>', 'job id')
+    .option(...FORCE_CONFIG_OPTION)
+    .option('--json', 'machine-readable output')
+    .action(async (job: string, opts: { config?: string; json?: boolean }) => {
+      const c = loadForceConfig(opts.config);
+      await withForceSession(c.force.dir, (fdb) => {
+        const commands = new CommandsRepo(fdb.db).ofJob(job).map((x) => ({ device: x.deviceId, what: x.op, state: x.status, error: x.error ?? '' }));
+        const configs = new DesiredConfigRepo(fdb.db).ofJob(job).map((v) => {
+          const view = configView(fdb.db, v.deviceId);
+          // a later version of the same box replaced this one: the job's part is then superseded
+          const state = view.desiredVersion !== v.version ? (view.reported && view.reported.appliedVersion >= v.version ? 'applied' : 'superseded') : view.state;
+          return { device: v.deviceId, what: `config version ${v.version}`, state, error: view.reported?.rejectedVersion === v.version ? (view.reported.errors ?? []).join('; ') : '' };
+        });
+        const rows = [...commands, ...configs];
+        if (!rows.length) throw new UsageError(`no job ${JSON.stringify(job.slice(0, 64))}`);
+        if (opts.json) return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        process.stdout.write(table(['box', 'what', 'state', 'error'], rows.map((r) => [r.device, r.what, r.state, r.error])));
       });
     });
 }

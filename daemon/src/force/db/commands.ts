@@ -24,6 +24,8 @@ export interface FleetCommand {
   reply: unknown;
   /** Why it failed: the box's error, or 'no reply before it expired'. */
   error: string | null;
+  /** The job it belongs to (one command to several boxes), or null. */
+  jobId: string | null;
 }
 
 interface Row {
@@ -43,6 +45,7 @@ interface Row {
   replied_utc: number | null;
   reply: string | null;
   error: string | null;
+  job_id: string | null;
 }
 
 const fromRow = (r: Row): FleetCommand => ({
@@ -62,6 +65,7 @@ const fromRow = (r: Row): FleetCommand => ({
   repliedUtc: r.replied_utc,
   reply: r.reply === null ? null : JSON.parse(r.reply),
   error: r.error,
+  jobId: r.job_id,
 });
 
 /** The `fleet_commands` and `command_seq` tables. */
@@ -84,9 +88,14 @@ export class CommandsRepo {
   insert(c: Omit<FleetCommand, 'status' | 'sentUtc' | 'repliedUtc' | 'reply' | 'error'>): void {
     statement(
       this.db,
-      `INSERT INTO fleet_commands (cmd_id, device_id, op, args, issuer_kid, seq, iat_utc, exp_utc, signed, status, requested_by, created_utc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
-    ).run(c.cmdId, c.deviceId, c.op, JSON.stringify(c.args), c.issuerKid, c.seq, c.iatUtc, c.expUtc, c.signed, c.requestedBy, c.createdUtc);
+      `INSERT INTO fleet_commands (cmd_id, device_id, op, args, issuer_kid, seq, iat_utc, exp_utc, signed, status, requested_by, created_utc, job_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
+    ).run(c.cmdId, c.deviceId, c.op, JSON.stringify(c.args), c.issuerKid, c.seq, c.iatUtc, c.expUtc, c.signed, c.requestedBy, c.createdUtc, c.jobId);
+  }
+
+  /** The commands of one job, by box. */
+  ofJob(jobId: string): FleetCommand[] {
+    return (statement(this.db, 'SELECT * FROM fleet_commands WHERE job_id = ? ORDER BY device_id').all(jobId) as Row[]).map(fromRow);
   }
 
   get(cmdId: string): FleetCommand | undefined {

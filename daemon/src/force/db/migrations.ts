@@ -290,4 +290,47 @@ const f009: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009];
+/**
+ * The fleet's configuration and groups: each box's desired force-owned configuration (every version, as
+ * signed; published retained by a receiver) and what the box last reported; named groups of boxes (a
+ * command or configuration to a group is a job whose per-box states are its rows).
+ */
+const f010: Migration = {
+  version: 10,
+  name: 'force-desired-config-groups',
+  sql: `
+    CREATE TABLE desired_config (
+      device_id     TEXT NOT NULL,
+      version       INTEGER NOT NULL,
+      config        TEXT NOT NULL,
+      signed        TEXT NOT NULL,
+      created_utc   INTEGER NOT NULL,
+      created_by    TEXT NOT NULL,
+      job_id        TEXT,
+      published_utc INTEGER,
+      PRIMARY KEY (device_id, version)
+    ) STRICT;
+    CREATE INDEX desired_config_unpublished ON desired_config (published_utc) WHERE published_utc IS NULL;
+
+    CREATE TABLE reported_config (
+      device_id        TEXT PRIMARY KEY,
+      applied_version  INTEGER NOT NULL,
+      sha256           TEXT NOT NULL,
+      restart_required INTEGER NOT NULL CHECK (restart_required IN (0, 1)),
+      rejected_version INTEGER,
+      errors           TEXT,
+      reported_utc     INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE device_groups (
+      group_name TEXT NOT NULL,
+      device_id  TEXT NOT NULL,
+      PRIMARY KEY (group_name, device_id)
+    ) STRICT;
+
+    ALTER TABLE fleet_commands ADD COLUMN job_id TEXT;
+    CREATE INDEX fleet_commands_job ON fleet_commands (job_id) WHERE job_id IS NOT NULL;
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009, f010];
