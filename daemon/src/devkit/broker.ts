@@ -65,6 +65,11 @@ export class TestBroker {
     return this.proc?.output ?? '';
   }
 
+  /** The pid file Mosquitto writes (its `pid_file` setting), as `hindsight-force revoke` finds a broker. */
+  get pidFile(): string {
+    return path.join(this.options.dir, 'mosquitto.pid');
+  }
+
   async start(): Promise<this> {
     if (!this.confFile) await this.prepare();
     this.proc = new ManagedProcess('mosquitto', ['-c', this.confFile]);
@@ -98,6 +103,7 @@ export class TestBroker {
         `acl_file ${acl}`,
         'persistence true',
         `persistence_location ${path.join(dir, 'data')}/`,
+        `pid_file ${this.pidFile}`,
         // Without these, kill -9 loses sessions and queued QoS 1 messages.
         'autosave_interval 1',
         'autosave_on_changes true',

@@ -60,6 +60,8 @@ export async function startForceKit(dir: string, options: ForceKitOptions = {}):
     stringify({
       force: { dir: '.', prefix },
       mqtt: { url: broker.url, ca_file: broker.ca, username: FORCE_SERVICE_USER, password_file: forcePaths(forceDir).mqttPassword },
+      // `revoke` reloads this broker, never the machine's own Mosquitto (the default pid file's)
+      broker: { pid_file: broker.pidFile },
       caps: { missing_after_s: 2, ...(options.caps ?? {}) },
       log: { level: 'info', pretty: false },
     }),

@@ -1,5 +1,5 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { writeSecretFile } from '../crypto/keys.js';
 import { mosquittoAcl } from '../protocol/acl.js';
@@ -52,6 +52,26 @@ export function upsertPasswdLine(file: string, line: string, kind: BrokerUserKin
   }
   lines.push(line);
   writeSecretFile(file, lines.join('\n') + '\n');
+}
+
+/**
+ * Remove one box's line from a Mosquitto password file (a revoked box). Only a device id is accepted, so a
+ * service user's line is never removed this way. Returns false when the file has no line for it.
+ *
+ * The file keeps its owner and group: the command that sends the broker SIGHUP may run as root, and a
+ * password file left to root would no longer be readable by the broker at its reload.
+ */
+export function removePasswdLine(file: string, deviceId: string): boolean {
+  assertSafeId(deviceId, 'device id');
+  if (!existsSync(file)) return false;
+  const before = statSync(file);
+  const all = readFileSync(file, 'utf8').split('\n').filter((l) => l);
+  const lines = all.filter((l) => !l.startsWith(`${deviceId}:`));
+  if (lines.length === all.length) return false;
+  writeSecretFile(file, lines.length ? lines.join('\n') + '\n' : '');
+  const after = statSync(file);
+  if (after.uid !== before.uid || after.gid !== before.gid) chownSync(file, before.uid, before.gid);
+  return true;
 }
 
 export interface BrokerKit {

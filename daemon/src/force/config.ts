@@ -23,6 +23,15 @@ export const ForceConfigSchema = Type.Object(
       password: secret('MQTT password of the force service; may be given as password_file.', { default: '' }),
       publish_timeout_ms: Type.Integer({ description: 'Deadline of one publish (receipts).', default: 10_000, minimum: 500 }),
     }),
+    broker: section(
+      "The Mosquitto on this machine that reads the kit's broker/passwd, as `hindsight-force revoke` reaches it: it removes the box's line and sends the broker SIGHUP, and the reload drops the box's live connection.",
+      {
+        pid_file: pathString(
+          "Mosquitto's pid file (its own `pid_file` setting; Debian's is /run/mosquitto/mosquitto.pid). `revoke` signals the process named there, only if it is a mosquitto, and needs the right to (root, or the broker's user).",
+          '/run/mosquitto/mosquitto.pid',
+        ),
+      },
+    ),
     caps: section('Limits on what one box can make the receiver hold.', {
       max_envelope_bytes: Type.Integer({ description: 'Largest evidence package accepted (plaintext bytes).', default: 256 * 1024 * 1024, minimum: 1024 }),
       max_chunks: Type.Integer({ description: 'Most chunks per envelope.', default: 8192, minimum: 1 }),

@@ -4,12 +4,12 @@ import type { Command } from 'commander';
 import { intOption } from '../../program/args.js';
 import { assertMqttsUrl } from '../../protocol/broker-url.js';
 import { systemClock } from '../../util/clock.js';
-import { UsageError } from '../../util/errors.js';
 import { FORCE_SERVICE_USER, writeBrokerKit } from '../broker-kit.js';
 import { enrollDevice } from '../enroll.js';
 import { forceKeygen, revokeRecipientKey, rotateRecipientKey } from '../keys.js';
 import { forcePaths } from '../paths.js';
 import { DeviceRegistry } from '../registry.js';
+import { revokeDevice } from '../revoke.js';
 import { registerForceEvidence } from './evidence.js';
 import { registerForceWorkbench } from './workbench.js';
 import { registerFleetCommands, registerFleetConfig, registerForceFleet } from './fleet.js';
@@ -108,18 +108,23 @@ export function registerForceCommands(force: Command): void {
 
   force
     .command('revoke')
-    .description('revoke a box (lost or stolen): its evidence is refused from now on; remove its line from broker/passwd and SIGHUP the broker too')
+    .description("revoke a box (lost or stolen): its evidence and health are refused from now on, its line leaves broker/passwd and Mosquitto is reloaded (broker.pid_file in DIR/force.yaml), which drops its connection and refuses it from then on; exits non-zero, saying what to do, when the broker part fails")
     .requiredOption('--dir <dir>', 'force installation folder')
     .requiredOption('--device <id>', 'device id')
     .requiredOption('--reason <text>', 'why (audited)')
     .action(async (opts: { dir: string; device: string; reason: string }) => {
       const fdb = await openForceSession(opts.dir);
       try {
-        fdb.db.transaction(() => {
-          if (!new DeviceRegistry(fdb.db).revoke(opts.device)) throw new UsageError(`device ${opts.device} is not enrolled here`);
-          fdb.audit.append({ actor: fdb.actor, action: 'device.revoked', objectIds: [opts.device], justification: opts.reason });
-        })();
-        process.stdout.write(`device ${opts.device} revoked\n`);
+        const r = revokeDevice({ db: fdb.db, audit: fdb.audit, actor: fdb.actor, dir: opts.dir, deviceId: opts.device, reason: opts.reason });
+        process.stdout.write(`device ${opts.device} revoked${r.alreadyRevoked ? ' (it already was)' : ''}: its evidence and health are refused from now on\n`);
+        // the revocation and its audit row stand; the broker part is what the operator must finish
+        if (r.failure) throw r.failure;
+        if (r.broker.skipped) {
+          process.stdout.write(`broker: nothing to do (${r.broker.skipped}); if another broker knows this box, remove its user there\n`);
+          return;
+        }
+        const line = r.broker.passwd_removed ? `its line removed from ${r.passwdFile}` : `no line for it in ${r.passwdFile}`;
+        process.stdout.write(`broker: ${line}; Mosquitto (pid ${r.broker.pid}) reloaded: its connection is dropped and it cannot log in again\n`);
       } finally {
         fdb.close();
       }
