@@ -46,11 +46,32 @@ export interface VerifyResult {
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** The hash of a row: SHA-256 over the canonical JSON of everything but the hash itself. */
+const sha256hex = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/**
+ * The SHA-256 of a row's content: the canonical JSON of everything but its link (prev_hash, hash, hv).
+ * What a box sends the force for each row since an acknowledged head: the force can chain them without
+ * seeing any row.
+ */
+export function contentDigest(row: Omit<AuditRow, 'hash' | 'prev_hash' | 'hv'>): string {
+  const { seq, id, ts_utc, clock, actor, action, object_ids, sha256s, justification, recipient, result, detail } = row;
+  return sha256hex(canonicalJson({ seq, id, ts_utc, clock, actor, action, object_ids, sha256s, justification, recipient, result, detail }));
+}
+
+/** The next link of a format-2 chain: SHA-256 of the previous hash and the row's content digest (both hex). */
+export function linkHash(prevHash: string, digest: string): string {
+  return sha256hex(prevHash + digest);
+}
+
+/**
+ * The hash of a row. Format 2 (every row written now): `linkHash(prev_hash, contentDigest(row))`. Format 1
+ * (rows written before the force could check heads): SHA-256 over the canonical JSON of the row with its
+ * prev_hash. Both commit to the content and the previous row.
+ */
 export function rowHash(row: Omit<AuditRow, 'hash'>): string {
+  if (row.hv === 2) return linkHash(row.prev_hash, contentDigest(row));
   const { seq, id, ts_utc, clock, actor, action, object_ids, sha256s, justification, recipient, result, detail, prev_hash } = row;
-  const body = { seq, id, ts_utc, clock, actor, action, object_ids, sha256s, justification, recipient, result, detail, prev_hash };
-  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+  return sha256hex(canonicalJson({ seq, id, ts_utc, clock, actor, action, object_ids, sha256s, justification, recipient, result, detail, prev_hash }));
 }
 
 export class AuditLog {
@@ -76,7 +97,7 @@ export class AuditLog {
       const last = this.repo.last();
       const cs = this.clockState();
       const row: Omit<AuditRow, 'hash'> = {
-        seq: (last?.seq ?? 0) + 1,
+        seq: (last?.seq ?? this.repo.anchor()?.seq ?? 0) + 1,
         id: newId(),
         ts_utc: this.clock.now(),
         clock: { synced: cs.synced, offset_ms: cs.offset_ms },
@@ -88,7 +109,8 @@ export class AuditLog {
         recipient: record.recipient ?? null,
         result: record.result ?? 'ok',
         detail: record.detail ?? {},
-        prev_hash: last?.hash ?? GENESIS_HASH,
+        prev_hash: last?.hash ?? this.repo.anchor()?.hash ?? GENESIS_HASH,
+        hv: 2,
       };
       const full: AuditRow = { ...row, hash: rowHash(row) };
       this.repo.insert(full);
@@ -99,8 +121,44 @@ export class AuditLog {
   }
 
   head(): AuditHead {
-    const last = this.repo.last();
+    const last = this.repo.last() ?? this.repo.anchor();
     return { count: last?.seq ?? 0, head_hash: last?.hash ?? GENESIS_HASH, ts: this.clock.now() };
+  }
+
+  /** The hash of the chain at `count` rows (undefined when that row was pruned or never written). */
+  hashAt(count: number): string | undefined {
+    if (count === 0) return GENESIS_HASH;
+    const anchor = this.repo.anchor();
+    if (anchor?.seq === count) return anchor.hash;
+    return this.repo.at(count)?.hash;
+  }
+
+  /**
+   * The content digests of rows `fromCount + 1` to `toCount`, for the force to chain from its acknowledged
+   * head; undefined when one of them is of link format 1 (written before format 2 existed) or pruned.
+   */
+  digestsBetween(fromCount: number, toCount: number): string[] | undefined {
+    const out: string[] = [];
+    for (const row of this.repo.rowsFrom(fromCount + 1)) {
+      if (row.seq > toCount) break;
+      if (row.hv !== 2 || row.seq !== fromCount + 1 + out.length) return undefined;
+      out.push(contentDigest(row));
+    }
+    return out.length === toCount - fromCount ? out : undefined;
+  }
+
+  /**
+   * Delete rows the force acknowledged (up to `ackedCount`) that are older than `beforeUtc`, keeping the
+   * last deleted row's place in the chain as the anchor the rest link to. Returns how many were deleted.
+   */
+  prune(ackedCount: number, beforeUtc: number): number {
+    return this.db.transaction(() => {
+      const to = this.repo.lastPrunable(ackedCount, beforeUtc);
+      if (!to) return 0;
+      const n = this.repo.pruneTo(to, this.clock.now());
+      this.append({ actor: { type: 'system', id: 'audit' }, action: 'audit.pruned', objectIds: [String(to.seq)], detail: { rows: n, anchor_seq: to.seq, anchor_hash: to.hash } });
+      return n;
+    })();
   }
 
   /** Rows in order, from `fromSeq` (inclusive). */
@@ -118,11 +176,12 @@ export class AuditLog {
     return out;
   }
 
-  /** Walk the chain; report the first row whose sequence, link or content does not check out. */
+  /** Walk the chain (from the anchor when rows were pruned); report the first row whose sequence, link or content does not check out. */
   verify(): VerifyResult {
-    let prev = GENESIS_HASH;
-    let expectedSeq = 1;
-    let count = 0;
+    const anchor = this.repo.anchor();
+    let prev = anchor?.hash ?? GENESIS_HASH;
+    let expectedSeq = (anchor?.seq ?? 0) + 1;
+    let count = anchor?.seq ?? 0;
     for (const raw of this.repo.storedRows()) {
       const bad = (reason: string): VerifyResult => ({ ok: false, count, headHash: prev, firstBad: { seq: raw.seq, id: raw.id, reason } });
       if (raw.seq !== expectedSeq) return bad(`sequence jumps from ${expectedSeq - 1} to ${raw.seq} (rows removed)`);

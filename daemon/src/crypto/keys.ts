@@ -75,6 +75,7 @@ export const SIG_CONTEXT = {
   command: 'hindsight-cmd-v1\0',
   config: 'hindsight-config-v1\0',
   auditHead: 'hindsight-audit-head-v1\0',
+  auditAck: 'hindsight-audit-ack-v1\0',
 } as const;
 
 /**

@@ -11,6 +11,7 @@ import { openForceDb, type ForceDb } from './database.js';
 import { FleetIntake } from './fleet.js';
 import { CommandDispatch } from './commands.js';
 import { ConfigSync } from './desired-config.js';
+import { AuditHeadCheck } from './audit-heads.js';
 import { EnvelopeIntake } from './intake.js';
 import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
 import { forcePaths } from './paths.js';
@@ -64,10 +65,11 @@ export class ForceReceiver {
       reconnectMs: 2000,
       subscriptions: [
         { topic: `$share/${c.force.share_group}/${forceSubscriptions(c.force.prefix).evidence}`, qos: 1 },
-        // presence, health and configuration reports are retained: every receiver takes them all (not shared), each write is the same
+        // presence, health, configuration reports and audit heads are retained: every receiver takes them all (not shared), each write is the same
         { topic: forceSubscriptions(c.force.prefix).state, qos: 1 },
         { topic: forceSubscriptions(c.force.prefix).health, qos: 1 },
         { topic: forceSubscriptions(c.force.prefix).configReported, qos: 1 },
+        { topic: forceSubscriptions(c.force.prefix).auditHead, qos: 1 },
         // each reply to a command is recorded by one receiver
         { topic: `$share/${c.force.share_group}/${forceSubscriptions(c.force.prefix).cmdResult}`, qos: 1 },
       ],
@@ -98,6 +100,14 @@ export class ForceReceiver {
     this.commands = commands;
     const configs = new ConfigSync({ db: this.fdb.db, prefix: c.force.prefix, clock: this.clock, log: this.log, publishRetained: (topic, payload) => link.publish(topic, payload, c.mqtt.publish_timeout_ms, { retain: true }) });
     this.configs = configs;
+    const auditHeads = new AuditHeadCheck({
+      db: this.fdb.db,
+      audit: this.fdb.audit,
+      clock: this.clock,
+      log: this.log,
+      receiptKey: loadReceiptKey(c.force.dir),
+      sendAck: (device, payload) => link.publish(new DeviceTopics(c.force.prefix, device).receipt(), payload, c.mqtt.publish_timeout_ms),
+    });
     // One message at a time in this process; the database arbitrates between processes.
     link.onMessage((topic, payload, properties) => {
       this.queue = this.queue
@@ -105,6 +115,7 @@ export class ForceReceiver {
           if (fleet.handle(topic, payload)) return;
           if (commands.handle(topic, payload, properties)) return;
           if (configs.handle(topic, payload)) return;
+          if (await auditHeads.handleTopic(c.force.prefix, topic, payload)) return;
           this.log.debug({ topic, bytes: payload.length }, 'evidence message');
           return this.intake?.handle(topic, payload);
         })

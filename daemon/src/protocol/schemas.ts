@@ -135,7 +135,37 @@ export const ReceiptBody = Type.Object(
 
 export const ReceiptPayload = Type.Object({ receipt: ReceiptBody, sig: B64(128) }, closed);
 
-export const AuditHeadPayload = Type.Object({ head: Type.Object({ count: Type.Integer({ minimum: 0 }), head_hash: Hex64, ts: Ms }, closed), kid: Kid, sig: B64(128) }, closed);
+/** Content digests one audit head may carry (the box sends the rest in the next heads). */
+export const MAX_AUDIT_DIGESTS = 2000;
+
+/**
+ * The signed head of the box's audit chain. `from` is the head the force last acknowledged and `digests`
+ * the content digests of the rows after it up to `count`, in order: the force chains them from `from` and
+ * must arrive at `head_hash` (audit/log.ts linkHash). Without `from` it is a first head (a baseline).
+ */
+export const AuditHeadPayload = Type.Object(
+  {
+    head: Type.Object(
+      {
+        count: Type.Integer({ minimum: 0 }),
+        head_hash: Hex64,
+        ts: Ms,
+        from: Type.Optional(Type.Object({ count: Type.Integer({ minimum: 0 }), head_hash: Hex64 }, closed)),
+        digests: Type.Optional(Type.Array(Hex64, { maxItems: MAX_AUDIT_DIGESTS })),
+      },
+      closed,
+    ),
+    kid: Kid,
+    sig: B64(128),
+  },
+  closed,
+);
+
+/** The force's acknowledgement of an audit head it checked (on the box's `receipt` topic), signed by a receipt key. */
+export const AuditAckPayload = Type.Object(
+  { ack: Type.Object({ v: Type.Literal(1), kind: Type.Literal('audit_head'), device_id: Id, count: Type.Integer({ minimum: 0 }), head_hash: Hex64, ts: Ms, kid: Kid }, closed), sig: B64(128) },
+  closed,
+);
 
 export const HealthPayload = Type.Object(
   {
@@ -196,6 +226,7 @@ export type PackageManifest = SignedPackageManifest['manifest'];
 export type ReceiptMessage = Static<typeof ReceiptPayload>;
 export type ReceiptBodyT = Static<typeof ReceiptBody>;
 export type SignedAuditHead = Static<typeof AuditHeadPayload>;
+export type AuditAckMessage = Static<typeof AuditAckPayload>;
 export type HealthMessage = Static<typeof HealthPayload>;
 export type CommandMessage = Static<typeof CommandPayload>;
 export type CommandResultMessage = Static<typeof CommandResultPayload>;

@@ -106,7 +106,7 @@ export function checkEnvelopeId(id: string): string {
 }
 
 /** Subscriptions of the force side (all devices); the same filters as its ACL lines, so the broker grants them. */
-export function forceSubscriptions(prefix: string): { evidence: string; state: string; health: string; cmdResult: string; configReported: string } {
+export function forceSubscriptions(prefix: string): { evidence: string; state: string; health: string; cmdResult: string; configReported: string; auditHead: string } {
   assertPrefix(prefix);
   return {
     evidence: `${prefix}/+/${TOPICS.envelopeChunk.suffix}`,
@@ -114,6 +114,7 @@ export function forceSubscriptions(prefix: string): { evidence: string; state: s
     health: `${prefix}/+/${TOPICS.health.suffix}`,
     cmdResult: `${prefix}/+/${TOPICS.cmdResult.suffix}`,
     configReported: `${prefix}/+/${TOPICS.configReported.suffix}`,
+    auditHead: `${prefix}/+/${TOPICS.auditHead.suffix}`,
   };
 }
 

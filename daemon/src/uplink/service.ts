@@ -12,7 +12,7 @@ import { Outbox, type DeliveryHook, type OutboxStats } from './outbox.js';
 import { deleteDeliveredWorkingFiles, ReceiptHandler } from './receipts.js';
 import { EvidenceSealer } from './sealer.js';
 import { EnvelopeSender, type SenderSettings } from './sender.js';
-import { signAuditHead } from './audit-head.js';
+import { AuditHeads, signAuditHead } from './audit-head.js';
 import { errorMessage, HindsightError } from '../util/errors.js';
 import { CommandVerifier } from '../fleet/command-verify.js';
 import { FleetCommands, type CommandHost } from '../fleet/commands.js';
@@ -21,8 +21,6 @@ import type { ForcePolicy } from '../kernel/force-config.js';
 import { WebRepo } from '../db/repos/web.js';
 import { forceMaxHours } from '../kernel/settings.js';
 
-/** PROTOCOL.md: the signed audit head goes up every 15 minutes and at shutdown (and after each connect). */
-const AUDIT_HEAD_EVERY_MS = 15 * 60_000;
 
 /** The outbox and sealer a box has whether or not its link is up (the evidence outlet and operations use these). */
 export function createOutbox(ctx: Pick<AppContext, 'config' | 'db' | 'audit' | 'clock'>): Outbox {
@@ -81,6 +79,7 @@ export class UplinkService implements Service {
   private readonly healthFigures: (() => Promise<Record<string, unknown>>) | undefined;
   private readonly forcePolicy: UplinkLinks['forcePolicy'];
   private healthTimer: NodeJS.Timeout | undefined;
+  private auditHeads: AuditHeads | undefined;
   private readonly startedAtMs = Date.now();
 
   constructor(
@@ -203,6 +202,8 @@ export class UplinkService implements Service {
         return;
       }
       if (topic !== topics.receipt()) return;
+      const ack = this.auditHeads?.handleAck(payload);
+      if (ack) return void this.auditAcknowledged(link, topics, ack);
       const r = receipts.handle(payload);
       if (r.delivered) {
         this.ctx.bus.emit('envelope.delivered', { envelopeId: r.delivered.envelopeId, incidentId: r.delivered.incidentId });
@@ -213,7 +214,7 @@ export class UplinkService implements Service {
     this.unsubscribe.push(this.ctx.bus.on('envelope.queued', () => sender.wake()));
     this.auditTimer = setInterval(() => {
       if (link.connected) this.publishAuditHead(link, topics).catch((err) => log.warn({ err: errorMessage(err) }, 'cannot publish the audit head now'));
-    }, AUDIT_HEAD_EVERY_MS);
+    }, config.uplink.audit_head_interval_s * 1000);
     this.fullTimer = setInterval(() => this.warnIfFull(), 60_000);
     this.healthTimer = setInterval(() => {
       if (link.connected) void this.publishHealth(link, topics);
@@ -292,10 +293,41 @@ export class UplinkService implements Service {
     }
   }
 
-  /** Publish the signed audit head (count + head hash) so the force can detect a truncated or rewritten log. */
+  /**
+   * Publish the signed audit head (count, head hash, and the digests of the rows since the head the force
+   * acknowledged) so the force can tell a rewritten, truncated or forked log from one that grew.
+   */
   private async publishAuditHead(link: MqttConnection, topics: DeviceTopics): Promise<void> {
     const key = readKeyFile(uplinkFiles(this.ctx.paths.stateDir).deviceKey, 'ed25519');
-    await link.publish(topics.auditHead(), JSON.stringify(signAuditHead(this.ctx.audit.head(), key)), this.ctx.config.uplink.publish_timeout_ms, { retain: true });
+    const { head } = this.heads(topics).next();
+    await link.publish(topics.auditHead(), JSON.stringify(signAuditHead(head, key)), this.ctx.config.uplink.publish_timeout_ms, { retain: true });
+  }
+
+  private heads(topics: DeviceTopics): AuditHeads {
+    this.auditHeads ??= new AuditHeads({ db: this.ctx.db, audit: this.ctx.audit, deviceId: topics.device, keyset: () => new KeySetStore(this.ctx.db).current(), now: () => this.ctx.clock.now() });
+    return this.auditHeads;
+  }
+
+  /**
+   * The force checked a head: rows it covers that are older than `uplink.audit_keep_days` may go (behind
+   * the anchor), and a backlog too large for one head goes up at once. A refused acknowledgement is
+   * audited and changes nothing.
+   */
+  private auditAcknowledged(link: MqttConnection, topics: DeviceTopics, ack: { ok: true; count: number } | { ok: false; reason: string }): void {
+    const { ctx } = this;
+    const log = ctx.log.child({ service: this.name });
+    if (!ack.ok) {
+      ctx.audit.append({ actor: { type: 'force', id: 'unknown' }, action: 'audit.ack_rejected', result: 'denied', detail: { reason: ack.reason } });
+      log.warn({ reason: ack.reason }, 'audit acknowledgement refused');
+      return;
+    }
+    const keepDays = ctx.config.uplink.audit_keep_days;
+    if (keepDays > 0) {
+      const pruned = ctx.audit.prune(ack.count, ctx.clock.now() - keepDays * 86_400_000);
+      if (pruned) log.info({ rows: pruned, acknowledged: ack.count }, `${pruned} audit rows older than ${keepDays} days, acknowledged by the force, pruned behind the anchor`);
+    }
+    // a backlog larger than one head carries goes up at once; newer rows wait for the next interval
+    if (this.heads(topics).next().more) this.publishAuditHead(link, topics).catch((err) => log.warn({ err: errorMessage(err) }, 'cannot publish the audit head now'));
   }
 
   /** Said every minute while it lasts: a full outbox means new incidents are being refused. */

@@ -23,6 +23,8 @@ export const UplinkSection = section('MQTT uplink to the force (sealed evidence,
   inflight: integer('Chunk publishes awaiting PUBACK at once.', 16, 1, 256),
   keepalive_s: integer('MQTT keepalive.', 30, 5, 3600),
   health_interval_s: integer("How often the box's health document goes to the force (retained; also at every connect).", 60, 5, 3600),
+  audit_head_interval_s: integer("How often the signed head of the box's audit log goes to the force (retained; also at every connect and at a clean stop), with the digests of the rows since the head the force acknowledged.", 900, 5, 86_400),
+  audit_keep_days: integer('Audit rows older than this that the force has acknowledged are deleted behind a kept anchor (the chain still verifies from it). 0 = keep every row.', 400, 0, 36_500),
   session_expiry_s: Type.Integer({ description: 'Persistent session kept by the broker while the box is offline (receipts queue there).', default: 7 * 86_400, minimum: 86_400 }),
   reconnect_ms: Type.Integer({ description: 'Delay between reconnection attempts.', default: 2000, minimum: 100 }),
 });

@@ -26,6 +26,8 @@ export interface AuditRow {
   detail: Record<string, unknown>;
   prev_hash: string;
   hash: string;
+  /** Link format: 1 = hash over the whole row with prev_hash; 2 = hash of prev_hash and the content digest. */
+  hv: 1 | 2;
 }
 
 /** An audit table row as SQLite returns it (verification reads these before trusting their JSON). */
@@ -47,6 +49,7 @@ export interface StoredAuditRow {
   detail: string;
   prev_hash: string;
   hash: string;
+  hv: number;
 }
 
 /** Throws when a JSON field was changed into something unreadable. */
@@ -66,6 +69,7 @@ export function auditFromRow(r: StoredAuditRow): AuditRow {
     detail: JSON.parse(r.detail) as Record<string, unknown>,
     prev_hash: r.prev_hash,
     hash: r.hash,
+    hv: r.hv === 2 ? 2 : 1,
   };
 }
 
@@ -85,8 +89,8 @@ export class AuditRepo {
     statement(
       this.db,
       `INSERT INTO audit (seq, id, ts_utc, clock_synced, clock_offset_ms, actor_type, actor_id, actor_role, action,
-         object_ids, sha256s, justification, recipient, result, detail, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         object_ids, sha256s, justification, recipient, result, detail, prev_hash, hash, hv)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       row.seq,
       row.id,
@@ -105,7 +109,29 @@ export class AuditRepo {
       JSON.stringify(row.detail),
       row.prev_hash,
       row.hash,
+      row.hv,
     );
+  }
+
+  /** The row at `seq`'s place in the chain (its hash and link format), or undefined. */
+  at(seq: number): { seq: number; hash: string; hv: number } | undefined {
+    return statement(this.db, 'SELECT seq, hash, hv FROM audit WHERE seq = ?').get(seq) as { seq: number; hash: string; hv: number } | undefined;
+  }
+
+  /** Where the kept rows start: the last pruned row's place in the chain, or undefined (nothing pruned). */
+  anchor(): { seq: number; hash: string } | undefined {
+    return statement(this.db, 'SELECT seq, hash FROM audit_anchor WHERE id = 1').get() as { seq: number; hash: string } | undefined;
+  }
+
+  /** Rows up to and including `seq` written before `beforeUtc`: the last one's place, or undefined. */
+  lastPrunable(upToSeq: number, beforeUtc: number): { seq: number; hash: string } | undefined {
+    return statement(this.db, 'SELECT seq, hash FROM audit WHERE seq <= ? AND ts_utc < ? ORDER BY seq DESC LIMIT 1').get(upToSeq, beforeUtc) as { seq: number; hash: string } | undefined;
+  }
+
+  /** Move the anchor to `seq` and delete the rows up to it (call inside a transaction). */
+  pruneTo(anchor: { seq: number; hash: string }, nowUtc: number): number {
+    statement(this.db, 'INSERT INTO audit_anchor (id, seq, hash, pruned_utc) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, pruned_utc = excluded.pruned_utc').run(anchor.seq, anchor.hash, nowUtc);
+    return statement(this.db, 'DELETE FROM audit WHERE seq <= ?').run(anchor.seq).changes;
   }
 
   // The iterations prepare their statement each time: a cached one cannot be iterated twice at once

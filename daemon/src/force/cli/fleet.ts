@@ -7,6 +7,7 @@ import { sleep, systemClock } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 import { CommandIssuer, MAX_COMMAND_TTL_S } from '../commands.js';
 import { CommandsRepo } from '../db/commands.js';
+import { AuditHeadsRepo, type AuditHeadState } from '../db/audit-heads.js';
 import { DesiredConfigRepo } from '../db/desired.js';
 import { assertGroupName, ConfigIssuer, configView, resolveTargets, type ConfigState } from '../desired-config.js';
 import { FORCE_CONFIG_KEYS } from '../../protocol/force-config.js';
@@ -22,7 +23,10 @@ const time = (ms: number): string => new Date(ms).toISOString().replace('T', ' '
 const ago = (ms: number | null, now: number): string => (ms === null ? '-' : `${Math.max(0, Math.round((now - ms) / 1000))} s ago`);
 
 /** A box of the fleet view: enrolled here, with what it last said (nothing yet for a box never seen). */
-type FleetLine = { deviceId: string; store: string; revoked: boolean; presence: FleetBox | undefined; config: ConfigState };
+type FleetLine = { deviceId: string; store: string; revoked: boolean; presence: FleetBox | undefined; config: ConfigState; audit: AuditHeadState | undefined };
+
+/** The audit log's check in one word: ok (its heads extend each other), ALARM (with why in --json and `show`), or - (no head yet). */
+const auditWord = (a: AuditHeadState | undefined): string => (!a ? '-' : a.status === 'alarm' ? 'ALARM' : 'ok');
 
 /** One box's line: presence, and the few health figures an admin with 500 boxes scans for. */
 function summary(l: FleetLine, now: number): string[] {
@@ -42,6 +46,7 @@ function summary(l: FleetLine, now: number): string[] {
     String(alarms),
     typeof disk.free_bytes === 'number' ? `${(disk.free_bytes / 1e9).toFixed(1)} GB` : '-',
     l.config,
+    auditWord(l.audit),
   ];
 }
 
@@ -59,16 +64,17 @@ export function registerForceFleet(force: Command): void {
       await withForceSession(config.force.dir, (fdb) => {
         const fleetRepo = new FleetRepo(fdb.db);
         const presence = new Map(fleetRepo.list().map((b) => [b.deviceId, b]));
-        const lines: FleetLine[] = new DeviceRegistry(fdb.db).list().map((d) => ({ deviceId: d.id, store: d.store, revoked: d.revoked, presence: presence.get(d.id), config: configView(fdb.db, d.id).state }));
+        const heads = new AuditHeadsRepo(fdb.db);
+        const lines: FleetLine[] = new DeviceRegistry(fdb.db).list().map((d) => ({ deviceId: d.id, store: d.store, revoked: d.revoked, presence: presence.get(d.id), config: configView(fdb.db, d.id).state, audit: heads.get(d.id) }));
         if (opts.json) {
-          // what each box said (FleetBox), with its enrollment and configuration state
-          const out = lines.map((l) => ({ ...(l.presence ?? { deviceId: l.deviceId, state: 'never seen' }), store: l.store, revoked: l.revoked, config: l.config }));
+          // what each box said (FleetBox), with its enrollment, configuration state and its audit log's check
+          const out = lines.map((l) => ({ ...(l.presence ?? { deviceId: l.deviceId, state: 'never seen' }), store: l.store, revoked: l.revoked, config: l.config, audit: l.audit ?? null }));
           return void process.stdout.write(JSON.stringify(out, null, 2) + '\n');
         }
         const now = systemClock.now();
         process.stdout.write(
           lines.length
-            ? table(['box', 'store', 'state', 'since (UTC)', 'version', 'health', 'recording', 'alarms', 'free disk', 'config'], lines.map((l) => summary(l, now)))
+            ? table(['box', 'store', 'state', 'since (UTC)', 'version', 'health', 'recording', 'alarms', 'free disk', 'config', 'audit'], lines.map((l) => summary(l, now)))
             : 'no box is enrolled yet (hindsight force enroll)\n',
         );
       });
@@ -84,7 +90,7 @@ export function registerForceFleet(force: Command): void {
       await withForceSession(config.force.dir, (fdb) => {
         const b = new FleetRepo(fdb.db).get(device);
         if (!b) throw new UsageError(`box ${JSON.stringify(device.slice(0, 64))} has not reported`, { hint: '`hindsight-force fleet list` shows the boxes that did' });
-        process.stdout.write(JSON.stringify(b, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ ...b, config: configView(fdb.db, device), audit: new AuditHeadsRepo(fdb.db).get(device) ?? null }, null, 2) + '\n');
       });
     });
 }

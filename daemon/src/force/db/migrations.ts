@@ -1,6 +1,7 @@
 import { m002 } from '../../db/migrations/002_audit.js';
 import type { Migration } from '../../db/migrations/index.js';
 import { webAccountTables } from '../../db/migrations/008_web.js';
+import { AUDIT_LINKS_SQL } from '../../db/migrations/010_audit_links.js';
 
 /**
  * The force database's own migrations (not the box's). The audit table is the same append-only,
@@ -333,4 +334,28 @@ const f010: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009, f010];
+/** The audit table's link format 2 and anchor, as the box's migration 010 (the same AuditLog code serves both). */
+const f011: Migration = {
+  version: 11,
+  name: 'force-audit-links',
+  sql: AUDIT_LINKS_SQL,
+};
+
+/** The latest audit head each box sent and how it checked out (see fleet.ts). */
+const f012: Migration = {
+  version: 12,
+  name: 'force-audit-heads',
+  sql: `
+    CREATE TABLE audit_heads (
+      device_id     TEXT PRIMARY KEY,
+      count         INTEGER NOT NULL,
+      head_hash     TEXT NOT NULL,
+      box_ts        INTEGER NOT NULL,
+      checked_utc   INTEGER NOT NULL,
+      status        TEXT NOT NULL CHECK (status IN ('baseline', 'extended', 'alarm')),
+      alarm         TEXT
+    ) STRICT;
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009, f010, f011, f012];
