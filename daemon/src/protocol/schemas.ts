@@ -167,6 +167,18 @@ export const AuditAckPayload = Type.Object(
   closed,
 );
 
+/** The most alarms a health document lists (the box keeps the rest; `incidents.failed` still counts them all). */
+export const MAX_HEALTH_ALARMS = 100;
+
+/**
+ * One alarm of the health document: raised by a service and kept in the box's `alarms` table, or computed
+ * when the document is built (then with `message`, words the force's admin can act on; no personal data).
+ */
+export const HealthAlarm = Type.Object(
+  { kind: Type.String({ maxLength: 64 }), subject: Type.String({ maxLength: 128 }), since: Ms, message: Type.Optional(Type.String({ maxLength: 500 })) },
+  closed,
+);
+
 export const HealthPayload = Type.Object(
   {
     ts: Ms,
@@ -174,6 +186,7 @@ export const HealthPayload = Type.Object(
     version: Type.String({ maxLength: 64 }),
     clock: Type.Object({ synced: Type.Boolean(), offset_ms: Type.Union([Type.Number(), Type.Null()]), source: Type.String({ maxLength: 32 }) }, closed),
     outbox: Type.Object({ pending: Type.Integer({ minimum: 0 }), bytes: Type.Integer({ minimum: 0 }), oldest_age_s: Type.Union([Type.Number(), Type.Null()]) }, closed),
+    alarms: Type.Optional(Type.Array(HealthAlarm, { maxItems: MAX_HEALTH_ALARMS })),
   },
   // Other services (cpu, disk, cameras, incidents, models) add their own keys to the health document.
   { additionalProperties: true },
@@ -228,6 +241,7 @@ export type ReceiptBodyT = Static<typeof ReceiptBody>;
 export type SignedAuditHead = Static<typeof AuditHeadPayload>;
 export type AuditAckMessage = Static<typeof AuditAckPayload>;
 export type HealthMessage = Static<typeof HealthPayload>;
+export type HealthAlarmItem = Static<typeof HealthAlarm>;
 export type CommandMessage = Static<typeof CommandPayload>;
 export type CommandResultMessage = Static<typeof CommandResultPayload>;
 export type DesiredConfigMessage = Static<typeof DesiredConfigPayload>;
