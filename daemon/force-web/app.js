@@ -67,7 +67,7 @@ function loginPage() {
 
 // Each page is its own address (#triage, #cases/ID...), so a reload or the back button keeps it.
 function tabs() {
-  return [['triage', 'Triage', 'supervisor'], ['cases', 'Cases', 'reviewer'], ['series', 'Series', 'reviewer'], ['accounts', 'Accounts', 'admin']].filter(([, , role]) => may(role));
+  return [['triage', 'Triage', 'supervisor'], ['cases', 'Cases', 'reviewer'], ['series', 'Series', 'reviewer'], ['fleet', 'Fleet', 'admin'], ['accounts', 'Accounts', 'admin']].filter(([, , role]) => may(role));
 }
 
 /** At least three words: the console asks before the server refuses. */
@@ -84,6 +84,7 @@ async function route() {
     if (current === 'triage') return id ? await triageIncidentPage(nav, id) : await triagePage(nav);
     if (current === 'cases') return id ? await reviewPage(nav, id) : await casesPage(nav);
     if (current === 'series') return await seriesPage(nav);
+    if (current === 'fleet') return id ? await boxPage(nav, id) : await fleetPage(nav);
     return await accountsPage(nav);
   } catch (err) {
     show(nav, el('h1', {}, 'That could not be shown'), el('p', { class: 'error' }, err.hint ? `${err.message}. ${err.hint}` : err.message));
@@ -270,6 +271,108 @@ async function reviewPage(nav, id) {
     may('supervisor') ? el('a', { class: 'btn', href: `/api/v1/cases/${encodeURIComponent(c.envelope)}/report`, download: true }, 'Download case report') : null,
     holder,
     el('a', { class: 'btn secondary', href: '#cases' }, 'Back to cases'));
+}
+
+// --- fleet (admins) ---
+
+const STATE_WORDS = { online: 'Online', offline: 'Offline', revoked: 'Revoked', 'never seen': 'Never seen' };
+const OP_WORDS = { ping: 'Ping', get_status: 'Get its status', get_config: 'Get its configuration', revoke_sessions: "Sign out the shop's managers", restart: 'Restart the box' };
+const ALARM_WORDS = {
+  'camera.down': 'camera down', 'camera.undecodable': 'camera footage undecodable', 'clock.unsynced': 'clock not synchronised',
+  'uplink.outbox_growing': 'evidence waiting to be sent', 'uplink.keyset_expiring': 'force key set expiring', 'buffer.disk_low': 'disk low',
+  'recorder.disk_full': 'disk full', 'recorder.db_write_failed': 'database writes failing', 'incident.needs_person': 'incident needs a person',
+};
+const alarmWords = (kind) => ALARM_WORDS[kind] || kind.replace(/[._]/g, ' ');
+const ago = (iso) => (iso ? `${Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000))} s ago` : 'never');
+const gb = (b) => (b === null || b === undefined ? '-' : `${(b / 1e9).toFixed(1)} GB`);
+
+/** What needs someone's eyes first: the audit log failing its check, a box offline, any alarm. */
+function trouble(b) {
+  const out = [];
+  if (b.audit?.status === 'alarm') out.push('audit log fails its check');
+  if (b.state === 'offline') out.push('offline');
+  if (b.cameras && b.cameras.recording < b.cameras.total) out.push(`${b.cameras.total - b.cameras.recording} camera(s) not recording`);
+  for (const a of b.alarms) out.push(alarmWords(a.kind));
+  return out;
+}
+
+async function fleetPage(nav) {
+  const { boxes } = await api('GET', '/api/v1/fleet');
+  const sorted = [...boxes].sort((a, b) => trouble(b).length - trouble(a).length || a.device.localeCompare(b.device));
+  const count = (st) => boxes.filter((b) => b.state === st).length;
+  show(nav, el('h1', {}, 'Fleet'),
+    el('p', {}, `${boxes.length} box(es): ${count('online')} online, ${count('offline')} offline, ${count('never seen')} never seen, ${count('revoked')} revoked. Boxes that need attention come first.`),
+    boxes.length ? el('table', { class: 'fleet', id: 'fleet' },
+      el('thead', {}, el('tr', {}, ['Box', 'Shop', 'State', 'Cameras', 'Free disk', 'Last health', 'Config', 'Needs attention'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, sorted.map((b) => {
+        const t = trouble(b);
+        return el('tr', { 'data-box': b.device, class: t.length ? 'attention' : '' },
+          el('td', {}, el('a', { href: `#fleet/${encodeURIComponent(b.device)}` }, b.device)),
+          el('td', {}, b.store),
+          el('td', {}, el('span', { class: `state ${b.state.replace(' ', '_')}` }, STATE_WORDS[b.state] || b.state)),
+          el('td', {}, b.cameras ? `${b.cameras.recording}/${b.cameras.total} recording` : '-'),
+          el('td', {}, gb(b.free_disk_bytes)),
+          el('td', {}, ago(b.health_at)),
+          el('td', {}, b.config === 'none' ? '-' : b.config.replace('_', ' ')),
+          el('td', { class: t.length ? 'error' : 'muted' }, t.length ? t.join(', ') : 'nothing'));
+      }))) : el('p', { class: 'muted' }, 'No box is enrolled yet (hindsight-force enroll).'));
+}
+
+async function boxPage(nav, id) {
+  const b = await api('GET', `/api/v1/fleet/${encodeURIComponent(id)}`);
+  const h = b.health || {};
+  const line = errorLine();
+  const reason = el('textarea', { id: 'command-reason', maxlength: 2000 });
+  const result = el('div', { id: 'command-result', 'aria-live': 'polite' });
+  const latest = el('div', { id: 'latest-commands' });
+  const listCommands = (commands) => latest.replaceChildren(commands.length
+    ? el('ul', { class: 'decisions' }, commands.map((c) => el('li', {}, `${when(c.issued)} · ${OP_WORDS[c.op] || c.op} · ${c.state}${c.error ? ` (${c.error})` : ''}`)))
+    : el('p', { class: 'muted' }, 'None yet.'));
+  listCommands(b.commands);
+  const give = async (op) => {
+    line.textContent = '';
+    if (words(reason.value) < 3) { failWith(line, { message: 'Say why, in at least three words' }); reason.focus(); return; }
+    if (op === 'restart' && !confirm(`Restart box ${b.device}? Recording stops for a few seconds.`)) return;
+    try {
+      let c = await api('POST', `/api/v1/fleet/${encodeURIComponent(b.device)}/commands`, { op, reason: reason.value.trim() });
+      result.replaceChildren(el('p', { class: 'muted' }, `${OP_WORDS[op]}: sent to the receiver, waiting for the box...`));
+      // the box answers within seconds when online; a command expires after two minutes
+      for (let i = 0; i < 130 && !['done', 'failed', 'expired'].includes(c.state); i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        c = await api('GET', `/api/v1/fleet/commands/${encodeURIComponent(c.id)}`);
+      }
+      result.replaceChildren(
+        el('p', { class: c.state === 'done' ? 'state confirmed' : 'error' }, c.state === 'done' ? `${OP_WORDS[op]}: the box answered` : `${OP_WORDS[op]}: ${c.state}${c.error ? ` (${c.error})` : ''}`),
+        c.reply ? el('pre', { class: 'reply' }, JSON.stringify(c.reply, null, 2)) : null);
+      listCommands((await api('GET', `/api/v1/fleet/${encodeURIComponent(b.device)}`)).commands);
+    } catch (err) { failWith(line, err); }
+  };
+  show(nav, el('h1', {}, `Box ${b.device} · ${b.store}`),
+    el('dl', { class: 'facts' },
+      el('dt', {}, 'State'), el('dd', {}, `${STATE_WORDS[b.state] || b.state}${b.since ? ` since ${when(b.since)}` : ''}`),
+      el('dt', {}, 'Version'), el('dd', {}, b.version || '-'),
+      el('dt', {}, 'Last health'), el('dd', {}, ago(b.health_at)),
+      el('dt', {}, 'Clock'), el('dd', {}, h.clock ? (h.clock.synced ? `synced (${h.clock.source}, offset ${Math.round(h.clock.offset_ms ?? 0)} ms)` : 'NOT synced') : '-'),
+      el('dt', {}, 'Free disk'), el('dd', {}, gb(b.free_disk_bytes)),
+      el('dt', {}, 'Evidence waiting'), el('dd', {}, h.outbox ? `${h.outbox.pending} envelope(s)${h.outbox.oldest_age_s ? `, oldest ${h.outbox.oldest_age_s} s` : ''}` : '-'),
+      el('dt', {}, 'Incidents'), el('dd', {}, h.incidents ? `${h.incidents.open} open, ${h.incidents.failed} failed` : '-'),
+      el('dt', {}, 'Configuration'), el('dd', {}, b.configuration.desired_version ? `version ${b.configuration.desired_version} desired, ${b.configuration.reported ? `${b.configuration.reported.appliedVersion} applied` : 'none reported'} (${b.configuration.state.replace('_', ' ')})` : 'the box\'s own'),
+      el('dt', {}, 'Audit log'), el('dd', { class: b.audit?.status === 'alarm' ? 'error' : '' }, b.audit ? (b.audit.status === 'alarm' ? `FAILS ITS CHECK: ${b.audit.alarm}` : `checked: ${b.audit.rows} rows, ${when(b.audit.checked)}`) : 'no head yet')),
+    el('h2', {}, 'Cameras'),
+    Array.isArray(h.cameras) && h.cameras.length ? el('table', { class: 'fleet' },
+      el('thead', {}, el('tr', {}, ['Camera', 'State', 'fps', 'kbit/s', 'Last segment'].map((x) => el('th', { scope: 'col' }, x)))),
+      el('tbody', {}, h.cameras.map((c) => el('tr', { class: c.state === 'recording' ? '' : 'attention' },
+        el('td', {}, c.id), el('td', {}, c.state), el('td', {}, c.fps ?? '-'), el('td', {}, c.kbps ?? '-'), el('td', {}, c.last_segment_age_s === null || c.last_segment_age_s === undefined ? '-' : `${c.last_segment_age_s} s ago`))))) : el('p', { class: 'muted' }, 'No health document with cameras yet.'),
+    el('h2', {}, 'Alarms'),
+    b.alarms.length ? el('ul', {}, b.alarms.map((a) => el('li', { class: 'error' }, `${alarmWords(a.kind)}${a.subject ? ` (${a.subject})` : ''}${a.message ? `: ${a.message}` : ''}`))) : el('p', { class: 'muted' }, 'None.'),
+    b.state === 'revoked' ? el('p', { class: 'note' }, 'This box is revoked: it is sent nothing.') : el('fieldset', {},
+      el('legend', {}, 'Give the box a command'),
+      el('label', { for: 'command-reason' }, 'Why (at least three words; recorded in the audit log)'), reason,
+      Object.entries(OP_WORDS).map(([op, label]) => el('button', { class: op === 'restart' ? 'btn danger' : 'btn secondary', type: 'button', 'data-op': op, on: { click: () => give(op) } }, label)),
+      line, result),
+    el('h2', {}, 'Latest commands'),
+    latest,
+    el('a', { class: 'btn secondary', href: '#fleet' }, 'Back to the fleet'));
 }
 
 // --- accounts (admins) ---

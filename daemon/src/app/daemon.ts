@@ -23,6 +23,7 @@
  * reaches the daemon only once everything it fronts runs), systemd (ready). Stop: the reverse.
  */
 import type { Logger } from 'pino';
+import type { LogRing } from '../log/ring.js';
 import { AuditLog, type AuditActor } from '../audit/log.js';
 import { daemonPaths } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
@@ -69,7 +70,7 @@ export class Daemon {
   private readonly started: Service[] = [];
   private stopping: Promise<void> | undefined;
 
-  constructor(config: Config, options: { log: Logger; clock?: Clock; env?: NodeJS.ProcessEnv }) {
+  constructor(config: Config, options: { log: Logger; clock?: Clock; env?: NodeJS.ProcessEnv; logRing?: LogRing }) {
     const paths = daemonPaths(config);
     // Open (and migrate) the database first: a corrupt file must stop start-up before anything runs.
     const db = openDatabase(paths.database);
@@ -104,6 +105,7 @@ export class Daemon {
       onDelivered: (d) => incidents.delivered(d.incidentId, d.envelopeId),
       health: healthFigures(this.ctx, () => models.capability),
       forcePolicy: { policy: forcePolicy, changed: () => settings.applyStored() },
+      logs: options.logRing && ((lines, maxBytes) => options.logRing!.tail(lines, maxBytes)),
     });
     // The local control API (CLI -> daemon) opens last, once everything it fronts is running.
     const control = new ControlServer(paths.stateDir, options.log);

@@ -1,17 +1,15 @@
 #!/usr/bin/env node
 import type { Command } from 'commander';
 import { quietOnClosedPipe } from '../program/output.js';
-import { finishProgram, newProgram, runProgram } from '../program/program.js';
+import { newProgram, registerCommands, runProgram, type CommandTable } from '../program/program.js';
 import { narrowUmask } from '../util/secure-fs.js';
-
-type Register = (program: Command) => void;
 
 /**
  * The commands, in help order, each with the top-level names it registers and its module, imported only
  * when needed: `hindsight analyse` does not load the daemon's, the uplink's or the force's modules, which
  * halves its start-up.
  */
-const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
+const COMMANDS: CommandTable = [
   [['run'], async () => (await import('./commands/run.js')).registerRun],
   [['config'], async () => (await import('./commands/config.js')).registerConfig],
   [['doctor'], async () => (await import('./commands/doctor.js')).registerDoctor],
@@ -30,10 +28,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register>][] = [
 
 /** The program with every command, or only the one named `only` when that is a known command. */
 export async function buildProgram(only?: string): Promise<Command> {
-  const program = newProgram('hindsight', 'Hindsight: incident-driven face evidence from shop CCTV, sealed to the police force');
-  const known = only === 'version' || (only !== undefined && COMMANDS.some(([names]) => names.includes(only)));
-  for (const [names, load] of COMMANDS) if (!known || names.includes(only)) (await load())(program);
-  return finishProgram(program);
+  return registerCommands(newProgram('hindsight', 'Hindsight: incident-driven face evidence from shop CCTV, sealed to the police force'), COMMANDS, only);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,16 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
 import { trustedSigner, type KeySetBody, type SignedKeySet, type SignerKey, type SignerRole } from '../crypto/keyset.js';
 import { SIG_CONTEXT, verifyWith } from '../crypto/keys.js';
 import { checkPayload, PayloadError } from '../protocol/schemas.js';
-import { COMMAND_OPS, OPERATOR_OPS, type CommandOp } from '../protocol/commands.js';
+import { COMMAND_OPS, HIGH_RISK_OPS, OPERATOR_OPS, type CommandOp } from '../protocol/commands.js';
 import type { DeviceTopics } from '../protocol/topics.js';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Db } from '../db/db.js';
+import { CommandNoncesRepo } from '../db/repos/command-nonces.js';
 import { CommandSeqRepo } from '../db/repos/command-seq.js';
 import { CommandsSeenRepo } from '../db/repos/commands-seen.js';
 import { canonicalBytes } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
+import { sha256 } from '../util/hash.js';
 import { clipText, toWellFormedText } from '../util/text.js';
 
 /**
@@ -19,6 +22,11 @@ import { clipText, toWellFormedText } from '../util/text.js';
  * accepted command runs in the same transaction as the seq bump, the cmd_id record and its audit row.
  * The ops themselves belong to the fleet service; there is no op that enables matching or live
  * recognition, and an unknown op is refused like a forbidden one.
+ *
+ * A high-risk op (HIGH_RISK_OPS) also needs `args.nonce`, a single-use nonce the box gave out within
+ * the last 300 s of its monotonic clock, whenever the box's clock is not synchronised: such a clock may
+ * be a day behind, and then a command the force's clock saw expire long ago still looks valid here.
+ * The nonce is used up in the command's transaction, after the replay checks.
  */
 
 const ROLE_OPS: Partial<Record<SignerRole, ReadonlySet<string>>> = {
@@ -26,11 +34,22 @@ const ROLE_OPS: Partial<Record<SignerRole, ReadonlySet<string>>> = {
   'command-operator': new Set(OPERATOR_OPS),
 };
 
-export { COMMAND_OPS, type CommandOp };
+export { COMMAND_OPS, HIGH_RISK_OPS, type CommandOp };
+
+const HIGH_RISK: ReadonlySet<string> = new Set(HIGH_RISK_OPS);
 
 export const MAX_COMMAND_BYTES = 16 * 1024;
 const MAX_FUTURE_IAT_MS = 30_000;
 const MAX_LIFETIME_MS = 300_000;
+
+/** A nonce is good for one command within this long of the box's monotonic clock (a command's lifetime at most). */
+export const NONCE_TTL_MS = 300_000;
+/** 16 random bytes, base64url. */
+const NONCE_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+/** Used and expired nonces are kept this long after expiry so a late use is told "expired" or "used", not "unknown". */
+const NONCE_KEEP_MS = 3_600_000;
+/** Unused nonces kept at most (a burst of get_nonce cannot grow the table). */
+const MAX_OPEN_NONCES = 100;
 
 // The version is checked after the signature (protocol order), so the schema accepts any integer here.
 const Kid = Type.String({ pattern: '^[0-9a-f]{16}$' });
@@ -75,6 +94,7 @@ export type CommandRejection =
   | 'duplicate_cmd_id'
   | 'bad_response_topic'
   | 'bad_args'
+  | 'nonce'
   | 'failed';
 
 export class CommandRejected extends HindsightError {
@@ -93,9 +113,33 @@ export interface VerifiedCommand {
   responseTopic: string | undefined;
 }
 
+export interface VerifierOptions {
+  /**
+   * Whether the box's clock is NTP-synchronised now. When it is not (the default: a clock nobody vouches
+   * for), a high-risk command needs a nonce of this box, since its `exp` may look valid to a clock that is
+   * behind long after the force's clock passed it.
+   */
+  clockSynced?: () => boolean;
+  /** This process (a nonce is void in any other); defaults to one id per process. */
+  bootId?: string;
+  /** Milliseconds on a clock that never goes back (performance.now by default); tests pass their own. */
+  monotonic?: () => number;
+}
+
+export interface IssuedNonce {
+  nonce: string;
+  ttlS: number;
+}
+
+const PROCESS_ID = randomBytes(8).toString('hex');
+
 export class CommandVerifier {
   private readonly seqs: CommandSeqRepo;
   private readonly seen: CommandsSeenRepo;
+  private readonly nonces: CommandNoncesRepo;
+  private readonly clockSynced: () => boolean;
+  private readonly bootId: string;
+  private readonly monotonic: () => number;
 
   constructor(
     private readonly db: Db,
@@ -103,9 +147,14 @@ export class CommandVerifier {
     private readonly keyset: () => SignedKeySet | undefined,
     private readonly topics: DeviceTopics,
     private readonly clock: Clock,
+    options: VerifierOptions = {},
   ) {
     this.seqs = new CommandSeqRepo(db);
     this.seen = new CommandsSeenRepo(db);
+    this.nonces = new CommandNoncesRepo(db);
+    this.clockSynced = options.clockSynced ?? (() => false);
+    this.bootId = options.bootId ?? PROCESS_ID;
+    this.monotonic = options.monotonic ?? (() => performance.now());
   }
 
   /** Stateless checks: size, schema, kid, signature, version, device, times, op for the role. */
@@ -149,12 +198,50 @@ export class CommandVerifier {
         if (v.responseTopic !== this.topics.cmdResult()) {
           throw new CommandRejected('bad_response_topic', `the response topic must be ${this.topics.cmdResult()}`, v.cmd.cmd_id);
         }
+        if (HIGH_RISK.has(v.cmd.op)) this.consumeNonce(v);
         this.seqs.set(v.issuer.kid, v.cmd.seq);
         this.seen.insert(v.cmd.cmd_id, this.clock.now());
         this.audit.append({ actor: { type: 'force', id: v.issuer.kid, role: v.issuer.role }, action: 'command.accepted', objectIds: [v.cmd.cmd_id], detail: { op: v.cmd.op, seq: v.cmd.seq } });
         return effect();
       })
       .immediate();
+  }
+
+  /**
+   * A new single-use nonce for a high-risk command (the `get_nonce` op; runs in the command's
+   * transaction). Only its hash is kept; expired and surplus ones are deleted here.
+   */
+  issueNonce(): IssuedNonce {
+    const mono = this.monotonic();
+    this.nonces.purge(this.bootId, mono - NONCE_TTL_MS - NONCE_KEEP_MS);
+    const nonce = randomBytes(16).toString('base64url');
+    this.nonces.insert(sha256(nonce), { bootId: this.bootId, issuedMonoMs: mono, issuedUtc: this.clock.now() });
+    this.nonces.trimUnused(MAX_OPEN_NONCES);
+    return { nonce, ttlS: NONCE_TTL_MS / 1000 };
+  }
+
+  /**
+   * A high-risk command's `args.nonce`: required while the clock is not synchronised, checked whenever
+   * given, and used up in the command's transaction (a rejection later in it leaves the nonce unused).
+   */
+  private consumeNonce(v: VerifiedCommand): void {
+    const { op, cmd_id: cmdId } = v.cmd;
+    const ask = 'ask the box for a new one with get_nonce and sign the command with it as args.nonce';
+    const given = v.cmd.args.nonce;
+    if (given === undefined) {
+      if (this.clockSynced()) return;
+      throw new CommandRejected('nonce', `${op} needs a fresh nonce from this box while its clock is not synchronised: ${ask}`, cmdId);
+    }
+    if (typeof given !== 'string' || !NONCE_PATTERN.test(given)) throw new CommandRejected('nonce', `args.nonce is not a nonce of this box: ${ask}`, cmdId);
+    const hash = sha256(given);
+    const row = this.nonces.get(hash);
+    if (!row) throw new CommandRejected('nonce', `the nonce is unknown to this box (not given out by it, or long expired): ${ask}`, cmdId);
+    if (row.usedUtc !== null) throw new CommandRejected('nonce', `the nonce was already used (by command ${row.usedBy ?? 'unknown'}): a nonce is good for one command; ${ask}`, cmdId);
+    // its age on the monotonic clock of the process that gave it out: a wall clock set back cannot revive it
+    if (row.bootId !== this.bootId) throw new CommandRejected('nonce', `the nonce was given out before the box's daemon restarted: ${ask}`, cmdId);
+    const age = this.monotonic() - row.issuedMonoMs;
+    if (age >= NONCE_TTL_MS) throw new CommandRejected('nonce', `the nonce expired ${Math.ceil((age - NONCE_TTL_MS) / 1000)} s ago (a nonce is good for ${NONCE_TTL_MS / 1000} s): ${ask}`, cmdId);
+    this.nonces.markUsed(hash, this.clock.now(), cmdId);
   }
 
   /** Audit a rejection (its own transaction; the rejected command changed nothing). */

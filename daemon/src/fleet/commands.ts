@@ -25,6 +25,18 @@ export interface CommandHost {
   revokeSessions(): number;
   /** Stop the daemon cleanly so its service manager starts it again. */
   restart(reason: string): void;
+  /**
+   * The newest `lines` lines of the daemon's own log, redacted, in at most `maxBytes` of JSON (oldest
+   * dropped first; `truncated` says so).
+   */
+  logs(lines: number, maxBytes: number): { lines: unknown[]; truncated: boolean };
+  /**
+   * Inside the wipe command's transaction: audit `device.wiped` and record the wipe as pending (so it
+   * finishes even if the daemon dies before it does); returns what will be destroyed.
+   */
+  markWipe(w: { cmdId: string; issuerKid: string; role: string; reason: string }): Record<string, unknown>;
+  /** Once the reply is sent: stop the daemon and destroy the box's keys, enrollment and data. */
+  wipe(reason: string): void;
 }
 
 /** Correlation data longer than this is not echoed (the force's is a command id). */
@@ -32,8 +44,16 @@ const MAX_CORRELATION_BYTES = 256;
 
 const NoArgs = Type.Object({}, { additionalProperties: false });
 const IncidentArgs = Type.Object({ incident_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }, { additionalProperties: false });
-const KeySetArgs = Type.Object({ keyset: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false });
 const ReasonArgs = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false });
+// A high-risk op's nonce is checked (and used up) by the verifier; the schema only lets it through.
+const Nonce = Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{22}$' }));
+const KeySetArgs = Type.Object({ keyset: Type.Object({}, { additionalProperties: true }), nonce: Nonce }, { additionalProperties: false });
+const WipeArgs = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 200 }), nonce: Nonce }, { additionalProperties: false });
+const LogsArgs = Type.Object({ lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false });
+
+/** Room for the log lines in a reply: the broker's message limit is 256 KiB, and the reply has its envelope. */
+export const MAX_LOG_REPLY_BYTES = 192 * 1024;
+const DEFAULT_LOG_LINES = 200;
 
 interface OpResult {
   /** Returned in the reply. */
@@ -63,10 +83,21 @@ export class FleetCommands {
       ping: op(NoArgs, () => ({ data: { pong: true, ts: this.now() } })),
       get_status: op(NoArgs, () => ({ read: () => host.status() })),
       get_config: op(NoArgs, () => ({ data: host.config() })),
+      get_nonce: op(NoArgs, () => {
+        const n = this.verifier.issueNonce();
+        // the box's time too: the force sees how far off an unsynchronised clock is
+        return { data: { nonce: n.nonce, expires_in_s: n.ttlS, box_time: this.now() } };
+      }),
+      get_logs: op(LogsArgs, (a) => ({ read: async () => host.logs(a.lines ?? DEFAULT_LOG_LINES, MAX_LOG_REPLY_BYTES) })),
       set_key_set: op(KeySetArgs, (a, v) => ({ data: host.installKeySet(a.keyset, v.issuer.kid) })),
       resend_incident: op(IncidentArgs, (a) => ({ data: host.resendIncident(a.incident_id) })),
       revoke_sessions: op(NoArgs, () => ({ data: { sessions_revoked: host.revokeSessions() } })),
       restart: op(ReasonArgs, (a, v) => ({ data: { restarting: true }, after: () => host.restart(a.reason ? `force command ${v.cmd.cmd_id}: ${a.reason}` : `force command ${v.cmd.cmd_id}`) })),
+      // a stolen box: audited and marked here, destroyed once the force has its answer
+      wipe: op(WipeArgs, (a, v) => ({
+        data: { wiping: true, ...host.markWipe({ cmdId: v.cmd.cmd_id, issuerKid: v.issuer.kid, role: v.issuer.role, reason: a.reason }) },
+        after: () => host.wipe(`force command ${v.cmd.cmd_id}`),
+      })),
     };
   }
 

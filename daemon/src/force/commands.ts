@@ -20,6 +20,9 @@ import { DeviceRegistry } from './registry.js';
  * command once, and the CLI that asked waits for the reply by reading it.
  */
 
+/** Command publishes in flight at once (the broker's QoS 1 acknowledgements come back in parallel). */
+const SEND_AT_ONCE = 100;
+
 /** The box refuses a lifetime above 300 s (iat to exp). */
 export const MAX_COMMAND_TTL_S = 300;
 
@@ -43,8 +46,8 @@ export class CommandIssuer {
     this.registry = new DeviceRegistry(d.db);
   }
 
-  /** Sign and queue one command (its sequence number, row and audit row in one transaction). */
-  issue(r: IssueRequest, by: AuditActor): FleetCommand {
+  /** Sign and queue one command (its sequence number, row and audit row, with why when given, in one transaction). */
+  issue(r: IssueRequest, by: AuditActor, justification?: string): FleetCommand {
     const device = this.registry.get(r.deviceId);
     if (!device) throw new UsageError(`box ${JSON.stringify(r.deviceId.slice(0, 64))} is not enrolled with this force`, { hint: '`hindsight-force fleet list` shows the boxes' });
     if (device.revoked) throw new UsageError(`box ${r.deviceId} is revoked: it is sent nothing`);
@@ -54,7 +57,7 @@ export class CommandIssuer {
         const now = this.d.clock.now();
         const cmd = checkPayload(CommandBody, {
           v: 1 as const,
-          cmd_id: `c${newId().slice(0, 24)}`,
+          cmd_id: `c${newId()}`,
           device_id: r.deviceId,
           issuer_kid: this.d.key.kid,
           op: r.op,
@@ -66,7 +69,7 @@ export class CommandIssuer {
         const signed: CommandMessage = { kid: this.d.key.kid, cmd, sig: signWith(this.d.key, SIG_CONTEXT.command, canonicalBytes(cmd)) };
         const row = { cmdId: cmd.cmd_id, deviceId: cmd.device_id, op: cmd.op, args: cmd.args, issuerKid: cmd.issuer_kid, seq: cmd.seq, iatUtc: cmd.iat, expUtc: cmd.exp, signed: JSON.stringify(signed), requestedBy: by.id, createdUtc: now, jobId: r.jobId ?? null };
         this.repo.insert(row);
-        this.d.audit.append({ actor: by, action: 'fleet.command_issued', objectIds: [cmd.cmd_id, cmd.device_id], detail: { op: cmd.op, seq: cmd.seq, exp: cmd.exp, job: r.jobId ?? null } });
+        this.d.audit.append({ actor: by, action: 'fleet.command_issued', objectIds: [cmd.cmd_id, cmd.device_id], ...(justification ? { justification } : {}), detail: { op: cmd.op, seq: cmd.seq, exp: cmd.exp, job: r.jobId ?? null } });
         return this.repo.get(cmd.cmd_id)!;
       })
       .immediate();
@@ -91,29 +94,39 @@ export class CommandDispatch {
     this.repo = new CommandsRepo(d.db);
   }
 
-  /** Send what is queued (each once, across receivers) and expire what nobody answered in time. */
+  /**
+   * Send what is queued (each once, across receivers; up to SEND_AT_ONCE publishes in flight, pass after
+   * pass while there is more) and expire what nobody answered in time.
+   */
   async sendDue(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
-      const now = this.d.clock.now();
-      for (const c of this.repo.expire(now)) {
+      for (const c of this.repo.expire(this.d.clock.now())) {
         this.d.log.warn({ cmd_id: c.cmdId, device: c.deviceId, op: c.op, sent: c.sentUtc !== null }, `command ${c.op} to ${c.deviceId} expired without a reply${c.sentUtc === null ? ' (never sent: no receiver connected)' : ' (the box is offline or did not answer)'}`);
       }
-      for (const c of this.repo.due(now, 50)) {
-        if (!this.repo.markSent(c.cmdId, this.d.clock.now())) continue;
-        const topics = new DeviceTopics(this.d.prefix, c.deviceId);
-        try {
-          await this.d.publish(topics.cmd(), c.signed, { responseTopic: topics.cmdResult(), correlationData: Buffer.from(c.cmdId) });
-          this.d.log.info({ cmd_id: c.cmdId, device: c.deviceId, op: c.op }, 'command sent');
-        } catch (err) {
-          this.repo.unsend(c.cmdId);
-          this.d.log.warn({ cmd_id: c.cmdId, device: c.deviceId, err: errorMessage(err) }, 'cannot send a command now; trying again while it is valid');
-          break;
-        }
+      for (;;) {
+        const due = this.repo.due(this.d.clock.now(), SEND_AT_ONCE).filter((c) => this.repo.markSent(c.cmdId, this.d.clock.now()));
+        if (!due.length) return;
+        const failed = (await Promise.all(due.map((c) => this.send(c)))).filter((ok) => !ok).length;
+        // the link is down: the rest waits for the next pass, while it is valid
+        if (failed) return;
       }
     } finally {
       this.busy = false;
+    }
+  }
+
+  private async send(c: FleetCommand): Promise<boolean> {
+    const topics = new DeviceTopics(this.d.prefix, c.deviceId);
+    try {
+      await this.d.publish(topics.cmd(), c.signed, { responseTopic: topics.cmdResult(), correlationData: Buffer.from(c.cmdId) });
+      this.d.log.info({ cmd_id: c.cmdId, device: c.deviceId, op: c.op }, 'command sent');
+      return true;
+    } catch (err) {
+      this.repo.unsend(c.cmdId);
+      this.d.log.warn({ cmd_id: c.cmdId, device: c.deviceId, err: errorMessage(err) }, 'cannot send a command now; trying again while it is valid');
+      return false;
     }
   }
 

@@ -92,7 +92,7 @@ export class ConfigIssuer {
     action: string,
     next: (current: Record<string, unknown>, latest: DesiredVersion | undefined, deviceId: string) => Record<string, unknown>,
   ): { jobId: string; versions: DesiredVersion[] } {
-    const jobId = `j${newId().slice(0, 24)}`;
+    const jobId = `j${newId()}`;
     return this.d.db
       .transaction(() => {
         const versions = deviceIds.map((deviceId) => {

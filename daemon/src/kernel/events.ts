@@ -12,6 +12,11 @@ export interface EventMap {
   'daemon.stopping': { reason: string };
   /** A force command asked for a restart: the process stops cleanly and its service manager starts it again. */
   'daemon.restart_requested': { reason: string };
+  /**
+   * A force `wipe` command was carried out and answered: the process stops, then destroys the box's keys,
+   * enrollment and data (fleet/wipe.ts), and its service manager starts it again, not enrolled.
+   */
+  'daemon.wipe_requested': { reason: string };
   /** Recorder: a segment was closed and committed to the index (a wake-up: re-read the index, the source of truth). */
   'segment.closed': { cameraId: string; segment: Segment };
   /** Recorder: a camera's recording state changed. */

@@ -13,6 +13,11 @@ export interface LoggerSettings {
   /** Where to write; defaults to stdout (journald reads it as JSON lines). */
   destination?: DestinationStream;
   base?: Record<string, unknown>;
+  /**
+   * Also gets every JSON line the logger writes (the in-memory ring for the force's `get_logs`); what
+   * goes to the destination is unchanged.
+   */
+  tee?: { write(line: string): void };
 }
 
 /**
@@ -39,9 +44,11 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     },
   };
   const wantPretty = settings.pretty === 'auto' || settings.pretty === undefined ? Boolean(process.stdout.isTTY) : settings.pretty;
-  if (settings.destination) return pino(options, settings.destination);
-  if (wantPretty) return pino(options, pretty({ colorize: true, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
-  return pino(options, pino.destination({ fd: 1, sync: true }));
+  const destination: DestinationStream = settings.destination
+    ?? (wantPretty ? pretty({ colorize: true, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : pino.destination({ fd: 1, sync: true }));
+  if (!settings.tee) return pino(options, destination);
+  // both streams take every level: the logger's own level alone decides what is written
+  return pino(options, pino.multistream([{ level: 'trace', stream: destination }, { level: 'trace', stream: settings.tee as DestinationStream }]));
 }
 
 /** A logger that drops everything (for library use in short CLI commands). */

@@ -14,6 +14,19 @@ export function newProgram(name: string, description: string): Command {
 }
 
 /** Add the `version` command and make every (sub)command throw instead of exiting. */
+/** A program's commands, in help order: the top-level names each registers and its module, imported only when needed. */
+export type CommandTable = [names: string[], load: () => Promise<(program: Command) => void>][];
+
+/**
+ * Register only the command named `only` when it is a known one (its module alone is imported: start-up
+ * stays short), else every command (help, version, an unknown name that commander then reports).
+ */
+export async function registerCommands(program: Command, table: CommandTable, only?: string): Promise<Command> {
+  const known = only === 'version' || (only !== undefined && table.some(([names]) => names.includes(only)));
+  for (const [names, load] of table) if (!known || names.includes(only!)) (await load())(program);
+  return finishProgram(program);
+}
+
 export function finishProgram(program: Command): Command {
   program
     .command('version')

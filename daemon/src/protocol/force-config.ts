@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { describeValidation } from '../util/validation-words.js';
 
 /**
@@ -44,11 +44,12 @@ export const DesiredDocSchema = Type.Object(
 
 export type DesiredDoc = Static<typeof DesiredDocSchema>;
 
-const ajv = new Ajv({ allErrors: true, strict: true, coerceTypes: false, removeAdditional: false, useDefaults: false });
-const validate = ajv.compile(ForceConfigSchema);
+/** Compiled on first use: a program that never checks a document does not pay for it at start-up. */
+let validate: ValidateFunction | undefined;
 
 /** Every problem of a force config, in words ("incidents.max_window_s must be at most 600"); empty when it is valid. */
 export function forceConfigErrors(config: unknown): string[] {
+  validate ??= new Ajv({ allErrors: true, strict: true, coerceTypes: false, removeAdditional: false, useDefaults: false }).compile(ForceConfigSchema);
   if (validate(config)) return [];
   return (validate.errors ?? []).map((e) => {
     // a key the schema does not know is named as such, with the keys there are

@@ -16,6 +16,7 @@ import { AuditHeads, signAuditHead } from './audit-head.js';
 import { errorMessage, HindsightError } from '../util/errors.js';
 import { CommandVerifier } from '../fleet/command-verify.js';
 import { FleetCommands, type CommandHost } from '../fleet/commands.js';
+import { markWipe } from '../fleet/wipe.js';
 import { DesiredConfigHandler } from '../fleet/desired-config.js';
 import type { ForcePolicy } from '../kernel/force-config.js';
 import { WebRepo } from '../db/repos/web.js';
@@ -57,6 +58,8 @@ export interface UplinkLinks {
   health?: () => Promise<Record<string, unknown>>;
   /** The force-owned configuration (desired/reported), and what to re-check when it changes (the managers' settings). */
   forcePolicy?: { policy: ForcePolicy; changed: () => void };
+  /** The daemon's recent log lines, redacted (the force's `get_logs`); none when the process keeps no ring. */
+  logs?: CommandHost['logs'];
 }
 
 /**
@@ -78,6 +81,7 @@ export class UplinkService implements Service {
   private readonly testing: Pick<SenderSettings, 'dropChunk'>;
   private readonly healthFigures: (() => Promise<Record<string, unknown>>) | undefined;
   private readonly forcePolicy: UplinkLinks['forcePolicy'];
+  private readonly logs: UplinkLinks['logs'];
   private healthTimer: NodeJS.Timeout | undefined;
   private auditHeads: AuditHeads | undefined;
   private readonly startedAtMs = Date.now();
@@ -90,6 +94,7 @@ export class UplinkService implements Service {
     this.testing = links.testing ?? {};
     this.healthFigures = links.health;
     this.forcePolicy = links.forcePolicy;
+    this.logs = links.logs;
     // The one delivery hook: it commits with the envelope's `delivered` state, or neither does.
     if (links.onDelivered) this.outbox.onDelivered(links.onDelivered);
   }
@@ -192,7 +197,8 @@ export class UplinkService implements Service {
       sender.wake();
       await this.publishAuditHead(link, topics);
     });
-    const commands = new FleetCommands(new CommandVerifier(this.ctx.db, this.ctx.audit, () => new KeySetStore(this.ctx.db).current(), topics, this.ctx.clock), this.commandHost(), () => this.ctx.clock.now());
+    const verifier = new CommandVerifier(this.ctx.db, this.ctx.audit, () => new KeySetStore(this.ctx.db).current(), topics, this.ctx.clock, { clockSynced: () => this.ctx.clockSync.current().synced, bootId: this.ctx.bootId });
+    const commands = new FleetCommands(verifier, this.commandHost(), () => this.ctx.clock.now());
     link.onMessage((topic, payload, properties) => {
       if (topic === topics.cmd()) return void this.command(link, topics, commands, payload, properties.responseTopic, properties.correlationData);
       if (desired && topic === topics.configDesired()) {
@@ -264,6 +270,13 @@ export class UplinkService implements Service {
       },
       revokeSessions: () => new WebRepo(ctx.db, ctx.clock).revokeAllSessions(),
       restart: (reason) => ctx.bus.emit('daemon.restart_requested', { reason }),
+      logs: (lines, maxBytes) => {
+        if (!this.logs) throw new HindsightError('this process keeps no log lines in memory', { code: 'no_log_ring' });
+        return this.logs(lines, maxBytes);
+      },
+      markWipe: (w) => markWipe(ctx.db, ctx.audit, w),
+      // the process that runs the daemon stops it, then destroys (nothing may write while it does)
+      wipe: (reason) => ctx.bus.emit('daemon.wipe_requested', { reason }),
     };
   }
 

@@ -106,6 +106,60 @@ describe('fleet: signed commands to a box', () => {
     expect(listed.stdout).toMatch(new RegExp(`box-1\\s+ping\\s+done\\s+\\S+\\s+${ping!.cmdId}`));
   });
 
+  it('get_logs: the last lines of the daemon\'s own log, redacted: no camera password, no name a person typed', async () => {
+    const [early] = await cmd('box-1', 'get_logs', '--arg', 'lines=50');
+    const first = early!.reply as { lines: { level: string; time: string; msg?: string; redacted?: string[] }[]; truncated: boolean };
+    expect(first.lines.length).toBeGreaterThan(0);
+    expect(first.lines.length).toBeLessThanOrEqual(50);
+    expect(first.lines.map((l) => l.msg)).toContain('hindsight running');
+    for (const l of first.lines) expect(l).toMatchObject({ level: expect.any(String), time: expect.stringMatching(/^\d{4}-/) });
+
+    // a camera with a user name and password (kept encrypted; ffmpeg gets them in the RTSP URL) and a name
+    // a manager typed: the recorder starts it and logs about it, the force's copy of the log has neither
+    const PASSWORD = 'Planted-Secret-77';
+    const added = await runCli(['camera', 'add', '--config', chain.boxConfig, '--id', 'till9', '--name', 'Till nine by the door', '--url', chain.camera.url, '--username', 'planted-user', '--password-stdin'], { input: PASSWORD });
+    expect(added.code, added.stderr).toBe(0);
+    await chain.daemon.waitForLine(/"camera":"till9"/, 30_000);
+    try {
+      const [later] = await cmd('box-1', 'get_logs', '--arg', 'lines=1000');
+      const text = JSON.stringify(later!.reply);
+      expect(text).toContain('till9');
+      for (const secret of [PASSWORD, 'planted-user', 'Till nine']) expect(text).not.toContain(secret);
+      // (and stdout, the journal's copy, has no password either)
+      expect(chain.daemon.output).not.toContain(PASSWORD);
+      const { lines, truncated } = later!.reply as { lines: unknown[]; truncated: boolean };
+      expect(lines.length).toBeLessThanOrEqual(1000);
+      expect(Buffer.byteLength(text)).toBeLessThan(256 * 1024);
+      expect(typeof truncated).toBe('boolean');
+      // arguments out of range are refused
+      const bad = JSON.parse((await cli(['cmd', 'box-1', 'get_logs', '--arg', 'lines=5000', '--json'])).stdout) as FleetCommand[];
+      expect(bad[0]!.error).toMatch(/^bad_args:/);
+    } finally {
+      expect((await runCli(['camera', 'remove', 'till9', '--config', chain.boxConfig])).code).toBe(0);
+    }
+  });
+
+  it('high-risk commands: a nonce of the box is checked (and required while its clock is not synchronised)', async () => {
+    const [status] = await cmd('box-1', 'get_status');
+    const synced = (status!.reply as { clock: { synced: boolean } }).clock.synced;
+    // a key set that does not verify: harmless whether or not the box takes the command
+    const bare = forge({ op: 'set_key_set', args: { keyset: {} } });
+    await send(bare, { correlation: 'bare' });
+    expect((await replyTo('bare')).body.error).toMatch(synced ? /^failed: / : /^nonce: set_key_set needs a fresh nonce from this box while its clock is not synchronised/);
+    await send(forge({ op: 'set_key_set', args: { keyset: {}, nonce: 'A'.repeat(22) } }), { correlation: 'unknown-nonce' });
+    expect((await replyTo('unknown-nonce')).body.error).toMatch(/^nonce: the nonce is unknown to this box/);
+    // an operator may ask for one; the command that fails with it leaves it unused
+    const [got] = await cmd('box-1', 'get_nonce');
+    expect(got!.reply).toMatchObject({ nonce: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), expires_in_s: 300, box_time: expect.any(Number) });
+    const nonce = (got!.reply as { nonce: string }).nonce;
+    for (const name of ['with-nonce-1', 'with-nonce-2']) {
+      await send(forge({ op: 'set_key_set', args: { keyset: {}, nonce } }), { correlation: name });
+      expect((await replyTo(name)).body.error, name).toMatch(/^failed: /);
+    }
+    const rejected = await boxAudit('command.rejected');
+    expect(rejected.some((r) => r.object_ids[0] === bare.cmd.cmd_id && r.detail.reason === (synced ? 'failed' : 'nonce'))).toBe(true);
+  });
+
   it('a valid command works once; its replay, even under a new correlation, is refused and audited', async () => {
     const c = forge();
     await send(c, { correlation: 'first' });
@@ -183,15 +237,21 @@ describe('fleet: signed commands to a box', () => {
     const rotated = await runCli(['force', 'rotate', '--dir', chain.kit.forceDir]);
     expect(rotated.code, rotated.stderr).toBe(0);
     const newKid = /recipients .*, ([0-9a-f]{16})/.exec(rotated.stdout)![1]!;
+    // a high-risk op: the CLI asks each box for a fresh nonce first (required while its clock is not synchronised)
     const [set] = await cmd('all', 'set_key_set');
-    expect(set).toMatchObject({ deviceId: 'box-1', status: 'done', reply: { seq: 2 } });
+    expect(set).toMatchObject({ deviceId: 'box-1', op: 'set_key_set', status: 'done', reply: { seq: 2 } });
     expect((set!.reply as { recipients: string[] }).recipients).toContain(newKid);
     const status = await runCli(['uplink', 'status', '--json', '--config', chain.boxConfig]);
     expect(JSON.parse(status.stdout).keyset_seq).toBe(2);
     // the same key set again is an old sequence: refused, the installed one stays
-    const [again] = JSON.parse((await cli(['cmd', 'box-1', 'set_key_set', '--json'])).stdout) as FleetCommand[];
+    const fresh = ((await cmd('box-1', 'get_nonce'))[0]!.reply as { nonce: string }).nonce;
+    const [again] = JSON.parse((await cli(['cmd', 'box-1', 'set_key_set', '--arg', `nonce=${fresh}`, '--json'])).stdout) as FleetCommand[];
     expect(again).toMatchObject({ status: 'failed' });
     expect(again!.error).toMatch(/^failed: /);
+    // a nonce is good for one command: the one the rotation used is refused
+    const used = (set!.args as { nonce: string }).nonce;
+    const [reused] = JSON.parse((await cli(['cmd', 'box-1', 'set_key_set', '--arg', `nonce=${used}`, '--json'])).stdout) as FleetCommand[];
+    expect(reused!.error).toMatch(/^nonce: the nonce was already used/);
 
     const [restart] = await cmd('box-1', 'restart', '--arg', 'reason=new version');
     expect(restart!.status).toBe('done');

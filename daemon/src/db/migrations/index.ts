@@ -14,5 +14,6 @@ import { m007 } from './007_camera_states.js';
 import { m008 } from './008_web.js';
 import { m009 } from './009_buttons.js';
 import { m010 } from './010_audit_links.js';
+import { m011 } from './011_command_nonces.js';
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011];

@@ -10,14 +10,10 @@ import { forceKeygen, revokeRecipientKey, rotateRecipientKey } from '../keys.js'
 import { forcePaths } from '../paths.js';
 import { DeviceRegistry } from '../registry.js';
 import { revokeDevice } from '../revoke.js';
-import { registerForceEvidence } from './evidence.js';
-import { registerForceWorkbench } from './workbench.js';
-import { registerFleetCommands, registerFleetConfig, registerForceFleet } from './fleet.js';
-import { registerForceConsole } from './console.js';
 import { openForceSession } from './session.js';
 
 /** The force's commands (keys, enrollment, broker kit, receiver, verification, search) on `hindsight-force`. */
-export function registerForceCommands(force: Command): void {
+export function registerForceKeys(force: Command): void {
 
   force
     .command('keygen')
@@ -145,10 +141,4 @@ export function registerForceCommands(force: Command): void {
       process.stdout.write(`acl: ${kit.acl}\npassword file: ${kit.passwd}\nconfig snippet: ${kit.conf} (include it from mosquitto.conf, e.g. with include_dir; it opens only the TLS listener)\n`);
     });
 
-  registerForceEvidence(force);
-  registerForceWorkbench(force);
-  registerForceFleet(force);
-  registerFleetCommands(force);
-  registerFleetConfig(force);
-  registerForceConsole(force);
 }

@@ -1,20 +1,21 @@
 import type { Command } from 'commander';
 import { table } from '../../program/output.js';
 import { readKeyFile } from '../../crypto/keys.js';
-import { COMMAND_OPS } from '../../protocol/commands.js';
+import { COMMAND_OPS, HIGH_RISK_OPS, type CommandOp } from '../../protocol/commands.js';
 import { EXIT_FAILURE } from '../../program/output.js';
 import { sleep, systemClock } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 import { CommandIssuer, MAX_COMMAND_TTL_S } from '../commands.js';
-import { CommandsRepo } from '../db/commands.js';
-import { AuditHeadsRepo, type AuditHeadState } from '../db/audit-heads.js';
+import { CommandsRepo, type FleetCommand } from '../db/commands.js';
+import { AuditHeadsRepo } from '../db/audit-heads.js';
+import { auditWord, fleetLines, type FleetLine } from '../fleet-view.js';
 import { DesiredConfigRepo } from '../db/desired.js';
-import { assertGroupName, ConfigIssuer, configView, resolveTargets, type ConfigState } from '../desired-config.js';
+import { assertGroupName, ConfigIssuer, configView, resolveTargets } from '../desired-config.js';
 import { FORCE_CONFIG_KEYS } from '../../protocol/force-config.js';
 import { newId } from '../../util/ids.js';
 import { loadKeySet } from '../keys.js';
 import { forcePaths } from '../paths.js';
-import { FleetRepo, type FleetBox } from '../db/fleet.js';
+import { FleetRepo } from '../db/fleet.js';
 import { DeviceRegistry } from '../registry.js';
 import { FORCE_CONFIG_OPTION, loadForceConfig } from './config-option.js';
 import { withForceSession } from './session.js';
@@ -22,36 +23,32 @@ import { withForceSession } from './session.js';
 const time = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 const ago = (ms: number | null, now: number): string => (ms === null ? '-' : `${Math.max(0, Math.round((now - ms) / 1000))} s ago`);
 
-/** A box of the fleet view: enrolled here, with what it last said (nothing yet for a box never seen). */
-type FleetLine = { deviceId: string; store: string; revoked: boolean; presence: FleetBox | undefined; config: ConfigState; audit: AuditHeadState | undefined };
-
-/** The audit log's check in one word: ok (its heads extend each other), ALARM (with why in --json and `show`), or - (no head yet). */
-const auditWord = (a: AuditHeadState | undefined): string => (!a ? '-' : a.status === 'alarm' ? 'ALARM' : 'ok');
-
 /** One box's line: presence, and the few health figures an admin with 500 boxes scans for. */
 function summary(l: FleetLine, now: number): string[] {
-  const b = l.presence;
-  const h = b?.health ?? {};
-  const cameras = Array.isArray(h.cameras) ? (h.cameras as { state?: string }[]) : [];
-  const alarms = Array.isArray(h.alarms) ? h.alarms.length : 0;
-  const disk = (h.disk ?? {}) as { free_bytes?: number | null };
   return [
     l.deviceId,
     l.store,
-    l.revoked ? 'revoked' : (b?.state ?? 'never seen'),
-    b ? time(b.sinceUtc) : '-',
-    b?.version || '-',
-    ago(b?.healthUtc ?? null, now),
-    b ? `${cameras.filter((c) => c.state === 'recording').length}/${cameras.length}` : '-',
-    String(alarms),
-    typeof disk.free_bytes === 'number' ? `${(disk.free_bytes / 1e9).toFixed(1)} GB` : '-',
+    l.state,
+    l.sinceUtc === null ? '-' : time(l.sinceUtc),
+    l.version ?? '-',
+    ago(l.healthUtc, now),
+    l.cameras ? `${l.cameras.recording}/${l.cameras.total}` : '-',
+    String(l.alarms.length),
+    l.freeDiskBytes === null ? '-' : `${(l.freeDiskBytes / 1e9).toFixed(1)} GB`,
     l.config,
     auditWord(l.audit),
   ];
 }
 
+/** `hindsight-force fleet ...`: presence and health, signed commands, desired configuration, groups and jobs. */
+export function registerFleet(force: Command): void {
+  registerForceFleet(force);
+  registerFleetCommands(force);
+  registerFleetConfig(force);
+}
+
 /** `hindsight-force fleet`: every box's presence and latest health. */
-export function registerForceFleet(force: Command): void {
+function registerForceFleet(force: Command): void {
   const fleet = force.command('fleet').description("every box's presence (online, or offline since when) and its latest health document");
 
   fleet
@@ -62,13 +59,10 @@ export function registerForceFleet(force: Command): void {
     .action(async (opts: { config?: string; json?: boolean }) => {
       const config = loadForceConfig(opts.config);
       await withForceSession(config.force.dir, (fdb) => {
-        const fleetRepo = new FleetRepo(fdb.db);
-        const presence = new Map(fleetRepo.list().map((b) => [b.deviceId, b]));
-        const heads = new AuditHeadsRepo(fdb.db);
-        const lines: FleetLine[] = new DeviceRegistry(fdb.db).list().map((d) => ({ deviceId: d.id, store: d.store, revoked: d.revoked, presence: presence.get(d.id), config: configView(fdb.db, d.id).state, audit: heads.get(d.id) }));
+        const lines = fleetLines(fdb.db);
         if (opts.json) {
-          // what each box said (FleetBox), with its enrollment, configuration state and its audit log's check
-          const out = lines.map((l) => ({ ...(l.presence ?? { deviceId: l.deviceId, state: 'never seen' }), store: l.store, revoked: l.revoked, config: l.config, audit: l.audit ?? null }));
+          // what each box said, with its enrollment, configuration state and its audit log's check
+          const out = lines.map(({ health, ...l }) => ({ ...l, health }));
           return void process.stdout.write(JSON.stringify(out, null, 2) + '\n');
         }
         const now = systemClock.now();
@@ -112,8 +106,23 @@ function parseArg(text: string, previous: Record<string, unknown> = {}): Record<
 
 const FINAL = new Set(['done', 'failed', 'expired']);
 
+/** Wait until every command has its answer (done, failed) or expired; says so once when nothing went out. */
+async function waitForReplies(repo: CommandsRepo, issued: FleetCommand[]): Promise<FleetCommand[]> {
+  const started = Date.now();
+  let warned = false;
+  for (;;) {
+    const now = issued.map((c) => repo.get(c.cmdId)!);
+    if (now.every((c) => FINAL.has(c.status))) return now;
+    if (!warned && Date.now() - started > 5000 && now.some((c) => c.status === 'queued')) {
+      warned = true;
+      process.stderr.write('still queued after 5 s: is `hindsight-force receive` running and connected to the broker?\n');
+    }
+    await sleep(200);
+  }
+}
+
 /** `hindsight-force fleet cmd` and `fleet commands`: signed commands to boxes, and what became of them. */
-export function registerFleetCommands(force: Command): void {
+function registerFleetCommands(force: Command): void {
   const fleet = force.commands.find((c) => c.name() === 'fleet')!;
 
   fleet
@@ -134,23 +143,26 @@ export function registerFleetCommands(force: Command): void {
       const results = await withForceSession(config.force.dir, async (fdb) => {
         const targets = resolveTargets(fdb.db, device);
         const issuer = new CommandIssuer({ db: fdb.db, audit: fdb.audit, key: commandKey(config.force.dir), clock: systemClock });
-        // the same command to several boxes is one job (`fleet job JOB`: each box's state)
-        const jobId = targets.length > 1 || device !== targets[0] ? `j${newId().slice(0, 24)}` : undefined;
-        const issued = fdb.db.transaction(() => targets.map((id) => issuer.issue({ deviceId: id, op, args, ttlS: Number(opts.ttl), jobId }, fdb.actor)))();
-        if (jobId) process.stderr.write(`job ${jobId}: ${op} to ${targets.length} box(es)\n`);
-        if (!opts.wait) return issued;
         const repo = new CommandsRepo(fdb.db);
-        const started = Date.now();
-        let warned = false;
-        for (;;) {
-          const now = issued.map((c) => repo.get(c.cmdId)!);
-          if (now.every((c) => FINAL.has(c.status))) return now;
-          if (!warned && Date.now() - started > 5000 && now.some((c) => c.status === 'queued')) {
-            warned = true;
-            process.stderr.write('still queued after 5 s: is `hindsight-force receive` running and connected to the broker?\n');
-          }
-          await sleep(200);
+        const ttlS = Number(opts.ttl);
+        const issueAll = (what: string, each: { deviceId: string; args: Record<string, unknown> }[]): FleetCommand[] => {
+          // the same command to several boxes is one job (`fleet job JOB`: each box's state)
+          const jobId = each.length > 1 || device !== each[0]?.deviceId ? `j${newId()}` : undefined;
+          const issued = fdb.db.transaction(() => each.map((e) => issuer.issue({ deviceId: e.deviceId, op: what, args: e.args, ttlS, jobId }, fdb.actor)))();
+          if (jobId) process.stderr.write(`job ${jobId}: ${what} to ${each.length} box(es)\n`);
+          return issued;
+        };
+        // a high-risk op needs a fresh nonce from each box whose clock is not synchronised: asked for first
+        // (unless given), so `fleet cmd all set_key_set` works whatever the boxes' clocks say
+        if (HIGH_RISK_OPS.includes(op as CommandOp) && args.nonce === undefined && opts.wait) {
+          const nonces = await waitForReplies(repo, issueAll('get_nonce', targets.map((deviceId) => ({ deviceId, args: {} }))));
+          const ready = nonces.filter((n) => n.status === 'done');
+          for (const n of nonces.filter((x) => x.status !== 'done')) process.stderr.write(`${n.deviceId}: no nonce (${n.status}${n.error ? `: ${n.error}` : ''}); ${op} not sent to it\n`);
+          const sent = ready.length ? await waitForReplies(repo, issueAll(op, ready.map((n) => ({ deviceId: n.deviceId, args: { ...args, nonce: (n.reply as { nonce: string }).nonce } })))) : [];
+          return [...sent, ...nonces.filter((n) => n.status !== 'done')];
         }
+        const issued = issueAll(op, targets.map((deviceId) => ({ deviceId, args })));
+        return opts.wait ? waitForReplies(repo, issued) : issued;
       });
       if (opts.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
       else {
@@ -194,7 +206,7 @@ function parseSetting(text: string, previous: Record<string, unknown> = {}): Rec
 }
 
 /** `hindsight-force fleet config`, `fleet group` and `fleet job`: versioned desired configuration, groups of boxes and what each box of a job did. */
-export function registerFleetConfig(force: Command): void {
+function registerFleetConfig(force: Command): void {
   const fleet = force.commands.find((c) => c.name() === 'fleet')!;
   const keys = Object.entries(FORCE_CONFIG_KEYS).map(([k, v]) => `${k} (${v.help})`).join('; ');
 

@@ -13,6 +13,8 @@ import { openWorkbench } from '../workbench-setup.js';
 import { ConsoleAccounts } from './accounts.js';
 import { accountsApi } from './accounts-api.js';
 import { caseApi } from './case-api.js';
+import { fleetApi } from './fleet-api.js';
+import { readKeyFile } from '../../crypto/keys.js';
 import { FacePictures } from './evidence-files.js';
 import { buildConsoleServer } from './server.js';
 import { triageApi } from './triage-api.js';
@@ -65,6 +67,7 @@ export class ForceConsole {
         ...accountsApi({ accounts, store, sessionMaxS: c.session_max_h * 3600 }),
         ...triageApi({ workbench, pictures, audit: fdb.audit }),
         ...caseApi({ db: fdb.db, audit: fdb.audit, clock: this.clock, workbench, pictures, names }),
+        ...fleetApi({ db: fdb.db, audit: fdb.audit, clock: this.clock, commandKey: () => readKeyFile(forcePaths(this.config.force.dir).commandKey, 'ed25519') }),
       ],
     });
     this.app = app;

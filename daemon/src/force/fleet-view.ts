@@ -1,0 +1,64 @@
+import type { Db } from '../db/db.js';
+import { AuditHeadsRepo, type AuditHeadState } from './db/audit-heads.js';
+import { FleetRepo } from './db/fleet.js';
+import { configView, type ConfigState } from './desired-config.js';
+import { DeviceRegistry } from './registry.js';
+
+/**
+ * The fleet as an admin with 500 boxes scans it (the CLI's `fleet list` and the console's Fleet page):
+ * every enrolled box, its presence, the few health figures that matter, its configuration state and its
+ * audit log's check. Ids, states, counts and hashes only: no personal data.
+ */
+export interface FleetLine {
+  deviceId: string;
+  store: string;
+  revoked: boolean;
+  /** online / offline (since when), revoked, or never seen. */
+  state: 'online' | 'offline' | 'revoked' | 'never seen';
+  sinceUtc: number | null;
+  version: string | null;
+  bootId: string | null;
+  bdSeq: number | null;
+  healthUtc: number | null;
+  health: Record<string, unknown> | null;
+  cameras: { recording: number; total: number } | null;
+  /** The alarms of its latest health document, by kind and subject (with what to do, when the box says). */
+  alarms: { kind: string; subject: string; message?: string }[];
+  freeDiskBytes: number | null;
+  config: ConfigState;
+  audit: AuditHeadState | null;
+}
+
+export function fleetLines(db: Db): FleetLine[] {
+  const presence = new Map(new FleetRepo(db).list().map((b) => [b.deviceId, b]));
+  const heads = new AuditHeadsRepo(db);
+  return new DeviceRegistry(db).list().map((d): FleetLine => {
+    const b = presence.get(d.id);
+    const h = b?.health ?? null;
+    const cameras = Array.isArray(h?.cameras) ? (h.cameras as { state?: string }[]) : undefined;
+    const alarms = Array.isArray(h?.alarms)
+      ? (h.alarms as { kind?: unknown; subject?: unknown; message?: unknown }[]).map((a) => ({ kind: String(a.kind ?? '?'), subject: String(a.subject ?? ''), ...(typeof a.message === 'string' ? { message: a.message } : {}) }))
+      : [];
+    const free = (h?.disk as { free_bytes?: unknown } | undefined)?.free_bytes;
+    return {
+      deviceId: d.id,
+      store: d.store,
+      revoked: d.revoked,
+      state: d.revoked ? 'revoked' : (b?.state ?? 'never seen'),
+      sinceUtc: b?.sinceUtc ?? null,
+      version: b?.version || null,
+      bootId: b?.bootId ?? null,
+      bdSeq: b?.bdSeq ?? null,
+      healthUtc: b?.healthUtc ?? null,
+      health: h,
+      cameras: cameras ? { recording: cameras.filter((c) => c.state === 'recording').length, total: cameras.length } : null,
+      alarms,
+      freeDiskBytes: typeof free === 'number' ? free : null,
+      config: configView(db, d.id).state,
+      audit: heads.get(d.id) ?? null,
+    };
+  });
+}
+
+/** The audit log's check in one word: ok (its heads extend each other), ALARM (why: in the details), or - (no head yet). */
+export const auditWord = (a: AuditHeadState | null): string => (!a ? '-' : a.status === 'alarm' ? 'ALARM' : 'ok');
