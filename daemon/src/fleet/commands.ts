@@ -21,6 +21,12 @@ export interface CommandHost {
   installKeySet(signed: unknown, issuerKid: string): { seq: number; recipients: string[] };
   /** Send an incident's queued evidence now; throws a HindsightError saying why not. */
   resendIncident(incidentId: string): { envelopes: number };
+  /**
+   * Keep an incident's master clips past the box's retention for `days` more days from now (0 ends the
+   * hold); inside the command's transaction. Throws a HindsightError saying why not (no such incident,
+   * its masters already erased).
+   */
+  holdIncident(incidentId: string, days: number, by: string): { incident_id: string; state: string; masters_kept_until: string | null };
   /** End every web session on the box (the managers sign in again); returns how many ended. */
   revokeSessions(): number;
   /** Stop the daemon cleanly so its service manager starts it again. */
@@ -44,6 +50,7 @@ const MAX_CORRELATION_BYTES = 256;
 
 const NoArgs = Type.Object({}, { additionalProperties: false });
 const IncidentArgs = Type.Object({ incident_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }, { additionalProperties: false });
+const HoldArgs = Type.Object({ incident_id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), days: Type.Integer({ minimum: 0, maximum: 365 }) }, { additionalProperties: false });
 const ReasonArgs = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false });
 // A high-risk op's nonce is checked (and used up) by the verifier; the schema only lets it through.
 const Nonce = Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{22}$' }));
@@ -91,6 +98,7 @@ export class FleetCommands {
       get_logs: op(LogsArgs, (a) => ({ read: async () => host.logs(a.lines ?? DEFAULT_LOG_LINES, MAX_LOG_REPLY_BYTES) })),
       set_key_set: op(KeySetArgs, (a, v) => ({ data: host.installKeySet(a.keyset, v.issuer.kid) })),
       resend_incident: op(IncidentArgs, (a) => ({ data: host.resendIncident(a.incident_id) })),
+      hold_incident: op(HoldArgs, (a, v) => ({ data: host.holdIncident(a.incident_id, a.days, v.issuer.kid) })),
       revoke_sessions: op(NoArgs, () => ({ data: { sessions_revoked: host.revokeSessions() } })),
       restart: op(ReasonArgs, (a, v) => ({ data: { restarting: true }, after: () => host.restart(a.reason ? `force command ${v.cmd.cmd_id}: ${a.reason}` : `force command ${v.cmd.cmd_id}`) })),
       // a stolen box: audited and marked here, destroyed once the force has its answer

@@ -11,6 +11,7 @@ import { ExtractionStep } from './extract.js';
 import { IncidentDesk } from './desk.js';
 import { ButtonDesk } from './presses.js';
 import { IncidentStateMachine } from './state.js';
+import { MasterHoldsRepo } from '../db/repos/master-holds.js';
 import { IncidentWorker, type WorkerLinks } from './worker.js';
 
 /** What incidents are given from outside: the uplink's side of sealing, and whether faces can be found. */
@@ -84,7 +85,7 @@ export function createIncidents(ctx: AppContext, collaborators?: IncidentCollabo
     links.delivery = { isSending: (id) => evidence.isSending(id) };
   }
   const closer = new CloseStep({ evidenceDir: ctx.paths.evidenceDir, machine, locks: buffer, audit: ctx.audit, retentionDays: ctx.config.incidents.master_retention_days });
-  const worker = new IncidentWorker({ ctx, repo, machine, buffer, closer }, links);
+  const worker = new IncidentWorker({ ctx, repo, machine, buffer, closer, holds: new MasterHoldsRepo(ctx.db) }, links);
   const buttons = new ButtonDesk({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, config: ctx.config, locks: buffer, desk });
   return { repo, machine, desk, buttons, worker, links, delivered: deliveryRecorder({ repo, machine, log: ctx.log }) };
 }

@@ -2,6 +2,7 @@ import type { AuditActor } from '../audit/log.js';
 import type { AppContext } from '../kernel/context.js';
 import type { Service } from '../kernel/service.js';
 import type { IncidentsRepo } from '../db/repos/incidents.js';
+import type { MasterHoldsRepo } from '../db/repos/master-holds.js';
 import type { BufferIndex } from './buffer-port.js';
 import type { CloseStep } from './close.js';
 import { classifyFailure, IncidentStepError } from './failure.js';
@@ -46,6 +47,8 @@ export interface WorkerDeps {
   /** Config (its `incidents` section), the log, time, and the bus the worker wakes on. */
   ctx: Pick<AppContext, 'config' | 'log' | 'clock' | 'bus'>;
   repo: IncidentsRepo;
+  /** Investigators' holds on master clips (kept past their retention until a hold ends). */
+  holds: Pick<MasterHoldsRepo, 'until'>;
   machine: IncidentStateMachine;
   /** Tells whether the cameras have footage up to a window's end. */
   buffer: BufferIndex;
@@ -90,6 +93,7 @@ export class IncidentWorker implements Service {
   private ticking = false;
   private readonly ctx: WorkerDeps['ctx'];
   private readonly repo: IncidentsRepo;
+  private readonly holds: Pick<MasterHoldsRepo, 'until'>;
   private readonly machine: IncidentStateMachine;
   /** Events seen since the last pass: the waits they may end are checked once each. */
   private readonly events = new Set<WaitEvent>(WAIT_EVENTS);
@@ -103,6 +107,7 @@ export class IncidentWorker implements Service {
   ) {
     this.ctx = d.ctx;
     this.repo = d.repo;
+    this.holds = d.holds;
     this.machine = d.machine;
   }
 
@@ -177,7 +182,13 @@ export class IncidentWorker implements Service {
         for (const i of by('sealed')) if (delivery.isSending(i.id)) this.machine.transition(i.id, 'sending', { actor: SYSTEM });
       }
       const retentionMs = this.ctx.config.incidents.master_retention_days * DAY_MS;
-      for (const i of by('delivered')) if (now - i.updatedAtMs >= retentionMs) await this.d.closer.run(i);
+      for (const i of by('delivered')) {
+        if (now - i.updatedAtMs < retentionMs) continue;
+        // an investigator's hold (the force's hold_incident) keeps the masters until it ends
+        const held = this.holds.until(i.id);
+        if (held !== undefined && now < held) continue;
+        await this.d.closer.run(i);
+      }
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (message !== this.lastPassError.message || performance.now() - this.lastPassError.at > PASS_ERROR_LOG_MS) {

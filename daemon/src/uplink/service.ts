@@ -20,6 +20,8 @@ import { markWipe } from '../fleet/wipe.js';
 import { DesiredConfigHandler } from '../fleet/desired-config.js';
 import type { ForcePolicy } from '../kernel/force-config.js';
 import { WebRepo } from '../db/repos/web.js';
+import { IncidentsRepo } from '../db/repos/incidents.js';
+import { MasterHoldsRepo } from '../db/repos/master-holds.js';
 import { forceMaxHours } from '../kernel/settings.js';
 
 
@@ -256,6 +258,16 @@ export class UplinkService implements Service {
         const ks = new KeySetStore(ctx.db).install(signed, loadEnrollment(ctx.paths.stateDir).force_root.pk, ctx.clock.now(), ctx.audit, `force-command:${issuerKid}`);
         // evidence sealed from now on goes to the new set's recipients
         return { seq: ks.keyset.seq, recipients: ks.keyset.recipients.map((r) => r.kid) };
+      },
+      holdIncident: (incidentId, days, by) => {
+        const incident = new IncidentsRepo(ctx.db).get(incidentId);
+        if (!incident) throw new HindsightError(`no incident ${incidentId} on this box`, { code: 'not_found' });
+        if (incident.state === 'closed' || incident.state === 'cancelled') throw new HindsightError(`incident ${incidentId} is ${incident.state}: its master clips are no longer kept`, { code: 'masters_gone' });
+        const now = ctx.clock.now();
+        const until = days > 0 ? now + days * 86_400_000 : undefined;
+        new MasterHoldsRepo(ctx.db).set(incidentId, until, `force-command:${by}`, now);
+        ctx.audit.append({ actor: { type: 'force', id: by }, action: until ? 'evidence.held' : 'evidence.hold_released', objectIds: [incidentId], detail: { until: until ?? null, days } });
+        return { incident_id: incidentId, state: incident.state, masters_kept_until: until ? new Date(until).toISOString() : null };
       },
       resendIncident: (incidentId) => {
         const rows = this.outbox.byIncident(incidentId).filter((r) => r.state !== 'delivered');

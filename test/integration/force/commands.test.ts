@@ -186,6 +186,8 @@ describe('fleet: signed commands to a box', () => {
       ['not-json', 'not json', /^schema:/],
       ['oversize', forge({ args: { blob: 'x'.repeat(17 * 1024) } }), /^oversize:/],
       ['resend-unknown', forge({ op: 'resend_incident', args: { incident_id: 'nosuch' } }), /^failed: .*no evidence/],
+      ['hold-unknown', forge({ op: 'hold_incident', args: { incident_id: 'nosuch', days: 30 } }), /^failed: no incident nosuch on this box/],
+      ['hold-too-long', forge({ op: 'hold_incident', args: { incident_id: 'nosuch', days: 400 } }), /^bad_args: /],
       ['other-response-topic', forge(), /^bad_response_topic:/, { responseTopic: 'hindsight/v1/box-1/state' }],
       ['no-response-topic', forge(), /^bad_response_topic:/, { responseTopic: null }],
     ];
