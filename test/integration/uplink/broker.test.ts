@@ -51,19 +51,23 @@ describe('uplink over the broker: generated ACL, credentials, retained state, fo
     b.end(true);
   });
 
-  it("a device cannot read another device's receipts (delivery checked), and cannot take over its session", async () => {
+  it("a device cannot read another device's receipts, commands or desired configuration (delivery checked), nor write its replies, and cannot take over its session", async () => {
     const a = await connectAs(kit.broker, 'box-a', password('box-a'));
     const b = await connectAs(kit.broker, 'box-b', password('box-b'), { clientId: 'box-a' });
     const gotA: string[] = [];
     const gotB: string[] = [];
     a.on('message', (_t, p) => gotA.push(p.toString()));
     b.on('message', (_t, p) => gotB.push(p.toString()));
-    await a.subscribeAsync('hindsight/v1/box-a/receipt', { qos: 1 });
-    await b.subscribeAsync(['hindsight/v1/box-a/receipt', 'hindsight/v1/+/receipt', 'hindsight/v1/#'], { qos: 1 });
+    await a.subscribeAsync(['hindsight/v1/box-a/receipt', 'hindsight/v1/box-a/cmd', 'hindsight/v1/box-a/config/desired'], { qos: 1 });
+    await b.subscribeAsync(['hindsight/v1/box-a/receipt', 'hindsight/v1/box-a/cmd', 'hindsight/v1/+/cmd', 'hindsight/v1/box-a/config/desired', 'hindsight/v1/+/receipt', 'hindsight/v1/#'], { qos: 1 });
     await observer.publishAsync('hindsight/v1/box-a/receipt', 'for-a', { qos: 1 });
-    await waitFor(() => gotA.includes('for-a'), { what: 'box-a gets its receipt (control)' });
+    await observer.publishAsync('hindsight/v1/box-a/cmd', 'command-for-a', { qos: 1 });
+    await observer.publishAsync('hindsight/v1/box-a/config/desired', 'config-for-a', { qos: 1 });
+    await waitFor(() => ['for-a', 'command-for-a', 'config-for-a'].every((m) => gotA.includes(m)), { what: 'box-a gets its receipt, command and configuration (control)' });
     await quiet();
     expect(gotB).toEqual([]);
+    // nor can it answer for box-a or report box-a's configuration
+    for (const t of ['hindsight/v1/box-a/cmd/res', 'hindsight/v1/box-a/config/reported', 'hindsight/v1/box-a/audit/head']) await expect(b.publishAsync(t, 'forged', { qos: 1 }), t).rejects.toThrow(/Not authorized/);
     expect(a.connected).toBe(true); // box-b asked for client id box-a; the broker used its username instead
     a.end(true);
     b.end(true);
