@@ -140,10 +140,11 @@ export class BoxSettings {
   applyStored(): void {
     for (const s of SPECS) {
       const stored = this.stored(s.key);
-      // the config file's value is held to the caps too (the force may lower one below it at any time)
+      // the config file's value is held to the caps too (the force may lower one below it at any time);
+      // the lower end of a setting's range is the console's, for managers: a config file may go below it
       const wanted = stored ?? this.fileValues[s.key];
       const { value: max } = s.max(this.d.config, this.meta);
-      const used = Math.min(Math.max(wanted, s.min), max);
+      const used = Math.min(stored === undefined ? wanted : Math.max(wanted, s.min), max);
       if (used !== wanted) this.d.log.warn({ service: 'settings', setting: s.key, wanted, used }, `setting ${s.key}: ${stored === undefined ? 'the configured' : "the manager's"} ${wanted} is outside what is allowed now; using ${used}`);
       s.write(this.d.config, used);
     }

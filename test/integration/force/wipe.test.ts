@@ -65,8 +65,11 @@ describe('fleet: wipe a stolen box', () => {
     // high risk: without a nonce of the box it is refused while the box's clock is not synchronised
     const status = await cmd('get_status');
     if (!(status.reply as { clock: { synced: boolean } }).clock.synced) {
-      const bare = JSON.parse((await cli(['cmd', 'box-1', 'wipe', '--arg', 'reason=stolen', '--json'])).stdout) as FleetCommand[];
-      expect(bare[0]!.error).toMatch(/^nonce: wipe needs a fresh nonce from this box/);
+      // queued without waiting, the CLI does not ask the box for a nonce first: the command goes bare
+      const [queued] = JSON.parse((await cli(['cmd', 'box-1', 'wipe', '--arg', 'reason=stolen', '--no-wait', '--json'])).stdout) as FleetCommand[];
+      let bare: FleetCommand | undefined;
+      await waitFor(async () => ['failed', 'expired', 'done'].includes((bare = (JSON.parse((await cli(['commands', 'box-1', '--json'])).stdout) as FleetCommand[]).find((c) => c.cmdId === queued!.cmdId))?.status ?? ''), { timeoutMs: 20_000, what: "the box's answer to the bare wipe" });
+      expect(bare!.error).toMatch(/^nonce: wipe needs a fresh nonce from this box/);
       expect(existsSync(key)).toBe(true);
     }
     const nonce = ((await cmd('get_nonce')).reply as { nonce: string }).nonce;

@@ -132,7 +132,7 @@ function registerFleetCommands(force: Command): void {
     .argument('<op>', 'the operation')
     .option('--arg <key=value>', 'an argument of the op (repeatable; JSON values allowed)', parseArg, {})
     .option('--ttl <seconds>', `how long the command stays valid (5-${MAX_COMMAND_TTL_S})`, '120')
-    .option('--no-wait', 'queue it and return at once (see `fleet commands`)')
+    .option('--no-wait', 'queue it and return at once (see `fleet commands`); a high-risk op then goes without a nonce unless --arg nonce= is given')
     .option(...FORCE_CONFIG_OPTION)
     .option('--json', 'machine-readable output')
     .action(async (device: string, op: string, opts: { arg: Record<string, unknown>; ttl: string; wait: boolean; config?: string; json?: boolean }) => {
