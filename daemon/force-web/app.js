@@ -1,5 +1,5 @@
 // The force's reviewers' console: one page, no framework, no inline script (the CSP forbids it).
-import { apiClient, el, errorLine, failWith, say, showIn } from './ui.js';
+import { apiClient, el, errorLine, failWith, loginPage, say, setupPage, showIn } from './ui.js';
 
 const main = document.getElementById('main');
 const who = document.getElementById('who');
@@ -24,45 +24,9 @@ async function start() {
   session = await api('GET', '/api/v1/session');
   who.textContent = session.account ? `${session.account.name} (${ROLE_WORDS[session.account.role] || session.account.role})` : '';
   logoutButton.hidden = !session.account;
-  if (session.setup_needed && !session.account) return setupPage();
-  if (!session.account) return loginPage();
+  if (session.setup_needed && !session.account) return setupPage({ show, api, words: { title: 'Set up the console', codeHint: 'The code is printed when the console starts; "hindsight-force console setup-code" shows it again.', button: 'Make the admin account', made: 'Admin account made' }, done: () => { history.replaceState(null, '', '#accounts'); return start(); } });
+  if (!session.account) return loginPage({ show, api, done: start, secret: { field: 'password', label: 'Password' } });
   return route();
-}
-
-function setupPage() {
-  const line = errorLine();
-  const form = el('form', { on: { submit: async (e) => {
-    e.preventDefault();
-    const f = new FormData(form);
-    try {
-      await api('POST', '/api/v1/setup', { code: f.get('code'), name: f.get('name'), password: f.get('password') });
-      say('Admin account made');
-      history.replaceState(null, '', '#accounts');
-      await start();
-    } catch (err) { failWith(line, err); }
-  } } },
-    el('label', { for: 'code' }, 'Setup code'), el('input', { id: 'code', name: 'code', autocomplete: 'off', required: true, inputmode: 'numeric' }),
-    el('p', { class: 'muted' }, 'The code is printed when the console starts; "hindsight-force console setup-code" shows it again.'),
-    el('label', { for: 'name' }, 'Your name'), el('input', { id: 'name', name: 'name', autocomplete: 'username', required: true, maxlength: 64 }),
-    el('label', { for: 'password' }, 'Password (at least 12 characters)'), el('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 12 }),
-    line, el('button', { class: 'btn', type: 'submit' }, 'Make the admin account'));
-  show(el('h1', {}, 'Set up the console'), form);
-}
-
-function loginPage() {
-  const line = errorLine();
-  const form = el('form', { on: { submit: async (e) => {
-    e.preventDefault();
-    const f = new FormData(form);
-    try {
-      await api('POST', '/api/v1/login', { name: f.get('name'), password: f.get('password') });
-      await start();
-    } catch (err) { failWith(line, err); }
-  } } },
-    el('label', { for: 'name' }, 'Name'), el('input', { id: 'name', name: 'name', autocomplete: 'username', required: true, maxlength: 64 }),
-    el('label', { for: 'password' }, 'Password'), el('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true }),
-    line, el('button', { class: 'btn', type: 'submit' }, 'Log in'));
-  show(el('h1', {}, 'Log in'), form);
 }
 
 // Each page is its own address (#triage, #cases/ID...), so a reload or the back button keeps it.

@@ -58,3 +58,46 @@ export function apiClient({ csrf, loggedOut, server }) {
     return data;
   };
 }
+
+/**
+ * The first account's page: the one-time setup code, a name and a password. `words` are the app's own
+ * (title, where the code is shown, the button, the toast); `done` runs once the account exists.
+ */
+export function setupPage({ show, api, words, done }) {
+  const line = errorLine();
+  const form = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      await api('POST', '/api/v1/setup', { code: f.get('code'), name: f.get('name'), password: f.get('password') });
+      say(words.made);
+      await done();
+    } catch (err) { failWith(line, err); }
+  } } },
+    el('label', { for: 'code' }, 'Setup code'), el('input', { id: 'code', name: 'code', autocomplete: 'off', required: true, inputmode: 'numeric' }),
+    el('p', { class: 'muted' }, words.codeHint),
+    el('label', { for: 'name' }, 'Your name'), el('input', { id: 'name', name: 'name', autocomplete: 'username', required: true, maxlength: 64 }),
+    el('label', { for: 'password' }, 'Password (at least 12 characters)'), el('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 12 }),
+    line, el('button', { class: 'btn', type: 'submit' }, words.button));
+  show(el('h1', {}, words.title), form);
+}
+
+/**
+ * The log-in page: a name and the app's secret (`secret.field` is the request's field and the input's
+ * id, `secret.label` what it is called: a PIN or password, or a password).
+ */
+export function loginPage({ show, api, secret, done }) {
+  const line = errorLine();
+  const form = el('form', { on: { submit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    try {
+      await api('POST', '/api/v1/login', { name: f.get('name'), [secret.field]: f.get(secret.field) });
+      await done();
+    } catch (err) { failWith(line, err); }
+  } } },
+    el('label', { for: 'name' }, 'Name'), el('input', { id: 'name', name: 'name', autocomplete: 'username', required: true, maxlength: 64 }),
+    el('label', { for: secret.field }, secret.label), el('input', { id: secret.field, name: secret.field, type: 'password', autocomplete: 'current-password', required: true }),
+    line, el('button', { class: 'btn', type: 'submit' }, 'Log in'));
+  show(el('h1', {}, 'Log in'), form);
+}

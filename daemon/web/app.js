@@ -1,5 +1,5 @@
 // The box's web app: one page, no framework, no inline script (the CSP forbids it).
-import { apiClient, el, errorLine, failWith, say, showIn } from './ui.js';
+import { apiClient, el, errorLine, failWith, loginPage, say, setupPage, showIn } from './ui.js';
 
 const main = document.getElementById('main');
 const who = document.getElementById('who');
@@ -25,44 +25,9 @@ async function start() {
   session = await api('GET', '/api/v1/session');
   who.textContent = session.account ? `${session.account.name}${session.account.role === 'manager' ? ' (manager)' : ''}` : '';
   logoutButton.hidden = !session.account;
-  if (session.setup_needed && !session.account) return setupPage();
-  if (!session.account) return loginPage();
+  if (session.setup_needed && !session.account) return setupPage({ show, api, done: start, words: { title: 'Set up this box', codeHint: 'The code is printed when the box starts; "hindsight web setup-code" shows it again.', button: 'Make the manager account', made: 'Manager account made' } });
+  if (!session.account) return loginPage({ show, api, done: start, secret: { field: 'secret', label: 'PIN or password' } });
   return homePage();
-}
-
-function setupPage() {
-  const line = errorLine();
-  const form = el('form', { on: { submit: async (e) => {
-    e.preventDefault();
-    const f = new FormData(form);
-    try {
-      await api('POST', '/api/v1/setup', { code: f.get('code'), name: f.get('name'), password: f.get('password') });
-      say('Manager account made');
-      await start();
-    } catch (err) { failWith(line, err); }
-  } } },
-    el('label', { for: 'code' }, 'Setup code'), el('input', { id: 'code', name: 'code', autocomplete: 'off', required: true, inputmode: 'numeric' }),
-    el('p', { class: 'muted' }, 'The code is printed when the box starts; "hindsight web setup-code" shows it again.'),
-    el('label', { for: 'name' }, 'Your name'), el('input', { id: 'name', name: 'name', autocomplete: 'username', required: true, maxlength: 64 }),
-    el('label', { for: 'password' }, 'Password (at least 12 characters)'), el('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 12 }),
-    line, el('button', { class: 'btn', type: 'submit' }, 'Make the manager account'));
-  show(el('h1', {}, 'Set up this box'), form);
-}
-
-function loginPage() {
-  const line = errorLine();
-  const form = el('form', { on: { submit: async (e) => {
-    e.preventDefault();
-    const f = new FormData(form);
-    try {
-      await api('POST', '/api/v1/login', { name: f.get('name'), secret: f.get('secret') });
-      await start();
-    } catch (err) { failWith(line, err); }
-  } } },
-    el('label', { for: 'name' }, 'Name'), el('input', { id: 'name', name: 'name', autocomplete: 'username', required: true, maxlength: 64 }),
-    el('label', { for: 'secret' }, 'PIN or password'), el('input', { id: 'secret', name: 'secret', type: 'password', autocomplete: 'current-password', required: true }),
-    line, el('button', { class: 'btn', type: 'submit' }, 'Log in'));
-  show(el('h1', {}, 'Log in'), form);
 }
 
 function stateBadge(state) {

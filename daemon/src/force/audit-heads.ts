@@ -4,12 +4,12 @@ import { linkHash } from '../audit/log.js';
 import { SIG_CONTEXT, signWith, verifyWith, type KeyPairFile } from '../crypto/keys.js';
 import type { Db } from '../db/db.js';
 import { AuditHeadPayload, parsePayload, type AuditAckMessage, type SignedAuditHead } from '../protocol/schemas.js';
-import { parseUpTopic } from '../protocol/topics.js';
 import { canonicalBytes } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { AuditHeadsRepo } from './db/audit-heads.js';
 import { DeviceRegistry } from './registry.js';
+import { fromEnrolledBox } from './fleet.js';
 
 /**
  * The force's check of every box's audit log, without reading it: each signed head must extend the head
@@ -32,14 +32,8 @@ export class AuditHeadCheck {
 
   /** True when the topic was an audit head (checked or dropped), false for anything else. */
   async handleTopic(prefix: string, topic: string, payload: Buffer): Promise<boolean> {
-    const t = parseUpTopic(prefix, topic);
-    if (t?.kind !== 'auditHead') return false;
-    if (payload.length === 0) return true;
-    const device = this.registry.get(t.device);
-    if (!device || device.revoked) {
-      this.d.log.warn({ device: t.device }, 'audit head from a box that is not enrolled here (or revoked): dropped');
-      return true;
-    }
+    const t = fromEnrolledBox({ prefix, log: this.d.log }, this.registry, topic, payload, ['auditHead']);
+    if (typeof t === 'string') return t === 'dropped';
     await this.handle(t.device, payload);
     return true;
   }

@@ -4,13 +4,14 @@ import { SIG_CONTEXT, signWith, type KeyPairFile } from '../crypto/keys.js';
 import type { Db } from '../db/db.js';
 import { FORCE_CONFIG_KEYS, forceConfigErrors, type DesiredDoc } from '../protocol/force-config.js';
 import { checkPayload, DesiredConfigPayload, parsePayload, ReportedConfigPayload, type DesiredConfigMessage } from '../protocol/schemas.js';
-import { DeviceTopics, parseUpTopic } from '../protocol/topics.js';
+import { DeviceTopics } from '../protocol/topics.js';
 import { canonicalBytes } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import { isSafeId, newId } from '../util/ids.js';
 import { DesiredConfigRepo, type DesiredVersion, type ReportedState } from './db/desired.js';
 import { DeviceRegistry } from './registry.js';
+import { fromEnrolledBox } from './fleet.js';
 
 /**
  * The force's side of each box's desired configuration (the device-shadow pattern of PROTOCOL.md): an
@@ -169,14 +170,8 @@ export class ConfigSync {
 
   /** True when the topic was a configuration report (recorded or dropped), false for anything else. */
   handle(topic: string, payload: Buffer): boolean {
-    const t = parseUpTopic(this.d.prefix, topic);
-    if (t?.kind !== 'configReported') return false;
-    if (payload.length === 0) return true;
-    const device = this.registry.get(t.device);
-    if (!device || device.revoked) {
-      this.d.log.warn({ device: t.device }, 'configuration report from a box that is not enrolled here (or revoked): dropped');
-      return true;
-    }
+    const t = fromEnrolledBox(this.d, this.registry, topic, payload, ['configReported']);
+    if (typeof t === 'string') return t === 'dropped';
     try {
       const r = parsePayload(ReportedConfigPayload, payload, 64 * 1024);
       this.repo.setReported({

@@ -29,10 +29,14 @@ export interface FleetLine {
   audit: AuditHeadState | null;
 }
 
-export function fleetLines(db: Db): FleetLine[] {
-  const presence = new Map(new FleetRepo(db).list().map((b) => [b.deviceId, b]));
+/** Every enrolled box's line, or the one box `only` names (an empty list when it is not enrolled). */
+export function fleetLines(db: Db, only?: string): FleetLine[] {
+  const fleet = new FleetRepo(db);
+  const registry = new DeviceRegistry(db);
   const heads = new AuditHeadsRepo(db);
-  return new DeviceRegistry(db).list().map((d): FleetLine => {
+  const devices = only === undefined ? registry.list() : [registry.get(only)].filter((d) => d !== undefined);
+  const presence = new Map((only === undefined ? fleet.list() : [fleet.get(only)].filter((b) => b !== undefined)).map((b) => [b.deviceId, b]));
+  return devices.map((d): FleetLine => {
     const b = presence.get(d.id);
     const h = b?.health ?? null;
     const cameras = Array.isArray(h?.cameras) ? (h.cameras as { state?: string }[]) : undefined;

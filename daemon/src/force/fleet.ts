@@ -1,11 +1,30 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.js';
 import { HealthPayload, parsePayload, StatePayload } from '../protocol/schemas.js';
-import { parseUpTopic } from '../protocol/topics.js';
+import { parseUpTopic, type ParsedUpTopic } from '../protocol/topics.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { FleetRepo } from './db/fleet.js';
 import { DeviceRegistry } from './registry.js';
+
+type UpKind = Extract<ParsedUpTopic, { device: string }>['kind'];
+
+/**
+ * A retained message an enrolled box sent on one of `kinds`: its kind and box; `other` for any other
+ * topic; `dropped` for a cleared retained message (an empty payload: nothing to record) or a box that is
+ * not enrolled here or is revoked (said in the log).
+ */
+export function fromEnrolledBox<K extends UpKind>(d: { prefix: string; log: Logger }, registry: DeviceRegistry, topic: string, payload: Buffer, kinds: readonly K[]): { kind: K; device: string } | 'other' | 'dropped' {
+  const t = parseUpTopic(d.prefix, topic);
+  if (!t || !(kinds as readonly string[]).includes(t.kind)) return 'other';
+  if (payload.length === 0) return 'dropped';
+  const device = registry.get(t.device);
+  if (!device || device.revoked) {
+    d.log.warn({ device: t.device, topic }, `${t.kind} from a box that is not enrolled here (or revoked): dropped`);
+    return 'dropped';
+  }
+  return { kind: t.kind as K, device: t.device };
+}
 
 /**
  * The fleet side of the receiver: every box's retained `state` (online, or offline by its last will or
@@ -23,15 +42,8 @@ export class FleetIntake {
 
   /** True when the topic was a fleet topic (handled or dropped), false for anything else. */
   handle(topic: string, payload: Buffer): boolean {
-    const t = parseUpTopic(this.d.prefix, topic);
-    if (!t || (t.kind !== 'state' && t.kind !== 'health')) return false;
-    // a retained message is cleared with an empty payload: nothing to record
-    if (payload.length === 0) return true;
-    const device = this.registry.get(t.device);
-    if (!device || device.revoked) {
-      this.d.log.warn({ device: t.device, topic }, `${t.kind} from a box that is not enrolled here (or revoked): dropped`);
-      return true;
-    }
+    const t = fromEnrolledBox(this.d, this.registry, topic, payload, ['state', 'health']);
+    if (typeof t === 'string') return t === 'dropped';
     const now = this.d.clock.now();
     try {
       if (t.kind === 'state') {

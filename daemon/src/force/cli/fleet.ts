@@ -106,11 +106,16 @@ function parseArg(text: string, previous: Record<string, unknown> = {}): Record<
 
 const FINAL = new Set(['done', 'failed', 'expired']);
 
-/** Wait until every command has its answer (done, failed) or expired; says so once when nothing went out. */
+/**
+ * Wait until every command has its answer (done, failed) or expired; says so once when nothing went out.
+ * Bounded by the commands' own expiry (at most 300 s): they are expired here too, so the wait ends even
+ * when no receiver runs to do it.
+ */
 async function waitForReplies(repo: CommandsRepo, issued: FleetCommand[]): Promise<FleetCommand[]> {
   const started = Date.now();
   let warned = false;
   for (;;) {
+    repo.expire(systemClock.now());
     const now = issued.map((c) => repo.get(c.cmdId)!);
     if (now.every((c) => FINAL.has(c.status))) return now;
     if (!warned && Date.now() - started > 5000 && now.some((c) => c.status === 'queued')) {

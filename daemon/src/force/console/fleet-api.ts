@@ -47,7 +47,7 @@ function commandView(c: FleetCommand): Record<string, unknown> {
 export function fleetApi(d: { db: Db; audit: AuditLog; clock: Clock; commandKey: () => KeyPairFile }): ConsoleRoute[] {
   const commands = new CommandsRepo(d.db);
   const line = (id: string): FleetLine => {
-    const l = fleetLines(d.db).find((x) => x.deviceId === id);
+    const [l] = fleetLines(d.db, id);
     if (!l) throw new WebError(404, `box ${id} is not enrolled with this force`, { code: 'not_found' });
     return l;
   };
