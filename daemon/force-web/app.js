@@ -234,7 +234,67 @@ async function reviewPage(nav, id) {
     el('p', { class: 'note' }, 'Candidates are proposals from the custody gallery for trained reviewers, never identifications. Every look at a face and every decision is recorded in the audit log with your name and the crime reference.'),
     may('supervisor') ? el('a', { class: 'btn', href: `/api/v1/cases/${encodeURIComponent(c.envelope)}/report`, download: true }, 'Download case report') : null,
     holder,
+    may('supervisor') ? await mastersSection(c) : null,
     el('a', { class: 'btn secondary', href: '#cases' }, 'Back to cases'));
+}
+
+const MASTER_ACTIONS = { hold: 'Keep them on the box for a year', fetch: 'Fetch them to the force' };
+const MASTER_OPS = { hold_incident: 'Keep on the box', upload_masters: 'Fetch' };
+
+/**
+ * Supervisors: the case's master clips (the native footage the box cut, kept there for a limited time):
+ * which the force holds (download), and two signed commands to the box, each with a reason.
+ */
+async function mastersSection(c) {
+  const box = el('section', { id: 'masters', 'aria-labelledby': 'masters-title' });
+  const reason = el('textarea', { id: 'masters-reason', maxlength: 2000 });
+  const line = errorLine();
+  const result = el('div', { id: 'masters-result', 'aria-live': 'polite' });
+  const url = `/api/v1/cases/${encodeURIComponent(c.envelope)}/masters`;
+  const render = (m) => {
+    const held = new Map(m.held.map((h) => [h.sha256, h]));
+    box.replaceChildren(...[
+      el('h2', { id: 'masters-title' }, 'Master clips'),
+      el('p', { class: 'muted' }, "The box keeps each camera's native footage of the incident for a limited time. Keep it there longer, or fetch it to the force: it comes sealed, and its SHA-256 must match the evidence manifest."),
+      m.named.length ? el('table', { class: 'fleet' },
+        el('thead', {}, el('tr', {}, ['Camera', 'Size', 'SHA-256', 'At the force'].map((x) => el('th', { scope: 'col' }, x)))),
+        el('tbody', {}, m.named.map((n) => {
+          const h = held.get(n.sha256);
+          return el('tr', {}, el('td', {}, n.camera), el('td', {}, `${Math.ceil(n.bytes / 1024)} KB`), el('td', { class: 'hash' }, n.sha256.slice(0, 16) + '…'),
+            el('td', {}, h ? el('a', { href: `${url}/${h.envelope}`, download: true }, `Download (received ${when(h.received)})`) : 'not fetched'));
+        }))) : el('p', { class: 'muted' }, 'The evidence names no master clip.'),
+      m.commands.length ? el('ul', { class: 'decisions' }, m.commands.map((x) => el('li', {}, `${when(x.issued)} · ${MASTER_OPS[x.op] || x.op} · ${x.state}${x.error ? ` (${x.error})` : ''}`))) : null,
+      el('fieldset', {},
+        el('legend', {}, 'Ask the box'),
+        el('label', { for: 'masters-reason' }, 'Why (at least three words; recorded in the audit log with the crime reference)'), reason,
+        Object.entries(MASTER_ACTIONS).map(([action, label]) => el('button', { class: 'btn secondary', type: 'button', 'data-masters': action, on: { click: () => ask(action) } }, label)),
+        line, result)].filter(Boolean));
+  };
+  const ask = async (action) => {
+    line.textContent = '';
+    if (words(reason.value) < 3) { failWith(line, { message: 'Say why, in at least three words' }); reason.focus(); return; }
+    try {
+      const sent = await api('POST', url, { action, reason: reason.value.trim() });
+      result.replaceChildren(el('p', { class: 'muted' }, `${MASTER_ACTIONS[action]}: sent, waiting for the box...`));
+      // the box answers within seconds when online; the command expires after five minutes
+      let m = await api('GET', url);
+      for (let i = 0; i < 310; i++) {
+        const now = m.commands.find((x) => x.id === sent.id);
+        if (now && ['done', 'failed', 'expired'].includes(now.state)) {
+          const text = now.state !== 'done' ? `${now.state}${now.error ? `: ${now.error}` : ''}`
+            : action === 'hold' ? `the box keeps them until ${new Date(now.reply.masters_kept_until).toLocaleDateString()}`
+            : now.reply.envelopes.length ? `the box is sending ${now.reply.envelopes.length} clip(s); they appear above as they arrive` : 'they are already on their way';
+          render(m);
+          result.replaceChildren(el('p', { class: now.state === 'done' ? 'state confirmed' : 'error' }, `${MASTER_ACTIONS[action]}: ${text}`));
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+        m = await api('GET', url);
+      }
+    } catch (err) { failWith(line, err); }
+  };
+  render(await api('GET', url));
+  return box;
 }
 
 // --- fleet (admins) ---

@@ -74,6 +74,7 @@ function deliveryLine(d) {
   if (!v) return null;
   const at = (t) => new Date(t).toLocaleTimeString();
   if (v.state === 'delivered') return el('div', { class: 'muted' }, `Received by the police at ${at(v.received)} (${Math.ceil(v.bytes / 1024)} KB)`);
+  if (v.state === 'rejected') return el('div', { class: 'error' }, `The police refused this evidence: ${v.rejected_reason}. Nothing more is sent.`);
   const sent = v.last_sent ? `Sent at ${at(v.last_sent)} (attempt ${v.attempts}), waiting for the police to confirm` : 'Waiting to be sent';
   return el('div', { class: v.last_error ? 'error' : 'muted' }, `${sent}${v.last_error ? `: ${v.last_error}` : ''}`);
 }

@@ -25,23 +25,13 @@ export interface Chain {
  */
 export async function startChain(dir: string, video: string, box: { uplink?: Record<string, unknown>; kit?: Pick<ForceKitOptions, 'forceUsers'> } = {}): Promise<Chain> {
   const kit = await startForceKit(dir, { devices: [{ id: 'box-1', store: 'High Street' }], ...box.kit });
-  const boxConfig = writeConfig(dir, {
-    device: { id: 'box-1', store: 'High Street' },
-    ...recorderConfigOverrides({ recorder: { segment_seconds: 2 } }),
-    incidents: { wait_for_footage_s: 10 },
-    uplink: { receipt_timeout_s: 5, retry_min_ms: 200, retry_max_ms: 2000, ...box.uplink },
-  });
-  enrollBox(boxConfig, kit.bundle('box-1'), kit.forceDir);
-  const camera = await startCamera({ mode: 'file', file: video });
-  await addCamera(boxConfig, 'till2', camera.url, ['--zone', 'tills']);
-  const receiver = new TestProcess(process.execPath, [CLI, 'force', 'receive', '--config', kit.forceConfig]);
-  await receiver.waitForLine(/receiving evidence/, 30_000);
-  const daemon = startDaemon(boxConfig);
-  await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
+  const { config: boxConfig, stateDir, camera } = await prepareBox(kit, dir, { deviceId: 'box-1', store: 'High Street', cameraId: 'till2', zone: 'tills', video, uplink: box.uplink });
+  const receiver = await startReceiver(kit);
+  const daemon = await startBoxDaemon(boxConfig);
   const chain: Chain = {
     kit,
     boxConfig,
-    stateDir: path.join(dir, 'state'),
+    stateDir,
     camera,
     receiver,
     daemon,
@@ -54,4 +44,45 @@ export async function startChain(dir: string, video: string, box: { uplink?: Rec
     },
   };
   return chain;
+}
+
+/** One box of a chain, ready to run: its config (state folder beside it), enrolled with the kit's force, and its test camera added. */
+export interface PreparedBox {
+  deviceId: string;
+  config: string;
+  stateDir: string;
+  cameraId: string;
+  camera: RtspTestCamera;
+}
+
+/**
+ * Prepare box `deviceId` (enrolled in `kit` already) in `dir`: its config (2 s segments, quick uplink
+ * retries, `uplink` over them), its enrollment installed and its key registered at the force, and a test
+ * camera serving `video` added as `cameraId` in `zone`.
+ */
+export async function prepareBox(kit: ForceKit, dir: string, o: { deviceId: string; store: string; cameraId: string; zone: string; video: string; uplink?: Record<string, unknown> }): Promise<PreparedBox> {
+  const config = writeConfig(dir, {
+    device: { id: o.deviceId, store: o.store },
+    ...recorderConfigOverrides({ recorder: { segment_seconds: 2 } }),
+    incidents: { wait_for_footage_s: 10 },
+    uplink: { receipt_timeout_s: 5, retry_min_ms: 200, retry_max_ms: 2000, ...o.uplink },
+  });
+  enrollBox(config, kit.bundle(o.deviceId), kit.forceDir);
+  const camera = await startCamera({ mode: 'file', file: o.video });
+  await addCamera(config, o.cameraId, camera.url, ['--zone', o.zone]);
+  return { deviceId: o.deviceId, config, stateDir: path.join(dir, 'state'), cameraId: o.cameraId, camera };
+}
+
+/** The force receiver of `kit`, once it says it receives. */
+export async function startReceiver(kit: ForceKit): Promise<TestProcess> {
+  const receiver = new TestProcess(process.execPath, [CLI, 'force', 'receive', '--config', kit.forceConfig]);
+  await receiver.waitForLine(/receiving evidence/, 30_000);
+  return receiver;
+}
+
+/** `hindsight run` on a box's config, once it says it runs. */
+export async function startBoxDaemon(config: string): Promise<TestProcess> {
+  const daemon = startDaemon(config);
+  await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
+  return daemon;
 }

@@ -51,7 +51,10 @@ export async function consoleStore(dir: string): Promise<ConsoleStore> {
     const scene = existsSync(PUBLIC_FACE) ? sharp(PUBLIC_FACE).resize(320, 180, { fit: 'contain', background: { r: 90, g: 110, b: 130 } }) : sharp({ create: { width: 320, height: 180, channels: 3, background: { r: 90, g: 110, b: 130 } } });
     writeFileSync(path.join(contextDir, 'scene.jpg'), await scene.jpeg().toBuffer());
     const X = unitVec(100);
-    await force.addIncident('box-a', 'High Street', 'inc-till', [{ crops, embedding: unitVec(101, X, 0.03) }, { crops, embedding: unitVec(102) }]);
+    // the till's master clip: named in the evidence, and already fetched to the force
+    const clip = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 31) & 0xff));
+    await force.addIncident('box-a', 'High Street', 'inc-till', [{ crops, embedding: unitVec(101, X, 0.03) }, { crops, embedding: unitVec(102) }], clip);
+    await force.addMasterClip('box-a', 'inc-till', clip);
     await force.addIncident('box-b', 'Market Square', 'inc-door', [{ crops, embedding: unitVec(103) }]);
     // the person of the till seen again at another shop: a series once both are accepted
     await force.addIncident('box-c', 'Station Road', 'inc-aisle', [{ crops, embedding: unitVec(107, X, 0.03) }]);

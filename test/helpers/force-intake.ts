@@ -3,7 +3,9 @@ import path from 'node:path';
 import { encodeChunkMessage, sealEnvelope } from '../../daemon/src/crypto/envelope.js';
 import { generateKeyPair, type KeyPairFile } from '../../daemon/src/crypto/keys.js';
 import { validRecipients } from '../../daemon/src/crypto/keyset.js';
+import { sha256Hex } from '../../daemon/src/crypto/encoding.js';
 import { buildPackage, packageInputFromFolder } from '../../daemon/src/evidence/builder.js';
+import { encodeMastersPackage, MASTERS_SCHEMA } from '../../daemon/src/evidence/masters-package.js';
 import { openForceDb, type ForceDb } from '../../daemon/src/force/database.js';
 import { EnvelopeIntake } from '../../daemon/src/force/intake.js';
 import { forceKeygen, loadKeySet, loadReceiptKey, loadRecipientKeys } from '../../daemon/src/force/keys.js';
@@ -43,13 +45,24 @@ export class ForceStoreBuilder {
     writeFileSync(path.join(this.forceDir, 'force.yaml'), 'force: {dir: .}\nlog: {level: warn, pretty: false}\n');
   }
 
-  /** One incident from one store's box; each subject has crop files (copied) and an embedding. */
-  async addIncident(deviceId: string, store: string, incidentId: string, subjects: { crops: string[]; embedding: Float32Array }[]): Promise<void> {
+  private readonly deviceKeys = new Map<string, KeyPairFile>();
+  private msgSeq = 0;
+
+  /**
+   * One incident from one store's box; each subject has crop files (copied) and an embedding. `clip`: the
+   * bytes of a master clip of camera `till2`, named (hash) in the evidence manifest and kept on the "box".
+   */
+  async addIncident(deviceId: string, store: string, incidentId: string, subjects: { crops: string[]; embedding: Float32Array }[], clip?: Buffer): Promise<void> {
     const key = generateKeyPair('ed25519');
+    this.deviceKeys.set(deviceId, key);
     const registry = new DeviceRegistry(this.fdb.db);
     registry.enroll(deviceId, store, systemClock.now());
     registry.register(deviceId, key.pk, systemClock.now());
     const folder = path.join(this.dir, 'packages', incidentId);
+    if (clip) {
+      mkdirSync(path.join(folder, 'clips'), { recursive: true });
+      writeFileSync(path.join(folder, 'clips', 'till2.ts'), clip);
+    }
     subjects.forEach((s, i) => {
       mkdirSync(path.join(folder, 'crops', `s${i}`), { recursive: true });
       mkdirSync(path.join(folder, 'embeddings'), { recursive: true });
@@ -61,7 +74,21 @@ export class ForceStoreBuilder {
       packageInputFromFolder(folder, { incidentId, deviceId, store, window: { start: now - 90_000, end: now }, embeddingModel: 'test-model', models: [], tools: {}, clock: { synced: true, offset_ms: 0, source: 'unknown' }, now }),
       key,
     ).plaintext;
-    const e = await sealEnvelope({ plaintext: pt, device: key, deviceId, incidentId, msgSeq: 1, recipients: validRecipients(loadKeySet(this.forceDir).keyset, now), clock: { synced: true, offset_ms: 0 }, now });
+    await this.deliver(deviceId, incidentId, pt);
+  }
+
+  /** The box of `deviceId` sends the master clip of camera till2 of an incident, as on `upload_masters`. */
+  async addMasterClip(deviceId: string, incidentId: string, clip: Buffer): Promise<void> {
+    const key = this.deviceKeys.get(deviceId)!;
+    const pt = encodeMastersPackage({ v: 1, schema: MASTERS_SCHEMA, incident_id: incidentId, device_id: deviceId, created_at: systemClock.now(), camera: 'till2', name: 'till2.ts', sha256: sha256Hex(clip), bytes: clip.length, media_type: 'video/mp2t' }, clip, key);
+    await this.deliver(deviceId, incidentId, pt);
+  }
+
+  /** Seal `pt` as the box does and feed it to the real intake; throws unless it is stored. */
+  private async deliver(deviceId: string, incidentId: string, pt: Buffer): Promise<void> {
+    const now = systemClock.now();
+    const key = this.deviceKeys.get(deviceId)!;
+    const e = await sealEnvelope({ plaintext: pt, device: key, deviceId, incidentId, msgSeq: ++this.msgSeq, recipients: validRecipients(loadKeySet(this.forceDir).keyset, now), clock: { synced: true, offset_ms: 0 }, now });
     const base = `hindsight/v1/${deviceId}/ev/${e.manifest.header.envelope_id}`;
     await this.intake.handle(`${base}/m`, Buffer.from(JSON.stringify(e.manifest)));
     const outcomes = [];

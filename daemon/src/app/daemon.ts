@@ -49,7 +49,7 @@ import { WebService } from '../web/service.js';
 import { ControlServer } from '../control/server.js';
 import { operationRoutes, type OperationContext } from '../control/operations.js';
 import { BoxSettings } from '../kernel/settings.js';
-import { healthFigures } from './health.js';
+import { healthAlarms, healthFigures } from './health.js';
 import { ForcePolicy } from '../kernel/force-config.js';
 import { CAMERA_OPERATIONS } from '../cameras/operations.js';
 import { LOCK_OPERATIONS } from '../recorder/lock-operations.js';
@@ -102,8 +102,10 @@ export class Daemon {
     // The force's `complete` receipt: the envelope and the incident become delivered in one transaction.
     const uplink = new UplinkService(this.ctx, {
       outbox,
-      onDelivered: (d) => incidents.delivered(d.incidentId, d.envelopeId),
+      onDelivered: (d) => void (d.kind === 'evidence' && incidents.delivered(d.incidentId, d.envelopeId)),
+      onRejected: (r) => void (r.kind === 'evidence' && incidents.rejected(r.incidentId, r.envelopeId, r.reason)),
       health: healthFigures(this.ctx, () => models.capability),
+      healthAlarms: healthAlarms(this.ctx),
       forcePolicy: { policy: forcePolicy, changed: () => settings.applyStored() },
       logs: options.logRing && ((lines, maxBytes) => options.logRing!.tail(lines, maxBytes)),
     });

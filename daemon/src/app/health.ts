@@ -5,13 +5,14 @@ import { AlarmsRepo } from '../db/repos/alarms.js';
 import { BootsRepo } from '../db/repos/boots.js';
 import { CameraStatusRepo, type RecorderState } from '../db/repos/camera-status.js';
 import { CamerasRepo } from '../db/repos/cameras.js';
+import { GapsRepo } from '../db/repos/gaps.js';
 import { IncidentsRepo } from '../db/repos/incidents.js';
 import { OutboxRepo } from '../db/repos/outbox.js';
 import type { AppContext } from '../kernel/context.js';
 import type { FacePipelineCapability } from '../models/verify.js';
 import { MAX_HEALTH_ALARMS, type HealthAlarmItem } from '../protocol/schemas.js';
-import { DISK_LOW } from '../recorder/retention.js';
-import { bufferStatus, type BufferStatus } from '../recorder/status.js';
+import { bufferPolicy, DISK_LOW } from '../recorder/retention.js';
+import { bufferStatus, cameraStateOf, recorderStatuses, type CameraBufferStatus } from '../recorder/status.js';
 import { isEnrolled, KeySetStore } from '../uplink/enrollment.js';
 import { isoUtc } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
@@ -71,7 +72,7 @@ export function healthFigures(ctx: AppContext, models: () => FacePipelineCapabil
     const buffer = bufferStatus(ctx.db, ctx.config, ctx.clock);
     const free = options.freeBytes ? options.freeBytes() : freeBytes(ctx.paths.bufferDir);
     // hours of buffer left: how long the free space lasts at the cameras' current rate
-    const bytesPerHour = buffer.cameras.reduce((n, c) => n + (c.bitrateKbps ?? 0) * 1000 / 8 * 3600, 0);
+    const bytesPerHour = recordingRate(buffer.cameras);
     out.disk = { buffer_bytes: buffer.totalBytes, free_bytes: free, hours_of_buffer_left: free !== null && bytesPerHour > 0 ? Math.round((free / bytesPerHour) * 10) / 10 : null };
     out.cameras = buffer.cameras.map((c) => ({
       id: c.cameraId,
@@ -86,20 +87,62 @@ export function healthFigures(ctx: AppContext, models: () => FacePipelineCapabil
     out.incidents = { open: incidents.countInStates(['logged', 'waiting', 'extracting', 'analysing', 'sealed', 'sending']), failed: incidents.countInStates(['failed']) };
     const m = models();
     out.models = m.models.map((x) => ({ name: x.name, sha256: x.actualSha256 ?? x.expectedSha256, state: x.state }));
-    // stored alarms keep their own words on the box (`buffer status`, the console): the force gets kind, subject and since
-    const stored: HealthAlarmItem[] = new AlarmsRepo(ctx.db, ctx.clock).active().map((a) => ({ kind: a.kind, subject: a.subject, since: a.raisedUtcMs }));
-    const now = ctx.clock.now();
-    const computed = [
-      ...camerasDown(ctx, buffer, now),
-      ...clockUnsynced(ctx, now, seen),
-      ...outboxGrowing(ctx, now),
-      ...keysetExpiring(ctx, now),
-      ...diskLow(ctx, buffer, free, bytesPerHour, now, seen),
-    ].filter((c) => !stored.some((a) => a.kind === c.kind && a.subject === c.subject));
-    // the computed ones are few and about the box as a whole: they come first if the list must be cut
-    out.alarms = [...computed, ...stored].slice(0, MAX_HEALTH_ALARMS);
+    out.alarms = activeAlarms(ctx, { cameras: buffer.cameras, floor: buffer.policy.minFreeBytes, free, bytesPerHour }, seen);
     return out;
   };
+}
+
+/**
+ * The alarms of the health document alone, the same as `healthFigures` lists them, read from the small
+ * tables only (no segment scan, no machine figures): cheap enough for the uplink to look at every few
+ * seconds and send the document as soon as the set changes.
+ */
+export function healthAlarms(ctx: AppContext, options: HealthOptions = {}): () => HealthAlarmItem[] {
+  const seen = new FirstSeen();
+  return () => {
+    const recorder = recorderStatuses(ctx.db, ctx.config, ctx.clock);
+    const gaps = new GapsRepo(ctx.db);
+    // by id, as the buffer status lists them: the same alarms in the same order
+    const cameras = new CamerasRepo(ctx.db).list().map((c): CameraAlarmView => {
+      const st = recorder.statuses.get(c.id);
+      const live = recorder.live(st);
+      return { cameraId: c.id, state: cameraStateOf(c, st, live), openGap: gaps.openGap(c.id) ?? null, bitrateKbps: live ? st.bitrateKbps : null };
+    });
+    const free = options.freeBytes ? options.freeBytes() : freeBytes(ctx.paths.bufferDir);
+    return activeAlarms(ctx, { cameras, floor: bufferPolicy(ctx.config, ctx.db).minFreeBytes, free, bytesPerHour: recordingRate(cameras) }, seen);
+  };
+}
+
+/** What the alarms need of a camera (its line of the buffer status). */
+type CameraAlarmView = Pick<CameraBufferStatus, 'cameraId' | 'state' | 'openGap' | 'bitrateKbps'>;
+
+/** What the alarms need of the buffer: its cameras, its free-space floor, the disk's free bytes and the cameras' rate. */
+interface BufferView {
+  cameras: readonly CameraAlarmView[];
+  floor: number;
+  free: number | null;
+  bytesPerHour: number;
+}
+
+/** Bytes per hour the cameras record at now (the live ones' bitrates). */
+function recordingRate(cameras: readonly Pick<CameraAlarmView, 'bitrateKbps'>[]): number {
+  return cameras.reduce((n, c) => n + (c.bitrateKbps ?? 0) * 1000 / 8 * 3600, 0);
+}
+
+/** The stored alarms and the computed ones, as the health document lists them. */
+function activeAlarms(ctx: AppContext, buffer: BufferView, seen: FirstSeen): HealthAlarmItem[] {
+  // stored alarms keep their own words on the box (`buffer status`, the console): the force gets kind, subject and since
+  const stored: HealthAlarmItem[] = new AlarmsRepo(ctx.db, ctx.clock).active().map((a) => ({ kind: a.kind, subject: a.subject, since: a.raisedUtcMs }));
+  const now = ctx.clock.now();
+  const computed = [
+    ...camerasDown(ctx, buffer.cameras, now),
+    ...clockUnsynced(ctx, now, seen),
+    ...outboxGrowing(ctx, now),
+    ...keysetExpiring(ctx, now),
+    ...diskLow(ctx, buffer, now, seen),
+  ].filter((c) => !stored.some((a) => a.kind === c.kind && a.subject === c.subject));
+  // the computed ones are few and about the box as a whole: they come first if the list must be cut
+  return [...computed, ...stored].slice(0, MAX_HEALTH_ALARMS);
 }
 
 function freeBytes(dir: string): number | null {
@@ -133,12 +176,12 @@ class FirstSeen {
  * daemon's start and the camera's last change, so a restart or a camera just enabled gets its time to connect.
  * A camera a manager disabled is no alarm.
  */
-function camerasDown(ctx: AppContext, buffer: BufferStatus, now: number): HealthAlarmItem[] {
+function camerasDown(ctx: AppContext, bufferCameras: readonly CameraAlarmView[], now: number): HealthAlarmItem[] {
   const cameras = new Map(new CamerasRepo(ctx.db).list().map((c) => [c.id, c]));
   const statuses = new Map(new CameraStatusRepo(ctx.db).all().map((s) => [s.cameraId, s]));
   const boot = new BootsRepo(ctx.db).latest();
   const lifeStart = boot && boot.stoppedUtc === null ? boot.startedUtc : 0;
-  return buffer.cameras.flatMap((c) => {
+  return bufferCameras.flatMap((c) => {
     const camera = cameras.get(c.cameraId);
     if (!camera?.enabled || RECORDING.has(c.state)) return [];
     const st = statuses.get(c.cameraId);
@@ -216,8 +259,7 @@ function keysetExpiring(ctx: AppContext, now: number): HealthAlarmItem[] {
  * DISK_LOW_RUNS retention runs (retention's stored alarm only comes once only locked footage is left).
  * Same kind and subject as retention's, so the force sees one disk alarm.
  */
-function diskLow(ctx: AppContext, buffer: BufferStatus, free: number | null, bytesPerHour: number, now: number, seen: FirstSeen): HealthAlarmItem[] {
-  const floor = buffer.policy.minFreeBytes;
+function diskLow(ctx: AppContext, { floor, free, bytesPerHour }: BufferView, now: number, seen: FirstSeen): HealthAlarmItem[] {
   const slack = (bytesPerHour / 3600) * ctx.config.buffer.retention_interval_s * DISK_LOW_RUNS;
   const low = free !== null && free < floor - slack;
   const since = seen.holds(DISK_LOW, low, now);

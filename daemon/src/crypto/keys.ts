@@ -70,6 +70,8 @@ export function verifyWith(pk: string, context: string, signature: unknown, ...p
 export const SIG_CONTEXT = {
   envelope: 'hindsight-ev-v1\0',
   package: 'hindsight-pkg-v1\0',
+  masters: 'hindsight-masters-v1\0',
+  deletions: 'hindsight-deletions-v1\0',
   keyset: 'hindsight-keyset-v1\0',
   receipt: 'hindsight-receipt-v1\0',
   command: 'hindsight-cmd-v1\0',

@@ -5,6 +5,8 @@ export interface WebAnswer {
   headers: Record<string, string | string[] | undefined>;
   body: Record<string, unknown>;
   text: string;
+  /** The body's bytes as they came (a download). */
+  raw: Buffer;
 }
 
 /**
@@ -38,14 +40,15 @@ export class WebClient {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
+          const raw = Buffer.concat(chunks);
+          const text = raw.toString('utf8');
           let parsed: Record<string, unknown> = {};
           try {
             parsed = JSON.parse(text) as Record<string, unknown>;
           } catch {
             /* a page, not JSON */
           }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text, raw });
         });
       });
       req.on('error', reject);

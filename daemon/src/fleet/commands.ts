@@ -27,6 +27,13 @@ export interface CommandHost {
    * its masters already erased).
    */
   holdIncident(incidentId: string, days: number, by: string): { incident_id: string; state: string; masters_kept_until: string | null };
+  /**
+   * Inside the command's transaction: check an incident's master clips can be sent (cut, still kept,
+   * unchanged) and audit the request; throws a HindsightError saying why not. The plan goes to `sendMasters`.
+   */
+  planMasters(incidentId: string, by: string): unknown;
+  /** Once the transaction commits: seal each master clip to the force and queue it (one envelope per clip). */
+  sendMasters(plan: unknown): Promise<unknown>;
   /** End every web session on the box (the managers sign in again); returns how many ended. */
   revokeSessions(): number;
   /** Stop the daemon cleanly so its service manager starts it again. */
@@ -99,6 +106,11 @@ export class FleetCommands {
       set_key_set: op(KeySetArgs, (a, v) => ({ data: host.installKeySet(a.keyset, v.issuer.kid) })),
       resend_incident: op(IncidentArgs, (a) => ({ data: host.resendIncident(a.incident_id) })),
       hold_incident: op(HoldArgs, (a, v) => ({ data: host.holdIncident(a.incident_id, a.days, v.issuer.kid) })),
+      // checked and audited in the transaction; sealing the clips (seconds for large ones) comes after it
+      upload_masters: op(IncidentArgs, (a, v) => {
+        const plan = host.planMasters(a.incident_id, v.issuer.kid);
+        return { read: () => host.sendMasters(plan) };
+      }),
       revoke_sessions: op(NoArgs, () => ({ data: { sessions_revoked: host.revokeSessions() } })),
       restart: op(ReasonArgs, (a, v) => ({ data: { restarting: true }, after: () => host.restart(a.reason ? `force command ${v.cmd.cmd_id}: ${a.reason}` : `force command ${v.cmd.cmd_id}`) })),
       // a stolen box: audited and marked here, destroyed once the force has its answer

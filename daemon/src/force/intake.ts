@@ -3,8 +3,10 @@ import type { AuditLog } from '../audit/log.js';
 import { decodeChunkMessage, EnvelopeError, expectedChunkLength, openEnvelope, verifyManifest, type EnvelopeManifest } from '../crypto/envelope.js';
 import type { KeyPairFile } from '../crypto/keys.js';
 import type { SignedKeySet } from '../crypto/keyset.js';
+import { decodeDeletionsPackage, DELETIONS_SCHEMA } from '../evidence/deletions-package.js';
+import { decodeMastersPackage, MASTERS_SCHEMA, packageSchemaOf, type DecodedMasters } from '../evidence/masters-package.js';
 import { decodePackage, PackageError, type DecodedPackage } from '../evidence/package.js';
-import { EnvelopeManifestSchema, parsePayload } from '../protocol/schemas.js';
+import { EnvelopeManifestSchema, parsePayload, type SignedDeletionsManifest } from '../protocol/schemas.js';
 import { parseUpTopic } from '../protocol/topics.js';
 import type { Db } from '../db/db.js';
 import type { Clock } from '../util/clock.js';
@@ -16,6 +18,8 @@ import { EnvelopesRepo, type Envelope } from './db/envelopes.js';
 import { RejectionsRepo } from './db/rejections.js';
 import { signReceipt } from './receipts.js';
 import { storeVerifiedPackage } from './evidence-store.js';
+import { storeMasterClip } from './masters-store.js';
+import { storeDeletionReport } from './deletions-store.js';
 import { DeviceRegistry, type Device } from './registry.js';
 
 export type IntakeOutcome =
@@ -40,12 +44,50 @@ export interface IntakeOptions {
   sendReceipt: (deviceId: string, payload: string) => Promise<void>;
 }
 
+/**
+ * Reasons that no resend can mend (the envelope as sealed will never be accepted): the force answers them
+ * with a signed `rejected` receipt, so the box stops sending and a person learns why. Transient ones (a
+ * busy receiver, a chunk damaged in transit, a box not registered yet, a reassembly that timed out) get
+ * no such answer: the box's resend may succeed.
+ */
+const DEAD_REASONS = new Set([
+  'bad_schema',
+  'bad_signature',
+  'version',
+  'suite',
+  'too_large',
+  'too_many_chunks',
+  'recipients',
+  'no_recipients',
+  'unknown_kid',
+  'no_recipient_key',
+  'unknown_recipient',
+  'revoked_key',
+  'expired_key',
+  'replay',
+  'decrypt',
+  'unwrap',
+  'length',
+  'truncated',
+  'open_failed',
+  'file_hash',
+  'file_name',
+  'manifest',
+  'mismatch',
+  'missing_file',
+  'trailing',
+  'no_evidence',
+  'master_unknown',
+]);
+
 class Rejection extends Error {
   constructor(
     readonly reason: string,
     message: string,
     readonly deviceId?: string,
     readonly envelopeId?: string,
+    /** The body the refused manifest named, when known (the box checks a `rejected` receipt names its body). */
+    readonly bodySha256?: string,
   ) {
     super(message);
   }
@@ -105,10 +147,15 @@ export class EnvelopeIntake {
     try {
       verifyManifest(m, device.signingPk, { maxChunks: this.o.caps.max_chunks, maxBytes: this.o.caps.max_envelope_bytes });
     } catch (err) {
-      if (err instanceof EnvelopeError) throw new Rejection(err.reason, err.message, deviceId, envelopeId);
+      if (err instanceof EnvelopeError) throw new Rejection(err.reason, err.message, deviceId, envelopeId, m.body_sha256);
       throw err;
     }
-    this.checkRecipients(m, deviceId);
+    try {
+      this.checkRecipients(m, deviceId);
+    } catch (err) {
+      if (err instanceof Rejection) throw new Rejection(err.reason, err.message, deviceId, envelopeId, m.body_sha256);
+      throw err;
+    }
     const now = this.o.clock.now();
     const existing = this.envelopes.get(envelopeId);
     // An envelope id names one body: a manifest for another body under it is refused, and a receipt only
@@ -129,7 +176,7 @@ export class EnvelopeIntake {
       .transaction((): IntakeOutcome => {
         if (existing) this.envelopes.delete(envelopeId);
         const sameSeq = this.envelopes.idBySeq(deviceId, m.header.msg_seq);
-        if (sameSeq !== undefined) throw new Rejection('replay', `msg_seq ${m.header.msg_seq} was already used by envelope ${sameSeq}`, deviceId, envelopeId);
+        if (sameSeq !== undefined) throw new Rejection('replay', `msg_seq ${m.header.msg_seq} was already used by envelope ${sameSeq}`, deviceId, envelopeId, m.body_sha256);
         const pending = this.envelopes.countInReassembly(deviceId);
         if (pending >= this.o.caps.max_pending_per_device) {
           throw new Rejection('too_many_pending', `device ${deviceId} already has ${pending} envelopes in reassembly (cap ${this.o.caps.max_pending_per_device})`, deviceId, envelopeId);
@@ -197,12 +244,19 @@ export class EnvelopeIntake {
     const row = this.envelopes.get(envelopeId)!;
     const m = JSON.parse(row.manifest) as EnvelopeManifest;
     const chunks = this.chunks.data(envelopeId);
-    let pkg: DecodedPackage;
+    let pkg: DecodedPackage | undefined;
+    let masters: DecodedMasters | undefined;
+    let deletions: SignedDeletionsManifest | undefined;
     let device: Device & { signingPk: string };
     try {
       device = this.device(row.deviceId);
       const pt = await openEnvelope(m, chunks, this.o.recipientKeys());
-      pkg = decodePackage(pt, device.signingPk, { deviceId: row.deviceId, incidentId: row.incidentId });
+      const expect = { deviceId: row.deviceId, incidentId: row.incidentId };
+      // an incident's evidence, or one of its master clips sent on the force's upload_masters
+      const schema = packageSchemaOf(pt);
+      if (schema === MASTERS_SCHEMA) masters = decodeMastersPackage(pt, device.signingPk, expect);
+      else if (schema === DELETIONS_SCHEMA) deletions = decodeDeletionsPackage(pt, device.signingPk, row.deviceId);
+      else pkg = decodePackage(pt, device.signingPk, expect);
     } catch (err) {
       const reason = err instanceof EnvelopeError || err instanceof PackageError ? err.reason : err instanceof Rejection ? err.reason : 'open_failed';
       if (reason === 'body_hash') {
@@ -216,9 +270,28 @@ export class EnvelopeIntake {
       }
       return this.fail(row, reason, errorMessage(err));
     }
-    const pm = pkg.signed.manifest;
+    const stored = { envelopeId, deviceId: row.deviceId, incidentId: row.incidentId, msgSeq: row.msgSeq, store: device.store, signerKid: m.header.signer_kid };
+    if (deletions) {
+      const added = storeDeletionReport({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, stored, deletions);
+      this.o.log.info({ device: row.deviceId, envelope: envelopeId, rows: deletions.manifest.rows.length, new: added }, 'deletion receipts stored');
+      await this.sendComplete(row.deviceId, envelopeId, m.body_sha256);
+      return { kind: 'stored', envelopeId };
+    }
+    if (masters) {
+      try {
+        storeMasterClip({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, stored, masters);
+      } catch (err) {
+        if (err instanceof PackageError) return this.fail(row, err.reason, err.message);
+        this.o.log.error({ err, device: row.deviceId, envelope: envelopeId }, 'cannot store a master clip');
+        return this.fail(row, 'store_failed', `the force could not store the master clip: ${errorMessage(err)}`);
+      }
+      this.o.log.info({ device: row.deviceId, incident: row.incidentId, envelope: envelopeId, camera: masters.signed.manifest.camera, bytes: masters.signed.manifest.bytes }, 'master clip verified and stored');
+      await this.sendComplete(row.deviceId, envelopeId, m.body_sha256);
+      return { kind: 'stored', envelopeId };
+    }
+    const pm = pkg!.signed.manifest;
     try {
-      storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, { envelopeId, deviceId: row.deviceId, incidentId: row.incidentId, msgSeq: row.msgSeq, store: device.store, signerKid: m.header.signer_kid }, m, chunks, pkg);
+      storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, stored, m, chunks, pkg!);
     } catch (err) {
       // nothing was kept (the store removes its files); the box sends the envelope again when no receipt comes
       this.o.log.error({ err, device: row.deviceId, envelope: envelopeId }, 'cannot store verified evidence');
@@ -235,7 +308,21 @@ export class EnvelopeIntake {
       this.chunks.deleteAll(row.envelopeId);
       this.envelopes.setRejected(row.envelopeId, reason);
     })();
-    return this.reject(new Rejection(reason, message, row.deviceId, row.envelopeId), `${this.o.prefix}/${row.deviceId}/ev/${row.envelopeId}`);
+    const m = JSON.parse(row.manifest) as EnvelopeManifest;
+    return this.reject(new Rejection(reason, message, row.deviceId, row.envelopeId, m.body_sha256), `${this.o.prefix}/${row.deviceId}/ev/${row.envelopeId}`);
+  }
+
+  /**
+   * A refusal no resend can mend, of an enrolled box's envelope: a signed `rejected` receipt with the
+   * reason, so the box stops sending it and shows a person why (PROTOCOL.md, dead envelopes).
+   */
+  private async sendRejected(r: Rejection): Promise<void> {
+    if (!DEAD_REASONS.has(r.reason) || r.deviceId === undefined || r.envelopeId === undefined || !/^[0-9a-f]{32}$/.test(r.envelopeId)) return;
+    const device = this.registry.get(r.deviceId);
+    if (!device || device.revoked) return;
+    const reason = clipText(`${r.reason}: ${toWellFormedText(r.message)}`, 480);
+    const receipt = signReceipt(this.o.receiptKey, { envelope: r.envelopeId, device_id: r.deviceId, body_sha256: r.bodySha256 ?? '', status: 'rejected', missing: [], reason, ts: this.o.clock.now() });
+    await this.o.sendReceipt(r.deviceId, JSON.stringify(receipt)).catch((err) => this.o.log.warn({ err: errorMessage(err), envelope: r.envelopeId }, 'cannot send the rejected receipt now; the box gets it again when it resends'));
   }
 
   private async sendComplete(deviceId: string, envelopeId: string, bodySha256: string): Promise<void> {
@@ -258,6 +345,7 @@ export class EnvelopeIntake {
       this.o.audit.append({ actor: { type: 'device', id: deviceId ?? 'unknown' }, action: 'evidence.rejected', objectIds: envelopeId ? [envelopeId] : [], result: 'denied', detail: { reason: r.reason, message: text(r.message, 300) } });
     })();
     this.o.log.warn({ reason: r.reason, device: r.deviceId, envelope: r.envelopeId, message: r.message }, 'evidence message rejected');
+    void this.sendRejected(r);
     return { kind: 'rejected', reason: r.reason, message: r.message };
   }
 

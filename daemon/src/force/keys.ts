@@ -113,6 +113,9 @@ export function rotateRecipientKey(dir: string, o: { now: number; overlapDays: n
       ...current.keyset.recipients.filter((r) => r.not_after > o.now).map((r) => ({ ...r, not_after: Math.min(r.not_after, o.now + o.overlapDays * DAY) })),
       { ...publicInfo(fresh), not_before: o.now, not_after: o.now + o.validityDays * DAY },
     ].map(({ kid, pk, not_before, not_after }) => ({ kid, pk, not_before, not_after })),
+    // the receipt and command signers are renewed with it: a set whose signers lapsed would leave every box
+    // refusing receipts and commands, the set_key_set that could mend it included
+    signers: current.keyset.signers.map((s) => ({ ...s, not_after: Math.max(s.not_after, o.now + o.validityDays * DAY) })),
   };
   const signed = signKeySet(body, root);
   writeSecretFile(p.keyset, JSON.stringify(signed, null, 2) + '\n');

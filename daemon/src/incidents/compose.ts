@@ -5,7 +5,7 @@ import type { FacePipelineCapability } from '../models/verify.js';
 import { AnalyseAndSealStep } from './analyse-and-seal.js';
 import { RecorderBuffer } from './buffer-adapter.js';
 import { CloseStep } from './close.js';
-import { deliveryRecorder, type RecordDelivery } from './deliver.js';
+import { deliveryRecorder, rejectionRecorder, type RecordDelivery, type RecordRejection } from './deliver.js';
 import type { EvidencePort } from './evidence-port.js';
 import { ExtractionStep } from './extract.js';
 import { IncidentDesk } from './desk.js';
@@ -31,6 +31,8 @@ export interface Incidents {
   links: WorkerLinks;
   /** The `delivered` transition: the uplink's delivery hook (runs inside its delivery transaction). */
   delivered: RecordDelivery;
+  /** The force's `rejected` receipt: the incident fails with its reason (the uplink's rejection hook). */
+  rejected: RecordRejection;
 }
 
 /**
@@ -87,5 +89,5 @@ export function createIncidents(ctx: AppContext, collaborators?: IncidentCollabo
   const closer = new CloseStep({ evidenceDir: ctx.paths.evidenceDir, machine, locks: buffer, audit: ctx.audit, retentionDays: ctx.config.incidents.master_retention_days });
   const worker = new IncidentWorker({ ctx, repo, machine, buffer, closer, holds: new MasterHoldsRepo(ctx.db) }, links);
   const buttons = new ButtonDesk({ db: ctx.db, audit: ctx.audit, clock: ctx.clock, config: ctx.config, locks: buffer, desk });
-  return { repo, machine, desk, buttons, worker, links, delivered: deliveryRecorder({ repo, machine, log: ctx.log }) };
+  return { repo, machine, desk, buttons, worker, links, delivered: deliveryRecorder({ repo, machine, log: ctx.log }), rejected: rejectionRecorder({ repo, machine, log: ctx.log }) };
 }

@@ -9,6 +9,7 @@ import { CANCELLABLE_STATES, REASON_CODES, type Incident, type IncidentActor, ty
 import type { IncidentCore } from './state.js';
 import { parseWhen } from '../util/when.js';
 import { incidentDir } from './paths.js';
+import { FORCE_REJECTED } from './deliver.js';
 
 /** A refusal the caller can act on; `status` is the HTTP status the control API answers with. */
 export class IncidentRefused extends HindsightError {
@@ -220,7 +221,8 @@ export class IncidentDesk {
    */
   private refuseIfSealed(id: string): void {
     const row = this.outbox.anyOfIncident(id);
-    if (!row) return;
+    // evidence the force refused for good never left: the incident may still be cancelled
+    if (!row || row.state === 'rejected') return;
     throw new IncidentRefused(`incident ${id} is sealed (envelope ${row.envelopeId}, ${row.state === 'delivered' ? 'delivered' : 'waiting to be sent'}) and can no longer be cancelled`, 409, {
       code: 'not_cancellable',
       hint: 'the evidence is leaving or has left the box; ask the force to withdraw it',
@@ -233,7 +235,9 @@ export class IncidentDesk {
     if (incident.state !== 'failed' || !incident.failedState) {
       throw new IncidentRefused(`incident ${id} is ${incident.state}, not failed`, 409, { code: 'not_failed' });
     }
-    const updated = this.d.machine.transition(id, incident.failedState as Exclude<IncidentState, 'failed'>, { actor: by, reason: 'retry requested by a person' });
+    // evidence the force refused is not sent again: it is sealed anew from the incident's analysis
+    const to = incident.failureCode === FORCE_REJECTED ? 'analysing' : (incident.failedState as Exclude<IncidentState, 'failed'>);
+    const updated = this.d.machine.transition(id, to, { actor: by, reason: 'retry requested by a person' });
     this.d.bus.emit('incident.changed', { incidentId: id, state: updated.state });
     return updated;
   }

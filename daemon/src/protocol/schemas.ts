@@ -119,14 +119,78 @@ export const SignedPackageManifestSchema = Type.Object(
   closed,
 );
 
+/**
+ * An incident's master clip sent on the force's `upload_masters` (one clip per envelope): its manifest,
+ * signed by the device, names the clip and its SHA-256, which the force checks against the clip hashes of
+ * the incident's evidence manifest.
+ */
+export const MastersManifestSchema = Type.Object(
+  {
+    v: Type.Literal(1),
+    schema: Type.Literal('hindsight-masters/1'),
+    incident_id: Id,
+    device_id: Id,
+    created_at: Ms,
+    camera: Id,
+    name: Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' }),
+    sha256: Hex64,
+    bytes: Type.Integer({ minimum: 0 }),
+    media_type: Type.String({ maxLength: 100 }),
+  },
+  closed,
+);
+
+export const SignedMastersManifestSchema = Type.Object({ manifest: MastersManifestSchema, signer_kid: Kid, sig: B64(128) }, closed);
+
+/** Most audit rows one deletion report carries (the next report takes the rest). */
+export const MAX_DELETION_ROWS = 1000;
+
+/**
+ * The box's deletion receipts for the force: the audit rows of its deletions (footage by retention,
+ * master clips at the end of their retention or of a cancelled incident, plaintext working files after
+ * delivery), as its audit log holds them, with each row's hash; signed by the device, sealed like evidence.
+ */
+export const DeletionsManifestSchema = Type.Object(
+  {
+    v: Type.Literal(1),
+    schema: Type.Literal('hindsight-deletions/1'),
+    device_id: Id,
+    created_at: Ms,
+    rows: Type.Array(
+      Type.Object(
+        {
+          seq: Type.Integer({ minimum: 1 }),
+          id: Type.String({ maxLength: 64 }),
+          ts_utc: Ms,
+          action: Type.String({ maxLength: 64 }),
+          object_ids: Type.Array(Type.String({ maxLength: 200 }), { maxItems: 1000 }),
+          sha256s: Type.Array(Hex64, { maxItems: 10_000 }),
+          detail: Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 64 }),
+          hash: Hex64,
+        },
+        closed,
+      ),
+      { minItems: 1, maxItems: MAX_DELETION_ROWS },
+    ),
+  },
+  closed,
+);
+
+export const SignedDeletionsManifestSchema = Type.Object({ manifest: DeletionsManifestSchema, signer_kid: Kid, sig: B64(128) }, closed);
+
 export const ReceiptBody = Type.Object(
   {
     v: Type.Literal(1),
     envelope: EnvelopeId,
     device_id: Id,
     body_sha256: Type.Union([Hex64, Type.Literal('')]),
-    status: Type.Union([Type.Literal('complete'), Type.Literal('missing')]),
+    /**
+     * `complete`: stored and verified. `missing`: send these chunks again. `rejected`: refused for good
+     * (`reason`): the box stops sending the envelope and tells a person why.
+     */
+    status: Type.Union([Type.Literal('complete'), Type.Literal('missing'), Type.Literal('rejected')]),
     missing: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 100_000 }),
+    reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     ts: Ms,
     kid: Kid,
   },
@@ -238,6 +302,10 @@ export type SignedPackageManifest = Static<typeof SignedPackageManifestSchema>;
 export type PackageManifest = SignedPackageManifest['manifest'];
 export type ReceiptMessage = Static<typeof ReceiptPayload>;
 export type ReceiptBodyT = Static<typeof ReceiptBody>;
+export type MastersManifest = Static<typeof MastersManifestSchema>;
+export type DeletionsManifest = Static<typeof DeletionsManifestSchema>;
+export type SignedDeletionsManifest = Static<typeof SignedDeletionsManifestSchema>;
+export type SignedMastersManifest = Static<typeof SignedMastersManifestSchema>;
 export type SignedAuditHead = Static<typeof AuditHeadPayload>;
 export type AuditAckMessage = Static<typeof AuditAckPayload>;
 export type HealthMessage = Static<typeof HealthPayload>;

@@ -5,7 +5,7 @@ import { HindsightError } from '../util/errors.js';
 import { KeySetStore } from './enrollment.js';
 import type { Outbox } from './outbox.js';
 import type { EvidenceSealer } from './sealer.js';
-import { createSealer } from './service.js';
+import { createSealer } from './sealer.js';
 
 /** Evidence sealed to the force, not yet queued: `enqueue` puts it in the outbox in the caller's transaction. */
 export interface OutletSealed {
@@ -75,6 +75,6 @@ export class EvidenceOutlet {
 
   /** Sending has started once an attempt was made (or the force already confirmed it). */
   isSending(incidentId: string): boolean {
-    return this.outbox.byIncident(incidentId).some((e) => e.attempts > 0 || e.state === 'delivered');
+    return this.outbox.byIncident(incidentId).some((e) => e.kind === 'evidence' && ((e.state === 'pending' && e.attempts > 0) || e.state === 'delivered'));
   }
 }

@@ -5,7 +5,8 @@ import { buildPackage, packageInputFromFolder } from '../evidence/builder.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 import { assertSafeId, newId } from '../util/ids.js';
 import { installBundle, isEnrolled, KeySetStore, loadEnrollment, parseBundle, type InstallResult } from './enrollment.js';
-import { createOutbox, createSealer } from './service.js';
+import { createSealer } from './sealer.js';
+import { createOutbox } from './service.js';
 
 /**
  * Enrollment, key sets and hand-made evidence as operations: the running daemon applies them (it is the

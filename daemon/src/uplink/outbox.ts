@@ -3,7 +3,7 @@ import type { EnvelopeManifest, SealedEnvelope } from '../crypto/envelope.js';
 import type { Db } from '../db/db.js';
 import { MetaRepo } from '../db/repos/meta.js';
 import { OutboxChunksRepo } from '../db/repos/outbox-chunks.js';
-import { OutboxRepo, type OutboxEntry } from '../db/repos/outbox.js';
+import { OutboxRepo, type OutboxEntry, type OutboxKind } from '../db/repos/outbox.js';
 import type { Clock } from '../util/clock.js';
 import { HindsightError } from '../util/errors.js';
 
@@ -38,12 +38,24 @@ const typed = (e: OutboxEntry): OutboxRow => e as OutboxRow;
 export interface DeliveredInfo {
   envelopeId: string;
   incidentId: string;
+  kind: OutboxKind;
   deliveredUtc: number;
   receiptSignerKid: string;
 }
 
 /** Runs inside the transaction that marks an envelope delivered (e.g. the incident moves to `delivered`). */
 export type DeliveryHook = (info: DeliveredInfo) => void;
+
+export interface RejectedInfo {
+  envelopeId: string;
+  incidentId: string;
+  kind: OutboxKind;
+  /** The force's reason, as its signed receipt gives it. */
+  reason: string;
+}
+
+/** Runs inside the transaction that marks an envelope rejected by the force (the incident fails with the reason). */
+export type RejectionHook = (info: RejectedInfo) => void;
 
 export interface OutboxStats {
   pending: number;
@@ -55,6 +67,7 @@ const MSG_SEQ_KEY = 'uplink.msg_seq';
 
 export class Outbox {
   private readonly hooks = new Set<DeliveryHook>();
+  private readonly rejectionHooks = new Set<RejectionHook>();
   private readonly entries: OutboxRepo;
   private readonly chunks: OutboxChunksRepo;
   private readonly meta: MetaRepo;
@@ -119,7 +132,7 @@ export class Outbox {
    * that moves the incident to `sealed`, so both happen or neither. `workingFiles` are the plaintext files
    * (crops, embeddings) deleted after the force's signed `complete` receipt.
    */
-  enqueue(sealed: SealedEnvelope, options: { workingFiles?: string[] } = {}): void {
+  enqueue(sealed: SealedEnvelope, options: { workingFiles?: string[]; kind?: OutboxKind } = {}): void {
     const m = sealed.manifest;
     const bytes = sealed.chunks.reduce((n, c) => n + c.length, 0);
     const write = (): void => {
@@ -127,6 +140,7 @@ export class Outbox {
       this.entries.insert({
         envelopeId: m.header.envelope_id,
         incidentId: m.header.incident_id,
+        kind: options.kind ?? 'evidence',
         msgSeq: m.header.msg_seq,
         createdUtc: this.clock.now(),
         manifest: m,
@@ -142,7 +156,7 @@ export class Outbox {
         objectIds: [m.header.incident_id, m.header.envelope_id],
         sha256s: [m.body_sha256],
         recipient: m.header.recipients.join(','),
-        detail: { msg_seq: m.header.msg_seq, bytes, n_chunks: m.n_chunks, plaintext_bytes: m.header.pt_len },
+        detail: { msg_seq: m.header.msg_seq, bytes, n_chunks: m.n_chunks, plaintext_bytes: m.header.pt_len, ...(options.kind && options.kind !== 'evidence' ? { kind: options.kind } : {}) },
       });
     };
     if (this.db.inTransaction) write();
@@ -230,8 +244,40 @@ export class Outbox {
           recipient: receiptSignerKid,
           detail: { attempts: row.attempts, msg_seq: row.msgSeq },
         });
-        const info: DeliveredInfo = { envelopeId, incidentId: row.incidentId, deliveredUtc: now, receiptSignerKid };
+        const info: DeliveredInfo = { envelopeId, incidentId: row.incidentId, kind: row.kind, deliveredUtc: now, receiptSignerKid };
         for (const hook of this.hooks) hook(info);
+        return info;
+      })
+      .immediate();
+  }
+
+  onRejected(hook: RejectionHook): () => void {
+    this.rejectionHooks.add(hook);
+    return () => this.rejectionHooks.delete(hook);
+  }
+
+  /**
+   * A verified `rejected` receipt: the force refused the envelope for good. In one transaction mark it
+   * rejected (never sent again), drop its ciphertext, audit the force's reason and run the rejection
+   * hooks (the incident fails with that reason). Returns undefined if it was not pending.
+   */
+  markRejected(envelopeId: string, reason: string, receiptSignerKid: string, receiptJson: string): RejectedInfo | undefined {
+    return this.db
+      .transaction((): RejectedInfo | undefined => {
+        const row = this.get(envelopeId);
+        if (!row || row.state !== 'pending') return undefined;
+        this.entries.markRejected(envelopeId, this.clock.now(), reason, receiptJson);
+        this.chunks.deleteOf(envelopeId);
+        this.audit.append({
+          actor: { type: 'force', id: receiptSignerKid },
+          action: 'evidence.rejected_by_force',
+          objectIds: [row.incidentId, envelopeId],
+          sha256s: [row.bodySha256],
+          result: 'error',
+          detail: { reason, kind: row.kind, attempts: row.attempts, msg_seq: row.msgSeq },
+        });
+        const info: RejectedInfo = { envelopeId, incidentId: row.incidentId, kind: row.kind, reason };
+        for (const hook of this.rejectionHooks) hook(info);
         return info;
       })
       .immediate();
@@ -245,6 +291,9 @@ export class Outbox {
   markFilesDeleted(row: OutboxRow, deleted: { path: string; sha256: string }[]): void {
     this.db.transaction(() => {
       this.entries.markFilesDeleted(row.envelopeId, this.clock.now());
+      // master clips and deletion reports leave no plaintext behind: nothing was deleted, nothing to record
+      // (a row here would itself be a deletion to report, for ever)
+      if (row.kind !== 'evidence' && row.workingFiles.length === 0) return;
       this.audit.append({
         actor: { type: 'system', id: 'uplink' },
         action: 'evidence.working_files_deleted',

@@ -13,12 +13,14 @@ import { errorMessage } from '../util/errors.js';
 import type { KeySetStore } from './enrollment.js';
 import type { DeliveredInfo, Outbox } from './outbox.js';
 
-export type ReceiptOutcome = 'delivered' | 'resend' | 'duplicate' | 'unknown_envelope' | 'rejected';
+/** `rejected`: the receipt itself was refused (not validly signed); `dead`: a valid receipt refusing the envelope for good. */
+export type ReceiptOutcome = 'delivered' | 'resend' | 'duplicate' | 'unknown_envelope' | 'rejected' | 'dead';
 
 /**
  * Receipts from the force. Only a receipt signed by a `receipt` key of the installed (root-signed) key
  * set counts; anything else is ignored and audited as denied. `complete` with the right body hash marks
- * the envelope delivered; `missing` asks for just those chunks again.
+ * the envelope delivered; `missing` asks for just those chunks again; `rejected` ends the envelope (the
+ * force refused it for good, with its reason).
  */
 export class ReceiptHandler {
   private readonly receipts: ReceiptsRepo;
@@ -76,6 +78,16 @@ export class ReceiptHandler {
       const delivered = this.outbox.markDelivered(r.envelope, r.kid, payload.toString('utf8'));
       this.log.info({ envelope: r.envelope, incident: row.incidentId }, 'force confirmed receipt: delivered');
       return delivered ? { outcome: 'delivered', delivered } : { outcome: 'duplicate' };
+    }
+    if (r.status === 'rejected') {
+      if (r.body_sha256 && r.body_sha256 !== row.bodySha256) {
+        this.log.warn({ envelope: r.envelope }, 'rejected receipt names another body hash; ignored');
+        return { outcome: 'rejected', reason: 'body hash mismatch' };
+      }
+      const reason = r.reason ?? 'refused by the force (no reason given)';
+      const rejected = this.outbox.markRejected(r.envelope, reason, r.kid, payload.toString('utf8'));
+      this.log.warn({ envelope: r.envelope, incident: row.incidentId, reason }, 'the force refused the envelope for good; it is not sent again');
+      return rejected ? { outcome: 'dead', reason } : { outcome: 'duplicate' };
     }
     const wanted = [...new Set(r.missing)].filter((i) => i < row.nChunks).sort((a, b) => a - b);
     this.outbox.requestResend(r.envelope, wanted.length ? wanted : Array.from({ length: row.nChunks }, (_, i) => i), now);

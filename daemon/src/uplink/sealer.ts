@@ -1,10 +1,11 @@
 import { sealEnvelope, type SealedEnvelope } from '../crypto/envelope.js';
-import type { KeyPairFile } from '../crypto/keys.js';
+import { readKeyFile, type KeyPairFile } from '../crypto/keys.js';
 import { validRecipients } from '../crypto/keyset.js';
 import type { Clock } from '../util/clock.js';
 import type { ClockState } from '../util/clock-sync.js';
 import { HindsightError } from '../util/errors.js';
-import type { KeySetStore } from './enrollment.js';
+import type { AppContext } from '../kernel/context.js';
+import { isEnrolled, KeySetStore, uplinkFiles } from './enrollment.js';
 import type { Outbox } from './outbox.js';
 
 /**
@@ -46,4 +47,11 @@ export class EvidenceSealer {
       chunkBytes: this.chunkBytes,
     });
   }
+}
+
+/** The box's sealer, or undefined while the box is not enrolled (its device key comes with enrollment). */
+export function createSealer(ctx: Pick<AppContext, 'config' | 'paths' | 'db' | 'clock' | 'clockSync'>, outbox: Outbox): EvidenceSealer | undefined {
+  if (!isEnrolled(ctx.paths.stateDir)) return undefined;
+  const key = readKeyFile(uplinkFiles(ctx.paths.stateDir).deviceKey, 'ed25519');
+  return new EvidenceSealer(ctx.config.device.id, key, new KeySetStore(ctx.db), outbox, ctx.clock, () => ctx.clockSync.current(), ctx.config.uplink.chunk_bytes);
 }

@@ -8,11 +8,13 @@ import { checkPayload, HealthPayload, type HealthMessage, type ReportedConfigMes
 import { MetaRepo } from '../db/repos/meta.js';
 import { isEnrolled, KeySetStore, loadEnrollment, uplinkFiles } from './enrollment.js';
 import type { EnrollmentBundle } from '../protocol/enrollment.js';
-import { Outbox, type DeliveryHook, type OutboxStats } from './outbox.js';
+import { DeletionReports } from './deletion-reports.js';
+import { MastersUploader, type MastersPlan } from './masters-upload.js';
+import { Outbox, type DeliveryHook, type OutboxStats, type RejectionHook } from './outbox.js';
 import { deleteDeliveredWorkingFiles, ReceiptHandler } from './receipts.js';
-import { EvidenceSealer } from './sealer.js';
 import { EnvelopeSender, type SenderSettings } from './sender.js';
 import { AuditHeads, signAuditHead } from './audit-head.js';
+import { HealthOnChange } from './health-on-change.js';
 import { errorMessage, HindsightError } from '../util/errors.js';
 import { CommandVerifier } from '../fleet/command-verify.js';
 import { FleetCommands, type CommandHost } from '../fleet/commands.js';
@@ -31,11 +33,6 @@ export function createOutbox(ctx: Pick<AppContext, 'config' | 'db' | 'audit' | '
   return new Outbox(ctx.db, ctx.audit, ctx.clock, { maxBytes: u.outbox_max_bytes, maxAgeMs: u.outbox_max_age_days * 86_400_000 });
 }
 
-export function createSealer(ctx: Pick<AppContext, 'config' | 'paths' | 'db' | 'clock' | 'clockSync'>, outbox: Outbox): EvidenceSealer | undefined {
-  if (!isEnrolled(ctx.paths.stateDir)) return undefined;
-  const key = readKeyFile(uplinkFiles(ctx.paths.stateDir).deviceKey, 'ed25519');
-  return new EvidenceSealer(ctx.config.device.id, key, new KeySetStore(ctx.db), outbox, ctx.clock, () => ctx.clockSync.current(), ctx.config.uplink.chunk_bytes);
-}
 
 export interface LinkStatus {
   state: 'not_enrolled' | 'off' | 'connecting' | 'connected';
@@ -51,6 +48,8 @@ export interface UplinkLinks {
    * (the incident's `delivered` transition).
    */
   onDelivered?: DeliveryHook;
+  /** Runs inside the transaction that marks an envelope rejected on the force's signed `rejected` receipt (the incident fails). */
+  onRejected?: RejectionHook;
   /** Fault injection for tests. */
   testing?: Pick<SenderSettings, 'dropChunk'>;
   /**
@@ -58,6 +57,8 @@ export interface UplinkLinks {
    * alarms), given by the composition root; the uplink adds time, uptime, version, clock and outbox.
    */
   health?: () => Promise<Record<string, unknown>>;
+  /** The alarms the health document would list now, read cheaply: the document also goes when their set changes. */
+  healthAlarms?: () => readonly { kind: string; subject: string }[];
   /** The force-owned configuration (desired/reported), and what to re-check when it changes (the managers' settings). */
   forcePolicy?: { policy: ForcePolicy; changed: () => void };
   /** The daemon's recent log lines, redacted (the force's `get_logs`); none when the process keeps no ring. */
@@ -72,6 +73,8 @@ export class UplinkService implements Service {
   readonly name = 'uplink';
   readonly outbox: Outbox;
   private auditTimer: NodeJS.Timeout | undefined;
+  /** The box's deletion receipts, sealed for the force (with each audit head). */
+  private readonly deletions: DeletionReports;
   private fullTimer: NodeJS.Timeout | undefined;
   private link: MqttConnection | undefined;
   private sender: EnvelopeSender | undefined;
@@ -85,6 +88,8 @@ export class UplinkService implements Service {
   private readonly forcePolicy: UplinkLinks['forcePolicy'];
   private readonly logs: UplinkLinks['logs'];
   private healthTimer: NodeJS.Timeout | undefined;
+  private healthOnChange: HealthOnChange | undefined;
+  private readonly healthAlarms: UplinkLinks['healthAlarms'];
   private auditHeads: AuditHeads | undefined;
   private readonly startedAtMs = Date.now();
 
@@ -93,12 +98,15 @@ export class UplinkService implements Service {
     links: UplinkLinks = {},
   ) {
     this.outbox = links.outbox ?? createOutbox(ctx);
+    this.deletions = new DeletionReports(ctx, this.outbox);
     this.testing = links.testing ?? {};
     this.healthFigures = links.health;
+    this.healthAlarms = links.healthAlarms;
     this.forcePolicy = links.forcePolicy;
     this.logs = links.logs;
     // The one delivery hook: it commits with the envelope's `delivered` state, or neither does.
     if (links.onDelivered) this.outbox.onDelivered(links.onDelivered);
+    if (links.onRejected) this.outbox.onRejected(links.onRejected);
   }
 
   /** The link to the force in a few words (the console's "This box"): enrolled, connected, last error, waiting evidence. */
@@ -198,6 +206,7 @@ export class UplinkService implements Service {
       this.outbox.retryFailedNow(this.ctx.clock.now());
       sender.wake();
       await this.publishAuditHead(link, topics);
+      void this.deletions.queueDue();
     });
     const verifier = new CommandVerifier(this.ctx.db, this.ctx.audit, () => new KeySetStore(this.ctx.db).current(), topics, this.ctx.clock, { clockSynced: () => this.ctx.clockSync.current().synced, bootId: this.ctx.bootId });
     const commands = new FleetCommands(verifier, this.commandHost(), () => this.ctx.clock.now());
@@ -221,12 +230,21 @@ export class UplinkService implements Service {
     });
     this.unsubscribe.push(this.ctx.bus.on('envelope.queued', () => sender.wake()));
     this.auditTimer = setInterval(() => {
+      void this.deletions.queueDue();
       if (link.connected) this.publishAuditHead(link, topics).catch((err) => log.warn({ err: errorMessage(err) }, 'cannot publish the audit head now'));
     }, config.uplink.audit_head_interval_s * 1000);
     this.fullTimer = setInterval(() => this.warnIfFull(), 60_000);
     this.healthTimer = setInterval(() => {
       if (link.connected) void this.publishHealth(link, topics);
     }, config.uplink.health_interval_s * 1000);
+    // and on change (a camera's state, the set of alarms), debounced
+    this.healthOnChange = new HealthOnChange({
+      bus: this.ctx.bus,
+      alarms: this.healthAlarms,
+      log: log.child({ service: this.name }),
+      publish: async () => link.connected && (await this.publishHealth(link, topics)),
+    });
+    this.healthOnChange.start();
     this.warnIfFull();
   }
 
@@ -251,6 +269,7 @@ export class UplinkService implements Service {
   /** What the force's commands may read and do on this box (fleet/commands.ts). */
   private commandHost(): CommandHost {
     const { ctx } = this;
+    const masters = new MastersUploader(ctx, this.outbox);
     return {
       status: () => this.healthDocument(),
       config: () => forceOwnedConfig(ctx),
@@ -270,16 +289,18 @@ export class UplinkService implements Service {
         return { incident_id: incidentId, state: incident.state, masters_kept_until: until ? new Date(until).toISOString() : null };
       },
       resendIncident: (incidentId) => {
-        const rows = this.outbox.byIncident(incidentId).filter((r) => r.state !== 'delivered');
+        const rows = this.outbox.byIncident(incidentId).filter((r) => r.state === 'pending');
         if (!rows.length) {
           const any = this.outbox.byIncident(incidentId).length > 0;
-          throw new HindsightError(any ? `incident ${incidentId} was delivered: nothing is waiting to be sent` : `incident ${incidentId} has no evidence in the outbox of this box`, { code: 'nothing_to_resend' });
+          throw new HindsightError(any ? `incident ${incidentId} has nothing waiting to be sent (delivered, or refused by the force)` : `incident ${incidentId} has no evidence in the outbox of this box`, { code: 'nothing_to_resend' });
         }
         const now = ctx.clock.now();
         for (const r of rows) this.outbox.scheduleRetry(r.envelopeId, now, r.lastError ?? '');
         queueMicrotask(() => this.sender?.wake());
         return { envelopes: rows.length };
       },
+      planMasters: (incidentId, by) => masters.plan(incidentId, by),
+      sendMasters: (plan) => masters.send(plan as MastersPlan),
       revokeSessions: () => new WebRepo(ctx.db, ctx.clock).revokeAllSessions(),
       restart: (reason) => ctx.bus.emit('daemon.restart_requested', { reason }),
       logs: (lines, maxBytes) => {
@@ -310,11 +331,15 @@ export class UplinkService implements Service {
    * The health document, retained, so the force's fleet view has every box's latest even after a
    * restart of its own. A failure to collect or send is logged and tried again next time.
    */
-  private async publishHealth(link: MqttConnection, topics: DeviceTopics): Promise<void> {
+  private async publishHealth(link: MqttConnection, topics: DeviceTopics): Promise<boolean> {
+    // what changed until now goes in this one
+    this.healthOnChange?.sent();
     try {
       await link.publish(topics.health(), JSON.stringify(await this.healthDocument()), this.ctx.config.uplink.publish_timeout_ms, { retain: true });
+      return true;
     } catch (err) {
       this.ctx.log.warn({ service: this.name, err: errorMessage(err) }, 'cannot send the health document now; trying again at the next interval');
+      return false;
     }
   }
 
@@ -381,6 +406,7 @@ export class UplinkService implements Service {
     clearInterval(this.auditTimer);
     clearInterval(this.fullTimer);
     clearInterval(this.healthTimer);
+    this.healthOnChange?.stop();
     if (this.link?.connected && this.topics) await this.publishAuditHead(this.link, this.topics).catch(() => undefined);
     for (const off of this.unsubscribe.splice(0)) off();
     await this.sender?.stop();

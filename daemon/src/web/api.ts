@@ -39,7 +39,7 @@ export interface StaffIncident {
     logged_by: string;
     cameras: { id: string; clip: { bytes: number | null; from: string | null; to: string | null } | null; gaps: number | null; error: string | null }[];
     pictures: number | null;
-    delivery: { state: 'pending' | 'delivered'; attempts: number; last_sent: string | null; received: string | null; last_error: string | null; bytes: number } | null;
+    delivery: { state: 'pending' | 'delivered' | 'rejected'; attempts: number; last_sent: string | null; received: string | null; last_error: string | null; rejected_reason: string | null; bytes: number } | null;
   };
 }
 
@@ -59,6 +59,7 @@ export function staffView(v: IncidentView, names: Map<string, string>, accounts?
       last_sent: v.delivery.lastSentUtc === null ? null : isoUtc(v.delivery.lastSentUtc),
       received: v.delivery.deliveredUtc === null ? null : isoUtc(v.delivery.deliveredUtc),
       last_error: v.delivery.lastError,
+      rejected_reason: v.delivery.rejectedReason,
       bytes: v.delivery.bytes,
     },
   };

@@ -329,6 +329,52 @@ describe("the force's reviewers' console: accounts, sessions, the rules every ro
     expect(exported[0]!.sha256s).toEqual([createHash('sha256').update(report.text).digest('hex')]);
   });
 
+  it("the supervisor sees a case's master clips, downloads the one the force holds (audited), and asks the box to keep or fetch them with a reason (signed commands); a reviewer may not", async () => {
+    const url = `/api/v1/cases/${store.incidents.till}/masters`;
+    expect((await reviewer1.get(url)).status).toBe(403);
+    const m = await supervisor.get(url);
+    expect(m.status, m.text).toBe(200);
+    const body = m.body as { device: string; named: { camera: string; sha256: string; bytes: number }[]; held: { envelope: string; camera: string; sha256: string }[]; commands: unknown[] };
+    expect(body.device).toBe('box-a');
+    expect(body.named).toEqual([{ camera: 'till2', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), bytes: 4096 }]);
+    expect(body.held.map((h) => [h.camera, h.sha256])).toEqual([['till2', body.named[0]!.sha256]]);
+    expect(body.commands).toEqual([]);
+
+    const clip = await supervisor.get(`${url}/${body.held[0]!.envelope}`);
+    expect(clip.status).toBe(200);
+    expect(clip.headers['content-type']).toBe('video/mp2t');
+    expect(createHash('sha256').update(clip.raw).digest('hex')).toBe(body.named[0]!.sha256);
+    expect(auditRows(store, 'evidence.master_exported').at(-1)).toMatchObject({ actor_id: ids.get('Sam'), actor_role: 'supervisor', sha256s: [body.named[0]!.sha256], detail: { crime_ref: CRIME_REF, camera: 'till2' } });
+    expect((await supervisor.get(`${url}/${'0'.repeat(32)}`)).status).toBe(404);
+    expect((await supervisor.get(`/api/v1/cases/${store.incidents.door}/masters`)).status, 'not a case').toBe(404);
+
+    expect((await supervisor.post(url, { action: 'fetch', reason: 'need it' })).status).toBe(400);
+    expect((await supervisor.post(url, { action: 'delete', reason: 'remove the footage now please' })).status).toBe(400);
+    expect((await reviewer1.post(url, { action: 'fetch', reason: 'for the court file' })).status).toBe(403);
+    const hold = await supervisor.post(url, { action: 'hold', reason: 'keep it for the court file' });
+    expect(hold.status, hold.text).toBe(201);
+    const fetch = await supervisor.post(url, { action: 'fetch', reason: 'the investigator needs the native footage' });
+    expect(fetch.status, fetch.text).toBe(201);
+    const fdb = openForceDb(store.forceDir);
+    try {
+      const rows = fdb.db.prepare("SELECT op, args, status, device_id FROM fleet_commands WHERE device_id = 'box-a' ORDER BY created_utc").all() as { op: string; args: string; status: string; device_id: string }[];
+      expect(rows.map((r) => [r.op, JSON.parse(r.args), r.status])).toEqual([
+        ['hold_incident', { incident_id: 'inc-till', days: 365 }, 'queued'],
+        ['upload_masters', { incident_id: 'inc-till' }, 'queued'],
+      ]);
+    } finally {
+      fdb.close();
+    }
+    expect(auditRows(store, 'fleet.command_issued').slice(-2).map((r) => [r.actor_id, r.justification])).toEqual([
+      [ids.get('Sam'), `${CRIME_REF}: keep it for the court file`],
+      [ids.get('Sam'), `${CRIME_REF}: the investigator needs the native footage`],
+    ]);
+    expect(((await supervisor.get(url)).body.commands as { op: string; state: string }[]).map((c) => [c.op, c.state])).toEqual([
+      ['upload_masters', 'queued'],
+      ['hold_incident', 'queued'],
+    ]);
+  });
+
   it('series: the same person at two shops is linked once both are accepted; a reviewer splits a wrong link with a reason (audited)', async () => {
     expect((await reviewer1.get('/api/v1/series')).body.series, 'one accepted incident: no series').toEqual([]);
     const accepted = await supervisor.post(`/api/v1/triage/${store.incidents.aisle}/accept`, { crime_ref: 'CR/2026/0502', necessity: 'theft of razor blades at another shop', subjects: ['s0'] });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,6 +160,20 @@ describe.skipIf(!haveChromium())("the force's reviewers' console in a browser: a
     expect(html).toContain(`Case report: ${CRIME_REF}`);
     expect(html).toContain('Possible match with P-X, confirmed by two reviewers.');
     expect(auditRows(store, 'case.exported')).toMatchObject([{ actor_role: 'supervisor', detail: { crime_ref: CRIME_REF } }]);
+
+    // the case's master clips: the one the force holds is downloaded; the box is asked to keep them, with a reason
+    const masters = page.locator('#masters');
+    await masters.getByRole('heading', { name: 'Master clips' }).waitFor();
+    const [clip] = await Promise.all([page.waitForEvent('download'), masters.getByRole('link', { name: /^Download/ }).click()]);
+    const named = (auditRows(store, 'evidence.master_exported').at(-1)?.sha256s ?? [])[0];
+    expect(createHash('sha256').update(readFileSync((await clip.path())!)).digest('hex')).toBe(named);
+    await masters.getByRole('button', { name: 'Keep them on the box for a year' }).click();
+    await masters.getByText('Say why, in at least three words').waitFor();
+    await masters.getByLabel(/Why \(at least three words/).fill('needed for the court file');
+    await masters.getByRole('button', { name: 'Keep them on the box for a year' }).click();
+    await masters.getByText('Keep them on the box for a year: sent, waiting for the box...').waitFor();
+    await screenshot(page, 'force-case-masters');
+    expect(auditRows(store, 'fleet.command_issued').at(-1)).toMatchObject({ actor_role: 'supervisor', justification: `${CRIME_REF}: needed for the court file`, detail: { op: 'hold_incident' } });
     await context.close();
     expect(errors.flat(), 'no script error or CSP violation on any page').toEqual([]);
   });

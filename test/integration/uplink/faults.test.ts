@@ -129,7 +129,7 @@ describe('uplink faults', () => {
     run.uplink.start();
     try {
       const pkg = await makePackageFolder(path.join(dir, 'pkg-dc'), { padBytes: 400_000 });
-      const sealer = (await import('../../../daemon/src/uplink/service.js')).createSealer(run.ctx, run.uplink.outbox)!;
+      const sealer = (await import('../../../daemon/src/uplink/sealer.js')).createSealer(run.ctx, run.uplink.outbox)!;
       const { buildPackage, packageInputFromFolder } = await import('../../../daemon/src/evidence/builder.js');
       const built = buildPackage(
         packageInputFromFolder(pkg.dir, {

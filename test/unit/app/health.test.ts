@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CAMERA_DOWN, CLOCK_UNSYNCED, healthFigures, KEYSET_EXPIRING, OUTBOX_GROWING } from '../../../daemon/src/app/health.js';
+import { CAMERA_DOWN, CLOCK_UNSYNCED, healthAlarms, healthFigures, KEYSET_EXPIRING, OUTBOX_GROWING } from '../../../daemon/src/app/health.js';
 import { BootsRepo } from '../../../daemon/src/db/repos/boots.js';
 import { CameraStatusRepo, type CameraStatus } from '../../../daemon/src/db/repos/camera-status.js';
 import { CamerasRepo } from '../../../daemon/src/db/repos/cameras.js';
@@ -39,12 +39,15 @@ function box() {
   const ctx: AppContext = { ...h.ctx, clockSync };
   const disk = { free: 100 * GB as number | null };
   const figures = healthFigures(ctx, () => ({ available: false, models: [] }), { freeBytes: () => disk.free });
+  // what the uplink watches to send the document on change: the same alarms, read without the segment scan
+  const watched = healthAlarms(ctx, { freeBytes: () => disk.free });
   // a running daemon: its boot row says it has not stopped, so the recorder's statuses count as live
   new BootsRepo(h.db).start('test-boot', h.clock.now(), 'test');
   const alarms = async (): Promise<HealthAlarmItem[]> => {
     const f = await figures();
     // the whole document the uplink would send must pass its schema
     checkPayload(HealthPayload, { ...f, ts: h.clock.now(), uptime_s: 1, version: 'test', clock: { synced: true, offset_ms: 0, source: 'chrony' }, outbox: { pending: 0, bytes: 0, oldest_age_s: null } });
+    expect(watched()).toEqual(f.alarms);
     return f.alarms as HealthAlarmItem[];
   };
   const ofKind = async (kind: string): Promise<HealthAlarmItem[]> => (await alarms()).filter((a) => a.kind === kind);
@@ -105,6 +108,16 @@ describe('the alarms computed in the health document (cleared with their cause, 
     expect(await ofKind(CAMERA_DOWN)).toEqual([]);
   });
 
+  it('the alarms the uplink watches are the document\'s, in its order, with several cameras down', async () => {
+    const { h, alarms } = box();
+    const statuses = new CameraStatusRepo(h.db);
+    for (const id of ['till2', 'door', 'till1']) h.addCamera(id);
+    h.clock.advance(3 * MINUTE);
+    for (const id of ['till2', 'door', 'till1']) statuses.put(status(id, 'reconnecting', T0, h.clock.now()));
+    // alarms() checks the watched list equals the document's
+    expect((await alarms()).map((a) => `${a.kind} ${a.subject}`)).toEqual([`${CAMERA_DOWN} door`, `${CAMERA_DOWN} till1`, `${CAMERA_DOWN} till2`]);
+  });
+
   it('clock.unsynced: not synchronised, or more than a second off; clears when the clock is right again', async () => {
     const { h, clockSync, ofKind } = box();
     expect(await ofKind(CLOCK_UNSYNCED)).toEqual([]);
@@ -133,7 +146,7 @@ describe('the alarms computed in the health document (cleared with their cause, 
     const { h, ofKind } = box();
     const outbox = new OutboxRepo(h.db);
     const queue = (id: string, bytes: number, createdUtc: number, seq: number): void =>
-      outbox.insert({ envelopeId: id.padEnd(32, '0'), incidentId: `inc-${id}`, msgSeq: seq, createdUtc, manifest: {}, nChunks: 1, bytes, bodySha256: '0'.repeat(64), workingFiles: [] });
+      outbox.insert({ envelopeId: id.padEnd(32, '0'), incidentId: `inc-${id}`, kind: 'evidence', msgSeq: seq, createdUtc, manifest: {}, nChunks: 1, bytes, bodySha256: '0'.repeat(64), workingFiles: [] });
 
     queue('a', 1_000_000, h.clock.now(), 1);
     h.clock.advance(59 * MINUTE);

@@ -36,6 +36,27 @@ describe('database', () => {
     db.close();
   });
 
+  it('013 rebuilds the outbox (kinds, rejected) keeping every queued envelope and its chunks', () => {
+    const file = path.join(tempDir(), 'h.db');
+    const v12 = openDatabase(file, { migrateTo: 12 });
+    v12.prepare("INSERT INTO outbox (envelope_id, incident_id, msg_seq, created_utc, state, manifest, n_chunks, bytes, body_sha256, working_files) VALUES ('e1', 'i1', 1, 5, 'pending', '{}', 2, 10, 'ab', '[\"/x\"]')").run();
+    v12.prepare("INSERT INTO outbox (envelope_id, incident_id, msg_seq, created_utc, state, manifest, n_chunks, bytes, body_sha256, delivered_utc) VALUES ('e0', 'i0', 0, 1, 'delivered', '{}', 1, 3, 'cd', 9)").run();
+    v12.prepare("INSERT INTO outbox_chunks (envelope_id, idx, data) VALUES ('e1', 0, x'0102'), ('e1', 1, x'03')").run();
+    v12.close();
+    const db = openDatabase(file);
+    expect(schemaVersion(db)).toBe(LATEST);
+    expect(db.prepare('SELECT envelope_id, kind, state, working_files, delivered_utc, rejected_reason FROM outbox ORDER BY msg_seq').all()).toEqual([
+      { envelope_id: 'e0', kind: 'evidence', state: 'delivered', working_files: '[]', delivered_utc: 9, rejected_reason: null },
+      { envelope_id: 'e1', kind: 'evidence', state: 'pending', working_files: '["/x"]', delivered_utc: null, rejected_reason: null },
+    ]);
+    expect(db.prepare('SELECT idx, hex(data) AS d FROM outbox_chunks WHERE envelope_id = ? ORDER BY idx').all('e1')).toEqual([{ idx: 0, d: '0102' }, { idx: 1, d: '03' }]);
+    // the chunks still belong to their envelope (the foreign key follows the rebuilt table)
+    db.prepare("DELETE FROM outbox WHERE envelope_id = 'e1'").run();
+    expect(db.prepare('SELECT COUNT(*) AS n FROM outbox_chunks').get()).toEqual({ n: 0 });
+    expect(db.pragma('foreign_key_check')).toEqual([]);
+    db.close();
+  });
+
   it('rolls back a failing migration and leaves the version where it was', () => {
     const file = path.join(tempDir(), 'h.db');
     openDatabase(file).close();

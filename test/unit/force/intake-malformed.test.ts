@@ -30,10 +30,14 @@ describe('force intake: malformed signed packages', () => {
   let seq = 0;
   const clock = new ManualClock(T0);
   const receipts: string[] = [];
+  /** The statuses of the receipts sent for each envelope. */
+  const statuses = new Map<string, string[]>();
 
   function intake(): EnvelopeIntake {
     return forceIntake(path.join(dir, 'force'), fdb, clock, { max_envelope_bytes: 64 * 1024 * 1024, max_chunks: 1000, reassembly_timeout_s: 600, max_pending_per_device: 8, missing_after_s: 5 }, async (_d, payload) => {
-      receipts.push((JSON.parse(payload) as { receipt: { envelope: string } }).receipt.envelope);
+      const r = (JSON.parse(payload) as { receipt: { envelope: string; status: string } }).receipt;
+      statuses.set(r.envelope, [...(statuses.get(r.envelope) ?? []), r.status]);
+      if (r.status === 'complete') receipts.push(r.envelope);
     });
   }
 
@@ -65,6 +69,8 @@ describe('force intake: malformed signed packages', () => {
     expect(fdb.db.prepare('SELECT COUNT(*) AS n FROM incidents WHERE envelope_id = ?').get(id)).toEqual({ n: 0 });
     expect(fdb.db.prepare('SELECT COUNT(*) AS n FROM chunks WHERE envelope_id = ?').get(id)).toEqual({ n: 0 });
     expect(receipts).not.toContain(id);
+    // a package that does not verify is dead (the box is told, and stops); a store that failed is not
+    expect(statuses.get(id) ?? []).toEqual(reason === 'store_failed' ? [] : ['rejected']);
   }
 
   beforeAll(async () => {
@@ -111,6 +117,7 @@ describe('force intake: malformed signed packages', () => {
     expect(fdb.db.prepare('SELECT state FROM envelopes WHERE envelope_id = ?').get(fine.manifest.header.envelope_id)).toEqual({ state: 'stored' });
     expect(receipts).toContain(fine.manifest.header.envelope_id);
     expect(receipts).not.toContain(bad.manifest.header.envelope_id);
+    expect(statuses.get(bad.manifest.header.envelope_id)).toEqual(['rejected']);
   });
 
   it('a store that fails part-way leaves no files, rejects with a reason, and the resent envelope is stored', async () => {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeChunkMessage, sealEnvelope, type SealedEnvelope } from '../../../daemon/src/crypto/envelope.js';
-import { generateKeyPair, SIG_CONTEXT, signWith, type KeyPairFile } from '../../../daemon/src/crypto/keys.js';
+import { generateKeyPair, SIG_CONTEXT, signWith, verifyWith, type KeyPairFile } from '../../../daemon/src/crypto/keys.js';
 import { sha256 } from '../../../daemon/src/crypto/encoding.js';
 import { canonicalBytes } from '../../../daemon/src/util/canonical.js';
 import { validRecipients } from '../../../daemon/src/crypto/keyset.js';
@@ -10,7 +10,7 @@ import { buildPackage, packageInputFromFolder } from '../../../daemon/src/eviden
 import { ForceConfigSchema } from '../../../daemon/src/force/config.js';
 import type { ForceDb } from '../../../daemon/src/force/database.js';
 import { EnvelopeIntake, type IntakeOutcome } from '../../../daemon/src/force/intake.js';
-import { loadKeySet, revokeRecipientKey, rotateRecipientKey } from '../../../daemon/src/force/keys.js';
+import { loadKeySet, loadReceiptKey, revokeRecipientKey, rotateRecipientKey } from '../../../daemon/src/force/keys.js';
 import { DeviceRegistry } from '../../../daemon/src/force/registry.js';
 import { ManualClock } from '../../../daemon/src/util/clock.js';
 import { makePackageFolder } from '../../helpers/evidence.js';
@@ -29,11 +29,11 @@ describe('force intake: every envelope bad input is rejected with a reason and n
   let recipients: { kid: string; pk: string }[];
   let seq = 0;
   const clock = new ManualClock(T0);
-  const receipts: { device: string; body: { status: string; missing: number[]; envelope: string } }[] = [];
+  const receipts: { device: string; body: { status: string; missing: number[]; envelope: string }; raw: string }[] = [];
 
   function intake(caps: Partial<typeof defaultCaps> = {}): EnvelopeIntake {
     return forceIntake(path.join(dir, 'force'), fdb, clock, { ...defaultCaps, ...caps }, async (d, payload) => {
-      receipts.push({ device: d, body: (JSON.parse(payload) as { receipt: { status: string; missing: number[]; envelope: string } }).receipt });
+      receipts.push({ device: d, body: (JSON.parse(payload) as { receipt: { status: string; missing: number[]; envelope: string } }).receipt, raw: payload });
     });
   }
 
@@ -191,6 +191,31 @@ describe('force intake: every envelope bad input is rejected with a reason and n
     expect(stored(first)).toBe(true);
     const again = await seal({ msgSeq: 5000 });
     expectRejected(await deliver(intake(), again), 'replay', again);
+  });
+
+  it('dead envelopes: a refusal no resend can mend is answered with a signed `rejected` receipt and its reason; a transient one, or a revoked box, gets none', async () => {
+    const first = await seal({ msgSeq: 7000 });
+    await deliver(intake(), first);
+    const again = await seal({ msgSeq: 7000 });
+    const before = receipts.length;
+    expectRejected(await deliver(intake(), again), 'replay', again);
+    const dead = receipts.slice(before).filter((r) => r.body.envelope === again.manifest.header.envelope_id);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.body).toMatchObject({ status: 'rejected', body_sha256: again.manifest.body_sha256, missing: [] });
+    expect((dead[0]!.body as { reason?: string }).reason).toMatch(/^replay: msg_seq 7000 was already used/);
+    // signed by the force's receipt key, as a box checks it
+    const signed = JSON.parse(dead[0]!.raw) as { receipt: Record<string, unknown>; sig: string };
+    const receiptKey = loadReceiptKey(path.join(dir, 'force'));
+    expect(verifyWith(receiptKey.pk, SIG_CONTEXT.receipt, signed.sig, canonicalBytes(signed.receipt))).toBe(true);
+
+    // transient: too many in reassembly (the box's resend may succeed later)
+    const i = intake({ max_pending_per_device: 1 });
+    const a = await seal();
+    const b = await seal();
+    await i.handle(topic(a, 'm'), Buffer.from(JSON.stringify(a.manifest)));
+    const mark = receipts.length;
+    expectRejected([await i.handle(topic(b, 'm'), Buffer.from(JSON.stringify(b.manifest)))], 'too_many_pending', b);
+    expect(receipts.slice(mark)).toEqual([]);
   });
 
   it('concurrent envelopes per device are capped', async () => {

@@ -119,6 +119,31 @@ describe('failed incidents wait: for a stated time, an event or a person, never 
     expect(h.alarms.active(NEEDS_PERSON_ALARM).map((a) => a.subject)).toContain(id);
   });
 
+  it('evidence the force refused for good (its `rejected` receipt): the incident fails with the force\'s reason and waits for a person, quietly; a retry seals it anew from the analysis', async () => {
+    const h = box(undefined);
+    h.links.steps.analysing = new ScriptedAnalysis(h, () => undefined);
+    h.links.delivery = { isSending: () => true };
+    record(h, h.clock.now() - 30_000);
+    const id = h.logIncident(['c1'], { at: '20 seconds ago', before_s: 5, after_s: 5 }).id;
+    await h.runFor(60_000, 5_000);
+    expect(h.get(id).state).toBe('sending');
+    h.parts.rejected(id, 'env-1', 'revoked_key: sealed to a revoked key');
+    expect(h.get(id)).toMatchObject({ state: 'failed', failedState: 'sending', failureCode: 'force_rejected', wait: { kind: 'person' } });
+    expect(h.get(id).failure).toBe('the force refused the evidence: revoked_key: sealed to a revoked key');
+    expect(h.alarms.active(NEEDS_PERSON_ALARM).map((a) => a.subject)).toContain(id);
+    // a second rejection (a duplicate receipt) or a delivery of another envelope changes nothing
+    h.parts.rejected(id, 'env-1', 'again');
+    h.parts.delivered(id, 'env-1');
+    expect(h.get(id).failure).toBe('the force refused the evidence: revoked_key: sealed to a revoked key');
+    await h.runFor(DAY, 60_000);
+    expectQuietFor(h, id, h.clock.now() - 23 * HOUR);
+
+    h.parts.desk.retry(id, { type: 'cli', id: 'manager' });
+    expect(h.get(id).state).toBe('analysing');
+    await h.runFor(10_000);
+    expect(['sealed', 'sending']).toContain(h.get(id).state);
+  });
+
   it('not enrolled: waits for enrollment without using attempts, and resumes when it comes', async () => {
     let enrolled = false;
     const h = box((hh) => new ScriptedAnalysis(hh, () => (enrolled ? undefined : new HindsightError('cannot seal the evidence: this box is not enrolled with the force', { code: 'not_enrolled' }))));

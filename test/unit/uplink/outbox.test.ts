@@ -104,6 +104,31 @@ describe('box outbox, sealing and receipts', () => {
     expect(audit.verify().ok).toBe(true);
   });
 
+  it('a dead envelope: a genuine `rejected` receipt ends it (never sent again, ciphertext gone, audited with the reason, hook in the transaction); a forged one or one for another body changes nothing', async () => {
+    const id = await queue('inc-dead');
+    const bodySha = outbox.get(id)!.bodySha256;
+    const realKey = loadReceiptKey(path.join(dir, 'force'));
+    const forged = signReceipt(generateKeyPair('ed25519'), { envelope: id, device_id: 'box-1', body_sha256: bodySha, status: 'rejected', missing: [], reason: 'replay: x', ts: T0 });
+    expect(handler.handle(Buffer.from(JSON.stringify(forged))).outcome).toBe('rejected');
+    const otherBody = signReceipt(realKey, { envelope: id, device_id: 'box-1', body_sha256: 'f'.repeat(64), status: 'rejected', missing: [], reason: 'replay: x', ts: T0 });
+    expect(handler.handle(Buffer.from(JSON.stringify(otherBody))).outcome).toBe('rejected');
+    expect(outbox.get(id)!.state).toBe('pending');
+
+    const seen: unknown[] = [];
+    const off = outbox.onRejected((info) => seen.push({ inTx: db.inTransaction, ...info }));
+    const dead = signReceipt(realKey, { envelope: id, device_id: 'box-1', body_sha256: bodySha, status: 'rejected', missing: [], reason: 'revoked_key: sealed to a revoked key', ts: T0 });
+    expect(handler.handle(Buffer.from(JSON.stringify(dead)))).toMatchObject({ outcome: 'dead', reason: 'revoked_key: sealed to a revoked key' });
+    expect(handler.handle(Buffer.from(JSON.stringify(dead))).outcome).toBe('duplicate');
+    off();
+    expect(seen).toEqual([{ inTx: true, envelopeId: id, incidentId: 'inc-dead', kind: 'evidence', reason: 'revoked_key: sealed to a revoked key' }]);
+    expect(outbox.get(id)).toMatchObject({ state: 'rejected', rejectedReason: 'revoked_key: sealed to a revoked key' });
+    expect((db.prepare('SELECT COUNT(*) AS n FROM outbox_chunks WHERE envelope_id = ?').get(id) as { n: number }).n).toBe(0);
+    // not due again, not counted as waiting
+    expect(outbox.nextDue(Number.MAX_SAFE_INTEGER)?.envelopeId).not.toBe(id);
+    expect(audit.find({ action: 'evidence.rejected_by_force' }).map((r) => r.detail)).toEqual([expect.objectContaining({ reason: 'revoked_key: sealed to a revoked key', kind: 'evidence' })]);
+    expect(audit.verify().ok).toBe(true);
+  });
+
   it('refuses new evidence loudly when full (bytes, then age) and never drops what is queued', async () => {
     const before = outbox.stats();
     const tight = new Outbox(db, audit, clock, { maxBytes: before.bytes + 1000, maxAgeMs: 30 * 86_400_000 });

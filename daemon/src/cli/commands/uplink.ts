@@ -101,7 +101,7 @@ export function registerUplink(program: Command): void {
         const outbox = createOutbox({ config: box.config, db: box.db, audit: box.audit, clock: systemClock });
         const keyset = new KeySetStore(box.db).current();
         const recent = new OutboxRepo(box.db).recent(20);
-        const rows = recent.map((r) => ({ envelope_id: r.envelopeId, incident_id: r.incidentId, state: r.state, n_chunks: r.nChunks, bytes: r.bytes, attempts: r.attempts, last_error: r.lastError }));
+        const rows = recent.map((r) => ({ envelope_id: r.envelopeId, incident_id: r.incidentId, kind: r.kind, state: r.state, n_chunks: r.nChunks, bytes: r.bytes, attempts: r.attempts, last_error: r.lastError }));
         const status = { enrolled: isEnrolled(box.paths.stateDir), keyset_seq: keyset?.keyset.seq ?? null, outbox: outbox.stats(), recent: rows };
         if (opts.json) {
           process.stdout.write(JSON.stringify(status, null, 2) + '\n');
@@ -109,7 +109,7 @@ export function registerUplink(program: Command): void {
         }
         process.stdout.write(`enrolled: ${status.enrolled ? 'yes' : 'no'}; force key set seq: ${status.keyset_seq ?? '-'}\n`);
         process.stdout.write(`outbox: ${status.outbox.pending} pending, ${status.outbox.bytes} bytes, oldest ${status.outbox.oldest_age_s === null ? '-' : `${Math.round(status.outbox.oldest_age_s)} s`}\n`);
-        if (rows.length) process.stdout.write(table(['envelope', 'incident', 'state', 'chunks', 'bytes', 'attempts', 'last error'], rows.map((r) => [String(r.envelope_id), String(r.incident_id), String(r.state), String(r.n_chunks), String(r.bytes), String(r.attempts), String(r.last_error ?? '')])));
+        if (rows.length) process.stdout.write(table(['envelope', 'incident', 'kind', 'state', 'chunks', 'bytes', 'attempts', 'last error'], rows.map((r) => [String(r.envelope_id), String(r.incident_id), r.kind, String(r.state), String(r.n_chunks), String(r.bytes), String(r.attempts), String(r.last_error ?? '')])));
       } finally {
         box.close();
       }

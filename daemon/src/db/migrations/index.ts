@@ -16,5 +16,6 @@ import { m009 } from './009_buttons.js';
 import { m010 } from './010_audit_links.js';
 import { m011 } from './011_command_nonces.js';
 import { m012 } from './012_master_holds.js';
+import { m013 } from './013_outbox_kinds.js';
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013];

@@ -148,6 +148,12 @@ export class AuditRepo {
     return this.db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as IterableIterator<StoredAuditRow>;
   }
 
+  /** Rows of these actions after `afterSeq`, in order, at most `limit` (the deletions the force is told of). */
+  ofActionsAfter(actions: readonly string[], afterSeq: number, limit: number): AuditRow[] {
+    const rows = this.db.prepare(`SELECT * FROM audit WHERE seq > ? AND action IN (${actions.map(() => '?').join(', ')}) ORDER BY seq LIMIT ?`).all(afterSeq, ...actions, limit) as StoredAuditRow[];
+    return rows.map(auditFromRow);
+  }
+
   countOfAction(action: string): number {
     return this.db.prepare('SELECT COUNT(*) FROM audit WHERE action = ?').pluck().get(action) as number;
   }

@@ -2,12 +2,19 @@ import type { Db } from '../db.js';
 import { statement } from '../statements.js';
 
 /** The outbox's rows (the sending, bounds and audit rows are in uplink/outbox.ts). */
-export type OutboxState = 'pending' | 'delivered';
+export type OutboxState = 'pending' | 'delivered' | 'rejected';
+
+/**
+ * What an envelope carries: an incident's evidence, its master clips (the force's `upload_masters`), or
+ * the box's deletion receipts (footage and evidence it erased, from its audit log).
+ */
+export type OutboxKind = 'evidence' | 'masters' | 'deletions';
 
 /** A sealed envelope in the outbox. `manifest` is the envelope's manifest as JSON (uplink/outbox.ts types it). */
 export interface OutboxEntry {
   envelopeId: string;
   incidentId: string;
+  kind: OutboxKind;
   msgSeq: number;
   createdUtc: number;
   state: OutboxState;
@@ -24,15 +31,17 @@ export interface OutboxEntry {
   lastError: string | null;
   deliveredUtc: number | null;
   filesDeletedUtc: number | null;
+  /** The force's reason, when it refused the envelope for good. */
+  rejectedReason: string | null;
 }
 
-export type NewOutboxEntry = Pick<OutboxEntry, 'envelopeId' | 'incidentId' | 'msgSeq' | 'createdUtc' | 'manifest' | 'nChunks' | 'bytes' | 'bodySha256' | 'workingFiles'>;
+export type NewOutboxEntry = Pick<OutboxEntry, 'envelopeId' | 'incidentId' | 'kind' | 'msgSeq' | 'createdUtc' | 'manifest' | 'nChunks' | 'bytes' | 'bodySha256' | 'workingFiles'>;
 
 /** How an incident's envelope is getting on. */
-export type EnvelopeDelivery = Pick<OutboxEntry, 'envelopeId' | 'state' | 'attempts' | 'lastSentUtc' | 'deliveredUtc' | 'lastError' | 'bytes'>;
+export type EnvelopeDelivery = Pick<OutboxEntry, 'envelopeId' | 'state' | 'attempts' | 'lastSentUtc' | 'deliveredUtc' | 'lastError' | 'bytes' | 'rejectedReason'>;
 
 /** What `uplink status` lists of an envelope. */
-export type OutboxListing = Pick<OutboxEntry, 'envelopeId' | 'incidentId' | 'state' | 'nChunks' | 'bytes' | 'attempts' | 'lastError'>;
+export type OutboxListing = Pick<OutboxEntry, 'envelopeId' | 'incidentId' | 'kind' | 'state' | 'nChunks' | 'bytes' | 'attempts' | 'lastError'>;
 
 /** The envelopes still waiting for the force's receipt, in sum. */
 export interface PendingSummary {
@@ -45,6 +54,7 @@ export interface PendingSummary {
 interface Row {
   envelope_id: string;
   incident_id: string;
+  kind: OutboxKind;
   msg_seq: number;
   created_utc: number;
   state: OutboxState;
@@ -60,15 +70,17 @@ interface Row {
   last_error: string | null;
   delivered_utc: number | null;
   files_deleted_utc: number | null;
+  rejected_reason: string | null;
 }
 
 const COLUMNS =
-  'envelope_id, incident_id, msg_seq, created_utc, state, manifest, n_chunks, bytes, body_sha256, working_files, attempts, next_attempt_utc, last_sent_utc, resend, last_error, delivered_utc, files_deleted_utc';
+  'envelope_id, incident_id, kind, msg_seq, created_utc, state, manifest, n_chunks, bytes, body_sha256, working_files, attempts, next_attempt_utc, last_sent_utc, resend, last_error, delivered_utc, files_deleted_utc, rejected_reason';
 
 function fromRow(r: Row): OutboxEntry {
   return {
     envelopeId: r.envelope_id,
     incidentId: r.incident_id,
+    kind: r.kind,
     msgSeq: r.msg_seq,
     createdUtc: r.created_utc,
     state: r.state,
@@ -84,6 +96,7 @@ function fromRow(r: Row): OutboxEntry {
     lastError: r.last_error,
     deliveredUtc: r.delivered_utc,
     filesDeletedUtc: r.files_deleted_utc,
+    rejectedReason: r.rejected_reason,
   };
 }
 
@@ -112,10 +125,10 @@ export class OutboxRepo {
   insert(e: NewOutboxEntry): void {
     this.db
       .prepare(
-        `INSERT INTO outbox (envelope_id, incident_id, msg_seq, created_utc, state, manifest, n_chunks, bytes, body_sha256, working_files, next_attempt_utc)
-         VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, 0)`,
+        `INSERT INTO outbox (envelope_id, incident_id, kind, msg_seq, created_utc, state, manifest, n_chunks, bytes, body_sha256, working_files, next_attempt_utc)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, 0)`,
       )
-      .run(e.envelopeId, e.incidentId, e.msgSeq, e.createdUtc, JSON.stringify(e.manifest), e.nChunks, e.bytes, e.bodySha256, JSON.stringify(e.workingFiles));
+      .run(e.envelopeId, e.incidentId, e.kind, e.msgSeq, e.createdUtc, JSON.stringify(e.manifest), e.nChunks, e.bytes, e.bodySha256, JSON.stringify(e.workingFiles));
   }
 
   get(envelopeId: string): OutboxEntry | undefined {
@@ -127,17 +140,20 @@ export class OutboxRepo {
     return (this.db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE incident_id = ? ORDER BY msg_seq`).all(incidentId) as Row[]).map(fromRow);
   }
 
-  /** How an incident's latest envelope is getting on (for the incident's page): null before it is sealed. */
+  /** How an incident's latest evidence envelope is getting on (for the incident's page): null before it is sealed. */
   deliveryOf(incidentId: string): EnvelopeDelivery | null {
-    const r = statement(this.db, 'SELECT envelope_id, state, attempts, last_sent_utc, delivered_utc, last_error, bytes FROM outbox WHERE incident_id = ? ORDER BY msg_seq DESC LIMIT 1').get(incidentId) as
-      | Pick<Row, 'envelope_id' | 'state' | 'attempts' | 'last_sent_utc' | 'delivered_utc' | 'last_error' | 'bytes'>
-      | undefined;
-    return r ? { envelopeId: r.envelope_id, state: r.state, attempts: r.attempts, lastSentUtc: r.last_sent_utc, deliveredUtc: r.delivered_utc, lastError: r.last_error, bytes: r.bytes } : null;
+    const r = statement(
+      this.db,
+      "SELECT envelope_id, state, attempts, last_sent_utc, delivered_utc, last_error, bytes, rejected_reason FROM outbox WHERE incident_id = ? AND kind = 'evidence' ORDER BY msg_seq DESC LIMIT 1",
+    ).get(incidentId) as Pick<Row, 'envelope_id' | 'state' | 'attempts' | 'last_sent_utc' | 'delivered_utc' | 'last_error' | 'bytes' | 'rejected_reason'> | undefined;
+    return r
+      ? { envelopeId: r.envelope_id, state: r.state, attempts: r.attempts, lastSentUtc: r.last_sent_utc, deliveredUtc: r.delivered_utc, lastError: r.last_error, bytes: r.bytes, rejectedReason: r.rejected_reason }
+      : null;
   }
 
-  /** Whether an incident has an envelope queued or delivered (one is enough: it is sealed), and its state. */
+  /** Whether an incident has an evidence envelope queued or delivered (it is sealed), and its state; the newest first. */
   anyOfIncident(incidentId: string): Pick<OutboxEntry, 'envelopeId' | 'state'> | undefined {
-    const r = this.db.prepare('SELECT envelope_id, state FROM outbox WHERE incident_id = ? LIMIT 1').get(incidentId) as { envelope_id: string; state: OutboxState } | undefined;
+    const r = this.db.prepare("SELECT envelope_id, state FROM outbox WHERE incident_id = ? AND kind = 'evidence' ORDER BY msg_seq DESC LIMIT 1").get(incidentId) as { envelope_id: string; state: OutboxState } | undefined;
     return r && { envelopeId: r.envelope_id, state: r.state };
   }
 
@@ -179,6 +195,11 @@ export class OutboxRepo {
     this.db.prepare("UPDATE outbox SET state = 'delivered', delivered_utc = ?, receipt = ?, resend = NULL WHERE envelope_id = ?").run(deliveredUtc, receiptJson, envelopeId);
   }
 
+  /** The force refused the envelope for good: it is never sent again (its ciphertext goes with the caller's chunk delete). */
+  markRejected(envelopeId: string, rejectedUtc: number, reason: string, receiptJson: string): void {
+    this.db.prepare("UPDATE outbox SET state = 'rejected', rejected_utc = ?, rejected_reason = ?, receipt = ?, resend = NULL WHERE envelope_id = ? AND state = 'pending'").run(rejectedUtc, reason, receiptJson, envelopeId);
+  }
+
   /** Delivered envelopes whose plaintext working files are not yet deleted. */
   awaitingFileDeletion(): OutboxEntry[] {
     return (this.db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE state = 'delivered' AND files_deleted_utc IS NULL ORDER BY msg_seq`).all() as Row[]).map(fromRow);
@@ -190,10 +211,10 @@ export class OutboxRepo {
 
   /** The newest envelopes first. */
   recent(limit: number): OutboxListing[] {
-    const rows = this.db.prepare('SELECT envelope_id, incident_id, state, n_chunks, bytes, attempts, last_error FROM outbox ORDER BY msg_seq DESC LIMIT ?').all(limit) as Pick<
+    const rows = this.db.prepare('SELECT envelope_id, incident_id, kind, state, n_chunks, bytes, attempts, last_error FROM outbox ORDER BY msg_seq DESC LIMIT ?').all(limit) as Pick<
       Row,
-      'envelope_id' | 'incident_id' | 'state' | 'n_chunks' | 'bytes' | 'attempts' | 'last_error'
+      'envelope_id' | 'incident_id' | 'kind' | 'state' | 'n_chunks' | 'bytes' | 'attempts' | 'last_error'
     >[];
-    return rows.map((r) => ({ envelopeId: r.envelope_id, incidentId: r.incident_id, state: r.state, nChunks: r.n_chunks, bytes: r.bytes, attempts: r.attempts, lastError: r.last_error }));
+    return rows.map((r) => ({ envelopeId: r.envelope_id, incidentId: r.incident_id, kind: r.kind, state: r.state, nChunks: r.n_chunks, bytes: r.bytes, attempts: r.attempts, lastError: r.last_error }));
   }
 }

@@ -34,7 +34,7 @@ export function registerForceKeys(force: Command): void {
 
   force
     .command('rotate')
-    .description('add a new recipient key (key set seq + 1); the old key stays valid for the overlap so boxes keep sealing while they update')
+    .description('add a new recipient key and renew the receipt and command signers (key set seq + 1); the old recipient key stays valid for the overlap so boxes keep sealing while they update')
     .requiredOption('--dir <dir>', 'force installation folder')
     .option('--overlap-days <n>', 'how long the old recipient key stays valid', intOption('--overlap-days', 1, 365, 'days'), 30)
     .option('--validity-days <n>', 'validity of the new key', intOption('--validity-days', 1, 3650, 'days'), 365)

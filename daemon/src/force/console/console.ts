@@ -13,6 +13,7 @@ import { openWorkbench } from '../workbench-setup.js';
 import { ConsoleAccounts } from './accounts.js';
 import { accountsApi } from './accounts-api.js';
 import { caseApi } from './case-api.js';
+import { mastersApi } from './masters-api.js';
 import { fleetApi } from './fleet-api.js';
 import { readKeyFile } from '../../crypto/keys.js';
 import { FacePictures } from './evidence-files.js';
@@ -68,6 +69,7 @@ export class ForceConsole {
         ...triageApi({ workbench, pictures, audit: fdb.audit }),
         ...caseApi({ db: fdb.db, audit: fdb.audit, clock: this.clock, workbench, pictures, names }),
         ...fleetApi({ db: fdb.db, audit: fdb.audit, clock: this.clock, commandKey: () => readKeyFile(forcePaths(this.config.force.dir).commandKey, 'ed25519') }),
+        ...mastersApi({ db: fdb.db, audit: fdb.audit, clock: this.clock, workbench, commandKey: () => readKeyFile(forcePaths(this.config.force.dir).commandKey, 'ed25519') }),
       ],
     });
     this.app = app;

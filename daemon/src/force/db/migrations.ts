@@ -358,4 +358,44 @@ const f012: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009, f010, f011, f012];
+/**
+ * An incident's master clips, fetched from its box by `upload_masters` (one envelope per clip), checked
+ * against the clip hashes of the incident's evidence manifest (`evidence_envelope_id`); and the boxes'
+ * deletion receipts (the audit rows of what each box deleted, sealed like evidence), one row per box row.
+ */
+const f013: Migration = {
+  version: 13,
+  name: 'force-master-clips',
+  sql: `
+    CREATE TABLE master_clips (
+      envelope_id          TEXT PRIMARY KEY,
+      device_id            TEXT NOT NULL,
+      incident_id          TEXT NOT NULL,
+      camera               TEXT NOT NULL,
+      name                 TEXT NOT NULL,
+      sha256               TEXT NOT NULL,
+      bytes                INTEGER NOT NULL,
+      path                 TEXT NOT NULL,
+      received_utc         INTEGER NOT NULL,
+      evidence_envelope_id TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX master_clips_incident ON master_clips (device_id, incident_id);
+
+    CREATE TABLE deletion_receipts (
+      device_id     TEXT NOT NULL,
+      seq           INTEGER NOT NULL,
+      row_id        TEXT NOT NULL,
+      ts_utc        INTEGER NOT NULL,
+      action        TEXT NOT NULL,
+      object_ids    TEXT NOT NULL,
+      sha256s       TEXT NOT NULL,
+      detail        TEXT NOT NULL,
+      row_hash      TEXT NOT NULL,
+      envelope_id   TEXT NOT NULL,
+      received_utc  INTEGER NOT NULL,
+      PRIMARY KEY (device_id, seq)
+    ) STRICT;
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009, f010, f011, f012, f013];
