@@ -32,6 +32,7 @@ export const DEBIAN_PACKAGES = [
   'gstreamer1.0-x', // the test camera's clock overlay (GStreamer's Pango plugin)
   'python-matplotlib-data', // a public-domain face photo (grace_hopper.jpg) for face pipeline tests on a fresh clone
   'chromium', // the web app's browser tests (driven by playwright-core)
+  'faketime', // a force clock a day ahead of the box in the command tests (libfaketime)
 ];
 
 function say(msg) {

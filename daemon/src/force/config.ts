@@ -1,5 +1,4 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ConfigLoader } from '../config/load.js';
 import { integer, pathString, secret, section } from '../config/schema-helpers.js';
 import { LogSection } from '../config/sections/core.js';
 import { MQTTS_URL_HINT, MQTTS_URL_OR_EMPTY_PATTERN } from '../protocol/broker-url.js';
@@ -7,6 +6,8 @@ import { MQTTS_URL_HINT, MQTTS_URL_OR_EMPTY_PATTERN } from '../protocol/broker-u
 /**
  * The force side's own configuration file (receiver, open, incidents, search), separate from any box's.
  * Environment overrides use HSFORCE_<SECTION>__<KEY> so they never collide with a box's HINDSIGHT_*.
+ * The programs read it with config-loader.ts, whose validator is generated from this schema: after a
+ * change here, `npm run schema`.
  */
 export const ForceConfigSchema = Type.Object(
   {
@@ -67,5 +68,3 @@ export const ForceConfigSchema = Type.Object(
 );
 
 export type ForceConfig = Static<typeof ForceConfigSchema>;
-
-export const forceConfigLoader = new ConfigLoader<ForceConfig>(ForceConfigSchema, 'HSFORCE_');

@@ -9,7 +9,7 @@ import { canonicalBytes } from '../util/canonical.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage, UsageError } from '../util/errors.js';
 import { isSafeId, newId } from '../util/ids.js';
-import { DesiredConfigRepo, type DesiredVersion, type ReportedState } from './db/desired.js';
+import { DesiredConfigRepo, type DesiredVersion } from './db/desired.js';
 import { DeviceRegistry } from './registry.js';
 import { fromEnrolledBox } from './fleet.js';
 
@@ -21,16 +21,7 @@ import { fromEnrolledBox } from './fleet.js';
  * previous version's configuration, so a box that was offline converges on it like any other.
  */
 
-/** A job's or a box's state of its configuration. */
-export type ConfigState = 'applied' | 'pending' | 'rejected' | 'restart_required' | 'none';
-
-export interface BoxConfigView {
-  deviceId: string;
-  desiredVersion: number | null;
-  desired: Record<string, unknown> | null;
-  reported: ReportedState | null;
-  state: ConfigState;
-}
+export { configView, type BoxConfigView, type ConfigState } from './config-state.js';
 
 /** Which boxes a target names: one box, `all` (every enrolled box not revoked), or `group:NAME`. */
 export function resolveTargets(db: Db, target: string): string[] {
@@ -115,21 +106,6 @@ export class ConfigIssuer {
       })
       .immediate();
   }
-}
-
-/** Each box's desired and reported configuration, and where it stands. */
-export function configView(db: Db, deviceId: string): BoxConfigView {
-  const repo = new DesiredConfigRepo(db);
-  const latest = repo.latest(deviceId);
-  const reported = repo.reported(deviceId) ?? null;
-  return { deviceId, desiredVersion: latest?.version ?? null, desired: latest?.config ?? null, reported, state: configState(latest?.version, reported) };
-}
-
-function configState(desired: number | undefined, reported: ReportedState | null): ConfigState {
-  if (desired === undefined) return 'none';
-  if (reported?.rejectedVersion === desired) return 'rejected';
-  if (!reported || reported.appliedVersion < desired) return 'pending';
-  return reported.restartRequired ? 'restart_required' : 'applied';
 }
 
 /** Publishes new desired versions (retained) and records what boxes report (runs in the receiver). */

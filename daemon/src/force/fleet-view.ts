@@ -1,8 +1,8 @@
 import type { Db } from '../db/db.js';
 import { AuditHeadsRepo, type AuditHeadState } from './db/audit-heads.js';
+import { DevicesRepo } from './db/devices.js';
 import { FleetRepo } from './db/fleet.js';
-import { configView, type ConfigState } from './desired-config.js';
-import { DeviceRegistry } from './registry.js';
+import { configStates, configView, type ConfigState } from './config-state.js';
 
 /**
  * The fleet as an admin with 500 boxes scans it (the CLI's `fleet list` and the console's Fleet page):
@@ -32,10 +32,13 @@ export interface FleetLine {
 /** Every enrolled box's line, or the one box `only` names (an empty list when it is not enrolled). */
 export function fleetLines(db: Db, only?: string): FleetLine[] {
   const fleet = new FleetRepo(db);
-  const registry = new DeviceRegistry(db);
+  const enrolled = new DevicesRepo(db);
   const heads = new AuditHeadsRepo(db);
-  const devices = only === undefined ? registry.list() : [registry.get(only)].filter((d) => d !== undefined);
+  const devices = only === undefined ? enrolled.list() : [enrolled.get(only)].filter((d) => d !== undefined);
   const presence = new Map((only === undefined ? fleet.list() : [fleet.get(only)].filter((b) => b !== undefined)).map((b) => [b.deviceId, b]));
+  // the whole fleet in a few queries (a thousand boxes), one box by its own rows
+  const config = only === undefined ? configStates(db) : { of: (id: string) => configView(db, id).state };
+  const auditHeads = new Map((only === undefined ? heads.list() : [heads.get(only)].filter((a) => a !== undefined)).map((a) => [a.deviceId, a]));
   return devices.map((d): FleetLine => {
     const b = presence.get(d.id);
     const h = b?.health ?? null;
@@ -58,8 +61,8 @@ export function fleetLines(db: Db, only?: string): FleetLine[] {
       cameras: cameras ? { recording: cameras.filter((c) => c.state === 'recording').length, total: cameras.length } : null,
       alarms,
       freeDiskBytes: typeof free === 'number' ? free : null,
-      config: configView(db, d.id).state,
-      audit: heads.get(d.id) ?? null,
+      config: config.of(d.id),
+      audit: auditHeads.get(d.id) ?? null,
     };
   });
 }

@@ -3,7 +3,8 @@ import type { AuditActor, AuditLog } from '../audit/log.js';
 import type { Db } from '../db/db.js';
 import { errorMessage, HindsightError, UsageError } from '../util/errors.js';
 import { removePasswdLine } from './broker-kit.js';
-import { forceConfigLoader, type ForceConfig } from './config.js';
+import { forceConfigLoader } from './config-loader.js';
+import type { ForceConfig } from './config.js';
 import { forcePaths } from './paths.js';
 import { DeviceRegistry } from './registry.js';
 

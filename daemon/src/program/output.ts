@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { ConfigError } from '../config/load.js';
+import { ConfigError } from '../config/loader.js';
 import { redactString } from '../log/redact.js';
 import { HindsightError, UsageError } from '../util/errors.js';
 

@@ -5,10 +5,11 @@ import { readKeyFile, SIG_CONTEXT, signWith } from '../../../daemon/src/crypto/k
 import type { FleetCommand } from '../../../daemon/src/force/db/commands.js';
 import { forcePaths } from '../../../daemon/src/force/paths.js';
 import { canonicalBytes } from '../../../daemon/src/util/canonical.js';
+import { runCommand } from '../../../daemon/src/util/child.js';
 import { runCli, startDaemon } from '../../helpers/cli.js';
 import { startChain, type Chain } from '../../helpers/chain.js';
 import { makeTestVideo } from '../../helpers/media.js';
-import { tempDir } from '../../helpers/paths.js';
+import { CLI, tempDir } from '../../helpers/paths.js';
 import { connectAs } from '../../helpers/uplink.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -234,6 +235,32 @@ describe('fleet: signed commands to a box', () => {
     chain.daemon = startDaemon(chain.boxConfig);
     await chain.daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
   }, 180_000);
+
+  it('the box a day behind the force (the force CLI under libfaketime, a day ahead): a high-risk command is refused as issued in the future, and so is its replay after it expired', async () => {
+    const nonce = ((await cmd('box-1', 'get_nonce'))[0]!.reply as { nonce: string }).nonce;
+    const ahead = await runCommand('faketime', ['-f', '+1d', process.execPath, CLI, 'force', 'fleet', 'cmd', 'box-1', 'set_key_set', '--arg', `nonce=${nonce}`, '--ttl', '20', '--no-wait', '--json', '--config', chain.kit.forceConfig], {
+      timeoutMs: 60_000,
+      env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1' },
+    });
+    expect(ahead.code, ahead.stderr).toBe(0);
+    const issued = (JSON.parse(ahead.stdout.toString('utf8')) as FleetCommand[])[0]!;
+    expect(issued.iatUtc - Date.now()).toBeGreaterThan(23 * 3_600_000);
+    const settled = async (): Promise<FleetCommand> => {
+      let c: FleetCommand | undefined;
+      await waitFor(async () => ((c = (JSON.parse((await cli(['commands', 'box-1', '--json'])).stdout) as FleetCommand[]).find((x) => x.cmdId === issued.cmdId))?.status === 'failed'), { timeoutMs: 20_000, what: 'the box refuses the command' });
+      return c!;
+    };
+    expect((await settled()).error).toMatch(/^future_iat:/);
+    // the force's expiry passes (20 s in its frame); an attacker on the broker replays the signed command:
+    // to the box it is still a day from expiring, but it is refused, and its nonce stays unused
+    await new Promise((r) => setTimeout(r, 21_000));
+    await send(JSON.parse(issued.signed), { correlation: 'replay-after-expiry' });
+    expect((await replyTo('replay-after-expiry')).body.error).toMatch(/^future_iat:/);
+    const refused = (await boxAudit('command.rejected')).filter((a) => a.object_ids[0] === issued.cmdId);
+    expect(refused.map((a) => a.detail.reason)).toEqual(['future_iat', 'future_iat']);
+    const status = await runCli(['uplink', 'status', '--json', '--config', chain.boxConfig]);
+    expect(JSON.parse(status.stdout).keyset_seq).toBe(1);
+  }, 120_000);
 
   it('key rotation reaches the box by set_key_set; a restart command stops the daemon cleanly for its service manager', async () => {
     const rotated = await runCli(['force', 'rotate', '--dir', chain.kit.forceDir]);

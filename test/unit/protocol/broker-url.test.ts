@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../daemon/src/config/load.js';
-import { forceConfigLoader } from '../../../daemon/src/force/config.js';
+import { forceConfigLoader } from '../../../daemon/src/force/config-loader.js';
 import { assertMqttsUrl } from '../../../daemon/src/protocol/broker-url.js';
 import { MqttConnection } from '../../../daemon/src/protocol/mqtt.js';
 import { issuesOf } from '../../helpers/config-issues.js';

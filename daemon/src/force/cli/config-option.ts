@@ -1,4 +1,5 @@
-import { forceConfigLoader, type ForceConfig } from '../config.js';
+import { forceConfigLoader } from '../config-loader.js';
+import type { ForceConfig } from '../config.js';
 
 export const FORCE_CONFIG_OPTION = ['-c, --config <file>', 'force config file (default: $HINDSIGHT_FORCE_CONFIG, else ./force.yaml)'] as const;
 

@@ -7,86 +7,22 @@ import { sleep, systemClock } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 import { CommandIssuer, MAX_COMMAND_TTL_S } from '../commands.js';
 import { CommandsRepo, type FleetCommand } from '../db/commands.js';
-import { AuditHeadsRepo } from '../db/audit-heads.js';
-import { auditWord, fleetLines, type FleetLine } from '../fleet-view.js';
 import { DesiredConfigRepo } from '../db/desired.js';
 import { assertGroupName, ConfigIssuer, configView, resolveTargets } from '../desired-config.js';
 import { FORCE_CONFIG_KEYS } from '../../protocol/force-config.js';
 import { newId } from '../../util/ids.js';
 import { loadKeySet } from '../keys.js';
 import { forcePaths } from '../paths.js';
-import { FleetRepo } from '../db/fleet.js';
 import { DeviceRegistry } from '../registry.js';
 import { FORCE_CONFIG_OPTION, loadForceConfig } from './config-option.js';
+import { registerFleetView, utcTime } from './fleet-list.js';
 import { withForceSession } from './session.js';
 
-const time = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
-const ago = (ms: number | null, now: number): string => (ms === null ? '-' : `${Math.max(0, Math.round((now - ms) / 1000))} s ago`);
-
-/** One box's line: presence, and the few health figures an admin with 500 boxes scans for. */
-function summary(l: FleetLine, now: number): string[] {
-  return [
-    l.deviceId,
-    l.store,
-    l.state,
-    l.sinceUtc === null ? '-' : time(l.sinceUtc),
-    l.version ?? '-',
-    ago(l.healthUtc, now),
-    l.cameras ? `${l.cameras.recording}/${l.cameras.total}` : '-',
-    String(l.alarms.length),
-    l.freeDiskBytes === null ? '-' : `${(l.freeDiskBytes / 1e9).toFixed(1)} GB`,
-    l.config,
-    auditWord(l.audit),
-  ];
-}
-
-/** `hindsight-force fleet ...`: presence and health, signed commands, desired configuration, groups and jobs. */
+/** `hindsight-force fleet ...`: presence and health (fleet-list.ts), signed commands, desired configuration, groups and jobs. */
 export function registerFleet(force: Command): void {
-  registerForceFleet(force);
+  registerFleetView(force);
   registerFleetCommands(force);
   registerFleetConfig(force);
-}
-
-/** `hindsight-force fleet`: every box's presence and latest health. */
-function registerForceFleet(force: Command): void {
-  const fleet = force.command('fleet').description("every box's presence (online, or offline since when) and its latest health document");
-
-  fleet
-    .command('list')
-    .description('one line per enrolled box: online/offline since (or revoked, or never seen), version, last health, cameras recording, alarms, free disk, configuration state')
-    .option(...FORCE_CONFIG_OPTION)
-    .option('--json', 'machine-readable output')
-    .action(async (opts: { config?: string; json?: boolean }) => {
-      const config = loadForceConfig(opts.config);
-      await withForceSession(config.force.dir, (fdb) => {
-        const lines = fleetLines(fdb.db);
-        if (opts.json) {
-          // what each box said, with its enrollment, configuration state and its audit log's check
-          const out = lines.map(({ health, ...l }) => ({ ...l, health }));
-          return void process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-        }
-        const now = systemClock.now();
-        process.stdout.write(
-          lines.length
-            ? table(['box', 'store', 'state', 'since (UTC)', 'version', 'health', 'recording', 'alarms', 'free disk', 'config', 'audit'], lines.map((l) => summary(l, now)))
-            : 'no box is enrolled yet (hindsight force enroll)\n',
-        );
-      });
-    });
-
-  fleet
-    .command('show')
-    .description("one box: its presence and whole latest health document")
-    .argument('<device>', 'device id')
-    .option(...FORCE_CONFIG_OPTION)
-    .action(async (device: string, opts: { config?: string }) => {
-      const config = loadForceConfig(opts.config);
-      await withForceSession(config.force.dir, (fdb) => {
-        const b = new FleetRepo(fdb.db).get(device);
-        if (!b) throw new UsageError(`box ${JSON.stringify(device.slice(0, 64))} has not reported`, { hint: '`hindsight-force fleet list` shows the boxes that did' });
-        process.stdout.write(JSON.stringify({ ...b, config: configView(fdb.db, device), audit: new AuditHeadsRepo(fdb.db).get(device) ?? null }, null, 2) + '\n');
-      });
-    });
 }
 
 /** `--arg key=value` (repeatable): a value that reads as JSON (a number, true, an object) is taken as such. */
@@ -193,7 +129,7 @@ function registerFleetCommands(force: Command): void {
         if (opts.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
         process.stdout.write(
           list.length
-            ? table(['issued (UTC)', 'box', 'op', 'state', 'by', 'command', 'error'], list.map((c) => [time(c.createdUtc), c.deviceId, c.op, c.status, c.requestedBy, c.cmdId, c.error ?? '']))
+            ? table(['issued (UTC)', 'box', 'op', 'state', 'by', 'command', 'error'], list.map((c) => [utcTime(c.createdUtc), c.deviceId, c.op, c.status, c.requestedBy, c.cmdId, c.error ?? '']))
             : 'no command has been issued\n',
         );
       });

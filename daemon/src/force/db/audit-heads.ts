@@ -36,6 +36,11 @@ export class AuditHeadsRepo {
     return r && fromRow(r);
   }
 
+  /** Every box's latest checked head. */
+  list(): AuditHeadState[] {
+    return (statement(this.db, 'SELECT * FROM audit_heads').all() as Row[]).map(fromRow);
+  }
+
   /** An acknowledged head (the new reference for the box's next one). */
   acknowledge(deviceId: string, head: { count: number; headHash: string; boxTs: number }, status: 'baseline' | 'extended', nowUtc: number): void {
     statement(

@@ -46,6 +46,26 @@ const desired = (r: DesiredRow): DesiredVersion => ({
   publishedUtc: r.published_utc,
 });
 
+interface ReportedRow {
+  device_id: string;
+  applied_version: number;
+  sha256: string;
+  restart_required: number;
+  rejected_version: number | null;
+  errors: string | null;
+  reported_utc: number;
+}
+
+const reported = (r: ReportedRow): ReportedState => ({
+  deviceId: r.device_id,
+  appliedVersion: r.applied_version,
+  sha256: r.sha256,
+  restartRequired: r.restart_required === 1,
+  rejectedVersion: r.rejected_version,
+  errors: r.errors ? (JSON.parse(r.errors) as string[]) : null,
+  reportedUtc: r.reported_utc,
+});
+
 /** The `desired_config`, `reported_config` and `device_groups` tables. */
 export class DesiredConfigRepo {
   constructor(private readonly db: Db) {}
@@ -96,20 +116,18 @@ export class DesiredConfigRepo {
   }
 
   reported(deviceId: string): ReportedState | undefined {
-    const r = statement(this.db, 'SELECT * FROM reported_config WHERE device_id = ?').get(deviceId) as
-      | { device_id: string; applied_version: number; sha256: string; restart_required: number; rejected_version: number | null; errors: string | null; reported_utc: number }
-      | undefined;
-    return (
-      r && {
-        deviceId: r.device_id,
-        appliedVersion: r.applied_version,
-        sha256: r.sha256,
-        restartRequired: r.restart_required === 1,
-        rejectedVersion: r.rejected_version,
-        errors: r.errors ? (JSON.parse(r.errors) as string[]) : null,
-        reportedUtc: r.reported_utc,
-      }
-    );
+    const r = statement(this.db, 'SELECT * FROM reported_config WHERE device_id = ?').get(deviceId) as ReportedRow | undefined;
+    return r && reported(r);
+  }
+
+  /** Every box's latest desired version (boxes without one are not listed). */
+  latestVersions(): { deviceId: string; version: number }[] {
+    return (statement(this.db, 'SELECT device_id, MAX(version) AS version FROM desired_config GROUP BY device_id').all() as { device_id: string; version: number }[]).map((r) => ({ deviceId: r.device_id, version: r.version }));
+  }
+
+  /** What every box that reported last reported. */
+  allReported(): ReportedState[] {
+    return (statement(this.db, 'SELECT * FROM reported_config').all() as ReportedRow[]).map(reported);
   }
 
   // --- groups ---
