@@ -168,6 +168,11 @@ describe('the fate of envelopes: dead ones end, master clips come when asked', (
       const f = got.find((g) => g.seq === r.seq)!;
       expect({ action: f.action, object_ids: JSON.parse(f.object_ids), sha256s: JSON.parse(f.sha256s), hash: f.row_hash }).toEqual({ action: r.action, object_ids: r.object_ids, sha256s: r.sha256s, hash: r.hash });
     }
+    // the force's CLI shows them, by incident
+    const shown = await force(['fleet', 'deletions', 'box-1', '--object', delivered, '--json', '--config', chain.kit.forceConfig]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect((JSON.parse(shown.stdout) as { seq: number }[]).map((d) => d.seq).sort((a, b) => a - b)).toEqual(want);
+    expect((await force(['fleet', 'deletions', 'box-1', '--object', 'no-such-incident', '--config', chain.kit.forceConfig])).stdout).toMatch(/no deletion receipt from box-1 naming no-such-incident/);
     // only deletions, each row once; the reports' own delivery adds no row to report (no endless trickle)
     expect(new Set(got.map((r) => r.action))).toEqual(new Set(['evidence.working_files_deleted']));
     expect(new Set(got.map((r) => r.seq)).size).toBe(got.length);

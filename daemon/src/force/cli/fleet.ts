@@ -7,6 +7,7 @@ import { sleep, systemClock } from '../../util/clock.js';
 import { UsageError } from '../../util/errors.js';
 import { CommandIssuer, MAX_COMMAND_TTL_S } from '../commands.js';
 import { CommandsRepo, type FleetCommand } from '../db/commands.js';
+import { DeletionReceiptsRepo } from '../db/deletion-receipts.js';
 import { DesiredConfigRepo } from '../db/desired.js';
 import { assertGroupName, ConfigIssuer, configView, resolveTargets } from '../desired-config.js';
 import { FORCE_CONFIG_KEYS } from '../../protocol/force-config.js';
@@ -23,6 +24,7 @@ export function registerFleet(force: Command): void {
   registerFleetView(force);
   registerFleetCommands(force);
   registerFleetConfig(force);
+  registerDeletions(force.commands.find((c) => c.name() === 'fleet')!);
 }
 
 /** `--arg key=value` (repeatable): a value that reads as JSON (a number, true, an object) is taken as such. */
@@ -131,6 +133,30 @@ function registerFleetCommands(force: Command): void {
           list.length
             ? table(['issued (UTC)', 'box', 'op', 'state', 'by', 'command', 'error'], list.map((c) => [utcTime(c.createdUtc), c.deviceId, c.op, c.status, c.requestedBy, c.cmdId, c.error ?? '']))
             : 'no command has been issued\n',
+        );
+      });
+    });
+}
+
+/** `hindsight-force fleet deletions`: what a box deleted, as its sealed deletion receipts told the force. */
+function registerDeletions(fleet: Command): void {
+  fleet
+    .command('deletions')
+    .description("what a box deleted (footage by retention, master clips erased, working files after delivery), from its signed deletion receipts: newest first, each with the box's audit row hash")
+    .argument('<device>', 'device id')
+    .option('--object <id>', 'only deletions naming this incident or camera')
+    .option('--limit <n>', 'how many', '50')
+    .option(...FORCE_CONFIG_OPTION)
+    .option('--json', 'machine-readable output')
+    .action(async (device: string, opts: { object?: string; limit: string; config?: string; json?: boolean }) => {
+      const config = loadForceConfig(opts.config);
+      await withForceSession(config.force.dir, (fdb) => {
+        const list = new DeletionReceiptsRepo(fdb.db).list(device, Math.max(1, Math.min(10_000, Number(opts.limit) || 50)), opts.object);
+        if (opts.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+        process.stdout.write(
+          list.length
+            ? table(['deleted (UTC)', 'box row', 'what', 'of', 'files'], list.map((d) => [utcTime(d.ts_utc), String(d.seq), d.action, d.object_ids.join(' '), String(d.sha256s.length)]))
+            : `no deletion receipt from ${device}${opts.object ? ` naming ${opts.object}` : ''}\n`,
         );
       });
     });
