@@ -42,7 +42,9 @@ export async function startForceKit(dir: string, options: ForceKitOptions = {}):
   const prefix = options.prefix ?? 'hindsight/v1';
   const forceDir = path.join(dir, 'force');
   // An existing installation is kept (the demo restarts on the same state).
-  if (!existsSync(forcePaths(forceDir).rootKey)) forceKeygen(forceDir, { now: systemClock.now(), validityDays: 30, prefix });
+  // Keys valid a year, as `hindsight-force keygen` makes them: a shorter set would raise the box's
+  // "force key set expiring" alarm (30 days ahead) from the first minute.
+  if (!existsSync(forcePaths(forceDir).rootKey)) forceKeygen(forceDir, { now: systemClock.now(), validityDays: 365, prefix });
   const extra = options.forceUsers ?? [];
   const kit = writeBrokerKit(forceDir, { prefix, forceUsers: [FORCE_SERVICE_USER, ...extra.map((u) => u.username)] });
   for (const u of extra) upsertPasswdLine(kit.passwd, mosquittoPasswordLine(u.username, u.password), 'service');

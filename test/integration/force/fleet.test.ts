@@ -41,6 +41,8 @@ describe('fleet: presence and health of every box at the force', () => {
     expect(h.models.map((m) => m.name).sort()).toEqual(['detector', 'embedder', 'landmarks']);
     expect(typeof h.cpu.load_pct).toBe('number');
     expect(h.outbox.pending).toBe(0);
+    // a new installation's key set is good for a year: no "key set expiring" alarm from the start
+    expect(((first!.health as { alarms?: { kind: string }[] }).alarms ?? []).map((a) => a.kind)).not.toContain('uplink.keyset_expiring');
     // every few seconds (health_interval_s 5) a new one: the camera is seen recording
     await waitFor(async () => ((await box())?.health as typeof h | null)?.cameras[0]?.state === 'recording', { timeoutMs: 30_000, what: 'a later health document with the camera recording' });
 
