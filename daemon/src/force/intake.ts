@@ -271,15 +271,17 @@ export class EnvelopeIntake {
       return this.fail(row, reason, errorMessage(err));
     }
     const stored = { envelopeId, deviceId: row.deviceId, incidentId: row.incidentId, msgSeq: row.msgSeq, store: device.store, signerKid: m.header.signer_kid };
+    // where and how whatever the envelope held is kept: evidence, a master clip or a deletion report
+    const store = { db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() };
     if (deletions) {
-      const added = storeDeletionReport({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, stored, deletions);
+      const added = storeDeletionReport(store, stored, deletions);
       this.o.log.info({ device: row.deviceId, envelope: envelopeId, rows: deletions.manifest.rows.length, new: added }, 'deletion receipts stored');
       await this.sendComplete(row.deviceId, envelopeId, m.body_sha256);
       return { kind: 'stored', envelopeId };
     }
     if (masters) {
       try {
-        storeMasterClip({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, stored, masters);
+        storeMasterClip(store, stored, masters);
       } catch (err) {
         if (err instanceof PackageError) return this.fail(row, err.reason, err.message);
         this.o.log.error({ err, device: row.deviceId, envelope: envelopeId }, 'cannot store a master clip');
@@ -291,7 +293,7 @@ export class EnvelopeIntake {
     }
     const pm = pkg!.signed.manifest;
     try {
-      storeVerifiedPackage({ db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() }, stored, m, chunks, pkg!);
+      storeVerifiedPackage(store, stored, m, chunks, pkg!);
     } catch (err) {
       // nothing was kept (the store removes its files); the box sends the envelope again when no receipt comes
       this.o.log.error({ err, device: row.deviceId, envelope: envelopeId }, 'cannot store verified evidence');
