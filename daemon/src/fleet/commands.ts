@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { checkPayload, CommandResultPayload, PayloadError, type CommandResultMessage } from '../protocol/schemas.js';
+import { checkPayload, CommandResultPayload, PayloadError, type CommandResultMessage, type ReportedConfigMessage } from '../protocol/schemas.js';
 import { errorMessage, HindsightError } from '../util/errors.js';
 import { CommandRejected, type CommandOp, type CommandVerifier, type VerifiedCommand } from './command-verify.js';
 
@@ -17,6 +17,13 @@ export interface CommandHost {
   status(): Promise<Record<string, unknown>>;
   /** The force-owned part of the running configuration (no secrets, nothing of the shop's cameras). */
   config(): Record<string, unknown>;
+  /**
+   * Apply a signed desired-configuration document (checked as the retained `config/desired` one is: a
+   * command-admin key, its signature, this box, a version above the applied one, the schema) inside the
+   * command's transaction; throws with the reasons when it is refused. `after` (once the reply is sent)
+   * publishes the report and re-checks what depends on the caps.
+   */
+  setConfig(desired: unknown): { report: ReportedConfigMessage; after: () => void };
   /** Install a key set signed by the pinned force root (inside the command's transaction); throws when it does not verify. */
   installKeySet(signed: unknown, issuerKid: string): { seq: number; recipients: string[] };
   /** Send an incident's queued evidence now; throws a HindsightError saying why not. */
@@ -61,6 +68,7 @@ const HoldArgs = Type.Object({ incident_id: Type.String({ pattern: '^[A-Za-z0-9_
 const ReasonArgs = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false });
 // A high-risk op's nonce is checked (and used up) by the verifier; the schema only lets it through.
 const Nonce = Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{22}$' }));
+const SetConfigArgs = Type.Object({ desired: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false });
 const KeySetArgs = Type.Object({ keyset: Type.Object({}, { additionalProperties: true }), nonce: Nonce }, { additionalProperties: false });
 const WipeArgs = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 200 }), nonce: Nonce }, { additionalProperties: false });
 const LogsArgs = Type.Object({ lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false });
@@ -103,6 +111,11 @@ export class FleetCommands {
         return { data: { nonce: n.nonce, expires_in_s: n.ttlS, box_time: this.now() } };
       }),
       get_logs: op(LogsArgs, (a) => ({ read: async () => host.logs(a.lines ?? DEFAULT_LOG_LINES, MAX_LOG_REPLY_BYTES) })),
+      // the force's signed document, applied now with the reply saying the version, its hash and restart_required
+      set_config: op(SetConfigArgs, (a) => {
+        const r = host.setConfig(a.desired);
+        return { data: r.report, after: r.after };
+      }),
       set_key_set: op(KeySetArgs, (a, v) => ({ data: host.installKeySet(a.keyset, v.issuer.kid) })),
       resend_incident: op(IncidentArgs, (a) => ({ data: host.resendIncident(a.incident_id) })),
       hold_incident: op(HoldArgs, (a, v) => ({ data: host.holdIncident(a.incident_id, a.days, v.issuer.kid) })),

@@ -20,7 +20,8 @@ export interface FleetLine {
   bootId: string | null;
   bdSeq: number | null;
   healthUtc: number | null;
-  health: Record<string, unknown> | null;
+  /** Its latest health document as the force stored it (JSON text: `fleet list --json` passes it through unparsed). */
+  healthJson: string | null;
   cameras: { recording: number; total: number } | null;
   /** The alarms of its latest health document, by kind and subject (with what to do, when the box says). */
   alarms: { kind: string; subject: string; message?: string }[];
@@ -35,18 +36,15 @@ export function fleetLines(db: Db, only?: string): FleetLine[] {
   const enrolled = new DevicesRepo(db);
   const heads = new AuditHeadsRepo(db);
   const devices = only === undefined ? enrolled.list() : [enrolled.get(only)].filter((d) => d !== undefined);
-  const presence = new Map((only === undefined ? fleet.list() : [fleet.get(only)].filter((b) => b !== undefined)).map((b) => [b.deviceId, b]));
+  const presence = new Map(fleet.summaries(only).map((b) => [b.deviceId, b]));
   // the whole fleet in a few queries (a thousand boxes), one box by its own rows
   const config = only === undefined ? configStates(db) : { of: (id: string) => configView(db, id).state };
   const auditHeads = new Map((only === undefined ? heads.list() : [heads.get(only)].filter((a) => a !== undefined)).map((a) => [a.deviceId, a]));
   return devices.map((d): FleetLine => {
     const b = presence.get(d.id);
-    const h = b?.health ?? null;
-    const cameras = Array.isArray(h?.cameras) ? (h.cameras as { state?: string }[]) : undefined;
-    const alarms = Array.isArray(h?.alarms)
-      ? (h.alarms as { kind?: unknown; subject?: unknown; message?: unknown }[]).map((a) => ({ kind: String(a.kind ?? '?'), subject: String(a.subject ?? ''), ...(typeof a.message === 'string' ? { message: a.message } : {}) }))
+    const alarms = b?.alarmsJson
+      ? (JSON.parse(b.alarmsJson) as { kind?: unknown; subject?: unknown; message?: unknown }[]).map((a) => ({ kind: String(a.kind ?? '?'), subject: String(a.subject ?? ''), ...(typeof a.message === 'string' ? { message: a.message } : {}) }))
       : [];
-    const free = (h?.disk as { free_bytes?: unknown } | undefined)?.free_bytes;
     return {
       deviceId: d.id,
       store: d.store,
@@ -57,10 +55,10 @@ export function fleetLines(db: Db, only?: string): FleetLine[] {
       bootId: b?.bootId ?? null,
       bdSeq: b?.bdSeq ?? null,
       healthUtc: b?.healthUtc ?? null,
-      health: h,
-      cameras: cameras ? { recording: cameras.filter((c) => c.state === 'recording').length, total: cameras.length } : null,
+      healthJson: b?.healthJson ?? null,
+      cameras: b?.camerasTotal != null ? { recording: b.camerasRecording ?? 0, total: b.camerasTotal } : null,
       alarms,
-      freeDiskBytes: typeof free === 'number' ? free : null,
+      freeDiskBytes: b?.freeDiskBytes ?? null,
       config: config.of(d.id),
       audit: auditHeads.get(d.id) ?? null,
     };

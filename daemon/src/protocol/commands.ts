@@ -6,7 +6,7 @@
  * anything changes. (`wipe` is the one exception to "the buffer is the shop's": it is for a stolen box,
  * and it ends the box's service, not just its footage.)
  */
-export const COMMAND_OPS = ['ping', 'get_status', 'get_config', 'get_nonce', 'get_logs', 'set_key_set', 'resend_incident', 'hold_incident', 'upload_masters', 'revoke_sessions', 'restart', 'wipe'] as const;
+export const COMMAND_OPS = ['ping', 'get_status', 'get_config', 'get_nonce', 'get_logs', 'set_config', 'set_key_set', 'resend_incident', 'hold_incident', 'upload_masters', 'revoke_sessions', 'restart', 'wipe'] as const;
 
 export type CommandOp = (typeof COMMAND_OPS)[number];
 

@@ -209,7 +209,7 @@ export class UplinkService implements Service {
       void this.deletions.queueDue();
     });
     const verifier = new CommandVerifier(this.ctx.db, this.ctx.audit, () => new KeySetStore(this.ctx.db).current(), topics, this.ctx.clock, { clockSynced: () => this.ctx.clockSync.current().synced, bootId: this.ctx.bootId });
-    const commands = new FleetCommands(verifier, this.commandHost(), () => this.ctx.clock.now());
+    const commands = new FleetCommands(verifier, this.commandHost({ desired, report }), () => this.ctx.clock.now());
     link.onMessage((topic, payload, properties) => {
       if (topic === topics.cmd()) return void this.command(link, topics, commands, payload, properties.responseTopic, properties.correlationData);
       if (desired && topic === topics.configDesired()) {
@@ -266,13 +266,30 @@ export class UplinkService implements Service {
     after?.();
   }
 
-  /** What the force's commands may read and do on this box (fleet/commands.ts). */
-  private commandHost(): CommandHost {
+  /**
+   * What the force's commands may read and do on this box (fleet/commands.ts); `desired` is the handler of
+   * the force's configuration documents (none when this box takes none) and `report` publishes its answer.
+   */
+  private commandHost(c: { desired: DesiredConfigHandler | undefined; report: (r: ReportedConfigMessage) => Promise<void> }): CommandHost {
     const { ctx } = this;
     const masters = new MastersUploader(ctx, this.outbox);
     return {
       status: () => this.healthDocument(),
       config: () => forceOwnedConfig(ctx),
+      setConfig: (doc) => {
+        if (!c.desired) throw new HindsightError('this daemon runs without the force-owned configuration', { code: 'no_force_config' });
+        const r = c.desired.handle(Buffer.from(JSON.stringify(doc)));
+        if (!r) throw new HindsightError('the desired-configuration document is empty', { code: 'config_refused' });
+        const { errors, rejected_version: version } = r.report;
+        if (errors) throw new HindsightError(`configuration${version === undefined ? '' : ` version ${version}`} refused: ${errors.join('; ')}`, { code: 'config_refused' });
+        return {
+          report: r.report,
+          after: () => {
+            if (r.changed) this.forcePolicy!.changed();
+            void c.report(r.report);
+          },
+        };
+      },
       installKeySet: (signed, issuerKid) => {
         const ks = new KeySetStore(ctx.db).install(signed, loadEnrollment(ctx.paths.stateDir).force_root.pk, ctx.clock.now(), ctx.audit, `force-command:${issuerKid}`);
         // evidence sealed from now on goes to the new set's recipients

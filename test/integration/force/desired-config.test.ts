@@ -138,4 +138,46 @@ describe('fleet: desired and reported configuration', () => {
     const applied = await boxAudit('config.force_applied');
     expect(applied.map((a) => a.detail.version)).toEqual([1, 2, 3, 4]);
   }, 180_000);
+  it('set_config: the settings go as a signed command and the reply says what the box applied; a document the box must refuse is answered with its reasons and changes nothing', async () => {
+    const r = await fleet(['cmd', 'box-1', 'set_config', '--arg', 'incidents.max_window_s=90', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const [c] = JSON.parse(r.stdout) as { op: string; status: string; reply: Record<string, unknown> }[];
+    // the health interval of version 4 still waits for a restart: the reply says so
+    expect(c).toMatchObject({ op: 'set_config', status: 'done', reply: { applied_version: 5, restart_required: true } });
+    expect(c!.reply.sha256).toMatch(/^[0-9a-f]{64}$/);
+    await waitFor(async () => (await view()).reported?.appliedVersion === 5, { timeoutMs: 15_000, what: 'version 5 reported' });
+    expect((await view()).desired).toEqual({ 'incidents.max_window_s': 90, 'uplink.health_interval_s': 30 });
+    const got = JSON.parse((await fleet(['cmd', 'box-1', 'get_config', '--json'])).stdout)[0];
+    expect(got.reply).toMatchObject({ incidents: { max_window_s: 90 } });
+
+    // a key that is not the force's is refused by the force before anything is signed or sent
+    const bad = await fleet(['cmd', 'box-1', 'set_config', '--arg', 'live_recognition=true', '--json']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/live_recognition is not a force-owned setting/);
+    expect((await view()).desiredVersion).toBe(5);
+
+    // a document the box itself must refuse (an old version, signed by the force's key), sent as a command
+    const observer: mqtt.MqttClient = await connectAs(chain.kit.broker, OBSERVER.username, OBSERVER.password);
+    try {
+      const replies: { body: { status: string; error?: string }; correlation?: string }[] = [];
+      observer.on('message', (_t, payload, packet) => replies.push({ body: JSON.parse(payload.toString()), correlation: packet.properties?.correlationData?.toString() }));
+      await observer.subscribeAsync('hindsight/v1/box-1/cmd/res', { qos: 1 });
+      const key = readKeyFile(forcePaths(chain.kit.forceDir).commandKey, 'ed25519');
+      const doc = { device_id: 'box-1', version: 2, config: { 'incidents.max_window_s': 30 }, iat: Date.now() };
+      const desired = { doc, kid: key.kid, sig: signWith(key, SIG_CONTEXT.config, canonicalBytes(doc)) };
+      const now = Date.now();
+      const cmd = { v: 1, cmd_id: `t${now}`, device_id: 'box-1', issuer_kid: key.kid, op: 'set_config', args: { desired }, seq: now + 1000, iat: now, exp: now + 60_000 };
+      const signed = { kid: key.kid, cmd, sig: signWith(key, SIG_CONTEXT.command, canonicalBytes(cmd)) };
+      await observer.publishAsync('hindsight/v1/box-1/cmd', JSON.stringify(signed), { qos: 1, properties: { responseTopic: 'hindsight/v1/box-1/cmd/res', correlationData: Buffer.from('old-version') } });
+      await waitFor(() => replies.some((x) => x.correlation === 'old-version'), { timeoutMs: 15_000, what: 'the reply to the old version' });
+      const reply = replies.find((x) => x.correlation === 'old-version')!.body;
+      expect(reply.status).toBe('error');
+      expect(reply.error).toMatch(/version 2 is not above the applied version 5/);
+    } finally {
+      observer.end(true);
+    }
+    expect((await view()).reported!.appliedVersion).toBe(5);
+    const rejected = (await boxAudit('command.rejected')).filter((a) => a.object_ids[0]?.startsWith('t'));
+    expect(rejected.length).toBe(1);
+  }, 120_000);
 });

@@ -1,8 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../../daemon/src/db/db.js';
 import { configView } from '../../../daemon/src/force/config-state.js';
 import { AuditHeadsRepo } from '../../../daemon/src/force/db/audit-heads.js';
 import { DesiredConfigRepo } from '../../../daemon/src/force/db/desired.js';
-import { FleetRepo } from '../../../daemon/src/force/db/fleet.js';
+import { FleetRepo, type FleetSummary } from '../../../daemon/src/force/db/fleet.js';
+import { FORCE_MIGRATIONS } from '../../../daemon/src/force/db/migrations.js';
 import { fleetLines } from '../../../daemon/src/force/fleet-view.js';
 import { forceWithBoxes } from '../../helpers/force-intake.js';
 
@@ -58,10 +63,53 @@ describe('fleet view: every box at once', () => {
       'box-9': 'none',
     });
     expect(all[0]).toMatchObject({ state: 'online', cameras: { recording: 3, total: 4 }, alarms: [{ kind: 'camera_down', subject: 'cam4', message: 'check its cable' }], freeDiskBytes: 5e11, audit: { status: 'baseline' } });
-    expect(all[1]).toMatchObject({ state: 'revoked', health: null, cameras: null, audit: null });
+    // the figures come out of the stored document; the document itself is passed through as the box sent it
+    expect(JSON.parse(all[0]!.healthJson!)).toEqual(health(3, 1, [{ kind: 'camera_down', subject: 'cam4', message: 'check its cable' }]));
+    expect(all[3]).toMatchObject({ cameras: { recording: 0, total: 0 }, alarms: [] });
+    expect(all[1]).toMatchObject({ state: 'revoked', healthJson: null, cameras: null, audit: null });
     expect(all[3]!.audit).toMatchObject({ status: 'alarm', alarm: 'the log was rewritten' });
-    expect(all[8]).toMatchObject({ state: 'never seen', sinceUtc: null, health: null });
+    expect(all[8]).toMatchObject({ state: 'never seen', sinceUtc: null, healthJson: null });
     expect(fleetLines(db, 'box-0')).toEqual([]);
     fdb.close();
+  });
+});
+
+describe('fleet figures kept beside each health document (force migration 14)', () => {
+  it('fills them for the documents a version-13 database already holds, as the receiver computes them for new ones', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-fleet-f014-'));
+    const file = path.join(dir, 'force.db');
+    const docs: Record<string, Record<string, unknown>> = {
+      'box-a': { ts: 1, cameras: [{ state: 'recording' }, { state: 'recording' }, { state: 'reconnecting' }], alarms: [{ kind: 'disk_low', subject: 'buffer' }], disk: { free_bytes: 123456789012 } },
+      'box-b': { ts: 1, cameras: [], alarms: [], disk: { free_bytes: 0 } },
+      'box-c': { ts: 1 },
+    };
+    const old = openDatabase(file, { migrations: FORCE_MIGRATIONS.filter((m) => m.version <= 13) });
+    for (const [id, doc] of Object.entries(docs)) {
+      old.prepare("INSERT INTO fleet (device_id, state, since_utc, boot_id, bd_seq, version, health, health_utc) VALUES (?, 'online', 1, 'b', 1, '0.1.0', ?, 1)").run(id, JSON.stringify(doc));
+    }
+    old.prepare("INSERT INTO fleet (device_id, state, since_utc, boot_id, bd_seq, version) VALUES ('box-d', 'offline', 1, 'b', 1, '0.1.0')").run();
+    old.close();
+
+    const migrated = openDatabase(file, { migrations: FORCE_MIGRATIONS });
+    const fromMigration = new FleetRepo(migrated).summaries();
+    // the same documents stored anew through the receiver's path
+    const fresh = openDatabase(path.join(dir, 'fresh.db'), { migrations: FORCE_MIGRATIONS });
+    const repo = new FleetRepo(fresh);
+    for (const [id, doc] of Object.entries(docs)) {
+      repo.setState(id, { state: 'online', bootId: 'b', bdSeq: 1, version: '0.1.0' }, 1);
+      repo.setHealth(id, doc, 1);
+    }
+    repo.setState('box-d', { state: 'offline', bootId: 'b', bdSeq: 1, version: '0.1.0' }, 1);
+    const pick = (s: FleetSummary) => ({ id: s.deviceId, total: s.camerasTotal, recording: s.camerasRecording, alarms: s.alarmsJson === null ? null : JSON.parse(s.alarmsJson), free: s.freeDiskBytes });
+    expect(fromMigration.map(pick)).toEqual([
+      { id: 'box-a', total: 3, recording: 2, alarms: [{ kind: 'disk_low', subject: 'buffer' }], free: 123456789012 },
+      { id: 'box-b', total: 0, recording: 0, alarms: [], free: 0 },
+      { id: 'box-c', total: null, recording: null, alarms: null, free: null },
+      { id: 'box-d', total: null, recording: null, alarms: null, free: null },
+    ]);
+    expect(repo.summaries().map(pick)).toEqual(fromMigration.map(pick));
+    migrated.close();
+    fresh.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

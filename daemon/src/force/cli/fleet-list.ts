@@ -37,9 +37,13 @@ function summary(l: FleetLine, now: number): string[] {
   ];
 }
 
-/** Run `fn` with the force database open, closing it whatever happens. Reading only: no audit row is written, so neither the audit log nor the clock's state or the operator is needed. */
+/**
+ * Run `fn` with the force database open, closing it whatever happens. Reading only: no audit row is
+ * written, so neither the audit log nor the clock's state or the operator is needed, and the file's
+ * integrity check is left to the receiver and the commands that write.
+ */
 function readForceDb<T>(dir: string, fn: (db: Db) => T): T {
-  const db = openForceDatabase(dir);
+  const db = openForceDatabase(dir, { quickCheck: false });
   try {
     return fn(db);
   } finally {
@@ -61,9 +65,10 @@ export function registerFleetView(force: Command): void {
       readForceDb(config.force.dir, (db) => {
         const lines = fleetLines(db);
         if (opts.json) {
-          // what each box said, with its enrollment, configuration state and its audit log's check
-          const out = lines.map(({ health, ...l }) => ({ ...l, health }));
-          return void process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+          // what each box said, with its enrollment, configuration state and its audit log's check: one box
+          // per line, its health document passed through as stored (not parsed and printed again)
+          const out = lines.map(({ healthJson, ...l }) => `${JSON.stringify(l).slice(0, -1)},"health":${healthJson ?? 'null'}}`);
+          return void process.stdout.write(out.length ? `[\n${out.join(',\n')}\n]\n` : '[]\n');
         }
         const now = systemClock.now();
         process.stdout.write(

@@ -104,7 +104,15 @@ function registerFleetCommands(force: Command): void {
           const sent = ready.length ? await waitForReplies(repo, issueAll(op, ready.map((n) => ({ deviceId: n.deviceId, args: { ...args, nonce: (n.reply as { nonce: string }).nonce } })))) : [];
           return [...sent, ...nonces.filter((n) => n.status !== 'done')];
         }
-        const issued = issueAll(op, targets.map((deviceId) => ({ deviceId, args })));
+        // set_config: the settings become each box's next desired version (checked here first, kept, and
+        // published retained like `fleet config set`), sent as the command so the reply says what the box did
+        const each =
+          op === 'set_config'
+            ? new ConfigIssuer({ db: fdb.db, audit: fdb.audit, key: commandKey(config.force.dir), clock: systemClock })
+                .set(targets, args, fdb.actor)
+                .versions.map((v) => ({ deviceId: v.deviceId, args: { desired: JSON.parse(v.signed) as Record<string, unknown> } }))
+            : targets.map((deviceId) => ({ deviceId, args }));
+        const issued = issueAll(op, each);
         return opts.wait ? waitForReplies(repo, issued) : issued;
       });
       if (opts.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');

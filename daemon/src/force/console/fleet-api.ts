@@ -68,7 +68,7 @@ export function fleetApi(d: { db: Db; audit: AuditLog; clock: Clock; commandKey:
       handler: (req) => {
         const l = line(req.params.id!);
         const config = configView(d.db, l.deviceId);
-        return { ...lineView(l), health: l.health, configuration: { desired_version: config.desiredVersion, desired: config.desired, reported: config.reported, state: config.state }, commands: commands.list(l.deviceId, 20).map(commandView) };
+        return { ...lineView(l), health: l.healthJson === null ? null : (JSON.parse(l.healthJson) as unknown), configuration: { desired_version: config.desiredVersion, desired: config.desired, reported: config.reported, state: config.state }, commands: commands.list(l.deviceId, 20).map(commandView) };
       },
     }),
     consoleRoute<{ op: (typeof CONSOLE_OPS)[number]; reason: string }>({
