@@ -99,8 +99,9 @@ function ensureBuild() {
   const stamp = path.join(ROOT, 'daemon', 'dist', '.build-stamp');
   const sources = Math.max(newestMtime(path.join(ROOT, 'daemon', 'src')), statSync(path.join(ROOT, 'tsconfig.json')).mtimeMs);
   if (existsSync(stamp) && statSync(stamp).mtimeMs >= sources) return say('build up to date');
-  act('building (tsc)');
+  act('building (tsc, then the fleet view bundle)');
   run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+  run(process.execPath, [path.join(ROOT, 'scripts', 'bundle.mjs')]);
   writeFileSync(stamp, new Date().toISOString());
 }
 

@@ -4,37 +4,51 @@
  * verification, search, the workbench, the fleet, the console). A shop box never needs it;
  * `hindsight force ...` still works: it runs this program.
  */
+import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { quietOnClosedPipe } from '../program/output.js';
-import { newProgram, registerCommands, runProgram, type CommandTable } from '../program/program.js';
-import { narrowUmask } from '../util/secure-fs.js';
+import type { CommandTable } from '../program/program.js';
+import { FORCE_PROGRAM } from './program-name.js';
 
-/** `fleet`'s subcommands that only read the fleet: alone, they register without the rest of `fleet` (signing, the protocol's schemas). */
+/** `fleet`'s subcommands that only read the fleet: they run as a program of their own (fleet-view-main.ts), without the rest of `fleet` (signing, the protocol's schemas). */
 const FLEET_READING = ['list', 'show'];
 
 /**
  * The commands, in help order, each with the top-level names it registers and its module, imported only
  * when needed: `fleet list` does not load the receiver's broker client, the console's web server or the
- * face models (measured: about a second of start-up on a 2-core machine). `sub` is the word after the
- * command (`list` of `fleet list`).
+ * face models (measured: about a second of start-up on a 2-core machine).
  */
-const commands = (sub: string | undefined): CommandTable => [
+const commands = (): CommandTable => [
   [['keygen', 'rotate', 'revoke-key', 'enroll', 'register', 'revoke', 'broker-config'], async () => (await import('./cli/commands.js')).registerForceKeys],
   [['receive', 'open', 'incidents', 'search'], async () => (await import('./cli/evidence.js')).registerForceEvidence],
   [['gallery', 'triage', 'candidates', 'report', 'review', 'series'], async () => (await import('./cli/workbench.js')).registerForceWorkbench],
-  [['fleet'], async () => (sub !== undefined && FLEET_READING.includes(sub) ? (await import('./cli/fleet-list.js')).registerFleetView : (await import('./cli/fleet.js')).registerFleet)],
+  [['fleet'], async () => (await import('./cli/fleet.js')).registerFleet],
   [['console'], async () => (await import('./cli/console.js')).registerForceConsole],
 ];
 
 /** The program for the command line `words` (after the program's name): every command, or only the one they name when that is a known command. */
 export async function buildForceProgram(words: string[]): Promise<Command> {
-  return registerCommands(
-    newProgram('hindsight-force', 'Hindsight at the police force: keys, enrollment of boxes, broker kit, evidence receiver, verification, triage, custody gallery, candidate lists, search, the fleet'),
-    commands(words[1]),
-    words[0],
-  );
+  const { newProgram, registerCommands } = await import('../program/program.js');
+  return registerCommands(newProgram(FORCE_PROGRAM.name, FORCE_PROGRAM.description), commands(), words[0]);
 }
 
-quietOnClosedPipe();
-narrowUmask();
-process.exitCode = await runProgram(await buildForceProgram(process.argv.slice(2)), process.argv);
+/**
+ * The fleet view's own program: its one-file bundle when the build made one at least as new as the
+ * compiled file (a build that skipped the bundle leaves no stale copy in use), else the compiled module.
+ */
+async function fleetView(): Promise<{ runFleetView: (argv: string[]) => Promise<number> }> {
+  const bundle = new URL('./fleet-view-main.bundle.js', import.meta.url);
+  const compiled = new URL('./fleet-view-main.js', import.meta.url);
+  if (existsSync(bundle) && existsSync(compiled) && statSync(bundle).mtimeMs >= statSync(compiled).mtimeMs) return import(bundle.href) as Promise<{ runFleetView: (argv: string[]) => Promise<number> }>;
+  return import('./fleet-view-main.js');
+}
+
+// Nothing but node:fs is loaded before this choice: the fleet view's bundle carries its own copy of the rest.
+const words = process.argv.slice(2);
+if (words[0] === 'fleet' && words[1] !== undefined && FLEET_READING.includes(words[1])) {
+  process.exitCode = await (await fleetView()).runFleetView(process.argv);
+} else {
+  const [{ quietOnClosedPipe }, { narrowUmask }, { runProgram }] = await Promise.all([import('../program/output.js'), import('../util/secure-fs.js'), import('../program/program.js')]);
+  quietOnClosedPipe();
+  narrowUmask();
+  process.exitCode = await runProgram(await buildForceProgram(words), process.argv);
+}
