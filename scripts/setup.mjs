@@ -33,6 +33,7 @@ export const DEBIAN_PACKAGES = [
   'python-matplotlib-data', // a public-domain face photo (grace_hopper.jpg) for face pipeline tests on a fresh clone
   'chromium', // the web app's browser tests (driven by playwright-core)
   'faketime', // a force clock a day ahead of the box in the command tests (libfaketime)
+  'systemd', // systemd-notify: READY and the watchdog (the daemon's own calls, tested against a notify socket)
 ];
 
 function say(msg) {

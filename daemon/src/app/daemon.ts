@@ -38,6 +38,7 @@ import { EventBus } from '../kernel/events.js';
 import { ModelsCheck } from './models-check.js';
 import type { Service } from '../kernel/service.js';
 import { DbService } from './db-service.js';
+import { Liveness } from './liveness.js';
 import { SystemdNotifier } from './systemd.js';
 import { daemonVersion } from '../config/version.js';
 import { RecorderService } from '../recorder/service.js';
@@ -67,6 +68,7 @@ export class Daemon {
   readonly ctx: AppContext;
   private readonly services: Service[];
   private readonly systemd: SystemdNotifier;
+  private readonly liveness: Liveness;
   private readonly started: Service[] = [];
   private stopping: Promise<void> | undefined;
 
@@ -94,7 +96,9 @@ export class Daemon {
     forcePolicy.applyStored();
     const settings = new BoxSettings(this.ctx);
     settings.applyStored();
-    this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env);
+    // systemd's watchdog is fed only while the daemon is really healthy (app/liveness.ts)
+    this.liveness = new Liveness({ db, services: () => this.started, now: () => clock.now() });
+    this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env, () => this.liveness.check());
     const models = new ModelsCheck(this.ctx);
     // The outbox is shared: the incidents queue sealed evidence into it, the uplink sends from it.
     const outbox = createOutbox(this.ctx);
@@ -193,6 +197,7 @@ export class Daemon {
       }
     }
     this.started.length = 0;
+    this.liveness.stop();
     if (this.ctx.db.open) this.ctx.db.close();
     const leftovers = killAllChildren();
     if (leftovers.length) log.warn({ pids: leftovers }, 'child processes were still running at stop; killed them');

@@ -2,20 +2,29 @@ import type { Logger } from 'pino';
 import { runCommand } from '../util/child.js';
 import type { Service } from '../kernel/service.js';
 
+/** What `systemctl status` shows while all is well. */
+const READY_STATUS = 'STATUS=recording and waiting for incidents';
+
 /**
  * systemd Type=notify support without a native addon: `systemd-notify --pid=<our pid>` with
- * NotifyAccess=all in the unit. Sends READY=1 once every service is up, WATCHDOG=1 at half the
- * watchdog interval, and STOPPING=1 on shutdown. Does nothing when not started by systemd.
+ * NotifyAccess=all in the unit. Sends READY=1 once every service is up and STOPPING=1 on shutdown. At
+ * half the watchdog interval it asks `problems` (app/liveness.ts) and sends WATCHDOG=1 only when nothing
+ * is wrong: a daemon whose event loop is stuck or spinning, whose database takes no write, or whose
+ * recorder or incident worker stopped turning is not fed, and systemd restarts it once the interval
+ * passes (two missed checks). Meanwhile STATUS says why (`systemctl status`), and the log too, once per
+ * change. Does nothing when not started by systemd.
  */
 export class SystemdNotifier implements Service {
   readonly name = 'systemd';
   private timer: NodeJS.Timeout | undefined;
   private readonly enabled: boolean;
+  private lastProblem = '';
 
   constructor(
     private readonly log: Logger,
     enabled: boolean,
     private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly problems: () => string[] = () => [],
   ) {
     this.enabled = enabled && Boolean(env.NOTIFY_SOCKET);
   }
@@ -24,14 +33,28 @@ export class SystemdNotifier implements Service {
     if (!this.enabled) return;
     const usec = Number(this.env.WATCHDOG_USEC ?? 0);
     if (usec > 0) {
-      this.timer = setInterval(() => void this.send('WATCHDOG=1'), Math.max(1000, usec / 2000));
+      this.timer = setInterval(() => void this.watchdog(), Math.max(1000, usec / 2000));
       this.timer.unref();
     }
   }
 
+  /** One watchdog check: fed when healthy; otherwise why, in STATUS and (once per change) in the log. */
+  private async watchdog(): Promise<void> {
+    const problems = this.problems();
+    const problem = problems.join('; ');
+    if (problem !== this.lastProblem) {
+      if (problem) this.log.error({ service: this.name, problems }, `unhealthy, the watchdog is not fed (systemd restarts the daemon if this lasts): ${problem}`);
+      else this.log.info({ service: this.name }, 'healthy again: the watchdog is fed');
+    }
+    const changed = problem !== this.lastProblem;
+    this.lastProblem = problem;
+    if (!problem) await this.send('WATCHDOG=1', ...(changed ? [READY_STATUS] : []));
+    else if (changed) await this.send(`STATUS=unhealthy: ${problem.slice(0, 400)}`);
+  }
+
   /** Called by the composition root after every other service started. */
   async ready(): Promise<void> {
-    await this.send('READY=1', 'STATUS=recording and waiting for incidents');
+    await this.send('READY=1', READY_STATUS);
   }
 
   async stop(): Promise<void> {

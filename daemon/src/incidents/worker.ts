@@ -16,6 +16,8 @@ const SYSTEM: AuditActor = { type: 'system', id: 'incident-worker' };
 /** The worker looks at the database every second, and sooner when woken, but never more often than this. */
 const TICK_MS = 1000;
 const MIN_TICK_GAP_MS = 100;
+/** A pass (or the time since the last one) longer than this: the worker is stuck (the watchdog says so). */
+const PASS_STUCK_MS = 120_000;
 /** The same error of a whole pass is logged at most this often. */
 const PASS_ERROR_LOG_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -119,6 +121,25 @@ export class IncidentWorker implements Service {
 
   stats(): WorkerStats {
     return { ...this.counters };
+  }
+
+  /** What the busy share of the passes was measured from at the last liveness check. */
+  private livenessMark = { at: performance.now(), busyMs: 0 };
+
+  /**
+   * The passes turn (one at least every TICK_MS), none is stuck past PASS_STUCK_MS, and they do not take
+   * nearly all the time (a worker that only loops). Extraction and analysis run beside the passes, not in them.
+   */
+  liveness(): string | undefined {
+    const now = performance.now();
+    const mark = this.livenessMark;
+    this.livenessMark = { at: now, busyMs: this.counters.busyMs };
+    if (this.ticking && now - this.lastTickAt > PASS_STUCK_MS) return `an incident pass has been running for ${Math.round((now - this.lastTickAt) / 1000)} s`;
+    if (!this.ticking && now - this.lastTickAt > PASS_STUCK_MS) return `no incident pass for ${Math.round((now - this.lastTickAt) / 1000)} s`;
+    const window = now - mark.at;
+    const busy = window > 0 ? (this.counters.busyMs - mark.busyMs) / window : 0;
+    if (window >= 5000 && busy > 0.9) return `incident passes took ${Math.round(busy * 100)} % of the last ${Math.round(window / 1000)} s`;
+    return undefined;
   }
 
   async start(): Promise<void> {

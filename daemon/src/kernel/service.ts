@@ -7,4 +7,10 @@ export interface Service {
   readonly name: string;
   start(): Promise<void> | void;
   stop(): Promise<void> | void;
+  /**
+   * Why this service is not healthy now (a loop that stopped turning, a pass stuck past its bound, a
+   * loop that does nothing but turn), or undefined. systemd's watchdog is fed only while every service
+   * that has this check answers undefined.
+   */
+  liveness?(): string | undefined;
 }

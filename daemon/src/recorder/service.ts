@@ -25,6 +25,9 @@ import { CameraRecorder, type RecorderStatus } from './supervisor.js';
  * started, stopped or restarted. Halting for locked footage over quota is read from the alarms table too, so
  * all coordination goes through SQLite.
  */
+/** A camera loop round that has not ended for this long (or longer than 10 polls) is stuck. */
+const LOOP_STALE_MS = 60_000;
+
 export class RecorderService implements Service {
   readonly name = 'recorder';
   readonly cameras: CameraCatalog;
@@ -57,9 +60,17 @@ export class RecorderService implements Service {
     mkdirSync(this.ctx.paths.bufferDir, { recursive: true, mode: 0o750 });
     await this.recover();
     await this.reconcile();
+    this.loop.finishedAt = performance.now();
     this.timer = setInterval(() => {
       this.reconciling = this.reconciling
-        .then(() => this.reconcile())
+        .then(() => {
+          this.loop.startedAt = performance.now();
+          return this.reconcile();
+        })
+        .finally(() => {
+          this.loop.finishedAt = performance.now();
+          this.loop.startedAt = undefined;
+        })
         .catch((err: unknown) => {
           this.log.error({ service: this.name, err }, 'camera reload failed');
           // the database refused a write (locked, full, read-only): the same alarm as for the segment index
@@ -81,6 +92,22 @@ export class RecorderService implements Service {
     await Promise.all(all.map((r) => r.stop('the daemon stopped')));
     // the camera relay process goes with the recorders it served
     await relayHost().stop();
+  }
+
+  /** The camera loop (registry, alarms, reconcile) as the watchdog sees it: when its last round began and ended. */
+  private readonly loop: { startedAt: number | undefined; finishedAt: number } = { startedAt: undefined, finishedAt: performance.now() };
+
+  /**
+   * The camera loop turns: a round ended within LOOP_STALE_MS and none has run longer than that. (A
+   * camera that fails is an alarm of its own, not a reason to restart the daemon.)
+   */
+  liveness(): string | undefined {
+    if (this.stopped) return undefined;
+    const now = performance.now();
+    const bound = Math.max(LOOP_STALE_MS, 10 * this.settings.reloadPollMs);
+    if (this.loop.startedAt !== undefined && now - this.loop.startedAt > bound) return `a camera reload round has been running for ${Math.round((now - this.loop.startedAt) / 1000)} s`;
+    if (now - this.loop.finishedAt > bound) return `no camera reload round has finished for ${Math.round((now - this.loop.finishedAt) / 1000)} s`;
+    return undefined;
   }
 
   /** Live status of every recording camera (for health and the UI in this process). */

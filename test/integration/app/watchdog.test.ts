@@ -1,0 +1,66 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, writeConfig } from '../../helpers/cli.js';
+import type { TestProcess } from '../../helpers/process.js';
+import { NotifySocket } from '../../helpers/notify-socket.js';
+import { tempDir } from '../../helpers/paths.js';
+import { waitFor } from '../../helpers/wait.js';
+
+/**
+ * The systemd watchdog as a real unit would run it: NOTIFY_SOCKET and WATCHDOG_USEC set, the daemon's
+ * own `systemd-notify` calls, a datagram socket where systemd would listen. The daemon is fed only while
+ * it is healthy: with its database locked by another process (it takes no write), WATCHDOG=1 stops and
+ * STATUS says why; once released, it is fed again.
+ */
+describe('systemd watchdog: fed only while the daemon is healthy', () => {
+  let dir: string;
+  let notify: NotifySocket;
+  let daemon: TestProcess;
+
+  beforeAll(async () => {
+    dir = tempDir('hs-watchdog-');
+    notify = new NotifySocket(dir);
+    await notify.start();
+    const config = writeConfig(dir);
+    // a 2 s watchdog: checked every second
+    daemon = startDaemon(config, { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '2000000' });
+    await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
+  }, 90_000);
+  afterAll(async () => {
+    await daemon?.stop();
+    notify?.stop();
+  });
+
+  it('READY=1 once up, then WATCHDOG=1 about every second', async () => {
+    await waitFor(() => notify.lines().filter((l) => l === 'WATCHDOG=1').length >= 3, { timeoutMs: 15_000, what: 'three watchdog pings' });
+    const lines = notify.lines();
+    expect(lines.indexOf('READY=1')).toBeGreaterThanOrEqual(0);
+    expect(lines).toContain('STATUS=recording and waiting for incidents');
+    expect(lines.some((l) => l.startsWith('MAINPID='))).toBe(true);
+  }, 30_000);
+
+  it('a database that takes no write: no WATCHDOG=1 while it lasts, STATUS and the log say why; released, fed again', async () => {
+    const lock = new Database(path.join(dir, 'state', 'hindsight.db'));
+    lock.pragma('busy_timeout = 10000');
+    lock.exec('BEGIN EXCLUSIVE');
+    const lockedAt = Date.now();
+    try {
+      await waitFor(() => notify.lines().some((l) => l.startsWith('STATUS=unhealthy: the database takes no write')), { timeoutMs: 30_000, what: 'STATUS unhealthy' });
+      await daemon.waitForLine(/unhealthy, the watchdog is not fed/, 10_000);
+      // hold the lock a while longer: nothing feeds the watchdog meanwhile
+      const mark = notify.messages.length;
+      await new Promise((r) => setTimeout(r, 4000));
+      const during = notify.messages.slice(mark).flatMap((m) => m.lines);
+      expect(during).not.toContain('WATCHDOG=1');
+    } finally {
+      lock.exec('COMMIT');
+      lock.close();
+    }
+    const released = Date.now();
+    await waitFor(() => notify.messages.some((m) => m.atMs >= released && m.lines.includes('WATCHDOG=1')), { timeoutMs: 20_000, what: 'the watchdog fed again' });
+    await daemon.waitForLine(/healthy again: the watchdog is fed/, 10_000);
+    expect(notify.messages.some((m) => m.atMs >= released && m.lines.includes('STATUS=recording and waiting for incidents'))).toBe(true);
+    expect(Date.now() - lockedAt).toBeGreaterThan(4000);
+  }, 90_000);
+});
