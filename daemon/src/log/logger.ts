@@ -1,5 +1,6 @@
 import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
+import { stdoutIsJournal, withSyslogPriority } from './journald.js';
 import { redactString, redactValue } from './redact.js';
 
 export type { Logger } from 'pino';
@@ -10,7 +11,7 @@ export interface LoggerSettings {
   level?: LogLevel;
   /** true: human-readable; false: JSON lines; 'auto': pretty when stdout is a terminal. */
   pretty?: boolean | 'auto';
-  /** Where to write; defaults to stdout (journald reads it as JSON lines). */
+  /** Where to write; defaults to stdout (journald reads it as JSON lines, each at its priority). */
   destination?: DestinationStream;
   base?: Record<string, unknown>;
   /**
@@ -44,8 +45,13 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     },
   };
   const wantPretty = settings.pretty === 'auto' || settings.pretty === undefined ? Boolean(process.stdout.isTTY) : settings.pretty;
+  const stdout = (): DestinationStream => {
+    const out = pino.destination({ fd: 1, sync: true });
+    // under systemd each line carries its priority (`journalctl -p warning` shows warnings and errors)
+    return stdoutIsJournal() ? withSyslogPriority(out) : out;
+  };
   const destination: DestinationStream = settings.destination
-    ?? (wantPretty ? pretty({ colorize: true, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : pino.destination({ fd: 1, sync: true }));
+    ?? (wantPretty ? pretty({ colorize: true, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : stdout());
   if (!settings.tee) return pino(options, destination);
   // both streams take every level: the logger's own level alone decides what is written
   return pino(options, pino.multistream([{ level: 'trace', stream: destination }, { level: 'trace', stream: settings.tee as DestinationStream }]));
