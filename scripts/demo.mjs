@@ -7,6 +7,11 @@
 // and you see it cut, analysed, sealed, sent and confirmed by the force, which then lists the crops.
 // State lives in .state/demo/ (delete it to start over). Ctrl-C stops everything; `--seconds N` stops
 // after N seconds; `--no-incident` only records.
+// `--check` runs the whole chain headless and answers for a machine: it logs the incident, waits for the
+// force's receipt, accepts it in triage as a demo officer with a demo crime reference, waits for the
+// candidate lists, prints ONE JSON line on stdout ({incident, subjects, delivered, candidates, seconds};
+// the narration goes to stderr) and exits 0; or exits 1 naming the step that failed. It never waits past
+// CHECK_TIMEOUT_S in all (420 s; HINDSIGHT_DEMO_CHECK_TIMEOUT_S sets another bound).
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,10 +29,34 @@ const argv = process.argv.slice(2);
 const secondsArg = argv.indexOf('--seconds');
 const seconds = secondsArg >= 0 ? Number(argv[secondsArg + 1]) : 0;
 const withIncident = !argv.includes('--no-incident');
+const check = argv.includes('--check');
+const CHECK_TIMEOUT_S = Number(process.env.HINDSIGHT_DEMO_CHECK_TIMEOUT_S) || 420;
+const startedAt = Date.now();
 
 const stateRoot = path.join(ROOT, '.state', 'demo');
 mkdirSync(stateRoot, { recursive: true });
-const say = (m) => process.stdout.write(`\x1b[1mdemo:\x1b[0m ${m}\n`);
+// under --check stdout carries only the result line: the narration (and the force's log) goes to stderr
+const out = check ? process.stderr : process.stdout;
+const say = (m) => out.write(check ? `demo: ${m}\n` : `\x1b[1mdemo:\x1b[0m ${m}\n`);
+/** --check: the step now running, named if it fails or the whole check runs out of time. */
+let checkStep = 'start-up';
+if (check) {
+  setTimeout(() => fail(`no result within ${CHECK_TIMEOUT_S} s`), CHECK_TIMEOUT_S * 1000).unref();
+}
+let failing = false;
+function fail(why) {
+  if (failing) return;
+  failing = true;
+  process.stderr.write(`demo --check failed at step "${checkStep}": ${why}\n`);
+  void stopAllAndExit(1);
+}
+async function stopAllAndExit(code) {
+  try {
+    await (await import(dist('devkit/process.js'))).stopAllManaged();
+  } finally {
+    process.exit(code);
+  }
+}
 const rel = (p) => path.relative(process.cwd(), p) || '.';
 
 // 1. The camera: a shop scene, a person walks past between seconds 10 and 50 (made once, then reused).
@@ -50,7 +79,7 @@ say('starting a private Mosquitto with TLS and the ACL generated from the protoc
 const kit = await startForceKit(stateRoot, { devices: [{ id: 'demo-box', store: 'Demo Store' }] });
 say(`broker at ${kit.broker.url}; force installation in ${rel(kit.forceDir)}`);
 const receiver = new ManagedProcess(process.execPath, [dist('force/main.js'), 'receive', '--config', kit.forceConfig]);
-receiver.child.proc.stdout.on('data', (d) => process.stdout.write(`[force] ${d}`));
+receiver.child.proc.stdout.on('data', (d) => out.write(`[force] ${d}`));
 await receiver.waitForLine(/receiving evidence/, 60_000);
 
 // 3. The box.
@@ -85,8 +114,9 @@ const registered = known
 if (registered.code !== 0) throw new Error(`could not register the demo camera: ${registered.stderr}`);
 say(`starting the daemon with ${rel(configFile)}`);
 const daemon = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'run', '--config', configFile]);
-daemon.child.proc.stdout.on('data', (d) => process.stdout.write(d));
+daemon.child.proc.stdout.on('data', (d) => out.write(d));
 daemon.child.proc.stderr.on('data', (d) => process.stderr.write(d));
+checkStep = 'the daemon starts';
 await daemon.waitForLine(/hindsight running/, 60_000);
 const webLine = daemon.lines.find((l) => /web app at https:\/\/[^/]+:\d+\//.test(l));
 if (webLine) {
@@ -97,6 +127,7 @@ if (webLine) {
   // open it where there is a screen to show it on
   if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) runCommand('xdg-open', [url], { timeoutMs: 10_000 }).catch(() => undefined);
 }
+checkStep = 'camera till2 records';
 await daemon.waitForLine(/camera till2: recording/, 60_000);
 say('recording camera till2. Press Ctrl-C to stop.');
 const cli = `node daemon/dist/cli/main.js`;
@@ -115,6 +146,7 @@ async function stop(code) {
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 void daemon.child.exited.then((e) => {
+  if (check && !stopping && !failing) return fail(`the daemon exited (${e.code ?? e.signal})`);
   if (!stopping) {
     say(`the daemon exited (${e.code ?? e.signal}); see the log above`);
     void stop(1);
@@ -123,31 +155,87 @@ void daemon.child.exited.then((e) => {
 if (seconds > 0) setTimeout(() => void stop(0), seconds * 1000);
 
 // 4. The incident: "someone took something at till 2, 25 seconds ago".
-if (withIncident) {
+if (check) {
+  await runCheck().catch((err) => fail(err instanceof Error ? err.message : String(err)));
+} else if (withIncident) {
   say('in 45 s a member of staff will log an incident at till 2 (it happened 25 s before)');
   await new Promise((r) => setTimeout(r, 45_000));
   if (stopping) await new Promise(() => undefined);
-  const logged = await hindsight('incident', 'log', '--at', '25 seconds ago', '--before', '15', '--after', '10', '--zone', 'tills', '--reason', 'theft', '--justification', 'customer took two bottles of gin at till 2 without paying', '--by', 'staff-anna', '--json');
-  if (logged.code !== 0) {
-    say(`could not log the incident: ${logged.stderr}`);
-  } else {
-    const incident = JSON.parse(logged.stdout.toString());
+  const incident = await logIncident();
+  if (incident) {
     say(`incident ${incident.id} logged: window locked; cutting, finding faces, sealing and sending to the force...`);
-    let last = '';
-    for (;;) {
-      const shown = await hindsight('incident', 'show', incident.id, '--json');
-      const view = JSON.parse(shown.stdout.toString() || '{}');
-      if (view.state && view.state !== last) say(`incident ${incident.id}: ${view.state}${view.failure ? ` (${view.failure})` : ''}`);
-      last = view.state ?? last;
-      if (['delivered', 'closed', 'failed', 'cancelled'].includes(last) || stopping) break;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    const last = await followIncident(incident.id);
     const arrived = await runCommand(process.execPath, [dist('force/main.js'), 'incidents', '--verify', '--config', kit.forceConfig], { timeoutMs: 60_000 });
     process.stdout.write(arrived.stdout.toString());
     if (last === 'delivered') await forceWorkbench(incident.id);
     say(`the force holds the crops under ${rel(path.join(kit.forceDir, 'store'))}; once accepted, link incidents with: node daemon/dist/force/main.js search --reason "why this search is necessary" --image PHOTO.jpg --config ${rel(kit.forceConfig)}`);
     say(`the box's audit log: ${cli} audit export --config ${rel(configFile)} | tail`);
   }
+}
+
+/** Staff log the incident (the CLI, as the tablet's button does through the daemon); its id, or undefined with why said. */
+async function logIncident() {
+  const logged = await hindsight('incident', 'log', '--at', '25 seconds ago', '--before', '15', '--after', '10', '--zone', 'tills', '--reason', 'theft', '--justification', 'customer took two bottles of gin at till 2 without paying', '--by', 'staff-anna', '--json');
+  if (logged.code !== 0) {
+    say(`could not log the incident: ${logged.stderr}`);
+    return undefined;
+  }
+  return JSON.parse(logged.stdout.toString());
+}
+
+/** Follow the incident until it is delivered (the force's receipt) or stops; its last state and failure. */
+async function followIncident(id) {
+  let last = '';
+  let failure = '';
+  for (;;) {
+    const shown = await hindsight('incident', 'show', id, '--json');
+    const view = JSON.parse(shown.stdout.toString() || '{}');
+    if (view.state && view.state !== last) say(`incident ${id}: ${view.state}${view.failure ? ` (${view.failure})` : ''}`);
+    last = view.state ?? last;
+    failure = view.failure ?? failure;
+    if (['delivered', 'closed', 'failed', 'cancelled'].includes(last) || stopping) return check ? { state: last, failure } : last;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** --check: the chain from the button to the reviewers' candidates, headless, each step named. */
+async function runCheck() {
+  checkStep = 'footage of the person walking past';
+  say('waiting 45 s for footage of the person walking past');
+  await new Promise((r) => setTimeout(r, 45_000));
+  checkStep = 'log the incident';
+  const incident = await logIncident();
+  if (!incident) throw new Error('the incident was not logged (see above)');
+  checkStep = "the force's receipt";
+  const end = await followIncident(incident.id);
+  if (end.state !== 'delivered') throw new Error(`incident ${incident.id} ended ${end.state}${end.failure ? `: ${end.failure}` : ''}, not delivered`);
+  const force = (...args) => runCommand(process.execPath, [dist('force/main.js'), ...args, '--config', kit.forceConfig], { timeoutMs: 120_000 });
+  const must = async (what, args) => {
+    checkStep = what;
+    const r = await force(...args);
+    if (r.code !== 0) throw new Error(`hindsight-force ${args.join(' ')} exited ${r.code}: ${r.stderr.toString().trim().slice(-500)}`);
+    return r.stdout.toString();
+  };
+  const custody = writeCustody();
+  await must('the custody gallery', ['gallery', 'import', '--folder', custody, '--manifest', path.join(custody, 'custody.csv')]);
+  await must('triage by a demo officer', ['triage', 'accept', incident.id, '--crime-ref', 'DEMO/2026/0001', '--necessity', 'theft of two bottles of gin, suspect not known to staff', '--all-subjects']);
+  const { lists } = JSON.parse(await must('the candidate lists', ['candidates', incident.id, '--json']));
+  if (!Array.isArray(lists) || lists.length === 0) throw new Error('the accepted incident has no subject with a candidate list');
+  process.stdout.write(JSON.stringify({ incident: incident.id, subjects: lists.length, delivered: true, candidates: lists, seconds: Math.round((Date.now() - startedAt) / 1000) }) + '\n');
+  checkStep = 'stopping';
+  stopping = true;
+  await daemon.stop(5000);
+  await onvif.stop();
+  await stopAllAndExit(0);
+}
+
+/** The demo's custody gallery: one person, the public-domain face the walker wears (CUSTODY-0001). */
+function writeCustody() {
+  const custody = path.join(stateRoot, 'custody');
+  mkdirSync(custody, { recursive: true });
+  copyFileSync(PUBLIC_DOMAIN_FACE, path.join(custody, 'custody-0001.jpg'));
+  writeFileSync(path.join(custody, 'custody.csv'), 'person_ref,photo_file,capture_date,source\nCUSTODY-0001,custody-0001.jpg,2025-11-02,demo custody suite\n');
+  return custody;
 }
 
 /**
@@ -157,10 +245,7 @@ if (withIncident) {
  */
 async function forceWorkbench(incidentId) {
   const force = (...args) => runCommand(process.execPath, [dist('force/main.js'), ...args, '--config', kit.forceConfig], { timeoutMs: 120_000 });
-  const custody = path.join(stateRoot, 'custody');
-  mkdirSync(custody, { recursive: true });
-  copyFileSync(PUBLIC_DOMAIN_FACE, path.join(custody, 'custody-0001.jpg'));
-  writeFileSync(path.join(custody, 'custody.csv'), 'person_ref,photo_file,capture_date,source\nCUSTODY-0001,custody-0001.jpg,2025-11-02,demo custody suite\n');
+  const custody = writeCustody();
   const steps = [
     ['the fleet: every box online or offline, with its latest health', ['fleet', 'list']],
     ['a signed command to the box, and its answer', ['fleet', 'cmd', 'all', 'ping']],
