@@ -38,7 +38,7 @@ import { EventBus } from '../kernel/events.js';
 import { ModelsCheck } from './models-check.js';
 import type { Service } from '../kernel/service.js';
 import { DbService } from './db-service.js';
-import { Liveness } from './liveness.js';
+import { HealthCheckService, Liveness } from './liveness.js';
 import { SystemdNotifier } from './systemd.js';
 import { daemonVersion } from '../config/version.js';
 import { RecorderService } from '../recorder/service.js';
@@ -59,6 +59,8 @@ import { createIncidents } from '../incidents/compose.js';
 import { incidentRoutes } from '../incidents/routes.js';
 
 const STOP_TIMEOUT_MS = 4000;
+/** How often the daemon checks its own health when no systemd watchdog sets the pace. */
+const HEALTH_CHECK_MS = 15_000;
 
 /**
  * The composition root: the only place that knows every service. Builds them from the config,
@@ -68,7 +70,9 @@ export class Daemon {
   readonly ctx: AppContext;
   private readonly services: Service[];
   private readonly systemd: SystemdNotifier;
-  private readonly liveness: Liveness;
+  private readonly health: HealthCheckService;
+  /** Every service started and not stopping (`/readyz`). */
+  private ready = false;
   private readonly started: Service[] = [];
   private stopping: Promise<void> | undefined;
 
@@ -96,9 +100,14 @@ export class Daemon {
     forcePolicy.applyStored();
     const settings = new BoxSettings(this.ctx);
     settings.applyStored();
-    // systemd's watchdog is fed only while the daemon is really healthy (app/liveness.ts)
-    this.liveness = new Liveness({ db, services: () => this.started, now: () => clock.now() });
-    this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env, () => this.liveness.check());
+    this.systemd = new SystemdNotifier(options.log, config.systemd.notify, options.env);
+    // is the daemon really healthy? systemd's watchdog is fed on it, /healthz answers it (app/liveness.ts)
+    this.health = new HealthCheckService({
+      liveness: new Liveness({ db, services: () => this.started, now: () => clock.now() }),
+      intervalMs: this.systemd.watchdogIntervalMs() ?? HEALTH_CHECK_MS,
+      now: () => clock.now(),
+      onVerdict: (v) => this.systemd.watchdog(v.problems),
+    });
     const models = new ModelsCheck(this.ctx);
     // The outbox is shared: the incidents queue sealed evidence into it, the uplink sends from it.
     const outbox = createOutbox(this.ctx);
@@ -140,9 +149,10 @@ export class Daemon {
         desk: incidents.desk,
         buttons: incidents.buttons,
         settings,
-        device: () => ({ link: uplink.linkStatus(), models: models.capability }),
+        device: () => ({ link: uplink.linkStatus(), models: models.capability, health: this.health.current(), ready: this.ready }),
         operationContext, bufferHealth: () => bufferStatus(this.ctx.db, config, this.ctx.clock) }),
       control,
+      this.health,
       this.systemd,
     ];
   }
@@ -166,6 +176,7 @@ export class Daemon {
       log.info({ service: service.name }, 'service started');
     }
     await this.systemd.ready();
+    this.ready = true;
     this.ctx.bus.emit('daemon.started', { bootId: this.ctx.bootId });
     log.info({ services: this.started.map((s) => s.name) }, 'hindsight running');
   }
@@ -179,6 +190,7 @@ export class Daemon {
   private async doStop(reason: string): Promise<void> {
     const { log } = this.ctx;
     log.info({ reason }, 'hindsight stopping');
+    this.ready = false;
     this.ctx.bus.emit('daemon.stopping', { reason });
     for (const service of [...this.started].reverse()) {
       let timer: NodeJS.Timeout | undefined;
@@ -197,7 +209,6 @@ export class Daemon {
       }
     }
     this.started.length = 0;
-    this.liveness.stop();
     if (this.ctx.db.open) this.ctx.db.close();
     const leftovers = killAllChildren();
     if (leftovers.length) log.warn({ pids: leftovers }, 'child processes were still running at stop; killed them');

@@ -85,3 +85,53 @@ export class Liveness {
     clearInterval(this.probe);
   }
 }
+
+/** The latest health check: what was wrong (nothing: healthy) and when it ran. */
+export interface HealthVerdict {
+  problems: string[];
+  checkedAtMs: number;
+}
+
+/**
+ * Runs the health check on a timer (half systemd's watchdog interval under systemd, else every 15 s) and
+ * keeps its verdict: systemd's watchdog is fed on each one (`onVerdict`), and `/healthz` answers from the
+ * latest, so a probe never shortens the windows the check measures.
+ */
+export class HealthCheckService implements Service {
+  readonly name = 'health';
+  private timer: NodeJS.Timeout | undefined;
+  private last: HealthVerdict | undefined;
+
+  constructor(
+    private readonly d: { liveness: Liveness; intervalMs: number; now: () => number; onVerdict: (v: HealthVerdict) => void | Promise<void> },
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.run(), this.d.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.d.liveness.stop();
+  }
+
+  /**
+   * Healthy: the latest check found nothing wrong and is recent (a check overdue by two intervals means
+   * the event loop could not run it).
+   */
+  current(): { healthy: boolean; problems: string[]; checkedAtMs: number | undefined } {
+    const last = this.last;
+    if (!last) return { healthy: true, problems: [], checkedAtMs: undefined };
+    const overdueMs = this.d.now() - last.checkedAtMs - 2 * this.d.intervalMs;
+    const problems = overdueMs > 0 ? [...last.problems, `the health check is ${Math.round(overdueMs / 1000)} s overdue`] : last.problems;
+    return { healthy: problems.length === 0, problems, checkedAtMs: last.checkedAtMs };
+  }
+
+  private run(): void {
+    const verdict = { problems: this.d.liveness.check(), checkedAtMs: this.d.now() };
+    this.last = verdict;
+    void this.d.onVerdict(verdict);
+  }
+}

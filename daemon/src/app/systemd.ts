@@ -7,16 +7,15 @@ const READY_STATUS = 'STATUS=recording and waiting for incidents';
 
 /**
  * systemd Type=notify support without a native addon: `systemd-notify --pid=<our pid>` with
- * NotifyAccess=all in the unit. Sends READY=1 once every service is up and STOPPING=1 on shutdown. At
- * half the watchdog interval it asks `problems` (app/liveness.ts) and sends WATCHDOG=1 only when nothing
- * is wrong: a daemon whose event loop is stuck or spinning, whose database takes no write, or whose
- * recorder or incident worker stopped turning is not fed, and systemd restarts it once the interval
- * passes (two missed checks). Meanwhile STATUS says why (`systemctl status`), and the log too, once per
- * change. Does nothing when not started by systemd.
+ * NotifyAccess=all in the unit. Sends READY=1 once every service is up and STOPPING=1 on shutdown. The
+ * health check (app/liveness.ts) runs at half the watchdog interval and hands each verdict to `watchdog`,
+ * which sends WATCHDOG=1 only when nothing is wrong: a daemon whose event loop is stuck or spinning, whose
+ * database takes no write, or whose recorder or incident worker stopped turning is not fed, and systemd
+ * restarts it once the interval passes (two missed checks). Meanwhile STATUS says why (`systemctl
+ * status`), and the log too, once per change. Does nothing when not started by systemd.
  */
 export class SystemdNotifier implements Service {
   readonly name = 'systemd';
-  private timer: NodeJS.Timeout | undefined;
   private readonly enabled: boolean;
   private lastProblem = '';
 
@@ -24,23 +23,21 @@ export class SystemdNotifier implements Service {
     private readonly log: Logger,
     enabled: boolean,
     private readonly env: NodeJS.ProcessEnv = process.env,
-    private readonly problems: () => string[] = () => [],
   ) {
     this.enabled = enabled && Boolean(env.NOTIFY_SOCKET);
   }
 
-  async start(): Promise<void> {
-    if (!this.enabled) return;
+  /** How often the health check must run to feed systemd's watchdog (half its interval), or undefined without one. */
+  watchdogIntervalMs(): number | undefined {
     const usec = Number(this.env.WATCHDOG_USEC ?? 0);
-    if (usec > 0) {
-      this.timer = setInterval(() => void this.watchdog(), Math.max(1000, usec / 2000));
-      this.timer.unref();
-    }
+    return this.enabled && usec > 0 ? Math.max(1000, usec / 2000) : undefined;
   }
 
-  /** One watchdog check: fed when healthy; otherwise why, in STATUS and (once per change) in the log. */
-  private async watchdog(): Promise<void> {
-    const problems = this.problems();
+  start(): void {}
+
+  /** One health verdict: fed when healthy; otherwise why, in STATUS and (once per change) in the log. */
+  async watchdog(problems: string[]): Promise<void> {
+    if (this.watchdogIntervalMs() === undefined) return;
     const problem = problems.join('; ');
     if (problem !== this.lastProblem) {
       if (problem) this.log.error({ service: this.name, problems }, `unhealthy, the watchdog is not fed (systemd restarts the daemon if this lasts): ${problem}`);
@@ -58,8 +55,6 @@ export class SystemdNotifier implements Service {
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
     await this.send('STOPPING=1');
   }
 

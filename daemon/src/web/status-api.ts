@@ -10,6 +10,10 @@ import { webRoute, type WebRoute } from './route.js';
 export interface DeviceHealth {
   link: LinkStatus;
   models: FacePipelineCapability;
+  /** The daemon's own health check (app/liveness.ts): what is wrong, if anything. */
+  health: { healthy: boolean; problems: string[] };
+  /** Every service started, and not stopping. */
+  ready: boolean;
 }
 
 const closed = { additionalProperties: false } as const;
@@ -18,6 +22,21 @@ const PAGE = 100;
 /** A row of the audit as the console shows it (its hash link kept, so a reader can check it against an export). */
 function auditOut(r: AuditRow): Record<string, unknown> {
   return { seq: r.seq, time: isoUtc(r.ts_utc), actor: r.actor, action: r.action, objects: r.object_ids, result: r.result, justification: r.justification, detail: r.detail, hash: r.hash };
+}
+
+/** A public probe: 200 with `{status: yes}` when `state` says so, else 503 with `{status: no}`. */
+function probe(url: string, summary: string, state: () => [boolean, string, string]): WebRoute {
+  return webRoute({
+    method: 'GET',
+    url,
+    access: 'public',
+    summary,
+    handler: ({ reply }) => {
+      const [good, yes, no] = state();
+      void reply.code(good ? 200 : 503);
+      return { status: good ? yes : no };
+    },
+  });
 }
 
 /** The manager console's read-only views: the audit log (filterable, newest first) and the device's status. */
@@ -50,6 +69,9 @@ export function statusApi(d: { ctx: AppContext; startedAtMs: number; fingerprint
         return { rows: out.map(auditOut), next_before: last && last.seq > 1 && out.length === PAGE ? last.seq : null, total: head };
       },
     }),
+    // for a load balancer, a monitoring system or a supervisor: a word and the HTTP status, nothing more
+    probe('/healthz', 'Liveness: 200 while the daemon is healthy (its event loop, database, recorder and incident worker), else 503. The reasons are in /api/v1/status and the log.', () => [d.device().health.healthy, 'ok', 'unhealthy']),
+    probe('/readyz', 'Readiness: 200 once every service has started (until the daemon stops), else 503.', () => [d.device().ready, 'ready', 'not_ready']),
     webRoute({
       method: 'GET',
       url: '/api/v1/status',
@@ -57,8 +79,9 @@ export function statusApi(d: { ctx: AppContext; startedAtMs: number; fingerprint
       summary: "The box: its id, software version, uptime, clock, the link to the force and what waits to be sent, the face models, and the web app's certificate fingerprint.",
       handler: () => {
         const clock = d.ctx.clockSync.current();
-        const { link, models } = d.device();
+        const { link, models, health } = d.device();
         return {
+          health: { healthy: health.healthy, problems: health.problems },
           force_link: { state: link.state, error: link.error },
           outbox: { waiting: link.outbox.pending, bytes: link.outbox.bytes, oldest_age_s: link.outbox.oldest_age_s === null ? null : Math.round(link.outbox.oldest_age_s) },
           // names and states only (a file's path says nothing a manager can act on)

@@ -9,6 +9,7 @@ import type { RtspTestCamera } from '../../helpers/rtsp-camera.js';
 import type { TestProcess } from '../../helpers/process.js';
 import { NotifySocket } from '../../helpers/notify-socket.js';
 import { tempDir } from '../../helpers/paths.js';
+import { WEB_TEST_CONFIG, WebClient, webOf } from '../../helpers/web.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /**
@@ -21,14 +22,17 @@ describe('systemd watchdog: fed only while the daemon is healthy', () => {
   let dir: string;
   let notify: NotifySocket;
   let daemon: TestProcess;
+  let client: WebClient;
 
   beforeAll(async () => {
     dir = tempDir('hs-watchdog-');
     notify = new NotifySocket(dir);
     await notify.start();
-    const config = writeConfig(dir);
+    const config = writeConfig(dir, WEB_TEST_CONFIG);
     // a 2 s watchdog: checked every second
     daemon = startDaemon(config, { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '2000000' });
+    const web = await webOf(daemon, path.join(dir, 'state'));
+    client = new WebClient(web.port, web.ca);
     await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
   }, 90_000);
   afterAll(async () => {
@@ -42,6 +46,9 @@ describe('systemd watchdog: fed only while the daemon is healthy', () => {
     expect(lines.indexOf('READY=1')).toBeGreaterThanOrEqual(0);
     expect(lines).toContain('STATUS=recording and waiting for incidents');
     expect(lines.some((l) => l.startsWith('MAINPID='))).toBe(true);
+    // the same verdict over HTTP, for a supervisor or a load balancer (no login, a word only)
+    expect(await client.get('/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await client.get('/readyz')).toMatchObject({ status: 200, body: { status: 'ready' } });
   }, 30_000);
 
   it('a database that takes no write: no WATCHDOG=1 while it lasts, STATUS and the log say why; released, fed again', async () => {
@@ -52,6 +59,9 @@ describe('systemd watchdog: fed only while the daemon is healthy', () => {
     try {
       await waitFor(() => notify.lines().some((l) => l.startsWith('STATUS=unhealthy: the database takes no write')), { timeoutMs: 30_000, what: 'STATUS unhealthy' });
       await daemon.waitForLine(/unhealthy, the watchdog is not fed/, 10_000);
+      const probe = await client.get('/healthz');
+      expect(probe).toMatchObject({ status: 503, body: { status: 'unhealthy' } });
+      expect(JSON.stringify(probe.body)).not.toMatch(/database/);
       // hold the lock a while longer: nothing feeds the watchdog meanwhile
       const mark = notify.messages.length;
       await new Promise((r) => setTimeout(r, 4000));
@@ -65,6 +75,7 @@ describe('systemd watchdog: fed only while the daemon is healthy', () => {
     await waitFor(() => notify.messages.some((m) => m.atMs >= released && m.lines.includes('WATCHDOG=1')), { timeoutMs: 20_000, what: 'the watchdog fed again' });
     await daemon.waitForLine(/healthy again: the watchdog is fed/, 10_000);
     expect(notify.messages.some((m) => m.atMs >= released && m.lines.includes('STATUS=recording and waiting for incidents'))).toBe(true);
+    expect(await client.get('/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(Date.now() - lockedAt).toBeGreaterThan(4000);
   }, 90_000);
 });
