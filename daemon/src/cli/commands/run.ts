@@ -9,13 +9,14 @@ import { completeWipe, pendingWipe, type WipeTargets } from '../../fleet/wipe.js
 import { createLogger } from '../../log/logger.js';
 import { LogRing } from '../../log/ring.js';
 import { uplinkFiles } from '../../uplink/enrollment.js';
-import { CONFIG_OPTION, loadCliConfig } from '../config-file.js';
+import { ConfigReload } from '../../app/reload.js';
+import { CONFIG_OPTION, configPath, loadCliConfig } from '../config-file.js';
 import { EXIT_FAILURE, EXIT_OK, reportError } from '../../program/output.js';
 
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('start the daemon with all its services; stops cleanly on SIGINT/SIGTERM')
+    .description('start the daemon with all its services; stops cleanly on SIGINT/SIGTERM; SIGHUP reads the config file again')
     .option(...CONFIG_OPTION)
     .action(async (opts: { config?: string }) => {
       const config = loadCliConfig(opts.config);
@@ -62,6 +63,9 @@ export function registerRun(program: Command): void {
         log.warn({ reason }, 'restart asked by the force: stopping; the service manager starts the daemon again');
         shutdown(`restart: ${reason}`, EXIT_OK);
       });
+      // SIGHUP (systemctl reload): the config file again; the log level now, other changes at the next restart
+      const reload = new ConfigReload({ file: configPath(opts.config), env: process.env, log });
+      process.on('SIGHUP', () => void reload.reload());
       let signals = 0;
       for (const sig of ['SIGINT', 'SIGTERM'] as const) {
         process.on(sig, () => {
