@@ -22,6 +22,7 @@
  * Start order: db, clock, models, retention, recorder, incidents, uplink, control (last: the CLI
  * reaches the daemon only once everything it fronts runs), systemd (ready). Stop: the reverse.
  */
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { LogRing } from '../log/ring.js';
 import { AuditLog, type AuditActor } from '../audit/log.js';
@@ -79,7 +80,11 @@ export class Daemon {
   constructor(config: Config, options: { log: Logger; clock?: Clock; env?: NodeJS.ProcessEnv; logRing?: LogRing }) {
     const paths = daemonPaths(config);
     // Open (and migrate) the database first: a corrupt file must stop start-up before anything runs.
-    const db = openDatabase(paths.database);
+    // an upgrade of the schema is the daemon's alone, and a copy of the database as it was comes first
+    const db = openDatabase(paths.database, {
+      backupDir: path.join(paths.stateDir, 'backups'),
+      onBackup: (file, version) => options.log.warn({ file, schema_version: version }, `database upgraded from schema version ${version}; its previous state is kept in ${file}`),
+    });
     const clock = options.clock ?? systemClock;
     const clockSync = new ClockSyncMonitor();
     this.ctx = {

@@ -36,7 +36,8 @@ export async function openCliDb(configOption: string | undefined, options: CliDb
       hint: 'the daemon creates it when it first runs: start it (`systemctl start hindsight`, or `hindsight run --config FILE`)',
     });
   }
-  const db = openDatabase(paths.database, { readonly: options.readonly });
+  // only the daemon upgrades an existing database (after a backup); a new one is created here as by the daemon
+  const db = openDatabase(paths.database, { readonly: options.readonly, upgrade: 'refuse' });
   const sync = new ClockSyncMonitor();
   await sync.refresh();
   const audit = new AuditLog(db, systemClock, () => sync.current());

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { HindsightError } from '../util/errors.js';
 import { createExclusiveFile } from '../util/secure-fs.js';
@@ -20,6 +20,15 @@ export interface OpenOptions {
    * damaged page it reads anyway.
    */
   quickCheck?: boolean;
+  /**
+   * An existing database of an older schema: migrate it (default), or refuse with the remedy (`refuse`: a
+   * CLI command; only the daemon upgrades, after a backup).
+   */
+  upgrade?: 'migrate' | 'refuse';
+  /** Before migrating an existing database, copy it into this folder (SQLite's VACUUM INTO: consistent, 0600). */
+  backupDir?: string;
+  /** Hears each such copy: its file and the schema version it holds. */
+  onBackup?: (file: string, version: number) => void;
 }
 
 /**
@@ -53,9 +62,20 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
       const check = db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
     }
+    const migrations = options.migrations ?? MIGRATIONS;
+    const current = schemaVersion(db);
+    const known = migrations.length ? migrations[migrations.length - 1]!.version : 0;
+    const upgrading = current > 0 && current < known && (options.migrateTo === undefined || current < options.migrateTo);
+    if (upgrading && options.upgrade === 'refuse') {
+      throw new DatabaseError(`database ${file} has schema version ${current}, older than this build's ${known}`, {
+        code: 'database_too_old',
+        hint: 'only the daemon upgrades a database, after taking a backup of it: start the daemon once (`systemctl start hindsight`, or `hindsight run --config FILE`), then run this command again',
+      });
+    }
     if (!options.readonly) {
       writeTransactionsByDefault(db);
-      migrate(db, options.migrations ?? MIGRATIONS, options.migrateTo);
+      if (upgrading && options.backupDir) options.onBackup?.(backupBeforeUpgrade(db, file, options.backupDir, current), current);
+      migrate(db, migrations, options.migrateTo);
     }
   } catch (err) {
     db.close();
@@ -78,6 +98,18 @@ function writeTransactionsByDefault(db: Db): void {
     const immediate = ((...args: unknown[]) => t.immediate(...args)) as unknown as typeof t;
     return Object.assign(immediate, { default: t.immediate, deferred: t.deferred, immediate: t.immediate, exclusive: t.exclusive });
   }) as Db['transaction'];
+}
+
+/** A consistent copy of the database as it is, before a migration changes it: `<dir>/<name>.schema-<v>.<time>.db`, 0600. */
+function backupBeforeUpgrade(db: Db, file: string, dir: string, version: number): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const out = path.join(dir, `${path.basename(file, '.db')}.schema-${version}.${stamp}.db`);
+  // made owner-only and empty first (VACUUM INTO writes into an empty file), so no copy is ever readable by others
+  createExclusiveFile(out, '');
+  db.prepare('VACUUM INTO ?').run(out);
+  chmodSync(out, 0o600);
+  return out;
 }
 
 function unreadable(file: string, err: unknown): DatabaseError {

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -125,5 +125,61 @@ describe('transactions between processes', () => {
     expect(result).toBe('other');
     await other.exited;
     db.close();
+  });
+});
+
+describe('upgrading a database: the daemon alone, after a backup', () => {
+  const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+  /** A database at schema 12 holding one camera (written as version 12 had it). */
+  const oldDatabase = (): { dir: string; file: string } => {
+    const dir = tempDir('hs-db-upgrade-');
+    const file = path.join(dir, 'hindsight.db');
+    const old = openDatabase(file, { migrateTo: 12 });
+    old.prepare("INSERT INTO meta (key, value) VALUES ('marker', 'kept')").run();
+    old.close();
+    return { dir, file };
+  };
+
+  it('a command refuses an older database with the remedy, and leaves it as it was', () => {
+    const { file } = oldDatabase();
+    for (const readonly of [false, true]) {
+      let err: DatabaseError | undefined;
+      try {
+        openDatabase(file, { upgrade: 'refuse', readonly });
+      } catch (e) {
+        err = e as DatabaseError;
+      }
+      expect(err?.code).toBe('database_too_old');
+      expect(err?.message).toMatch(`schema version 12, older than this build's ${LATEST}`);
+      expect(err?.hint).toMatch(/start the daemon once/);
+    }
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(12);
+    check.close();
+    // a new database is no upgrade: a command may create it
+    const fresh = openDatabase(path.join(tempDir('hs-db-new-'), 'hindsight.db'), { upgrade: 'refuse' });
+    expect(schemaVersion(fresh)).toBe(LATEST);
+    fresh.close();
+  });
+
+  it('the daemon copies the database as it was (owner-only) before migrating it', () => {
+    const { dir, file } = oldDatabase();
+    const copies: { file: string; version: number }[] = [];
+    const db = openDatabase(file, { backupDir: path.join(dir, 'backups'), onBackup: (f, version) => copies.push({ file: f, version }) });
+    expect(schemaVersion(db)).toBe(LATEST);
+    db.close();
+    expect(copies).toHaveLength(1);
+    expect(copies[0]!.version).toBe(12);
+    expect(path.basename(copies[0]!.file)).toMatch(/^hindsight\.schema-12\.\d{8}T\d{6}Z\.db$/);
+    expect(statSync(copies[0]!.file).mode & 0o777).toBe(0o600);
+    const copy = new Database(copies[0]!.file, { readonly: true });
+    expect(copy.pragma('user_version', { simple: true })).toBe(12);
+    expect(copy.prepare("SELECT value FROM meta WHERE key = 'marker'").get()).toEqual({ value: 'kept' });
+    expect(copy.pragma('integrity_check', { simple: true })).toBe('ok');
+    copy.close();
+    // opened again at the latest schema: no second copy
+    openDatabase(file, { backupDir: path.join(dir, 'backups'), onBackup: (f, version) => copies.push({ file: f, version }) }).close();
+    expect(copies).toHaveLength(1);
   });
 });
