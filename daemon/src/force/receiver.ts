@@ -13,6 +13,7 @@ import { CommandDispatch } from './commands.js';
 import { ConfigSync } from './desired-config.js';
 import { AuditHeadCheck } from './audit-heads.js';
 import { EnvelopeIntake } from './intake.js';
+import { IntakeGate } from './intake-gate.js';
 import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
 import { forcePaths } from './paths.js';
 import { openWorkbench } from './workbench-setup.js';
@@ -35,6 +36,7 @@ export class ForceReceiver {
   private readonly clockSync = new ClockSyncMonitor();
   private clockTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  private gate: IntakeGate | undefined;
 
   constructor(
     private readonly config: ForceConfig,
@@ -53,6 +55,8 @@ export class ForceReceiver {
     this.queue = this.clockSync.refresh().catch(() => undefined);
     this.clockTimer = setInterval(() => void this.clockSync.refresh().catch(() => undefined), 60_000);
     this.clockTimer.unref();
+    const gate = new IntakeGate({ capBytes: c.intake.max_bytes_in_flight, log: this.log, now: () => this.clock.now() });
+    this.gate = gate;
     const link = new MqttConnection({
       url: c.mqtt.url,
       ca: readFileSync(c.mqtt.ca_file),
@@ -74,7 +78,11 @@ export class ForceReceiver {
         { topic: `$share/${c.force.share_group}/${forceSubscriptions(c.force.prefix).cmdResult}`, qos: 1 },
       ],
       log: this.log,
+      receiveMaximum: c.intake.receive_maximum,
+      admission: () => gate.admit(),
     });
+    // every publish of the receiver, under the gate: the queue never waits for an acknowledgement that a paused connection holds back
+    const publish = (topic: string, payload: string, options: Parameters<MqttConnection['publish']>[3] = {}): Promise<void> => gate.whilePublishing(() => link.publish(topic, payload, c.mqtt.publish_timeout_ms, options));
     this.intake = new EnvelopeIntake({
       db: this.fdb.db,
       audit: this.fdb.audit,
@@ -86,7 +94,8 @@ export class ForceReceiver {
       receiptKey: loadReceiptKey(c.force.dir),
       clock: this.clock,
       log: this.log,
-      sendReceipt: (device, payload) => link.publish(new DeviceTopics(c.force.prefix, device).receipt(), payload, c.mqtt.publish_timeout_ms),
+      sendReceipt: (device, payload) => publish(new DeviceTopics(c.force.prefix, device).receipt(), payload),
+      rejectionLimits: { perMinute: c.intake.rejections_per_min, summaryS: c.intake.rejections_summary_s },
     });
     const fleet = new FleetIntake({ db: this.fdb.db, clock: this.clock, log: this.log, prefix: c.force.prefix });
     const commands = new CommandDispatch({
@@ -95,10 +104,10 @@ export class ForceReceiver {
       prefix: c.force.prefix,
       clock: this.clock,
       log: this.log,
-      publish: (topic, payload, properties) => link.publish(topic, payload, c.mqtt.publish_timeout_ms, { properties }),
+      publish: (topic, payload, properties) => publish(topic, payload, { properties }),
     });
     this.commands = commands;
-    const configs = new ConfigSync({ db: this.fdb.db, prefix: c.force.prefix, clock: this.clock, log: this.log, publishRetained: (topic, payload) => link.publish(topic, payload, c.mqtt.publish_timeout_ms, { retain: true }) });
+    const configs = new ConfigSync({ db: this.fdb.db, prefix: c.force.prefix, clock: this.clock, log: this.log, publishRetained: (topic, payload) => publish(topic, payload, { retain: true }) });
     this.configs = configs;
     const auditHeads = new AuditHeadCheck({
       db: this.fdb.db,
@@ -106,10 +115,12 @@ export class ForceReceiver {
       clock: this.clock,
       log: this.log,
       receiptKey: loadReceiptKey(c.force.dir),
-      sendAck: (device, payload) => link.publish(new DeviceTopics(c.force.prefix, device).receipt(), payload, c.mqtt.publish_timeout_ms),
+      sendAck: (device, payload) => publish(new DeviceTopics(c.force.prefix, device).receipt(), payload),
     });
     // One message at a time in this process; the database arbitrates between processes.
     link.onMessage((topic, payload, properties) => {
+      // counted from now until handled: above the cap the connection takes no more (the gate)
+      gate.take(payload.length);
       this.queue = this.queue
         .then(async () => {
           if (fleet.handle(topic, payload)) return;
@@ -119,7 +130,8 @@ export class ForceReceiver {
           this.log.debug({ topic, bytes: payload.length }, 'evidence message');
           return this.intake?.handle(topic, payload);
         })
-        .catch((err) => this.log.error({ err, topic }, 'intake failed'));
+        .catch((err) => this.log.error({ err, topic }, 'intake failed'))
+        .finally(() => gate.release(payload.length));
     });
     link.onConnect(() => this.log.info({ group: c.force.share_group }, 'receiving evidence'));
     this.link = link;
@@ -166,6 +178,13 @@ export class ForceReceiver {
     clearInterval(this.expiryTimer);
     await this.link?.stop();
     await this.queue.catch(() => undefined);
+    // what was suppressed so far is counted before the process ends
+    try {
+      this.intake?.flushSuppressed(true);
+    } catch (err) {
+      this.log.error({ err }, 'cannot record the summary of suppressed rejections');
+    }
+    if (this.gate) this.log.info({ ...this.gate.stats }, 'intake stopped');
     this.fdb?.close();
   }
 }
