@@ -350,16 +350,18 @@ export class EnvelopeIntake {
   private reject(r: Rejection, topic: string): IntakeOutcome {
     const outcome: IntakeOutcome = { kind: 'rejected', reason: r.reason, message: r.message };
     // a flooding or broken box: counted for its summary, not recorded (nor answered) one by one
-    if (this.limiter && !this.limiter.admit(rejectionSource(this.o.prefix, topic, r.deviceId), r.reason, this.o.clock.now())) return outcome;
+    const source = rejectionSource(this.o.prefix, topic, r.deviceId);
+    if (this.limiter && !this.limiter.admit(source, r.reason, this.o.clock.now())) return outcome;
     this.o.db.transaction(() => {
       // the refused message's own words may be ill-formed text: quote them well-formed
       const text = (s: string, max: number): string => toWellFormedText(clipText(s, max));
       const deviceId = r.deviceId === undefined ? undefined : text(r.deviceId, 100);
       const envelopeId = r.envelopeId === undefined ? undefined : text(r.envelopeId, 100);
       this.rejections.add({ tsUtc: this.o.clock.now(), deviceId: deviceId ?? null, envelopeId: envelopeId ?? null, topic: text(topic, 300), reason: r.reason, detail: text(r.message, 1000) });
-      this.o.audit.append({ actor: { type: 'device', id: deviceId ?? 'unknown' }, action: 'evidence.rejected', objectIds: envelopeId ? [envelopeId] : [], result: 'denied', detail: { reason: r.reason, message: text(r.message, 300) } });
+      // a topic that names no device is still the sender's: the broker lets a box write only below its own name
+      this.o.audit.append({ actor: { type: 'device', id: deviceId ?? text(source, 100) }, action: 'evidence.rejected', objectIds: envelopeId ? [envelopeId] : [], result: 'denied', detail: { reason: r.reason, message: text(r.message, 300) } });
     })();
-    this.o.log.warn({ reason: r.reason, device: r.deviceId, envelope: r.envelopeId, message: r.message }, 'evidence message rejected');
+    this.o.log.warn({ reason: r.reason, device: r.deviceId, envelope: r.envelopeId, topic: topic.slice(0, 200), message: r.message }, 'evidence message rejected');
     void this.sendRejected(r);
     return outcome;
   }
