@@ -23,8 +23,12 @@ import type { ForceKit } from './force.js';
  */
 export class SimulatedBox {
   private msgSeq = 0;
+  /** Connections made (the first and every reconnection: mqtt.js sends unacknowledged publishes again on each). */
+  connects = 0;
   private readonly receipts = new Map<string, { status: string; atMs: number }>();
   private readonly waiters = new Map<string, () => void>();
+  /** What was published under each envelope id, for a resend. */
+  private readonly sent = new Map<string, { topic: string; payload: Buffer | string }[]>();
   private readonly topics: DeviceTopics;
 
   private constructor(
@@ -59,6 +63,7 @@ export class SimulatedBox {
     });
     client.on('error', () => undefined);
     const box = new SimulatedBox(deviceId, client, key, kit);
+    client.on('connect', () => box.connects++);
     client.on('message', (topic, payload) => box.onMessage(topic, payload));
     await withTimeout(new Promise<void>((resolve) => client.once('connect', () => resolve())), 15_000, `box ${deviceId} connect`);
     await withTimeout(client.subscribeAsync(box.topics.receipt(), { qos: 1 }), 10_000, `box ${deviceId} subscribe`);
@@ -77,14 +82,24 @@ export class SimulatedBox {
     }
   }
 
-  /** Seal `plaintext` as the box's evidence of incident `incidentId` and publish the manifest and its chunks. */
-  async send(plaintext: Buffer, incidentId = newId()): Promise<string> {
+  /**
+   * Seal `plaintext` as the box's evidence of incident `incidentId` and publish the manifest and its chunks;
+   * `publishedAtMs` is when the first publish began (performance.now()), sealing done.
+   */
+  async send(plaintext: Buffer, incidentId = newId()): Promise<{ id: string; publishedAtMs: number }> {
     const now = Date.now();
     const e = await sealEnvelope({ plaintext, device: this.key, deviceId: this.deviceId, incidentId, msgSeq: ++this.msgSeq, recipients: validRecipients(loadKeySet(this.kit.forceDir).keyset, now), clock: { synced: true, offset_ms: 0 }, now });
     const id = e.manifest.header.envelope_id;
-    await this.client.publishAsync(this.topics.envelopeManifest(id), JSON.stringify(e.manifest), { qos: 1 });
-    for (const [i, c] of e.chunks.entries()) await this.client.publishAsync(this.topics.envelopeChunk(id, i), encodeChunkMessage(id, i, e.chunks.length, c), { qos: 1 });
-    return id;
+    const messages = [{ topic: this.topics.envelopeManifest(id), payload: JSON.stringify(e.manifest) as Buffer | string }, ...e.chunks.map((c, i) => ({ topic: this.topics.envelopeChunk(id, i), payload: encodeChunkMessage(id, i, e.chunks.length, c) }))];
+    this.sent.set(id, messages);
+    const publishedAtMs = performance.now();
+    await this.resend(id);
+    return { id, publishedAtMs };
+  }
+
+  /** Publish an envelope sent before once more, whole, as the box does when no receipt came in time. */
+  async resend(envelopeId: string): Promise<void> {
+    for (const m of this.sent.get(envelopeId) ?? []) await this.client.publishAsync(m.topic, m.payload, { qos: 1 });
   }
 
   /** Until the force's `complete` receipt for `envelopeId` arrives; the time it arrived (performance.now()). */

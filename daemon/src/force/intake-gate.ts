@@ -6,6 +6,8 @@ const PAUSE_LOG_EVERY_MS = 60_000;
 export interface IntakeGateOptions {
   /** Bytes of messages taken from the broker and not yet handled above which the receiver takes no more. */
   capBytes: number;
+  /** The connection's MQTT 5 Receive Maximum: how many unacknowledged messages the broker sends at most. */
+  receiveMaximum: number;
   log: Logger;
   now: () => number;
 }
@@ -18,13 +20,15 @@ export interface IntakeGateOptions {
  *
  * A paused connection also holds back the broker's acknowledgements of the receiver's own publishes
  * (receipts, commands), since they come on the same connection after the messages the broker sent first.
- * So while such a publish waits for the broker, the gate stays open: it lets through at most the messages
- * the broker sent before that acknowledgement (the Receive Maximum bounds them), and the queue never waits
- * for an acknowledgement it is itself holding up.
+ * So when such a publish begins, the gate lets through up to `receiveMaximum` more messages over the cap:
+ * at most that many unacknowledged messages can stand before the broker's acknowledgement, so the queue
+ * never waits for an acknowledgement it is itself holding up, and a broker slow to acknowledge cannot make
+ * the receiver take more than that.
  */
 export class IntakeGate {
   private bytes = 0;
   private publishing = 0;
+  private allowance = 0;
   private resume: (() => void) | undefined;
   private pausedAt: number | undefined;
   private pauseLoggedAt = -Infinity;
@@ -60,7 +64,11 @@ export class IntakeGate {
    * the connection may take messages again.
    */
   admit(): Promise<void> | undefined {
-    if (this.bytes <= this.o.capBytes || this.publishing > 0 || this.resume) return undefined;
+    if (this.bytes <= this.o.capBytes || this.resume) return undefined;
+    if (this.publishing > 0 && this.allowance > 0) {
+      this.allowance--;
+      return undefined;
+    }
     const now = this.o.now();
     this.pausedAt = now;
     this.stats.pauses++;
@@ -81,6 +89,7 @@ export class IntakeGate {
    */
   async whilePublishing<T>(publish: () => Promise<T>): Promise<T> {
     this.publishing++;
+    this.allowance = this.o.receiveMaximum;
     this.open();
     try {
       return await publish();

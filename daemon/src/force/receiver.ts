@@ -5,7 +5,7 @@ import { MqttConnection } from '../protocol/mqtt.js';
 import { DeviceTopics, forceSubscriptions } from '../protocol/topics.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { ClockSyncMonitor } from '../util/clock-sync.js';
-import { HindsightError } from '../util/errors.js';
+import { errorMessage, HindsightError } from '../util/errors.js';
 import type { ForceConfig } from './config.js';
 import { openForceDb, type ForceDb } from './database.js';
 import { FleetIntake } from './fleet.js';
@@ -18,6 +18,9 @@ import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
 import { forcePaths } from './paths.js';
 import { openWorkbench } from './workbench-setup.js';
 import { purgeDeleted } from './db/purge.js';
+
+/** Receipts waiting for the broker's acknowledgement at once; past this a receipt is not sent (the box asks again). */
+const MAX_ANSWERS_IN_FLIGHT = 1000;
 
 /**
  * `hindsight force receive`: the intake on the broker. A persistent session on an MQTT 5 shared
@@ -37,6 +40,8 @@ export class ForceReceiver {
   private clockTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private gate: IntakeGate | undefined;
+  /** Receipts and acknowledgements sent and not yet acknowledged by the broker. */
+  private readonly answering = new Set<Promise<void>>();
 
   constructor(
     private readonly config: ForceConfig,
@@ -55,7 +60,7 @@ export class ForceReceiver {
     this.queue = this.clockSync.refresh().catch(() => undefined);
     this.clockTimer = setInterval(() => void this.clockSync.refresh().catch(() => undefined), 60_000);
     this.clockTimer.unref();
-    const gate = new IntakeGate({ capBytes: c.intake.max_bytes_in_flight, log: this.log, now: () => this.clock.now() });
+    const gate = new IntakeGate({ capBytes: c.intake.max_bytes_in_flight, receiveMaximum: c.intake.receive_maximum, log: this.log, now: () => this.clock.now() });
     this.gate = gate;
     const link = new MqttConnection({
       url: c.mqtt.url,
@@ -81,8 +86,24 @@ export class ForceReceiver {
       receiveMaximum: c.intake.receive_maximum,
       admission: () => gate.admit(),
     });
-    // every publish of the receiver, under the gate: the queue never waits for an acknowledgement that a paused connection holds back
+    // A publish whose outcome the caller needs (a command, a desired configuration) goes under the gate: the
+    // connection takes enough messages to reach the broker's acknowledgement.
     const publish = (topic: string, payload: string, options: Parameters<MqttConnection['publish']>[3] = {}): Promise<void> => gate.whilePublishing(() => link.publish(topic, payload, c.mqtt.publish_timeout_ms, options));
+    // A receipt or an audit-head acknowledgement is sent without the queue waiting for the broker's
+    // acknowledgement (a paused connection holds that back): one that fails is logged, and the box, which
+    // gets none, sends again and is answered then.
+    const answer = (device: string, payload: string, what: string): Promise<void> => {
+      if (this.answering.size >= MAX_ANSWERS_IN_FLIGHT) {
+        this.log.warn({ device, inFlight: this.answering.size }, `too many answers waiting for the broker; this ${what} is not sent (the box sends again)`);
+        return Promise.resolve();
+      }
+      const p = link
+        .publish(new DeviceTopics(c.force.prefix, device).receipt(), payload, c.mqtt.publish_timeout_ms)
+        .catch((err) => this.log.warn({ device, err: errorMessage(err) }, `cannot send the ${what} now; the box sends again and gets it then`))
+        .finally(() => this.answering.delete(p));
+      this.answering.add(p);
+      return Promise.resolve();
+    };
     this.intake = new EnvelopeIntake({
       db: this.fdb.db,
       audit: this.fdb.audit,
@@ -94,7 +115,7 @@ export class ForceReceiver {
       receiptKey: loadReceiptKey(c.force.dir),
       clock: this.clock,
       log: this.log,
-      sendReceipt: (device, payload) => publish(new DeviceTopics(c.force.prefix, device).receipt(), payload),
+      sendReceipt: (device, payload) => answer(device, payload, 'receipt'),
       rejectionLimits: { perMinute: c.intake.rejections_per_min, summaryS: c.intake.rejections_summary_s },
     });
     const fleet = new FleetIntake({ db: this.fdb.db, clock: this.clock, log: this.log, prefix: c.force.prefix });
@@ -115,7 +136,7 @@ export class ForceReceiver {
       clock: this.clock,
       log: this.log,
       receiptKey: loadReceiptKey(c.force.dir),
-      sendAck: (device, payload) => publish(new DeviceTopics(c.force.prefix, device).receipt(), payload),
+      sendAck: (device, payload) => answer(device, payload, 'audit head acknowledgement'),
     });
     // One message at a time in this process; the database arbitrates between processes.
     link.onMessage((topic, payload, properties) => {
@@ -178,6 +199,7 @@ export class ForceReceiver {
     clearInterval(this.expiryTimer);
     await this.link?.stop();
     await this.queue.catch(() => undefined);
+    await Promise.all(this.answering);
     // what was suppressed so far is counted before the process ends
     try {
       this.intake?.flushSuppressed(true);

@@ -70,7 +70,7 @@ describe('force receiver back-pressure', () => {
       const box = boxes.get(name)!;
       for (let i = 0; i < 2; i++) {
         const p = await box.samplePackage(path.join(dir, 'packages'), 200_000);
-        sent.push({ box, id: await box.send(p.plaintext, p.incidentId) });
+        sent.push({ box, id: (await box.send(p.plaintext, p.incidentId)).id });
       }
     }
     expect(stored(sent.map((s) => s.id))).toBe(0);
@@ -104,7 +104,7 @@ describe('force receiver back-pressure', () => {
       for (const name of OTHERS) {
         const box = boxes.get(name)!;
         const p = await box.samplePackage(path.join(dir, 'packages'), 50_000);
-        sent.push({ box, id: await box.send(p.plaintext, p.incidentId) });
+        sent.push({ box, id: (await box.send(p.plaintext, p.incidentId)).id });
       }
     }
     await flood;
@@ -124,7 +124,10 @@ describe('force receiver back-pressure', () => {
     }, { timeoutMs: 60_000, what: `every junk message counted (${last} so far)` }).catch((err: Error) => {
       throw new Error(`${err.message}: ${last} counted`);
     });
-    expect(counted(all)).toBe(FLOOD);
+    // QoS 1 is at least once: a message is delivered again only after a reconnection (the receiver's: its
+    // Receive Maximum at most; the flooder's: its publishes in flight at most)
+    const receiverReconnects = jsonLines(receiver).filter((l) => l.msg === 'mqtt connected').length - 1;
+    expect(counted(all)).toBeLessThanOrEqual(FLOOD + 8 * receiverReconnects + 200 * (flooder.connects - 1));
     const single = all.filter((r) => r.reason !== 'suppressed');
     const summaries = all.filter((r) => r.reason === 'suppressed');
     // a burst of PER_MIN, then PER_MIN a minute
@@ -153,7 +156,7 @@ describe('force receiver back-pressure', () => {
     expect(isAlive(receiver.pid)).toBe(true);
     const box = boxes.get('box-a')!;
     const p = await box.samplePackage(path.join(dir, 'packages'));
-    const id = await box.send(p.plaintext, p.incidentId);
+    const { id } = await box.send(p.plaintext, p.incidentId);
     await box.complete(id, 60_000);
     expect(stored([id])).toBe(1);
   }, 120_000);

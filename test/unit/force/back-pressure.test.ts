@@ -12,7 +12,7 @@ const settled = async (p: Promise<void> | undefined): Promise<boolean> => {
 };
 
 describe('the intake gate', () => {
-  const gate = (capBytes: number): IntakeGate => new IntakeGate({ capBytes, log: silentLogger, now: () => Date.now() });
+  const gate = (capBytes: number): IntakeGate => new IntakeGate({ capBytes, receiveMaximum: 2, log: silentLogger, now: () => Date.now() });
 
   it('lets messages through up to the cap and holds the connection above it until the bytes are handled', async () => {
     const g = gate(1000);
@@ -40,18 +40,24 @@ describe('the intake gate', () => {
     expect(g.inFlight).toBe(1000);
   });
 
-  it("opens while one of the receiver's publishes waits for the broker, and shuts again after it", async () => {
+  it("opens for at most Receive Maximum more messages when one of the receiver's publishes waits for the broker", async () => {
     const g = gate(100);
     g.take(500);
     const wait = g.admit();
     let ack!: () => void;
     const publishing = g.whilePublishing(() => new Promise<void>((r) => (ack = r)));
     expect(await settled(wait)).toBe(true);
-    // the broker's acknowledgement is behind the messages it sent before: those go through
+    // the broker's acknowledgement is behind at most Receive Maximum (2) messages it sent before: those go through
     expect(g.admit()).toBeUndefined();
+    expect(g.admit()).toBeUndefined();
+    // a broker slow to acknowledge gets no more out of the receiver
+    const third = g.admit();
+    expect(third).toBeDefined();
     ack();
     await publishing;
-    expect(g.admit()).toBeDefined();
+    expect(await settled(third)).toBe(false);
+    g.release(500);
+    expect(await settled(third)).toBe(true);
   });
 });
 
