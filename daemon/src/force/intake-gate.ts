@@ -64,10 +64,18 @@ export class IntakeGate {
    * the connection may take messages again.
    */
   admit(): Promise<void> | undefined {
-    if (this.bytes <= this.o.capBytes || this.resume) return undefined;
+    if (this.bytes <= this.o.capBytes) return undefined;
     if (this.publishing > 0 && this.allowance > 0) {
       this.allowance--;
       return undefined;
+    }
+    // The connection asks again while a message is held only after it was lost and made anew: hold this
+    // one instead (the connection does not acknowledge a message it held on the lost one).
+    const stale = this.resume;
+    if (stale) {
+      this.resume = undefined;
+      stale();
+      return new Promise((resolve) => (this.resume = resolve));
     }
     const now = this.o.now();
     this.pausedAt = now;

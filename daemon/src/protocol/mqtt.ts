@@ -117,16 +117,22 @@ export class MqttConnection {
     // mqtt.js sends a message's acknowledgement, and reads the next packet, when this calls back
     const admission = o.admission;
     if (admission) {
+      // A connection lost while a message was held: its acknowledgement must not go out on the next
+      // connection, where its packet id names another message (Mosquitto drops the client for a protocol
+      // error); the broker sends the message again there instead.
+      let connection = 0;
+      client.on('close', () => connection++);
       client.handleMessage = (_packet, callback) => {
         const wait = admission();
         if (!wait) return callback();
-        wait.then(
-          () => callback(),
-          (err: unknown) => {
-            o.log.error({ err }, 'mqtt admission failed; taking messages again');
-            callback();
-          },
-        );
+        const held = connection;
+        const go = (): void => {
+          if (held === connection) callback();
+        };
+        wait.then(go, (err: unknown) => {
+          o.log.error({ err }, 'mqtt admission failed; taking messages again');
+          go();
+        });
       };
     }
     client.on('connect', (ack) => {

@@ -29,6 +29,19 @@ describe('the intake gate', () => {
     expect(g.stats).toMatchObject({ pauses: 1, peakBytes: 1200 });
   });
 
+  it('holds the next message of a connection made anew while one of the lost connection was held', async () => {
+    const g = gate(100);
+    g.take(500);
+    const lost = g.admit();
+    g.take(100);
+    const next = g.admit();
+    expect(next).toBeDefined();
+    expect(await settled(lost)).toBe(true);
+    expect(await settled(next)).toBe(false);
+    g.release(600);
+    expect(await settled(next)).toBe(true);
+  });
+
   it('stays shut while the bytes in flight are still above the cap', async () => {
     const g = gate(1000);
     g.take(3000);
