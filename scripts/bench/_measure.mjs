@@ -71,3 +71,13 @@ export async function sampleUsage(pids, seconds, intervalMs = 500) {
 }
 
 export const round = (x, d = 2) => (x === null || x === undefined ? x : Math.round(x * 10 ** d) / 10 ** d);
+
+/** The q-quantile (0..1) of xs by the nearest-rank method, or null when there is none. */
+export const pct = (xs, q) => {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+};
+
+/** p50, p95, max and count of xs, rounded to d decimals. */
+export const stats = (xs, d = 1) => ({ p50: round(pct(xs, 0.5), d), p95: round(pct(xs, 0.95), d), max: round(xs.length ? Math.max(...xs) : null, d), n: xs.length });

@@ -22,7 +22,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { procStat, round, treePids } from './_measure.mjs';
+import { pct, procStat, round, stats, treePids } from './_measure.mjs';
 
 const env = process.env;
 const BOXES = Number(env.HINDSIGHT_BENCH_FLEET_BOXES ?? 1000);
@@ -37,12 +37,6 @@ const TARGET_CPU_PCT = 10;
 const TARGET_LIST_P95_MS = 200;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs, q) => {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-};
-const stats = (xs, d = 1) => ({ p50: round(pct(xs, 0.5), d), p95: round(pct(xs, 0.95), d), max: round(xs.length ? Math.max(...xs) : null, d), n: xs.length });
 const mib = (b) => round(b / 2 ** 20, 1);
 
 /** Peak RSS (VmHWM) and current RSS of a process, bytes. */

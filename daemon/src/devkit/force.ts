@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { AuditLog } from '../audit/log.js';
 import { loadConfigFile } from '../config/load.js';
 import { daemonPaths } from '../config/paths.js';
-import { FORCE_SERVICE_USER, mosquittoPasswordLine, upsertPasswdLine, writeBrokerKit } from '../force/broker-kit.js';
+import { BROKER_LIMITS, FORCE_SERVICE_USER, mosquittoPasswordLine, upsertPasswdLine, writeBrokerKit } from '../force/broker-kit.js';
 import { openForceDb } from '../force/database.js';
 import { enrollDevice } from '../force/enroll.js';
 import { forceKeygen } from '../force/keys.js';
@@ -53,7 +53,7 @@ export async function startForceKit(dir: string, options: ForceKitOptions = {}):
     users: [],
     acl: readFileSync(kit.acl, 'utf8'),
     passwordFile: kit.passwd,
-    extraConfig: ['use_username_as_clientid true', 'message_size_limit 262144', 'max_queued_messages 100000'],
+    extraConfig: ['use_username_as_clientid true', ...BROKER_LIMITS],
   });
   await broker.start();
   const forceConfig = forcePaths(forceDir).config;

@@ -3,6 +3,7 @@ import { chownSync, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { writeSecretFile } from '../crypto/keys.js';
 import { mosquittoAcl } from '../protocol/acl.js';
+import { BROKER_MESSAGE_SIZE_LIMIT } from '../protocol/mqtt.js';
 import { HindsightError } from '../util/errors.js';
 import { assertSafeId } from '../util/ids.js';
 import { ensurePrivateDir, writeFileAtomic } from '../util/secure-fs.js';
@@ -92,6 +93,18 @@ export interface BrokerKitOptions {
 }
 
 /**
+ * The broker's limits, the same in the kit and in the test and demo brokers. Every client of the project
+ * announces a Maximum Packet Size matched to `message_size_limit` (protocol/mqtt.ts). A receiver that pauses
+ * under back-pressure leaves messages queued here: `max_queued_messages` is how many per session the broker
+ * keeps before it drops (a backlog after a long outage of every receiver must fit).
+ */
+export const BROKER_LIMITS: readonly string[] = [
+  '# chunk messages are <= 64 KiB + topic + 24-byte prefix; every client announces a maximum packet size matched to this',
+  `message_size_limit ${BROKER_MESSAGE_SIZE_LIMIT}`,
+  'max_queued_messages 100000',
+];
+
+/**
  * Mosquitto applies a listener option to the listener declared before it; one written before any
  * `listener` line opens a default plain-text listener on 1883. So the only listener is the TLS one, and
  * its options (the client-id rule included) follow it.
@@ -108,9 +121,7 @@ export function brokerConfText(o: BrokerKitOptions & { passwd: string; acl: stri
     '# without these, kill -9 of the broker loses sessions and queued QoS 1 messages',
     'autosave_interval 1',
     'autosave_on_changes true',
-    '# chunk messages are <= 64 KiB + topic + 24-byte prefix',
-    'message_size_limit 262144',
-    'max_queued_messages 100000',
+    ...BROKER_LIMITS,
     o.bind ? `listener ${o.port ?? 8883} ${o.bind}` : `listener ${o.port ?? 8883}`,
     '# the username is the client id: a box cannot take over another box\'s session',
     'use_username_as_clientid true',

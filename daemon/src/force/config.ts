@@ -40,6 +40,17 @@ export const ForceConfigSchema = Type.Object(
       max_pending_per_device: Type.Integer({ description: 'Envelopes one box may have in reassembly at once.', default: 8, minimum: 1 }),
       missing_after_s: Type.Number({ description: 'Ask the box for missing chunks when an incomplete envelope has been quiet this long.', default: 10, minimum: 0.2 }),
     }),
+    intake: section("Back-pressure: what the receiver holds at once, and how much a flooding box can make it write.", {
+      max_bytes_in_flight: Type.Integer({
+        description:
+          'Bytes of messages the receiver holds at once (waiting, being reassembled or stored). Above this it takes no more from the broker until it is below again: messages wait at the broker, none is dropped. Its memory stays within about this plus receive_maximum times the largest packet (256 KiB) and the envelope it is opening.',
+        default: 32 * 1024 * 1024,
+        minimum: 64 * 1024,
+      }),
+      receive_maximum: integer('MQTT 5 Receive Maximum: messages the broker sends this receiver before it acknowledges them.', 32, 1, 65_535),
+      rejections_per_min: integer('Refused messages of one box recorded one by one (rejection row, audit row, log line) per minute, in a burst of as many; the rest are counted into a summary.', 20, 1, 100_000),
+      rejections_summary_s: integer("Seconds over which a box's suppressed rejections are counted into one summary row and log line.", 60, 1, 86_400),
+    }),
     workbench: section('Triage and candidate lists.', {
       candidates_top_k: Type.Integer({ description: 'Candidates proposed per searched subject.', default: 10, minimum: 1, maximum: 100 }),
       candidate_threshold: Type.Number({

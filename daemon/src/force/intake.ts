@@ -11,11 +11,13 @@ import { parseUpTopic } from '../protocol/topics.js';
 import type { Db } from '../db/db.js';
 import type { Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
+import { isSafeId } from '../util/ids.js';
 import { clipText, toWellFormedText } from '../util/text.js';
 import type { ForceConfig } from './config.js';
 import { ChunksRepo } from './db/chunks.js';
 import { EnvelopesRepo, type Envelope } from './db/envelopes.js';
 import { RejectionsRepo } from './db/rejections.js';
+import { RejectionLimiter, suppressedText, type SuppressedRejections } from './rejection-limiter.js';
 import { signReceipt } from './receipts.js';
 import { storeVerifiedPackage } from './evidence-store.js';
 import { storeMasterClip } from './masters-store.js';
@@ -42,6 +44,11 @@ export interface IntakeOptions {
   log: Logger;
   /** Publish a signed receipt to the device's receipt topic. */
   sendReceipt: (deviceId: string, payload: string) => Promise<void>;
+  /**
+   * Rejections recorded one by one (row, audit row, log line, `rejected` receipt) per box and minute; the
+   * rest are counted into one summary row per `summaryS`. Absent: every rejection is recorded in full.
+   */
+  rejectionLimits?: { perMinute: number; summaryS: number };
 }
 
 /**
@@ -104,12 +111,15 @@ export class EnvelopeIntake {
   private readonly envelopes: EnvelopesRepo;
   private readonly chunks: ChunksRepo;
   private readonly rejections: RejectionsRepo;
+  private readonly limiter: RejectionLimiter | undefined;
 
   constructor(private readonly o: IntakeOptions) {
     this.registry = new DeviceRegistry(o.db);
     this.envelopes = new EnvelopesRepo(o.db);
     this.chunks = new ChunksRepo(o.db);
     this.rejections = new RejectionsRepo(o.db);
+    const l = o.rejectionLimits;
+    this.limiter = l && new RejectionLimiter({ perMinute: l.perMinute, summaryMs: l.summaryS * 1000 });
   }
 
   async handle(topic: string, payload: Buffer): Promise<IntakeOutcome> {
@@ -338,17 +348,42 @@ export class EnvelopeIntake {
   }
 
   private reject(r: Rejection, topic: string): IntakeOutcome {
+    const outcome: IntakeOutcome = { kind: 'rejected', reason: r.reason, message: r.message };
+    // a flooding or broken box: counted for its summary, not recorded (nor answered) one by one
+    const source = rejectionSource(this.o.prefix, topic, r.deviceId);
+    if (this.limiter && !this.limiter.admit(source, r.reason, this.o.clock.now())) return outcome;
     this.o.db.transaction(() => {
       // the refused message's own words may be ill-formed text: quote them well-formed
       const text = (s: string, max: number): string => toWellFormedText(clipText(s, max));
       const deviceId = r.deviceId === undefined ? undefined : text(r.deviceId, 100);
       const envelopeId = r.envelopeId === undefined ? undefined : text(r.envelopeId, 100);
       this.rejections.add({ tsUtc: this.o.clock.now(), deviceId: deviceId ?? null, envelopeId: envelopeId ?? null, topic: text(topic, 300), reason: r.reason, detail: text(r.message, 1000) });
-      this.o.audit.append({ actor: { type: 'device', id: deviceId ?? 'unknown' }, action: 'evidence.rejected', objectIds: envelopeId ? [envelopeId] : [], result: 'denied', detail: { reason: r.reason, message: text(r.message, 300) } });
+      // a topic that names no device is still the sender's: the broker lets a box write only below its own name
+      this.o.audit.append({ actor: { type: 'device', id: deviceId ?? text(source, 100) }, action: 'evidence.rejected', objectIds: envelopeId ? [envelopeId] : [], result: 'denied', detail: { reason: r.reason, message: text(r.message, 300) } });
     })();
-    this.o.log.warn({ reason: r.reason, device: r.deviceId, envelope: r.envelopeId, message: r.message }, 'evidence message rejected');
+    this.o.log.warn({ reason: r.reason, device: r.deviceId, envelope: r.envelopeId, topic: topic.slice(0, 200), message: r.message }, 'evidence message rejected');
     void this.sendRejected(r);
-    return { kind: 'rejected', reason: r.reason, message: r.message };
+    return outcome;
+  }
+
+  /**
+   * Write the summaries of suppressed rejections whose period is over (all of them with `all`, at
+   * shutdown): one rejection row (reason `suppressed`), one audit row and one log line per box.
+   */
+  flushSuppressed(all = false): void {
+    if (!this.limiter) return;
+    const now = this.o.clock.now();
+    for (const s of this.limiter.due(now, all)) this.recordSuppressed(s, now);
+  }
+
+  private recordSuppressed(s: SuppressedRejections, now: number): void {
+    const text = suppressedText(s, now);
+    const deviceId = s.source === UNKNOWN_SOURCE ? null : s.source;
+    this.o.db.transaction(() => {
+      this.rejections.add({ tsUtc: now, deviceId, envelopeId: null, topic: `${this.o.prefix}/${s.source}`, reason: 'suppressed', detail: text });
+      this.o.audit.append({ actor: { type: 'device', id: s.source }, action: 'evidence.rejected', objectIds: [], result: 'denied', detail: { reason: 'suppressed', count: s.count, reasons: s.reasons, first_utc: s.firstUtc, last_utc: s.lastUtc } });
+    })();
+    this.o.log.warn({ device: s.source, suppressed: s.count, reasons: s.reasons }, text);
   }
 
   /**
@@ -356,6 +391,7 @@ export class EnvelopeIntake {
    * partial envelopes past the reassembly time (the box sends them again whole).
    */
   async sweep(): Promise<void> {
+    this.flushSuppressed();
     const now = this.o.clock.now();
     const quiet = now - this.o.caps.missing_after_s * 1000;
     const expired = now - this.o.caps.reassembly_timeout_s * 1000;
@@ -391,4 +427,17 @@ export class EnvelopeIntake {
     this.o.log.info({ device: row.deviceId, envelope: row.envelopeId, missing: missing.length }, 'asking the box for missing chunks');
     await this.sendMissing(row.deviceId, row.envelopeId, m.body_sha256, missing);
   }
+}
+
+const UNKNOWN_SOURCE = 'unknown';
+
+/**
+ * Whose rejection this is, for its rate limit: the device it names, else the first level of its topic
+ * below the prefix (the broker's ACL lets a box write only there), else `unknown`.
+ */
+function rejectionSource(prefix: string, topic: string, deviceId: string | undefined): string {
+  if (deviceId !== undefined) return deviceId.slice(0, 100);
+  if (!topic.startsWith(`${prefix}/`)) return UNKNOWN_SOURCE;
+  const first = topic.slice(prefix.length + 1).split('/', 1)[0]!;
+  return isSafeId(first) ? first : UNKNOWN_SOURCE;
 }

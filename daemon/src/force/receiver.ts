@@ -5,7 +5,7 @@ import { MqttConnection } from '../protocol/mqtt.js';
 import { DeviceTopics, forceSubscriptions } from '../protocol/topics.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { ClockSyncMonitor } from '../util/clock-sync.js';
-import { HindsightError } from '../util/errors.js';
+import { errorMessage, HindsightError } from '../util/errors.js';
 import type { ForceConfig } from './config.js';
 import { openForceDb, type ForceDb } from './database.js';
 import { FleetIntake } from './fleet.js';
@@ -13,10 +13,14 @@ import { CommandDispatch } from './commands.js';
 import { ConfigSync } from './desired-config.js';
 import { AuditHeadCheck } from './audit-heads.js';
 import { EnvelopeIntake } from './intake.js';
+import { IntakeGate } from './intake-gate.js';
 import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
 import { forcePaths } from './paths.js';
 import { openWorkbench } from './workbench-setup.js';
 import { purgeDeleted } from './db/purge.js';
+
+/** Receipts waiting for the broker's acknowledgement at once; past this a receipt is not sent (the box asks again). */
+const MAX_ANSWERS_IN_FLIGHT = 1000;
 
 /**
  * `hindsight force receive`: the intake on the broker. A persistent session on an MQTT 5 shared
@@ -35,6 +39,9 @@ export class ForceReceiver {
   private readonly clockSync = new ClockSyncMonitor();
   private clockTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  private gate: IntakeGate | undefined;
+  /** Receipts and acknowledgements sent and not yet acknowledged by the broker. */
+  private readonly answering = new Set<Promise<void>>();
 
   constructor(
     private readonly config: ForceConfig,
@@ -53,6 +60,8 @@ export class ForceReceiver {
     this.queue = this.clockSync.refresh().catch(() => undefined);
     this.clockTimer = setInterval(() => void this.clockSync.refresh().catch(() => undefined), 60_000);
     this.clockTimer.unref();
+    const gate = new IntakeGate({ capBytes: c.intake.max_bytes_in_flight, receiveMaximum: c.intake.receive_maximum, log: this.log, now: () => this.clock.now() });
+    this.gate = gate;
     const link = new MqttConnection({
       url: c.mqtt.url,
       ca: readFileSync(c.mqtt.ca_file),
@@ -74,7 +83,27 @@ export class ForceReceiver {
         { topic: `$share/${c.force.share_group}/${forceSubscriptions(c.force.prefix).cmdResult}`, qos: 1 },
       ],
       log: this.log,
+      receiveMaximum: c.intake.receive_maximum,
+      admission: () => gate.admit(),
     });
+    // A publish whose outcome the caller needs (a command, a desired configuration) goes under the gate: the
+    // connection takes enough messages to reach the broker's acknowledgement.
+    const publish = (topic: string, payload: string, options: Parameters<MqttConnection['publish']>[3] = {}): Promise<void> => gate.whilePublishing(() => link.publish(topic, payload, c.mqtt.publish_timeout_ms, options));
+    // A receipt or an audit-head acknowledgement is sent without the queue waiting for the broker's
+    // acknowledgement (a paused connection holds that back): one that fails is logged, and the box, which
+    // gets none, sends again and is answered then.
+    const answer = (device: string, payload: string, what: string): Promise<void> => {
+      if (this.answering.size >= MAX_ANSWERS_IN_FLIGHT) {
+        this.log.warn({ device, inFlight: this.answering.size }, `too many answers waiting for the broker; this ${what} is not sent (the box sends again)`);
+        return Promise.resolve();
+      }
+      const p = link
+        .publish(new DeviceTopics(c.force.prefix, device).receipt(), payload, c.mqtt.publish_timeout_ms)
+        .catch((err) => this.log.warn({ device, err: errorMessage(err) }, `cannot send the ${what} now; the box sends again and gets it then`))
+        .finally(() => this.answering.delete(p));
+      this.answering.add(p);
+      return Promise.resolve();
+    };
     this.intake = new EnvelopeIntake({
       db: this.fdb.db,
       audit: this.fdb.audit,
@@ -86,7 +115,8 @@ export class ForceReceiver {
       receiptKey: loadReceiptKey(c.force.dir),
       clock: this.clock,
       log: this.log,
-      sendReceipt: (device, payload) => link.publish(new DeviceTopics(c.force.prefix, device).receipt(), payload, c.mqtt.publish_timeout_ms),
+      sendReceipt: (device, payload) => answer(device, payload, 'receipt'),
+      rejectionLimits: { perMinute: c.intake.rejections_per_min, summaryS: c.intake.rejections_summary_s },
     });
     const fleet = new FleetIntake({ db: this.fdb.db, clock: this.clock, log: this.log, prefix: c.force.prefix });
     const commands = new CommandDispatch({
@@ -95,10 +125,10 @@ export class ForceReceiver {
       prefix: c.force.prefix,
       clock: this.clock,
       log: this.log,
-      publish: (topic, payload, properties) => link.publish(topic, payload, c.mqtt.publish_timeout_ms, { properties }),
+      publish: (topic, payload, properties) => publish(topic, payload, { properties }),
     });
     this.commands = commands;
-    const configs = new ConfigSync({ db: this.fdb.db, prefix: c.force.prefix, clock: this.clock, log: this.log, publishRetained: (topic, payload) => link.publish(topic, payload, c.mqtt.publish_timeout_ms, { retain: true }) });
+    const configs = new ConfigSync({ db: this.fdb.db, prefix: c.force.prefix, clock: this.clock, log: this.log, publishRetained: (topic, payload) => publish(topic, payload, { retain: true }) });
     this.configs = configs;
     const auditHeads = new AuditHeadCheck({
       db: this.fdb.db,
@@ -106,10 +136,12 @@ export class ForceReceiver {
       clock: this.clock,
       log: this.log,
       receiptKey: loadReceiptKey(c.force.dir),
-      sendAck: (device, payload) => link.publish(new DeviceTopics(c.force.prefix, device).receipt(), payload, c.mqtt.publish_timeout_ms),
+      sendAck: (device, payload) => answer(device, payload, 'audit head acknowledgement'),
     });
     // One message at a time in this process; the database arbitrates between processes.
     link.onMessage((topic, payload, properties) => {
+      // counted from now until handled: above the cap the connection takes no more (the gate)
+      gate.take(payload.length);
       this.queue = this.queue
         .then(async () => {
           if (fleet.handle(topic, payload)) return;
@@ -119,7 +151,8 @@ export class ForceReceiver {
           this.log.debug({ topic, bytes: payload.length }, 'evidence message');
           return this.intake?.handle(topic, payload);
         })
-        .catch((err) => this.log.error({ err, topic }, 'intake failed'));
+        .catch((err) => this.log.error({ err, topic }, 'intake failed'))
+        .finally(() => gate.release(payload.length));
     });
     link.onConnect(() => this.log.info({ group: c.force.share_group }, 'receiving evidence'));
     this.link = link;
@@ -166,6 +199,14 @@ export class ForceReceiver {
     clearInterval(this.expiryTimer);
     await this.link?.stop();
     await this.queue.catch(() => undefined);
+    await Promise.all(this.answering);
+    // what was suppressed so far is counted before the process ends
+    try {
+      this.intake?.flushSuppressed(true);
+    } catch (err) {
+      this.log.error({ err }, 'cannot record the summary of suppressed rejections');
+    }
+    if (this.gate) this.log.info({ ...this.gate.stats }, 'intake stopped');
     this.fdb?.close();
   }
 }

@@ -29,9 +29,30 @@ export interface ConnectionOptions {
    * and mqtt.js would send the same packet again after every reconnect, wedging the link.
    */
   maxPayloadBytes?: number;
+  /**
+   * MQTT 5 Receive Maximum: the broker sends at most this many QoS 1 messages that this client has not
+   * acknowledged yet (default: the MQTT 5 maximum, 65535).
+   */
+  receiveMaximum?: number;
+  /**
+   * Called after each message went to the handlers. When it returns a promise, the client takes nothing
+   * more from the connection and holds that message's acknowledgement until the promise settles: the broker
+   * keeps what follows (at most `receiveMaximum` messages are unacknowledged), nothing is dropped.
+   */
+  admission?: () => Promise<void> | undefined;
 }
 
-export const DEFAULT_MAX_PAYLOAD = 256 * 1024 - 512;
+/** The broker kit's `message_size_limit`: the largest payload the broker takes (a chunk is <= 64 KiB + 24). */
+export const BROKER_MESSAGE_SIZE_LIMIT = 256 * 1024;
+
+/**
+ * MQTT 5 Maximum Packet Size every client of the project announces: the broker's payload limit plus room for
+ * the fixed header, topic and properties. The broker sends no larger packet (it drops such a message for
+ * that client), and mqtt.js closes a connection that delivers one anyway.
+ */
+export const MAX_PACKET_BYTES = BROKER_MESSAGE_SIZE_LIMIT + 4096;
+
+export const DEFAULT_MAX_PAYLOAD = BROKER_MESSAGE_SIZE_LIMIT - 512;
 
 export class PublishTimeoutError extends HindsightError {
   constructor(topic: string, ms: number) {
@@ -88,11 +109,32 @@ export class MqttConnection {
       reconnectPeriod: o.reconnectMs,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       resubscribe: false,
-      properties: { sessionExpiryInterval: o.sessionExpiryS },
+      properties: { sessionExpiryInterval: o.sessionExpiryS, maximumPacketSize: MAX_PACKET_BYTES, ...(o.receiveMaximum ? { receiveMaximum: o.receiveMaximum } : {}) },
       ...(o.will ? { will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1 as const, retain: o.will.retain } } : {}),
     };
     const client = mqtt.connect(o.url, opts);
     this.client = client;
+    // mqtt.js sends a message's acknowledgement, and reads the next packet, when this calls back
+    const admission = o.admission;
+    if (admission) {
+      // A connection lost while a message was held: its acknowledgement must not go out on the next
+      // connection, where its packet id names another message (Mosquitto drops the client for a protocol
+      // error); the broker sends the message again there instead.
+      let connection = 0;
+      client.on('close', () => connection++);
+      client.handleMessage = (_packet, callback) => {
+        const wait = admission();
+        if (!wait) return callback();
+        const held = connection;
+        const go = (): void => {
+          if (held === connection) callback();
+        };
+        wait.then(go, (err: unknown) => {
+          o.log.error({ err }, 'mqtt admission failed; taking messages again');
+          go();
+        });
+      };
+    }
     client.on('connect', (ack) => {
       this.lastError = '';
       o.log.info({ broker: redactUrl(o.url), sessionPresent: ack.sessionPresent }, 'mqtt connected');
