@@ -4,7 +4,7 @@
 import type { ConfigValidator } from '../config/loader.js';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
-const schema11 = {"additionalProperties":false,"title":"Hindsight force receiver configuration","type":"object","required":["force","mqtt","broker","caps","workbench","console","log"],"properties":{"force":{"description":"The force installation.","additionalProperties":false,"default":{},"type":"object","required":["dir","prefix","share_group","client_id"],"properties":{"dir":{"description":"Folder with keys/, keyset.json, the force database and the evidence store.","path":true,"default":".","maxLength":4096,"type":"string"},"prefix":{"description":"MQTT topic prefix shared with the boxes.","default":"hindsight/v1","maxLength":100,"type":"string"},"share_group":{"description":"MQTT 5 shared-subscription group: receivers in one group share the load.","default":"hindsight-receivers","pattern":"^[A-Za-z0-9_-]{1,64}$","type":"string"},"client_id":{"description":"MQTT client id of this receiver (stable, so its persistent session survives restarts).","default":"force-receiver-1","maxLength":64,"type":"string"}}},"mqtt":{"description":"Broker connection of the force service.","additionalProperties":false,"default":{},"type":"object","required":["url","ca_file","username","password","publish_timeout_ms"],"properties":{"url":{"description":"Broker URL (mqtts://host:port).","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) of the broker.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username of the force service.","default":"svc.force","pattern":"^svc\\.[A-Za-z0-9_-]{1,60}$","type":"string"},"password":{"description":"MQTT password of the force service; may be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"publish_timeout_ms":{"description":"Deadline of one publish (receipts).","default":10000,"minimum":500,"type":"integer"}}},"broker":{"description":"The Mosquitto on this machine that reads the kit's broker/passwd, as `hindsight-force revoke` reaches it: it removes the box's line and sends the broker SIGHUP, and the reload drops the box's live connection.","additionalProperties":false,"default":{},"type":"object","required":["pid_file"],"properties":{"pid_file":{"description":"Mosquitto's pid file (its own `pid_file` setting; Debian's is /run/mosquitto/mosquitto.pid). `revoke` signals the process named there, only if it is a mosquitto, and needs the right to (root, or the broker's user).","path":true,"default":"/run/mosquitto/mosquitto.pid","maxLength":4096,"type":"string"}}},"caps":{"description":"Limits on what one box can make the receiver hold.","additionalProperties":false,"default":{},"type":"object","required":["max_envelope_bytes","max_chunks","reassembly_timeout_s","max_pending_per_device","missing_after_s"],"properties":{"max_envelope_bytes":{"description":"Largest evidence package accepted (plaintext bytes).","default":268435456,"minimum":1024,"type":"integer"},"max_chunks":{"description":"Most chunks per envelope.","default":8192,"minimum":1,"type":"integer"},"reassembly_timeout_s":{"description":"A partial envelope is dropped after this long (the box sends it again).","default":3600,"minimum":1,"type":"number"},"max_pending_per_device":{"description":"Envelopes one box may have in reassembly at once.","default":8,"minimum":1,"type":"integer"},"missing_after_s":{"description":"Ask the box for missing chunks when an incomplete envelope has been quiet this long.","default":10,"minimum":0.2,"type":"number"}}},"workbench":{"description":"Triage and candidate lists.","additionalProperties":false,"default":{},"type":"object","required":["candidates_top_k","candidate_threshold","triage_max_days","retention_days","series_threshold"],"properties":{"candidates_top_k":{"description":"Candidates proposed per searched subject.","default":10,"minimum":1,"maximum":100,"type":"integer"},"candidate_threshold":{"description":"Cosine similarity a gallery photo must reach to be proposed. 0.34 is a false match rate of about 1 in 1000 per comparison on the development photos; a search compares every person, so the chance that a stranger gets some candidate grows with the gallery (measured in the README: 7 % of strangers at 76 persons). Raise it (0.48: about 1 % at that size) for fewer false candidates at the cost of missed mates.","default":0.34,"minimum":0,"maximum":1,"type":"number"},"triage_max_days":{"description":"Days an incident may wait untriaged; then it is deleted with a deletion receipt (at most 31).","default":31,"minimum":1,"maximum":31,"type":"integer"},"retention_days":{"description":"Days after acceptance that the subjects of an incident without a possible match confirmed by two reviewers are kept; then they are deleted with a deletion receipt (the whole evidence when none is confirmed).","default":90,"minimum":1,"maximum":3650,"type":"integer"},"series_threshold":{"description":"Cosine similarity at which two subjects of accepted incidents are linked as possibly the same unknown person (a series); conservative on purpose: a reviewer can split a wrong link.","default":0.45,"minimum":0,"maximum":1,"type":"number"}}},"console":{"description":"The reviewers' web console (`hindsight-force console`), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h"],"properties":{"enabled":{"description":"Allow the console to start. Off: `hindsight-force console` refuses, and only the command line is used.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"127.0.0.1\": this machine only; the address of the force network the reviewers use, or \"0.0.0.0\" for every network).","default":"127.0.0.1","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the console prints which).","default":9443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the console's own self-signed P-256 certificate, made at the first start in <dir>/web/.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}}}};
+const schema11 = {"additionalProperties":false,"title":"Hindsight force receiver configuration","type":"object","required":["force","mqtt","broker","caps","workbench","gallery","console","log"],"properties":{"force":{"description":"The force installation.","additionalProperties":false,"default":{},"type":"object","required":["dir","prefix","share_group","client_id"],"properties":{"dir":{"description":"Folder with keys/, keyset.json, the force database and the evidence store.","path":true,"default":".","maxLength":4096,"type":"string"},"prefix":{"description":"MQTT topic prefix shared with the boxes.","default":"hindsight/v1","maxLength":100,"type":"string"},"share_group":{"description":"MQTT 5 shared-subscription group: receivers in one group share the load.","default":"hindsight-receivers","pattern":"^[A-Za-z0-9_-]{1,64}$","type":"string"},"client_id":{"description":"MQTT client id of this receiver (stable, so its persistent session survives restarts).","default":"force-receiver-1","maxLength":64,"type":"string"}}},"mqtt":{"description":"Broker connection of the force service.","additionalProperties":false,"default":{},"type":"object","required":["url","ca_file","username","password","publish_timeout_ms"],"properties":{"url":{"description":"Broker URL (mqtts://host:port).","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) of the broker.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username of the force service.","default":"svc.force","pattern":"^svc\\.[A-Za-z0-9_-]{1,60}$","type":"string"},"password":{"description":"MQTT password of the force service; may be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"publish_timeout_ms":{"description":"Deadline of one publish (receipts).","default":10000,"minimum":500,"type":"integer"}}},"broker":{"description":"The Mosquitto on this machine that reads the kit's broker/passwd, as `hindsight-force revoke` reaches it: it removes the box's line and sends the broker SIGHUP, and the reload drops the box's live connection.","additionalProperties":false,"default":{},"type":"object","required":["pid_file"],"properties":{"pid_file":{"description":"Mosquitto's pid file (its own `pid_file` setting; Debian's is /run/mosquitto/mosquitto.pid). `revoke` signals the process named there, only if it is a mosquitto, and needs the right to (root, or the broker's user).","path":true,"default":"/run/mosquitto/mosquitto.pid","maxLength":4096,"type":"string"}}},"caps":{"description":"Limits on what one box can make the receiver hold.","additionalProperties":false,"default":{},"type":"object","required":["max_envelope_bytes","max_chunks","reassembly_timeout_s","max_pending_per_device","missing_after_s"],"properties":{"max_envelope_bytes":{"description":"Largest evidence package accepted (plaintext bytes).","default":268435456,"minimum":1024,"type":"integer"},"max_chunks":{"description":"Most chunks per envelope.","default":8192,"minimum":1,"type":"integer"},"reassembly_timeout_s":{"description":"A partial envelope is dropped after this long (the box sends it again).","default":3600,"minimum":1,"type":"number"},"max_pending_per_device":{"description":"Envelopes one box may have in reassembly at once.","default":8,"minimum":1,"type":"integer"},"missing_after_s":{"description":"Ask the box for missing chunks when an incomplete envelope has been quiet this long.","default":10,"minimum":0.2,"type":"number"}}},"workbench":{"description":"Triage and candidate lists.","additionalProperties":false,"default":{},"type":"object","required":["candidates_top_k","candidate_threshold","triage_max_days","retention_days","series_threshold"],"properties":{"candidates_top_k":{"description":"Candidates proposed per searched subject.","default":10,"minimum":1,"maximum":100,"type":"integer"},"candidate_threshold":{"description":"Cosine similarity a gallery photo must reach to be proposed. 0.34 is a false match rate of about 1 in 1000 per comparison on the development photos; a search compares every person, so the chance that a stranger gets some candidate grows with the gallery (measured in the README: 7 % of strangers at 76 persons). Raise it (0.48: about 1 % at that size) for fewer false candidates at the cost of missed mates.","default":0.34,"minimum":0,"maximum":1,"type":"number"},"triage_max_days":{"description":"Days an incident may wait untriaged; then it is deleted with a deletion receipt (at most 31).","default":31,"minimum":1,"maximum":31,"type":"integer"},"retention_days":{"description":"Days after acceptance that the subjects of an incident without a possible match confirmed by two reviewers are kept; then they are deleted with a deletion receipt (the whole evidence when none is confirmed).","default":90,"minimum":1,"maximum":3650,"type":"integer"},"series_threshold":{"description":"Cosine similarity at which two subjects of accepted incidents are linked as possibly the same unknown person (a series); conservative on purpose: a reviewer can split a wrong link.","default":0.45,"minimum":0,"maximum":1,"type":"number"}}},"gallery":{"description":"Search of the custody gallery.","additionalProperties":false,"default":{},"type":"object","required":["index_min_photos","index_shortlist","index_expansion"],"properties":{"index_min_photos":{"description":"From this many photos of a model on, a search asks an approximate nearest-neighbour index (saved in <dir>/gallery/index, loaded at start) for a shortlist and scores only those photos exactly; below it every photo is compared exactly and no index is kept. Exact search costs about 10 ms per 1,000 photos (see the README).","default":20000,"minimum":0,"maximum":100000000,"type":"integer"},"index_shortlist":{"description":"Photos the index proposes for exact scoring per search; more finds more of the true nearest at some cost in time (see the README).","default":200,"minimum":10,"maximum":10000,"type":"integer"},"index_expansion":{"description":"Breadth of the index's graph search (HNSW `ef`); more finds more of the true nearest at some cost in time.","default":256,"minimum":16,"maximum":4096,"type":"integer"}}},"console":{"description":"The reviewers' web console (`hindsight-force console`), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h"],"properties":{"enabled":{"description":"Allow the console to start. Off: `hindsight-force console` refuses, and only the command line is used.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"127.0.0.1\": this machine only; the address of the force network the reviewers use, or \"0.0.0.0\" for every network).","default":"127.0.0.1","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the console prints which).","default":9443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the console's own self-signed P-256 certificate, made at the first start in <dir>/web/.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}}}};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
 const pattern1 = new RegExp("^$|^mqtts://[^\\s/?#@]+/?$", "u");
@@ -28,6 +28,9 @@ data.caps = {};
 }
 if(data.workbench === undefined){
 data.workbench = {};
+}
+if(data.gallery === undefined){
+data.gallery = {};
 }
 if(data.console === undefined){
 data.console = {};
@@ -85,8 +88,8 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(data.console === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "console"},message:"must have required property '"+"console"+"'",schema:schema11.required,parentSchema:schema11,data};
+if(data.gallery === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gallery"},message:"must have required property '"+"gallery"+"'",schema:schema11.required,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -95,8 +98,8 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(data.log === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema11.required,parentSchema:schema11,data};
+if(data.console === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "console"},message:"must have required property '"+"console"+"'",schema:schema11.required,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -105,14 +108,24 @@ vErrors.push(err6);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(((((((key0 === "force") || (key0 === "mqtt")) || (key0 === "broker")) || (key0 === "caps")) || (key0 === "workbench")) || (key0 === "console")) || (key0 === "log"))){
-const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
+if(data.log === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema11.required,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err7];
 }
 else {
 vErrors.push(err7);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "force") || (key0 === "mqtt")) || (key0 === "broker")) || (key0 === "caps")) || (key0 === "workbench")) || (key0 === "gallery")) || (key0 === "console")) || (key0 === "log"))){
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
 }
 errors++;
 }
@@ -132,17 +145,7 @@ if(data0.client_id === undefined){
 data0.client_id = "force-receiver-1";
 }
 if(data0.dir === undefined){
-const err8 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "dir"},message:"must have required property '"+"dir"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-if(data0.prefix === undefined){
-const err9 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
+const err9 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "dir"},message:"must have required property '"+"dir"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -151,8 +154,8 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(data0.share_group === undefined){
-const err10 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "share_group"},message:"must have required property '"+"share_group"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
+if(data0.prefix === undefined){
+const err10 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -161,8 +164,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(data0.client_id === undefined){
-const err11 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "client_id"},message:"must have required property '"+"client_id"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
+if(data0.share_group === undefined){
+const err11 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "share_group"},message:"must have required property '"+"share_group"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -171,9 +174,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-for(const key1 in data0){
-if(!((((key1 === "dir") || (key1 === "prefix")) || (key1 === "share_group")) || (key1 === "client_id"))){
-const err12 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.force,data:data0};
+if(data0.client_id === undefined){
+const err12 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "client_id"},message:"must have required property '"+"client_id"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -182,11 +184,9 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-let data1 = data0.dir;
-if(typeof data1 === "string"){
-if(func2(data1) > 4096){
-const err13 = {instancePath:instancePath+"/force/dir",schemaPath:"#/properties/force/properties/dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.force.properties.dir,data:data1};
+for(const key1 in data0){
+if(!((((key1 === "dir") || (key1 === "prefix")) || (key1 === "share_group")) || (key1 === "client_id"))){
+const err13 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.force,data:data0};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -196,8 +196,10 @@ vErrors.push(err13);
 errors++;
 }
 }
-else {
-const err14 = {instancePath:instancePath+"/force/dir",schemaPath:"#/properties/force/properties/dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.dir.type,parentSchema:schema11.properties.force.properties.dir,data:data1};
+let data1 = data0.dir;
+if(typeof data1 === "string"){
+if(func2(data1) > 4096){
+const err14 = {instancePath:instancePath+"/force/dir",schemaPath:"#/properties/force/properties/dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.force.properties.dir,data:data1};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -206,10 +208,9 @@ vErrors.push(err14);
 }
 errors++;
 }
-let data2 = data0.prefix;
-if(typeof data2 === "string"){
-if(func2(data2) > 100){
-const err15 = {instancePath:instancePath+"/force/prefix",schemaPath:"#/properties/force/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema11.properties.force.properties.prefix,data:data2};
+}
+else {
+const err15 = {instancePath:instancePath+"/force/dir",schemaPath:"#/properties/force/properties/dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.dir.type,parentSchema:schema11.properties.force.properties.dir,data:data1};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -218,9 +219,10 @@ vErrors.push(err15);
 }
 errors++;
 }
-}
-else {
-const err16 = {instancePath:instancePath+"/force/prefix",schemaPath:"#/properties/force/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.prefix.type,parentSchema:schema11.properties.force.properties.prefix,data:data2};
+let data2 = data0.prefix;
+if(typeof data2 === "string"){
+if(func2(data2) > 100){
+const err16 = {instancePath:instancePath+"/force/prefix",schemaPath:"#/properties/force/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema11.properties.force.properties.prefix,data:data2};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -229,10 +231,9 @@ vErrors.push(err16);
 }
 errors++;
 }
-let data3 = data0.share_group;
-if(typeof data3 === "string"){
-if(!pattern0.test(data3)){
-const err17 = {instancePath:instancePath+"/force/share_group",schemaPath:"#/properties/force/properties/share_group/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\"",schema:"^[A-Za-z0-9_-]{1,64}$",parentSchema:schema11.properties.force.properties.share_group,data:data3};
+}
+else {
+const err17 = {instancePath:instancePath+"/force/prefix",schemaPath:"#/properties/force/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.prefix.type,parentSchema:schema11.properties.force.properties.prefix,data:data2};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -241,9 +242,10 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-else {
-const err18 = {instancePath:instancePath+"/force/share_group",schemaPath:"#/properties/force/properties/share_group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.share_group.type,parentSchema:schema11.properties.force.properties.share_group,data:data3};
+let data3 = data0.share_group;
+if(typeof data3 === "string"){
+if(!pattern0.test(data3)){
+const err18 = {instancePath:instancePath+"/force/share_group",schemaPath:"#/properties/force/properties/share_group/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\"",schema:"^[A-Za-z0-9_-]{1,64}$",parentSchema:schema11.properties.force.properties.share_group,data:data3};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -252,10 +254,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-let data4 = data0.client_id;
-if(typeof data4 === "string"){
-if(func2(data4) > 64){
-const err19 = {instancePath:instancePath+"/force/client_id",schemaPath:"#/properties/force/properties/client_id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.force.properties.client_id,data:data4};
+}
+else {
+const err19 = {instancePath:instancePath+"/force/share_group",schemaPath:"#/properties/force/properties/share_group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.share_group.type,parentSchema:schema11.properties.force.properties.share_group,data:data3};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -264,9 +265,10 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-else {
-const err20 = {instancePath:instancePath+"/force/client_id",schemaPath:"#/properties/force/properties/client_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.client_id.type,parentSchema:schema11.properties.force.properties.client_id,data:data4};
+let data4 = data0.client_id;
+if(typeof data4 === "string"){
+if(func2(data4) > 64){
+const err20 = {instancePath:instancePath+"/force/client_id",schemaPath:"#/properties/force/properties/client_id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.force.properties.client_id,data:data4};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -277,12 +279,23 @@ errors++;
 }
 }
 else {
-const err21 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.force.type,parentSchema:schema11.properties.force,data:data0};
+const err21 = {instancePath:instancePath+"/force/client_id",schemaPath:"#/properties/force/properties/client_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.client_id.type,parentSchema:schema11.properties.force.properties.client_id,data:data4};
 if(vErrors === null){
 vErrors = [err21];
 }
 else {
 vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.force.type,parentSchema:schema11.properties.force,data:data0};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 }
@@ -304,17 +317,7 @@ if(data5.publish_timeout_ms === undefined){
 data5.publish_timeout_ms = 10000;
 }
 if(data5.url === undefined){
-const err22 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-if(data5.ca_file === undefined){
-const err23 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "ca_file"},message:"must have required property '"+"ca_file"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
+const err23 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -323,8 +326,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(data5.username === undefined){
-const err24 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
+if(data5.ca_file === undefined){
+const err24 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "ca_file"},message:"must have required property '"+"ca_file"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -333,8 +336,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(data5.password === undefined){
-const err25 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
+if(data5.username === undefined){
+const err25 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -343,8 +346,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(data5.publish_timeout_ms === undefined){
-const err26 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "publish_timeout_ms"},message:"must have required property '"+"publish_timeout_ms"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
+if(data5.password === undefined){
+const err26 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -353,9 +356,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-for(const key2 in data5){
-if(!(((((key2 === "url") || (key2 === "ca_file")) || (key2 === "username")) || (key2 === "password")) || (key2 === "publish_timeout_ms"))){
-const err27 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data5};
+if(data5.publish_timeout_ms === undefined){
+const err27 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "publish_timeout_ms"},message:"must have required property '"+"publish_timeout_ms"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -364,11 +366,9 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-let data6 = data5.url;
-if(typeof data6 === "string"){
-if(func2(data6) > 1024){
-const err28 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.mqtt.properties.url,data:data6};
+for(const key2 in data5){
+if(!(((((key2 === "url") || (key2 === "ca_file")) || (key2 === "username")) || (key2 === "password")) || (key2 === "publish_timeout_ms"))){
+const err28 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -377,8 +377,11 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(!pattern1.test(data6)){
-const err29 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^$|^mqtts://[^\\s/?#@]+/?$"},message:"must match pattern \""+"^$|^mqtts://[^\\s/?#@]+/?$"+"\"",schema:"^$|^mqtts://[^\\s/?#@]+/?$",parentSchema:schema11.properties.mqtt.properties.url,data:data6};
+}
+let data6 = data5.url;
+if(typeof data6 === "string"){
+if(func2(data6) > 1024){
+const err29 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.mqtt.properties.url,data:data6};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -387,9 +390,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-else {
-const err30 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data6};
+if(!pattern1.test(data6)){
+const err30 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^$|^mqtts://[^\\s/?#@]+/?$"},message:"must match pattern \""+"^$|^mqtts://[^\\s/?#@]+/?$"+"\"",schema:"^$|^mqtts://[^\\s/?#@]+/?$",parentSchema:schema11.properties.mqtt.properties.url,data:data6};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -398,10 +400,9 @@ vErrors.push(err30);
 }
 errors++;
 }
-let data7 = data5.ca_file;
-if(typeof data7 === "string"){
-if(func2(data7) > 4096){
-const err31 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data7};
+}
+else {
+const err31 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data6};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -410,9 +411,10 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-else {
-const err32 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.ca_file.type,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data7};
+let data7 = data5.ca_file;
+if(typeof data7 === "string"){
+if(func2(data7) > 4096){
+const err32 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data7};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -421,10 +423,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-let data8 = data5.username;
-if(typeof data8 === "string"){
-if(!pattern2.test(data8)){
-const err33 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^svc\\.[A-Za-z0-9_-]{1,60}$"},message:"must match pattern \""+"^svc\\.[A-Za-z0-9_-]{1,60}$"+"\"",schema:"^svc\\.[A-Za-z0-9_-]{1,60}$",parentSchema:schema11.properties.mqtt.properties.username,data:data8};
+}
+else {
+const err33 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.ca_file.type,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data7};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -433,9 +434,10 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-else {
-const err34 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data8};
+let data8 = data5.username;
+if(typeof data8 === "string"){
+if(!pattern2.test(data8)){
+const err34 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^svc\\.[A-Za-z0-9_-]{1,60}$"},message:"must match pattern \""+"^svc\\.[A-Za-z0-9_-]{1,60}$"+"\"",schema:"^svc\\.[A-Za-z0-9_-]{1,60}$",parentSchema:schema11.properties.mqtt.properties.username,data:data8};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -444,10 +446,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-let data9 = data5.password;
-if(typeof data9 === "string"){
-if(func2(data9) > 4096){
-const err35 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.mqtt.properties.password,data:data9};
+}
+else {
+const err35 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data8};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -456,9 +457,10 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-else {
-const err36 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data9};
+let data9 = data5.password;
+if(typeof data9 === "string"){
+if(func2(data9) > 4096){
+const err36 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.mqtt.properties.password,data:data9};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -467,9 +469,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-let data10 = data5.publish_timeout_ms;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err37 = {instancePath:instancePath+"/mqtt/publish_timeout_ms",schemaPath:"#/properties/mqtt/properties/publish_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.publish_timeout_ms.type,parentSchema:schema11.properties.mqtt.properties.publish_timeout_ms,data:data10};
+}
+else {
+const err37 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data9};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -478,9 +480,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 < 500 || isNaN(data10)){
-const err38 = {instancePath:instancePath+"/mqtt/publish_timeout_ms",schemaPath:"#/properties/mqtt/properties/publish_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 500},message:"must be >= 500",schema:500,parentSchema:schema11.properties.mqtt.properties.publish_timeout_ms,data:data10};
+let data10 = data5.publish_timeout_ms;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err38 = {instancePath:instancePath+"/mqtt/publish_timeout_ms",schemaPath:"#/properties/mqtt/properties/publish_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.publish_timeout_ms.type,parentSchema:schema11.properties.mqtt.properties.publish_timeout_ms,data:data10};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -489,15 +491,26 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-}
-else {
-const err39 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data5};
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 < 500 || isNaN(data10)){
+const err39 = {instancePath:instancePath+"/mqtt/publish_timeout_ms",schemaPath:"#/properties/mqtt/properties/publish_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 500},message:"must be >= 500",schema:500,parentSchema:schema11.properties.mqtt.properties.publish_timeout_ms,data:data10};
 if(vErrors === null){
 vErrors = [err39];
 }
 else {
 vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data5};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
 }
 errors++;
 }
@@ -507,18 +520,7 @@ if(data11.pid_file === undefined){
 data11.pid_file = "/run/mosquitto/mosquitto.pid";
 }
 if(data11.pid_file === undefined){
-const err40 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/required",keyword:"required",params:{missingProperty: "pid_file"},message:"must have required property '"+"pid_file"+"'",schema:schema11.properties.broker.required,parentSchema:schema11.properties.broker,data:data11};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-for(const key3 in data11){
-if(!(key3 === "pid_file")){
-const err41 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.broker,data:data11};
+const err41 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/required",keyword:"required",params:{missingProperty: "pid_file"},message:"must have required property '"+"pid_file"+"'",schema:schema11.properties.broker.required,parentSchema:schema11.properties.broker,data:data11};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -527,11 +529,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-let data12 = data11.pid_file;
-if(typeof data12 === "string"){
-if(func2(data12) > 4096){
-const err42 = {instancePath:instancePath+"/broker/pid_file",schemaPath:"#/properties/broker/properties/pid_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.broker.properties.pid_file,data:data12};
+for(const key3 in data11){
+if(!(key3 === "pid_file")){
+const err42 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.broker,data:data11};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -541,8 +541,10 @@ vErrors.push(err42);
 errors++;
 }
 }
-else {
-const err43 = {instancePath:instancePath+"/broker/pid_file",schemaPath:"#/properties/broker/properties/pid_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.broker.properties.pid_file.type,parentSchema:schema11.properties.broker.properties.pid_file,data:data12};
+let data12 = data11.pid_file;
+if(typeof data12 === "string"){
+if(func2(data12) > 4096){
+const err43 = {instancePath:instancePath+"/broker/pid_file",schemaPath:"#/properties/broker/properties/pid_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.broker.properties.pid_file,data:data12};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -553,12 +555,23 @@ errors++;
 }
 }
 else {
-const err44 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.broker.type,parentSchema:schema11.properties.broker,data:data11};
+const err44 = {instancePath:instancePath+"/broker/pid_file",schemaPath:"#/properties/broker/properties/pid_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.broker.properties.pid_file.type,parentSchema:schema11.properties.broker.properties.pid_file,data:data12};
 if(vErrors === null){
 vErrors = [err44];
 }
 else {
 vErrors.push(err44);
+}
+errors++;
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.broker.type,parentSchema:schema11.properties.broker,data:data11};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
 }
 errors++;
 }
@@ -580,17 +593,7 @@ if(data13.missing_after_s === undefined){
 data13.missing_after_s = 10;
 }
 if(data13.max_envelope_bytes === undefined){
-const err45 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_envelope_bytes"},message:"must have required property '"+"max_envelope_bytes"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-if(data13.max_chunks === undefined){
-const err46 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_chunks"},message:"must have required property '"+"max_chunks"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
+const err46 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_envelope_bytes"},message:"must have required property '"+"max_envelope_bytes"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -599,8 +602,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(data13.reassembly_timeout_s === undefined){
-const err47 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "reassembly_timeout_s"},message:"must have required property '"+"reassembly_timeout_s"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
+if(data13.max_chunks === undefined){
+const err47 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_chunks"},message:"must have required property '"+"max_chunks"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -609,8 +612,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-if(data13.max_pending_per_device === undefined){
-const err48 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_pending_per_device"},message:"must have required property '"+"max_pending_per_device"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
+if(data13.reassembly_timeout_s === undefined){
+const err48 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "reassembly_timeout_s"},message:"must have required property '"+"reassembly_timeout_s"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -619,8 +622,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(data13.missing_after_s === undefined){
-const err49 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "missing_after_s"},message:"must have required property '"+"missing_after_s"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
+if(data13.max_pending_per_device === undefined){
+const err49 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_pending_per_device"},message:"must have required property '"+"max_pending_per_device"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -629,9 +632,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-for(const key4 in data13){
-if(!(((((key4 === "max_envelope_bytes") || (key4 === "max_chunks")) || (key4 === "reassembly_timeout_s")) || (key4 === "max_pending_per_device")) || (key4 === "missing_after_s"))){
-const err50 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.caps,data:data13};
+if(data13.missing_after_s === undefined){
+const err50 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "missing_after_s"},message:"must have required property '"+"missing_after_s"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -640,10 +642,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-let data14 = data13.max_envelope_bytes;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err51 = {instancePath:instancePath+"/caps/max_envelope_bytes",schemaPath:"#/properties/caps/properties/max_envelope_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_envelope_bytes.type,parentSchema:schema11.properties.caps.properties.max_envelope_bytes,data:data14};
+for(const key4 in data13){
+if(!(((((key4 === "max_envelope_bytes") || (key4 === "max_chunks")) || (key4 === "reassembly_timeout_s")) || (key4 === "max_pending_per_device")) || (key4 === "missing_after_s"))){
+const err51 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -652,9 +653,10 @@ vErrors.push(err51);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 < 1024 || isNaN(data14)){
-const err52 = {instancePath:instancePath+"/caps/max_envelope_bytes",schemaPath:"#/properties/caps/properties/max_envelope_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024",schema:1024,parentSchema:schema11.properties.caps.properties.max_envelope_bytes,data:data14};
+}
+let data14 = data13.max_envelope_bytes;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err52 = {instancePath:instancePath+"/caps/max_envelope_bytes",schemaPath:"#/properties/caps/properties/max_envelope_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_envelope_bytes.type,parentSchema:schema11.properties.caps.properties.max_envelope_bytes,data:data14};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -663,10 +665,9 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-let data15 = data13.max_chunks;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err53 = {instancePath:instancePath+"/caps/max_chunks",schemaPath:"#/properties/caps/properties/max_chunks/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_chunks.type,parentSchema:schema11.properties.caps.properties.max_chunks,data:data15};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 1024 || isNaN(data14)){
+const err53 = {instancePath:instancePath+"/caps/max_envelope_bytes",schemaPath:"#/properties/caps/properties/max_envelope_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024",schema:1024,parentSchema:schema11.properties.caps.properties.max_envelope_bytes,data:data14};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -675,9 +676,10 @@ vErrors.push(err53);
 }
 errors++;
 }
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 < 1 || isNaN(data15)){
-const err54 = {instancePath:instancePath+"/caps/max_chunks",schemaPath:"#/properties/caps/properties/max_chunks/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.max_chunks,data:data15};
+}
+let data15 = data13.max_chunks;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err54 = {instancePath:instancePath+"/caps/max_chunks",schemaPath:"#/properties/caps/properties/max_chunks/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_chunks.type,parentSchema:schema11.properties.caps.properties.max_chunks,data:data15};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -686,11 +688,9 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-let data16 = data13.reassembly_timeout_s;
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 1 || isNaN(data16)){
-const err55 = {instancePath:instancePath+"/caps/reassembly_timeout_s",schemaPath:"#/properties/caps/properties/reassembly_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.reassembly_timeout_s,data:data16};
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 < 1 || isNaN(data15)){
+const err55 = {instancePath:instancePath+"/caps/max_chunks",schemaPath:"#/properties/caps/properties/max_chunks/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.max_chunks,data:data15};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -700,8 +700,10 @@ vErrors.push(err55);
 errors++;
 }
 }
-else {
-const err56 = {instancePath:instancePath+"/caps/reassembly_timeout_s",schemaPath:"#/properties/caps/properties/reassembly_timeout_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.caps.properties.reassembly_timeout_s.type,parentSchema:schema11.properties.caps.properties.reassembly_timeout_s,data:data16};
+let data16 = data13.reassembly_timeout_s;
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 1 || isNaN(data16)){
+const err56 = {instancePath:instancePath+"/caps/reassembly_timeout_s",schemaPath:"#/properties/caps/properties/reassembly_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.reassembly_timeout_s,data:data16};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -710,9 +712,9 @@ vErrors.push(err56);
 }
 errors++;
 }
-let data17 = data13.max_pending_per_device;
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err57 = {instancePath:instancePath+"/caps/max_pending_per_device",schemaPath:"#/properties/caps/properties/max_pending_per_device/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_pending_per_device.type,parentSchema:schema11.properties.caps.properties.max_pending_per_device,data:data17};
+}
+else {
+const err57 = {instancePath:instancePath+"/caps/reassembly_timeout_s",schemaPath:"#/properties/caps/properties/reassembly_timeout_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.caps.properties.reassembly_timeout_s.type,parentSchema:schema11.properties.caps.properties.reassembly_timeout_s,data:data16};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -721,9 +723,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 < 1 || isNaN(data17)){
-const err58 = {instancePath:instancePath+"/caps/max_pending_per_device",schemaPath:"#/properties/caps/properties/max_pending_per_device/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.max_pending_per_device,data:data17};
+let data17 = data13.max_pending_per_device;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err58 = {instancePath:instancePath+"/caps/max_pending_per_device",schemaPath:"#/properties/caps/properties/max_pending_per_device/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_pending_per_device.type,parentSchema:schema11.properties.caps.properties.max_pending_per_device,data:data17};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -732,11 +734,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-let data18 = data13.missing_after_s;
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 < 0.2 || isNaN(data18)){
-const err59 = {instancePath:instancePath+"/caps/missing_after_s",schemaPath:"#/properties/caps/properties/missing_after_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.2},message:"must be >= 0.2",schema:0.2,parentSchema:schema11.properties.caps.properties.missing_after_s,data:data18};
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 1 || isNaN(data17)){
+const err59 = {instancePath:instancePath+"/caps/max_pending_per_device",schemaPath:"#/properties/caps/properties/max_pending_per_device/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.max_pending_per_device,data:data17};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -746,8 +746,10 @@ vErrors.push(err59);
 errors++;
 }
 }
-else {
-const err60 = {instancePath:instancePath+"/caps/missing_after_s",schemaPath:"#/properties/caps/properties/missing_after_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.caps.properties.missing_after_s.type,parentSchema:schema11.properties.caps.properties.missing_after_s,data:data18};
+let data18 = data13.missing_after_s;
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 0.2 || isNaN(data18)){
+const err60 = {instancePath:instancePath+"/caps/missing_after_s",schemaPath:"#/properties/caps/properties/missing_after_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.2},message:"must be >= 0.2",schema:0.2,parentSchema:schema11.properties.caps.properties.missing_after_s,data:data18};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -758,12 +760,23 @@ errors++;
 }
 }
 else {
-const err61 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.caps.type,parentSchema:schema11.properties.caps,data:data13};
+const err61 = {instancePath:instancePath+"/caps/missing_after_s",schemaPath:"#/properties/caps/properties/missing_after_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.caps.properties.missing_after_s.type,parentSchema:schema11.properties.caps.properties.missing_after_s,data:data18};
 if(vErrors === null){
 vErrors = [err61];
 }
 else {
 vErrors.push(err61);
+}
+errors++;
+}
+}
+else {
+const err62 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.caps.type,parentSchema:schema11.properties.caps,data:data13};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
 }
 errors++;
 }
@@ -785,17 +798,7 @@ if(data19.series_threshold === undefined){
 data19.series_threshold = 0.45;
 }
 if(data19.candidates_top_k === undefined){
-const err62 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidates_top_k"},message:"must have required property '"+"candidates_top_k"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data19};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-if(data19.candidate_threshold === undefined){
-const err63 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidate_threshold"},message:"must have required property '"+"candidate_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data19};
+const err63 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidates_top_k"},message:"must have required property '"+"candidates_top_k"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data19};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -804,8 +807,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data19.triage_max_days === undefined){
-const err64 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "triage_max_days"},message:"must have required property '"+"triage_max_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data19};
+if(data19.candidate_threshold === undefined){
+const err64 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidate_threshold"},message:"must have required property '"+"candidate_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data19};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -814,8 +817,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(data19.retention_days === undefined){
-const err65 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "retention_days"},message:"must have required property '"+"retention_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data19};
+if(data19.triage_max_days === undefined){
+const err65 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "triage_max_days"},message:"must have required property '"+"triage_max_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data19};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -824,8 +827,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(data19.series_threshold === undefined){
-const err66 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "series_threshold"},message:"must have required property '"+"series_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data19};
+if(data19.retention_days === undefined){
+const err66 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "retention_days"},message:"must have required property '"+"retention_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data19};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -834,9 +837,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-for(const key5 in data19){
-if(!(((((key5 === "candidates_top_k") || (key5 === "candidate_threshold")) || (key5 === "triage_max_days")) || (key5 === "retention_days")) || (key5 === "series_threshold"))){
-const err67 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.workbench,data:data19};
+if(data19.series_threshold === undefined){
+const err67 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "series_threshold"},message:"must have required property '"+"series_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data19};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -845,10 +847,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-}
-let data20 = data19.candidates_top_k;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err68 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.candidates_top_k.type,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data20};
+for(const key5 in data19){
+if(!(((((key5 === "candidates_top_k") || (key5 === "candidate_threshold")) || (key5 === "triage_max_days")) || (key5 === "retention_days")) || (key5 === "series_threshold"))){
+const err68 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.workbench,data:data19};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -857,9 +858,10 @@ vErrors.push(err68);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 100 || isNaN(data20)){
-const err69 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data20};
+}
+let data20 = data19.candidates_top_k;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err69 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.candidates_top_k.type,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data20};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -868,8 +870,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(data20 < 1 || isNaN(data20)){
-const err70 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data20};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 100 || isNaN(data20)){
+const err70 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data20};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -878,11 +881,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-let data21 = data19.candidate_threshold;
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 1 || isNaN(data21)){
-const err71 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data21};
+if(data20 < 1 || isNaN(data20)){
+const err71 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data20};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -891,8 +891,11 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(data21 < 0 || isNaN(data21)){
-const err72 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data21};
+}
+let data21 = data19.candidate_threshold;
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 1 || isNaN(data21)){
+const err72 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data21};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -901,9 +904,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-else {
-const err73 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.candidate_threshold.type,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data21};
+if(data21 < 0 || isNaN(data21)){
+const err73 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data21};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -912,9 +914,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-let data22 = data19.triage_max_days;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err74 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.triage_max_days.type,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data22};
+}
+else {
+const err74 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.candidate_threshold.type,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data21};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -923,9 +925,9 @@ vErrors.push(err74);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 31 || isNaN(data22)){
-const err75 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31},message:"must be <= 31",schema:31,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data22};
+let data22 = data19.triage_max_days;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err75 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.triage_max_days.type,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data22};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -934,8 +936,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(data22 < 1 || isNaN(data22)){
-const err76 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data22};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 31 || isNaN(data22)){
+const err76 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31},message:"must be <= 31",schema:31,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data22};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -944,10 +947,8 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-let data23 = data19.retention_days;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err77 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.retention_days.type,parentSchema:schema11.properties.workbench.properties.retention_days,data:data23};
+if(data22 < 1 || isNaN(data22)){
+const err77 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data22};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -956,9 +957,10 @@ vErrors.push(err77);
 }
 errors++;
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 3650 || isNaN(data23)){
-const err78 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3650},message:"must be <= 3650",schema:3650,parentSchema:schema11.properties.workbench.properties.retention_days,data:data23};
+}
+let data23 = data19.retention_days;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err78 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.retention_days.type,parentSchema:schema11.properties.workbench.properties.retention_days,data:data23};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -967,8 +969,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(data23 < 1 || isNaN(data23)){
-const err79 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.retention_days,data:data23};
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 3650 || isNaN(data23)){
+const err79 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3650},message:"must be <= 3650",schema:3650,parentSchema:schema11.properties.workbench.properties.retention_days,data:data23};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -977,11 +980,8 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-let data24 = data19.series_threshold;
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 1 || isNaN(data24)){
-const err80 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data24};
+if(data23 < 1 || isNaN(data23)){
+const err80 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.retention_days,data:data23};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -990,8 +990,11 @@ vErrors.push(err80);
 }
 errors++;
 }
-if(data24 < 0 || isNaN(data24)){
-const err81 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data24};
+}
+let data24 = data19.series_threshold;
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 1 || isNaN(data24)){
+const err81 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data24};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1000,9 +1003,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-}
-else {
-const err82 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.series_threshold.type,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data24};
+if(data24 < 0 || isNaN(data24)){
+const err82 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data24};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1013,7 +1015,7 @@ errors++;
 }
 }
 else {
-const err83 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.workbench.type,parentSchema:schema11.properties.workbench,data:data19};
+const err83 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.series_threshold.type,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data24};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1022,31 +1024,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-let data25 = data.console;
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-if(data25.enabled === undefined){
-data25.enabled = true;
 }
-if(data25.host === undefined){
-data25.host = "127.0.0.1";
-}
-if(data25.port === undefined){
-data25.port = 9443;
-}
-if(data25.cert_file === undefined){
-data25.cert_file = "";
-}
-if(data25.key_file === undefined){
-data25.key_file = "";
-}
-if(data25.session_idle_min === undefined){
-data25.session_idle_min = 30;
-}
-if(data25.session_max_h === undefined){
-data25.session_max_h = 12;
-}
-if(data25.enabled === undefined){
-const err84 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data25};
+else {
+const err84 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.workbench.type,parentSchema:schema11.properties.workbench,data:data19};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1055,8 +1035,19 @@ vErrors.push(err84);
 }
 errors++;
 }
-if(data25.host === undefined){
-const err85 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data25};
+let data25 = data.gallery;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.index_min_photos === undefined){
+data25.index_min_photos = 20000;
+}
+if(data25.index_shortlist === undefined){
+data25.index_shortlist = 200;
+}
+if(data25.index_expansion === undefined){
+data25.index_expansion = 256;
+}
+if(data25.index_min_photos === undefined){
+const err85 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_min_photos"},message:"must have required property '"+"index_min_photos"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data25};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1065,8 +1056,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-if(data25.port === undefined){
-const err86 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data25};
+if(data25.index_shortlist === undefined){
+const err86 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_shortlist"},message:"must have required property '"+"index_shortlist"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data25};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1075,8 +1066,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(data25.cert_file === undefined){
-const err87 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "cert_file"},message:"must have required property '"+"cert_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data25};
+if(data25.index_expansion === undefined){
+const err87 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_expansion"},message:"must have required property '"+"index_expansion"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data25};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1085,8 +1076,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data25.key_file === undefined){
-const err88 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data25};
+for(const key6 in data25){
+if(!(((key6 === "index_min_photos") || (key6 === "index_shortlist")) || (key6 === "index_expansion"))){
+const err88 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.gallery,data:data25};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1095,8 +1087,10 @@ vErrors.push(err88);
 }
 errors++;
 }
-if(data25.session_idle_min === undefined){
-const err89 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_idle_min"},message:"must have required property '"+"session_idle_min"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data25};
+}
+let data26 = data25.index_min_photos;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err89 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_min_photos.type,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data26};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1105,8 +1099,9 @@ vErrors.push(err89);
 }
 errors++;
 }
-if(data25.session_max_h === undefined){
-const err90 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_max_h"},message:"must have required property '"+"session_max_h"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data25};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 100000000 || isNaN(data26)){
+const err90 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000000},message:"must be <= 100000000",schema:100000000,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data26};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1115,9 +1110,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-for(const key6 in data25){
-if(!(((((((key6 === "enabled") || (key6 === "host")) || (key6 === "port")) || (key6 === "cert_file")) || (key6 === "key_file")) || (key6 === "session_idle_min")) || (key6 === "session_max_h"))){
-const err91 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.console,data:data25};
+if(data26 < 0 || isNaN(data26)){
+const err91 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data26};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1127,9 +1121,9 @@ vErrors.push(err91);
 errors++;
 }
 }
-let data26 = data25.enabled;
-if(typeof data26 !== "boolean"){
-const err92 = {instancePath:instancePath+"/console/enabled",schemaPath:"#/properties/console/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.console.properties.enabled.type,parentSchema:schema11.properties.console.properties.enabled,data:data26};
+let data27 = data25.index_shortlist;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err92 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_shortlist.type,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data27};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1138,10 +1132,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-let data27 = data25.host;
-if(typeof data27 === "string"){
-if(func2(data27) > 64){
-const err93 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.console.properties.host,data:data27};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 10000 || isNaN(data27)){
+const err93 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data27};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1150,9 +1143,8 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-else {
-const err94 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.host.type,parentSchema:schema11.properties.console.properties.host,data:data27};
+if(data27 < 10 || isNaN(data27)){
+const err94 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data27};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1161,9 +1153,10 @@ vErrors.push(err94);
 }
 errors++;
 }
-let data28 = data25.port;
+}
+let data28 = data25.index_expansion;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err95 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.port.type,parentSchema:schema11.properties.console.properties.port,data:data28};
+const err95 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_expansion.type,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data28};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1173,8 +1166,8 @@ vErrors.push(err95);
 errors++;
 }
 if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 65535 || isNaN(data28)){
-const err96 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.console.properties.port,data:data28};
+if(data28 > 4096 || isNaN(data28)){
+const err96 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data28};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1183,8 +1176,8 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(data28 < 0 || isNaN(data28)){
-const err97 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.console.properties.port,data:data28};
+if(data28 < 16 || isNaN(data28)){
+const err97 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16",schema:16,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data28};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1194,10 +1187,9 @@ vErrors.push(err97);
 errors++;
 }
 }
-let data29 = data25.cert_file;
-if(typeof data29 === "string"){
-if(func2(data29) > 4096){
-const err98 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.cert_file,data:data29};
+}
+else {
+const err98 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.gallery.type,parentSchema:schema11.properties.gallery,data:data25};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1206,9 +1198,31 @@ vErrors.push(err98);
 }
 errors++;
 }
+let data29 = data.console;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.enabled === undefined){
+data29.enabled = true;
 }
-else {
-const err99 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.cert_file.type,parentSchema:schema11.properties.console.properties.cert_file,data:data29};
+if(data29.host === undefined){
+data29.host = "127.0.0.1";
+}
+if(data29.port === undefined){
+data29.port = 9443;
+}
+if(data29.cert_file === undefined){
+data29.cert_file = "";
+}
+if(data29.key_file === undefined){
+data29.key_file = "";
+}
+if(data29.session_idle_min === undefined){
+data29.session_idle_min = 30;
+}
+if(data29.session_max_h === undefined){
+data29.session_max_h = 12;
+}
+if(data29.enabled === undefined){
+const err99 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data29};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1217,10 +1231,8 @@ vErrors.push(err99);
 }
 errors++;
 }
-let data30 = data25.key_file;
-if(typeof data30 === "string"){
-if(func2(data30) > 4096){
-const err100 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.key_file,data:data30};
+if(data29.host === undefined){
+const err100 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data29};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1229,9 +1241,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-else {
-const err101 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.key_file.type,parentSchema:schema11.properties.console.properties.key_file,data:data30};
+if(data29.port === undefined){
+const err101 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data29};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1240,9 +1251,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-let data31 = data25.session_idle_min;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err102 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_idle_min.type,parentSchema:schema11.properties.console.properties.session_idle_min,data:data31};
+if(data29.cert_file === undefined){
+const err102 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "cert_file"},message:"must have required property '"+"cert_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data29};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1251,9 +1261,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 > 1440 || isNaN(data31)){
-const err103 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.console.properties.session_idle_min,data:data31};
+if(data29.key_file === undefined){
+const err103 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data29};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1262,8 +1271,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-if(data31 < 1 || isNaN(data31)){
-const err104 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_idle_min,data:data31};
+if(data29.session_idle_min === undefined){
+const err104 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_idle_min"},message:"must have required property '"+"session_idle_min"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data29};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1272,10 +1281,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-let data32 = data25.session_max_h;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err105 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_max_h.type,parentSchema:schema11.properties.console.properties.session_max_h,data:data32};
+if(data29.session_max_h === undefined){
+const err105 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_max_h"},message:"must have required property '"+"session_max_h"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data29};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1284,9 +1291,9 @@ vErrors.push(err105);
 }
 errors++;
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 168 || isNaN(data32)){
-const err106 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.console.properties.session_max_h,data:data32};
+for(const key7 in data29){
+if(!(((((((key7 === "enabled") || (key7 === "host")) || (key7 === "port")) || (key7 === "cert_file")) || (key7 === "key_file")) || (key7 === "session_idle_min")) || (key7 === "session_max_h"))){
+const err106 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.console,data:data29};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1295,8 +1302,10 @@ vErrors.push(err106);
 }
 errors++;
 }
-if(data32 < 1 || isNaN(data32)){
-const err107 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_max_h,data:data32};
+}
+let data30 = data29.enabled;
+if(typeof data30 !== "boolean"){
+const err107 = {instancePath:instancePath+"/console/enabled",schemaPath:"#/properties/console/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.console.properties.enabled.type,parentSchema:schema11.properties.console.properties.enabled,data:data30};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1305,10 +1314,10 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-}
-else {
-const err108 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.console.type,parentSchema:schema11.properties.console,data:data25};
+let data31 = data29.host;
+if(typeof data31 === "string"){
+if(func2(data31) > 64){
+const err108 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.console.properties.host,data:data31};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1317,16 +1326,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-let data33 = data.log;
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-if(data33.level === undefined){
-data33.level = "info";
 }
-if(data33.pretty === undefined){
-data33.pretty = "auto";
-}
-if(data33.level === undefined){
-const err109 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data33};
+else {
+const err109 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.host.type,parentSchema:schema11.properties.console.properties.host,data:data31};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1335,8 +1337,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-if(data33.pretty === undefined){
-const err110 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "pretty"},message:"must have required property '"+"pretty"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data33};
+let data32 = data29.port;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err110 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.port.type,parentSchema:schema11.properties.console.properties.port,data:data32};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1345,9 +1348,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-for(const key7 in data33){
-if(!((key7 === "level") || (key7 === "pretty"))){
-const err111 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data33};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 65535 || isNaN(data32)){
+const err111 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.console.properties.port,data:data32};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1356,10 +1359,8 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-let data34 = data33.level;
-if(typeof data34 !== "string"){
-const err112 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data34};
+if(data32 < 0 || isNaN(data32)){
+const err112 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.console.properties.port,data:data32};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1368,8 +1369,11 @@ vErrors.push(err112);
 }
 errors++;
 }
-if(!((((((data34 === "fatal") || (data34 === "error")) || (data34 === "warn")) || (data34 === "info")) || (data34 === "debug")) || (data34 === "trace"))){
-const err113 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data34};
+}
+let data33 = data29.cert_file;
+if(typeof data33 === "string"){
+if(func2(data33) > 4096){
+const err113 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.cert_file,data:data33};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1378,12 +1382,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-let data35 = data33.pretty;
-const _errs87 = errors;
-let valid8 = false;
-const _errs88 = errors;
-if(typeof data35 !== "boolean"){
-const err114 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.pretty.anyOf[0].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[0],data:data35};
+}
+else {
+const err114 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.cert_file.type,parentSchema:schema11.properties.console.properties.cert_file,data:data33};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1392,12 +1393,10 @@ vErrors.push(err114);
 }
 errors++;
 }
-var _valid0 = _errs88 === errors;
-valid8 = valid8 || _valid0;
-if(!valid8){
-const _errs90 = errors;
-if(typeof data35 !== "string"){
-const err115 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.pretty.anyOf[1].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data35};
+let data34 = data29.key_file;
+if(typeof data34 === "string"){
+if(func2(data34) > 4096){
+const err115 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.key_file,data:data34};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1406,8 +1405,9 @@ vErrors.push(err115);
 }
 errors++;
 }
-if("auto" !== data35){
-const err116 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/const",keyword:"const",params:{allowedValue: "auto"},message:"must be equal to constant",schema:"auto",parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data35};
+}
+else {
+const err116 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.key_file.type,parentSchema:schema11.properties.console.properties.key_file,data:data34};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1416,11 +1416,9 @@ vErrors.push(err116);
 }
 errors++;
 }
-var _valid0 = _errs90 === errors;
-valid8 = valid8 || _valid0;
-}
-if(!valid8){
-const err117 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.log.properties.pretty.anyOf,parentSchema:schema11.properties.log.properties.pretty,data:data35};
+let data35 = data29.session_idle_min;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err117 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_idle_min.type,parentSchema:schema11.properties.console.properties.session_idle_min,data:data35};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1429,20 +1427,9 @@ vErrors.push(err117);
 }
 errors++;
 }
-else {
-errors = _errs87;
-if(vErrors !== null){
-if(_errs87){
-vErrors.length = _errs87;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-else {
-const err118 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data33};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 1440 || isNaN(data35)){
+const err118 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.console.properties.session_idle_min,data:data35};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1451,14 +1438,203 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-else {
-const err119 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data35 < 1 || isNaN(data35)){
+const err119 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_idle_min,data:data35};
 if(vErrors === null){
 vErrors = [err119];
 }
 else {
 vErrors.push(err119);
+}
+errors++;
+}
+}
+let data36 = data29.session_max_h;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err120 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_max_h.type,parentSchema:schema11.properties.console.properties.session_max_h,data:data36};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 168 || isNaN(data36)){
+const err121 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.console.properties.session_max_h,data:data36};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+if(data36 < 1 || isNaN(data36)){
+const err122 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_max_h,data:data36};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+}
+else {
+const err123 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.console.type,parentSchema:schema11.properties.console,data:data29};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+let data37 = data.log;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.level === undefined){
+data37.level = "info";
+}
+if(data37.pretty === undefined){
+data37.pretty = "auto";
+}
+if(data37.level === undefined){
+const err124 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data37};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+if(data37.pretty === undefined){
+const err125 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "pretty"},message:"must have required property '"+"pretty"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data37};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+for(const key8 in data37){
+if(!((key8 === "level") || (key8 === "pretty"))){
+const err126 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data37};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+let data38 = data37.level;
+if(typeof data38 !== "string"){
+const err127 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data38};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+if(!((((((data38 === "fatal") || (data38 === "error")) || (data38 === "warn")) || (data38 === "info")) || (data38 === "debug")) || (data38 === "trace"))){
+const err128 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data38};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+let data39 = data37.pretty;
+const _errs96 = errors;
+let valid9 = false;
+const _errs97 = errors;
+if(typeof data39 !== "boolean"){
+const err129 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.pretty.anyOf[0].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[0],data:data39};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+var _valid0 = _errs97 === errors;
+valid9 = valid9 || _valid0;
+if(!valid9){
+const _errs99 = errors;
+if(typeof data39 !== "string"){
+const err130 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.pretty.anyOf[1].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data39};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+if("auto" !== data39){
+const err131 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/const",keyword:"const",params:{allowedValue: "auto"},message:"must be equal to constant",schema:"auto",parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data39};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+var _valid0 = _errs99 === errors;
+valid9 = valid9 || _valid0;
+}
+if(!valid9){
+const err132 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.log.properties.pretty.anyOf,parentSchema:schema11.properties.log.properties.pretty,data:data39};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+else {
+errors = _errs96;
+if(vErrors !== null){
+if(_errs96){
+vErrors.length = _errs96;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+else {
+const err133 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data37};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+else {
+const err134 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
 }
 errors++;
 }
@@ -1478,6 +1654,7 @@ export const forceConfigJsonSchema: object = {
   "broker",
   "caps",
   "workbench",
+  "gallery",
   "console",
   "log"
  ],
@@ -1680,6 +1857,40 @@ export const forceConfigJsonSchema: object = {
      "minimum": 0,
      "maximum": 1,
      "type": "number"
+    }
+   }
+  },
+  "gallery": {
+   "description": "Search of the custody gallery.",
+   "additionalProperties": false,
+   "default": {},
+   "type": "object",
+   "required": [
+    "index_min_photos",
+    "index_shortlist",
+    "index_expansion"
+   ],
+   "properties": {
+    "index_min_photos": {
+     "description": "From this many photos of a model on, a search asks an approximate nearest-neighbour index (saved in <dir>/gallery/index, loaded at start) for a shortlist and scores only those photos exactly; below it every photo is compared exactly and no index is kept. Exact search costs about 10 ms per 1,000 photos (see the README).",
+     "default": 20000,
+     "minimum": 0,
+     "maximum": 100000000,
+     "type": "integer"
+    },
+    "index_shortlist": {
+     "description": "Photos the index proposes for exact scoring per search; more finds more of the true nearest at some cost in time (see the README).",
+     "default": 200,
+     "minimum": 10,
+     "maximum": 10000,
+     "type": "integer"
+    },
+    "index_expansion": {
+     "description": "Breadth of the index's graph search (HNSW `ef`); more finds more of the true nearest at some cost in time.",
+     "default": 256,
+     "minimum": 16,
+     "maximum": 4096,
+     "type": "integer"
     }
    }
   },
