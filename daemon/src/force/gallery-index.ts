@@ -100,15 +100,15 @@ export class GalleryIndex {
    */
   refresh(): void {
     const models = new Set([...this.repo.models(), ...this.loaded.keys(), ...this.modelsOnDisk()]);
-    for (const model of models) this.current(model, true);
+    for (const model of models) this.current(model);
   }
 
   /** The index of `model`, in step with the database (loaded, built or caught up as needed). */
-  private current(model: string, save = false): Loaded | undefined {
+  private current(model: string): Loaded | undefined {
     let ix = this.loaded.get(model);
     const generation = this.repo.generation();
-    if (ix && ix.generation === generation && !save) return ix;
-    if (!ix && !save && this.small.get(model) === generation) return undefined;
+    if (ix && ix.generation === generation) return ix;
+    if (!ix && this.small.get(model) === generation) return undefined;
     const keys = this.repo.indexKeys(model);
     if (keys.length < this.o.minPhotos) {
       if (ix || this.headerOf(model)) this.drop(model, `the gallery has ${keys.length} photo(s) of the model, below gallery.index_min_photos (${this.o.minPhotos}): exact search`);
@@ -126,7 +126,7 @@ export class GalleryIndex {
       this.loaded.set(model, ix);
     }
     if (ix.generation !== generation) changed = this.catchUp(ix, keys, generation) || changed;
-    if (changed || save) this.save(ix);
+    if (changed) this.save(ix);
     return ix;
   }
 

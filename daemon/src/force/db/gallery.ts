@@ -137,7 +137,8 @@ export class GalleryRepo {
   /** The photos of `model` with these index keys, as the database holds them now (a deleted one is absent). */
   byIndexKeys(model: string, keys: readonly number[]): IndexEntry[] {
     if (!keys.length) return [];
-    return (statement(this.db, 'SELECT index_key, photo_id, person_ref, embedding FROM gallery_photos WHERE model = ? AND index_key IN (SELECT value FROM json_each(?))').all(model, JSON.stringify(keys)) as IndexEntryRow[]).map(fromEntryRow);
+    // `+model`: look the keys up by their own index, never by scanning every photo of the model
+    return (statement(this.db, 'SELECT index_key, photo_id, person_ref, embedding FROM gallery_photos WHERE index_key IN (SELECT value FROM json_each(?)) AND +model = ?').all(JSON.stringify(keys), model) as IndexEntryRow[]).map(fromEntryRow);
   }
 
   setEmbedding(photoId: string, model: string, embedding: Buffer, faceScore: number): void {
