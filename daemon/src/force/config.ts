@@ -61,7 +61,7 @@ export const ForceConfigSchema = Type.Object(
         100_000_000,
       ),
       index_shortlist: integer('Photos the index proposes for exact scoring per search; more finds more of the true nearest at some cost in time (see the README).', 200, 10, 10_000),
-      index_expansion: integer("Breadth of the index's graph search (HNSW `ef`); more finds more of the true nearest at some cost in time.", 256, 16, 4096),
+      index_expansion: integer("Breadth of the index's graph search (HNSW `ef`); more finds more of the true nearest at some cost in time (see the README).", 512, 16, 4096),
     }),
     console: section("The reviewers' web console (`hindsight-force console`), HTTPS only.", {
       enabled: Type.Boolean({ description: 'Allow the console to start. Off: `hindsight-force console` refuses, and only the command line is used.', default: true }),
