@@ -110,7 +110,7 @@ export class GalleryIndex {
     if (ix && ix.generation === generation) return ix;
     if (!ix && this.small.get(model) === generation) return undefined;
     const keys = this.repo.indexKeys(model);
-    if (keys.length < this.o.minPhotos) {
+    if (keys.length === 0 || keys.length < this.o.minPhotos) {
       if (ix || this.headerOf(model)) this.drop(model, `the gallery has ${keys.length} photo(s) of the model, below gallery.index_min_photos (${this.o.minPhotos}): exact search`);
       this.small.set(model, generation);
       return undefined;

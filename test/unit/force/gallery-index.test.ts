@@ -201,6 +201,14 @@ describe('the gallery search index: a shortlist from an ANN index, scored exactl
     expect(g.searchCounted(unitVec(1010, undefined, 0), MODEL, 10, 0.2).matches[0]!.personRef).toBe('P-10');
   });
 
+  it('an index kept from the first photo on (no minimum) starts with the first photo, not before', () => {
+    const g = gallery(fdb, 0);
+    expect(g.searchCounted(unitVec(1001, undefined, 0), MODEL, 10, 0.2)).toEqual({ matches: [], compared: 0 });
+    fill(fdb, 2, 1);
+    expect(g.search(unitVec(1001, undefined, 0), MODEL, 10, 0.2).map((m) => m.personRef)).toEqual(['P-1']);
+    expect(JSON.parse(readFileSync(indexFile('.json'), 'utf8'))).toMatchObject({ photos: 2, dimensions: DIMS });
+  });
+
   it('a probe of other dimensions than the index is compared exactly (nothing of its size: no match)', () => {
     fill(fdb, 150, 1);
     expect(gallery(fdb).searchCounted(new Float32Array(32).fill(0.1), MODEL, 10, 0)).toEqual({ matches: [], compared: 0 });
