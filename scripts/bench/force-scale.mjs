@@ -21,8 +21,9 @@
 //    (FNIR) of enrolled probes at the threshold that gives unenrolled probes a false-candidate rate (FPIR)
 //    of 1 % and 10 %, with those thresholds.
 // HINDSIGHT_BENCH_KEEP=1 keeps the temporary force folder. The figures depend on what else the 2 cores run.
+// After each size, the figures so far are in bench-results/force-scale.partial.json (the 1M build is long).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { round } from './_measure.mjs';
@@ -33,9 +34,13 @@ export async function run({ root, log }) {
   const wanted = (process.env.HINDSIGHT_BENCH_FORCE_SECTIONS ?? Object.keys(SECTIONS).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   for (const s of wanted) if (!SECTIONS[s]) throw new Error(`unknown force-scale section ${s}; known: ${Object.keys(SECTIONS).join(', ')}`);
   const result = { summary: {} };
+  // a long run writes what each section has measured so far, so a run stopped early keeps it
+  const partialFile = path.join(root, 'bench-results', 'force-scale.partial.json');
+  mkdirSync(path.dirname(partialFile), { recursive: true });
   for (const name of wanted) {
     log(`section ${name}`);
-    const { summary, ...figures } = await SECTIONS[name]({ root, log: (m) => log(`${name}: ${m}`) });
+    const progress = (figures) => writeFileSync(partialFile, JSON.stringify({ ...result, [name]: figures, written: new Date().toISOString() }, null, 2) + '\n');
+    const { summary, ...figures } = await SECTIONS[name]({ root, log: (m) => log(`${name}: ${m}`), progress });
     result[name] = figures;
     for (const [k, v] of Object.entries(summary)) result.summary[`${name}_${k}`] = v;
   }
@@ -50,7 +55,7 @@ const FPIR_TARGETS = [0.01, 0.1];
 const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil((p / 100) * xs.length) - 1))];
 const mib = (bytes) => round(bytes / 2 ** 20, 1);
 
-async function gallerySection({ root, log }) {
+async function gallerySection({ root, log, progress }) {
   const sizes = (process.env.HINDSIGHT_BENCH_GALLERY_SIZES ?? '10000,100000,1000000').split(',').map(Number).sort((a, b) => a - b);
   const rank = Number(process.env.HINDSIGHT_BENCH_GALLERY_RANK ?? 64);
   const truthProbes = Number(process.env.HINDSIGHT_BENCH_GALLERY_TRUTH ?? 200);
@@ -188,6 +193,7 @@ async function gallerySection({ root, log }) {
         search: chosen,
         other_settings: bySetting.slice(1),
       });
+      progress({ model, dim, by_size: bySize });
     }
   } finally {
     fdb.close();
