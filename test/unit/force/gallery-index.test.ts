@@ -157,6 +157,9 @@ describe('the gallery search index: a shortlist from an ANN index, scored exactl
     g.loadIndex();
     const size = readFileSync(indexFile('.usearch')).length;
     g.deletePerson('P-5', 'released', OFFICER);
+    const { log, lines } = logged();
+    gallery(open(), 100, log).loadIndex();
+    expect(lines.map((l) => l.msg), 'an index with a filled slot is loaded as it is').toEqual(['gallery index loaded']);
     fill(fdb, 1, 1, 900);
     g.loadIndex();
     expect(readFileSync(indexFile('.usearch')).length).toBe(size);
