@@ -4,8 +4,9 @@
 import type { ConfigValidator } from '../config/loader.js';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
-const schema11 = {"additionalProperties":false,"title":"Hindsight force receiver configuration","type":"object","required":["force","mqtt","broker","caps","intake","workbench","console","log"],"properties":{"force":{"description":"The force installation.","additionalProperties":false,"default":{},"type":"object","required":["dir","prefix","share_group","client_id"],"properties":{"dir":{"description":"Folder with keys/, keyset.json, the force database and the evidence store.","path":true,"default":".","maxLength":4096,"type":"string"},"prefix":{"description":"MQTT topic prefix shared with the boxes.","default":"hindsight/v1","maxLength":100,"type":"string"},"share_group":{"description":"MQTT 5 shared-subscription group: receivers in one group share the load.","default":"hindsight-receivers","pattern":"^[A-Za-z0-9_-]{1,64}$","type":"string"},"client_id":{"description":"MQTT client id of this receiver (stable, so its persistent session survives restarts).","default":"force-receiver-1","maxLength":64,"type":"string"}}},"mqtt":{"description":"Broker connection of the force service.","additionalProperties":false,"default":{},"type":"object","required":["url","ca_file","username","password","publish_timeout_ms"],"properties":{"url":{"description":"Broker URL (mqtts://host:port).","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) of the broker.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username of the force service.","default":"svc.force","pattern":"^svc\\.[A-Za-z0-9_-]{1,60}$","type":"string"},"password":{"description":"MQTT password of the force service; may be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"publish_timeout_ms":{"description":"Deadline of one publish (receipts).","default":10000,"minimum":500,"type":"integer"}}},"broker":{"description":"The Mosquitto on this machine that reads the kit's broker/passwd, as `hindsight-force revoke` reaches it: it removes the box's line and sends the broker SIGHUP, and the reload drops the box's live connection.","additionalProperties":false,"default":{},"type":"object","required":["pid_file"],"properties":{"pid_file":{"description":"Mosquitto's pid file (its own `pid_file` setting; Debian's is /run/mosquitto/mosquitto.pid). `revoke` signals the process named there, only if it is a mosquitto, and needs the right to (root, or the broker's user).","path":true,"default":"/run/mosquitto/mosquitto.pid","maxLength":4096,"type":"string"}}},"caps":{"description":"Limits on what one box can make the receiver hold.","additionalProperties":false,"default":{},"type":"object","required":["max_envelope_bytes","max_chunks","reassembly_timeout_s","max_pending_per_device","missing_after_s"],"properties":{"max_envelope_bytes":{"description":"Largest evidence package accepted (plaintext bytes).","default":268435456,"minimum":1024,"type":"integer"},"max_chunks":{"description":"Most chunks per envelope.","default":8192,"minimum":1,"type":"integer"},"reassembly_timeout_s":{"description":"A partial envelope is dropped after this long (the box sends it again).","default":3600,"minimum":1,"type":"number"},"max_pending_per_device":{"description":"Envelopes one box may have in reassembly at once.","default":8,"minimum":1,"type":"integer"},"missing_after_s":{"description":"Ask the box for missing chunks when an incomplete envelope has been quiet this long.","default":10,"minimum":0.2,"type":"number"}}},"intake":{"description":"Back-pressure: what the receiver holds at once, and how much a flooding box can make it write.","additionalProperties":false,"default":{},"type":"object","required":["max_bytes_in_flight","receive_maximum","rejections_per_min","rejections_summary_s"],"properties":{"max_bytes_in_flight":{"description":"Bytes of messages the receiver holds at once (waiting, being reassembled or stored). Above this it takes no more from the broker until it is below again: messages wait at the broker, none is dropped. Its memory stays within about this plus receive_maximum times the largest packet (256 KiB) and the envelope it is opening.","default":33554432,"minimum":65536,"type":"integer"},"receive_maximum":{"description":"MQTT 5 Receive Maximum: messages the broker sends this receiver before it acknowledges them.","default":32,"minimum":1,"maximum":65535,"type":"integer"},"rejections_per_min":{"description":"Refused messages of one box recorded one by one (rejection row, audit row, log line) per minute, in a burst of as many; the rest are counted into a summary.","default":20,"minimum":1,"maximum":100000,"type":"integer"},"rejections_summary_s":{"description":"Seconds over which a box's suppressed rejections are counted into one summary row and log line.","default":60,"minimum":1,"maximum":86400,"type":"integer"}}},"workbench":{"description":"Triage and candidate lists.","additionalProperties":false,"default":{},"type":"object","required":["candidates_top_k","candidate_threshold","triage_max_days","retention_days","series_threshold"],"properties":{"candidates_top_k":{"description":"Candidates proposed per searched subject.","default":10,"minimum":1,"maximum":100,"type":"integer"},"candidate_threshold":{"description":"Cosine similarity a gallery photo must reach to be proposed. 0.34 is a false match rate of about 1 in 1000 per comparison on the development photos; a search compares every person, so the chance that a stranger gets some candidate grows with the gallery (measured in the README: 7 % of strangers at 76 persons). Raise it (0.48: about 1 % at that size) for fewer false candidates at the cost of missed mates.","default":0.34,"minimum":0,"maximum":1,"type":"number"},"triage_max_days":{"description":"Days an incident may wait untriaged; then it is deleted with a deletion receipt (at most 31).","default":31,"minimum":1,"maximum":31,"type":"integer"},"retention_days":{"description":"Days after acceptance that the subjects of an incident without a possible match confirmed by two reviewers are kept; then they are deleted with a deletion receipt (the whole evidence when none is confirmed).","default":90,"minimum":1,"maximum":3650,"type":"integer"},"series_threshold":{"description":"Cosine similarity at which two subjects of accepted incidents are linked as possibly the same unknown person (a series); conservative on purpose: a reviewer can split a wrong link.","default":0.45,"minimum":0,"maximum":1,"type":"number"}}},"console":{"description":"The reviewers' web console (`hindsight-force console`), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h"],"properties":{"enabled":{"description":"Allow the console to start. Off: `hindsight-force console` refuses, and only the command line is used.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"127.0.0.1\": this machine only; the address of the force network the reviewers use, or \"0.0.0.0\" for every network).","default":"127.0.0.1","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the console prints which).","default":9443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the console's own self-signed P-256 certificate, made at the first start in <dir>/web/.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}}}};
-const func2 = require("ajv/dist/runtime/ucs2length").default;
+const schema11 = {"additionalProperties":false,"title":"Hindsight force receiver configuration","type":"object","required":["force","mqtt","broker","caps","intake","workbench","gallery","console","log"],"properties":{"force":{"description":"The force installation.","additionalProperties":false,"default":{},"type":"object","required":["dir","prefix","share_group","client_id"],"properties":{"dir":{"description":"Folder with keys/, keyset.json, the force database and the evidence store.","path":true,"default":".","maxLength":4096,"type":"string"},"prefix":{"description":"MQTT topic prefix shared with the boxes.","default":"hindsight/v1","maxLength":100,"type":"string"},"share_group":{"description":"MQTT 5 shared-subscription group: receivers in one group share the load.","default":"hindsight-receivers","pattern":"^[A-Za-z0-9_-]{1,64}$","type":"string"},"client_id":{"description":"MQTT client id of this receiver (stable, so its persistent session survives restarts).","default":"force-receiver-1","maxLength":64,"type":"string"}}},"mqtt":{"description":"Broker connection of the force service.","additionalProperties":false,"default":{},"type":"object","required":["url","ca_file","username","password","publish_timeout_ms"],"properties":{"url":{"description":"Broker URL (mqtts://host:port).","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) of the broker.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username of the force service.","default":"svc.force","pattern":"^svc\\.[A-Za-z0-9_-]{1,60}$","type":"string"},"password":{"description":"MQTT password of the force service; may be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"publish_timeout_ms":{"description":"Deadline of one publish (receipts).","default":10000,"minimum":500,"type":"integer"}}},"broker":{"description":"The Mosquitto on this machine that reads the kit's broker/passwd, as `hindsight-force revoke` reaches it: it removes the box's line and sends the broker SIGHUP, and the reload drops the box's live connection.","additionalProperties":false,"default":{},"type":"object","required":["pid_file"],"properties":{"pid_file":{"description":"Mosquitto's pid file (its own `pid_file` setting; Debian's is /run/mosquitto/mosquitto.pid). `revoke` signals the process named there, only if it is a mosquitto, and needs the right to (root, or the broker's user).","path":true,"default":"/run/mosquitto/mosquitto.pid","maxLength":4096,"type":"string"}}},"caps":{"description":"Limits on what one box can make the receiver hold.","additionalProperties":false,"default":{},"type":"object","required":["max_envelope_bytes","max_chunks","reassembly_timeout_s","max_pending_per_device","missing_after_s"],"properties":{"max_envelope_bytes":{"description":"Largest evidence package accepted (plaintext bytes).","default":268435456,"minimum":1024,"type":"integer"},"max_chunks":{"description":"Most chunks per envelope.","default":8192,"minimum":1,"type":"integer"},"reassembly_timeout_s":{"description":"A partial envelope is dropped after this long (the box sends it again).","default":3600,"minimum":1,"type":"number"},"max_pending_per_device":{"description":"Envelopes one box may have in reassembly at once.","default":8,"minimum":1,"type":"integer"},"missing_after_s":{"description":"Ask the box for missing chunks when an incomplete envelope has been quiet this long.","default":10,"minimum":0.2,"type":"number"}}},"intake":{"description":"Back-pressure: what the receiver holds at once, and how much a flooding box can make it write.","additionalProperties":false,"default":{},"type":"object","required":["max_bytes_in_flight","receive_maximum","rejections_per_min","rejections_summary_s"],"properties":{"max_bytes_in_flight":{"description":"Bytes of messages the receiver holds at once (waiting, being reassembled or stored). Above this it takes no more from the broker until it is below again: messages wait at the broker, none is dropped. Its memory stays within about this plus receive_maximum times the largest packet (256 KiB) and the envelope it is opening.","default":33554432,"minimum":65536,"type":"integer"},"receive_maximum":{"description":"MQTT 5 Receive Maximum: messages the broker sends this receiver before it acknowledges them.","default":32,"minimum":1,"maximum":65535,"type":"integer"},"rejections_per_min":{"description":"Refused messages of one box recorded one by one (rejection row, audit row, log line) per minute, in a burst of as many; the rest are counted into a summary.","default":20,"minimum":1,"maximum":100000,"type":"integer"},"rejections_summary_s":{"description":"Seconds over which a box's suppressed rejections are counted into one summary row and log line.","default":60,"minimum":1,"maximum":86400,"type":"integer"}}},"workbench":{"description":"Triage and candidate lists.","additionalProperties":false,"default":{},"type":"object","required":["candidates_top_k","candidate_threshold","triage_max_days","retention_days","series_threshold"],"properties":{"candidates_top_k":{"description":"Candidates proposed per searched subject.","default":10,"minimum":1,"maximum":100,"type":"integer"},"candidate_threshold":{"description":"Cosine similarity a gallery photo must reach to be proposed. 0.34 is a false match rate of about 1 in 1000 per comparison on the development photos; a search compares every person, so the chance that a stranger gets some candidate grows with the gallery (measured in the README: 7 % of strangers at 76 persons). Raise it (0.48: about 1 % at that size) for fewer false candidates at the cost of missed mates.","default":0.34,"minimum":0,"maximum":1,"type":"number"},"triage_max_days":{"description":"Days an incident may wait untriaged; then it is deleted with a deletion receipt (at most 31).","default":31,"minimum":1,"maximum":31,"type":"integer"},"retention_days":{"description":"Days after acceptance that the subjects of an incident without a possible match confirmed by two reviewers are kept; then they are deleted with a deletion receipt (the whole evidence when none is confirmed).","default":90,"minimum":1,"maximum":3650,"type":"integer"},"series_threshold":{"description":"Cosine similarity at which two subjects of accepted incidents are linked as possibly the same unknown person (a series); conservative on purpose: a reviewer can split a wrong link.","default":0.45,"minimum":0,"maximum":1,"type":"number"}}},"gallery":{"description":"Search of the custody gallery.","additionalProperties":false,"default":{},"type":"object","required":["index_min_photos","index_shortlist","index_expansion"],"properties":{"index_min_photos":{"description":"From this many photos of a model on, a search asks an approximate nearest-neighbour index (saved in <dir>/gallery/index, loaded at start) for a shortlist and scores only those photos exactly; below it every photo is compared exactly and no index is kept. Exact search costs about 10 ms per 1,000 photos (see the README).","default":20000,"minimum":0,"maximum":100000000,"type":"integer"},"index_shortlist":{"description":"Photos the index proposes for exact scoring per search; more finds more of the true nearest at some cost in time (see the README).","default":200,"minimum":10,"maximum":10000,"type":"integer"},"index_expansion":{"description":"Breadth of the index's graph search (HNSW `ef`); more finds more of the true nearest at some cost in time (see the README).","default":512,"minimum":16,"maximum":4096,"type":"integer"}}},"console":{"description":"The reviewers' web console (`hindsight-force console`), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h"],"properties":{"enabled":{"description":"Allow the console to start. Off: `hindsight-force console` refuses, and only the command line is used.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"127.0.0.1\": this machine only; the address of the force network the reviewers use, or \"0.0.0.0\" for every network).","default":"127.0.0.1","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the console prints which).","default":9443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the console's own self-signed P-256 certificate, made at the first start in <dir>/web/.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}}}};
+const func2 = Object.prototype.hasOwnProperty;
+const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
 const pattern1 = new RegExp("^$|^mqtts://[^\\s/?#@]+/?$", "u");
 const pattern2 = new RegExp("^svc\\.[A-Za-z0-9_-]{1,60}$", "u");
@@ -31,6 +32,9 @@ data.intake = {};
 }
 if(data.workbench === undefined){
 data.workbench = {};
+}
+if(data.gallery === undefined){
+data.gallery = {};
 }
 if(data.console === undefined){
 data.console = {};
@@ -98,8 +102,8 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(data.console === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "console"},message:"must have required property '"+"console"+"'",schema:schema11.required,parentSchema:schema11,data};
+if(data.gallery === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gallery"},message:"must have required property '"+"gallery"+"'",schema:schema11.required,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -108,8 +112,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data.log === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema11.required,parentSchema:schema11,data};
+if(data.console === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "console"},message:"must have required property '"+"console"+"'",schema:schema11.required,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -118,14 +122,24 @@ vErrors.push(err7);
 }
 errors++;
 }
-for(const key0 in data){
-if(!((((((((key0 === "force") || (key0 === "mqtt")) || (key0 === "broker")) || (key0 === "caps")) || (key0 === "intake")) || (key0 === "workbench")) || (key0 === "console")) || (key0 === "log"))){
-const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
+if(data.log === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "log"},message:"must have required property '"+"log"+"'",schema:schema11.required,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err8];
 }
 else {
 vErrors.push(err8);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema11.properties, key0))){
+const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
 }
 errors++;
 }
@@ -145,17 +159,7 @@ if(data0.client_id === undefined){
 data0.client_id = "force-receiver-1";
 }
 if(data0.dir === undefined){
-const err9 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "dir"},message:"must have required property '"+"dir"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-if(data0.prefix === undefined){
-const err10 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
+const err10 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "dir"},message:"must have required property '"+"dir"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -164,8 +168,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(data0.share_group === undefined){
-const err11 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "share_group"},message:"must have required property '"+"share_group"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
+if(data0.prefix === undefined){
+const err11 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -174,8 +178,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data0.client_id === undefined){
-const err12 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "client_id"},message:"must have required property '"+"client_id"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
+if(data0.share_group === undefined){
+const err12 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "share_group"},message:"must have required property '"+"share_group"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -184,9 +188,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-for(const key1 in data0){
-if(!((((key1 === "dir") || (key1 === "prefix")) || (key1 === "share_group")) || (key1 === "client_id"))){
-const err13 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.force,data:data0};
+if(data0.client_id === undefined){
+const err13 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/required",keyword:"required",params:{missingProperty: "client_id"},message:"must have required property '"+"client_id"+"'",schema:schema11.properties.force.required,parentSchema:schema11.properties.force,data:data0};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -195,11 +198,9 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-let data1 = data0.dir;
-if(typeof data1 === "string"){
-if(func2(data1) > 4096){
-const err14 = {instancePath:instancePath+"/force/dir",schemaPath:"#/properties/force/properties/dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.force.properties.dir,data:data1};
+for(const key1 in data0){
+if(!((((key1 === "dir") || (key1 === "prefix")) || (key1 === "share_group")) || (key1 === "client_id"))){
+const err14 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.force,data:data0};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -209,8 +210,10 @@ vErrors.push(err14);
 errors++;
 }
 }
-else {
-const err15 = {instancePath:instancePath+"/force/dir",schemaPath:"#/properties/force/properties/dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.dir.type,parentSchema:schema11.properties.force.properties.dir,data:data1};
+let data1 = data0.dir;
+if(typeof data1 === "string"){
+if(func3(data1) > 4096){
+const err15 = {instancePath:instancePath+"/force/dir",schemaPath:"#/properties/force/properties/dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.force.properties.dir,data:data1};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -219,10 +222,9 @@ vErrors.push(err15);
 }
 errors++;
 }
-let data2 = data0.prefix;
-if(typeof data2 === "string"){
-if(func2(data2) > 100){
-const err16 = {instancePath:instancePath+"/force/prefix",schemaPath:"#/properties/force/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema11.properties.force.properties.prefix,data:data2};
+}
+else {
+const err16 = {instancePath:instancePath+"/force/dir",schemaPath:"#/properties/force/properties/dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.dir.type,parentSchema:schema11.properties.force.properties.dir,data:data1};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -231,9 +233,10 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-else {
-const err17 = {instancePath:instancePath+"/force/prefix",schemaPath:"#/properties/force/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.prefix.type,parentSchema:schema11.properties.force.properties.prefix,data:data2};
+let data2 = data0.prefix;
+if(typeof data2 === "string"){
+if(func3(data2) > 100){
+const err17 = {instancePath:instancePath+"/force/prefix",schemaPath:"#/properties/force/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema11.properties.force.properties.prefix,data:data2};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -242,10 +245,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-let data3 = data0.share_group;
-if(typeof data3 === "string"){
-if(!pattern0.test(data3)){
-const err18 = {instancePath:instancePath+"/force/share_group",schemaPath:"#/properties/force/properties/share_group/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\"",schema:"^[A-Za-z0-9_-]{1,64}$",parentSchema:schema11.properties.force.properties.share_group,data:data3};
+}
+else {
+const err18 = {instancePath:instancePath+"/force/prefix",schemaPath:"#/properties/force/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.prefix.type,parentSchema:schema11.properties.force.properties.prefix,data:data2};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -254,9 +256,10 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-else {
-const err19 = {instancePath:instancePath+"/force/share_group",schemaPath:"#/properties/force/properties/share_group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.share_group.type,parentSchema:schema11.properties.force.properties.share_group,data:data3};
+let data3 = data0.share_group;
+if(typeof data3 === "string"){
+if(!pattern0.test(data3)){
+const err19 = {instancePath:instancePath+"/force/share_group",schemaPath:"#/properties/force/properties/share_group/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\"",schema:"^[A-Za-z0-9_-]{1,64}$",parentSchema:schema11.properties.force.properties.share_group,data:data3};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -265,10 +268,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-let data4 = data0.client_id;
-if(typeof data4 === "string"){
-if(func2(data4) > 64){
-const err20 = {instancePath:instancePath+"/force/client_id",schemaPath:"#/properties/force/properties/client_id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.force.properties.client_id,data:data4};
+}
+else {
+const err20 = {instancePath:instancePath+"/force/share_group",schemaPath:"#/properties/force/properties/share_group/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.share_group.type,parentSchema:schema11.properties.force.properties.share_group,data:data3};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -277,9 +279,10 @@ vErrors.push(err20);
 }
 errors++;
 }
-}
-else {
-const err21 = {instancePath:instancePath+"/force/client_id",schemaPath:"#/properties/force/properties/client_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.client_id.type,parentSchema:schema11.properties.force.properties.client_id,data:data4};
+let data4 = data0.client_id;
+if(typeof data4 === "string"){
+if(func3(data4) > 64){
+const err21 = {instancePath:instancePath+"/force/client_id",schemaPath:"#/properties/force/properties/client_id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.force.properties.client_id,data:data4};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -290,12 +293,23 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.force.type,parentSchema:schema11.properties.force,data:data0};
+const err22 = {instancePath:instancePath+"/force/client_id",schemaPath:"#/properties/force/properties/client_id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.force.properties.client_id.type,parentSchema:schema11.properties.force.properties.client_id,data:data4};
 if(vErrors === null){
 vErrors = [err22];
 }
 else {
 vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/force",schemaPath:"#/properties/force/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.force.type,parentSchema:schema11.properties.force,data:data0};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
 }
 errors++;
 }
@@ -317,17 +331,7 @@ if(data5.publish_timeout_ms === undefined){
 data5.publish_timeout_ms = 10000;
 }
 if(data5.url === undefined){
-const err23 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if(data5.ca_file === undefined){
-const err24 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "ca_file"},message:"must have required property '"+"ca_file"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
+const err24 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "url"},message:"must have required property '"+"url"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -336,8 +340,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(data5.username === undefined){
-const err25 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
+if(data5.ca_file === undefined){
+const err25 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "ca_file"},message:"must have required property '"+"ca_file"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -346,8 +350,8 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(data5.password === undefined){
-const err26 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
+if(data5.username === undefined){
+const err26 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -356,8 +360,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(data5.publish_timeout_ms === undefined){
-const err27 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "publish_timeout_ms"},message:"must have required property '"+"publish_timeout_ms"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
+if(data5.password === undefined){
+const err27 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -366,9 +370,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-for(const key2 in data5){
-if(!(((((key2 === "url") || (key2 === "ca_file")) || (key2 === "username")) || (key2 === "password")) || (key2 === "publish_timeout_ms"))){
-const err28 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data5};
+if(data5.publish_timeout_ms === undefined){
+const err28 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/required",keyword:"required",params:{missingProperty: "publish_timeout_ms"},message:"must have required property '"+"publish_timeout_ms"+"'",schema:schema11.properties.mqtt.required,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -377,11 +380,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-let data6 = data5.url;
-if(typeof data6 === "string"){
-if(func2(data6) > 1024){
-const err29 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.mqtt.properties.url,data:data6};
+for(const key2 in data5){
+if(!(((((key2 === "url") || (key2 === "ca_file")) || (key2 === "username")) || (key2 === "password")) || (key2 === "publish_timeout_ms"))){
+const err29 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.mqtt,data:data5};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -390,8 +391,11 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(!pattern1.test(data6)){
-const err30 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^$|^mqtts://[^\\s/?#@]+/?$"},message:"must match pattern \""+"^$|^mqtts://[^\\s/?#@]+/?$"+"\"",schema:"^$|^mqtts://[^\\s/?#@]+/?$",parentSchema:schema11.properties.mqtt.properties.url,data:data6};
+}
+let data6 = data5.url;
+if(typeof data6 === "string"){
+if(func3(data6) > 1024){
+const err30 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.mqtt.properties.url,data:data6};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -400,9 +404,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-else {
-const err31 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data6};
+if(!pattern1.test(data6)){
+const err31 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/pattern",keyword:"pattern",params:{pattern: "^$|^mqtts://[^\\s/?#@]+/?$"},message:"must match pattern \""+"^$|^mqtts://[^\\s/?#@]+/?$"+"\"",schema:"^$|^mqtts://[^\\s/?#@]+/?$",parentSchema:schema11.properties.mqtt.properties.url,data:data6};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -411,10 +414,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-let data7 = data5.ca_file;
-if(typeof data7 === "string"){
-if(func2(data7) > 4096){
-const err32 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data7};
+}
+else {
+const err32 = {instancePath:instancePath+"/mqtt/url",schemaPath:"#/properties/mqtt/properties/url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.url.type,parentSchema:schema11.properties.mqtt.properties.url,data:data6};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -423,9 +425,10 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-else {
-const err33 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.ca_file.type,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data7};
+let data7 = data5.ca_file;
+if(typeof data7 === "string"){
+if(func3(data7) > 4096){
+const err33 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data7};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -434,10 +437,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-let data8 = data5.username;
-if(typeof data8 === "string"){
-if(!pattern2.test(data8)){
-const err34 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^svc\\.[A-Za-z0-9_-]{1,60}$"},message:"must match pattern \""+"^svc\\.[A-Za-z0-9_-]{1,60}$"+"\"",schema:"^svc\\.[A-Za-z0-9_-]{1,60}$",parentSchema:schema11.properties.mqtt.properties.username,data:data8};
+}
+else {
+const err34 = {instancePath:instancePath+"/mqtt/ca_file",schemaPath:"#/properties/mqtt/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.ca_file.type,parentSchema:schema11.properties.mqtt.properties.ca_file,data:data7};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -446,9 +448,10 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-else {
-const err35 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data8};
+let data8 = data5.username;
+if(typeof data8 === "string"){
+if(!pattern2.test(data8)){
+const err35 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/pattern",keyword:"pattern",params:{pattern: "^svc\\.[A-Za-z0-9_-]{1,60}$"},message:"must match pattern \""+"^svc\\.[A-Za-z0-9_-]{1,60}$"+"\"",schema:"^svc\\.[A-Za-z0-9_-]{1,60}$",parentSchema:schema11.properties.mqtt.properties.username,data:data8};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -457,10 +460,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-let data9 = data5.password;
-if(typeof data9 === "string"){
-if(func2(data9) > 4096){
-const err36 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.mqtt.properties.password,data:data9};
+}
+else {
+const err36 = {instancePath:instancePath+"/mqtt/username",schemaPath:"#/properties/mqtt/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.username.type,parentSchema:schema11.properties.mqtt.properties.username,data:data8};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -469,9 +471,10 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data9};
+let data9 = data5.password;
+if(typeof data9 === "string"){
+if(func3(data9) > 4096){
+const err37 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.mqtt.properties.password,data:data9};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -480,9 +483,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-let data10 = data5.publish_timeout_ms;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err38 = {instancePath:instancePath+"/mqtt/publish_timeout_ms",schemaPath:"#/properties/mqtt/properties/publish_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.publish_timeout_ms.type,parentSchema:schema11.properties.mqtt.properties.publish_timeout_ms,data:data10};
+}
+else {
+const err38 = {instancePath:instancePath+"/mqtt/password",schemaPath:"#/properties/mqtt/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.mqtt.properties.password.type,parentSchema:schema11.properties.mqtt.properties.password,data:data9};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -491,9 +494,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 < 500 || isNaN(data10)){
-const err39 = {instancePath:instancePath+"/mqtt/publish_timeout_ms",schemaPath:"#/properties/mqtt/properties/publish_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 500},message:"must be >= 500",schema:500,parentSchema:schema11.properties.mqtt.properties.publish_timeout_ms,data:data10};
+let data10 = data5.publish_timeout_ms;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err39 = {instancePath:instancePath+"/mqtt/publish_timeout_ms",schemaPath:"#/properties/mqtt/properties/publish_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.mqtt.properties.publish_timeout_ms.type,parentSchema:schema11.properties.mqtt.properties.publish_timeout_ms,data:data10};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -502,15 +505,26 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-}
-else {
-const err40 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data5};
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 < 500 || isNaN(data10)){
+const err40 = {instancePath:instancePath+"/mqtt/publish_timeout_ms",schemaPath:"#/properties/mqtt/properties/publish_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 500},message:"must be >= 500",schema:500,parentSchema:schema11.properties.mqtt.properties.publish_timeout_ms,data:data10};
 if(vErrors === null){
 vErrors = [err40];
 }
 else {
 vErrors.push(err40);
+}
+errors++;
+}
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/mqtt",schemaPath:"#/properties/mqtt/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.mqtt.type,parentSchema:schema11.properties.mqtt,data:data5};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
 }
 errors++;
 }
@@ -520,18 +534,7 @@ if(data11.pid_file === undefined){
 data11.pid_file = "/run/mosquitto/mosquitto.pid";
 }
 if(data11.pid_file === undefined){
-const err41 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/required",keyword:"required",params:{missingProperty: "pid_file"},message:"must have required property '"+"pid_file"+"'",schema:schema11.properties.broker.required,parentSchema:schema11.properties.broker,data:data11};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-for(const key3 in data11){
-if(!(key3 === "pid_file")){
-const err42 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.broker,data:data11};
+const err42 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/required",keyword:"required",params:{missingProperty: "pid_file"},message:"must have required property '"+"pid_file"+"'",schema:schema11.properties.broker.required,parentSchema:schema11.properties.broker,data:data11};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -540,11 +543,9 @@ vErrors.push(err42);
 }
 errors++;
 }
-}
-let data12 = data11.pid_file;
-if(typeof data12 === "string"){
-if(func2(data12) > 4096){
-const err43 = {instancePath:instancePath+"/broker/pid_file",schemaPath:"#/properties/broker/properties/pid_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.broker.properties.pid_file,data:data12};
+for(const key3 in data11){
+if(!(key3 === "pid_file")){
+const err43 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.broker,data:data11};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -554,8 +555,10 @@ vErrors.push(err43);
 errors++;
 }
 }
-else {
-const err44 = {instancePath:instancePath+"/broker/pid_file",schemaPath:"#/properties/broker/properties/pid_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.broker.properties.pid_file.type,parentSchema:schema11.properties.broker.properties.pid_file,data:data12};
+let data12 = data11.pid_file;
+if(typeof data12 === "string"){
+if(func3(data12) > 4096){
+const err44 = {instancePath:instancePath+"/broker/pid_file",schemaPath:"#/properties/broker/properties/pid_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.broker.properties.pid_file,data:data12};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -566,12 +569,23 @@ errors++;
 }
 }
 else {
-const err45 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.broker.type,parentSchema:schema11.properties.broker,data:data11};
+const err45 = {instancePath:instancePath+"/broker/pid_file",schemaPath:"#/properties/broker/properties/pid_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.broker.properties.pid_file.type,parentSchema:schema11.properties.broker.properties.pid_file,data:data12};
 if(vErrors === null){
 vErrors = [err45];
 }
 else {
 vErrors.push(err45);
+}
+errors++;
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/broker",schemaPath:"#/properties/broker/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.broker.type,parentSchema:schema11.properties.broker,data:data11};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
 }
 errors++;
 }
@@ -593,17 +607,7 @@ if(data13.missing_after_s === undefined){
 data13.missing_after_s = 10;
 }
 if(data13.max_envelope_bytes === undefined){
-const err46 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_envelope_bytes"},message:"must have required property '"+"max_envelope_bytes"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-if(data13.max_chunks === undefined){
-const err47 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_chunks"},message:"must have required property '"+"max_chunks"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
+const err47 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_envelope_bytes"},message:"must have required property '"+"max_envelope_bytes"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -612,8 +616,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-if(data13.reassembly_timeout_s === undefined){
-const err48 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "reassembly_timeout_s"},message:"must have required property '"+"reassembly_timeout_s"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
+if(data13.max_chunks === undefined){
+const err48 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_chunks"},message:"must have required property '"+"max_chunks"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -622,8 +626,8 @@ vErrors.push(err48);
 }
 errors++;
 }
-if(data13.max_pending_per_device === undefined){
-const err49 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_pending_per_device"},message:"must have required property '"+"max_pending_per_device"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
+if(data13.reassembly_timeout_s === undefined){
+const err49 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "reassembly_timeout_s"},message:"must have required property '"+"reassembly_timeout_s"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -632,8 +636,8 @@ vErrors.push(err49);
 }
 errors++;
 }
-if(data13.missing_after_s === undefined){
-const err50 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "missing_after_s"},message:"must have required property '"+"missing_after_s"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
+if(data13.max_pending_per_device === undefined){
+const err50 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "max_pending_per_device"},message:"must have required property '"+"max_pending_per_device"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -642,9 +646,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-for(const key4 in data13){
-if(!(((((key4 === "max_envelope_bytes") || (key4 === "max_chunks")) || (key4 === "reassembly_timeout_s")) || (key4 === "max_pending_per_device")) || (key4 === "missing_after_s"))){
-const err51 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.caps,data:data13};
+if(data13.missing_after_s === undefined){
+const err51 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/required",keyword:"required",params:{missingProperty: "missing_after_s"},message:"must have required property '"+"missing_after_s"+"'",schema:schema11.properties.caps.required,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -653,10 +656,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-}
-let data14 = data13.max_envelope_bytes;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err52 = {instancePath:instancePath+"/caps/max_envelope_bytes",schemaPath:"#/properties/caps/properties/max_envelope_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_envelope_bytes.type,parentSchema:schema11.properties.caps.properties.max_envelope_bytes,data:data14};
+for(const key4 in data13){
+if(!(((((key4 === "max_envelope_bytes") || (key4 === "max_chunks")) || (key4 === "reassembly_timeout_s")) || (key4 === "max_pending_per_device")) || (key4 === "missing_after_s"))){
+const err52 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.caps,data:data13};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -665,9 +667,10 @@ vErrors.push(err52);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 < 1024 || isNaN(data14)){
-const err53 = {instancePath:instancePath+"/caps/max_envelope_bytes",schemaPath:"#/properties/caps/properties/max_envelope_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024",schema:1024,parentSchema:schema11.properties.caps.properties.max_envelope_bytes,data:data14};
+}
+let data14 = data13.max_envelope_bytes;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err53 = {instancePath:instancePath+"/caps/max_envelope_bytes",schemaPath:"#/properties/caps/properties/max_envelope_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_envelope_bytes.type,parentSchema:schema11.properties.caps.properties.max_envelope_bytes,data:data14};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -676,10 +679,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-let data15 = data13.max_chunks;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err54 = {instancePath:instancePath+"/caps/max_chunks",schemaPath:"#/properties/caps/properties/max_chunks/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_chunks.type,parentSchema:schema11.properties.caps.properties.max_chunks,data:data15};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 1024 || isNaN(data14)){
+const err54 = {instancePath:instancePath+"/caps/max_envelope_bytes",schemaPath:"#/properties/caps/properties/max_envelope_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024",schema:1024,parentSchema:schema11.properties.caps.properties.max_envelope_bytes,data:data14};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -688,9 +690,10 @@ vErrors.push(err54);
 }
 errors++;
 }
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 < 1 || isNaN(data15)){
-const err55 = {instancePath:instancePath+"/caps/max_chunks",schemaPath:"#/properties/caps/properties/max_chunks/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.max_chunks,data:data15};
+}
+let data15 = data13.max_chunks;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err55 = {instancePath:instancePath+"/caps/max_chunks",schemaPath:"#/properties/caps/properties/max_chunks/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_chunks.type,parentSchema:schema11.properties.caps.properties.max_chunks,data:data15};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -699,11 +702,9 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-let data16 = data13.reassembly_timeout_s;
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 < 1 || isNaN(data16)){
-const err56 = {instancePath:instancePath+"/caps/reassembly_timeout_s",schemaPath:"#/properties/caps/properties/reassembly_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.reassembly_timeout_s,data:data16};
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 < 1 || isNaN(data15)){
+const err56 = {instancePath:instancePath+"/caps/max_chunks",schemaPath:"#/properties/caps/properties/max_chunks/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.max_chunks,data:data15};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -713,8 +714,10 @@ vErrors.push(err56);
 errors++;
 }
 }
-else {
-const err57 = {instancePath:instancePath+"/caps/reassembly_timeout_s",schemaPath:"#/properties/caps/properties/reassembly_timeout_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.caps.properties.reassembly_timeout_s.type,parentSchema:schema11.properties.caps.properties.reassembly_timeout_s,data:data16};
+let data16 = data13.reassembly_timeout_s;
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 1 || isNaN(data16)){
+const err57 = {instancePath:instancePath+"/caps/reassembly_timeout_s",schemaPath:"#/properties/caps/properties/reassembly_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.reassembly_timeout_s,data:data16};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -723,9 +726,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-let data17 = data13.max_pending_per_device;
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err58 = {instancePath:instancePath+"/caps/max_pending_per_device",schemaPath:"#/properties/caps/properties/max_pending_per_device/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_pending_per_device.type,parentSchema:schema11.properties.caps.properties.max_pending_per_device,data:data17};
+}
+else {
+const err58 = {instancePath:instancePath+"/caps/reassembly_timeout_s",schemaPath:"#/properties/caps/properties/reassembly_timeout_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.caps.properties.reassembly_timeout_s.type,parentSchema:schema11.properties.caps.properties.reassembly_timeout_s,data:data16};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -734,9 +737,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 < 1 || isNaN(data17)){
-const err59 = {instancePath:instancePath+"/caps/max_pending_per_device",schemaPath:"#/properties/caps/properties/max_pending_per_device/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.max_pending_per_device,data:data17};
+let data17 = data13.max_pending_per_device;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err59 = {instancePath:instancePath+"/caps/max_pending_per_device",schemaPath:"#/properties/caps/properties/max_pending_per_device/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.caps.properties.max_pending_per_device.type,parentSchema:schema11.properties.caps.properties.max_pending_per_device,data:data17};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -745,11 +748,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-let data18 = data13.missing_after_s;
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 < 0.2 || isNaN(data18)){
-const err60 = {instancePath:instancePath+"/caps/missing_after_s",schemaPath:"#/properties/caps/properties/missing_after_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.2},message:"must be >= 0.2",schema:0.2,parentSchema:schema11.properties.caps.properties.missing_after_s,data:data18};
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 1 || isNaN(data17)){
+const err60 = {instancePath:instancePath+"/caps/max_pending_per_device",schemaPath:"#/properties/caps/properties/max_pending_per_device/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.caps.properties.max_pending_per_device,data:data17};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -759,8 +760,10 @@ vErrors.push(err60);
 errors++;
 }
 }
-else {
-const err61 = {instancePath:instancePath+"/caps/missing_after_s",schemaPath:"#/properties/caps/properties/missing_after_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.caps.properties.missing_after_s.type,parentSchema:schema11.properties.caps.properties.missing_after_s,data:data18};
+let data18 = data13.missing_after_s;
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 0.2 || isNaN(data18)){
+const err61 = {instancePath:instancePath+"/caps/missing_after_s",schemaPath:"#/properties/caps/properties/missing_after_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.2},message:"must be >= 0.2",schema:0.2,parentSchema:schema11.properties.caps.properties.missing_after_s,data:data18};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -771,12 +774,23 @@ errors++;
 }
 }
 else {
-const err62 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.caps.type,parentSchema:schema11.properties.caps,data:data13};
+const err62 = {instancePath:instancePath+"/caps/missing_after_s",schemaPath:"#/properties/caps/properties/missing_after_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.caps.properties.missing_after_s.type,parentSchema:schema11.properties.caps.properties.missing_after_s,data:data18};
 if(vErrors === null){
 vErrors = [err62];
 }
 else {
 vErrors.push(err62);
+}
+errors++;
+}
+}
+else {
+const err63 = {instancePath:instancePath+"/caps",schemaPath:"#/properties/caps/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.caps.type,parentSchema:schema11.properties.caps,data:data13};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
 }
 errors++;
 }
@@ -795,17 +809,7 @@ if(data19.rejections_summary_s === undefined){
 data19.rejections_summary_s = 60;
 }
 if(data19.max_bytes_in_flight === undefined){
-const err63 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/required",keyword:"required",params:{missingProperty: "max_bytes_in_flight"},message:"must have required property '"+"max_bytes_in_flight"+"'",schema:schema11.properties.intake.required,parentSchema:schema11.properties.intake,data:data19};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-if(data19.receive_maximum === undefined){
-const err64 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/required",keyword:"required",params:{missingProperty: "receive_maximum"},message:"must have required property '"+"receive_maximum"+"'",schema:schema11.properties.intake.required,parentSchema:schema11.properties.intake,data:data19};
+const err64 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/required",keyword:"required",params:{missingProperty: "max_bytes_in_flight"},message:"must have required property '"+"max_bytes_in_flight"+"'",schema:schema11.properties.intake.required,parentSchema:schema11.properties.intake,data:data19};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -814,8 +818,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-if(data19.rejections_per_min === undefined){
-const err65 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/required",keyword:"required",params:{missingProperty: "rejections_per_min"},message:"must have required property '"+"rejections_per_min"+"'",schema:schema11.properties.intake.required,parentSchema:schema11.properties.intake,data:data19};
+if(data19.receive_maximum === undefined){
+const err65 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/required",keyword:"required",params:{missingProperty: "receive_maximum"},message:"must have required property '"+"receive_maximum"+"'",schema:schema11.properties.intake.required,parentSchema:schema11.properties.intake,data:data19};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -824,8 +828,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(data19.rejections_summary_s === undefined){
-const err66 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/required",keyword:"required",params:{missingProperty: "rejections_summary_s"},message:"must have required property '"+"rejections_summary_s"+"'",schema:schema11.properties.intake.required,parentSchema:schema11.properties.intake,data:data19};
+if(data19.rejections_per_min === undefined){
+const err66 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/required",keyword:"required",params:{missingProperty: "rejections_per_min"},message:"must have required property '"+"rejections_per_min"+"'",schema:schema11.properties.intake.required,parentSchema:schema11.properties.intake,data:data19};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -834,9 +838,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-for(const key5 in data19){
-if(!((((key5 === "max_bytes_in_flight") || (key5 === "receive_maximum")) || (key5 === "rejections_per_min")) || (key5 === "rejections_summary_s"))){
-const err67 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.intake,data:data19};
+if(data19.rejections_summary_s === undefined){
+const err67 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/required",keyword:"required",params:{missingProperty: "rejections_summary_s"},message:"must have required property '"+"rejections_summary_s"+"'",schema:schema11.properties.intake.required,parentSchema:schema11.properties.intake,data:data19};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -845,10 +848,9 @@ vErrors.push(err67);
 }
 errors++;
 }
-}
-let data20 = data19.max_bytes_in_flight;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err68 = {instancePath:instancePath+"/intake/max_bytes_in_flight",schemaPath:"#/properties/intake/properties/max_bytes_in_flight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.max_bytes_in_flight.type,parentSchema:schema11.properties.intake.properties.max_bytes_in_flight,data:data20};
+for(const key5 in data19){
+if(!((((key5 === "max_bytes_in_flight") || (key5 === "receive_maximum")) || (key5 === "rejections_per_min")) || (key5 === "rejections_summary_s"))){
+const err68 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.intake,data:data19};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -857,9 +859,10 @@ vErrors.push(err68);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 65536 || isNaN(data20)){
-const err69 = {instancePath:instancePath+"/intake/max_bytes_in_flight",schemaPath:"#/properties/intake/properties/max_bytes_in_flight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 65536},message:"must be >= 65536",schema:65536,parentSchema:schema11.properties.intake.properties.max_bytes_in_flight,data:data20};
+}
+let data20 = data19.max_bytes_in_flight;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err69 = {instancePath:instancePath+"/intake/max_bytes_in_flight",schemaPath:"#/properties/intake/properties/max_bytes_in_flight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.max_bytes_in_flight.type,parentSchema:schema11.properties.intake.properties.max_bytes_in_flight,data:data20};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -868,10 +871,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-let data21 = data19.receive_maximum;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err70 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.receive_maximum.type,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 65536 || isNaN(data20)){
+const err70 = {instancePath:instancePath+"/intake/max_bytes_in_flight",schemaPath:"#/properties/intake/properties/max_bytes_in_flight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 65536},message:"must be >= 65536",schema:65536,parentSchema:schema11.properties.intake.properties.max_bytes_in_flight,data:data20};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -880,9 +882,10 @@ vErrors.push(err70);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 65535 || isNaN(data21)){
-const err71 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
+}
+let data21 = data19.receive_maximum;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err71 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.receive_maximum.type,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -891,8 +894,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(data21 < 1 || isNaN(data21)){
-const err72 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 65535 || isNaN(data21)){
+const err72 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -901,10 +905,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-let data22 = data19.rejections_per_min;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err73 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.rejections_per_min.type,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
+if(data21 < 1 || isNaN(data21)){
+const err73 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -913,9 +915,10 @@ vErrors.push(err73);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 100000 || isNaN(data22)){
-const err74 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
+}
+let data22 = data19.rejections_per_min;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err74 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.rejections_per_min.type,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -924,8 +927,9 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data22 < 1 || isNaN(data22)){
-const err75 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 100000 || isNaN(data22)){
+const err75 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -934,10 +938,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-let data23 = data19.rejections_summary_s;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err76 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.rejections_summary_s.type,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
+if(data22 < 1 || isNaN(data22)){
+const err76 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -946,9 +948,10 @@ vErrors.push(err76);
 }
 errors++;
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 86400 || isNaN(data23)){
-const err77 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
+}
+let data23 = data19.rejections_summary_s;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err77 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.rejections_summary_s.type,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -957,8 +960,9 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data23 < 1 || isNaN(data23)){
-const err78 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 86400 || isNaN(data23)){
+const err78 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -967,15 +971,25 @@ vErrors.push(err78);
 }
 errors++;
 }
-}
-}
-else {
-const err79 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.intake.type,parentSchema:schema11.properties.intake,data:data19};
+if(data23 < 1 || isNaN(data23)){
+const err79 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
 if(vErrors === null){
 vErrors = [err79];
 }
 else {
 vErrors.push(err79);
+}
+errors++;
+}
+}
+}
+else {
+const err80 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.intake.type,parentSchema:schema11.properties.intake,data:data19};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
 }
 errors++;
 }
@@ -997,17 +1011,7 @@ if(data24.series_threshold === undefined){
 data24.series_threshold = 0.45;
 }
 if(data24.candidates_top_k === undefined){
-const err80 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidates_top_k"},message:"must have required property '"+"candidates_top_k"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
-if(vErrors === null){
-vErrors = [err80];
-}
-else {
-vErrors.push(err80);
-}
-errors++;
-}
-if(data24.candidate_threshold === undefined){
-const err81 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidate_threshold"},message:"must have required property '"+"candidate_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
+const err81 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidates_top_k"},message:"must have required property '"+"candidates_top_k"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1016,8 +1020,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(data24.triage_max_days === undefined){
-const err82 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "triage_max_days"},message:"must have required property '"+"triage_max_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
+if(data24.candidate_threshold === undefined){
+const err82 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidate_threshold"},message:"must have required property '"+"candidate_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1026,8 +1030,8 @@ vErrors.push(err82);
 }
 errors++;
 }
-if(data24.retention_days === undefined){
-const err83 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "retention_days"},message:"must have required property '"+"retention_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
+if(data24.triage_max_days === undefined){
+const err83 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "triage_max_days"},message:"must have required property '"+"triage_max_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1036,8 +1040,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(data24.series_threshold === undefined){
-const err84 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "series_threshold"},message:"must have required property '"+"series_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
+if(data24.retention_days === undefined){
+const err84 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "retention_days"},message:"must have required property '"+"retention_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1046,9 +1050,8 @@ vErrors.push(err84);
 }
 errors++;
 }
-for(const key6 in data24){
-if(!(((((key6 === "candidates_top_k") || (key6 === "candidate_threshold")) || (key6 === "triage_max_days")) || (key6 === "retention_days")) || (key6 === "series_threshold"))){
-const err85 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.workbench,data:data24};
+if(data24.series_threshold === undefined){
+const err85 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "series_threshold"},message:"must have required property '"+"series_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1057,10 +1060,9 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-let data25 = data24.candidates_top_k;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err86 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.candidates_top_k.type,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data25};
+for(const key6 in data24){
+if(!(((((key6 === "candidates_top_k") || (key6 === "candidate_threshold")) || (key6 === "triage_max_days")) || (key6 === "retention_days")) || (key6 === "series_threshold"))){
+const err86 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.workbench,data:data24};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1069,9 +1071,10 @@ vErrors.push(err86);
 }
 errors++;
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 > 100 || isNaN(data25)){
-const err87 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data25};
+}
+let data25 = data24.candidates_top_k;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err87 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.candidates_top_k.type,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data25};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1080,8 +1083,9 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data25 < 1 || isNaN(data25)){
-const err88 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data25};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 100 || isNaN(data25)){
+const err88 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data25};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1090,11 +1094,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-let data26 = data24.candidate_threshold;
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 1 || isNaN(data26)){
-const err89 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data26};
+if(data25 < 1 || isNaN(data25)){
+const err89 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data25};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1103,8 +1104,11 @@ vErrors.push(err89);
 }
 errors++;
 }
-if(data26 < 0 || isNaN(data26)){
-const err90 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data26};
+}
+let data26 = data24.candidate_threshold;
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 1 || isNaN(data26)){
+const err90 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data26};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1113,9 +1117,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
-else {
-const err91 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.candidate_threshold.type,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data26};
+if(data26 < 0 || isNaN(data26)){
+const err91 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data26};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1124,9 +1127,9 @@ vErrors.push(err91);
 }
 errors++;
 }
-let data27 = data24.triage_max_days;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err92 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.triage_max_days.type,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data27};
+}
+else {
+const err92 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.candidate_threshold.type,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data26};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1135,9 +1138,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 > 31 || isNaN(data27)){
-const err93 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31},message:"must be <= 31",schema:31,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data27};
+let data27 = data24.triage_max_days;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err93 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.triage_max_days.type,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data27};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1146,8 +1149,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-if(data27 < 1 || isNaN(data27)){
-const err94 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data27};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 31 || isNaN(data27)){
+const err94 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31},message:"must be <= 31",schema:31,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data27};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1156,10 +1160,8 @@ vErrors.push(err94);
 }
 errors++;
 }
-}
-let data28 = data24.retention_days;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err95 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.retention_days.type,parentSchema:schema11.properties.workbench.properties.retention_days,data:data28};
+if(data27 < 1 || isNaN(data27)){
+const err95 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data27};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1168,9 +1170,10 @@ vErrors.push(err95);
 }
 errors++;
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 3650 || isNaN(data28)){
-const err96 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3650},message:"must be <= 3650",schema:3650,parentSchema:schema11.properties.workbench.properties.retention_days,data:data28};
+}
+let data28 = data24.retention_days;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err96 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.retention_days.type,parentSchema:schema11.properties.workbench.properties.retention_days,data:data28};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1179,8 +1182,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(data28 < 1 || isNaN(data28)){
-const err97 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.retention_days,data:data28};
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 3650 || isNaN(data28)){
+const err97 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3650},message:"must be <= 3650",schema:3650,parentSchema:schema11.properties.workbench.properties.retention_days,data:data28};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1189,11 +1193,8 @@ vErrors.push(err97);
 }
 errors++;
 }
-}
-let data29 = data24.series_threshold;
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 > 1 || isNaN(data29)){
-const err98 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data29};
+if(data28 < 1 || isNaN(data28)){
+const err98 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.retention_days,data:data28};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1202,8 +1203,11 @@ vErrors.push(err98);
 }
 errors++;
 }
-if(data29 < 0 || isNaN(data29)){
-const err99 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data29};
+}
+let data29 = data24.series_threshold;
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 1 || isNaN(data29)){
+const err99 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data29};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1212,9 +1216,8 @@ vErrors.push(err99);
 }
 errors++;
 }
-}
-else {
-const err100 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.series_threshold.type,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data29};
+if(data29 < 0 || isNaN(data29)){
+const err100 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data29};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1225,7 +1228,7 @@ errors++;
 }
 }
 else {
-const err101 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.workbench.type,parentSchema:schema11.properties.workbench,data:data24};
+const err101 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.series_threshold.type,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data29};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1234,31 +1237,9 @@ vErrors.push(err101);
 }
 errors++;
 }
-let data30 = data.console;
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-if(data30.enabled === undefined){
-data30.enabled = true;
 }
-if(data30.host === undefined){
-data30.host = "127.0.0.1";
-}
-if(data30.port === undefined){
-data30.port = 9443;
-}
-if(data30.cert_file === undefined){
-data30.cert_file = "";
-}
-if(data30.key_file === undefined){
-data30.key_file = "";
-}
-if(data30.session_idle_min === undefined){
-data30.session_idle_min = 30;
-}
-if(data30.session_max_h === undefined){
-data30.session_max_h = 12;
-}
-if(data30.enabled === undefined){
-const err102 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data30};
+else {
+const err102 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.workbench.type,parentSchema:schema11.properties.workbench,data:data24};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1267,8 +1248,19 @@ vErrors.push(err102);
 }
 errors++;
 }
-if(data30.host === undefined){
-const err103 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data30};
+let data30 = data.gallery;
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+if(data30.index_min_photos === undefined){
+data30.index_min_photos = 20000;
+}
+if(data30.index_shortlist === undefined){
+data30.index_shortlist = 200;
+}
+if(data30.index_expansion === undefined){
+data30.index_expansion = 512;
+}
+if(data30.index_min_photos === undefined){
+const err103 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_min_photos"},message:"must have required property '"+"index_min_photos"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data30};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1277,8 +1269,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-if(data30.port === undefined){
-const err104 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data30};
+if(data30.index_shortlist === undefined){
+const err104 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_shortlist"},message:"must have required property '"+"index_shortlist"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data30};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1287,8 +1279,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(data30.cert_file === undefined){
-const err105 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "cert_file"},message:"must have required property '"+"cert_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data30};
+if(data30.index_expansion === undefined){
+const err105 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_expansion"},message:"must have required property '"+"index_expansion"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data30};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1297,8 +1289,9 @@ vErrors.push(err105);
 }
 errors++;
 }
-if(data30.key_file === undefined){
-const err106 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data30};
+for(const key7 in data30){
+if(!(((key7 === "index_min_photos") || (key7 === "index_shortlist")) || (key7 === "index_expansion"))){
+const err106 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.gallery,data:data30};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1307,8 +1300,10 @@ vErrors.push(err106);
 }
 errors++;
 }
-if(data30.session_idle_min === undefined){
-const err107 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_idle_min"},message:"must have required property '"+"session_idle_min"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data30};
+}
+let data31 = data30.index_min_photos;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err107 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_min_photos.type,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data31};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1317,8 +1312,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(data30.session_max_h === undefined){
-const err108 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_max_h"},message:"must have required property '"+"session_max_h"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data30};
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 > 100000000 || isNaN(data31)){
+const err108 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000000},message:"must be <= 100000000",schema:100000000,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data31};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1327,9 +1323,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-for(const key7 in data30){
-if(!(((((((key7 === "enabled") || (key7 === "host")) || (key7 === "port")) || (key7 === "cert_file")) || (key7 === "key_file")) || (key7 === "session_idle_min")) || (key7 === "session_max_h"))){
-const err109 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.console,data:data30};
+if(data31 < 0 || isNaN(data31)){
+const err109 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data31};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1339,9 +1334,9 @@ vErrors.push(err109);
 errors++;
 }
 }
-let data31 = data30.enabled;
-if(typeof data31 !== "boolean"){
-const err110 = {instancePath:instancePath+"/console/enabled",schemaPath:"#/properties/console/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.console.properties.enabled.type,parentSchema:schema11.properties.console.properties.enabled,data:data31};
+let data32 = data30.index_shortlist;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err110 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_shortlist.type,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data32};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1350,10 +1345,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-let data32 = data30.host;
-if(typeof data32 === "string"){
-if(func2(data32) > 64){
-const err111 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.console.properties.host,data:data32};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 10000 || isNaN(data32)){
+const err111 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data32};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1362,9 +1356,8 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-else {
-const err112 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.host.type,parentSchema:schema11.properties.console.properties.host,data:data32};
+if(data32 < 10 || isNaN(data32)){
+const err112 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data32};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1373,9 +1366,10 @@ vErrors.push(err112);
 }
 errors++;
 }
-let data33 = data30.port;
+}
+let data33 = data30.index_expansion;
 if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err113 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.port.type,parentSchema:schema11.properties.console.properties.port,data:data33};
+const err113 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_expansion.type,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data33};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1385,8 +1379,8 @@ vErrors.push(err113);
 errors++;
 }
 if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 65535 || isNaN(data33)){
-const err114 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.console.properties.port,data:data33};
+if(data33 > 4096 || isNaN(data33)){
+const err114 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data33};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1395,8 +1389,8 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(data33 < 0 || isNaN(data33)){
-const err115 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.console.properties.port,data:data33};
+if(data33 < 16 || isNaN(data33)){
+const err115 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16",schema:16,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data33};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1406,10 +1400,9 @@ vErrors.push(err115);
 errors++;
 }
 }
-let data34 = data30.cert_file;
-if(typeof data34 === "string"){
-if(func2(data34) > 4096){
-const err116 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.cert_file,data:data34};
+}
+else {
+const err116 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.gallery.type,parentSchema:schema11.properties.gallery,data:data30};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1418,9 +1411,31 @@ vErrors.push(err116);
 }
 errors++;
 }
+let data34 = data.console;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+if(data34.enabled === undefined){
+data34.enabled = true;
 }
-else {
-const err117 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.cert_file.type,parentSchema:schema11.properties.console.properties.cert_file,data:data34};
+if(data34.host === undefined){
+data34.host = "127.0.0.1";
+}
+if(data34.port === undefined){
+data34.port = 9443;
+}
+if(data34.cert_file === undefined){
+data34.cert_file = "";
+}
+if(data34.key_file === undefined){
+data34.key_file = "";
+}
+if(data34.session_idle_min === undefined){
+data34.session_idle_min = 30;
+}
+if(data34.session_max_h === undefined){
+data34.session_max_h = 12;
+}
+if(data34.enabled === undefined){
+const err117 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1429,10 +1444,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-let data35 = data30.key_file;
-if(typeof data35 === "string"){
-if(func2(data35) > 4096){
-const err118 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.key_file,data:data35};
+if(data34.host === undefined){
+const err118 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1441,9 +1454,8 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-else {
-const err119 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.key_file.type,parentSchema:schema11.properties.console.properties.key_file,data:data35};
+if(data34.port === undefined){
+const err119 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1452,9 +1464,8 @@ vErrors.push(err119);
 }
 errors++;
 }
-let data36 = data30.session_idle_min;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err120 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_idle_min.type,parentSchema:schema11.properties.console.properties.session_idle_min,data:data36};
+if(data34.cert_file === undefined){
+const err120 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "cert_file"},message:"must have required property '"+"cert_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1463,9 +1474,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 1440 || isNaN(data36)){
-const err121 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.console.properties.session_idle_min,data:data36};
+if(data34.key_file === undefined){
+const err121 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1474,8 +1484,8 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data36 < 1 || isNaN(data36)){
-const err122 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_idle_min,data:data36};
+if(data34.session_idle_min === undefined){
+const err122 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_idle_min"},message:"must have required property '"+"session_idle_min"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1484,10 +1494,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-}
-let data37 = data30.session_max_h;
-if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err123 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_max_h.type,parentSchema:schema11.properties.console.properties.session_max_h,data:data37};
+if(data34.session_max_h === undefined){
+const err123 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_max_h"},message:"must have required property '"+"session_max_h"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1496,9 +1504,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 168 || isNaN(data37)){
-const err124 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.console.properties.session_max_h,data:data37};
+for(const key8 in data34){
+if(!(((((((key8 === "enabled") || (key8 === "host")) || (key8 === "port")) || (key8 === "cert_file")) || (key8 === "key_file")) || (key8 === "session_idle_min")) || (key8 === "session_max_h"))){
+const err124 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1507,8 +1515,10 @@ vErrors.push(err124);
 }
 errors++;
 }
-if(data37 < 1 || isNaN(data37)){
-const err125 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_max_h,data:data37};
+}
+let data35 = data34.enabled;
+if(typeof data35 !== "boolean"){
+const err125 = {instancePath:instancePath+"/console/enabled",schemaPath:"#/properties/console/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.console.properties.enabled.type,parentSchema:schema11.properties.console.properties.enabled,data:data35};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1517,10 +1527,10 @@ vErrors.push(err125);
 }
 errors++;
 }
-}
-}
-else {
-const err126 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.console.type,parentSchema:schema11.properties.console,data:data30};
+let data36 = data34.host;
+if(typeof data36 === "string"){
+if(func3(data36) > 64){
+const err126 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.console.properties.host,data:data36};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1529,16 +1539,9 @@ vErrors.push(err126);
 }
 errors++;
 }
-let data38 = data.log;
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-if(data38.level === undefined){
-data38.level = "info";
 }
-if(data38.pretty === undefined){
-data38.pretty = "auto";
-}
-if(data38.level === undefined){
-const err127 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data38};
+else {
+const err127 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.host.type,parentSchema:schema11.properties.console.properties.host,data:data36};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1547,8 +1550,9 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(data38.pretty === undefined){
-const err128 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "pretty"},message:"must have required property '"+"pretty"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data38};
+let data37 = data34.port;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err128 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.port.type,parentSchema:schema11.properties.console.properties.port,data:data37};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1557,9 +1561,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-for(const key8 in data38){
-if(!((key8 === "level") || (key8 === "pretty"))){
-const err129 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data38};
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 65535 || isNaN(data37)){
+const err129 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.console.properties.port,data:data37};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1568,10 +1572,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-}
-let data39 = data38.level;
-if(typeof data39 !== "string"){
-const err130 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data39};
+if(data37 < 0 || isNaN(data37)){
+const err130 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.console.properties.port,data:data37};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1580,8 +1582,11 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(!((((((data39 === "fatal") || (data39 === "error")) || (data39 === "warn")) || (data39 === "info")) || (data39 === "debug")) || (data39 === "trace"))){
-const err131 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data39};
+}
+let data38 = data34.cert_file;
+if(typeof data38 === "string"){
+if(func3(data38) > 4096){
+const err131 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.cert_file,data:data38};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1590,12 +1595,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-let data40 = data38.pretty;
-const _errs98 = errors;
-let valid9 = false;
-const _errs99 = errors;
-if(typeof data40 !== "boolean"){
-const err132 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.pretty.anyOf[0].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[0],data:data40};
+}
+else {
+const err132 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.cert_file.type,parentSchema:schema11.properties.console.properties.cert_file,data:data38};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1604,12 +1606,10 @@ vErrors.push(err132);
 }
 errors++;
 }
-var _valid0 = _errs99 === errors;
-valid9 = valid9 || _valid0;
-if(!valid9){
-const _errs101 = errors;
-if(typeof data40 !== "string"){
-const err133 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.pretty.anyOf[1].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data40};
+let data39 = data34.key_file;
+if(typeof data39 === "string"){
+if(func3(data39) > 4096){
+const err133 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.key_file,data:data39};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1618,8 +1618,9 @@ vErrors.push(err133);
 }
 errors++;
 }
-if("auto" !== data40){
-const err134 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/const",keyword:"const",params:{allowedValue: "auto"},message:"must be equal to constant",schema:"auto",parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data40};
+}
+else {
+const err134 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.key_file.type,parentSchema:schema11.properties.console.properties.key_file,data:data39};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1628,11 +1629,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-var _valid0 = _errs101 === errors;
-valid9 = valid9 || _valid0;
-}
-if(!valid9){
-const err135 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.log.properties.pretty.anyOf,parentSchema:schema11.properties.log.properties.pretty,data:data40};
+let data40 = data34.session_idle_min;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
+const err135 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_idle_min.type,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1641,20 +1640,9 @@ vErrors.push(err135);
 }
 errors++;
 }
-else {
-errors = _errs98;
-if(vErrors !== null){
-if(_errs98){
-vErrors.length = _errs98;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-else {
-const err136 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data38};
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 1440 || isNaN(data40)){
+const err136 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1663,14 +1651,203 @@ vErrors.push(err136);
 }
 errors++;
 }
-}
-else {
-const err137 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data40 < 1 || isNaN(data40)){
+const err137 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
 if(vErrors === null){
 vErrors = [err137];
 }
 else {
 vErrors.push(err137);
+}
+errors++;
+}
+}
+let data41 = data34.session_max_h;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err138 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_max_h.type,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 168 || isNaN(data41)){
+const err139 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+if(data41 < 1 || isNaN(data41)){
+const err140 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+}
+else {
+const err141 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.console.type,parentSchema:schema11.properties.console,data:data34};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+let data42 = data.log;
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+if(data42.level === undefined){
+data42.level = "info";
+}
+if(data42.pretty === undefined){
+data42.pretty = "auto";
+}
+if(data42.level === undefined){
+const err142 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data42};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+if(data42.pretty === undefined){
+const err143 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "pretty"},message:"must have required property '"+"pretty"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data42};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+for(const key9 in data42){
+if(!((key9 === "level") || (key9 === "pretty"))){
+const err144 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data42};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+let data43 = data42.level;
+if(typeof data43 !== "string"){
+const err145 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data43};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+if(!((((((data43 === "fatal") || (data43 === "error")) || (data43 === "warn")) || (data43 === "info")) || (data43 === "debug")) || (data43 === "trace"))){
+const err146 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data43};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+let data44 = data42.pretty;
+const _errs107 = errors;
+let valid10 = false;
+const _errs108 = errors;
+if(typeof data44 !== "boolean"){
+const err147 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.pretty.anyOf[0].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[0],data:data44};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+var _valid0 = _errs108 === errors;
+valid10 = valid10 || _valid0;
+if(!valid10){
+const _errs110 = errors;
+if(typeof data44 !== "string"){
+const err148 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.pretty.anyOf[1].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data44};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+if("auto" !== data44){
+const err149 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/const",keyword:"const",params:{allowedValue: "auto"},message:"must be equal to constant",schema:"auto",parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data44};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+var _valid0 = _errs110 === errors;
+valid10 = valid10 || _valid0;
+}
+if(!valid10){
+const err150 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.log.properties.pretty.anyOf,parentSchema:schema11.properties.log.properties.pretty,data:data44};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+else {
+errors = _errs107;
+if(vErrors !== null){
+if(_errs107){
+vErrors.length = _errs107;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+else {
+const err151 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data42};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+else {
+const err152 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
 }
 errors++;
 }
@@ -1691,6 +1868,7 @@ export const forceConfigJsonSchema: object = {
   "caps",
   "intake",
   "workbench",
+  "gallery",
   "console",
   "log"
  ],
@@ -1934,6 +2112,40 @@ export const forceConfigJsonSchema: object = {
      "minimum": 0,
      "maximum": 1,
      "type": "number"
+    }
+   }
+  },
+  "gallery": {
+   "description": "Search of the custody gallery.",
+   "additionalProperties": false,
+   "default": {},
+   "type": "object",
+   "required": [
+    "index_min_photos",
+    "index_shortlist",
+    "index_expansion"
+   ],
+   "properties": {
+    "index_min_photos": {
+     "description": "From this many photos of a model on, a search asks an approximate nearest-neighbour index (saved in <dir>/gallery/index, loaded at start) for a shortlist and scores only those photos exactly; below it every photo is compared exactly and no index is kept. Exact search costs about 10 ms per 1,000 photos (see the README).",
+     "default": 20000,
+     "minimum": 0,
+     "maximum": 100000000,
+     "type": "integer"
+    },
+    "index_shortlist": {
+     "description": "Photos the index proposes for exact scoring per search; more finds more of the true nearest at some cost in time (see the README).",
+     "default": 200,
+     "minimum": 10,
+     "maximum": 10000,
+     "type": "integer"
+    },
+    "index_expansion": {
+     "description": "Breadth of the index's graph search (HNSW `ef`); more finds more of the true nearest at some cost in time (see the README).",
+     "default": 512,
+     "minimum": 16,
+     "maximum": 4096,
+     "type": "integer"
     }
    }
   },

@@ -64,6 +64,16 @@ export const ForceConfigSchema = Type.Object(
       retention_days: Type.Integer({ description: 'Days after acceptance that the subjects of an incident without a possible match confirmed by two reviewers are kept; then they are deleted with a deletion receipt (the whole evidence when none is confirmed).', default: 90, minimum: 1, maximum: 3650 }),
       series_threshold: Type.Number({ description: 'Cosine similarity at which two subjects of accepted incidents are linked as possibly the same unknown person (a series); conservative on purpose: a reviewer can split a wrong link.', default: 0.45, minimum: 0, maximum: 1 }),
     }),
+    gallery: section('Search of the custody gallery.', {
+      index_min_photos: integer(
+        'From this many photos of a model on, a search asks an approximate nearest-neighbour index (saved in <dir>/gallery/index, loaded at start) for a shortlist and scores only those photos exactly; below it every photo is compared exactly and no index is kept. Exact search costs about 10 ms per 1,000 photos (see the README).',
+        20_000,
+        0,
+        100_000_000,
+      ),
+      index_shortlist: integer('Photos the index proposes for exact scoring per search; more finds more of the true nearest at some cost in time (see the README).', 200, 10, 10_000),
+      index_expansion: integer("Breadth of the index's graph search (HNSW `ef`); more finds more of the true nearest at some cost in time (see the README).", 512, 16, 4096),
+    }),
     console: section("The reviewers' web console (`hindsight-force console`), HTTPS only.", {
       enabled: Type.Boolean({ description: 'Allow the console to start. Off: `hindsight-force console` refuses, and only the command line is used.', default: true }),
       host: Type.String({ description: 'Address to listen on ("127.0.0.1": this machine only; the address of the force network the reviewers use, or "0.0.0.0" for every network).', default: '127.0.0.1', maxLength: 64 }),

@@ -9,6 +9,7 @@ import { newId } from '../util/ids.js';
 import { createExclusiveFile, ensurePrivateDir, resolveInside } from '../util/secure-fs.js';
 import { GalleryRepo, type GalleryPhoto } from './db/gallery.js';
 import type { PhotoEmbedder } from './embedder.js';
+import { GalleryIndex, type GalleryIndexOptions } from './gallery-index.js';
 import { purgeDeleted } from './db/purge.js';
 import { toFloat32 } from './search.js';
 
@@ -94,9 +95,17 @@ export interface GalleryMatch {
 
 export class Gallery {
   private readonly repo: GalleryRepo;
+  private readonly index: GalleryIndex | undefined;
 
-  constructor(private readonly d: { db: Db; audit: AuditLog; clock: Clock; photosDir: string }) {
+  /** Without `index`, every search compares every photo of the model (what small galleries and tools need). */
+  constructor(private readonly d: { db: Db; audit: AuditLog; clock: Clock; photosDir: string; index?: GalleryIndexOptions }) {
     this.repo = new GalleryRepo(d.db);
+    this.index = d.index && new GalleryIndex(this.repo, d.index);
+  }
+
+  /** Load (or build) the saved search index of every model now, so the first search does not wait for it. */
+  loadIndex(): void {
+    this.index?.refresh();
   }
 
   /**
@@ -164,7 +173,7 @@ export class Gallery {
         const photos = this.repo.photosOf(person.personRef);
         const gone = photos.filter((p) => !seen.has(`${p.personRef}\0${p.file}`));
         if (!listedPersons.has(person.personRef) || gone.length === photos.length) {
-          this.deletePerson(person.personRef, 'no longer in the custody manifest (sync)', by);
+          this.removePerson(person.personRef, 'no longer in the custody manifest (sync)', by);
           report.removedPersons.push(person.personRef);
           report.removedPhotos += photos.length;
         } else if (gone.length) {
@@ -175,6 +184,7 @@ export class Gallery {
     }
     report.failed.sort((a, b) => a.line - b.line);
     purgeDeleted(this.d.db); // replaced photos' old embeddings
+    this.index?.refresh();
     this.d.audit.append({
       actor: by,
       action: options.sync ? 'gallery.synced' : 'gallery.imported',
@@ -192,11 +202,17 @@ export class Gallery {
     return this.searchCounted(probe, model, top, threshold).matches;
   }
 
-  /** `search`, and how many gallery photos of the model were compared (0: none of that model). */
+  /**
+   * `search`, and how many gallery photos of the model were compared (0: none of that model). At or above
+   * the configured size the index proposes a shortlist, whose rows are read again from the database and
+   * scored exactly: a photo deleted meanwhile, by this process or another, is never returned.
+   */
   searchCounted(probe: Float32Array, model: string, top: number, threshold: number): { matches: GalleryMatch[]; compared: number } {
+    const short = this.index?.shortlist(probe, model, top);
+    const entries = short ? this.repo.byIndexKeys(model, short.keys) : this.repo.embeddings(model);
     const best = new Map<string, GalleryMatch>();
     let compared = 0;
-    for (const p of this.repo.embeddings(model)) {
+    for (const p of entries) {
       const e = toFloat32(p.embedding);
       if (e.length !== probe.length) continue;
       compared++;
@@ -205,11 +221,17 @@ export class Gallery {
       const seen = best.get(p.personRef);
       if (!seen || dot > seen.score) best.set(p.personRef, { personRef: p.personRef, photoId: p.photoId, score: dot });
     }
-    return { matches: [...best.values()].filter((m) => m.score >= threshold).sort((a, b) => b.score - a.score).slice(0, top), compared };
+    return { matches: [...best.values()].filter((m) => m.score >= threshold).sort((a, b) => b.score - a.score).slice(0, top), compared: short ? short.photos : compared };
   }
 
   /** A person, every photo (the force's copies too) and embedding, gone; the audit row is the deletion receipt. */
   deletePerson(personRef: string, reason: string, by: AuditActor): { photos: number } {
+    const r = this.removePerson(personRef, reason, by);
+    this.index?.refresh();
+    return r;
+  }
+
+  private removePerson(personRef: string, reason: string, by: AuditActor): { photos: number } {
     const photos = this.repo.photosOf(personRef);
     if (!this.repo.hasPerson(personRef)) throw new UsageError(`no person ${JSON.stringify(personRef)} in the gallery`, { hint: '`hindsight-force gallery list` shows who is in it' });
     this.d.db.transaction(() => {
@@ -253,6 +275,7 @@ export class Gallery {
     }
     this.d.audit.append({ actor: by, action: 'gallery.reembedded', detail: { model: embedder.model, reembedded: n, failed: failed.length } });
     purgeDeleted(this.d.db);
+    this.index?.refresh();
     return { reembedded: n, failed };
   }
 

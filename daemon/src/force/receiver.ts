@@ -159,7 +159,7 @@ export class ForceReceiver {
     link.start();
     this.timer = setInterval(() => void this.sweep(), Math.min(1000, c.caps.missing_after_s * 500));
     // incidents nobody triaged in time are deleted: at start, then every hour
-    const workbench = openWorkbench(c, this.fdb, this.clock);
+    const workbench = openWorkbench(c, this.fdb, this.clock, this.log);
     const expire = (): void => {
       this.queue = this.queue
         .then(() => {

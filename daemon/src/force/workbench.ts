@@ -82,6 +82,11 @@ export class Workbench {
     this.review = new ReviewRepo(d.db);
   }
 
+  /** The gallery's search index loaded (or built) now, at start, rather than at the first search. */
+  loadGalleryIndex(): void {
+    this.d.gallery.loadIndex();
+  }
+
   /** The incidents waiting for an officer, oldest first (no faces, no search). */
   queue(): QueueItem[] {
     return this.triage.list(['untriaged']).flatMap((t) => {

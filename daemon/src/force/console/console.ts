@@ -57,7 +57,8 @@ export class ForceConsole {
     this.fdb = fdb;
     const store = new WebRepo(fdb.db, this.clock);
     const accounts = new ConsoleAccounts(store, fdb.audit, this.clock, this.log, { idleMs: c.session_idle_min * 60_000, absoluteMs: c.session_max_h * 3_600_000, accountFailures: 5, ipFailures: 20, lockMs: 15 * 60_000 });
-    const workbench = openWorkbench(this.config, fdb, this.clock);
+    const workbench = openWorkbench(this.config, fdb, this.clock, this.log);
+    workbench.loadGalleryIndex();
     const pictures = new FacePictures(fdb.db);
     const names = (): Map<string, string> => new Map(store.accounts().map((a) => [a.id, a.name]));
     const app = buildConsoleServer({

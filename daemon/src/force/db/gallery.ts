@@ -38,6 +38,23 @@ function fromRow(r: PhotoRow): GalleryPhoto {
   return { photoId: r.photo_id, personRef: r.person_ref, file: r.file, sha256: r.sha256, storedPath: r.stored_path, captured: r.captured, source: r.source, model: r.model, embedding: r.embedding, faceScore: r.face_score, addedUtc: r.added_utc };
 }
 
+/** What the search index holds of a photo: its key (see the force migrations), id, person and embedding. */
+export interface IndexEntry {
+  key: number;
+  photoId: string;
+  personRef: string;
+  embedding: Buffer;
+}
+
+interface IndexEntryRow {
+  index_key: number;
+  photo_id: string;
+  person_ref: string;
+  embedding: Buffer;
+}
+
+const fromEntryRow = (r: IndexEntryRow): IndexEntry => ({ key: r.index_key, photoId: r.photo_id, personRef: r.person_ref, embedding: r.embedding });
+
 export interface GalleryPerson {
   personRef: string;
   photos: number;
@@ -95,6 +112,33 @@ export class GalleryRepo {
       personRef: r.person_ref,
       embedding: r.embedding,
     }));
+  }
+
+  /** The gallery's generation: bumped (by triggers) in the transaction of every change to a photo. */
+  generation(): number {
+    return statement(this.db, 'SELECT generation FROM gallery_generation WHERE id = 1').pluck().get() as number;
+  }
+
+  /** The models the gallery's photos are embedded with. */
+  models(): string[] {
+    return statement(this.db, 'SELECT DISTINCT model FROM gallery_photos').pluck().all() as string[];
+  }
+
+  /** The index keys of every photo embedded by `model`, ascending. */
+  indexKeys(model: string): number[] {
+    return statement(this.db, 'SELECT index_key FROM gallery_photos WHERE model = ? ORDER BY index_key').pluck().all(model) as number[];
+  }
+
+  /** Each photo of `model` with its index key and embedding, one at a time (a gallery may not fit in memory twice). */
+  *indexEntries(model: string): Generator<IndexEntry> {
+    for (const r of statement(this.db, 'SELECT index_key, photo_id, person_ref, embedding FROM gallery_photos WHERE model = ?').iterate(model) as Iterable<IndexEntryRow>) yield fromEntryRow(r);
+  }
+
+  /** The photos of `model` with these index keys, as the database holds them now (a deleted one is absent). */
+  byIndexKeys(model: string, keys: readonly number[]): IndexEntry[] {
+    if (!keys.length) return [];
+    // `+model`: look the keys up by their own index, never by scanning every photo of the model
+    return (statement(this.db, 'SELECT index_key, photo_id, person_ref, embedding FROM gallery_photos WHERE index_key IN (SELECT value FROM json_each(?)) AND +model = ?').all(JSON.stringify(keys), model) as IndexEntryRow[]).map(fromEntryRow);
   }
 
   setEmbedding(photoId: string, model: string, embedding: Buffer, faceScore: number): void {

@@ -420,4 +420,38 @@ const f014: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009, f010, f011, f012, f013, f014];
+/**
+ * The gallery's generation: one counter bumped by triggers in the transaction of every change to a gallery
+ * photo (insert, delete, a new embedding), whichever process or code path makes it. Each photo's
+ * `index_key` is the generation at which its embedding was written, never reused: the search index
+ * (force/gallery-index.ts) names photos by it, so a re-embedded or replaced photo is a new key and a
+ * stale index is caught up by comparing key sets.
+ */
+const f015: Migration = {
+  version: 15,
+  name: 'force-gallery-generation',
+  sql: `
+    CREATE TABLE gallery_generation (
+      id         INTEGER PRIMARY KEY CHECK (id = 1),
+      generation INTEGER NOT NULL
+    ) STRICT;
+    ALTER TABLE gallery_photos ADD COLUMN index_key INTEGER;
+    UPDATE gallery_photos SET index_key = rowid;
+    INSERT INTO gallery_generation (id, generation) SELECT 1, COALESCE(MAX(rowid), 0) FROM gallery_photos;
+    CREATE UNIQUE INDEX gallery_photos_index_key ON gallery_photos (index_key);
+
+    CREATE TRIGGER gallery_photos_added AFTER INSERT ON gallery_photos BEGIN
+      UPDATE gallery_generation SET generation = generation + 1;
+      UPDATE gallery_photos SET index_key = (SELECT generation FROM gallery_generation) WHERE rowid = NEW.rowid;
+    END;
+    CREATE TRIGGER gallery_photos_reembedded AFTER UPDATE OF model, embedding ON gallery_photos BEGIN
+      UPDATE gallery_generation SET generation = generation + 1;
+      UPDATE gallery_photos SET index_key = (SELECT generation FROM gallery_generation) WHERE rowid = NEW.rowid;
+    END;
+    CREATE TRIGGER gallery_photos_deleted AFTER DELETE ON gallery_photos BEGIN
+      UPDATE gallery_generation SET generation = generation + 1;
+    END;
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009, f010, f011, f012, f013, f014, f015];
