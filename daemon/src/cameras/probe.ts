@@ -77,6 +77,9 @@ const BURST_S = 1;
 /** Codecs the recorder's MPEG-TS segments can carry by stream copy. */
 const RECORDABLE_CODECS = new Set(['h264', 'hevc', 'mpeg4', 'mpeg2video']);
 
+/** A step between frames this many typical intervals long, or more, is a skipped frame (not jitter). */
+const SKIP_STEP = 1.75;
+
 /**
  * Frames per second from presentation times, sorted (B-frames arrive out of order): over the frames after the
  * first second, leaving out steps that are not a frame interval (a timestamp jump, back or forward); a skipped
@@ -89,10 +92,12 @@ export function steadyFps(times: number[]): number | null {
   const steps = use.slice(1).map((t, i) => t - use[i]!).filter((d) => d > 0);
   if (steps.length === 0) return null;
   const typical = median(steps);
-  // a step of two or three intervals is a frame or two the camera skipped (busy encoder): it counts as the
-  // intervals it spans, so the rate said is the one the camera is set to, not lowered by one skip
+  // a step of clearly two or three intervals is a frame or two the camera skipped (busy encoder): it counts
+  // as the intervals it spans, so the rate said is the one the camera is set to, not lowered by one skip.
+  // A late frame and the early one after it (timestamps jittering on a busy camera) are one interval each:
+  // counting the late one as two would raise the rate said.
   const kept = steps.filter((d) => d <= typical * 4);
-  const intervals = kept.reduce((n, d) => n + Math.max(1, Math.round(d / typical)), 0);
+  const intervals = kept.reduce((n, d) => n + (d >= typical * SKIP_STEP ? Math.round(d / typical) : 1), 0);
   const span = kept.reduce((a, b) => a + b, 0);
   return span > 0 ? intervals / span : null;
 }

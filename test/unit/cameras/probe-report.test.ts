@@ -22,6 +22,10 @@ describe('camera test: what the probe window says', () => {
     // a camera that skipped one frame (its encoder was busy) is still a 15 fps camera
     const skipped = Array.from({ length: 76 }, (_, i) => i / 15).filter((_, i) => i !== 40);
     expect(steadyFps(skipped)?.toFixed(1)).toBe('15.0');
+    // a busy camera's timestamps jitter: every few frames one comes 0.6 of an interval late and the next
+    // early, which is still 15 fps (counting the late step as two intervals read 15.6)
+    const jittered = Array.from({ length: 61 }, (_, i) => (i + (i % 4 === 1 ? 0.6 : 0)) / 15);
+    expect(Math.abs(steadyFps(jittered)! - 15)).toBeLessThan(0.05);
   });
 
   it('says an audio track is there and nothing stops recording', () => {
