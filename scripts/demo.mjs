@@ -164,7 +164,7 @@ if (check) {
   const incident = await logIncident();
   if (incident) {
     say(`incident ${incident.id} logged: window locked; cutting, finding faces, sealing and sending to the force...`);
-    const last = await followIncident(incident.id);
+    const { state: last } = await followIncident(incident.id);
     const arrived = await runCommand(process.execPath, [dist('force/main.js'), 'incidents', '--verify', '--config', kit.forceConfig], { timeoutMs: 60_000 });
     process.stdout.write(arrived.stdout.toString());
     if (last === 'delivered') await forceWorkbench(incident.id);
@@ -193,7 +193,7 @@ async function followIncident(id) {
     if (view.state && view.state !== last) say(`incident ${id}: ${view.state}${view.failure ? ` (${view.failure})` : ''}`);
     last = view.state ?? last;
     failure = view.failure ?? failure;
-    if (['delivered', 'closed', 'failed', 'cancelled'].includes(last) || stopping) return check ? { state: last, failure } : last;
+    if (['delivered', 'closed', 'failed', 'cancelled'].includes(last) || stopping) return { state: last, failure };
     await new Promise((r) => setTimeout(r, 1000));
   }
 }

@@ -40,7 +40,7 @@ describe('fleet intake: presence and health per box; bad messages dropped with t
       ['hindsight/v1/box-1/health', Buffer.from(JSON.stringify({ ts: 1, uptime_s: 1, version: '1', clock: { synced: true, offset_ms: null, source: 'x' }, outbox: { pending: 0, bytes: 0, oldest_age_s: null }, pad: 'x'.repeat(300_000) }))],
       ['hindsight/v1/box-1/state', Buffer.alloc(0)],
     ] as const) expect(intake.handle(topic, payload as Buffer)).toBe(true);
-    expect(fleet.list()).toEqual([]);
+    expect(fleet.summaries()).toEqual([]);
     const why = lines.filter((l) => l.level === 40).map((l) => String(l.msg));
     expect(why).toEqual([
       'state from a box that is not enrolled here (or revoked): dropped',

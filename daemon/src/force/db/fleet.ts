@@ -82,10 +82,6 @@ export class FleetRepo {
     return r && fromRow(r);
   }
 
-  list(): FleetBox[] {
-    return (statement(this.db, 'SELECT * FROM fleet ORDER BY device_id').all() as Row[]).map(fromRow);
-  }
-
   /** Every box's line (or the one box `only` names), by device id. */
   summaries(only?: string): FleetSummary[] {
     const rows = only === undefined ? statement(this.db, 'SELECT * FROM fleet ORDER BY device_id').all() : statement(this.db, 'SELECT * FROM fleet WHERE device_id = ?').all(only);
