@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { enrollBox, startForceKit, type ForceKit, type ForceKitOptions } from '../../daemon/src/devkit/force.js';
-import { startDaemon, writeConfig } from './cli.js';
+import { runCli, startDaemon, writeConfig } from './cli.js';
+import { makeTestVideo } from './media.js';
 import { addCamera } from './incidents.js';
 import { CLI } from './paths.js';
 import { TestProcess } from './process.js';
@@ -85,4 +86,22 @@ export async function startBoxDaemon(config: string): Promise<TestProcess> {
   const daemon = startDaemon(config);
   await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
   return daemon;
+}
+
+/** One box's line of `fleet list --json` at the chain's force (its audit-head check included). */
+export interface FleetLine {
+  deviceId: string;
+  audit: { status: string; count: number; alarm: string | null } | null;
+}
+
+export async function fleetLine(kit: ForceKit, deviceId = 'box-1'): Promise<FleetLine> {
+  const r = await runCli(['force', 'fleet', 'list', '--json', '--config', kit.forceConfig]);
+  if (r.code !== 0) throw new Error(`fleet list failed: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as FleetLine[]).find((l) => l.deviceId === deviceId)!;
+}
+
+/** A chain whose box sends its audit head every 5 s, over a 60 s test video made in `dir`. */
+export async function startHeadsChain(dir: string): Promise<Chain> {
+  const video = await makeTestVideo(path.join(dir, 'cam.ts'), { seconds: 60, width: 320, height: 240, fps: 10 });
+  return startChain(dir, video, { uplink: { audit_head_interval_s: 5 } });
 }

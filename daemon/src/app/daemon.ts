@@ -58,6 +58,7 @@ import { LOCK_OPERATIONS } from '../recorder/lock-operations.js';
 import { UPLINK_OPERATIONS } from '../uplink/operations.js';
 import { createIncidents } from '../incidents/compose.js';
 import { incidentRoutes } from '../incidents/routes.js';
+import { applyRestoreMarker } from '../audit/epoch.js';
 
 const STOP_TIMEOUT_MS = 4000;
 /** How often the daemon checks its own health when no systemd watchdog sets the pace. */
@@ -99,6 +100,8 @@ export class Daemon {
       bootId: newId(),
       version: daemonVersion(),
     };
+    // `hindsight restore` left the database of a backup: a new epoch starts before anything is sent
+    applyRestoreMarker({ db, audit: this.ctx.audit, stateDir: paths.stateDir, now: () => clock.now(), log: options.log });
     // A store manager's settings (kept in the database) over the config file's, before any service reads them
     // The force's caps first (its signed desired configuration), then the managers' settings within them
     const forcePolicy = new ForcePolicy(this.ctx);

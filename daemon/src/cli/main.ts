@@ -15,6 +15,7 @@ const COMMANDS: CommandTable = [
   [['doctor'], async () => (await import('./commands/doctor.js')).registerDoctor],
   [['models'], async () => (await import('./commands/models.js')).registerModels],
   [['audit'], async () => (await import('./commands/audit.js')).registerAudit],
+  [['backup', 'restore'], async () => (await import('./commands/backup.js')).registerBackup],
   [['camera'], async () => (await import('./commands/camera.js')).registerCamera],
   [['buffer'], async () => (await import('./commands/buffer.js')).registerBuffer],
   [['incident'], async () => (await import('./commands/incident.js')).registerIncident],

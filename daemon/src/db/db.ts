@@ -153,3 +153,25 @@ export function migrate(db: Db, migrations: readonly Migration[], upTo?: number)
   }
   return applied;
 }
+
+/**
+ * A consistent copy of the database file `file` into `dest` (SQLite's online backup: safe while the
+ * daemon writes it), and the schema version the copy holds.
+ */
+export async function snapshotDatabase(file: string, dest: string): Promise<number> {
+  let db: Db;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw unreadable(file, err);
+  }
+  try {
+    db.pragma('busy_timeout = 5000');
+    createExclusiveFile(dest, '');
+    await db.backup(dest);
+    chmodSync(dest, 0o600);
+    return schemaVersion(db);
+  } finally {
+    db.close();
+  }
+}

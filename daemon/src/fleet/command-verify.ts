@@ -8,6 +8,7 @@ import type { DeviceTopics } from '../protocol/topics.js';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Db } from '../db/db.js';
 import { CommandNoncesRepo } from '../db/repos/command-nonces.js';
+import { commandsNotBefore } from '../audit/epoch.js';
 import { CommandSeqRepo } from '../db/repos/command-seq.js';
 import { CommandsSeenRepo } from '../db/repos/commands-seen.js';
 import { canonicalBytes } from '../util/canonical.js';
@@ -194,6 +195,11 @@ export class CommandVerifier {
         const last = this.seqs.last(v.issuer.kid);
         const seen = this.seen.has(v.cmd.cmd_id);
         if (v.cmd.seq <= last) throw new CommandRejected(seen ? 'replay' : 'old_seq', `seq ${v.cmd.seq} is not above ${last}`, v.cmd.cmd_id);
+        // a box restored from a backup saw sequences only up to the backup: older commands could pass again
+        const restored = commandsNotBefore(this.db);
+        if (restored !== undefined && v.cmd.iat < restored) {
+          throw new CommandRejected('old_seq', `issued before this box was restored from a backup (${new Date(restored).toISOString()}); issue it again`, v.cmd.cmd_id);
+        }
         if (seen) throw new CommandRejected('duplicate_cmd_id', `cmd_id ${v.cmd.cmd_id} was already used`, v.cmd.cmd_id);
         if (v.responseTopic !== this.topics.cmdResult()) {
           throw new CommandRejected('bad_response_topic', `the response topic must be ${this.topics.cmdResult()}`, v.cmd.cmd_id);

@@ -23,6 +23,7 @@ const commands = (): CommandTable => [
   [['gallery', 'triage', 'candidates', 'report', 'review', 'series'], async () => (await import('./cli/workbench.js')).registerForceWorkbench],
   [['fleet'], async () => (await import('./cli/fleet.js')).registerFleet],
   [['console'], async () => (await import('./cli/console.js')).registerForceConsole],
+  [['backup', 'restore'], async () => (await import('./cli/backup.js')).registerForceBackup],
 ];
 
 /** The program for the command line `words` (after the program's name): every command, or only the one they name when that is a known command. */

@@ -202,6 +202,12 @@ export const ReceiptPayload = Type.Object({ receipt: ReceiptBody, sig: B64(128) 
 /** Content digests one audit head may carry (the box sends the rest in the next heads). */
 export const MAX_AUDIT_DIGESTS = 2000;
 
+/** The force's acknowledgement of an audit head it checked (on the box's `receipt` topic), signed by a receipt key. */
+export const AuditAckPayload = Type.Object(
+  { ack: Type.Object({ v: Type.Literal(1), kind: Type.Literal('audit_head'), device_id: Id, count: Type.Integer({ minimum: 0 }), head_hash: Hex64, ts: Ms, kid: Kid }, closed), sig: B64(128) },
+  closed,
+);
+
 /**
  * The signed head of the box's audit chain. `from` is the head the force last acknowledged and `digests`
  * the content digests of the rows after it up to `count`, in order: the force chains them from `from` and
@@ -216,18 +222,17 @@ export const AuditHeadPayload = Type.Object(
         ts: Ms,
         from: Type.Optional(Type.Object({ count: Type.Integer({ minimum: 0 }), head_hash: Hex64 }, closed)),
         digests: Type.Optional(Type.Array(Hex64, { maxItems: MAX_AUDIT_DIGESTS })),
+        /** The force's own signed acknowledgement of `from` (lets a force restored from a backup, or one
+         * seeing a restored box, check the chain from a head it acknowledged before). */
+        from_ack: Type.Optional(AuditAckPayload),
+        /** Set once the box was restored from a backup: its epoch (backup/epoch.ts) and the backup's row count. */
+        epoch: Type.Optional(Type.Object({ n: Type.Integer({ minimum: 1 }), id: Type.String({ minLength: 1, maxLength: 64 }), base_count: Type.Integer({ minimum: 0 }) }, closed)),
       },
       closed,
     ),
     kid: Kid,
     sig: B64(128),
   },
-  closed,
-);
-
-/** The force's acknowledgement of an audit head it checked (on the box's `receipt` topic), signed by a receipt key. */
-export const AuditAckPayload = Type.Object(
-  { ack: Type.Object({ v: Type.Literal(1), kind: Type.Literal('audit_head'), device_id: Id, count: Type.Integer({ minimum: 0 }), head_hash: Hex64, ts: Ms, kid: Kid }, closed), sig: B64(128) },
   closed,
 );
 

@@ -3,7 +3,8 @@ import { trustedSigner, type SignedKeySet } from '../crypto/keyset.js';
 import { SIG_CONTEXT, signWith, verifyWith, type KeyPairFile } from '../crypto/keys.js';
 import type { Db } from '../db/db.js';
 import { MetaRepo } from '../db/repos/meta.js';
-import { AuditAckPayload, MAX_AUDIT_DIGESTS, parsePayload, type SignedAuditHead } from '../protocol/schemas.js';
+import { readEpoch } from '../audit/epoch.js';
+import { AuditAckPayload, MAX_AUDIT_DIGESTS, parsePayload, type AuditAckMessage, type SignedAuditHead } from '../protocol/schemas.js';
 import { canonicalBytes } from '../util/canonical.js';
 import { errorMessage } from '../util/errors.js';
 
@@ -11,6 +12,8 @@ import { errorMessage } from '../util/errors.js';
 export type { SignedAuditHead };
 
 const ACKED = 'audit.acked';
+/** The force's signed acknowledgement itself: sent back with each head (a restored force or box checks from it). */
+const ACKED_SIGNED = 'audit.acked_signed';
 
 export function signAuditHead(head: SignedAuditHead['head'], device: KeyPairFile): SignedAuditHead {
   return { head, kid: device.kid, sig: signWith(device, SIG_CONTEXT.auditHead, canonicalBytes(head)) };
@@ -45,13 +48,19 @@ export class AuditHeads {
   next(): { head: SignedAuditHead['head']; more: boolean } {
     const now: AuditHead = this.d.audit.head();
     const acked = this.acked();
-    if (!acked || acked.count > now.count) return { head: { count: now.count, head_hash: now.head_hash, ts: now.ts }, more: false };
+    const e = readEpoch(this.d.db);
+    const epoch = e && { epoch: { n: e.n, id: e.id, base_count: e.base.count } };
+    const baseline = { head: { count: now.count, head_hash: now.head_hash, ts: now.ts, ...epoch }, more: false };
+    if (!acked || acked.count > now.count) return baseline;
     const to = Math.min(now.count, acked.count + MAX_AUDIT_DIGESTS);
     const digests = this.d.audit.digestsBetween(acked.count, to);
     const hash = this.d.audit.hashAt(to);
     // rows written before digests existed, or pruned past the acknowledged head: a baseline again
-    if (!digests || !hash) return { head: { count: now.count, head_hash: now.head_hash, ts: now.ts }, more: false };
-    return { head: { count: to, head_hash: hash, ts: now.ts, from: acked, digests }, more: to < now.count };
+    if (!digests || !hash) return baseline;
+    const signed = this.meta.get(ACKED_SIGNED);
+    const fromAck = signed ? (JSON.parse(signed) as AuditAckMessage) : undefined;
+    const proof = fromAck && fromAck.ack.count === acked.count && fromAck.ack.head_hash === acked.head_hash ? { from_ack: fromAck } : {};
+    return { head: { count: to, head_hash: hash, ts: now.ts, from: acked, digests, ...proof, ...epoch }, more: to < now.count };
   }
 
   /**
@@ -75,6 +84,7 @@ export class AuditHeads {
       const previous = this.acked();
       if (previous && previous.count > ack.count) return { ok: false, reason: `acknowledgement of ${ack.count} rows is older than the kept one (${previous.count})` };
       this.meta.set(ACKED, JSON.stringify({ count: ack.count, head_hash: ack.head_hash }));
+      this.meta.set(ACKED_SIGNED, JSON.stringify({ ack, sig }));
       return { ok: true, count: ack.count };
     } catch (err) {
       return { ok: false, reason: errorMessage(err) };

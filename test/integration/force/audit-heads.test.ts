@@ -3,15 +3,9 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startDaemon } from '../../helpers/cli.js';
 import { rewriteAuditRow } from '../../helpers/audit-tamper.js';
-import { startChain, type Chain } from '../../helpers/chain.js';
-import { makeTestVideo } from '../../helpers/media.js';
+import { fleetLine, startHeadsChain, type Chain } from '../../helpers/chain.js';
 import { tempDir } from '../../helpers/paths.js';
 import { waitFor } from '../../helpers/wait.js';
-
-interface Line {
-  deviceId: string;
-  audit: { status: string; count: number; alarm: string | null } | null;
-}
 
 /**
  * The force checks a real box's audit log through its heads over the real broker: a log that grows is
@@ -21,16 +15,11 @@ interface Line {
 describe("fleet: the force checks every box's audit log", () => {
   let dir: string;
   let chain: Chain;
-  const box = async (): Promise<Line> => {
-    const r = await runCli(['force', 'fleet', 'list', '--json', '--config', chain.kit.forceConfig]);
-    expect(r.code, r.stderr).toBe(0);
-    return (JSON.parse(r.stdout) as Line[]).find((l) => l.deviceId === 'box-1')!;
-  };
+  const box = () => fleetLine(chain.kit);
 
   beforeAll(async () => {
     dir = tempDir('hs-heads-');
-    const video = await makeTestVideo(path.join(dir, 'cam.ts'), { seconds: 60, width: 320, height: 240, fps: 10 });
-    chain = await startChain(dir, video, { uplink: { audit_head_interval_s: 5 } });
+    chain = await startHeadsChain(dir);
   }, 120_000);
   afterAll(async () => {
     await chain?.stop();

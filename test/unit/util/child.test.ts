@@ -13,8 +13,11 @@ describe('child processes', () => {
     expect(await polite.stop({ quitInput: 'q', graceMs: 2000 })).toEqual({ code: 0, signal: null });
 
     // ignores q and SIGTERM: must be SIGKILLed
-    const stubborn = spawnChild(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"]);
-    await new Promise((r) => setTimeout(r, 300));
+    const stubborn = spawnChild(process.execPath, ['-e', "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000)"]);
+    // only once its handler is in place (a loaded machine may take longer than any fixed pause to start node)
+    let said = '';
+    stubborn.proc.stdout?.on('data', (d: Buffer) => (said += d.toString()));
+    await waitFor(() => said.includes('ready'), { what: 'the stubborn child to install its SIGTERM handler', timeoutMs: 10_000 });
     const exit = await stubborn.stop({ quitInput: 'q', graceMs: 300 });
     expect(exit.signal).toBe('SIGKILL');
   });

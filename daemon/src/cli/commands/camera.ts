@@ -10,6 +10,7 @@ import { withCliDb } from '../open-db.js';
 import { operate } from '../operate.js';
 import { table, writeOutputFile } from '../../program/output.js';
 import { intOption } from '../../program/args.js';
+import { promptHidden } from '../../program/prompt.js';
 
 
 interface CredentialOptions {
@@ -39,35 +40,6 @@ async function readCredentials(o: CredentialOptions): Promise<CameraCredentials 
   password = password.replace(/\r?\n$/, '');
   if (password.length === 0) throw new UsageError(`the password for ${o.username} is empty`, { hint: 'give the camera user\'s password (cameras with an empty password: omit --username)' });
   return { username: o.username, password };
-}
-
-/** Ask on the terminal without echoing what is typed. */
-function promptHidden(question: string): Promise<string> {
-  const stdin = process.stdin;
-  return new Promise((resolve, reject) => {
-    let typed = '';
-    stdin.setRawMode(true); // before the question: nothing typed after it is echoed
-    process.stderr.write(question);
-    stdin.resume();
-    stdin.setEncoding('utf8');
-    const done = (err?: Error): void => {
-      stdin.setRawMode(false);
-      stdin.pause();
-      stdin.off('data', onData);
-      process.stderr.write('\n');
-      if (err) reject(err);
-      else resolve(typed);
-    };
-    const onData = (chunk: string): void => {
-      for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003') return done(new UsageError('cancelled'));
-        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
-        else typed += ch;
-      }
-    };
-    stdin.on('data', onData);
-  });
 }
 
 function transportOf(value: string | undefined): Transport | undefined {

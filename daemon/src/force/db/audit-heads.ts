@@ -13,6 +13,9 @@ export interface AuditHeadState {
   status: AuditHeadStatus;
   /** Why the box's log is not trusted any more (rewritten, truncated, forked), for an alarm. */
   alarm: string | null;
+  /** The box's epoch (a new one after each restore from a backup; 0 and null before any). */
+  epochN: number;
+  epochId: string | null;
 }
 
 interface Row {
@@ -23,9 +26,11 @@ interface Row {
   checked_utc: number;
   status: AuditHeadStatus;
   alarm: string | null;
+  epoch_n: number;
+  epoch_id: string | null;
 }
 
-const fromRow = (r: Row): AuditHeadState => ({ deviceId: r.device_id, count: r.count, headHash: r.head_hash, boxTs: r.box_ts, checkedUtc: r.checked_utc, status: r.status, alarm: r.alarm });
+const fromRow = (r: Row): AuditHeadState => ({ deviceId: r.device_id, count: r.count, headHash: r.head_hash, boxTs: r.box_ts, checkedUtc: r.checked_utc, status: r.status, alarm: r.alarm, epochN: r.epoch_n, epochId: r.epoch_id });
 
 /** The `audit_heads` table. */
 export class AuditHeadsRepo {
@@ -42,12 +47,13 @@ export class AuditHeadsRepo {
   }
 
   /** An acknowledged head (the new reference for the box's next one). */
-  acknowledge(deviceId: string, head: { count: number; headHash: string; boxTs: number }, status: 'baseline' | 'extended', nowUtc: number): void {
+  acknowledge(deviceId: string, head: { count: number; headHash: string; boxTs: number; epoch?: { n: number; id: string } }, status: 'baseline' | 'extended', nowUtc: number): void {
     statement(
       this.db,
-      `INSERT INTO audit_heads (device_id, count, head_hash, box_ts, checked_utc, status, alarm) VALUES (?, ?, ?, ?, ?, ?, NULL)
-       ON CONFLICT (device_id) DO UPDATE SET count = excluded.count, head_hash = excluded.head_hash, box_ts = excluded.box_ts, checked_utc = excluded.checked_utc, status = excluded.status, alarm = NULL`,
-    ).run(deviceId, head.count, head.headHash, head.boxTs, nowUtc, status);
+      `INSERT INTO audit_heads (device_id, count, head_hash, box_ts, checked_utc, status, alarm, epoch_n, epoch_id) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)
+       ON CONFLICT (device_id) DO UPDATE SET count = excluded.count, head_hash = excluded.head_hash, box_ts = excluded.box_ts, checked_utc = excluded.checked_utc, status = excluded.status, alarm = NULL,
+         epoch_n = excluded.epoch_n, epoch_id = excluded.epoch_id`,
+    ).run(deviceId, head.count, head.headHash, head.boxTs, nowUtc, status, head.epoch?.n ?? 0, head.epoch?.id ?? null);
   }
 
   /** The box's log failed a check: the acknowledged head stays as it was, the alarm is set. */

@@ -454,4 +454,14 @@ const f015: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009, f010, f011, f012, f013, f014, f015];
+/** The epoch of each box's audit chain: a box restored from a backup starts a new one (backup/epoch.ts). */
+const f016: Migration = {
+  version: 16,
+  name: 'force-audit-epochs',
+  sql: `
+    ALTER TABLE audit_heads ADD COLUMN epoch_id TEXT;
+    ALTER TABLE audit_heads ADD COLUMN epoch_n INTEGER NOT NULL DEFAULT 0;
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009, f010, f011, f012, f013, f014, f015, f016];
