@@ -35,7 +35,8 @@ changed() {
 ok() { printf '%s: %s\n' "$ME" "$1"; }
 
 ROLE=
-PREFIX=/opt/hindsight
+# run from an installed copy (no sources beside it), the default prefix is that copy
+PREFIX=$([ -d "$SRC/daemon/src" ] && echo /opt/hindsight || echo "$SRC")
 UNINSTALL=0
 PURGE=0
 PACKAGES=1
@@ -269,7 +270,7 @@ done
 # 7. units (paths rewritten for another prefix), and for the box the drop-in that follows its paths.*
 UNITS_CHANGED=0
 for s in $SERVICES; do
-  put_file unit "$UNITS/$s" 0644 "$(sed "s#/opt/hindsight#$PREFIX#g" "$SRC/systemd/$s")" && UNITS_CHANGED=1
+  put_file unit "$UNITS/$s" 0644 "$(sed "s#/opt/hindsight/#$PREFIX/#g" "$SRC/systemd/$s")" && UNITS_CHANGED=1
 done
 if [ "$ROLE" = box ]; then
   out=$("$NODE" "$CLI" system unit-paths --write --config "$CONFIG" --drop-in "$UNITS/hindsight.service.d/paths.conf" 2>/dev/null) ||

@@ -9,7 +9,7 @@ import { createExclusiveFile, ensurePrivateDir } from '../util/secure-fs.js';
  *
  * Node cannot read a unix socket's peer credentials (SO_PEERCRED). So the CLI proves its user the way a
  * file system can: before a request it creates a new file with a random name in a folder of the daemon's
- * state (only root and the daemon's own user can write there) and names that file in a header; the
+ * runtime folder (only root and the daemon's own user can write there) and names that file in a header; the
  * daemon looks at the file's owner, which the kernel set to the creator's user id and which no caller
  * other than root can choose, then deletes it (one use). The audit row then names that user, never a
  * name the request asserted.

@@ -178,8 +178,8 @@ describe('scripts/install.sh on a box', () => {
     expect(again.stdout).toContain('nothing changed');
   });
 
-  it('--uninstall removes the units, the command and the program, and keeps the evidence, the config and the user', async () => {
-    const r = await sb.run([INSTALL, '--uninstall']);
+  it('--uninstall (from the installed copy) removes the units, the command and the program, and keeps the evidence, the config and the user', async () => {
+    const r = await sb.run(['/opt/hindsight/scripts/install.sh', '--uninstall']);
     expect(r.code, r.stderr).toBe(0);
     for (const p of ['/etc/systemd/system/hindsight.service', '/etc/systemd/system/hindsight.service.d', '/usr/local/bin/hindsight', '/opt/hindsight']) expect(existsSync(sb.host(p)), p).toBe(false);
     expect(existsSync(sb.host('/var/lib/hindsight/hindsight.db'))).toBe(true);
@@ -201,19 +201,23 @@ describe('scripts/install.sh on a box', () => {
   });
 });
 
-describe('scripts/install.sh --force', () => {
+describe('scripts/install.sh --force, in another prefix', () => {
   const sb = sandbox();
+  const prefix = ['--prefix', '/opt/hs'];
 
   it('makes the force user and folder, both units, and both commands; runs them as the force user; a second run changes nothing', async () => {
-    const r = await sb.run([INSTALL, '--force', ...QUICK]);
+    const r = await sb.run([INSTALL, '--force', ...prefix, ...QUICK]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const user = sb.user('hindsight-force')!;
     expect(user).toBeDefined();
     const home = statSync(sb.host('/srv/hindsight-force'));
     expect([home.uid, home.gid, modeOf(sb.host('/srv/hindsight-force'))]).toEqual([user.uid, user.gid, 0o700]);
     for (const unit of ['hindsight-force.service', 'hindsight-force-console.service']) {
-      expect(readFileSync(sb.host(`/etc/systemd/system/${unit}`), 'utf8')).toBe(readFileSync(path.join(REPO_ROOT, 'systemd', unit), 'utf8'));
+      const shipped = readFileSync(path.join(REPO_ROOT, 'systemd', unit), 'utf8');
+      expect(shipped).toContain('/opt/hindsight/daemon/dist/force/main.js');
+      expect(readFileSync(sb.host(`/etc/systemd/system/${unit}`), 'utf8')).toBe(shipped.replaceAll('/opt/hindsight/', '/opt/hs/'));
     }
+    expect(existsSync(sb.host('/opt/hs/daemon/dist/force/main.js'))).toBe(true);
     expect(existsSync(sb.host('/etc/systemd/system/hindsight.service'))).toBe(false);
     expect(existsSync(sb.host('/etc/hindsight'))).toBe(false);
     for (const c of ['hindsight', 'hindsight-force']) expect(modeOf(sb.host(`/usr/local/bin/${c}`))).toBe(0o755);
@@ -222,15 +226,15 @@ describe('scripts/install.sh --force', () => {
     expect(keygen.code, keygen.stderr).toBe(0);
     expect(statSync(sb.host('/srv/hindsight-force/force.yaml')).uid).toBe(user.uid);
 
-    const again = await sb.run([INSTALL, '--force', ...QUICK]);
+    const again = await sb.run([INSTALL, '--force', ...prefix, ...QUICK]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('nothing changed');
   });
 
   it('--uninstall --purge removes the force installation and its user', async () => {
-    const r = await sb.run([INSTALL, '--force', '--uninstall', '--purge']);
+    const r = await sb.run([INSTALL, '--force', ...prefix, '--uninstall', '--purge']);
     expect(r.code, r.stderr).toBe(0);
-    for (const p of ['/etc/systemd/system/hindsight-force.service', '/usr/local/bin/hindsight-force', '/usr/local/bin/hindsight', '/opt/hindsight', '/srv/hindsight-force']) expect(existsSync(sb.host(p)), p).toBe(false);
+    for (const p of ['/etc/systemd/system/hindsight-force.service', '/etc/systemd/system/hindsight-force-console.service', '/usr/local/bin/hindsight-force', '/usr/local/bin/hindsight', '/opt/hs', '/srv/hindsight-force']) expect(existsSync(sb.host(p)), p).toBe(false);
     expect(sb.user('hindsight-force')).toBeUndefined();
   });
 });
