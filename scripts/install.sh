@@ -293,10 +293,10 @@ if systemd_running; then
       changed "service $s: enabled"
     fi
     if [ -e "$CONFIG" ] && ! systemctl is-active --quiet "$s"; then
-      systemctl start "$s"
+      systemctl start "$s" || fail "$s did not start" "see why: journalctl -u $s -o cat; fix it, then run this again"
       changed "service $s: started"
     elif [ -e "$CONFIG" ] && { [ "$UNITS_CHANGED" = 1 ] || [ -n "$itemized" ]; }; then
-      systemctl try-restart "$s"
+      systemctl try-restart "$s" || fail "$s did not restart" "see why: journalctl -u $s -o cat; fix it, then run this again"
       changed "service $s: restarted (new program or unit)"
     fi
   done
