@@ -6,6 +6,8 @@
 //   3. build (TypeScript -> daemon/dist, when a source file is newer than the last build)
 //   4. models (npm pack of the pinned package, SHA-256 checked)
 // Only Node built-ins are used here: this runs before `npm ci`.
+// scripts/install.sh calls it with --runtime (only the packages an installed box or force needs) and
+// --no-packages / --packages-only (the operator manages packages, or the tree is already built).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -16,6 +18,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
 const quiet = args.has('--quiet');
 const buildOnly = args.has('--build-only');
+const runtime = args.has('--runtime');
+const noPackages = args.has('--no-packages');
+const packagesOnly = args.has('--packages-only');
 
 /** Debian packages and why. Keep in step with the README's "System packages" table. */
 export const DEBIAN_PACKAGES = [
@@ -54,9 +59,17 @@ function run(cmd, argv, opts = {}) {
   if (r.status !== 0) fail(`${cmd} ${argv.join(' ')} failed (exit ${r.status})`);
 }
 
+/** What an installed box or force needs (scripts/install.sh); keep in step with "System packages" in the README. */
+export const RUNTIME_PACKAGES = [
+  'ffmpeg', // recorder, extraction, decoding
+  'bubblewrap', // the sandbox ffmpeg reads cameras in
+  'systemd', // the units, systemd-notify, systemd-sysusers
+  'rsync', // the installer copies the program with it
+];
+
 function missingDebianPackages() {
   if (!existsSync('/usr/bin/dpkg-query')) return [];
-  return DEBIAN_PACKAGES.filter((pkg) => {
+  return (runtime ? RUNTIME_PACKAGES : DEBIAN_PACKAGES).filter((pkg) => {
     const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
     return r.status !== 0 || !r.stdout.includes('install ok installed');
   });
@@ -117,10 +130,9 @@ function ensureModels() {
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 20) fail(`Node ${process.versions.node} is too old`, 'install Node.js 20 or newer (22 or 24 recommended in production)');
 
-if (!buildOnly) {
-  ensureDebianPackages();
-  ensureNodeModules();
-}
+if (!buildOnly && !noPackages) ensureDebianPackages();
+if (packagesOnly) process.exit(0);
+if (!buildOnly) ensureNodeModules();
 ensureBuild();
 if (!buildOnly) ensureModels();
 say('ready');

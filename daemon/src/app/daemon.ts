@@ -131,7 +131,7 @@ export class Daemon {
       logs: options.logRing && ((lines, maxBytes) => options.logRing!.tail(lines, maxBytes)),
     });
     // The local control API (CLI -> daemon) opens last, once everything it fronts is running.
-    const control = new ControlServer(paths.stateDir, options.log);
+    const control = new ControlServer(paths.runtimeDir, options.log);
     control.register(incidentRoutes(incidents.desk, incidents.worker));
     // Changes the CLI asks for (cameras, evidence locks...) run here: the daemon is the single writer.
     const operationContext = (actor: AuditActor): OperationContext => ({

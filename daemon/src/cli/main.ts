@@ -20,6 +20,7 @@ const COMMANDS: CommandTable = [
   [['buffer'], async () => (await import('./commands/buffer.js')).registerBuffer],
   [['incident'], async () => (await import('./commands/incident.js')).registerIncident],
   [['web'], async () => (await import('./commands/web.js')).registerWeb],
+  [['system'], async () => (await import('./commands/system.js')).registerSystem],
   [['enroll', 'evidence', 'uplink'], async () => (await import('./commands/uplink.js')).registerUplink],
   // the force's commands live in their own program (hindsight-force); this spelling keeps working, unlisted
   [['force'], async () => (await import('./commands/force.js')).registerForce],

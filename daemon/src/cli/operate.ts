@@ -22,7 +22,7 @@ export async function operate<I extends object, O>(configOption: string | undefi
   const paths = daemonPaths(config);
   try {
     // the daemon takes the actor from the caller's proven user, not from the request
-    const r = await callRoute(paths.stateDir, OPERATION_ROUTE, { params: { name: op.name }, body: { input } });
+    const r = await callRoute(paths.runtimeDir, OPERATION_ROUTE, { params: { name: op.name }, body: { input } });
     // The daemon ran the same operation object, whose type says what its result is.
     return { result: r.result as O, inDaemon: true };
   } catch (err) {

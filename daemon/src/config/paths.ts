@@ -9,6 +9,8 @@ export interface DaemonPaths {
   stateDir: string;
   bufferDir: string;
   evidenceDir: string;
+  /** The control socket, token and peer proofs: live only while the daemon runs. */
+  runtimeDir: string;
   database: string;
   modelsDir: string;
 }
@@ -19,6 +21,7 @@ export function daemonPaths(config: Config): DaemonPaths {
     stateDir,
     bufferDir: config.paths.buffer_dir || path.join(stateDir, 'buffer'),
     evidenceDir: config.paths.evidence_dir || path.join(stateDir, 'evidence'),
+    runtimeDir: config.paths.runtime_dir || stateDir,
     database: path.join(stateDir, 'hindsight.db'),
     modelsDir: config.models.dir || path.join(INSTALL_ROOT, 'models'),
   };

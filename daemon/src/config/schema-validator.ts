@@ -4,7 +4,7 @@
 import type { ConfigValidator } from './loader.js';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
-const schema11 = {"$id":"https://hindsight.invalid/schema/config.json","title":"Hindsight daemon configuration","additionalProperties":false,"type":"object","required":["version","device","paths","log","models","tools","systemd","cameras","recorder","buffer","incidents","vision","uplink","web"],"properties":{"version":{"description":"Format version of this file (1 is current). A file without it is version 0 and is read as before; a file newer than the daemon is refused.","minimum":0,"maximum":1,"default":1,"type":"integer"},"device":{"description":"Who this box is.","additionalProperties":false,"type":"object","required":["id","store"],"properties":{"id":{"description":"Device id given by the force at enrollment (letters, digits, \"-\" and \"_\"). Used in MQTT topics and evidence.","pattern":"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$","type":"string"},"store":{"description":"Human name of the shop, shown to the force with each incident.","default":"","maxLength":200,"type":"string"}}},"paths":{"description":"Where the daemon keeps its state, buffer and evidence.","additionalProperties":false,"default":{},"type":"object","required":["state_dir","buffer_dir","evidence_dir"],"properties":{"state_dir":{"description":"Folder for the database, keys and working files.","path":true,"default":"/var/lib/hindsight","maxLength":4096,"type":"string"},"buffer_dir":{"description":"Folder for the rolling camera buffer; empty means <state_dir>/buffer.","path":true,"default":"","maxLength":4096,"type":"string"},"evidence_dir":{"description":"Folder for incident master clips and crops; empty means <state_dir>/evidence.","path":true,"default":"","maxLength":4096,"type":"string"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}},"models":{"description":"Face models (fetched by `hindsight models fetch`, pinned by SHA-256).","additionalProperties":false,"default":{},"type":"object","required":["dir"],"properties":{"dir":{"description":"Folder holding the .onnx files and manifest.json; empty means the models/ folder of the installation.","path":true,"default":"","maxLength":4096,"type":"string"}}},"tools":{"description":"External programs.","additionalProperties":false,"default":{},"type":"object","required":["ffmpeg","ffprobe","sandbox"],"properties":{"ffmpeg":{"description":"ffmpeg executable.","default":"ffmpeg","maxLength":1024,"type":"string"},"ffprobe":{"description":"ffprobe executable.","default":"ffprobe","maxLength":1024,"type":"string"},"sandbox":{"type":"string","enum":["bwrap","off"],"description":"How ffmpeg and ffprobe are started when they read a camera: \"bwrap\" in a bubblewrap sandbox that sees only the system programs and the folders of that job (not the keys, the control token, the config or the daemon); \"off\" with the daemon's own view of the files.","default":"bwrap"}}},"systemd":{"description":"Service manager integration.","additionalProperties":false,"default":{},"type":"object","required":["notify"],"properties":{"notify":{"description":"Send READY/WATCHDOG/STOPPING to systemd when NOTIFY_SOCKET is set.","default":true,"type":"boolean"}}},"cameras":{"description":"The camera registry: which addresses cameras may have and how their credentials are kept.","additionalProperties":false,"default":{},"type":"object","required":["networks","credentials_key_file","probe_timeout_s","discovery_multicast","discovery_targets","discovery_wait_ms"],"properties":{"networks":{"description":"Networks (CIDR) a camera address must be inside, checked after DNS resolution. Loopback, link-local, multicast and unspecified addresses are refused unless a network listed here lies inside that range (e.g. 127.0.0.0/8 for a test camera on the box itself).","default":["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","fc00::/7"],"maxItems":64,"type":"array","items":{"maxLength":64,"type":"string"}},"credentials_key_file":{"description":"AES-256 key file (64 hex characters, mode 0600) that seals camera passwords at rest. Empty means the systemd credential \"camera-credentials.key\" when $CREDENTIALS_DIRECTORY has it, else <state_dir>/camera-credentials.key (created on first use).","path":true,"default":"","maxLength":4096,"type":"string"},"probe_timeout_s":{"description":"How long `camera test` and `camera snapshot` wait for a camera to answer.","default":10,"minimum":1,"maximum":120,"type":"integer"},"discovery_multicast":{"description":"Find ONVIF cameras with a WS-Discovery probe to the multicast group 239.255.255.250:3702 on the local network.","default":true,"type":"boolean"},"discovery_targets":{"description":"Also send the discovery probe to these \"address:port\" (cameras on another subnet, where multicast does not reach). Answers are kept only from inside the camera networks.","default":[],"maxItems":64,"type":"array","items":{"maxLength":80,"pattern":"^[0-9A-Fa-f.:\\[\\]]+:[0-9]{1,5}$","type":"string"}},"discovery_wait_ms":{"description":"How long discovery waits for cameras to answer.","default":2000,"minimum":200,"maximum":10000,"type":"integer"}}},"recorder":{"description":"The rolling recorder: one ffmpeg per enabled camera, stream copy into MPEG-TS segments.","additionalProperties":false,"default":{},"type":"object","required":["segment_seconds","rtsp_timeout_s","stall_timeout_s","restart_initial_s","restart_max_s","reachability_poll_s","ffmpeg_memory_mb","ffmpeg_cpu_percent","status_interval_s","decode_check_interval_s","reload_poll_s"],"properties":{"segment_seconds":{"description":"Target segment length. Segments cut on keyframes, so a segment lasts at least one keyframe interval of the camera.","default":4,"minimum":1,"maximum":60,"type":"integer"},"rtsp_timeout_s":{"description":"A camera that sends no video for this long is treated as stalled: ffmpeg gets it as its socket timeout and the recorder restarts a run whose frame count stops growing for this long.","default":10,"minimum":1,"maximum":120,"type":"integer"},"stall_timeout_s":{"description":"Restart a run that has closed no segment for this long (frames may flow while the segmenter is stuck). Keep it above the longest keyframe interval.","default":30,"minimum":2,"maximum":600,"type":"integer"},"restart_initial_s":{"description":"First delay before restarting ffmpeg after it exits; doubles on each failed attempt.","default":1,"minimum":0.1,"maximum":60,"type":"number"},"restart_max_s":{"description":"Cap of the restart delay (a jitter of +-20 % is added so cameras do not restart in step).","default":30,"minimum":1,"maximum":3600,"type":"number"},"reachability_poll_s":{"description":"While no RTSP server answers at a camera's address, how often one RTSP OPTIONS request checks whether it is back (much cheaper than starting ffmpeg).","default":1,"minimum":0.2,"maximum":60,"type":"number"},"ffmpeg_memory_mb":{"description":"Address-space limit (virtual memory, shared libraries included: about 450 MB at rest) of each recording ffmpeg; a runaway process fails its allocations, exits and is restarted.","default":1024,"minimum":600,"maximum":8192,"type":"integer"},"ffmpeg_cpu_percent":{"description":"Restart a recording ffmpeg that uses more than this share of one core over a status period (stream copy needs about 1 %).","default":50,"minimum":5,"maximum":400,"type":"integer"},"status_interval_s":{"description":"How often per-camera fps, bitrate and segment age are refreshed in the database (for `buffer status` and the UI).","default":5,"minimum":1,"maximum":300,"type":"integer"},"decode_check_interval_s":{"description":"Decode checks: after each start of recording (and after a failed check) every new segment's first keyframe is test-decoded until 3 in a row decode, then one segment per this interval. A camera whose video does not decode is shown as `undecodable` with an alarm; footage that turns to garbage later is caught within about this interval plus two segments. The checks of all cameras share one nice'd ffmpeg per round. 0 turns the checks off.","default":60,"minimum":0,"maximum":3600,"type":"number"},"reload_poll_s":{"description":"How often the daemon checks the database for camera changes made by the CLI or the web UI.","default":2,"minimum":0.2,"maximum":60,"type":"number"}}},"buffer":{"description":"The rolling buffer on disk: how much footage is kept and when it is deleted.","additionalProperties":false,"default":{},"type":"object","required":["hours","quota_gb","min_free_gb","retention_interval_s","max_lock_days","recording_reserve_mb"],"properties":{"hours":{"description":"Keep footage this long (by segment time), per camera; the force may set a lower maximum.","default":24,"minimum":0.01,"maximum":720,"type":"number"},"quota_gb":{"description":"Disk quota of the whole buffer; oldest unlocked footage is deleted first when it is exceeded. 0 means no quota (only hours and min_free_gb).","default":0,"minimum":0,"type":"number"},"min_free_gb":{"description":"Delete oldest unlocked footage while the disk holding the buffer has less free space than this.","default":2,"minimum":0,"type":"number"},"retention_interval_s":{"description":"How often retention and quota are enforced.","default":30,"minimum":1,"maximum":3600,"type":"integer"},"max_lock_days":{"description":"Longest evidence lock an operator may take with `buffer lock` (its range, and how far ahead it may end): locked footage is never deleted, so an unbounded lock could fill the disk.","default":31,"minimum":1,"maximum":366,"type":"integer"},"recording_reserve_mb":{"description":"Recording pauses (reason \"disk full\", alarm recorder.disk_full) while the disk holding the buffer has less free space than this, so the database on the same disk can still record why; it resumes by itself when space returns. Keep it well below min_free_gb, which makes retention free space first. 0 turns the pause off.","default":256,"minimum":0,"type":"number"}}},"incidents":{"description":"Incidents: windows, limits and how long master clips are kept.","additionalProperties":false,"default":{},"type":"object","required":["window_before_s","window_after_s","max_window_s","max_cameras","max_future_s","per_user_per_hour","per_device_per_hour","max_open","wait_for_footage_s","parallel_extractions","extract_cameras_at_once","press_expiry_min","master_retention_days","retry_after_s","max_attempts"],"properties":{"window_before_s":{"description":"Default window start, seconds before the incident time.","default":60,"minimum":0,"maximum":600,"type":"integer"},"window_after_s":{"description":"Default window end, seconds after the incident time.","default":30,"minimum":0,"maximum":600,"type":"integer"},"max_window_s":{"description":"Longest window anyone may ask for (the force may set a lower cap; never above 600).","default":600,"minimum":10,"maximum":600,"type":"integer"},"max_cameras":{"description":"Most cameras one incident may cover.","default":16,"minimum":1,"maximum":64,"type":"integer"},"max_future_s":{"description":"How far in the future an incident time may lie (clock differences between tablet and box).","default":60,"minimum":0,"maximum":600,"type":"integer"},"per_user_per_hour":{"description":"Incidents one person or button may log per hour.","default":10,"minimum":1,"maximum":1000,"type":"integer"},"per_device_per_hour":{"description":"Incidents the whole box may log per hour.","default":30,"minimum":1,"maximum":10000,"type":"integer"},"max_open":{"description":"Most incidents waiting or in progress at once; more are refused until some finish.","default":20,"minimum":1,"maximum":1000,"type":"integer"},"wait_for_footage_s":{"description":"After the window ends, how long to wait for cameras to deliver the footage before cutting what exists.","default":60,"minimum":0,"maximum":3600,"type":"integer"},"parallel_extractions":{"description":"Incidents whose master clips are cut at the same time.","default":1,"minimum":1,"maximum":8,"type":"integer"},"extract_cameras_at_once":{"description":"Cameras of one incident whose master clips are cut side by side (a cut is mostly the decode of the clip's keyframes that finds damaged footage: about one core each).","default":2,"minimum":1,"maximum":8,"type":"integer"},"press_expiry_min":{"description":"Minutes a hardware button press waits for a member of staff to give its reason; then its footage lock is released.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"master_retention_days":{"description":"Days master clips are kept after the force confirmed delivery.","default":7,"minimum":0,"maximum":365,"type":"number"},"retry_after_s":{"description":"First retry delay of a failed step (doubles each time, up to an hour).","default":30,"minimum":1,"maximum":3600,"type":"integer"},"max_attempts":{"description":"Failed attempts of a step (the first included) after which the incident waits for a person (`hindsight incident retry` or `cancel`); 0 or 1: never retried automatically.","default":5,"minimum":0,"maximum":100,"type":"integer"}}},"vision":{"description":"Face pipeline: decode, detect, gate, track, choose the best crops of each person.","additionalProperties":false,"default":{},"type":"object","required":["fps","embeddings","intra_op_threads","workers","nice","segment_seconds","max_image_pixels","detector","gate","tracker","subjects","crops"],"properties":{"fps":{"description":"Frames analysed per second of video (full resolution).","default":5,"minimum":0.5,"maximum":30,"type":"number"},"embeddings":{"description":"Compute face embeddings. false = crops-only mode (a force policy): no embedder is loaded, faces are tracked by position only and each track is its own subject.","default":true,"type":"boolean"},"intra_op_threads":{"description":"Threads per onnxruntime session. 1 is as fast as 2 for these small models on 2 cores and has a better tail.","default":1,"minimum":1,"maximum":8,"type":"integer"},"workers":{"description":"Worker threads analysing clip segments in parallel, each with its own model sessions and ffmpeg decoder. 2 suits a 2-core box.","default":2,"minimum":1,"maximum":8,"type":"integer"},"nice":{"description":"Nice value of the analysis (its worker threads and the ffmpeg decoders they start), above the recorder's 0: while an incident is analysed, recording keeps the CPU it needs. 0 = the daemon's own priority.","default":10,"minimum":0,"maximum":19,"type":"integer"},"segment_seconds":{"description":"Clips are cut into segments of about this length so the workers share a long clip (not in crops-only mode).","default":30,"minimum":5,"maximum":3600,"type":"number"},"max_image_pixels":{"description":"Largest still image decoded (width x height); larger files are refused before decoding.","default":50000000,"minimum":1,"maximum":1000000000,"type":"integer"},"detector":{"description":"Face detector (Ultra-Light RFB-320, 320x240 input).","additionalProperties":false,"default":{},"type":"object","required":["score_threshold","nms_iou","top_k","tile_scales","tile_overlap","motion_threshold","rescan_every","full_scan_every"],"properties":{"score_threshold":{"description":"Lowest detector score kept. 0.8 gave no false detections on the non-face photos and lost no true faces; 0.5 gave 4.","default":0.8,"minimum":0.05,"maximum":1,"type":"number"},"nms_iou":{"description":"Boxes overlapping a higher-scoring box by more than this IoU are dropped.","default":0.4,"minimum":0.05,"maximum":0.95,"type":"number"},"top_k":{"description":"Candidates kept per detector pass before NMS.","default":750,"minimum":1,"maximum":4420,"type":"integer"},"tile_scales":{"description":"Downscale factors of the tile passes added to the whole-frame pass; a tile covers 320*s x 240*s pixels. [2, 4] finds faces from 12 px eye distance in 1080p.","default":[2,4],"maxItems":4,"type":"array","items":{"minimum":1,"maximum":16,"type":"number"}},"tile_overlap":{"description":"Fraction by which neighbouring tiles overlap (a face cut by one tile is whole in the next).","default":0.25,"minimum":0,"maximum":0.75,"type":"number"},"motion_threshold":{"description":"In video, a full scan runs its tiles only where the 1/8-size grey frame changed by more than this since the last full scan, or where a face is tracked (sensor noise there is ~1.3 grey levels). 0 = every tile every full scan.","default":10,"minimum":0,"maximum":255,"type":"number"},"rescan_every":{"description":"Every N-th full scan runs every tile whatever moved (finds a person who stood still while not tracked).","default":10,"minimum":1,"maximum":1000,"type":"integer"},"full_scan_every":{"description":"In video, run the whole-frame and tile passes every N analysed frames (10 at 5 fps: a new face is found within 2 s); in between each tracked face is only followed by its landmarks, or looked for in a window around it. 1 = every frame.","default":10,"minimum":1,"maximum":100,"type":"integer"}}},"gate":{"description":"Quality gate: a face failing any limit is kept out of the evidence, with the reason.","additionalProperties":false,"default":{},"type":"object","required":["min_eye_distance","max_landmark_jitter","min_feature_norm","max_shape_error","max_yaw","max_pitch","min_sharpness","min_brightness","max_brightness","min_contrast","max_clipped"],"properties":{"min_eye_distance":{"description":"Smallest eye distance in pixels (reason too_small).","default":12,"minimum":0,"maximum":1000,"type":"number"},"max_landmark_jitter":{"description":"Largest landmark drift under box jitter, in eye distances (reason not_a_face). Faces: median 0.023, 99th percentile 0.065; cat 0.25, baboon 0.21.","default":0.15,"minimum":0,"maximum":10,"type":"number"},"min_feature_norm":{"description":"Smallest embedder output norm before normalisation (reason not_a_face; only for embedded faces). Faces: min 2.53, 1st percentile 2.82; cat 1.43, motorcycle 1.73.","default":2,"minimum":0,"maximum":100,"type":"number"},"max_shape_error":{"description":"Largest RMS distance of the 5 points from the face template after alignment, in 112 px template pixels (reason not_a_face). Faces: max 8.9.","default":10,"minimum":0,"maximum":200,"type":"number"},"max_yaw":{"description":"Largest |yaw| proxy (nose offset in half eye distances; 1 ~ profile) (reason profile).","default":1,"minimum":0,"maximum":10,"type":"number"},"max_pitch":{"description":"Largest |pitch| proxy (nose height between eyes and mouth, minus the frontal 0.49) (reason pitched).","default":0.5,"minimum":0,"maximum":10,"type":"number"},"min_sharpness":{"description":"Smallest variance of the Laplacian of the aligned face (reason blurred). Photos: 1st percentile 29.","default":10,"minimum":0,"maximum":100000,"type":"number"},"min_brightness":{"description":"Darkest mean grey level of the aligned face (reason too_dark).","default":35,"minimum":0,"maximum":255,"type":"number"},"max_brightness":{"description":"Brightest mean grey level of the aligned face (reason overexposed).","default":225,"minimum":0,"maximum":255,"type":"number"},"min_contrast":{"description":"Smallest grey-level standard deviation of the aligned face (reason low_contrast).","default":12,"minimum":0,"maximum":255,"type":"number"},"max_clipped":{"description":"Largest fraction of the face box outside the frame (reason clipped).","default":0.25,"minimum":0,"maximum":1,"type":"number"}}},"tracker":{"description":"Linking faces across frames of one camera.","additionalProperties":false,"default":{},"type":"object","required":["iou_min","max_jump","max_missed_frames","embed_every_frames","link_min_similarity","min_faces","follow","follow_max_drift"],"properties":{"iou_min":{"description":"Smallest IoU between a track's predicted box and a face to link them.","default":0.2,"minimum":0,"maximum":1,"type":"number"},"max_jump":{"description":"Farthest a face may move between analysed frames and still be linked without overlap, in face widths (the link is then checked by embedding). At 5 fps a person walking across the view moves 1-2.","default":2.5,"minimum":0,"maximum":20,"type":"number"},"max_missed_frames":{"description":"Analysed frames a track may go unseen before it ends.","default":10,"minimum":0,"maximum":1000,"type":"integer"},"embed_every_frames":{"description":"Re-embed a tracked face found by the detector at least every N analysed frames to check the identity has not switched (links with a weak overlap and people crossing are checked every time; followed faces are only followed where no other face is near).","default":20,"minimum":1,"maximum":1000,"type":"integer"},"link_min_similarity":{"description":"Smallest cosine between a face and its track's embedding to link them (below: a new track). Same person across a video ~0.5-0.9; FAR 1e-2 at 0.25.","default":0.25,"minimum":-1,"maximum":1,"type":"number"},"min_faces":{"description":"Accepted faces a track needs to count (shorter tracks are dropped as spurious).","default":2,"minimum":1,"maximum":1000,"type":"integer"},"follow":{"description":"Between full scans, follow a tracked face with the landmark model alone (two runs, ~1 ms) instead of a detector window (~4 ms); where the two runs disagree, or tracks are close to each other, the detector window is used.","default":true,"type":"boolean"},"follow_max_drift":{"description":"Largest mean move of the 5 points between the two landmark runs of a followed face, in eye distances (more: not followed, the detector looks). Faces under box jitter: median 0.023, 99th percentile 0.065.","default":0.08,"minimum":0,"maximum":1,"type":"number"}}},"subjects":{"description":"Grouping tracks into subjects (distinct people) across cameras.","additionalProperties":false,"default":{},"type":"object","required":["merge_similarity"],"properties":{"merge_similarity":{"description":"Average cosine two groups of tracks need to be merged into one subject. Conservative: FAR 1e-4 is ~0.44 on the dev photos.","default":0.5,"minimum":-1,"maximum":1,"type":"number"}}},"crops":{"description":"What is kept of each subject.","additionalProperties":false,"default":{},"type":"object","required":["best_k","margin","jpeg_quality","context_frame"],"properties":{"best_k":{"description":"Best crops kept per subject (by a combined quality score).","default":3,"minimum":1,"maximum":50,"type":"integer"},"margin":{"description":"Margin around the face box in the JPEG crop, as a fraction of the box size on each side.","default":0.5,"minimum":0,"maximum":3,"type":"number"},"jpeg_quality":{"description":"JPEG quality of the crops and the context frame.","default":90,"minimum":30,"maximum":100,"type":"integer"},"context_frame":{"description":"Also keep the whole frame of each subject's best crop.","default":true,"type":"boolean"}}}}},"uplink":{"description":"MQTT uplink to the force (sealed evidence, receipts). Empty connection keys are taken from the enrollment.","additionalProperties":false,"default":{},"type":"object","required":["enabled","broker_url","ca_file","username","password","prefix","chunk_bytes","outbox_max_bytes","outbox_max_age_days","publish_timeout_ms","receipt_timeout_s","retry_min_ms","retry_max_ms","inflight","keepalive_s","health_interval_s","audit_head_interval_s","audit_keep_days","session_expiry_s","reconnect_ms"],"properties":{"enabled":{"description":"Run the uplink when the box is enrolled. Evidence is still sealed and queued when false.","default":true,"type":"boolean"},"broker_url":{"description":"Broker URL (mqtts://host:port); empty means the one from the enrollment bundle.","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) that signs the broker certificate; empty means the one from the enrollment bundle.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username (also the client id); empty means the device id.","default":"","maxLength":64,"type":"string"},"password":{"description":"MQTT password; empty means the one from the enrollment bundle. May be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"prefix":{"description":"Topic prefix; empty means the one from the enrollment bundle (hindsight/v1).","default":"","maxLength":100,"type":"string"},"chunk_bytes":{"description":"Ciphertext bytes per MQTT chunk message (at most 65536).","default":65536,"minimum":1024,"maximum":65536,"type":"integer"},"outbox_max_bytes":{"description":"Undelivered evidence kept at most (bytes); beyond it new incidents are refused, never dropped.","default":2147483648,"minimum":1048576,"type":"integer"},"outbox_max_age_days":{"description":"When the oldest undelivered envelope is older than this, new incidents are refused.","default":30,"minimum":0.001,"type":"number"},"publish_timeout_ms":{"description":"Give up on one publish (and retry later) after this long.","default":15000,"minimum":500,"type":"integer"},"receipt_timeout_s":{"description":"Send an envelope again when no receipt came this long after it was sent (doubling, up to 8x).","default":60,"minimum":0.5,"type":"number"},"retry_min_ms":{"description":"First retry delay after a failed send (doubles with jitter).","default":1000,"minimum":50,"type":"integer"},"retry_max_ms":{"description":"Longest retry delay after failed sends.","default":300000,"minimum":100,"type":"integer"},"inflight":{"description":"Chunk publishes awaiting PUBACK at once.","default":16,"minimum":1,"maximum":256,"type":"integer"},"keepalive_s":{"description":"MQTT keepalive.","default":30,"minimum":5,"maximum":3600,"type":"integer"},"health_interval_s":{"description":"How often the box's health document goes to the force (retained; also at every connect).","default":60,"minimum":5,"maximum":3600,"type":"integer"},"audit_head_interval_s":{"description":"How often the signed head of the box's audit log goes to the force (retained; also at every connect and at a clean stop), with the digests of the rows since the head the force acknowledged.","default":900,"minimum":5,"maximum":86400,"type":"integer"},"audit_keep_days":{"description":"Audit rows older than this that the force has acknowledged are deleted behind a kept anchor (the chain still verifies from it). 0 = keep every row.","default":400,"minimum":0,"maximum":36500,"type":"integer"},"session_expiry_s":{"description":"Persistent session kept by the broker while the box is offline (receipts queue there).","default":604800,"minimum":86400,"type":"integer"},"reconnect_ms":{"description":"Delay between reconnection attempts.","default":2000,"minimum":100,"type":"integer"}}},"web":{"description":"The box's web app (staff page and manager console), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h"],"properties":{"enabled":{"description":"Serve the web app (staff page, manager console, hardware buttons). Off: only the CLI.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"0.0.0.0\": every network of the box; \"127.0.0.1\": this machine only).","default":"0.0.0.0","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the log says which).","default":8443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the box's own self-signed P-256 certificate, made at the first start.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"}}}}};
+const schema11 = {"$id":"https://hindsight.invalid/schema/config.json","title":"Hindsight daemon configuration","additionalProperties":false,"type":"object","required":["version","device","paths","log","models","tools","systemd","cameras","recorder","buffer","incidents","vision","uplink","web"],"properties":{"version":{"description":"Format version of this file (1 is current). A file without it is version 0 and is read as before; a file newer than the daemon is refused.","minimum":0,"maximum":1,"default":1,"type":"integer"},"device":{"description":"Who this box is.","additionalProperties":false,"type":"object","required":["id","store"],"properties":{"id":{"description":"Device id given by the force at enrollment (letters, digits, \"-\" and \"_\"). Used in MQTT topics and evidence.","pattern":"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$","type":"string"},"store":{"description":"Human name of the shop, shown to the force with each incident.","default":"","maxLength":200,"type":"string"}}},"paths":{"description":"Where the daemon keeps its state, buffer and evidence.","additionalProperties":false,"default":{},"type":"object","required":["state_dir","buffer_dir","evidence_dir","runtime_dir"],"properties":{"state_dir":{"description":"Folder for the database, keys and working files.","path":true,"default":"/var/lib/hindsight","maxLength":4096,"type":"string"},"buffer_dir":{"description":"Folder for the rolling camera buffer; empty means <state_dir>/buffer.","path":true,"default":"","maxLength":4096,"type":"string"},"evidence_dir":{"description":"Folder for incident master clips and crops; empty means <state_dir>/evidence.","path":true,"default":"","maxLength":4096,"type":"string"},"runtime_dir":{"description":"Folder for the control socket, its token and the callers' proof files (all made anew at each start); empty means <state_dir>. Under systemd: /run/hindsight (the unit's RuntimeDirectory).","path":true,"default":"","maxLength":4096,"type":"string"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}},"models":{"description":"Face models (fetched by `hindsight models fetch`, pinned by SHA-256).","additionalProperties":false,"default":{},"type":"object","required":["dir"],"properties":{"dir":{"description":"Folder holding the .onnx files and manifest.json; empty means the models/ folder of the installation.","path":true,"default":"","maxLength":4096,"type":"string"}}},"tools":{"description":"External programs.","additionalProperties":false,"default":{},"type":"object","required":["ffmpeg","ffprobe","sandbox"],"properties":{"ffmpeg":{"description":"ffmpeg executable.","default":"ffmpeg","maxLength":1024,"type":"string"},"ffprobe":{"description":"ffprobe executable.","default":"ffprobe","maxLength":1024,"type":"string"},"sandbox":{"type":"string","enum":["bwrap","off"],"description":"How ffmpeg and ffprobe are started when they read a camera: \"bwrap\" in a bubblewrap sandbox that sees only the system programs and the folders of that job (not the keys, the control token, the config or the daemon); \"off\" with the daemon's own view of the files.","default":"bwrap"}}},"systemd":{"description":"Service manager integration.","additionalProperties":false,"default":{},"type":"object","required":["notify"],"properties":{"notify":{"description":"Send READY/WATCHDOG/STOPPING to systemd when NOTIFY_SOCKET is set.","default":true,"type":"boolean"}}},"cameras":{"description":"The camera registry: which addresses cameras may have and how their credentials are kept.","additionalProperties":false,"default":{},"type":"object","required":["networks","credentials_key_file","probe_timeout_s","discovery_multicast","discovery_targets","discovery_wait_ms"],"properties":{"networks":{"description":"Networks (CIDR) a camera address must be inside, checked after DNS resolution. Loopback, link-local, multicast and unspecified addresses are refused unless a network listed here lies inside that range (e.g. 127.0.0.0/8 for a test camera on the box itself).","default":["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","fc00::/7"],"maxItems":64,"type":"array","items":{"maxLength":64,"type":"string"}},"credentials_key_file":{"description":"AES-256 key file (64 hex characters, mode 0600) that seals camera passwords at rest. Empty means the systemd credential \"camera-credentials.key\" when $CREDENTIALS_DIRECTORY has it, else <state_dir>/camera-credentials.key (created on first use).","path":true,"default":"","maxLength":4096,"type":"string"},"probe_timeout_s":{"description":"How long `camera test` and `camera snapshot` wait for a camera to answer.","default":10,"minimum":1,"maximum":120,"type":"integer"},"discovery_multicast":{"description":"Find ONVIF cameras with a WS-Discovery probe to the multicast group 239.255.255.250:3702 on the local network.","default":true,"type":"boolean"},"discovery_targets":{"description":"Also send the discovery probe to these \"address:port\" (cameras on another subnet, where multicast does not reach). Answers are kept only from inside the camera networks.","default":[],"maxItems":64,"type":"array","items":{"maxLength":80,"pattern":"^[0-9A-Fa-f.:\\[\\]]+:[0-9]{1,5}$","type":"string"}},"discovery_wait_ms":{"description":"How long discovery waits for cameras to answer.","default":2000,"minimum":200,"maximum":10000,"type":"integer"}}},"recorder":{"description":"The rolling recorder: one ffmpeg per enabled camera, stream copy into MPEG-TS segments.","additionalProperties":false,"default":{},"type":"object","required":["segment_seconds","rtsp_timeout_s","stall_timeout_s","restart_initial_s","restart_max_s","reachability_poll_s","ffmpeg_memory_mb","ffmpeg_cpu_percent","status_interval_s","decode_check_interval_s","reload_poll_s"],"properties":{"segment_seconds":{"description":"Target segment length. Segments cut on keyframes, so a segment lasts at least one keyframe interval of the camera.","default":4,"minimum":1,"maximum":60,"type":"integer"},"rtsp_timeout_s":{"description":"A camera that sends no video for this long is treated as stalled: ffmpeg gets it as its socket timeout and the recorder restarts a run whose frame count stops growing for this long.","default":10,"minimum":1,"maximum":120,"type":"integer"},"stall_timeout_s":{"description":"Restart a run that has closed no segment for this long (frames may flow while the segmenter is stuck). Keep it above the longest keyframe interval.","default":30,"minimum":2,"maximum":600,"type":"integer"},"restart_initial_s":{"description":"First delay before restarting ffmpeg after it exits; doubles on each failed attempt.","default":1,"minimum":0.1,"maximum":60,"type":"number"},"restart_max_s":{"description":"Cap of the restart delay (a jitter of +-20 % is added so cameras do not restart in step).","default":30,"minimum":1,"maximum":3600,"type":"number"},"reachability_poll_s":{"description":"While no RTSP server answers at a camera's address, how often one RTSP OPTIONS request checks whether it is back (much cheaper than starting ffmpeg).","default":1,"minimum":0.2,"maximum":60,"type":"number"},"ffmpeg_memory_mb":{"description":"Address-space limit (virtual memory, shared libraries included: about 450 MB at rest) of each recording ffmpeg; a runaway process fails its allocations, exits and is restarted.","default":1024,"minimum":600,"maximum":8192,"type":"integer"},"ffmpeg_cpu_percent":{"description":"Restart a recording ffmpeg that uses more than this share of one core over a status period (stream copy needs about 1 %).","default":50,"minimum":5,"maximum":400,"type":"integer"},"status_interval_s":{"description":"How often per-camera fps, bitrate and segment age are refreshed in the database (for `buffer status` and the UI).","default":5,"minimum":1,"maximum":300,"type":"integer"},"decode_check_interval_s":{"description":"Decode checks: after each start of recording (and after a failed check) every new segment's first keyframe is test-decoded until 3 in a row decode, then one segment per this interval. A camera whose video does not decode is shown as `undecodable` with an alarm; footage that turns to garbage later is caught within about this interval plus two segments. The checks of all cameras share one nice'd ffmpeg per round. 0 turns the checks off.","default":60,"minimum":0,"maximum":3600,"type":"number"},"reload_poll_s":{"description":"How often the daemon checks the database for camera changes made by the CLI or the web UI.","default":2,"minimum":0.2,"maximum":60,"type":"number"}}},"buffer":{"description":"The rolling buffer on disk: how much footage is kept and when it is deleted.","additionalProperties":false,"default":{},"type":"object","required":["hours","quota_gb","min_free_gb","retention_interval_s","max_lock_days","recording_reserve_mb"],"properties":{"hours":{"description":"Keep footage this long (by segment time), per camera; the force may set a lower maximum.","default":24,"minimum":0.01,"maximum":720,"type":"number"},"quota_gb":{"description":"Disk quota of the whole buffer; oldest unlocked footage is deleted first when it is exceeded. 0 means no quota (only hours and min_free_gb).","default":0,"minimum":0,"type":"number"},"min_free_gb":{"description":"Delete oldest unlocked footage while the disk holding the buffer has less free space than this.","default":2,"minimum":0,"type":"number"},"retention_interval_s":{"description":"How often retention and quota are enforced.","default":30,"minimum":1,"maximum":3600,"type":"integer"},"max_lock_days":{"description":"Longest evidence lock an operator may take with `buffer lock` (its range, and how far ahead it may end): locked footage is never deleted, so an unbounded lock could fill the disk.","default":31,"minimum":1,"maximum":366,"type":"integer"},"recording_reserve_mb":{"description":"Recording pauses (reason \"disk full\", alarm recorder.disk_full) while the disk holding the buffer has less free space than this, so the database on the same disk can still record why; it resumes by itself when space returns. Keep it well below min_free_gb, which makes retention free space first. 0 turns the pause off.","default":256,"minimum":0,"type":"number"}}},"incidents":{"description":"Incidents: windows, limits and how long master clips are kept.","additionalProperties":false,"default":{},"type":"object","required":["window_before_s","window_after_s","max_window_s","max_cameras","max_future_s","per_user_per_hour","per_device_per_hour","max_open","wait_for_footage_s","parallel_extractions","extract_cameras_at_once","press_expiry_min","master_retention_days","retry_after_s","max_attempts"],"properties":{"window_before_s":{"description":"Default window start, seconds before the incident time.","default":60,"minimum":0,"maximum":600,"type":"integer"},"window_after_s":{"description":"Default window end, seconds after the incident time.","default":30,"minimum":0,"maximum":600,"type":"integer"},"max_window_s":{"description":"Longest window anyone may ask for (the force may set a lower cap; never above 600).","default":600,"minimum":10,"maximum":600,"type":"integer"},"max_cameras":{"description":"Most cameras one incident may cover.","default":16,"minimum":1,"maximum":64,"type":"integer"},"max_future_s":{"description":"How far in the future an incident time may lie (clock differences between tablet and box).","default":60,"minimum":0,"maximum":600,"type":"integer"},"per_user_per_hour":{"description":"Incidents one person or button may log per hour.","default":10,"minimum":1,"maximum":1000,"type":"integer"},"per_device_per_hour":{"description":"Incidents the whole box may log per hour.","default":30,"minimum":1,"maximum":10000,"type":"integer"},"max_open":{"description":"Most incidents waiting or in progress at once; more are refused until some finish.","default":20,"minimum":1,"maximum":1000,"type":"integer"},"wait_for_footage_s":{"description":"After the window ends, how long to wait for cameras to deliver the footage before cutting what exists.","default":60,"minimum":0,"maximum":3600,"type":"integer"},"parallel_extractions":{"description":"Incidents whose master clips are cut at the same time.","default":1,"minimum":1,"maximum":8,"type":"integer"},"extract_cameras_at_once":{"description":"Cameras of one incident whose master clips are cut side by side (a cut is mostly the decode of the clip's keyframes that finds damaged footage: about one core each).","default":2,"minimum":1,"maximum":8,"type":"integer"},"press_expiry_min":{"description":"Minutes a hardware button press waits for a member of staff to give its reason; then its footage lock is released.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"master_retention_days":{"description":"Days master clips are kept after the force confirmed delivery.","default":7,"minimum":0,"maximum":365,"type":"number"},"retry_after_s":{"description":"First retry delay of a failed step (doubles each time, up to an hour).","default":30,"minimum":1,"maximum":3600,"type":"integer"},"max_attempts":{"description":"Failed attempts of a step (the first included) after which the incident waits for a person (`hindsight incident retry` or `cancel`); 0 or 1: never retried automatically.","default":5,"minimum":0,"maximum":100,"type":"integer"}}},"vision":{"description":"Face pipeline: decode, detect, gate, track, choose the best crops of each person.","additionalProperties":false,"default":{},"type":"object","required":["fps","embeddings","intra_op_threads","workers","nice","segment_seconds","max_image_pixels","detector","gate","tracker","subjects","crops"],"properties":{"fps":{"description":"Frames analysed per second of video (full resolution).","default":5,"minimum":0.5,"maximum":30,"type":"number"},"embeddings":{"description":"Compute face embeddings. false = crops-only mode (a force policy): no embedder is loaded, faces are tracked by position only and each track is its own subject.","default":true,"type":"boolean"},"intra_op_threads":{"description":"Threads per onnxruntime session. 1 is as fast as 2 for these small models on 2 cores and has a better tail.","default":1,"minimum":1,"maximum":8,"type":"integer"},"workers":{"description":"Worker threads analysing clip segments in parallel, each with its own model sessions and ffmpeg decoder. 2 suits a 2-core box.","default":2,"minimum":1,"maximum":8,"type":"integer"},"nice":{"description":"Nice value of the analysis (its worker threads and the ffmpeg decoders they start), above the recorder's 0: while an incident is analysed, recording keeps the CPU it needs. 0 = the daemon's own priority.","default":10,"minimum":0,"maximum":19,"type":"integer"},"segment_seconds":{"description":"Clips are cut into segments of about this length so the workers share a long clip (not in crops-only mode).","default":30,"minimum":5,"maximum":3600,"type":"number"},"max_image_pixels":{"description":"Largest still image decoded (width x height); larger files are refused before decoding.","default":50000000,"minimum":1,"maximum":1000000000,"type":"integer"},"detector":{"description":"Face detector (Ultra-Light RFB-320, 320x240 input).","additionalProperties":false,"default":{},"type":"object","required":["score_threshold","nms_iou","top_k","tile_scales","tile_overlap","motion_threshold","rescan_every","full_scan_every"],"properties":{"score_threshold":{"description":"Lowest detector score kept. 0.8 gave no false detections on the non-face photos and lost no true faces; 0.5 gave 4.","default":0.8,"minimum":0.05,"maximum":1,"type":"number"},"nms_iou":{"description":"Boxes overlapping a higher-scoring box by more than this IoU are dropped.","default":0.4,"minimum":0.05,"maximum":0.95,"type":"number"},"top_k":{"description":"Candidates kept per detector pass before NMS.","default":750,"minimum":1,"maximum":4420,"type":"integer"},"tile_scales":{"description":"Downscale factors of the tile passes added to the whole-frame pass; a tile covers 320*s x 240*s pixels. [2, 4] finds faces from 12 px eye distance in 1080p.","default":[2,4],"maxItems":4,"type":"array","items":{"minimum":1,"maximum":16,"type":"number"}},"tile_overlap":{"description":"Fraction by which neighbouring tiles overlap (a face cut by one tile is whole in the next).","default":0.25,"minimum":0,"maximum":0.75,"type":"number"},"motion_threshold":{"description":"In video, a full scan runs its tiles only where the 1/8-size grey frame changed by more than this since the last full scan, or where a face is tracked (sensor noise there is ~1.3 grey levels). 0 = every tile every full scan.","default":10,"minimum":0,"maximum":255,"type":"number"},"rescan_every":{"description":"Every N-th full scan runs every tile whatever moved (finds a person who stood still while not tracked).","default":10,"minimum":1,"maximum":1000,"type":"integer"},"full_scan_every":{"description":"In video, run the whole-frame and tile passes every N analysed frames (10 at 5 fps: a new face is found within 2 s); in between each tracked face is only followed by its landmarks, or looked for in a window around it. 1 = every frame.","default":10,"minimum":1,"maximum":100,"type":"integer"}}},"gate":{"description":"Quality gate: a face failing any limit is kept out of the evidence, with the reason.","additionalProperties":false,"default":{},"type":"object","required":["min_eye_distance","max_landmark_jitter","min_feature_norm","max_shape_error","max_yaw","max_pitch","min_sharpness","min_brightness","max_brightness","min_contrast","max_clipped"],"properties":{"min_eye_distance":{"description":"Smallest eye distance in pixels (reason too_small).","default":12,"minimum":0,"maximum":1000,"type":"number"},"max_landmark_jitter":{"description":"Largest landmark drift under box jitter, in eye distances (reason not_a_face). Faces: median 0.023, 99th percentile 0.065; cat 0.25, baboon 0.21.","default":0.15,"minimum":0,"maximum":10,"type":"number"},"min_feature_norm":{"description":"Smallest embedder output norm before normalisation (reason not_a_face; only for embedded faces). Faces: min 2.53, 1st percentile 2.82; cat 1.43, motorcycle 1.73.","default":2,"minimum":0,"maximum":100,"type":"number"},"max_shape_error":{"description":"Largest RMS distance of the 5 points from the face template after alignment, in 112 px template pixels (reason not_a_face). Faces: max 8.9.","default":10,"minimum":0,"maximum":200,"type":"number"},"max_yaw":{"description":"Largest |yaw| proxy (nose offset in half eye distances; 1 ~ profile) (reason profile).","default":1,"minimum":0,"maximum":10,"type":"number"},"max_pitch":{"description":"Largest |pitch| proxy (nose height between eyes and mouth, minus the frontal 0.49) (reason pitched).","default":0.5,"minimum":0,"maximum":10,"type":"number"},"min_sharpness":{"description":"Smallest variance of the Laplacian of the aligned face (reason blurred). Photos: 1st percentile 29.","default":10,"minimum":0,"maximum":100000,"type":"number"},"min_brightness":{"description":"Darkest mean grey level of the aligned face (reason too_dark).","default":35,"minimum":0,"maximum":255,"type":"number"},"max_brightness":{"description":"Brightest mean grey level of the aligned face (reason overexposed).","default":225,"minimum":0,"maximum":255,"type":"number"},"min_contrast":{"description":"Smallest grey-level standard deviation of the aligned face (reason low_contrast).","default":12,"minimum":0,"maximum":255,"type":"number"},"max_clipped":{"description":"Largest fraction of the face box outside the frame (reason clipped).","default":0.25,"minimum":0,"maximum":1,"type":"number"}}},"tracker":{"description":"Linking faces across frames of one camera.","additionalProperties":false,"default":{},"type":"object","required":["iou_min","max_jump","max_missed_frames","embed_every_frames","link_min_similarity","min_faces","follow","follow_max_drift"],"properties":{"iou_min":{"description":"Smallest IoU between a track's predicted box and a face to link them.","default":0.2,"minimum":0,"maximum":1,"type":"number"},"max_jump":{"description":"Farthest a face may move between analysed frames and still be linked without overlap, in face widths (the link is then checked by embedding). At 5 fps a person walking across the view moves 1-2.","default":2.5,"minimum":0,"maximum":20,"type":"number"},"max_missed_frames":{"description":"Analysed frames a track may go unseen before it ends.","default":10,"minimum":0,"maximum":1000,"type":"integer"},"embed_every_frames":{"description":"Re-embed a tracked face found by the detector at least every N analysed frames to check the identity has not switched (links with a weak overlap and people crossing are checked every time; followed faces are only followed where no other face is near).","default":20,"minimum":1,"maximum":1000,"type":"integer"},"link_min_similarity":{"description":"Smallest cosine between a face and its track's embedding to link them (below: a new track). Same person across a video ~0.5-0.9; FAR 1e-2 at 0.25.","default":0.25,"minimum":-1,"maximum":1,"type":"number"},"min_faces":{"description":"Accepted faces a track needs to count (shorter tracks are dropped as spurious).","default":2,"minimum":1,"maximum":1000,"type":"integer"},"follow":{"description":"Between full scans, follow a tracked face with the landmark model alone (two runs, ~1 ms) instead of a detector window (~4 ms); where the two runs disagree, or tracks are close to each other, the detector window is used.","default":true,"type":"boolean"},"follow_max_drift":{"description":"Largest mean move of the 5 points between the two landmark runs of a followed face, in eye distances (more: not followed, the detector looks). Faces under box jitter: median 0.023, 99th percentile 0.065.","default":0.08,"minimum":0,"maximum":1,"type":"number"}}},"subjects":{"description":"Grouping tracks into subjects (distinct people) across cameras.","additionalProperties":false,"default":{},"type":"object","required":["merge_similarity"],"properties":{"merge_similarity":{"description":"Average cosine two groups of tracks need to be merged into one subject. Conservative: FAR 1e-4 is ~0.44 on the dev photos.","default":0.5,"minimum":-1,"maximum":1,"type":"number"}}},"crops":{"description":"What is kept of each subject.","additionalProperties":false,"default":{},"type":"object","required":["best_k","margin","jpeg_quality","context_frame"],"properties":{"best_k":{"description":"Best crops kept per subject (by a combined quality score).","default":3,"minimum":1,"maximum":50,"type":"integer"},"margin":{"description":"Margin around the face box in the JPEG crop, as a fraction of the box size on each side.","default":0.5,"minimum":0,"maximum":3,"type":"number"},"jpeg_quality":{"description":"JPEG quality of the crops and the context frame.","default":90,"minimum":30,"maximum":100,"type":"integer"},"context_frame":{"description":"Also keep the whole frame of each subject's best crop.","default":true,"type":"boolean"}}}}},"uplink":{"description":"MQTT uplink to the force (sealed evidence, receipts). Empty connection keys are taken from the enrollment.","additionalProperties":false,"default":{},"type":"object","required":["enabled","broker_url","ca_file","username","password","prefix","chunk_bytes","outbox_max_bytes","outbox_max_age_days","publish_timeout_ms","receipt_timeout_s","retry_min_ms","retry_max_ms","inflight","keepalive_s","health_interval_s","audit_head_interval_s","audit_keep_days","session_expiry_s","reconnect_ms"],"properties":{"enabled":{"description":"Run the uplink when the box is enrolled. Evidence is still sealed and queued when false.","default":true,"type":"boolean"},"broker_url":{"description":"Broker URL (mqtts://host:port); empty means the one from the enrollment bundle.","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) that signs the broker certificate; empty means the one from the enrollment bundle.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username (also the client id); empty means the device id.","default":"","maxLength":64,"type":"string"},"password":{"description":"MQTT password; empty means the one from the enrollment bundle. May be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"prefix":{"description":"Topic prefix; empty means the one from the enrollment bundle (hindsight/v1).","default":"","maxLength":100,"type":"string"},"chunk_bytes":{"description":"Ciphertext bytes per MQTT chunk message (at most 65536).","default":65536,"minimum":1024,"maximum":65536,"type":"integer"},"outbox_max_bytes":{"description":"Undelivered evidence kept at most (bytes); beyond it new incidents are refused, never dropped.","default":2147483648,"minimum":1048576,"type":"integer"},"outbox_max_age_days":{"description":"When the oldest undelivered envelope is older than this, new incidents are refused.","default":30,"minimum":0.001,"type":"number"},"publish_timeout_ms":{"description":"Give up on one publish (and retry later) after this long.","default":15000,"minimum":500,"type":"integer"},"receipt_timeout_s":{"description":"Send an envelope again when no receipt came this long after it was sent (doubling, up to 8x).","default":60,"minimum":0.5,"type":"number"},"retry_min_ms":{"description":"First retry delay after a failed send (doubles with jitter).","default":1000,"minimum":50,"type":"integer"},"retry_max_ms":{"description":"Longest retry delay after failed sends.","default":300000,"minimum":100,"type":"integer"},"inflight":{"description":"Chunk publishes awaiting PUBACK at once.","default":16,"minimum":1,"maximum":256,"type":"integer"},"keepalive_s":{"description":"MQTT keepalive.","default":30,"minimum":5,"maximum":3600,"type":"integer"},"health_interval_s":{"description":"How often the box's health document goes to the force (retained; also at every connect).","default":60,"minimum":5,"maximum":3600,"type":"integer"},"audit_head_interval_s":{"description":"How often the signed head of the box's audit log goes to the force (retained; also at every connect and at a clean stop), with the digests of the rows since the head the force acknowledged.","default":900,"minimum":5,"maximum":86400,"type":"integer"},"audit_keep_days":{"description":"Audit rows older than this that the force has acknowledged are deleted behind a kept anchor (the chain still verifies from it). 0 = keep every row.","default":400,"minimum":0,"maximum":36500,"type":"integer"},"session_expiry_s":{"description":"Persistent session kept by the broker while the box is offline (receipts queue there).","default":604800,"minimum":86400,"type":"integer"},"reconnect_ms":{"description":"Delay between reconnection attempts.","default":2000,"minimum":100,"type":"integer"}}},"web":{"description":"The box's web app (staff page and manager console), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h"],"properties":{"enabled":{"description":"Serve the web app (staff page, manager console, hardware buttons). Off: only the CLI.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"0.0.0.0\": every network of the box; \"127.0.0.1\": this machine only).","default":"0.0.0.0","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the log says which).","default":8443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the box's own self-signed P-256 certificate, made at the first start.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$", "u");
@@ -349,6 +349,9 @@ data4.buffer_dir = "";
 if(data4.evidence_dir === undefined){
 data4.evidence_dir = "";
 }
+if(data4.runtime_dir === undefined){
+data4.runtime_dir = "";
+}
 if(data4.state_dir === undefined){
 const err26 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/required",keyword:"required",params:{missingProperty: "state_dir"},message:"must have required property '"+"state_dir"+"'",schema:schema11.properties.paths.required,parentSchema:schema11.properties.paths,data:data4};
 if(vErrors === null){
@@ -379,9 +382,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-for(const key2 in data4){
-if(!(((key2 === "state_dir") || (key2 === "buffer_dir")) || (key2 === "evidence_dir"))){
-const err29 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.paths,data:data4};
+if(data4.runtime_dir === undefined){
+const err29 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/required",keyword:"required",params:{missingProperty: "runtime_dir"},message:"must have required property '"+"runtime_dir"+"'",schema:schema11.properties.paths.required,parentSchema:schema11.properties.paths,data:data4};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -390,11 +392,9 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-let data5 = data4.state_dir;
-if(typeof data5 === "string"){
-if(func3(data5) > 4096){
-const err30 = {instancePath:instancePath+"/paths/state_dir",schemaPath:"#/properties/paths/properties/state_dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.paths.properties.state_dir,data:data5};
+for(const key2 in data4){
+if(!((((key2 === "state_dir") || (key2 === "buffer_dir")) || (key2 === "evidence_dir")) || (key2 === "runtime_dir"))){
+const err30 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.paths,data:data4};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -404,8 +404,10 @@ vErrors.push(err30);
 errors++;
 }
 }
-else {
-const err31 = {instancePath:instancePath+"/paths/state_dir",schemaPath:"#/properties/paths/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.paths.properties.state_dir.type,parentSchema:schema11.properties.paths.properties.state_dir,data:data5};
+let data5 = data4.state_dir;
+if(typeof data5 === "string"){
+if(func3(data5) > 4096){
+const err31 = {instancePath:instancePath+"/paths/state_dir",schemaPath:"#/properties/paths/properties/state_dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.paths.properties.state_dir,data:data5};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -414,10 +416,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-let data6 = data4.buffer_dir;
-if(typeof data6 === "string"){
-if(func3(data6) > 4096){
-const err32 = {instancePath:instancePath+"/paths/buffer_dir",schemaPath:"#/properties/paths/properties/buffer_dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.paths.properties.buffer_dir,data:data6};
+}
+else {
+const err32 = {instancePath:instancePath+"/paths/state_dir",schemaPath:"#/properties/paths/properties/state_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.paths.properties.state_dir.type,parentSchema:schema11.properties.paths.properties.state_dir,data:data5};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -426,9 +427,10 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-else {
-const err33 = {instancePath:instancePath+"/paths/buffer_dir",schemaPath:"#/properties/paths/properties/buffer_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.paths.properties.buffer_dir.type,parentSchema:schema11.properties.paths.properties.buffer_dir,data:data6};
+let data6 = data4.buffer_dir;
+if(typeof data6 === "string"){
+if(func3(data6) > 4096){
+const err33 = {instancePath:instancePath+"/paths/buffer_dir",schemaPath:"#/properties/paths/properties/buffer_dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.paths.properties.buffer_dir,data:data6};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -437,10 +439,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-let data7 = data4.evidence_dir;
-if(typeof data7 === "string"){
-if(func3(data7) > 4096){
-const err34 = {instancePath:instancePath+"/paths/evidence_dir",schemaPath:"#/properties/paths/properties/evidence_dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.paths.properties.evidence_dir,data:data7};
+}
+else {
+const err34 = {instancePath:instancePath+"/paths/buffer_dir",schemaPath:"#/properties/paths/properties/buffer_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.paths.properties.buffer_dir.type,parentSchema:schema11.properties.paths.properties.buffer_dir,data:data6};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -449,9 +450,10 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-else {
-const err35 = {instancePath:instancePath+"/paths/evidence_dir",schemaPath:"#/properties/paths/properties/evidence_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.paths.properties.evidence_dir.type,parentSchema:schema11.properties.paths.properties.evidence_dir,data:data7};
+let data7 = data4.evidence_dir;
+if(typeof data7 === "string"){
+if(func3(data7) > 4096){
+const err35 = {instancePath:instancePath+"/paths/evidence_dir",schemaPath:"#/properties/paths/properties/evidence_dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.paths.properties.evidence_dir,data:data7};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -462,7 +464,7 @@ errors++;
 }
 }
 else {
-const err36 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.paths.type,parentSchema:schema11.properties.paths,data:data4};
+const err36 = {instancePath:instancePath+"/paths/evidence_dir",schemaPath:"#/properties/paths/properties/evidence_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.paths.properties.evidence_dir.type,parentSchema:schema11.properties.paths.properties.evidence_dir,data:data7};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -471,16 +473,10 @@ vErrors.push(err36);
 }
 errors++;
 }
-let data8 = data.log;
-if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
-if(data8.level === undefined){
-data8.level = "info";
-}
-if(data8.pretty === undefined){
-data8.pretty = "auto";
-}
-if(data8.level === undefined){
-const err37 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data8};
+let data8 = data4.runtime_dir;
+if(typeof data8 === "string"){
+if(func3(data8) > 4096){
+const err37 = {instancePath:instancePath+"/paths/runtime_dir",schemaPath:"#/properties/paths/properties/runtime_dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.paths.properties.runtime_dir,data:data8};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -489,8 +485,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data8.pretty === undefined){
-const err38 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "pretty"},message:"must have required property '"+"pretty"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data8};
+}
+else {
+const err38 = {instancePath:instancePath+"/paths/runtime_dir",schemaPath:"#/properties/paths/properties/runtime_dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.paths.properties.runtime_dir.type,parentSchema:schema11.properties.paths.properties.runtime_dir,data:data8};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -499,9 +496,9 @@ vErrors.push(err38);
 }
 errors++;
 }
-for(const key3 in data8){
-if(!((key3 === "level") || (key3 === "pretty"))){
-const err39 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data8};
+}
+else {
+const err39 = {instancePath:instancePath+"/paths",schemaPath:"#/properties/paths/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.paths.type,parentSchema:schema11.properties.paths,data:data4};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -510,10 +507,16 @@ vErrors.push(err39);
 }
 errors++;
 }
+let data9 = data.log;
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(data9.level === undefined){
+data9.level = "info";
 }
-let data9 = data8.level;
-if(typeof data9 !== "string"){
-const err40 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data9};
+if(data9.pretty === undefined){
+data9.pretty = "auto";
+}
+if(data9.level === undefined){
+const err40 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data9};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -522,8 +525,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(!((((((data9 === "fatal") || (data9 === "error")) || (data9 === "warn")) || (data9 === "info")) || (data9 === "debug")) || (data9 === "trace"))){
-const err41 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data9};
+if(data9.pretty === undefined){
+const err41 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "pretty"},message:"must have required property '"+"pretty"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data9};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -532,12 +535,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-let data10 = data8.pretty;
-const _errs29 = errors;
-let valid4 = false;
-const _errs30 = errors;
-if(typeof data10 !== "boolean"){
-const err42 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.pretty.anyOf[0].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[0],data:data10};
+for(const key3 in data9){
+if(!((key3 === "level") || (key3 === "pretty"))){
+const err42 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data9};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -546,12 +546,10 @@ vErrors.push(err42);
 }
 errors++;
 }
-var _valid0 = _errs30 === errors;
-valid4 = valid4 || _valid0;
-if(!valid4){
-const _errs32 = errors;
+}
+let data10 = data9.level;
 if(typeof data10 !== "string"){
-const err43 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.pretty.anyOf[1].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data10};
+const err43 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data10};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -560,8 +558,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-if("auto" !== data10){
-const err44 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/const",keyword:"const",params:{allowedValue: "auto"},message:"must be equal to constant",schema:"auto",parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data10};
+if(!((((((data10 === "fatal") || (data10 === "error")) || (data10 === "warn")) || (data10 === "info")) || (data10 === "debug")) || (data10 === "trace"))){
+const err44 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data10};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -570,11 +568,12 @@ vErrors.push(err44);
 }
 errors++;
 }
-var _valid0 = _errs32 === errors;
-valid4 = valid4 || _valid0;
-}
-if(!valid4){
-const err45 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.log.properties.pretty.anyOf,parentSchema:schema11.properties.log.properties.pretty,data:data10};
+let data11 = data9.pretty;
+const _errs32 = errors;
+let valid4 = false;
+const _errs33 = errors;
+if(typeof data11 !== "boolean"){
+const err45 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.pretty.anyOf[0].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[0],data:data11};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -583,20 +582,12 @@ vErrors.push(err45);
 }
 errors++;
 }
-else {
-errors = _errs29;
-if(vErrors !== null){
-if(_errs29){
-vErrors.length = _errs29;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-else {
-const err46 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data8};
+var _valid0 = _errs33 === errors;
+valid4 = valid4 || _valid0;
+if(!valid4){
+const _errs35 = errors;
+if(typeof data11 !== "string"){
+const err46 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.pretty.anyOf[1].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data11};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -605,13 +596,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-let data11 = data.models;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.dir === undefined){
-data11.dir = "";
-}
-if(data11.dir === undefined){
-const err47 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "dir"},message:"must have required property '"+"dir"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data11};
+if("auto" !== data11){
+const err47 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/const",keyword:"const",params:{allowedValue: "auto"},message:"must be equal to constant",schema:"auto",parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data11};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -620,9 +606,11 @@ vErrors.push(err47);
 }
 errors++;
 }
-for(const key4 in data11){
-if(!(key4 === "dir")){
-const err48 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data11};
+var _valid0 = _errs35 === errors;
+valid4 = valid4 || _valid0;
+}
+if(!valid4){
+const err48 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.log.properties.pretty.anyOf,parentSchema:schema11.properties.log.properties.pretty,data:data11};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -631,11 +619,20 @@ vErrors.push(err48);
 }
 errors++;
 }
+else {
+errors = _errs32;
+if(vErrors !== null){
+if(_errs32){
+vErrors.length = _errs32;
 }
-let data12 = data11.dir;
-if(typeof data12 === "string"){
-if(func3(data12) > 4096){
-const err49 = {instancePath:instancePath+"/models/dir",schemaPath:"#/properties/models/properties/dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.models.properties.dir,data:data12};
+else {
+vErrors = null;
+}
+}
+}
+}
+else {
+const err49 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data9};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -644,9 +641,13 @@ vErrors.push(err49);
 }
 errors++;
 }
+let data12 = data.models;
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.dir === undefined){
+data12.dir = "";
 }
-else {
-const err50 = {instancePath:instancePath+"/models/dir",schemaPath:"#/properties/models/properties/dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.dir.type,parentSchema:schema11.properties.models.properties.dir,data:data12};
+if(data12.dir === undefined){
+const err50 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/required",keyword:"required",params:{missingProperty: "dir"},message:"must have required property '"+"dir"+"'",schema:schema11.properties.models.required,parentSchema:schema11.properties.models,data:data12};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -655,9 +656,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-else {
-const err51 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data11};
+for(const key4 in data12){
+if(!(key4 === "dir")){
+const err51 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.models,data:data12};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -666,19 +667,11 @@ vErrors.push(err51);
 }
 errors++;
 }
-let data13 = data.tools;
-if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
-if(data13.ffmpeg === undefined){
-data13.ffmpeg = "ffmpeg";
 }
-if(data13.ffprobe === undefined){
-data13.ffprobe = "ffprobe";
-}
-if(data13.sandbox === undefined){
-data13.sandbox = "bwrap";
-}
-if(data13.ffmpeg === undefined){
-const err52 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/required",keyword:"required",params:{missingProperty: "ffmpeg"},message:"must have required property '"+"ffmpeg"+"'",schema:schema11.properties.tools.required,parentSchema:schema11.properties.tools,data:data13};
+let data13 = data12.dir;
+if(typeof data13 === "string"){
+if(func3(data13) > 4096){
+const err52 = {instancePath:instancePath+"/models/dir",schemaPath:"#/properties/models/properties/dir/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.models.properties.dir,data:data13};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -687,8 +680,9 @@ vErrors.push(err52);
 }
 errors++;
 }
-if(data13.ffprobe === undefined){
-const err53 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/required",keyword:"required",params:{missingProperty: "ffprobe"},message:"must have required property '"+"ffprobe"+"'",schema:schema11.properties.tools.required,parentSchema:schema11.properties.tools,data:data13};
+}
+else {
+const err53 = {instancePath:instancePath+"/models/dir",schemaPath:"#/properties/models/properties/dir/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.models.properties.dir.type,parentSchema:schema11.properties.models.properties.dir,data:data13};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -697,8 +691,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(data13.sandbox === undefined){
-const err54 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/required",keyword:"required",params:{missingProperty: "sandbox"},message:"must have required property '"+"sandbox"+"'",schema:schema11.properties.tools.required,parentSchema:schema11.properties.tools,data:data13};
+}
+else {
+const err54 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.models.type,parentSchema:schema11.properties.models,data:data12};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -707,9 +702,19 @@ vErrors.push(err54);
 }
 errors++;
 }
-for(const key5 in data13){
-if(!(((key5 === "ffmpeg") || (key5 === "ffprobe")) || (key5 === "sandbox"))){
-const err55 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.tools,data:data13};
+let data14 = data.tools;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.ffmpeg === undefined){
+data14.ffmpeg = "ffmpeg";
+}
+if(data14.ffprobe === undefined){
+data14.ffprobe = "ffprobe";
+}
+if(data14.sandbox === undefined){
+data14.sandbox = "bwrap";
+}
+if(data14.ffmpeg === undefined){
+const err55 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/required",keyword:"required",params:{missingProperty: "ffmpeg"},message:"must have required property '"+"ffmpeg"+"'",schema:schema11.properties.tools.required,parentSchema:schema11.properties.tools,data:data14};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -718,11 +723,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-let data14 = data13.ffmpeg;
-if(typeof data14 === "string"){
-if(func3(data14) > 1024){
-const err56 = {instancePath:instancePath+"/tools/ffmpeg",schemaPath:"#/properties/tools/properties/ffmpeg/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.tools.properties.ffmpeg,data:data14};
+if(data14.ffprobe === undefined){
+const err56 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/required",keyword:"required",params:{missingProperty: "ffprobe"},message:"must have required property '"+"ffprobe"+"'",schema:schema11.properties.tools.required,parentSchema:schema11.properties.tools,data:data14};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -731,9 +733,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-else {
-const err57 = {instancePath:instancePath+"/tools/ffmpeg",schemaPath:"#/properties/tools/properties/ffmpeg/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.tools.properties.ffmpeg.type,parentSchema:schema11.properties.tools.properties.ffmpeg,data:data14};
+if(data14.sandbox === undefined){
+const err57 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/required",keyword:"required",params:{missingProperty: "sandbox"},message:"must have required property '"+"sandbox"+"'",schema:schema11.properties.tools.required,parentSchema:schema11.properties.tools,data:data14};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -742,10 +743,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-let data15 = data13.ffprobe;
-if(typeof data15 === "string"){
-if(func3(data15) > 1024){
-const err58 = {instancePath:instancePath+"/tools/ffprobe",schemaPath:"#/properties/tools/properties/ffprobe/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.tools.properties.ffprobe,data:data15};
+for(const key5 in data14){
+if(!(((key5 === "ffmpeg") || (key5 === "ffprobe")) || (key5 === "sandbox"))){
+const err58 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.tools,data:data14};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -755,8 +755,10 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/tools/ffprobe",schemaPath:"#/properties/tools/properties/ffprobe/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.tools.properties.ffprobe.type,parentSchema:schema11.properties.tools.properties.ffprobe,data:data15};
+let data15 = data14.ffmpeg;
+if(typeof data15 === "string"){
+if(func3(data15) > 1024){
+const err59 = {instancePath:instancePath+"/tools/ffmpeg",schemaPath:"#/properties/tools/properties/ffmpeg/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.tools.properties.ffmpeg,data:data15};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -765,9 +767,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-let data16 = data13.sandbox;
-if(typeof data16 !== "string"){
-const err60 = {instancePath:instancePath+"/tools/sandbox",schemaPath:"#/properties/tools/properties/sandbox/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.tools.properties.sandbox.type,parentSchema:schema11.properties.tools.properties.sandbox,data:data16};
+}
+else {
+const err60 = {instancePath:instancePath+"/tools/ffmpeg",schemaPath:"#/properties/tools/properties/ffmpeg/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.tools.properties.ffmpeg.type,parentSchema:schema11.properties.tools.properties.ffmpeg,data:data15};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -776,8 +778,10 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(!((data16 === "bwrap") || (data16 === "off"))){
-const err61 = {instancePath:instancePath+"/tools/sandbox",schemaPath:"#/properties/tools/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema11.properties.tools.properties.sandbox.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.tools.properties.sandbox.enum,parentSchema:schema11.properties.tools.properties.sandbox,data:data16};
+let data16 = data14.ffprobe;
+if(typeof data16 === "string"){
+if(func3(data16) > 1024){
+const err61 = {instancePath:instancePath+"/tools/ffprobe",schemaPath:"#/properties/tools/properties/ffprobe/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.tools.properties.ffprobe,data:data16};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -788,7 +792,7 @@ errors++;
 }
 }
 else {
-const err62 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.tools.type,parentSchema:schema11.properties.tools,data:data13};
+const err62 = {instancePath:instancePath+"/tools/ffprobe",schemaPath:"#/properties/tools/properties/ffprobe/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.tools.properties.ffprobe.type,parentSchema:schema11.properties.tools.properties.ffprobe,data:data16};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -797,13 +801,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-let data17 = data.systemd;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(data17.notify === undefined){
-data17.notify = true;
-}
-if(data17.notify === undefined){
-const err63 = {instancePath:instancePath+"/systemd",schemaPath:"#/properties/systemd/required",keyword:"required",params:{missingProperty: "notify"},message:"must have required property '"+"notify"+"'",schema:schema11.properties.systemd.required,parentSchema:schema11.properties.systemd,data:data17};
+let data17 = data14.sandbox;
+if(typeof data17 !== "string"){
+const err63 = {instancePath:instancePath+"/tools/sandbox",schemaPath:"#/properties/tools/properties/sandbox/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.tools.properties.sandbox.type,parentSchema:schema11.properties.tools.properties.sandbox,data:data17};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -812,9 +812,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-for(const key6 in data17){
-if(!(key6 === "notify")){
-const err64 = {instancePath:instancePath+"/systemd",schemaPath:"#/properties/systemd/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.systemd,data:data17};
+if(!((data17 === "bwrap") || (data17 === "off"))){
+const err64 = {instancePath:instancePath+"/tools/sandbox",schemaPath:"#/properties/tools/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema11.properties.tools.properties.sandbox.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.tools.properties.sandbox.enum,parentSchema:schema11.properties.tools.properties.sandbox,data:data17};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -824,9 +823,8 @@ vErrors.push(err64);
 errors++;
 }
 }
-let data18 = data17.notify;
-if(typeof data18 !== "boolean"){
-const err65 = {instancePath:instancePath+"/systemd/notify",schemaPath:"#/properties/systemd/properties/notify/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.systemd.properties.notify.type,parentSchema:schema11.properties.systemd.properties.notify,data:data18};
+else {
+const err65 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.tools.type,parentSchema:schema11.properties.tools,data:data14};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -835,9 +833,13 @@ vErrors.push(err65);
 }
 errors++;
 }
+let data18 = data.systemd;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.notify === undefined){
+data18.notify = true;
 }
-else {
-const err66 = {instancePath:instancePath+"/systemd",schemaPath:"#/properties/systemd/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.systemd.type,parentSchema:schema11.properties.systemd,data:data17};
+if(data18.notify === undefined){
+const err66 = {instancePath:instancePath+"/systemd",schemaPath:"#/properties/systemd/required",keyword:"required",params:{missingProperty: "notify"},message:"must have required property '"+"notify"+"'",schema:schema11.properties.systemd.required,parentSchema:schema11.properties.systemd,data:data18};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -846,28 +848,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-let data19 = data.cameras;
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(data19.networks === undefined){
-data19.networks = ["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","fc00::/7"];
-}
-if(data19.credentials_key_file === undefined){
-data19.credentials_key_file = "";
-}
-if(data19.probe_timeout_s === undefined){
-data19.probe_timeout_s = 10;
-}
-if(data19.discovery_multicast === undefined){
-data19.discovery_multicast = true;
-}
-if(data19.discovery_targets === undefined){
-data19.discovery_targets = [];
-}
-if(data19.discovery_wait_ms === undefined){
-data19.discovery_wait_ms = 2000;
-}
-if(data19.networks === undefined){
-const err67 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "networks"},message:"must have required property '"+"networks"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data19};
+for(const key6 in data18){
+if(!(key6 === "notify")){
+const err67 = {instancePath:instancePath+"/systemd",schemaPath:"#/properties/systemd/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.systemd,data:data18};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -876,8 +859,10 @@ vErrors.push(err67);
 }
 errors++;
 }
-if(data19.credentials_key_file === undefined){
-const err68 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "credentials_key_file"},message:"must have required property '"+"credentials_key_file"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data19};
+}
+let data19 = data18.notify;
+if(typeof data19 !== "boolean"){
+const err68 = {instancePath:instancePath+"/systemd/notify",schemaPath:"#/properties/systemd/properties/notify/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.systemd.properties.notify.type,parentSchema:schema11.properties.systemd.properties.notify,data:data19};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -886,8 +871,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-if(data19.probe_timeout_s === undefined){
-const err69 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "probe_timeout_s"},message:"must have required property '"+"probe_timeout_s"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data19};
+}
+else {
+const err69 = {instancePath:instancePath+"/systemd",schemaPath:"#/properties/systemd/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.systemd.type,parentSchema:schema11.properties.systemd,data:data18};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -896,8 +882,28 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(data19.discovery_multicast === undefined){
-const err70 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "discovery_multicast"},message:"must have required property '"+"discovery_multicast"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data19};
+let data20 = data.cameras;
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+if(data20.networks === undefined){
+data20.networks = ["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","fc00::/7"];
+}
+if(data20.credentials_key_file === undefined){
+data20.credentials_key_file = "";
+}
+if(data20.probe_timeout_s === undefined){
+data20.probe_timeout_s = 10;
+}
+if(data20.discovery_multicast === undefined){
+data20.discovery_multicast = true;
+}
+if(data20.discovery_targets === undefined){
+data20.discovery_targets = [];
+}
+if(data20.discovery_wait_ms === undefined){
+data20.discovery_wait_ms = 2000;
+}
+if(data20.networks === undefined){
+const err70 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "networks"},message:"must have required property '"+"networks"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data20};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -906,8 +912,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(data19.discovery_targets === undefined){
-const err71 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "discovery_targets"},message:"must have required property '"+"discovery_targets"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data19};
+if(data20.credentials_key_file === undefined){
+const err71 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "credentials_key_file"},message:"must have required property '"+"credentials_key_file"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data20};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -916,8 +922,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-if(data19.discovery_wait_ms === undefined){
-const err72 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "discovery_wait_ms"},message:"must have required property '"+"discovery_wait_ms"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data19};
+if(data20.probe_timeout_s === undefined){
+const err72 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "probe_timeout_s"},message:"must have required property '"+"probe_timeout_s"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data20};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -926,9 +932,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-for(const key7 in data19){
-if(!((((((key7 === "networks") || (key7 === "credentials_key_file")) || (key7 === "probe_timeout_s")) || (key7 === "discovery_multicast")) || (key7 === "discovery_targets")) || (key7 === "discovery_wait_ms"))){
-const err73 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras,data:data19};
+if(data20.discovery_multicast === undefined){
+const err73 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "discovery_multicast"},message:"must have required property '"+"discovery_multicast"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data20};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -937,11 +942,8 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-let data20 = data19.networks;
-if(Array.isArray(data20)){
-if(data20.length > 64){
-const err74 = {instancePath:instancePath+"/cameras/networks",schemaPath:"#/properties/cameras/properties/networks/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.properties.networks,data:data20};
+if(data20.discovery_targets === undefined){
+const err74 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "discovery_targets"},message:"must have required property '"+"discovery_targets"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data20};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -950,12 +952,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-const len0 = data20.length;
-for(let i0=0; i0<len0; i0++){
-let data21 = data20[i0];
-if(typeof data21 === "string"){
-if(func3(data21) > 64){
-const err75 = {instancePath:instancePath+"/cameras/networks/" + i0,schemaPath:"#/properties/cameras/properties/networks/items/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.cameras.properties.networks.items,data:data21};
+if(data20.discovery_wait_ms === undefined){
+const err75 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/required",keyword:"required",params:{missingProperty: "discovery_wait_ms"},message:"must have required property '"+"discovery_wait_ms"+"'",schema:schema11.properties.cameras.required,parentSchema:schema11.properties.cameras,data:data20};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -964,9 +962,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-else {
-const err76 = {instancePath:instancePath+"/cameras/networks/" + i0,schemaPath:"#/properties/cameras/properties/networks/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.properties.networks.items.type,parentSchema:schema11.properties.cameras.properties.networks.items,data:data21};
+for(const key7 in data20){
+if(!((((((key7 === "networks") || (key7 === "credentials_key_file")) || (key7 === "probe_timeout_s")) || (key7 === "discovery_multicast")) || (key7 === "discovery_targets")) || (key7 === "discovery_wait_ms"))){
+const err76 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.cameras,data:data20};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -976,9 +974,10 @@ vErrors.push(err76);
 errors++;
 }
 }
-}
-else {
-const err77 = {instancePath:instancePath+"/cameras/networks",schemaPath:"#/properties/cameras/properties/networks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.properties.networks.type,parentSchema:schema11.properties.cameras.properties.networks,data:data20};
+let data21 = data20.networks;
+if(Array.isArray(data21)){
+if(data21.length > 64){
+const err77 = {instancePath:instancePath+"/cameras/networks",schemaPath:"#/properties/cameras/properties/networks/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.properties.networks,data:data21};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -987,10 +986,12 @@ vErrors.push(err77);
 }
 errors++;
 }
-let data22 = data19.credentials_key_file;
+const len0 = data21.length;
+for(let i0=0; i0<len0; i0++){
+let data22 = data21[i0];
 if(typeof data22 === "string"){
-if(func3(data22) > 4096){
-const err78 = {instancePath:instancePath+"/cameras/credentials_key_file",schemaPath:"#/properties/cameras/properties/credentials_key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.cameras.properties.credentials_key_file,data:data22};
+if(func3(data22) > 64){
+const err78 = {instancePath:instancePath+"/cameras/networks/" + i0,schemaPath:"#/properties/cameras/properties/networks/items/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.cameras.properties.networks.items,data:data22};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1001,7 +1002,7 @@ errors++;
 }
 }
 else {
-const err79 = {instancePath:instancePath+"/cameras/credentials_key_file",schemaPath:"#/properties/cameras/properties/credentials_key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.properties.credentials_key_file.type,parentSchema:schema11.properties.cameras.properties.credentials_key_file,data:data22};
+const err79 = {instancePath:instancePath+"/cameras/networks/" + i0,schemaPath:"#/properties/cameras/properties/networks/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.properties.networks.items.type,parentSchema:schema11.properties.cameras.properties.networks.items,data:data22};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1010,9 +1011,10 @@ vErrors.push(err79);
 }
 errors++;
 }
-let data23 = data19.probe_timeout_s;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err80 = {instancePath:instancePath+"/cameras/probe_timeout_s",schemaPath:"#/properties/cameras/properties/probe_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.properties.probe_timeout_s.type,parentSchema:schema11.properties.cameras.properties.probe_timeout_s,data:data23};
+}
+}
+else {
+const err80 = {instancePath:instancePath+"/cameras/networks",schemaPath:"#/properties/cameras/properties/networks/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.properties.networks.type,parentSchema:schema11.properties.cameras.properties.networks,data:data21};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1021,9 +1023,10 @@ vErrors.push(err80);
 }
 errors++;
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 120 || isNaN(data23)){
-const err81 = {instancePath:instancePath+"/cameras/probe_timeout_s",schemaPath:"#/properties/cameras/properties/probe_timeout_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120},message:"must be <= 120",schema:120,parentSchema:schema11.properties.cameras.properties.probe_timeout_s,data:data23};
+let data23 = data20.credentials_key_file;
+if(typeof data23 === "string"){
+if(func3(data23) > 4096){
+const err81 = {instancePath:instancePath+"/cameras/credentials_key_file",schemaPath:"#/properties/cameras/properties/credentials_key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.cameras.properties.credentials_key_file,data:data23};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1032,8 +1035,9 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(data23 < 1 || isNaN(data23)){
-const err82 = {instancePath:instancePath+"/cameras/probe_timeout_s",schemaPath:"#/properties/cameras/properties/probe_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.properties.probe_timeout_s,data:data23};
+}
+else {
+const err82 = {instancePath:instancePath+"/cameras/credentials_key_file",schemaPath:"#/properties/cameras/properties/credentials_key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.properties.credentials_key_file.type,parentSchema:schema11.properties.cameras.properties.credentials_key_file,data:data23};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1042,10 +1046,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-let data24 = data19.discovery_multicast;
-if(typeof data24 !== "boolean"){
-const err83 = {instancePath:instancePath+"/cameras/discovery_multicast",schemaPath:"#/properties/cameras/properties/discovery_multicast/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.properties.discovery_multicast.type,parentSchema:schema11.properties.cameras.properties.discovery_multicast,data:data24};
+let data24 = data20.probe_timeout_s;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err83 = {instancePath:instancePath+"/cameras/probe_timeout_s",schemaPath:"#/properties/cameras/properties/probe_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.properties.probe_timeout_s.type,parentSchema:schema11.properties.cameras.properties.probe_timeout_s,data:data24};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1054,10 +1057,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-let data25 = data19.discovery_targets;
-if(Array.isArray(data25)){
-if(data25.length > 64){
-const err84 = {instancePath:instancePath+"/cameras/discovery_targets",schemaPath:"#/properties/cameras/properties/discovery_targets/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.properties.discovery_targets,data:data25};
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 120 || isNaN(data24)){
+const err84 = {instancePath:instancePath+"/cameras/probe_timeout_s",schemaPath:"#/properties/cameras/properties/probe_timeout_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120},message:"must be <= 120",schema:120,parentSchema:schema11.properties.cameras.properties.probe_timeout_s,data:data24};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1066,12 +1068,8 @@ vErrors.push(err84);
 }
 errors++;
 }
-const len1 = data25.length;
-for(let i1=0; i1<len1; i1++){
-let data26 = data25[i1];
-if(typeof data26 === "string"){
-if(func3(data26) > 80){
-const err85 = {instancePath:instancePath+"/cameras/discovery_targets/" + i1,schemaPath:"#/properties/cameras/properties/discovery_targets/items/maxLength",keyword:"maxLength",params:{limit: 80},message:"must NOT have more than 80 characters",schema:80,parentSchema:schema11.properties.cameras.properties.discovery_targets.items,data:data26};
+if(data24 < 1 || isNaN(data24)){
+const err85 = {instancePath:instancePath+"/cameras/probe_timeout_s",schemaPath:"#/properties/cameras/properties/probe_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.cameras.properties.probe_timeout_s,data:data24};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1080,8 +1078,10 @@ vErrors.push(err85);
 }
 errors++;
 }
-if(!pattern1.test(data26)){
-const err86 = {instancePath:instancePath+"/cameras/discovery_targets/" + i1,schemaPath:"#/properties/cameras/properties/discovery_targets/items/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Fa-f.:\\[\\]]+:[0-9]{1,5}$"},message:"must match pattern \""+"^[0-9A-Fa-f.:\\[\\]]+:[0-9]{1,5}$"+"\"",schema:"^[0-9A-Fa-f.:\\[\\]]+:[0-9]{1,5}$",parentSchema:schema11.properties.cameras.properties.discovery_targets.items,data:data26};
+}
+let data25 = data20.discovery_multicast;
+if(typeof data25 !== "boolean"){
+const err86 = {instancePath:instancePath+"/cameras/discovery_multicast",schemaPath:"#/properties/cameras/properties/discovery_multicast/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.cameras.properties.discovery_multicast.type,parentSchema:schema11.properties.cameras.properties.discovery_multicast,data:data25};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1090,9 +1090,10 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-else {
-const err87 = {instancePath:instancePath+"/cameras/discovery_targets/" + i1,schemaPath:"#/properties/cameras/properties/discovery_targets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.properties.discovery_targets.items.type,parentSchema:schema11.properties.cameras.properties.discovery_targets.items,data:data26};
+let data26 = data20.discovery_targets;
+if(Array.isArray(data26)){
+if(data26.length > 64){
+const err87 = {instancePath:instancePath+"/cameras/discovery_targets",schemaPath:"#/properties/cameras/properties/discovery_targets/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items",schema:64,parentSchema:schema11.properties.cameras.properties.discovery_targets,data:data26};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1101,10 +1102,12 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-}
-else {
-const err88 = {instancePath:instancePath+"/cameras/discovery_targets",schemaPath:"#/properties/cameras/properties/discovery_targets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.properties.discovery_targets.type,parentSchema:schema11.properties.cameras.properties.discovery_targets,data:data25};
+const len1 = data26.length;
+for(let i1=0; i1<len1; i1++){
+let data27 = data26[i1];
+if(typeof data27 === "string"){
+if(func3(data27) > 80){
+const err88 = {instancePath:instancePath+"/cameras/discovery_targets/" + i1,schemaPath:"#/properties/cameras/properties/discovery_targets/items/maxLength",keyword:"maxLength",params:{limit: 80},message:"must NOT have more than 80 characters",schema:80,parentSchema:schema11.properties.cameras.properties.discovery_targets.items,data:data27};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1113,9 +1116,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-let data27 = data19.discovery_wait_ms;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err89 = {instancePath:instancePath+"/cameras/discovery_wait_ms",schemaPath:"#/properties/cameras/properties/discovery_wait_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.properties.discovery_wait_ms.type,parentSchema:schema11.properties.cameras.properties.discovery_wait_ms,data:data27};
+if(!pattern1.test(data27)){
+const err89 = {instancePath:instancePath+"/cameras/discovery_targets/" + i1,schemaPath:"#/properties/cameras/properties/discovery_targets/items/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Fa-f.:\\[\\]]+:[0-9]{1,5}$"},message:"must match pattern \""+"^[0-9A-Fa-f.:\\[\\]]+:[0-9]{1,5}$"+"\"",schema:"^[0-9A-Fa-f.:\\[\\]]+:[0-9]{1,5}$",parentSchema:schema11.properties.cameras.properties.discovery_targets.items,data:data27};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1124,9 +1126,9 @@ vErrors.push(err89);
 }
 errors++;
 }
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 > 10000 || isNaN(data27)){
-const err90 = {instancePath:instancePath+"/cameras/discovery_wait_ms",schemaPath:"#/properties/cameras/properties/discovery_wait_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.cameras.properties.discovery_wait_ms,data:data27};
+}
+else {
+const err90 = {instancePath:instancePath+"/cameras/discovery_targets/" + i1,schemaPath:"#/properties/cameras/properties/discovery_targets/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.cameras.properties.discovery_targets.items.type,parentSchema:schema11.properties.cameras.properties.discovery_targets.items,data:data27};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1135,8 +1137,10 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(data27 < 200 || isNaN(data27)){
-const err91 = {instancePath:instancePath+"/cameras/discovery_wait_ms",schemaPath:"#/properties/cameras/properties/discovery_wait_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 200},message:"must be >= 200",schema:200,parentSchema:schema11.properties.cameras.properties.discovery_wait_ms,data:data27};
+}
+}
+else {
+const err91 = {instancePath:instancePath+"/cameras/discovery_targets",schemaPath:"#/properties/cameras/properties/discovery_targets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.cameras.properties.discovery_targets.type,parentSchema:schema11.properties.cameras.properties.discovery_targets,data:data26};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1145,10 +1149,9 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-}
-else {
-const err92 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.type,parentSchema:schema11.properties.cameras,data:data19};
+let data28 = data20.discovery_wait_ms;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err92 = {instancePath:instancePath+"/cameras/discovery_wait_ms",schemaPath:"#/properties/cameras/properties/discovery_wait_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.cameras.properties.discovery_wait_ms.type,parentSchema:schema11.properties.cameras.properties.discovery_wait_ms,data:data28};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1157,43 +1160,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-let data28 = data.recorder;
-if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
-if(data28.segment_seconds === undefined){
-data28.segment_seconds = 4;
-}
-if(data28.rtsp_timeout_s === undefined){
-data28.rtsp_timeout_s = 10;
-}
-if(data28.stall_timeout_s === undefined){
-data28.stall_timeout_s = 30;
-}
-if(data28.restart_initial_s === undefined){
-data28.restart_initial_s = 1;
-}
-if(data28.restart_max_s === undefined){
-data28.restart_max_s = 30;
-}
-if(data28.reachability_poll_s === undefined){
-data28.reachability_poll_s = 1;
-}
-if(data28.ffmpeg_memory_mb === undefined){
-data28.ffmpeg_memory_mb = 1024;
-}
-if(data28.ffmpeg_cpu_percent === undefined){
-data28.ffmpeg_cpu_percent = 50;
-}
-if(data28.status_interval_s === undefined){
-data28.status_interval_s = 5;
-}
-if(data28.decode_check_interval_s === undefined){
-data28.decode_check_interval_s = 60;
-}
-if(data28.reload_poll_s === undefined){
-data28.reload_poll_s = 2;
-}
-if(data28.segment_seconds === undefined){
-const err93 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "segment_seconds"},message:"must have required property '"+"segment_seconds"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data28};
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 10000 || isNaN(data28)){
+const err93 = {instancePath:instancePath+"/cameras/discovery_wait_ms",schemaPath:"#/properties/cameras/properties/discovery_wait_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.cameras.properties.discovery_wait_ms,data:data28};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1202,8 +1171,8 @@ vErrors.push(err93);
 }
 errors++;
 }
-if(data28.rtsp_timeout_s === undefined){
-const err94 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "rtsp_timeout_s"},message:"must have required property '"+"rtsp_timeout_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data28};
+if(data28 < 200 || isNaN(data28)){
+const err94 = {instancePath:instancePath+"/cameras/discovery_wait_ms",schemaPath:"#/properties/cameras/properties/discovery_wait_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 200},message:"must be >= 200",schema:200,parentSchema:schema11.properties.cameras.properties.discovery_wait_ms,data:data28};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1212,8 +1181,10 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(data28.stall_timeout_s === undefined){
-const err95 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "stall_timeout_s"},message:"must have required property '"+"stall_timeout_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data28};
+}
+}
+else {
+const err95 = {instancePath:instancePath+"/cameras",schemaPath:"#/properties/cameras/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.cameras.type,parentSchema:schema11.properties.cameras,data:data20};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1222,8 +1193,43 @@ vErrors.push(err95);
 }
 errors++;
 }
-if(data28.restart_initial_s === undefined){
-const err96 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "restart_initial_s"},message:"must have required property '"+"restart_initial_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data28};
+let data29 = data.recorder;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+if(data29.segment_seconds === undefined){
+data29.segment_seconds = 4;
+}
+if(data29.rtsp_timeout_s === undefined){
+data29.rtsp_timeout_s = 10;
+}
+if(data29.stall_timeout_s === undefined){
+data29.stall_timeout_s = 30;
+}
+if(data29.restart_initial_s === undefined){
+data29.restart_initial_s = 1;
+}
+if(data29.restart_max_s === undefined){
+data29.restart_max_s = 30;
+}
+if(data29.reachability_poll_s === undefined){
+data29.reachability_poll_s = 1;
+}
+if(data29.ffmpeg_memory_mb === undefined){
+data29.ffmpeg_memory_mb = 1024;
+}
+if(data29.ffmpeg_cpu_percent === undefined){
+data29.ffmpeg_cpu_percent = 50;
+}
+if(data29.status_interval_s === undefined){
+data29.status_interval_s = 5;
+}
+if(data29.decode_check_interval_s === undefined){
+data29.decode_check_interval_s = 60;
+}
+if(data29.reload_poll_s === undefined){
+data29.reload_poll_s = 2;
+}
+if(data29.segment_seconds === undefined){
+const err96 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "segment_seconds"},message:"must have required property '"+"segment_seconds"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1232,8 +1238,8 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(data28.restart_max_s === undefined){
-const err97 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "restart_max_s"},message:"must have required property '"+"restart_max_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data28};
+if(data29.rtsp_timeout_s === undefined){
+const err97 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "rtsp_timeout_s"},message:"must have required property '"+"rtsp_timeout_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1242,8 +1248,8 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(data28.reachability_poll_s === undefined){
-const err98 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "reachability_poll_s"},message:"must have required property '"+"reachability_poll_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data28};
+if(data29.stall_timeout_s === undefined){
+const err98 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "stall_timeout_s"},message:"must have required property '"+"stall_timeout_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1252,8 +1258,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-if(data28.ffmpeg_memory_mb === undefined){
-const err99 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "ffmpeg_memory_mb"},message:"must have required property '"+"ffmpeg_memory_mb"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data28};
+if(data29.restart_initial_s === undefined){
+const err99 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "restart_initial_s"},message:"must have required property '"+"restart_initial_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1262,8 +1268,8 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(data28.ffmpeg_cpu_percent === undefined){
-const err100 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "ffmpeg_cpu_percent"},message:"must have required property '"+"ffmpeg_cpu_percent"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data28};
+if(data29.restart_max_s === undefined){
+const err100 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "restart_max_s"},message:"must have required property '"+"restart_max_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1272,8 +1278,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(data28.status_interval_s === undefined){
-const err101 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "status_interval_s"},message:"must have required property '"+"status_interval_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data28};
+if(data29.reachability_poll_s === undefined){
+const err101 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "reachability_poll_s"},message:"must have required property '"+"reachability_poll_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1282,8 +1288,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-if(data28.decode_check_interval_s === undefined){
-const err102 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "decode_check_interval_s"},message:"must have required property '"+"decode_check_interval_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data28};
+if(data29.ffmpeg_memory_mb === undefined){
+const err102 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "ffmpeg_memory_mb"},message:"must have required property '"+"ffmpeg_memory_mb"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1292,8 +1298,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-if(data28.reload_poll_s === undefined){
-const err103 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "reload_poll_s"},message:"must have required property '"+"reload_poll_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data28};
+if(data29.ffmpeg_cpu_percent === undefined){
+const err103 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "ffmpeg_cpu_percent"},message:"must have required property '"+"ffmpeg_cpu_percent"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1302,9 +1308,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-for(const key8 in data28){
-if(!(func2.call(schema11.properties.recorder.properties, key8))){
-const err104 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.recorder,data:data28};
+if(data29.status_interval_s === undefined){
+const err104 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "status_interval_s"},message:"must have required property '"+"status_interval_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1313,10 +1318,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-let data29 = data28.segment_seconds;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err105 = {instancePath:instancePath+"/recorder/segment_seconds",schemaPath:"#/properties/recorder/properties/segment_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.segment_seconds.type,parentSchema:schema11.properties.recorder.properties.segment_seconds,data:data29};
+if(data29.decode_check_interval_s === undefined){
+const err105 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "decode_check_interval_s"},message:"must have required property '"+"decode_check_interval_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1325,9 +1328,8 @@ vErrors.push(err105);
 }
 errors++;
 }
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 > 60 || isNaN(data29)){
-const err106 = {instancePath:instancePath+"/recorder/segment_seconds",schemaPath:"#/properties/recorder/properties/segment_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.recorder.properties.segment_seconds,data:data29};
+if(data29.reload_poll_s === undefined){
+const err106 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/required",keyword:"required",params:{missingProperty: "reload_poll_s"},message:"must have required property '"+"reload_poll_s"+"'",schema:schema11.properties.recorder.required,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1336,8 +1338,9 @@ vErrors.push(err106);
 }
 errors++;
 }
-if(data29 < 1 || isNaN(data29)){
-const err107 = {instancePath:instancePath+"/recorder/segment_seconds",schemaPath:"#/properties/recorder/properties/segment_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.recorder.properties.segment_seconds,data:data29};
+for(const key8 in data29){
+if(!(func2.call(schema11.properties.recorder.properties, key8))){
+const err107 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1347,9 +1350,9 @@ vErrors.push(err107);
 errors++;
 }
 }
-let data30 = data28.rtsp_timeout_s;
+let data30 = data29.segment_seconds;
 if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err108 = {instancePath:instancePath+"/recorder/rtsp_timeout_s",schemaPath:"#/properties/recorder/properties/rtsp_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.rtsp_timeout_s.type,parentSchema:schema11.properties.recorder.properties.rtsp_timeout_s,data:data30};
+const err108 = {instancePath:instancePath+"/recorder/segment_seconds",schemaPath:"#/properties/recorder/properties/segment_seconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.segment_seconds.type,parentSchema:schema11.properties.recorder.properties.segment_seconds,data:data30};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1359,8 +1362,8 @@ vErrors.push(err108);
 errors++;
 }
 if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 > 120 || isNaN(data30)){
-const err109 = {instancePath:instancePath+"/recorder/rtsp_timeout_s",schemaPath:"#/properties/recorder/properties/rtsp_timeout_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120},message:"must be <= 120",schema:120,parentSchema:schema11.properties.recorder.properties.rtsp_timeout_s,data:data30};
+if(data30 > 60 || isNaN(data30)){
+const err109 = {instancePath:instancePath+"/recorder/segment_seconds",schemaPath:"#/properties/recorder/properties/segment_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.recorder.properties.segment_seconds,data:data30};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1370,7 +1373,7 @@ vErrors.push(err109);
 errors++;
 }
 if(data30 < 1 || isNaN(data30)){
-const err110 = {instancePath:instancePath+"/recorder/rtsp_timeout_s",schemaPath:"#/properties/recorder/properties/rtsp_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.recorder.properties.rtsp_timeout_s,data:data30};
+const err110 = {instancePath:instancePath+"/recorder/segment_seconds",schemaPath:"#/properties/recorder/properties/segment_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.recorder.properties.segment_seconds,data:data30};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1380,9 +1383,9 @@ vErrors.push(err110);
 errors++;
 }
 }
-let data31 = data28.stall_timeout_s;
+let data31 = data29.rtsp_timeout_s;
 if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err111 = {instancePath:instancePath+"/recorder/stall_timeout_s",schemaPath:"#/properties/recorder/properties/stall_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.stall_timeout_s.type,parentSchema:schema11.properties.recorder.properties.stall_timeout_s,data:data31};
+const err111 = {instancePath:instancePath+"/recorder/rtsp_timeout_s",schemaPath:"#/properties/recorder/properties/rtsp_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.rtsp_timeout_s.type,parentSchema:schema11.properties.recorder.properties.rtsp_timeout_s,data:data31};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1392,8 +1395,8 @@ vErrors.push(err111);
 errors++;
 }
 if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 > 600 || isNaN(data31)){
-const err112 = {instancePath:instancePath+"/recorder/stall_timeout_s",schemaPath:"#/properties/recorder/properties/stall_timeout_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.recorder.properties.stall_timeout_s,data:data31};
+if(data31 > 120 || isNaN(data31)){
+const err112 = {instancePath:instancePath+"/recorder/rtsp_timeout_s",schemaPath:"#/properties/recorder/properties/rtsp_timeout_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120},message:"must be <= 120",schema:120,parentSchema:schema11.properties.recorder.properties.rtsp_timeout_s,data:data31};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1402,8 +1405,8 @@ vErrors.push(err112);
 }
 errors++;
 }
-if(data31 < 2 || isNaN(data31)){
-const err113 = {instancePath:instancePath+"/recorder/stall_timeout_s",schemaPath:"#/properties/recorder/properties/stall_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.recorder.properties.stall_timeout_s,data:data31};
+if(data31 < 1 || isNaN(data31)){
+const err113 = {instancePath:instancePath+"/recorder/rtsp_timeout_s",schemaPath:"#/properties/recorder/properties/rtsp_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.recorder.properties.rtsp_timeout_s,data:data31};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1413,10 +1416,9 @@ vErrors.push(err113);
 errors++;
 }
 }
-let data32 = data28.restart_initial_s;
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 60 || isNaN(data32)){
-const err114 = {instancePath:instancePath+"/recorder/restart_initial_s",schemaPath:"#/properties/recorder/properties/restart_initial_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.recorder.properties.restart_initial_s,data:data32};
+let data32 = data29.stall_timeout_s;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err114 = {instancePath:instancePath+"/recorder/stall_timeout_s",schemaPath:"#/properties/recorder/properties/stall_timeout_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.stall_timeout_s.type,parentSchema:schema11.properties.recorder.properties.stall_timeout_s,data:data32};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1425,8 +1427,9 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(data32 < 0.1 || isNaN(data32)){
-const err115 = {instancePath:instancePath+"/recorder/restart_initial_s",schemaPath:"#/properties/recorder/properties/restart_initial_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1",schema:0.1,parentSchema:schema11.properties.recorder.properties.restart_initial_s,data:data32};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 600 || isNaN(data32)){
+const err115 = {instancePath:instancePath+"/recorder/stall_timeout_s",schemaPath:"#/properties/recorder/properties/stall_timeout_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.recorder.properties.stall_timeout_s,data:data32};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1435,9 +1438,8 @@ vErrors.push(err115);
 }
 errors++;
 }
-}
-else {
-const err116 = {instancePath:instancePath+"/recorder/restart_initial_s",schemaPath:"#/properties/recorder/properties/restart_initial_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.recorder.properties.restart_initial_s.type,parentSchema:schema11.properties.recorder.properties.restart_initial_s,data:data32};
+if(data32 < 2 || isNaN(data32)){
+const err116 = {instancePath:instancePath+"/recorder/stall_timeout_s",schemaPath:"#/properties/recorder/properties/stall_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2",schema:2,parentSchema:schema11.properties.recorder.properties.stall_timeout_s,data:data32};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1446,10 +1448,11 @@ vErrors.push(err116);
 }
 errors++;
 }
-let data33 = data28.restart_max_s;
+}
+let data33 = data29.restart_initial_s;
 if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 3600 || isNaN(data33)){
-const err117 = {instancePath:instancePath+"/recorder/restart_max_s",schemaPath:"#/properties/recorder/properties/restart_max_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.recorder.properties.restart_max_s,data:data33};
+if(data33 > 60 || isNaN(data33)){
+const err117 = {instancePath:instancePath+"/recorder/restart_initial_s",schemaPath:"#/properties/recorder/properties/restart_initial_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.recorder.properties.restart_initial_s,data:data33};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1458,8 +1461,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(data33 < 1 || isNaN(data33)){
-const err118 = {instancePath:instancePath+"/recorder/restart_max_s",schemaPath:"#/properties/recorder/properties/restart_max_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.recorder.properties.restart_max_s,data:data33};
+if(data33 < 0.1 || isNaN(data33)){
+const err118 = {instancePath:instancePath+"/recorder/restart_initial_s",schemaPath:"#/properties/recorder/properties/restart_initial_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.1},message:"must be >= 0.1",schema:0.1,parentSchema:schema11.properties.recorder.properties.restart_initial_s,data:data33};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1470,7 +1473,7 @@ errors++;
 }
 }
 else {
-const err119 = {instancePath:instancePath+"/recorder/restart_max_s",schemaPath:"#/properties/recorder/properties/restart_max_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.recorder.properties.restart_max_s.type,parentSchema:schema11.properties.recorder.properties.restart_max_s,data:data33};
+const err119 = {instancePath:instancePath+"/recorder/restart_initial_s",schemaPath:"#/properties/recorder/properties/restart_initial_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.recorder.properties.restart_initial_s.type,parentSchema:schema11.properties.recorder.properties.restart_initial_s,data:data33};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1479,10 +1482,10 @@ vErrors.push(err119);
 }
 errors++;
 }
-let data34 = data28.reachability_poll_s;
+let data34 = data29.restart_max_s;
 if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 60 || isNaN(data34)){
-const err120 = {instancePath:instancePath+"/recorder/reachability_poll_s",schemaPath:"#/properties/recorder/properties/reachability_poll_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.recorder.properties.reachability_poll_s,data:data34};
+if(data34 > 3600 || isNaN(data34)){
+const err120 = {instancePath:instancePath+"/recorder/restart_max_s",schemaPath:"#/properties/recorder/properties/restart_max_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.recorder.properties.restart_max_s,data:data34};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1491,8 +1494,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-if(data34 < 0.2 || isNaN(data34)){
-const err121 = {instancePath:instancePath+"/recorder/reachability_poll_s",schemaPath:"#/properties/recorder/properties/reachability_poll_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.2},message:"must be >= 0.2",schema:0.2,parentSchema:schema11.properties.recorder.properties.reachability_poll_s,data:data34};
+if(data34 < 1 || isNaN(data34)){
+const err121 = {instancePath:instancePath+"/recorder/restart_max_s",schemaPath:"#/properties/recorder/properties/restart_max_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.recorder.properties.restart_max_s,data:data34};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1503,7 +1506,7 @@ errors++;
 }
 }
 else {
-const err122 = {instancePath:instancePath+"/recorder/reachability_poll_s",schemaPath:"#/properties/recorder/properties/reachability_poll_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.recorder.properties.reachability_poll_s.type,parentSchema:schema11.properties.recorder.properties.reachability_poll_s,data:data34};
+const err122 = {instancePath:instancePath+"/recorder/restart_max_s",schemaPath:"#/properties/recorder/properties/restart_max_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.recorder.properties.restart_max_s.type,parentSchema:schema11.properties.recorder.properties.restart_max_s,data:data34};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1512,9 +1515,10 @@ vErrors.push(err122);
 }
 errors++;
 }
-let data35 = data28.ffmpeg_memory_mb;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err123 = {instancePath:instancePath+"/recorder/ffmpeg_memory_mb",schemaPath:"#/properties/recorder/properties/ffmpeg_memory_mb/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.ffmpeg_memory_mb.type,parentSchema:schema11.properties.recorder.properties.ffmpeg_memory_mb,data:data35};
+let data35 = data29.reachability_poll_s;
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 60 || isNaN(data35)){
+const err123 = {instancePath:instancePath+"/recorder/reachability_poll_s",schemaPath:"#/properties/recorder/properties/reachability_poll_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.recorder.properties.reachability_poll_s,data:data35};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1523,9 +1527,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 8192 || isNaN(data35)){
-const err124 = {instancePath:instancePath+"/recorder/ffmpeg_memory_mb",schemaPath:"#/properties/recorder/properties/ffmpeg_memory_mb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.recorder.properties.ffmpeg_memory_mb,data:data35};
+if(data35 < 0.2 || isNaN(data35)){
+const err124 = {instancePath:instancePath+"/recorder/reachability_poll_s",schemaPath:"#/properties/recorder/properties/reachability_poll_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.2},message:"must be >= 0.2",schema:0.2,parentSchema:schema11.properties.recorder.properties.reachability_poll_s,data:data35};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1534,8 +1537,9 @@ vErrors.push(err124);
 }
 errors++;
 }
-if(data35 < 600 || isNaN(data35)){
-const err125 = {instancePath:instancePath+"/recorder/ffmpeg_memory_mb",schemaPath:"#/properties/recorder/properties/ffmpeg_memory_mb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 600},message:"must be >= 600",schema:600,parentSchema:schema11.properties.recorder.properties.ffmpeg_memory_mb,data:data35};
+}
+else {
+const err125 = {instancePath:instancePath+"/recorder/reachability_poll_s",schemaPath:"#/properties/recorder/properties/reachability_poll_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.recorder.properties.reachability_poll_s.type,parentSchema:schema11.properties.recorder.properties.reachability_poll_s,data:data35};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1544,10 +1548,9 @@ vErrors.push(err125);
 }
 errors++;
 }
-}
-let data36 = data28.ffmpeg_cpu_percent;
+let data36 = data29.ffmpeg_memory_mb;
 if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err126 = {instancePath:instancePath+"/recorder/ffmpeg_cpu_percent",schemaPath:"#/properties/recorder/properties/ffmpeg_cpu_percent/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.ffmpeg_cpu_percent.type,parentSchema:schema11.properties.recorder.properties.ffmpeg_cpu_percent,data:data36};
+const err126 = {instancePath:instancePath+"/recorder/ffmpeg_memory_mb",schemaPath:"#/properties/recorder/properties/ffmpeg_memory_mb/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.ffmpeg_memory_mb.type,parentSchema:schema11.properties.recorder.properties.ffmpeg_memory_mb,data:data36};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1557,8 +1560,8 @@ vErrors.push(err126);
 errors++;
 }
 if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 400 || isNaN(data36)){
-const err127 = {instancePath:instancePath+"/recorder/ffmpeg_cpu_percent",schemaPath:"#/properties/recorder/properties/ffmpeg_cpu_percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 400},message:"must be <= 400",schema:400,parentSchema:schema11.properties.recorder.properties.ffmpeg_cpu_percent,data:data36};
+if(data36 > 8192 || isNaN(data36)){
+const err127 = {instancePath:instancePath+"/recorder/ffmpeg_memory_mb",schemaPath:"#/properties/recorder/properties/ffmpeg_memory_mb/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8192},message:"must be <= 8192",schema:8192,parentSchema:schema11.properties.recorder.properties.ffmpeg_memory_mb,data:data36};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1567,8 +1570,8 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(data36 < 5 || isNaN(data36)){
-const err128 = {instancePath:instancePath+"/recorder/ffmpeg_cpu_percent",schemaPath:"#/properties/recorder/properties/ffmpeg_cpu_percent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.recorder.properties.ffmpeg_cpu_percent,data:data36};
+if(data36 < 600 || isNaN(data36)){
+const err128 = {instancePath:instancePath+"/recorder/ffmpeg_memory_mb",schemaPath:"#/properties/recorder/properties/ffmpeg_memory_mb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 600},message:"must be >= 600",schema:600,parentSchema:schema11.properties.recorder.properties.ffmpeg_memory_mb,data:data36};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1578,9 +1581,9 @@ vErrors.push(err128);
 errors++;
 }
 }
-let data37 = data28.status_interval_s;
+let data37 = data29.ffmpeg_cpu_percent;
 if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err129 = {instancePath:instancePath+"/recorder/status_interval_s",schemaPath:"#/properties/recorder/properties/status_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.status_interval_s.type,parentSchema:schema11.properties.recorder.properties.status_interval_s,data:data37};
+const err129 = {instancePath:instancePath+"/recorder/ffmpeg_cpu_percent",schemaPath:"#/properties/recorder/properties/ffmpeg_cpu_percent/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.ffmpeg_cpu_percent.type,parentSchema:schema11.properties.recorder.properties.ffmpeg_cpu_percent,data:data37};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1590,8 +1593,8 @@ vErrors.push(err129);
 errors++;
 }
 if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 300 || isNaN(data37)){
-const err130 = {instancePath:instancePath+"/recorder/status_interval_s",schemaPath:"#/properties/recorder/properties/status_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300",schema:300,parentSchema:schema11.properties.recorder.properties.status_interval_s,data:data37};
+if(data37 > 400 || isNaN(data37)){
+const err130 = {instancePath:instancePath+"/recorder/ffmpeg_cpu_percent",schemaPath:"#/properties/recorder/properties/ffmpeg_cpu_percent/maximum",keyword:"maximum",params:{comparison: "<=", limit: 400},message:"must be <= 400",schema:400,parentSchema:schema11.properties.recorder.properties.ffmpeg_cpu_percent,data:data37};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1600,8 +1603,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(data37 < 1 || isNaN(data37)){
-const err131 = {instancePath:instancePath+"/recorder/status_interval_s",schemaPath:"#/properties/recorder/properties/status_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.recorder.properties.status_interval_s,data:data37};
+if(data37 < 5 || isNaN(data37)){
+const err131 = {instancePath:instancePath+"/recorder/ffmpeg_cpu_percent",schemaPath:"#/properties/recorder/properties/ffmpeg_cpu_percent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.recorder.properties.ffmpeg_cpu_percent,data:data37};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1611,10 +1614,9 @@ vErrors.push(err131);
 errors++;
 }
 }
-let data38 = data28.decode_check_interval_s;
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 > 3600 || isNaN(data38)){
-const err132 = {instancePath:instancePath+"/recorder/decode_check_interval_s",schemaPath:"#/properties/recorder/properties/decode_check_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.recorder.properties.decode_check_interval_s,data:data38};
+let data38 = data29.status_interval_s;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err132 = {instancePath:instancePath+"/recorder/status_interval_s",schemaPath:"#/properties/recorder/properties/status_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.recorder.properties.status_interval_s.type,parentSchema:schema11.properties.recorder.properties.status_interval_s,data:data38};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1623,8 +1625,9 @@ vErrors.push(err132);
 }
 errors++;
 }
-if(data38 < 0 || isNaN(data38)){
-const err133 = {instancePath:instancePath+"/recorder/decode_check_interval_s",schemaPath:"#/properties/recorder/properties/decode_check_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.recorder.properties.decode_check_interval_s,data:data38};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 300 || isNaN(data38)){
+const err133 = {instancePath:instancePath+"/recorder/status_interval_s",schemaPath:"#/properties/recorder/properties/status_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300},message:"must be <= 300",schema:300,parentSchema:schema11.properties.recorder.properties.status_interval_s,data:data38};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1633,9 +1636,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-else {
-const err134 = {instancePath:instancePath+"/recorder/decode_check_interval_s",schemaPath:"#/properties/recorder/properties/decode_check_interval_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.recorder.properties.decode_check_interval_s.type,parentSchema:schema11.properties.recorder.properties.decode_check_interval_s,data:data38};
+if(data38 < 1 || isNaN(data38)){
+const err134 = {instancePath:instancePath+"/recorder/status_interval_s",schemaPath:"#/properties/recorder/properties/status_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.recorder.properties.status_interval_s,data:data38};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1644,10 +1646,11 @@ vErrors.push(err134);
 }
 errors++;
 }
-let data39 = data28.reload_poll_s;
+}
+let data39 = data29.decode_check_interval_s;
 if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 > 60 || isNaN(data39)){
-const err135 = {instancePath:instancePath+"/recorder/reload_poll_s",schemaPath:"#/properties/recorder/properties/reload_poll_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.recorder.properties.reload_poll_s,data:data39};
+if(data39 > 3600 || isNaN(data39)){
+const err135 = {instancePath:instancePath+"/recorder/decode_check_interval_s",schemaPath:"#/properties/recorder/properties/decode_check_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.recorder.properties.decode_check_interval_s,data:data39};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1656,8 +1659,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(data39 < 0.2 || isNaN(data39)){
-const err136 = {instancePath:instancePath+"/recorder/reload_poll_s",schemaPath:"#/properties/recorder/properties/reload_poll_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.2},message:"must be >= 0.2",schema:0.2,parentSchema:schema11.properties.recorder.properties.reload_poll_s,data:data39};
+if(data39 < 0 || isNaN(data39)){
+const err136 = {instancePath:instancePath+"/recorder/decode_check_interval_s",schemaPath:"#/properties/recorder/properties/decode_check_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.recorder.properties.decode_check_interval_s,data:data39};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1668,7 +1671,7 @@ errors++;
 }
 }
 else {
-const err137 = {instancePath:instancePath+"/recorder/reload_poll_s",schemaPath:"#/properties/recorder/properties/reload_poll_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.recorder.properties.reload_poll_s.type,parentSchema:schema11.properties.recorder.properties.reload_poll_s,data:data39};
+const err137 = {instancePath:instancePath+"/recorder/decode_check_interval_s",schemaPath:"#/properties/recorder/properties/decode_check_interval_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.recorder.properties.decode_check_interval_s.type,parentSchema:schema11.properties.recorder.properties.decode_check_interval_s,data:data39};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1677,9 +1680,10 @@ vErrors.push(err137);
 }
 errors++;
 }
-}
-else {
-const err138 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.recorder.type,parentSchema:schema11.properties.recorder,data:data28};
+let data40 = data29.reload_poll_s;
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 60 || isNaN(data40)){
+const err138 = {instancePath:instancePath+"/recorder/reload_poll_s",schemaPath:"#/properties/recorder/properties/reload_poll_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60},message:"must be <= 60",schema:60,parentSchema:schema11.properties.recorder.properties.reload_poll_s,data:data40};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1688,28 +1692,8 @@ vErrors.push(err138);
 }
 errors++;
 }
-let data40 = data.buffer;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.hours === undefined){
-data40.hours = 24;
-}
-if(data40.quota_gb === undefined){
-data40.quota_gb = 0;
-}
-if(data40.min_free_gb === undefined){
-data40.min_free_gb = 2;
-}
-if(data40.retention_interval_s === undefined){
-data40.retention_interval_s = 30;
-}
-if(data40.max_lock_days === undefined){
-data40.max_lock_days = 31;
-}
-if(data40.recording_reserve_mb === undefined){
-data40.recording_reserve_mb = 256;
-}
-if(data40.hours === undefined){
-const err139 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "hours"},message:"must have required property '"+"hours"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data40};
+if(data40 < 0.2 || isNaN(data40)){
+const err139 = {instancePath:instancePath+"/recorder/reload_poll_s",schemaPath:"#/properties/recorder/properties/reload_poll_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.2},message:"must be >= 0.2",schema:0.2,parentSchema:schema11.properties.recorder.properties.reload_poll_s,data:data40};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1718,8 +1702,9 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(data40.quota_gb === undefined){
-const err140 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "quota_gb"},message:"must have required property '"+"quota_gb"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data40};
+}
+else {
+const err140 = {instancePath:instancePath+"/recorder/reload_poll_s",schemaPath:"#/properties/recorder/properties/reload_poll_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.recorder.properties.reload_poll_s.type,parentSchema:schema11.properties.recorder.properties.reload_poll_s,data:data40};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1728,8 +1713,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(data40.min_free_gb === undefined){
-const err141 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "min_free_gb"},message:"must have required property '"+"min_free_gb"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data40};
+}
+else {
+const err141 = {instancePath:instancePath+"/recorder",schemaPath:"#/properties/recorder/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.recorder.type,parentSchema:schema11.properties.recorder,data:data29};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1738,8 +1724,28 @@ vErrors.push(err141);
 }
 errors++;
 }
-if(data40.retention_interval_s === undefined){
-const err142 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "retention_interval_s"},message:"must have required property '"+"retention_interval_s"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data40};
+let data41 = data.buffer;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.hours === undefined){
+data41.hours = 24;
+}
+if(data41.quota_gb === undefined){
+data41.quota_gb = 0;
+}
+if(data41.min_free_gb === undefined){
+data41.min_free_gb = 2;
+}
+if(data41.retention_interval_s === undefined){
+data41.retention_interval_s = 30;
+}
+if(data41.max_lock_days === undefined){
+data41.max_lock_days = 31;
+}
+if(data41.recording_reserve_mb === undefined){
+data41.recording_reserve_mb = 256;
+}
+if(data41.hours === undefined){
+const err142 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "hours"},message:"must have required property '"+"hours"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data41};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1748,8 +1754,8 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(data40.max_lock_days === undefined){
-const err143 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "max_lock_days"},message:"must have required property '"+"max_lock_days"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data40};
+if(data41.quota_gb === undefined){
+const err143 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "quota_gb"},message:"must have required property '"+"quota_gb"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data41};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1758,8 +1764,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-if(data40.recording_reserve_mb === undefined){
-const err144 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "recording_reserve_mb"},message:"must have required property '"+"recording_reserve_mb"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data40};
+if(data41.min_free_gb === undefined){
+const err144 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "min_free_gb"},message:"must have required property '"+"min_free_gb"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data41};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1768,9 +1774,8 @@ vErrors.push(err144);
 }
 errors++;
 }
-for(const key9 in data40){
-if(!((((((key9 === "hours") || (key9 === "quota_gb")) || (key9 === "min_free_gb")) || (key9 === "retention_interval_s")) || (key9 === "max_lock_days")) || (key9 === "recording_reserve_mb"))){
-const err145 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.buffer,data:data40};
+if(data41.retention_interval_s === undefined){
+const err145 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "retention_interval_s"},message:"must have required property '"+"retention_interval_s"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data41};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1779,11 +1784,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-}
-let data41 = data40.hours;
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 720 || isNaN(data41)){
-const err146 = {instancePath:instancePath+"/buffer/hours",schemaPath:"#/properties/buffer/properties/hours/maximum",keyword:"maximum",params:{comparison: "<=", limit: 720},message:"must be <= 720",schema:720,parentSchema:schema11.properties.buffer.properties.hours,data:data41};
+if(data41.max_lock_days === undefined){
+const err146 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "max_lock_days"},message:"must have required property '"+"max_lock_days"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data41};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1792,8 +1794,8 @@ vErrors.push(err146);
 }
 errors++;
 }
-if(data41 < 0.01 || isNaN(data41)){
-const err147 = {instancePath:instancePath+"/buffer/hours",schemaPath:"#/properties/buffer/properties/hours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.01},message:"must be >= 0.01",schema:0.01,parentSchema:schema11.properties.buffer.properties.hours,data:data41};
+if(data41.recording_reserve_mb === undefined){
+const err147 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/required",keyword:"required",params:{missingProperty: "recording_reserve_mb"},message:"must have required property '"+"recording_reserve_mb"+"'",schema:schema11.properties.buffer.required,parentSchema:schema11.properties.buffer,data:data41};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1802,9 +1804,9 @@ vErrors.push(err147);
 }
 errors++;
 }
-}
-else {
-const err148 = {instancePath:instancePath+"/buffer/hours",schemaPath:"#/properties/buffer/properties/hours/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.buffer.properties.hours.type,parentSchema:schema11.properties.buffer.properties.hours,data:data41};
+for(const key9 in data41){
+if(!((((((key9 === "hours") || (key9 === "quota_gb")) || (key9 === "min_free_gb")) || (key9 === "retention_interval_s")) || (key9 === "max_lock_days")) || (key9 === "recording_reserve_mb"))){
+const err148 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.buffer,data:data41};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1813,10 +1815,11 @@ vErrors.push(err148);
 }
 errors++;
 }
-let data42 = data40.quota_gb;
+}
+let data42 = data41.hours;
 if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 < 0 || isNaN(data42)){
-const err149 = {instancePath:instancePath+"/buffer/quota_gb",schemaPath:"#/properties/buffer/properties/quota_gb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.buffer.properties.quota_gb,data:data42};
+if(data42 > 720 || isNaN(data42)){
+const err149 = {instancePath:instancePath+"/buffer/hours",schemaPath:"#/properties/buffer/properties/hours/maximum",keyword:"maximum",params:{comparison: "<=", limit: 720},message:"must be <= 720",schema:720,parentSchema:schema11.properties.buffer.properties.hours,data:data42};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1825,9 +1828,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-else {
-const err150 = {instancePath:instancePath+"/buffer/quota_gb",schemaPath:"#/properties/buffer/properties/quota_gb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.buffer.properties.quota_gb.type,parentSchema:schema11.properties.buffer.properties.quota_gb,data:data42};
+if(data42 < 0.01 || isNaN(data42)){
+const err150 = {instancePath:instancePath+"/buffer/hours",schemaPath:"#/properties/buffer/properties/hours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.01},message:"must be >= 0.01",schema:0.01,parentSchema:schema11.properties.buffer.properties.hours,data:data42};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1836,10 +1838,9 @@ vErrors.push(err150);
 }
 errors++;
 }
-let data43 = data40.min_free_gb;
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 < 0 || isNaN(data43)){
-const err151 = {instancePath:instancePath+"/buffer/min_free_gb",schemaPath:"#/properties/buffer/properties/min_free_gb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.buffer.properties.min_free_gb,data:data43};
+}
+else {
+const err151 = {instancePath:instancePath+"/buffer/hours",schemaPath:"#/properties/buffer/properties/hours/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.buffer.properties.hours.type,parentSchema:schema11.properties.buffer.properties.hours,data:data42};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1848,9 +1849,10 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-else {
-const err152 = {instancePath:instancePath+"/buffer/min_free_gb",schemaPath:"#/properties/buffer/properties/min_free_gb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.buffer.properties.min_free_gb.type,parentSchema:schema11.properties.buffer.properties.min_free_gb,data:data43};
+let data43 = data41.quota_gb;
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err152 = {instancePath:instancePath+"/buffer/quota_gb",schemaPath:"#/properties/buffer/properties/quota_gb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.buffer.properties.quota_gb,data:data43};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1859,9 +1861,9 @@ vErrors.push(err152);
 }
 errors++;
 }
-let data44 = data40.retention_interval_s;
-if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
-const err153 = {instancePath:instancePath+"/buffer/retention_interval_s",schemaPath:"#/properties/buffer/properties/retention_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.buffer.properties.retention_interval_s.type,parentSchema:schema11.properties.buffer.properties.retention_interval_s,data:data44};
+}
+else {
+const err153 = {instancePath:instancePath+"/buffer/quota_gb",schemaPath:"#/properties/buffer/properties/quota_gb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.buffer.properties.quota_gb.type,parentSchema:schema11.properties.buffer.properties.quota_gb,data:data43};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1870,9 +1872,10 @@ vErrors.push(err153);
 }
 errors++;
 }
+let data44 = data41.min_free_gb;
 if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 > 3600 || isNaN(data44)){
-const err154 = {instancePath:instancePath+"/buffer/retention_interval_s",schemaPath:"#/properties/buffer/properties/retention_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.buffer.properties.retention_interval_s,data:data44};
+if(data44 < 0 || isNaN(data44)){
+const err154 = {instancePath:instancePath+"/buffer/min_free_gb",schemaPath:"#/properties/buffer/properties/min_free_gb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.buffer.properties.min_free_gb,data:data44};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1881,8 +1884,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(data44 < 1 || isNaN(data44)){
-const err155 = {instancePath:instancePath+"/buffer/retention_interval_s",schemaPath:"#/properties/buffer/properties/retention_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.buffer.properties.retention_interval_s,data:data44};
+}
+else {
+const err155 = {instancePath:instancePath+"/buffer/min_free_gb",schemaPath:"#/properties/buffer/properties/min_free_gb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.buffer.properties.min_free_gb.type,parentSchema:schema11.properties.buffer.properties.min_free_gb,data:data44};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1891,10 +1895,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-let data45 = data40.max_lock_days;
+let data45 = data41.retention_interval_s;
 if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
-const err156 = {instancePath:instancePath+"/buffer/max_lock_days",schemaPath:"#/properties/buffer/properties/max_lock_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.buffer.properties.max_lock_days.type,parentSchema:schema11.properties.buffer.properties.max_lock_days,data:data45};
+const err156 = {instancePath:instancePath+"/buffer/retention_interval_s",schemaPath:"#/properties/buffer/properties/retention_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.buffer.properties.retention_interval_s.type,parentSchema:schema11.properties.buffer.properties.retention_interval_s,data:data45};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1904,8 +1907,8 @@ vErrors.push(err156);
 errors++;
 }
 if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 366 || isNaN(data45)){
-const err157 = {instancePath:instancePath+"/buffer/max_lock_days",schemaPath:"#/properties/buffer/properties/max_lock_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 366},message:"must be <= 366",schema:366,parentSchema:schema11.properties.buffer.properties.max_lock_days,data:data45};
+if(data45 > 3600 || isNaN(data45)){
+const err157 = {instancePath:instancePath+"/buffer/retention_interval_s",schemaPath:"#/properties/buffer/properties/retention_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.buffer.properties.retention_interval_s,data:data45};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1915,7 +1918,7 @@ vErrors.push(err157);
 errors++;
 }
 if(data45 < 1 || isNaN(data45)){
-const err158 = {instancePath:instancePath+"/buffer/max_lock_days",schemaPath:"#/properties/buffer/properties/max_lock_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.buffer.properties.max_lock_days,data:data45};
+const err158 = {instancePath:instancePath+"/buffer/retention_interval_s",schemaPath:"#/properties/buffer/properties/retention_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.buffer.properties.retention_interval_s,data:data45};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1925,10 +1928,9 @@ vErrors.push(err158);
 errors++;
 }
 }
-let data46 = data40.recording_reserve_mb;
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 < 0 || isNaN(data46)){
-const err159 = {instancePath:instancePath+"/buffer/recording_reserve_mb",schemaPath:"#/properties/buffer/properties/recording_reserve_mb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.buffer.properties.recording_reserve_mb,data:data46};
+let data46 = data41.max_lock_days;
+if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+const err159 = {instancePath:instancePath+"/buffer/max_lock_days",schemaPath:"#/properties/buffer/properties/max_lock_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.buffer.properties.max_lock_days.type,parentSchema:schema11.properties.buffer.properties.max_lock_days,data:data46};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1937,9 +1939,9 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-else {
-const err160 = {instancePath:instancePath+"/buffer/recording_reserve_mb",schemaPath:"#/properties/buffer/properties/recording_reserve_mb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.buffer.properties.recording_reserve_mb.type,parentSchema:schema11.properties.buffer.properties.recording_reserve_mb,data:data46};
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 > 366 || isNaN(data46)){
+const err160 = {instancePath:instancePath+"/buffer/max_lock_days",schemaPath:"#/properties/buffer/properties/max_lock_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 366},message:"must be <= 366",schema:366,parentSchema:schema11.properties.buffer.properties.max_lock_days,data:data46};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1948,9 +1950,8 @@ vErrors.push(err160);
 }
 errors++;
 }
-}
-else {
-const err161 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.buffer.type,parentSchema:schema11.properties.buffer,data:data40};
+if(data46 < 1 || isNaN(data46)){
+const err161 = {instancePath:instancePath+"/buffer/max_lock_days",schemaPath:"#/properties/buffer/properties/max_lock_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.buffer.properties.max_lock_days,data:data46};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1959,55 +1960,11 @@ vErrors.push(err161);
 }
 errors++;
 }
-let data47 = data.incidents;
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.window_before_s === undefined){
-data47.window_before_s = 60;
 }
-if(data47.window_after_s === undefined){
-data47.window_after_s = 30;
-}
-if(data47.max_window_s === undefined){
-data47.max_window_s = 600;
-}
-if(data47.max_cameras === undefined){
-data47.max_cameras = 16;
-}
-if(data47.max_future_s === undefined){
-data47.max_future_s = 60;
-}
-if(data47.per_user_per_hour === undefined){
-data47.per_user_per_hour = 10;
-}
-if(data47.per_device_per_hour === undefined){
-data47.per_device_per_hour = 30;
-}
-if(data47.max_open === undefined){
-data47.max_open = 20;
-}
-if(data47.wait_for_footage_s === undefined){
-data47.wait_for_footage_s = 60;
-}
-if(data47.parallel_extractions === undefined){
-data47.parallel_extractions = 1;
-}
-if(data47.extract_cameras_at_once === undefined){
-data47.extract_cameras_at_once = 2;
-}
-if(data47.press_expiry_min === undefined){
-data47.press_expiry_min = 30;
-}
-if(data47.master_retention_days === undefined){
-data47.master_retention_days = 7;
-}
-if(data47.retry_after_s === undefined){
-data47.retry_after_s = 30;
-}
-if(data47.max_attempts === undefined){
-data47.max_attempts = 5;
-}
-if(data47.window_before_s === undefined){
-const err162 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "window_before_s"},message:"must have required property '"+"window_before_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+let data47 = data41.recording_reserve_mb;
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 < 0 || isNaN(data47)){
+const err162 = {instancePath:instancePath+"/buffer/recording_reserve_mb",schemaPath:"#/properties/buffer/properties/recording_reserve_mb/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.buffer.properties.recording_reserve_mb,data:data47};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2016,8 +1973,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-if(data47.window_after_s === undefined){
-const err163 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "window_after_s"},message:"must have required property '"+"window_after_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+}
+else {
+const err163 = {instancePath:instancePath+"/buffer/recording_reserve_mb",schemaPath:"#/properties/buffer/properties/recording_reserve_mb/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.buffer.properties.recording_reserve_mb.type,parentSchema:schema11.properties.buffer.properties.recording_reserve_mb,data:data47};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2026,8 +1984,9 @@ vErrors.push(err163);
 }
 errors++;
 }
-if(data47.max_window_s === undefined){
-const err164 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "max_window_s"},message:"must have required property '"+"max_window_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+}
+else {
+const err164 = {instancePath:instancePath+"/buffer",schemaPath:"#/properties/buffer/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.buffer.type,parentSchema:schema11.properties.buffer,data:data41};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2036,8 +1995,55 @@ vErrors.push(err164);
 }
 errors++;
 }
-if(data47.max_cameras === undefined){
-const err165 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "max_cameras"},message:"must have required property '"+"max_cameras"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+let data48 = data.incidents;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.window_before_s === undefined){
+data48.window_before_s = 60;
+}
+if(data48.window_after_s === undefined){
+data48.window_after_s = 30;
+}
+if(data48.max_window_s === undefined){
+data48.max_window_s = 600;
+}
+if(data48.max_cameras === undefined){
+data48.max_cameras = 16;
+}
+if(data48.max_future_s === undefined){
+data48.max_future_s = 60;
+}
+if(data48.per_user_per_hour === undefined){
+data48.per_user_per_hour = 10;
+}
+if(data48.per_device_per_hour === undefined){
+data48.per_device_per_hour = 30;
+}
+if(data48.max_open === undefined){
+data48.max_open = 20;
+}
+if(data48.wait_for_footage_s === undefined){
+data48.wait_for_footage_s = 60;
+}
+if(data48.parallel_extractions === undefined){
+data48.parallel_extractions = 1;
+}
+if(data48.extract_cameras_at_once === undefined){
+data48.extract_cameras_at_once = 2;
+}
+if(data48.press_expiry_min === undefined){
+data48.press_expiry_min = 30;
+}
+if(data48.master_retention_days === undefined){
+data48.master_retention_days = 7;
+}
+if(data48.retry_after_s === undefined){
+data48.retry_after_s = 30;
+}
+if(data48.max_attempts === undefined){
+data48.max_attempts = 5;
+}
+if(data48.window_before_s === undefined){
+const err165 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "window_before_s"},message:"must have required property '"+"window_before_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2046,8 +2052,8 @@ vErrors.push(err165);
 }
 errors++;
 }
-if(data47.max_future_s === undefined){
-const err166 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "max_future_s"},message:"must have required property '"+"max_future_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.window_after_s === undefined){
+const err166 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "window_after_s"},message:"must have required property '"+"window_after_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2056,8 +2062,8 @@ vErrors.push(err166);
 }
 errors++;
 }
-if(data47.per_user_per_hour === undefined){
-const err167 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "per_user_per_hour"},message:"must have required property '"+"per_user_per_hour"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.max_window_s === undefined){
+const err167 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "max_window_s"},message:"must have required property '"+"max_window_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2066,8 +2072,8 @@ vErrors.push(err167);
 }
 errors++;
 }
-if(data47.per_device_per_hour === undefined){
-const err168 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "per_device_per_hour"},message:"must have required property '"+"per_device_per_hour"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.max_cameras === undefined){
+const err168 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "max_cameras"},message:"must have required property '"+"max_cameras"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2076,8 +2082,8 @@ vErrors.push(err168);
 }
 errors++;
 }
-if(data47.max_open === undefined){
-const err169 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "max_open"},message:"must have required property '"+"max_open"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.max_future_s === undefined){
+const err169 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "max_future_s"},message:"must have required property '"+"max_future_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2086,8 +2092,8 @@ vErrors.push(err169);
 }
 errors++;
 }
-if(data47.wait_for_footage_s === undefined){
-const err170 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "wait_for_footage_s"},message:"must have required property '"+"wait_for_footage_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.per_user_per_hour === undefined){
+const err170 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "per_user_per_hour"},message:"must have required property '"+"per_user_per_hour"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2096,8 +2102,8 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(data47.parallel_extractions === undefined){
-const err171 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "parallel_extractions"},message:"must have required property '"+"parallel_extractions"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.per_device_per_hour === undefined){
+const err171 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "per_device_per_hour"},message:"must have required property '"+"per_device_per_hour"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2106,8 +2112,8 @@ vErrors.push(err171);
 }
 errors++;
 }
-if(data47.extract_cameras_at_once === undefined){
-const err172 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "extract_cameras_at_once"},message:"must have required property '"+"extract_cameras_at_once"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.max_open === undefined){
+const err172 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "max_open"},message:"must have required property '"+"max_open"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2116,8 +2122,8 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(data47.press_expiry_min === undefined){
-const err173 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "press_expiry_min"},message:"must have required property '"+"press_expiry_min"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.wait_for_footage_s === undefined){
+const err173 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "wait_for_footage_s"},message:"must have required property '"+"wait_for_footage_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2126,8 +2132,8 @@ vErrors.push(err173);
 }
 errors++;
 }
-if(data47.master_retention_days === undefined){
-const err174 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "master_retention_days"},message:"must have required property '"+"master_retention_days"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.parallel_extractions === undefined){
+const err174 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "parallel_extractions"},message:"must have required property '"+"parallel_extractions"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2136,8 +2142,8 @@ vErrors.push(err174);
 }
 errors++;
 }
-if(data47.retry_after_s === undefined){
-const err175 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "retry_after_s"},message:"must have required property '"+"retry_after_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.extract_cameras_at_once === undefined){
+const err175 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "extract_cameras_at_once"},message:"must have required property '"+"extract_cameras_at_once"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2146,8 +2152,8 @@ vErrors.push(err175);
 }
 errors++;
 }
-if(data47.max_attempts === undefined){
-const err176 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "max_attempts"},message:"must have required property '"+"max_attempts"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.press_expiry_min === undefined){
+const err176 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "press_expiry_min"},message:"must have required property '"+"press_expiry_min"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2156,9 +2162,8 @@ vErrors.push(err176);
 }
 errors++;
 }
-for(const key10 in data47){
-if(!(func2.call(schema11.properties.incidents.properties, key10))){
-const err177 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.incidents,data:data47};
+if(data48.master_retention_days === undefined){
+const err177 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "master_retention_days"},message:"must have required property '"+"master_retention_days"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2167,10 +2172,8 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-let data48 = data47.window_before_s;
-if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
-const err178 = {instancePath:instancePath+"/incidents/window_before_s",schemaPath:"#/properties/incidents/properties/window_before_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.window_before_s.type,parentSchema:schema11.properties.incidents.properties.window_before_s,data:data48};
+if(data48.retry_after_s === undefined){
+const err178 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "retry_after_s"},message:"must have required property '"+"retry_after_s"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2179,9 +2182,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 > 600 || isNaN(data48)){
-const err179 = {instancePath:instancePath+"/incidents/window_before_s",schemaPath:"#/properties/incidents/properties/window_before_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.incidents.properties.window_before_s,data:data48};
+if(data48.max_attempts === undefined){
+const err179 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/required",keyword:"required",params:{missingProperty: "max_attempts"},message:"must have required property '"+"max_attempts"+"'",schema:schema11.properties.incidents.required,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2190,8 +2192,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-if(data48 < 0 || isNaN(data48)){
-const err180 = {instancePath:instancePath+"/incidents/window_before_s",schemaPath:"#/properties/incidents/properties/window_before_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.window_before_s,data:data48};
+for(const key10 in data48){
+if(!(func2.call(schema11.properties.incidents.properties, key10))){
+const err180 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2201,9 +2204,9 @@ vErrors.push(err180);
 errors++;
 }
 }
-let data49 = data47.window_after_s;
+let data49 = data48.window_before_s;
 if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err181 = {instancePath:instancePath+"/incidents/window_after_s",schemaPath:"#/properties/incidents/properties/window_after_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.window_after_s.type,parentSchema:schema11.properties.incidents.properties.window_after_s,data:data49};
+const err181 = {instancePath:instancePath+"/incidents/window_before_s",schemaPath:"#/properties/incidents/properties/window_before_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.window_before_s.type,parentSchema:schema11.properties.incidents.properties.window_before_s,data:data49};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2214,7 +2217,7 @@ errors++;
 }
 if((typeof data49 == "number") && (isFinite(data49))){
 if(data49 > 600 || isNaN(data49)){
-const err182 = {instancePath:instancePath+"/incidents/window_after_s",schemaPath:"#/properties/incidents/properties/window_after_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.incidents.properties.window_after_s,data:data49};
+const err182 = {instancePath:instancePath+"/incidents/window_before_s",schemaPath:"#/properties/incidents/properties/window_before_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.incidents.properties.window_before_s,data:data49};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2224,7 +2227,7 @@ vErrors.push(err182);
 errors++;
 }
 if(data49 < 0 || isNaN(data49)){
-const err183 = {instancePath:instancePath+"/incidents/window_after_s",schemaPath:"#/properties/incidents/properties/window_after_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.window_after_s,data:data49};
+const err183 = {instancePath:instancePath+"/incidents/window_before_s",schemaPath:"#/properties/incidents/properties/window_before_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.window_before_s,data:data49};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2234,9 +2237,9 @@ vErrors.push(err183);
 errors++;
 }
 }
-let data50 = data47.max_window_s;
+let data50 = data48.window_after_s;
 if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err184 = {instancePath:instancePath+"/incidents/max_window_s",schemaPath:"#/properties/incidents/properties/max_window_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.max_window_s.type,parentSchema:schema11.properties.incidents.properties.max_window_s,data:data50};
+const err184 = {instancePath:instancePath+"/incidents/window_after_s",schemaPath:"#/properties/incidents/properties/window_after_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.window_after_s.type,parentSchema:schema11.properties.incidents.properties.window_after_s,data:data50};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2247,7 +2250,7 @@ errors++;
 }
 if((typeof data50 == "number") && (isFinite(data50))){
 if(data50 > 600 || isNaN(data50)){
-const err185 = {instancePath:instancePath+"/incidents/max_window_s",schemaPath:"#/properties/incidents/properties/max_window_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.incidents.properties.max_window_s,data:data50};
+const err185 = {instancePath:instancePath+"/incidents/window_after_s",schemaPath:"#/properties/incidents/properties/window_after_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.incidents.properties.window_after_s,data:data50};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2256,8 +2259,8 @@ vErrors.push(err185);
 }
 errors++;
 }
-if(data50 < 10 || isNaN(data50)){
-const err186 = {instancePath:instancePath+"/incidents/max_window_s",schemaPath:"#/properties/incidents/properties/max_window_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.incidents.properties.max_window_s,data:data50};
+if(data50 < 0 || isNaN(data50)){
+const err186 = {instancePath:instancePath+"/incidents/window_after_s",schemaPath:"#/properties/incidents/properties/window_after_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.window_after_s,data:data50};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2267,9 +2270,9 @@ vErrors.push(err186);
 errors++;
 }
 }
-let data51 = data47.max_cameras;
+let data51 = data48.max_window_s;
 if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
-const err187 = {instancePath:instancePath+"/incidents/max_cameras",schemaPath:"#/properties/incidents/properties/max_cameras/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.max_cameras.type,parentSchema:schema11.properties.incidents.properties.max_cameras,data:data51};
+const err187 = {instancePath:instancePath+"/incidents/max_window_s",schemaPath:"#/properties/incidents/properties/max_window_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.max_window_s.type,parentSchema:schema11.properties.incidents.properties.max_window_s,data:data51};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2279,8 +2282,8 @@ vErrors.push(err187);
 errors++;
 }
 if((typeof data51 == "number") && (isFinite(data51))){
-if(data51 > 64 || isNaN(data51)){
-const err188 = {instancePath:instancePath+"/incidents/max_cameras",schemaPath:"#/properties/incidents/properties/max_cameras/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64",schema:64,parentSchema:schema11.properties.incidents.properties.max_cameras,data:data51};
+if(data51 > 600 || isNaN(data51)){
+const err188 = {instancePath:instancePath+"/incidents/max_window_s",schemaPath:"#/properties/incidents/properties/max_window_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.incidents.properties.max_window_s,data:data51};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2289,8 +2292,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data51 < 1 || isNaN(data51)){
-const err189 = {instancePath:instancePath+"/incidents/max_cameras",schemaPath:"#/properties/incidents/properties/max_cameras/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.max_cameras,data:data51};
+if(data51 < 10 || isNaN(data51)){
+const err189 = {instancePath:instancePath+"/incidents/max_window_s",schemaPath:"#/properties/incidents/properties/max_window_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.incidents.properties.max_window_s,data:data51};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2300,9 +2303,9 @@ vErrors.push(err189);
 errors++;
 }
 }
-let data52 = data47.max_future_s;
+let data52 = data48.max_cameras;
 if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
-const err190 = {instancePath:instancePath+"/incidents/max_future_s",schemaPath:"#/properties/incidents/properties/max_future_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.max_future_s.type,parentSchema:schema11.properties.incidents.properties.max_future_s,data:data52};
+const err190 = {instancePath:instancePath+"/incidents/max_cameras",schemaPath:"#/properties/incidents/properties/max_cameras/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.max_cameras.type,parentSchema:schema11.properties.incidents.properties.max_cameras,data:data52};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2312,8 +2315,8 @@ vErrors.push(err190);
 errors++;
 }
 if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 > 600 || isNaN(data52)){
-const err191 = {instancePath:instancePath+"/incidents/max_future_s",schemaPath:"#/properties/incidents/properties/max_future_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.incidents.properties.max_future_s,data:data52};
+if(data52 > 64 || isNaN(data52)){
+const err191 = {instancePath:instancePath+"/incidents/max_cameras",schemaPath:"#/properties/incidents/properties/max_cameras/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64",schema:64,parentSchema:schema11.properties.incidents.properties.max_cameras,data:data52};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2322,8 +2325,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data52 < 0 || isNaN(data52)){
-const err192 = {instancePath:instancePath+"/incidents/max_future_s",schemaPath:"#/properties/incidents/properties/max_future_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.max_future_s,data:data52};
+if(data52 < 1 || isNaN(data52)){
+const err192 = {instancePath:instancePath+"/incidents/max_cameras",schemaPath:"#/properties/incidents/properties/max_cameras/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.max_cameras,data:data52};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2333,9 +2336,9 @@ vErrors.push(err192);
 errors++;
 }
 }
-let data53 = data47.per_user_per_hour;
+let data53 = data48.max_future_s;
 if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
-const err193 = {instancePath:instancePath+"/incidents/per_user_per_hour",schemaPath:"#/properties/incidents/properties/per_user_per_hour/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.per_user_per_hour.type,parentSchema:schema11.properties.incidents.properties.per_user_per_hour,data:data53};
+const err193 = {instancePath:instancePath+"/incidents/max_future_s",schemaPath:"#/properties/incidents/properties/max_future_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.max_future_s.type,parentSchema:schema11.properties.incidents.properties.max_future_s,data:data53};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2345,8 +2348,8 @@ vErrors.push(err193);
 errors++;
 }
 if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 > 1000 || isNaN(data53)){
-const err194 = {instancePath:instancePath+"/incidents/per_user_per_hour",schemaPath:"#/properties/incidents/properties/per_user_per_hour/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.incidents.properties.per_user_per_hour,data:data53};
+if(data53 > 600 || isNaN(data53)){
+const err194 = {instancePath:instancePath+"/incidents/max_future_s",schemaPath:"#/properties/incidents/properties/max_future_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 600},message:"must be <= 600",schema:600,parentSchema:schema11.properties.incidents.properties.max_future_s,data:data53};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2355,8 +2358,8 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(data53 < 1 || isNaN(data53)){
-const err195 = {instancePath:instancePath+"/incidents/per_user_per_hour",schemaPath:"#/properties/incidents/properties/per_user_per_hour/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.per_user_per_hour,data:data53};
+if(data53 < 0 || isNaN(data53)){
+const err195 = {instancePath:instancePath+"/incidents/max_future_s",schemaPath:"#/properties/incidents/properties/max_future_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.max_future_s,data:data53};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2366,9 +2369,9 @@ vErrors.push(err195);
 errors++;
 }
 }
-let data54 = data47.per_device_per_hour;
+let data54 = data48.per_user_per_hour;
 if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
-const err196 = {instancePath:instancePath+"/incidents/per_device_per_hour",schemaPath:"#/properties/incidents/properties/per_device_per_hour/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.per_device_per_hour.type,parentSchema:schema11.properties.incidents.properties.per_device_per_hour,data:data54};
+const err196 = {instancePath:instancePath+"/incidents/per_user_per_hour",schemaPath:"#/properties/incidents/properties/per_user_per_hour/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.per_user_per_hour.type,parentSchema:schema11.properties.incidents.properties.per_user_per_hour,data:data54};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2378,8 +2381,8 @@ vErrors.push(err196);
 errors++;
 }
 if((typeof data54 == "number") && (isFinite(data54))){
-if(data54 > 10000 || isNaN(data54)){
-const err197 = {instancePath:instancePath+"/incidents/per_device_per_hour",schemaPath:"#/properties/incidents/properties/per_device_per_hour/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.incidents.properties.per_device_per_hour,data:data54};
+if(data54 > 1000 || isNaN(data54)){
+const err197 = {instancePath:instancePath+"/incidents/per_user_per_hour",schemaPath:"#/properties/incidents/properties/per_user_per_hour/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.incidents.properties.per_user_per_hour,data:data54};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2389,7 +2392,7 @@ vErrors.push(err197);
 errors++;
 }
 if(data54 < 1 || isNaN(data54)){
-const err198 = {instancePath:instancePath+"/incidents/per_device_per_hour",schemaPath:"#/properties/incidents/properties/per_device_per_hour/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.per_device_per_hour,data:data54};
+const err198 = {instancePath:instancePath+"/incidents/per_user_per_hour",schemaPath:"#/properties/incidents/properties/per_user_per_hour/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.per_user_per_hour,data:data54};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2399,9 +2402,9 @@ vErrors.push(err198);
 errors++;
 }
 }
-let data55 = data47.max_open;
+let data55 = data48.per_device_per_hour;
 if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err199 = {instancePath:instancePath+"/incidents/max_open",schemaPath:"#/properties/incidents/properties/max_open/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.max_open.type,parentSchema:schema11.properties.incidents.properties.max_open,data:data55};
+const err199 = {instancePath:instancePath+"/incidents/per_device_per_hour",schemaPath:"#/properties/incidents/properties/per_device_per_hour/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.per_device_per_hour.type,parentSchema:schema11.properties.incidents.properties.per_device_per_hour,data:data55};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2411,8 +2414,8 @@ vErrors.push(err199);
 errors++;
 }
 if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 > 1000 || isNaN(data55)){
-const err200 = {instancePath:instancePath+"/incidents/max_open",schemaPath:"#/properties/incidents/properties/max_open/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.incidents.properties.max_open,data:data55};
+if(data55 > 10000 || isNaN(data55)){
+const err200 = {instancePath:instancePath+"/incidents/per_device_per_hour",schemaPath:"#/properties/incidents/properties/per_device_per_hour/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.incidents.properties.per_device_per_hour,data:data55};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2422,7 +2425,7 @@ vErrors.push(err200);
 errors++;
 }
 if(data55 < 1 || isNaN(data55)){
-const err201 = {instancePath:instancePath+"/incidents/max_open",schemaPath:"#/properties/incidents/properties/max_open/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.max_open,data:data55};
+const err201 = {instancePath:instancePath+"/incidents/per_device_per_hour",schemaPath:"#/properties/incidents/properties/per_device_per_hour/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.per_device_per_hour,data:data55};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2432,9 +2435,9 @@ vErrors.push(err201);
 errors++;
 }
 }
-let data56 = data47.wait_for_footage_s;
+let data56 = data48.max_open;
 if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
-const err202 = {instancePath:instancePath+"/incidents/wait_for_footage_s",schemaPath:"#/properties/incidents/properties/wait_for_footage_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.wait_for_footage_s.type,parentSchema:schema11.properties.incidents.properties.wait_for_footage_s,data:data56};
+const err202 = {instancePath:instancePath+"/incidents/max_open",schemaPath:"#/properties/incidents/properties/max_open/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.max_open.type,parentSchema:schema11.properties.incidents.properties.max_open,data:data56};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2444,8 +2447,8 @@ vErrors.push(err202);
 errors++;
 }
 if((typeof data56 == "number") && (isFinite(data56))){
-if(data56 > 3600 || isNaN(data56)){
-const err203 = {instancePath:instancePath+"/incidents/wait_for_footage_s",schemaPath:"#/properties/incidents/properties/wait_for_footage_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.incidents.properties.wait_for_footage_s,data:data56};
+if(data56 > 1000 || isNaN(data56)){
+const err203 = {instancePath:instancePath+"/incidents/max_open",schemaPath:"#/properties/incidents/properties/max_open/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.incidents.properties.max_open,data:data56};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2454,8 +2457,8 @@ vErrors.push(err203);
 }
 errors++;
 }
-if(data56 < 0 || isNaN(data56)){
-const err204 = {instancePath:instancePath+"/incidents/wait_for_footage_s",schemaPath:"#/properties/incidents/properties/wait_for_footage_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.wait_for_footage_s,data:data56};
+if(data56 < 1 || isNaN(data56)){
+const err204 = {instancePath:instancePath+"/incidents/max_open",schemaPath:"#/properties/incidents/properties/max_open/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.max_open,data:data56};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2465,9 +2468,9 @@ vErrors.push(err204);
 errors++;
 }
 }
-let data57 = data47.parallel_extractions;
+let data57 = data48.wait_for_footage_s;
 if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err205 = {instancePath:instancePath+"/incidents/parallel_extractions",schemaPath:"#/properties/incidents/properties/parallel_extractions/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.parallel_extractions.type,parentSchema:schema11.properties.incidents.properties.parallel_extractions,data:data57};
+const err205 = {instancePath:instancePath+"/incidents/wait_for_footage_s",schemaPath:"#/properties/incidents/properties/wait_for_footage_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.wait_for_footage_s.type,parentSchema:schema11.properties.incidents.properties.wait_for_footage_s,data:data57};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2477,8 +2480,8 @@ vErrors.push(err205);
 errors++;
 }
 if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 > 8 || isNaN(data57)){
-const err206 = {instancePath:instancePath+"/incidents/parallel_extractions",schemaPath:"#/properties/incidents/properties/parallel_extractions/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.incidents.properties.parallel_extractions,data:data57};
+if(data57 > 3600 || isNaN(data57)){
+const err206 = {instancePath:instancePath+"/incidents/wait_for_footage_s",schemaPath:"#/properties/incidents/properties/wait_for_footage_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.incidents.properties.wait_for_footage_s,data:data57};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2487,8 +2490,8 @@ vErrors.push(err206);
 }
 errors++;
 }
-if(data57 < 1 || isNaN(data57)){
-const err207 = {instancePath:instancePath+"/incidents/parallel_extractions",schemaPath:"#/properties/incidents/properties/parallel_extractions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.parallel_extractions,data:data57};
+if(data57 < 0 || isNaN(data57)){
+const err207 = {instancePath:instancePath+"/incidents/wait_for_footage_s",schemaPath:"#/properties/incidents/properties/wait_for_footage_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.wait_for_footage_s,data:data57};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2498,9 +2501,9 @@ vErrors.push(err207);
 errors++;
 }
 }
-let data58 = data47.extract_cameras_at_once;
+let data58 = data48.parallel_extractions;
 if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err208 = {instancePath:instancePath+"/incidents/extract_cameras_at_once",schemaPath:"#/properties/incidents/properties/extract_cameras_at_once/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.extract_cameras_at_once.type,parentSchema:schema11.properties.incidents.properties.extract_cameras_at_once,data:data58};
+const err208 = {instancePath:instancePath+"/incidents/parallel_extractions",schemaPath:"#/properties/incidents/properties/parallel_extractions/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.parallel_extractions.type,parentSchema:schema11.properties.incidents.properties.parallel_extractions,data:data58};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2511,7 +2514,7 @@ errors++;
 }
 if((typeof data58 == "number") && (isFinite(data58))){
 if(data58 > 8 || isNaN(data58)){
-const err209 = {instancePath:instancePath+"/incidents/extract_cameras_at_once",schemaPath:"#/properties/incidents/properties/extract_cameras_at_once/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.incidents.properties.extract_cameras_at_once,data:data58};
+const err209 = {instancePath:instancePath+"/incidents/parallel_extractions",schemaPath:"#/properties/incidents/properties/parallel_extractions/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.incidents.properties.parallel_extractions,data:data58};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2521,7 +2524,7 @@ vErrors.push(err209);
 errors++;
 }
 if(data58 < 1 || isNaN(data58)){
-const err210 = {instancePath:instancePath+"/incidents/extract_cameras_at_once",schemaPath:"#/properties/incidents/properties/extract_cameras_at_once/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.extract_cameras_at_once,data:data58};
+const err210 = {instancePath:instancePath+"/incidents/parallel_extractions",schemaPath:"#/properties/incidents/properties/parallel_extractions/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.parallel_extractions,data:data58};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2531,9 +2534,9 @@ vErrors.push(err210);
 errors++;
 }
 }
-let data59 = data47.press_expiry_min;
+let data59 = data48.extract_cameras_at_once;
 if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
-const err211 = {instancePath:instancePath+"/incidents/press_expiry_min",schemaPath:"#/properties/incidents/properties/press_expiry_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.press_expiry_min.type,parentSchema:schema11.properties.incidents.properties.press_expiry_min,data:data59};
+const err211 = {instancePath:instancePath+"/incidents/extract_cameras_at_once",schemaPath:"#/properties/incidents/properties/extract_cameras_at_once/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.extract_cameras_at_once.type,parentSchema:schema11.properties.incidents.properties.extract_cameras_at_once,data:data59};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2543,8 +2546,8 @@ vErrors.push(err211);
 errors++;
 }
 if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 > 1440 || isNaN(data59)){
-const err212 = {instancePath:instancePath+"/incidents/press_expiry_min",schemaPath:"#/properties/incidents/properties/press_expiry_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.incidents.properties.press_expiry_min,data:data59};
+if(data59 > 8 || isNaN(data59)){
+const err212 = {instancePath:instancePath+"/incidents/extract_cameras_at_once",schemaPath:"#/properties/incidents/properties/extract_cameras_at_once/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.incidents.properties.extract_cameras_at_once,data:data59};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2554,7 +2557,7 @@ vErrors.push(err212);
 errors++;
 }
 if(data59 < 1 || isNaN(data59)){
-const err213 = {instancePath:instancePath+"/incidents/press_expiry_min",schemaPath:"#/properties/incidents/properties/press_expiry_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.press_expiry_min,data:data59};
+const err213 = {instancePath:instancePath+"/incidents/extract_cameras_at_once",schemaPath:"#/properties/incidents/properties/extract_cameras_at_once/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.extract_cameras_at_once,data:data59};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2564,10 +2567,9 @@ vErrors.push(err213);
 errors++;
 }
 }
-let data60 = data47.master_retention_days;
-if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 > 365 || isNaN(data60)){
-const err214 = {instancePath:instancePath+"/incidents/master_retention_days",schemaPath:"#/properties/incidents/properties/master_retention_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 365},message:"must be <= 365",schema:365,parentSchema:schema11.properties.incidents.properties.master_retention_days,data:data60};
+let data60 = data48.press_expiry_min;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
+const err214 = {instancePath:instancePath+"/incidents/press_expiry_min",schemaPath:"#/properties/incidents/properties/press_expiry_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.press_expiry_min.type,parentSchema:schema11.properties.incidents.properties.press_expiry_min,data:data60};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2576,8 +2578,9 @@ vErrors.push(err214);
 }
 errors++;
 }
-if(data60 < 0 || isNaN(data60)){
-const err215 = {instancePath:instancePath+"/incidents/master_retention_days",schemaPath:"#/properties/incidents/properties/master_retention_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.master_retention_days,data:data60};
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 > 1440 || isNaN(data60)){
+const err215 = {instancePath:instancePath+"/incidents/press_expiry_min",schemaPath:"#/properties/incidents/properties/press_expiry_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.incidents.properties.press_expiry_min,data:data60};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2586,9 +2589,8 @@ vErrors.push(err215);
 }
 errors++;
 }
-}
-else {
-const err216 = {instancePath:instancePath+"/incidents/master_retention_days",schemaPath:"#/properties/incidents/properties/master_retention_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.incidents.properties.master_retention_days.type,parentSchema:schema11.properties.incidents.properties.master_retention_days,data:data60};
+if(data60 < 1 || isNaN(data60)){
+const err216 = {instancePath:instancePath+"/incidents/press_expiry_min",schemaPath:"#/properties/incidents/properties/press_expiry_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.press_expiry_min,data:data60};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2597,9 +2599,11 @@ vErrors.push(err216);
 }
 errors++;
 }
-let data61 = data47.retry_after_s;
-if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
-const err217 = {instancePath:instancePath+"/incidents/retry_after_s",schemaPath:"#/properties/incidents/properties/retry_after_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.retry_after_s.type,parentSchema:schema11.properties.incidents.properties.retry_after_s,data:data61};
+}
+let data61 = data48.master_retention_days;
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 > 365 || isNaN(data61)){
+const err217 = {instancePath:instancePath+"/incidents/master_retention_days",schemaPath:"#/properties/incidents/properties/master_retention_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 365},message:"must be <= 365",schema:365,parentSchema:schema11.properties.incidents.properties.master_retention_days,data:data61};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2608,9 +2612,8 @@ vErrors.push(err217);
 }
 errors++;
 }
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 > 3600 || isNaN(data61)){
-const err218 = {instancePath:instancePath+"/incidents/retry_after_s",schemaPath:"#/properties/incidents/properties/retry_after_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.incidents.properties.retry_after_s,data:data61};
+if(data61 < 0 || isNaN(data61)){
+const err218 = {instancePath:instancePath+"/incidents/master_retention_days",schemaPath:"#/properties/incidents/properties/master_retention_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.master_retention_days,data:data61};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2619,8 +2622,9 @@ vErrors.push(err218);
 }
 errors++;
 }
-if(data61 < 1 || isNaN(data61)){
-const err219 = {instancePath:instancePath+"/incidents/retry_after_s",schemaPath:"#/properties/incidents/properties/retry_after_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.retry_after_s,data:data61};
+}
+else {
+const err219 = {instancePath:instancePath+"/incidents/master_retention_days",schemaPath:"#/properties/incidents/properties/master_retention_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.incidents.properties.master_retention_days.type,parentSchema:schema11.properties.incidents.properties.master_retention_days,data:data61};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2629,10 +2633,9 @@ vErrors.push(err219);
 }
 errors++;
 }
-}
-let data62 = data47.max_attempts;
+let data62 = data48.retry_after_s;
 if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
-const err220 = {instancePath:instancePath+"/incidents/max_attempts",schemaPath:"#/properties/incidents/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.max_attempts.type,parentSchema:schema11.properties.incidents.properties.max_attempts,data:data62};
+const err220 = {instancePath:instancePath+"/incidents/retry_after_s",schemaPath:"#/properties/incidents/properties/retry_after_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.retry_after_s.type,parentSchema:schema11.properties.incidents.properties.retry_after_s,data:data62};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2642,8 +2645,8 @@ vErrors.push(err220);
 errors++;
 }
 if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 > 100 || isNaN(data62)){
-const err221 = {instancePath:instancePath+"/incidents/max_attempts",schemaPath:"#/properties/incidents/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.incidents.properties.max_attempts,data:data62};
+if(data62 > 3600 || isNaN(data62)){
+const err221 = {instancePath:instancePath+"/incidents/retry_after_s",schemaPath:"#/properties/incidents/properties/retry_after_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.incidents.properties.retry_after_s,data:data62};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2652,8 +2655,8 @@ vErrors.push(err221);
 }
 errors++;
 }
-if(data62 < 0 || isNaN(data62)){
-const err222 = {instancePath:instancePath+"/incidents/max_attempts",schemaPath:"#/properties/incidents/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.max_attempts,data:data62};
+if(data62 < 1 || isNaN(data62)){
+const err222 = {instancePath:instancePath+"/incidents/retry_after_s",schemaPath:"#/properties/incidents/properties/retry_after_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.incidents.properties.retry_after_s,data:data62};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2663,9 +2666,9 @@ vErrors.push(err222);
 errors++;
 }
 }
-}
-else {
-const err223 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.incidents.type,parentSchema:schema11.properties.incidents,data:data47};
+let data63 = data48.max_attempts;
+if(!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))){
+const err223 = {instancePath:instancePath+"/incidents/max_attempts",schemaPath:"#/properties/incidents/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.incidents.properties.max_attempts.type,parentSchema:schema11.properties.incidents.properties.max_attempts,data:data63};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2674,46 +2677,9 @@ vErrors.push(err223);
 }
 errors++;
 }
-let data63 = data.vision;
-if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
-if(data63.fps === undefined){
-data63.fps = 5;
-}
-if(data63.embeddings === undefined){
-data63.embeddings = true;
-}
-if(data63.intra_op_threads === undefined){
-data63.intra_op_threads = 1;
-}
-if(data63.workers === undefined){
-data63.workers = 2;
-}
-if(data63.nice === undefined){
-data63.nice = 10;
-}
-if(data63.segment_seconds === undefined){
-data63.segment_seconds = 30;
-}
-if(data63.max_image_pixels === undefined){
-data63.max_image_pixels = 50000000;
-}
-if(data63.detector === undefined){
-data63.detector = {};
-}
-if(data63.gate === undefined){
-data63.gate = {};
-}
-if(data63.tracker === undefined){
-data63.tracker = {};
-}
-if(data63.subjects === undefined){
-data63.subjects = {};
-}
-if(data63.crops === undefined){
-data63.crops = {};
-}
-if(data63.fps === undefined){
-const err224 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+if((typeof data63 == "number") && (isFinite(data63))){
+if(data63 > 100 || isNaN(data63)){
+const err224 = {instancePath:instancePath+"/incidents/max_attempts",schemaPath:"#/properties/incidents/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.incidents.properties.max_attempts,data:data63};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2722,8 +2688,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-if(data63.embeddings === undefined){
-const err225 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "embeddings"},message:"must have required property '"+"embeddings"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+if(data63 < 0 || isNaN(data63)){
+const err225 = {instancePath:instancePath+"/incidents/max_attempts",schemaPath:"#/properties/incidents/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.incidents.properties.max_attempts,data:data63};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2732,8 +2698,10 @@ vErrors.push(err225);
 }
 errors++;
 }
-if(data63.intra_op_threads === undefined){
-const err226 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "intra_op_threads"},message:"must have required property '"+"intra_op_threads"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+}
+}
+else {
+const err226 = {instancePath:instancePath+"/incidents",schemaPath:"#/properties/incidents/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.incidents.type,parentSchema:schema11.properties.incidents,data:data48};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2742,8 +2710,46 @@ vErrors.push(err226);
 }
 errors++;
 }
-if(data63.workers === undefined){
-const err227 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+let data64 = data.vision;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(data64.fps === undefined){
+data64.fps = 5;
+}
+if(data64.embeddings === undefined){
+data64.embeddings = true;
+}
+if(data64.intra_op_threads === undefined){
+data64.intra_op_threads = 1;
+}
+if(data64.workers === undefined){
+data64.workers = 2;
+}
+if(data64.nice === undefined){
+data64.nice = 10;
+}
+if(data64.segment_seconds === undefined){
+data64.segment_seconds = 30;
+}
+if(data64.max_image_pixels === undefined){
+data64.max_image_pixels = 50000000;
+}
+if(data64.detector === undefined){
+data64.detector = {};
+}
+if(data64.gate === undefined){
+data64.gate = {};
+}
+if(data64.tracker === undefined){
+data64.tracker = {};
+}
+if(data64.subjects === undefined){
+data64.subjects = {};
+}
+if(data64.crops === undefined){
+data64.crops = {};
+}
+if(data64.fps === undefined){
+const err227 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "fps"},message:"must have required property '"+"fps"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2752,8 +2758,8 @@ vErrors.push(err227);
 }
 errors++;
 }
-if(data63.nice === undefined){
-const err228 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "nice"},message:"must have required property '"+"nice"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+if(data64.embeddings === undefined){
+const err228 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "embeddings"},message:"must have required property '"+"embeddings"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2762,8 +2768,8 @@ vErrors.push(err228);
 }
 errors++;
 }
-if(data63.segment_seconds === undefined){
-const err229 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "segment_seconds"},message:"must have required property '"+"segment_seconds"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+if(data64.intra_op_threads === undefined){
+const err229 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "intra_op_threads"},message:"must have required property '"+"intra_op_threads"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2772,8 +2778,8 @@ vErrors.push(err229);
 }
 errors++;
 }
-if(data63.max_image_pixels === undefined){
-const err230 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "max_image_pixels"},message:"must have required property '"+"max_image_pixels"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+if(data64.workers === undefined){
+const err230 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2782,8 +2788,8 @@ vErrors.push(err230);
 }
 errors++;
 }
-if(data63.detector === undefined){
-const err231 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "detector"},message:"must have required property '"+"detector"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+if(data64.nice === undefined){
+const err231 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "nice"},message:"must have required property '"+"nice"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2792,8 +2798,8 @@ vErrors.push(err231);
 }
 errors++;
 }
-if(data63.gate === undefined){
-const err232 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+if(data64.segment_seconds === undefined){
+const err232 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "segment_seconds"},message:"must have required property '"+"segment_seconds"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2802,8 +2808,8 @@ vErrors.push(err232);
 }
 errors++;
 }
-if(data63.tracker === undefined){
-const err233 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "tracker"},message:"must have required property '"+"tracker"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+if(data64.max_image_pixels === undefined){
+const err233 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "max_image_pixels"},message:"must have required property '"+"max_image_pixels"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2812,8 +2818,8 @@ vErrors.push(err233);
 }
 errors++;
 }
-if(data63.subjects === undefined){
-const err234 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "subjects"},message:"must have required property '"+"subjects"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+if(data64.detector === undefined){
+const err234 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "detector"},message:"must have required property '"+"detector"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2822,8 +2828,8 @@ vErrors.push(err234);
 }
 errors++;
 }
-if(data63.crops === undefined){
-const err235 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "crops"},message:"must have required property '"+"crops"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data63};
+if(data64.gate === undefined){
+const err235 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2832,9 +2838,8 @@ vErrors.push(err235);
 }
 errors++;
 }
-for(const key11 in data63){
-if(!(func2.call(schema11.properties.vision.properties, key11))){
-const err236 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision,data:data63};
+if(data64.tracker === undefined){
+const err236 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "tracker"},message:"must have required property '"+"tracker"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2843,11 +2848,8 @@ vErrors.push(err236);
 }
 errors++;
 }
-}
-let data64 = data63.fps;
-if((typeof data64 == "number") && (isFinite(data64))){
-if(data64 > 30 || isNaN(data64)){
-const err237 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30},message:"must be <= 30",schema:30,parentSchema:schema11.properties.vision.properties.fps,data:data64};
+if(data64.subjects === undefined){
+const err237 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "subjects"},message:"must have required property '"+"subjects"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2856,8 +2858,8 @@ vErrors.push(err237);
 }
 errors++;
 }
-if(data64 < 0.5 || isNaN(data64)){
-const err238 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.vision.properties.fps,data:data64};
+if(data64.crops === undefined){
+const err238 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "crops"},message:"must have required property '"+"crops"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2866,9 +2868,9 @@ vErrors.push(err238);
 }
 errors++;
 }
-}
-else {
-const err239 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.fps.type,parentSchema:schema11.properties.vision.properties.fps,data:data64};
+for(const key11 in data64){
+if(!(func2.call(schema11.properties.vision.properties, key11))){
+const err239 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2877,9 +2879,11 @@ vErrors.push(err239);
 }
 errors++;
 }
-let data65 = data63.embeddings;
-if(typeof data65 !== "boolean"){
-const err240 = {instancePath:instancePath+"/vision/embeddings",schemaPath:"#/properties/vision/properties/embeddings/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.embeddings.type,parentSchema:schema11.properties.vision.properties.embeddings,data:data65};
+}
+let data65 = data64.fps;
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 > 30 || isNaN(data65)){
+const err240 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30},message:"must be <= 30",schema:30,parentSchema:schema11.properties.vision.properties.fps,data:data65};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2888,9 +2892,8 @@ vErrors.push(err240);
 }
 errors++;
 }
-let data66 = data63.intra_op_threads;
-if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
-const err241 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.intra_op_threads.type,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data66};
+if(data65 < 0.5 || isNaN(data65)){
+const err241 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.vision.properties.fps,data:data65};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2899,9 +2902,9 @@ vErrors.push(err241);
 }
 errors++;
 }
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 > 8 || isNaN(data66)){
-const err242 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data66};
+}
+else {
+const err242 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.fps.type,parentSchema:schema11.properties.vision.properties.fps,data:data65};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2910,8 +2913,9 @@ vErrors.push(err242);
 }
 errors++;
 }
-if(data66 < 1 || isNaN(data66)){
-const err243 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data66};
+let data66 = data64.embeddings;
+if(typeof data66 !== "boolean"){
+const err243 = {instancePath:instancePath+"/vision/embeddings",schemaPath:"#/properties/vision/properties/embeddings/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.embeddings.type,parentSchema:schema11.properties.vision.properties.embeddings,data:data66};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2920,10 +2924,9 @@ vErrors.push(err243);
 }
 errors++;
 }
-}
-let data67 = data63.workers;
+let data67 = data64.intra_op_threads;
 if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err244 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.workers.type,parentSchema:schema11.properties.vision.properties.workers,data:data67};
+const err244 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.intra_op_threads.type,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data67};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2934,7 +2937,7 @@ errors++;
 }
 if((typeof data67 == "number") && (isFinite(data67))){
 if(data67 > 8 || isNaN(data67)){
-const err245 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.vision.properties.workers,data:data67};
+const err245 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data67};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2944,7 +2947,7 @@ vErrors.push(err245);
 errors++;
 }
 if(data67 < 1 || isNaN(data67)){
-const err246 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.workers,data:data67};
+const err246 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data67};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2954,9 +2957,9 @@ vErrors.push(err246);
 errors++;
 }
 }
-let data68 = data63.nice;
+let data68 = data64.workers;
 if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
-const err247 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.nice.type,parentSchema:schema11.properties.vision.properties.nice,data:data68};
+const err247 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.workers.type,parentSchema:schema11.properties.vision.properties.workers,data:data68};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -2966,8 +2969,8 @@ vErrors.push(err247);
 errors++;
 }
 if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 > 19 || isNaN(data68)){
-const err248 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/maximum",keyword:"maximum",params:{comparison: "<=", limit: 19},message:"must be <= 19",schema:19,parentSchema:schema11.properties.vision.properties.nice,data:data68};
+if(data68 > 8 || isNaN(data68)){
+const err248 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.vision.properties.workers,data:data68};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -2976,8 +2979,8 @@ vErrors.push(err248);
 }
 errors++;
 }
-if(data68 < 0 || isNaN(data68)){
-const err249 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.nice,data:data68};
+if(data68 < 1 || isNaN(data68)){
+const err249 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.workers,data:data68};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -2987,10 +2990,9 @@ vErrors.push(err249);
 errors++;
 }
 }
-let data69 = data63.segment_seconds;
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 > 3600 || isNaN(data69)){
-const err250 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data69};
+let data69 = data64.nice;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err250 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.nice.type,parentSchema:schema11.properties.vision.properties.nice,data:data69};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -2999,8 +3001,9 @@ vErrors.push(err250);
 }
 errors++;
 }
-if(data69 < 5 || isNaN(data69)){
-const err251 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data69};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 19 || isNaN(data69)){
+const err251 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/maximum",keyword:"maximum",params:{comparison: "<=", limit: 19},message:"must be <= 19",schema:19,parentSchema:schema11.properties.vision.properties.nice,data:data69};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -3009,9 +3012,8 @@ vErrors.push(err251);
 }
 errors++;
 }
-}
-else {
-const err252 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.segment_seconds.type,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data69};
+if(data69 < 0 || isNaN(data69)){
+const err252 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.nice,data:data69};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3020,9 +3022,11 @@ vErrors.push(err252);
 }
 errors++;
 }
-let data70 = data63.max_image_pixels;
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err253 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.max_image_pixels.type,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data70};
+}
+let data70 = data64.segment_seconds;
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 > 3600 || isNaN(data70)){
+const err253 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data70};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3031,9 +3035,8 @@ vErrors.push(err253);
 }
 errors++;
 }
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 > 1000000000 || isNaN(data70)){
-const err254 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000",schema:1000000000,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data70};
+if(data70 < 5 || isNaN(data70)){
+const err254 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data70};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3042,8 +3045,9 @@ vErrors.push(err254);
 }
 errors++;
 }
-if(data70 < 1 || isNaN(data70)){
-const err255 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data70};
+}
+else {
+const err255 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.segment_seconds.type,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data70};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3052,35 +3056,9 @@ vErrors.push(err255);
 }
 errors++;
 }
-}
-let data71 = data63.detector;
-if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
-if(data71.score_threshold === undefined){
-data71.score_threshold = 0.8;
-}
-if(data71.nms_iou === undefined){
-data71.nms_iou = 0.4;
-}
-if(data71.top_k === undefined){
-data71.top_k = 750;
-}
-if(data71.tile_scales === undefined){
-data71.tile_scales = [2,4];
-}
-if(data71.tile_overlap === undefined){
-data71.tile_overlap = 0.25;
-}
-if(data71.motion_threshold === undefined){
-data71.motion_threshold = 10;
-}
-if(data71.rescan_every === undefined){
-data71.rescan_every = 10;
-}
-if(data71.full_scan_every === undefined){
-data71.full_scan_every = 10;
-}
-if(data71.score_threshold === undefined){
-const err256 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "score_threshold"},message:"must have required property '"+"score_threshold"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data71};
+let data71 = data64.max_image_pixels;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err256 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.max_image_pixels.type,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data71};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3089,8 +3067,9 @@ vErrors.push(err256);
 }
 errors++;
 }
-if(data71.nms_iou === undefined){
-const err257 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "nms_iou"},message:"must have required property '"+"nms_iou"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data71};
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 > 1000000000 || isNaN(data71)){
+const err257 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000",schema:1000000000,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data71};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3099,8 +3078,8 @@ vErrors.push(err257);
 }
 errors++;
 }
-if(data71.top_k === undefined){
-const err258 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "top_k"},message:"must have required property '"+"top_k"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data71};
+if(data71 < 1 || isNaN(data71)){
+const err258 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data71};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3109,8 +3088,35 @@ vErrors.push(err258);
 }
 errors++;
 }
-if(data71.tile_scales === undefined){
-const err259 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "tile_scales"},message:"must have required property '"+"tile_scales"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data71};
+}
+let data72 = data64.detector;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+if(data72.score_threshold === undefined){
+data72.score_threshold = 0.8;
+}
+if(data72.nms_iou === undefined){
+data72.nms_iou = 0.4;
+}
+if(data72.top_k === undefined){
+data72.top_k = 750;
+}
+if(data72.tile_scales === undefined){
+data72.tile_scales = [2,4];
+}
+if(data72.tile_overlap === undefined){
+data72.tile_overlap = 0.25;
+}
+if(data72.motion_threshold === undefined){
+data72.motion_threshold = 10;
+}
+if(data72.rescan_every === undefined){
+data72.rescan_every = 10;
+}
+if(data72.full_scan_every === undefined){
+data72.full_scan_every = 10;
+}
+if(data72.score_threshold === undefined){
+const err259 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "score_threshold"},message:"must have required property '"+"score_threshold"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3119,8 +3125,8 @@ vErrors.push(err259);
 }
 errors++;
 }
-if(data71.tile_overlap === undefined){
-const err260 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "tile_overlap"},message:"must have required property '"+"tile_overlap"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data71};
+if(data72.nms_iou === undefined){
+const err260 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "nms_iou"},message:"must have required property '"+"nms_iou"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3129,8 +3135,8 @@ vErrors.push(err260);
 }
 errors++;
 }
-if(data71.motion_threshold === undefined){
-const err261 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "motion_threshold"},message:"must have required property '"+"motion_threshold"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data71};
+if(data72.top_k === undefined){
+const err261 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "top_k"},message:"must have required property '"+"top_k"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3139,8 +3145,8 @@ vErrors.push(err261);
 }
 errors++;
 }
-if(data71.rescan_every === undefined){
-const err262 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "rescan_every"},message:"must have required property '"+"rescan_every"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data71};
+if(data72.tile_scales === undefined){
+const err262 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "tile_scales"},message:"must have required property '"+"tile_scales"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3149,8 +3155,8 @@ vErrors.push(err262);
 }
 errors++;
 }
-if(data71.full_scan_every === undefined){
-const err263 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "full_scan_every"},message:"must have required property '"+"full_scan_every"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data71};
+if(data72.tile_overlap === undefined){
+const err263 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "tile_overlap"},message:"must have required property '"+"tile_overlap"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3159,9 +3165,8 @@ vErrors.push(err263);
 }
 errors++;
 }
-for(const key12 in data71){
-if(!((((((((key12 === "score_threshold") || (key12 === "nms_iou")) || (key12 === "top_k")) || (key12 === "tile_scales")) || (key12 === "tile_overlap")) || (key12 === "motion_threshold")) || (key12 === "rescan_every")) || (key12 === "full_scan_every"))){
-const err264 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.detector,data:data71};
+if(data72.motion_threshold === undefined){
+const err264 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "motion_threshold"},message:"must have required property '"+"motion_threshold"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3170,11 +3175,8 @@ vErrors.push(err264);
 }
 errors++;
 }
-}
-let data72 = data71.score_threshold;
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 > 1 || isNaN(data72)){
-const err265 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data72};
+if(data72.rescan_every === undefined){
+const err265 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "rescan_every"},message:"must have required property '"+"rescan_every"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3183,8 +3185,8 @@ vErrors.push(err265);
 }
 errors++;
 }
-if(data72 < 0.05 || isNaN(data72)){
-const err266 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05",schema:0.05,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data72};
+if(data72.full_scan_every === undefined){
+const err266 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "full_scan_every"},message:"must have required property '"+"full_scan_every"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3193,9 +3195,9 @@ vErrors.push(err266);
 }
 errors++;
 }
-}
-else {
-const err267 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.score_threshold.type,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data72};
+for(const key12 in data72){
+if(!((((((((key12 === "score_threshold") || (key12 === "nms_iou")) || (key12 === "top_k")) || (key12 === "tile_scales")) || (key12 === "tile_overlap")) || (key12 === "motion_threshold")) || (key12 === "rescan_every")) || (key12 === "full_scan_every"))){
+const err267 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.detector,data:data72};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3204,10 +3206,11 @@ vErrors.push(err267);
 }
 errors++;
 }
-let data73 = data71.nms_iou;
+}
+let data73 = data72.score_threshold;
 if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 > 0.95 || isNaN(data73)){
-const err268 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.95},message:"must be <= 0.95",schema:0.95,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data73};
+if(data73 > 1 || isNaN(data73)){
+const err268 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data73};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3217,7 +3220,7 @@ vErrors.push(err268);
 errors++;
 }
 if(data73 < 0.05 || isNaN(data73)){
-const err269 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05",schema:0.05,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data73};
+const err269 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05",schema:0.05,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data73};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3228,7 +3231,7 @@ errors++;
 }
 }
 else {
-const err270 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.nms_iou.type,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data73};
+const err270 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.score_threshold.type,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data73};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3237,9 +3240,10 @@ vErrors.push(err270);
 }
 errors++;
 }
-let data74 = data71.top_k;
-if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
-const err271 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.top_k.type,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data74};
+let data74 = data72.nms_iou;
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 > 0.95 || isNaN(data74)){
+const err271 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.95},message:"must be <= 0.95",schema:0.95,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data74};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3248,9 +3252,8 @@ vErrors.push(err271);
 }
 errors++;
 }
-if((typeof data74 == "number") && (isFinite(data74))){
-if(data74 > 4420 || isNaN(data74)){
-const err272 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4420},message:"must be <= 4420",schema:4420,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data74};
+if(data74 < 0.05 || isNaN(data74)){
+const err272 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05",schema:0.05,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data74};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3259,8 +3262,9 @@ vErrors.push(err272);
 }
 errors++;
 }
-if(data74 < 1 || isNaN(data74)){
-const err273 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data74};
+}
+else {
+const err273 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.nms_iou.type,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data74};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3269,11 +3273,9 @@ vErrors.push(err273);
 }
 errors++;
 }
-}
-let data75 = data71.tile_scales;
-if(Array.isArray(data75)){
-if(data75.length > 4){
-const err274 = {instancePath:instancePath+"/vision/detector/tile_scales",schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/maxItems",keyword:"maxItems",params:{limit: 4},message:"must NOT have more than 4 items",schema:4,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales,data:data75};
+let data75 = data72.top_k;
+if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
+const err274 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.top_k.type,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data75};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3282,12 +3284,9 @@ vErrors.push(err274);
 }
 errors++;
 }
-const len2 = data75.length;
-for(let i2=0; i2<len2; i2++){
-let data76 = data75[i2];
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 > 16 || isNaN(data76)){
-const err275 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16",schema:16,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data76};
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 > 4420 || isNaN(data75)){
+const err275 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4420},message:"must be <= 4420",schema:4420,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data75};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3296,8 +3295,8 @@ vErrors.push(err275);
 }
 errors++;
 }
-if(data76 < 1 || isNaN(data76)){
-const err276 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data76};
+if(data75 < 1 || isNaN(data75)){
+const err276 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data75};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3307,8 +3306,10 @@ vErrors.push(err276);
 errors++;
 }
 }
-else {
-const err277 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.tile_scales.items.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data76};
+let data76 = data72.tile_scales;
+if(Array.isArray(data76)){
+if(data76.length > 4){
+const err277 = {instancePath:instancePath+"/vision/detector/tile_scales",schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/maxItems",keyword:"maxItems",params:{limit: 4},message:"must NOT have more than 4 items",schema:4,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales,data:data76};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3317,10 +3318,12 @@ vErrors.push(err277);
 }
 errors++;
 }
-}
-}
-else {
-const err278 = {instancePath:instancePath+"/vision/detector/tile_scales",schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.vision.properties.detector.properties.tile_scales.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales,data:data75};
+const len2 = data76.length;
+for(let i2=0; i2<len2; i2++){
+let data77 = data76[i2];
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 > 16 || isNaN(data77)){
+const err278 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16",schema:16,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data77};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3329,10 +3332,8 @@ vErrors.push(err278);
 }
 errors++;
 }
-let data77 = data71.tile_overlap;
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 > 0.75 || isNaN(data77)){
-const err279 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.75},message:"must be <= 0.75",schema:0.75,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data77};
+if(data77 < 1 || isNaN(data77)){
+const err279 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data77};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3341,8 +3342,9 @@ vErrors.push(err279);
 }
 errors++;
 }
-if(data77 < 0 || isNaN(data77)){
-const err280 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data77};
+}
+else {
+const err280 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.tile_scales.items.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data77};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3352,8 +3354,9 @@ vErrors.push(err280);
 errors++;
 }
 }
+}
 else {
-const err281 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.tile_overlap.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data77};
+const err281 = {instancePath:instancePath+"/vision/detector/tile_scales",schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.vision.properties.detector.properties.tile_scales.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales,data:data76};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3362,10 +3365,10 @@ vErrors.push(err281);
 }
 errors++;
 }
-let data78 = data71.motion_threshold;
+let data78 = data72.tile_overlap;
 if((typeof data78 == "number") && (isFinite(data78))){
-if(data78 > 255 || isNaN(data78)){
-const err282 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data78};
+if(data78 > 0.75 || isNaN(data78)){
+const err282 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.75},message:"must be <= 0.75",schema:0.75,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data78};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3375,7 +3378,7 @@ vErrors.push(err282);
 errors++;
 }
 if(data78 < 0 || isNaN(data78)){
-const err283 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data78};
+const err283 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data78};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3386,7 +3389,7 @@ errors++;
 }
 }
 else {
-const err284 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.motion_threshold.type,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data78};
+const err284 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.tile_overlap.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data78};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3395,9 +3398,10 @@ vErrors.push(err284);
 }
 errors++;
 }
-let data79 = data71.rescan_every;
-if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
-const err285 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.rescan_every.type,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data79};
+let data79 = data72.motion_threshold;
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 > 255 || isNaN(data79)){
+const err285 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data79};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3406,9 +3410,8 @@ vErrors.push(err285);
 }
 errors++;
 }
-if((typeof data79 == "number") && (isFinite(data79))){
-if(data79 > 1000 || isNaN(data79)){
-const err286 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data79};
+if(data79 < 0 || isNaN(data79)){
+const err286 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data79};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3417,8 +3420,9 @@ vErrors.push(err286);
 }
 errors++;
 }
-if(data79 < 1 || isNaN(data79)){
-const err287 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data79};
+}
+else {
+const err287 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.motion_threshold.type,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data79};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3427,10 +3431,9 @@ vErrors.push(err287);
 }
 errors++;
 }
-}
-let data80 = data71.full_scan_every;
+let data80 = data72.rescan_every;
 if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
-const err288 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.full_scan_every.type,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data80};
+const err288 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.rescan_every.type,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data80};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3440,8 +3443,8 @@ vErrors.push(err288);
 errors++;
 }
 if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 > 100 || isNaN(data80)){
-const err289 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data80};
+if(data80 > 1000 || isNaN(data80)){
+const err289 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data80};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3451,7 +3454,7 @@ vErrors.push(err289);
 errors++;
 }
 if(data80 < 1 || isNaN(data80)){
-const err290 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data80};
+const err290 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data80};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3461,9 +3464,9 @@ vErrors.push(err290);
 errors++;
 }
 }
-}
-else {
-const err291 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.detector.type,parentSchema:schema11.properties.vision.properties.detector,data:data71};
+let data81 = data72.full_scan_every;
+if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
+const err291 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.full_scan_every.type,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data81};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3472,43 +3475,9 @@ vErrors.push(err291);
 }
 errors++;
 }
-let data81 = data63.gate;
-if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
-if(data81.min_eye_distance === undefined){
-data81.min_eye_distance = 12;
-}
-if(data81.max_landmark_jitter === undefined){
-data81.max_landmark_jitter = 0.15;
-}
-if(data81.min_feature_norm === undefined){
-data81.min_feature_norm = 2;
-}
-if(data81.max_shape_error === undefined){
-data81.max_shape_error = 10;
-}
-if(data81.max_yaw === undefined){
-data81.max_yaw = 1;
-}
-if(data81.max_pitch === undefined){
-data81.max_pitch = 0.5;
-}
-if(data81.min_sharpness === undefined){
-data81.min_sharpness = 10;
-}
-if(data81.min_brightness === undefined){
-data81.min_brightness = 35;
-}
-if(data81.max_brightness === undefined){
-data81.max_brightness = 225;
-}
-if(data81.min_contrast === undefined){
-data81.min_contrast = 12;
-}
-if(data81.max_clipped === undefined){
-data81.max_clipped = 0.25;
-}
-if(data81.min_eye_distance === undefined){
-const err292 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_eye_distance"},message:"must have required property '"+"min_eye_distance"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 > 100 || isNaN(data81)){
+const err292 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data81};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3517,8 +3486,8 @@ vErrors.push(err292);
 }
 errors++;
 }
-if(data81.max_landmark_jitter === undefined){
-const err293 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_landmark_jitter"},message:"must have required property '"+"max_landmark_jitter"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+if(data81 < 1 || isNaN(data81)){
+const err293 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data81};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3527,8 +3496,10 @@ vErrors.push(err293);
 }
 errors++;
 }
-if(data81.min_feature_norm === undefined){
-const err294 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_feature_norm"},message:"must have required property '"+"min_feature_norm"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+}
+}
+else {
+const err294 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.detector.type,parentSchema:schema11.properties.vision.properties.detector,data:data72};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3537,8 +3508,43 @@ vErrors.push(err294);
 }
 errors++;
 }
-if(data81.max_shape_error === undefined){
-const err295 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_shape_error"},message:"must have required property '"+"max_shape_error"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+let data82 = data64.gate;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(data82.min_eye_distance === undefined){
+data82.min_eye_distance = 12;
+}
+if(data82.max_landmark_jitter === undefined){
+data82.max_landmark_jitter = 0.15;
+}
+if(data82.min_feature_norm === undefined){
+data82.min_feature_norm = 2;
+}
+if(data82.max_shape_error === undefined){
+data82.max_shape_error = 10;
+}
+if(data82.max_yaw === undefined){
+data82.max_yaw = 1;
+}
+if(data82.max_pitch === undefined){
+data82.max_pitch = 0.5;
+}
+if(data82.min_sharpness === undefined){
+data82.min_sharpness = 10;
+}
+if(data82.min_brightness === undefined){
+data82.min_brightness = 35;
+}
+if(data82.max_brightness === undefined){
+data82.max_brightness = 225;
+}
+if(data82.min_contrast === undefined){
+data82.min_contrast = 12;
+}
+if(data82.max_clipped === undefined){
+data82.max_clipped = 0.25;
+}
+if(data82.min_eye_distance === undefined){
+const err295 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_eye_distance"},message:"must have required property '"+"min_eye_distance"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3547,8 +3553,8 @@ vErrors.push(err295);
 }
 errors++;
 }
-if(data81.max_yaw === undefined){
-const err296 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_yaw"},message:"must have required property '"+"max_yaw"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+if(data82.max_landmark_jitter === undefined){
+const err296 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_landmark_jitter"},message:"must have required property '"+"max_landmark_jitter"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3557,8 +3563,8 @@ vErrors.push(err296);
 }
 errors++;
 }
-if(data81.max_pitch === undefined){
-const err297 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_pitch"},message:"must have required property '"+"max_pitch"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+if(data82.min_feature_norm === undefined){
+const err297 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_feature_norm"},message:"must have required property '"+"min_feature_norm"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3567,8 +3573,8 @@ vErrors.push(err297);
 }
 errors++;
 }
-if(data81.min_sharpness === undefined){
-const err298 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_sharpness"},message:"must have required property '"+"min_sharpness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+if(data82.max_shape_error === undefined){
+const err298 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_shape_error"},message:"must have required property '"+"max_shape_error"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3577,8 +3583,8 @@ vErrors.push(err298);
 }
 errors++;
 }
-if(data81.min_brightness === undefined){
-const err299 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_brightness"},message:"must have required property '"+"min_brightness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+if(data82.max_yaw === undefined){
+const err299 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_yaw"},message:"must have required property '"+"max_yaw"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3587,8 +3593,8 @@ vErrors.push(err299);
 }
 errors++;
 }
-if(data81.max_brightness === undefined){
-const err300 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_brightness"},message:"must have required property '"+"max_brightness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+if(data82.max_pitch === undefined){
+const err300 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_pitch"},message:"must have required property '"+"max_pitch"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3597,8 +3603,8 @@ vErrors.push(err300);
 }
 errors++;
 }
-if(data81.min_contrast === undefined){
-const err301 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_contrast"},message:"must have required property '"+"min_contrast"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+if(data82.min_sharpness === undefined){
+const err301 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_sharpness"},message:"must have required property '"+"min_sharpness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3607,8 +3613,8 @@ vErrors.push(err301);
 }
 errors++;
 }
-if(data81.max_clipped === undefined){
-const err302 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_clipped"},message:"must have required property '"+"max_clipped"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+if(data82.min_brightness === undefined){
+const err302 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_brightness"},message:"must have required property '"+"min_brightness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3617,9 +3623,8 @@ vErrors.push(err302);
 }
 errors++;
 }
-for(const key13 in data81){
-if(!(func2.call(schema11.properties.vision.properties.gate.properties, key13))){
-const err303 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+if(data82.max_brightness === undefined){
+const err303 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_brightness"},message:"must have required property '"+"max_brightness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3628,11 +3633,8 @@ vErrors.push(err303);
 }
 errors++;
 }
-}
-let data82 = data81.min_eye_distance;
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 > 1000 || isNaN(data82)){
-const err304 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data82};
+if(data82.min_contrast === undefined){
+const err304 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_contrast"},message:"must have required property '"+"min_contrast"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3641,8 +3643,8 @@ vErrors.push(err304);
 }
 errors++;
 }
-if(data82 < 0 || isNaN(data82)){
-const err305 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data82};
+if(data82.max_clipped === undefined){
+const err305 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_clipped"},message:"must have required property '"+"max_clipped"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3651,9 +3653,9 @@ vErrors.push(err305);
 }
 errors++;
 }
-}
-else {
-const err306 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_eye_distance.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data82};
+for(const key13 in data82){
+if(!(func2.call(schema11.properties.vision.properties.gate.properties, key13))){
+const err306 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3662,10 +3664,11 @@ vErrors.push(err306);
 }
 errors++;
 }
-let data83 = data81.max_landmark_jitter;
+}
+let data83 = data82.min_eye_distance;
 if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 > 10 || isNaN(data83)){
-const err307 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data83};
+if(data83 > 1000 || isNaN(data83)){
+const err307 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data83};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3675,7 +3678,7 @@ vErrors.push(err307);
 errors++;
 }
 if(data83 < 0 || isNaN(data83)){
-const err308 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data83};
+const err308 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data83};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3686,7 +3689,7 @@ errors++;
 }
 }
 else {
-const err309 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data83};
+const err309 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_eye_distance.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data83};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3695,10 +3698,10 @@ vErrors.push(err309);
 }
 errors++;
 }
-let data84 = data81.min_feature_norm;
+let data84 = data82.max_landmark_jitter;
 if((typeof data84 == "number") && (isFinite(data84))){
-if(data84 > 100 || isNaN(data84)){
-const err310 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data84};
+if(data84 > 10 || isNaN(data84)){
+const err310 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data84};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3708,7 +3711,7 @@ vErrors.push(err310);
 errors++;
 }
 if(data84 < 0 || isNaN(data84)){
-const err311 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data84};
+const err311 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data84};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3719,7 +3722,7 @@ errors++;
 }
 }
 else {
-const err312 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_feature_norm.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data84};
+const err312 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data84};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -3728,10 +3731,10 @@ vErrors.push(err312);
 }
 errors++;
 }
-let data85 = data81.max_shape_error;
+let data85 = data82.min_feature_norm;
 if((typeof data85 == "number") && (isFinite(data85))){
-if(data85 > 200 || isNaN(data85)){
-const err313 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/maximum",keyword:"maximum",params:{comparison: "<=", limit: 200},message:"must be <= 200",schema:200,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data85};
+if(data85 > 100 || isNaN(data85)){
+const err313 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data85};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -3741,7 +3744,7 @@ vErrors.push(err313);
 errors++;
 }
 if(data85 < 0 || isNaN(data85)){
-const err314 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data85};
+const err314 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data85};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -3752,7 +3755,7 @@ errors++;
 }
 }
 else {
-const err315 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_shape_error.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data85};
+const err315 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_feature_norm.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data85};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -3761,10 +3764,10 @@ vErrors.push(err315);
 }
 errors++;
 }
-let data86 = data81.max_yaw;
+let data86 = data82.max_shape_error;
 if((typeof data86 == "number") && (isFinite(data86))){
-if(data86 > 10 || isNaN(data86)){
-const err316 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data86};
+if(data86 > 200 || isNaN(data86)){
+const err316 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/maximum",keyword:"maximum",params:{comparison: "<=", limit: 200},message:"must be <= 200",schema:200,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data86};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -3774,7 +3777,7 @@ vErrors.push(err316);
 errors++;
 }
 if(data86 < 0 || isNaN(data86)){
-const err317 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data86};
+const err317 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data86};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -3785,7 +3788,7 @@ errors++;
 }
 }
 else {
-const err318 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_yaw.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data86};
+const err318 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_shape_error.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data86};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -3794,10 +3797,10 @@ vErrors.push(err318);
 }
 errors++;
 }
-let data87 = data81.max_pitch;
+let data87 = data82.max_yaw;
 if((typeof data87 == "number") && (isFinite(data87))){
 if(data87 > 10 || isNaN(data87)){
-const err319 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data87};
+const err319 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data87};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -3807,7 +3810,7 @@ vErrors.push(err319);
 errors++;
 }
 if(data87 < 0 || isNaN(data87)){
-const err320 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data87};
+const err320 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data87};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -3818,7 +3821,7 @@ errors++;
 }
 }
 else {
-const err321 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_pitch.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data87};
+const err321 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_yaw.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data87};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -3827,10 +3830,10 @@ vErrors.push(err321);
 }
 errors++;
 }
-let data88 = data81.min_sharpness;
+let data88 = data82.max_pitch;
 if((typeof data88 == "number") && (isFinite(data88))){
-if(data88 > 100000 || isNaN(data88)){
-const err322 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data88};
+if(data88 > 10 || isNaN(data88)){
+const err322 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data88};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -3840,7 +3843,7 @@ vErrors.push(err322);
 errors++;
 }
 if(data88 < 0 || isNaN(data88)){
-const err323 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data88};
+const err323 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data88};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -3851,7 +3854,7 @@ errors++;
 }
 }
 else {
-const err324 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_sharpness.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data88};
+const err324 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_pitch.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data88};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -3860,10 +3863,10 @@ vErrors.push(err324);
 }
 errors++;
 }
-let data89 = data81.min_brightness;
+let data89 = data82.min_sharpness;
 if((typeof data89 == "number") && (isFinite(data89))){
-if(data89 > 255 || isNaN(data89)){
-const err325 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data89};
+if(data89 > 100000 || isNaN(data89)){
+const err325 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data89};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -3873,7 +3876,7 @@ vErrors.push(err325);
 errors++;
 }
 if(data89 < 0 || isNaN(data89)){
-const err326 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data89};
+const err326 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data89};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -3884,7 +3887,7 @@ errors++;
 }
 }
 else {
-const err327 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_brightness.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data89};
+const err327 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_sharpness.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data89};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -3893,10 +3896,10 @@ vErrors.push(err327);
 }
 errors++;
 }
-let data90 = data81.max_brightness;
+let data90 = data82.min_brightness;
 if((typeof data90 == "number") && (isFinite(data90))){
 if(data90 > 255 || isNaN(data90)){
-const err328 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data90};
+const err328 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data90};
 if(vErrors === null){
 vErrors = [err328];
 }
@@ -3906,7 +3909,7 @@ vErrors.push(err328);
 errors++;
 }
 if(data90 < 0 || isNaN(data90)){
-const err329 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data90};
+const err329 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data90};
 if(vErrors === null){
 vErrors = [err329];
 }
@@ -3917,7 +3920,7 @@ errors++;
 }
 }
 else {
-const err330 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_brightness.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data90};
+const err330 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_brightness.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data90};
 if(vErrors === null){
 vErrors = [err330];
 }
@@ -3926,10 +3929,10 @@ vErrors.push(err330);
 }
 errors++;
 }
-let data91 = data81.min_contrast;
+let data91 = data82.max_brightness;
 if((typeof data91 == "number") && (isFinite(data91))){
 if(data91 > 255 || isNaN(data91)){
-const err331 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data91};
+const err331 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data91};
 if(vErrors === null){
 vErrors = [err331];
 }
@@ -3939,7 +3942,7 @@ vErrors.push(err331);
 errors++;
 }
 if(data91 < 0 || isNaN(data91)){
-const err332 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data91};
+const err332 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data91};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -3950,7 +3953,7 @@ errors++;
 }
 }
 else {
-const err333 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_contrast.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data91};
+const err333 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_brightness.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data91};
 if(vErrors === null){
 vErrors = [err333];
 }
@@ -3959,10 +3962,10 @@ vErrors.push(err333);
 }
 errors++;
 }
-let data92 = data81.max_clipped;
+let data92 = data82.min_contrast;
 if((typeof data92 == "number") && (isFinite(data92))){
-if(data92 > 1 || isNaN(data92)){
-const err334 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data92};
+if(data92 > 255 || isNaN(data92)){
+const err334 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data92};
 if(vErrors === null){
 vErrors = [err334];
 }
@@ -3972,7 +3975,7 @@ vErrors.push(err334);
 errors++;
 }
 if(data92 < 0 || isNaN(data92)){
-const err335 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data92};
+const err335 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data92};
 if(vErrors === null){
 vErrors = [err335];
 }
@@ -3983,7 +3986,7 @@ errors++;
 }
 }
 else {
-const err336 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_clipped.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data92};
+const err336 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_contrast.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data92};
 if(vErrors === null){
 vErrors = [err336];
 }
@@ -3992,9 +3995,10 @@ vErrors.push(err336);
 }
 errors++;
 }
-}
-else {
-const err337 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.gate.type,parentSchema:schema11.properties.vision.properties.gate,data:data81};
+let data93 = data82.max_clipped;
+if((typeof data93 == "number") && (isFinite(data93))){
+if(data93 > 1 || isNaN(data93)){
+const err337 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data93};
 if(vErrors === null){
 vErrors = [err337];
 }
@@ -4003,34 +4007,8 @@ vErrors.push(err337);
 }
 errors++;
 }
-let data93 = data63.tracker;
-if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
-if(data93.iou_min === undefined){
-data93.iou_min = 0.2;
-}
-if(data93.max_jump === undefined){
-data93.max_jump = 2.5;
-}
-if(data93.max_missed_frames === undefined){
-data93.max_missed_frames = 10;
-}
-if(data93.embed_every_frames === undefined){
-data93.embed_every_frames = 20;
-}
-if(data93.link_min_similarity === undefined){
-data93.link_min_similarity = 0.25;
-}
-if(data93.min_faces === undefined){
-data93.min_faces = 2;
-}
-if(data93.follow === undefined){
-data93.follow = true;
-}
-if(data93.follow_max_drift === undefined){
-data93.follow_max_drift = 0.08;
-}
-if(data93.iou_min === undefined){
-const err338 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "iou_min"},message:"must have required property '"+"iou_min"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data93};
+if(data93 < 0 || isNaN(data93)){
+const err338 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data93};
 if(vErrors === null){
 vErrors = [err338];
 }
@@ -4039,8 +4017,9 @@ vErrors.push(err338);
 }
 errors++;
 }
-if(data93.max_jump === undefined){
-const err339 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "max_jump"},message:"must have required property '"+"max_jump"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data93};
+}
+else {
+const err339 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_clipped.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data93};
 if(vErrors === null){
 vErrors = [err339];
 }
@@ -4049,8 +4028,9 @@ vErrors.push(err339);
 }
 errors++;
 }
-if(data93.max_missed_frames === undefined){
-const err340 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "max_missed_frames"},message:"must have required property '"+"max_missed_frames"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data93};
+}
+else {
+const err340 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.gate.type,parentSchema:schema11.properties.vision.properties.gate,data:data82};
 if(vErrors === null){
 vErrors = [err340];
 }
@@ -4059,8 +4039,34 @@ vErrors.push(err340);
 }
 errors++;
 }
-if(data93.embed_every_frames === undefined){
-const err341 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "embed_every_frames"},message:"must have required property '"+"embed_every_frames"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data93};
+let data94 = data64.tracker;
+if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
+if(data94.iou_min === undefined){
+data94.iou_min = 0.2;
+}
+if(data94.max_jump === undefined){
+data94.max_jump = 2.5;
+}
+if(data94.max_missed_frames === undefined){
+data94.max_missed_frames = 10;
+}
+if(data94.embed_every_frames === undefined){
+data94.embed_every_frames = 20;
+}
+if(data94.link_min_similarity === undefined){
+data94.link_min_similarity = 0.25;
+}
+if(data94.min_faces === undefined){
+data94.min_faces = 2;
+}
+if(data94.follow === undefined){
+data94.follow = true;
+}
+if(data94.follow_max_drift === undefined){
+data94.follow_max_drift = 0.08;
+}
+if(data94.iou_min === undefined){
+const err341 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "iou_min"},message:"must have required property '"+"iou_min"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
 if(vErrors === null){
 vErrors = [err341];
 }
@@ -4069,8 +4075,8 @@ vErrors.push(err341);
 }
 errors++;
 }
-if(data93.link_min_similarity === undefined){
-const err342 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "link_min_similarity"},message:"must have required property '"+"link_min_similarity"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data93};
+if(data94.max_jump === undefined){
+const err342 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "max_jump"},message:"must have required property '"+"max_jump"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
 if(vErrors === null){
 vErrors = [err342];
 }
@@ -4079,8 +4085,8 @@ vErrors.push(err342);
 }
 errors++;
 }
-if(data93.min_faces === undefined){
-const err343 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "min_faces"},message:"must have required property '"+"min_faces"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data93};
+if(data94.max_missed_frames === undefined){
+const err343 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "max_missed_frames"},message:"must have required property '"+"max_missed_frames"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
 if(vErrors === null){
 vErrors = [err343];
 }
@@ -4089,8 +4095,8 @@ vErrors.push(err343);
 }
 errors++;
 }
-if(data93.follow === undefined){
-const err344 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "follow"},message:"must have required property '"+"follow"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data93};
+if(data94.embed_every_frames === undefined){
+const err344 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "embed_every_frames"},message:"must have required property '"+"embed_every_frames"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
 if(vErrors === null){
 vErrors = [err344];
 }
@@ -4099,8 +4105,8 @@ vErrors.push(err344);
 }
 errors++;
 }
-if(data93.follow_max_drift === undefined){
-const err345 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "follow_max_drift"},message:"must have required property '"+"follow_max_drift"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data93};
+if(data94.link_min_similarity === undefined){
+const err345 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "link_min_similarity"},message:"must have required property '"+"link_min_similarity"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -4109,9 +4115,8 @@ vErrors.push(err345);
 }
 errors++;
 }
-for(const key14 in data93){
-if(!((((((((key14 === "iou_min") || (key14 === "max_jump")) || (key14 === "max_missed_frames")) || (key14 === "embed_every_frames")) || (key14 === "link_min_similarity")) || (key14 === "min_faces")) || (key14 === "follow")) || (key14 === "follow_max_drift"))){
-const err346 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.tracker,data:data93};
+if(data94.min_faces === undefined){
+const err346 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "min_faces"},message:"must have required property '"+"min_faces"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
 if(vErrors === null){
 vErrors = [err346];
 }
@@ -4120,11 +4125,8 @@ vErrors.push(err346);
 }
 errors++;
 }
-}
-let data94 = data93.iou_min;
-if((typeof data94 == "number") && (isFinite(data94))){
-if(data94 > 1 || isNaN(data94)){
-const err347 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data94};
+if(data94.follow === undefined){
+const err347 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "follow"},message:"must have required property '"+"follow"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
 if(vErrors === null){
 vErrors = [err347];
 }
@@ -4133,8 +4135,8 @@ vErrors.push(err347);
 }
 errors++;
 }
-if(data94 < 0 || isNaN(data94)){
-const err348 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data94};
+if(data94.follow_max_drift === undefined){
+const err348 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "follow_max_drift"},message:"must have required property '"+"follow_max_drift"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
 if(vErrors === null){
 vErrors = [err348];
 }
@@ -4143,9 +4145,9 @@ vErrors.push(err348);
 }
 errors++;
 }
-}
-else {
-const err349 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.iou_min.type,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data94};
+for(const key14 in data94){
+if(!((((((((key14 === "iou_min") || (key14 === "max_jump")) || (key14 === "max_missed_frames")) || (key14 === "embed_every_frames")) || (key14 === "link_min_similarity")) || (key14 === "min_faces")) || (key14 === "follow")) || (key14 === "follow_max_drift"))){
+const err349 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
 if(vErrors === null){
 vErrors = [err349];
 }
@@ -4154,10 +4156,11 @@ vErrors.push(err349);
 }
 errors++;
 }
-let data95 = data93.max_jump;
+}
+let data95 = data94.iou_min;
 if((typeof data95 == "number") && (isFinite(data95))){
-if(data95 > 20 || isNaN(data95)){
-const err350 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20",schema:20,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data95};
+if(data95 > 1 || isNaN(data95)){
+const err350 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data95};
 if(vErrors === null){
 vErrors = [err350];
 }
@@ -4167,7 +4170,7 @@ vErrors.push(err350);
 errors++;
 }
 if(data95 < 0 || isNaN(data95)){
-const err351 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data95};
+const err351 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data95};
 if(vErrors === null){
 vErrors = [err351];
 }
@@ -4178,7 +4181,7 @@ errors++;
 }
 }
 else {
-const err352 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.max_jump.type,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data95};
+const err352 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.iou_min.type,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data95};
 if(vErrors === null){
 vErrors = [err352];
 }
@@ -4187,9 +4190,10 @@ vErrors.push(err352);
 }
 errors++;
 }
-let data96 = data93.max_missed_frames;
-if(!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96)))){
-const err353 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.max_missed_frames.type,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data96};
+let data96 = data94.max_jump;
+if((typeof data96 == "number") && (isFinite(data96))){
+if(data96 > 20 || isNaN(data96)){
+const err353 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20",schema:20,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data96};
 if(vErrors === null){
 vErrors = [err353];
 }
@@ -4198,9 +4202,8 @@ vErrors.push(err353);
 }
 errors++;
 }
-if((typeof data96 == "number") && (isFinite(data96))){
-if(data96 > 1000 || isNaN(data96)){
-const err354 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data96};
+if(data96 < 0 || isNaN(data96)){
+const err354 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data96};
 if(vErrors === null){
 vErrors = [err354];
 }
@@ -4209,8 +4212,9 @@ vErrors.push(err354);
 }
 errors++;
 }
-if(data96 < 0 || isNaN(data96)){
-const err355 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data96};
+}
+else {
+const err355 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.max_jump.type,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data96};
 if(vErrors === null){
 vErrors = [err355];
 }
@@ -4219,10 +4223,9 @@ vErrors.push(err355);
 }
 errors++;
 }
-}
-let data97 = data93.embed_every_frames;
+let data97 = data94.max_missed_frames;
 if(!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97)))){
-const err356 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.embed_every_frames.type,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data97};
+const err356 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.max_missed_frames.type,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data97};
 if(vErrors === null){
 vErrors = [err356];
 }
@@ -4233,7 +4236,7 @@ errors++;
 }
 if((typeof data97 == "number") && (isFinite(data97))){
 if(data97 > 1000 || isNaN(data97)){
-const err357 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data97};
+const err357 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data97};
 if(vErrors === null){
 vErrors = [err357];
 }
@@ -4242,8 +4245,8 @@ vErrors.push(err357);
 }
 errors++;
 }
-if(data97 < 1 || isNaN(data97)){
-const err358 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data97};
+if(data97 < 0 || isNaN(data97)){
+const err358 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data97};
 if(vErrors === null){
 vErrors = [err358];
 }
@@ -4253,10 +4256,9 @@ vErrors.push(err358);
 errors++;
 }
 }
-let data98 = data93.link_min_similarity;
-if((typeof data98 == "number") && (isFinite(data98))){
-if(data98 > 1 || isNaN(data98)){
-const err359 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data98};
+let data98 = data94.embed_every_frames;
+if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
+const err359 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.embed_every_frames.type,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data98};
 if(vErrors === null){
 vErrors = [err359];
 }
@@ -4265,8 +4267,9 @@ vErrors.push(err359);
 }
 errors++;
 }
-if(data98 < -1 || isNaN(data98)){
-const err360 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data98};
+if((typeof data98 == "number") && (isFinite(data98))){
+if(data98 > 1000 || isNaN(data98)){
+const err360 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data98};
 if(vErrors === null){
 vErrors = [err360];
 }
@@ -4275,9 +4278,8 @@ vErrors.push(err360);
 }
 errors++;
 }
-}
-else {
-const err361 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.link_min_similarity.type,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data98};
+if(data98 < 1 || isNaN(data98)){
+const err361 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data98};
 if(vErrors === null){
 vErrors = [err361];
 }
@@ -4286,9 +4288,11 @@ vErrors.push(err361);
 }
 errors++;
 }
-let data99 = data93.min_faces;
-if(!(((typeof data99 == "number") && (!(data99 % 1) && !isNaN(data99))) && (isFinite(data99)))){
-const err362 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.min_faces.type,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data99};
+}
+let data99 = data94.link_min_similarity;
+if((typeof data99 == "number") && (isFinite(data99))){
+if(data99 > 1 || isNaN(data99)){
+const err362 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data99};
 if(vErrors === null){
 vErrors = [err362];
 }
@@ -4297,9 +4301,8 @@ vErrors.push(err362);
 }
 errors++;
 }
-if((typeof data99 == "number") && (isFinite(data99))){
-if(data99 > 1000 || isNaN(data99)){
-const err363 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data99};
+if(data99 < -1 || isNaN(data99)){
+const err363 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data99};
 if(vErrors === null){
 vErrors = [err363];
 }
@@ -4308,8 +4311,9 @@ vErrors.push(err363);
 }
 errors++;
 }
-if(data99 < 1 || isNaN(data99)){
-const err364 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data99};
+}
+else {
+const err364 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.link_min_similarity.type,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data99};
 if(vErrors === null){
 vErrors = [err364];
 }
@@ -4318,10 +4322,9 @@ vErrors.push(err364);
 }
 errors++;
 }
-}
-let data100 = data93.follow;
-if(typeof data100 !== "boolean"){
-const err365 = {instancePath:instancePath+"/vision/tracker/follow",schemaPath:"#/properties/vision/properties/tracker/properties/follow/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.tracker.properties.follow.type,parentSchema:schema11.properties.vision.properties.tracker.properties.follow,data:data100};
+let data100 = data94.min_faces;
+if(!(((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100))) && (isFinite(data100)))){
+const err365 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.min_faces.type,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data100};
 if(vErrors === null){
 vErrors = [err365];
 }
@@ -4330,10 +4333,9 @@ vErrors.push(err365);
 }
 errors++;
 }
-let data101 = data93.follow_max_drift;
-if((typeof data101 == "number") && (isFinite(data101))){
-if(data101 > 1 || isNaN(data101)){
-const err366 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data101};
+if((typeof data100 == "number") && (isFinite(data100))){
+if(data100 > 1000 || isNaN(data100)){
+const err366 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data100};
 if(vErrors === null){
 vErrors = [err366];
 }
@@ -4342,8 +4344,8 @@ vErrors.push(err366);
 }
 errors++;
 }
-if(data101 < 0 || isNaN(data101)){
-const err367 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data101};
+if(data100 < 1 || isNaN(data100)){
+const err367 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data100};
 if(vErrors === null){
 vErrors = [err367];
 }
@@ -4353,8 +4355,9 @@ vErrors.push(err367);
 errors++;
 }
 }
-else {
-const err368 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.follow_max_drift.type,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data101};
+let data101 = data94.follow;
+if(typeof data101 !== "boolean"){
+const err368 = {instancePath:instancePath+"/vision/tracker/follow",schemaPath:"#/properties/vision/properties/tracker/properties/follow/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.tracker.properties.follow.type,parentSchema:schema11.properties.vision.properties.tracker.properties.follow,data:data101};
 if(vErrors === null){
 vErrors = [err368];
 }
@@ -4363,9 +4366,10 @@ vErrors.push(err368);
 }
 errors++;
 }
-}
-else {
-const err369 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.tracker.type,parentSchema:schema11.properties.vision.properties.tracker,data:data93};
+let data102 = data94.follow_max_drift;
+if((typeof data102 == "number") && (isFinite(data102))){
+if(data102 > 1 || isNaN(data102)){
+const err369 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data102};
 if(vErrors === null){
 vErrors = [err369];
 }
@@ -4374,13 +4378,8 @@ vErrors.push(err369);
 }
 errors++;
 }
-let data102 = data63.subjects;
-if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
-if(data102.merge_similarity === undefined){
-data102.merge_similarity = 0.5;
-}
-if(data102.merge_similarity === undefined){
-const err370 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/required",keyword:"required",params:{missingProperty: "merge_similarity"},message:"must have required property '"+"merge_similarity"+"'",schema:schema11.properties.vision.properties.subjects.required,parentSchema:schema11.properties.vision.properties.subjects,data:data102};
+if(data102 < 0 || isNaN(data102)){
+const err370 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data102};
 if(vErrors === null){
 vErrors = [err370];
 }
@@ -4389,9 +4388,9 @@ vErrors.push(err370);
 }
 errors++;
 }
-for(const key15 in data102){
-if(!(key15 === "merge_similarity")){
-const err371 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.subjects,data:data102};
+}
+else {
+const err371 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.follow_max_drift.type,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data102};
 if(vErrors === null){
 vErrors = [err371];
 }
@@ -4401,10 +4400,8 @@ vErrors.push(err371);
 errors++;
 }
 }
-let data103 = data102.merge_similarity;
-if((typeof data103 == "number") && (isFinite(data103))){
-if(data103 > 1 || isNaN(data103)){
-const err372 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data103};
+else {
+const err372 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.tracker.type,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
 if(vErrors === null){
 vErrors = [err372];
 }
@@ -4413,8 +4410,13 @@ vErrors.push(err372);
 }
 errors++;
 }
-if(data103 < -1 || isNaN(data103)){
-const err373 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data103};
+let data103 = data64.subjects;
+if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
+if(data103.merge_similarity === undefined){
+data103.merge_similarity = 0.5;
+}
+if(data103.merge_similarity === undefined){
+const err373 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/required",keyword:"required",params:{missingProperty: "merge_similarity"},message:"must have required property '"+"merge_similarity"+"'",schema:schema11.properties.vision.properties.subjects.required,parentSchema:schema11.properties.vision.properties.subjects,data:data103};
 if(vErrors === null){
 vErrors = [err373];
 }
@@ -4423,9 +4425,9 @@ vErrors.push(err373);
 }
 errors++;
 }
-}
-else {
-const err374 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.subjects.properties.merge_similarity.type,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data103};
+for(const key15 in data103){
+if(!(key15 === "merge_similarity")){
+const err374 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.subjects,data:data103};
 if(vErrors === null){
 vErrors = [err374];
 }
@@ -4435,8 +4437,10 @@ vErrors.push(err374);
 errors++;
 }
 }
-else {
-const err375 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.subjects.type,parentSchema:schema11.properties.vision.properties.subjects,data:data102};
+let data104 = data103.merge_similarity;
+if((typeof data104 == "number") && (isFinite(data104))){
+if(data104 > 1 || isNaN(data104)){
+const err375 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data104};
 if(vErrors === null){
 vErrors = [err375];
 }
@@ -4445,22 +4449,8 @@ vErrors.push(err375);
 }
 errors++;
 }
-let data104 = data63.crops;
-if(data104 && typeof data104 == "object" && !Array.isArray(data104)){
-if(data104.best_k === undefined){
-data104.best_k = 3;
-}
-if(data104.margin === undefined){
-data104.margin = 0.5;
-}
-if(data104.jpeg_quality === undefined){
-data104.jpeg_quality = 90;
-}
-if(data104.context_frame === undefined){
-data104.context_frame = true;
-}
-if(data104.best_k === undefined){
-const err376 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "best_k"},message:"must have required property '"+"best_k"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data104};
+if(data104 < -1 || isNaN(data104)){
+const err376 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data104};
 if(vErrors === null){
 vErrors = [err376];
 }
@@ -4469,8 +4459,9 @@ vErrors.push(err376);
 }
 errors++;
 }
-if(data104.margin === undefined){
-const err377 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "margin"},message:"must have required property '"+"margin"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data104};
+}
+else {
+const err377 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.subjects.properties.merge_similarity.type,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data104};
 if(vErrors === null){
 vErrors = [err377];
 }
@@ -4479,8 +4470,9 @@ vErrors.push(err377);
 }
 errors++;
 }
-if(data104.jpeg_quality === undefined){
-const err378 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "jpeg_quality"},message:"must have required property '"+"jpeg_quality"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data104};
+}
+else {
+const err378 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.subjects.type,parentSchema:schema11.properties.vision.properties.subjects,data:data103};
 if(vErrors === null){
 vErrors = [err378];
 }
@@ -4489,8 +4481,22 @@ vErrors.push(err378);
 }
 errors++;
 }
-if(data104.context_frame === undefined){
-const err379 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "context_frame"},message:"must have required property '"+"context_frame"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data104};
+let data105 = data64.crops;
+if(data105 && typeof data105 == "object" && !Array.isArray(data105)){
+if(data105.best_k === undefined){
+data105.best_k = 3;
+}
+if(data105.margin === undefined){
+data105.margin = 0.5;
+}
+if(data105.jpeg_quality === undefined){
+data105.jpeg_quality = 90;
+}
+if(data105.context_frame === undefined){
+data105.context_frame = true;
+}
+if(data105.best_k === undefined){
+const err379 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "best_k"},message:"must have required property '"+"best_k"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data105};
 if(vErrors === null){
 vErrors = [err379];
 }
@@ -4499,9 +4505,8 @@ vErrors.push(err379);
 }
 errors++;
 }
-for(const key16 in data104){
-if(!((((key16 === "best_k") || (key16 === "margin")) || (key16 === "jpeg_quality")) || (key16 === "context_frame"))){
-const err380 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.crops,data:data104};
+if(data105.margin === undefined){
+const err380 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "margin"},message:"must have required property '"+"margin"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data105};
 if(vErrors === null){
 vErrors = [err380];
 }
@@ -4510,10 +4515,8 @@ vErrors.push(err380);
 }
 errors++;
 }
-}
-let data105 = data104.best_k;
-if(!(((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105))) && (isFinite(data105)))){
-const err381 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.crops.properties.best_k.type,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data105};
+if(data105.jpeg_quality === undefined){
+const err381 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "jpeg_quality"},message:"must have required property '"+"jpeg_quality"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data105};
 if(vErrors === null){
 vErrors = [err381];
 }
@@ -4522,9 +4525,8 @@ vErrors.push(err381);
 }
 errors++;
 }
-if((typeof data105 == "number") && (isFinite(data105))){
-if(data105 > 50 || isNaN(data105)){
-const err382 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data105};
+if(data105.context_frame === undefined){
+const err382 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "context_frame"},message:"must have required property '"+"context_frame"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data105};
 if(vErrors === null){
 vErrors = [err382];
 }
@@ -4533,8 +4535,9 @@ vErrors.push(err382);
 }
 errors++;
 }
-if(data105 < 1 || isNaN(data105)){
-const err383 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data105};
+for(const key16 in data105){
+if(!((((key16 === "best_k") || (key16 === "margin")) || (key16 === "jpeg_quality")) || (key16 === "context_frame"))){
+const err383 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.crops,data:data105};
 if(vErrors === null){
 vErrors = [err383];
 }
@@ -4544,10 +4547,9 @@ vErrors.push(err383);
 errors++;
 }
 }
-let data106 = data104.margin;
-if((typeof data106 == "number") && (isFinite(data106))){
-if(data106 > 3 || isNaN(data106)){
-const err384 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3},message:"must be <= 3",schema:3,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data106};
+let data106 = data105.best_k;
+if(!(((typeof data106 == "number") && (!(data106 % 1) && !isNaN(data106))) && (isFinite(data106)))){
+const err384 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.crops.properties.best_k.type,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data106};
 if(vErrors === null){
 vErrors = [err384];
 }
@@ -4556,8 +4558,9 @@ vErrors.push(err384);
 }
 errors++;
 }
-if(data106 < 0 || isNaN(data106)){
-const err385 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data106};
+if((typeof data106 == "number") && (isFinite(data106))){
+if(data106 > 50 || isNaN(data106)){
+const err385 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data106};
 if(vErrors === null){
 vErrors = [err385];
 }
@@ -4566,9 +4569,8 @@ vErrors.push(err385);
 }
 errors++;
 }
-}
-else {
-const err386 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.crops.properties.margin.type,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data106};
+if(data106 < 1 || isNaN(data106)){
+const err386 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data106};
 if(vErrors === null){
 vErrors = [err386];
 }
@@ -4577,9 +4579,11 @@ vErrors.push(err386);
 }
 errors++;
 }
-let data107 = data104.jpeg_quality;
-if(!(((typeof data107 == "number") && (!(data107 % 1) && !isNaN(data107))) && (isFinite(data107)))){
-const err387 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.crops.properties.jpeg_quality.type,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data107};
+}
+let data107 = data105.margin;
+if((typeof data107 == "number") && (isFinite(data107))){
+if(data107 > 3 || isNaN(data107)){
+const err387 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3},message:"must be <= 3",schema:3,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data107};
 if(vErrors === null){
 vErrors = [err387];
 }
@@ -4588,9 +4592,8 @@ vErrors.push(err387);
 }
 errors++;
 }
-if((typeof data107 == "number") && (isFinite(data107))){
-if(data107 > 100 || isNaN(data107)){
-const err388 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data107};
+if(data107 < 0 || isNaN(data107)){
+const err388 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data107};
 if(vErrors === null){
 vErrors = [err388];
 }
@@ -4599,8 +4602,9 @@ vErrors.push(err388);
 }
 errors++;
 }
-if(data107 < 30 || isNaN(data107)){
-const err389 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/minimum",keyword:"minimum",params:{comparison: ">=", limit: 30},message:"must be >= 30",schema:30,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data107};
+}
+else {
+const err389 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.crops.properties.margin.type,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data107};
 if(vErrors === null){
 vErrors = [err389];
 }
@@ -4609,10 +4613,9 @@ vErrors.push(err389);
 }
 errors++;
 }
-}
-let data108 = data104.context_frame;
-if(typeof data108 !== "boolean"){
-const err390 = {instancePath:instancePath+"/vision/crops/context_frame",schemaPath:"#/properties/vision/properties/crops/properties/context_frame/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.crops.properties.context_frame.type,parentSchema:schema11.properties.vision.properties.crops.properties.context_frame,data:data108};
+let data108 = data105.jpeg_quality;
+if(!(((typeof data108 == "number") && (!(data108 % 1) && !isNaN(data108))) && (isFinite(data108)))){
+const err390 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.crops.properties.jpeg_quality.type,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data108};
 if(vErrors === null){
 vErrors = [err390];
 }
@@ -4621,9 +4624,9 @@ vErrors.push(err390);
 }
 errors++;
 }
-}
-else {
-const err391 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.crops.type,parentSchema:schema11.properties.vision.properties.crops,data:data104};
+if((typeof data108 == "number") && (isFinite(data108))){
+if(data108 > 100 || isNaN(data108)){
+const err391 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data108};
 if(vErrors === null){
 vErrors = [err391];
 }
@@ -4632,9 +4635,8 @@ vErrors.push(err391);
 }
 errors++;
 }
-}
-else {
-const err392 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.type,parentSchema:schema11.properties.vision,data:data63};
+if(data108 < 30 || isNaN(data108)){
+const err392 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/minimum",keyword:"minimum",params:{comparison: ">=", limit: 30},message:"must be >= 30",schema:30,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data108};
 if(vErrors === null){
 vErrors = [err392];
 }
@@ -4643,70 +4645,10 @@ vErrors.push(err392);
 }
 errors++;
 }
-let data109 = data.uplink;
-if(data109 && typeof data109 == "object" && !Array.isArray(data109)){
-if(data109.enabled === undefined){
-data109.enabled = true;
 }
-if(data109.broker_url === undefined){
-data109.broker_url = "";
-}
-if(data109.ca_file === undefined){
-data109.ca_file = "";
-}
-if(data109.username === undefined){
-data109.username = "";
-}
-if(data109.password === undefined){
-data109.password = "";
-}
-if(data109.prefix === undefined){
-data109.prefix = "";
-}
-if(data109.chunk_bytes === undefined){
-data109.chunk_bytes = 65536;
-}
-if(data109.outbox_max_bytes === undefined){
-data109.outbox_max_bytes = 2147483648;
-}
-if(data109.outbox_max_age_days === undefined){
-data109.outbox_max_age_days = 30;
-}
-if(data109.publish_timeout_ms === undefined){
-data109.publish_timeout_ms = 15000;
-}
-if(data109.receipt_timeout_s === undefined){
-data109.receipt_timeout_s = 60;
-}
-if(data109.retry_min_ms === undefined){
-data109.retry_min_ms = 1000;
-}
-if(data109.retry_max_ms === undefined){
-data109.retry_max_ms = 300000;
-}
-if(data109.inflight === undefined){
-data109.inflight = 16;
-}
-if(data109.keepalive_s === undefined){
-data109.keepalive_s = 30;
-}
-if(data109.health_interval_s === undefined){
-data109.health_interval_s = 60;
-}
-if(data109.audit_head_interval_s === undefined){
-data109.audit_head_interval_s = 900;
-}
-if(data109.audit_keep_days === undefined){
-data109.audit_keep_days = 400;
-}
-if(data109.session_expiry_s === undefined){
-data109.session_expiry_s = 604800;
-}
-if(data109.reconnect_ms === undefined){
-data109.reconnect_ms = 2000;
-}
-if(data109.enabled === undefined){
-const err393 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+let data109 = data105.context_frame;
+if(typeof data109 !== "boolean"){
+const err393 = {instancePath:instancePath+"/vision/crops/context_frame",schemaPath:"#/properties/vision/properties/crops/properties/context_frame/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.crops.properties.context_frame.type,parentSchema:schema11.properties.vision.properties.crops.properties.context_frame,data:data109};
 if(vErrors === null){
 vErrors = [err393];
 }
@@ -4715,8 +4657,9 @@ vErrors.push(err393);
 }
 errors++;
 }
-if(data109.broker_url === undefined){
-const err394 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "broker_url"},message:"must have required property '"+"broker_url"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+}
+else {
+const err394 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.crops.type,parentSchema:schema11.properties.vision.properties.crops,data:data105};
 if(vErrors === null){
 vErrors = [err394];
 }
@@ -4725,8 +4668,9 @@ vErrors.push(err394);
 }
 errors++;
 }
-if(data109.ca_file === undefined){
-const err395 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "ca_file"},message:"must have required property '"+"ca_file"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+}
+else {
+const err395 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.type,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err395];
 }
@@ -4735,8 +4679,70 @@ vErrors.push(err395);
 }
 errors++;
 }
-if(data109.username === undefined){
-const err396 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+let data110 = data.uplink;
+if(data110 && typeof data110 == "object" && !Array.isArray(data110)){
+if(data110.enabled === undefined){
+data110.enabled = true;
+}
+if(data110.broker_url === undefined){
+data110.broker_url = "";
+}
+if(data110.ca_file === undefined){
+data110.ca_file = "";
+}
+if(data110.username === undefined){
+data110.username = "";
+}
+if(data110.password === undefined){
+data110.password = "";
+}
+if(data110.prefix === undefined){
+data110.prefix = "";
+}
+if(data110.chunk_bytes === undefined){
+data110.chunk_bytes = 65536;
+}
+if(data110.outbox_max_bytes === undefined){
+data110.outbox_max_bytes = 2147483648;
+}
+if(data110.outbox_max_age_days === undefined){
+data110.outbox_max_age_days = 30;
+}
+if(data110.publish_timeout_ms === undefined){
+data110.publish_timeout_ms = 15000;
+}
+if(data110.receipt_timeout_s === undefined){
+data110.receipt_timeout_s = 60;
+}
+if(data110.retry_min_ms === undefined){
+data110.retry_min_ms = 1000;
+}
+if(data110.retry_max_ms === undefined){
+data110.retry_max_ms = 300000;
+}
+if(data110.inflight === undefined){
+data110.inflight = 16;
+}
+if(data110.keepalive_s === undefined){
+data110.keepalive_s = 30;
+}
+if(data110.health_interval_s === undefined){
+data110.health_interval_s = 60;
+}
+if(data110.audit_head_interval_s === undefined){
+data110.audit_head_interval_s = 900;
+}
+if(data110.audit_keep_days === undefined){
+data110.audit_keep_days = 400;
+}
+if(data110.session_expiry_s === undefined){
+data110.session_expiry_s = 604800;
+}
+if(data110.reconnect_ms === undefined){
+data110.reconnect_ms = 2000;
+}
+if(data110.enabled === undefined){
+const err396 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err396];
 }
@@ -4745,8 +4751,8 @@ vErrors.push(err396);
 }
 errors++;
 }
-if(data109.password === undefined){
-const err397 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.broker_url === undefined){
+const err397 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "broker_url"},message:"must have required property '"+"broker_url"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err397];
 }
@@ -4755,8 +4761,8 @@ vErrors.push(err397);
 }
 errors++;
 }
-if(data109.prefix === undefined){
-const err398 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.ca_file === undefined){
+const err398 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "ca_file"},message:"must have required property '"+"ca_file"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err398];
 }
@@ -4765,8 +4771,8 @@ vErrors.push(err398);
 }
 errors++;
 }
-if(data109.chunk_bytes === undefined){
-const err399 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "chunk_bytes"},message:"must have required property '"+"chunk_bytes"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.username === undefined){
+const err399 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err399];
 }
@@ -4775,8 +4781,8 @@ vErrors.push(err399);
 }
 errors++;
 }
-if(data109.outbox_max_bytes === undefined){
-const err400 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "outbox_max_bytes"},message:"must have required property '"+"outbox_max_bytes"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.password === undefined){
+const err400 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err400];
 }
@@ -4785,8 +4791,8 @@ vErrors.push(err400);
 }
 errors++;
 }
-if(data109.outbox_max_age_days === undefined){
-const err401 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "outbox_max_age_days"},message:"must have required property '"+"outbox_max_age_days"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.prefix === undefined){
+const err401 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err401];
 }
@@ -4795,8 +4801,8 @@ vErrors.push(err401);
 }
 errors++;
 }
-if(data109.publish_timeout_ms === undefined){
-const err402 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "publish_timeout_ms"},message:"must have required property '"+"publish_timeout_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.chunk_bytes === undefined){
+const err402 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "chunk_bytes"},message:"must have required property '"+"chunk_bytes"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err402];
 }
@@ -4805,8 +4811,8 @@ vErrors.push(err402);
 }
 errors++;
 }
-if(data109.receipt_timeout_s === undefined){
-const err403 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "receipt_timeout_s"},message:"must have required property '"+"receipt_timeout_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.outbox_max_bytes === undefined){
+const err403 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "outbox_max_bytes"},message:"must have required property '"+"outbox_max_bytes"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err403];
 }
@@ -4815,8 +4821,8 @@ vErrors.push(err403);
 }
 errors++;
 }
-if(data109.retry_min_ms === undefined){
-const err404 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "retry_min_ms"},message:"must have required property '"+"retry_min_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.outbox_max_age_days === undefined){
+const err404 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "outbox_max_age_days"},message:"must have required property '"+"outbox_max_age_days"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err404];
 }
@@ -4825,8 +4831,8 @@ vErrors.push(err404);
 }
 errors++;
 }
-if(data109.retry_max_ms === undefined){
-const err405 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "retry_max_ms"},message:"must have required property '"+"retry_max_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.publish_timeout_ms === undefined){
+const err405 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "publish_timeout_ms"},message:"must have required property '"+"publish_timeout_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err405];
 }
@@ -4835,8 +4841,8 @@ vErrors.push(err405);
 }
 errors++;
 }
-if(data109.inflight === undefined){
-const err406 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "inflight"},message:"must have required property '"+"inflight"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.receipt_timeout_s === undefined){
+const err406 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "receipt_timeout_s"},message:"must have required property '"+"receipt_timeout_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err406];
 }
@@ -4845,8 +4851,8 @@ vErrors.push(err406);
 }
 errors++;
 }
-if(data109.keepalive_s === undefined){
-const err407 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "keepalive_s"},message:"must have required property '"+"keepalive_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.retry_min_ms === undefined){
+const err407 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "retry_min_ms"},message:"must have required property '"+"retry_min_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err407];
 }
@@ -4855,8 +4861,8 @@ vErrors.push(err407);
 }
 errors++;
 }
-if(data109.health_interval_s === undefined){
-const err408 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "health_interval_s"},message:"must have required property '"+"health_interval_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.retry_max_ms === undefined){
+const err408 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "retry_max_ms"},message:"must have required property '"+"retry_max_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err408];
 }
@@ -4865,8 +4871,8 @@ vErrors.push(err408);
 }
 errors++;
 }
-if(data109.audit_head_interval_s === undefined){
-const err409 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "audit_head_interval_s"},message:"must have required property '"+"audit_head_interval_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.inflight === undefined){
+const err409 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "inflight"},message:"must have required property '"+"inflight"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err409];
 }
@@ -4875,8 +4881,8 @@ vErrors.push(err409);
 }
 errors++;
 }
-if(data109.audit_keep_days === undefined){
-const err410 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "audit_keep_days"},message:"must have required property '"+"audit_keep_days"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.keepalive_s === undefined){
+const err410 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "keepalive_s"},message:"must have required property '"+"keepalive_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err410];
 }
@@ -4885,8 +4891,8 @@ vErrors.push(err410);
 }
 errors++;
 }
-if(data109.session_expiry_s === undefined){
-const err411 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "session_expiry_s"},message:"must have required property '"+"session_expiry_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.health_interval_s === undefined){
+const err411 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "health_interval_s"},message:"must have required property '"+"health_interval_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err411];
 }
@@ -4895,8 +4901,8 @@ vErrors.push(err411);
 }
 errors++;
 }
-if(data109.reconnect_ms === undefined){
-const err412 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "reconnect_ms"},message:"must have required property '"+"reconnect_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.audit_head_interval_s === undefined){
+const err412 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "audit_head_interval_s"},message:"must have required property '"+"audit_head_interval_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err412];
 }
@@ -4905,9 +4911,8 @@ vErrors.push(err412);
 }
 errors++;
 }
-for(const key17 in data109){
-if(!(func2.call(schema11.properties.uplink.properties, key17))){
-const err413 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uplink,data:data109};
+if(data110.audit_keep_days === undefined){
+const err413 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "audit_keep_days"},message:"must have required property '"+"audit_keep_days"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err413];
 }
@@ -4916,10 +4921,8 @@ vErrors.push(err413);
 }
 errors++;
 }
-}
-let data110 = data109.enabled;
-if(typeof data110 !== "boolean"){
-const err414 = {instancePath:instancePath+"/uplink/enabled",schemaPath:"#/properties/uplink/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.uplink.properties.enabled.type,parentSchema:schema11.properties.uplink.properties.enabled,data:data110};
+if(data110.session_expiry_s === undefined){
+const err414 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "session_expiry_s"},message:"must have required property '"+"session_expiry_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err414];
 }
@@ -4928,10 +4931,8 @@ vErrors.push(err414);
 }
 errors++;
 }
-let data111 = data109.broker_url;
-if(typeof data111 === "string"){
-if(func3(data111) > 1024){
-const err415 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.uplink.properties.broker_url,data:data111};
+if(data110.reconnect_ms === undefined){
+const err415 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "reconnect_ms"},message:"must have required property '"+"reconnect_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err415];
 }
@@ -4940,8 +4941,9 @@ vErrors.push(err415);
 }
 errors++;
 }
-if(!pattern2.test(data111)){
-const err416 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/pattern",keyword:"pattern",params:{pattern: "^$|^mqtts://[^\\s/?#@]+/?$"},message:"must match pattern \""+"^$|^mqtts://[^\\s/?#@]+/?$"+"\"",schema:"^$|^mqtts://[^\\s/?#@]+/?$",parentSchema:schema11.properties.uplink.properties.broker_url,data:data111};
+for(const key17 in data110){
+if(!(func2.call(schema11.properties.uplink.properties, key17))){
+const err416 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err416];
 }
@@ -4951,8 +4953,9 @@ vErrors.push(err416);
 errors++;
 }
 }
-else {
-const err417 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.broker_url.type,parentSchema:schema11.properties.uplink.properties.broker_url,data:data111};
+let data111 = data110.enabled;
+if(typeof data111 !== "boolean"){
+const err417 = {instancePath:instancePath+"/uplink/enabled",schemaPath:"#/properties/uplink/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.uplink.properties.enabled.type,parentSchema:schema11.properties.uplink.properties.enabled,data:data111};
 if(vErrors === null){
 vErrors = [err417];
 }
@@ -4961,10 +4964,10 @@ vErrors.push(err417);
 }
 errors++;
 }
-let data112 = data109.ca_file;
+let data112 = data110.broker_url;
 if(typeof data112 === "string"){
-if(func3(data112) > 4096){
-const err418 = {instancePath:instancePath+"/uplink/ca_file",schemaPath:"#/properties/uplink/properties/ca_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.uplink.properties.ca_file,data:data112};
+if(func3(data112) > 1024){
+const err418 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.uplink.properties.broker_url,data:data112};
 if(vErrors === null){
 vErrors = [err418];
 }
@@ -4973,9 +4976,8 @@ vErrors.push(err418);
 }
 errors++;
 }
-}
-else {
-const err419 = {instancePath:instancePath+"/uplink/ca_file",schemaPath:"#/properties/uplink/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.ca_file.type,parentSchema:schema11.properties.uplink.properties.ca_file,data:data112};
+if(!pattern2.test(data112)){
+const err419 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/pattern",keyword:"pattern",params:{pattern: "^$|^mqtts://[^\\s/?#@]+/?$"},message:"must match pattern \""+"^$|^mqtts://[^\\s/?#@]+/?$"+"\"",schema:"^$|^mqtts://[^\\s/?#@]+/?$",parentSchema:schema11.properties.uplink.properties.broker_url,data:data112};
 if(vErrors === null){
 vErrors = [err419];
 }
@@ -4984,10 +4986,9 @@ vErrors.push(err419);
 }
 errors++;
 }
-let data113 = data109.username;
-if(typeof data113 === "string"){
-if(func3(data113) > 64){
-const err420 = {instancePath:instancePath+"/uplink/username",schemaPath:"#/properties/uplink/properties/username/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.uplink.properties.username,data:data113};
+}
+else {
+const err420 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.broker_url.type,parentSchema:schema11.properties.uplink.properties.broker_url,data:data112};
 if(vErrors === null){
 vErrors = [err420];
 }
@@ -4996,9 +4997,10 @@ vErrors.push(err420);
 }
 errors++;
 }
-}
-else {
-const err421 = {instancePath:instancePath+"/uplink/username",schemaPath:"#/properties/uplink/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.username.type,parentSchema:schema11.properties.uplink.properties.username,data:data113};
+let data113 = data110.ca_file;
+if(typeof data113 === "string"){
+if(func3(data113) > 4096){
+const err421 = {instancePath:instancePath+"/uplink/ca_file",schemaPath:"#/properties/uplink/properties/ca_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.uplink.properties.ca_file,data:data113};
 if(vErrors === null){
 vErrors = [err421];
 }
@@ -5007,10 +5009,9 @@ vErrors.push(err421);
 }
 errors++;
 }
-let data114 = data109.password;
-if(typeof data114 === "string"){
-if(func3(data114) > 4096){
-const err422 = {instancePath:instancePath+"/uplink/password",schemaPath:"#/properties/uplink/properties/password/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.uplink.properties.password,data:data114};
+}
+else {
+const err422 = {instancePath:instancePath+"/uplink/ca_file",schemaPath:"#/properties/uplink/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.ca_file.type,parentSchema:schema11.properties.uplink.properties.ca_file,data:data113};
 if(vErrors === null){
 vErrors = [err422];
 }
@@ -5019,9 +5020,10 @@ vErrors.push(err422);
 }
 errors++;
 }
-}
-else {
-const err423 = {instancePath:instancePath+"/uplink/password",schemaPath:"#/properties/uplink/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.password.type,parentSchema:schema11.properties.uplink.properties.password,data:data114};
+let data114 = data110.username;
+if(typeof data114 === "string"){
+if(func3(data114) > 64){
+const err423 = {instancePath:instancePath+"/uplink/username",schemaPath:"#/properties/uplink/properties/username/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.uplink.properties.username,data:data114};
 if(vErrors === null){
 vErrors = [err423];
 }
@@ -5030,10 +5032,9 @@ vErrors.push(err423);
 }
 errors++;
 }
-let data115 = data109.prefix;
-if(typeof data115 === "string"){
-if(func3(data115) > 100){
-const err424 = {instancePath:instancePath+"/uplink/prefix",schemaPath:"#/properties/uplink/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema11.properties.uplink.properties.prefix,data:data115};
+}
+else {
+const err424 = {instancePath:instancePath+"/uplink/username",schemaPath:"#/properties/uplink/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.username.type,parentSchema:schema11.properties.uplink.properties.username,data:data114};
 if(vErrors === null){
 vErrors = [err424];
 }
@@ -5042,9 +5043,10 @@ vErrors.push(err424);
 }
 errors++;
 }
-}
-else {
-const err425 = {instancePath:instancePath+"/uplink/prefix",schemaPath:"#/properties/uplink/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.prefix.type,parentSchema:schema11.properties.uplink.properties.prefix,data:data115};
+let data115 = data110.password;
+if(typeof data115 === "string"){
+if(func3(data115) > 4096){
+const err425 = {instancePath:instancePath+"/uplink/password",schemaPath:"#/properties/uplink/properties/password/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.uplink.properties.password,data:data115};
 if(vErrors === null){
 vErrors = [err425];
 }
@@ -5053,9 +5055,9 @@ vErrors.push(err425);
 }
 errors++;
 }
-let data116 = data109.chunk_bytes;
-if(!(((typeof data116 == "number") && (!(data116 % 1) && !isNaN(data116))) && (isFinite(data116)))){
-const err426 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.chunk_bytes.type,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data116};
+}
+else {
+const err426 = {instancePath:instancePath+"/uplink/password",schemaPath:"#/properties/uplink/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.password.type,parentSchema:schema11.properties.uplink.properties.password,data:data115};
 if(vErrors === null){
 vErrors = [err426];
 }
@@ -5064,9 +5066,10 @@ vErrors.push(err426);
 }
 errors++;
 }
-if((typeof data116 == "number") && (isFinite(data116))){
-if(data116 > 65536 || isNaN(data116)){
-const err427 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536",schema:65536,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data116};
+let data116 = data110.prefix;
+if(typeof data116 === "string"){
+if(func3(data116) > 100){
+const err427 = {instancePath:instancePath+"/uplink/prefix",schemaPath:"#/properties/uplink/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema11.properties.uplink.properties.prefix,data:data116};
 if(vErrors === null){
 vErrors = [err427];
 }
@@ -5075,8 +5078,9 @@ vErrors.push(err427);
 }
 errors++;
 }
-if(data116 < 1024 || isNaN(data116)){
-const err428 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024",schema:1024,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data116};
+}
+else {
+const err428 = {instancePath:instancePath+"/uplink/prefix",schemaPath:"#/properties/uplink/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.prefix.type,parentSchema:schema11.properties.uplink.properties.prefix,data:data116};
 if(vErrors === null){
 vErrors = [err428];
 }
@@ -5085,10 +5089,9 @@ vErrors.push(err428);
 }
 errors++;
 }
-}
-let data117 = data109.outbox_max_bytes;
+let data117 = data110.chunk_bytes;
 if(!(((typeof data117 == "number") && (!(data117 % 1) && !isNaN(data117))) && (isFinite(data117)))){
-const err429 = {instancePath:instancePath+"/uplink/outbox_max_bytes",schemaPath:"#/properties/uplink/properties/outbox_max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.outbox_max_bytes.type,parentSchema:schema11.properties.uplink.properties.outbox_max_bytes,data:data117};
+const err429 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.chunk_bytes.type,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data117};
 if(vErrors === null){
 vErrors = [err429];
 }
@@ -5098,8 +5101,8 @@ vErrors.push(err429);
 errors++;
 }
 if((typeof data117 == "number") && (isFinite(data117))){
-if(data117 < 1048576 || isNaN(data117)){
-const err430 = {instancePath:instancePath+"/uplink/outbox_max_bytes",schemaPath:"#/properties/uplink/properties/outbox_max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1048576},message:"must be >= 1048576",schema:1048576,parentSchema:schema11.properties.uplink.properties.outbox_max_bytes,data:data117};
+if(data117 > 65536 || isNaN(data117)){
+const err430 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536",schema:65536,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data117};
 if(vErrors === null){
 vErrors = [err430];
 }
@@ -5108,11 +5111,8 @@ vErrors.push(err430);
 }
 errors++;
 }
-}
-let data118 = data109.outbox_max_age_days;
-if((typeof data118 == "number") && (isFinite(data118))){
-if(data118 < 0.001 || isNaN(data118)){
-const err431 = {instancePath:instancePath+"/uplink/outbox_max_age_days",schemaPath:"#/properties/uplink/properties/outbox_max_age_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001",schema:0.001,parentSchema:schema11.properties.uplink.properties.outbox_max_age_days,data:data118};
+if(data117 < 1024 || isNaN(data117)){
+const err431 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024",schema:1024,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data117};
 if(vErrors === null){
 vErrors = [err431];
 }
@@ -5122,8 +5122,9 @@ vErrors.push(err431);
 errors++;
 }
 }
-else {
-const err432 = {instancePath:instancePath+"/uplink/outbox_max_age_days",schemaPath:"#/properties/uplink/properties/outbox_max_age_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uplink.properties.outbox_max_age_days.type,parentSchema:schema11.properties.uplink.properties.outbox_max_age_days,data:data118};
+let data118 = data110.outbox_max_bytes;
+if(!(((typeof data118 == "number") && (!(data118 % 1) && !isNaN(data118))) && (isFinite(data118)))){
+const err432 = {instancePath:instancePath+"/uplink/outbox_max_bytes",schemaPath:"#/properties/uplink/properties/outbox_max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.outbox_max_bytes.type,parentSchema:schema11.properties.uplink.properties.outbox_max_bytes,data:data118};
 if(vErrors === null){
 vErrors = [err432];
 }
@@ -5132,9 +5133,9 @@ vErrors.push(err432);
 }
 errors++;
 }
-let data119 = data109.publish_timeout_ms;
-if(!(((typeof data119 == "number") && (!(data119 % 1) && !isNaN(data119))) && (isFinite(data119)))){
-const err433 = {instancePath:instancePath+"/uplink/publish_timeout_ms",schemaPath:"#/properties/uplink/properties/publish_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.publish_timeout_ms.type,parentSchema:schema11.properties.uplink.properties.publish_timeout_ms,data:data119};
+if((typeof data118 == "number") && (isFinite(data118))){
+if(data118 < 1048576 || isNaN(data118)){
+const err433 = {instancePath:instancePath+"/uplink/outbox_max_bytes",schemaPath:"#/properties/uplink/properties/outbox_max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1048576},message:"must be >= 1048576",schema:1048576,parentSchema:schema11.properties.uplink.properties.outbox_max_bytes,data:data118};
 if(vErrors === null){
 vErrors = [err433];
 }
@@ -5143,9 +5144,11 @@ vErrors.push(err433);
 }
 errors++;
 }
+}
+let data119 = data110.outbox_max_age_days;
 if((typeof data119 == "number") && (isFinite(data119))){
-if(data119 < 500 || isNaN(data119)){
-const err434 = {instancePath:instancePath+"/uplink/publish_timeout_ms",schemaPath:"#/properties/uplink/properties/publish_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 500},message:"must be >= 500",schema:500,parentSchema:schema11.properties.uplink.properties.publish_timeout_ms,data:data119};
+if(data119 < 0.001 || isNaN(data119)){
+const err434 = {instancePath:instancePath+"/uplink/outbox_max_age_days",schemaPath:"#/properties/uplink/properties/outbox_max_age_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001",schema:0.001,parentSchema:schema11.properties.uplink.properties.outbox_max_age_days,data:data119};
 if(vErrors === null){
 vErrors = [err434];
 }
@@ -5155,10 +5158,8 @@ vErrors.push(err434);
 errors++;
 }
 }
-let data120 = data109.receipt_timeout_s;
-if((typeof data120 == "number") && (isFinite(data120))){
-if(data120 < 0.5 || isNaN(data120)){
-const err435 = {instancePath:instancePath+"/uplink/receipt_timeout_s",schemaPath:"#/properties/uplink/properties/receipt_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.uplink.properties.receipt_timeout_s,data:data120};
+else {
+const err435 = {instancePath:instancePath+"/uplink/outbox_max_age_days",schemaPath:"#/properties/uplink/properties/outbox_max_age_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uplink.properties.outbox_max_age_days.type,parentSchema:schema11.properties.uplink.properties.outbox_max_age_days,data:data119};
 if(vErrors === null){
 vErrors = [err435];
 }
@@ -5167,9 +5168,9 @@ vErrors.push(err435);
 }
 errors++;
 }
-}
-else {
-const err436 = {instancePath:instancePath+"/uplink/receipt_timeout_s",schemaPath:"#/properties/uplink/properties/receipt_timeout_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uplink.properties.receipt_timeout_s.type,parentSchema:schema11.properties.uplink.properties.receipt_timeout_s,data:data120};
+let data120 = data110.publish_timeout_ms;
+if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
+const err436 = {instancePath:instancePath+"/uplink/publish_timeout_ms",schemaPath:"#/properties/uplink/properties/publish_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.publish_timeout_ms.type,parentSchema:schema11.properties.uplink.properties.publish_timeout_ms,data:data120};
 if(vErrors === null){
 vErrors = [err436];
 }
@@ -5178,9 +5179,9 @@ vErrors.push(err436);
 }
 errors++;
 }
-let data121 = data109.retry_min_ms;
-if(!(((typeof data121 == "number") && (!(data121 % 1) && !isNaN(data121))) && (isFinite(data121)))){
-const err437 = {instancePath:instancePath+"/uplink/retry_min_ms",schemaPath:"#/properties/uplink/properties/retry_min_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.retry_min_ms.type,parentSchema:schema11.properties.uplink.properties.retry_min_ms,data:data121};
+if((typeof data120 == "number") && (isFinite(data120))){
+if(data120 < 500 || isNaN(data120)){
+const err437 = {instancePath:instancePath+"/uplink/publish_timeout_ms",schemaPath:"#/properties/uplink/properties/publish_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 500},message:"must be >= 500",schema:500,parentSchema:schema11.properties.uplink.properties.publish_timeout_ms,data:data120};
 if(vErrors === null){
 vErrors = [err437];
 }
@@ -5189,9 +5190,11 @@ vErrors.push(err437);
 }
 errors++;
 }
+}
+let data121 = data110.receipt_timeout_s;
 if((typeof data121 == "number") && (isFinite(data121))){
-if(data121 < 50 || isNaN(data121)){
-const err438 = {instancePath:instancePath+"/uplink/retry_min_ms",schemaPath:"#/properties/uplink/properties/retry_min_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 50},message:"must be >= 50",schema:50,parentSchema:schema11.properties.uplink.properties.retry_min_ms,data:data121};
+if(data121 < 0.5 || isNaN(data121)){
+const err438 = {instancePath:instancePath+"/uplink/receipt_timeout_s",schemaPath:"#/properties/uplink/properties/receipt_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.uplink.properties.receipt_timeout_s,data:data121};
 if(vErrors === null){
 vErrors = [err438];
 }
@@ -5201,9 +5204,8 @@ vErrors.push(err438);
 errors++;
 }
 }
-let data122 = data109.retry_max_ms;
-if(!(((typeof data122 == "number") && (!(data122 % 1) && !isNaN(data122))) && (isFinite(data122)))){
-const err439 = {instancePath:instancePath+"/uplink/retry_max_ms",schemaPath:"#/properties/uplink/properties/retry_max_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.retry_max_ms.type,parentSchema:schema11.properties.uplink.properties.retry_max_ms,data:data122};
+else {
+const err439 = {instancePath:instancePath+"/uplink/receipt_timeout_s",schemaPath:"#/properties/uplink/properties/receipt_timeout_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uplink.properties.receipt_timeout_s.type,parentSchema:schema11.properties.uplink.properties.receipt_timeout_s,data:data121};
 if(vErrors === null){
 vErrors = [err439];
 }
@@ -5212,9 +5214,9 @@ vErrors.push(err439);
 }
 errors++;
 }
-if((typeof data122 == "number") && (isFinite(data122))){
-if(data122 < 100 || isNaN(data122)){
-const err440 = {instancePath:instancePath+"/uplink/retry_max_ms",schemaPath:"#/properties/uplink/properties/retry_max_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.uplink.properties.retry_max_ms,data:data122};
+let data122 = data110.retry_min_ms;
+if(!(((typeof data122 == "number") && (!(data122 % 1) && !isNaN(data122))) && (isFinite(data122)))){
+const err440 = {instancePath:instancePath+"/uplink/retry_min_ms",schemaPath:"#/properties/uplink/properties/retry_min_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.retry_min_ms.type,parentSchema:schema11.properties.uplink.properties.retry_min_ms,data:data122};
 if(vErrors === null){
 vErrors = [err440];
 }
@@ -5223,10 +5225,9 @@ vErrors.push(err440);
 }
 errors++;
 }
-}
-let data123 = data109.inflight;
-if(!(((typeof data123 == "number") && (!(data123 % 1) && !isNaN(data123))) && (isFinite(data123)))){
-const err441 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.inflight.type,parentSchema:schema11.properties.uplink.properties.inflight,data:data123};
+if((typeof data122 == "number") && (isFinite(data122))){
+if(data122 < 50 || isNaN(data122)){
+const err441 = {instancePath:instancePath+"/uplink/retry_min_ms",schemaPath:"#/properties/uplink/properties/retry_min_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 50},message:"must be >= 50",schema:50,parentSchema:schema11.properties.uplink.properties.retry_min_ms,data:data122};
 if(vErrors === null){
 vErrors = [err441];
 }
@@ -5235,9 +5236,10 @@ vErrors.push(err441);
 }
 errors++;
 }
-if((typeof data123 == "number") && (isFinite(data123))){
-if(data123 > 256 || isNaN(data123)){
-const err442 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.uplink.properties.inflight,data:data123};
+}
+let data123 = data110.retry_max_ms;
+if(!(((typeof data123 == "number") && (!(data123 % 1) && !isNaN(data123))) && (isFinite(data123)))){
+const err442 = {instancePath:instancePath+"/uplink/retry_max_ms",schemaPath:"#/properties/uplink/properties/retry_max_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.retry_max_ms.type,parentSchema:schema11.properties.uplink.properties.retry_max_ms,data:data123};
 if(vErrors === null){
 vErrors = [err442];
 }
@@ -5246,8 +5248,9 @@ vErrors.push(err442);
 }
 errors++;
 }
-if(data123 < 1 || isNaN(data123)){
-const err443 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.uplink.properties.inflight,data:data123};
+if((typeof data123 == "number") && (isFinite(data123))){
+if(data123 < 100 || isNaN(data123)){
+const err443 = {instancePath:instancePath+"/uplink/retry_max_ms",schemaPath:"#/properties/uplink/properties/retry_max_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.uplink.properties.retry_max_ms,data:data123};
 if(vErrors === null){
 vErrors = [err443];
 }
@@ -5257,9 +5260,9 @@ vErrors.push(err443);
 errors++;
 }
 }
-let data124 = data109.keepalive_s;
+let data124 = data110.inflight;
 if(!(((typeof data124 == "number") && (!(data124 % 1) && !isNaN(data124))) && (isFinite(data124)))){
-const err444 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.keepalive_s.type,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data124};
+const err444 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.inflight.type,parentSchema:schema11.properties.uplink.properties.inflight,data:data124};
 if(vErrors === null){
 vErrors = [err444];
 }
@@ -5269,8 +5272,8 @@ vErrors.push(err444);
 errors++;
 }
 if((typeof data124 == "number") && (isFinite(data124))){
-if(data124 > 3600 || isNaN(data124)){
-const err445 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data124};
+if(data124 > 256 || isNaN(data124)){
+const err445 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.uplink.properties.inflight,data:data124};
 if(vErrors === null){
 vErrors = [err445];
 }
@@ -5279,8 +5282,8 @@ vErrors.push(err445);
 }
 errors++;
 }
-if(data124 < 5 || isNaN(data124)){
-const err446 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data124};
+if(data124 < 1 || isNaN(data124)){
+const err446 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.uplink.properties.inflight,data:data124};
 if(vErrors === null){
 vErrors = [err446];
 }
@@ -5290,9 +5293,9 @@ vErrors.push(err446);
 errors++;
 }
 }
-let data125 = data109.health_interval_s;
+let data125 = data110.keepalive_s;
 if(!(((typeof data125 == "number") && (!(data125 % 1) && !isNaN(data125))) && (isFinite(data125)))){
-const err447 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.health_interval_s.type,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data125};
+const err447 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.keepalive_s.type,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data125};
 if(vErrors === null){
 vErrors = [err447];
 }
@@ -5303,7 +5306,7 @@ errors++;
 }
 if((typeof data125 == "number") && (isFinite(data125))){
 if(data125 > 3600 || isNaN(data125)){
-const err448 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data125};
+const err448 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data125};
 if(vErrors === null){
 vErrors = [err448];
 }
@@ -5313,7 +5316,7 @@ vErrors.push(err448);
 errors++;
 }
 if(data125 < 5 || isNaN(data125)){
-const err449 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data125};
+const err449 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data125};
 if(vErrors === null){
 vErrors = [err449];
 }
@@ -5323,9 +5326,9 @@ vErrors.push(err449);
 errors++;
 }
 }
-let data126 = data109.audit_head_interval_s;
+let data126 = data110.health_interval_s;
 if(!(((typeof data126 == "number") && (!(data126 % 1) && !isNaN(data126))) && (isFinite(data126)))){
-const err450 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.audit_head_interval_s.type,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data126};
+const err450 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.health_interval_s.type,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data126};
 if(vErrors === null){
 vErrors = [err450];
 }
@@ -5335,8 +5338,8 @@ vErrors.push(err450);
 errors++;
 }
 if((typeof data126 == "number") && (isFinite(data126))){
-if(data126 > 86400 || isNaN(data126)){
-const err451 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data126};
+if(data126 > 3600 || isNaN(data126)){
+const err451 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data126};
 if(vErrors === null){
 vErrors = [err451];
 }
@@ -5346,7 +5349,7 @@ vErrors.push(err451);
 errors++;
 }
 if(data126 < 5 || isNaN(data126)){
-const err452 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data126};
+const err452 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data126};
 if(vErrors === null){
 vErrors = [err452];
 }
@@ -5356,9 +5359,9 @@ vErrors.push(err452);
 errors++;
 }
 }
-let data127 = data109.audit_keep_days;
+let data127 = data110.audit_head_interval_s;
 if(!(((typeof data127 == "number") && (!(data127 % 1) && !isNaN(data127))) && (isFinite(data127)))){
-const err453 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.audit_keep_days.type,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data127};
+const err453 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.audit_head_interval_s.type,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data127};
 if(vErrors === null){
 vErrors = [err453];
 }
@@ -5368,8 +5371,8 @@ vErrors.push(err453);
 errors++;
 }
 if((typeof data127 == "number") && (isFinite(data127))){
-if(data127 > 36500 || isNaN(data127)){
-const err454 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 36500},message:"must be <= 36500",schema:36500,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data127};
+if(data127 > 86400 || isNaN(data127)){
+const err454 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data127};
 if(vErrors === null){
 vErrors = [err454];
 }
@@ -5378,8 +5381,8 @@ vErrors.push(err454);
 }
 errors++;
 }
-if(data127 < 0 || isNaN(data127)){
-const err455 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data127};
+if(data127 < 5 || isNaN(data127)){
+const err455 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data127};
 if(vErrors === null){
 vErrors = [err455];
 }
@@ -5389,9 +5392,9 @@ vErrors.push(err455);
 errors++;
 }
 }
-let data128 = data109.session_expiry_s;
+let data128 = data110.audit_keep_days;
 if(!(((typeof data128 == "number") && (!(data128 % 1) && !isNaN(data128))) && (isFinite(data128)))){
-const err456 = {instancePath:instancePath+"/uplink/session_expiry_s",schemaPath:"#/properties/uplink/properties/session_expiry_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.session_expiry_s.type,parentSchema:schema11.properties.uplink.properties.session_expiry_s,data:data128};
+const err456 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.audit_keep_days.type,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data128};
 if(vErrors === null){
 vErrors = [err456];
 }
@@ -5401,8 +5404,8 @@ vErrors.push(err456);
 errors++;
 }
 if((typeof data128 == "number") && (isFinite(data128))){
-if(data128 < 86400 || isNaN(data128)){
-const err457 = {instancePath:instancePath+"/uplink/session_expiry_s",schemaPath:"#/properties/uplink/properties/session_expiry_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 86400},message:"must be >= 86400",schema:86400,parentSchema:schema11.properties.uplink.properties.session_expiry_s,data:data128};
+if(data128 > 36500 || isNaN(data128)){
+const err457 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 36500},message:"must be <= 36500",schema:36500,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data128};
 if(vErrors === null){
 vErrors = [err457];
 }
@@ -5411,10 +5414,8 @@ vErrors.push(err457);
 }
 errors++;
 }
-}
-let data129 = data109.reconnect_ms;
-if(!(((typeof data129 == "number") && (!(data129 % 1) && !isNaN(data129))) && (isFinite(data129)))){
-const err458 = {instancePath:instancePath+"/uplink/reconnect_ms",schemaPath:"#/properties/uplink/properties/reconnect_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.reconnect_ms.type,parentSchema:schema11.properties.uplink.properties.reconnect_ms,data:data129};
+if(data128 < 0 || isNaN(data128)){
+const err458 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data128};
 if(vErrors === null){
 vErrors = [err458];
 }
@@ -5423,9 +5424,10 @@ vErrors.push(err458);
 }
 errors++;
 }
-if((typeof data129 == "number") && (isFinite(data129))){
-if(data129 < 100 || isNaN(data129)){
-const err459 = {instancePath:instancePath+"/uplink/reconnect_ms",schemaPath:"#/properties/uplink/properties/reconnect_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.uplink.properties.reconnect_ms,data:data129};
+}
+let data129 = data110.session_expiry_s;
+if(!(((typeof data129 == "number") && (!(data129 % 1) && !isNaN(data129))) && (isFinite(data129)))){
+const err459 = {instancePath:instancePath+"/uplink/session_expiry_s",schemaPath:"#/properties/uplink/properties/session_expiry_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.session_expiry_s.type,parentSchema:schema11.properties.uplink.properties.session_expiry_s,data:data129};
 if(vErrors === null){
 vErrors = [err459];
 }
@@ -5434,10 +5436,9 @@ vErrors.push(err459);
 }
 errors++;
 }
-}
-}
-else {
-const err460 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uplink.type,parentSchema:schema11.properties.uplink,data:data109};
+if((typeof data129 == "number") && (isFinite(data129))){
+if(data129 < 86400 || isNaN(data129)){
+const err460 = {instancePath:instancePath+"/uplink/session_expiry_s",schemaPath:"#/properties/uplink/properties/session_expiry_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 86400},message:"must be >= 86400",schema:86400,parentSchema:schema11.properties.uplink.properties.session_expiry_s,data:data129};
 if(vErrors === null){
 vErrors = [err460];
 }
@@ -5446,31 +5447,10 @@ vErrors.push(err460);
 }
 errors++;
 }
-let data130 = data.web;
-if(data130 && typeof data130 == "object" && !Array.isArray(data130)){
-if(data130.enabled === undefined){
-data130.enabled = true;
 }
-if(data130.host === undefined){
-data130.host = "0.0.0.0";
-}
-if(data130.port === undefined){
-data130.port = 8443;
-}
-if(data130.cert_file === undefined){
-data130.cert_file = "";
-}
-if(data130.key_file === undefined){
-data130.key_file = "";
-}
-if(data130.session_idle_min === undefined){
-data130.session_idle_min = 30;
-}
-if(data130.session_max_h === undefined){
-data130.session_max_h = 12;
-}
-if(data130.enabled === undefined){
-const err461 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data130};
+let data130 = data110.reconnect_ms;
+if(!(((typeof data130 == "number") && (!(data130 % 1) && !isNaN(data130))) && (isFinite(data130)))){
+const err461 = {instancePath:instancePath+"/uplink/reconnect_ms",schemaPath:"#/properties/uplink/properties/reconnect_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.reconnect_ms.type,parentSchema:schema11.properties.uplink.properties.reconnect_ms,data:data130};
 if(vErrors === null){
 vErrors = [err461];
 }
@@ -5479,8 +5459,9 @@ vErrors.push(err461);
 }
 errors++;
 }
-if(data130.host === undefined){
-const err462 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data130};
+if((typeof data130 == "number") && (isFinite(data130))){
+if(data130 < 100 || isNaN(data130)){
+const err462 = {instancePath:instancePath+"/uplink/reconnect_ms",schemaPath:"#/properties/uplink/properties/reconnect_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.uplink.properties.reconnect_ms,data:data130};
 if(vErrors === null){
 vErrors = [err462];
 }
@@ -5489,8 +5470,10 @@ vErrors.push(err462);
 }
 errors++;
 }
-if(data130.port === undefined){
-const err463 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data130};
+}
+}
+else {
+const err463 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uplink.type,parentSchema:schema11.properties.uplink,data:data110};
 if(vErrors === null){
 vErrors = [err463];
 }
@@ -5499,8 +5482,31 @@ vErrors.push(err463);
 }
 errors++;
 }
-if(data130.cert_file === undefined){
-const err464 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "cert_file"},message:"must have required property '"+"cert_file"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data130};
+let data131 = data.web;
+if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
+if(data131.enabled === undefined){
+data131.enabled = true;
+}
+if(data131.host === undefined){
+data131.host = "0.0.0.0";
+}
+if(data131.port === undefined){
+data131.port = 8443;
+}
+if(data131.cert_file === undefined){
+data131.cert_file = "";
+}
+if(data131.key_file === undefined){
+data131.key_file = "";
+}
+if(data131.session_idle_min === undefined){
+data131.session_idle_min = 30;
+}
+if(data131.session_max_h === undefined){
+data131.session_max_h = 12;
+}
+if(data131.enabled === undefined){
+const err464 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
 if(vErrors === null){
 vErrors = [err464];
 }
@@ -5509,8 +5515,8 @@ vErrors.push(err464);
 }
 errors++;
 }
-if(data130.key_file === undefined){
-const err465 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data130};
+if(data131.host === undefined){
+const err465 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
 if(vErrors === null){
 vErrors = [err465];
 }
@@ -5519,8 +5525,8 @@ vErrors.push(err465);
 }
 errors++;
 }
-if(data130.session_idle_min === undefined){
-const err466 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "session_idle_min"},message:"must have required property '"+"session_idle_min"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data130};
+if(data131.port === undefined){
+const err466 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
 if(vErrors === null){
 vErrors = [err466];
 }
@@ -5529,8 +5535,8 @@ vErrors.push(err466);
 }
 errors++;
 }
-if(data130.session_max_h === undefined){
-const err467 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "session_max_h"},message:"must have required property '"+"session_max_h"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data130};
+if(data131.cert_file === undefined){
+const err467 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "cert_file"},message:"must have required property '"+"cert_file"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
 if(vErrors === null){
 vErrors = [err467];
 }
@@ -5539,9 +5545,8 @@ vErrors.push(err467);
 }
 errors++;
 }
-for(const key18 in data130){
-if(!(((((((key18 === "enabled") || (key18 === "host")) || (key18 === "port")) || (key18 === "cert_file")) || (key18 === "key_file")) || (key18 === "session_idle_min")) || (key18 === "session_max_h"))){
-const err468 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.web,data:data130};
+if(data131.key_file === undefined){
+const err468 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
 if(vErrors === null){
 vErrors = [err468];
 }
@@ -5550,10 +5555,8 @@ vErrors.push(err468);
 }
 errors++;
 }
-}
-let data131 = data130.enabled;
-if(typeof data131 !== "boolean"){
-const err469 = {instancePath:instancePath+"/web/enabled",schemaPath:"#/properties/web/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.web.properties.enabled.type,parentSchema:schema11.properties.web.properties.enabled,data:data131};
+if(data131.session_idle_min === undefined){
+const err469 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "session_idle_min"},message:"must have required property '"+"session_idle_min"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
 if(vErrors === null){
 vErrors = [err469];
 }
@@ -5562,10 +5565,8 @@ vErrors.push(err469);
 }
 errors++;
 }
-let data132 = data130.host;
-if(typeof data132 === "string"){
-if(func3(data132) > 64){
-const err470 = {instancePath:instancePath+"/web/host",schemaPath:"#/properties/web/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.web.properties.host,data:data132};
+if(data131.session_max_h === undefined){
+const err470 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "session_max_h"},message:"must have required property '"+"session_max_h"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
 if(vErrors === null){
 vErrors = [err470];
 }
@@ -5574,9 +5575,9 @@ vErrors.push(err470);
 }
 errors++;
 }
-}
-else {
-const err471 = {instancePath:instancePath+"/web/host",schemaPath:"#/properties/web/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.host.type,parentSchema:schema11.properties.web.properties.host,data:data132};
+for(const key18 in data131){
+if(!(((((((key18 === "enabled") || (key18 === "host")) || (key18 === "port")) || (key18 === "cert_file")) || (key18 === "key_file")) || (key18 === "session_idle_min")) || (key18 === "session_max_h"))){
+const err471 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.web,data:data131};
 if(vErrors === null){
 vErrors = [err471];
 }
@@ -5585,9 +5586,10 @@ vErrors.push(err471);
 }
 errors++;
 }
-let data133 = data130.port;
-if(!(((typeof data133 == "number") && (!(data133 % 1) && !isNaN(data133))) && (isFinite(data133)))){
-const err472 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.port.type,parentSchema:schema11.properties.web.properties.port,data:data133};
+}
+let data132 = data131.enabled;
+if(typeof data132 !== "boolean"){
+const err472 = {instancePath:instancePath+"/web/enabled",schemaPath:"#/properties/web/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.web.properties.enabled.type,parentSchema:schema11.properties.web.properties.enabled,data:data132};
 if(vErrors === null){
 vErrors = [err472];
 }
@@ -5596,9 +5598,10 @@ vErrors.push(err472);
 }
 errors++;
 }
-if((typeof data133 == "number") && (isFinite(data133))){
-if(data133 > 65535 || isNaN(data133)){
-const err473 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.web.properties.port,data:data133};
+let data133 = data131.host;
+if(typeof data133 === "string"){
+if(func3(data133) > 64){
+const err473 = {instancePath:instancePath+"/web/host",schemaPath:"#/properties/web/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.web.properties.host,data:data133};
 if(vErrors === null){
 vErrors = [err473];
 }
@@ -5607,8 +5610,9 @@ vErrors.push(err473);
 }
 errors++;
 }
-if(data133 < 0 || isNaN(data133)){
-const err474 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.web.properties.port,data:data133};
+}
+else {
+const err474 = {instancePath:instancePath+"/web/host",schemaPath:"#/properties/web/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.host.type,parentSchema:schema11.properties.web.properties.host,data:data133};
 if(vErrors === null){
 vErrors = [err474];
 }
@@ -5617,11 +5621,9 @@ vErrors.push(err474);
 }
 errors++;
 }
-}
-let data134 = data130.cert_file;
-if(typeof data134 === "string"){
-if(func3(data134) > 4096){
-const err475 = {instancePath:instancePath+"/web/cert_file",schemaPath:"#/properties/web/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.web.properties.cert_file,data:data134};
+let data134 = data131.port;
+if(!(((typeof data134 == "number") && (!(data134 % 1) && !isNaN(data134))) && (isFinite(data134)))){
+const err475 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.port.type,parentSchema:schema11.properties.web.properties.port,data:data134};
 if(vErrors === null){
 vErrors = [err475];
 }
@@ -5630,9 +5632,9 @@ vErrors.push(err475);
 }
 errors++;
 }
-}
-else {
-const err476 = {instancePath:instancePath+"/web/cert_file",schemaPath:"#/properties/web/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.cert_file.type,parentSchema:schema11.properties.web.properties.cert_file,data:data134};
+if((typeof data134 == "number") && (isFinite(data134))){
+if(data134 > 65535 || isNaN(data134)){
+const err476 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.web.properties.port,data:data134};
 if(vErrors === null){
 vErrors = [err476];
 }
@@ -5641,10 +5643,8 @@ vErrors.push(err476);
 }
 errors++;
 }
-let data135 = data130.key_file;
-if(typeof data135 === "string"){
-if(func3(data135) > 4096){
-const err477 = {instancePath:instancePath+"/web/key_file",schemaPath:"#/properties/web/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.web.properties.key_file,data:data135};
+if(data134 < 0 || isNaN(data134)){
+const err477 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.web.properties.port,data:data134};
 if(vErrors === null){
 vErrors = [err477];
 }
@@ -5654,8 +5654,10 @@ vErrors.push(err477);
 errors++;
 }
 }
-else {
-const err478 = {instancePath:instancePath+"/web/key_file",schemaPath:"#/properties/web/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.key_file.type,parentSchema:schema11.properties.web.properties.key_file,data:data135};
+let data135 = data131.cert_file;
+if(typeof data135 === "string"){
+if(func3(data135) > 4096){
+const err478 = {instancePath:instancePath+"/web/cert_file",schemaPath:"#/properties/web/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.web.properties.cert_file,data:data135};
 if(vErrors === null){
 vErrors = [err478];
 }
@@ -5664,9 +5666,9 @@ vErrors.push(err478);
 }
 errors++;
 }
-let data136 = data130.session_idle_min;
-if(!(((typeof data136 == "number") && (!(data136 % 1) && !isNaN(data136))) && (isFinite(data136)))){
-const err479 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.session_idle_min.type,parentSchema:schema11.properties.web.properties.session_idle_min,data:data136};
+}
+else {
+const err479 = {instancePath:instancePath+"/web/cert_file",schemaPath:"#/properties/web/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.cert_file.type,parentSchema:schema11.properties.web.properties.cert_file,data:data135};
 if(vErrors === null){
 vErrors = [err479];
 }
@@ -5675,9 +5677,10 @@ vErrors.push(err479);
 }
 errors++;
 }
-if((typeof data136 == "number") && (isFinite(data136))){
-if(data136 > 1440 || isNaN(data136)){
-const err480 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.web.properties.session_idle_min,data:data136};
+let data136 = data131.key_file;
+if(typeof data136 === "string"){
+if(func3(data136) > 4096){
+const err480 = {instancePath:instancePath+"/web/key_file",schemaPath:"#/properties/web/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.web.properties.key_file,data:data136};
 if(vErrors === null){
 vErrors = [err480];
 }
@@ -5686,8 +5689,9 @@ vErrors.push(err480);
 }
 errors++;
 }
-if(data136 < 1 || isNaN(data136)){
-const err481 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.web.properties.session_idle_min,data:data136};
+}
+else {
+const err481 = {instancePath:instancePath+"/web/key_file",schemaPath:"#/properties/web/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.key_file.type,parentSchema:schema11.properties.web.properties.key_file,data:data136};
 if(vErrors === null){
 vErrors = [err481];
 }
@@ -5696,10 +5700,9 @@ vErrors.push(err481);
 }
 errors++;
 }
-}
-let data137 = data130.session_max_h;
+let data137 = data131.session_idle_min;
 if(!(((typeof data137 == "number") && (!(data137 % 1) && !isNaN(data137))) && (isFinite(data137)))){
-const err482 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.session_max_h.type,parentSchema:schema11.properties.web.properties.session_max_h,data:data137};
+const err482 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.session_idle_min.type,parentSchema:schema11.properties.web.properties.session_idle_min,data:data137};
 if(vErrors === null){
 vErrors = [err482];
 }
@@ -5709,8 +5712,8 @@ vErrors.push(err482);
 errors++;
 }
 if((typeof data137 == "number") && (isFinite(data137))){
-if(data137 > 168 || isNaN(data137)){
-const err483 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.web.properties.session_max_h,data:data137};
+if(data137 > 1440 || isNaN(data137)){
+const err483 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.web.properties.session_idle_min,data:data137};
 if(vErrors === null){
 vErrors = [err483];
 }
@@ -5720,7 +5723,7 @@ vErrors.push(err483);
 errors++;
 }
 if(data137 < 1 || isNaN(data137)){
-const err484 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.web.properties.session_max_h,data:data137};
+const err484 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.web.properties.session_idle_min,data:data137};
 if(vErrors === null){
 vErrors = [err484];
 }
@@ -5730,9 +5733,9 @@ vErrors.push(err484);
 errors++;
 }
 }
-}
-else {
-const err485 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.web.type,parentSchema:schema11.properties.web,data:data130};
+let data138 = data131.session_max_h;
+if(!(((typeof data138 == "number") && (!(data138 % 1) && !isNaN(data138))) && (isFinite(data138)))){
+const err485 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.session_max_h.type,parentSchema:schema11.properties.web.properties.session_max_h,data:data138};
 if(vErrors === null){
 vErrors = [err485];
 }
@@ -5741,14 +5744,47 @@ vErrors.push(err485);
 }
 errors++;
 }
-}
-else {
-const err486 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if((typeof data138 == "number") && (isFinite(data138))){
+if(data138 > 168 || isNaN(data138)){
+const err486 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.web.properties.session_max_h,data:data138};
 if(vErrors === null){
 vErrors = [err486];
 }
 else {
 vErrors.push(err486);
+}
+errors++;
+}
+if(data138 < 1 || isNaN(data138)){
+const err487 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.web.properties.session_max_h,data:data138};
+if(vErrors === null){
+vErrors = [err487];
+}
+else {
+vErrors.push(err487);
+}
+errors++;
+}
+}
+}
+else {
+const err488 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.web.type,parentSchema:schema11.properties.web,data:data131};
+if(vErrors === null){
+vErrors = [err488];
+}
+else {
+vErrors.push(err488);
+}
+errors++;
+}
+}
+else {
+const err489 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err489];
+}
+else {
+vErrors.push(err489);
 }
 errors++;
 }

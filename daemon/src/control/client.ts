@@ -16,13 +16,13 @@ export class ControlError extends HindsightError {
 }
 
 /** Call one route of the running daemon's control API, typed by its description (for the CLI). */
-export function callRoute<Req extends RouteRequest, Res>(stateDir: string, route: ControlRoute<Req, Res>, call: Req): Promise<Res> {
-  return controlRequest<Res>(stateDir, route.method, routeUrl(route, call), call.body);
+export function callRoute<Req extends RouteRequest, Res>(runtimeDir: string, route: ControlRoute<Req, Res>, call: Req): Promise<Res> {
+  return controlRequest<Res>(runtimeDir, route.method, routeUrl(route, call), call.body);
 }
 
 /** Call the running daemon's control API by method and path. Throws ControlError with the daemon's message. */
-export async function controlRequest<T>(stateDir: string, method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<T> {
-  const { socket, token: tokenFile } = controlPaths(stateDir);
+export async function controlRequest<T>(runtimeDir: string, method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<T> {
+  const { socket, token: tokenFile } = controlPaths(runtimeDir);
   let token: string;
   try {
     token = readFileSync(tokenFile, 'utf8').trim();
@@ -34,7 +34,7 @@ export async function controlRequest<T>(stateDir: string, method: 'GET' | 'POST'
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   let proof: ReturnType<typeof makePeerProof>;
   try {
-    proof = makePeerProof(stateDir);
+    proof = makePeerProof(runtimeDir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notRunning(socket);
     throw err;

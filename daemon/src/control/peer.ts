@@ -9,7 +9,7 @@ import { createExclusiveFile, ensurePrivateDir } from '../util/secure-fs.js';
  *
  * Node cannot read a unix socket's peer credentials (SO_PEERCRED). So the CLI proves its user the way a
  * file system can: before a request it creates a new file with a random name in a folder of the daemon's
- * state (only root and the daemon's own user can write there) and names that file in a header; the
+ * runtime folder (only root and the daemon's own user can write there) and names that file in a header; the
  * daemon looks at the file's owner, which the kernel set to the creator's user id and which no caller
  * other than root can choose, then deletes it (one use). The audit row then names that user, never a
  * name the request asserted.
@@ -21,25 +21,25 @@ export const PEER_HEADER = 'x-hindsight-peer';
 const MAX_AGE_MS = 60_000;
 const NAME = /^[0-9a-f]{32}$/;
 
-export function peerDir(stateDir: string): string {
-  return path.join(stateDir, 'control.peers');
+export function peerDir(runtimeDir: string): string {
+  return path.join(runtimeDir, 'control.peers');
 }
 
 /** The daemon, at start: the proof folder, owner-only and empty (files of a crashed client are dropped). */
-export function preparePeerDir(stateDir: string): void {
-  const dir = ensurePrivateDir(peerDir(stateDir), 0o700, true);
+export function preparePeerDir(runtimeDir: string): void {
+  const dir = ensurePrivateDir(peerDir(runtimeDir), 0o700, true);
   for (const f of readdirSync(dir)) rmSync(path.join(dir, f), { force: true, recursive: true });
 }
 
 /** The CLI, before a request: make a proof file; returns its name (for the header) and how to remove it. */
-export function makePeerProof(stateDir: string): { name: string; remove: () => void } {
+export function makePeerProof(runtimeDir: string): { name: string; remove: () => void } {
   const name = randomBytes(16).toString('hex');
-  const file = path.join(peerDir(stateDir), name);
+  const file = path.join(peerDir(runtimeDir), name);
   try {
     createExclusiveFile(file, '');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EACCES') throw new HindsightError(`permission denied in ${peerDir(stateDir)}`, { code: 'forbidden', hint: 'run the command as root or as the hindsight user' });
+    if (code === 'EACCES') throw new HindsightError(`permission denied in ${peerDir(runtimeDir)}`, { code: 'forbidden', hint: 'run the command as root or as the hindsight user' });
     throw err;
   }
   return { name, remove: () => rmSync(file, { force: true }) };
@@ -49,13 +49,13 @@ export function makePeerProof(stateDir: string): { name: string; remove: () => v
  * The daemon, on a request: the caller's user from its proof file, which is removed. Throws a plain-words
  * error for a missing, malformed, stale, linked or shared proof.
  */
-export function provenPeer(stateDir: string, name: string | undefined, nowMs: number): { uid: number; user: string } {
+export function provenPeer(runtimeDir: string, name: string | undefined, nowMs: number): { uid: number; user: string } {
   const refuse = (why: string): never => {
     throw new HindsightError(`the caller did not prove which user it runs as: ${why}`, { code: 'unauthorized', hint: 'use the hindsight command of the same version as the daemon' });
   };
   if (!name) return refuse('no proof named');
   if (!NAME.test(name)) return refuse('the proof name is malformed');
-  const file = path.join(peerDir(stateDir), name);
+  const file = path.join(peerDir(runtimeDir), name);
   let st;
   try {
     st = lstatSync(file);

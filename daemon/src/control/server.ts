@@ -3,7 +3,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { HindsightError, UsageError } from '../util/errors.js';
-import { createExclusiveFile } from '../util/secure-fs.js';
+import { createExclusiveFile, ensurePrivateDir } from '../util/secure-fs.js';
 import { assertWellFormedText } from '../util/text.js';
 import { describeValidation, type ValidationIssue } from '../util/validation-words.js';
 import { controlPaths } from './paths.js';
@@ -24,7 +24,7 @@ export class ControlServer {
   private readonly plugins: FastifyPluginAsync[] = [];
 
   constructor(
-    private readonly stateDir: string,
+    private readonly runtimeDir: string,
     private readonly log: Logger,
   ) {}
 
@@ -34,12 +34,14 @@ export class ControlServer {
   }
 
   async start(): Promise<void> {
-    const { socket, token } = controlPaths(this.stateDir);
+    const { socket, token } = controlPaths(this.runtimeDir);
     this.token = randomBytes(32).toString('hex');
+    // the runtime folder: systemd's RuntimeDirectory, else made owner-only here
+    ensurePrivateDir(this.runtimeDir, 0o700);
     // A new file each start (a stale one, or a link put in its place, is removed, never written through).
     rmSync(token, { force: true });
     createExclusiveFile(token, this.token + '\n');
-    preparePeerDir(this.stateDir);
+    preparePeerDir(this.runtimeDir);
     const app = Fastify({
       logger: false,
       bodyLimit: 64 * 1024,
@@ -54,7 +56,7 @@ export class ControlServer {
       }
       try {
         const proof = req.headers[PEER_HEADER];
-        setCaller(req.raw, peerActor(provenPeer(this.stateDir, typeof proof === 'string' ? proof : undefined, Date.now())));
+        setCaller(req.raw, peerActor(provenPeer(this.runtimeDir, typeof proof === 'string' ? proof : undefined, Date.now())));
       } catch (err) {
         const e = err as HindsightError;
         this.log.warn({ service: this.name, url: req.url }, e.message);
@@ -88,7 +90,7 @@ export class ControlServer {
   async stop(): Promise<void> {
     await this.app?.close();
     this.app = undefined;
-    const { socket, token } = controlPaths(this.stateDir);
+    const { socket, token } = controlPaths(this.runtimeDir);
     rmSync(socket, { force: true });
     rmSync(token, { force: true });
   }

@@ -31,8 +31,8 @@ describe('the shipped systemd units', () => {
     });
   }
 
-  it('the box unit is what the daemon expects: notify with a watchdog, children may notify, /proc hidden, its state writable', () => {
+  it('the box unit is what the daemon expects: notify with a watchdog, children may notify, /proc hidden, its state writable, its runtime folder made', () => {
     const text = readFileSync(path.join(dir, 'hindsight.service'), 'utf8');
-    for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=60', 'Restart=always', 'ProtectProc=invisible', 'ReadWritePaths=/var/lib/hindsight']) expect(text.split('\n')).toContain(line);
+    for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=60', 'Restart=always', 'ProtectProc=invisible', 'ReadWritePaths=/var/lib/hindsight', 'RuntimeDirectory=hindsight', 'RuntimeDirectoryMode=0750']) expect(text.split('\n')).toContain(line);
   });
 });

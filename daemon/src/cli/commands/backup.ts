@@ -63,7 +63,7 @@ export function registerBackup(program: Command): void {
     } catch {
       current = undefined;
     }
-    if (current && (await daemonAnswers(controlPaths(daemonPaths(current).stateDir).socket))) {
+    if (current && (await daemonAnswers(controlPaths(daemonPaths(current).runtimeDir).socket))) {
       throw new HindsightError('the daemon is running', { code: 'daemon_running', hint: 'stop it first (`systemctl stop hindsight`), then restore, then start it' });
     }
     const r = restoreBox({ in: opts.in, secret, configFile: file, env: process.env, restoredBy: cliActor().id, now: Date.now() });

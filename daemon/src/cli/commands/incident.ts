@@ -15,8 +15,8 @@ interface Common {
   json?: boolean;
 }
 
-function stateDir(opts: Common): string {
-  return daemonPaths(loadCliConfig(opts.config)).stateDir;
+function runtimeDir(opts: Common): string {
+  return daemonPaths(loadCliConfig(opts.config)).runtimeDir;
 }
 
 /** The person at the terminal, as an id the daemon accepts. */
@@ -119,7 +119,7 @@ export function registerIncident(program: Command): void {
       justification: opts.justification,
       on_behalf_of: opts.by,
     };
-    const dir = stateDir(opts);
+    const dir = runtimeDir(opts);
     const { incident: created } = await callRoute(dir, INCIDENT_API.log, { body });
     let view = created;
     if (opts.wait) {
@@ -143,7 +143,7 @@ export function registerIncident(program: Command): void {
       .option('--state <states>', 'only these states, comma separated')
       .option('--limit <n>', 'at most this many', intOption('--limit', 1, 9999), 50),
   ).action(async (opts: Common & { state?: string; limit: number }) => {
-    const { incidents } = await callRoute(stateDir(opts), INCIDENT_API.list, { query: { limit: String(opts.limit), state: opts.state } });
+    const { incidents } = await callRoute(runtimeDir(opts), INCIDENT_API.list, { query: { limit: String(opts.limit), state: opts.state } });
     if (opts.json) return void process.stdout.write(JSON.stringify(incidents) + '\n');
     if (incidents.length === 0) return void process.stdout.write('no incidents\n');
     process.stdout.write(
@@ -156,7 +156,7 @@ export function registerIncident(program: Command): void {
 
   withCommon(incident.command('show').description('show one incident: window, cameras, clips, coverage').argument('<id>', 'incident id')).action(
     async (id: string, opts: Common) => {
-      const { incident: view } = await callRoute(stateDir(opts), INCIDENT_API.show, { params: { id } });
+      const { incident: view } = await callRoute(runtimeDir(opts), INCIDENT_API.show, { params: { id } });
       process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
     },
   );
@@ -169,13 +169,13 @@ export function registerIncident(program: Command): void {
       .requiredOption('--justification <text>', 'why it is cancelled, at least 10 characters'),
   ).action(async (id: string, opts: Common & { justification: string }) => {
     // the audit names the user running the command (proved to the daemon, never claimed)
-    const { incident: view } = await callRoute(stateDir(opts), INCIDENT_API.cancel, { params: { id }, body: { justification: opts.justification } });
+    const { incident: view } = await callRoute(runtimeDir(opts), INCIDENT_API.cancel, { params: { id }, body: { justification: opts.justification } });
     process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
   });
 
   withCommon(incident.command('retry').description('retry a failed incident now, from the step that failed').argument('<id>', 'incident id')).action(
     async (id: string, opts: Common) => {
-      const { incident: view } = await callRoute(stateDir(opts), INCIDENT_API.retry, { params: { id }, body: {} });
+      const { incident: view } = await callRoute(runtimeDir(opts), INCIDENT_API.retry, { params: { id }, body: {} });
       process.stdout.write(opts.json ? JSON.stringify(view) + '\n' : describe(view));
     },
   );

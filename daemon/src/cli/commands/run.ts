@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { Daemon } from '../../app/daemon.js';
 import { AuditLog } from '../../audit/log.js';
 import { credentialsKeyPath } from '../../cameras/credentials.js';
-import type { DaemonPaths } from '../../config/paths.js';
+import { daemonPaths, type DaemonPaths } from '../../config/paths.js';
+import { assertWritableFolders } from '../../config/writable.js';
 import type { Config } from '../../config/schema.js';
 import { openDatabase } from '../../db/db.js';
 import { completeWipe, pendingWipe, type WipeTargets } from '../../fleet/wipe.js';
@@ -20,6 +21,8 @@ export function registerRun(program: Command): void {
     .option(...CONFIG_OPTION)
     .action(async (opts: { config?: string }) => {
       const config = loadCliConfig(opts.config);
+      // a folder the unit keeps read-only (a buffer moved to another disk) stops the start here, with the fix
+      assertWritableFolders(daemonPaths(config));
       // recent lines, redacted, for the force's get_logs; stdout gets exactly what it always did
       const logRing = new LogRing();
       const log = createLogger({ level: config.log.level, pretty: config.log.pretty, tee: logRing });

@@ -16,6 +16,10 @@ export const PathsSection = section('Where the daemon keeps its state, buffer an
   state_dir: pathString('Folder for the database, keys and working files.', '/var/lib/hindsight'),
   buffer_dir: pathString('Folder for the rolling camera buffer; empty means <state_dir>/buffer.', ''),
   evidence_dir: pathString('Folder for incident master clips and crops; empty means <state_dir>/evidence.', ''),
+  runtime_dir: pathString(
+    "Folder for the control socket, its token and the callers' proof files (all made anew at each start); empty means <state_dir>. Under systemd: /run/hindsight (the unit's RuntimeDirectory).",
+    '',
+  ),
 });
 
 export const LogSection = section('Logging (JSON lines to stdout; journald keeps them).', {
