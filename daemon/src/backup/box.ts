@@ -10,7 +10,7 @@ import { openDatabase, snapshotDatabase } from '../db/db.js';
 import { uplinkFiles } from '../uplink/enrollment.js';
 import { newId } from '../util/ids.js';
 import { writeFileAtomic } from '../util/secure-fs.js';
-import { BackupError, readBackup, writeBackup, type BackupManifest, type BackupSecret, type MemberSource } from './archive.js';
+import { BackupError, readBackup, writeBackup, type BackupManifest, type BackupSecret, type MemberSource } from '../crypto/backup-file.js';
 import { readEpoch, RESTORE_MARKER, type RestoreMarker } from '../audit/epoch.js';
 
 /**

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import type { Command } from 'commander';
 import { backupBox, restoreBox } from '../../backup/box.js';
-import { readBackupSecret, SECRET_OPTIONS, type SecretOptions } from '../../backup/secret.js';
+import { readBackupSecret, SECRET_OPTIONS, type SecretOptions } from '../../program/backup-secret.js';
 import { daemonPaths } from '../../config/paths.js';
 import { daemonVersion } from '../../config/version.js';
 import { controlPaths } from '../../control/paths.js';

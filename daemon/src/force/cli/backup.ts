@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { backupForce, restoreForce } from '../../backup/force.js';
-import { readBackupSecret, SECRET_OPTIONS, type SecretOptions } from '../../backup/secret.js';
+import { backupForce, restoreForce } from '../backup.js';
+import { readBackupSecret, SECRET_OPTIONS, type SecretOptions } from '../../program/backup-secret.js';
 import { daemonVersion } from '../../config/version.js';
 import { FORCE_CONFIG_OPTION, loadForceConfig } from './config-option.js';
 import { withForceSession } from './session.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { promptHidden } from '../program/prompt.js';
+import { promptHidden } from './prompt.js';
 import { UsageError } from '../util/errors.js';
 import { readNoFollow } from '../util/secure-fs.js';
-import type { BackupSecret } from './archive.js';
+import type { BackupSecret } from '../crypto/backup-file.js';
 
 /** How a backup is encrypted, as the `backup`/`restore` commands of both programs take it. */
 export interface SecretOptions {

@@ -2,7 +2,7 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keyFileId, readBackup, writeBackup, type BackupSecret } from '../../../daemon/src/backup/archive.js';
+import { keyFileId, readBackup, writeBackup, type BackupSecret } from '../../../daemon/src/crypto/backup-file.js';
 import { tempDir } from '../../helpers/paths.js';
 
 const pass: BackupSecret = { kind: 'passphrase', passphrase: Buffer.from('correct horse battery staple') };

@@ -2,8 +2,8 @@ import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, m
 import os from 'node:os';
 import path from 'node:path';
 import { snapshotDatabase } from '../db/db.js';
-import { forcePaths } from '../force/paths.js';
-import { BackupError, readBackup, writeBackup, type BackupManifest, type BackupSecret, type MemberSource } from './archive.js';
+import { forcePaths } from './paths.js';
+import { BackupError, readBackup, writeBackup, type BackupManifest, type BackupSecret, type MemberSource } from '../crypto/backup-file.js';
 
 /**
  * `hindsight-force backup` and `restore`: the force folder as it is (config, keys, key set, broker kit,
