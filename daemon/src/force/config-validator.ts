@@ -4,7 +4,7 @@
 import type { ConfigValidator } from '../config/loader.js';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
-const schema11 = {"additionalProperties":false,"title":"Hindsight force receiver configuration","type":"object","required":["force","mqtt","broker","caps","intake","workbench","gallery","console","log"],"properties":{"force":{"description":"The force installation.","additionalProperties":false,"default":{},"type":"object","required":["dir","prefix","share_group","client_id"],"properties":{"dir":{"description":"Folder with keys/, keyset.json, the force database and the evidence store.","path":true,"default":".","maxLength":4096,"type":"string"},"prefix":{"description":"MQTT topic prefix shared with the boxes.","default":"hindsight/v1","maxLength":100,"type":"string"},"share_group":{"description":"MQTT 5 shared-subscription group: receivers in one group share the load.","default":"hindsight-receivers","pattern":"^[A-Za-z0-9_-]{1,64}$","type":"string"},"client_id":{"description":"MQTT client id of this receiver (stable, so its persistent session survives restarts).","default":"force-receiver-1","maxLength":64,"type":"string"}}},"mqtt":{"description":"Broker connection of the force service.","additionalProperties":false,"default":{},"type":"object","required":["url","ca_file","username","password","publish_timeout_ms"],"properties":{"url":{"description":"Broker URL (mqtts://host:port).","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) of the broker.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username of the force service.","default":"svc.force","pattern":"^svc\\.[A-Za-z0-9_-]{1,60}$","type":"string"},"password":{"description":"MQTT password of the force service; may be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"publish_timeout_ms":{"description":"Deadline of one publish (receipts).","default":10000,"minimum":500,"type":"integer"}}},"broker":{"description":"The Mosquitto on this machine that reads the kit's broker/passwd, as `hindsight-force revoke` reaches it: it removes the box's line and sends the broker SIGHUP, and the reload drops the box's live connection.","additionalProperties":false,"default":{},"type":"object","required":["pid_file"],"properties":{"pid_file":{"description":"Mosquitto's pid file (its own `pid_file` setting; Debian's is /run/mosquitto/mosquitto.pid). `revoke` signals the process named there, only if it is a mosquitto, and needs the right to (root, or the broker's user).","path":true,"default":"/run/mosquitto/mosquitto.pid","maxLength":4096,"type":"string"}}},"caps":{"description":"Limits on what one box can make the receiver hold.","additionalProperties":false,"default":{},"type":"object","required":["max_envelope_bytes","max_chunks","reassembly_timeout_s","max_pending_per_device","missing_after_s"],"properties":{"max_envelope_bytes":{"description":"Largest evidence package accepted (plaintext bytes).","default":268435456,"minimum":1024,"type":"integer"},"max_chunks":{"description":"Most chunks per envelope.","default":8192,"minimum":1,"type":"integer"},"reassembly_timeout_s":{"description":"A partial envelope is dropped after this long (the box sends it again).","default":3600,"minimum":1,"type":"number"},"max_pending_per_device":{"description":"Envelopes one box may have in reassembly at once.","default":8,"minimum":1,"type":"integer"},"missing_after_s":{"description":"Ask the box for missing chunks when an incomplete envelope has been quiet this long.","default":10,"minimum":0.2,"type":"number"}}},"intake":{"description":"Back-pressure: what the receiver holds at once, and how much a flooding box can make it write.","additionalProperties":false,"default":{},"type":"object","required":["max_bytes_in_flight","receive_maximum","rejections_per_min","rejections_summary_s"],"properties":{"max_bytes_in_flight":{"description":"Bytes of messages the receiver holds at once (waiting, being reassembled or stored). Above this it takes no more from the broker until it is below again: messages wait at the broker, none is dropped. Its memory stays within about this plus receive_maximum times the largest packet (256 KiB) and the envelope it is opening.","default":33554432,"minimum":65536,"type":"integer"},"receive_maximum":{"description":"MQTT 5 Receive Maximum: messages the broker sends this receiver before it acknowledges them.","default":32,"minimum":1,"maximum":65535,"type":"integer"},"rejections_per_min":{"description":"Refused messages of one box recorded one by one (rejection row, audit row, log line) per minute, in a burst of as many; the rest are counted into a summary.","default":20,"minimum":1,"maximum":100000,"type":"integer"},"rejections_summary_s":{"description":"Seconds over which a box's suppressed rejections are counted into one summary row and log line.","default":60,"minimum":1,"maximum":86400,"type":"integer"}}},"workbench":{"description":"Triage and candidate lists.","additionalProperties":false,"default":{},"type":"object","required":["candidates_top_k","candidate_threshold","triage_max_days","retention_days","series_threshold"],"properties":{"candidates_top_k":{"description":"Candidates proposed per searched subject.","default":10,"minimum":1,"maximum":100,"type":"integer"},"candidate_threshold":{"description":"Cosine similarity a gallery photo must reach to be proposed. 0.34 is a false match rate of about 1 in 1000 per comparison on the development photos; a search compares every person, so the chance that a stranger gets some candidate grows with the gallery (measured in the README: 7 % of strangers at 76 persons). Raise it (0.48: about 1 % at that size) for fewer false candidates at the cost of missed mates.","default":0.34,"minimum":0,"maximum":1,"type":"number"},"triage_max_days":{"description":"Days an incident may wait untriaged; then it is deleted with a deletion receipt (at most 31).","default":31,"minimum":1,"maximum":31,"type":"integer"},"retention_days":{"description":"Days after acceptance that the subjects of an incident without a possible match confirmed by two reviewers are kept; then they are deleted with a deletion receipt (the whole evidence when none is confirmed).","default":90,"minimum":1,"maximum":3650,"type":"integer"},"series_threshold":{"description":"Cosine similarity at which two subjects of accepted incidents are linked as possibly the same unknown person (a series); conservative on purpose: a reviewer can split a wrong link.","default":0.45,"minimum":0,"maximum":1,"type":"number"}}},"gallery":{"description":"Search of the custody gallery.","additionalProperties":false,"default":{},"type":"object","required":["index_min_photos","index_shortlist","index_expansion"],"properties":{"index_min_photos":{"description":"From this many photos of a model on, a search asks an approximate nearest-neighbour index (saved in <dir>/gallery/index, loaded at start) for a shortlist and scores only those photos exactly; below it every photo is compared exactly and no index is kept. Exact search costs about 10 ms per 1,000 photos (see the README).","default":20000,"minimum":0,"maximum":100000000,"type":"integer"},"index_shortlist":{"description":"Photos the index proposes for exact scoring per search; more finds more of the true nearest at some cost in time (see the README).","default":200,"minimum":10,"maximum":10000,"type":"integer"},"index_expansion":{"description":"Breadth of the index's graph search (HNSW `ef`); more finds more of the true nearest at some cost in time (see the README).","default":512,"minimum":16,"maximum":4096,"type":"integer"}}},"console":{"description":"The reviewers' web console (`hindsight-force console`), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h"],"properties":{"enabled":{"description":"Allow the console to start. Off: `hindsight-force console` refuses, and only the command line is used.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"127.0.0.1\": this machine only; the address of the force network the reviewers use, or \"0.0.0.0\" for every network).","default":"127.0.0.1","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the console prints which).","default":9443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the console's own self-signed P-256 certificate, made at the first start in <dir>/web/.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}}}};
+const schema11 = {"additionalProperties":false,"title":"Hindsight force receiver configuration","type":"object","required":["force","mqtt","broker","caps","intake","workbench","gallery","console","log"],"properties":{"force":{"description":"The force installation.","additionalProperties":false,"default":{},"type":"object","required":["dir","prefix","share_group","client_id"],"properties":{"dir":{"description":"Folder with keys/, keyset.json, the force database and the evidence store.","path":true,"default":".","maxLength":4096,"type":"string"},"prefix":{"description":"MQTT topic prefix shared with the boxes.","default":"hindsight/v1","maxLength":100,"type":"string"},"share_group":{"description":"MQTT 5 shared-subscription group: receivers in one group share the load.","default":"hindsight-receivers","pattern":"^[A-Za-z0-9_-]{1,64}$","type":"string"},"client_id":{"description":"MQTT client id of this receiver (stable, so its persistent session survives restarts).","default":"force-receiver-1","maxLength":64,"type":"string"}}},"mqtt":{"description":"Broker connection of the force service.","additionalProperties":false,"default":{},"type":"object","required":["url","ca_file","username","password","publish_timeout_ms"],"properties":{"url":{"description":"Broker URL (mqtts://host:port).","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) of the broker.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username of the force service.","default":"svc.force","pattern":"^svc\\.[A-Za-z0-9_-]{1,60}$","type":"string"},"password":{"description":"MQTT password of the force service; may be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"publish_timeout_ms":{"description":"Deadline of one publish (receipts).","default":10000,"minimum":500,"type":"integer"}}},"broker":{"description":"The Mosquitto on this machine that reads the kit's broker/passwd, as `hindsight-force revoke` reaches it: it removes the box's line and sends the broker SIGHUP, and the reload drops the box's live connection.","additionalProperties":false,"default":{},"type":"object","required":["pid_file"],"properties":{"pid_file":{"description":"Mosquitto's pid file (its own `pid_file` setting; Debian's is /run/mosquitto/mosquitto.pid). `revoke` signals the process named there, only if it is a mosquitto, and needs the right to (root, or the broker's user).","path":true,"default":"/run/mosquitto/mosquitto.pid","maxLength":4096,"type":"string"}}},"caps":{"description":"Limits on what one box can make the receiver hold.","additionalProperties":false,"default":{},"type":"object","required":["max_envelope_bytes","max_chunks","reassembly_timeout_s","max_pending_per_device","missing_after_s"],"properties":{"max_envelope_bytes":{"description":"Largest evidence package accepted (plaintext bytes).","default":268435456,"minimum":1024,"type":"integer"},"max_chunks":{"description":"Most chunks per envelope.","default":8192,"minimum":1,"type":"integer"},"reassembly_timeout_s":{"description":"A partial envelope is dropped after this long (the box sends it again).","default":3600,"minimum":1,"type":"number"},"max_pending_per_device":{"description":"Envelopes one box may have in reassembly at once.","default":8,"minimum":1,"type":"integer"},"missing_after_s":{"description":"Ask the box for missing chunks when an incomplete envelope has been quiet this long.","default":10,"minimum":0.2,"type":"number"}}},"intake":{"description":"Back-pressure: what the receiver holds at once, and how much a flooding box can make it write.","additionalProperties":false,"default":{},"type":"object","required":["max_bytes_in_flight","receive_maximum","rejections_per_min","rejections_summary_s"],"properties":{"max_bytes_in_flight":{"description":"Bytes of messages the receiver holds at once (waiting, being reassembled or stored). Above this it takes no more from the broker until it is below again: messages wait at the broker, none is dropped. Its memory stays within about this plus receive_maximum times the largest packet (256 KiB) and the envelope it is opening.","default":33554432,"minimum":65536,"type":"integer"},"receive_maximum":{"description":"MQTT 5 Receive Maximum: messages the broker sends this receiver before it acknowledges them.","default":32,"minimum":1,"maximum":65535,"type":"integer"},"rejections_per_min":{"description":"Refused messages of one box recorded one by one (rejection row, audit row, log line) per minute, in a burst of as many; the rest are counted into a summary.","default":20,"minimum":1,"maximum":100000,"type":"integer"},"rejections_summary_s":{"description":"Seconds over which a box's suppressed rejections are counted into one summary row and log line.","default":60,"minimum":1,"maximum":86400,"type":"integer"}}},"workbench":{"description":"Triage and candidate lists.","additionalProperties":false,"default":{},"type":"object","required":["candidates_top_k","candidate_threshold","triage_max_days","retention_days","series_threshold"],"properties":{"candidates_top_k":{"description":"Candidates proposed per searched subject.","default":10,"minimum":1,"maximum":100,"type":"integer"},"candidate_threshold":{"description":"Cosine similarity a gallery photo must reach to be proposed. 0.34 is a false match rate of about 1 in 1000 per comparison on the development photos; a search compares every person, so the chance that a stranger gets some candidate grows with the gallery (measured in the README: 7 % of strangers at 76 persons). Raise it (0.48: about 1 % at that size) for fewer false candidates at the cost of missed mates.","default":0.34,"minimum":0,"maximum":1,"type":"number"},"triage_max_days":{"description":"Days an incident may wait untriaged; then it is deleted with a deletion receipt (at most 31).","default":31,"minimum":1,"maximum":31,"type":"integer"},"retention_days":{"description":"Days after acceptance that the subjects of an incident without a possible match confirmed by two reviewers are kept; then they are deleted with a deletion receipt (the whole evidence when none is confirmed).","default":90,"minimum":1,"maximum":3650,"type":"integer"},"series_threshold":{"description":"Cosine similarity at which two subjects of accepted incidents are linked as possibly the same unknown person (a series); conservative on purpose: a reviewer can split a wrong link.","default":0.45,"minimum":0,"maximum":1,"type":"number"}}},"gallery":{"description":"Search of the custody gallery.","additionalProperties":false,"default":{},"type":"object","required":["index_min_photos","index_shortlist","index_expansion"],"properties":{"index_min_photos":{"description":"From this many photos of a model on, a search asks an approximate nearest-neighbour index (saved in <dir>/gallery/index, loaded at start) for a shortlist and scores only those photos exactly; below it every photo is compared exactly and no index is kept. Exact search costs about 10 ms per 1,000 photos (see the README).","default":20000,"minimum":0,"maximum":100000000,"type":"integer"},"index_shortlist":{"description":"Photos the index proposes for exact scoring per search; more finds more of the true nearest at some cost in time (see the README).","default":200,"minimum":10,"maximum":10000,"type":"integer"},"index_expansion":{"description":"Breadth of the index's graph search (HNSW `ef`); more finds more of the true nearest at some cost in time (see the README).","default":512,"minimum":16,"maximum":4096,"type":"integer"}}},"console":{"description":"The reviewers' web console (`hindsight-force console`), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h","metrics_token_file"],"properties":{"enabled":{"description":"Allow the console to start. Off: `hindsight-force console` refuses, and only the command line is used.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"127.0.0.1\": this machine only; the address of the force network the reviewers use, or \"0.0.0.0\" for every network).","default":"127.0.0.1","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the console prints which).","default":9443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the console's own self-signed P-256 certificate, made at the first start in <dir>/web/.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"},"metrics_token_file":{"description":"File holding the token a Prometheus scraper sends to GET /metrics (`Authorization: Bearer <token>`): 32 or more visible characters on one line, mode 600, owned by the console's user. Empty: only a logged-in admin can read the metrics.","path":true,"default":"","maxLength":4096,"type":"string"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
@@ -1434,6 +1434,9 @@ data34.session_idle_min = 30;
 if(data34.session_max_h === undefined){
 data34.session_max_h = 12;
 }
+if(data34.metrics_token_file === undefined){
+data34.metrics_token_file = "";
+}
 if(data34.enabled === undefined){
 const err117 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
@@ -1504,9 +1507,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-for(const key8 in data34){
-if(!(((((((key8 === "enabled") || (key8 === "host")) || (key8 === "port")) || (key8 === "cert_file")) || (key8 === "key_file")) || (key8 === "session_idle_min")) || (key8 === "session_max_h"))){
-const err124 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.console,data:data34};
+if(data34.metrics_token_file === undefined){
+const err124 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "metrics_token_file"},message:"must have required property '"+"metrics_token_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1515,10 +1517,9 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-let data35 = data34.enabled;
-if(typeof data35 !== "boolean"){
-const err125 = {instancePath:instancePath+"/console/enabled",schemaPath:"#/properties/console/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.console.properties.enabled.type,parentSchema:schema11.properties.console.properties.enabled,data:data35};
+for(const key8 in data34){
+if(!((((((((key8 === "enabled") || (key8 === "host")) || (key8 === "port")) || (key8 === "cert_file")) || (key8 === "key_file")) || (key8 === "session_idle_min")) || (key8 === "session_max_h")) || (key8 === "metrics_token_file"))){
+const err125 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1527,10 +1528,10 @@ vErrors.push(err125);
 }
 errors++;
 }
-let data36 = data34.host;
-if(typeof data36 === "string"){
-if(func3(data36) > 64){
-const err126 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.console.properties.host,data:data36};
+}
+let data35 = data34.enabled;
+if(typeof data35 !== "boolean"){
+const err126 = {instancePath:instancePath+"/console/enabled",schemaPath:"#/properties/console/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.console.properties.enabled.type,parentSchema:schema11.properties.console.properties.enabled,data:data35};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1539,9 +1540,10 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-else {
-const err127 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.host.type,parentSchema:schema11.properties.console.properties.host,data:data36};
+let data36 = data34.host;
+if(typeof data36 === "string"){
+if(func3(data36) > 64){
+const err127 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.console.properties.host,data:data36};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1550,9 +1552,9 @@ vErrors.push(err127);
 }
 errors++;
 }
-let data37 = data34.port;
-if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err128 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.port.type,parentSchema:schema11.properties.console.properties.port,data:data37};
+}
+else {
+const err128 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.host.type,parentSchema:schema11.properties.console.properties.host,data:data36};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1561,9 +1563,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 65535 || isNaN(data37)){
-const err129 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.console.properties.port,data:data37};
+let data37 = data34.port;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err129 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.port.type,parentSchema:schema11.properties.console.properties.port,data:data37};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1572,8 +1574,9 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(data37 < 0 || isNaN(data37)){
-const err130 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.console.properties.port,data:data37};
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 65535 || isNaN(data37)){
+const err130 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.console.properties.port,data:data37};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1582,11 +1585,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-}
-let data38 = data34.cert_file;
-if(typeof data38 === "string"){
-if(func3(data38) > 4096){
-const err131 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.cert_file,data:data38};
+if(data37 < 0 || isNaN(data37)){
+const err131 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.console.properties.port,data:data37};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1596,8 +1596,10 @@ vErrors.push(err131);
 errors++;
 }
 }
-else {
-const err132 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.cert_file.type,parentSchema:schema11.properties.console.properties.cert_file,data:data38};
+let data38 = data34.cert_file;
+if(typeof data38 === "string"){
+if(func3(data38) > 4096){
+const err132 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.cert_file,data:data38};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1606,10 +1608,9 @@ vErrors.push(err132);
 }
 errors++;
 }
-let data39 = data34.key_file;
-if(typeof data39 === "string"){
-if(func3(data39) > 4096){
-const err133 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.key_file,data:data39};
+}
+else {
+const err133 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.cert_file.type,parentSchema:schema11.properties.console.properties.cert_file,data:data38};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1618,9 +1619,10 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-else {
-const err134 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.key_file.type,parentSchema:schema11.properties.console.properties.key_file,data:data39};
+let data39 = data34.key_file;
+if(typeof data39 === "string"){
+if(func3(data39) > 4096){
+const err134 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.key_file,data:data39};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1629,9 +1631,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-let data40 = data34.session_idle_min;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err135 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_idle_min.type,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
+}
+else {
+const err135 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.key_file.type,parentSchema:schema11.properties.console.properties.key_file,data:data39};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1640,9 +1642,9 @@ vErrors.push(err135);
 }
 errors++;
 }
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 > 1440 || isNaN(data40)){
-const err136 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
+let data40 = data34.session_idle_min;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
+const err136 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_idle_min.type,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1651,8 +1653,9 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(data40 < 1 || isNaN(data40)){
-const err137 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 1440 || isNaN(data40)){
+const err137 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1661,10 +1664,8 @@ vErrors.push(err137);
 }
 errors++;
 }
-}
-let data41 = data34.session_max_h;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err138 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_max_h.type,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
+if(data40 < 1 || isNaN(data40)){
+const err138 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1673,9 +1674,10 @@ vErrors.push(err138);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 168 || isNaN(data41)){
-const err139 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
+}
+let data41 = data34.session_max_h;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err139 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_max_h.type,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1684,8 +1686,9 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(data41 < 1 || isNaN(data41)){
-const err140 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 168 || isNaN(data41)){
+const err140 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1694,10 +1697,8 @@ vErrors.push(err140);
 }
 errors++;
 }
-}
-}
-else {
-const err141 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.console.type,parentSchema:schema11.properties.console,data:data34};
+if(data41 < 1 || isNaN(data41)){
+const err141 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1706,16 +1707,11 @@ vErrors.push(err141);
 }
 errors++;
 }
-let data42 = data.log;
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.level === undefined){
-data42.level = "info";
 }
-if(data42.pretty === undefined){
-data42.pretty = "auto";
-}
-if(data42.level === undefined){
-const err142 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data42};
+let data42 = data34.metrics_token_file;
+if(typeof data42 === "string"){
+if(func3(data42) > 4096){
+const err142 = {instancePath:instancePath+"/console/metrics_token_file",schemaPath:"#/properties/console/properties/metrics_token_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.metrics_token_file,data:data42};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1724,8 +1720,9 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(data42.pretty === undefined){
-const err143 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "pretty"},message:"must have required property '"+"pretty"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data42};
+}
+else {
+const err143 = {instancePath:instancePath+"/console/metrics_token_file",schemaPath:"#/properties/console/properties/metrics_token_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.metrics_token_file.type,parentSchema:schema11.properties.console.properties.metrics_token_file,data:data42};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1734,9 +1731,9 @@ vErrors.push(err143);
 }
 errors++;
 }
-for(const key9 in data42){
-if(!((key9 === "level") || (key9 === "pretty"))){
-const err144 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data42};
+}
+else {
+const err144 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.console.type,parentSchema:schema11.properties.console,data:data34};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1745,10 +1742,16 @@ vErrors.push(err144);
 }
 errors++;
 }
+let data43 = data.log;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+if(data43.level === undefined){
+data43.level = "info";
 }
-let data43 = data42.level;
-if(typeof data43 !== "string"){
-const err145 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data43};
+if(data43.pretty === undefined){
+data43.pretty = "auto";
+}
+if(data43.level === undefined){
+const err145 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data43};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1757,8 +1760,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-if(!((((((data43 === "fatal") || (data43 === "error")) || (data43 === "warn")) || (data43 === "info")) || (data43 === "debug")) || (data43 === "trace"))){
-const err146 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data43};
+if(data43.pretty === undefined){
+const err146 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "pretty"},message:"must have required property '"+"pretty"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data43};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1767,12 +1770,9 @@ vErrors.push(err146);
 }
 errors++;
 }
-let data44 = data42.pretty;
-const _errs107 = errors;
-let valid10 = false;
-const _errs108 = errors;
-if(typeof data44 !== "boolean"){
-const err147 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.pretty.anyOf[0].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[0],data:data44};
+for(const key9 in data43){
+if(!((key9 === "level") || (key9 === "pretty"))){
+const err147 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data43};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1781,12 +1781,10 @@ vErrors.push(err147);
 }
 errors++;
 }
-var _valid0 = _errs108 === errors;
-valid10 = valid10 || _valid0;
-if(!valid10){
-const _errs110 = errors;
+}
+let data44 = data43.level;
 if(typeof data44 !== "string"){
-const err148 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.pretty.anyOf[1].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data44};
+const err148 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data44};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1795,8 +1793,8 @@ vErrors.push(err148);
 }
 errors++;
 }
-if("auto" !== data44){
-const err149 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/const",keyword:"const",params:{allowedValue: "auto"},message:"must be equal to constant",schema:"auto",parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data44};
+if(!((((((data44 === "fatal") || (data44 === "error")) || (data44 === "warn")) || (data44 === "info")) || (data44 === "debug")) || (data44 === "trace"))){
+const err149 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data44};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1805,11 +1803,12 @@ vErrors.push(err149);
 }
 errors++;
 }
-var _valid0 = _errs110 === errors;
-valid10 = valid10 || _valid0;
-}
-if(!valid10){
-const err150 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.log.properties.pretty.anyOf,parentSchema:schema11.properties.log.properties.pretty,data:data44};
+let data45 = data43.pretty;
+const _errs110 = errors;
+let valid10 = false;
+const _errs111 = errors;
+if(typeof data45 !== "boolean"){
+const err150 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.pretty.anyOf[0].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[0],data:data45};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1818,20 +1817,12 @@ vErrors.push(err150);
 }
 errors++;
 }
-else {
-errors = _errs107;
-if(vErrors !== null){
-if(_errs107){
-vErrors.length = _errs107;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-else {
-const err151 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data42};
+var _valid0 = _errs111 === errors;
+valid10 = valid10 || _valid0;
+if(!valid10){
+const _errs113 = errors;
+if(typeof data45 !== "string"){
+const err151 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.pretty.anyOf[1].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data45};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1840,14 +1831,59 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-else {
-const err152 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if("auto" !== data45){
+const err152 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/const",keyword:"const",params:{allowedValue: "auto"},message:"must be equal to constant",schema:"auto",parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data45};
 if(vErrors === null){
 vErrors = [err152];
 }
 else {
 vErrors.push(err152);
+}
+errors++;
+}
+var _valid0 = _errs113 === errors;
+valid10 = valid10 || _valid0;
+}
+if(!valid10){
+const err153 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.log.properties.pretty.anyOf,parentSchema:schema11.properties.log.properties.pretty,data:data45};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+else {
+errors = _errs110;
+if(vErrors !== null){
+if(_errs110){
+vErrors.length = _errs110;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+else {
+const err154 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data43};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+}
+else {
+const err155 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
 }
 errors++;
 }
@@ -2161,7 +2197,8 @@ export const forceConfigJsonSchema: object = {
     "cert_file",
     "key_file",
     "session_idle_min",
-    "session_max_h"
+    "session_max_h",
+    "metrics_token_file"
    ],
    "properties": {
     "enabled": {
@@ -2209,6 +2246,13 @@ export const forceConfigJsonSchema: object = {
      "minimum": 1,
      "maximum": 168,
      "type": "integer"
+    },
+    "metrics_token_file": {
+     "description": "File holding the token a Prometheus scraper sends to GET /metrics (`Authorization: Bearer <token>`): 32 or more visible characters on one line, mode 600, owned by the console's user. Empty: only a logged-in admin can read the metrics.",
+     "path": true,
+     "default": "",
+     "maxLength": 4096,
+     "type": "string"
     }
    }
   },
