@@ -50,6 +50,11 @@ export const ForceConfigSchema = Type.Object(
       receive_maximum: integer('MQTT 5 Receive Maximum: messages the broker sends this receiver before it acknowledges them.', 32, 1, 65_535),
       rejections_per_min: integer('Refused messages of one box recorded one by one (rejection row, audit row, log line) per minute, in a burst of as many; the rest are counted into a summary.', 20, 1, 100_000),
       rejections_summary_s: integer("Seconds over which a box's suppressed rejections are counted into one summary row and log line.", 60, 1, 86_400),
+      metrics_listen: Type.String({
+        description: "Loopback address where `hindsight-force receive` serves its own figures for Prometheus (GET /metrics, plain HTTP, no token): bytes in flight, pauses, messages, evidence outcomes, the broker link. 127.0.0.1:PORT or [::1]:PORT; empty: off. The database's figures are in the console's /metrics.",
+        default: '',
+        maxLength: 64,
+      }),
     }),
     workbench: section('Triage and candidate lists.', {
       candidates_top_k: Type.Integer({ description: 'Candidates proposed per searched subject.', default: 10, minimum: 1, maximum: 100 }),
