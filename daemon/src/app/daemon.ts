@@ -52,6 +52,8 @@ import { ControlServer } from '../control/server.js';
 import { operationRoutes, type OperationContext } from '../control/operations.js';
 import { BoxSettings } from '../kernel/settings.js';
 import { healthAlarms, healthFigures } from './health.js';
+import { BoxMetrics } from './metrics.js';
+import type { DeviceHealth } from '../web/status-api.js';
 import { ForcePolicy } from '../kernel/force-config.js';
 import { CAMERA_OPERATIONS } from '../cameras/operations.js';
 import { LOCK_OPERATIONS } from '../recorder/lock-operations.js';
@@ -117,9 +119,13 @@ export class Daemon {
       onVerdict: (v) => this.systemd.watchdog(v.problems),
     });
     const models = new ModelsCheck(this.ctx);
+    // What the web app's status, probes and metrics say of the box (the uplink is made below; asked only once running).
+    const device = (): DeviceHealth => ({ link: uplink.linkStatus(), models: models.capability, health: this.health.current(), ready: this.ready });
+    // Prometheus's figures: read from the database at each scrape, the incident steps' times as they end
+    const metrics = new BoxMetrics(this.ctx, { device, alarms: healthAlarms(this.ctx) });
     // The outbox is shared: the incidents queue sealed evidence into it, the uplink sends from it.
     const outbox = createOutbox(this.ctx);
-    const incidents = createIncidents(this.ctx, { evidence: new EvidenceOutlet(this.ctx, outbox), faces: () => models.capability });
+    const incidents = createIncidents(this.ctx, { evidence: new EvidenceOutlet(this.ctx, outbox), faces: () => models.capability, observer: metrics });
     // The force's `complete` receipt: the envelope and the incident become delivered in one transaction.
     const uplink = new UplinkService(this.ctx, {
       outbox,
@@ -157,8 +163,11 @@ export class Daemon {
         desk: incidents.desk,
         buttons: incidents.buttons,
         settings,
-        device: () => ({ link: uplink.linkStatus(), models: models.capability, health: this.health.current(), ready: this.ready }),
-        operationContext, bufferHealth: () => bufferStatus(this.ctx.db, config, this.ctx.clock) }),
+        device,
+        operationContext,
+        bufferHealth: () => bufferStatus(this.ctx.db, config, this.ctx.clock),
+        metrics,
+      }),
       control,
       this.health,
       this.systemd,

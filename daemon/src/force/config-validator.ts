@@ -4,7 +4,7 @@
 import type { ConfigValidator } from '../config/loader.js';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
-const schema11 = {"additionalProperties":false,"title":"Hindsight force receiver configuration","type":"object","required":["force","mqtt","broker","caps","intake","workbench","gallery","console","log"],"properties":{"force":{"description":"The force installation.","additionalProperties":false,"default":{},"type":"object","required":["dir","prefix","share_group","client_id"],"properties":{"dir":{"description":"Folder with keys/, keyset.json, the force database and the evidence store.","path":true,"default":".","maxLength":4096,"type":"string"},"prefix":{"description":"MQTT topic prefix shared with the boxes.","default":"hindsight/v1","maxLength":100,"type":"string"},"share_group":{"description":"MQTT 5 shared-subscription group: receivers in one group share the load.","default":"hindsight-receivers","pattern":"^[A-Za-z0-9_-]{1,64}$","type":"string"},"client_id":{"description":"MQTT client id of this receiver (stable, so its persistent session survives restarts).","default":"force-receiver-1","maxLength":64,"type":"string"}}},"mqtt":{"description":"Broker connection of the force service.","additionalProperties":false,"default":{},"type":"object","required":["url","ca_file","username","password","publish_timeout_ms"],"properties":{"url":{"description":"Broker URL (mqtts://host:port).","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) of the broker.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username of the force service.","default":"svc.force","pattern":"^svc\\.[A-Za-z0-9_-]{1,60}$","type":"string"},"password":{"description":"MQTT password of the force service; may be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"publish_timeout_ms":{"description":"Deadline of one publish (receipts).","default":10000,"minimum":500,"type":"integer"}}},"broker":{"description":"The Mosquitto on this machine that reads the kit's broker/passwd, as `hindsight-force revoke` reaches it: it removes the box's line and sends the broker SIGHUP, and the reload drops the box's live connection.","additionalProperties":false,"default":{},"type":"object","required":["pid_file"],"properties":{"pid_file":{"description":"Mosquitto's pid file (its own `pid_file` setting; Debian's is /run/mosquitto/mosquitto.pid). `revoke` signals the process named there, only if it is a mosquitto, and needs the right to (root, or the broker's user).","path":true,"default":"/run/mosquitto/mosquitto.pid","maxLength":4096,"type":"string"}}},"caps":{"description":"Limits on what one box can make the receiver hold.","additionalProperties":false,"default":{},"type":"object","required":["max_envelope_bytes","max_chunks","reassembly_timeout_s","max_pending_per_device","missing_after_s"],"properties":{"max_envelope_bytes":{"description":"Largest evidence package accepted (plaintext bytes).","default":268435456,"minimum":1024,"type":"integer"},"max_chunks":{"description":"Most chunks per envelope.","default":8192,"minimum":1,"type":"integer"},"reassembly_timeout_s":{"description":"A partial envelope is dropped after this long (the box sends it again).","default":3600,"minimum":1,"type":"number"},"max_pending_per_device":{"description":"Envelopes one box may have in reassembly at once.","default":8,"minimum":1,"type":"integer"},"missing_after_s":{"description":"Ask the box for missing chunks when an incomplete envelope has been quiet this long.","default":10,"minimum":0.2,"type":"number"}}},"intake":{"description":"Back-pressure: what the receiver holds at once, and how much a flooding box can make it write.","additionalProperties":false,"default":{},"type":"object","required":["max_bytes_in_flight","receive_maximum","rejections_per_min","rejections_summary_s"],"properties":{"max_bytes_in_flight":{"description":"Bytes of messages the receiver holds at once (waiting, being reassembled or stored). Above this it takes no more from the broker until it is below again: messages wait at the broker, none is dropped. Its memory stays within about this plus receive_maximum times the largest packet (256 KiB) and the envelope it is opening.","default":33554432,"minimum":65536,"type":"integer"},"receive_maximum":{"description":"MQTT 5 Receive Maximum: messages the broker sends this receiver before it acknowledges them.","default":32,"minimum":1,"maximum":65535,"type":"integer"},"rejections_per_min":{"description":"Refused messages of one box recorded one by one (rejection row, audit row, log line) per minute, in a burst of as many; the rest are counted into a summary.","default":20,"minimum":1,"maximum":100000,"type":"integer"},"rejections_summary_s":{"description":"Seconds over which a box's suppressed rejections are counted into one summary row and log line.","default":60,"minimum":1,"maximum":86400,"type":"integer"}}},"workbench":{"description":"Triage and candidate lists.","additionalProperties":false,"default":{},"type":"object","required":["candidates_top_k","candidate_threshold","triage_max_days","retention_days","series_threshold"],"properties":{"candidates_top_k":{"description":"Candidates proposed per searched subject.","default":10,"minimum":1,"maximum":100,"type":"integer"},"candidate_threshold":{"description":"Cosine similarity a gallery photo must reach to be proposed. 0.34 is a false match rate of about 1 in 1000 per comparison on the development photos; a search compares every person, so the chance that a stranger gets some candidate grows with the gallery (measured in the README: 7 % of strangers at 76 persons). Raise it (0.48: about 1 % at that size) for fewer false candidates at the cost of missed mates.","default":0.34,"minimum":0,"maximum":1,"type":"number"},"triage_max_days":{"description":"Days an incident may wait untriaged; then it is deleted with a deletion receipt (at most 31).","default":31,"minimum":1,"maximum":31,"type":"integer"},"retention_days":{"description":"Days after acceptance that the subjects of an incident without a possible match confirmed by two reviewers are kept; then they are deleted with a deletion receipt (the whole evidence when none is confirmed).","default":90,"minimum":1,"maximum":3650,"type":"integer"},"series_threshold":{"description":"Cosine similarity at which two subjects of accepted incidents are linked as possibly the same unknown person (a series); conservative on purpose: a reviewer can split a wrong link.","default":0.45,"minimum":0,"maximum":1,"type":"number"}}},"gallery":{"description":"Search of the custody gallery.","additionalProperties":false,"default":{},"type":"object","required":["index_min_photos","index_shortlist","index_expansion"],"properties":{"index_min_photos":{"description":"From this many photos of a model on, a search asks an approximate nearest-neighbour index (saved in <dir>/gallery/index, loaded at start) for a shortlist and scores only those photos exactly; below it every photo is compared exactly and no index is kept. Exact search costs about 10 ms per 1,000 photos (see the README).","default":20000,"minimum":0,"maximum":100000000,"type":"integer"},"index_shortlist":{"description":"Photos the index proposes for exact scoring per search; more finds more of the true nearest at some cost in time (see the README).","default":200,"minimum":10,"maximum":10000,"type":"integer"},"index_expansion":{"description":"Breadth of the index's graph search (HNSW `ef`); more finds more of the true nearest at some cost in time (see the README).","default":512,"minimum":16,"maximum":4096,"type":"integer"}}},"console":{"description":"The reviewers' web console (`hindsight-force console`), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h"],"properties":{"enabled":{"description":"Allow the console to start. Off: `hindsight-force console` refuses, and only the command line is used.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"127.0.0.1\": this machine only; the address of the force network the reviewers use, or \"0.0.0.0\" for every network).","default":"127.0.0.1","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the console prints which).","default":9443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the console's own self-signed P-256 certificate, made at the first start in <dir>/web/.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}}}};
+const schema11 = {"additionalProperties":false,"title":"Hindsight force receiver configuration","type":"object","required":["force","mqtt","broker","caps","intake","workbench","gallery","console","log"],"properties":{"force":{"description":"The force installation.","additionalProperties":false,"default":{},"type":"object","required":["dir","prefix","share_group","client_id"],"properties":{"dir":{"description":"Folder with keys/, keyset.json, the force database and the evidence store.","path":true,"default":".","maxLength":4096,"type":"string"},"prefix":{"description":"MQTT topic prefix shared with the boxes.","default":"hindsight/v1","maxLength":100,"type":"string"},"share_group":{"description":"MQTT 5 shared-subscription group: receivers in one group share the load.","default":"hindsight-receivers","pattern":"^[A-Za-z0-9_-]{1,64}$","type":"string"},"client_id":{"description":"MQTT client id of this receiver (stable, so its persistent session survives restarts).","default":"force-receiver-1","maxLength":64,"type":"string"}}},"mqtt":{"description":"Broker connection of the force service.","additionalProperties":false,"default":{},"type":"object","required":["url","ca_file","username","password","publish_timeout_ms"],"properties":{"url":{"description":"Broker URL (mqtts://host:port).","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) of the broker.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username of the force service.","default":"svc.force","pattern":"^svc\\.[A-Za-z0-9_-]{1,60}$","type":"string"},"password":{"description":"MQTT password of the force service; may be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"publish_timeout_ms":{"description":"Deadline of one publish (receipts).","default":10000,"minimum":500,"type":"integer"}}},"broker":{"description":"The Mosquitto on this machine that reads the kit's broker/passwd, as `hindsight-force revoke` reaches it: it removes the box's line and sends the broker SIGHUP, and the reload drops the box's live connection.","additionalProperties":false,"default":{},"type":"object","required":["pid_file"],"properties":{"pid_file":{"description":"Mosquitto's pid file (its own `pid_file` setting; Debian's is /run/mosquitto/mosquitto.pid). `revoke` signals the process named there, only if it is a mosquitto, and needs the right to (root, or the broker's user).","path":true,"default":"/run/mosquitto/mosquitto.pid","maxLength":4096,"type":"string"}}},"caps":{"description":"Limits on what one box can make the receiver hold.","additionalProperties":false,"default":{},"type":"object","required":["max_envelope_bytes","max_chunks","reassembly_timeout_s","max_pending_per_device","missing_after_s"],"properties":{"max_envelope_bytes":{"description":"Largest evidence package accepted (plaintext bytes).","default":268435456,"minimum":1024,"type":"integer"},"max_chunks":{"description":"Most chunks per envelope.","default":8192,"minimum":1,"type":"integer"},"reassembly_timeout_s":{"description":"A partial envelope is dropped after this long (the box sends it again).","default":3600,"minimum":1,"type":"number"},"max_pending_per_device":{"description":"Envelopes one box may have in reassembly at once.","default":8,"minimum":1,"type":"integer"},"missing_after_s":{"description":"Ask the box for missing chunks when an incomplete envelope has been quiet this long.","default":10,"minimum":0.2,"type":"number"}}},"intake":{"description":"Back-pressure: what the receiver holds at once, and how much a flooding box can make it write.","additionalProperties":false,"default":{},"type":"object","required":["max_bytes_in_flight","receive_maximum","rejections_per_min","rejections_summary_s","metrics_listen"],"properties":{"max_bytes_in_flight":{"description":"Bytes of messages the receiver holds at once (waiting, being reassembled or stored). Above this it takes no more from the broker until it is below again: messages wait at the broker, none is dropped. Its memory stays within about this plus receive_maximum times the largest packet (256 KiB) and the envelope it is opening.","default":33554432,"minimum":65536,"type":"integer"},"receive_maximum":{"description":"MQTT 5 Receive Maximum: messages the broker sends this receiver before it acknowledges them.","default":32,"minimum":1,"maximum":65535,"type":"integer"},"rejections_per_min":{"description":"Refused messages of one box recorded one by one (rejection row, audit row, log line) per minute, in a burst of as many; the rest are counted into a summary.","default":20,"minimum":1,"maximum":100000,"type":"integer"},"rejections_summary_s":{"description":"Seconds over which a box's suppressed rejections are counted into one summary row and log line.","default":60,"minimum":1,"maximum":86400,"type":"integer"},"metrics_listen":{"description":"Loopback address where `hindsight-force receive` serves its own figures for Prometheus (GET /metrics, plain HTTP, no token): bytes in flight, pauses, messages, evidence outcomes, the broker link. 127.0.0.1:PORT or [::1]:PORT; empty: off. The database's figures are in the console's /metrics.","default":"","maxLength":64,"type":"string"}}},"workbench":{"description":"Triage and candidate lists.","additionalProperties":false,"default":{},"type":"object","required":["candidates_top_k","candidate_threshold","triage_max_days","retention_days","series_threshold"],"properties":{"candidates_top_k":{"description":"Candidates proposed per searched subject.","default":10,"minimum":1,"maximum":100,"type":"integer"},"candidate_threshold":{"description":"Cosine similarity a gallery photo must reach to be proposed. 0.34 is a false match rate of about 1 in 1000 per comparison on the development photos; a search compares every person, so the chance that a stranger gets some candidate grows with the gallery (measured in the README: 7 % of strangers at 76 persons). Raise it (0.48: about 1 % at that size) for fewer false candidates at the cost of missed mates.","default":0.34,"minimum":0,"maximum":1,"type":"number"},"triage_max_days":{"description":"Days an incident may wait untriaged; then it is deleted with a deletion receipt (at most 31).","default":31,"minimum":1,"maximum":31,"type":"integer"},"retention_days":{"description":"Days after acceptance that the subjects of an incident without a possible match confirmed by two reviewers are kept; then they are deleted with a deletion receipt (the whole evidence when none is confirmed).","default":90,"minimum":1,"maximum":3650,"type":"integer"},"series_threshold":{"description":"Cosine similarity at which two subjects of accepted incidents are linked as possibly the same unknown person (a series); conservative on purpose: a reviewer can split a wrong link.","default":0.45,"minimum":0,"maximum":1,"type":"number"}}},"gallery":{"description":"Search of the custody gallery.","additionalProperties":false,"default":{},"type":"object","required":["index_min_photos","index_shortlist","index_expansion"],"properties":{"index_min_photos":{"description":"From this many photos of a model on, a search asks an approximate nearest-neighbour index (saved in <dir>/gallery/index, loaded at start) for a shortlist and scores only those photos exactly; below it every photo is compared exactly and no index is kept. Exact search costs about 10 ms per 1,000 photos (see the README).","default":20000,"minimum":0,"maximum":100000000,"type":"integer"},"index_shortlist":{"description":"Photos the index proposes for exact scoring per search; more finds more of the true nearest at some cost in time (see the README).","default":200,"minimum":10,"maximum":10000,"type":"integer"},"index_expansion":{"description":"Breadth of the index's graph search (HNSW `ef`); more finds more of the true nearest at some cost in time (see the README).","default":512,"minimum":16,"maximum":4096,"type":"integer"}}},"console":{"description":"The reviewers' web console (`hindsight-force console`), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h","metrics_token_file"],"properties":{"enabled":{"description":"Allow the console to start. Off: `hindsight-force console` refuses, and only the command line is used.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"127.0.0.1\": this machine only; the address of the force network the reviewers use, or \"0.0.0.0\" for every network).","default":"127.0.0.1","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the console prints which).","default":9443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the console's own self-signed P-256 certificate, made at the first start in <dir>/web/.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"},"metrics_token_file":{"description":"File holding the token a Prometheus scraper sends to GET /metrics (`Authorization: Bearer <token>`): 32 or more visible characters on one line, mode 600, owned by the console's user. Empty: only a logged-in admin can read the metrics.","path":true,"default":"","maxLength":4096,"type":"string"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
@@ -808,6 +808,9 @@ data19.rejections_per_min = 20;
 if(data19.rejections_summary_s === undefined){
 data19.rejections_summary_s = 60;
 }
+if(data19.metrics_listen === undefined){
+data19.metrics_listen = "";
+}
 if(data19.max_bytes_in_flight === undefined){
 const err64 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/required",keyword:"required",params:{missingProperty: "max_bytes_in_flight"},message:"must have required property '"+"max_bytes_in_flight"+"'",schema:schema11.properties.intake.required,parentSchema:schema11.properties.intake,data:data19};
 if(vErrors === null){
@@ -848,9 +851,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-for(const key5 in data19){
-if(!((((key5 === "max_bytes_in_flight") || (key5 === "receive_maximum")) || (key5 === "rejections_per_min")) || (key5 === "rejections_summary_s"))){
-const err68 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.intake,data:data19};
+if(data19.metrics_listen === undefined){
+const err68 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/required",keyword:"required",params:{missingProperty: "metrics_listen"},message:"must have required property '"+"metrics_listen"+"'",schema:schema11.properties.intake.required,parentSchema:schema11.properties.intake,data:data19};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -859,10 +861,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-let data20 = data19.max_bytes_in_flight;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err69 = {instancePath:instancePath+"/intake/max_bytes_in_flight",schemaPath:"#/properties/intake/properties/max_bytes_in_flight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.max_bytes_in_flight.type,parentSchema:schema11.properties.intake.properties.max_bytes_in_flight,data:data20};
+for(const key5 in data19){
+if(!(((((key5 === "max_bytes_in_flight") || (key5 === "receive_maximum")) || (key5 === "rejections_per_min")) || (key5 === "rejections_summary_s")) || (key5 === "metrics_listen"))){
+const err69 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.intake,data:data19};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -871,9 +872,10 @@ vErrors.push(err69);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 65536 || isNaN(data20)){
-const err70 = {instancePath:instancePath+"/intake/max_bytes_in_flight",schemaPath:"#/properties/intake/properties/max_bytes_in_flight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 65536},message:"must be >= 65536",schema:65536,parentSchema:schema11.properties.intake.properties.max_bytes_in_flight,data:data20};
+}
+let data20 = data19.max_bytes_in_flight;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err70 = {instancePath:instancePath+"/intake/max_bytes_in_flight",schemaPath:"#/properties/intake/properties/max_bytes_in_flight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.max_bytes_in_flight.type,parentSchema:schema11.properties.intake.properties.max_bytes_in_flight,data:data20};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -882,10 +884,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-let data21 = data19.receive_maximum;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err71 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.receive_maximum.type,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 65536 || isNaN(data20)){
+const err71 = {instancePath:instancePath+"/intake/max_bytes_in_flight",schemaPath:"#/properties/intake/properties/max_bytes_in_flight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 65536},message:"must be >= 65536",schema:65536,parentSchema:schema11.properties.intake.properties.max_bytes_in_flight,data:data20};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -894,9 +895,10 @@ vErrors.push(err71);
 }
 errors++;
 }
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 65535 || isNaN(data21)){
-const err72 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
+}
+let data21 = data19.receive_maximum;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err72 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.receive_maximum.type,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -905,8 +907,9 @@ vErrors.push(err72);
 }
 errors++;
 }
-if(data21 < 1 || isNaN(data21)){
-const err73 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 65535 || isNaN(data21)){
+const err73 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -915,10 +918,8 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-let data22 = data19.rejections_per_min;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err74 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.rejections_per_min.type,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
+if(data21 < 1 || isNaN(data21)){
+const err74 = {instancePath:instancePath+"/intake/receive_maximum",schemaPath:"#/properties/intake/properties/receive_maximum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.receive_maximum,data:data21};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -927,9 +928,10 @@ vErrors.push(err74);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 100000 || isNaN(data22)){
-const err75 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
+}
+let data22 = data19.rejections_per_min;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err75 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.rejections_per_min.type,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -938,8 +940,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(data22 < 1 || isNaN(data22)){
-const err76 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 100000 || isNaN(data22)){
+const err76 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -948,10 +951,8 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-let data23 = data19.rejections_summary_s;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err77 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.rejections_summary_s.type,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
+if(data22 < 1 || isNaN(data22)){
+const err77 = {instancePath:instancePath+"/intake/rejections_per_min",schemaPath:"#/properties/intake/properties/rejections_per_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.rejections_per_min,data:data22};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -960,9 +961,10 @@ vErrors.push(err77);
 }
 errors++;
 }
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 86400 || isNaN(data23)){
-const err78 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
+}
+let data23 = data19.rejections_summary_s;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err78 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.intake.properties.rejections_summary_s.type,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -971,8 +973,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(data23 < 1 || isNaN(data23)){
-const err79 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 86400 || isNaN(data23)){
+const err79 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -981,10 +984,8 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-}
-else {
-const err80 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.intake.type,parentSchema:schema11.properties.intake,data:data19};
+if(data23 < 1 || isNaN(data23)){
+const err80 = {instancePath:instancePath+"/intake/rejections_summary_s",schemaPath:"#/properties/intake/properties/rejections_summary_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.intake.properties.rejections_summary_s,data:data23};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -993,25 +994,11 @@ vErrors.push(err80);
 }
 errors++;
 }
-let data24 = data.workbench;
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-if(data24.candidates_top_k === undefined){
-data24.candidates_top_k = 10;
 }
-if(data24.candidate_threshold === undefined){
-data24.candidate_threshold = 0.34;
-}
-if(data24.triage_max_days === undefined){
-data24.triage_max_days = 31;
-}
-if(data24.retention_days === undefined){
-data24.retention_days = 90;
-}
-if(data24.series_threshold === undefined){
-data24.series_threshold = 0.45;
-}
-if(data24.candidates_top_k === undefined){
-const err81 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidates_top_k"},message:"must have required property '"+"candidates_top_k"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
+let data24 = data19.metrics_listen;
+if(typeof data24 === "string"){
+if(func3(data24) > 64){
+const err81 = {instancePath:instancePath+"/intake/metrics_listen",schemaPath:"#/properties/intake/properties/metrics_listen/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.intake.properties.metrics_listen,data:data24};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1020,8 +1007,9 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(data24.candidate_threshold === undefined){
-const err82 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidate_threshold"},message:"must have required property '"+"candidate_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
+}
+else {
+const err82 = {instancePath:instancePath+"/intake/metrics_listen",schemaPath:"#/properties/intake/properties/metrics_listen/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.intake.properties.metrics_listen.type,parentSchema:schema11.properties.intake.properties.metrics_listen,data:data24};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1030,8 +1018,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-if(data24.triage_max_days === undefined){
-const err83 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "triage_max_days"},message:"must have required property '"+"triage_max_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
+}
+else {
+const err83 = {instancePath:instancePath+"/intake",schemaPath:"#/properties/intake/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.intake.type,parentSchema:schema11.properties.intake,data:data19};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1040,8 +1029,25 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(data24.retention_days === undefined){
-const err84 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "retention_days"},message:"must have required property '"+"retention_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
+let data25 = data.workbench;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.candidates_top_k === undefined){
+data25.candidates_top_k = 10;
+}
+if(data25.candidate_threshold === undefined){
+data25.candidate_threshold = 0.34;
+}
+if(data25.triage_max_days === undefined){
+data25.triage_max_days = 31;
+}
+if(data25.retention_days === undefined){
+data25.retention_days = 90;
+}
+if(data25.series_threshold === undefined){
+data25.series_threshold = 0.45;
+}
+if(data25.candidates_top_k === undefined){
+const err84 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidates_top_k"},message:"must have required property '"+"candidates_top_k"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data25};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1050,8 +1056,8 @@ vErrors.push(err84);
 }
 errors++;
 }
-if(data24.series_threshold === undefined){
-const err85 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "series_threshold"},message:"must have required property '"+"series_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data24};
+if(data25.candidate_threshold === undefined){
+const err85 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "candidate_threshold"},message:"must have required property '"+"candidate_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data25};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1060,9 +1066,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-for(const key6 in data24){
-if(!(((((key6 === "candidates_top_k") || (key6 === "candidate_threshold")) || (key6 === "triage_max_days")) || (key6 === "retention_days")) || (key6 === "series_threshold"))){
-const err86 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.workbench,data:data24};
+if(data25.triage_max_days === undefined){
+const err86 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "triage_max_days"},message:"must have required property '"+"triage_max_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data25};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1071,10 +1076,8 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-let data25 = data24.candidates_top_k;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err87 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.candidates_top_k.type,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data25};
+if(data25.retention_days === undefined){
+const err87 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "retention_days"},message:"must have required property '"+"retention_days"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data25};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1083,9 +1086,8 @@ vErrors.push(err87);
 }
 errors++;
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 > 100 || isNaN(data25)){
-const err88 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data25};
+if(data25.series_threshold === undefined){
+const err88 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/required",keyword:"required",params:{missingProperty: "series_threshold"},message:"must have required property '"+"series_threshold"+"'",schema:schema11.properties.workbench.required,parentSchema:schema11.properties.workbench,data:data25};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1094,8 +1096,9 @@ vErrors.push(err88);
 }
 errors++;
 }
-if(data25 < 1 || isNaN(data25)){
-const err89 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data25};
+for(const key6 in data25){
+if(!(((((key6 === "candidates_top_k") || (key6 === "candidate_threshold")) || (key6 === "triage_max_days")) || (key6 === "retention_days")) || (key6 === "series_threshold"))){
+const err89 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.workbench,data:data25};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1105,10 +1108,9 @@ vErrors.push(err89);
 errors++;
 }
 }
-let data26 = data24.candidate_threshold;
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 1 || isNaN(data26)){
-const err90 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data26};
+let data26 = data25.candidates_top_k;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err90 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.candidates_top_k.type,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data26};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1117,8 +1119,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(data26 < 0 || isNaN(data26)){
-const err91 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data26};
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 100 || isNaN(data26)){
+const err91 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data26};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1127,9 +1130,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-else {
-const err92 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.candidate_threshold.type,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data26};
+if(data26 < 1 || isNaN(data26)){
+const err92 = {instancePath:instancePath+"/workbench/candidates_top_k",schemaPath:"#/properties/workbench/properties/candidates_top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidates_top_k,data:data26};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1138,9 +1140,11 @@ vErrors.push(err92);
 }
 errors++;
 }
-let data27 = data24.triage_max_days;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err93 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.triage_max_days.type,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data27};
+}
+let data27 = data25.candidate_threshold;
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 1 || isNaN(data27)){
+const err93 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data27};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1149,9 +1153,8 @@ vErrors.push(err93);
 }
 errors++;
 }
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 > 31 || isNaN(data27)){
-const err94 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31},message:"must be <= 31",schema:31,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data27};
+if(data27 < 0 || isNaN(data27)){
+const err94 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data27};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1160,8 +1163,9 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(data27 < 1 || isNaN(data27)){
-const err95 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data27};
+}
+else {
+const err95 = {instancePath:instancePath+"/workbench/candidate_threshold",schemaPath:"#/properties/workbench/properties/candidate_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.candidate_threshold.type,parentSchema:schema11.properties.workbench.properties.candidate_threshold,data:data27};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1170,10 +1174,9 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-let data28 = data24.retention_days;
+let data28 = data25.triage_max_days;
 if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err96 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.retention_days.type,parentSchema:schema11.properties.workbench.properties.retention_days,data:data28};
+const err96 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.triage_max_days.type,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data28};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1183,8 +1186,8 @@ vErrors.push(err96);
 errors++;
 }
 if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 3650 || isNaN(data28)){
-const err97 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3650},message:"must be <= 3650",schema:3650,parentSchema:schema11.properties.workbench.properties.retention_days,data:data28};
+if(data28 > 31 || isNaN(data28)){
+const err97 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 31},message:"must be <= 31",schema:31,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data28};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1194,7 +1197,7 @@ vErrors.push(err97);
 errors++;
 }
 if(data28 < 1 || isNaN(data28)){
-const err98 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.retention_days,data:data28};
+const err98 = {instancePath:instancePath+"/workbench/triage_max_days",schemaPath:"#/properties/workbench/properties/triage_max_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.triage_max_days,data:data28};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1204,10 +1207,9 @@ vErrors.push(err98);
 errors++;
 }
 }
-let data29 = data24.series_threshold;
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 > 1 || isNaN(data29)){
-const err99 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data29};
+let data29 = data25.retention_days;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err99 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.workbench.properties.retention_days.type,parentSchema:schema11.properties.workbench.properties.retention_days,data:data29};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1216,8 +1218,9 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(data29 < 0 || isNaN(data29)){
-const err100 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data29};
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 3650 || isNaN(data29)){
+const err100 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3650},message:"must be <= 3650",schema:3650,parentSchema:schema11.properties.workbench.properties.retention_days,data:data29};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1226,9 +1229,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-}
-else {
-const err101 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.series_threshold.type,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data29};
+if(data29 < 1 || isNaN(data29)){
+const err101 = {instancePath:instancePath+"/workbench/retention_days",schemaPath:"#/properties/workbench/properties/retention_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.workbench.properties.retention_days,data:data29};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1238,8 +1240,10 @@ vErrors.push(err101);
 errors++;
 }
 }
-else {
-const err102 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.workbench.type,parentSchema:schema11.properties.workbench,data:data24};
+let data30 = data25.series_threshold;
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 > 1 || isNaN(data30)){
+const err102 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data30};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1248,19 +1252,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-let data30 = data.gallery;
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-if(data30.index_min_photos === undefined){
-data30.index_min_photos = 20000;
-}
-if(data30.index_shortlist === undefined){
-data30.index_shortlist = 200;
-}
-if(data30.index_expansion === undefined){
-data30.index_expansion = 512;
-}
-if(data30.index_min_photos === undefined){
-const err103 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_min_photos"},message:"must have required property '"+"index_min_photos"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data30};
+if(data30 < 0 || isNaN(data30)){
+const err103 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data30};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1269,8 +1262,9 @@ vErrors.push(err103);
 }
 errors++;
 }
-if(data30.index_shortlist === undefined){
-const err104 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_shortlist"},message:"must have required property '"+"index_shortlist"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data30};
+}
+else {
+const err104 = {instancePath:instancePath+"/workbench/series_threshold",schemaPath:"#/properties/workbench/properties/series_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.workbench.properties.series_threshold.type,parentSchema:schema11.properties.workbench.properties.series_threshold,data:data30};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1279,8 +1273,9 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(data30.index_expansion === undefined){
-const err105 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_expansion"},message:"must have required property '"+"index_expansion"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data30};
+}
+else {
+const err105 = {instancePath:instancePath+"/workbench",schemaPath:"#/properties/workbench/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.workbench.type,parentSchema:schema11.properties.workbench,data:data25};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1289,9 +1284,19 @@ vErrors.push(err105);
 }
 errors++;
 }
-for(const key7 in data30){
-if(!(((key7 === "index_min_photos") || (key7 === "index_shortlist")) || (key7 === "index_expansion"))){
-const err106 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.gallery,data:data30};
+let data31 = data.gallery;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.index_min_photos === undefined){
+data31.index_min_photos = 20000;
+}
+if(data31.index_shortlist === undefined){
+data31.index_shortlist = 200;
+}
+if(data31.index_expansion === undefined){
+data31.index_expansion = 512;
+}
+if(data31.index_min_photos === undefined){
+const err106 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_min_photos"},message:"must have required property '"+"index_min_photos"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data31};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1300,10 +1305,8 @@ vErrors.push(err106);
 }
 errors++;
 }
-}
-let data31 = data30.index_min_photos;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err107 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_min_photos.type,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data31};
+if(data31.index_shortlist === undefined){
+const err107 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_shortlist"},message:"must have required property '"+"index_shortlist"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data31};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1312,9 +1315,8 @@ vErrors.push(err107);
 }
 errors++;
 }
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 > 100000000 || isNaN(data31)){
-const err108 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000000},message:"must be <= 100000000",schema:100000000,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data31};
+if(data31.index_expansion === undefined){
+const err108 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/required",keyword:"required",params:{missingProperty: "index_expansion"},message:"must have required property '"+"index_expansion"+"'",schema:schema11.properties.gallery.required,parentSchema:schema11.properties.gallery,data:data31};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1323,8 +1325,9 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data31 < 0 || isNaN(data31)){
-const err109 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data31};
+for(const key7 in data31){
+if(!(((key7 === "index_min_photos") || (key7 === "index_shortlist")) || (key7 === "index_expansion"))){
+const err109 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.gallery,data:data31};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1334,9 +1337,9 @@ vErrors.push(err109);
 errors++;
 }
 }
-let data32 = data30.index_shortlist;
+let data32 = data31.index_min_photos;
 if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err110 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_shortlist.type,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data32};
+const err110 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_min_photos.type,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data32};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1346,8 +1349,8 @@ vErrors.push(err110);
 errors++;
 }
 if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 10000 || isNaN(data32)){
-const err111 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data32};
+if(data32 > 100000000 || isNaN(data32)){
+const err111 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000000},message:"must be <= 100000000",schema:100000000,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data32};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1356,8 +1359,8 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(data32 < 10 || isNaN(data32)){
-const err112 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data32};
+if(data32 < 0 || isNaN(data32)){
+const err112 = {instancePath:instancePath+"/gallery/index_min_photos",schemaPath:"#/properties/gallery/properties/index_min_photos/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.gallery.properties.index_min_photos,data:data32};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1367,9 +1370,9 @@ vErrors.push(err112);
 errors++;
 }
 }
-let data33 = data30.index_expansion;
+let data33 = data31.index_shortlist;
 if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err113 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_expansion.type,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data33};
+const err113 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_shortlist.type,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data33};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1379,8 +1382,8 @@ vErrors.push(err113);
 errors++;
 }
 if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 4096 || isNaN(data33)){
-const err114 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data33};
+if(data33 > 10000 || isNaN(data33)){
+const err114 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000},message:"must be <= 10000",schema:10000,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data33};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1389,8 +1392,8 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(data33 < 16 || isNaN(data33)){
-const err115 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16",schema:16,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data33};
+if(data33 < 10 || isNaN(data33)){
+const err115 = {instancePath:instancePath+"/gallery/index_shortlist",schemaPath:"#/properties/gallery/properties/index_shortlist/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10},message:"must be >= 10",schema:10,parentSchema:schema11.properties.gallery.properties.index_shortlist,data:data33};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1400,9 +1403,9 @@ vErrors.push(err115);
 errors++;
 }
 }
-}
-else {
-const err116 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.gallery.type,parentSchema:schema11.properties.gallery,data:data30};
+let data34 = data31.index_expansion;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err116 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.gallery.properties.index_expansion.type,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data34};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1411,31 +1414,9 @@ vErrors.push(err116);
 }
 errors++;
 }
-let data34 = data.console;
-if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
-if(data34.enabled === undefined){
-data34.enabled = true;
-}
-if(data34.host === undefined){
-data34.host = "127.0.0.1";
-}
-if(data34.port === undefined){
-data34.port = 9443;
-}
-if(data34.cert_file === undefined){
-data34.cert_file = "";
-}
-if(data34.key_file === undefined){
-data34.key_file = "";
-}
-if(data34.session_idle_min === undefined){
-data34.session_idle_min = 30;
-}
-if(data34.session_max_h === undefined){
-data34.session_max_h = 12;
-}
-if(data34.enabled === undefined){
-const err117 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 4096 || isNaN(data34)){
+const err117 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4096},message:"must be <= 4096",schema:4096,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data34};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1444,8 +1425,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(data34.host === undefined){
-const err118 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
+if(data34 < 16 || isNaN(data34)){
+const err118 = {instancePath:instancePath+"/gallery/index_expansion",schemaPath:"#/properties/gallery/properties/index_expansion/minimum",keyword:"minimum",params:{comparison: ">=", limit: 16},message:"must be >= 16",schema:16,parentSchema:schema11.properties.gallery.properties.index_expansion,data:data34};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1454,8 +1435,10 @@ vErrors.push(err118);
 }
 errors++;
 }
-if(data34.port === undefined){
-const err119 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
+}
+}
+else {
+const err119 = {instancePath:instancePath+"/gallery",schemaPath:"#/properties/gallery/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.gallery.type,parentSchema:schema11.properties.gallery,data:data31};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1464,8 +1447,34 @@ vErrors.push(err119);
 }
 errors++;
 }
-if(data34.cert_file === undefined){
-const err120 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "cert_file"},message:"must have required property '"+"cert_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
+let data35 = data.console;
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.enabled === undefined){
+data35.enabled = true;
+}
+if(data35.host === undefined){
+data35.host = "127.0.0.1";
+}
+if(data35.port === undefined){
+data35.port = 9443;
+}
+if(data35.cert_file === undefined){
+data35.cert_file = "";
+}
+if(data35.key_file === undefined){
+data35.key_file = "";
+}
+if(data35.session_idle_min === undefined){
+data35.session_idle_min = 30;
+}
+if(data35.session_max_h === undefined){
+data35.session_max_h = 12;
+}
+if(data35.metrics_token_file === undefined){
+data35.metrics_token_file = "";
+}
+if(data35.enabled === undefined){
+const err120 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data35};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1474,8 +1483,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-if(data34.key_file === undefined){
-const err121 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
+if(data35.host === undefined){
+const err121 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data35};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1484,8 +1493,8 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data34.session_idle_min === undefined){
-const err122 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_idle_min"},message:"must have required property '"+"session_idle_min"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
+if(data35.port === undefined){
+const err122 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data35};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1494,8 +1503,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-if(data34.session_max_h === undefined){
-const err123 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_max_h"},message:"must have required property '"+"session_max_h"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data34};
+if(data35.cert_file === undefined){
+const err123 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "cert_file"},message:"must have required property '"+"cert_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data35};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1504,9 +1513,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-for(const key8 in data34){
-if(!(((((((key8 === "enabled") || (key8 === "host")) || (key8 === "port")) || (key8 === "cert_file")) || (key8 === "key_file")) || (key8 === "session_idle_min")) || (key8 === "session_max_h"))){
-const err124 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.console,data:data34};
+if(data35.key_file === undefined){
+const err124 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data35};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1515,10 +1523,8 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-let data35 = data34.enabled;
-if(typeof data35 !== "boolean"){
-const err125 = {instancePath:instancePath+"/console/enabled",schemaPath:"#/properties/console/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.console.properties.enabled.type,parentSchema:schema11.properties.console.properties.enabled,data:data35};
+if(data35.session_idle_min === undefined){
+const err125 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_idle_min"},message:"must have required property '"+"session_idle_min"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data35};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1527,10 +1533,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-let data36 = data34.host;
-if(typeof data36 === "string"){
-if(func3(data36) > 64){
-const err126 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.console.properties.host,data:data36};
+if(data35.session_max_h === undefined){
+const err126 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "session_max_h"},message:"must have required property '"+"session_max_h"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data35};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1539,9 +1543,8 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-else {
-const err127 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.host.type,parentSchema:schema11.properties.console.properties.host,data:data36};
+if(data35.metrics_token_file === undefined){
+const err127 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/required",keyword:"required",params:{missingProperty: "metrics_token_file"},message:"must have required property '"+"metrics_token_file"+"'",schema:schema11.properties.console.required,parentSchema:schema11.properties.console,data:data35};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1550,9 +1553,9 @@ vErrors.push(err127);
 }
 errors++;
 }
-let data37 = data34.port;
-if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err128 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.port.type,parentSchema:schema11.properties.console.properties.port,data:data37};
+for(const key8 in data35){
+if(!((((((((key8 === "enabled") || (key8 === "host")) || (key8 === "port")) || (key8 === "cert_file")) || (key8 === "key_file")) || (key8 === "session_idle_min")) || (key8 === "session_max_h")) || (key8 === "metrics_token_file"))){
+const err128 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.console,data:data35};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1561,9 +1564,10 @@ vErrors.push(err128);
 }
 errors++;
 }
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 > 65535 || isNaN(data37)){
-const err129 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.console.properties.port,data:data37};
+}
+let data36 = data35.enabled;
+if(typeof data36 !== "boolean"){
+const err129 = {instancePath:instancePath+"/console/enabled",schemaPath:"#/properties/console/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.console.properties.enabled.type,parentSchema:schema11.properties.console.properties.enabled,data:data36};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1572,8 +1576,10 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(data37 < 0 || isNaN(data37)){
-const err130 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.console.properties.port,data:data37};
+let data37 = data35.host;
+if(typeof data37 === "string"){
+if(func3(data37) > 64){
+const err130 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.console.properties.host,data:data37};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1583,10 +1589,8 @@ vErrors.push(err130);
 errors++;
 }
 }
-let data38 = data34.cert_file;
-if(typeof data38 === "string"){
-if(func3(data38) > 4096){
-const err131 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.cert_file,data:data38};
+else {
+const err131 = {instancePath:instancePath+"/console/host",schemaPath:"#/properties/console/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.host.type,parentSchema:schema11.properties.console.properties.host,data:data37};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1595,9 +1599,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-else {
-const err132 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.cert_file.type,parentSchema:schema11.properties.console.properties.cert_file,data:data38};
+let data38 = data35.port;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err132 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.port.type,parentSchema:schema11.properties.console.properties.port,data:data38};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1606,10 +1610,9 @@ vErrors.push(err132);
 }
 errors++;
 }
-let data39 = data34.key_file;
-if(typeof data39 === "string"){
-if(func3(data39) > 4096){
-const err133 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.key_file,data:data39};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 65535 || isNaN(data38)){
+const err133 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.console.properties.port,data:data38};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1618,9 +1621,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-else {
-const err134 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.key_file.type,parentSchema:schema11.properties.console.properties.key_file,data:data39};
+if(data38 < 0 || isNaN(data38)){
+const err134 = {instancePath:instancePath+"/console/port",schemaPath:"#/properties/console/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.console.properties.port,data:data38};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1629,9 +1631,11 @@ vErrors.push(err134);
 }
 errors++;
 }
-let data40 = data34.session_idle_min;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err135 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_idle_min.type,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
+}
+let data39 = data35.cert_file;
+if(typeof data39 === "string"){
+if(func3(data39) > 4096){
+const err135 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.cert_file,data:data39};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1640,9 +1644,9 @@ vErrors.push(err135);
 }
 errors++;
 }
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 > 1440 || isNaN(data40)){
-const err136 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
+}
+else {
+const err136 = {instancePath:instancePath+"/console/cert_file",schemaPath:"#/properties/console/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.cert_file.type,parentSchema:schema11.properties.console.properties.cert_file,data:data39};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1651,8 +1655,10 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(data40 < 1 || isNaN(data40)){
-const err137 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_idle_min,data:data40};
+let data40 = data35.key_file;
+if(typeof data40 === "string"){
+if(func3(data40) > 4096){
+const err137 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.key_file,data:data40};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1662,9 +1668,8 @@ vErrors.push(err137);
 errors++;
 }
 }
-let data41 = data34.session_max_h;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err138 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_max_h.type,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
+else {
+const err138 = {instancePath:instancePath+"/console/key_file",schemaPath:"#/properties/console/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.key_file.type,parentSchema:schema11.properties.console.properties.key_file,data:data40};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1673,9 +1678,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 168 || isNaN(data41)){
-const err139 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
+let data41 = data35.session_idle_min;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err139 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_idle_min.type,parentSchema:schema11.properties.console.properties.session_idle_min,data:data41};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1684,8 +1689,9 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(data41 < 1 || isNaN(data41)){
-const err140 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_max_h,data:data41};
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 1440 || isNaN(data41)){
+const err140 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.console.properties.session_idle_min,data:data41};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1694,10 +1700,8 @@ vErrors.push(err140);
 }
 errors++;
 }
-}
-}
-else {
-const err141 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.console.type,parentSchema:schema11.properties.console,data:data34};
+if(data41 < 1 || isNaN(data41)){
+const err141 = {instancePath:instancePath+"/console/session_idle_min",schemaPath:"#/properties/console/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_idle_min,data:data41};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1706,16 +1710,10 @@ vErrors.push(err141);
 }
 errors++;
 }
-let data42 = data.log;
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-if(data42.level === undefined){
-data42.level = "info";
 }
-if(data42.pretty === undefined){
-data42.pretty = "auto";
-}
-if(data42.level === undefined){
-const err142 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data42};
+let data42 = data35.session_max_h;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err142 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.console.properties.session_max_h.type,parentSchema:schema11.properties.console.properties.session_max_h,data:data42};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1724,8 +1722,9 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(data42.pretty === undefined){
-const err143 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "pretty"},message:"must have required property '"+"pretty"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data42};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 168 || isNaN(data42)){
+const err143 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.console.properties.session_max_h,data:data42};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1734,9 +1733,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-for(const key9 in data42){
-if(!((key9 === "level") || (key9 === "pretty"))){
-const err144 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data42};
+if(data42 < 1 || isNaN(data42)){
+const err144 = {instancePath:instancePath+"/console/session_max_h",schemaPath:"#/properties/console/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.console.properties.session_max_h,data:data42};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1746,9 +1744,10 @@ vErrors.push(err144);
 errors++;
 }
 }
-let data43 = data42.level;
-if(typeof data43 !== "string"){
-const err145 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data43};
+let data43 = data35.metrics_token_file;
+if(typeof data43 === "string"){
+if(func3(data43) > 4096){
+const err145 = {instancePath:instancePath+"/console/metrics_token_file",schemaPath:"#/properties/console/properties/metrics_token_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.console.properties.metrics_token_file,data:data43};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1757,8 +1756,9 @@ vErrors.push(err145);
 }
 errors++;
 }
-if(!((((((data43 === "fatal") || (data43 === "error")) || (data43 === "warn")) || (data43 === "info")) || (data43 === "debug")) || (data43 === "trace"))){
-const err146 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data43};
+}
+else {
+const err146 = {instancePath:instancePath+"/console/metrics_token_file",schemaPath:"#/properties/console/properties/metrics_token_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.console.properties.metrics_token_file.type,parentSchema:schema11.properties.console.properties.metrics_token_file,data:data43};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1767,12 +1767,9 @@ vErrors.push(err146);
 }
 errors++;
 }
-let data44 = data42.pretty;
-const _errs107 = errors;
-let valid10 = false;
-const _errs108 = errors;
-if(typeof data44 !== "boolean"){
-const err147 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.pretty.anyOf[0].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[0],data:data44};
+}
+else {
+const err147 = {instancePath:instancePath+"/console",schemaPath:"#/properties/console/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.console.type,parentSchema:schema11.properties.console,data:data35};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1781,12 +1778,16 @@ vErrors.push(err147);
 }
 errors++;
 }
-var _valid0 = _errs108 === errors;
-valid10 = valid10 || _valid0;
-if(!valid10){
-const _errs110 = errors;
-if(typeof data44 !== "string"){
-const err148 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.pretty.anyOf[1].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data44};
+let data44 = data.log;
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+if(data44.level === undefined){
+data44.level = "info";
+}
+if(data44.pretty === undefined){
+data44.pretty = "auto";
+}
+if(data44.level === undefined){
+const err148 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "level"},message:"must have required property '"+"level"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data44};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1795,8 +1796,8 @@ vErrors.push(err148);
 }
 errors++;
 }
-if("auto" !== data44){
-const err149 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/const",keyword:"const",params:{allowedValue: "auto"},message:"must be equal to constant",schema:"auto",parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data44};
+if(data44.pretty === undefined){
+const err149 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/required",keyword:"required",params:{missingProperty: "pretty"},message:"must have required property '"+"pretty"+"'",schema:schema11.properties.log.required,parentSchema:schema11.properties.log,data:data44};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1805,11 +1806,9 @@ vErrors.push(err149);
 }
 errors++;
 }
-var _valid0 = _errs110 === errors;
-valid10 = valid10 || _valid0;
-}
-if(!valid10){
-const err150 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.log.properties.pretty.anyOf,parentSchema:schema11.properties.log.properties.pretty,data:data44};
+for(const key9 in data44){
+if(!((key9 === "level") || (key9 === "pretty"))){
+const err150 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.log,data:data44};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1818,20 +1817,10 @@ vErrors.push(err150);
 }
 errors++;
 }
-else {
-errors = _errs107;
-if(vErrors !== null){
-if(_errs107){
-vErrors.length = _errs107;
 }
-else {
-vErrors = null;
-}
-}
-}
-}
-else {
-const err151 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data42};
+let data45 = data44.level;
+if(typeof data45 !== "string"){
+const err151 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.level.type,parentSchema:schema11.properties.log.properties.level,data:data45};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1840,14 +1829,97 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-else {
-const err152 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(!((((((data45 === "fatal") || (data45 === "error")) || (data45 === "warn")) || (data45 === "info")) || (data45 === "debug")) || (data45 === "trace"))){
+const err152 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema11.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.log.properties.level.enum,parentSchema:schema11.properties.log.properties.level,data:data45};
 if(vErrors === null){
 vErrors = [err152];
 }
 else {
 vErrors.push(err152);
+}
+errors++;
+}
+let data46 = data44.pretty;
+const _errs112 = errors;
+let valid10 = false;
+const _errs113 = errors;
+if(typeof data46 !== "boolean"){
+const err153 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/0/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.log.properties.pretty.anyOf[0].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[0],data:data46};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+var _valid0 = _errs113 === errors;
+valid10 = valid10 || _valid0;
+if(!valid10){
+const _errs115 = errors;
+if(typeof data46 !== "string"){
+const err154 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.log.properties.pretty.anyOf[1].type,parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data46};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+if("auto" !== data46){
+const err155 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf/1/const",keyword:"const",params:{allowedValue: "auto"},message:"must be equal to constant",schema:"auto",parentSchema:schema11.properties.log.properties.pretty.anyOf[1],data:data46};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+var _valid0 = _errs115 === errors;
+valid10 = valid10 || _valid0;
+}
+if(!valid10){
+const err156 = {instancePath:instancePath+"/log/pretty",schemaPath:"#/properties/log/properties/pretty/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf",schema:schema11.properties.log.properties.pretty.anyOf,parentSchema:schema11.properties.log.properties.pretty,data:data46};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+else {
+errors = _errs112;
+if(vErrors !== null){
+if(_errs112){
+vErrors.length = _errs112;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.log.type,parentSchema:schema11.properties.log,data:data44};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+else {
+const err158 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
 }
 errors++;
 }
@@ -2033,7 +2105,8 @@ export const forceConfigJsonSchema: object = {
     "max_bytes_in_flight",
     "receive_maximum",
     "rejections_per_min",
-    "rejections_summary_s"
+    "rejections_summary_s",
+    "metrics_listen"
    ],
    "properties": {
     "max_bytes_in_flight": {
@@ -2062,6 +2135,12 @@ export const forceConfigJsonSchema: object = {
      "minimum": 1,
      "maximum": 86400,
      "type": "integer"
+    },
+    "metrics_listen": {
+     "description": "Loopback address where `hindsight-force receive` serves its own figures for Prometheus (GET /metrics, plain HTTP, no token): bytes in flight, pauses, messages, evidence outcomes, the broker link. 127.0.0.1:PORT or [::1]:PORT; empty: off. The database's figures are in the console's /metrics.",
+     "default": "",
+     "maxLength": 64,
+     "type": "string"
     }
    }
   },
@@ -2161,7 +2240,8 @@ export const forceConfigJsonSchema: object = {
     "cert_file",
     "key_file",
     "session_idle_min",
-    "session_max_h"
+    "session_max_h",
+    "metrics_token_file"
    ],
    "properties": {
     "enabled": {
@@ -2209,6 +2289,13 @@ export const forceConfigJsonSchema: object = {
      "minimum": 1,
      "maximum": 168,
      "type": "integer"
+    },
+    "metrics_token_file": {
+     "description": "File holding the token a Prometheus scraper sends to GET /metrics (`Authorization: Bearer <token>`): 32 or more visible characters on one line, mode 600, owned by the console's user. Empty: only a logged-in admin can read the metrics.",
+     "path": true,
+     "default": "",
+     "maxLength": 4096,
+     "type": "string"
     }
    }
   },

@@ -50,6 +50,11 @@ export const ForceConfigSchema = Type.Object(
       receive_maximum: integer('MQTT 5 Receive Maximum: messages the broker sends this receiver before it acknowledges them.', 32, 1, 65_535),
       rejections_per_min: integer('Refused messages of one box recorded one by one (rejection row, audit row, log line) per minute, in a burst of as many; the rest are counted into a summary.', 20, 1, 100_000),
       rejections_summary_s: integer("Seconds over which a box's suppressed rejections are counted into one summary row and log line.", 60, 1, 86_400),
+      metrics_listen: Type.String({
+        description: "Loopback address where `hindsight-force receive` serves its own figures for Prometheus (GET /metrics, plain HTTP, no token): bytes in flight, pauses, messages, evidence outcomes, the broker link. 127.0.0.1:PORT or [::1]:PORT; empty: off. The database's figures are in the console's /metrics.",
+        default: '',
+        maxLength: 64,
+      }),
     }),
     workbench: section('Triage and candidate lists.', {
       candidates_top_k: Type.Integer({ description: 'Candidates proposed per searched subject.', default: 10, minimum: 1, maximum: 100 }),
@@ -82,6 +87,10 @@ export const ForceConfigSchema = Type.Object(
       key_file: pathString('PEM private key of cert_file.', ''),
       session_idle_min: integer('Minutes of no use after which a login ends.', 30, 1, 24 * 60),
       session_max_h: integer('Hours after which a login ends, used or not.', 12, 1, 24 * 7),
+      metrics_token_file: pathString(
+        "File holding the token a Prometheus scraper sends to GET /metrics (`Authorization: Bearer <token>`): 32 or more visible characters on one line, mode 600, owned by the console's user. Empty: only a logged-in admin can read the metrics.",
+        '',
+      ),
     }),
     log: LogSection,
   },

@@ -14,6 +14,7 @@ import { ConfigSync } from './desired-config.js';
 import { AuditHeadCheck } from './audit-heads.js';
 import { EnvelopeIntake } from './intake.js';
 import { IntakeGate } from './intake-gate.js';
+import { ReceiverMetrics, type MessageKind } from './receiver-metrics.js';
 import { loadKeySet, loadReceiptKey, loadRecipientKeys } from './keys.js';
 import { forcePaths } from './paths.js';
 import { openWorkbench } from './workbench-setup.js';
@@ -40,6 +41,7 @@ export class ForceReceiver {
   private clockTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private gate: IntakeGate | undefined;
+  private metrics: ReceiverMetrics | undefined;
   /** Receipts and acknowledgements sent and not yet acknowledged by the broker. */
   private readonly answering = new Set<Promise<void>>();
 
@@ -49,13 +51,20 @@ export class ForceReceiver {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  start(): void {
+  /** Start; the address of the receiver's own metrics when intake.metrics_listen asks for them. */
+  async start(): Promise<string | undefined> {
     const c = this.config;
     if (!c.mqtt.url) throw new HindsightError('mqtt.url is not set in the force config', { code: 'config', hint: 'set mqtt.url (mqtts://host:port)' });
     if (!c.mqtt.password) throw new HindsightError('mqtt.password is not set in the force config', { code: 'config', hint: 'set mqtt.password_file (written by `hindsight force keygen`)' });
     const recipientKeys = loadRecipientKeys(c.force.dir);
     if (!recipientKeys.length) throw new HindsightError(`no recipient keys in ${forcePaths(c.force.dir).keysDir}`, { code: 'force_no_keys', hint: 'run `hindsight force keygen`' });
     // Audit rows carry the clock's real NTP state: read before the first message, then every minute.
+    // its own figures first: a bad address stops the start before anything is received
+    let metricsAt: string | undefined;
+    if (c.intake.metrics_listen) {
+      this.metrics = new ReceiverMetrics({ gate: () => this.gate, capBytes: c.intake.max_bytes_in_flight, connected: () => this.link?.connected ?? false });
+      metricsAt = await this.metrics.listen(c.intake.metrics_listen);
+    }
     this.fdb = openForceDb(c.force.dir, this.clock, () => this.clockSync.current());
     this.queue = this.clockSync.refresh().catch(() => undefined);
     this.clockTimer = setInterval(() => void this.clockSync.refresh().catch(() => undefined), 60_000);
@@ -144,14 +153,21 @@ export class ForceReceiver {
       gate.take(payload.length);
       this.queue = this.queue
         .then(async () => {
-          if (fleet.handle(topic, payload)) return;
-          if (commands.handle(topic, payload, properties)) return;
-          if (configs.handle(topic, payload)) return;
-          if (await auditHeads.handleTopic(c.force.prefix, topic, payload)) return;
+          const counted = (kind: MessageKind): true => (this.metrics?.messages.inc({ kind }), true);
+          if (fleet.handle(topic, payload)) return counted('fleet');
+          if (commands.handle(topic, payload, properties)) return counted('command');
+          if (configs.handle(topic, payload)) return counted('config');
+          if (await auditHeads.handleTopic(c.force.prefix, topic, payload)) return counted('audit_head');
+          counted('evidence');
           this.log.debug({ topic, bytes: payload.length }, 'evidence message');
-          return this.intake?.handle(topic, payload);
+          const outcome = await this.intake?.handle(topic, payload);
+          if (outcome) this.metrics?.evidence.inc({ outcome: outcome.kind });
+          return outcome;
         })
-        .catch((err) => this.log.error({ err, topic }, 'intake failed'))
+        .catch((err) => {
+          this.metrics?.evidence.inc({ outcome: 'failed' });
+          this.log.error({ err, topic }, 'intake failed');
+        })
         .finally(() => gate.release(payload.length));
     });
     link.onConnect(() => this.log.info({ group: c.force.share_group }, 'receiving evidence'));
@@ -173,6 +189,7 @@ export class ForceReceiver {
     expire();
     this.expiryTimer = setInterval(expire, 3_600_000);
     this.expiryTimer.unref();
+    return metricsAt;
   }
 
   private async sweep(): Promise<void> {
@@ -207,6 +224,7 @@ export class ForceReceiver {
       this.log.error({ err }, 'cannot record the summary of suppressed rejections');
     }
     if (this.gate) this.log.info({ ...this.gate.stats }, 'intake stopped');
+    await this.metrics?.close();
     this.fdb?.close();
   }
 }

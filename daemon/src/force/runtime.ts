@@ -9,8 +9,8 @@ import { ForceReceiver } from './receiver.js';
 export async function runReceiver(config: ForceConfig): Promise<void> {
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
   const receiver = new ForceReceiver(config, log);
-  receiver.start();
-  log.info({ dir: config.force.dir, broker: config.mqtt.url }, 'force receiver running');
+  const metricsAt = await receiver.start();
+  log.info({ dir: config.force.dir, broker: config.mqtt.url, ...(metricsAt ? { metrics: `http://${metricsAt}/metrics` } : {}) }, 'force receiver running');
   await untilStopSignal();
   await receiver.stop();
   log.info('force receiver stopped');

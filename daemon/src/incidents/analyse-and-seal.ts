@@ -13,10 +13,12 @@ import { analyseIncident } from '../vision/incident.js';
 import { embeddingModelName } from '../vision/models.js';
 import { visionOptions } from '../vision/options.js';
 import type { AnalysisResult, Subject } from '../vision/result.js';
+import type { StageTimings } from '../vision/timings.js';
 import type { EvidencePort } from './evidence-port.js';
 import type { ClipDetail, ExtractionManifest } from './manifest.js';
 import type { Incident } from './model.js';
 import { incidentDir as incidentFolder } from './paths.js';
+import type { PipelineObserver } from './observer.js';
 import type { IncidentStateMachine } from './state.js';
 import type { IncidentStep } from './step.js';
 
@@ -37,6 +39,8 @@ export interface AnalyseAndSealDeps {
   /** The uplink's side: the signing key, sealing and queueing. */
   evidence: EvidencePort;
   faces: () => FacePipelineCapability;
+  /** Told each finished face analysis's stage times (the metrics). */
+  observer?: PipelineObserver;
 }
 
 /**
@@ -111,6 +115,7 @@ export class AnalyseAndSealStep implements IncidentStep {
         repo.setProgress(incident.id, { stage: 'faces', frames_done: p.framesDone, frames_total: p.framesTotal });
       },
     });
+    this.d.observer?.facesAnalysed(result.wall_ms / 1000, stageSeconds(result.timings));
     // a damaged clip is still analysed as far as it decodes; whoever reads the log or the result is told
     for (const c of result.clips) if (c.damaged) log.warn({ incident: incident.id, camera: c.camera_id }, `clip of camera ${c.camera_id}: ${c.damaged}`);
     const crops = result.subjects.reduce((n, s) => n + s.crops.length, 0);
@@ -163,6 +168,11 @@ export class AnalyseAndSealStep implements IncidentStep {
       now: this.d.clock.now(),
     };
   }
+}
+
+/** The analysis's stage times in seconds, by stage name (`detect_ms` -> `detect`). */
+function stageSeconds(timings: StageTimings): Record<string, number> {
+  return Object.fromEntries(Object.entries(timings).map(([k, ms]) => [k.replace(/_ms$/, ''), ms / 1000]));
 }
 
 /** A subject's embedding for search: the normalised mean of its chosen crops' embeddings. */

@@ -12,12 +12,14 @@ import { IncidentDesk } from './desk.js';
 import { ButtonDesk } from './presses.js';
 import { IncidentStateMachine } from './state.js';
 import { MasterHoldsRepo } from '../db/repos/master-holds.js';
+import { observedStep, type PipelineObserver } from './observer.js';
 import { IncidentWorker, type WorkerLinks } from './worker.js';
 
-/** What incidents are given from outside: the uplink's side of sealing, and whether faces can be found. */
+/** What incidents are given from outside: the uplink's side of sealing, whether faces can be found, who times the steps. */
 export interface IncidentCollaborators {
   evidence: EvidencePort;
   faces: () => FacePipelineCapability;
+  observer?: PipelineObserver;
 }
 
 export interface Incidents {
@@ -63,13 +65,13 @@ export function createIncidents(ctx: AppContext, collaborators?: IncidentCollabo
   const links: WorkerLinks = {
     steps: {
       // logged/waiting -> extracting -> analysing: cut the master clips, write the extraction manifest
-      extracting: new ExtractionStep({ ...core, buffer, evidenceDir: ctx.paths.evidenceDir, version: ctx.version, clockState }),
+      extracting: observedStep('extracting', new ExtractionStep({ ...core, buffer, evidenceDir: ctx.paths.evidenceDir, version: ctx.version, clockState }), collaborators?.observer),
     },
   };
   if (collaborators) {
-    const { evidence, faces } = collaborators;
+    const { evidence, faces, observer } = collaborators;
     // analysing -> sealed: faces, package, seal, queue (the uplink's receipt then makes it delivered)
-    links.steps.analysing = new AnalyseAndSealStep({
+    const analysing = new AnalyseAndSealStep({
       repo,
       machine,
       audit: ctx.audit,
@@ -81,7 +83,9 @@ export function createIncidents(ctx: AppContext, collaborators?: IncidentCollabo
       modelsDir: ctx.paths.modelsDir,
       evidence,
       faces,
+      observer,
     });
+    links.steps.analysing = observedStep('analysing', analysing, observer);
     // a failed incident waiting for enrollment or outbox space resumes when one comes (no attempt used)
     links.readiness = { ready: (event) => (event === 'enrolled' ? evidence.canSeal() : evidence.hasRoom()) };
     links.delivery = { isSending: (id) => evidence.isSending(id) };

@@ -6,9 +6,10 @@ import type { Caller } from './auth.js';
 /**
  * Who may call a route. Deny by default: every route of the web app declares one, and the server refuses
  * to start with a route that does not (`public` must be said out loud). `button`: a hardware button with
- * its own bearer token (no session, no cookie, so no CSRF to check).
+ * its own bearer token (no session, no cookie, so no CSRF to check). `metrics`: a manager, or a Prometheus
+ * scraper with the scrape token (https/metrics.ts).
  */
-export type Access = 'public' | 'staff' | 'manager' | 'button';
+export type Access = 'public' | 'staff' | 'manager' | 'button' | 'metrics';
 
 export interface WebRequest<Body = unknown> {
   params: Record<string, string>;

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { sendMetrics, type MetricsSource } from '../https/metrics.js';
 import type { AuditRow } from '../db/repos/audit.js';
 import type { AppContext } from '../kernel/context.js';
 import { isoUtc } from '../util/clock.js';
@@ -98,4 +99,15 @@ export function statusApi(d: { ctx: AppContext; startedAtMs: number; fingerprint
       },
     }),
   ];
+}
+
+/** Prometheus's scrape of the box (app/metrics.ts says what is in it): a manager, or the scrape token. */
+export function metricsRoute(source: MetricsSource): WebRoute {
+  return webRoute({
+    method: 'GET',
+    url: '/metrics',
+    access: 'metrics',
+    summary: "The box's figures for Prometheus (text format): cameras, buffer, incidents, pipeline times, outbox, link, the process. A manager's login or `Authorization: Bearer <web.metrics_token_file's token>`.",
+    handler: ({ reply }) => sendMetrics(source, reply),
+  });
 }

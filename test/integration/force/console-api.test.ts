@@ -131,8 +131,10 @@ describe("the force's reviewers' console: accounts, sessions, the rules every ro
       for (const [method, op] of Object.entries(methods)) routes.push({ method: method.toUpperCase(), url: url.replace(/\{[^}]+\}/g, 'x1'), access: String(op['x-access']) });
     }
     expect(routes.length).toBeGreaterThanOrEqual(20);
-    for (const r of routes) expect(['public', 'reviewer', 'supervisor', 'admin'], `${r.method} ${r.url}`).toContain(r.access);
+    for (const r of routes) expect(['public', 'reviewer', 'supervisor', 'admin', 'metrics'], `${r.method} ${r.url}`).toContain(r.access);
+    // the metrics: an admin's (or the scrape token's)
     const below: Record<string, [WebClient, string][]> = { reviewer: [], supervisor: [[reviewer1, 'a reviewer']], admin: [[reviewer1, 'a reviewer'], [supervisor, 'a supervisor']] };
+    below.metrics = below.admin!;
     for (const r of routes.filter((x) => x.access !== 'public')) {
       const anon = await client().request(r.method, r.url, r.method === 'GET' ? undefined : {});
       expect(anon.status, `${r.method} ${r.url} without a session`).toBe(401);

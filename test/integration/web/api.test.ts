@@ -111,11 +111,12 @@ describe('web app: accounts, sessions and the rules every route keeps', () => {
       for (const [method, op] of Object.entries(methods)) routes.push({ method: method.toUpperCase(), url: url.replace(/\{[^}]+\}/g, 'x1'), access: String(op['x-access']) });
     }
     expect(routes.length).toBeGreaterThanOrEqual(12);
-    for (const r of routes) expect(['public', 'staff', 'manager', 'button'], `${r.method} ${r.url}`).toContain(r.access);
+    for (const r of routes) expect(['public', 'staff', 'manager', 'button', 'metrics'], `${r.method} ${r.url}`).toContain(r.access);
     for (const r of routes.filter((x) => x.access !== 'public')) {
       const anon = await client().request(r.method, r.url, r.method === 'GET' ? undefined : {});
       expect(anon.status, `${r.method} ${r.url} without a session`).toBe(401);
-      if (r.access === 'manager') {
+      // the metrics: a manager's (or the scrape token's)
+      if (r.access === 'manager' || r.access === 'metrics') {
         const asStaff = await staff.request(r.method, r.url, r.method === 'GET' ? undefined : {});
         expect(asStaff.status, `${r.method} ${r.url} as staff`).toBe(403);
       }

@@ -9,4 +9,8 @@ export const WebSection = section("The box's web app (staff page and manager con
   key_file: pathString('PEM private key of cert_file.', ''),
   session_idle_min: integer('Minutes of no use after which a login ends.', 30, 1, 24 * 60),
   session_max_h: integer('Hours after which a login ends, used or not.', 12, 1, 24 * 7),
+  metrics_token_file: pathString(
+    "File holding the token a Prometheus scraper sends to GET /metrics (`Authorization: Bearer <token>`): 32 or more visible characters on one line, mode 600, owned by the daemon's user. Empty: only a logged-in manager can read the metrics.",
+    '',
+  ),
 });

@@ -154,6 +154,13 @@ export class AuditRepo {
     return rows.map(auditFromRow);
   }
 
+  /** Rows of `action` since `sinceUtc` and the sums of the numeric `fields` of their details (deletion receipts: segments, bytes). */
+  totalsOfActionSince<F extends string>(action: string, sinceUtc: number, fields: readonly F[]): { rows: number } & Record<F, number> {
+    const sums = fields.map((f, i) => `COALESCE(SUM(json_extract(detail, '$.' || ?)), 0) AS f${i}`);
+    const r = this.db.prepare(`SELECT COUNT(*) AS rows${sums.map((x) => `, ${x}`).join('')} FROM audit WHERE action = ? AND ts_utc >= ?`).get(...fields, action, sinceUtc) as Record<string, number>;
+    return Object.fromEntries([['rows', r.rows], ...fields.map((f, i) => [f, r[`f${i}`]])]) as { rows: number } & Record<F, number>;
+  }
+
   countOfAction(action: string): number {
     return this.db.prepare('SELECT COUNT(*) FROM audit WHERE action = ?').pluck().get(action) as number;
   }

@@ -255,6 +255,11 @@ export class IncidentsRepo {
     return (this.db.prepare('SELECT count(*) AS n FROM incidents WHERE logged_at_ms >= ?').get(sinceMs) as { n: number }).n;
   }
 
+  /** Incidents in each state (states with none left out) and the attempts they have used, summed. */
+  countsByState(): { state: IncidentState; count: number; attempts: number }[] {
+    return statement(this.db, 'SELECT state, count(*) AS count, COALESCE(SUM(attempts), 0) AS attempts FROM incidents GROUP BY state ORDER BY state').all() as { state: IncidentState; count: number; attempts: number }[];
+  }
+
   countInStates(states: readonly IncidentState[]): number {
     const marks = states.map(() => '?').join(',');
     return (this.db.prepare(`SELECT count(*) AS n FROM incidents WHERE state IN (${marks})`).get(...states) as { n: number }).n;

@@ -52,6 +52,13 @@ export class Cases {
     });
   }
 
+  /** The accepted incidents by where their review stands (the review queue's depth, for the metrics). */
+  countByState(): Record<CaseState, number> {
+    const counts: Record<CaseState, number> = { to_review: 0, second_review: 0, confirmed: 0, reviewed: 0 };
+    for (const t of this.triage.list(['accepted'])) if (this.incidents.get(t.envelopeId)) counts[stateOf(this.d.workbench.reviewOf(t.envelopeId).subjects)] += 1;
+    return counts;
+  }
+
   /** One case for a reviewer: each searched subject's crops beside its candidates, and every decision (audited). */
   open(envelopeId: string, by: AuditActor): unknown {
     const { triage: t, lists } = this.d.workbench.candidateLists(envelopeId, by);

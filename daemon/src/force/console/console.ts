@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { WebRepo } from '../../db/repos/web.js';
+import { readScrapeToken, sendMetrics } from '../../https/metrics.js';
 import { webCertificate, type WebCertificate } from '../../https/tls.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { ClockSyncMonitor } from '../../util/clock-sync.js';
@@ -19,6 +20,9 @@ import { readKeyFile } from '../../crypto/keys.js';
 import { FacePictures } from './evidence-files.js';
 import { buildConsoleServer } from './server.js';
 import { triageApi } from './triage-api.js';
+import { Cases } from './cases.js';
+import { ForceMetrics } from './metrics.js';
+import { consoleRoute } from './route.js';
 
 /** Where the running console is, and what an operator needs to hand the first admin. */
 export interface ConsoleAddress {
@@ -50,6 +54,8 @@ export class ForceConsole {
   async start(): Promise<ConsoleAddress> {
     const c = this.config.console;
     if (!c.enabled) throw new HindsightError('the console is turned off in the force config (console.enabled: false)', { code: 'console_off', hint: 'set console.enabled: true to use it' });
+    // a scrape token file that cannot be used stops the start: the operator is there to fix it
+    const scrapeToken = readScrapeToken(c.metrics_token_file, 'console.metrics_token_file');
     const certificate: WebCertificate = await webCertificate(forcePaths(this.config.force.dir).dir, c);
     await this.clockSync.refresh().catch(() => undefined);
     this.clockTimer = setInterval(() => void this.clockSync.refresh().catch(() => undefined), 60_000);
@@ -61,11 +67,20 @@ export class ForceConsole {
     workbench.loadGalleryIndex();
     const pictures = new FacePictures(fdb.db);
     const names = (): Map<string, string> => new Map(store.accounts().map((a) => [a.id, a.name]));
+    const metrics = new ForceMetrics({ db: fdb.db, clock: this.clock, cases: new Cases({ db: fdb.db, workbench, pictures, names }) });
     const app = buildConsoleServer({
       cert: certificate,
       accounts,
       log: this.log,
+      scrapeToken,
       routes: [
+        consoleRoute({
+          method: 'GET',
+          url: '/metrics',
+          access: 'metrics',
+          summary: "The force's figures for Prometheus (text format): intake, triage, candidate lists, review queue, fleet, the process. An admin's login or `Authorization: Bearer <console.metrics_token_file's token>`.",
+          handler: ({ reply }) => sendMetrics(metrics, reply),
+        }),
         ...accountsApi({ accounts, store, sessionMaxS: c.session_max_h * 3600 }),
         ...triageApi({ workbench, pictures, audit: fdb.audit }),
         ...caseApi({ db: fdb.db, audit: fdb.audit, clock: this.clock, workbench, pictures, names }),

@@ -7,10 +7,11 @@ import { serveAs, type AppRoute, type HttpsRoute } from '../../https/server.js';
  * start with a route that does not (`public` must be said out loud). The roles nest: an admin may do what
  * a supervisor may, a supervisor what a reviewer may.
  */
-export type ConsoleAccess = 'public' | ConsoleRole;
+export type ConsoleAccess = 'public' | ConsoleRole | 'metrics';
 export type ConsoleRole = 'reviewer' | 'supervisor' | 'admin';
 
-export const CONSOLE_ACCESS: readonly ConsoleAccess[] = ['public', 'reviewer', 'supervisor', 'admin'];
+/** `metrics`: an admin, or a Prometheus scraper with the scrape token (https/metrics.ts). */
+export const CONSOLE_ACCESS: readonly ConsoleAccess[] = ['public', 'reviewer', 'supervisor', 'admin', 'metrics'];
 const RANK: Record<string, number> = { reviewer: 1, supervisor: 2, admin: 3 };
 
 /** Whether an account of `role` may call a route of `access`. */

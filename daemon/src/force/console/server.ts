@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { INSTALL_ROOT } from '../../config/paths.js';
 import type { Accounts, Caller } from '../../https/accounts.js';
 import { WebError } from '../../https/error.js';
+import { authorizeScrape, METRICS_ACCESS } from '../../https/metrics.js';
 import { buildHttpsServer, cookieValue, requireCsrf, requireOwnOrigin, SESSION_COOKIE } from '../../https/server.js';
 import type { WebCertificate } from '../../https/tls.js';
 import { CONSOLE_ACCESS, mayCall, toHttpsRoute, type ConsoleRole, type ConsoleRoute } from './route.js';
@@ -20,9 +21,10 @@ const NOT_ALLOWED: Record<ConsoleRole, string> = {
 /**
  * The reviewers' console on the shared HTTPS server (https/server.ts): who calls by the session cookie,
  * every state change from the console's own page, the route's role or a higher one, and a logged-in state
- * change with its session's CSRF token. The same rules as the box's web app.
+ * change with its session's CSRF token. The same rules as the box's web app. The metrics: an admin's
+ * session, or a Prometheus scraper with the scrape token.
  */
-export function buildConsoleServer(options: { cert: WebCertificate; accounts: Accounts; routes: readonly ConsoleRoute[]; log: Logger }): FastifyInstance {
+export function buildConsoleServer(options: { cert: WebCertificate; accounts: Accounts; routes: readonly ConsoleRoute[]; log: Logger; scrapeToken?: string }): FastifyInstance {
   const callers = new WeakMap<FastifyRequest, Caller>();
   return buildHttpsServer({
     cert: options.cert,
@@ -36,6 +38,10 @@ export function buildConsoleServer(options: { cert: WebCertificate; accounts: Ac
     authorize: (req, access) => {
       const caller = options.accounts.caller(cookieValue(req.headers.cookie, SESSION_COOKIE));
       if (caller) callers.set(req, caller);
+      if (access === METRICS_ACCESS) {
+        authorizeScrape(req, { token: { token: options.scrapeToken }, key: 'console.metrics_token_file', loggedIn: caller !== undefined, mayScrape: caller !== undefined && mayCall(caller.account.role, 'admin'), role: 'an admin' });
+        return;
+      }
       requireOwnOrigin(req, 'the console');
       if (access === 'public') return;
       if (!caller) throw new WebError(401, 'please log in', { code: 'not_logged_in' });
