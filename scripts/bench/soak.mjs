@@ -74,6 +74,10 @@ export async function run({ root, log, options = {} }) {
       abort.signal.addEventListener('abort', onAbort, { once: true });
     });
 
+  // setup steps cannot be interrupted midway (an encode, a start-up): a stop asked meanwhile takes effect after each
+  const stillWanted = () => {
+    if (abort.signal.aborted) throw abort.signal.reason;
+  };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hs-bench-soak-'));
   const config = path.join(dir, 'config.yaml');
   const cameras = [];
@@ -84,6 +88,7 @@ export async function run({ root, log, options = {} }) {
   try {
     const loadBefore = os.loadavg();
     const video = await soakVideo(root, plan.totalS + 600, { makeTestVideo, lengthenVideo }, log);
+    stillWanted();
     const perHour = plan.incidentsPerHourLimit;
     writeFileSync(
       config,
@@ -109,8 +114,12 @@ export async function run({ root, log, options = {} }) {
     enrollBox(config, kit.bundle(DEVICE), kit.forceDir);
     receiver = new ManagedProcess(process.execPath, [dist('force/main.js'), 'receive', '--config', kit.forceConfig]);
     await receiver.waitForLine(/receiving evidence/, 60_000);
-    for (let i = 0; i < CAMERAS; i++) cameras.push(await startCamera({ mode: 'file', file: video }));
+    for (let i = 0; i < CAMERAS; i++) {
+      stillWanted();
+      cameras.push(await startCamera({ mode: 'file', file: video }));
+    }
     for (const [i, cam] of cameras.entries()) await cli('camera', 'add', '--id', `cam${i + 1}`, '--name', `Camera ${i + 1}`, '--url', cam.url);
+    stillWanted();
     daemon = new ManagedProcess(process.execPath, [dist('cli/main.js'), 'run', '--config', config]);
     await daemon.waitForLine(/"msg":"hindsight running"/, 60_000);
     for (let i = 0; i < CAMERAS; i++) await daemon.waitForLine(new RegExp(`camera cam${i + 1}: recording`), 60_000);
