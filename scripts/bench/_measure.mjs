@@ -1,5 +1,5 @@
 // Shared measuring tools for benchmarks: CPU and RSS of a process tree from /proc.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 const CLK_TCK = 100; // Linux USER_HZ
 const PAGE = 4096;
@@ -81,3 +81,48 @@ export const pct = (xs, q) => {
 
 /** p50, p95, max and count of xs, rounded to d decimals. */
 export const stats = (xs, d = 1) => ({ p50: round(pct(xs, 0.5), d), p95: round(pct(xs, 0.95), d), max: round(xs.length ? Math.max(...xs) : null, d), n: xs.length });
+
+/** A size field of /proc/PID/status (VmRSS, VmHWM...) in bytes, or null when the process is gone. */
+export function statusBytes(pid, key) {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Open file descriptors of a process by kind (socket, pipe, anon_inode, dev, file) and the files open, or null when it is gone. */
+export function openFds(pid) {
+  let fds;
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return null;
+  }
+  const kinds = {};
+  const files = [];
+  for (const fd of fds) {
+    let target;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    const kind = /^(socket|pipe|anon_inode):/.exec(target)?.[1] ?? (target.startsWith('/dev/') ? 'dev' : 'file');
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+    if (kind === 'file') files.push(target);
+  }
+  return { count: Object.values(kinds).reduce((a, b) => a + b, 0), kinds, files: files.sort() };
+}
+
+/** Least-squares slope of y over x for points [{x, y}], or null with fewer than two distinct x. */
+export function slope(points) {
+  const n = points.length;
+  if (n < 2) return null;
+  const mx = points.reduce((a, p) => a + p.x, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  const sxx = points.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+  if (sxx === 0) return null;
+  return points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0) / sxx;
+}
