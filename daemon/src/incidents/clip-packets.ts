@@ -55,7 +55,14 @@ async function probePackets(ffprobe: string, input: string[], read: string[], si
     signal,
   });
   if (r.code !== 0) return undefined;
-  const json = JSON.parse(r.stdout.toString('utf8')) as { packets?: { pts_time?: string; dts_time?: string; duration_time?: string; pos?: string; flags?: string }[] };
+  let json: { packets?: { pts_time?: string; dts_time?: string; duration_time?: string; pos?: string; flags?: string }[] };
+  try {
+    json = JSON.parse(r.stdout.toString('utf8')) as typeof json;
+  } catch {
+    // seen once while a camera was down: exit 0 with a packet list that is not JSON. It counts as unreadable,
+    // like a failed run: a concat list is then read file by file, and a clip is reported, not parsed wrong.
+    return undefined;
+  }
   const out: VideoPacket[] = [];
   for (const p of json.packets ?? []) {
     const ptsS = Number(p.pts_time ?? p.dts_time);
