@@ -81,6 +81,22 @@ say(`broker at ${kit.broker.url}; force installation in ${rel(kit.forceDir)}`);
 const receiver = new ManagedProcess(process.execPath, [dist('force/main.js'), 'receive', '--config', kit.forceConfig]);
 receiver.child.proc.stdout.on('data', (d) => out.write(`[force] ${d}`));
 await receiver.waitForLine(/receiving evidence/, 60_000);
+// The reviewers' console and a custody gallery in which the demo's walker is enrolled: an incident logged
+// from the staff page lands in the console's triage queue, and accepting it there gives candidates.
+if (!check) {
+  const consoleConfig = path.join(stateRoot, 'force-console.yaml');
+  writeFileSync(consoleConfig, `# written by scripts/demo.mjs: the force's console on this machine, on a free port\nforce: {dir: ${JSON.stringify(kit.forceDir)}}\nconsole: {host: 127.0.0.1, port: 0}\nlog: {level: warn, pretty: false}\n`);
+  const forceConsole = new ManagedProcess(process.execPath, [dist('force/main.js'), 'console', '--config', consoleConfig]);
+  const at = await forceConsole.waitForLine(/console at https:\/\/[^/]+:\d+\//, 60_000);
+  const url = `https://localhost:${/console at https:\/\/[^/]+:(\d+)\//.exec(at[0])[1]}/`;
+  await new Promise((r) => setTimeout(r, 300));
+  const code = forceConsole.lines.map((l) => /setup code (\d{4}-\d{4}-\d{4})/.exec(l)?.[1]).find((c) => c);
+  say(`force console (triage, candidate review, the fleet): ${url}`);
+  say(code ? `first visit: make the force's admin account with the setup code ${code}; the admin adds officers and reviewers` : 'log in with the console accounts made earlier');
+  const custody = writeCustody();
+  const imported = await runCommand(process.execPath, [dist('force/main.js'), 'gallery', 'import', '--folder', custody, '--manifest', path.join(custody, 'custody.csv'), '--config', kit.forceConfig], { timeoutMs: 120_000 });
+  say(imported.code === 0 ? 'custody gallery: the person walking past the camera is enrolled as CUSTODY-0001' : `could not import the custody gallery: ${imported.stderr.toString().trim()}`);
+}
 
 // 3. The box.
 const configFile = path.join(stateRoot, 'config.yaml');
@@ -245,11 +261,10 @@ function writeCustody() {
  */
 async function forceWorkbench(incidentId) {
   const force = (...args) => runCommand(process.execPath, [dist('force/main.js'), ...args, '--config', kit.forceConfig], { timeoutMs: 120_000 });
-  const custody = writeCustody();
   const steps = [
     ['the fleet: every box online or offline, with its latest health', ['fleet', 'list']],
     ['a signed command to the box, and its answer', ['fleet', 'cmd', 'all', 'ping']],
-    ['the custody gallery', ['gallery', 'import', '--folder', custody, '--manifest', path.join(custody, 'custody.csv')]],
+    ['the custody gallery', ['gallery', 'list']],
     ['waiting for an officer (nothing searched yet)', ['triage', 'list']],
     ['an officer accepts it', ['triage', 'accept', incidentId, '--crime-ref', 'DEMO/2026/0001', '--necessity', 'theft of two bottles of gin, suspect not known to staff', '--all-subjects']],
   ];
