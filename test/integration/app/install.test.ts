@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../../daemon/src/util/child.js';
@@ -87,7 +87,12 @@ describe('scripts/install.sh refuses bad input with exit code 2', () => {
   }
 
   it('not root', async () => {
-    const r = await sb.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', INSTALL, ...QUICK]);
+    // a copy nobody can reach: the checkout may sit in a folder only its owner may enter (a mktemp clone)
+    const copy = sb.host('/srv/install.sh');
+    copyFileSync(INSTALL, copy);
+    chmodSync(path.dirname(copy), 0o755);
+    chmodSync(copy, 0o755);
+    const r = await sb.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '/srv/install.sh', ...QUICK]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('must run as root');
     expect(r.stderr).toContain('what to do: run: sudo');
