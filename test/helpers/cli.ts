@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { runCommand } from '../../daemon/src/util/child.js';
-import { CLI } from './paths.js';
+import { CLI, REPO_ROOT } from './paths.js';
 import { TestProcess } from './process.js';
 
 export interface CliResult {
@@ -94,4 +94,20 @@ export function jsonLines(lines: string[]): Record<string, unknown>[] {
     }
   }
   return out;
+}
+
+/**
+ * `hindsight ARGS` as the unprivileged user 65534 (nobody): through a bind mount of the checkout at
+ * /mnt/hindsight in a bubblewrap mount namespace, since a clone may sit in a folder only its owner may
+ * enter (a `mktemp -d` one is 0700). Needs root, as the tests that change users do anyway.
+ */
+export async function runCliAsNobody(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+  const inside = '/mnt/hindsight';
+  const cli = path.join(inside, path.relative(REPO_ROOT, CLI));
+  const r = await runCommand(
+    'bwrap',
+    ['--dev-bind', '/', '/', '--tmpfs', '/mnt', '--bind', REPO_ROOT, inside, '--chdir', '/', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, ...args],
+    { timeoutMs },
+  );
+  return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
 }

@@ -2,7 +2,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCommand } from '../../../daemon/src/util/child.js';
-import { runCli, writeConfig } from '../../helpers/cli.js';
+import { runCli, runCliAsNobody, writeConfig } from '../../helpers/cli.js';
 import { CLI, REPO_ROOT, tempDir } from '../../helpers/paths.js';
 
 /**
@@ -66,7 +66,7 @@ describe('folders the daemon writes outside its unit', () => {
     chmodSync(dir, 0o755);
     const config = writeConfig(dir, { paths: { state_dir: '/var/lib/hindsight' } }, 'locked.yaml');
     chmodSync(config, 0o644);
-    const r = await runCommand('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'system', 'unit-paths', '--config', config, '--write', '--drop-in', path.join(locked, 'd', 'paths.conf')], { timeoutMs: 60_000 });
+    const r = await runCliAsNobody(['system', 'unit-paths', '--config', config, '--write', '--drop-in', path.join(locked, 'd', 'paths.conf')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('permission denied');
     expect(r.stderr).toContain('sudo hindsight system unit-paths --write');
@@ -95,7 +95,7 @@ describe('folders the daemon writes outside its unit', () => {
     mkdirSync(path.dirname(buffer), { mode: 0o755 });
     const config = writeConfig(dir, { paths: { state_dir: state, buffer_dir: buffer } }, 'user.yaml');
     chmodSync(config, 0o644);
-    const r = await runCommand('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'run', '--config', config], { timeoutMs: 60_000 });
+    const r = await runCliAsNobody(['run', '--config', config]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`cannot write ${buffer} (it does not exist, and ${path.dirname(buffer)} above it is not writable), set by paths.buffer_dir: permission denied`);
     expect(r.stderr).toContain(`install -d -o hindsight -g hindsight -m 0750 ${buffer}`);

@@ -158,9 +158,12 @@ describe('recorder: the cameras shops own', () => {
       expect(await decodeErrors(path.join(folder, c.clip!.file)), `${c.camera}: the clip decodes`).toBe('');
     }
     expect(analysis.clips.filter((c) => c.error || c.damaged), 'every clip analysed').toEqual([]);
-    const seenOn = analysis.subjects.flatMap((s) => s.crops.map((c) => c.camera_id));
-    expect(seenOn, 'the person walking past is found').toContain('jump');
-    expect(seenOn, 'the person walking past is found through the 33-bit wrap camera').toContain('wrap33');
+    // found on each camera's clip: a track of accepted faces (the subject's kept crops are only the best few,
+    // and when both cameras' tracks merge into one subject they may all come from one camera)
+    const tracked = (id: string) => analysis.clips.find((c) => c.camera_id === id);
+    expect(tracked('jump')?.tracks, 'the person walking past is found').toBeGreaterThanOrEqual(1);
+    expect(tracked('wrap33')?.tracks, 'the person walking past is found through the 33-bit wrap camera').toBeGreaterThanOrEqual(1);
+    expect(analysis.subjects.length, 'and kept as a subject').toBeGreaterThanOrEqual(1);
     expect(camera('jump').clockJumpsAtMs.length, 'the camera clock jumped back twice').toBeGreaterThanOrEqual(2);
   }, 420_000);
 });
