@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run demo`: the whole product on one machine with an embedded default configuration:
-//   - an RTSP test camera showing a shop scene where a person walks past (synthetic, public-domain face),
+//   - an RTSP test camera showing a shop scene where two people walk past (synthetic, public-domain faces),
 //   - a private Mosquitto with TLS and the ACL generated from the protocol, and a force receiver,
 //   - the Hindsight daemon, enrolled with that force, recording the camera.
 // After 45 s, staff "press the button" for something that happened 25 s ago: the demo logs an incident,
@@ -22,7 +22,7 @@ const { startCamera } = await import(dist('devkit/camera.js'));
 const { startForceKit, enrollBox } = await import(dist('devkit/force.js'));
 const { ManagedProcess, stopAllManaged } = await import(dist('devkit/process.js'));
 const { makeCctvVideo } = await import(dist('devkit/cctv.js'));
-const { walker, PUBLIC_DOMAIN_FACE } = await import(dist('devkit/walkers.js'));
+const { walker, secondPublicDomainFace, PUBLIC_DOMAIN_FACE } = await import(dist('devkit/walkers.js'));
 const { runCommand } = await import(dist('util/child.js'));
 
 const argv = process.argv.slice(2);
@@ -59,13 +59,18 @@ async function stopAllAndExit(code) {
 }
 const rel = (p) => path.relative(process.cwd(), p) || '.';
 
-// 1. The camera: a shop scene, a person walks past between seconds 10 and 50 (made once, then reused).
-const video = path.join(stateRoot, 'media', 'shop-v1.ts');
+// 1. The camera: a shop scene where two people walk past between seconds 10 and 55 (made once, then
+// reused): Grace Hopper, whom the force's custody gallery holds, and the astronaut Eileen Collins, whom it
+// does not (both portraits are public domain and come from Debian packages).
+const video = path.join(stateRoot, 'media', 'shop-v2.ts');
 if (!existsSync(video)) {
-  say('making the camera footage: a shop scene with a person walking past (once, about a minute)');
   mkdirSync(path.dirname(video), { recursive: true });
-  const person = await walker('visitor', PUBLIC_DOMAIN_FACE, { t: 10, x: 60, y: 260, width: 170 }, { t: 50, x: 1000, y: 180, width: 260 });
-  await makeCctvVideo(`${video}.partial.ts`, { seconds: 120, walkers: [person], width: 1280, height: 720, fps: 10, gop: 10, noise: 4, crf: 26, seed: 7 });
+  const walkers = [await walker('visitor', PUBLIC_DOMAIN_FACE, { t: 10, x: 60, y: 180, width: 170 }, { t: 50, x: 1000, y: 120, width: 240 })];
+  const second = await secondPublicDomainFace(path.join(stateRoot, 'media'));
+  if ('file' in second) walkers.push(await walker('passer-by', second.file, { t: 14, x: 1050, y: 400, width: 190 }, { t: 52, x: 120, y: 360, width: 230 }));
+  else say(`only one person walks past: the second public-domain portrait could not be fetched (${second.why})`);
+  say(`making the camera footage: a shop scene with ${walkers.length === 2 ? 'two people' : 'a person'} walking past (once, about a minute)`);
+  await makeCctvVideo(`${video}.partial.ts`, { seconds: 120, walkers, width: 1280, height: 720, fps: 10, gop: 10, noise: 4, crf: 26, seed: 7 });
   (await import('node:fs')).renameSync(`${video}.partial.ts`, video);
 }
 const camera = await startCamera({ mode: 'file', file: video });
@@ -95,7 +100,7 @@ if (!check) {
   say(code ? `first visit: make the force's admin account with the setup code ${code}; the admin adds officers and reviewers` : 'log in with the console accounts made earlier');
   const custody = writeCustody();
   const imported = await runCommand(process.execPath, [dist('force/main.js'), 'gallery', 'import', '--folder', custody, '--manifest', path.join(custody, 'custody.csv'), '--config', kit.forceConfig], { timeoutMs: 120_000 });
-  say(imported.code === 0 ? 'custody gallery: the person walking past the camera is enrolled as CUSTODY-0001' : `could not import the custody gallery: ${imported.stderr.toString().trim()}`);
+  say(imported.code === 0 ? 'custody gallery: Grace Hopper, one of the two people walking past, is enrolled as CUSTODY-0001 (the other is not)' : `could not import the custody gallery: ${imported.stderr.toString().trim()}`);
 }
 
 // 3. The box.
@@ -118,10 +123,11 @@ writeFileSync(
   ].join('\n'),
 );
 const boxState = path.join(stateRoot, 'box');
-if (!existsSync(path.join(boxState, 'uplink', 'enrollment.json'))) {
-  enrollBox(configFile, kit.bundle('demo-box'), kit.forceDir);
-  say('the demo box is enrolled with the force (device key created and registered)');
-}
+// the demo's broker gets a new port, certificate and box password at every start: the box installs the
+// new bundle each time (its device key and everything else it holds stay)
+const enrolledBefore = existsSync(path.join(boxState, 'uplink', 'enrollment.json'));
+enrollBox(configFile, kit.bundle('demo-box'), kit.forceDir);
+say(enrolledBefore ? "the demo box took this start's enrollment bundle (the broker's new address and password)" : 'the demo box is enrolled with the force (device key created and registered)');
 const hindsight = (...args) => runCommand(process.execPath, [dist('cli/main.js'), ...args, '--config', configFile], { timeoutMs: 120_000 });
 const known = JSON.parse((await hindsight('camera', 'list', '--json')).stdout.toString() || '[]').some((c) => c.id === 'till2');
 const registered = known
@@ -216,8 +222,8 @@ async function followIncident(id) {
 
 /** --check: the chain from the button to the reviewers' candidates, headless, each step named. */
 async function runCheck() {
-  checkStep = 'footage of the person walking past';
-  say('waiting 45 s for footage of the person walking past');
+  checkStep = 'footage of the people walking past';
+  say('waiting 45 s for footage of the people walking past');
   await new Promise((r) => setTimeout(r, 45_000));
   checkStep = 'log the incident';
   const incident = await logIncident();

@@ -2,6 +2,7 @@
  * Walkers for synthetic CCTV footage (devkit/cctv.ts): a face photo cut to head and shoulders around the
  * face the pipeline itself finds, so tests, benchmarks and the demo know where each face is at any time.
  */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import sharp from 'sharp';
 import { buildConfig } from '../config/load.js';
 import { INSTALL_ROOT } from '../config/paths.js';
@@ -9,6 +10,7 @@ import { findFaces } from '../vision/faces.js';
 import { Pyramid } from '../vision/image.js';
 import { FaceModels } from '../vision/models.js';
 import { visionOptions, type VisionOptions } from '../vision/options.js';
+import { runCommand } from '../util/child.js';
 import { photoToFrame, type Placement, type Walker } from './cctv.js';
 import path from 'node:path';
 
@@ -16,6 +18,32 @@ const MODELS_DIR = path.join(INSTALL_ROOT, 'models');
 
 /** A public-domain face photo shipped by a Debian package (python-matplotlib-data; setup installs it): Grace Hopper, US Navy. */
 export const PUBLIC_DOMAIN_FACE = '/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg';
+
+/** A second public-domain face: NASA's portrait of the astronaut Eileen Collins, as scikit-image ships it. */
+const ASTRONAUT_IN_PACKAGE = './usr/lib/python3/dist-packages/skimage/data/astronaut.png';
+
+/**
+ * The astronaut portrait as `<dir>/astronaut.png`, taken out of Debian's python3-skimage package (downloaded,
+ * not installed: nothing else of it is needed), or undefined with the reason when that cannot be done
+ * (no network to the Debian mirror, no apt). Kept once fetched.
+ */
+export async function secondPublicDomainFace(dir: string): Promise<{ file: string } | { why: string }> {
+  const file = path.join(dir, 'astronaut.png');
+  if (existsSync(file)) return { file };
+  mkdirSync(dir, { recursive: true });
+  const work = mkdtempSync(path.join(dir, '.fetch-'));
+  try {
+    const got = await runCommand('apt-get', ['download', 'python3-skimage'], { cwd: work, timeoutMs: 300_000 });
+    const deb = readdirSync(work).find((f) => f.endsWith('.deb'));
+    if (got.code !== 0 || !deb) return { why: `apt-get download python3-skimage failed: ${got.stderr.trim().split('\n').pop() ?? got.code}` };
+    const out = await runCommand('sh', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -xO "$2" > "$3"', 'sh', path.join(work, deb), ASTRONAUT_IN_PACKAGE, `${file}.partial`], { timeoutMs: 120_000 });
+    if (out.code !== 0) return { why: `the portrait is not in ${deb}: ${out.stderr.trim()}` };
+    renameSync(`${file}.partial`, file);
+    return { file };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
 
 /** Default vision options, independent of any config file on the machine. */
 export function defaultVisionOptions(): VisionOptions {

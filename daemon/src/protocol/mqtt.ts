@@ -152,8 +152,9 @@ export class MqttConnection {
       }
     });
     client.on('error', (err) => {
-      if (err.message !== this.lastError) o.log.warn({ err: err.message, broker: redactUrl(o.url) }, 'mqtt error');
-      this.lastError = err.message;
+      const why = mqttErrorText(err);
+      if (why !== this.lastError) o.log.warn({ err: why, broker: redactUrl(o.url) }, `mqtt error: ${why}`);
+      this.lastError = why;
     });
     client.on('offline', () => o.log.warn({ broker: redactUrl(o.url) }, 'mqtt offline; reconnecting'));
   }
@@ -209,4 +210,20 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 
 function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/**
+ * What an MQTT client error says, never empty: a connection that cannot be made comes as an AggregateError
+ * with no message (one error per address tried: seen as a bare "mqtt error" for a broker that had moved),
+ * and a refused CONNACK carries a reason code.
+ */
+export function mqttErrorText(err: Error & { code?: unknown; errors?: unknown }): string {
+  if (err.message) return err.message;
+  if (Array.isArray(err.errors)) {
+    const inner = [...new Set((err.errors as Error[]).map((e) => e?.message).filter((m): m is string => !!m))];
+    if (inner.length) return inner.join('; ');
+  }
+  if (typeof err.code === 'string') return err.code;
+  if (typeof err.code === 'number') return `connection refused (reason code ${err.code})`;
+  return err.name || 'unknown error';
 }
