@@ -15,6 +15,13 @@ import { DeviceTopics } from '../protocol/topics.js';
 import { newId } from '../util/ids.js';
 import type { ForceKit } from './force.js';
 
+export interface SimulatedBoxOptions {
+  /** Ciphertext bytes per chunk (default: the box's, 64 KiB); small ones spread an envelope over many messages. */
+  chunkBytes?: number;
+  /** Answer a `missing` receipt by publishing those chunks again, as the box does (default: only whole resends). */
+  resendMissing?: boolean;
+}
+
 /**
  * A box reduced to its uplink (tests and benchmarks of the force's intake): its own enrollment's broker
  * login, a signing key registered with the force, and evidence packaged, signed, sealed and chunked exactly
@@ -26,6 +33,8 @@ export class SimulatedBox {
   /** Connections made (the first and every reconnection: mqtt.js sends unacknowledged publishes again on each). */
   connects = 0;
   private readonly receipts = new Map<string, { status: string; atMs: number }>();
+  /** `complete` receipts counted per envelope (the force sends one again when a stored envelope comes again). */
+  private readonly completes = new Map<string, number>();
   private readonly waiters = new Map<string, () => void>();
   /** What was published under each envelope id, for a resend. */
   private readonly sent = new Map<string, { topic: string; payload: Buffer | string }[]>();
@@ -36,12 +45,13 @@ export class SimulatedBox {
     readonly client: MqttClient,
     private readonly key: KeyPairFile,
     private readonly kit: ForceKit,
+    private readonly options: SimulatedBoxOptions,
   ) {
     this.topics = new DeviceTopics(kit.prefix, deviceId);
   }
 
   /** Connect box `deviceId` (enrolled in `kit`) with a new signing key registered at the force. */
-  static async connect(kit: ForceKit, deviceId: string): Promise<SimulatedBox> {
+  static async connect(kit: ForceKit, deviceId: string, options: SimulatedBoxOptions = {}): Promise<SimulatedBox> {
     const key = generateKeyPair('ed25519');
     const fdb = openForceDb(kit.forceDir);
     try {
@@ -62,7 +72,7 @@ export class SimulatedBox {
       properties: { maximumPacketSize: MAX_PACKET_BYTES },
     });
     client.on('error', () => undefined);
-    const box = new SimulatedBox(deviceId, client, key, kit);
+    const box = new SimulatedBox(deviceId, client, key, kit, options);
     client.on('connect', () => box.connects++);
     client.on('message', (topic, payload) => box.onMessage(topic, payload));
     await withTimeout(new Promise<void>((resolve) => client.once('connect', () => resolve())), 15_000, `box ${deviceId} connect`);
@@ -73,8 +83,11 @@ export class SimulatedBox {
   private onMessage(topic: string, payload: Buffer): void {
     if (topic !== this.topics.receipt()) return;
     try {
-      const r = (JSON.parse(payload.toString()) as { receipt?: { envelope?: string; status?: string } }).receipt;
-      if (!r?.envelope || !r.status || this.receipts.get(r.envelope)?.status === 'complete') return;
+      const r = (JSON.parse(payload.toString()) as { receipt?: { envelope?: string; status?: string; missing?: unknown } }).receipt;
+      if (!r?.envelope || !r.status) return;
+      if (r.status === 'complete') this.completes.set(r.envelope, (this.completes.get(r.envelope) ?? 0) + 1);
+      if (this.receipts.get(r.envelope)?.status === 'complete') return;
+      if (r.status === 'missing' && this.options.resendMissing && Array.isArray(r.missing)) void this.resendChunks(r.envelope, r.missing.filter((i): i is number => Number.isInteger(i)));
       this.receipts.set(r.envelope, { status: r.status, atMs: performance.now() });
       if (r.status === 'complete') this.waiters.get(r.envelope)?.();
     } catch {
@@ -88,7 +101,7 @@ export class SimulatedBox {
    */
   async send(plaintext: Buffer, incidentId = newId()): Promise<{ id: string; publishedAtMs: number }> {
     const now = Date.now();
-    const e = await sealEnvelope({ plaintext, device: this.key, deviceId: this.deviceId, incidentId, msgSeq: ++this.msgSeq, recipients: validRecipients(loadKeySet(this.kit.forceDir).keyset, now), clock: { synced: true, offset_ms: 0 }, now });
+    const e = await sealEnvelope({ plaintext, device: this.key, deviceId: this.deviceId, incidentId, msgSeq: ++this.msgSeq, recipients: validRecipients(loadKeySet(this.kit.forceDir).keyset, now), clock: { synced: true, offset_ms: 0 }, now, chunkBytes: this.options.chunkBytes });
     const id = e.manifest.header.envelope_id;
     const messages = [{ topic: this.topics.envelopeManifest(id), payload: JSON.stringify(e.manifest) as Buffer | string }, ...e.chunks.map((c, i) => ({ topic: this.topics.envelopeChunk(id, i), payload: encodeChunkMessage(id, i, e.chunks.length, c) }))];
     this.sent.set(id, messages);
@@ -100,6 +113,21 @@ export class SimulatedBox {
   /** Publish an envelope sent before once more, whole, as the box does when no receipt came in time. */
   async resend(envelopeId: string): Promise<void> {
     for (const m of this.sent.get(envelopeId) ?? []) await this.client.publishAsync(m.topic, m.payload, { qos: 1 });
+  }
+
+  /** Publish again the chunks a `missing` receipt lists, as the box does. */
+  private async resendChunks(envelopeId: string, indexes: number[]): Promise<void> {
+    const sent = this.sent.get(envelopeId) ?? [];
+    // the manifest is message 0, chunk i message i + 1; a publish that fails is left to the next receipt or resend
+    for (const i of indexes) {
+      const m = sent[i + 1];
+      if (m) await this.client.publishAsync(m.topic, m.payload, { qos: 1 }).catch(() => undefined);
+    }
+  }
+
+  /** How many `complete` receipts for `envelopeId` arrived. */
+  completeReceipts(envelopeId: string): number {
+    return this.completes.get(envelopeId) ?? 0;
   }
 
   /** Until the force's `complete` receipt for `envelopeId` arrives; the time it arrived (performance.now()). */

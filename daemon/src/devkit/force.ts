@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { AuditLog } from '../audit/log.js';
 import { loadConfigFile } from '../config/load.js';
 import { daemonPaths } from '../config/paths.js';
-import { BROKER_LIMITS, FORCE_SERVICE_USER, mosquittoPasswordLine, upsertPasswdLine, writeBrokerKit } from '../force/broker-kit.js';
+import { BROKER_LIMITS, FORCE_SERVICE_USER, mosquittoPasswordLine, receiverUsers, upsertPasswdLine, writeBrokerKit, writeReceiverIdentities, type ReceiverIdentity } from '../force/broker-kit.js';
 import { openForceDb } from '../force/database.js';
 import { enrollDevice } from '../force/enroll.js';
 import { forceKeygen } from '../force/keys.js';
@@ -28,6 +28,8 @@ export interface ForceKit {
   bundle(deviceId: string): string;
   /** Enroll one more box (updates the broker's password file and reloads it). */
   enroll(deviceId: string, store: string): string;
+  /** Broker identities of receivers 2..n (`receivers` option), as `broker-config --receivers` writes them. */
+  receivers: ReceiverIdentity[];
 }
 
 export interface ForceKitOptions {
@@ -36,6 +38,8 @@ export interface ForceKitOptions {
   caps?: Record<string, number>;
   /** Extra force-side broker users (same rights as the force service), e.g. an observer in tests. */
   forceUsers?: { username: string; password: string }[];
+  /** How many receivers share the intake, each with its own broker identity (default 1). */
+  receivers?: number;
 }
 
 export async function startForceKit(dir: string, options: ForceKitOptions = {}): Promise<ForceKit> {
@@ -46,7 +50,8 @@ export async function startForceKit(dir: string, options: ForceKitOptions = {}):
   // "force key set expiring" alarm (30 days ahead) from the first minute.
   if (!existsSync(forcePaths(forceDir).rootKey)) forceKeygen(forceDir, { now: systemClock.now(), validityDays: 365, prefix });
   const extra = options.forceUsers ?? [];
-  const kit = writeBrokerKit(forceDir, { prefix, forceUsers: [FORCE_SERVICE_USER, ...extra.map((u) => u.username)] });
+  const kit = writeBrokerKit(forceDir, { prefix, forceUsers: [...receiverUsers(options.receivers ?? 1), ...extra.map((u) => u.username)] });
+  const receivers = writeReceiverIdentities(forceDir, options.receivers ?? 1);
   for (const u of extra) upsertPasswdLine(kit.passwd, mosquittoPasswordLine(u.username, u.password), 'service');
   const broker = new TestBroker({
     dir: path.join(dir, 'broker'),
@@ -87,12 +92,24 @@ export async function startForceKit(dir: string, options: ForceKitOptions = {}):
     forceConfig,
     prefix,
     enroll,
+    receivers,
     bundle: (id) => {
       const f = bundles.get(id);
       if (!f) throw new Error(`device ${id} is not enrolled in this kit`);
       return f;
     },
   };
+}
+
+/** The variables of a receiver's environment file (KEY=VALUE lines; `#` comments), to start `receive` with. */
+export function readEnvFile(file: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const eq = line.indexOf('=');
+    if (line.startsWith('#') || eq < 1) continue;
+    env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return env;
 }
 
 /** Install a bundle on a box (by its config file) and register its key with the force, as the two CLIs do. */

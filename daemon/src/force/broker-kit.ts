@@ -7,7 +7,7 @@ import { BROKER_MESSAGE_SIZE_LIMIT } from '../protocol/mqtt.js';
 import { HindsightError } from '../util/errors.js';
 import { assertSafeId } from '../util/ids.js';
 import { ensurePrivateDir, writeFileAtomic } from '../util/secure-fs.js';
-import { forcePaths } from './paths.js';
+import { forcePaths, receiverIdentityPaths } from './paths.js';
 
 /**
  * The broker kit the force installs on its Mosquitto: ACL generated from the protocol topic table,
@@ -28,6 +28,19 @@ export const SERVICE_USER_PREFIX = 'svc.';
 
 /** The broker user of the force receiver (and the default of `mqtt.username` in force.yaml). */
 export const FORCE_SERVICE_USER = 'svc.force';
+
+/** The most receivers `broker-config --receivers` makes identities for. */
+export const MAX_RECEIVERS = 64;
+
+/** The broker user of receiver `n` (from 1): `svc.force`, then `svc.force-2`, `svc.force-3`, ... */
+export function receiverUser(n: number): string {
+  return n === 1 ? FORCE_SERVICE_USER : `${FORCE_SERVICE_USER}-${n}`;
+}
+
+/** The broker users of `count` receivers, each with the receiver's rights in the ACL. */
+export function receiverUsers(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => receiverUser(i + 1));
+}
 
 export function assertServiceUser(name: string): string {
   if (!/^svc\.[A-Za-z0-9_-]{1,60}$/.test(name)) {
@@ -144,4 +157,47 @@ export function writeBrokerKit(dir: string, o: BrokerKitOptions): BrokerKit {
   writeFileAtomic(conf, brokerConfText({ ...o, passwd: p.brokerPasswd, acl }), 0o640);
   if (!existsSync(p.brokerPasswd)) writeSecretFile(p.brokerPasswd, '');
   return { acl, passwd: p.brokerPasswd, conf };
+}
+
+export interface ReceiverIdentity {
+  username: string;
+  passwordFile: string;
+  /** The environment that points `hindsight-force receive` (with the installation's force.yaml) at this identity. */
+  envFile: string;
+  /** True when its password was made now (false: an existing one was kept). */
+  created: boolean;
+}
+
+/**
+ * Broker identities of receivers 2..`count` (receiver 1 is keygen's `svc.force`): the broker takes the
+ * username as the client id, so two receivers under one user would keep taking each other's session.
+ * Each gets `svc.force-<n>`, a password (0600, kept when it exists, so running this again changes no
+ * password), its line in broker/passwd and an environment file: every receiver reads the same force.yaml
+ * and database, only its broker login differs.
+ */
+export function writeReceiverIdentities(dir: string, count: number): ReceiverIdentity[] {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_RECEIVERS) {
+    throw new HindsightError(`cannot make broker identities for ${count} receivers`, { code: 'bad_receivers', hint: `give a whole number of receivers from 1 to ${MAX_RECEIVERS}` });
+  }
+  const passwd = forcePaths(dir).brokerPasswd;
+  const out: ReceiverIdentity[] = [];
+  for (let n = 2; n <= count; n++) {
+    const username = receiverUser(n);
+    const { passwordFile, envFile } = receiverIdentityPaths(dir, n);
+    const created = !existsSync(passwordFile);
+    if (created) writeSecretFile(passwordFile, randomBytes(24).toString('base64url') + '\n');
+    const password = readFileSync(passwordFile, 'utf8').trim();
+    upsertPasswdLine(passwd, mosquittoPasswordLine(username, password), 'service');
+    const env = [
+      `# Broker identity of force receiver ${n}, written by \`hindsight-force broker-config --receivers\`.`,
+      '# Run `hindsight-force receive` with the installation\'s force.yaml and these variables (systemd: EnvironmentFile=).',
+      `HSFORCE_MQTT__USERNAME=${username}`,
+      `HSFORCE_MQTT__PASSWORD_FILE=${passwordFile}`,
+      `HSFORCE_FORCE__CLIENT_ID=force-receiver-${n}`,
+      '',
+    ];
+    writeSecretFile(envFile, env.join('\n'));
+    out.push({ username, passwordFile, envFile, created });
+  }
+  return out;
 }

@@ -167,23 +167,25 @@ export class EnvelopeIntake {
       throw err;
     }
     const now = this.o.clock.now();
-    const existing = this.envelopes.get(envelopeId);
-    // An envelope id names one body: a manifest for another body under it is refused, and a receipt only
-    // ever confirms the body that was kept.
-    const kept = existing && existing.state !== 'rejected' ? (JSON.parse(existing.manifest) as EnvelopeManifest).body_sha256 : undefined;
-    if (kept !== undefined && kept !== m.body_sha256) {
-      throw new Rejection('body_mismatch', `envelope ${envelopeId} was received with body ${kept}; this manifest names another body (${m.body_sha256})`, deviceId, envelopeId);
-    }
-    if (existing?.state === 'stored') {
-      await this.sendComplete(existing.deviceId, envelopeId, kept!);
-      return { kind: 'duplicate' };
-    }
-    if (existing && existing.state !== 'rejected') {
-      this.envelopes.touch(envelopeId, now);
-      return { kind: 'duplicate' };
-    }
-    const result = this.o.db
-      .transaction((): IntakeOutcome => {
+    // Decided under the write lock, reading the envelope's row there: with a shared subscription a resent
+    // manifest may reach another receiver at the same moment, and the one that comes second must see the
+    // first one's row (a duplicate), not take the envelope's own msg_seq for a replay.
+    const decided = this.o.db
+      .transaction((): { outcome: IntakeOutcome; complete?: { deviceId: string; body: string } } => {
+        const existing = this.envelopes.get(envelopeId);
+        // An envelope id names one body: a manifest for another body under it is refused, and a receipt only
+        // ever confirms the body that was kept.
+        const kept = existing && existing.state !== 'rejected' ? (JSON.parse(existing.manifest) as EnvelopeManifest).body_sha256 : undefined;
+        if (kept !== undefined && kept !== m.body_sha256) {
+          throw new Rejection('body_mismatch', `envelope ${envelopeId} was received with body ${kept}; this manifest names another body (${m.body_sha256})`, deviceId, envelopeId);
+        }
+        if (existing?.state === 'stored') return { outcome: { kind: 'duplicate' }, complete: { deviceId: existing.deviceId, body: kept! } };
+        if (existing && existing.state !== 'rejected') {
+          // An envelope being opened keeps the time of its claim: resends must not hide a stopped receiver's
+          // claim from the sweep that takes it over.
+          if (existing.state === 'receiving') this.envelopes.touch(envelopeId, now);
+          return { outcome: { kind: 'duplicate' } };
+        }
         if (existing) this.envelopes.delete(envelopeId);
         const sameSeq = this.envelopes.idBySeq(deviceId, m.header.msg_seq);
         if (sameSeq !== undefined) throw new Rejection('replay', `msg_seq ${m.header.msg_seq} was already used by envelope ${sameSeq}`, deviceId, envelopeId, m.body_sha256);
@@ -192,10 +194,12 @@ export class EnvelopeIntake {
           throw new Rejection('too_many_pending', `device ${deviceId} already has ${pending} envelopes in reassembly (cap ${this.o.caps.max_pending_per_device})`, deviceId, envelopeId);
         }
         this.envelopes.addReceiving({ envelopeId, deviceId, incidentId: m.header.incident_id, msgSeq: m.header.msg_seq, manifest: JSON.stringify(m), nChunks: m.n_chunks, now });
-        return { kind: 'accepted' };
+        return { outcome: { kind: 'accepted' } };
       })
       .immediate();
-    return result;
+    // a stored envelope sent again: its box missed the receipt, so it gets it again
+    if (decided.complete) await this.sendComplete(decided.complete.deviceId, envelopeId, decided.complete.body);
+    return decided.outcome;
   }
 
   /**
@@ -248,9 +252,14 @@ export class EnvelopeIntake {
     return this.finalize(envelopeId);
   }
 
-  /** All chunks are here: claim the envelope (one receiver wins), open, verify, store, receipt. */
+  /** All chunks are here: claim the envelope (one receiver wins), then open it. */
   private async finalize(envelopeId: string): Promise<IntakeOutcome> {
     if (!this.envelopes.claimForOpening(envelopeId, this.o.clock.now())) return { kind: 'chunk' };
+    return this.open(envelopeId);
+  }
+
+  /** Open, verify, store and receipt an envelope this receiver claimed. */
+  private async open(envelopeId: string): Promise<IntakeOutcome> {
     const row = this.envelopes.get(envelopeId)!;
     const m = JSON.parse(row.manifest) as EnvelopeManifest;
     const chunks = this.chunks.data(envelopeId);
@@ -316,10 +325,14 @@ export class EnvelopeIntake {
 
   /** The envelope is rejected for good: its chunks go, a rejection row and an audit row say why. */
   private fail(row: Envelope, reason: string, message: string): IntakeOutcome {
-    this.o.db.transaction(() => {
+    const rejected = this.o.db.transaction(() => {
+      if (row.state !== 'receiving' && row.state !== 'opening') return false;
+      if (!this.envelopes.setRejected(row.envelopeId, reason, row.state)) return false;
       this.chunks.deleteAll(row.envelopeId);
-      this.envelopes.setRejected(row.envelopeId, reason);
+      return true;
     })();
+    // another receiver took it on since this one read it (e.g. a sweep's expiry of an envelope whose last chunk just came)
+    if (!rejected) return { kind: 'duplicate' };
     const m = JSON.parse(row.manifest) as EnvelopeManifest;
     return this.reject(new Rejection(reason, message, row.deviceId, row.envelopeId, m.body_sha256), `${this.o.prefix}/${row.deviceId}/ev/${row.envelopeId}`);
   }
@@ -402,14 +415,20 @@ export class EnvelopeIntake {
     // one envelope that fails does not hold up the others
     for (const row of rows) {
       try {
-        await this.sweepOne(row, now, expired);
+        await this.sweepOne(row, now, expired, stuck);
       } catch (err) {
         this.o.log.error({ err, device: row.deviceId, envelope: row.envelopeId }, 'intake sweep: this envelope failed; the others go on');
       }
     }
   }
 
-  private async sweepOne(row: Envelope, now: number, expired: number): Promise<void> {
+  private async sweepOne(row: Envelope, now: number, expired: number, stuck: number): Promise<void> {
+    if (row.state === 'opening') {
+      // Its receiver stopped mid-way: taken over by whichever receiver's sweep gets there first. The rows
+      // were read a while ago (another receiver may have taken it over since), so the database decides.
+      if (this.envelopes.takeOverOpening(row.envelopeId, stuck, now)) await this.open(row.envelopeId);
+      return;
+    }
     if (row.firstSeenUtc <= expired) {
       this.fail(row, 'reassembly_timeout', `envelope incomplete after ${this.o.caps.reassembly_timeout_s} s`);
       return;
@@ -417,8 +436,7 @@ export class EnvelopeIntake {
     const have = new Set(this.chunks.indexes(row.envelopeId));
     const m = JSON.parse(row.manifest) as EnvelopeManifest;
     if (have.size === row.nChunks) {
-      // Everything is here but opening never finished (a receiver stopped mid-way): do it now.
-      this.envelopes.setReceiving(row.envelopeId);
+      // Every chunk is here but none was claimed (the receiver that kept the last one stopped before it could).
       await this.finalize(row.envelopeId);
       return;
     }

@@ -35,3 +35,12 @@ export function forcePaths(dir: string): ForcePaths {
     bundlesDir: path.join(d, 'bundles'),
   };
 }
+
+/**
+ * Where the broker identity of receiver `n` (2, 3, ...) lives: its MQTT password and the environment file
+ * that points a `receive` process at it. Receiver 1 is `svc.force` with `mqttPassword`, written by keygen.
+ */
+export function receiverIdentityPaths(dir: string, n: number): { passwordFile: string; envFile: string } {
+  const mqtt = path.dirname(forcePaths(dir).mqttPassword);
+  return { passwordFile: path.join(mqtt, `force-${n}.password`), envFile: path.join(mqtt, `receiver-${n}.env`) };
+}

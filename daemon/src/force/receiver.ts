@@ -170,7 +170,8 @@ export class ForceReceiver {
         })
         .finally(() => gate.release(payload.length));
     });
-    link.onConnect(() => this.log.info({ group: c.force.share_group }, 'receiving evidence'));
+    // the broker login too: several receivers share the group, each under its own user
+    link.onConnect(() => this.log.info({ group: c.force.share_group, user: c.mqtt.username }, 'receiving evidence'));
     this.link = link;
     link.start();
     this.timer = setInterval(() => void this.sweep(), Math.min(1000, c.caps.missing_after_s * 500));

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FORCE_SERVICE_USER, mosquittoPasswordLine, upsertPasswdLine, writeBrokerKit } from '../../../daemon/src/force/broker-kit.js';
+import { FORCE_SERVICE_USER, mosquittoPasswordLine, receiverUsers, upsertPasswdLine, writeBrokerKit, writeReceiverIdentities } from '../../../daemon/src/force/broker-kit.js';
 import { openForceDb } from '../../../daemon/src/force/database.js';
 import { enrollDevice } from '../../../daemon/src/force/enroll.js';
 import { forceKeygen } from '../../../daemon/src/force/keys.js';
@@ -62,5 +62,36 @@ describe('broker users: services have their own namespace; a box never overwrite
     const f = setup();
     expect(() => upsertPasswdLine(forcePaths(f.dir).brokerPasswd, mosquittoPasswordLine('force', 'x-password-1234567'), 'service')).toThrow(/not in the service namespace/);
     expect(() => writeBrokerKit(f.dir, { prefix: 'hindsight/v1', forceUsers: ['observer'] })).toThrow(/not in the service namespace/);
+  });
+});
+
+describe('broker identities of several receivers', () => {
+  it('receivers 2..n each get their own user, password, passwd line and environment file; receiver 1 stays keygen\'s svc.force', () => {
+    const f = setup();
+    const svc = lineOf(f.passwd(), FORCE_SERVICE_USER);
+    writeBrokerKit(f.dir, { prefix: 'hindsight/v1', forceUsers: receiverUsers(3) });
+    const ids = writeReceiverIdentities(f.dir, 3);
+    expect(ids.map((r) => [r.username, r.created])).toEqual([
+      ['svc.force-2', true],
+      ['svc.force-3', true],
+    ]);
+    expect(lineOf(f.passwd(), FORCE_SERVICE_USER)).toBe(svc);
+    for (const r of ids) {
+      expect(lineOf(f.passwd(), r.username)).toMatch(/^svc\.force-\d:\$7\$/);
+      const env = readFileSync(r.envFile, 'utf8');
+      expect(env).toContain(`HSFORCE_MQTT__USERNAME=${r.username}\n`);
+      expect(env).toContain(`HSFORCE_MQTT__PASSWORD_FILE=${r.passwordFile}\n`);
+    }
+    const acl = readFileSync(path.join(forcePaths(f.dir).brokerDir, 'acl'), 'utf8');
+    for (const u of ['svc.force', 'svc.force-2', 'svc.force-3']) expect(acl).toContain(`\nuser ${u}\n`);
+    const password = readFileSync(ids[0]!.passwordFile, 'utf8');
+    expect(writeReceiverIdentities(f.dir, 3).map((r) => r.created)).toEqual([false, false]);
+    expect(readFileSync(ids[0]!.passwordFile, 'utf8')).toBe(password);
+    expect(writeReceiverIdentities(f.dir, 1)).toEqual([]);
+  });
+
+  it('a count of receivers that is not a whole number from 1 to 64 is refused, saying what to give', () => {
+    const f = setup();
+    for (const bad of [0, -1, 1.5, 65]) expect(() => writeReceiverIdentities(f.dir, bad)).toThrow(expect.objectContaining({ code: 'bad_receivers', hint: 'give a whole number of receivers from 1 to 64' }));
   });
 });

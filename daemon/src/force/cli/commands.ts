@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { intOption } from '../../program/args.js';
 import { assertMqttsUrl } from '../../protocol/broker-url.js';
 import { systemClock } from '../../util/clock.js';
-import { FORCE_SERVICE_USER, writeBrokerKit } from '../broker-kit.js';
+import { MAX_RECEIVERS, receiverUsers, writeBrokerKit, writeReceiverIdentities } from '../broker-kit.js';
 import { enrollDevice } from '../enroll.js';
 import { forceKeygen, revokeRecipientKey, rotateRecipientKey } from '../keys.js';
 import { forcePaths } from '../paths.js';
@@ -128,7 +128,7 @@ export function registerForceKeys(force: Command): void {
 
   force
     .command('broker-config')
-    .description('write the Mosquitto kit into DIR/broker: ACL generated from the protocol topic table, password file, config snippet')
+    .description('write the Mosquitto kit into DIR/broker: ACL generated from the protocol topic table, password file, config snippet; with --receivers N, a broker identity for each of N receivers')
     .requiredOption('--dir <dir>', 'force installation folder')
     .option('--prefix <prefix>', 'MQTT topic prefix', 'hindsight/v1')
     .option('--port <port>', 'TLS listener port (the only listener)', intOption('--port', 1, 65535), 8883)
@@ -136,9 +136,15 @@ export function registerForceKeys(force: Command): void {
     .option('--certfile <file>', 'broker certificate (PEM)', '/etc/mosquitto/certs/server.crt')
     .option('--keyfile <file>', 'broker private key (PEM)', '/etc/mosquitto/certs/server.key')
     .option('--cafile <file>', 'CA certificate (PEM)', '/etc/mosquitto/certs/ca.pem')
-    .action((opts: { dir: string; prefix: string; port: number; bind?: string; certfile: string; keyfile: string; cafile: string }) => {
-      const kit = writeBrokerKit(opts.dir, { prefix: opts.prefix, forceUsers: [FORCE_SERVICE_USER], port: opts.port, bind: opts.bind, certfile: path.resolve(opts.certfile), keyfile: path.resolve(opts.keyfile), cafile: path.resolve(opts.cafile) });
+    .option('--receivers <n>', 'how many `receive` processes share the intake: svc.force and svc.force-2 .. svc.force-N, each with its own password and environment file in DIR/mqtt', intOption('--receivers', 1, MAX_RECEIVERS), 1)
+    .action((opts: { dir: string; prefix: string; port: number; bind?: string; certfile: string; keyfile: string; cafile: string; receivers: number }) => {
+      const kit = writeBrokerKit(opts.dir, { prefix: opts.prefix, forceUsers: receiverUsers(opts.receivers), port: opts.port, bind: opts.bind, certfile: path.resolve(opts.certfile), keyfile: path.resolve(opts.keyfile), cafile: path.resolve(opts.cafile) });
+      const identities = writeReceiverIdentities(opts.dir, opts.receivers);
       process.stdout.write(`acl: ${kit.acl}\npassword file: ${kit.passwd}\nconfig snippet: ${kit.conf} (include it from mosquitto.conf, e.g. with include_dir; it opens only the TLS listener)\n`);
+      if (identities.length) {
+        const lines = identities.map((r) => `  ${r.username}: ${r.envFile} (password ${r.passwordFile}${r.created ? ', new' : ', kept'})`);
+        process.stdout.write(`receiver 1: svc.force (force.yaml as it is)\n${lines.join('\n')}\nrun each further receiver with the same force.yaml and its environment file (systemd: EnvironmentFile=); send SIGHUP to Mosquitto to load the new users\n`);
+      }
     });
 
 }

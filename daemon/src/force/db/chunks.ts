@@ -5,9 +5,14 @@ import { statement } from '../../db/statements.js';
 export class ChunksRepo {
   constructor(private readonly db: Db) {}
 
-  /** Keep a chunk; a chunk already here is left as it is (QoS 1 duplicates and resends). */
-  add(envelopeId: string, index: number, data: Buffer): void {
-    statement(this.db, 'INSERT OR IGNORE INTO chunks (envelope_id, idx, data) VALUES (?, ?, ?)').run(envelopeId, index, data);
+  /**
+   * Keep a chunk while its envelope is `receiving`; a chunk already here is left as it is (QoS 1 duplicates
+   * and resends). One statement: a chunk that reaches one receiver as another stores or rejects the
+   * envelope is not left behind. False when it was not kept.
+   */
+  add(envelopeId: string, index: number, data: Buffer): boolean {
+    const sql = "INSERT OR IGNORE INTO chunks (envelope_id, idx, data) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM envelopes WHERE envelope_id = ? AND state = 'receiving')";
+    return statement(this.db, sql).run(envelopeId, index, data, envelopeId).changes === 1;
   }
 
   count(envelopeId: string): number {

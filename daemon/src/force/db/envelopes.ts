@@ -96,18 +96,29 @@ export class EnvelopesRepo {
     return statement(this.db, "UPDATE envelopes SET state = 'opening', last_activity_utc = ? WHERE envelope_id = ? AND state = 'receiving'").run(now, envelopeId).changes === 1;
   }
 
-  /** Back to `receiving` (its activity time set to `now` when given). */
-  setReceiving(envelopeId: string, now?: number): void {
-    if (now === undefined) statement(this.db, "UPDATE envelopes SET state = 'receiving' WHERE envelope_id = ?").run(envelopeId);
-    else statement(this.db, "UPDATE envelopes SET state = 'receiving', last_activity_utc = ? WHERE envelope_id = ?").run(now, envelopeId);
+  /**
+   * Take over an envelope left `opening` since `stuckSince` (its receiver stopped mid-way). One UPDATE decides:
+   * of receivers sweeping at once only one takes it, and an opening a live receiver claimed since is left alone.
+   */
+  takeOverOpening(envelopeId: string, stuckSince: number, now: number): boolean {
+    return statement(this.db, "UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ? AND state = 'opening' AND last_activity_utc <= ?").run(now, envelopeId, stuckSince).changes === 1;
+  }
+
+  /** Back to `receiving`, active at `now`. */
+  setReceiving(envelopeId: string, now: number): void {
+    statement(this.db, "UPDATE envelopes SET state = 'receiving', last_activity_utc = ? WHERE envelope_id = ?").run(now, envelopeId);
   }
 
   setStored(envelopeId: string, now: number): void {
     statement(this.db, "UPDATE envelopes SET state = 'stored', stored_utc = ? WHERE envelope_id = ?").run(now, envelopeId);
   }
 
-  setRejected(envelopeId: string, reason: string): void {
-    statement(this.db, "UPDATE envelopes SET state = 'rejected', reason = ? WHERE envelope_id = ?").run(reason, envelopeId);
+  /**
+   * Rejected for good, if it is still in the state `from` the caller saw; false when another receiver
+   * changed it since (claimed it for opening, stored it), and it is then left as it is.
+   */
+  setRejected(envelopeId: string, reason: string, from: 'receiving' | 'opening'): boolean {
+    return statement(this.db, "UPDATE envelopes SET state = 'rejected', reason = ? WHERE envelope_id = ? AND state = ?").run(reason, envelopeId, from).changes === 1;
   }
 
   /** Envelopes `receiving` and quiet since `quietSince`, or left `opening` since `stuckSince`. */
