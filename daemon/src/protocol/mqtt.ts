@@ -153,7 +153,7 @@ export class MqttConnection {
     });
     client.on('error', (err) => {
       const why = mqttErrorText(err);
-      if (why !== this.lastError) o.log.warn({ err: why, broker: redactUrl(o.url) }, `mqtt error: ${why}`);
+      if (why !== this.lastError) o.log.warn({ err: why, broker: redactUrl(o.url) }, 'mqtt error');
       this.lastError = why;
     });
     client.on('offline', () => o.log.warn({ broker: redactUrl(o.url) }, 'mqtt offline; reconnecting'));
