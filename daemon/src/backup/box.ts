@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { openDatabase, snapshotDatabase } from '../db/db.js';
 import { uplinkFiles } from '../uplink/enrollment.js';
 import { newId } from '../util/ids.js';
+import { fileStamp } from '../util/when.js';
 import { writeFileAtomic } from '../util/secure-fs.js';
 import { BackupError, readBackup, writeBackup, type BackupManifest, type BackupSecret, type MemberSource } from '../crypto/backup-file.js';
 import { readEpoch, RESTORE_MARKER, type RestoreMarker } from '../audit/epoch.js';
@@ -130,8 +131,7 @@ export function restoreBox(r: RestoreRequest): RestoreResult {
     const config = loadConfigFile(stagedConfig, r.env);
     if (config.device.id !== manifest.info.device_id) throw new BackupError(`the backup's config names device ${config.device.id}, its manifest ${manifest.info.device_id}`, { code: 'backup_damaged', hint: 'use another backup' });
     const paths = daemonPaths(config);
-    const stamp = new Date(r.now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    const aside = path.join(paths.stateDir, 'backups', `before-restore-${stamp}`);
+    const aside = path.join(paths.stateDir, 'backups', `before-restore-${fileStamp(r.now)}`);
     const owner = ownerOf(paths.stateDir) ?? ownerOf(path.dirname(r.configFile));
     const moved: RestoreResult['movedAside'] = [];
     const moveAside = (file: string): void => {

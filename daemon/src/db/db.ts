@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { HindsightError } from '../util/errors.js';
 import { createExclusiveFile } from '../util/secure-fs.js';
+import { fileStamp } from '../util/when.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
 
 export type Db = Database.Database;
@@ -103,7 +104,7 @@ function writeTransactionsByDefault(db: Db): void {
 /** A consistent copy of the database as it is, before a migration changes it: `<dir>/<name>.schema-<v>.<time>.db`, 0600. */
 function backupBeforeUpgrade(db: Db, file: string, dir: string, version: number): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = fileStamp(Date.now());
   const out = path.join(dir, `${path.basename(file, '.db')}.schema-${version}.${stamp}.db`);
   // made owner-only and empty first (VACUUM INTO writes into an empty file), so no copy is ever readable by others
   createExclusiveFile(out, '');

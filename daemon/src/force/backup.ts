@@ -2,6 +2,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, m
 import os from 'node:os';
 import path from 'node:path';
 import { snapshotDatabase } from '../db/db.js';
+import { fileStamp } from '../util/when.js';
 import { forcePaths } from './paths.js';
 import { BackupError, readBackup, writeBackup, type BackupManifest, type BackupSecret, type MemberSource } from '../crypto/backup-file.js';
 
@@ -98,8 +99,7 @@ export function restoreForce(r: { in: string; dir: string; secret: BackupSecret;
       const st = lstatSync(p.dir);
       owner = { uid: st.uid, gid: st.gid };
       if (readdirSync(p.dir).length > 0) {
-        const stamp = new Date(r.now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-        movedAside = `${p.dir}.before-restore-${stamp}`;
+        movedAside = `${p.dir}.before-restore-${fileStamp(r.now)}`;
         renameSync(p.dir, movedAside);
       }
     }

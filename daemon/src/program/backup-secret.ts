@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import { promptHidden } from './prompt.js';
 import { UsageError } from '../util/errors.js';
 import { readNoFollow } from '../util/secure-fs.js';
@@ -11,11 +12,17 @@ export interface SecretOptions {
   keyFile?: string;
 }
 
-export const SECRET_OPTIONS: [string, string][] = [
+const SECRET_OPTIONS: [string, string][] = [
   ['--passphrase-file <file>', 'encrypt/decrypt with the passphrase in FILE (its first line)'],
   ['--passphrase-stdin', 'read the passphrase from standard input (asked for on a terminal)'],
   ['--key-file <file>', 'encrypt/decrypt with a 256-bit key file instead (64 hex characters, e.g. `openssl rand -hex 32 > FILE`; keep it owner-only)'],
 ];
+
+/** Add the three ways to give the secret to a `backup` or `restore` command. */
+export function withSecretOptions<C extends Command>(c: C): C {
+  for (const [flags, description] of SECRET_OPTIONS) c.option(flags, description);
+  return c;
+}
 
 const MIN_PASSPHRASE = 12;
 

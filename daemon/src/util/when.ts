@@ -63,3 +63,8 @@ function badWhen(text: string): UsageError {
     hint: 'say "now", "20 minutes ago", "-90s", "now+5m", or an ISO time with a zone such as 2026-11-29T14:05:00Z',
   });
 }
+
+/** A time for a file name: UTC to the second, without separators (`20261207T192800Z`). */
+export function fileStamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import type { Command } from 'commander';
 import { backupBox, restoreBox } from '../../backup/box.js';
-import { readBackupSecret, SECRET_OPTIONS, type SecretOptions } from '../../program/backup-secret.js';
+import { readBackupSecret, withSecretOptions, type SecretOptions } from '../../program/backup-secret.js';
 import { daemonPaths } from '../../config/paths.js';
 import { daemonVersion } from '../../config/version.js';
 import { controlPaths } from '../../control/paths.js';
@@ -19,11 +19,6 @@ function daemonAnswers(socket: string): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
-}
-
-function withSecretOptions(c: Command): Command {
-  for (const [flags, description] of SECRET_OPTIONS) c.option(flags, description);
-  return c;
 }
 
 export function registerBackup(program: Command): void {

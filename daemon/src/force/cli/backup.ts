@@ -1,18 +1,17 @@
 import type { Command } from 'commander';
 import { backupForce, restoreForce } from '../backup.js';
-import { readBackupSecret, SECRET_OPTIONS, type SecretOptions } from '../../program/backup-secret.js';
+import { readBackupSecret, withSecretOptions, type SecretOptions } from '../../program/backup-secret.js';
 import { daemonVersion } from '../../config/version.js';
 import { FORCE_CONFIG_OPTION, loadForceConfig } from './config-option.js';
 import { withForceSession } from './session.js';
 
 /** `hindsight-force backup` and `restore`: the force folder and a consistent copy of its database, encrypted. */
 export function registerForceBackup(force: Command): void {
-  const backup = force
+  const backup = withSecretOptions(force
     .command('backup')
     .description('write an encrypted backup of the force: database, config, keys, key set, broker kit, evidence store (not the gallery index: it is rebuilt)')
     .requiredOption('-o, --out <file>', 'the backup file to write (must not exist)')
-    .option(...FORCE_CONFIG_OPTION);
-  for (const [flags, description] of SECRET_OPTIONS) backup.option(flags, description);
+    .option(...FORCE_CONFIG_OPTION));
   backup.action(async (opts: SecretOptions & { out: string; config?: string }) => {
     const secret = await readBackupSecret(opts, true);
     const c = loadForceConfig(opts.config);
@@ -23,12 +22,11 @@ export function registerForceBackup(force: Command): void {
     process.stdout.write(`backup written: ${opts.out}\n  schema ${m.info.schema_version}, ${m.members.length} files, ${bytes} bytes before encryption, ${((Date.now() - started) / 1000).toFixed(1)} s\n  it holds the force's private keys: keep it like the keys themselves\n`);
   });
 
-  const restore = force
+  const restore = withSecretOptions(force
     .command('restore')
     .description('put a force backup back into --dir (receivers and console stopped); what was there is moved aside whole, never deleted')
     .requiredOption('-i, --in <file>', 'the backup file')
-    .requiredOption('--dir <dir>', 'the force folder to restore into (force.dir of the config)');
-  for (const [flags, description] of SECRET_OPTIONS) restore.option(flags, description);
+    .requiredOption('--dir <dir>', 'the force folder to restore into (force.dir of the config)'));
   restore.action(async (opts: SecretOptions & { in: string; dir: string }) => {
     const secret = await readBackupSecret(opts, false);
     const r = restoreForce({ in: opts.in, dir: opts.dir, secret, now: Date.now() });
