@@ -134,6 +134,9 @@ describe('backup -> wipe -> restore of a box', () => {
     const ping = await runCli(['force', 'fleet', 'cmd', 'box-1', 'ping', ...fcfg]);
     expect(ping.code, ping.stderr).toBe(0);
     await waitFor(async () => ((await box()).audit?.count ?? 0) > knownAtBackup, { timeoutMs: 30_000, what: 'the force acknowledging rows after its backup' });
+    // and the box holding that acknowledgement (it arrives just after the force records it)
+    const boxAcked = () => JSON.parse(rows<{ value: string }>(path.join(chain.stateDir, 'hindsight.db'), "SELECT value FROM meta WHERE key = 'audit.acked'")[0]?.value ?? '{"count":0}') as { count: number };
+    await waitFor(() => boxAcked().count > knownAtBackup, { timeoutMs: 30_000, what: "the box keeping the force's acknowledgement" });
 
     // refused while the receiver has the database open, then restored over the folder (moved aside whole)
     const busy = await runCli(['force', 'restore', '--in', backupFile, '--key-file', keyFile, '--dir', chain.kit.forceDir]);
