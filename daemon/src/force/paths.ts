@@ -10,6 +10,8 @@ export interface ForcePaths {
   commandKey: string;
   keyset: string;
   db: string;
+  /** Copies of the database taken before a migration (`force.schema-<version>.<time>.db`). */
+  backups: string;
   store: string;
   mqttPassword: string;
   brokerDir: string;
@@ -28,6 +30,7 @@ export function forcePaths(dir: string): ForcePaths {
     commandKey: path.join(d, 'keys', 'command-admin.key'),
     keyset: path.join(d, 'keyset.json'),
     db: path.join(d, 'force.db'),
+    backups: path.join(d, 'backups'),
     store: path.join(d, 'store'),
     mqttPassword: path.join(d, 'mqtt', 'force.password'),
     brokerDir: path.join(d, 'broker'),
