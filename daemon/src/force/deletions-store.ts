@@ -12,7 +12,7 @@ export function storeDeletionReport(c: StoreContext, e: StoredEnvelope, signed: 
   const rows = signed.manifest.rows;
   return c.db.transaction(() => {
     const added = new DeletionReceiptsRepo(c.db).addAll(e.deviceId, e.envelopeId, rows, c.now);
-    new EnvelopesRepo(c.db).setStored(e.envelopeId, c.now);
+    new EnvelopesRepo(c.db).setStored(e.envelopeId, c.now, e.opener);
     new ChunksRepo(c.db).deleteAll(e.envelopeId);
     c.audit.append({
       actor: { type: 'device', id: e.deviceId },

@@ -6,7 +6,7 @@ import type { DecodedPackage } from '../evidence/package.js';
 import type { Db } from '../db/db.js';
 import { createExclusiveFile, ensurePrivateDir, PRIVATE_DIR, resolveInside } from '../util/secure-fs.js';
 import { ChunksRepo } from './db/chunks.js';
-import { EnvelopesRepo } from './db/envelopes.js';
+import { EnvelopesRepo, OpeningTakenOver } from './db/envelopes.js';
 import { FilesRepo } from './db/files.js';
 import { IncidentsRepo } from './db/incidents.js';
 import { SubjectsRepo } from './db/subjects.js';
@@ -28,6 +28,8 @@ export interface StoredEnvelope {
   store: string;
   /** The device key that signed the envelope and the package. */
   signerKid: string;
+  /** The token of this receiver's attempt at opening it (envelopes.opener): only the attempt that still holds it stores. */
+  opener: string;
 }
 
 /**
@@ -36,16 +38,37 @@ export interface StoredEnvelope {
  * rows (embeddings as float32 blobs), the envelope's `stored` state and the audit row. Returns the folder.
  */
 export function storeVerifiedPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, chunks: Buffer[], pkg: DecodedPackage): string {
-  const dir = writeFiles(c.storeDir, e, m, chunks, pkg);
+  const dir = placeFiles(c, e, writeFiles(c.storeDir, e, m, chunks, pkg));
   try {
     recordPackage(c, e, m, pkg, dir);
   } catch (err) {
-    // no plaintext without its record: the files go when the rows could not be written
-    rmSync(dir, { recursive: true, force: true });
+    // no plaintext without its record: the files go when the rows could not be written; but a receiver that
+    // took the envelope over owns the folder now, and stores it
+    if (!(err instanceof OpeningTakenOver)) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return dir;
 }
+
+/**
+ * Move an attempt's finished folder `tmp` into its place, if the attempt still holds the envelope (which
+ * also keeps any sweep away for another quiet period, so none takes it over before the rows commit). A
+ * folder already there is a dead attempt's (a receiver stopped between this move and its commit): replaced.
+ */
+function placeFiles(c: StoreContext, e: StoredEnvelope, { dir, tmp }: { dir: string; tmp: string }): string {
+  try {
+    if (!new EnvelopesRepo(c.db).stillOpening(e.envelopeId, e.opener, c.now)) throw new OpeningTakenOver(e.envelopeId);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return dir;
+}
+
+/** The suffix of an attempt's temporary folder or file: its own, so two attempts never write into one. */
+export const partSuffix = (e: StoredEnvelope): string => `.part-${e.opener}`;
 
 function recordPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, pkg: DecodedPackage, dir: string): void {
   const pm = pkg.signed.manifest;
@@ -63,7 +86,7 @@ function recordPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, 
     }
     // nothing of it is searched or shown until an officer triages it (workbench.ts)
     new TriageRepo(c.db).add(e.envelopeId, e.incidentId, e.deviceId, c.now);
-    new EnvelopesRepo(c.db).setStored(e.envelopeId, c.now);
+    new EnvelopesRepo(c.db).setStored(e.envelopeId, c.now, e.opener);
     new ChunksRepo(c.db).deleteAll(e.envelopeId);
     c.audit.append({
       actor: { type: 'device', id: e.deviceId },
@@ -76,12 +99,13 @@ function recordPackage(c: StoreContext, e: StoredEnvelope, m: EnvelopeManifest, 
 }
 
 /**
- * Written to a temporary folder and renamed when complete, so a half-written folder is never taken as
- * stored. Folders 0700 and files 0600 whatever the umask; every path checked to stay inside the store.
+ * Written to this attempt's own temporary folder (placeFiles moves it into place), so a half-written folder
+ * is never taken as stored. Folders 0700 and files 0600 whatever the umask; every path checked to stay
+ * inside the store. Returns the folder's place and the temporary folder.
  */
-function writeFiles(storeDir: string, e: StoredEnvelope, m: EnvelopeManifest, chunks: Buffer[], pkg: DecodedPackage): string {
+function writeFiles(storeDir: string, e: StoredEnvelope, m: EnvelopeManifest, chunks: Buffer[], pkg: DecodedPackage): { dir: string; tmp: string } {
   const dir = resolveInside(storeDir, e.deviceId, e.incidentId, e.envelopeId);
-  const tmp = `${dir}.part`;
+  const tmp = `${dir}${partSuffix(e)}`;
   // The store itself may be a link an administrator made; nothing inside it may be.
   ensurePrivateDir(storeDir);
   ensurePrivateDir(path.dirname(path.dirname(dir)), PRIVATE_DIR, true);
@@ -95,11 +119,9 @@ function writeFiles(storeDir: string, e: StoredEnvelope, m: EnvelopeManifest, ch
     createExclusiveFile(path.join(tmp, 'envelope', 'body.bin'), Buffer.concat(chunks));
     createExclusiveFile(path.join(tmp, 'package-manifest.json'), JSON.stringify(pkg.signed, null, 2) + '\n');
     for (const [name, data] of pkg.files) createExclusiveFile(resolveInside(path.join(tmp, 'files'), name), data);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-  return dir;
+  return { dir, tmp };
 }

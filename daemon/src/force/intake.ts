@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/log.js';
 import { decodeChunkMessage, EnvelopeError, expectedChunkLength, openEnvelope, verifyManifest, type EnvelopeManifest } from '../crypto/envelope.js';
@@ -15,7 +16,7 @@ import { isSafeId } from '../util/ids.js';
 import { clipText, toWellFormedText } from '../util/text.js';
 import type { ForceConfig } from './config.js';
 import { ChunksRepo } from './db/chunks.js';
-import { EnvelopesRepo, type Envelope } from './db/envelopes.js';
+import { EnvelopesRepo, OpeningTakenOver, type Envelope } from './db/envelopes.js';
 import { RejectionsRepo } from './db/rejections.js';
 import { RejectionLimiter, suppressedText, type SuppressedRejections } from './rejection-limiter.js';
 import { signReceipt } from './receipts.js';
@@ -28,6 +29,15 @@ export type IntakeOutcome =
   | { kind: 'accepted' | 'chunk' | 'duplicate' | 'ignored' }
   | { kind: 'stored'; envelopeId: string }
   | { kind: 'rejected'; reason: string; message: string };
+
+/**
+ * How often a receiver opening an envelope says it is alive (envelopes.last_activity_utc): well inside the
+ * sweep's quiet period (at least 60 s) after which another receiver takes an opening over.
+ */
+export const OPENER_HEARTBEAT_MS = 10_000;
+
+/** A token for one attempt at opening an envelope (envelopes.opener; also in its temporary file names). */
+const newOpener = (): string => randomBytes(8).toString('hex');
 
 export interface IntakeOptions {
   db: Db;
@@ -254,12 +264,37 @@ export class EnvelopeIntake {
 
   /** All chunks are here: claim the envelope (one receiver wins), then open it. */
   private async finalize(envelopeId: string): Promise<IntakeOutcome> {
-    if (!this.envelopes.claimForOpening(envelopeId, this.o.clock.now())) return { kind: 'chunk' };
-    return this.open(envelopeId);
+    const opener = newOpener();
+    if (!this.envelopes.claimForOpening(envelopeId, this.o.clock.now(), opener)) return { kind: 'chunk' };
+    return this.open(envelopeId, opener);
   }
 
-  /** Open, verify, store and receipt an envelope this receiver claimed. */
-  private async open(envelopeId: string): Promise<IntakeOutcome> {
+  /**
+   * Open, verify, store and receipt an envelope this receiver claimed (or took over) as `opener`. While it
+   * works, it gives a sign of life every OPENER_HEARTBEAT_MS, so no sweep takes a slow but live opening over.
+   */
+  private async open(envelopeId: string, opener: string): Promise<IntakeOutcome> {
+    const heartbeat = setInterval(() => {
+      try {
+        if (!this.envelopes.stillOpening(envelopeId, opener, this.o.clock.now())) clearInterval(heartbeat);
+      } catch (err) {
+        this.o.log.warn({ err: errorMessage(err), envelope: envelopeId }, 'cannot mark the envelope being opened as alive; a sweep may take it over after its quiet period');
+      }
+    }, OPENER_HEARTBEAT_MS);
+    heartbeat.unref();
+    try {
+      return await this.openHeld(envelopeId, opener);
+    } catch (err) {
+      if (!(err instanceof OpeningTakenOver)) throw err;
+      // it looked stuck (no sign of life for the sweep's quiet period): the receiver that took it over stores it
+      this.o.log.warn({ envelope: envelopeId }, 'another receiver took this envelope over while this one opened it; it stores it, this one keeps nothing');
+      return { kind: 'duplicate' };
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async openHeld(envelopeId: string, opener: string): Promise<IntakeOutcome> {
     const row = this.envelopes.get(envelopeId)!;
     const m = JSON.parse(row.manifest) as EnvelopeManifest;
     const chunks = this.chunks.data(envelopeId);
@@ -280,16 +315,18 @@ export class EnvelopeIntake {
       const reason = err instanceof EnvelopeError || err instanceof PackageError ? err.reason : err instanceof Rejection ? err.reason : 'open_failed';
       if (reason === 'body_hash') {
         // Some chunk was corrupted or forged in transit: forget them all and ask the box again.
-        this.o.db.transaction(() => {
+        const mine = this.o.db.transaction(() => {
+          if (!this.envelopes.setReceiving(envelopeId, this.o.clock.now(), opener)) return false;
           this.chunks.deleteAll(envelopeId);
-          this.envelopes.setReceiving(envelopeId, this.o.clock.now());
+          return true;
         })();
+        if (!mine) throw new OpeningTakenOver(envelopeId);
         await this.sendMissing(row.deviceId, envelopeId, m.body_sha256, Array.from({ length: row.nChunks }, (_, i) => i));
         return this.reject(new Rejection(reason, errorMessage(err), row.deviceId, envelopeId), `${this.o.prefix}/${row.deviceId}/ev/${envelopeId}`);
       }
-      return this.fail(row, reason, errorMessage(err));
+      return this.fail(row, reason, errorMessage(err), opener);
     }
-    const stored = { envelopeId, deviceId: row.deviceId, incidentId: row.incidentId, msgSeq: row.msgSeq, store: device.store, signerKid: m.header.signer_kid };
+    const stored = { envelopeId, deviceId: row.deviceId, incidentId: row.incidentId, msgSeq: row.msgSeq, store: device.store, signerKid: m.header.signer_kid, opener };
     // where and how whatever the envelope held is kept: evidence, a master clip or a deletion report
     const store = { db: this.o.db, audit: this.o.audit, storeDir: this.o.storeDir, now: this.o.clock.now() };
     if (deletions) {
@@ -302,9 +339,10 @@ export class EnvelopeIntake {
       try {
         storeMasterClip(store, stored, masters);
       } catch (err) {
-        if (err instanceof PackageError) return this.fail(row, err.reason, err.message);
+        if (err instanceof OpeningTakenOver) throw err;
+        if (err instanceof PackageError) return this.fail(row, err.reason, err.message, opener);
         this.o.log.error({ err, device: row.deviceId, envelope: envelopeId }, 'cannot store a master clip');
-        return this.fail(row, 'store_failed', `the force could not store the master clip: ${errorMessage(err)}`);
+        return this.fail(row, 'store_failed', `the force could not store the master clip: ${errorMessage(err)}`, opener);
       }
       this.o.log.info({ device: row.deviceId, incident: row.incidentId, envelope: envelopeId, camera: masters.signed.manifest.camera, bytes: masters.signed.manifest.bytes }, 'master clip verified and stored');
       await this.sendComplete(row.deviceId, envelopeId, m.body_sha256);
@@ -314,20 +352,23 @@ export class EnvelopeIntake {
     try {
       storeVerifiedPackage(store, stored, m, chunks, pkg!);
     } catch (err) {
+      if (err instanceof OpeningTakenOver) throw err;
       // nothing was kept (the store removes its files); the box sends the envelope again when no receipt comes
       this.o.log.error({ err, device: row.deviceId, envelope: envelopeId }, 'cannot store verified evidence');
-      return this.fail(row, 'store_failed', `the force could not store the evidence: ${errorMessage(err)}`);
+      return this.fail(row, 'store_failed', `the force could not store the evidence: ${errorMessage(err)}`, opener);
     }
     this.o.log.info({ device: row.deviceId, incident: row.incidentId, envelope: envelopeId, subjects: pm.subjects.length, files: pm.files.length }, 'evidence verified and stored');
     await this.sendComplete(row.deviceId, envelopeId, m.body_sha256);
     return { kind: 'stored', envelopeId };
   }
 
-  /** The envelope is rejected for good: its chunks go, a rejection row and an audit row say why. */
-  private fail(row: Envelope, reason: string, message: string): IntakeOutcome {
+  /**
+   * The envelope is rejected for good: its chunks go, a rejection row and an audit row say why. `opener`:
+   * the attempt that is opening it (it must still hold it); none: an envelope still `receiving`.
+   */
+  private fail(row: Envelope, reason: string, message: string, opener?: string): IntakeOutcome {
     const rejected = this.o.db.transaction(() => {
-      if (row.state !== 'receiving' && row.state !== 'opening') return false;
-      if (!this.envelopes.setRejected(row.envelopeId, reason, row.state)) return false;
+      if (!this.envelopes.setRejected(row.envelopeId, reason, opener === undefined ? 'receiving' : { opener })) return false;
       this.chunks.deleteAll(row.envelopeId);
       return true;
     })();
@@ -426,7 +467,8 @@ export class EnvelopeIntake {
     if (row.state === 'opening') {
       // Its receiver stopped mid-way: taken over by whichever receiver's sweep gets there first. The rows
       // were read a while ago (another receiver may have taken it over since), so the database decides.
-      if (this.envelopes.takeOverOpening(row.envelopeId, stuck, now)) await this.open(row.envelopeId);
+      const opener = newOpener();
+      if (this.envelopes.takeOverOpening(row.envelopeId, stuck, now, opener)) await this.open(row.envelopeId, opener);
       return;
     }
     if (row.firstSeenUtc <= expired) {

@@ -5,9 +5,9 @@ import { PackageError } from '../evidence/package.js';
 import type { SignedPackageManifest } from '../protocol/schemas.js';
 import { createExclusiveFile, ensurePrivateDir, PRIVATE_DIR, resolveInside } from '../util/secure-fs.js';
 import { ChunksRepo } from './db/chunks.js';
-import { EnvelopesRepo } from './db/envelopes.js';
+import { EnvelopesRepo, OpeningTakenOver } from './db/envelopes.js';
 import { MasterClipsRepo } from './db/master-clips.js';
-import type { StoreContext, StoredEnvelope } from './evidence-store.js';
+import { partSuffix, type StoreContext, type StoredEnvelope } from './evidence-store.js';
 
 /**
  * Keep a master clip a box sent on `upload_masters`, once its envelope and signed manifest are verified:
@@ -29,10 +29,12 @@ export function storeMasterClip(c: StoreContext, e: StoredEnvelope, decoded: Dec
   if (!kept) {
     ensurePrivateDir(c.storeDir);
     ensurePrivateDir(path.dirname(file), PRIVATE_DIR, true);
-    const tmp = `${file}.part`;
+    const tmp = `${file}${partSuffix(e)}`;
     rmSync(tmp, { force: true });
     try {
       createExclusiveFile(tmp, decoded.clip, { sync: true });
+      // moved into place only while this attempt still holds the envelope (see evidence-store.ts placeFiles)
+      if (!new EnvelopesRepo(c.db).stillOpening(e.envelopeId, e.opener, c.now)) throw new OpeningTakenOver(e.envelopeId);
       renameSync(tmp, file);
     } catch (err) {
       rmSync(tmp, { force: true });
@@ -42,7 +44,7 @@ export function storeMasterClip(c: StoreContext, e: StoredEnvelope, decoded: Dec
   try {
     c.db.transaction(() => {
       repo.add({ envelope_id: e.envelopeId, device_id: e.deviceId, incident_id: e.incidentId, camera: m.camera, name: m.name, sha256: m.sha256, bytes: m.bytes, path: file, received_utc: c.now, evidence_envelope_id: named.envelope_id });
-      new EnvelopesRepo(c.db).setStored(e.envelopeId, c.now);
+      new EnvelopesRepo(c.db).setStored(e.envelopeId, c.now, e.opener);
       new ChunksRepo(c.db).deleteAll(e.envelopeId);
       c.audit.append({
         actor: { type: 'device', id: e.deviceId },
@@ -53,7 +55,9 @@ export function storeMasterClip(c: StoreContext, e: StoredEnvelope, decoded: Dec
       });
     })();
   } catch (err) {
-    if (!kept) rmSync(file, { force: true });
+    // the clip goes when its row could not be written, unless another receiver took the envelope over: it
+    // keeps the same clip (same camera and hash, same file) and records it
+    if (!kept && !(err instanceof OpeningTakenOver)) rmSync(file, { force: true });
     throw err;
   }
   return file;

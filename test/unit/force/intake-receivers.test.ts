@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeChunkMessage, sealEnvelope, type SealedEnvelope } from '../../../daemon/src/crypto/envelope.js';
@@ -8,7 +8,7 @@ import type { Db } from '../../../daemon/src/db/db.js';
 import { buildPackage, packageInputFromFolder } from '../../../daemon/src/evidence/builder.js';
 import { openForceDb, type ForceDb } from '../../../daemon/src/force/database.js';
 import { ChunksRepo } from '../../../daemon/src/force/db/chunks.js';
-import { EnvelopesRepo } from '../../../daemon/src/force/db/envelopes.js';
+import { EnvelopesRepo, OpeningTakenOver } from '../../../daemon/src/force/db/envelopes.js';
 import type { EnvelopeIntake } from '../../../daemon/src/force/intake.js';
 import { loadKeySet } from '../../../daemon/src/force/keys.js';
 import { ManualClock } from '../../../daemon/src/util/clock.js';
@@ -103,7 +103,7 @@ describe('force intake with several receivers: each envelope stored once and rec
   /** A receiver killed -9 right after it kept the last chunk and claimed the envelope for opening. */
   function leftOpening(e: SealedEnvelope): void {
     e.chunks.forEach((ct, idx) => new ChunksRepo(fdbA.db).add(idOf(e), idx, ct));
-    expect(new EnvelopesRepo(fdbA.db).claimForOpening(idOf(e), clock.now())).toBe(true);
+    expect(new EnvelopesRepo(fdbA.db).claimForOpening(idOf(e), clock.now(), 'killed-receiver')).toBe(true);
   }
 
   beforeAll(async () => {
@@ -222,5 +222,59 @@ describe('force intake with several receivers: each envelope stored once and rec
     for (let i = 0; i < e.chunks.length; i++) await a.handle(...chunk(e, i));
     expect(new ChunksRepo(fdbB.db).add(idOf(e), 0, e.chunks[0]!)).toBe(false);
     expect(held(e)).toEqual(storedOnce);
+  });
+
+  it('an opening that only looked stuck (its receiver frozen past the quiet period) and the sweep that took it over: one stores, the other keeps nothing, the folder stays whole', async () => {
+    const b = receiver('b', fdbB);
+    const e = await seal();
+    const id = idOf(e);
+    let sweeping: Promise<void> | undefined;
+    // receiver A claims the envelope and reads its chunks; then, before its sign of life, a minute passes
+    // (a frozen process) and B's sweep takes the opening over while A goes on
+    const a = receiver('a', fdbA, interleaved(fdbA.db, () => {
+      clock.advance(STUCK_MS + 1000);
+      sweeping = b.sweep();
+    }, /SELECT data FROM chunks/));
+    await a.handle(...manifest(e));
+    for (let i = 0; i < e.chunks.length - 1; i++) await a.handle(...chunk(e, i));
+    const last = await a.handle(...chunk(e, e.chunks.length - 1));
+    await sweeping;
+    expect(sweeping).toBeDefined();
+    // B holds the envelope since its take-over, so A's attempt stored nothing
+    expect(last).toEqual({ kind: 'duplicate' });
+    expect(held(e)).toEqual(storedOnce);
+    // every file the rows name is there, and no attempt left a temporary folder behind
+    const files = fdbA.db.prepare('SELECT path FROM files WHERE envelope_id = ?').all(id) as { path: string }[];
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(existsSync(f.path), f.path).toBe(true);
+    expect(readdirSync(path.join(forceDir, 'store', 'box-1', INCIDENT)).filter((n) => n.startsWith(id) && n !== id)).toEqual([]);
+    clock.set(T0);
+  });
+
+  it("a live opener's sign of life keeps every sweep away; once it has been taken over, it can neither store nor reject the envelope", async () => {
+    const a = receiver('a', fdbA);
+    const e = await seal();
+    const id = idOf(e);
+    await a.handle(...manifest(e));
+    const repo = new EnvelopesRepo(fdbB.db);
+    leftOpening(e); // claimed as 'killed-receiver'
+    clock.advance(50_000);
+    expect(new EnvelopesRepo(fdbA.db).stillOpening(id, 'killed-receiver', clock.now())).toBe(true);
+    clock.advance(20_000); // 70 s since the claim, 20 s since its last sign of life
+    expect(repo.takeOverOpening(id, clock.now() - STUCK_MS, clock.now(), 'sweeper')).toBe(false);
+    clock.advance(STUCK_MS);
+    expect(repo.takeOverOpening(id, clock.now() - STUCK_MS, clock.now(), 'sweeper')).toBe(true);
+    // the old attempt has lost it: no sign of life, no store, no rejection, no return to receiving
+    const old = new EnvelopesRepo(fdbA.db);
+    expect(old.stillOpening(id, 'killed-receiver', clock.now())).toBe(false);
+    expect(() => old.setStored(id, clock.now(), 'killed-receiver')).toThrow(OpeningTakenOver);
+    expect(old.setRejected(id, 'store_failed', { opener: 'killed-receiver' })).toBe(false);
+    expect(old.setReceiving(id, clock.now(), 'killed-receiver')).toBe(false);
+    expect(old.get(id)?.state).toBe('opening');
+    // the sweeper never finished either (it gave no sign of life since): the next sweep takes it and stores it
+    clock.advance(STUCK_MS + 1000);
+    await receiver('b', fdbB).sweep();
+    expect(held(e)).toEqual(storedOnce);
+    clock.set(T0);
   });
 });

@@ -50,6 +50,17 @@ const fromRow = (r: Row): Envelope => ({
   lastActivityUtc: r.last_activity_utc,
 });
 
+/**
+ * Another receiver took the envelope over while this one was opening it (it gave no sign of life for the
+ * sweep's quiet period): this attempt stores nothing; the other one does.
+ */
+export class OpeningTakenOver extends Error {
+  constructor(readonly envelopeId: string) {
+    super(`envelope ${envelopeId} was taken over by another receiver while this one opened it`);
+    this.name = 'OpeningTakenOver';
+  }
+}
+
 /** The `envelopes` table: the intake's state, shared by every receiver through the database. */
 export class EnvelopesRepo {
   constructor(private readonly db: Db) {}
@@ -91,34 +102,52 @@ export class EnvelopesRepo {
     statement(this.db, 'UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ?').run(now, envelopeId);
   }
 
-  /** Take a `receiving` envelope for opening; false when another receiver (or an earlier message) took it. */
-  claimForOpening(envelopeId: string, now: number): boolean {
-    return statement(this.db, "UPDATE envelopes SET state = 'opening', last_activity_utc = ? WHERE envelope_id = ? AND state = 'receiving'").run(now, envelopeId).changes === 1;
+  /**
+   * Take a `receiving` envelope for opening, under `opener` (a token of this attempt: the fence that lets
+   * only one attempt store it); false when another receiver (or an earlier message) took it.
+   */
+  claimForOpening(envelopeId: string, now: number, opener: string): boolean {
+    return statement(this.db, "UPDATE envelopes SET state = 'opening', opener = ?, last_activity_utc = ? WHERE envelope_id = ? AND state = 'receiving'").run(opener, now, envelopeId).changes === 1;
   }
 
   /**
-   * Take over an envelope left `opening` since `stuckSince` (its receiver stopped mid-way). One UPDATE decides:
-   * of receivers sweeping at once only one takes it, and an opening a live receiver claimed since is left alone.
+   * Take over an envelope left `opening` since `stuckSince` (its receiver stopped mid-way, or gave no sign of
+   * life that long), under a new `opener`. One UPDATE decides: of receivers sweeping at once only one takes
+   * it, and an opening whose receiver gave a sign of life since is left alone.
    */
-  takeOverOpening(envelopeId: string, stuckSince: number, now: number): boolean {
-    return statement(this.db, "UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ? AND state = 'opening' AND last_activity_utc <= ?").run(now, envelopeId, stuckSince).changes === 1;
-  }
-
-  /** Back to `receiving`, active at `now`. */
-  setReceiving(envelopeId: string, now: number): void {
-    statement(this.db, "UPDATE envelopes SET state = 'receiving', last_activity_utc = ? WHERE envelope_id = ?").run(now, envelopeId);
-  }
-
-  setStored(envelopeId: string, now: number): void {
-    statement(this.db, "UPDATE envelopes SET state = 'stored', stored_utc = ? WHERE envelope_id = ?").run(now, envelopeId);
+  takeOverOpening(envelopeId: string, stuckSince: number, now: number, opener: string): boolean {
+    return statement(this.db, "UPDATE envelopes SET opener = ?, last_activity_utc = ? WHERE envelope_id = ? AND state = 'opening' AND last_activity_utc <= ?").run(opener, now, envelopeId, stuckSince).changes === 1;
   }
 
   /**
-   * Rejected for good, if it is still in the state `from` the caller saw; false when another receiver
-   * changed it since (claimed it for opening, stored it), and it is then left as it is.
+   * The opener's sign of life, while it opens a large envelope: true while the envelope is still its to open
+   * (no sweep took it over), and then no sweep takes it over for another quiet period.
    */
-  setRejected(envelopeId: string, reason: string, from: 'receiving' | 'opening'): boolean {
-    return statement(this.db, "UPDATE envelopes SET state = 'rejected', reason = ? WHERE envelope_id = ? AND state = ?").run(reason, envelopeId, from).changes === 1;
+  stillOpening(envelopeId: string, opener: string, now: number): boolean {
+    return statement(this.db, "UPDATE envelopes SET last_activity_utc = ? WHERE envelope_id = ? AND state = 'opening' AND opener = ?").run(now, envelopeId, opener).changes === 1;
+  }
+
+  /** Back to `receiving`, active at `now`, if `opener` still holds it (false otherwise: it is another's now). */
+  setReceiving(envelopeId: string, now: number, opener: string): boolean {
+    return statement(this.db, "UPDATE envelopes SET state = 'receiving', opener = NULL, last_activity_utc = ? WHERE envelope_id = ? AND state = 'opening' AND opener = ?").run(now, envelopeId, opener).changes === 1;
+  }
+
+  /**
+   * Stored, by the attempt `opener` that still holds it; inside the transaction that records what it
+   * stored, so when another receiver took the envelope over meanwhile, nothing of this attempt commits.
+   */
+  setStored(envelopeId: string, now: number, opener: string): void {
+    const changed = statement(this.db, "UPDATE envelopes SET state = 'stored', stored_utc = ?, opener = NULL WHERE envelope_id = ? AND state = 'opening' AND opener = ?").run(now, envelopeId, opener).changes;
+    if (changed !== 1) throw new OpeningTakenOver(envelopeId);
+  }
+
+  /**
+   * Rejected for good, if it is still `receiving` (`from`), or still being opened by the attempt `from.opener`;
+   * false when another receiver changed it since (claimed it, took it over, stored it): it is then left as it is.
+   */
+  setRejected(envelopeId: string, reason: string, from: 'receiving' | { opener: string }): boolean {
+    if (from === 'receiving') return statement(this.db, "UPDATE envelopes SET state = 'rejected', reason = ? WHERE envelope_id = ? AND state = 'receiving'").run(reason, envelopeId).changes === 1;
+    return statement(this.db, "UPDATE envelopes SET state = 'rejected', reason = ?, opener = NULL WHERE envelope_id = ? AND state = 'opening' AND opener = ?").run(reason, envelopeId, from.opener).changes === 1;
   }
 
   /** Envelopes `receiving` and quiet since `quietSince`, or left `opening` since `stuckSince`. */

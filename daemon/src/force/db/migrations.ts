@@ -464,4 +464,16 @@ const f016: Migration = {
   `,
 };
 
-export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009, f010, f011, f012, f013, f014, f015, f016];
+/**
+ * Who is opening an envelope: a token of the attempt (intake.ts), the fence that lets only one receiver's
+ * attempt store it when a sweep took over an opening that looked stuck but was only slow.
+ */
+const f017: Migration = {
+  version: 17,
+  name: 'force-envelope-opener',
+  sql: `
+    ALTER TABLE envelopes ADD COLUMN opener TEXT;
+  `,
+};
+
+export const FORCE_MIGRATIONS: readonly Migration[] = [f001, m002, f003, f004, f005, f006, f007, f008, f009, f010, f011, f012, f013, f014, f015, f016, f017];
