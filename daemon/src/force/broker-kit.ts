@@ -69,14 +69,16 @@ export function upsertPasswdLine(file: string, line: string, kind: BrokerUserKin
 }
 
 /**
- * Remove one box's line from a Mosquitto password file (a revoked box). Only a device id is accepted, so a
- * service user's line is never removed this way. Returns false when the file has no line for it.
+ * Remove one user's line from a Mosquitto password file: a revoked box, or (`kind` 'service') a retired
+ * receiver. A device id is checked as one, so revoking a box never removes a service user's line. Returns
+ * false when the file has no line for it.
  *
  * The file keeps its owner and group: the command that sends the broker SIGHUP may run as root, and a
  * password file left to root would no longer be readable by the broker at its reload.
  */
-export function removePasswdLine(file: string, deviceId: string): boolean {
-  assertSafeId(deviceId, 'device id');
+export function removePasswdLine(file: string, deviceId: string, kind: BrokerUserKind = 'device'): boolean {
+  if (kind === 'service') assertServiceUser(deviceId);
+  else assertSafeId(deviceId, 'device id');
   if (!existsSync(file)) return false;
   const before = statSync(file);
   const all = readFileSync(file, 'utf8').split('\n').filter((l) => l);
@@ -146,13 +148,20 @@ export function brokerConfText(o: BrokerKitOptions & { passwd: string; acl: stri
   ].join('\n');
 }
 
-export function writeBrokerKit(dir: string, o: BrokerKitOptions): BrokerKit {
-  for (const u of o.forceUsers) assertServiceUser(u);
+/** The kit's ACL (DIR/broker/acl), generated from the protocol with `forceUsers` as the receivers; returns its path. */
+export function writeBrokerAcl(dir: string, prefix: string, forceUsers: string[]): string {
+  for (const u of forceUsers) assertServiceUser(u);
   const p = forcePaths(dir);
   // Explicit modes, whatever the umask: the broker's group may read the kit, nobody else.
   ensurePrivateDir(p.brokerDir, 0o750);
   const acl = path.join(p.brokerDir, 'acl');
-  writeFileAtomic(acl, mosquittoAcl(o.prefix, o.forceUsers), 0o640);
+  writeFileAtomic(acl, mosquittoAcl(prefix, forceUsers), 0o640);
+  return acl;
+}
+
+export function writeBrokerKit(dir: string, o: BrokerKitOptions): BrokerKit {
+  const p = forcePaths(dir);
+  const acl = writeBrokerAcl(dir, o.prefix, o.forceUsers);
   const conf = path.join(p.brokerDir, 'hindsight.conf');
   writeFileAtomic(conf, brokerConfText({ ...o, passwd: p.brokerPasswd, acl }), 0o640);
   if (!existsSync(p.brokerPasswd)) writeSecretFile(p.brokerPasswd, '');

@@ -18,7 +18,7 @@ const FLEET_READING = ['list', 'show'];
  * face models (measured: about a second of start-up on a 2-core machine).
  */
 const commands = (): CommandTable => [
-  [['keygen', 'rotate', 'revoke-key', 'enroll', 'register', 'revoke', 'broker-config'], async () => (await import('./cli/commands.js')).registerForceKeys],
+  [['keygen', 'rotate', 'revoke-key', 'enroll', 'register', 'revoke', 'retire-receiver', 'broker-config'], async () => (await import('./cli/commands.js')).registerForceKeys],
   [['receive', 'open', 'incidents', 'search'], async () => (await import('./cli/evidence.js')).registerForceEvidence],
   [['gallery', 'triage', 'candidates', 'report', 'review', 'series'], async () => (await import('./cli/workbench.js')).registerForceWorkbench],
   [['fleet'], async () => (await import('./cli/fleet.js')).registerFleet],

@@ -1,15 +1,13 @@
 import { once } from 'node:events';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTestPki } from '../../helpers/mosquitto.js';
+import { startKitBroker, type KitBroker } from '../../helpers/kit-broker.js';
 import { ManagedProcess } from '../../../daemon/src/devkit/process.js';
 import { readEnvFile } from '../../../daemon/src/devkit/force.js';
 import { runCli } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/paths.js';
-import { freePort, waitForPort } from '../../helpers/ports.js';
 import { tcpSockets } from '../../helpers/process.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -22,11 +20,12 @@ const EV = 'cd'.repeat(16);
 
 describe('the broker config `force broker-config` writes, on a real Mosquitto', () => {
   let dir: string;
+  let kit: KitBroker;
   let broker: ManagedProcess;
   let port = 0;
   let ca = '';
   let kitArgs: string[] = [];
-  const password = (id: string): string => (JSON.parse(readFileSync(path.join(dir, 'force', 'bundles', `${id}.bundle.json`), 'utf8')) as { mqtt: { password: string } }).mqtt.password;
+  const password = (id: string): string => kit.boxPassword(id);
   const connect = (username: string, clientId: string, secret = password(username)): Promise<mqtt.MqttClient> =>
     new Promise((resolve, reject) => {
       const c = mqtt.connect(`mqtts://127.0.0.1:${port}`, { ca: readFileSync(ca), username, password: secret, clientId, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 0, connectTimeout: 5000 });
@@ -36,23 +35,9 @@ describe('the broker config `force broker-config` writes, on a real Mosquitto', 
 
   beforeAll(async () => {
     dir = tempDir('hs-brokerconf-');
-    const force = path.join(dir, 'force');
-    const pki = await makeTestPki(path.join(dir, 'pki'));
-    ca = pki.ca;
-    port = await freePort();
-    const cli = async (args: string[]): Promise<void> => {
-      const r = await runCli(args);
-      if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
-    };
-    await cli(['force', 'keygen', '--dir', force, '--broker-url', `mqtts://127.0.0.1:${port}`]);
-    for (const id of ['box-a', 'box-b']) await cli(['force', 'enroll', '--dir', force, '--device', id, '--broker-url', `mqtts://127.0.0.1:${port}`, '--ca', pki.ca]);
-    kitArgs = ['force', 'broker-config', '--dir', force, '--port', String(port), '--bind', '127.0.0.1', '--certfile', pki.cert, '--keyfile', pki.key, '--cafile', pki.ca];
-    await cli([...kitArgs, '--receivers', '3']);
-    // The operator's mosquitto.conf: only what is not the kit's, then the kit's folder included unchanged.
-    const main = path.join(dir, 'mosquitto.conf');
-    writeFileSync(main, [`user ${os.userInfo().username}`, `persistence_location ${dir}/`, 'log_dest stdout', `include_dir ${path.join(force, 'broker')}`, ''].join('\n'));
-    broker = new ManagedProcess('mosquitto', ['-c', main]);
-    await waitForPort(port, 15_000);
+    kit = await startKitBroker(dir, { devices: ['box-a', 'box-b'], receivers: 3 });
+    ({ port, ca, kitArgs } = kit);
+    broker = kit.broker;
   });
   afterAll(async () => {
     await broker?.stop();

@@ -1,10 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManagedProcess } from '../../../daemon/src/devkit/process.js';
 import { openForceDb } from '../../../daemon/src/force/database.js';
 import { forcePaths } from '../../../daemon/src/force/paths.js';
 import { DeviceRegistry } from '../../../daemon/src/force/registry.js';
@@ -12,9 +10,8 @@ import type { AuditRow } from '../../../daemon/src/audit/log.js';
 import { runCli, startDaemon } from '../../helpers/cli.js';
 import { startChain, type Chain } from '../../helpers/chain.js';
 import { makeTestVideo } from '../../helpers/media.js';
-import { makeTestPki } from '../../helpers/mosquitto.js';
+import { startKitBroker, type KitBroker } from '../../helpers/kit-broker.js';
 import { tempDir } from '../../helpers/paths.js';
-import { freePort, waitForPort } from '../../helpers/ports.js';
 import { descendants, tcpSockets } from '../../helpers/process.js';
 import { connectAs } from '../../helpers/uplink.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -170,7 +167,7 @@ describe('revoke: a stolen box is cut off the broker (the whole chain: real box 
 describe("revoke against the kit's own broker config (`force broker-config`, included unchanged)", () => {
   let dir: string;
   let force: string;
-  let broker: ManagedProcess;
+  let kit: KitBroker;
   let port = 0;
   let ca = '';
   const password = (id: string): string => bundlePassword(path.join(force, 'bundles', `${id}.bundle.json`));
@@ -198,26 +195,11 @@ describe("revoke against the kit's own broker config (`force broker-config`, inc
 
   beforeAll(async () => {
     dir = tempDir('hs-revoke-kit-');
-    force = path.join(dir, 'force');
-    const pki = await makeTestPki(path.join(dir, 'pki'));
-    ca = pki.ca;
-    port = await freePort();
-    const cli = async (args: string[]): Promise<void> => {
-      const r = await runCli(args);
-      if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
-    };
-    await cli(['force', 'keygen', '--dir', force, '--broker-url', `mqtts://127.0.0.1:${port}`, '--ca', pki.ca]);
-    for (const id of ['box-a', 'box-b']) await cli(['force', 'enroll', '--dir', force, '--device', id, '--broker-url', `mqtts://127.0.0.1:${port}`, '--ca', pki.ca]);
-    await cli(['force', 'broker-config', '--dir', force, '--port', String(port), '--bind', '127.0.0.1', '--certfile', pki.cert, '--keyfile', pki.key, '--cafile', pki.ca]);
-    const pidFile = path.join(dir, 'mosquitto.pid');
-    const main = path.join(dir, 'mosquitto.conf');
-    writeFileSync(main, [`user ${os.userInfo().username}`, `pid_file ${pidFile}`, `persistence_location ${dir}/`, 'log_dest stdout', `include_dir ${path.join(force, 'broker')}`, ''].join('\n'));
-    broker = new ManagedProcess('mosquitto', ['-c', main]);
-    await waitForPort(port, 15_000);
-    setPidFile(forcePaths(force).config, pidFile);
+    kit = await startKitBroker(dir, { devices: ['box-a', 'box-b'] });
+    ({ force, port, ca } = kit);
   });
   afterAll(async () => {
-    await broker?.stop();
+    await kit?.broker.stop();
   });
 
   it("the box's live connection is dropped at once and its login refused; the other box keeps its connection", async () => {

@@ -9,6 +9,7 @@ import { enrollDevice } from '../enroll.js';
 import { forceKeygen, revokeRecipientKey, rotateRecipientKey } from '../keys.js';
 import { forcePaths } from '../paths.js';
 import { DeviceRegistry } from '../registry.js';
+import { receiverIdentities, retireReceiver } from '../retire-receiver.js';
 import { revokeDevice } from '../revoke.js';
 import { openForceSession } from './session.js';
 
@@ -127,6 +128,24 @@ export function registerForceKeys(force: Command): void {
     });
 
   force
+    .command('retire-receiver')
+    .description("retire receiver N of several for good (the highest-numbered; never receiver 1): its password is replaced and Mosquitto reloaded (broker.pid_file in DIR/force.yaml), which drops it; its broker session, queued messages and share of the intake end (the boxes resend what was queued there); its user leaves broker/passwd and the ACL, its password and environment files are deleted")
+    .requiredOption('--dir <dir>', 'force installation folder')
+    .requiredOption('--receiver <n>', 'the receiver to retire (2 and up, the highest one)', intOption('--receiver', 1, MAX_RECEIVERS))
+    .action(async (opts: { dir: string; receiver: number }) => {
+      const fdb = await openForceSession(opts.dir);
+      try {
+        const r = await retireReceiver({ dir: opts.dir, n: opts.receiver, audit: fdb.audit, actor: fdb.actor });
+        process.stdout.write(
+          `receiver ${r.n} (${r.username}) retired: its broker session and its share of the intake ended, its login and files removed; Mosquitto (pid ${r.pid}) reloaded\n` +
+            `receivers left: ${r.remaining.join(', ')}; stop and disable its unit (e.g. systemctl disable --now hindsight-force-${r.n}) if it is still there\n`,
+        );
+      } finally {
+        fdb.close();
+      }
+    });
+
+  force
     .command('broker-config')
     .description('write the Mosquitto kit into DIR/broker: ACL generated from the protocol topic table, password file, config snippet; with --receivers N, a broker identity for each of N receivers')
     .requiredOption('--dir <dir>', 'force installation folder')
@@ -144,6 +163,13 @@ export function registerForceKeys(force: Command): void {
       if (identities.length) {
         const lines = identities.map((r) => `  ${r.username}: ${r.envFile} (password ${r.passwordFile}${r.created ? ', new' : ', kept'})`);
         process.stdout.write(`receiver 1: svc.force (force.yaml as it is)\n${lines.join('\n')}\nrun each further receiver with the same force.yaml and its environment file (systemd: EnvironmentFile=); send SIGHUP to Mosquitto to load the new users\n`);
+      }
+      const beyond = receiverIdentities(opts.dir).filter((n) => n > opts.receivers);
+      if (beyond.length) {
+        process.stdout.write(
+          `note: receiver${beyond.length > 1 ? 's' : ''} ${beyond.join(', ')} still ha${beyond.length > 1 ? 've' : 's'} a broker login beyond --receivers ${opts.receivers}: the ACL no longer gives ${beyond.length > 1 ? 'them' : 'it'} the receivers' rights, but a broker session keeps its share of the intake; ` +
+            `retire ${beyond.length > 1 ? 'them, from the highest' : 'it'}: hindsight-force retire-receiver --dir ${opts.dir} --receiver ${Math.max(...beyond)}\n`,
+        );
       }
     });
 
