@@ -98,7 +98,7 @@ if (!check) {
   await new Promise((r) => setTimeout(r, 300));
   const code = forceConsole.lines.map((l) => /setup code (\d{4}-\d{4}-\d{4})/.exec(l)?.[1]).find((c) => c);
   say(`force console (triage, candidate review, the fleet): ${url}`);
-  say(code ? `first visit: make the force's admin account with the setup code ${code}; the admin adds officers and reviewers` : 'log in with the console accounts made earlier');
+  say(code ? `first visit: make the force's admin account with the setup code ${code}; the admin adds officers (role supervisor: they triage) and reviewers` : 'log in with the console accounts made earlier');
   const custody = writeCustody();
   const imported = await runCommand(process.execPath, [dist('force/main.js'), 'gallery', 'import', '--folder', custody, '--manifest', path.join(custody, 'custody.csv'), '--config', kit.forceConfig], { timeoutMs: 120_000 });
   say(imported.code === 0 ? 'custody gallery: Grace Hopper, one of the two people walking past, is enrolled as CUSTODY-0001 (the other is not)' : `could not import the custody gallery: ${imported.stderr.toString().trim()}`);
