@@ -5,7 +5,8 @@
 //   - the Hindsight daemon, enrolled with that force, recording the camera.
 // After 45 s, staff "press the button" for something that happened 25 s ago: the demo logs an incident,
 // and you see it cut, analysed, sealed, sent and confirmed by the force, which then lists the crops.
-// State lives in .state/demo/ (delete it to start over). Ctrl-C stops everything; `--seconds N` stops
+// State lives in .state/demo/ (delete it to start over), or in the folder HINDSIGHT_DEMO_STATE names (a test
+// runs the demo in a folder of its own and leaves yours alone). Ctrl-C stops everything; `--seconds N` stops
 // after N seconds; `--no-incident` only records.
 // `--check` runs the whole chain headless and answers for a machine: it logs the incident, waits for the
 // force's receipt, accepts it in triage as a demo officer with a demo crime reference, waits for the
@@ -33,7 +34,7 @@ const check = argv.includes('--check');
 const CHECK_TIMEOUT_S = Number(process.env.HINDSIGHT_DEMO_CHECK_TIMEOUT_S) || 420;
 const startedAt = Date.now();
 
-const stateRoot = path.join(ROOT, '.state', 'demo');
+const stateRoot = path.resolve(process.env.HINDSIGHT_DEMO_STATE || path.join(ROOT, '.state', 'demo'));
 mkdirSync(stateRoot, { recursive: true });
 // under --check stdout carries only the result line: the narration (and the force's log) goes to stderr
 const out = check ? process.stderr : process.stdout;
@@ -97,7 +98,7 @@ if (!check) {
   await new Promise((r) => setTimeout(r, 300));
   const code = forceConsole.lines.map((l) => /setup code (\d{4}-\d{4}-\d{4})/.exec(l)?.[1]).find((c) => c);
   say(`force console (triage, candidate review, the fleet): ${url}`);
-  say(code ? `first visit: make the force's admin account with the setup code ${code}; the admin adds officers and reviewers` : 'log in with the console accounts made earlier');
+  say(code ? `first visit: make the force's admin account with the setup code ${code}; the admin adds officers (role supervisor: they triage) and reviewers` : 'log in with the console accounts made earlier');
   const custody = writeCustody();
   const imported = await runCommand(process.execPath, [dist('force/main.js'), 'gallery', 'import', '--folder', custody, '--manifest', path.join(custody, 'custody.csv'), '--config', kit.forceConfig], { timeoutMs: 120_000 });
   say(imported.code === 0 ? 'custody gallery: Grace Hopper, one of the two people walking past, is enrolled as CUSTODY-0001 (the other is not)' : `could not import the custody gallery: ${imported.stderr.toString().trim()}`);
@@ -145,7 +146,7 @@ if (webLine) {
   const url = `https://localhost:${/web app at https:\/\/[^/]+:(\d+)\//.exec(webLine)[1]}/`;
   const code = daemon.lines.map((l) => /enter the setup code (\d{4}-\d{4}-\d{4})/.exec(l)?.[1]).find((c) => c);
   say(`web app: ${url} (the browser warns once about the box's own certificate; its fingerprint is in the log above)`);
-  say(code ? `first visit: make the manager account with the setup code ${code}` : 'log in with the manager account made earlier (delete .state/demo to start over)');
+  say(code ? `first visit: make the manager account with the setup code ${code}` : `log in with the manager account made earlier (delete ${rel(stateRoot)} to start over)`);
   // open it where there is a screen to show it on
   if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) runCommand('xdg-open', [url], { timeoutMs: 10_000 }).catch(() => undefined);
 }
