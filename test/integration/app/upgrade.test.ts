@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../daemon/src/audit/log.js';
 import { MIGRATIONS } from '../../../daemon/src/db/migrations/index.js';
+import { systemClock } from '../../../daemon/src/util/clock.js';
 import { FORCE_MIGRATIONS } from '../../../daemon/src/force/db/migrations.js';
 import { runCli, startDaemon } from '../../helpers/cli.js';
 import { REPO_ROOT, tempDir } from '../../helpers/paths.js';
@@ -50,7 +51,7 @@ function query<T>(file: string, sql: string): T[] {
 function auditOf(file: string) {
   const db = new Database(file, { readonly: true });
   try {
-    return new AuditLog(db).verify();
+    return new AuditLog(db, systemClock).verify();
   } finally {
     db.close();
   }
