@@ -15,10 +15,11 @@
 //    the check that `fleet list` shows every box online with health.
 // Only loopback: the kit's broker listens on a free port of 127.0.0.1 (never the machine's Mosquitto).
 // Settings (environment): HINDSIGHT_BENCH_FLEET_BOXES (1000), _INTERVAL_S (6), _WINDOW_S (60),
-// _REAL_WINDOW_S (120; 0 skips the real-rate window), _LIST_RUNS (20). HINDSIGHT_BENCH_KEEP=1 keeps the folder.
+// _REAL_WINDOW_S (120; 0 skips the real-rate window), _LIST_RUNS (20), _SCRAPES (30: GET /metrics of the console,
+// with the scrape token). HINDSIGHT_BENCH_KEEP=1 keeps the folder.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +31,7 @@ const INTERVAL_S = Number(env.HINDSIGHT_BENCH_FLEET_INTERVAL_S ?? 6);
 const WINDOW_S = Number(env.HINDSIGHT_BENCH_FLEET_WINDOW_S ?? 60);
 const REAL_WINDOW_S = Number(env.HINDSIGHT_BENCH_FLEET_REAL_WINDOW_S ?? 120);
 const LIST_RUNS = Number(env.HINDSIGHT_BENCH_FLEET_LIST_RUNS ?? 20);
+const SCRAPES = Number(env.HINDSIGHT_BENCH_FLEET_SCRAPES ?? 30);
 const REAL_INTERVAL_S = 60;
 const CONNECT_BATCH = 50;
 const KIT_ENROLL_SAMPLE = Math.min(20, BOXES);
@@ -436,6 +438,45 @@ export async function run({ root, log }) {
     };
     log(`fleet list --json (${BOXES} boxes, ${mib(lastList.stdout.length)} MiB): p50 ${result.fleet_list.cli_wall_ms.p50} ms, p95 ${result.fleet_list.cli_wall_ms.p95} ms, max ${result.fleet_list.cli_wall_ms.max} ms (CLI start-up alone, --help: p50 ${result.fleet_list.cli_startup_ms_help_only.p50} ms; in process: lines ${result.fleet_list.in_process_ms.fleet_lines} ms + JSON ${result.fleet_list.in_process_ms.json} ms)${withoutExtraCa.length ? `; without NODE_EXTRA_CA_CERTS: p50 ${result.fleet_list.cli_wall_ms_without_node_extra_ca_certs.p50} ms, p95 ${result.fleet_list.cli_wall_ms_without_node_extra_ca_certs.p95} ms` : ''}`);
 
+    // --- the console's /metrics as Prometheus scrapes it (the scrape token): the fleet's gauges for every box
+    // with the intake, triage and review figures, while health goes on at the real rate
+    {
+      const token = randomBytes(32).toString('base64url');
+      const tokenFile = path.join(kit.forceDir, 'metrics-token');
+      writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+      const consoleConfig = path.join(dir, 'console.yaml');
+      writeFileSync(consoleConfig, `force: {dir: ${JSON.stringify(kit.forceDir)}}\nconsole: {host: 127.0.0.1, port: 0, metrics_token_file: ${JSON.stringify(tokenFile)}}\nlog: {level: warn, pretty: false}\n`);
+      const consoleProc = new ManagedProcess(process.execPath, [forceCli, 'console', '--config', consoleConfig]);
+      try {
+        const at = await consoleProc.waitForLine(/console at https:\/\/127\.0\.0\.1:(\d+)\//, 60_000);
+        const { WebClient } = await dist('devkit/web-client.js');
+        const web = new WebClient(Number(at[1]), readFileSync(path.join(kit.forceDir, 'web', 'cert.pem'), 'utf8'));
+        const scrape = async () => {
+          const t = performance.now();
+          const a = await web.request('GET', '/metrics', undefined, { headers: { authorization: `Bearer ${token}` } });
+          if (a.status !== 200) throw new Error(`/metrics answered ${a.status}: ${a.text.slice(0, 500)}`);
+          return { ms: performance.now() - t, bytes: a.text.length, text: a.text };
+        };
+        await scrape(); // the first one loads what the later ones reuse
+        const c0 = procStat(consoleProc.pid).cpuS;
+        const runs = [];
+        for (let i = 0; i < SCRAPES; i++) runs.push(await scrape());
+        const cpuMs = ((procStat(consoleProc.pid).cpuS - c0) * 1000) / SCRAPES;
+        const last = runs.at(-1);
+        result.console_metrics = {
+          scrapes: SCRAPES,
+          wall_ms: stats(runs.map((r) => r.ms)),
+          console_cpu_ms_per_scrape: round(cpuMs, 1),
+          bytes: last.bytes,
+          box_online_series: (last.text.match(/^hindsight_force_box_online\{/gm) ?? []).length,
+          console_peak_rss_mib: mib(memOf(consoleProc.pid).peak),
+        };
+        log(`console /metrics (${BOXES} boxes, ${round(last.bytes / 1024, 0)} KiB, ${result.console_metrics.box_online_series} box_online series): p50 ${result.console_metrics.wall_ms.p50} ms, p95 ${result.console_metrics.wall_ms.p95} ms, ${result.console_metrics.console_cpu_ms_per_scrape} ms of the console's CPU per scrape`);
+      } finally {
+        await consoleProc.stop();
+      }
+    }
+
     // --- one job to every box: `fleet cmd all ping`, start -> every reply recorded
     const c0 = procStat(rpid).cpuS;
     const r0 = sim.replies;
@@ -521,6 +562,7 @@ export async function run({ root, log }) {
       fleet_list_ms: result.fleet_list.cli_wall_ms,
       fleet_list_ms_without_node_extra_ca_certs: result.fleet_list.cli_wall_ms_without_node_extra_ca_certs ?? null,
       fleet_list_pass: result.fleet_list.cli_wall_ms.p95 < TARGET_LIST_P95_MS,
+      console_metrics_ms: result.console_metrics.wall_ms,
       group_ping_to_all_replies_s: result.group_job.start_to_all_replies_recorded_s,
       group_ping: { done: result.group_job.done, failed: result.group_job.failed, expired: result.group_job.expired },
       all_online_with_health: result.verification.ok,
