@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import mqtt from 'mqtt';
 import type { AuditActor, AuditLog } from '../audit/log.js';
-import { writeSecretFile } from '../crypto/keys.js';
 import { MAX_PACKET_BYTES, mqttErrorText } from '../protocol/mqtt.js';
 import { errorMessage, HindsightError, UsageError } from '../util/errors.js';
 import { MAX_RECEIVERS, mosquittoPasswordLine, receiverUser, receiverUsers, removePasswdLine, upsertPasswdLine, writeBrokerAcl } from './broker-kit.js';
@@ -61,9 +60,9 @@ export async function retireReceiver(o: { dir: string; n: number; audit: AuditLo
   const paths = forcePaths(dir);
   const { passwordFile, envFile } = receiverIdentityPaths(dir, n);
 
-  // 1. a password only this command knows: whatever runs under the old one is dropped at the reload
+  // 1. a password only this command knows (in memory; the receiver's own password file keeps the old one, so
+  // a receiver its service manager restarts cannot log in again): whatever runs under it is dropped at the reload
   const secret = randomBytes(24).toString('base64url');
-  writeSecretFile(passwordFile, secret + '\n');
   upsertPasswdLine(paths.brokerPasswd, mosquittoPasswordLine(username, secret), 'service');
   reloadBroker(config.broker.pid_file);
 
