@@ -139,8 +139,17 @@ export interface RunResult extends ChildExit {
 }
 
 /** Run a command to completion, collecting its output. Never rejects for a non-zero exit. */
+/**
+ * How long runCommand waits, after the child exited, for the rest of its output: a busy machine may run the
+ * 'exit' event before the last chunks of stdout and stderr are read (a truncated ffprobe JSON, a missing
+ * setpriv message), and a pipe a grandchild keeps open must not hold the caller for ever.
+ */
+const PIPE_DRAIN_MS = 5000;
+
 export async function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const child = spawnChild(command, args, { cwd: options.cwd, env: options.env });
+  // 'exit' can come before the last of the child's output is read: 'close' says its pipes are drained
+  const drained = new Promise<void>((resolve) => child.proc.once('close', () => resolve()));
   const maxOut = options.maxStdoutBytes ?? 64 * 1024 * 1024;
   const out: Buffer[] = [];
   let outBytes = 0;
@@ -178,6 +187,10 @@ export async function runCommand(command: string, args: readonly string[], optio
   const onAbort = (): void => void child.stop({ graceMs: 1000 });
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const exit = await child.exited;
+  // bounded: a grandchild that inherited the pipes may hold them open after the child itself has gone
+  let drainTimer: NodeJS.Timeout | undefined;
+  await Promise.race([drained, new Promise<void>((resolve) => (drainTimer = setTimeout(resolve, PIPE_DRAIN_MS)))]);
+  clearTimeout(drainTimer);
   if (timer) clearTimeout(timer);
   options.signal?.removeEventListener('abort', onAbort);
   if (!spawnError && exit.code === 127 && /failed to execute .*No such file/.test(stderr)) {

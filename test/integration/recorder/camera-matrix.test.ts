@@ -17,6 +17,8 @@ import { startCamera, type CameraOptions } from '../../helpers/rtsp-camera.js';
 import { waitFor } from '../../helpers/wait.js';
 import { walker } from '../../helpers/walkers.js';
 
+/** How far a live camera's frame times stray from their nominal spacing (ms). */
+const JITTER_MS = 10;
 const WATCH_MS = 60_000;
 /** Cameras shops own, one quirk each. */
 const MATRIX: Record<string, CameraOptions> = {
@@ -152,9 +154,10 @@ describe('recorder: the cameras shops own', () => {
       // the last frame shown before the window end is in the clip; with B-frames the reference frame they need
       // (shown after the end) comes too
       const lastMs = Date.parse(c.clip!.last_frame!);
-      // (a live camera's frame times jitter by a few ms around its nominal spacing)
-      expect(toMs - lastMs, `${c.camera}: last frame within one frame before the window end`).toBeLessThanOrEqual(frameMs + 10);
-      expect(lastMs - toMs, `${c.camera}: last frame at most the B-frames' reference after the window end`).toBeLessThan((MATRIX[c.camera]!.bframes ?? 0) * frameMs);
+      // (a live camera's frame times jitter by a few ms around its nominal spacing: the frame due at the window
+      // end may be stamped a few ms after it, seen once as 4 ms on a loaded machine)
+      expect(toMs - lastMs, `${c.camera}: last frame within one frame before the window end`).toBeLessThanOrEqual(frameMs + JITTER_MS);
+      expect(lastMs - toMs, `${c.camera}: last frame at most the B-frames' reference after the window end`).toBeLessThan((MATRIX[c.camera]!.bframes ?? 0) * frameMs + JITTER_MS);
       expect(await decodeErrors(path.join(folder, c.clip!.file)), `${c.camera}: the clip decodes`).toBe('');
     }
     expect(analysis.clips.filter((c) => c.error || c.damaged), 'every clip analysed').toEqual([]);
