@@ -35,7 +35,7 @@ export interface AnalyseRequest {
 
 /**
  * The face pipeline's entry point for an incident (state `analysing`): analyse each camera's master clip
- * in worker threads, group the tracks into subjects across cameras, keep the best K crops of each subject
+ * in worker processes, group the tracks into subjects across cameras, keep the best K crops of each subject
  * plus one context frame, and write `<outDir>/result.json` (an `AnalysisResult`) next to the crop files,
  * every file SHA-256 hashed. With `options.embeddings` false (crops-only policy) no embedding is computed.
  *

@@ -26,14 +26,14 @@ export interface VisionOptions {
   modelsDir: string;
   ffmpeg: string;
   ffprobe: string;
-  /** How ffmpeg and ffprobe are started (util/sandbox.ts); worker threads apply it for themselves. */
+  /** How ffmpeg and ffprobe are started (util/sandbox.ts); worker processes apply it for themselves. */
   sandbox: SandboxMode;
   fps: number;
   /** false = crops-only mode: no embedder, no embeddings anywhere in the result. */
   embeddings: boolean;
   intraOpThreads: number;
   workers: number;
-  /** Nice value of the worker threads (and so of the decoders they start): 0 = unchanged. */
+  /** Nice value of the worker processes, every thread (and so of the decoders they start): 0 = unchanged. */
   nice: number;
   segmentSeconds: number;
   maxImagePixels: number;

@@ -1,7 +1,9 @@
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Segment, SegmentOutcome } from './clip.js';
 import type { VisionOptions } from './options.js';
 import { HindsightError } from '../util/errors.js';
+import type { WorkerIn } from './worker.js';
 
 /** A segment that could not be analysed, with the reason (the others still are). */
 export interface SegmentFailure {
@@ -17,11 +19,16 @@ type WorkerOut =
   | { type: 'done'; index: number; outcome: SegmentOutcome }
   | { type: 'error'; index?: number; message: string; code: string; hint?: string };
 
-const WORKER_URL = new URL('./worker.js', import.meta.url);
+const WORKER_PATH = fileURLToPath(new URL('./worker.js', import.meta.url));
+/** How long a worker told to exit may take to release its models before it is killed. */
+const EXIT_GRACE_MS = 10_000;
+/** The end of a worker's stderr kept for the error when it dies (a native crash says why there). */
+const STDERR_TAIL = 2000;
 
 /**
- * Analyse segments in at most `options.workers` worker threads (each loads the models once). Each
- * segment's result or failure is reported separately; an abort stops every worker and its ffmpeg.
+ * Analyse segments in at most `options.workers` worker processes (each loads the models once; see worker.ts
+ * for why processes). Each segment's result or failure is reported separately; an abort stops every worker
+ * and its ffmpeg.
  */
 export async function runSegments(
   segments: readonly Segment[],
@@ -33,22 +40,31 @@ export async function runSegments(
   const outcomes = new Map<number, SegmentOutcome>();
   const failures: SegmentFailure[] = [];
   const queue = segments.map((segment, index) => ({ segment, index }));
-  const workers: Worker[] = [];
+  const workers: ChildProcess[] = [];
   const runOne = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      const worker = new Worker(WORKER_URL, { workerData: { options } });
+      // no inherited flags (an inspector port, a loader); the structured clone carries the outcomes' typed arrays
+      const worker = fork(WORKER_PATH, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
       workers.push(worker);
-      if (signal?.aborted) worker.postMessage({ type: 'abort' });
+      let stderr = '';
+      worker.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-STDERR_TAIL)));
+      const post = (m: WorkerIn): void => {
+        if (worker.connected) worker.send(m);
+      };
+      post({ type: 'start', options });
+      if (signal?.aborted) post({ type: 'abort' });
       let current: number | undefined;
+      let exiting = false;
       const next = (): void => {
         const job = queue.shift();
         if (!job) {
           current = undefined;
-          void worker.terminate().then(() => resolve());
+          exiting = true;
+          void stopWorker(worker).then(resolve);
           return;
         }
         current = job.index;
-        worker.postMessage({ type: 'segment', index: job.index, segment: job.segment, workDir: workDir(job.index) });
+        post({ type: 'segment', index: job.index, segment: job.segment, workDir: workDir(job.index) });
       };
       worker.on('message', (m: WorkerOut) => {
         if (m.type === 'ready') return;
@@ -57,8 +73,7 @@ export async function runSegments(
           outcomes.set(m.index, m.outcome);
           next();
         } else if (m.code === 'aborted' || m.index === undefined) {
-          // models failed to load, or we were cancelled: nothing more this worker can do
-          void worker.terminate();
+          // models failed to load, or we were cancelled: nothing more this worker can do (stopped below)
           reject(new HindsightError(m.message, { code: m.code, hint: m.hint }));
         } else {
           failures.push({ index: m.index, message: m.message, code: m.code, hint: m.hint });
@@ -68,22 +83,45 @@ export async function runSegments(
       // the first segment goes at once: the worker starts decoding it while its models load
       next();
       worker.on('error', (err) => reject(new HindsightError(`face analysis worker failed: ${err.message}`, { code: 'worker_failed', cause: err })));
-      worker.on('exit', () => {
-        if (current !== undefined) reject(new HindsightError('face analysis worker exited unexpectedly', { code: 'worker_failed' }));
+      worker.on('exit', (code, sig) => {
+        if (exiting) return;
+        const last = stderr.trim().split('\n').slice(-3).join(' | ');
+        reject(
+          new HindsightError(`face analysis worker exited unexpectedly (${sig ?? `exit code ${code}`})${last ? `: ${last}` : ''}`, {
+            code: 'worker_failed',
+            hint: current === undefined ? undefined : 'the incident is retried; if it fails again, `hindsight doctor` checks the models',
+          }),
+        );
       });
     });
   const onAbort = (): void => {
-    for (const w of workers) w.postMessage({ type: 'abort' });
+    for (const w of workers) if (w.connected) w.send({ type: 'abort' } satisfies WorkerIn);
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const n = Math.max(1, Math.min(options.workers, segments.length));
     await Promise.all(Array.from({ length: n }, runOne));
   } catch (err) {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.all(workers.map((w) => stopWorker(w, { abort: true })));
     throw err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
   return { outcomes, failures };
+}
+
+/**
+ * Ask a worker to exit, after its current segment or (`abort`) at once, stopping its decoders; it releases its
+ * models and exits, or is killed when it has not within the grace.
+ */
+async function stopWorker(worker: ChildProcess, { abort = false } = {}): Promise<void> {
+  if (worker.exitCode !== null || worker.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  if (worker.connected) {
+    if (abort) worker.send({ type: 'abort' } satisfies WorkerIn);
+    worker.send({ type: 'exit' } satisfies WorkerIn);
+  } else worker.kill('SIGKILL');
+  const kill = setTimeout(() => worker.kill('SIGKILL'), EXIT_GRACE_MS);
+  await exited;
+  clearTimeout(kill);
 }

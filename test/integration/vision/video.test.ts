@@ -144,30 +144,31 @@ describe('hindsight analyse on CCTV-like video (fresh clone: public-domain face)
     expect(existsSync(path.join(dir, 'cancelled', '.work'))).toBe(false);
   });
 
-  it('runs below the recorder: its worker threads and their decoders at nice 10, the calling thread unchanged', async () => {
+  it('runs below the recorder: its worker processes (every thread) and their decoders at nice 10, the calling process unchanged', async () => {
     /** The nice value in a /proc stat file (the 17th field after the command name). */
     const niceOf = (stat: string): number => Number(readFileSync(stat, 'latin1').split(') ').pop()!.split(' ')[16]);
-    const seen: { threads: number[]; decoders: number[]; self: number; main: number }[] = [];
+    const threadsOf = (pid: number): number[] => readdirSync(`/proc/${pid}/task`).map((t) => niceOf(`/proc/${pid}/task/${t}/stat`));
+    const comm = (pid: number): string => readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
+    const seen: { own: number[]; workers: number[][]; decoders: number[] }[] = [];
     await analyseIncident({
       clips: [{ cameraId: 'till-2', file: video, clipStartUtcMs: Date.parse(START) }],
       outDir: path.join(dir, 'niced'),
       options: defaultVisionOptions(),
       onProgress: (p) => {
         if (p.framesDone !== 5) return;
-        const tasks = readdirSync(`/proc/${process.pid}/task`);
+        const kids = descendants(process.pid);
         seen.push({
-          threads: tasks.map((t) => niceOf(`/proc/${process.pid}/task/${t}/stat`)),
-          decoders: descendants(process.pid).filter((d) => readFileSync(`/proc/${d}/comm`, 'latin1').trim() === 'ffmpeg').map((d) => niceOf(`/proc/${d}/stat`)),
-          self: niceOf('/proc/thread-self/stat'),
-          main: niceOf(`/proc/${process.pid}/stat`),
+          own: threadsOf(process.pid),
+          workers: kids.filter((d) => comm(d) === 'node').map(threadsOf),
+          decoders: kids.filter((d) => comm(d) === 'ffmpeg').map((d) => niceOf(`/proc/${d}/stat`)),
         });
       },
     });
     expect(seen).toHaveLength(1);
     const [at] = seen;
-    expect(at!.self, 'the thread that asked for the analysis').toBe(0);
-    expect(at!.main, 'the main thread (the recorder in a daemon)').toBe(0);
-    expect(at!.threads.filter((n) => n === 10).length, 'the worker threads').toBeGreaterThanOrEqual(1);
+    expect(at!.own.every((n) => n === 0), `the calling process's threads (the recorder in a daemon): ${at!.own.join(', ')}`).toBe(true);
+    expect(at!.workers.length, 'the worker process is running').toBeGreaterThanOrEqual(1);
+    for (const threads of at!.workers) expect(threads.every((n) => n === 10), `a worker's threads: ${threads.join(', ')}`).toBe(true);
     expect(at!.decoders.length, 'the decoder is running').toBeGreaterThanOrEqual(1);
     expect(at!.decoders.every((n) => n === 10), `decoders' nice: ${at!.decoders.join(', ')}`).toBe(true);
   });

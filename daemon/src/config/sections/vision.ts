@@ -13,7 +13,7 @@ export const VisionSection = section('Face pipeline: decode, detect, gate, track
   }),
   intra_op_threads: integer('Threads per onnxruntime session. 1 is as fast as 2 for these small models on 2 cores and has a better tail.', 1, 1, 8),
   workers: integer('Worker threads analysing clip segments in parallel, each with its own model sessions and ffmpeg decoder. 2 suits a 2-core box.', 2, 1, 8),
-  nice: integer("Nice value of the analysis (its worker threads and the ffmpeg decoders they start), above the recorder's 0: while an incident is analysed, recording keeps the CPU it needs. 0 = the daemon's own priority.", 10, 0, 19),
+  nice: integer("Nice value of the analysis (its worker processes and the ffmpeg decoders they start), above the recorder's 0: while an incident is analysed, recording keeps the CPU it needs. 0 = the daemon's own priority.", 10, 0, 19),
   segment_seconds: number('Clips are cut into segments of about this length so the workers share a long clip (not in crops-only mode).', 30, 5, 3600),
   max_image_pixels: integer('Largest still image decoded (width x height); larger files are refused before decoding.', 50_000_000, 1, 1_000_000_000),
   detector: section('Face detector (Ultra-Light RFB-320, 320x240 input).', {
