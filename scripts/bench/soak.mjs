@@ -3,8 +3,8 @@
 // TLS Mosquitto, one camera outage and one broker restart (kill -9, down, back on the same port). Measured from
 // outside, as an operator would: the daemon's RSS from /proc every ~30 s (least-squares slope over the second
 // half of the samples taken with no incident in progress, MiB/hour: an analysis holds frames and workers for its
-// while), the WAL file's size (every second), the daemon's child processes and open file descriptors (at rest
-// after the first receipt, since the face pipeline loads at the first incident and stays, vs at rest at the end;
+// while; and of the daemon with all it started), the WAL file's size (every second), the daemon's child processes
+// and open file descriptors (at rest after the first receipt vs at rest at the end;
 // and every child gone once the daemon stopped), every segment and gap of the daemon's index (read-only, every
 // sample, kept after retention deletes them: a hole between two segments that no recorded gap covers is footage
 // lost), every incident's state and receipt (`incident list`), and the audit rows (`audit export`) per action,
@@ -184,9 +184,12 @@ export async function run({ root, log, options = {} }) {
     const sample = async () => {
       const kids = treePids(daemon.pid);
       const byComm = {};
+      let treeRss = statusBytes(daemon.pid, 'VmRSS') ?? 0;
       for (const p of kids) {
-        const c = procStat(p)?.comm ?? '?';
+        const st = procStat(p);
+        const c = st?.comm ?? '?';
         byComm[c] = (byComm[c] ?? 0) + 1;
+        treeRss += st?.rssBytes ?? 0;
       }
       const fds = openFds(daemon.pid);
       let walBytes = 0;
@@ -196,7 +199,7 @@ export async function run({ root, log, options = {} }) {
         /* none at the moment */
       }
       const files = fds?.files.map((f) => f.replace(dir, '<run>').replace(root, '<install>')) ?? null;
-      samples.push({ t_s: round(atS(), 1), rss_mib: round(mib(statusBytes(daemon.pid, 'VmRSS')), 1), fds: fds?.count ?? null, fd_kinds: fds?.kinds ?? null, fd_files: files, children: kids.length, children_by_comm: byComm, wal_mib: round(mib(walBytes), 2), load1: round(os.loadavg()[0], 2) });
+      samples.push({ t_s: round(atS(), 1), rss_mib: round(mib(statusBytes(daemon.pid, 'VmRSS')), 1), tree_rss_mib: round(mib(treeRss), 1), fds: fds?.count ?? null, fd_kinds: fds?.kinds ?? null, fd_files: files, children: kids.length, children_by_comm: byComm, wal_mib: round(mib(walBytes), 2), load1: round(os.loadavg()[0], 2) });
       observeIndex();
       await pollIncidents();
     };
@@ -311,7 +314,7 @@ export function summarise(r) {
   const endWindow = samples.slice(-3);
   // RSS: least-squares slope over the second half of the run, of the samples at rest (and of all, for comparison)
   const second = samples.filter((s) => s.t_s >= plan.totalS / 2 && s.t_s <= plan.totalS && s.rss_mib !== null);
-  const line = (xs) => slope(xs.map((s) => ({ x: s.t_s / 3600, y: s.rss_mib })));
+  const line = (xs, key = 'rss_mib') => slope(xs.filter((s) => s[key] != null).map((s) => ({ x: s.t_s / 3600, y: s[key] })));
   const rssSlope = line(second.filter(atRest));
   const before = samples.filter((s) => s.t_s < (busy[0]?.[0] ?? Infinity));
   const children = { start: floorOf(startWindow.map((s) => s.children)), end: floorOf(endWindow.map((s) => s.children)) };
@@ -345,6 +348,9 @@ export function summarise(r) {
     rss_slope_mib_per_hour_second_half_at_rest: round(rssSlope, 2),
     rss_slope_points_at_rest: second.filter(atRest).length,
     rss_slope_mib_per_hour_second_half_all_samples: round(line(second), 2),
+    // the daemon with everything it started (recorders, relay, analysis workers while they run)
+    tree_rss_mib_at_rest_end: endWindow[endWindow.length - 1]?.tree_rss_mib ?? null,
+    tree_rss_slope_mib_per_hour_second_half_at_rest: round(line(second.filter(atRest), 'tree_rss_mib'), 2),
     wal_mib_max: round(mib(r.wal.maxBytes), 2),
     wal_mib_max_first_half: round(mib(r.wal.firstHalfMaxBytes), 2),
     wal_mib_max_second_half: round(mib(r.wal.secondHalfMaxBytes), 2),
@@ -411,6 +417,6 @@ export function summarise(r) {
     buffer_at_end: { deletion_receipts: r.buffer.deletionReceipts, cameras: r.buffer.cameras.map((c) => ({ camera: c.cameraId, state: c.state, segments: c.segments, gaps: c.gaps, hours_buffered: round(c.hoursBuffered, 3), spawns: c.spawns })) },
     events_late: r.late,
     cli_errors: r.cliErrors,
-    samples: samples.map(({ t_s, rss_mib, fds: f, children: ch, wal_mib, load1 }) => ({ t_s, rss_mib, fds: f, children: ch, wal_mib, load1 })),
+    samples: samples.map(({ t_s, rss_mib, tree_rss_mib, fds: f, children: ch, wal_mib, load1 }) => ({ t_s, rss_mib, tree_rss_mib, fds: f, children: ch, wal_mib, load1 })),
   };
 }
