@@ -4,7 +4,7 @@
 import type { ConfigValidator } from './loader.js';
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
-const schema11 = {"$id":"https://hindsight.invalid/schema/config.json","title":"Hindsight daemon configuration","additionalProperties":false,"type":"object","required":["version","device","paths","log","models","tools","systemd","cameras","recorder","buffer","incidents","vision","uplink","web"],"properties":{"version":{"description":"Format version of this file (1 is current). A file without it is version 0 and is read as before; a file newer than the daemon is refused.","minimum":0,"maximum":1,"default":1,"type":"integer"},"device":{"description":"Who this box is.","additionalProperties":false,"type":"object","required":["id","store"],"properties":{"id":{"description":"Device id given by the force at enrollment (letters, digits, \"-\" and \"_\"). Used in MQTT topics and evidence.","pattern":"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$","type":"string"},"store":{"description":"Human name of the shop, shown to the force with each incident.","default":"","maxLength":200,"type":"string"}}},"paths":{"description":"Where the daemon keeps its state, buffer and evidence.","additionalProperties":false,"default":{},"type":"object","required":["state_dir","buffer_dir","evidence_dir","runtime_dir"],"properties":{"state_dir":{"description":"Folder for the database, keys and working files.","path":true,"default":"/var/lib/hindsight","maxLength":4096,"type":"string"},"buffer_dir":{"description":"Folder for the rolling camera buffer; empty means <state_dir>/buffer.","path":true,"default":"","maxLength":4096,"type":"string"},"evidence_dir":{"description":"Folder for incident master clips and crops; empty means <state_dir>/evidence.","path":true,"default":"","maxLength":4096,"type":"string"},"runtime_dir":{"description":"Folder for the control socket, its token and the callers' proof files (all made anew at each start); empty means <state_dir>. Under systemd: /run/hindsight (the unit's RuntimeDirectory).","path":true,"default":"","maxLength":4096,"type":"string"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}},"models":{"description":"Face models (fetched by `hindsight models fetch`, pinned by SHA-256).","additionalProperties":false,"default":{},"type":"object","required":["dir"],"properties":{"dir":{"description":"Folder holding the .onnx files and manifest.json; empty means the models/ folder of the installation.","path":true,"default":"","maxLength":4096,"type":"string"}}},"tools":{"description":"External programs.","additionalProperties":false,"default":{},"type":"object","required":["ffmpeg","ffprobe","sandbox"],"properties":{"ffmpeg":{"description":"ffmpeg executable.","default":"ffmpeg","maxLength":1024,"type":"string"},"ffprobe":{"description":"ffprobe executable.","default":"ffprobe","maxLength":1024,"type":"string"},"sandbox":{"type":"string","enum":["bwrap","off"],"description":"How ffmpeg and ffprobe are started when they read a camera: \"bwrap\" in a bubblewrap sandbox that sees only the system programs and the folders of that job (not the keys, the control token, the config or the daemon); \"off\" with the daemon's own view of the files.","default":"bwrap"}}},"systemd":{"description":"Service manager integration.","additionalProperties":false,"default":{},"type":"object","required":["notify"],"properties":{"notify":{"description":"Send READY/WATCHDOG/STOPPING to systemd when NOTIFY_SOCKET is set.","default":true,"type":"boolean"}}},"cameras":{"description":"The camera registry: which addresses cameras may have and how their credentials are kept.","additionalProperties":false,"default":{},"type":"object","required":["networks","credentials_key_file","probe_timeout_s","discovery_multicast","discovery_targets","discovery_wait_ms"],"properties":{"networks":{"description":"Networks (CIDR) a camera address must be inside, checked after DNS resolution. Loopback, link-local, multicast and unspecified addresses are refused unless a network listed here lies inside that range (e.g. 127.0.0.0/8 for a test camera on the box itself).","default":["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","fc00::/7"],"maxItems":64,"type":"array","items":{"maxLength":64,"type":"string"}},"credentials_key_file":{"description":"AES-256 key file (64 hex characters, mode 0600) that seals camera passwords at rest. Empty means the systemd credential \"camera-credentials.key\" when $CREDENTIALS_DIRECTORY has it, else <state_dir>/camera-credentials.key (created on first use).","path":true,"default":"","maxLength":4096,"type":"string"},"probe_timeout_s":{"description":"How long `camera test` and `camera snapshot` wait for a camera to answer.","default":10,"minimum":1,"maximum":120,"type":"integer"},"discovery_multicast":{"description":"Find ONVIF cameras with a WS-Discovery probe to the multicast group 239.255.255.250:3702 on the local network.","default":true,"type":"boolean"},"discovery_targets":{"description":"Also send the discovery probe to these \"address:port\" (cameras on another subnet, where multicast does not reach). Answers are kept only from inside the camera networks.","default":[],"maxItems":64,"type":"array","items":{"maxLength":80,"pattern":"^[0-9A-Fa-f.:\\[\\]]+:[0-9]{1,5}$","type":"string"}},"discovery_wait_ms":{"description":"How long discovery waits for cameras to answer.","default":2000,"minimum":200,"maximum":10000,"type":"integer"}}},"recorder":{"description":"The rolling recorder: one ffmpeg per enabled camera, stream copy into MPEG-TS segments.","additionalProperties":false,"default":{},"type":"object","required":["segment_seconds","rtsp_timeout_s","stall_timeout_s","restart_initial_s","restart_max_s","reachability_poll_s","ffmpeg_memory_mb","ffmpeg_cpu_percent","status_interval_s","decode_check_interval_s","reload_poll_s"],"properties":{"segment_seconds":{"description":"Target segment length. Segments cut on keyframes, so a segment lasts at least one keyframe interval of the camera.","default":4,"minimum":1,"maximum":60,"type":"integer"},"rtsp_timeout_s":{"description":"A camera that sends no video for this long is treated as stalled: ffmpeg gets it as its socket timeout and the recorder restarts a run whose frame count stops growing for this long.","default":10,"minimum":1,"maximum":120,"type":"integer"},"stall_timeout_s":{"description":"Restart a run that has closed no segment for this long (frames may flow while the segmenter is stuck). Keep it above the longest keyframe interval.","default":30,"minimum":2,"maximum":600,"type":"integer"},"restart_initial_s":{"description":"First delay before restarting ffmpeg after it exits; doubles on each failed attempt.","default":1,"minimum":0.1,"maximum":60,"type":"number"},"restart_max_s":{"description":"Cap of the restart delay (a jitter of +-20 % is added so cameras do not restart in step).","default":30,"minimum":1,"maximum":3600,"type":"number"},"reachability_poll_s":{"description":"While no RTSP server answers at a camera's address, how often one RTSP OPTIONS request checks whether it is back (much cheaper than starting ffmpeg).","default":1,"minimum":0.2,"maximum":60,"type":"number"},"ffmpeg_memory_mb":{"description":"Address-space limit (virtual memory, shared libraries included: about 450 MB at rest) of each recording ffmpeg; a runaway process fails its allocations, exits and is restarted.","default":1024,"minimum":600,"maximum":8192,"type":"integer"},"ffmpeg_cpu_percent":{"description":"Restart a recording ffmpeg that uses more than this share of one core over a status period (stream copy needs about 1 %).","default":50,"minimum":5,"maximum":400,"type":"integer"},"status_interval_s":{"description":"How often per-camera fps, bitrate and segment age are refreshed in the database (for `buffer status` and the UI).","default":5,"minimum":1,"maximum":300,"type":"integer"},"decode_check_interval_s":{"description":"Decode checks: after each start of recording (and after a failed check) every new segment's first keyframe is test-decoded until 3 in a row decode, then one segment per this interval. A camera whose video does not decode is shown as `undecodable` with an alarm; footage that turns to garbage later is caught within about this interval plus two segments. The checks of all cameras share one nice'd ffmpeg per round. 0 turns the checks off.","default":60,"minimum":0,"maximum":3600,"type":"number"},"reload_poll_s":{"description":"How often the daemon checks the database for camera changes made by the CLI or the web UI.","default":2,"minimum":0.2,"maximum":60,"type":"number"}}},"buffer":{"description":"The rolling buffer on disk: how much footage is kept and when it is deleted.","additionalProperties":false,"default":{},"type":"object","required":["hours","quota_gb","min_free_gb","retention_interval_s","max_lock_days","recording_reserve_mb"],"properties":{"hours":{"description":"Keep footage this long (by segment time), per camera; the force may set a lower maximum.","default":24,"minimum":0.01,"maximum":720,"type":"number"},"quota_gb":{"description":"Disk quota of the whole buffer; oldest unlocked footage is deleted first when it is exceeded. 0 means no quota (only hours and min_free_gb).","default":0,"minimum":0,"type":"number"},"min_free_gb":{"description":"Delete oldest unlocked footage while the disk holding the buffer has less free space than this.","default":2,"minimum":0,"type":"number"},"retention_interval_s":{"description":"How often retention and quota are enforced.","default":30,"minimum":1,"maximum":3600,"type":"integer"},"max_lock_days":{"description":"Longest evidence lock an operator may take with `buffer lock` (its range, and how far ahead it may end): locked footage is never deleted, so an unbounded lock could fill the disk.","default":31,"minimum":1,"maximum":366,"type":"integer"},"recording_reserve_mb":{"description":"Recording pauses (reason \"disk full\", alarm recorder.disk_full) while the disk holding the buffer has less free space than this, so the database on the same disk can still record why; it resumes by itself when space returns. Keep it well below min_free_gb, which makes retention free space first. 0 turns the pause off.","default":256,"minimum":0,"type":"number"}}},"incidents":{"description":"Incidents: windows, limits and how long master clips are kept.","additionalProperties":false,"default":{},"type":"object","required":["window_before_s","window_after_s","max_window_s","max_cameras","max_future_s","per_user_per_hour","per_device_per_hour","max_open","wait_for_footage_s","parallel_extractions","extract_cameras_at_once","press_expiry_min","master_retention_days","retry_after_s","max_attempts"],"properties":{"window_before_s":{"description":"Default window start, seconds before the incident time.","default":60,"minimum":0,"maximum":600,"type":"integer"},"window_after_s":{"description":"Default window end, seconds after the incident time.","default":30,"minimum":0,"maximum":600,"type":"integer"},"max_window_s":{"description":"Longest window anyone may ask for (the force may set a lower cap; never above 600).","default":600,"minimum":10,"maximum":600,"type":"integer"},"max_cameras":{"description":"Most cameras one incident may cover.","default":16,"minimum":1,"maximum":64,"type":"integer"},"max_future_s":{"description":"How far in the future an incident time may lie (clock differences between tablet and box).","default":60,"minimum":0,"maximum":600,"type":"integer"},"per_user_per_hour":{"description":"Incidents one person or button may log per hour.","default":10,"minimum":1,"maximum":1000,"type":"integer"},"per_device_per_hour":{"description":"Incidents the whole box may log per hour.","default":30,"minimum":1,"maximum":10000,"type":"integer"},"max_open":{"description":"Most incidents waiting or in progress at once; more are refused until some finish.","default":20,"minimum":1,"maximum":1000,"type":"integer"},"wait_for_footage_s":{"description":"After the window ends, how long to wait for cameras to deliver the footage before cutting what exists.","default":60,"minimum":0,"maximum":3600,"type":"integer"},"parallel_extractions":{"description":"Incidents whose master clips are cut at the same time.","default":1,"minimum":1,"maximum":8,"type":"integer"},"extract_cameras_at_once":{"description":"Cameras of one incident whose master clips are cut side by side (a cut is mostly the decode of the clip's keyframes that finds damaged footage: about one core each).","default":2,"minimum":1,"maximum":8,"type":"integer"},"press_expiry_min":{"description":"Minutes a hardware button press waits for a member of staff to give its reason; then its footage lock is released.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"master_retention_days":{"description":"Days master clips are kept after the force confirmed delivery.","default":7,"minimum":0,"maximum":365,"type":"number"},"retry_after_s":{"description":"First retry delay of a failed step (doubles each time, up to an hour).","default":30,"minimum":1,"maximum":3600,"type":"integer"},"max_attempts":{"description":"Failed attempts of a step (the first included) after which the incident waits for a person (`hindsight incident retry` or `cancel`); 0 or 1: never retried automatically.","default":5,"minimum":0,"maximum":100,"type":"integer"}}},"vision":{"description":"Face pipeline: decode, detect, gate, track, choose the best crops of each person.","additionalProperties":false,"default":{},"type":"object","required":["fps","embeddings","intra_op_threads","workers","nice","segment_seconds","max_image_pixels","detector","gate","tracker","subjects","crops"],"properties":{"fps":{"description":"Frames analysed per second of video (full resolution).","default":5,"minimum":0.5,"maximum":30,"type":"number"},"embeddings":{"description":"Compute face embeddings. false = crops-only mode (a force policy): no embedder is loaded, faces are tracked by position only and each track is its own subject.","default":true,"type":"boolean"},"intra_op_threads":{"description":"Threads per onnxruntime session. 1 is as fast as 2 for these small models on 2 cores and has a better tail.","default":1,"minimum":1,"maximum":8,"type":"integer"},"workers":{"description":"Worker threads analysing clip segments in parallel, each with its own model sessions and ffmpeg decoder. 2 suits a 2-core box.","default":2,"minimum":1,"maximum":8,"type":"integer"},"nice":{"description":"Nice value of the analysis (its worker processes and the ffmpeg decoders they start), above the recorder's 0: while an incident is analysed, recording keeps the CPU it needs. 0 = the daemon's own priority.","default":10,"minimum":0,"maximum":19,"type":"integer"},"segment_seconds":{"description":"Clips are cut into segments of about this length so the workers share a long clip (not in crops-only mode).","default":30,"minimum":5,"maximum":3600,"type":"number"},"max_image_pixels":{"description":"Largest still image decoded (width x height); larger files are refused before decoding.","default":50000000,"minimum":1,"maximum":1000000000,"type":"integer"},"detector":{"description":"Face detector (Ultra-Light RFB-320, 320x240 input).","additionalProperties":false,"default":{},"type":"object","required":["score_threshold","nms_iou","top_k","tile_scales","tile_overlap","motion_threshold","rescan_every","full_scan_every"],"properties":{"score_threshold":{"description":"Lowest detector score kept. 0.8 gave no false detections on the non-face photos and lost no true faces; 0.5 gave 4.","default":0.8,"minimum":0.05,"maximum":1,"type":"number"},"nms_iou":{"description":"Boxes overlapping a higher-scoring box by more than this IoU are dropped.","default":0.4,"minimum":0.05,"maximum":0.95,"type":"number"},"top_k":{"description":"Candidates kept per detector pass before NMS.","default":750,"minimum":1,"maximum":4420,"type":"integer"},"tile_scales":{"description":"Downscale factors of the tile passes added to the whole-frame pass; a tile covers 320*s x 240*s pixels. [2, 4] finds faces from 12 px eye distance in 1080p.","default":[2,4],"maxItems":4,"type":"array","items":{"minimum":1,"maximum":16,"type":"number"}},"tile_overlap":{"description":"Fraction by which neighbouring tiles overlap (a face cut by one tile is whole in the next).","default":0.25,"minimum":0,"maximum":0.75,"type":"number"},"motion_threshold":{"description":"In video, a full scan runs its tiles only where the 1/8-size grey frame changed by more than this since the last full scan, or where a face is tracked (sensor noise there is ~1.3 grey levels). 0 = every tile every full scan.","default":10,"minimum":0,"maximum":255,"type":"number"},"rescan_every":{"description":"Every N-th full scan runs every tile whatever moved (finds a person who stood still while not tracked).","default":10,"minimum":1,"maximum":1000,"type":"integer"},"full_scan_every":{"description":"In video, run the whole-frame and tile passes every N analysed frames (10 at 5 fps: a new face is found within 2 s); in between each tracked face is only followed by its landmarks, or looked for in a window around it. 1 = every frame.","default":10,"minimum":1,"maximum":100,"type":"integer"}}},"gate":{"description":"Quality gate: a face failing any limit is kept out of the evidence, with the reason.","additionalProperties":false,"default":{},"type":"object","required":["min_eye_distance","max_landmark_jitter","min_feature_norm","max_shape_error","max_yaw","max_pitch","min_sharpness","min_brightness","max_brightness","min_contrast","max_clipped"],"properties":{"min_eye_distance":{"description":"Smallest eye distance in pixels (reason too_small).","default":12,"minimum":0,"maximum":1000,"type":"number"},"max_landmark_jitter":{"description":"Largest landmark drift under box jitter, in eye distances (reason not_a_face). Faces: median 0.023, 99th percentile 0.065; cat 0.25, baboon 0.21.","default":0.15,"minimum":0,"maximum":10,"type":"number"},"min_feature_norm":{"description":"Smallest embedder output norm before normalisation (reason not_a_face; only for embedded faces). Faces: min 2.53, 1st percentile 2.82; cat 1.43, motorcycle 1.73.","default":2,"minimum":0,"maximum":100,"type":"number"},"max_shape_error":{"description":"Largest RMS distance of the 5 points from the face template after alignment, in 112 px template pixels (reason not_a_face). Faces: max 8.9.","default":10,"minimum":0,"maximum":200,"type":"number"},"max_yaw":{"description":"Largest |yaw| proxy (nose offset in half eye distances; 1 ~ profile) (reason profile).","default":1,"minimum":0,"maximum":10,"type":"number"},"max_pitch":{"description":"Largest |pitch| proxy (nose height between eyes and mouth, minus the frontal 0.49) (reason pitched).","default":0.5,"minimum":0,"maximum":10,"type":"number"},"min_sharpness":{"description":"Smallest variance of the Laplacian of the aligned face (reason blurred). Photos: 1st percentile 29.","default":10,"minimum":0,"maximum":100000,"type":"number"},"min_brightness":{"description":"Darkest mean grey level of the aligned face (reason too_dark).","default":35,"minimum":0,"maximum":255,"type":"number"},"max_brightness":{"description":"Brightest mean grey level of the aligned face (reason overexposed).","default":225,"minimum":0,"maximum":255,"type":"number"},"min_contrast":{"description":"Smallest grey-level standard deviation of the aligned face (reason low_contrast).","default":12,"minimum":0,"maximum":255,"type":"number"},"max_clipped":{"description":"Largest fraction of the face box outside the frame (reason clipped).","default":0.25,"minimum":0,"maximum":1,"type":"number"}}},"tracker":{"description":"Linking faces across frames of one camera.","additionalProperties":false,"default":{},"type":"object","required":["iou_min","max_jump","max_missed_frames","embed_every_frames","link_min_similarity","min_faces","follow","follow_max_drift"],"properties":{"iou_min":{"description":"Smallest IoU between a track's predicted box and a face to link them.","default":0.2,"minimum":0,"maximum":1,"type":"number"},"max_jump":{"description":"Farthest a face may move between analysed frames and still be linked without overlap, in face widths (the link is then checked by embedding). At 5 fps a person walking across the view moves 1-2.","default":2.5,"minimum":0,"maximum":20,"type":"number"},"max_missed_frames":{"description":"Analysed frames a track may go unseen before it ends.","default":10,"minimum":0,"maximum":1000,"type":"integer"},"embed_every_frames":{"description":"Re-embed a tracked face found by the detector at least every N analysed frames to check the identity has not switched (links with a weak overlap and people crossing are checked every time; followed faces are only followed where no other face is near).","default":20,"minimum":1,"maximum":1000,"type":"integer"},"link_min_similarity":{"description":"Smallest cosine between a face and its track's embedding to link them (below: a new track). Same person across a video ~0.5-0.9; FAR 1e-2 at 0.25.","default":0.25,"minimum":-1,"maximum":1,"type":"number"},"min_faces":{"description":"Accepted faces a track needs to count (shorter tracks are dropped as spurious).","default":2,"minimum":1,"maximum":1000,"type":"integer"},"follow":{"description":"Between full scans, follow a tracked face with the landmark model alone (two runs, ~1 ms) instead of a detector window (~4 ms); where the two runs disagree, or tracks are close to each other, the detector window is used.","default":true,"type":"boolean"},"follow_max_drift":{"description":"Largest mean move of the 5 points between the two landmark runs of a followed face, in eye distances (more: not followed, the detector looks). Faces under box jitter: median 0.023, 99th percentile 0.065.","default":0.08,"minimum":0,"maximum":1,"type":"number"}}},"subjects":{"description":"Grouping tracks into subjects (distinct people) across cameras.","additionalProperties":false,"default":{},"type":"object","required":["merge_similarity"],"properties":{"merge_similarity":{"description":"Average cosine two groups of tracks need to be merged into one subject. Conservative: FAR 1e-4 is ~0.44 on the dev photos.","default":0.5,"minimum":-1,"maximum":1,"type":"number"}}},"crops":{"description":"What is kept of each subject.","additionalProperties":false,"default":{},"type":"object","required":["best_k","margin","jpeg_quality","context_frame"],"properties":{"best_k":{"description":"Best crops kept per subject (by a combined quality score).","default":3,"minimum":1,"maximum":50,"type":"integer"},"margin":{"description":"Margin around the face box in the JPEG crop, as a fraction of the box size on each side.","default":0.5,"minimum":0,"maximum":3,"type":"number"},"jpeg_quality":{"description":"JPEG quality of the crops and the context frame.","default":90,"minimum":30,"maximum":100,"type":"integer"},"context_frame":{"description":"Also keep the whole frame of each subject's best crop.","default":true,"type":"boolean"}}}}},"uplink":{"description":"MQTT uplink to the force (sealed evidence, receipts). Empty connection keys are taken from the enrollment.","additionalProperties":false,"default":{},"type":"object","required":["enabled","broker_url","ca_file","username","password","prefix","chunk_bytes","outbox_max_bytes","outbox_max_age_days","publish_timeout_ms","receipt_timeout_s","retry_min_ms","retry_max_ms","inflight","keepalive_s","health_interval_s","audit_head_interval_s","audit_keep_days","session_expiry_s","reconnect_ms"],"properties":{"enabled":{"description":"Run the uplink when the box is enrolled. Evidence is still sealed and queued when false.","default":true,"type":"boolean"},"broker_url":{"description":"Broker URL (mqtts://host:port); empty means the one from the enrollment bundle.","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) that signs the broker certificate; empty means the one from the enrollment bundle.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username (also the client id); empty means the device id.","default":"","maxLength":64,"type":"string"},"password":{"description":"MQTT password; empty means the one from the enrollment bundle. May be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"prefix":{"description":"Topic prefix; empty means the one from the enrollment bundle (hindsight/v1).","default":"","maxLength":100,"type":"string"},"chunk_bytes":{"description":"Ciphertext bytes per MQTT chunk message (at most 65536).","default":65536,"minimum":1024,"maximum":65536,"type":"integer"},"outbox_max_bytes":{"description":"Undelivered evidence kept at most (bytes); beyond it new incidents are refused, never dropped.","default":2147483648,"minimum":1048576,"type":"integer"},"outbox_max_age_days":{"description":"When the oldest undelivered envelope is older than this, new incidents are refused.","default":30,"minimum":0.001,"type":"number"},"publish_timeout_ms":{"description":"Give up on one publish (and retry later) after this long.","default":15000,"minimum":500,"type":"integer"},"receipt_timeout_s":{"description":"Send an envelope again when no receipt came this long after it was sent (doubling, up to 8x).","default":60,"minimum":0.5,"type":"number"},"retry_min_ms":{"description":"First retry delay after a failed send (doubles with jitter).","default":1000,"minimum":50,"type":"integer"},"retry_max_ms":{"description":"Longest retry delay after failed sends.","default":300000,"minimum":100,"type":"integer"},"inflight":{"description":"Chunk publishes awaiting PUBACK at once.","default":16,"minimum":1,"maximum":256,"type":"integer"},"keepalive_s":{"description":"MQTT keepalive.","default":30,"minimum":5,"maximum":3600,"type":"integer"},"health_interval_s":{"description":"How often the box's health document goes to the force (retained; also at every connect).","default":60,"minimum":5,"maximum":3600,"type":"integer"},"audit_head_interval_s":{"description":"How often the signed head of the box's audit log goes to the force (retained; also at every connect and at a clean stop), with the digests of the rows since the head the force acknowledged.","default":900,"minimum":5,"maximum":86400,"type":"integer"},"audit_keep_days":{"description":"Audit rows older than this that the force has acknowledged are deleted behind a kept anchor (the chain still verifies from it). 0 = keep every row.","default":400,"minimum":0,"maximum":36500,"type":"integer"},"session_expiry_s":{"description":"Persistent session kept by the broker while the box is offline (receipts queue there).","default":604800,"minimum":86400,"type":"integer"},"reconnect_ms":{"description":"Delay between reconnection attempts.","default":2000,"minimum":100,"type":"integer"}}},"web":{"description":"The box's web app (staff page and manager console), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h","metrics_token_file"],"properties":{"enabled":{"description":"Serve the web app (staff page, manager console, hardware buttons). Off: only the CLI.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"0.0.0.0\": every network of the box; \"127.0.0.1\": this machine only).","default":"0.0.0.0","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the log says which).","default":8443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the box's own self-signed P-256 certificate, made at the first start.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"},"metrics_token_file":{"description":"File holding the token a Prometheus scraper sends to GET /metrics (`Authorization: Bearer <token>`): 32 or more visible characters on one line, mode 600, owned by the daemon's user. Empty: only a logged-in manager can read the metrics.","path":true,"default":"","maxLength":4096,"type":"string"}}}}};
+const schema11 = {"$id":"https://hindsight.invalid/schema/config.json","title":"Hindsight daemon configuration","additionalProperties":false,"type":"object","required":["version","device","paths","log","models","tools","systemd","cameras","recorder","buffer","incidents","vision","uplink","web"],"properties":{"version":{"description":"Format version of this file (1 is current). A file without it is version 0 and is read as before; a file newer than the daemon is refused.","minimum":0,"maximum":1,"default":1,"type":"integer"},"device":{"description":"Who this box is.","additionalProperties":false,"type":"object","required":["id","store"],"properties":{"id":{"description":"Device id given by the force at enrollment (letters, digits, \"-\" and \"_\"). Used in MQTT topics and evidence.","pattern":"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$","type":"string"},"store":{"description":"Human name of the shop, shown to the force with each incident.","default":"","maxLength":200,"type":"string"}}},"paths":{"description":"Where the daemon keeps its state, buffer and evidence.","additionalProperties":false,"default":{},"type":"object","required":["state_dir","buffer_dir","evidence_dir","runtime_dir"],"properties":{"state_dir":{"description":"Folder for the database, keys and working files.","path":true,"default":"/var/lib/hindsight","maxLength":4096,"type":"string"},"buffer_dir":{"description":"Folder for the rolling camera buffer; empty means <state_dir>/buffer.","path":true,"default":"","maxLength":4096,"type":"string"},"evidence_dir":{"description":"Folder for incident master clips and crops; empty means <state_dir>/evidence.","path":true,"default":"","maxLength":4096,"type":"string"},"runtime_dir":{"description":"Folder for the control socket, its token and the callers' proof files (all made anew at each start); empty means <state_dir>. Under systemd: /run/hindsight (the unit's RuntimeDirectory).","path":true,"default":"","maxLength":4096,"type":"string"}}},"log":{"description":"Logging (JSON lines to stdout; journald keeps them).","additionalProperties":false,"default":{},"type":"object","required":["level","pretty"],"properties":{"level":{"type":"string","enum":["fatal","error","warn","info","debug","trace"],"description":"Lowest level written.","default":"info"},"pretty":{"description":"Human-readable lines instead of JSON; \"auto\" means when stdout is a terminal.","default":"auto","anyOf":[{"type":"boolean"},{"const":"auto","type":"string"}]}}},"models":{"description":"Face models (fetched by `hindsight models fetch`, pinned by SHA-256).","additionalProperties":false,"default":{},"type":"object","required":["dir"],"properties":{"dir":{"description":"Folder holding the .onnx files and manifest.json; empty means the models/ folder of the installation.","path":true,"default":"","maxLength":4096,"type":"string"}}},"tools":{"description":"External programs.","additionalProperties":false,"default":{},"type":"object","required":["ffmpeg","ffprobe","sandbox"],"properties":{"ffmpeg":{"description":"ffmpeg executable.","default":"ffmpeg","maxLength":1024,"type":"string"},"ffprobe":{"description":"ffprobe executable.","default":"ffprobe","maxLength":1024,"type":"string"},"sandbox":{"type":"string","enum":["bwrap","off"],"description":"How ffmpeg and ffprobe are started when they read a camera: \"bwrap\" in a bubblewrap sandbox that sees only the system programs and the folders of that job (not the keys, the control token, the config or the daemon); \"off\" with the daemon's own view of the files.","default":"bwrap"}}},"systemd":{"description":"Service manager integration.","additionalProperties":false,"default":{},"type":"object","required":["notify"],"properties":{"notify":{"description":"Send READY/WATCHDOG/STOPPING to systemd when NOTIFY_SOCKET is set.","default":true,"type":"boolean"}}},"cameras":{"description":"The camera registry: which addresses cameras may have and how their credentials are kept.","additionalProperties":false,"default":{},"type":"object","required":["networks","credentials_key_file","probe_timeout_s","discovery_multicast","discovery_targets","discovery_wait_ms"],"properties":{"networks":{"description":"Networks (CIDR) a camera address must be inside, checked after DNS resolution. Loopback, link-local, multicast and unspecified addresses are refused unless a network listed here lies inside that range (e.g. 127.0.0.0/8 for a test camera on the box itself).","default":["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","fc00::/7"],"maxItems":64,"type":"array","items":{"maxLength":64,"type":"string"}},"credentials_key_file":{"description":"AES-256 key file (64 hex characters, mode 0600) that seals camera passwords at rest. Empty means the systemd credential \"camera-credentials.key\" when $CREDENTIALS_DIRECTORY has it, else <state_dir>/camera-credentials.key (created on first use).","path":true,"default":"","maxLength":4096,"type":"string"},"probe_timeout_s":{"description":"How long `camera test` and `camera snapshot` wait for a camera to answer.","default":10,"minimum":1,"maximum":120,"type":"integer"},"discovery_multicast":{"description":"Find ONVIF cameras with a WS-Discovery probe to the multicast group 239.255.255.250:3702 on the local network.","default":true,"type":"boolean"},"discovery_targets":{"description":"Also send the discovery probe to these \"address:port\" (cameras on another subnet, where multicast does not reach). Answers are kept only from inside the camera networks.","default":[],"maxItems":64,"type":"array","items":{"maxLength":80,"pattern":"^[0-9A-Fa-f.:\\[\\]]+:[0-9]{1,5}$","type":"string"}},"discovery_wait_ms":{"description":"How long discovery waits for cameras to answer.","default":2000,"minimum":200,"maximum":10000,"type":"integer"}}},"recorder":{"description":"The rolling recorder: one ffmpeg per enabled camera, stream copy into MPEG-TS segments.","additionalProperties":false,"default":{},"type":"object","required":["segment_seconds","rtsp_timeout_s","stall_timeout_s","restart_initial_s","restart_max_s","reachability_poll_s","ffmpeg_memory_mb","ffmpeg_cpu_percent","status_interval_s","decode_check_interval_s","reload_poll_s"],"properties":{"segment_seconds":{"description":"Target segment length. Segments cut on keyframes, so a segment lasts at least one keyframe interval of the camera.","default":4,"minimum":1,"maximum":60,"type":"integer"},"rtsp_timeout_s":{"description":"A camera that sends no video for this long is treated as stalled: ffmpeg gets it as its socket timeout and the recorder restarts a run whose frame count stops growing for this long.","default":10,"minimum":1,"maximum":120,"type":"integer"},"stall_timeout_s":{"description":"Restart a run that has closed no segment for this long (frames may flow while the segmenter is stuck). Keep it above the longest keyframe interval.","default":30,"minimum":2,"maximum":600,"type":"integer"},"restart_initial_s":{"description":"First delay before restarting ffmpeg after it exits; doubles on each failed attempt.","default":1,"minimum":0.1,"maximum":60,"type":"number"},"restart_max_s":{"description":"Cap of the restart delay (a jitter of +-20 % is added so cameras do not restart in step).","default":30,"minimum":1,"maximum":3600,"type":"number"},"reachability_poll_s":{"description":"While no RTSP server answers at a camera's address, how often one RTSP OPTIONS request checks whether it is back (much cheaper than starting ffmpeg).","default":1,"minimum":0.2,"maximum":60,"type":"number"},"ffmpeg_memory_mb":{"description":"Address-space limit (virtual memory, shared libraries included: about 450 MB at rest) of each recording ffmpeg; a runaway process fails its allocations, exits and is restarted.","default":1024,"minimum":600,"maximum":8192,"type":"integer"},"ffmpeg_cpu_percent":{"description":"Restart a recording ffmpeg that uses more than this share of one core over a status period (stream copy needs about 1 %).","default":50,"minimum":5,"maximum":400,"type":"integer"},"status_interval_s":{"description":"How often per-camera fps, bitrate and segment age are refreshed in the database (for `buffer status` and the UI).","default":5,"minimum":1,"maximum":300,"type":"integer"},"decode_check_interval_s":{"description":"Decode checks: after each start of recording (and after a failed check) every new segment's first keyframe is test-decoded until 3 in a row decode, then one segment per this interval. A camera whose video does not decode is shown as `undecodable` with an alarm; footage that turns to garbage later is caught within about this interval plus two segments. The checks of all cameras share one nice'd ffmpeg per round. 0 turns the checks off.","default":60,"minimum":0,"maximum":3600,"type":"number"},"reload_poll_s":{"description":"How often the daemon checks the database for camera changes made by the CLI or the web UI.","default":2,"minimum":0.2,"maximum":60,"type":"number"}}},"buffer":{"description":"The rolling buffer on disk: how much footage is kept and when it is deleted.","additionalProperties":false,"default":{},"type":"object","required":["hours","quota_gb","min_free_gb","retention_interval_s","max_lock_days","recording_reserve_mb"],"properties":{"hours":{"description":"Keep footage this long (by segment time), per camera; the force may set a lower maximum.","default":24,"minimum":0.01,"maximum":720,"type":"number"},"quota_gb":{"description":"Disk quota of the whole buffer; oldest unlocked footage is deleted first when it is exceeded. 0 means no quota (only hours and min_free_gb).","default":0,"minimum":0,"type":"number"},"min_free_gb":{"description":"Delete oldest unlocked footage while the disk holding the buffer has less free space than this.","default":2,"minimum":0,"type":"number"},"retention_interval_s":{"description":"How often retention and quota are enforced.","default":30,"minimum":1,"maximum":3600,"type":"integer"},"max_lock_days":{"description":"Longest evidence lock an operator may take with `buffer lock` (its range, and how far ahead it may end): locked footage is never deleted, so an unbounded lock could fill the disk.","default":31,"minimum":1,"maximum":366,"type":"integer"},"recording_reserve_mb":{"description":"Recording pauses (reason \"disk full\", alarm recorder.disk_full) while the disk holding the buffer has less free space than this, so the database on the same disk can still record why; it resumes by itself when space returns. Keep it well below min_free_gb, which makes retention free space first. 0 turns the pause off.","default":256,"minimum":0,"type":"number"}}},"incidents":{"description":"Incidents: windows, limits and how long master clips are kept.","additionalProperties":false,"default":{},"type":"object","required":["window_before_s","window_after_s","max_window_s","max_cameras","max_future_s","per_user_per_hour","per_device_per_hour","max_open","wait_for_footage_s","parallel_extractions","extract_cameras_at_once","press_expiry_min","master_retention_days","retry_after_s","max_attempts"],"properties":{"window_before_s":{"description":"Default window start, seconds before the incident time.","default":60,"minimum":0,"maximum":600,"type":"integer"},"window_after_s":{"description":"Default window end, seconds after the incident time.","default":30,"minimum":0,"maximum":600,"type":"integer"},"max_window_s":{"description":"Longest window anyone may ask for (the force may set a lower cap; never above 600).","default":600,"minimum":10,"maximum":600,"type":"integer"},"max_cameras":{"description":"Most cameras one incident may cover.","default":16,"minimum":1,"maximum":64,"type":"integer"},"max_future_s":{"description":"How far in the future an incident time may lie (clock differences between tablet and box).","default":60,"minimum":0,"maximum":600,"type":"integer"},"per_user_per_hour":{"description":"Incidents one person or button may log per hour.","default":10,"minimum":1,"maximum":1000,"type":"integer"},"per_device_per_hour":{"description":"Incidents the whole box may log per hour.","default":30,"minimum":1,"maximum":10000,"type":"integer"},"max_open":{"description":"Most incidents waiting or in progress at once; more are refused until some finish.","default":20,"minimum":1,"maximum":1000,"type":"integer"},"wait_for_footage_s":{"description":"After the window ends, how long to wait for cameras to deliver the footage before cutting what exists.","default":60,"minimum":0,"maximum":3600,"type":"integer"},"parallel_extractions":{"description":"Incidents whose master clips are cut at the same time.","default":1,"minimum":1,"maximum":8,"type":"integer"},"extract_cameras_at_once":{"description":"Cameras of one incident whose master clips are cut side by side (a cut is mostly the decode of the clip's keyframes that finds damaged footage: about one core each).","default":2,"minimum":1,"maximum":8,"type":"integer"},"press_expiry_min":{"description":"Minutes a hardware button press waits for a member of staff to give its reason; then its footage lock is released.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"master_retention_days":{"description":"Days master clips are kept after the force confirmed delivery.","default":7,"minimum":0,"maximum":365,"type":"number"},"retry_after_s":{"description":"First retry delay of a failed step (doubles each time, up to an hour).","default":30,"minimum":1,"maximum":3600,"type":"integer"},"max_attempts":{"description":"Failed attempts of a step (the first included) after which the incident waits for a person (`hindsight incident retry` or `cancel`); 0 or 1: never retried automatically.","default":5,"minimum":0,"maximum":100,"type":"integer"}}},"vision":{"description":"Face pipeline: decode, detect, gate, track, choose the best crops of each person.","additionalProperties":false,"default":{},"type":"object","required":["fps","embeddings","intra_op_threads","workers","nice","hw_decode","vaapi_device","segment_seconds","max_image_pixels","detector","gate","tracker","subjects","crops"],"properties":{"fps":{"description":"Frames analysed per second of video (full resolution).","default":5,"minimum":0.5,"maximum":30,"type":"number"},"embeddings":{"description":"Compute face embeddings. false = crops-only mode (a force policy): no embedder is loaded, faces are tracked by position only and each track is its own subject.","default":true,"type":"boolean"},"intra_op_threads":{"description":"Threads per onnxruntime session. 1 is as fast as 2 for these small models on 2 cores and has a better tail.","default":1,"minimum":1,"maximum":8,"type":"integer"},"workers":{"description":"Worker processes analysing clip segments in parallel, each with its own model sessions and ffmpeg decoder. 2 suits a 2-core box.","default":2,"minimum":1,"maximum":8,"type":"integer"},"nice":{"description":"Nice value of the analysis (its worker processes and the ffmpeg decoders they start), above the recorder's 0: while an incident is analysed, recording keeps the CPU it needs. 0 = the daemon's own priority.","default":10,"minimum":0,"maximum":19,"type":"integer"},"hw_decode":{"type":"string","enum":["off","vaapi"],"description":"Video decoding for the analysis. \"off\": in software (the default and the tested path). \"vaapi\": on the GPU through VA-API (Intel/AMD), at `vaapi_device`; a clip the GPU cannot decode (no device, no driver, an unsupported codec) is decoded in software, said in the analysis warnings. See daemon/docs/face-pipeline.md for the service changes it needs.","default":"off"},"vaapi_device":{"description":"The VA-API render node used when hw_decode is \"vaapi\".","path":true,"default":"/dev/dri/renderD128","maxLength":4096,"type":"string"},"segment_seconds":{"description":"Clips are cut into segments of about this length so the workers share a long clip (not in crops-only mode).","default":30,"minimum":5,"maximum":3600,"type":"number"},"max_image_pixels":{"description":"Largest still image decoded (width x height); larger files are refused before decoding.","default":50000000,"minimum":1,"maximum":1000000000,"type":"integer"},"detector":{"description":"Face detector (Ultra-Light RFB-320, 320x240 input).","additionalProperties":false,"default":{},"type":"object","required":["score_threshold","nms_iou","top_k","tile_scales","tile_overlap","motion_threshold","rescan_every","full_scan_every"],"properties":{"score_threshold":{"description":"Lowest detector score kept. 0.8 gave no false detections on the non-face photos and lost no true faces; 0.5 gave 4.","default":0.8,"minimum":0.05,"maximum":1,"type":"number"},"nms_iou":{"description":"Boxes overlapping a higher-scoring box by more than this IoU are dropped.","default":0.4,"minimum":0.05,"maximum":0.95,"type":"number"},"top_k":{"description":"Candidates kept per detector pass before NMS.","default":750,"minimum":1,"maximum":4420,"type":"integer"},"tile_scales":{"description":"Downscale factors of the tile passes added to the whole-frame pass; a tile covers 320*s x 240*s pixels. [2, 4] finds faces from 12 px eye distance in 1080p.","default":[2,4],"maxItems":4,"type":"array","items":{"minimum":1,"maximum":16,"type":"number"}},"tile_overlap":{"description":"Fraction by which neighbouring tiles overlap (a face cut by one tile is whole in the next).","default":0.25,"minimum":0,"maximum":0.75,"type":"number"},"motion_threshold":{"description":"In video, a full scan runs its tiles only where the 1/8-size grey frame changed by more than this since the last full scan, or where a face is tracked (sensor noise there is ~1.3 grey levels). 0 = every tile every full scan.","default":10,"minimum":0,"maximum":255,"type":"number"},"rescan_every":{"description":"Every N-th full scan runs every tile whatever moved (finds a person who stood still while not tracked).","default":10,"minimum":1,"maximum":1000,"type":"integer"},"full_scan_every":{"description":"In video, run the whole-frame and tile passes every N analysed frames (10 at 5 fps: a new face is found within 2 s); in between each tracked face is only followed by its landmarks, or looked for in a window around it. 1 = every frame.","default":10,"minimum":1,"maximum":100,"type":"integer"}}},"gate":{"description":"Quality gate: a face failing any limit is kept out of the evidence, with the reason.","additionalProperties":false,"default":{},"type":"object","required":["min_eye_distance","max_landmark_jitter","min_feature_norm","max_shape_error","max_yaw","max_pitch","min_sharpness","min_brightness","max_brightness","min_contrast","max_clipped"],"properties":{"min_eye_distance":{"description":"Smallest eye distance in pixels (reason too_small).","default":12,"minimum":0,"maximum":1000,"type":"number"},"max_landmark_jitter":{"description":"Largest landmark drift under box jitter, in eye distances (reason not_a_face). Faces: median 0.023, 99th percentile 0.065; cat 0.25, baboon 0.21.","default":0.15,"minimum":0,"maximum":10,"type":"number"},"min_feature_norm":{"description":"Smallest embedder output norm before normalisation (reason not_a_face; only for embedded faces). Faces: min 2.53, 1st percentile 2.82; cat 1.43, motorcycle 1.73.","default":2,"minimum":0,"maximum":100,"type":"number"},"max_shape_error":{"description":"Largest RMS distance of the 5 points from the face template after alignment, in 112 px template pixels (reason not_a_face). Faces: max 8.9.","default":10,"minimum":0,"maximum":200,"type":"number"},"max_yaw":{"description":"Largest |yaw| proxy (nose offset in half eye distances; 1 ~ profile) (reason profile).","default":1,"minimum":0,"maximum":10,"type":"number"},"max_pitch":{"description":"Largest |pitch| proxy (nose height between eyes and mouth, minus the frontal 0.49) (reason pitched).","default":0.5,"minimum":0,"maximum":10,"type":"number"},"min_sharpness":{"description":"Smallest variance of the Laplacian of the aligned face (reason blurred). Photos: 1st percentile 29.","default":10,"minimum":0,"maximum":100000,"type":"number"},"min_brightness":{"description":"Darkest mean grey level of the aligned face (reason too_dark).","default":35,"minimum":0,"maximum":255,"type":"number"},"max_brightness":{"description":"Brightest mean grey level of the aligned face (reason overexposed).","default":225,"minimum":0,"maximum":255,"type":"number"},"min_contrast":{"description":"Smallest grey-level standard deviation of the aligned face (reason low_contrast).","default":12,"minimum":0,"maximum":255,"type":"number"},"max_clipped":{"description":"Largest fraction of the face box outside the frame (reason clipped).","default":0.25,"minimum":0,"maximum":1,"type":"number"}}},"tracker":{"description":"Linking faces across frames of one camera.","additionalProperties":false,"default":{},"type":"object","required":["iou_min","max_jump","max_missed_frames","embed_every_frames","link_min_similarity","min_faces","follow","follow_max_drift"],"properties":{"iou_min":{"description":"Smallest IoU between a track's predicted box and a face to link them.","default":0.2,"minimum":0,"maximum":1,"type":"number"},"max_jump":{"description":"Farthest a face may move between analysed frames and still be linked without overlap, in face widths (the link is then checked by embedding). At 5 fps a person walking across the view moves 1-2.","default":2.5,"minimum":0,"maximum":20,"type":"number"},"max_missed_frames":{"description":"Analysed frames a track may go unseen before it ends.","default":10,"minimum":0,"maximum":1000,"type":"integer"},"embed_every_frames":{"description":"Re-embed a tracked face found by the detector at least every N analysed frames to check the identity has not switched (links with a weak overlap and people crossing are checked every time; followed faces are only followed where no other face is near).","default":20,"minimum":1,"maximum":1000,"type":"integer"},"link_min_similarity":{"description":"Smallest cosine between a face and its track's embedding to link them (below: a new track). Same person across a video ~0.5-0.9; FAR 1e-2 at 0.25.","default":0.25,"minimum":-1,"maximum":1,"type":"number"},"min_faces":{"description":"Accepted faces a track needs to count (shorter tracks are dropped as spurious).","default":2,"minimum":1,"maximum":1000,"type":"integer"},"follow":{"description":"Between full scans, follow a tracked face with the landmark model alone (two runs, ~1 ms) instead of a detector window (~4 ms); where the two runs disagree, or tracks are close to each other, the detector window is used.","default":true,"type":"boolean"},"follow_max_drift":{"description":"Largest mean move of the 5 points between the two landmark runs of a followed face, in eye distances (more: not followed, the detector looks). Faces under box jitter: median 0.023, 99th percentile 0.065.","default":0.08,"minimum":0,"maximum":1,"type":"number"}}},"subjects":{"description":"Grouping tracks into subjects (distinct people) across cameras.","additionalProperties":false,"default":{},"type":"object","required":["merge_similarity"],"properties":{"merge_similarity":{"description":"Average cosine two groups of tracks need to be merged into one subject. Conservative: FAR 1e-4 is ~0.44 on the dev photos.","default":0.5,"minimum":-1,"maximum":1,"type":"number"}}},"crops":{"description":"What is kept of each subject.","additionalProperties":false,"default":{},"type":"object","required":["best_k","margin","jpeg_quality","context_frame"],"properties":{"best_k":{"description":"Best crops kept per subject (by a combined quality score).","default":3,"minimum":1,"maximum":50,"type":"integer"},"margin":{"description":"Margin around the face box in the JPEG crop, as a fraction of the box size on each side.","default":0.5,"minimum":0,"maximum":3,"type":"number"},"jpeg_quality":{"description":"JPEG quality of the crops and the context frame.","default":90,"minimum":30,"maximum":100,"type":"integer"},"context_frame":{"description":"Also keep the whole frame of each subject's best crop.","default":true,"type":"boolean"}}}}},"uplink":{"description":"MQTT uplink to the force (sealed evidence, receipts). Empty connection keys are taken from the enrollment.","additionalProperties":false,"default":{},"type":"object","required":["enabled","broker_url","ca_file","username","password","prefix","chunk_bytes","outbox_max_bytes","outbox_max_age_days","publish_timeout_ms","receipt_timeout_s","retry_min_ms","retry_max_ms","inflight","keepalive_s","health_interval_s","audit_head_interval_s","audit_keep_days","session_expiry_s","reconnect_ms"],"properties":{"enabled":{"description":"Run the uplink when the box is enrolled. Evidence is still sealed and queued when false.","default":true,"type":"boolean"},"broker_url":{"description":"Broker URL (mqtts://host:port); empty means the one from the enrollment bundle.","default":"","maxLength":1024,"pattern":"^$|^mqtts://[^\\s/?#@]+/?$","patternHint":"give the broker as mqtts://host:port (MQTT over TLS); a plain mqtt:// connection would carry the box's password and the evidence traffic in clear","type":"string"},"ca_file":{"description":"CA certificate (PEM) that signs the broker certificate; empty means the one from the enrollment bundle.","path":true,"default":"","maxLength":4096,"type":"string"},"username":{"description":"MQTT username (also the client id); empty means the device id.","default":"","maxLength":64,"type":"string"},"password":{"description":"MQTT password; empty means the one from the enrollment bundle. May be given as password_file.","secret":true,"maxLength":4096,"default":"","type":"string"},"prefix":{"description":"Topic prefix; empty means the one from the enrollment bundle (hindsight/v1).","default":"","maxLength":100,"type":"string"},"chunk_bytes":{"description":"Ciphertext bytes per MQTT chunk message (at most 65536).","default":65536,"minimum":1024,"maximum":65536,"type":"integer"},"outbox_max_bytes":{"description":"Undelivered evidence kept at most (bytes); beyond it new incidents are refused, never dropped.","default":2147483648,"minimum":1048576,"type":"integer"},"outbox_max_age_days":{"description":"When the oldest undelivered envelope is older than this, new incidents are refused.","default":30,"minimum":0.001,"type":"number"},"publish_timeout_ms":{"description":"Give up on one publish (and retry later) after this long.","default":15000,"minimum":500,"type":"integer"},"receipt_timeout_s":{"description":"Send an envelope again when no receipt came this long after it was sent (doubling, up to 8x).","default":60,"minimum":0.5,"type":"number"},"retry_min_ms":{"description":"First retry delay after a failed send (doubles with jitter).","default":1000,"minimum":50,"type":"integer"},"retry_max_ms":{"description":"Longest retry delay after failed sends.","default":300000,"minimum":100,"type":"integer"},"inflight":{"description":"Chunk publishes awaiting PUBACK at once.","default":16,"minimum":1,"maximum":256,"type":"integer"},"keepalive_s":{"description":"MQTT keepalive.","default":30,"minimum":5,"maximum":3600,"type":"integer"},"health_interval_s":{"description":"How often the box's health document goes to the force (retained; also at every connect).","default":60,"minimum":5,"maximum":3600,"type":"integer"},"audit_head_interval_s":{"description":"How often the signed head of the box's audit log goes to the force (retained; also at every connect and at a clean stop), with the digests of the rows since the head the force acknowledged.","default":900,"minimum":5,"maximum":86400,"type":"integer"},"audit_keep_days":{"description":"Audit rows older than this that the force has acknowledged are deleted behind a kept anchor (the chain still verifies from it). 0 = keep every row.","default":400,"minimum":0,"maximum":36500,"type":"integer"},"session_expiry_s":{"description":"Persistent session kept by the broker while the box is offline (receipts queue there).","default":604800,"minimum":86400,"type":"integer"},"reconnect_ms":{"description":"Delay between reconnection attempts.","default":2000,"minimum":100,"type":"integer"}}},"web":{"description":"The box's web app (staff page and manager console), HTTPS only.","additionalProperties":false,"default":{},"type":"object","required":["enabled","host","port","cert_file","key_file","session_idle_min","session_max_h","metrics_token_file"],"properties":{"enabled":{"description":"Serve the web app (staff page, manager console, hardware buttons). Off: only the CLI.","default":true,"type":"boolean"},"host":{"description":"Address to listen on (\"0.0.0.0\": every network of the box; \"127.0.0.1\": this machine only).","default":"0.0.0.0","maxLength":64,"type":"string"},"port":{"description":"HTTPS port (0 picks a free one; the log says which).","default":8443,"minimum":0,"maximum":65535,"type":"integer"},"cert_file":{"description":"PEM certificate; empty means the box's own self-signed P-256 certificate, made at the first start.","path":true,"default":"","maxLength":4096,"type":"string"},"key_file":{"description":"PEM private key of cert_file.","path":true,"default":"","maxLength":4096,"type":"string"},"session_idle_min":{"description":"Minutes of no use after which a login ends.","default":30,"minimum":1,"maximum":1440,"type":"integer"},"session_max_h":{"description":"Hours after which a login ends, used or not.","default":12,"minimum":1,"maximum":168,"type":"integer"},"metrics_token_file":{"description":"File holding the token a Prometheus scraper sends to GET /metrics (`Authorization: Bearer <token>`): 32 or more visible characters on one line, mode 600, owned by the daemon's user. Empty: only a logged-in manager can read the metrics.","path":true,"default":"","maxLength":4096,"type":"string"}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$", "u");
@@ -2727,6 +2727,12 @@ data64.workers = 2;
 if(data64.nice === undefined){
 data64.nice = 10;
 }
+if(data64.hw_decode === undefined){
+data64.hw_decode = "off";
+}
+if(data64.vaapi_device === undefined){
+data64.vaapi_device = "/dev/dri/renderD128";
+}
 if(data64.segment_seconds === undefined){
 data64.segment_seconds = 30;
 }
@@ -2798,8 +2804,8 @@ vErrors.push(err231);
 }
 errors++;
 }
-if(data64.segment_seconds === undefined){
-const err232 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "segment_seconds"},message:"must have required property '"+"segment_seconds"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
+if(data64.hw_decode === undefined){
+const err232 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "hw_decode"},message:"must have required property '"+"hw_decode"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2808,8 +2814,8 @@ vErrors.push(err232);
 }
 errors++;
 }
-if(data64.max_image_pixels === undefined){
-const err233 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "max_image_pixels"},message:"must have required property '"+"max_image_pixels"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
+if(data64.vaapi_device === undefined){
+const err233 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "vaapi_device"},message:"must have required property '"+"vaapi_device"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2818,8 +2824,8 @@ vErrors.push(err233);
 }
 errors++;
 }
-if(data64.detector === undefined){
-const err234 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "detector"},message:"must have required property '"+"detector"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
+if(data64.segment_seconds === undefined){
+const err234 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "segment_seconds"},message:"must have required property '"+"segment_seconds"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2828,8 +2834,8 @@ vErrors.push(err234);
 }
 errors++;
 }
-if(data64.gate === undefined){
-const err235 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
+if(data64.max_image_pixels === undefined){
+const err235 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "max_image_pixels"},message:"must have required property '"+"max_image_pixels"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2838,8 +2844,8 @@ vErrors.push(err235);
 }
 errors++;
 }
-if(data64.tracker === undefined){
-const err236 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "tracker"},message:"must have required property '"+"tracker"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
+if(data64.detector === undefined){
+const err236 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "detector"},message:"must have required property '"+"detector"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2848,8 +2854,8 @@ vErrors.push(err236);
 }
 errors++;
 }
-if(data64.subjects === undefined){
-const err237 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "subjects"},message:"must have required property '"+"subjects"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
+if(data64.gate === undefined){
+const err237 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "gate"},message:"must have required property '"+"gate"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2858,8 +2864,8 @@ vErrors.push(err237);
 }
 errors++;
 }
-if(data64.crops === undefined){
-const err238 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "crops"},message:"must have required property '"+"crops"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
+if(data64.tracker === undefined){
+const err238 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "tracker"},message:"must have required property '"+"tracker"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2868,9 +2874,8 @@ vErrors.push(err238);
 }
 errors++;
 }
-for(const key11 in data64){
-if(!(func2.call(schema11.properties.vision.properties, key11))){
-const err239 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision,data:data64};
+if(data64.subjects === undefined){
+const err239 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "subjects"},message:"must have required property '"+"subjects"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2879,11 +2884,8 @@ vErrors.push(err239);
 }
 errors++;
 }
-}
-let data65 = data64.fps;
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 > 30 || isNaN(data65)){
-const err240 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30},message:"must be <= 30",schema:30,parentSchema:schema11.properties.vision.properties.fps,data:data65};
+if(data64.crops === undefined){
+const err240 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/required",keyword:"required",params:{missingProperty: "crops"},message:"must have required property '"+"crops"+"'",schema:schema11.properties.vision.required,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2892,8 +2894,9 @@ vErrors.push(err240);
 }
 errors++;
 }
-if(data65 < 0.5 || isNaN(data65)){
-const err241 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.vision.properties.fps,data:data65};
+for(const key11 in data64){
+if(!(func2.call(schema11.properties.vision.properties, key11))){
+const err241 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2903,8 +2906,10 @@ vErrors.push(err241);
 errors++;
 }
 }
-else {
-const err242 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.fps.type,parentSchema:schema11.properties.vision.properties.fps,data:data65};
+let data65 = data64.fps;
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 > 30 || isNaN(data65)){
+const err242 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30},message:"must be <= 30",schema:30,parentSchema:schema11.properties.vision.properties.fps,data:data65};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -2913,9 +2918,8 @@ vErrors.push(err242);
 }
 errors++;
 }
-let data66 = data64.embeddings;
-if(typeof data66 !== "boolean"){
-const err243 = {instancePath:instancePath+"/vision/embeddings",schemaPath:"#/properties/vision/properties/embeddings/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.embeddings.type,parentSchema:schema11.properties.vision.properties.embeddings,data:data66};
+if(data65 < 0.5 || isNaN(data65)){
+const err243 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.vision.properties.fps,data:data65};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -2924,9 +2928,9 @@ vErrors.push(err243);
 }
 errors++;
 }
-let data67 = data64.intra_op_threads;
-if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err244 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.intra_op_threads.type,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data67};
+}
+else {
+const err244 = {instancePath:instancePath+"/vision/fps",schemaPath:"#/properties/vision/properties/fps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.fps.type,parentSchema:schema11.properties.vision.properties.fps,data:data65};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -2935,9 +2939,9 @@ vErrors.push(err244);
 }
 errors++;
 }
-if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 > 8 || isNaN(data67)){
-const err245 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data67};
+let data66 = data64.embeddings;
+if(typeof data66 !== "boolean"){
+const err245 = {instancePath:instancePath+"/vision/embeddings",schemaPath:"#/properties/vision/properties/embeddings/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.embeddings.type,parentSchema:schema11.properties.vision.properties.embeddings,data:data66};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -2946,8 +2950,9 @@ vErrors.push(err245);
 }
 errors++;
 }
-if(data67 < 1 || isNaN(data67)){
-const err246 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data67};
+let data67 = data64.intra_op_threads;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err246 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.intra_op_threads.type,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data67};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -2956,10 +2961,9 @@ vErrors.push(err246);
 }
 errors++;
 }
-}
-let data68 = data64.workers;
-if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
-const err247 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.workers.type,parentSchema:schema11.properties.vision.properties.workers,data:data68};
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 > 8 || isNaN(data67)){
+const err247 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data67};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -2968,9 +2972,8 @@ vErrors.push(err247);
 }
 errors++;
 }
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 > 8 || isNaN(data68)){
-const err248 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.vision.properties.workers,data:data68};
+if(data67 < 1 || isNaN(data67)){
+const err248 = {instancePath:instancePath+"/vision/intra_op_threads",schemaPath:"#/properties/vision/properties/intra_op_threads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.intra_op_threads,data:data67};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -2979,8 +2982,10 @@ vErrors.push(err248);
 }
 errors++;
 }
-if(data68 < 1 || isNaN(data68)){
-const err249 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.workers,data:data68};
+}
+let data68 = data64.workers;
+if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
+const err249 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.workers.type,parentSchema:schema11.properties.vision.properties.workers,data:data68};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -2989,10 +2994,9 @@ vErrors.push(err249);
 }
 errors++;
 }
-}
-let data69 = data64.nice;
-if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
-const err250 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.nice.type,parentSchema:schema11.properties.vision.properties.nice,data:data69};
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 > 8 || isNaN(data68)){
+const err250 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8",schema:8,parentSchema:schema11.properties.vision.properties.workers,data:data68};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -3001,9 +3005,8 @@ vErrors.push(err250);
 }
 errors++;
 }
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 > 19 || isNaN(data69)){
-const err251 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/maximum",keyword:"maximum",params:{comparison: "<=", limit: 19},message:"must be <= 19",schema:19,parentSchema:schema11.properties.vision.properties.nice,data:data69};
+if(data68 < 1 || isNaN(data68)){
+const err251 = {instancePath:instancePath+"/vision/workers",schemaPath:"#/properties/vision/properties/workers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.workers,data:data68};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -3012,8 +3015,10 @@ vErrors.push(err251);
 }
 errors++;
 }
-if(data69 < 0 || isNaN(data69)){
-const err252 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.nice,data:data69};
+}
+let data69 = data64.nice;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err252 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.nice.type,parentSchema:schema11.properties.vision.properties.nice,data:data69};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3022,11 +3027,9 @@ vErrors.push(err252);
 }
 errors++;
 }
-}
-let data70 = data64.segment_seconds;
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 > 3600 || isNaN(data70)){
-const err253 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data70};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 19 || isNaN(data69)){
+const err253 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/maximum",keyword:"maximum",params:{comparison: "<=", limit: 19},message:"must be <= 19",schema:19,parentSchema:schema11.properties.vision.properties.nice,data:data69};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3035,8 +3038,8 @@ vErrors.push(err253);
 }
 errors++;
 }
-if(data70 < 5 || isNaN(data70)){
-const err254 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data70};
+if(data69 < 0 || isNaN(data69)){
+const err254 = {instancePath:instancePath+"/vision/nice",schemaPath:"#/properties/vision/properties/nice/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.nice,data:data69};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3046,8 +3049,9 @@ vErrors.push(err254);
 errors++;
 }
 }
-else {
-const err255 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.segment_seconds.type,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data70};
+let data70 = data64.hw_decode;
+if(typeof data70 !== "string"){
+const err255 = {instancePath:instancePath+"/vision/hw_decode",schemaPath:"#/properties/vision/properties/hw_decode/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.vision.properties.hw_decode.type,parentSchema:schema11.properties.vision.properties.hw_decode,data:data70};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3056,9 +3060,8 @@ vErrors.push(err255);
 }
 errors++;
 }
-let data71 = data64.max_image_pixels;
-if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
-const err256 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.max_image_pixels.type,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data71};
+if(!((data70 === "off") || (data70 === "vaapi"))){
+const err256 = {instancePath:instancePath+"/vision/hw_decode",schemaPath:"#/properties/vision/properties/hw_decode/enum",keyword:"enum",params:{allowedValues: schema11.properties.vision.properties.hw_decode.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.vision.properties.hw_decode.enum,parentSchema:schema11.properties.vision.properties.hw_decode,data:data70};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3067,9 +3070,10 @@ vErrors.push(err256);
 }
 errors++;
 }
-if((typeof data71 == "number") && (isFinite(data71))){
-if(data71 > 1000000000 || isNaN(data71)){
-const err257 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000",schema:1000000000,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data71};
+let data71 = data64.vaapi_device;
+if(typeof data71 === "string"){
+if(func3(data71) > 4096){
+const err257 = {instancePath:instancePath+"/vision/vaapi_device",schemaPath:"#/properties/vision/properties/vaapi_device/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.vision.properties.vaapi_device,data:data71};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3078,8 +3082,9 @@ vErrors.push(err257);
 }
 errors++;
 }
-if(data71 < 1 || isNaN(data71)){
-const err258 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data71};
+}
+else {
+const err258 = {instancePath:instancePath+"/vision/vaapi_device",schemaPath:"#/properties/vision/properties/vaapi_device/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.vision.properties.vaapi_device.type,parentSchema:schema11.properties.vision.properties.vaapi_device,data:data71};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3088,35 +3093,10 @@ vErrors.push(err258);
 }
 errors++;
 }
-}
-let data72 = data64.detector;
-if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
-if(data72.score_threshold === undefined){
-data72.score_threshold = 0.8;
-}
-if(data72.nms_iou === undefined){
-data72.nms_iou = 0.4;
-}
-if(data72.top_k === undefined){
-data72.top_k = 750;
-}
-if(data72.tile_scales === undefined){
-data72.tile_scales = [2,4];
-}
-if(data72.tile_overlap === undefined){
-data72.tile_overlap = 0.25;
-}
-if(data72.motion_threshold === undefined){
-data72.motion_threshold = 10;
-}
-if(data72.rescan_every === undefined){
-data72.rescan_every = 10;
-}
-if(data72.full_scan_every === undefined){
-data72.full_scan_every = 10;
-}
-if(data72.score_threshold === undefined){
-const err259 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "score_threshold"},message:"must have required property '"+"score_threshold"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
+let data72 = data64.segment_seconds;
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 > 3600 || isNaN(data72)){
+const err259 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data72};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3125,8 +3105,8 @@ vErrors.push(err259);
 }
 errors++;
 }
-if(data72.nms_iou === undefined){
-const err260 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "nms_iou"},message:"must have required property '"+"nms_iou"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
+if(data72 < 5 || isNaN(data72)){
+const err260 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data72};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3135,8 +3115,9 @@ vErrors.push(err260);
 }
 errors++;
 }
-if(data72.top_k === undefined){
-const err261 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "top_k"},message:"must have required property '"+"top_k"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
+}
+else {
+const err261 = {instancePath:instancePath+"/vision/segment_seconds",schemaPath:"#/properties/vision/properties/segment_seconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.segment_seconds.type,parentSchema:schema11.properties.vision.properties.segment_seconds,data:data72};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3145,8 +3126,9 @@ vErrors.push(err261);
 }
 errors++;
 }
-if(data72.tile_scales === undefined){
-const err262 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "tile_scales"},message:"must have required property '"+"tile_scales"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
+let data73 = data64.max_image_pixels;
+if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
+const err262 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.max_image_pixels.type,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data73};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3155,8 +3137,9 @@ vErrors.push(err262);
 }
 errors++;
 }
-if(data72.tile_overlap === undefined){
-const err263 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "tile_overlap"},message:"must have required property '"+"tile_overlap"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 > 1000000000 || isNaN(data73)){
+const err263 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000000},message:"must be <= 1000000000",schema:1000000000,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data73};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3165,8 +3148,8 @@ vErrors.push(err263);
 }
 errors++;
 }
-if(data72.motion_threshold === undefined){
-const err264 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "motion_threshold"},message:"must have required property '"+"motion_threshold"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
+if(data73 < 1 || isNaN(data73)){
+const err264 = {instancePath:instancePath+"/vision/max_image_pixels",schemaPath:"#/properties/vision/properties/max_image_pixels/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.max_image_pixels,data:data73};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3175,8 +3158,35 @@ vErrors.push(err264);
 }
 errors++;
 }
-if(data72.rescan_every === undefined){
-const err265 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "rescan_every"},message:"must have required property '"+"rescan_every"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
+}
+let data74 = data64.detector;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+if(data74.score_threshold === undefined){
+data74.score_threshold = 0.8;
+}
+if(data74.nms_iou === undefined){
+data74.nms_iou = 0.4;
+}
+if(data74.top_k === undefined){
+data74.top_k = 750;
+}
+if(data74.tile_scales === undefined){
+data74.tile_scales = [2,4];
+}
+if(data74.tile_overlap === undefined){
+data74.tile_overlap = 0.25;
+}
+if(data74.motion_threshold === undefined){
+data74.motion_threshold = 10;
+}
+if(data74.rescan_every === undefined){
+data74.rescan_every = 10;
+}
+if(data74.full_scan_every === undefined){
+data74.full_scan_every = 10;
+}
+if(data74.score_threshold === undefined){
+const err265 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "score_threshold"},message:"must have required property '"+"score_threshold"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data74};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3185,8 +3195,8 @@ vErrors.push(err265);
 }
 errors++;
 }
-if(data72.full_scan_every === undefined){
-const err266 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "full_scan_every"},message:"must have required property '"+"full_scan_every"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data72};
+if(data74.nms_iou === undefined){
+const err266 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "nms_iou"},message:"must have required property '"+"nms_iou"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data74};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3195,9 +3205,8 @@ vErrors.push(err266);
 }
 errors++;
 }
-for(const key12 in data72){
-if(!((((((((key12 === "score_threshold") || (key12 === "nms_iou")) || (key12 === "top_k")) || (key12 === "tile_scales")) || (key12 === "tile_overlap")) || (key12 === "motion_threshold")) || (key12 === "rescan_every")) || (key12 === "full_scan_every"))){
-const err267 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.detector,data:data72};
+if(data74.top_k === undefined){
+const err267 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "top_k"},message:"must have required property '"+"top_k"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data74};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3206,11 +3215,8 @@ vErrors.push(err267);
 }
 errors++;
 }
-}
-let data73 = data72.score_threshold;
-if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 > 1 || isNaN(data73)){
-const err268 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data73};
+if(data74.tile_scales === undefined){
+const err268 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "tile_scales"},message:"must have required property '"+"tile_scales"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data74};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3219,8 +3225,8 @@ vErrors.push(err268);
 }
 errors++;
 }
-if(data73 < 0.05 || isNaN(data73)){
-const err269 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05",schema:0.05,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data73};
+if(data74.tile_overlap === undefined){
+const err269 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "tile_overlap"},message:"must have required property '"+"tile_overlap"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data74};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3229,9 +3235,8 @@ vErrors.push(err269);
 }
 errors++;
 }
-}
-else {
-const err270 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.score_threshold.type,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data73};
+if(data74.motion_threshold === undefined){
+const err270 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "motion_threshold"},message:"must have required property '"+"motion_threshold"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data74};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3240,10 +3245,8 @@ vErrors.push(err270);
 }
 errors++;
 }
-let data74 = data72.nms_iou;
-if((typeof data74 == "number") && (isFinite(data74))){
-if(data74 > 0.95 || isNaN(data74)){
-const err271 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.95},message:"must be <= 0.95",schema:0.95,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data74};
+if(data74.rescan_every === undefined){
+const err271 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "rescan_every"},message:"must have required property '"+"rescan_every"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data74};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3252,8 +3255,8 @@ vErrors.push(err271);
 }
 errors++;
 }
-if(data74 < 0.05 || isNaN(data74)){
-const err272 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05",schema:0.05,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data74};
+if(data74.full_scan_every === undefined){
+const err272 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/required",keyword:"required",params:{missingProperty: "full_scan_every"},message:"must have required property '"+"full_scan_every"+"'",schema:schema11.properties.vision.properties.detector.required,parentSchema:schema11.properties.vision.properties.detector,data:data74};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3262,9 +3265,9 @@ vErrors.push(err272);
 }
 errors++;
 }
-}
-else {
-const err273 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.nms_iou.type,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data74};
+for(const key12 in data74){
+if(!((((((((key12 === "score_threshold") || (key12 === "nms_iou")) || (key12 === "top_k")) || (key12 === "tile_scales")) || (key12 === "tile_overlap")) || (key12 === "motion_threshold")) || (key12 === "rescan_every")) || (key12 === "full_scan_every"))){
+const err273 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.detector,data:data74};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3273,9 +3276,11 @@ vErrors.push(err273);
 }
 errors++;
 }
-let data75 = data72.top_k;
-if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
-const err274 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.top_k.type,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data75};
+}
+let data75 = data74.score_threshold;
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 > 1 || isNaN(data75)){
+const err274 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data75};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3284,9 +3289,8 @@ vErrors.push(err274);
 }
 errors++;
 }
-if((typeof data75 == "number") && (isFinite(data75))){
-if(data75 > 4420 || isNaN(data75)){
-const err275 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4420},message:"must be <= 4420",schema:4420,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data75};
+if(data75 < 0.05 || isNaN(data75)){
+const err275 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05",schema:0.05,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data75};
 if(vErrors === null){
 vErrors = [err275];
 }
@@ -3295,8 +3299,9 @@ vErrors.push(err275);
 }
 errors++;
 }
-if(data75 < 1 || isNaN(data75)){
-const err276 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data75};
+}
+else {
+const err276 = {instancePath:instancePath+"/vision/detector/score_threshold",schemaPath:"#/properties/vision/properties/detector/properties/score_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.score_threshold.type,parentSchema:schema11.properties.vision.properties.detector.properties.score_threshold,data:data75};
 if(vErrors === null){
 vErrors = [err276];
 }
@@ -3305,11 +3310,10 @@ vErrors.push(err276);
 }
 errors++;
 }
-}
-let data76 = data72.tile_scales;
-if(Array.isArray(data76)){
-if(data76.length > 4){
-const err277 = {instancePath:instancePath+"/vision/detector/tile_scales",schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/maxItems",keyword:"maxItems",params:{limit: 4},message:"must NOT have more than 4 items",schema:4,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales,data:data76};
+let data76 = data74.nms_iou;
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 > 0.95 || isNaN(data76)){
+const err277 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.95},message:"must be <= 0.95",schema:0.95,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data76};
 if(vErrors === null){
 vErrors = [err277];
 }
@@ -3318,12 +3322,8 @@ vErrors.push(err277);
 }
 errors++;
 }
-const len2 = data76.length;
-for(let i2=0; i2<len2; i2++){
-let data77 = data76[i2];
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 > 16 || isNaN(data77)){
-const err278 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16",schema:16,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data77};
+if(data76 < 0.05 || isNaN(data76)){
+const err278 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.05},message:"must be >= 0.05",schema:0.05,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data76};
 if(vErrors === null){
 vErrors = [err278];
 }
@@ -3332,8 +3332,9 @@ vErrors.push(err278);
 }
 errors++;
 }
-if(data77 < 1 || isNaN(data77)){
-const err279 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data77};
+}
+else {
+const err279 = {instancePath:instancePath+"/vision/detector/nms_iou",schemaPath:"#/properties/vision/properties/detector/properties/nms_iou/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.nms_iou.type,parentSchema:schema11.properties.vision.properties.detector.properties.nms_iou,data:data76};
 if(vErrors === null){
 vErrors = [err279];
 }
@@ -3342,9 +3343,9 @@ vErrors.push(err279);
 }
 errors++;
 }
-}
-else {
-const err280 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.tile_scales.items.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data77};
+let data77 = data74.top_k;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err280 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.top_k.type,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data77};
 if(vErrors === null){
 vErrors = [err280];
 }
@@ -3353,10 +3354,9 @@ vErrors.push(err280);
 }
 errors++;
 }
-}
-}
-else {
-const err281 = {instancePath:instancePath+"/vision/detector/tile_scales",schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.vision.properties.detector.properties.tile_scales.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales,data:data76};
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 > 4420 || isNaN(data77)){
+const err281 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4420},message:"must be <= 4420",schema:4420,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data77};
 if(vErrors === null){
 vErrors = [err281];
 }
@@ -3365,10 +3365,8 @@ vErrors.push(err281);
 }
 errors++;
 }
-let data78 = data72.tile_overlap;
-if((typeof data78 == "number") && (isFinite(data78))){
-if(data78 > 0.75 || isNaN(data78)){
-const err282 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.75},message:"must be <= 0.75",schema:0.75,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data78};
+if(data77 < 1 || isNaN(data77)){
+const err282 = {instancePath:instancePath+"/vision/detector/top_k",schemaPath:"#/properties/vision/properties/detector/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.top_k,data:data77};
 if(vErrors === null){
 vErrors = [err282];
 }
@@ -3377,8 +3375,11 @@ vErrors.push(err282);
 }
 errors++;
 }
-if(data78 < 0 || isNaN(data78)){
-const err283 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data78};
+}
+let data78 = data74.tile_scales;
+if(Array.isArray(data78)){
+if(data78.length > 4){
+const err283 = {instancePath:instancePath+"/vision/detector/tile_scales",schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/maxItems",keyword:"maxItems",params:{limit: 4},message:"must NOT have more than 4 items",schema:4,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales,data:data78};
 if(vErrors === null){
 vErrors = [err283];
 }
@@ -3387,9 +3388,12 @@ vErrors.push(err283);
 }
 errors++;
 }
-}
-else {
-const err284 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.tile_overlap.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data78};
+const len2 = data78.length;
+for(let i2=0; i2<len2; i2++){
+let data79 = data78[i2];
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 > 16 || isNaN(data79)){
+const err284 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16",schema:16,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data79};
 if(vErrors === null){
 vErrors = [err284];
 }
@@ -3398,10 +3402,8 @@ vErrors.push(err284);
 }
 errors++;
 }
-let data79 = data72.motion_threshold;
-if((typeof data79 == "number") && (isFinite(data79))){
-if(data79 > 255 || isNaN(data79)){
-const err285 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data79};
+if(data79 < 1 || isNaN(data79)){
+const err285 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data79};
 if(vErrors === null){
 vErrors = [err285];
 }
@@ -3410,8 +3412,9 @@ vErrors.push(err285);
 }
 errors++;
 }
-if(data79 < 0 || isNaN(data79)){
-const err286 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data79};
+}
+else {
+const err286 = {instancePath:instancePath+"/vision/detector/tile_scales/" + i2,schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/items/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.tile_scales.items.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales.items,data:data79};
 if(vErrors === null){
 vErrors = [err286];
 }
@@ -3421,8 +3424,9 @@ vErrors.push(err286);
 errors++;
 }
 }
+}
 else {
-const err287 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.motion_threshold.type,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data79};
+const err287 = {instancePath:instancePath+"/vision/detector/tile_scales",schemaPath:"#/properties/vision/properties/detector/properties/tile_scales/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.vision.properties.detector.properties.tile_scales.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_scales,data:data78};
 if(vErrors === null){
 vErrors = [err287];
 }
@@ -3431,9 +3435,10 @@ vErrors.push(err287);
 }
 errors++;
 }
-let data80 = data72.rescan_every;
-if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
-const err288 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.rescan_every.type,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data80};
+let data80 = data74.tile_overlap;
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 > 0.75 || isNaN(data80)){
+const err288 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.75},message:"must be <= 0.75",schema:0.75,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data80};
 if(vErrors === null){
 vErrors = [err288];
 }
@@ -3442,9 +3447,8 @@ vErrors.push(err288);
 }
 errors++;
 }
-if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 > 1000 || isNaN(data80)){
-const err289 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data80};
+if(data80 < 0 || isNaN(data80)){
+const err289 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data80};
 if(vErrors === null){
 vErrors = [err289];
 }
@@ -3453,8 +3457,9 @@ vErrors.push(err289);
 }
 errors++;
 }
-if(data80 < 1 || isNaN(data80)){
-const err290 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data80};
+}
+else {
+const err290 = {instancePath:instancePath+"/vision/detector/tile_overlap",schemaPath:"#/properties/vision/properties/detector/properties/tile_overlap/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.tile_overlap.type,parentSchema:schema11.properties.vision.properties.detector.properties.tile_overlap,data:data80};
 if(vErrors === null){
 vErrors = [err290];
 }
@@ -3463,10 +3468,10 @@ vErrors.push(err290);
 }
 errors++;
 }
-}
-let data81 = data72.full_scan_every;
-if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
-const err291 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.full_scan_every.type,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data81};
+let data81 = data74.motion_threshold;
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 > 255 || isNaN(data81)){
+const err291 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data81};
 if(vErrors === null){
 vErrors = [err291];
 }
@@ -3475,9 +3480,8 @@ vErrors.push(err291);
 }
 errors++;
 }
-if((typeof data81 == "number") && (isFinite(data81))){
-if(data81 > 100 || isNaN(data81)){
-const err292 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data81};
+if(data81 < 0 || isNaN(data81)){
+const err292 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data81};
 if(vErrors === null){
 vErrors = [err292];
 }
@@ -3486,8 +3490,9 @@ vErrors.push(err292);
 }
 errors++;
 }
-if(data81 < 1 || isNaN(data81)){
-const err293 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data81};
+}
+else {
+const err293 = {instancePath:instancePath+"/vision/detector/motion_threshold",schemaPath:"#/properties/vision/properties/detector/properties/motion_threshold/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.detector.properties.motion_threshold.type,parentSchema:schema11.properties.vision.properties.detector.properties.motion_threshold,data:data81};
 if(vErrors === null){
 vErrors = [err293];
 }
@@ -3496,10 +3501,9 @@ vErrors.push(err293);
 }
 errors++;
 }
-}
-}
-else {
-const err294 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.detector.type,parentSchema:schema11.properties.vision.properties.detector,data:data72};
+let data82 = data74.rescan_every;
+if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
+const err294 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.rescan_every.type,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data82};
 if(vErrors === null){
 vErrors = [err294];
 }
@@ -3508,43 +3512,9 @@ vErrors.push(err294);
 }
 errors++;
 }
-let data82 = data64.gate;
-if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
-if(data82.min_eye_distance === undefined){
-data82.min_eye_distance = 12;
-}
-if(data82.max_landmark_jitter === undefined){
-data82.max_landmark_jitter = 0.15;
-}
-if(data82.min_feature_norm === undefined){
-data82.min_feature_norm = 2;
-}
-if(data82.max_shape_error === undefined){
-data82.max_shape_error = 10;
-}
-if(data82.max_yaw === undefined){
-data82.max_yaw = 1;
-}
-if(data82.max_pitch === undefined){
-data82.max_pitch = 0.5;
-}
-if(data82.min_sharpness === undefined){
-data82.min_sharpness = 10;
-}
-if(data82.min_brightness === undefined){
-data82.min_brightness = 35;
-}
-if(data82.max_brightness === undefined){
-data82.max_brightness = 225;
-}
-if(data82.min_contrast === undefined){
-data82.min_contrast = 12;
-}
-if(data82.max_clipped === undefined){
-data82.max_clipped = 0.25;
-}
-if(data82.min_eye_distance === undefined){
-const err295 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_eye_distance"},message:"must have required property '"+"min_eye_distance"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+if((typeof data82 == "number") && (isFinite(data82))){
+if(data82 > 1000 || isNaN(data82)){
+const err295 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data82};
 if(vErrors === null){
 vErrors = [err295];
 }
@@ -3553,8 +3523,8 @@ vErrors.push(err295);
 }
 errors++;
 }
-if(data82.max_landmark_jitter === undefined){
-const err296 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_landmark_jitter"},message:"must have required property '"+"max_landmark_jitter"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+if(data82 < 1 || isNaN(data82)){
+const err296 = {instancePath:instancePath+"/vision/detector/rescan_every",schemaPath:"#/properties/vision/properties/detector/properties/rescan_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.rescan_every,data:data82};
 if(vErrors === null){
 vErrors = [err296];
 }
@@ -3563,8 +3533,10 @@ vErrors.push(err296);
 }
 errors++;
 }
-if(data82.min_feature_norm === undefined){
-const err297 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_feature_norm"},message:"must have required property '"+"min_feature_norm"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+}
+let data83 = data74.full_scan_every;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err297 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.detector.properties.full_scan_every.type,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data83};
 if(vErrors === null){
 vErrors = [err297];
 }
@@ -3573,8 +3545,9 @@ vErrors.push(err297);
 }
 errors++;
 }
-if(data82.max_shape_error === undefined){
-const err298 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_shape_error"},message:"must have required property '"+"max_shape_error"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 > 100 || isNaN(data83)){
+const err298 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data83};
 if(vErrors === null){
 vErrors = [err298];
 }
@@ -3583,8 +3556,8 @@ vErrors.push(err298);
 }
 errors++;
 }
-if(data82.max_yaw === undefined){
-const err299 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_yaw"},message:"must have required property '"+"max_yaw"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+if(data83 < 1 || isNaN(data83)){
+const err299 = {instancePath:instancePath+"/vision/detector/full_scan_every",schemaPath:"#/properties/vision/properties/detector/properties/full_scan_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.detector.properties.full_scan_every,data:data83};
 if(vErrors === null){
 vErrors = [err299];
 }
@@ -3593,8 +3566,10 @@ vErrors.push(err299);
 }
 errors++;
 }
-if(data82.max_pitch === undefined){
-const err300 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_pitch"},message:"must have required property '"+"max_pitch"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+}
+}
+else {
+const err300 = {instancePath:instancePath+"/vision/detector",schemaPath:"#/properties/vision/properties/detector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.detector.type,parentSchema:schema11.properties.vision.properties.detector,data:data74};
 if(vErrors === null){
 vErrors = [err300];
 }
@@ -3603,8 +3578,43 @@ vErrors.push(err300);
 }
 errors++;
 }
-if(data82.min_sharpness === undefined){
-const err301 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_sharpness"},message:"must have required property '"+"min_sharpness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+let data84 = data64.gate;
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+if(data84.min_eye_distance === undefined){
+data84.min_eye_distance = 12;
+}
+if(data84.max_landmark_jitter === undefined){
+data84.max_landmark_jitter = 0.15;
+}
+if(data84.min_feature_norm === undefined){
+data84.min_feature_norm = 2;
+}
+if(data84.max_shape_error === undefined){
+data84.max_shape_error = 10;
+}
+if(data84.max_yaw === undefined){
+data84.max_yaw = 1;
+}
+if(data84.max_pitch === undefined){
+data84.max_pitch = 0.5;
+}
+if(data84.min_sharpness === undefined){
+data84.min_sharpness = 10;
+}
+if(data84.min_brightness === undefined){
+data84.min_brightness = 35;
+}
+if(data84.max_brightness === undefined){
+data84.max_brightness = 225;
+}
+if(data84.min_contrast === undefined){
+data84.min_contrast = 12;
+}
+if(data84.max_clipped === undefined){
+data84.max_clipped = 0.25;
+}
+if(data84.min_eye_distance === undefined){
+const err301 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_eye_distance"},message:"must have required property '"+"min_eye_distance"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err301];
 }
@@ -3613,8 +3623,8 @@ vErrors.push(err301);
 }
 errors++;
 }
-if(data82.min_brightness === undefined){
-const err302 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_brightness"},message:"must have required property '"+"min_brightness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+if(data84.max_landmark_jitter === undefined){
+const err302 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_landmark_jitter"},message:"must have required property '"+"max_landmark_jitter"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err302];
 }
@@ -3623,8 +3633,8 @@ vErrors.push(err302);
 }
 errors++;
 }
-if(data82.max_brightness === undefined){
-const err303 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_brightness"},message:"must have required property '"+"max_brightness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+if(data84.min_feature_norm === undefined){
+const err303 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_feature_norm"},message:"must have required property '"+"min_feature_norm"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err303];
 }
@@ -3633,8 +3643,8 @@ vErrors.push(err303);
 }
 errors++;
 }
-if(data82.min_contrast === undefined){
-const err304 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_contrast"},message:"must have required property '"+"min_contrast"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+if(data84.max_shape_error === undefined){
+const err304 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_shape_error"},message:"must have required property '"+"max_shape_error"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err304];
 }
@@ -3643,8 +3653,8 @@ vErrors.push(err304);
 }
 errors++;
 }
-if(data82.max_clipped === undefined){
-const err305 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_clipped"},message:"must have required property '"+"max_clipped"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+if(data84.max_yaw === undefined){
+const err305 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_yaw"},message:"must have required property '"+"max_yaw"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err305];
 }
@@ -3653,9 +3663,8 @@ vErrors.push(err305);
 }
 errors++;
 }
-for(const key13 in data82){
-if(!(func2.call(schema11.properties.vision.properties.gate.properties, key13))){
-const err306 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+if(data84.max_pitch === undefined){
+const err306 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_pitch"},message:"must have required property '"+"max_pitch"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err306];
 }
@@ -3664,11 +3673,8 @@ vErrors.push(err306);
 }
 errors++;
 }
-}
-let data83 = data82.min_eye_distance;
-if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 > 1000 || isNaN(data83)){
-const err307 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data83};
+if(data84.min_sharpness === undefined){
+const err307 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_sharpness"},message:"must have required property '"+"min_sharpness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err307];
 }
@@ -3677,8 +3683,8 @@ vErrors.push(err307);
 }
 errors++;
 }
-if(data83 < 0 || isNaN(data83)){
-const err308 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data83};
+if(data84.min_brightness === undefined){
+const err308 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_brightness"},message:"must have required property '"+"min_brightness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err308];
 }
@@ -3687,9 +3693,8 @@ vErrors.push(err308);
 }
 errors++;
 }
-}
-else {
-const err309 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_eye_distance.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data83};
+if(data84.max_brightness === undefined){
+const err309 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_brightness"},message:"must have required property '"+"max_brightness"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err309];
 }
@@ -3698,10 +3703,8 @@ vErrors.push(err309);
 }
 errors++;
 }
-let data84 = data82.max_landmark_jitter;
-if((typeof data84 == "number") && (isFinite(data84))){
-if(data84 > 10 || isNaN(data84)){
-const err310 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data84};
+if(data84.min_contrast === undefined){
+const err310 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "min_contrast"},message:"must have required property '"+"min_contrast"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err310];
 }
@@ -3710,8 +3713,8 @@ vErrors.push(err310);
 }
 errors++;
 }
-if(data84 < 0 || isNaN(data84)){
-const err311 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data84};
+if(data84.max_clipped === undefined){
+const err311 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/required",keyword:"required",params:{missingProperty: "max_clipped"},message:"must have required property '"+"max_clipped"+"'",schema:schema11.properties.vision.properties.gate.required,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err311];
 }
@@ -3720,9 +3723,9 @@ vErrors.push(err311);
 }
 errors++;
 }
-}
-else {
-const err312 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data84};
+for(const key13 in data84){
+if(!(func2.call(schema11.properties.vision.properties.gate.properties, key13))){
+const err312 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err312];
 }
@@ -3731,10 +3734,11 @@ vErrors.push(err312);
 }
 errors++;
 }
-let data85 = data82.min_feature_norm;
+}
+let data85 = data84.min_eye_distance;
 if((typeof data85 == "number") && (isFinite(data85))){
-if(data85 > 100 || isNaN(data85)){
-const err313 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data85};
+if(data85 > 1000 || isNaN(data85)){
+const err313 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data85};
 if(vErrors === null){
 vErrors = [err313];
 }
@@ -3744,7 +3748,7 @@ vErrors.push(err313);
 errors++;
 }
 if(data85 < 0 || isNaN(data85)){
-const err314 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data85};
+const err314 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data85};
 if(vErrors === null){
 vErrors = [err314];
 }
@@ -3755,7 +3759,7 @@ errors++;
 }
 }
 else {
-const err315 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_feature_norm.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data85};
+const err315 = {instancePath:instancePath+"/vision/gate/min_eye_distance",schemaPath:"#/properties/vision/properties/gate/properties/min_eye_distance/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_eye_distance.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_eye_distance,data:data85};
 if(vErrors === null){
 vErrors = [err315];
 }
@@ -3764,10 +3768,10 @@ vErrors.push(err315);
 }
 errors++;
 }
-let data86 = data82.max_shape_error;
+let data86 = data84.max_landmark_jitter;
 if((typeof data86 == "number") && (isFinite(data86))){
-if(data86 > 200 || isNaN(data86)){
-const err316 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/maximum",keyword:"maximum",params:{comparison: "<=", limit: 200},message:"must be <= 200",schema:200,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data86};
+if(data86 > 10 || isNaN(data86)){
+const err316 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data86};
 if(vErrors === null){
 vErrors = [err316];
 }
@@ -3777,7 +3781,7 @@ vErrors.push(err316);
 errors++;
 }
 if(data86 < 0 || isNaN(data86)){
-const err317 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data86};
+const err317 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data86};
 if(vErrors === null){
 vErrors = [err317];
 }
@@ -3788,7 +3792,7 @@ errors++;
 }
 }
 else {
-const err318 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_shape_error.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data86};
+const err318 = {instancePath:instancePath+"/vision/gate/max_landmark_jitter",schemaPath:"#/properties/vision/properties/gate/properties/max_landmark_jitter/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_landmark_jitter,data:data86};
 if(vErrors === null){
 vErrors = [err318];
 }
@@ -3797,10 +3801,10 @@ vErrors.push(err318);
 }
 errors++;
 }
-let data87 = data82.max_yaw;
+let data87 = data84.min_feature_norm;
 if((typeof data87 == "number") && (isFinite(data87))){
-if(data87 > 10 || isNaN(data87)){
-const err319 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data87};
+if(data87 > 100 || isNaN(data87)){
+const err319 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data87};
 if(vErrors === null){
 vErrors = [err319];
 }
@@ -3810,7 +3814,7 @@ vErrors.push(err319);
 errors++;
 }
 if(data87 < 0 || isNaN(data87)){
-const err320 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data87};
+const err320 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data87};
 if(vErrors === null){
 vErrors = [err320];
 }
@@ -3821,7 +3825,7 @@ errors++;
 }
 }
 else {
-const err321 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_yaw.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data87};
+const err321 = {instancePath:instancePath+"/vision/gate/min_feature_norm",schemaPath:"#/properties/vision/properties/gate/properties/min_feature_norm/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_feature_norm.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_feature_norm,data:data87};
 if(vErrors === null){
 vErrors = [err321];
 }
@@ -3830,10 +3834,10 @@ vErrors.push(err321);
 }
 errors++;
 }
-let data88 = data82.max_pitch;
+let data88 = data84.max_shape_error;
 if((typeof data88 == "number") && (isFinite(data88))){
-if(data88 > 10 || isNaN(data88)){
-const err322 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data88};
+if(data88 > 200 || isNaN(data88)){
+const err322 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/maximum",keyword:"maximum",params:{comparison: "<=", limit: 200},message:"must be <= 200",schema:200,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data88};
 if(vErrors === null){
 vErrors = [err322];
 }
@@ -3843,7 +3847,7 @@ vErrors.push(err322);
 errors++;
 }
 if(data88 < 0 || isNaN(data88)){
-const err323 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data88};
+const err323 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data88};
 if(vErrors === null){
 vErrors = [err323];
 }
@@ -3854,7 +3858,7 @@ errors++;
 }
 }
 else {
-const err324 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_pitch.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data88};
+const err324 = {instancePath:instancePath+"/vision/gate/max_shape_error",schemaPath:"#/properties/vision/properties/gate/properties/max_shape_error/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_shape_error.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_shape_error,data:data88};
 if(vErrors === null){
 vErrors = [err324];
 }
@@ -3863,10 +3867,10 @@ vErrors.push(err324);
 }
 errors++;
 }
-let data89 = data82.min_sharpness;
+let data89 = data84.max_yaw;
 if((typeof data89 == "number") && (isFinite(data89))){
-if(data89 > 100000 || isNaN(data89)){
-const err325 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data89};
+if(data89 > 10 || isNaN(data89)){
+const err325 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data89};
 if(vErrors === null){
 vErrors = [err325];
 }
@@ -3876,7 +3880,7 @@ vErrors.push(err325);
 errors++;
 }
 if(data89 < 0 || isNaN(data89)){
-const err326 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data89};
+const err326 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data89};
 if(vErrors === null){
 vErrors = [err326];
 }
@@ -3887,7 +3891,7 @@ errors++;
 }
 }
 else {
-const err327 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_sharpness.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data89};
+const err327 = {instancePath:instancePath+"/vision/gate/max_yaw",schemaPath:"#/properties/vision/properties/gate/properties/max_yaw/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_yaw.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_yaw,data:data89};
 if(vErrors === null){
 vErrors = [err327];
 }
@@ -3896,10 +3900,10 @@ vErrors.push(err327);
 }
 errors++;
 }
-let data90 = data82.min_brightness;
+let data90 = data84.max_pitch;
 if((typeof data90 == "number") && (isFinite(data90))){
-if(data90 > 255 || isNaN(data90)){
-const err328 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data90};
+if(data90 > 10 || isNaN(data90)){
+const err328 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data90};
 if(vErrors === null){
 vErrors = [err328];
 }
@@ -3909,7 +3913,7 @@ vErrors.push(err328);
 errors++;
 }
 if(data90 < 0 || isNaN(data90)){
-const err329 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data90};
+const err329 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data90};
 if(vErrors === null){
 vErrors = [err329];
 }
@@ -3920,7 +3924,7 @@ errors++;
 }
 }
 else {
-const err330 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_brightness.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data90};
+const err330 = {instancePath:instancePath+"/vision/gate/max_pitch",schemaPath:"#/properties/vision/properties/gate/properties/max_pitch/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_pitch.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_pitch,data:data90};
 if(vErrors === null){
 vErrors = [err330];
 }
@@ -3929,10 +3933,10 @@ vErrors.push(err330);
 }
 errors++;
 }
-let data91 = data82.max_brightness;
+let data91 = data84.min_sharpness;
 if((typeof data91 == "number") && (isFinite(data91))){
-if(data91 > 255 || isNaN(data91)){
-const err331 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data91};
+if(data91 > 100000 || isNaN(data91)){
+const err331 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000",schema:100000,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data91};
 if(vErrors === null){
 vErrors = [err331];
 }
@@ -3942,7 +3946,7 @@ vErrors.push(err331);
 errors++;
 }
 if(data91 < 0 || isNaN(data91)){
-const err332 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data91};
+const err332 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data91};
 if(vErrors === null){
 vErrors = [err332];
 }
@@ -3953,7 +3957,7 @@ errors++;
 }
 }
 else {
-const err333 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_brightness.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data91};
+const err333 = {instancePath:instancePath+"/vision/gate/min_sharpness",schemaPath:"#/properties/vision/properties/gate/properties/min_sharpness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_sharpness.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_sharpness,data:data91};
 if(vErrors === null){
 vErrors = [err333];
 }
@@ -3962,10 +3966,10 @@ vErrors.push(err333);
 }
 errors++;
 }
-let data92 = data82.min_contrast;
+let data92 = data84.min_brightness;
 if((typeof data92 == "number") && (isFinite(data92))){
 if(data92 > 255 || isNaN(data92)){
-const err334 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data92};
+const err334 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data92};
 if(vErrors === null){
 vErrors = [err334];
 }
@@ -3975,7 +3979,7 @@ vErrors.push(err334);
 errors++;
 }
 if(data92 < 0 || isNaN(data92)){
-const err335 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data92};
+const err335 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data92};
 if(vErrors === null){
 vErrors = [err335];
 }
@@ -3986,7 +3990,7 @@ errors++;
 }
 }
 else {
-const err336 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_contrast.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data92};
+const err336 = {instancePath:instancePath+"/vision/gate/min_brightness",schemaPath:"#/properties/vision/properties/gate/properties/min_brightness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_brightness.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_brightness,data:data92};
 if(vErrors === null){
 vErrors = [err336];
 }
@@ -3995,10 +3999,10 @@ vErrors.push(err336);
 }
 errors++;
 }
-let data93 = data82.max_clipped;
+let data93 = data84.max_brightness;
 if((typeof data93 == "number") && (isFinite(data93))){
-if(data93 > 1 || isNaN(data93)){
-const err337 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data93};
+if(data93 > 255 || isNaN(data93)){
+const err337 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data93};
 if(vErrors === null){
 vErrors = [err337];
 }
@@ -4008,7 +4012,7 @@ vErrors.push(err337);
 errors++;
 }
 if(data93 < 0 || isNaN(data93)){
-const err338 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data93};
+const err338 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data93};
 if(vErrors === null){
 vErrors = [err338];
 }
@@ -4019,7 +4023,7 @@ errors++;
 }
 }
 else {
-const err339 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_clipped.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data93};
+const err339 = {instancePath:instancePath+"/vision/gate/max_brightness",schemaPath:"#/properties/vision/properties/gate/properties/max_brightness/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_brightness.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_brightness,data:data93};
 if(vErrors === null){
 vErrors = [err339];
 }
@@ -4028,9 +4032,10 @@ vErrors.push(err339);
 }
 errors++;
 }
-}
-else {
-const err340 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.gate.type,parentSchema:schema11.properties.vision.properties.gate,data:data82};
+let data94 = data84.min_contrast;
+if((typeof data94 == "number") && (isFinite(data94))){
+if(data94 > 255 || isNaN(data94)){
+const err340 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255",schema:255,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data94};
 if(vErrors === null){
 vErrors = [err340];
 }
@@ -4039,34 +4044,8 @@ vErrors.push(err340);
 }
 errors++;
 }
-let data94 = data64.tracker;
-if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
-if(data94.iou_min === undefined){
-data94.iou_min = 0.2;
-}
-if(data94.max_jump === undefined){
-data94.max_jump = 2.5;
-}
-if(data94.max_missed_frames === undefined){
-data94.max_missed_frames = 10;
-}
-if(data94.embed_every_frames === undefined){
-data94.embed_every_frames = 20;
-}
-if(data94.link_min_similarity === undefined){
-data94.link_min_similarity = 0.25;
-}
-if(data94.min_faces === undefined){
-data94.min_faces = 2;
-}
-if(data94.follow === undefined){
-data94.follow = true;
-}
-if(data94.follow_max_drift === undefined){
-data94.follow_max_drift = 0.08;
-}
-if(data94.iou_min === undefined){
-const err341 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "iou_min"},message:"must have required property '"+"iou_min"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
+if(data94 < 0 || isNaN(data94)){
+const err341 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data94};
 if(vErrors === null){
 vErrors = [err341];
 }
@@ -4075,8 +4054,9 @@ vErrors.push(err341);
 }
 errors++;
 }
-if(data94.max_jump === undefined){
-const err342 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "max_jump"},message:"must have required property '"+"max_jump"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
+}
+else {
+const err342 = {instancePath:instancePath+"/vision/gate/min_contrast",schemaPath:"#/properties/vision/properties/gate/properties/min_contrast/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.min_contrast.type,parentSchema:schema11.properties.vision.properties.gate.properties.min_contrast,data:data94};
 if(vErrors === null){
 vErrors = [err342];
 }
@@ -4085,8 +4065,10 @@ vErrors.push(err342);
 }
 errors++;
 }
-if(data94.max_missed_frames === undefined){
-const err343 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "max_missed_frames"},message:"must have required property '"+"max_missed_frames"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
+let data95 = data84.max_clipped;
+if((typeof data95 == "number") && (isFinite(data95))){
+if(data95 > 1 || isNaN(data95)){
+const err343 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data95};
 if(vErrors === null){
 vErrors = [err343];
 }
@@ -4095,8 +4077,8 @@ vErrors.push(err343);
 }
 errors++;
 }
-if(data94.embed_every_frames === undefined){
-const err344 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "embed_every_frames"},message:"must have required property '"+"embed_every_frames"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
+if(data95 < 0 || isNaN(data95)){
+const err344 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data95};
 if(vErrors === null){
 vErrors = [err344];
 }
@@ -4105,8 +4087,9 @@ vErrors.push(err344);
 }
 errors++;
 }
-if(data94.link_min_similarity === undefined){
-const err345 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "link_min_similarity"},message:"must have required property '"+"link_min_similarity"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
+}
+else {
+const err345 = {instancePath:instancePath+"/vision/gate/max_clipped",schemaPath:"#/properties/vision/properties/gate/properties/max_clipped/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.gate.properties.max_clipped.type,parentSchema:schema11.properties.vision.properties.gate.properties.max_clipped,data:data95};
 if(vErrors === null){
 vErrors = [err345];
 }
@@ -4115,8 +4098,9 @@ vErrors.push(err345);
 }
 errors++;
 }
-if(data94.min_faces === undefined){
-const err346 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "min_faces"},message:"must have required property '"+"min_faces"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
+}
+else {
+const err346 = {instancePath:instancePath+"/vision/gate",schemaPath:"#/properties/vision/properties/gate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.gate.type,parentSchema:schema11.properties.vision.properties.gate,data:data84};
 if(vErrors === null){
 vErrors = [err346];
 }
@@ -4125,8 +4109,34 @@ vErrors.push(err346);
 }
 errors++;
 }
-if(data94.follow === undefined){
-const err347 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "follow"},message:"must have required property '"+"follow"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
+let data96 = data64.tracker;
+if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
+if(data96.iou_min === undefined){
+data96.iou_min = 0.2;
+}
+if(data96.max_jump === undefined){
+data96.max_jump = 2.5;
+}
+if(data96.max_missed_frames === undefined){
+data96.max_missed_frames = 10;
+}
+if(data96.embed_every_frames === undefined){
+data96.embed_every_frames = 20;
+}
+if(data96.link_min_similarity === undefined){
+data96.link_min_similarity = 0.25;
+}
+if(data96.min_faces === undefined){
+data96.min_faces = 2;
+}
+if(data96.follow === undefined){
+data96.follow = true;
+}
+if(data96.follow_max_drift === undefined){
+data96.follow_max_drift = 0.08;
+}
+if(data96.iou_min === undefined){
+const err347 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "iou_min"},message:"must have required property '"+"iou_min"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data96};
 if(vErrors === null){
 vErrors = [err347];
 }
@@ -4135,8 +4145,8 @@ vErrors.push(err347);
 }
 errors++;
 }
-if(data94.follow_max_drift === undefined){
-const err348 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "follow_max_drift"},message:"must have required property '"+"follow_max_drift"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
+if(data96.max_jump === undefined){
+const err348 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "max_jump"},message:"must have required property '"+"max_jump"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data96};
 if(vErrors === null){
 vErrors = [err348];
 }
@@ -4145,9 +4155,8 @@ vErrors.push(err348);
 }
 errors++;
 }
-for(const key14 in data94){
-if(!((((((((key14 === "iou_min") || (key14 === "max_jump")) || (key14 === "max_missed_frames")) || (key14 === "embed_every_frames")) || (key14 === "link_min_similarity")) || (key14 === "min_faces")) || (key14 === "follow")) || (key14 === "follow_max_drift"))){
-const err349 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
+if(data96.max_missed_frames === undefined){
+const err349 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "max_missed_frames"},message:"must have required property '"+"max_missed_frames"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data96};
 if(vErrors === null){
 vErrors = [err349];
 }
@@ -4156,11 +4165,8 @@ vErrors.push(err349);
 }
 errors++;
 }
-}
-let data95 = data94.iou_min;
-if((typeof data95 == "number") && (isFinite(data95))){
-if(data95 > 1 || isNaN(data95)){
-const err350 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data95};
+if(data96.embed_every_frames === undefined){
+const err350 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "embed_every_frames"},message:"must have required property '"+"embed_every_frames"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data96};
 if(vErrors === null){
 vErrors = [err350];
 }
@@ -4169,8 +4175,8 @@ vErrors.push(err350);
 }
 errors++;
 }
-if(data95 < 0 || isNaN(data95)){
-const err351 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data95};
+if(data96.link_min_similarity === undefined){
+const err351 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "link_min_similarity"},message:"must have required property '"+"link_min_similarity"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data96};
 if(vErrors === null){
 vErrors = [err351];
 }
@@ -4179,9 +4185,8 @@ vErrors.push(err351);
 }
 errors++;
 }
-}
-else {
-const err352 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.iou_min.type,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data95};
+if(data96.min_faces === undefined){
+const err352 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "min_faces"},message:"must have required property '"+"min_faces"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data96};
 if(vErrors === null){
 vErrors = [err352];
 }
@@ -4190,10 +4195,8 @@ vErrors.push(err352);
 }
 errors++;
 }
-let data96 = data94.max_jump;
-if((typeof data96 == "number") && (isFinite(data96))){
-if(data96 > 20 || isNaN(data96)){
-const err353 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20",schema:20,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data96};
+if(data96.follow === undefined){
+const err353 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "follow"},message:"must have required property '"+"follow"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data96};
 if(vErrors === null){
 vErrors = [err353];
 }
@@ -4202,8 +4205,8 @@ vErrors.push(err353);
 }
 errors++;
 }
-if(data96 < 0 || isNaN(data96)){
-const err354 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data96};
+if(data96.follow_max_drift === undefined){
+const err354 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/required",keyword:"required",params:{missingProperty: "follow_max_drift"},message:"must have required property '"+"follow_max_drift"+"'",schema:schema11.properties.vision.properties.tracker.required,parentSchema:schema11.properties.vision.properties.tracker,data:data96};
 if(vErrors === null){
 vErrors = [err354];
 }
@@ -4212,9 +4215,9 @@ vErrors.push(err354);
 }
 errors++;
 }
-}
-else {
-const err355 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.max_jump.type,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data96};
+for(const key14 in data96){
+if(!((((((((key14 === "iou_min") || (key14 === "max_jump")) || (key14 === "max_missed_frames")) || (key14 === "embed_every_frames")) || (key14 === "link_min_similarity")) || (key14 === "min_faces")) || (key14 === "follow")) || (key14 === "follow_max_drift"))){
+const err355 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.tracker,data:data96};
 if(vErrors === null){
 vErrors = [err355];
 }
@@ -4223,9 +4226,11 @@ vErrors.push(err355);
 }
 errors++;
 }
-let data97 = data94.max_missed_frames;
-if(!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97)))){
-const err356 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.max_missed_frames.type,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data97};
+}
+let data97 = data96.iou_min;
+if((typeof data97 == "number") && (isFinite(data97))){
+if(data97 > 1 || isNaN(data97)){
+const err356 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data97};
 if(vErrors === null){
 vErrors = [err356];
 }
@@ -4234,9 +4239,8 @@ vErrors.push(err356);
 }
 errors++;
 }
-if((typeof data97 == "number") && (isFinite(data97))){
-if(data97 > 1000 || isNaN(data97)){
-const err357 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data97};
+if(data97 < 0 || isNaN(data97)){
+const err357 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data97};
 if(vErrors === null){
 vErrors = [err357];
 }
@@ -4245,8 +4249,9 @@ vErrors.push(err357);
 }
 errors++;
 }
-if(data97 < 0 || isNaN(data97)){
-const err358 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data97};
+}
+else {
+const err358 = {instancePath:instancePath+"/vision/tracker/iou_min",schemaPath:"#/properties/vision/properties/tracker/properties/iou_min/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.iou_min.type,parentSchema:schema11.properties.vision.properties.tracker.properties.iou_min,data:data97};
 if(vErrors === null){
 vErrors = [err358];
 }
@@ -4255,10 +4260,10 @@ vErrors.push(err358);
 }
 errors++;
 }
-}
-let data98 = data94.embed_every_frames;
-if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
-const err359 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.embed_every_frames.type,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data98};
+let data98 = data96.max_jump;
+if((typeof data98 == "number") && (isFinite(data98))){
+if(data98 > 20 || isNaN(data98)){
+const err359 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20},message:"must be <= 20",schema:20,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data98};
 if(vErrors === null){
 vErrors = [err359];
 }
@@ -4267,9 +4272,8 @@ vErrors.push(err359);
 }
 errors++;
 }
-if((typeof data98 == "number") && (isFinite(data98))){
-if(data98 > 1000 || isNaN(data98)){
-const err360 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data98};
+if(data98 < 0 || isNaN(data98)){
+const err360 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data98};
 if(vErrors === null){
 vErrors = [err360];
 }
@@ -4278,8 +4282,9 @@ vErrors.push(err360);
 }
 errors++;
 }
-if(data98 < 1 || isNaN(data98)){
-const err361 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data98};
+}
+else {
+const err361 = {instancePath:instancePath+"/vision/tracker/max_jump",schemaPath:"#/properties/vision/properties/tracker/properties/max_jump/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.max_jump.type,parentSchema:schema11.properties.vision.properties.tracker.properties.max_jump,data:data98};
 if(vErrors === null){
 vErrors = [err361];
 }
@@ -4288,11 +4293,9 @@ vErrors.push(err361);
 }
 errors++;
 }
-}
-let data99 = data94.link_min_similarity;
-if((typeof data99 == "number") && (isFinite(data99))){
-if(data99 > 1 || isNaN(data99)){
-const err362 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data99};
+let data99 = data96.max_missed_frames;
+if(!(((typeof data99 == "number") && (!(data99 % 1) && !isNaN(data99))) && (isFinite(data99)))){
+const err362 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.max_missed_frames.type,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data99};
 if(vErrors === null){
 vErrors = [err362];
 }
@@ -4301,8 +4304,9 @@ vErrors.push(err362);
 }
 errors++;
 }
-if(data99 < -1 || isNaN(data99)){
-const err363 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data99};
+if((typeof data99 == "number") && (isFinite(data99))){
+if(data99 > 1000 || isNaN(data99)){
+const err363 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data99};
 if(vErrors === null){
 vErrors = [err363];
 }
@@ -4311,9 +4315,8 @@ vErrors.push(err363);
 }
 errors++;
 }
-}
-else {
-const err364 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.link_min_similarity.type,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data99};
+if(data99 < 0 || isNaN(data99)){
+const err364 = {instancePath:instancePath+"/vision/tracker/max_missed_frames",schemaPath:"#/properties/vision/properties/tracker/properties/max_missed_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.max_missed_frames,data:data99};
 if(vErrors === null){
 vErrors = [err364];
 }
@@ -4322,9 +4325,10 @@ vErrors.push(err364);
 }
 errors++;
 }
-let data100 = data94.min_faces;
+}
+let data100 = data96.embed_every_frames;
 if(!(((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100))) && (isFinite(data100)))){
-const err365 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.min_faces.type,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data100};
+const err365 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.embed_every_frames.type,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data100};
 if(vErrors === null){
 vErrors = [err365];
 }
@@ -4335,7 +4339,7 @@ errors++;
 }
 if((typeof data100 == "number") && (isFinite(data100))){
 if(data100 > 1000 || isNaN(data100)){
-const err366 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data100};
+const err366 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data100};
 if(vErrors === null){
 vErrors = [err366];
 }
@@ -4345,7 +4349,7 @@ vErrors.push(err366);
 errors++;
 }
 if(data100 < 1 || isNaN(data100)){
-const err367 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data100};
+const err367 = {instancePath:instancePath+"/vision/tracker/embed_every_frames",schemaPath:"#/properties/vision/properties/tracker/properties/embed_every_frames/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.embed_every_frames,data:data100};
 if(vErrors === null){
 vErrors = [err367];
 }
@@ -4355,9 +4359,10 @@ vErrors.push(err367);
 errors++;
 }
 }
-let data101 = data94.follow;
-if(typeof data101 !== "boolean"){
-const err368 = {instancePath:instancePath+"/vision/tracker/follow",schemaPath:"#/properties/vision/properties/tracker/properties/follow/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.tracker.properties.follow.type,parentSchema:schema11.properties.vision.properties.tracker.properties.follow,data:data101};
+let data101 = data96.link_min_similarity;
+if((typeof data101 == "number") && (isFinite(data101))){
+if(data101 > 1 || isNaN(data101)){
+const err368 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data101};
 if(vErrors === null){
 vErrors = [err368];
 }
@@ -4366,10 +4371,8 @@ vErrors.push(err368);
 }
 errors++;
 }
-let data102 = data94.follow_max_drift;
-if((typeof data102 == "number") && (isFinite(data102))){
-if(data102 > 1 || isNaN(data102)){
-const err369 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data102};
+if(data101 < -1 || isNaN(data101)){
+const err369 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data101};
 if(vErrors === null){
 vErrors = [err369];
 }
@@ -4378,8 +4381,9 @@ vErrors.push(err369);
 }
 errors++;
 }
-if(data102 < 0 || isNaN(data102)){
-const err370 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data102};
+}
+else {
+const err370 = {instancePath:instancePath+"/vision/tracker/link_min_similarity",schemaPath:"#/properties/vision/properties/tracker/properties/link_min_similarity/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.link_min_similarity.type,parentSchema:schema11.properties.vision.properties.tracker.properties.link_min_similarity,data:data101};
 if(vErrors === null){
 vErrors = [err370];
 }
@@ -4388,9 +4392,9 @@ vErrors.push(err370);
 }
 errors++;
 }
-}
-else {
-const err371 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.follow_max_drift.type,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data102};
+let data102 = data96.min_faces;
+if(!(((typeof data102 == "number") && (!(data102 % 1) && !isNaN(data102))) && (isFinite(data102)))){
+const err371 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.tracker.properties.min_faces.type,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data102};
 if(vErrors === null){
 vErrors = [err371];
 }
@@ -4399,9 +4403,9 @@ vErrors.push(err371);
 }
 errors++;
 }
-}
-else {
-const err372 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.tracker.type,parentSchema:schema11.properties.vision.properties.tracker,data:data94};
+if((typeof data102 == "number") && (isFinite(data102))){
+if(data102 > 1000 || isNaN(data102)){
+const err372 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data102};
 if(vErrors === null){
 vErrors = [err372];
 }
@@ -4410,13 +4414,8 @@ vErrors.push(err372);
 }
 errors++;
 }
-let data103 = data64.subjects;
-if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
-if(data103.merge_similarity === undefined){
-data103.merge_similarity = 0.5;
-}
-if(data103.merge_similarity === undefined){
-const err373 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/required",keyword:"required",params:{missingProperty: "merge_similarity"},message:"must have required property '"+"merge_similarity"+"'",schema:schema11.properties.vision.properties.subjects.required,parentSchema:schema11.properties.vision.properties.subjects,data:data103};
+if(data102 < 1 || isNaN(data102)){
+const err373 = {instancePath:instancePath+"/vision/tracker/min_faces",schemaPath:"#/properties/vision/properties/tracker/properties/min_faces/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.min_faces,data:data102};
 if(vErrors === null){
 vErrors = [err373];
 }
@@ -4425,9 +4424,10 @@ vErrors.push(err373);
 }
 errors++;
 }
-for(const key15 in data103){
-if(!(key15 === "merge_similarity")){
-const err374 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.subjects,data:data103};
+}
+let data103 = data96.follow;
+if(typeof data103 !== "boolean"){
+const err374 = {instancePath:instancePath+"/vision/tracker/follow",schemaPath:"#/properties/vision/properties/tracker/properties/follow/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.tracker.properties.follow.type,parentSchema:schema11.properties.vision.properties.tracker.properties.follow,data:data103};
 if(vErrors === null){
 vErrors = [err374];
 }
@@ -4436,11 +4436,10 @@ vErrors.push(err374);
 }
 errors++;
 }
-}
-let data104 = data103.merge_similarity;
+let data104 = data96.follow_max_drift;
 if((typeof data104 == "number") && (isFinite(data104))){
 if(data104 > 1 || isNaN(data104)){
-const err375 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data104};
+const err375 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data104};
 if(vErrors === null){
 vErrors = [err375];
 }
@@ -4449,8 +4448,8 @@ vErrors.push(err375);
 }
 errors++;
 }
-if(data104 < -1 || isNaN(data104)){
-const err376 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data104};
+if(data104 < 0 || isNaN(data104)){
+const err376 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data104};
 if(vErrors === null){
 vErrors = [err376];
 }
@@ -4461,7 +4460,7 @@ errors++;
 }
 }
 else {
-const err377 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.subjects.properties.merge_similarity.type,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data104};
+const err377 = {instancePath:instancePath+"/vision/tracker/follow_max_drift",schemaPath:"#/properties/vision/properties/tracker/properties/follow_max_drift/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.tracker.properties.follow_max_drift.type,parentSchema:schema11.properties.vision.properties.tracker.properties.follow_max_drift,data:data104};
 if(vErrors === null){
 vErrors = [err377];
 }
@@ -4472,7 +4471,7 @@ errors++;
 }
 }
 else {
-const err378 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.subjects.type,parentSchema:schema11.properties.vision.properties.subjects,data:data103};
+const err378 = {instancePath:instancePath+"/vision/tracker",schemaPath:"#/properties/vision/properties/tracker/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.tracker.type,parentSchema:schema11.properties.vision.properties.tracker,data:data96};
 if(vErrors === null){
 vErrors = [err378];
 }
@@ -4481,22 +4480,13 @@ vErrors.push(err378);
 }
 errors++;
 }
-let data105 = data64.crops;
+let data105 = data64.subjects;
 if(data105 && typeof data105 == "object" && !Array.isArray(data105)){
-if(data105.best_k === undefined){
-data105.best_k = 3;
+if(data105.merge_similarity === undefined){
+data105.merge_similarity = 0.5;
 }
-if(data105.margin === undefined){
-data105.margin = 0.5;
-}
-if(data105.jpeg_quality === undefined){
-data105.jpeg_quality = 90;
-}
-if(data105.context_frame === undefined){
-data105.context_frame = true;
-}
-if(data105.best_k === undefined){
-const err379 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "best_k"},message:"must have required property '"+"best_k"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data105};
+if(data105.merge_similarity === undefined){
+const err379 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/required",keyword:"required",params:{missingProperty: "merge_similarity"},message:"must have required property '"+"merge_similarity"+"'",schema:schema11.properties.vision.properties.subjects.required,parentSchema:schema11.properties.vision.properties.subjects,data:data105};
 if(vErrors === null){
 vErrors = [err379];
 }
@@ -4505,8 +4495,9 @@ vErrors.push(err379);
 }
 errors++;
 }
-if(data105.margin === undefined){
-const err380 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "margin"},message:"must have required property '"+"margin"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data105};
+for(const key15 in data105){
+if(!(key15 === "merge_similarity")){
+const err380 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.subjects,data:data105};
 if(vErrors === null){
 vErrors = [err380];
 }
@@ -4515,8 +4506,11 @@ vErrors.push(err380);
 }
 errors++;
 }
-if(data105.jpeg_quality === undefined){
-const err381 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "jpeg_quality"},message:"must have required property '"+"jpeg_quality"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data105};
+}
+let data106 = data105.merge_similarity;
+if((typeof data106 == "number") && (isFinite(data106))){
+if(data106 > 1 || isNaN(data106)){
+const err381 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data106};
 if(vErrors === null){
 vErrors = [err381];
 }
@@ -4525,8 +4519,8 @@ vErrors.push(err381);
 }
 errors++;
 }
-if(data105.context_frame === undefined){
-const err382 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "context_frame"},message:"must have required property '"+"context_frame"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data105};
+if(data106 < -1 || isNaN(data106)){
+const err382 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/minimum",keyword:"minimum",params:{comparison: ">=", limit: -1},message:"must be >= -1",schema:-1,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data106};
 if(vErrors === null){
 vErrors = [err382];
 }
@@ -4535,9 +4529,9 @@ vErrors.push(err382);
 }
 errors++;
 }
-for(const key16 in data105){
-if(!((((key16 === "best_k") || (key16 === "margin")) || (key16 === "jpeg_quality")) || (key16 === "context_frame"))){
-const err383 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.crops,data:data105};
+}
+else {
+const err383 = {instancePath:instancePath+"/vision/subjects/merge_similarity",schemaPath:"#/properties/vision/properties/subjects/properties/merge_similarity/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.subjects.properties.merge_similarity.type,parentSchema:schema11.properties.vision.properties.subjects.properties.merge_similarity,data:data106};
 if(vErrors === null){
 vErrors = [err383];
 }
@@ -4547,9 +4541,8 @@ vErrors.push(err383);
 errors++;
 }
 }
-let data106 = data105.best_k;
-if(!(((typeof data106 == "number") && (!(data106 % 1) && !isNaN(data106))) && (isFinite(data106)))){
-const err384 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.crops.properties.best_k.type,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data106};
+else {
+const err384 = {instancePath:instancePath+"/vision/subjects",schemaPath:"#/properties/vision/properties/subjects/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.subjects.type,parentSchema:schema11.properties.vision.properties.subjects,data:data105};
 if(vErrors === null){
 vErrors = [err384];
 }
@@ -4558,9 +4551,22 @@ vErrors.push(err384);
 }
 errors++;
 }
-if((typeof data106 == "number") && (isFinite(data106))){
-if(data106 > 50 || isNaN(data106)){
-const err385 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data106};
+let data107 = data64.crops;
+if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
+if(data107.best_k === undefined){
+data107.best_k = 3;
+}
+if(data107.margin === undefined){
+data107.margin = 0.5;
+}
+if(data107.jpeg_quality === undefined){
+data107.jpeg_quality = 90;
+}
+if(data107.context_frame === undefined){
+data107.context_frame = true;
+}
+if(data107.best_k === undefined){
+const err385 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "best_k"},message:"must have required property '"+"best_k"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data107};
 if(vErrors === null){
 vErrors = [err385];
 }
@@ -4569,8 +4575,8 @@ vErrors.push(err385);
 }
 errors++;
 }
-if(data106 < 1 || isNaN(data106)){
-const err386 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data106};
+if(data107.margin === undefined){
+const err386 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "margin"},message:"must have required property '"+"margin"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data107};
 if(vErrors === null){
 vErrors = [err386];
 }
@@ -4579,11 +4585,8 @@ vErrors.push(err386);
 }
 errors++;
 }
-}
-let data107 = data105.margin;
-if((typeof data107 == "number") && (isFinite(data107))){
-if(data107 > 3 || isNaN(data107)){
-const err387 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3},message:"must be <= 3",schema:3,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data107};
+if(data107.jpeg_quality === undefined){
+const err387 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "jpeg_quality"},message:"must have required property '"+"jpeg_quality"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data107};
 if(vErrors === null){
 vErrors = [err387];
 }
@@ -4592,8 +4595,8 @@ vErrors.push(err387);
 }
 errors++;
 }
-if(data107 < 0 || isNaN(data107)){
-const err388 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data107};
+if(data107.context_frame === undefined){
+const err388 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/required",keyword:"required",params:{missingProperty: "context_frame"},message:"must have required property '"+"context_frame"+"'",schema:schema11.properties.vision.properties.crops.required,parentSchema:schema11.properties.vision.properties.crops,data:data107};
 if(vErrors === null){
 vErrors = [err388];
 }
@@ -4602,9 +4605,9 @@ vErrors.push(err388);
 }
 errors++;
 }
-}
-else {
-const err389 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.crops.properties.margin.type,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data107};
+for(const key16 in data107){
+if(!((((key16 === "best_k") || (key16 === "margin")) || (key16 === "jpeg_quality")) || (key16 === "context_frame"))){
+const err389 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.vision.properties.crops,data:data107};
 if(vErrors === null){
 vErrors = [err389];
 }
@@ -4613,9 +4616,10 @@ vErrors.push(err389);
 }
 errors++;
 }
-let data108 = data105.jpeg_quality;
+}
+let data108 = data107.best_k;
 if(!(((typeof data108 == "number") && (!(data108 % 1) && !isNaN(data108))) && (isFinite(data108)))){
-const err390 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.crops.properties.jpeg_quality.type,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data108};
+const err390 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.crops.properties.best_k.type,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data108};
 if(vErrors === null){
 vErrors = [err390];
 }
@@ -4625,8 +4629,8 @@ vErrors.push(err390);
 errors++;
 }
 if((typeof data108 == "number") && (isFinite(data108))){
-if(data108 > 100 || isNaN(data108)){
-const err391 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data108};
+if(data108 > 50 || isNaN(data108)){
+const err391 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data108};
 if(vErrors === null){
 vErrors = [err391];
 }
@@ -4635,8 +4639,8 @@ vErrors.push(err391);
 }
 errors++;
 }
-if(data108 < 30 || isNaN(data108)){
-const err392 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/minimum",keyword:"minimum",params:{comparison: ">=", limit: 30},message:"must be >= 30",schema:30,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data108};
+if(data108 < 1 || isNaN(data108)){
+const err392 = {instancePath:instancePath+"/vision/crops/best_k",schemaPath:"#/properties/vision/properties/crops/properties/best_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.vision.properties.crops.properties.best_k,data:data108};
 if(vErrors === null){
 vErrors = [err392];
 }
@@ -4646,9 +4650,10 @@ vErrors.push(err392);
 errors++;
 }
 }
-let data109 = data105.context_frame;
-if(typeof data109 !== "boolean"){
-const err393 = {instancePath:instancePath+"/vision/crops/context_frame",schemaPath:"#/properties/vision/properties/crops/properties/context_frame/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.crops.properties.context_frame.type,parentSchema:schema11.properties.vision.properties.crops.properties.context_frame,data:data109};
+let data109 = data107.margin;
+if((typeof data109 == "number") && (isFinite(data109))){
+if(data109 > 3 || isNaN(data109)){
+const err393 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3},message:"must be <= 3",schema:3,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data109};
 if(vErrors === null){
 vErrors = [err393];
 }
@@ -4657,9 +4662,8 @@ vErrors.push(err393);
 }
 errors++;
 }
-}
-else {
-const err394 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.crops.type,parentSchema:schema11.properties.vision.properties.crops,data:data105};
+if(data109 < 0 || isNaN(data109)){
+const err394 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data109};
 if(vErrors === null){
 vErrors = [err394];
 }
@@ -4670,7 +4674,7 @@ errors++;
 }
 }
 else {
-const err395 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.type,parentSchema:schema11.properties.vision,data:data64};
+const err395 = {instancePath:instancePath+"/vision/crops/margin",schemaPath:"#/properties/vision/properties/crops/properties/margin/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.vision.properties.crops.properties.margin.type,parentSchema:schema11.properties.vision.properties.crops.properties.margin,data:data109};
 if(vErrors === null){
 vErrors = [err395];
 }
@@ -4679,70 +4683,9 @@ vErrors.push(err395);
 }
 errors++;
 }
-let data110 = data.uplink;
-if(data110 && typeof data110 == "object" && !Array.isArray(data110)){
-if(data110.enabled === undefined){
-data110.enabled = true;
-}
-if(data110.broker_url === undefined){
-data110.broker_url = "";
-}
-if(data110.ca_file === undefined){
-data110.ca_file = "";
-}
-if(data110.username === undefined){
-data110.username = "";
-}
-if(data110.password === undefined){
-data110.password = "";
-}
-if(data110.prefix === undefined){
-data110.prefix = "";
-}
-if(data110.chunk_bytes === undefined){
-data110.chunk_bytes = 65536;
-}
-if(data110.outbox_max_bytes === undefined){
-data110.outbox_max_bytes = 2147483648;
-}
-if(data110.outbox_max_age_days === undefined){
-data110.outbox_max_age_days = 30;
-}
-if(data110.publish_timeout_ms === undefined){
-data110.publish_timeout_ms = 15000;
-}
-if(data110.receipt_timeout_s === undefined){
-data110.receipt_timeout_s = 60;
-}
-if(data110.retry_min_ms === undefined){
-data110.retry_min_ms = 1000;
-}
-if(data110.retry_max_ms === undefined){
-data110.retry_max_ms = 300000;
-}
-if(data110.inflight === undefined){
-data110.inflight = 16;
-}
-if(data110.keepalive_s === undefined){
-data110.keepalive_s = 30;
-}
-if(data110.health_interval_s === undefined){
-data110.health_interval_s = 60;
-}
-if(data110.audit_head_interval_s === undefined){
-data110.audit_head_interval_s = 900;
-}
-if(data110.audit_keep_days === undefined){
-data110.audit_keep_days = 400;
-}
-if(data110.session_expiry_s === undefined){
-data110.session_expiry_s = 604800;
-}
-if(data110.reconnect_ms === undefined){
-data110.reconnect_ms = 2000;
-}
-if(data110.enabled === undefined){
-const err396 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+let data110 = data107.jpeg_quality;
+if(!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))){
+const err396 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.vision.properties.crops.properties.jpeg_quality.type,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data110};
 if(vErrors === null){
 vErrors = [err396];
 }
@@ -4751,8 +4694,9 @@ vErrors.push(err396);
 }
 errors++;
 }
-if(data110.broker_url === undefined){
-const err397 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "broker_url"},message:"must have required property '"+"broker_url"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if((typeof data110 == "number") && (isFinite(data110))){
+if(data110 > 100 || isNaN(data110)){
+const err397 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100",schema:100,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data110};
 if(vErrors === null){
 vErrors = [err397];
 }
@@ -4761,8 +4705,8 @@ vErrors.push(err397);
 }
 errors++;
 }
-if(data110.ca_file === undefined){
-const err398 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "ca_file"},message:"must have required property '"+"ca_file"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data110 < 30 || isNaN(data110)){
+const err398 = {instancePath:instancePath+"/vision/crops/jpeg_quality",schemaPath:"#/properties/vision/properties/crops/properties/jpeg_quality/minimum",keyword:"minimum",params:{comparison: ">=", limit: 30},message:"must be >= 30",schema:30,parentSchema:schema11.properties.vision.properties.crops.properties.jpeg_quality,data:data110};
 if(vErrors === null){
 vErrors = [err398];
 }
@@ -4771,8 +4715,10 @@ vErrors.push(err398);
 }
 errors++;
 }
-if(data110.username === undefined){
-const err399 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+}
+let data111 = data107.context_frame;
+if(typeof data111 !== "boolean"){
+const err399 = {instancePath:instancePath+"/vision/crops/context_frame",schemaPath:"#/properties/vision/properties/crops/properties/context_frame/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.vision.properties.crops.properties.context_frame.type,parentSchema:schema11.properties.vision.properties.crops.properties.context_frame,data:data111};
 if(vErrors === null){
 vErrors = [err399];
 }
@@ -4781,8 +4727,9 @@ vErrors.push(err399);
 }
 errors++;
 }
-if(data110.password === undefined){
-const err400 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+}
+else {
+const err400 = {instancePath:instancePath+"/vision/crops",schemaPath:"#/properties/vision/properties/crops/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.properties.crops.type,parentSchema:schema11.properties.vision.properties.crops,data:data107};
 if(vErrors === null){
 vErrors = [err400];
 }
@@ -4791,8 +4738,9 @@ vErrors.push(err400);
 }
 errors++;
 }
-if(data110.prefix === undefined){
-const err401 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+}
+else {
+const err401 = {instancePath:instancePath+"/vision",schemaPath:"#/properties/vision/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.vision.type,parentSchema:schema11.properties.vision,data:data64};
 if(vErrors === null){
 vErrors = [err401];
 }
@@ -4801,8 +4749,70 @@ vErrors.push(err401);
 }
 errors++;
 }
-if(data110.chunk_bytes === undefined){
-const err402 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "chunk_bytes"},message:"must have required property '"+"chunk_bytes"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+let data112 = data.uplink;
+if(data112 && typeof data112 == "object" && !Array.isArray(data112)){
+if(data112.enabled === undefined){
+data112.enabled = true;
+}
+if(data112.broker_url === undefined){
+data112.broker_url = "";
+}
+if(data112.ca_file === undefined){
+data112.ca_file = "";
+}
+if(data112.username === undefined){
+data112.username = "";
+}
+if(data112.password === undefined){
+data112.password = "";
+}
+if(data112.prefix === undefined){
+data112.prefix = "";
+}
+if(data112.chunk_bytes === undefined){
+data112.chunk_bytes = 65536;
+}
+if(data112.outbox_max_bytes === undefined){
+data112.outbox_max_bytes = 2147483648;
+}
+if(data112.outbox_max_age_days === undefined){
+data112.outbox_max_age_days = 30;
+}
+if(data112.publish_timeout_ms === undefined){
+data112.publish_timeout_ms = 15000;
+}
+if(data112.receipt_timeout_s === undefined){
+data112.receipt_timeout_s = 60;
+}
+if(data112.retry_min_ms === undefined){
+data112.retry_min_ms = 1000;
+}
+if(data112.retry_max_ms === undefined){
+data112.retry_max_ms = 300000;
+}
+if(data112.inflight === undefined){
+data112.inflight = 16;
+}
+if(data112.keepalive_s === undefined){
+data112.keepalive_s = 30;
+}
+if(data112.health_interval_s === undefined){
+data112.health_interval_s = 60;
+}
+if(data112.audit_head_interval_s === undefined){
+data112.audit_head_interval_s = 900;
+}
+if(data112.audit_keep_days === undefined){
+data112.audit_keep_days = 400;
+}
+if(data112.session_expiry_s === undefined){
+data112.session_expiry_s = 604800;
+}
+if(data112.reconnect_ms === undefined){
+data112.reconnect_ms = 2000;
+}
+if(data112.enabled === undefined){
+const err402 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err402];
 }
@@ -4811,8 +4821,8 @@ vErrors.push(err402);
 }
 errors++;
 }
-if(data110.outbox_max_bytes === undefined){
-const err403 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "outbox_max_bytes"},message:"must have required property '"+"outbox_max_bytes"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.broker_url === undefined){
+const err403 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "broker_url"},message:"must have required property '"+"broker_url"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err403];
 }
@@ -4821,8 +4831,8 @@ vErrors.push(err403);
 }
 errors++;
 }
-if(data110.outbox_max_age_days === undefined){
-const err404 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "outbox_max_age_days"},message:"must have required property '"+"outbox_max_age_days"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.ca_file === undefined){
+const err404 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "ca_file"},message:"must have required property '"+"ca_file"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err404];
 }
@@ -4831,8 +4841,8 @@ vErrors.push(err404);
 }
 errors++;
 }
-if(data110.publish_timeout_ms === undefined){
-const err405 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "publish_timeout_ms"},message:"must have required property '"+"publish_timeout_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.username === undefined){
+const err405 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err405];
 }
@@ -4841,8 +4851,8 @@ vErrors.push(err405);
 }
 errors++;
 }
-if(data110.receipt_timeout_s === undefined){
-const err406 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "receipt_timeout_s"},message:"must have required property '"+"receipt_timeout_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.password === undefined){
+const err406 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err406];
 }
@@ -4851,8 +4861,8 @@ vErrors.push(err406);
 }
 errors++;
 }
-if(data110.retry_min_ms === undefined){
-const err407 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "retry_min_ms"},message:"must have required property '"+"retry_min_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.prefix === undefined){
+const err407 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "prefix"},message:"must have required property '"+"prefix"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err407];
 }
@@ -4861,8 +4871,8 @@ vErrors.push(err407);
 }
 errors++;
 }
-if(data110.retry_max_ms === undefined){
-const err408 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "retry_max_ms"},message:"must have required property '"+"retry_max_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.chunk_bytes === undefined){
+const err408 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "chunk_bytes"},message:"must have required property '"+"chunk_bytes"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err408];
 }
@@ -4871,8 +4881,8 @@ vErrors.push(err408);
 }
 errors++;
 }
-if(data110.inflight === undefined){
-const err409 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "inflight"},message:"must have required property '"+"inflight"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.outbox_max_bytes === undefined){
+const err409 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "outbox_max_bytes"},message:"must have required property '"+"outbox_max_bytes"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err409];
 }
@@ -4881,8 +4891,8 @@ vErrors.push(err409);
 }
 errors++;
 }
-if(data110.keepalive_s === undefined){
-const err410 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "keepalive_s"},message:"must have required property '"+"keepalive_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.outbox_max_age_days === undefined){
+const err410 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "outbox_max_age_days"},message:"must have required property '"+"outbox_max_age_days"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err410];
 }
@@ -4891,8 +4901,8 @@ vErrors.push(err410);
 }
 errors++;
 }
-if(data110.health_interval_s === undefined){
-const err411 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "health_interval_s"},message:"must have required property '"+"health_interval_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.publish_timeout_ms === undefined){
+const err411 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "publish_timeout_ms"},message:"must have required property '"+"publish_timeout_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err411];
 }
@@ -4901,8 +4911,8 @@ vErrors.push(err411);
 }
 errors++;
 }
-if(data110.audit_head_interval_s === undefined){
-const err412 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "audit_head_interval_s"},message:"must have required property '"+"audit_head_interval_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.receipt_timeout_s === undefined){
+const err412 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "receipt_timeout_s"},message:"must have required property '"+"receipt_timeout_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err412];
 }
@@ -4911,8 +4921,8 @@ vErrors.push(err412);
 }
 errors++;
 }
-if(data110.audit_keep_days === undefined){
-const err413 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "audit_keep_days"},message:"must have required property '"+"audit_keep_days"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.retry_min_ms === undefined){
+const err413 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "retry_min_ms"},message:"must have required property '"+"retry_min_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err413];
 }
@@ -4921,8 +4931,8 @@ vErrors.push(err413);
 }
 errors++;
 }
-if(data110.session_expiry_s === undefined){
-const err414 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "session_expiry_s"},message:"must have required property '"+"session_expiry_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.retry_max_ms === undefined){
+const err414 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "retry_max_ms"},message:"must have required property '"+"retry_max_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err414];
 }
@@ -4931,8 +4941,8 @@ vErrors.push(err414);
 }
 errors++;
 }
-if(data110.reconnect_ms === undefined){
-const err415 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "reconnect_ms"},message:"must have required property '"+"reconnect_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.inflight === undefined){
+const err415 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "inflight"},message:"must have required property '"+"inflight"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err415];
 }
@@ -4941,9 +4951,8 @@ vErrors.push(err415);
 }
 errors++;
 }
-for(const key17 in data110){
-if(!(func2.call(schema11.properties.uplink.properties, key17))){
-const err416 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uplink,data:data110};
+if(data112.keepalive_s === undefined){
+const err416 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "keepalive_s"},message:"must have required property '"+"keepalive_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err416];
 }
@@ -4952,10 +4961,8 @@ vErrors.push(err416);
 }
 errors++;
 }
-}
-let data111 = data110.enabled;
-if(typeof data111 !== "boolean"){
-const err417 = {instancePath:instancePath+"/uplink/enabled",schemaPath:"#/properties/uplink/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.uplink.properties.enabled.type,parentSchema:schema11.properties.uplink.properties.enabled,data:data111};
+if(data112.health_interval_s === undefined){
+const err417 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "health_interval_s"},message:"must have required property '"+"health_interval_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err417];
 }
@@ -4964,10 +4971,8 @@ vErrors.push(err417);
 }
 errors++;
 }
-let data112 = data110.broker_url;
-if(typeof data112 === "string"){
-if(func3(data112) > 1024){
-const err418 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.uplink.properties.broker_url,data:data112};
+if(data112.audit_head_interval_s === undefined){
+const err418 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "audit_head_interval_s"},message:"must have required property '"+"audit_head_interval_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err418];
 }
@@ -4976,8 +4981,8 @@ vErrors.push(err418);
 }
 errors++;
 }
-if(!pattern2.test(data112)){
-const err419 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/pattern",keyword:"pattern",params:{pattern: "^$|^mqtts://[^\\s/?#@]+/?$"},message:"must match pattern \""+"^$|^mqtts://[^\\s/?#@]+/?$"+"\"",schema:"^$|^mqtts://[^\\s/?#@]+/?$",parentSchema:schema11.properties.uplink.properties.broker_url,data:data112};
+if(data112.audit_keep_days === undefined){
+const err419 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "audit_keep_days"},message:"must have required property '"+"audit_keep_days"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err419];
 }
@@ -4986,9 +4991,8 @@ vErrors.push(err419);
 }
 errors++;
 }
-}
-else {
-const err420 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.broker_url.type,parentSchema:schema11.properties.uplink.properties.broker_url,data:data112};
+if(data112.session_expiry_s === undefined){
+const err420 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "session_expiry_s"},message:"must have required property '"+"session_expiry_s"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err420];
 }
@@ -4997,10 +5001,8 @@ vErrors.push(err420);
 }
 errors++;
 }
-let data113 = data110.ca_file;
-if(typeof data113 === "string"){
-if(func3(data113) > 4096){
-const err421 = {instancePath:instancePath+"/uplink/ca_file",schemaPath:"#/properties/uplink/properties/ca_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.uplink.properties.ca_file,data:data113};
+if(data112.reconnect_ms === undefined){
+const err421 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/required",keyword:"required",params:{missingProperty: "reconnect_ms"},message:"must have required property '"+"reconnect_ms"+"'",schema:schema11.properties.uplink.required,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err421];
 }
@@ -5009,9 +5011,9 @@ vErrors.push(err421);
 }
 errors++;
 }
-}
-else {
-const err422 = {instancePath:instancePath+"/uplink/ca_file",schemaPath:"#/properties/uplink/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.ca_file.type,parentSchema:schema11.properties.uplink.properties.ca_file,data:data113};
+for(const key17 in data112){
+if(!(func2.call(schema11.properties.uplink.properties, key17))){
+const err422 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err422];
 }
@@ -5020,10 +5022,10 @@ vErrors.push(err422);
 }
 errors++;
 }
-let data114 = data110.username;
-if(typeof data114 === "string"){
-if(func3(data114) > 64){
-const err423 = {instancePath:instancePath+"/uplink/username",schemaPath:"#/properties/uplink/properties/username/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.uplink.properties.username,data:data114};
+}
+let data113 = data112.enabled;
+if(typeof data113 !== "boolean"){
+const err423 = {instancePath:instancePath+"/uplink/enabled",schemaPath:"#/properties/uplink/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.uplink.properties.enabled.type,parentSchema:schema11.properties.uplink.properties.enabled,data:data113};
 if(vErrors === null){
 vErrors = [err423];
 }
@@ -5032,9 +5034,10 @@ vErrors.push(err423);
 }
 errors++;
 }
-}
-else {
-const err424 = {instancePath:instancePath+"/uplink/username",schemaPath:"#/properties/uplink/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.username.type,parentSchema:schema11.properties.uplink.properties.username,data:data114};
+let data114 = data112.broker_url;
+if(typeof data114 === "string"){
+if(func3(data114) > 1024){
+const err424 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema11.properties.uplink.properties.broker_url,data:data114};
 if(vErrors === null){
 vErrors = [err424];
 }
@@ -5043,10 +5046,8 @@ vErrors.push(err424);
 }
 errors++;
 }
-let data115 = data110.password;
-if(typeof data115 === "string"){
-if(func3(data115) > 4096){
-const err425 = {instancePath:instancePath+"/uplink/password",schemaPath:"#/properties/uplink/properties/password/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.uplink.properties.password,data:data115};
+if(!pattern2.test(data114)){
+const err425 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/pattern",keyword:"pattern",params:{pattern: "^$|^mqtts://[^\\s/?#@]+/?$"},message:"must match pattern \""+"^$|^mqtts://[^\\s/?#@]+/?$"+"\"",schema:"^$|^mqtts://[^\\s/?#@]+/?$",parentSchema:schema11.properties.uplink.properties.broker_url,data:data114};
 if(vErrors === null){
 vErrors = [err425];
 }
@@ -5057,7 +5058,7 @@ errors++;
 }
 }
 else {
-const err426 = {instancePath:instancePath+"/uplink/password",schemaPath:"#/properties/uplink/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.password.type,parentSchema:schema11.properties.uplink.properties.password,data:data115};
+const err426 = {instancePath:instancePath+"/uplink/broker_url",schemaPath:"#/properties/uplink/properties/broker_url/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.broker_url.type,parentSchema:schema11.properties.uplink.properties.broker_url,data:data114};
 if(vErrors === null){
 vErrors = [err426];
 }
@@ -5066,10 +5067,10 @@ vErrors.push(err426);
 }
 errors++;
 }
-let data116 = data110.prefix;
-if(typeof data116 === "string"){
-if(func3(data116) > 100){
-const err427 = {instancePath:instancePath+"/uplink/prefix",schemaPath:"#/properties/uplink/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema11.properties.uplink.properties.prefix,data:data116};
+let data115 = data112.ca_file;
+if(typeof data115 === "string"){
+if(func3(data115) > 4096){
+const err427 = {instancePath:instancePath+"/uplink/ca_file",schemaPath:"#/properties/uplink/properties/ca_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.uplink.properties.ca_file,data:data115};
 if(vErrors === null){
 vErrors = [err427];
 }
@@ -5080,7 +5081,7 @@ errors++;
 }
 }
 else {
-const err428 = {instancePath:instancePath+"/uplink/prefix",schemaPath:"#/properties/uplink/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.prefix.type,parentSchema:schema11.properties.uplink.properties.prefix,data:data116};
+const err428 = {instancePath:instancePath+"/uplink/ca_file",schemaPath:"#/properties/uplink/properties/ca_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.ca_file.type,parentSchema:schema11.properties.uplink.properties.ca_file,data:data115};
 if(vErrors === null){
 vErrors = [err428];
 }
@@ -5089,9 +5090,10 @@ vErrors.push(err428);
 }
 errors++;
 }
-let data117 = data110.chunk_bytes;
-if(!(((typeof data117 == "number") && (!(data117 % 1) && !isNaN(data117))) && (isFinite(data117)))){
-const err429 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.chunk_bytes.type,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data117};
+let data116 = data112.username;
+if(typeof data116 === "string"){
+if(func3(data116) > 64){
+const err429 = {instancePath:instancePath+"/uplink/username",schemaPath:"#/properties/uplink/properties/username/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.uplink.properties.username,data:data116};
 if(vErrors === null){
 vErrors = [err429];
 }
@@ -5100,9 +5102,9 @@ vErrors.push(err429);
 }
 errors++;
 }
-if((typeof data117 == "number") && (isFinite(data117))){
-if(data117 > 65536 || isNaN(data117)){
-const err430 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536",schema:65536,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data117};
+}
+else {
+const err430 = {instancePath:instancePath+"/uplink/username",schemaPath:"#/properties/uplink/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.username.type,parentSchema:schema11.properties.uplink.properties.username,data:data116};
 if(vErrors === null){
 vErrors = [err430];
 }
@@ -5111,8 +5113,10 @@ vErrors.push(err430);
 }
 errors++;
 }
-if(data117 < 1024 || isNaN(data117)){
-const err431 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024",schema:1024,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data117};
+let data117 = data112.password;
+if(typeof data117 === "string"){
+if(func3(data117) > 4096){
+const err431 = {instancePath:instancePath+"/uplink/password",schemaPath:"#/properties/uplink/properties/password/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.uplink.properties.password,data:data117};
 if(vErrors === null){
 vErrors = [err431];
 }
@@ -5122,9 +5126,8 @@ vErrors.push(err431);
 errors++;
 }
 }
-let data118 = data110.outbox_max_bytes;
-if(!(((typeof data118 == "number") && (!(data118 % 1) && !isNaN(data118))) && (isFinite(data118)))){
-const err432 = {instancePath:instancePath+"/uplink/outbox_max_bytes",schemaPath:"#/properties/uplink/properties/outbox_max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.outbox_max_bytes.type,parentSchema:schema11.properties.uplink.properties.outbox_max_bytes,data:data118};
+else {
+const err432 = {instancePath:instancePath+"/uplink/password",schemaPath:"#/properties/uplink/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.password.type,parentSchema:schema11.properties.uplink.properties.password,data:data117};
 if(vErrors === null){
 vErrors = [err432];
 }
@@ -5133,9 +5136,10 @@ vErrors.push(err432);
 }
 errors++;
 }
-if((typeof data118 == "number") && (isFinite(data118))){
-if(data118 < 1048576 || isNaN(data118)){
-const err433 = {instancePath:instancePath+"/uplink/outbox_max_bytes",schemaPath:"#/properties/uplink/properties/outbox_max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1048576},message:"must be >= 1048576",schema:1048576,parentSchema:schema11.properties.uplink.properties.outbox_max_bytes,data:data118};
+let data118 = data112.prefix;
+if(typeof data118 === "string"){
+if(func3(data118) > 100){
+const err433 = {instancePath:instancePath+"/uplink/prefix",schemaPath:"#/properties/uplink/properties/prefix/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema11.properties.uplink.properties.prefix,data:data118};
 if(vErrors === null){
 vErrors = [err433];
 }
@@ -5145,10 +5149,8 @@ vErrors.push(err433);
 errors++;
 }
 }
-let data119 = data110.outbox_max_age_days;
-if((typeof data119 == "number") && (isFinite(data119))){
-if(data119 < 0.001 || isNaN(data119)){
-const err434 = {instancePath:instancePath+"/uplink/outbox_max_age_days",schemaPath:"#/properties/uplink/properties/outbox_max_age_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001",schema:0.001,parentSchema:schema11.properties.uplink.properties.outbox_max_age_days,data:data119};
+else {
+const err434 = {instancePath:instancePath+"/uplink/prefix",schemaPath:"#/properties/uplink/properties/prefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.uplink.properties.prefix.type,parentSchema:schema11.properties.uplink.properties.prefix,data:data118};
 if(vErrors === null){
 vErrors = [err434];
 }
@@ -5157,9 +5159,9 @@ vErrors.push(err434);
 }
 errors++;
 }
-}
-else {
-const err435 = {instancePath:instancePath+"/uplink/outbox_max_age_days",schemaPath:"#/properties/uplink/properties/outbox_max_age_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uplink.properties.outbox_max_age_days.type,parentSchema:schema11.properties.uplink.properties.outbox_max_age_days,data:data119};
+let data119 = data112.chunk_bytes;
+if(!(((typeof data119 == "number") && (!(data119 % 1) && !isNaN(data119))) && (isFinite(data119)))){
+const err435 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.chunk_bytes.type,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data119};
 if(vErrors === null){
 vErrors = [err435];
 }
@@ -5168,9 +5170,9 @@ vErrors.push(err435);
 }
 errors++;
 }
-let data120 = data110.publish_timeout_ms;
-if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
-const err436 = {instancePath:instancePath+"/uplink/publish_timeout_ms",schemaPath:"#/properties/uplink/properties/publish_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.publish_timeout_ms.type,parentSchema:schema11.properties.uplink.properties.publish_timeout_ms,data:data120};
+if((typeof data119 == "number") && (isFinite(data119))){
+if(data119 > 65536 || isNaN(data119)){
+const err436 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536",schema:65536,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data119};
 if(vErrors === null){
 vErrors = [err436];
 }
@@ -5179,9 +5181,8 @@ vErrors.push(err436);
 }
 errors++;
 }
-if((typeof data120 == "number") && (isFinite(data120))){
-if(data120 < 500 || isNaN(data120)){
-const err437 = {instancePath:instancePath+"/uplink/publish_timeout_ms",schemaPath:"#/properties/uplink/properties/publish_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 500},message:"must be >= 500",schema:500,parentSchema:schema11.properties.uplink.properties.publish_timeout_ms,data:data120};
+if(data119 < 1024 || isNaN(data119)){
+const err437 = {instancePath:instancePath+"/uplink/chunk_bytes",schemaPath:"#/properties/uplink/properties/chunk_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1024},message:"must be >= 1024",schema:1024,parentSchema:schema11.properties.uplink.properties.chunk_bytes,data:data119};
 if(vErrors === null){
 vErrors = [err437];
 }
@@ -5191,10 +5192,9 @@ vErrors.push(err437);
 errors++;
 }
 }
-let data121 = data110.receipt_timeout_s;
-if((typeof data121 == "number") && (isFinite(data121))){
-if(data121 < 0.5 || isNaN(data121)){
-const err438 = {instancePath:instancePath+"/uplink/receipt_timeout_s",schemaPath:"#/properties/uplink/properties/receipt_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.uplink.properties.receipt_timeout_s,data:data121};
+let data120 = data112.outbox_max_bytes;
+if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
+const err438 = {instancePath:instancePath+"/uplink/outbox_max_bytes",schemaPath:"#/properties/uplink/properties/outbox_max_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.outbox_max_bytes.type,parentSchema:schema11.properties.uplink.properties.outbox_max_bytes,data:data120};
 if(vErrors === null){
 vErrors = [err438];
 }
@@ -5203,9 +5203,9 @@ vErrors.push(err438);
 }
 errors++;
 }
-}
-else {
-const err439 = {instancePath:instancePath+"/uplink/receipt_timeout_s",schemaPath:"#/properties/uplink/properties/receipt_timeout_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uplink.properties.receipt_timeout_s.type,parentSchema:schema11.properties.uplink.properties.receipt_timeout_s,data:data121};
+if((typeof data120 == "number") && (isFinite(data120))){
+if(data120 < 1048576 || isNaN(data120)){
+const err439 = {instancePath:instancePath+"/uplink/outbox_max_bytes",schemaPath:"#/properties/uplink/properties/outbox_max_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1048576},message:"must be >= 1048576",schema:1048576,parentSchema:schema11.properties.uplink.properties.outbox_max_bytes,data:data120};
 if(vErrors === null){
 vErrors = [err439];
 }
@@ -5214,9 +5214,11 @@ vErrors.push(err439);
 }
 errors++;
 }
-let data122 = data110.retry_min_ms;
-if(!(((typeof data122 == "number") && (!(data122 % 1) && !isNaN(data122))) && (isFinite(data122)))){
-const err440 = {instancePath:instancePath+"/uplink/retry_min_ms",schemaPath:"#/properties/uplink/properties/retry_min_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.retry_min_ms.type,parentSchema:schema11.properties.uplink.properties.retry_min_ms,data:data122};
+}
+let data121 = data112.outbox_max_age_days;
+if((typeof data121 == "number") && (isFinite(data121))){
+if(data121 < 0.001 || isNaN(data121)){
+const err440 = {instancePath:instancePath+"/uplink/outbox_max_age_days",schemaPath:"#/properties/uplink/properties/outbox_max_age_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.001},message:"must be >= 0.001",schema:0.001,parentSchema:schema11.properties.uplink.properties.outbox_max_age_days,data:data121};
 if(vErrors === null){
 vErrors = [err440];
 }
@@ -5225,9 +5227,9 @@ vErrors.push(err440);
 }
 errors++;
 }
-if((typeof data122 == "number") && (isFinite(data122))){
-if(data122 < 50 || isNaN(data122)){
-const err441 = {instancePath:instancePath+"/uplink/retry_min_ms",schemaPath:"#/properties/uplink/properties/retry_min_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 50},message:"must be >= 50",schema:50,parentSchema:schema11.properties.uplink.properties.retry_min_ms,data:data122};
+}
+else {
+const err441 = {instancePath:instancePath+"/uplink/outbox_max_age_days",schemaPath:"#/properties/uplink/properties/outbox_max_age_days/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uplink.properties.outbox_max_age_days.type,parentSchema:schema11.properties.uplink.properties.outbox_max_age_days,data:data121};
 if(vErrors === null){
 vErrors = [err441];
 }
@@ -5236,10 +5238,9 @@ vErrors.push(err441);
 }
 errors++;
 }
-}
-let data123 = data110.retry_max_ms;
-if(!(((typeof data123 == "number") && (!(data123 % 1) && !isNaN(data123))) && (isFinite(data123)))){
-const err442 = {instancePath:instancePath+"/uplink/retry_max_ms",schemaPath:"#/properties/uplink/properties/retry_max_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.retry_max_ms.type,parentSchema:schema11.properties.uplink.properties.retry_max_ms,data:data123};
+let data122 = data112.publish_timeout_ms;
+if(!(((typeof data122 == "number") && (!(data122 % 1) && !isNaN(data122))) && (isFinite(data122)))){
+const err442 = {instancePath:instancePath+"/uplink/publish_timeout_ms",schemaPath:"#/properties/uplink/properties/publish_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.publish_timeout_ms.type,parentSchema:schema11.properties.uplink.properties.publish_timeout_ms,data:data122};
 if(vErrors === null){
 vErrors = [err442];
 }
@@ -5248,9 +5249,9 @@ vErrors.push(err442);
 }
 errors++;
 }
-if((typeof data123 == "number") && (isFinite(data123))){
-if(data123 < 100 || isNaN(data123)){
-const err443 = {instancePath:instancePath+"/uplink/retry_max_ms",schemaPath:"#/properties/uplink/properties/retry_max_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.uplink.properties.retry_max_ms,data:data123};
+if((typeof data122 == "number") && (isFinite(data122))){
+if(data122 < 500 || isNaN(data122)){
+const err443 = {instancePath:instancePath+"/uplink/publish_timeout_ms",schemaPath:"#/properties/uplink/properties/publish_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 500},message:"must be >= 500",schema:500,parentSchema:schema11.properties.uplink.properties.publish_timeout_ms,data:data122};
 if(vErrors === null){
 vErrors = [err443];
 }
@@ -5260,9 +5261,10 @@ vErrors.push(err443);
 errors++;
 }
 }
-let data124 = data110.inflight;
-if(!(((typeof data124 == "number") && (!(data124 % 1) && !isNaN(data124))) && (isFinite(data124)))){
-const err444 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.inflight.type,parentSchema:schema11.properties.uplink.properties.inflight,data:data124};
+let data123 = data112.receipt_timeout_s;
+if((typeof data123 == "number") && (isFinite(data123))){
+if(data123 < 0.5 || isNaN(data123)){
+const err444 = {instancePath:instancePath+"/uplink/receipt_timeout_s",schemaPath:"#/properties/uplink/properties/receipt_timeout_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0.5},message:"must be >= 0.5",schema:0.5,parentSchema:schema11.properties.uplink.properties.receipt_timeout_s,data:data123};
 if(vErrors === null){
 vErrors = [err444];
 }
@@ -5271,9 +5273,9 @@ vErrors.push(err444);
 }
 errors++;
 }
-if((typeof data124 == "number") && (isFinite(data124))){
-if(data124 > 256 || isNaN(data124)){
-const err445 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.uplink.properties.inflight,data:data124};
+}
+else {
+const err445 = {instancePath:instancePath+"/uplink/receipt_timeout_s",schemaPath:"#/properties/uplink/properties/receipt_timeout_s/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.uplink.properties.receipt_timeout_s.type,parentSchema:schema11.properties.uplink.properties.receipt_timeout_s,data:data123};
 if(vErrors === null){
 vErrors = [err445];
 }
@@ -5282,8 +5284,9 @@ vErrors.push(err445);
 }
 errors++;
 }
-if(data124 < 1 || isNaN(data124)){
-const err446 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.uplink.properties.inflight,data:data124};
+let data124 = data112.retry_min_ms;
+if(!(((typeof data124 == "number") && (!(data124 % 1) && !isNaN(data124))) && (isFinite(data124)))){
+const err446 = {instancePath:instancePath+"/uplink/retry_min_ms",schemaPath:"#/properties/uplink/properties/retry_min_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.retry_min_ms.type,parentSchema:schema11.properties.uplink.properties.retry_min_ms,data:data124};
 if(vErrors === null){
 vErrors = [err446];
 }
@@ -5292,10 +5295,9 @@ vErrors.push(err446);
 }
 errors++;
 }
-}
-let data125 = data110.keepalive_s;
-if(!(((typeof data125 == "number") && (!(data125 % 1) && !isNaN(data125))) && (isFinite(data125)))){
-const err447 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.keepalive_s.type,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data125};
+if((typeof data124 == "number") && (isFinite(data124))){
+if(data124 < 50 || isNaN(data124)){
+const err447 = {instancePath:instancePath+"/uplink/retry_min_ms",schemaPath:"#/properties/uplink/properties/retry_min_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 50},message:"must be >= 50",schema:50,parentSchema:schema11.properties.uplink.properties.retry_min_ms,data:data124};
 if(vErrors === null){
 vErrors = [err447];
 }
@@ -5304,9 +5306,10 @@ vErrors.push(err447);
 }
 errors++;
 }
-if((typeof data125 == "number") && (isFinite(data125))){
-if(data125 > 3600 || isNaN(data125)){
-const err448 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data125};
+}
+let data125 = data112.retry_max_ms;
+if(!(((typeof data125 == "number") && (!(data125 % 1) && !isNaN(data125))) && (isFinite(data125)))){
+const err448 = {instancePath:instancePath+"/uplink/retry_max_ms",schemaPath:"#/properties/uplink/properties/retry_max_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.retry_max_ms.type,parentSchema:schema11.properties.uplink.properties.retry_max_ms,data:data125};
 if(vErrors === null){
 vErrors = [err448];
 }
@@ -5315,8 +5318,9 @@ vErrors.push(err448);
 }
 errors++;
 }
-if(data125 < 5 || isNaN(data125)){
-const err449 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data125};
+if((typeof data125 == "number") && (isFinite(data125))){
+if(data125 < 100 || isNaN(data125)){
+const err449 = {instancePath:instancePath+"/uplink/retry_max_ms",schemaPath:"#/properties/uplink/properties/retry_max_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.uplink.properties.retry_max_ms,data:data125};
 if(vErrors === null){
 vErrors = [err449];
 }
@@ -5326,9 +5330,9 @@ vErrors.push(err449);
 errors++;
 }
 }
-let data126 = data110.health_interval_s;
+let data126 = data112.inflight;
 if(!(((typeof data126 == "number") && (!(data126 % 1) && !isNaN(data126))) && (isFinite(data126)))){
-const err450 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.health_interval_s.type,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data126};
+const err450 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.inflight.type,parentSchema:schema11.properties.uplink.properties.inflight,data:data126};
 if(vErrors === null){
 vErrors = [err450];
 }
@@ -5338,8 +5342,8 @@ vErrors.push(err450);
 errors++;
 }
 if((typeof data126 == "number") && (isFinite(data126))){
-if(data126 > 3600 || isNaN(data126)){
-const err451 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data126};
+if(data126 > 256 || isNaN(data126)){
+const err451 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256",schema:256,parentSchema:schema11.properties.uplink.properties.inflight,data:data126};
 if(vErrors === null){
 vErrors = [err451];
 }
@@ -5348,8 +5352,8 @@ vErrors.push(err451);
 }
 errors++;
 }
-if(data126 < 5 || isNaN(data126)){
-const err452 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data126};
+if(data126 < 1 || isNaN(data126)){
+const err452 = {instancePath:instancePath+"/uplink/inflight",schemaPath:"#/properties/uplink/properties/inflight/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.uplink.properties.inflight,data:data126};
 if(vErrors === null){
 vErrors = [err452];
 }
@@ -5359,9 +5363,9 @@ vErrors.push(err452);
 errors++;
 }
 }
-let data127 = data110.audit_head_interval_s;
+let data127 = data112.keepalive_s;
 if(!(((typeof data127 == "number") && (!(data127 % 1) && !isNaN(data127))) && (isFinite(data127)))){
-const err453 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.audit_head_interval_s.type,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data127};
+const err453 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.keepalive_s.type,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data127};
 if(vErrors === null){
 vErrors = [err453];
 }
@@ -5371,8 +5375,8 @@ vErrors.push(err453);
 errors++;
 }
 if((typeof data127 == "number") && (isFinite(data127))){
-if(data127 > 86400 || isNaN(data127)){
-const err454 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data127};
+if(data127 > 3600 || isNaN(data127)){
+const err454 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data127};
 if(vErrors === null){
 vErrors = [err454];
 }
@@ -5382,7 +5386,7 @@ vErrors.push(err454);
 errors++;
 }
 if(data127 < 5 || isNaN(data127)){
-const err455 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data127};
+const err455 = {instancePath:instancePath+"/uplink/keepalive_s",schemaPath:"#/properties/uplink/properties/keepalive_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.keepalive_s,data:data127};
 if(vErrors === null){
 vErrors = [err455];
 }
@@ -5392,9 +5396,9 @@ vErrors.push(err455);
 errors++;
 }
 }
-let data128 = data110.audit_keep_days;
+let data128 = data112.health_interval_s;
 if(!(((typeof data128 == "number") && (!(data128 % 1) && !isNaN(data128))) && (isFinite(data128)))){
-const err456 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.audit_keep_days.type,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data128};
+const err456 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.health_interval_s.type,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data128};
 if(vErrors === null){
 vErrors = [err456];
 }
@@ -5404,8 +5408,8 @@ vErrors.push(err456);
 errors++;
 }
 if((typeof data128 == "number") && (isFinite(data128))){
-if(data128 > 36500 || isNaN(data128)){
-const err457 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 36500},message:"must be <= 36500",schema:36500,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data128};
+if(data128 > 3600 || isNaN(data128)){
+const err457 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600",schema:3600,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data128};
 if(vErrors === null){
 vErrors = [err457];
 }
@@ -5414,8 +5418,8 @@ vErrors.push(err457);
 }
 errors++;
 }
-if(data128 < 0 || isNaN(data128)){
-const err458 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data128};
+if(data128 < 5 || isNaN(data128)){
+const err458 = {instancePath:instancePath+"/uplink/health_interval_s",schemaPath:"#/properties/uplink/properties/health_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.health_interval_s,data:data128};
 if(vErrors === null){
 vErrors = [err458];
 }
@@ -5425,9 +5429,9 @@ vErrors.push(err458);
 errors++;
 }
 }
-let data129 = data110.session_expiry_s;
+let data129 = data112.audit_head_interval_s;
 if(!(((typeof data129 == "number") && (!(data129 % 1) && !isNaN(data129))) && (isFinite(data129)))){
-const err459 = {instancePath:instancePath+"/uplink/session_expiry_s",schemaPath:"#/properties/uplink/properties/session_expiry_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.session_expiry_s.type,parentSchema:schema11.properties.uplink.properties.session_expiry_s,data:data129};
+const err459 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.audit_head_interval_s.type,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data129};
 if(vErrors === null){
 vErrors = [err459];
 }
@@ -5437,8 +5441,8 @@ vErrors.push(err459);
 errors++;
 }
 if((typeof data129 == "number") && (isFinite(data129))){
-if(data129 < 86400 || isNaN(data129)){
-const err460 = {instancePath:instancePath+"/uplink/session_expiry_s",schemaPath:"#/properties/uplink/properties/session_expiry_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 86400},message:"must be >= 86400",schema:86400,parentSchema:schema11.properties.uplink.properties.session_expiry_s,data:data129};
+if(data129 > 86400 || isNaN(data129)){
+const err460 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data129};
 if(vErrors === null){
 vErrors = [err460];
 }
@@ -5447,10 +5451,8 @@ vErrors.push(err460);
 }
 errors++;
 }
-}
-let data130 = data110.reconnect_ms;
-if(!(((typeof data130 == "number") && (!(data130 % 1) && !isNaN(data130))) && (isFinite(data130)))){
-const err461 = {instancePath:instancePath+"/uplink/reconnect_ms",schemaPath:"#/properties/uplink/properties/reconnect_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.reconnect_ms.type,parentSchema:schema11.properties.uplink.properties.reconnect_ms,data:data130};
+if(data129 < 5 || isNaN(data129)){
+const err461 = {instancePath:instancePath+"/uplink/audit_head_interval_s",schemaPath:"#/properties/uplink/properties/audit_head_interval_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 5},message:"must be >= 5",schema:5,parentSchema:schema11.properties.uplink.properties.audit_head_interval_s,data:data129};
 if(vErrors === null){
 vErrors = [err461];
 }
@@ -5459,9 +5461,10 @@ vErrors.push(err461);
 }
 errors++;
 }
-if((typeof data130 == "number") && (isFinite(data130))){
-if(data130 < 100 || isNaN(data130)){
-const err462 = {instancePath:instancePath+"/uplink/reconnect_ms",schemaPath:"#/properties/uplink/properties/reconnect_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.uplink.properties.reconnect_ms,data:data130};
+}
+let data130 = data112.audit_keep_days;
+if(!(((typeof data130 == "number") && (!(data130 % 1) && !isNaN(data130))) && (isFinite(data130)))){
+const err462 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.audit_keep_days.type,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data130};
 if(vErrors === null){
 vErrors = [err462];
 }
@@ -5470,10 +5473,9 @@ vErrors.push(err462);
 }
 errors++;
 }
-}
-}
-else {
-const err463 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uplink.type,parentSchema:schema11.properties.uplink,data:data110};
+if((typeof data130 == "number") && (isFinite(data130))){
+if(data130 > 36500 || isNaN(data130)){
+const err463 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/maximum",keyword:"maximum",params:{comparison: "<=", limit: 36500},message:"must be <= 36500",schema:36500,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data130};
 if(vErrors === null){
 vErrors = [err463];
 }
@@ -5482,34 +5484,8 @@ vErrors.push(err463);
 }
 errors++;
 }
-let data131 = data.web;
-if(data131 && typeof data131 == "object" && !Array.isArray(data131)){
-if(data131.enabled === undefined){
-data131.enabled = true;
-}
-if(data131.host === undefined){
-data131.host = "0.0.0.0";
-}
-if(data131.port === undefined){
-data131.port = 8443;
-}
-if(data131.cert_file === undefined){
-data131.cert_file = "";
-}
-if(data131.key_file === undefined){
-data131.key_file = "";
-}
-if(data131.session_idle_min === undefined){
-data131.session_idle_min = 30;
-}
-if(data131.session_max_h === undefined){
-data131.session_max_h = 12;
-}
-if(data131.metrics_token_file === undefined){
-data131.metrics_token_file = "";
-}
-if(data131.enabled === undefined){
-const err464 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
+if(data130 < 0 || isNaN(data130)){
+const err464 = {instancePath:instancePath+"/uplink/audit_keep_days",schemaPath:"#/properties/uplink/properties/audit_keep_days/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.uplink.properties.audit_keep_days,data:data130};
 if(vErrors === null){
 vErrors = [err464];
 }
@@ -5518,8 +5494,10 @@ vErrors.push(err464);
 }
 errors++;
 }
-if(data131.host === undefined){
-const err465 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
+}
+let data131 = data112.session_expiry_s;
+if(!(((typeof data131 == "number") && (!(data131 % 1) && !isNaN(data131))) && (isFinite(data131)))){
+const err465 = {instancePath:instancePath+"/uplink/session_expiry_s",schemaPath:"#/properties/uplink/properties/session_expiry_s/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.session_expiry_s.type,parentSchema:schema11.properties.uplink.properties.session_expiry_s,data:data131};
 if(vErrors === null){
 vErrors = [err465];
 }
@@ -5528,8 +5506,9 @@ vErrors.push(err465);
 }
 errors++;
 }
-if(data131.port === undefined){
-const err466 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
+if((typeof data131 == "number") && (isFinite(data131))){
+if(data131 < 86400 || isNaN(data131)){
+const err466 = {instancePath:instancePath+"/uplink/session_expiry_s",schemaPath:"#/properties/uplink/properties/session_expiry_s/minimum",keyword:"minimum",params:{comparison: ">=", limit: 86400},message:"must be >= 86400",schema:86400,parentSchema:schema11.properties.uplink.properties.session_expiry_s,data:data131};
 if(vErrors === null){
 vErrors = [err466];
 }
@@ -5538,8 +5517,10 @@ vErrors.push(err466);
 }
 errors++;
 }
-if(data131.cert_file === undefined){
-const err467 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "cert_file"},message:"must have required property '"+"cert_file"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
+}
+let data132 = data112.reconnect_ms;
+if(!(((typeof data132 == "number") && (!(data132 % 1) && !isNaN(data132))) && (isFinite(data132)))){
+const err467 = {instancePath:instancePath+"/uplink/reconnect_ms",schemaPath:"#/properties/uplink/properties/reconnect_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.uplink.properties.reconnect_ms.type,parentSchema:schema11.properties.uplink.properties.reconnect_ms,data:data132};
 if(vErrors === null){
 vErrors = [err467];
 }
@@ -5548,8 +5529,9 @@ vErrors.push(err467);
 }
 errors++;
 }
-if(data131.key_file === undefined){
-const err468 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
+if((typeof data132 == "number") && (isFinite(data132))){
+if(data132 < 100 || isNaN(data132)){
+const err468 = {instancePath:instancePath+"/uplink/reconnect_ms",schemaPath:"#/properties/uplink/properties/reconnect_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 100},message:"must be >= 100",schema:100,parentSchema:schema11.properties.uplink.properties.reconnect_ms,data:data132};
 if(vErrors === null){
 vErrors = [err468];
 }
@@ -5558,8 +5540,10 @@ vErrors.push(err468);
 }
 errors++;
 }
-if(data131.session_idle_min === undefined){
-const err469 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "session_idle_min"},message:"must have required property '"+"session_idle_min"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
+}
+}
+else {
+const err469 = {instancePath:instancePath+"/uplink",schemaPath:"#/properties/uplink/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.uplink.type,parentSchema:schema11.properties.uplink,data:data112};
 if(vErrors === null){
 vErrors = [err469];
 }
@@ -5568,8 +5552,34 @@ vErrors.push(err469);
 }
 errors++;
 }
-if(data131.session_max_h === undefined){
-const err470 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "session_max_h"},message:"must have required property '"+"session_max_h"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
+let data133 = data.web;
+if(data133 && typeof data133 == "object" && !Array.isArray(data133)){
+if(data133.enabled === undefined){
+data133.enabled = true;
+}
+if(data133.host === undefined){
+data133.host = "0.0.0.0";
+}
+if(data133.port === undefined){
+data133.port = 8443;
+}
+if(data133.cert_file === undefined){
+data133.cert_file = "";
+}
+if(data133.key_file === undefined){
+data133.key_file = "";
+}
+if(data133.session_idle_min === undefined){
+data133.session_idle_min = 30;
+}
+if(data133.session_max_h === undefined){
+data133.session_max_h = 12;
+}
+if(data133.metrics_token_file === undefined){
+data133.metrics_token_file = "";
+}
+if(data133.enabled === undefined){
+const err470 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data133};
 if(vErrors === null){
 vErrors = [err470];
 }
@@ -5578,8 +5588,8 @@ vErrors.push(err470);
 }
 errors++;
 }
-if(data131.metrics_token_file === undefined){
-const err471 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "metrics_token_file"},message:"must have required property '"+"metrics_token_file"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data131};
+if(data133.host === undefined){
+const err471 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data133};
 if(vErrors === null){
 vErrors = [err471];
 }
@@ -5588,9 +5598,8 @@ vErrors.push(err471);
 }
 errors++;
 }
-for(const key18 in data131){
-if(!((((((((key18 === "enabled") || (key18 === "host")) || (key18 === "port")) || (key18 === "cert_file")) || (key18 === "key_file")) || (key18 === "session_idle_min")) || (key18 === "session_max_h")) || (key18 === "metrics_token_file"))){
-const err472 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.web,data:data131};
+if(data133.port === undefined){
+const err472 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data133};
 if(vErrors === null){
 vErrors = [err472];
 }
@@ -5599,10 +5608,8 @@ vErrors.push(err472);
 }
 errors++;
 }
-}
-let data132 = data131.enabled;
-if(typeof data132 !== "boolean"){
-const err473 = {instancePath:instancePath+"/web/enabled",schemaPath:"#/properties/web/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.web.properties.enabled.type,parentSchema:schema11.properties.web.properties.enabled,data:data132};
+if(data133.cert_file === undefined){
+const err473 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "cert_file"},message:"must have required property '"+"cert_file"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data133};
 if(vErrors === null){
 vErrors = [err473];
 }
@@ -5611,10 +5618,8 @@ vErrors.push(err473);
 }
 errors++;
 }
-let data133 = data131.host;
-if(typeof data133 === "string"){
-if(func3(data133) > 64){
-const err474 = {instancePath:instancePath+"/web/host",schemaPath:"#/properties/web/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.web.properties.host,data:data133};
+if(data133.key_file === undefined){
+const err474 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "key_file"},message:"must have required property '"+"key_file"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data133};
 if(vErrors === null){
 vErrors = [err474];
 }
@@ -5623,9 +5628,8 @@ vErrors.push(err474);
 }
 errors++;
 }
-}
-else {
-const err475 = {instancePath:instancePath+"/web/host",schemaPath:"#/properties/web/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.host.type,parentSchema:schema11.properties.web.properties.host,data:data133};
+if(data133.session_idle_min === undefined){
+const err475 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "session_idle_min"},message:"must have required property '"+"session_idle_min"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data133};
 if(vErrors === null){
 vErrors = [err475];
 }
@@ -5634,9 +5638,8 @@ vErrors.push(err475);
 }
 errors++;
 }
-let data134 = data131.port;
-if(!(((typeof data134 == "number") && (!(data134 % 1) && !isNaN(data134))) && (isFinite(data134)))){
-const err476 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.port.type,parentSchema:schema11.properties.web.properties.port,data:data134};
+if(data133.session_max_h === undefined){
+const err476 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "session_max_h"},message:"must have required property '"+"session_max_h"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data133};
 if(vErrors === null){
 vErrors = [err476];
 }
@@ -5645,9 +5648,8 @@ vErrors.push(err476);
 }
 errors++;
 }
-if((typeof data134 == "number") && (isFinite(data134))){
-if(data134 > 65535 || isNaN(data134)){
-const err477 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.web.properties.port,data:data134};
+if(data133.metrics_token_file === undefined){
+const err477 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/required",keyword:"required",params:{missingProperty: "metrics_token_file"},message:"must have required property '"+"metrics_token_file"+"'",schema:schema11.properties.web.required,parentSchema:schema11.properties.web,data:data133};
 if(vErrors === null){
 vErrors = [err477];
 }
@@ -5656,8 +5658,9 @@ vErrors.push(err477);
 }
 errors++;
 }
-if(data134 < 0 || isNaN(data134)){
-const err478 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.web.properties.port,data:data134};
+for(const key18 in data133){
+if(!((((((((key18 === "enabled") || (key18 === "host")) || (key18 === "port")) || (key18 === "cert_file")) || (key18 === "key_file")) || (key18 === "session_idle_min")) || (key18 === "session_max_h")) || (key18 === "metrics_token_file"))){
+const err478 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.web,data:data133};
 if(vErrors === null){
 vErrors = [err478];
 }
@@ -5667,10 +5670,9 @@ vErrors.push(err478);
 errors++;
 }
 }
-let data135 = data131.cert_file;
-if(typeof data135 === "string"){
-if(func3(data135) > 4096){
-const err479 = {instancePath:instancePath+"/web/cert_file",schemaPath:"#/properties/web/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.web.properties.cert_file,data:data135};
+let data134 = data133.enabled;
+if(typeof data134 !== "boolean"){
+const err479 = {instancePath:instancePath+"/web/enabled",schemaPath:"#/properties/web/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema11.properties.web.properties.enabled.type,parentSchema:schema11.properties.web.properties.enabled,data:data134};
 if(vErrors === null){
 vErrors = [err479];
 }
@@ -5679,9 +5681,10 @@ vErrors.push(err479);
 }
 errors++;
 }
-}
-else {
-const err480 = {instancePath:instancePath+"/web/cert_file",schemaPath:"#/properties/web/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.cert_file.type,parentSchema:schema11.properties.web.properties.cert_file,data:data135};
+let data135 = data133.host;
+if(typeof data135 === "string"){
+if(func3(data135) > 64){
+const err480 = {instancePath:instancePath+"/web/host",schemaPath:"#/properties/web/properties/host/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",schema:64,parentSchema:schema11.properties.web.properties.host,data:data135};
 if(vErrors === null){
 vErrors = [err480];
 }
@@ -5690,10 +5693,9 @@ vErrors.push(err480);
 }
 errors++;
 }
-let data136 = data131.key_file;
-if(typeof data136 === "string"){
-if(func3(data136) > 4096){
-const err481 = {instancePath:instancePath+"/web/key_file",schemaPath:"#/properties/web/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.web.properties.key_file,data:data136};
+}
+else {
+const err481 = {instancePath:instancePath+"/web/host",schemaPath:"#/properties/web/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.host.type,parentSchema:schema11.properties.web.properties.host,data:data135};
 if(vErrors === null){
 vErrors = [err481];
 }
@@ -5702,9 +5704,9 @@ vErrors.push(err481);
 }
 errors++;
 }
-}
-else {
-const err482 = {instancePath:instancePath+"/web/key_file",schemaPath:"#/properties/web/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.key_file.type,parentSchema:schema11.properties.web.properties.key_file,data:data136};
+let data136 = data133.port;
+if(!(((typeof data136 == "number") && (!(data136 % 1) && !isNaN(data136))) && (isFinite(data136)))){
+const err482 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.port.type,parentSchema:schema11.properties.web.properties.port,data:data136};
 if(vErrors === null){
 vErrors = [err482];
 }
@@ -5713,9 +5715,9 @@ vErrors.push(err482);
 }
 errors++;
 }
-let data137 = data131.session_idle_min;
-if(!(((typeof data137 == "number") && (!(data137 % 1) && !isNaN(data137))) && (isFinite(data137)))){
-const err483 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.session_idle_min.type,parentSchema:schema11.properties.web.properties.session_idle_min,data:data137};
+if((typeof data136 == "number") && (isFinite(data136))){
+if(data136 > 65535 || isNaN(data136)){
+const err483 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema11.properties.web.properties.port,data:data136};
 if(vErrors === null){
 vErrors = [err483];
 }
@@ -5724,9 +5726,8 @@ vErrors.push(err483);
 }
 errors++;
 }
-if((typeof data137 == "number") && (isFinite(data137))){
-if(data137 > 1440 || isNaN(data137)){
-const err484 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.web.properties.session_idle_min,data:data137};
+if(data136 < 0 || isNaN(data136)){
+const err484 = {instancePath:instancePath+"/web/port",schemaPath:"#/properties/web/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.web.properties.port,data:data136};
 if(vErrors === null){
 vErrors = [err484];
 }
@@ -5735,8 +5736,11 @@ vErrors.push(err484);
 }
 errors++;
 }
-if(data137 < 1 || isNaN(data137)){
-const err485 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.web.properties.session_idle_min,data:data137};
+}
+let data137 = data133.cert_file;
+if(typeof data137 === "string"){
+if(func3(data137) > 4096){
+const err485 = {instancePath:instancePath+"/web/cert_file",schemaPath:"#/properties/web/properties/cert_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.web.properties.cert_file,data:data137};
 if(vErrors === null){
 vErrors = [err485];
 }
@@ -5746,9 +5750,8 @@ vErrors.push(err485);
 errors++;
 }
 }
-let data138 = data131.session_max_h;
-if(!(((typeof data138 == "number") && (!(data138 % 1) && !isNaN(data138))) && (isFinite(data138)))){
-const err486 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.session_max_h.type,parentSchema:schema11.properties.web.properties.session_max_h,data:data138};
+else {
+const err486 = {instancePath:instancePath+"/web/cert_file",schemaPath:"#/properties/web/properties/cert_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.cert_file.type,parentSchema:schema11.properties.web.properties.cert_file,data:data137};
 if(vErrors === null){
 vErrors = [err486];
 }
@@ -5757,9 +5760,10 @@ vErrors.push(err486);
 }
 errors++;
 }
-if((typeof data138 == "number") && (isFinite(data138))){
-if(data138 > 168 || isNaN(data138)){
-const err487 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.web.properties.session_max_h,data:data138};
+let data138 = data133.key_file;
+if(typeof data138 === "string"){
+if(func3(data138) > 4096){
+const err487 = {instancePath:instancePath+"/web/key_file",schemaPath:"#/properties/web/properties/key_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.web.properties.key_file,data:data138};
 if(vErrors === null){
 vErrors = [err487];
 }
@@ -5768,8 +5772,9 @@ vErrors.push(err487);
 }
 errors++;
 }
-if(data138 < 1 || isNaN(data138)){
-const err488 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.web.properties.session_max_h,data:data138};
+}
+else {
+const err488 = {instancePath:instancePath+"/web/key_file",schemaPath:"#/properties/web/properties/key_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.key_file.type,parentSchema:schema11.properties.web.properties.key_file,data:data138};
 if(vErrors === null){
 vErrors = [err488];
 }
@@ -5778,11 +5783,9 @@ vErrors.push(err488);
 }
 errors++;
 }
-}
-let data139 = data131.metrics_token_file;
-if(typeof data139 === "string"){
-if(func3(data139) > 4096){
-const err489 = {instancePath:instancePath+"/web/metrics_token_file",schemaPath:"#/properties/web/properties/metrics_token_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.web.properties.metrics_token_file,data:data139};
+let data139 = data133.session_idle_min;
+if(!(((typeof data139 == "number") && (!(data139 % 1) && !isNaN(data139))) && (isFinite(data139)))){
+const err489 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.session_idle_min.type,parentSchema:schema11.properties.web.properties.session_idle_min,data:data139};
 if(vErrors === null){
 vErrors = [err489];
 }
@@ -5791,9 +5794,9 @@ vErrors.push(err489);
 }
 errors++;
 }
-}
-else {
-const err490 = {instancePath:instancePath+"/web/metrics_token_file",schemaPath:"#/properties/web/properties/metrics_token_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.metrics_token_file.type,parentSchema:schema11.properties.web.properties.metrics_token_file,data:data139};
+if((typeof data139 == "number") && (isFinite(data139))){
+if(data139 > 1440 || isNaN(data139)){
+const err490 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema11.properties.web.properties.session_idle_min,data:data139};
 if(vErrors === null){
 vErrors = [err490];
 }
@@ -5802,9 +5805,8 @@ vErrors.push(err490);
 }
 errors++;
 }
-}
-else {
-const err491 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.web.type,parentSchema:schema11.properties.web,data:data131};
+if(data139 < 1 || isNaN(data139)){
+const err491 = {instancePath:instancePath+"/web/session_idle_min",schemaPath:"#/properties/web/properties/session_idle_min/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.web.properties.session_idle_min,data:data139};
 if(vErrors === null){
 vErrors = [err491];
 }
@@ -5814,13 +5816,81 @@ vErrors.push(err491);
 errors++;
 }
 }
-else {
-const err492 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+let data140 = data133.session_max_h;
+if(!(((typeof data140 == "number") && (!(data140 % 1) && !isNaN(data140))) && (isFinite(data140)))){
+const err492 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.web.properties.session_max_h.type,parentSchema:schema11.properties.web.properties.session_max_h,data:data140};
 if(vErrors === null){
 vErrors = [err492];
 }
 else {
 vErrors.push(err492);
+}
+errors++;
+}
+if((typeof data140 == "number") && (isFinite(data140))){
+if(data140 > 168 || isNaN(data140)){
+const err493 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/maximum",keyword:"maximum",params:{comparison: "<=", limit: 168},message:"must be <= 168",schema:168,parentSchema:schema11.properties.web.properties.session_max_h,data:data140};
+if(vErrors === null){
+vErrors = [err493];
+}
+else {
+vErrors.push(err493);
+}
+errors++;
+}
+if(data140 < 1 || isNaN(data140)){
+const err494 = {instancePath:instancePath+"/web/session_max_h",schemaPath:"#/properties/web/properties/session_max_h/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.web.properties.session_max_h,data:data140};
+if(vErrors === null){
+vErrors = [err494];
+}
+else {
+vErrors.push(err494);
+}
+errors++;
+}
+}
+let data141 = data133.metrics_token_file;
+if(typeof data141 === "string"){
+if(func3(data141) > 4096){
+const err495 = {instancePath:instancePath+"/web/metrics_token_file",schemaPath:"#/properties/web/properties/metrics_token_file/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters",schema:4096,parentSchema:schema11.properties.web.properties.metrics_token_file,data:data141};
+if(vErrors === null){
+vErrors = [err495];
+}
+else {
+vErrors.push(err495);
+}
+errors++;
+}
+}
+else {
+const err496 = {instancePath:instancePath+"/web/metrics_token_file",schemaPath:"#/properties/web/properties/metrics_token_file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.web.properties.metrics_token_file.type,parentSchema:schema11.properties.web.properties.metrics_token_file,data:data141};
+if(vErrors === null){
+vErrors = [err496];
+}
+else {
+vErrors.push(err496);
+}
+errors++;
+}
+}
+else {
+const err497 = {instancePath:instancePath+"/web",schemaPath:"#/properties/web/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.web.type,parentSchema:schema11.properties.web,data:data133};
+if(vErrors === null){
+vErrors = [err497];
+}
+else {
+vErrors.push(err497);
+}
+errors++;
+}
+}
+else {
+const err498 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err498];
+}
+else {
+vErrors.push(err498);
 }
 errors++;
 }

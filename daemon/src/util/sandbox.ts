@@ -15,6 +15,8 @@ export interface SandboxView {
   write?: string[];
   /** Folders and files it may read (bound read-only). */
   read?: string[];
+  /** Device nodes it may use (e.g. a GPU's render node), where they exist. */
+  devices?: string[];
 }
 
 export const BWRAP = '/usr/bin/bwrap';
@@ -50,6 +52,9 @@ export function sandboxed(mode: SandboxMode, command: string, args: string[], vi
   // a missing input is the tool's to report, in its own words
   for (const p of view.read ?? []) binds.push('--ro-bind-try', p, p);
   for (const p of view.write ?? []) binds.push('--bind', p, p);
+  // a GPU's driver finds itself through sysfs (read-only; only for a job given a device)
+  if (view.devices?.length) binds.push('--ro-bind-try', '/sys', '/sys');
+  for (const p of view.devices ?? []) binds.push('--dev-bind-try', p, p);
   return [
     BWRAP,
     [

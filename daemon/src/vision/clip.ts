@@ -92,7 +92,7 @@ export async function analyseSegment(
   // the cores are shared between the workers' decoders and models: one decoder thread per spare core
   const threads = Math.max(1, Math.floor(availableParallelism() / options.workers));
   const seekS = await segmentSeekS(options.ffprobe, seg.clip.file, info, seg.startS);
-  const frames = decodeFrames(options.ffmpeg, seg.clip.file, info, options.fps, decode, { startS: seg.startS, durationS: seg.durationS, seekS }, signal, threads);
+  const frames = decodeFrames(options.ffmpeg, seg.clip.file, info, options.fps, decode, { startS: seg.startS, durationS: seg.durationS, seekS }, signal, threads, options.vaapiDevice);
   // the decoder starts now, while the models may still be loading (a worker's first segment)
   let pending: Promise<IteratorResult<VideoFrame>> | undefined = frames.next();
   let models: FaceModels;

@@ -102,9 +102,51 @@ export async function* decodeFrames(
   info: VideoInfo,
   fps: number,
   outcome: DecodeOutcome,
-  range: { startS: number; durationS: number | undefined; seekS?: number | undefined } = { startS: 0, durationS: undefined },
+  range: DecodeRange = { startS: 0, durationS: undefined },
   signal?: AbortSignal,
   threads = 0,
+  vaapiDevice?: string,
+): AsyncGenerator<VideoFrame> {
+  if (vaapiDevice) {
+    // on the GPU where it can; a clip it cannot start decoding (no device, no driver, a codec it lacks) is
+    // decoded in software, and the analysis says so
+    let started = false;
+    try {
+      for await (const frame of decodeRange(ffmpeg, file, info, fps, outcome, range, signal, threads, vaapiDevice)) {
+        started = true;
+        yield frame;
+      }
+      return;
+    } catch (err) {
+      if (started || signal?.aborted || (err as HindsightError).code !== 'video_undecodable') throw err;
+      outcome.warnings.push(`hardware decoding (VA-API, ${vaapiDevice}) failed, decoded in software: ${(err as Error).message.replace(`${file}: `, '')}`);
+    }
+  }
+  yield* decodeRange(ffmpeg, file, info, fps, outcome, range, signal, threads, undefined);
+}
+
+export interface DecodeRange {
+  startS: number;
+  durationS: number | undefined;
+  seekS?: number | undefined;
+}
+
+/** GPU decoding through VA-API: frames stay on the GPU through the fps filter; only the kept ones come down. */
+function vaapiArgs(device: string | undefined): { input: string[]; filter: string } {
+  if (!device) return { input: [], filter: '' };
+  return { input: ['-hwaccel', 'vaapi', '-hwaccel_device', device, '-hwaccel_output_format', 'vaapi'], filter: ',hwdownload,format=nv12' };
+}
+
+async function* decodeRange(
+  ffmpeg: string,
+  file: string,
+  info: VideoInfo,
+  fps: number,
+  outcome: DecodeOutcome,
+  range: DecodeRange,
+  signal: AbortSignal | undefined,
+  threads: number,
+  vaapiDevice: string | undefined,
 ): AsyncGenerator<VideoFrame> {
   // Seeking in MPEG-TS can land up to a keyframe interval after the asked time, losing frames. So seek
   // early (to `seekS`, before a known keyframe, else SEEK_PREROLL_S early: output time 0 is then exactly
@@ -118,13 +160,14 @@ export async function* decodeFrames(
   const shift = preSeek - gridStart;
   const seek = preSeek > 0 ? ['-ss', preSeek.toFixed(3)] : [];
   const skip = range.startS > gridStart ? ['-ss', (range.startS - gridStart).toFixed(3)] : [];
-  const filter = `${shift > 1e-6 ? `setpts=PTS+${shift.toFixed(6)}/TB,` : ''}fps=${fps}`;
+  const hw = vaapiArgs(vaapiDevice);
+  const filter = `${shift > 1e-6 ? `setpts=PTS+${shift.toFixed(6)}/TB,` : ''}fps=${fps}${hw.filter}`;
   const length = range.durationS !== undefined ? ['-t', range.durationS.toFixed(3)] : [];
   // warnings too: a damaged stretch of a TS file shows only as 'Packet corrupt' warnings
   // threads 0 = ffmpeg's choice; with several decoders at once one thread each avoids oversubscription
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-threads', String(threads), ...seek, '-i', file, ...skip, ...length, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', filter, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-threads', String(threads), ...hw.input, ...seek, '-i', file, ...skip, ...length, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', filter, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
   // decoding a camera's bytes is where a hostile stream would strike: in the sandbox, seeing only the clip
-  const child = spawnChild(...media(ffmpeg, args, { read: [file] }));
+  const child = spawnChild(...media(ffmpeg, args, { read: [file], devices: vaapiDevice ? [vaapiDevice] : [] }));
   let stderr = '';
   child.proc.stderr?.on('data', (c: Buffer) => {
     stderr = (stderr + c.toString('utf8')).slice(-8192);

@@ -35,6 +35,8 @@ export interface VisionOptions {
   workers: number;
   /** Nice value of the worker processes, every thread (and so of the decoders they start): 0 = unchanged. */
   nice: number;
+  /** VA-API render node for decoding, or undefined for software decoding. */
+  vaapiDevice: string | undefined;
   segmentSeconds: number;
   maxImagePixels: number;
   detector: DetectorOptions;
@@ -59,6 +61,7 @@ export function visionOptions(config: Config, modelsDir: string): VisionOptions 
     intraOpThreads: v.intra_op_threads,
     workers: v.workers,
     nice: v.nice,
+    vaapiDevice: v.hw_decode === 'vaapi' ? v.vaapi_device : undefined,
     segmentSeconds: v.segment_seconds,
     maxImagePixels: v.max_image_pixels,
     detector: {

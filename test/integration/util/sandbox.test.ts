@@ -83,6 +83,17 @@ describe('ffmpeg reads cameras in a sandbox that cannot reach the box\'s secrets
     expect(doctor.stdout).toMatch(/sandbox.*ffmpeg starts in the bubblewrap sandbox/);
   });
 
+  it('a job given a device (a GPU for hardware decoding) sees that device and /sys read-only; the others see neither', async () => {
+    // /dev/kmsg stands in for a render node: a character device outside the sandbox's own minimal /dev
+    const look = 'for p in /dev/kmsg /dev/fuse /sys/class; do test -e $p && echo "has $p"; done; touch /sys/x 2>/dev/null && echo "wrote /sys"; true';
+    const given = await runCommand(...sandboxed('bwrap', 'sh', ['-c', look], { devices: ['/dev/kmsg'] }), { timeoutMs: 10_000 });
+    expect(given.code, given.stderr).toBe(0);
+    expect(given.stdout.toString().trim().split('\n')).toEqual(['has /dev/kmsg', 'has /sys/class']);
+    const plain = await runCommand(...sandboxed('bwrap', 'sh', ['-c', look], {}), { timeoutMs: 10_000 });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout.toString().trim()).toBe('');
+  });
+
   it('the decoder of an analysis sees the clip it decodes and nothing secret', async () => {
     const dir = tempDir();
     const config = writeConfig(dir, { vision: { workers: 1 } });

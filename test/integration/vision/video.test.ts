@@ -116,6 +116,20 @@ describe('hindsight analyse on CCTV-like video (fresh clone: public-domain face)
     checkFiles(out, result);
   });
 
+  it('hardware decoding configured where the GPU is missing: decoded in software, the same result, and the analysis says so', async () => {
+    const clip = { cameraId: 'till-2', file: video, clipStartUtcMs: Date.parse(START) };
+    const soft = await analyseIncident({ clips: [clip], outDir: path.join(dir, 'soft'), options: defaultVisionOptions() });
+    const device = path.join(dir, 'no-gpu', 'renderD128');
+    const hw = await analyseIncident({ clips: [clip], outDir: path.join(dir, 'vaapi'), options: { ...defaultVisionOptions(), vaapiDevice: device } });
+    expect(soft.clips[0]!.warnings.join('\n')).not.toMatch(/VA-API/);
+    // ffmpeg's own words for the device it could not open: the GPU path was asked for, then left
+    expect(hw.clips[0]!.warnings.join('\n')).toMatch(new RegExp(`hardware decoding \\(VA-API, ${device}\\) failed, decoded in software: .*(device|vaapi|VA)`, 'i'));
+    expect(soft.subjects).toHaveLength(1);
+    expect(hw.clips[0]!.frames_analysed).toBe(soft.clips[0]!.frames_analysed);
+    expect(soft.clips[0]!.frames_analysed).toBeGreaterThan(0);
+    expect(hw.subjects.map((x) => x.crops.map((c) => c.crop.sha256))).toEqual(soft.subjects.map((x) => x.crops.map((c) => c.crop.sha256)));
+  });
+
   it('reports progress (frames done / total) and can be cancelled, stopping its ffmpeg', async () => {
     const progress: number[] = [];
     const done = await analyseIncident({

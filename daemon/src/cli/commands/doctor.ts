@@ -7,7 +7,7 @@ import type { Check } from '../../doctor/check.js';
 import { runChecks, summarize } from '../../doctor/run.js';
 import { databaseCheck, nodeCheck } from '../../kernel/doctor.js';
 import { modelFilesCheck, onnxRuntimeCheck } from '../../models/doctor.js';
-import { ffmpegCheck, ffprobeCheck } from '../../recorder/doctor.js';
+import { ffmpegCheck, ffprobeCheck, hwDecodeCheck } from '../../recorder/doctor.js';
 import { brokerDevCheck, uplinkCheck } from '../../uplink/doctor.js';
 import { webCheck } from '../../web/doctor.js';
 import { configFileInUse, configPath, loadConfigOrDefaults } from '../config-file.js';
@@ -28,6 +28,7 @@ const BOX_CHECKS: readonly Check<DoctorTarget>[] = [
   sandboxCheck,
   modelFilesCheck,
   onnxRuntimeCheck,
+  hwDecodeCheck,
   stateDirCheck,
   diskCheck,
   databaseCheck,

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { integer, number, section } from '../schema-helpers.js';
+import { integer, number, oneOf, pathString, section } from '../schema-helpers.js';
 
 /**
  * The face pipeline's numbers. Defaults come from measurements on the dev photo set and synthetic CCTV
@@ -12,8 +12,14 @@ export const VisionSection = section('Face pipeline: decode, detect, gate, track
     default: true,
   }),
   intra_op_threads: integer('Threads per onnxruntime session. 1 is as fast as 2 for these small models on 2 cores and has a better tail.', 1, 1, 8),
-  workers: integer('Worker threads analysing clip segments in parallel, each with its own model sessions and ffmpeg decoder. 2 suits a 2-core box.', 2, 1, 8),
+  workers: integer('Worker processes analysing clip segments in parallel, each with its own model sessions and ffmpeg decoder. 2 suits a 2-core box.', 2, 1, 8),
   nice: integer("Nice value of the analysis (its worker processes and the ffmpeg decoders they start), above the recorder's 0: while an incident is analysed, recording keeps the CPU it needs. 0 = the daemon's own priority.", 10, 0, 19),
+  hw_decode: oneOf(['off', 'vaapi'] as const, {
+    description:
+      'Video decoding for the analysis. "off": in software (the default and the tested path). "vaapi": on the GPU through VA-API (Intel/AMD), at `vaapi_device`; a clip the GPU cannot decode (no device, no driver, an unsupported codec) is decoded in software, said in the analysis warnings. See daemon/docs/face-pipeline.md for the service changes it needs.',
+    default: 'off',
+  }),
+  vaapi_device: pathString('The VA-API render node used when hw_decode is "vaapi".', '/dev/dri/renderD128'),
   segment_seconds: number('Clips are cut into segments of about this length so the workers share a long clip (not in crops-only mode).', 30, 5, 3600),
   max_image_pixels: integer('Largest still image decoded (width x height); larger files are refused before decoding.', 50_000_000, 1, 1_000_000_000),
   detector: section('Face detector (Ultra-Light RFB-320, 320x240 input).', {
