@@ -24,7 +24,7 @@ describe('the shipped systemd units', () => {
       expect(verify.code, verify.stderr).toBe(0);
       expect((verify.stdout + verify.stderr).trim()).toBe('');
       const security = await runCommand('systemd-analyze', ['security', '--offline=yes', '--no-pager', file], { timeoutMs: 30_000 });
-      const score = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout)?.[1]);
+      const score = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout.toString())?.[1]);
       process.stdout.write(`${unit}: exposure ${score}\n`);
       expect(score).toBeGreaterThan(0);
       expect(score).toBeLessThanOrEqual(4.0);

@@ -47,7 +47,7 @@ describe('hindsight CLI', () => {
 
     copyFileSync(path.join(MODELS_DIR, 'fr_landmark.onnx'), path.join(models, 'fr_landmark.onnx'));
     const bytes = readFileSync(path.join(models, 'fr_feature.onnx'));
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
     writeFileSync(path.join(models, 'fr_feature.onnx'), bytes);
     const tampered = await runCli(['doctor', '--config', config, '--models-dir', models]);
     expect(tampered.code).toBe(1);

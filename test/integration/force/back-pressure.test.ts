@@ -120,7 +120,7 @@ describe('force receiver back-pressure', () => {
     const all = await waitFor(() => {
       const rs = rows();
       last = counted(rs);
-      return last >= FLOOD && rs;
+      return last >= FLOOD ? rs : undefined;
     }, { timeoutMs: 60_000, what: `every junk message counted (${last} so far)` }).catch((err: Error) => {
       throw new Error(`${err.message}: ${last} counted`);
     });

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -49,7 +48,7 @@ describe('the broker config `force broker-config` writes, on a real Mosquitto', 
 
   it("a box asking for another box's client id does not take over its session", async () => {
     const b = await connect('box-b', 'box-b');
-    const closed = once(b, 'close').then(() => 'closed');
+    const closed = new Promise<string>((resolve) => b.once('close', () => resolve('closed')));
     const a = await connect('box-a', 'box-b');
     await a.publishAsync(`hindsight/v1/box-a/ev/${EV}/m`, 'own', { qos: 1 }); // a round trip after the takeover attempt
     const r = await Promise.race([b.publishAsync(`hindsight/v1/box-b/ev/${EV}/m`, 'still here', { qos: 1 }).then(() => 'acked'), closed]);

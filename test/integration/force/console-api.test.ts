@@ -257,7 +257,7 @@ describe("the force's reviewers' console: accounts, sessions, the rules every ro
     expect(auditRows(store, 'triage.accepted').at(-1)).toMatchObject({ actor_id: ids.get('Sam'), actor_role: 'supervisor', justification: 'theft of razor blades, repeat offender', detail: { crime_ref: CRIME_REF, subjects: 1, of: 2 } });
     expect(auditRows(store, 'gallery.searched').at(-1)).toMatchObject({ actor_id: ids.get('Sam'), object_ids: ['inc-till', 's0', 'P-X'], detail: { crime_ref: CRIME_REF } });
     expect((await supervisor.post(`/api/v1/triage/${store.incidents.till}/accept`, { crime_ref: CRIME_REF, necessity: 'theft of razor blades, repeat offender', subjects: ['s1'] })).status, 'decided once').toBe(400);
-    expect((await supervisor.get('/api/v1/triage')).body.incidents.map((i: { incident: string }) => i.incident), 'only the aisle incident still waits').toEqual(['inc-aisle']);
+    expect(((await supervisor.get('/api/v1/triage')).body as { incidents: { incident: string }[] }).incidents.map((i: { incident: string }) => i.incident), 'only the aisle incident still waits').toEqual(['inc-aisle']);
     // decided: its triage page and pictures are closed (the case shows only the person chosen)
     expect((await supervisor.get(`/api/v1/triage/${store.incidents.till}`)).status).toBe(409);
     expect((await supervisor.get(incident.subjects[1]!.crops[0]!)).status).toBe(409);

@@ -16,7 +16,7 @@ const ADMIN_PASSWORD = 'correct horse battery staple';
 const PASSWORD = 'four unrelated words here';
 
 /** A box's health document as the uplink sends it (PROTOCOL.md), with `cameras` recording or not and any alarms. */
-function health(cameras: [string, string][], alarms: { kind: string; subject: string; since: number }[] = []): Buffer {
+function health(cameras: [string, string][], alarms: { kind: string; subject: string; since: number; message?: string }[] = []): Buffer {
   return Buffer.from(
     JSON.stringify({
       ts: Date.now(),

@@ -33,7 +33,7 @@ describe('fleet: presence and health of every box at the force', () => {
 
   it('a box is online with its health (cameras, disk, incidents, models), offline at a clean stop, online again with a new life', async () => {
     let first: FleetBox | undefined;
-    await waitFor(async () => ((first = await box())?.state === 'online' && first.health !== null), { timeoutMs: 30_000, what: 'box-1 online with its health' });
+    await waitFor(async () => ((first = await box())?.state === 'online' && first!.health !== null), { timeoutMs: 30_000, what: 'box-1 online with its health' });
     const h = first!.health as { cameras: { id: string; state: string }[]; disk: { free_bytes: number | null }; incidents: { open: number; failed: number }; models: { name: string; sha256: string }[]; cpu: { load_pct: number }; outbox: { pending: number }; version: string };
     expect(h.cameras.map((c) => c.id)).toEqual(['till2']);
     expect(h.disk.free_bytes).toBeGreaterThan(0);

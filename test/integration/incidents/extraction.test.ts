@@ -5,7 +5,7 @@ import { controlRequest, ControlError } from '../../../daemon/src/control/client
 import type { IncidentView } from '../../../daemon/src/incidents/desk.js';
 import { sha256File } from '../../../daemon/src/util/hash.js';
 import { runCli, startDaemon, writeConfig } from '../../helpers/cli.js';
-import { addCamera, readDb, waitForFootage, waitForState } from '../../helpers/incidents.js';
+import { addCamera, readDb, waitForFootage } from '../../helpers/incidents.js';
 import { decodeErrors, probe } from '../../helpers/media.js';
 import { tempDir } from '../../helpers/paths.js';
 import type { TestProcess } from '../../helpers/process.js';

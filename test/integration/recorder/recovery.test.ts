@@ -20,7 +20,7 @@ import { startCamera } from '../../helpers/rtsp-camera.js';
 async function crashedRun(url: string, dir: string, seconds: number): Promise<{ runId: string; startedAt: number; killedAt: number }> {
   const runId = newId();
   const target = { camera: { transport: 'tcp' }, resolved: { scheme: 'rtsp' }, secrets: [] } as unknown as Parameters<typeof recordArgs>[0];
-  const input = { url, problem: () => undefined, close: () => undefined };
+  const input = { url, close: async () => undefined };
   const startedAt = Date.now();
   const child = spawnChild('ffmpeg', recordArgs(target, input, { dir, runId }, { segmentSeconds: 1, timeoutS: 5 }));
   await new Promise((r) => setTimeout(r, seconds * 1000 + 500));

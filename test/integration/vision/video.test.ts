@@ -195,7 +195,7 @@ describe('hindsight analyse on CCTV-like video (fresh clone: public-domain face)
     for (const f of readdirSync(options.modelsDir)) copyFileSync(path.join(options.modelsDir, f), path.join(models, f));
     const detector = path.join(models, 'fr_detect.onnx');
     const bytes = readFileSync(detector);
-    bytes[bytes.length >> 1] ^= 0xff;
+    bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
     writeFileSync(detector, bytes);
     const failed = analyseIncident({
       clips: [{ cameraId: 'till-2', file: video, clipStartUtcMs: 0 }],

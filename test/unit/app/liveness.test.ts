@@ -67,7 +67,7 @@ describe('liveness: what the systemd watchdog is fed on', () => {
       process.stdout.write(JSON.stringify(out));`;
     const r = await runCommand(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 30_000 });
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as Record<string, string[]>;
+    const out = JSON.parse(r.stdout.toString()) as Record<string, string[]>;
     expect(out.quiet).toEqual([]);
     expect(out.blocked!.join('\n')).toMatch(/the event loop was blocked for \d+ ms at once \(limit 400 ms\)/);
     expect(out.spinning).toHaveLength(1);

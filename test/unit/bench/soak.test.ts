@@ -8,6 +8,7 @@ import { SegmentLedger } from '../../../scripts/bench/_segment-ledger.mjs';
 import { soakPlan } from '../../../scripts/bench/_soak-plan.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
+type CameraReport = ReturnType<SegmentLedger['report']>[number];
 const seg = (id: number, cameraId: string, startUtcMs: number, endUtcMs: number) => ({ id, cameraId, startUtcMs, endUtcMs });
 
 describe('soak plan', () => {
@@ -86,7 +87,7 @@ describe('segment ledger', () => {
     l.observe(20_000, [seg(1, 'a', 0, 4000), seg(2, 'a', 4000, 8000), seg(3, 'a', 8100, 12_000)], []);
     // an outage from 12 s to 30 s, the gap opened at the last segment's end and closed by the next one
     l.observe(40_000, [seg(1, 'a', 0, 4000), seg(2, 'a', 4000, 8000), seg(3, 'a', 8100, 12_000), seg(4, 'a', 30_000, 34_000)], [{ id: 1, cameraId: 'a', startUtcMs: 12_000, endUtcMs: 30_000, reason: 'camera down' }]);
-    const [a] = l.report();
+    const [a] = l.report() as [CameraReport];
     expect(a).toMatchObject({ cameraId: 'a', segments: 4, holes: 1, lost: [], lostS: 0 });
     expect(a.recordedS).toBeCloseTo(15.9, 5);
     expect(a.gaps).toEqual([{ fromUtcMs: 12_000, toUtcMs: 30_000, reason: 'camera down' }]);
@@ -98,7 +99,7 @@ describe('segment ledger', () => {
       { id: 1, cameraId: 'a', startUtcMs: 6000, endUtcMs: 10_000, reason: 'x' },
       { id: 2, cameraId: 'b', startUtcMs: 4000, endUtcMs: null, reason: 'still down' },
     ]);
-    const [a, b] = l.report();
+    const [a, b] = l.report() as [CameraReport, CameraReport];
     expect(a.lost).toEqual([{ fromUtcMs: 4000, toUtcMs: 10_000, uncoveredMs: 2000 }]);
     expect(a.lostS).toBe(2);
     expect(b.holes).toBe(1);
@@ -119,8 +120,8 @@ describe('segment ledger', () => {
     const l = new SegmentLedger(R, T);
     l.observe(5000, [seg(1, 'a', 0, 4000)], [{ id: 7, cameraId: 'a', startUtcMs: 4000, endUtcMs: null, reason: 'down' }]);
     l.observe(30_000, [seg(1, 'a', 0, 4000), seg(2, 'a', 20_000, 24_000)], [{ id: 7, cameraId: 'a', startUtcMs: 4000, endUtcMs: 20_000, reason: 'down' }]);
-    expect(l.report()[0].gaps).toEqual([{ fromUtcMs: 4000, toUtcMs: 20_000, reason: 'down' }]);
-    expect(l.report()[0].lost).toEqual([]);
+    expect(l.report()[0]!.gaps).toEqual([{ fromUtcMs: 4000, toUtcMs: 20_000, reason: 'down' }]);
+    expect(l.report()[0]!.lost).toEqual([]);
   });
 });
 

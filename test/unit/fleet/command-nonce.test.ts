@@ -59,6 +59,19 @@ describe('high-risk commands need a fresh nonce while the clock is not synchroni
     logs: () => ({ lines: [], truncated: false }),
     markWipe: (w) => ({ marked: w.cmdId }),
     wipe: (reason) => void wipes.push(reason),
+    // not asked for by these tests
+    setConfig: () => {
+      throw new Error('not used here');
+    },
+    holdIncident: () => {
+      throw new Error('not used here');
+    },
+    planMasters: () => {
+      throw new Error('not used here');
+    },
+    sendMasters: async () => {
+      throw new Error('not used here');
+    },
   };
   const fleet = (bootId = 'boot-1', h = host): FleetCommands =>
     new FleetCommands(new CommandVerifier(db, audit, () => ks, topics, clock, { clockSynced: () => synced, bootId, monotonic: () => mono }), h, () => clock.now());
@@ -73,7 +86,8 @@ describe('high-risk commands need a fresh nonce while the clock is not synchroni
   const nonce = async (): Promise<string> => {
     const r = await send(command({ key: operator, op: 'get_nonce', iat: clock.now() }));
     expect(r.ok).toBe(true);
-    return (r as { data: { nonce: string } }).data.nonce;
+    if (!r.ok) throw new Error(r.error);
+    return String(r.data.nonce);
   };
 
   beforeEach(() => {

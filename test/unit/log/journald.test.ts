@@ -26,7 +26,7 @@ describe('log lines reach journald at their priority', () => {
       const { createLogger } = await import(${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'daemon/dist/log/logger.js')).href)});
       const log = createLogger({ level: 'debug', pretty: false });
       log.error('cannot write'); log.warn('disk low'); log.info('running'); log.debug('detail');`;
-    const env = { ...process.env, JOURNAL_STREAM: stream ?? '' };
+    const env: NodeJS.ProcessEnv = { ...process.env, JOURNAL_STREAM: stream ?? '' };
     if (stream === undefined) delete env.JOURNAL_STREAM;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', fd, 'pipe'], env });
     closeSync(fd);

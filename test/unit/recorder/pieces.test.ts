@@ -134,7 +134,7 @@ describe('ffmpeg recording arguments', () => {
       resolved: { scheme: 'rtsp' },
       secrets: ['p'],
     } as unknown as Parameters<typeof recordArgs>[0];
-    const input = { url: 'rtsp://127.0.0.1:40000/x', problem: () => undefined, close: () => undefined };
+    const input = { url: 'rtsp://127.0.0.1:40000/x', close: async () => undefined };
     const args = recordArgs(target, input, { dir: '/buf/till1', runId: '01HZZZZZZZZZZZZZZZZZZZZZZZ' }, { segmentSeconds: 4, timeoutS: 10 });
     const after = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
     expect(after('-protocol_whitelist')).toBe('tcp,udp,rtp');
