@@ -187,6 +187,26 @@ describe('hindsight analyse on CCTV-like video (fresh clone: public-domain face)
     expect(at!.decoders.every((n) => n === 10), `decoders' nice: ${at!.decoders.join(', ')}`).toBe(true);
   });
 
+  it('a worker that dies (a native crash, the OOM killer) fails that analysis with the reason; the caller carries on', async () => {
+    let killed: number | undefined;
+    const crashed = analyseIncident({
+      clips: [{ cameraId: 'till-2', file: video, clipStartUtcMs: Date.parse(START) }],
+      outDir: path.join(dir, 'crashed'),
+      options: defaultVisionOptions(),
+      onProgress: (p) => {
+        if (killed !== undefined || p.framesDone < 3) return;
+        killed = descendants(process.pid).find((d) => readFileSync(`/proc/${d}/comm`, 'latin1').trim() === 'node');
+        if (killed) process.kill(killed, 'SIGKILL');
+      },
+    });
+    await expect(crashed).rejects.toMatchObject({ code: 'worker_failed', message: expect.stringMatching(/face analysis worker exited unexpectedly \(SIGKILL\)/) });
+    expect(killed).toBeDefined();
+    expect(descendants(process.pid).length, 'no worker or decoder left').toBe(0);
+    // the next analysis in the same process works
+    const again = await analyseIncident({ clips: [{ cameraId: 'till-2', file: video, clipStartUtcMs: Date.parse(START) }], outDir: path.join(dir, 'after-crash'), options: defaultVisionOptions() });
+    expect(again.subjects).toHaveLength(1);
+  });
+
   it('models that fail their hash check in the workers fail the analysis clearly, leaving no ffmpeg behind', async () => {
     // the workers may start decoding before their models have loaded: a load failure leaves no decoder
     const models = path.join(dir, 'bad-models');
