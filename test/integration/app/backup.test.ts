@@ -137,6 +137,12 @@ describe('backup -> wipe -> restore of a box', () => {
     // and the box holding that acknowledgement (it arrives just after the force records it)
     const boxAcked = () => JSON.parse(rows<{ value: string }>(path.join(chain.stateDir, 'hindsight.db'), "SELECT value FROM meta WHERE key = 'audit.acked'")[0]?.value ?? '{"count":0}') as { count: number };
     await waitFor(() => boxAcked().count > knownAtBackup, { timeoutMs: 30_000, what: "the box keeping the force's acknowledgement" });
+    // and one more head from that acknowledgement: the head the broker keeps (retained) for the restored force
+    // must start from a head the backup does not know, whatever the order of the box's timer and the pings
+    const firstAck = boxAcked().count;
+    const again = await runCli(['force', 'fleet', 'cmd', 'box-1', 'ping', ...fcfg]);
+    expect(again.code, again.stderr).toBe(0);
+    await waitFor(async () => ((await box()).audit?.count ?? 0) > firstAck && boxAcked().count > firstAck, { timeoutMs: 30_000, what: 'a head from the acknowledgement the backup does not have' });
 
     // refused while the receiver has the database open, then restored over the folder (moved aside whole)
     const busy = await runCli(['force', 'restore', '--in', backupFile, '--key-file', keyFile, '--dir', chain.kit.forceDir]);
