@@ -138,7 +138,6 @@ export interface RunResult extends ChildExit {
   truncated: boolean;
 }
 
-/** Run a command to completion, collecting its output. Never rejects for a non-zero exit. */
 /**
  * How long runCommand waits, after the child exited, for the rest of its output: a busy machine may run the
  * 'exit' event before the last chunks of stdout and stderr are read (a truncated ffprobe JSON, a missing
@@ -146,6 +145,7 @@ export interface RunResult extends ChildExit {
  */
 const PIPE_DRAIN_MS = 5000;
 
+/** Run a command to completion, collecting its output. Never rejects for a non-zero exit. */
 export async function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const child = spawnChild(command, args, { cwd: options.cwd, env: options.env });
   // 'exit' can come before the last of the child's output is read: 'close' says its pipes are drained

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Segment, SegmentOutcome } from './clip.js';
 import type { VisionOptions } from './options.js';
 import { HindsightError } from '../util/errors.js';
-import type { WorkerIn } from './worker.js';
+import type { WorkerIn, WorkerOut } from './worker.js';
 
 /** A segment that could not be analysed, with the reason (the others still are). */
 export interface SegmentFailure {
@@ -12,12 +12,6 @@ export interface SegmentFailure {
   code: string;
   hint?: string;
 }
-
-type WorkerOut =
-  | { type: 'ready' }
-  | { type: 'progress'; index: number; framesDone: number }
-  | { type: 'done'; index: number; outcome: SegmentOutcome }
-  | { type: 'error'; index?: number; message: string; code: string; hint?: string };
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.js', import.meta.url));
 /** How long a worker told to exit may take to release its models before it is killed. */
@@ -48,11 +42,8 @@ export async function runSegments(
       workers.push(worker);
       let stderr = '';
       worker.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-STDERR_TAIL)));
-      const post = (m: WorkerIn): void => {
-        if (worker.connected) worker.send(m);
-      };
-      post({ type: 'start', options });
-      if (signal?.aborted) post({ type: 'abort' });
+      tell(worker, { type: 'start', options });
+      if (signal?.aborted) tell(worker, { type: 'abort' });
       let current: number | undefined;
       let exiting = false;
       const next = (): void => {
@@ -64,7 +55,7 @@ export async function runSegments(
           return;
         }
         current = job.index;
-        post({ type: 'segment', index: job.index, segment: job.segment, workDir: workDir(job.index) });
+        tell(worker, { type: 'segment', index: job.index, segment: job.segment, workDir: workDir(job.index) });
       };
       worker.on('message', (m: WorkerOut) => {
         if (m.type === 'ready') return;
@@ -95,7 +86,7 @@ export async function runSegments(
       });
     });
   const onAbort = (): void => {
-    for (const w of workers) if (w.connected) w.send({ type: 'abort' } satisfies WorkerIn);
+    for (const w of workers) tell(w, { type: 'abort' });
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -118,10 +109,15 @@ async function stopWorker(worker: ChildProcess, { abort = false } = {}): Promise
   if (worker.exitCode !== null || worker.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   if (worker.connected) {
-    if (abort) worker.send({ type: 'abort' } satisfies WorkerIn);
-    worker.send({ type: 'exit' } satisfies WorkerIn);
+    if (abort) tell(worker, { type: 'abort' });
+    tell(worker, { type: 'exit' });
   } else worker.kill('SIGKILL');
   const kill = setTimeout(() => worker.kill('SIGKILL'), EXIT_GRACE_MS);
   await exited;
   clearTimeout(kill);
+}
+
+/** A message to a worker, unless it has already gone (its channel closed). */
+function tell(worker: ChildProcess, m: WorkerIn): void {
+  if (worker.connected) worker.send(m);
 }

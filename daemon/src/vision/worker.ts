@@ -12,7 +12,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { analyseSegment, type Segment } from './clip.js';
+import { analyseSegment, type Segment, type SegmentOutcome } from './clip.js';
 import { FaceModels } from './models.js';
 import type { VisionOptions } from './options.js';
 import { useSandbox } from '../util/sandbox.js';
@@ -23,7 +23,13 @@ export type WorkerIn =
   | { type: 'abort' }
   | { type: 'exit' };
 
-const send = (m: unknown): void => {
+export type WorkerOut =
+  | { type: 'ready' }
+  | { type: 'progress'; index: number; framesDone: number }
+  | { type: 'done'; index: number; outcome: SegmentOutcome }
+  | { type: 'error'; index?: number; message: string; code: string; hint?: string };
+
+const send = (m: WorkerOut): void => {
   // the daemon went away (its IPC channel closed): nothing to report to, and nothing to do
   if (process.connected) process.send!(m);
 };
@@ -49,7 +55,7 @@ let models: Promise<FaceModels> | undefined;
 let options: VisionOptions | undefined;
 let loadFailed = false;
 
-function errorMessage(err: unknown, index?: number): Record<string, unknown> {
+function errorMessage(err: unknown, index?: number): WorkerOut {
   const e = err as Error & { code?: string; hint?: string };
   return { type: 'error', index, message: e?.message ?? String(err), code: abort.signal.aborted ? 'aborted' : (e?.code ?? 'error'), hint: e?.hint };
 }
