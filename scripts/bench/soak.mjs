@@ -184,7 +184,8 @@ export async function run({ root, log, options = {} }) {
     const sample = async () => {
       const kids = treePids(daemon.pid);
       const byComm = {};
-      let treeRss = statusBytes(daemon.pid, 'VmRSS') ?? 0;
+      const rss = statusBytes(daemon.pid, 'VmRSS');
+      let treeRss = rss ?? 0;
       for (const p of kids) {
         const st = procStat(p);
         const c = st?.comm ?? '?';
@@ -199,7 +200,7 @@ export async function run({ root, log, options = {} }) {
         /* none at the moment */
       }
       const files = fds?.files.map((f) => f.replace(dir, '<run>').replace(root, '<install>')) ?? null;
-      samples.push({ t_s: round(atS(), 1), rss_mib: round(mib(statusBytes(daemon.pid, 'VmRSS')), 1), tree_rss_mib: round(mib(treeRss), 1), fds: fds?.count ?? null, fd_kinds: fds?.kinds ?? null, fd_files: files, children: kids.length, children_by_comm: byComm, wal_mib: round(mib(walBytes), 2), load1: round(os.loadavg()[0], 2) });
+      samples.push({ t_s: round(atS(), 1), rss_mib: round(mib(rss), 1), tree_rss_mib: round(mib(treeRss), 1), fds: fds?.count ?? null, fd_kinds: fds?.kinds ?? null, fd_files: files, children: kids.length, children_by_comm: byComm, wal_mib: round(mib(walBytes), 2), load1: round(os.loadavg()[0], 2) });
       observeIndex();
       await pollIncidents();
     };
