@@ -106,6 +106,7 @@ export async function analyseSegment(
   const finder = { detector: options.detector, gate: options.gate };
   const tracker = new CameraTracker(options.tracker, options.crops, (face) => embedRecord(models, face, options.gate, timings));
   const motion = new MotionGate(options.motionThreshold, options.rescanEvery);
+  const kept = new Set<VideoFrame>();
   const out: SegmentOutcome = { frames: 0, detected: 0, accepted: 0, rejected: {}, warnings: decode.warnings, timings, wallMs: 0, tracks: [] };
   mkdirSync(workDir, { recursive: true });
   const finish = async (ended: Track[]): Promise<void> => {
@@ -147,7 +148,14 @@ export async function analyseSegment(
       else out.rejected[f.reason] = (out.rejected[f.reason] ?? 0) + 1;
     }
     await finish(await timed(timings, 'track_ms', () => tracker.update(index, timeMs, faces, image, follows)));
-    if (!tracker.holdsFrame(image)) next.value.release();
+    // a frame a track keeps (its best face's context) goes back to the decoder once no track keeps it: a
+    // reused frame buffer costs nothing, a new one 6 MB of fresh pages (measured: 3 in 4 frames were new)
+    kept.add(next.value);
+    for (const frame of kept) {
+      if (tracker.holdsFrame(frame.image)) continue;
+      kept.delete(frame);
+      frame.release();
+    }
     onProgress(++out.frames);
   }
   await finish(tracker.finishAll());

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeFrames, probeVideo, segmentSeekS } from '../../../daemon/src/vision/frame-source.js';
@@ -86,5 +87,53 @@ describe('frame source (ffmpeg -> raw RGB at N fps)', () => {
     expect(n).toBe(100);
     // 100 frames of 2.7 MB were decoded; the process never held more than a few of them
     expect(Math.max(...rss) - Math.min(...rss)).toBeLessThan(160 * 2 ** 20);
+  });
+
+  it('frames come through a socket in a private folder (0700) that is gone after a decode, a failure and an abort', async () => {
+    const dir = tempDir();
+    const file = await makeTestVideo(path.join(dir, 'clip.ts'), { seconds: 4, width: 320, height: 240, fps: 25 });
+    const info = await probeVideo('ffprobe', file, 5);
+    const tmp = path.join(dir, 'tmp');
+    mkdirSync(tmp);
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      let seen: { mode: number; socket: boolean } | undefined;
+      let n = 0;
+      for await (const f of decodeFrames('ffmpeg', file, info, 5, { warnings: [] })) {
+        n++;
+        f.release();
+        if (seen) continue;
+        const [folder] = readdirSync(tmp);
+        expect(folder).toMatch(/^hindsight-frames-/);
+        seen = { mode: statSync(path.join(tmp, folder!)).mode & 0o777, socket: statSync(path.join(tmp, folder!, 'frames.sock')).isSocket() };
+      }
+      expect(n).toBe(20);
+      expect(seen).toEqual({ mode: 0o700, socket: true });
+      expect(readdirSync(tmp)).toEqual([]);
+
+      // a file that is no video: ffmpeg exits before it opens the socket; a clear error, nothing left
+      const junk = path.join(dir, 'junk.ts');
+      writeFileSync(junk, randomBytes(200_000));
+      const failing = (async () => {
+        for await (const f of decodeFrames('ffmpeg', junk, info, 5, { warnings: [] })) f.release();
+      })();
+      await expect(failing).rejects.toMatchObject({ code: 'video_undecodable', message: expect.stringMatching(/no frame could be decoded/) });
+      expect(readdirSync(tmp)).toEqual([]);
+
+      // aborted after two frames: the decoder stops, the folder goes
+      const abort = new AbortController();
+      const aborted = (async () => {
+        for await (const f of decodeFrames('ffmpeg', file, info, 5, { warnings: [] }, undefined, abort.signal)) {
+          f.release();
+          if (f.index === 1) abort.abort();
+        }
+      })();
+      await expect(aborted).rejects.toThrow();
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
   });
 });

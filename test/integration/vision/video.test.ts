@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSyn
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisResult, Subject } from '../../../daemon/src/vision/result.js';
+import { decodeFrames, probeVideo } from '../../../daemon/src/vision/frame-source.js';
 import { runCli, writeConfig } from '../../helpers/cli.js';
 import { FACES_DIR, HAVE_FACES, NO_FACES_MESSAGE, PUBLIC_FACE } from '../../helpers/faces.js';
 import { makeCctvVideo } from '../../helpers/media.js';
@@ -39,6 +40,27 @@ function walkerOf(s: Subject, walkers: KnownWalker[], startMs: number): KnownWal
   const names = s.crops.map((c) => whoIsAt(walkers, (Date.parse(c.time_utc) - startMs) / 1000, c.box)?.name);
   expect(new Set(names).size, `${s.id} crops belong to ${names.join(', ')}`).toBe(1);
   return walkers.find((w) => w.name === names[0]);
+}
+
+/**
+ * The context frame is the frame it is dated at (frame buffers are reused once no track keeps them: a
+ * buffer given back too early would show a later frame), and not its neighbours a second away.
+ */
+async function checkContextFrame(out: string, s: Subject, video: string): Promise<void> {
+  const { default: sharp } = await import('sharp');
+  const context = await sharp(path.join(out, s.context!.path)).removeAlpha().raw().toBuffer();
+  const offsetMs = Date.parse(s.context!.time_utc) - Date.parse(START);
+  const info = await probeVideo('ffprobe', video, 5);
+  const diffs = new Map<number, number>();
+  for await (const f of decodeFrames('ffmpeg', video, info, 5, { warnings: [] })) {
+    if (Math.abs(f.timeMs - offsetMs) > 1000) continue;
+    let sum = 0;
+    for (let i = 0; i < context.length; i++) sum += Math.abs(context[i]! - f.image.data[i]!);
+    diffs.set(f.timeMs - offsetMs, sum / context.length);
+  }
+  const at = diffs.get(0)!;
+  expect(at, `context frame against the frame at ${offsetMs} ms`).toBeLessThan(4);
+  for (const dt of [-1000, 1000]) if (diffs.has(dt)) expect(diffs.get(dt)!, `the frame ${dt} ms away`).toBeGreaterThan(at + 1);
 }
 
 /**
@@ -86,6 +108,7 @@ describe('hindsight analyse on CCTV-like video (fresh clone: public-domain face)
     checkBestCrops(s, 3);
     expect(s.crops[0]!.embedding).toHaveLength(512);
     expect(s.context).toMatchObject({ camera_id: 'cam1', path: 'subjects/s001/context.jpg' });
+    await checkContextFrame(out, s, video);
     checkFiles(out, result);
   });
 
@@ -100,6 +123,7 @@ describe('hindsight analyse on CCTV-like video (fresh clone: public-domain face)
     expect(result.subjects).toHaveLength(1);
     expect(result.subjects[0]!.tracks.length).toBeGreaterThanOrEqual(2);
     expect(walkerOf(result.subjects[0]!, [hopper], Date.parse(START))?.name).toBe('hopper');
+    await checkContextFrame(out, result.subjects[0]!, video);
     checkFiles(out, result);
   });
 
