@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alignFace, applySimilarity, ARCFACE_TEMPLATE, templateResidual, umeyama } from '../../../daemon/src/vision/align.js';
-import { searchRegion, tileRegions } from '../../../daemon/src/vision/detector.js';
+import { searchRegion, tileRegions, tileScalesFor } from '../../../daemon/src/vision/detector.js';
 import { fivePoints, iou, nms, suppressContained, type Box, type Point } from '../../../daemon/src/vision/geometry.js';
 import { Pyramid, halve, sampleRegion, warpToImage } from '../../../daemon/src/vision/image.js';
 import { laplacianVariance } from '../../../daemon/src/vision/quality.js';
@@ -56,6 +56,29 @@ describe('face geometry', () => {
     expect(w.width).toBe(320);
     expect(w.x + w.width).toBeLessThanOrEqual(1920);
     expect(w.y + w.height).toBeLessThanOrEqual(1080);
+  });
+
+  it('a tile pass runs only where the finer tiles cannot hold whole every face too small for the coarser pass', () => {
+    const options = { tileScales: [2, 4], tileOverlap: 0.25 };
+    // 1080p: the whole-frame pass (downscale 6) sees faces from 96 px; the scale-2 tiles hold whole any face up to 120 px
+    expect(tileScalesFor(1920, 1080, options)).toEqual([2]);
+    const t2 = tileRegions(1920, 1080, 2, 0.25);
+    for (let i = 0; i < 2000; i++) {
+      const size = 20 + ((i * 37) % 101); // 20..120 px
+      const x = (i * 7919) % (1920 - size);
+      const y = (i * 104729) % (1080 - size);
+      const whole = t2.some((t) => t.x <= x && t.y <= y && t.x + t.width >= x + size && t.y + t.height >= y + size);
+      expect(whole, `a ${size} px face at ${x},${y}`).toBe(true);
+    }
+    // 4K: the whole-frame pass (downscale 12) needs faces from 192 px; the scale-4 tiles fill the gap
+    expect(tileScalesFor(3840, 2160, options)).toEqual([2, 4]);
+    expect(tileScalesFor(2560, 1440, options)).toEqual([2, 4]);
+    // 720p: a scale-4 tile is the whole frame already; no overlap: nothing is whole, every pass runs
+    expect(tileScalesFor(1280, 720, options)).toEqual([2]);
+    expect(tileScalesFor(1920, 1080, { tileScales: [2, 4], tileOverlap: 0 })).toEqual([2, 4]);
+    // as configured, in any order, once each
+    expect(tileScalesFor(3840, 2160, { tileScales: [4, 2, 2], tileOverlap: 0.25 })).toEqual([2, 4]);
+    expect(tileScalesFor(320, 240, options)).toEqual([]);
   });
 
   it('68 -> 5 points: eyes are the lid means, mouth corners the mean of outer and inner corner', () => {

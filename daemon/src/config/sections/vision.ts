@@ -27,7 +27,7 @@ export const VisionSection = section('Face pipeline: decode, detect, gate, track
     nms_iou: number('Boxes overlapping a higher-scoring box by more than this IoU are dropped.', 0.4, 0.05, 0.95),
     top_k: integer('Candidates kept per detector pass before NMS.', 750, 1, 4420),
     tile_scales: Type.Array(Type.Number({ minimum: 1, maximum: 16 }), {
-      description: 'Downscale factors of the tile passes added to the whole-frame pass; a tile covers 320*s x 240*s pixels. [2, 4] finds faces from 12 px eye distance in 1080p.',
+      description: 'Downscale factors of the tile passes added to the whole-frame pass; a tile covers 320*s x 240*s pixels. [2, 4] finds faces from 12 px eye distance in 1080p. A pass whose faces the finer tiles already hold whole is skipped for that frame size (in 1080p the 4: see daemon/docs/face-pipeline.md).',
       default: [2, 4],
       maxItems: 4,
     }),
