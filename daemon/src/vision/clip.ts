@@ -1,11 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { sha256 } from '../util/hash.js';
 import { searchRegion } from './detector.js';
 import { embedRecord, findFaces, verifyRecord, type FaceRecord } from './faces.js';
 import { followFace, type FollowTarget } from './follow.js';
-import { decodeFrames, segmentSeekS, type DecodeOutcome, type VideoFrame, type VideoInfo } from './frame-source.js';
+import type { VideoFrame, VideoInfo } from './frame-source.js';
 import { centre, iou, type Box } from './geometry.js';
 import { Pyramid, type Region } from './image.js';
 import { MotionGate } from './motion.js';
@@ -13,6 +12,7 @@ import { encodeJpeg, encodePng } from './image-file.js';
 import type { FaceModels } from './models.js';
 import type { VisionOptions } from './options.js';
 import type { ClipInput, ClipPiece, FaceCrop, HashedFile } from './result.js';
+import { openSegment, type SegmentDecode } from './segment-decode.js';
 import { emptyTimings, roundTimings, timed, type StageTimings } from './timings.js';
 import { CameraTracker, type CropCandidate, type Track } from './tracker.js';
 
@@ -48,6 +48,11 @@ export interface Segment {
   startS: number;
   /** Seconds analysed; undefined = to the end of the clip. */
   durationS: number | undefined;
+  /**
+   * Where the decoder seeks to (see `segmentSeekS`), looked up before the segment reaches a worker; null =
+   * no keyframe found (a blind pre-roll), undefined = not looked up yet (the worker does).
+   */
+  seekS?: number | null;
 }
 
 /** What one segment gives: counts for the clip's summary and its finished tracks. */
@@ -73,7 +78,7 @@ export interface ClipProgress {
  * `fullScanEvery` frames, else each tracked face followed by its landmarks or looked for in a window
  * around it), track them, keep each track's best K crops and write their files into `workDir` (names
  * are server-made: clip, segment, track, rank).
- * `onProgress` gets the frames done in this segment.
+ * `onProgress` gets the frames done in this segment. `opened`: its decoder, already started (else started here).
  */
 export async function analyseSegment(
   loading: FaceModels | Promise<FaceModels>,
@@ -82,19 +87,16 @@ export async function analyseSegment(
   workDir: string,
   onProgress: (framesDone: number) => void,
   signal?: AbortSignal,
+  opened?: SegmentDecode,
 ): Promise<SegmentOutcome> {
   const t0 = performance.now();
   const timings = emptyTimings();
   const { info } = seg;
-  const decode: DecodeOutcome = { warnings: [] };
   // frame numbers count from the start of the clip, so full scans keep their rhythm across segments
   const first = Math.round(seg.startS * options.fps);
-  // the cores are shared between the workers' decoders and models: one decoder thread per spare core
-  const threads = Math.max(1, Math.floor(availableParallelism() / options.workers));
-  const seekS = await segmentSeekS(options.ffprobe, seg.clip.file, info, seg.startS);
-  const frames = decodeFrames(options.ffmpeg, seg.clip.file, info, options.fps, decode, { startS: seg.startS, durationS: seg.durationS, seekS }, signal, threads, options.vaapiDevice);
-  // the decoder starts now, while the models may still be loading (a worker's first segment)
-  let pending: Promise<IteratorResult<VideoFrame>> | undefined = frames.next();
+  const { frames, first: firstFrame, outcome: decode } = opened ?? (await openSegment(seg, options, signal));
+  // the decoder has started, while the models may still be loading (a worker's first segment)
+  let pending: Promise<IteratorResult<VideoFrame>> | undefined = firstFrame;
   let models: FaceModels;
   try {
     models = await loading;

@@ -8,7 +8,7 @@ import { HindsightError } from '../util/errors.js';
 import { assertSafeId } from '../util/ids.js';
 import type { ClipProgress, Segment, SegmentOutcome, TrackOut } from './clip.js';
 import { clipDamage } from './damage.js';
-import { probeVideo, type VideoInfo } from './frame-source.js';
+import { probeVideo, segmentSeekS, type VideoInfo } from './frame-source.js';
 import type { ModelId, ModelRole } from './models.js';
 import type { VisionOptions } from './options.js';
 import { runSegments, type SegmentFailure } from './pool.js';
@@ -59,7 +59,10 @@ export async function analyseIncident(req: AnalyseRequest): Promise<AnalysisResu
     const probed = await Promise.all(clips.map((c) => probeVideo(options.ffprobe, c.file, options.fps).catch((err: unknown) => err as Error)));
     const segments = planSegments(clips, probed, options);
     const progress = new ProgressReport(clips, probed, segments, req.onProgress, log);
-    const { outcomes, failures } = await runSegments(segments, (i) => path.join(workRoot, String(i)), options, (i, done) => progress.update(i, done), req.signal);
+    // each later segment's keyframe is looked up here while the workers start, not by a worker before it
+    // can decode (a short ffprobe each: on the critical path of the last segment)
+    const located = segments.map((s) => locate(s, options));
+    const { outcomes, failures } = await runSegments(located, (i) => path.join(workRoot, String(i)), options, (i, done) => progress.update(i, done), req.signal);
     if (outcomes.size === 0) {
       const e = (probed.find((p): p is Error => p instanceof Error) ?? failures[0]) as { message?: string; code?: string; hint?: string } | undefined;
       throw new HindsightError(`no clip could be analysed: ${e?.message ?? 'unknown error'}`, { code: e?.code ?? 'analysis_failed', hint: e?.hint });
@@ -103,6 +106,15 @@ function planSegments(clips: ClipInput[], probed: (VideoInfo | Error)[], options
     for (let k = 0; k < n; k++) segments.push({ clip, clipIndex, index: k, info, startS: k * step, durationS: k < n - 1 ? step : undefined });
   });
   return segments;
+}
+
+/** The segment with the keyframe its decoder seeks to (see `segmentSeekS`); on any failure the worker looks again. */
+async function locate(segment: Segment, options: VisionOptions): Promise<Segment> {
+  try {
+    return { ...segment, seekS: (await segmentSeekS(options.ffprobe, segment.clip.file, segment.info, segment.startS)) ?? null };
+  } catch {
+    return segment;
+  }
 }
 
 function summariseClip(c: ClipInput, info: VideoInfo | Error, segments: Segment[], outcomes: Map<number, SegmentOutcome>, failures: SegmentFailure[], clipIndex: number): ClipSummary {

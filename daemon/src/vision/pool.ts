@@ -21,11 +21,12 @@ const STDERR_TAIL = 2000;
 
 /**
  * Analyse segments in at most `options.workers` worker processes (each loads the models once; see worker.ts
- * for why processes). Each segment's result or failure is reported separately; an abort stops every worker
+ * for why processes). A segment may still be in preparation (a promise that never rejects): the workers
+ * start meanwhile and get it when it is ready. Each segment's result or failure is reported separately; an abort stops every worker
  * and its ffmpeg.
  */
 export async function runSegments(
-  segments: readonly Segment[],
+  segments: readonly (Segment | Promise<Segment>)[],
   workDir: (index: number) => string,
   options: VisionOptions,
   onProgress: (index: number, framesDone: number) => void,
@@ -38,7 +39,7 @@ export async function runSegments(
   const runOne = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       // no inherited flags (an inspector port, a loader); the structured clone carries the outcomes' typed arrays
-      const worker = fork(WORKER_PATH, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      const worker = fork(WORKER_PATH, [], { execArgv: [], env: workerEnv(), serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
       workers.push(worker);
       let stderr = '';
       worker.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-STDERR_TAIL)));
@@ -55,7 +56,8 @@ export async function runSegments(
           return;
         }
         current = job.index;
-        tell(worker, { type: 'segment', index: job.index, segment: job.segment, workDir: workDir(job.index) });
+        // a segment still being prepared (its keyframe looked up) goes as soon as it is ready
+        void Promise.resolve(job.segment).then((segment) => tell(worker, { type: 'segment', index: job.index, segment, workDir: workDir(job.index) }));
       };
       worker.on('message', (m: WorkerOut) => {
         if (m.type === 'ready') return;
@@ -99,6 +101,16 @@ export async function runSegments(
     signal?.removeEventListener('abort', onAbort);
   }
   return { outcomes, failures };
+}
+
+/**
+ * The daemon's environment without NODE_EXTRA_CA_CERTS: a worker makes no TLS connection, and Node would
+ * parse that file at every start (40 ms for Debian's CA bundle), before the worker can start its decoder.
+ */
+function workerEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
 }
 
 /**
