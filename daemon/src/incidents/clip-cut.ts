@@ -4,7 +4,7 @@ import { runCommand } from '../util/child.js';
 import { HindsightError } from '../util/errors.js';
 import { sha256File } from '../util/hash.js';
 import type { SegmentRef } from './buffer-port.js';
-import { damagedKeyframes } from './clip-decode.js';
+import { cleanKeyframes } from './clip-decode.js';
 import { frameDurationS, readClipPackets, readFirstAndLast, readSegmentPackets, type VideoPacket } from './clip-packets.js';
 import { coverageOf, coveredParts, gapsIn, without, type Interval } from './coverage.js';
 
@@ -108,8 +108,13 @@ export async function extractClip(req: ExtractRequest): Promise<ClipResult | nul
       throw new HindsightError(`ffmpeg could not cut the clip: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`, { code: 'extract_failed' });
     }
 
-    const measured = await measureClip(req, partial, chosen.frames, perSeg.every((p) => p !== null));
-    const sha256 = await sha256File(partial);
+    // the hash, the packet read and the keyframe decode each read the whole clip: side by side (and all
+    // ended before the clip is renamed or removed)
+    const [measuring, hashing] = await Promise.allSettled([measureClip(req, partial, chosen.frames, perSeg.every((p) => p !== null)), sha256File(partial)]);
+    if (measuring.status === 'rejected') throw measuring.reason;
+    if (hashing.status === 'rejected') throw hashing.reason;
+    const measured = measuring.value;
+    const sha256 = hashing.value;
     const { size } = await stat(partial);
     await rename(partial, req.outFile);
     return {
@@ -239,6 +244,17 @@ async function trimSegment(file: string, headerEnd: number, from: number, to: nu
  * wall-clock time of the piece's first frame; a keyframe decode marks damaged stretches.
  */
 async function measureClip(req: ExtractRequest, file: string, chosen: readonly SourceFrame[], allKnown: boolean): Promise<Omit<ClipResult, 'file' | 'sha256' | 'bytes' | 'segments'>> {
+  // the keyframe decode runs beside the packet read; whatever fails, it has ended when this returns
+  const decoding = cleanKeyframes(req.ffmpeg, file, req.signal);
+  decoding.catch(() => undefined); // seen in measureWith; a failure before that must not count as unhandled
+  try {
+    return await measureWith(req, file, chosen, allKnown, decoding);
+  } finally {
+    await decoding.catch(() => undefined);
+  }
+}
+
+async function measureWith(req: ExtractRequest, file: string, chosen: readonly SourceFrame[], allKnown: boolean, decoding: Promise<number[]>): Promise<Omit<ClipResult, 'file' | 'sha256' | 'bytes' | 'segments'>> {
   const packets = await readClipPackets(req.ffprobe, file, req.signal);
   const frameS = frameDurationS(packets);
   const clipBaseS = Math.min(...packets.map((p) => p.ptsS));
@@ -277,7 +293,8 @@ async function measureClip(req: ExtractRequest, file: string, chosen: readonly S
   };
 
   const keyframes = packets.filter((p) => p.key).map((p) => p.ptsS).sort((a, b) => a - b);
-  const bad = await damagedKeyframes(req.ffmpeg, file, keyframes, frameS / 2, req.signal);
+  const clean = await decoding;
+  const bad = keyframes.filter((k) => !clean.some((t) => Math.abs(t - k) <= frameS / 2));
   const lastPtsS = Math.max(...packets.map((p) => p.ptsS));
   // adjacent damaged keyframe intervals are one damaged stretch
   const damaged = coveredParts(bad.map((k) => {

@@ -2,23 +2,22 @@ import { spawnChild } from '../util/child.js';
 import { HindsightError } from '../util/errors.js';
 import { media } from '../util/sandbox.js';
 
+const DECODE_TIMEOUT_MS = 10 * 60_000;
+
 /**
- * Which keyframes of a clip do not decode cleanly. Only keyframes are decoded (`-skip_frame nokey`: at
- * 2 s keyframes about a twentieth of a full decode); a keyframe the decoder drops, or reports errors for,
- * marks its keyframe interval as damaged. Garbage inside valid MPEG-TS framing passes every packet-level
- * check; only a decode shows it. Frames between keyframes are not decoded here: the analysis decodes
- * them and reports what it finds.
+ * The presentation times (s, the clip's own) of the keyframes that decode cleanly; a keyframe not among
+ * them marks its keyframe interval as damaged. Only keyframes are decoded (`-skip_frame nokey`: at 2 s
+ * keyframes about a twentieth of a full decode); a keyframe the decoder drops, or reports errors for, is
+ * not clean. Garbage inside valid MPEG-TS framing passes every packet-level check; only a decode shows it.
+ * Frames between keyframes are not decoded here: the analysis decodes them and reports what it finds.
+ * Needs nothing from the clip's packet read, so a cut runs the two side by side.
  *
  * The decoder does not flag concealed frames (decode_error_flags stays 0 for H.264 in ffmpeg 5), so its
  * error lines are tied to frames by order: one decoder thread and `low_delay` (no output delay; only
  * intra frames are decoded, so there is nothing to reorder) make each frame's errors come just before
  * showinfo's line for that frame. Errors logged while the input is probed come before "Stream mapping".
- * Returns the presentation times (s, the clip's own) of the damaged keyframes.
  */
-const DECODE_TIMEOUT_MS = 10 * 60_000;
-
-export async function damagedKeyframes(ffmpeg: string, file: string, keyframesS: readonly number[], halfFrameS: number, signal?: AbortSignal): Promise<number[]> {
-  if (keyframesS.length === 0) return [];
+export async function cleanKeyframes(ffmpeg: string, file: string, signal?: AbortSignal): Promise<number[]> {
   const clean: number[] = [];
   let decoding = false;
   let errors = 0;
@@ -51,5 +50,5 @@ export async function damagedKeyframes(ffmpeg: string, file: string, keyframesS:
   if (exit.code === null && exit.signal !== null && clean.length === 0) {
     throw new HindsightError(`the decode check of ${file} was stopped (${exit.signal})`, { code: 'extract_failed' });
   }
-  return keyframesS.filter((k) => !clean.some((t) => Math.abs(t - k) <= halfFrameS));
+  return clean;
 }
