@@ -19,9 +19,10 @@ export interface VideoPacket {
  * opens and probes every file, which costs about as much as the copy itself at 1080p.
  */
 export async function readFirstAndLast(ffprobe: string, files: readonly string[], signal?: AbortSignal): Promise<(VideoPacket[] | null)[]> {
-  const first = (await probePackets(ffprobe, ['-i', files[0]!], [files[0]!], signal)) ?? [];
-  if (files.length === 1) return [first];
-  const last = (await probePackets(ffprobe, ['-i', files[files.length - 1]!], [files[files.length - 1]!], signal)) ?? [];
+  const read = (f: string): Promise<VideoPacket[]> => probePackets(ffprobe, ['-i', f], [f], signal).then((p) => p ?? []);
+  if (files.length === 1) return [await read(files[0]!)];
+  // the two reads side by side (neither can fail: an unreadable file gives [])
+  const [first, last] = await Promise.all([read(files[0]!), read(files[files.length - 1]!)]);
   return [first, ...files.slice(1, -1).map(() => null), last];
 }
 
