@@ -250,8 +250,8 @@ class FrameReader {
     for (let delay = 5; ; delay = Math.min(100, delay * 2)) {
       signal?.throwIfAborted();
       if (gone) {
-        // ffmpeg may have written every frame and exited before this process connected: nothing can be lost,
-        // since ffmpeg waits for the connection before writing
+        // ffmpeg ended without opening the socket (it writes nothing before this connection, so no frame is
+        // lost): no frames, and its exit code and stderr say why
         this.finish();
         return;
       }

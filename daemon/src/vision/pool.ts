@@ -22,8 +22,8 @@ const STDERR_TAIL = 2000;
 /**
  * Analyse segments in at most `options.workers` worker processes (each loads the models once; see worker.ts
  * for why processes). A segment may still be in preparation (a promise that never rejects): the workers
- * start meanwhile and get it when it is ready. Each segment's result or failure is reported separately; an abort stops every worker
- * and its ffmpeg.
+ * start meanwhile and get it when it is ready. Each segment's result or failure is reported separately;
+ * an abort stops every worker and its ffmpeg.
  */
 export async function runSegments(
   segments: readonly (Segment | Promise<Segment>)[],
