@@ -102,10 +102,12 @@ export class HealthOnChange {
     this.sent();
     this.sending = true;
     this.lastSentAt = this.now();
+    // when the document was started: the rate limit counts from there (building one can take a second or more)
+    const started = new Date(this.lastSentAt).toISOString();
     try {
       const sent = await this.o.publish();
-      if (sent) this.o.log.debug({ reasons, more_reasons: more || undefined }, 'health changed: health document sent');
-      else this.o.log.debug({ reasons, more_reasons: more || undefined }, 'health changed while the link is down: the document goes at the connect');
+      if (sent) this.o.log.debug({ reasons, more_reasons: more || undefined, started }, 'health changed: health document sent');
+      else this.o.log.debug({ reasons, more_reasons: more || undefined, started }, 'health changed while the link is down: the document goes at the connect');
     } catch (err) {
       this.o.log.debug({ reasons, err: errorMessage(err) }, 'health changed, but the document was not sent; the next one carries the change');
     } finally {

@@ -4,15 +4,15 @@ import { sha256 } from '../util/hash.js';
 import { searchRegion } from './detector.js';
 import { embedRecord, findFaces, verifyRecord, type FaceRecord } from './faces.js';
 import { followFace, type FollowTarget } from './follow.js';
-import type { VideoFrame, VideoInfo } from './frame-source.js';
+import type { VideoFrame } from './frame-source.js';
 import { centre, iou, type Box } from './geometry.js';
 import { Pyramid, type Region } from './image.js';
 import { MotionGate } from './motion.js';
 import { encodeJpeg, encodePng } from './image-file.js';
 import type { FaceModels } from './models.js';
 import type { VisionOptions } from './options.js';
-import type { ClipInput, ClipPiece, FaceCrop, HashedFile } from './result.js';
-import { openSegment, type SegmentDecode } from './segment-decode.js';
+import type { ClipPiece, FaceCrop, HashedFile } from './result.js';
+import { openSegment, type Segment, type SegmentDecode } from './segment-decode.js';
 import { emptyTimings, roundTimings, timed, type StageTimings } from './timings.js';
 import { CameraTracker, type CropCandidate, type Track } from './tracker.js';
 
@@ -40,20 +40,7 @@ export interface TrackOut {
 }
 
 /** A stretch of one camera's clip analysed as one job (long clips are cut so the cores share them). */
-export interface Segment {
-  clip: ClipInput;
-  clipIndex: number;
-  index: number;
-  info: VideoInfo;
-  startS: number;
-  /** Seconds analysed; undefined = to the end of the clip. */
-  durationS: number | undefined;
-  /**
-   * Where the decoder seeks to (see `segmentSeekS`), looked up before the segment reaches a worker; null =
-   * no keyframe found (a blind pre-roll), undefined = not looked up yet (the worker does).
-   */
-  seekS?: number | null;
-}
+export type { Segment } from './segment-decode.js';
 
 /** What one segment gives: counts for the clip's summary and its finished tracks. */
 export interface SegmentOutcome {

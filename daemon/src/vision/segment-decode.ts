@@ -1,7 +1,23 @@
 import { availableParallelism } from 'node:os';
-import type { Segment } from './clip.js';
-import { decodeFrames, segmentSeekS, type DecodeOutcome, type VideoFrame } from './frame-source.js';
+import { decodeFrames, segmentSeekS, type DecodeOutcome, type VideoFrame, type VideoInfo } from './frame-source.js';
 import type { VisionOptions } from './options.js';
+import type { ClipInput } from './result.js';
+
+/** A stretch of one camera's clip that one worker analyses. */
+export interface Segment {
+  clip: ClipInput;
+  clipIndex: number;
+  index: number;
+  info: VideoInfo;
+  startS: number;
+  /** Seconds analysed; undefined = to the end of the clip. */
+  durationS: number | undefined;
+  /**
+   * Where the decoder seeks to (see `segmentSeekS`), looked up before the segment reaches a worker; null =
+   * no keyframe found (a blind pre-roll), undefined = not looked up yet (the worker does).
+   */
+  seekS?: number | null;
+}
 
 /** A segment's decoder, started: ffmpeg runs from the moment it is opened, and its first frame is on the way. */
 export interface SegmentDecode {

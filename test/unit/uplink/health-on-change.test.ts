@@ -81,7 +81,7 @@ describe('the health document on change (debounced, bounded)', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(sent()).toHaveLength(1);
     const line = lines.find((l) => l.msg === 'health changed: health document sent');
-    expect(line).toMatchObject({ level: 20, reasons: ['camera till1 reconnecting', 'camera till2 reconnecting', 'camera till1 failed'] });
+    expect(line).toMatchObject({ level: 20, reasons: ['camera till1 reconnecting', 'camera till2 reconnecting', 'camera till1 failed'], started: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
     onChange.stop();
   });
 
