@@ -12,7 +12,7 @@ import { encodeJpeg, encodePng } from './image-file.js';
 import type { FaceModels } from './models.js';
 import type { VisionOptions } from './options.js';
 import type { ClipPiece, FaceCrop, HashedFile } from './result.js';
-import { openSegment, type Segment, type SegmentDecode } from './segment-decode.js';
+import type { Segment, SegmentDecode } from './segment-decode.js';
 import { emptyTimings, roundTimings, timed, type StageTimings } from './timings.js';
 import { CameraTracker, type CropCandidate, type Track } from './tracker.js';
 
@@ -39,9 +39,6 @@ export interface TrackOut {
   candidates: CandidateOut[];
 }
 
-/** A stretch of one camera's clip analysed as one job (long clips are cut so the cores share them). */
-export type { Segment } from './segment-decode.js';
-
 /** What one segment gives: counts for the clip's summary and its finished tracks. */
 export interface SegmentOutcome {
   frames: number;
@@ -65,25 +62,25 @@ export interface ClipProgress {
  * `fullScanEvery` frames, else each tracked face followed by its landmarks or looked for in a window
  * around it), track them, keep each track's best K crops and write their files into `workDir` (names
  * are server-made: clip, segment, track, rank).
- * `onProgress` gets the frames done in this segment. `opened`: its decoder, already started (else started here).
+ * `decode` is the segment's decoder, already started (`openSegment`). `onProgress` gets the frames done in
+ * this segment.
  */
 export async function analyseSegment(
   loading: FaceModels | Promise<FaceModels>,
   seg: Segment,
+  decode: SegmentDecode,
   options: VisionOptions,
   workDir: string,
   onProgress: (framesDone: number) => void,
-  signal?: AbortSignal,
-  opened?: SegmentDecode,
 ): Promise<SegmentOutcome> {
   const t0 = performance.now();
   const timings = emptyTimings();
   const { info } = seg;
   // frame numbers count from the start of the clip, so full scans keep their rhythm across segments
   const first = Math.round(seg.startS * options.fps);
-  const { frames, first: firstFrame, outcome: decode } = opened ?? (await openSegment(seg, options, signal));
+  const { frames } = decode;
   // the decoder has started, while the models may still be loading (a worker's first segment)
-  let pending: Promise<IteratorResult<VideoFrame>> | undefined = firstFrame;
+  let pending: Promise<IteratorResult<VideoFrame>> | undefined = decode.first;
   let models: FaceModels;
   try {
     models = await loading;
@@ -96,7 +93,7 @@ export async function analyseSegment(
   const tracker = new CameraTracker(options.tracker, options.crops, (face) => embedRecord(models, face, options.gate, timings));
   const motion = new MotionGate(options.motionThreshold, options.rescanEvery);
   const kept = new Set<VideoFrame>();
-  const out: SegmentOutcome = { frames: 0, detected: 0, accepted: 0, rejected: {}, warnings: decode.warnings, timings, wallMs: 0, tracks: [] };
+  const out: SegmentOutcome = { frames: 0, detected: 0, accepted: 0, rejected: {}, warnings: decode.outcome.warnings, timings, wallMs: 0, tracks: [] };
   mkdirSync(workDir, { recursive: true });
   const finish = async (ended: Track[]): Promise<void> => {
     for (const t of ended) {

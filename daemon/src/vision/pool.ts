@@ -1,8 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Segment, SegmentOutcome } from './clip.js';
+import type { SegmentOutcome } from './clip.js';
 import type { VisionOptions } from './options.js';
 import { HindsightError } from '../util/errors.js';
+import type { Segment } from './segment-decode.js';
 import type { WorkerIn, WorkerOut } from './worker.js';
 
 /** A segment that could not be analysed, with the reason (the others still are). */

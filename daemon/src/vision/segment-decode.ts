@@ -3,7 +3,7 @@ import { decodeFrames, segmentSeekS, type DecodeOutcome, type VideoFrame, type V
 import type { VisionOptions } from './options.js';
 import type { ClipInput } from './result.js';
 
-/** A stretch of one camera's clip that one worker analyses. */
+/** A stretch of one camera's clip analysed as one job (long clips are cut so the cores share them). */
 export interface Segment {
   clip: ClipInput;
   clipIndex: number;

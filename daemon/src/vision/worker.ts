@@ -12,10 +12,10 @@
  */
 import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import type { Segment, SegmentOutcome } from './clip.js';
+import type { SegmentOutcome } from './clip.js';
 import type { FaceModels } from './models.js';
 import type { VisionOptions } from './options.js';
-import { openSegment } from './segment-decode.js';
+import { openSegment, type Segment } from './segment-decode.js';
 import { useSandbox } from '../util/sandbox.js';
 
 export type WorkerIn =
@@ -109,7 +109,7 @@ process.on('message', (msg: WorkerIn) => {
         await decode.frames.return(undefined);
         throw err;
       });
-      const outcome = await analyseSegment(models, msg.segment, options, msg.workDir, (framesDone) => send({ type: 'progress', index: msg.index, framesDone }), abort.signal, decode);
+      const outcome = await analyseSegment(models, msg.segment, decode, options, msg.workDir, (framesDone) => send({ type: 'progress', index: msg.index, framesDone }));
       send({ type: 'done', index: msg.index, outcome });
     } catch (err) {
       if (!loadFailed) send(errorMessage(err, msg.index));
